@@ -1,0 +1,261 @@
+package httpparse
+
+import "math"
+
+// fieldKind names the header fields the parser interprets.
+type fieldKind uint8
+
+const (
+	fieldOther fieldKind = iota
+	fieldHost
+	fieldContentLength
+	fieldTransferEncoding
+	fieldConnection
+	fieldExpect
+	fieldContentType
+)
+
+// classifyField maps a field name to its kind, ignoring ASCII case.
+func classifyField(name []byte) fieldKind {
+	switch len(name) {
+	case 4:
+		if equalFoldASCII(name, "host") {
+			return fieldHost
+		}
+	case 6:
+		if equalFoldASCII(name, "expect") {
+			return fieldExpect
+		}
+	case 10:
+		if equalFoldASCII(name, "connection") {
+			return fieldConnection
+		}
+	case 12:
+		if equalFoldASCII(name, "content-type") {
+			return fieldContentType
+		}
+	case 14:
+		if equalFoldASCII(name, "content-length") {
+			return fieldContentLength
+		}
+	case 17:
+		if equalFoldASCII(name, "transfer-encoding") {
+			return fieldTransferEncoding
+		}
+	}
+	return fieldOther
+}
+
+// framing accumulates what the header fields say about message framing.
+type framing struct {
+	hosts             int
+	hostValue         []byte
+	contentLength     int64 // -1 until a Content-Length is seen
+	transferEncoding  bool
+	te                teCodings
+	connClose, connKA bool
+	expectContinue    bool
+	contentType       []byte
+}
+
+// frame applies the header fields to req: Host, message body length
+// (RFC 9112 §6), persistence (§9.3) and Expect, then prepares req.Body.
+func (r *Reader) frame(req *Request) error {
+	f := framing{contentLength: -1}
+	for i := range req.Headers {
+		if err := f.add(&req.Headers[i]); err != nil {
+			return err
+		}
+	}
+	http11 := req.Minor == 1
+	// RFC 9112 §3.2: 400 for an HTTP/1.1 request without Host, and for any
+	// request with more than one Host line or an invalid Host value.
+	switch {
+	case f.hosts > 1:
+		return ErrDuplicateHost
+	case f.hosts == 0 && http11:
+		return ErrMissingHost
+	case f.hosts == 1 && !validHost(f.hostValue):
+		return ErrInvalidHost
+	}
+	if req.Host == nil { // absolute-form authority wins (RFC 9112 §3.2.2)
+		req.Host = f.hostValue
+	}
+	if err := f.resolveLength(req, r.lim.body); err != nil {
+		return err
+	}
+	req.KeepAlive = !f.connClose && (http11 || f.connKA)
+	req.ExpectContinue = http11 && f.expectContinue
+	req.ContentType = f.contentType
+	r.body.reset(req.Chunked, req.ContentLength)
+	req.Body = &r.body
+	return nil
+}
+
+// add records one header field.
+func (f *framing) add(h *Header) error {
+	switch classifyField(h.Name) {
+	case fieldHost:
+		f.hosts++
+		f.hostValue = h.Value
+	case fieldContentLength:
+		n, err := parseContentLength(h.Value)
+		if err != nil {
+			return err
+		}
+		// RFC 9110 §8.6: repeated identical values may be taken as one;
+		// differing ones are an unrecoverable framing error.
+		if f.contentLength >= 0 && f.contentLength != n {
+			return ErrConflictingContentLength
+		}
+		f.contentLength = n
+	case fieldTransferEncoding:
+		f.transferEncoding = true
+		return f.te.add(h.Value)
+	case fieldConnection:
+		for elem, rest, ok := nextListElement(h.Value); ok; elem, rest, ok = nextListElement(rest) {
+			f.connClose = f.connClose || equalFoldASCII(elem, "close")
+			f.connKA = f.connKA || equalFoldASCII(elem, "keep-alive")
+		}
+	case fieldExpect:
+		f.expectContinue = f.expectContinue || equalFoldASCII(h.Value, "100-continue")
+	case fieldContentType:
+		if f.contentType == nil {
+			f.contentType = h.Value
+		}
+	}
+	return nil
+}
+
+// resolveLength decides the message body length (RFC 9112 §6.3).
+func (f *framing) resolveLength(req *Request, bodyLimit int64) error {
+	req.HasContentLength = f.contentLength >= 0
+	req.Chunked = false
+	req.ContentLength = 0
+	if f.transferEncoding {
+		// RFC 9112 §6.1: a server MAY reject CL with TE; it is how
+		// CL.TE / TE.CL smuggling works, so it always is rejected.
+		if req.HasContentLength {
+			return ErrContentLengthAndTransferCode
+		}
+		// RFC 9112 §6.1: an HTTP/1.0 recipient would ignore TE, so
+		// the request's framing is ambiguous.
+		if req.Minor == 0 {
+			return ErrTransferEncodingHTTP10
+		}
+		if err := f.te.check(); err != nil {
+			return err
+		}
+		req.Chunked = true
+		req.ContentLength = -1
+		return nil
+	}
+	if req.HasContentLength {
+		if bodyLimit > 0 && f.contentLength > bodyLimit {
+			return ErrBodyTooLarge
+		}
+		req.ContentLength = f.contentLength
+	}
+	return nil
+}
+
+// parseContentLength parses a Content-Length value (RFC 9110 §8.6): 1*DIGIT,
+// or a list of identical such values. "42" → 42, "42, 42" → 42,
+// "42, 7" → ErrConflictingContentLength, "+1", "0x2", "" or a value past
+// int64 → ErrInvalidContentLength.
+func parseContentLength(v []byte) (int64, error) {
+	n := int64(-1)
+	for elem, rest, ok := nextListElement(v); ok; elem, rest, ok = nextListElement(rest) {
+		m, valid := parseDecimal(elem)
+		if !valid {
+			return 0, ErrInvalidContentLength
+		}
+		if n >= 0 && m != n {
+			return 0, ErrConflictingContentLength
+		}
+		n = m
+	}
+	if n < 0 {
+		return 0, ErrInvalidContentLength
+	}
+	return n, nil
+}
+
+// parseDecimal parses 1*DIGIT into an int64 without overflow:
+// "007" → 7, "" or "1_0" or "9223372036854775808" → invalid.
+func parseDecimal(s []byte) (int64, bool) {
+	if len(s) == 0 {
+		return 0, false
+	}
+	var n int64
+	for _, c := range s {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		d := int64(c - '0')
+		if n > (math.MaxInt64-d)/10 {
+			return 0, false
+		}
+		n = n*10 + d
+	}
+	return n, true
+}
+
+// teCodings accumulates the transfer codings of every Transfer-Encoding line,
+// which together form one list (RFC 9110 §5.3).
+type teCodings struct {
+	count, chunked, other int
+	lastChunked           bool
+}
+
+// add parses one Transfer-Encoding value: a list of transfer-coding
+// (RFC 9112 §7): token *( OWS ";" OWS transfer-parameter ). Empty elements
+// are skipped as RFC 9110 §5.6.1 requires.
+func (t *teCodings) add(v []byte) error {
+	for elem, rest, ok := nextListElement(v); ok; elem, rest, ok = nextListElement(rest) {
+		if len(elem) == 0 {
+			continue
+		}
+		name, hasParams := elem, false
+		for i, c := range elem {
+			if c == ';' {
+				name, hasParams = trimOWS(elem[:i]), true
+				break
+			}
+		}
+		if !isToken(name) {
+			return ErrInvalidTransferEncoding
+		}
+		t.count++
+		t.lastChunked = equalFoldASCII(name, "chunked")
+		switch {
+		case t.lastChunked && hasParams:
+			// chunked takes no parameters (RFC 9112 §7.1).
+			return ErrInvalidTransferEncoding
+		case t.lastChunked:
+			t.chunked++
+		default:
+			t.other++
+		}
+	}
+	return nil
+}
+
+// check decides whether the codings frame a body we can read.
+func (t *teCodings) check() error {
+	switch {
+	case t.count == 0:
+		return ErrInvalidTransferEncoding
+	case !t.lastChunked:
+		// RFC 9112 §6.3: without chunked last the length is unknowable.
+		return ErrChunkedNotLast
+	case t.chunked > 1:
+		// RFC 9112 §6.1: chunked MUST NOT be applied more than once.
+		return ErrInvalidTransferEncoding
+	case t.other > 0:
+		// RFC 9112 §6.1: a server SHOULD answer 501 for a coding it does
+		// not understand; gowsgi decodes none but chunked.
+		return ErrUnsupportedTransferCoding
+	}
+	return nil
+}
