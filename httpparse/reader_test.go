@@ -155,7 +155,7 @@ func TestReadRequestKeepAlive(t *testing.T) {
 				head += "Connection: " + tc.connection + "\r\n"
 			}
 			var req Request
-			if err := newTestReader(head+"\r\n").ReadRequest(&req); err != nil {
+			if err := newTestReader(head + "\r\n").ReadRequest(&req); err != nil {
 				t.Fatal(err)
 			}
 			if req.KeepAlive != tc.want {
