@@ -1,0 +1,66 @@
+package config
+
+import "time"
+
+// Config is the fully resolved configuration of one gowsgi instance.
+//
+// The master resolves it once (defaults < config file < *_CMD_ARGS <
+// command line) and hands it to every worker as JSON, so workers never
+// re-parse flags, TOML or the environment. Every field must therefore
+// survive a JSON round trip.
+type Config struct {
+	// App is the WSGI application spec: "module:callable",
+	// "module:factory()" or "module" (meaning module:application).
+	App string `json:"app"`
+
+	// Bind lists the listeners, each normalised by Load to one of
+	// "HOST:PORT", "[IPv6]:PORT", "unix:PATH" or "fd://N".
+	Bind              []string      `json:"bind"`
+	Backlog           int           `json:"backlog"`            // listen(2) backlog
+	ReusePort         bool          `json:"reuse_port"`         // SO_REUSEPORT on TCP listeners
+	Workers           int           `json:"workers"`            // -w
+	WorkerClass       string        `json:"worker_class"`       // -k; "sync" or "gthread"
+	Threads           int           `json:"threads"`            // Python threads per worker
+	WorkerConnections int           `json:"worker_connections"` // open connections per worker
+	Timeout           time.Duration `json:"timeout"`            // -t; worker liveness, 0 = off
+	GracefulTimeout   time.Duration `json:"graceful_timeout"`   // TERM → KILL grace
+	KeepAlive         time.Duration `json:"keepalive"`          // idle keep-alive timeout
+	MaxRequests       int           `json:"max_requests"`       // 0 = off
+	MaxRequestsJitter int           `json:"max_requests_jitter"`
+
+	LimitRequestLine      int   `json:"limit_request_line"`
+	LimitRequestFields    int   `json:"limit_request_fields"`
+	LimitRequestFieldSize int   `json:"limit_request_field_size"`
+	LimitRequestBody      int64 `json:"limit_request_body"` // 0 = unlimited
+
+	Chdir      string   `json:"chdir"`
+	PythonPath []string `json:"pythonpath"`
+	Env        []string `json:"raw_env"` // -e KEY=VALUE, KEY never empty
+	Virtualenv string   `json:"virtualenv"`
+	Preload    bool     `json:"preload_app"`
+	Reload     bool     `json:"reload"`
+
+	Pidfile  string `json:"pidfile"`
+	User     string `json:"user"`
+	Group    string `json:"group"`
+	Umask    int    `json:"umask"`
+	ProcName string `json:"proc_name"`
+	// InitGroups sets the workers' supplementary groups from User's
+	// group memberships (initgroups(3)) when dropping privileges.
+	InitGroups bool `json:"initgroups"`
+
+	AccessLog       string `json:"accesslog"` // "" = off, "-" = stdout
+	AccessLogFormat string `json:"access_log_format"`
+	ErrorLog        string `json:"errorlog"` // "-" = stderr
+	LogLevel        string `json:"loglevel"`
+	LogFormat       string `json:"log_format"` // "console", "json" or "" (auto: console on a TTY)
+	CaptureOutput   bool   `json:"capture_output"`
+
+	ForwardedAllowIPs []string `json:"forwarded_allow_ips"`
+	ProxyProtocol     bool     `json:"proxy_protocol"`
+	ProxyAllowFrom    []string `json:"proxy_allow_ips"`
+
+	// ConfigFile is the TOML file the settings were read from, if any;
+	// the master re-reads it on HUP.
+	ConfigFile string `json:"config"`
+}

@@ -1,0 +1,200 @@
+package config
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/BurntSushi/toml"
+)
+
+// The config file is TOML with every setting at the top level under its
+// Gunicorn name:
+//
+//	wsgi_app = "mysite.wsgi:application"
+//	bind = ["0.0.0.0:8000", "unix:/run/mysite.sock"]
+//	workers = 4
+//	timeout = 60        # seconds, or a duration string such as "1m30s"
+//	umask = 0o022
+//
+// Unknown keys, tables, wrong types and bad values are errors naming the
+// file, line and key.
+
+// decodeFile applies the TOML document data, read from path, to c.
+func decodeFile(c *Config, path string, data []byte) error {
+	if strings.HasSuffix(path, ".py") || strings.HasPrefix(path, "python:") {
+		return &Error{Name: "--config", Err: fmt.Errorf("%s: gowsgi reads TOML config files, not Python "+
+			"(see examples/gowsgi.toml for every setting)", path)}
+	}
+	var doc map[string]toml.Primitive
+	md, err := toml.Decode(string(data), &doc)
+	if err != nil {
+		var pe toml.ParseError
+		if errors.As(err, &pe) {
+			return &Error{Source: fmt.Sprintf("%s:%d", path, pe.Position.Line), Err: errors.New(pe.Message)}
+		}
+		return &Error{Source: path, Err: err}
+	}
+	for _, key := range md.Keys() {
+		if len(key) != 1 {
+			continue // inside a table, which is reported at the table's own key
+		}
+		name := key[0]
+		p := &keyProbe{setting: tomlSetting(name)}
+		if p.setting == nil {
+			p.err = unknownKeyError(name)
+		}
+		// PrimitiveDecode reports errors from keyProbe with the key's line.
+		if err := md.PrimitiveDecode(doc[name], p); err != nil {
+			if p.err == nil {
+				p.err = err
+			}
+			return &Error{Source: fmt.Sprintf("%s:%d", path, errorLine(err)), Name: name, Err: p.err}
+		}
+		store(p.setting.field(c), p.value)
+	}
+	return nil
+}
+
+// keyProbe decodes one top-level value; as a toml.Unmarshaler its errors
+// come back from BurntSushi/toml carrying the line of the key.
+type keyProbe struct {
+	setting *setting // nil for an unknown key
+	value   any      // the parsed, validated value
+	err     error    // why the value was refused
+}
+
+var _ toml.Unmarshaler = (*keyProbe)(nil)
+
+func (p *keyProbe) UnmarshalTOML(data any) error {
+	if p.err != nil {
+		return p.err
+	}
+	v, err := p.setting.parseTOML(data)
+	if err == nil && p.setting.normalize != nil {
+		v, err = p.setting.normalize(v)
+	}
+	p.value, p.err = v, err
+	return err
+}
+
+func errorLine(err error) int {
+	var pe toml.ParseError
+	if errors.As(err, &pe) {
+		return pe.Position.Line
+	}
+	return 0
+}
+
+func tomlSetting(name string) *setting {
+	for _, s := range settings {
+		if s.name == name {
+			return s
+		}
+	}
+	return nil
+}
+
+// unknownKeyError explains a key that is not a gowsgi setting.
+func unknownKeyError(name string) error {
+	for _, s := range switches {
+		if s.name == name {
+			return fmt.Errorf("%s is a command-line flag (%s), not a config file setting", name, s.flagName())
+		}
+	}
+	for _, u := range unsupported {
+		for _, n := range u.names {
+			if n == name {
+				return fmt.Errorf("Gunicorn's setting is not supported by gowsgi: %s", u.reason)
+			}
+		}
+	}
+	for _, s := range settings {
+		for _, f := range s.flags {
+			if name == f || strings.ReplaceAll(name, "-", "_") == s.name {
+				return fmt.Errorf("unknown setting; the config file uses Gunicorn's setting names: %s", s.name)
+			}
+		}
+	}
+	return errors.New("unknown setting (see examples/gowsgi.toml)")
+}
+
+// WriteTOML writes every setting of c as a TOML config file that Load
+// reads back (-c) to the same Config. It fails only on write errors and
+// on strings that TOML cannot hold (invalid UTF-8).
+func (c *Config) WriteTOML(w io.Writer) error {
+	bw := bufio.NewWriter(w)
+	fmt.Fprintln(bw, "# gowsgi configuration, as resolved by --print-config")
+	for _, s := range settings {
+		v, err := tomlValue(s, s.field(c))
+		if err != nil {
+			return fmt.Errorf("config: %s: %w", s.name, err)
+		}
+		fmt.Fprintf(bw, "%s = %s\n", s.name, v)
+	}
+	return bw.Flush()
+}
+
+// tomlValue formats the field behind ptr as a TOML value.
+func tomlValue(s *setting, ptr any) (string, error) {
+	switch p := ptr.(type) {
+	case *string:
+		return tomlString(*p)
+	case *int:
+		if s.kind == kindMask {
+			return fmt.Sprintf("0o%03o", *p), nil
+		}
+		return strconv.Itoa(*p), nil
+	case *int64:
+		return strconv.FormatInt(*p, 10), nil
+	case *bool:
+		return strconv.FormatBool(*p), nil
+	case *time.Duration:
+		if *p%time.Second == 0 {
+			return strconv.FormatInt(int64(*p/time.Second), 10), nil
+		}
+		return tomlString(p.String())
+	case *[]string:
+		items := make([]string, 0, len(*p))
+		for _, item := range *p {
+			q, err := tomlString(item)
+			if err != nil {
+				return "", err
+			}
+			items = append(items, q)
+		}
+		return "[" + strings.Join(items, ", ") + "]", nil
+	}
+	panic(fmt.Sprintf("config: unsupported field type %T", ptr))
+}
+
+// tomlString quotes s as a TOML basic string: `a"b` -> "a\"b".
+func tomlString(s string) (string, error) {
+	if !utf8.ValidString(s) {
+		return "", fmt.Errorf("%q is not valid UTF-8", s)
+	}
+	var b strings.Builder
+	b.WriteByte('"')
+	for _, r := range s {
+		switch {
+		case r == '"' || r == '\\':
+			b.WriteByte('\\')
+			b.WriteRune(r)
+		case r == '\n':
+			b.WriteString(`\n`)
+		case r == '\t':
+			b.WriteString(`\t`)
+		case r < 0x20 || r == 0x7f:
+			fmt.Fprintf(&b, `\u%04X`, r)
+		default:
+			b.WriteRune(r)
+		}
+	}
+	b.WriteByte('"')
+	return b.String(), nil
+}

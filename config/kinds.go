@@ -1,0 +1,284 @@
+package config
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// kind is the syntax of a setting's value, on the command line and in
+// TOML, and the Go type of its Config field.
+type kind int
+
+const (
+	kindString  kind = iota // string
+	kindInt                 // int; decimal
+	kindInt64               // int64; decimal
+	kindMask                // int; decimal, 0o/0x prefixed, or octal with a leading 0
+	kindBool                // bool; a flag without value, or true/false
+	kindSeconds             // time.Duration; whole seconds, or a Go duration such as "1.5s"
+	kindList                // []string; the flag repeats, one item each time
+	kindCSV                 // []string; one comma-separated value
+)
+
+// setting is one row of the settings table.
+type setting struct {
+	name  string   // Gunicorn's setting name and the TOML key
+	flags []string // long flag names without "--"; the first one is shown in help
+	short string   // one-letter flag name, "" if none
+	meta  string   // value placeholder in help; unused for kindBool
+	kind  kind
+	def   string // default, in command-line syntax
+	// env names an environment variable that, when non-empty, replaces
+	// def (after fromEnv, when set).
+	env     string
+	fromEnv func(string) string
+	help    string
+	// normalize validates a parsed value and returns it in canonical
+	// form; the argument and result have the field's Go type. nil
+	// accepts anything the kind parses.
+	normalize func(any) (any, error)
+	// field returns a pointer to the Config field; nil for switches.
+	field func(*Config) any
+}
+
+// takesValue reports whether the flag consumes an argument.
+func (s *setting) takesValue() bool { return s.kind != kindBool }
+
+// flagName is the flag as shown to users: "--bind".
+func (s *setting) flagName() string {
+	if len(s.flags) == 0 {
+		return s.name
+	}
+	return "--" + s.flags[0]
+}
+
+// parseArgs converts the command-line values given for s in one source
+// (each occurrence of the flag, in order) to the field's Go type. For a
+// boolean flag an empty string means the flag was given without value.
+func (s *setting) parseArgs(values []string) (any, error) {
+	if s.kind == kindList {
+		return append([]string(nil), values...), nil
+	}
+	return s.parseString(values[len(values)-1])
+}
+
+// parseString parses one command-line value.
+func (s *setting) parseString(v string) (any, error) {
+	switch s.kind {
+	case kindString:
+		return v, nil
+	case kindInt:
+		n, err := parseDecimal(v, strconv.IntSize)
+		return int(n), err
+	case kindInt64:
+		return parseDecimal(v, 64)
+	case kindMask:
+		return parseMask(v)
+	case kindBool:
+		return parseBool(v)
+	case kindSeconds:
+		return parseSeconds(v)
+	case kindList:
+		if v == "" {
+			return []string{}, nil
+		}
+		return []string{v}, nil
+	case kindCSV:
+		return splitCSV(v), nil
+	}
+	panic(fmt.Sprintf("config: setting %s has unknown kind %d", s.name, s.kind))
+}
+
+// parseTOML converts a value decoded by BurntSushi/toml (string, int64,
+// bool, []any, ...) to the field's Go type.
+func (s *setting) parseTOML(v any) (any, error) {
+	switch s.kind {
+	case kindString:
+		if str, ok := v.(string); ok {
+			return str, nil
+		}
+		return nil, wrongType("a string", v)
+	case kindInt:
+		if n, ok := v.(int64); ok && int64(int(n)) == n {
+			return int(n), nil
+		}
+		return nil, wrongType("an integer", v)
+	case kindInt64:
+		if n, ok := v.(int64); ok {
+			return n, nil
+		}
+		return nil, wrongType("an integer", v)
+	case kindMask:
+		return maskFromTOML(v)
+	case kindBool:
+		if b, ok := v.(bool); ok {
+			return b, nil
+		}
+		return nil, wrongType("true or false", v)
+	case kindSeconds:
+		return secondsFromTOML(v)
+	case kindList, kindCSV:
+		return listFromTOML(s, v)
+	}
+	panic(fmt.Sprintf("config: setting %s has unknown kind %d", s.name, s.kind))
+}
+
+func maskFromTOML(v any) (any, error) {
+	switch v := v.(type) {
+	case int64:
+		if v < 0 || v > 0o777 {
+			return nil, fmt.Errorf("umask %#o is outside 0 to 0o777", v)
+		}
+		return int(v), nil
+	case string:
+		return parseMask(v)
+	}
+	return nil, wrongType("an integer such as 0o022", v)
+}
+
+func secondsFromTOML(v any) (any, error) {
+	switch v := v.(type) {
+	case int64:
+		if v < 0 || v > int64(maxDuration/time.Second) {
+			return nil, fmt.Errorf("%d seconds is out of range", v)
+		}
+		return time.Duration(v) * time.Second, nil
+	case string:
+		return parseSeconds(v)
+	}
+	return nil, wrongType(`whole seconds or a duration string such as "1.5s"`, v)
+}
+
+// listFromTOML accepts an array of strings or, like Gunicorn's config
+// file, a single string: one item for a repeatable flag, a
+// comma-separated list otherwise.
+func listFromTOML(s *setting, v any) (any, error) {
+	switch v := v.(type) {
+	case string:
+		return s.parseString(v)
+	case []any:
+		items := make([]string, 0, len(v))
+		for i, item := range v {
+			str, ok := item.(string)
+			if !ok {
+				return nil, fmt.Errorf("item %d: %w", i, wrongType("a string", item))
+			}
+			items = append(items, str)
+		}
+		return items, nil
+	}
+	return nil, wrongType("an array of strings", v)
+}
+
+func wrongType(want string, got any) error {
+	return fmt.Errorf("want %s, got %s", want, tomlTypeName(got))
+}
+
+func tomlTypeName(v any) string {
+	switch v := v.(type) {
+	case string:
+		return fmt.Sprintf("string %q", v)
+	case int64:
+		return fmt.Sprintf("integer %d", v)
+	case float64:
+		return fmt.Sprintf("float %v", v)
+	case bool:
+		return fmt.Sprintf("boolean %v", v)
+	case []any:
+		return "array"
+	case map[string]any:
+		return "table"
+	}
+	return fmt.Sprintf("%T", v)
+}
+
+const maxDuration = time.Duration(1<<63 - 1)
+
+// parseDecimal parses an optionally signed decimal integer, allowing
+// surrounding spaces as Python's int() does ("4", " 4 ", "-1").
+func parseDecimal(v string, bits int) (int64, error) {
+	n, err := strconv.ParseInt(strings.TrimSpace(v), 10, bits)
+	if err != nil {
+		return 0, fmt.Errorf("%q is not a whole number", v)
+	}
+	return n, nil
+}
+
+// parseMask parses a umask the way Gunicorn does: "18", "0o22", "0x12",
+// or "022" (a leading zero means octal).
+func parseMask(v string) (int, error) {
+	t := strings.TrimSpace(v)
+	if len(t) > 1 && t[0] == '0' && t[1] >= '0' && t[1] <= '9' {
+		t = "0o" + t[1:]
+	}
+	n, err := strconv.ParseInt(t, 0, 32)
+	if err != nil {
+		return 0, fmt.Errorf("%q is not a number (examples: 0o022, 022, 18)", v)
+	}
+	if n < 0 || n > 0o777 {
+		return 0, fmt.Errorf("umask %q is outside 0 to 0o777", v)
+	}
+	return int(n), nil
+}
+
+// parseBool accepts "" (the flag given alone) and true/false in any case.
+func parseBool(v string) (bool, error) {
+	switch strings.ToLower(strings.TrimSpace(v)) {
+	case "", "true":
+		return true, nil
+	case "false":
+		return false, nil
+	}
+	return false, fmt.Errorf("%q is not true or false", v)
+}
+
+// parseSeconds accepts whole seconds ("30", Gunicorn's syntax) or a Go
+// duration ("1m30s", "500ms").
+func parseSeconds(v string) (time.Duration, error) {
+	t := strings.TrimSpace(v)
+	if n, err := strconv.ParseInt(t, 10, 64); err == nil {
+		if n < 0 || n > int64(maxDuration/time.Second) {
+			return 0, fmt.Errorf("%q seconds is out of range", v)
+		}
+		return time.Duration(n) * time.Second, nil
+	}
+	d, err := time.ParseDuration(t)
+	if err != nil {
+		return 0, fmt.Errorf("%q is neither whole seconds nor a duration such as 1.5s", v)
+	}
+	return d, nil
+}
+
+// splitCSV splits a comma-separated list, trimming spaces around items
+// and dropping empty ones: "a, b,,c" -> [a b c].
+func splitCSV(v string) []string {
+	items := []string{}
+	for _, item := range strings.Split(v, ",") {
+		if item = strings.TrimSpace(item); item != "" {
+			items = append(items, item)
+		}
+	}
+	return items
+}
+
+// store sets the Config field behind ptr to v, which has the field's type.
+func store(ptr, v any) {
+	switch p := ptr.(type) {
+	case *string:
+		*p = v.(string)
+	case *int:
+		*p = v.(int)
+	case *int64:
+		*p = v.(int64)
+	case *bool:
+		*p = v.(bool)
+	case *time.Duration:
+		*p = v.(time.Duration)
+	case *[]string:
+		*p = v.([]string)
+	default:
+		panic(fmt.Sprintf("config: unsupported field type %T", ptr))
+	}
+}

@@ -1,0 +1,376 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"runtime/debug"
+	"strings"
+	"time"
+
+	"github.com/urfave/cli/v2"
+)
+
+// Action is what the caller of Load should do with the Config.
+type Action int
+
+const (
+	ActionServe       Action = iota // run the server
+	ActionPrintConfig               // --print-config: write Config.WriteTOML to stdout, then exit 0
+	ActionCheckConfig               // --check-config: check that the app imports, then exit
+	ActionVersion                   // -v/--version: Load printed the version; exit 0
+	ActionHelp                      // -h/--help: Load printed the help; exit 0
+)
+
+// Version is gowsgi's version, set at build time with
+// -ldflags "-X github.com/gowsgi/gowsgi/config.Version=1.2.3"; when empty
+// the module version from the build info is shown.
+var Version = ""
+
+// DefaultConfigFile is read when present in the working directory and no
+// -c flag is given.
+const DefaultConfigFile = "gowsgi.toml"
+
+// Environment variables holding extra command-line flags. Gunicorn's is
+// honoured for drop-in use; gowsgi's own wins over it.
+const (
+	envGunicornArgs = "GUNICORN_CMD_ARGS"
+	envGowsgiArgs   = "GOWSGI_CMD_ARGS"
+)
+
+// Error is a bad flag, environment variable or config file entry. Its
+// message is one line saying what is wrong and where.
+type Error struct {
+	// Source is where the value came from: "" for the command line, an
+	// environment variable name, or "FILE:LINE" for a config file.
+	Source string
+	// Name is the flag as written ("-w", "--workers") or the TOML key.
+	Name string
+	Err  error
+}
+
+func (e *Error) Error() string {
+	var b strings.Builder
+	if e.Source != "" {
+		b.WriteString(e.Source)
+		b.WriteString(": ")
+	}
+	if e.Name != "" {
+		b.WriteString(e.Name)
+		b.WriteString(": ")
+	}
+	b.WriteString(e.Err.Error())
+	return b.String()
+}
+
+func (e *Error) Unwrap() error { return e.Err }
+
+// Load resolves the configuration from args (without argv[0]) and the
+// environment, read only through getenv. Precedence, lowest first:
+// defaults (some from PORT, WEB_CONCURRENCY, FORWARDED_ALLOW_IPS,
+// VIRTUAL_ENV), the config file (-c FILE, else ./gowsgi.toml when
+// present), GUNICORN_CMD_ARGS, GOWSGI_CMD_ARGS, the command line. A
+// repeatable flag (-b, -e) given in a later source replaces the earlier
+// list, as in Gunicorn.
+//
+// For ActionHelp and ActionVersion, Load writes the text to stdout and
+// returns a nil Config. Errors are *Error.
+func Load(args []string, getenv func(string) string, stdout io.Writer) (*Config, Action, error) {
+	ix := newFlagIndex()
+	cmdline, action, err := parseSource(ix, args, "", stdout)
+	if err != nil || action == ActionHelp || action == ActionVersion {
+		return nil, action, err
+	}
+	sources := []*argSource{}
+	for _, name := range []string{envGunicornArgs, envGowsgiArgs} {
+		src, err := parseEnvSource(ix, name, getenv(name), stdout)
+		if err != nil {
+			return nil, action, err
+		}
+		if src != nil {
+			sources = append(sources, src)
+			action = stronger(action, src.action)
+		}
+	}
+	sources = append(sources, cmdline)
+
+	c := &Config{}
+	if err := applyDefaults(c, getenv); err != nil {
+		return nil, action, err
+	}
+	if err := applyConfigFile(c, sources); err != nil {
+		return nil, action, err
+	}
+	for _, src := range sources {
+		if err := src.apply(c); err != nil {
+			return nil, action, err
+		}
+	}
+	if err := finish(c, action); err != nil {
+		return nil, action, err
+	}
+	return c, action, nil
+}
+
+// stronger combines the actions asked for by two sources: printing the
+// config implies checking it, as in Gunicorn.
+func stronger(a, b Action) Action {
+	if a == ActionPrintConfig || b == ActionPrintConfig {
+		return ActionPrintConfig
+	}
+	if a == ActionCheckConfig || b == ActionCheckConfig {
+		return ActionCheckConfig
+	}
+	return ActionServe
+}
+
+// argSource is one parsed argument list: the command line or a *_CMD_ARGS
+// variable.
+type argSource struct {
+	name    string                // "" for the command line, else the variable
+	values  map[*setting][]string // every value given, in order
+	written map[*setting]string   // the flag as last written, for errors
+	app     string                // the positional argument, if any
+	config  string                // -c FILE
+	action  Action
+}
+
+func parseEnvSource(ix *flagIndex, name, value string, stdout io.Writer) (*argSource, error) {
+	if strings.TrimSpace(value) == "" {
+		return nil, nil
+	}
+	words, err := shellSplit(value)
+	if err != nil {
+		return nil, &Error{Source: name, Err: err}
+	}
+	src, _, err := parseSource(ix, words, name, stdout)
+	return src, err
+}
+
+// parseSource scans args with Gunicorn's rules, then parses the canonical
+// form with a urfave/cli App built from the settings table.
+func parseSource(ix *flagIndex, args []string, name string, stdout io.Writer) (*argSource, Action, error) {
+	sc, err := ix.scanArgs(args)
+	if err != nil {
+		return nil, ActionServe, &Error{Source: name, Err: err}
+	}
+	src := &argSource{name: name, values: map[*setting][]string{}, written: map[*setting]string{}}
+	for _, u := range sc.uses {
+		src.written[u.s] = u.written
+	}
+	ran := false
+	app := newCLIApp(stdout, func(ctx *cli.Context) error {
+		ran = true
+		return src.collect(ctx, sc)
+	})
+	if err := app.Run(append([]string{app.Name}, canonicalArgs(sc)...)); err != nil {
+		return nil, ActionServe, asError(name, err)
+	}
+	if !ran { // urfave/cli printed the help or the version itself
+		for _, u := range sc.uses {
+			if u.s.name == "help" {
+				return nil, ActionHelp, nil
+			}
+		}
+		return nil, ActionVersion, nil
+	}
+	return src, src.action, nil
+}
+
+func asError(source string, err error) error {
+	var e *Error
+	if errors.As(err, &e) {
+		return e
+	}
+	return &Error{Source: source, Err: err}
+}
+
+// collect copies what urfave/cli parsed into src.
+func (src *argSource) collect(ctx *cli.Context, sc scannedArgs) error {
+	switch len(sc.positionals) {
+	case 0:
+	case 1:
+		src.app = sc.positionals[0]
+	default:
+		return &Error{Source: src.name, Err: fmt.Errorf("unexpected argument %q: give one app (MODULE:APP)", sc.positionals[1])}
+	}
+	for _, s := range settings {
+		if len(s.flags) == 0 || !ctx.IsSet(s.flags[0]) {
+			continue
+		}
+		switch s.kind {
+		case kindList:
+			src.values[s] = ctx.StringSlice(s.flags[0])
+		case kindBool:
+			src.values[s] = []string{fmt.Sprint(ctx.Bool(s.flags[0]))}
+		default:
+			src.values[s] = []string{ctx.String(s.flags[0])}
+		}
+	}
+	src.config = ctx.String("config")
+	if ctx.Bool("print-config") {
+		src.action = ActionPrintConfig
+	} else if ctx.Bool("check-config") {
+		src.action = ActionCheckConfig
+	}
+	return nil
+}
+
+// newCLIApp builds the urfave/cli App from the settings table. It never
+// exits the process and prints nothing but help and version to stdout.
+func newCLIApp(stdout io.Writer, action cli.ActionFunc) *cli.App {
+	var flags []cli.Flag
+	for _, table := range [][]*setting{settings, switches} {
+		for _, s := range table {
+			if len(s.flags) == 0 || s.name == "help" || s.name == "version" {
+				continue // wsgi_app has no flag; urfave/cli adds help and version
+			}
+			flags = append(flags, cliFlag(s))
+		}
+	}
+	return &cli.App{
+		Name:                      "gowsgi",
+		Usage:                     "a pre-fork WSGI HTTP server with Gunicorn's command line",
+		UsageText:                 "gowsgi [OPTIONS] [MODULE:APP]",
+		Version:                   version(),
+		Flags:                     flags,
+		Action:                    action,
+		HideHelpCommand:           true,
+		DisableSliceFlagSeparator: true,
+		Writer:                    stdout,
+		ErrWriter:                 io.Discard,
+		Compiled:                  time.Unix(0, 0),
+		OnUsageError: func(_ *cli.Context, err error, _ bool) error {
+			return err
+		},
+		ExitErrHandler: func(*cli.Context, error) {},
+	}
+}
+
+func cliFlag(s *setting) cli.Flag {
+	names := append([]string(nil), s.flags[1:]...)
+	if s.short != "" {
+		names = append(names, s.short)
+	}
+	usage := s.help
+	switch {
+	case s.kind == kindBool:
+		return &cli.BoolFlag{Name: s.flags[0], Aliases: names, Usage: usage}
+	case s.kind == kindList:
+		return &cli.StringSliceFlag{Name: s.flags[0], Aliases: names, Usage: usage, DefaultText: s.def}
+	}
+	return &cli.StringFlag{Name: s.flags[0], Aliases: names, Usage: usage, DefaultText: s.def}
+}
+
+func version() string {
+	if Version != "" {
+		return Version
+	}
+	if info, ok := debug.ReadBuildInfo(); ok && info.Main.Version != "" {
+		return info.Main.Version
+	}
+	return "(devel)"
+}
+
+// applyDefaults sets every setting to its default, taken from its
+// environment variable when that is non-empty.
+func applyDefaults(c *Config, getenv func(string) string) error {
+	for _, s := range settings {
+		raw, source := s.def, ""
+		if s.env != "" {
+			if v := getenv(s.env); v != "" {
+				raw, source = v, s.env
+				if s.fromEnv != nil {
+					raw = s.fromEnv(v)
+				}
+			}
+		}
+		if err := set(c, s, func() (any, error) { return s.parseString(raw) }); err != nil {
+			if source == "" {
+				panic(fmt.Sprintf("config: bad default for %s: %v", s.name, err))
+			}
+			return &Error{Source: "environment", Name: source, Err: err}
+		}
+	}
+	return nil
+}
+
+// set parses a value with parse, validates it and stores it in c.
+func set(c *Config, s *setting, parse func() (any, error)) error {
+	v, err := parse()
+	if err != nil {
+		return err
+	}
+	if s.normalize != nil {
+		if v, err = s.normalize(v); err != nil {
+			return err
+		}
+	}
+	store(s.field(c), v)
+	return nil
+}
+
+// apply stores the source's values in c.
+func (src *argSource) apply(c *Config) error {
+	for _, s := range settings { // table order makes the first error stable
+		values, ok := src.values[s]
+		if !ok {
+			continue
+		}
+		if err := set(c, s, func() (any, error) { return s.parseArgs(values) }); err != nil {
+			return &Error{Source: src.name, Name: src.written[s], Err: err}
+		}
+	}
+	if src.app != "" {
+		if _, err := normalizeAppSpec(src.app); err != nil {
+			return &Error{Source: src.name, Err: err}
+		}
+		c.App = src.app
+	}
+	return nil
+}
+
+// applyConfigFile reads the file named by the last -c among sources, or
+// ./gowsgi.toml when it exists and no -c was given.
+func applyConfigFile(c *Config, sources []*argSource) error {
+	path, flagSource := "", ""
+	for _, src := range sources {
+		if src.config != "" {
+			path, flagSource = src.config, src.name
+		}
+	}
+	if path == "" {
+		if _, err := os.Stat(DefaultConfigFile); err != nil {
+			return nil
+		}
+		path = DefaultConfigFile
+	}
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return &Error{Source: flagSource, Name: "--config", Err: err}
+	}
+	data, err := os.ReadFile(abs)
+	if err != nil {
+		return &Error{Source: flagSource, Name: "--config", Err: err}
+	}
+	if err := decodeFile(c, path, data); err != nil {
+		return err
+	}
+	c.ConfigFile = abs
+	return nil
+}
+
+// finish applies the rules that span settings.
+func finish(c *Config, action Action) error {
+	// Gunicorn runs its threaded worker when sync is asked for with threads.
+	if c.WorkerClass == "sync" && c.Threads > 1 {
+		c.WorkerClass = "gthread"
+	}
+	if c.App == "" && action != ActionPrintConfig {
+		return &Error{Err: errors.New("no WSGI app given: pass MODULE:APP (such as mysite.wsgi:application) " +
+			"or set wsgi_app in the config file")}
+	}
+	return nil
+}

@@ -1,0 +1,356 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net/netip"
+	"os"
+	"os/user"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+	"unicode"
+)
+
+// Validators take and return the Go type of the field they check; see
+// setting.normalize. Each quotes the offending value in its error.
+
+func intRange(lo, hi int) func(any) (any, error) {
+	return func(v any) (any, error) {
+		n := v.(int)
+		if n < lo {
+			return nil, fmt.Errorf("must be at least %d, got %d", lo, n)
+		}
+		if n > hi {
+			return nil, fmt.Errorf("must be at most %d, got %d", hi, n)
+		}
+		return n, nil
+	}
+}
+
+// limitUpTo accepts 0 to ceiling and turns 0 into the ceiling, which is
+// what 0 means for Gunicorn's request line and header count limits.
+func limitUpTo(ceiling int) func(any) (any, error) {
+	check := intRange(0, ceiling)
+	return func(v any) (any, error) {
+		if _, err := check(v); err != nil {
+			return nil, err
+		}
+		if v.(int) == 0 {
+			return ceiling, nil
+		}
+		return v, nil
+	}
+}
+
+func nonNegativeInt64(v any) (any, error) {
+	if n := v.(int64); n < 0 {
+		return nil, fmt.Errorf("must not be negative, got %d", n)
+	}
+	return v, nil
+}
+
+func nonNegativeDuration(v any) (any, error) {
+	if d := v.(time.Duration); d < 0 {
+		return nil, fmt.Errorf("must not be negative, got %s", d)
+	}
+	return v, nil
+}
+
+// eachItem applies check to every item of a []string value.
+func eachItem(check func(string) (string, error)) func(any) (any, error) {
+	return func(v any) (any, error) {
+		items := v.([]string)
+		out := make([]string, 0, len(items))
+		for _, item := range items {
+			norm, err := check(item)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, norm)
+		}
+		return out, nil
+	}
+}
+
+func nonEmptyItem(item string) (string, error) {
+	if item == "" {
+		return "", errors.New("empty item")
+	}
+	return item, nil
+}
+
+// unixPathMax is the usable length of sockaddr_un.sun_path on Linux
+// (108 bytes including the terminating NUL).
+const unixPathMax = 107
+
+// normalizeBind checks one listen address and writes it in canonical form.
+// Accepted, as by Gunicorn's util.parse_address:
+//
+//	HOST:PORT, HOST (port 8000), :PORT (all interfaces), tcp://HOST:PORT
+//	[IPv6]:PORT, [IPv6] (port 8000)
+//	unix:PATH, unix://PATH    -> unix:PATH
+//	fd://N                    -> fd://N
+func normalizeBind(addr string) (string, error) {
+	switch {
+	case strings.HasPrefix(addr, "unix:"):
+		path := strings.TrimPrefix(strings.TrimPrefix(addr, "unix:"), "//")
+		if path == "" {
+			return "", fmt.Errorf("bind %q: empty unix socket path", addr)
+		}
+		if len(path) > unixPathMax {
+			return "", fmt.Errorf("bind %q: unix socket path is %d bytes, the limit is %d", addr, len(path), unixPathMax)
+		}
+		if strings.IndexByte(path, 0) >= 0 {
+			return "", fmt.Errorf("bind %q: NUL byte in unix socket path", addr)
+		}
+		return "unix:" + path, nil
+	case strings.HasPrefix(addr, "fd://"):
+		fd, err := strconv.ParseUint(addr[len("fd://"):], 10, 31)
+		if err != nil {
+			return "", fmt.Errorf("bind %q: want fd://N with N a file descriptor number", addr)
+		}
+		return "fd://" + strconv.FormatUint(fd, 10), nil
+	}
+	hostport := strings.TrimPrefix(addr, "tcp://")
+	host, port, err := splitHostPort(hostport)
+	if err != nil {
+		return "", fmt.Errorf("bind %q: %w", addr, err)
+	}
+	n, err := strconv.ParseUint(port, 10, 16)
+	if err != nil {
+		return "", fmt.Errorf("bind %q: port %q is not a number from 0 to 65535", addr, port)
+	}
+	if strings.Contains(host, ":") {
+		return "[" + host + "]:" + strconv.FormatUint(n, 10), nil
+	}
+	return host + ":" + strconv.FormatUint(n, 10), nil
+}
+
+// splitHostPort splits "host:port", "[v6]:port", "host" and "[v6]"; the
+// port defaults to 8000 like Gunicorn's.
+func splitHostPort(s string) (host, port string, err error) {
+	const defaultPort = "8000"
+	if strings.HasPrefix(s, "[") {
+		end := strings.IndexByte(s, ']')
+		if end < 0 {
+			return "", "", errors.New("missing ] after IPv6 address")
+		}
+		host, rest := s[1:end], s[end+1:]
+		if _, err := netip.ParseAddr(host); err != nil || !strings.Contains(host, ":") {
+			return "", "", fmt.Errorf("%q is not an IPv6 address", host)
+		}
+		switch {
+		case rest == "":
+			return host, defaultPort, nil
+		case strings.HasPrefix(rest, ":"):
+			return host, rest[1:], nil
+		}
+		return "", "", fmt.Errorf("unexpected %q after ]", rest)
+	}
+	if strings.Count(s, ":") > 1 {
+		return "", "", errors.New("IPv6 addresses need brackets, as in [::1]:8000")
+	}
+	host, port, found := strings.Cut(s, ":")
+	if !found {
+		port = defaultPort
+	}
+	if !validHostname(host) {
+		return "", "", fmt.Errorf("%q is not a host name or IPv4 address", host)
+	}
+	return host, port, nil
+}
+
+// validHostname accepts "" (all interfaces), IPv4 literals and DNS names.
+func validHostname(h string) bool {
+	if len(h) > 253 {
+		return false
+	}
+	for i := 0; i < len(h); i++ {
+		c := h[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '.' || c == '_') {
+			return false
+		}
+	}
+	return true
+}
+
+// asyncWorkerClasses are Gunicorn worker classes gowsgi rejects because
+// its connection handling already is what they are for.
+var asyncWorkerClasses = []string{"gevent", "eventlet", "tornado", "uvicorn"}
+
+// normalizeWorkerClass accepts sync and gthread, also under their Gunicorn
+// class paths, and explains why the async worker classes are refused.
+func normalizeWorkerClass(v any) (any, error) {
+	class := v.(string)
+	switch strings.TrimSpace(class) {
+	case "sync", "gunicorn.workers.sync.SyncWorker":
+		return "sync", nil
+	case "gthread", "gunicorn.workers.gthread.ThreadWorker":
+		return "gthread", nil
+	}
+	lower := strings.ToLower(class)
+	for _, async := range asyncWorkerClasses {
+		if strings.Contains(lower, async) {
+			extra := ""
+			if async == "uvicorn" {
+				extra = "; uvicorn workers serve ASGI apps and gowsgi serves WSGI"
+			}
+			return nil, fmt.Errorf("worker class %q is not needed with gowsgi: its goroutines already make "+
+				"slow and idle clients cheap, so use sync (or --threads N for concurrent app calls)%s", class, extra)
+		}
+	}
+	return nil, fmt.Errorf("unknown worker class %q: gowsgi has sync and gthread", class)
+}
+
+// normalizeAppSpec checks a WSGI app spec: MODULE, MODULE:NAME or
+// MODULE:NAME(ARGS), MODULE a dotted Python module path.
+func normalizeAppSpec(v any) (any, error) {
+	spec := v.(string)
+	if spec == "" {
+		return spec, nil
+	}
+	module, object, hasObject := strings.Cut(spec, ":")
+	if strings.HasSuffix(module, ".py") || strings.Contains(module, "/") {
+		base := strings.TrimSuffix(filepath.Base(module), ".py")
+		return nil, fmt.Errorf("app %q: give a module path, not a file name (did you mean %q?)", spec, base+":"+objectOrDefault(object))
+	}
+	for _, part := range strings.Split(module, ".") {
+		if !isIdentifier(part) {
+			return nil, fmt.Errorf("app %q: %q is not a Python module path", spec, module)
+		}
+	}
+	if hasObject {
+		name, _, isCall := strings.Cut(object, "(")
+		if !isIdentifier(name) || isCall && !strings.HasSuffix(object, ")") {
+			return nil, fmt.Errorf("app %q: %q is neither a name nor a call such as create_app()", spec, object)
+		}
+	}
+	return spec, nil
+}
+
+func objectOrDefault(object string) string {
+	if object == "" {
+		return "application"
+	}
+	return object
+}
+
+// isIdentifier reports whether s is a Python identifier (PEP 3131,
+// approximated by Unicode letters, digits and underscore).
+func isIdentifier(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i, r := range s {
+		if r == '_' || unicode.IsLetter(r) || i > 0 && unicode.IsDigit(r) {
+			continue
+		}
+		return false
+	}
+	return true
+}
+
+// normalizeChdir makes the directory absolute and checks that it exists,
+// so a typo is reported by Load rather than by a worker.
+func normalizeChdir(v any) (any, error) {
+	dir := v.(string)
+	if dir == "" {
+		return dir, nil
+	}
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return nil, fmt.Errorf("chdir %q: %w", dir, err)
+	}
+	info, err := os.Stat(abs)
+	if err != nil {
+		return nil, fmt.Errorf("can't chdir to %q: %w", dir, errors.Unwrap(err))
+	}
+	if !info.IsDir() {
+		return nil, fmt.Errorf("can't chdir to %q: not a directory", dir)
+	}
+	return abs, nil
+}
+
+// normalizeEnvItem checks KEY=VALUE with a non-empty KEY.
+func normalizeEnvItem(item string) (string, error) {
+	key, _, found := strings.Cut(item, "=")
+	switch {
+	case !found:
+		return "", fmt.Errorf("env %q: want KEY=VALUE", item)
+	case key == "":
+		return "", fmt.Errorf("env %q: empty variable name", item)
+	case strings.IndexByte(item, 0) >= 0:
+		return "", fmt.Errorf("env %q: NUL byte", item)
+	}
+	return item, nil
+}
+
+// validateUser accepts "" (do not switch), a uid, or a known user name.
+func validateUser(v any) (any, error) {
+	name := v.(string)
+	if name == "" || isDigits(name) {
+		return name, nil
+	}
+	if _, err := user.Lookup(name); err != nil {
+		return nil, fmt.Errorf("no such user %q", name)
+	}
+	return name, nil
+}
+
+// validateGroup accepts "" (do not switch), a gid, or a known group name.
+func validateGroup(v any) (any, error) {
+	name := v.(string)
+	if name == "" || isDigits(name) {
+		return name, nil
+	}
+	if _, err := user.LookupGroup(name); err != nil {
+		return nil, fmt.Errorf("no such group %q", name)
+	}
+	return name, nil
+}
+
+func isDigits(s string) bool {
+	_, err := strconv.ParseUint(s, 10, 32)
+	return err == nil
+}
+
+// logLevels are Gunicorn's level names.
+var logLevels = []string{"debug", "info", "warning", "error", "critical"}
+
+func normalizeLogLevel(v any) (any, error) {
+	level := strings.ToLower(strings.TrimSpace(v.(string)))
+	for _, l := range logLevels {
+		if level == l {
+			return level, nil
+		}
+	}
+	return nil, fmt.Errorf("log level %q: want one of %s", v, strings.Join(logLevels, ", "))
+}
+
+// normalizeLogFormat accepts console, json, and "" or auto (console on a
+// terminal, json otherwise), which it stores as "".
+func normalizeLogFormat(v any) (any, error) {
+	switch f := strings.ToLower(strings.TrimSpace(v.(string))); f {
+	case "console", "json":
+		return f, nil
+	case "", "auto":
+		return "", nil
+	}
+	return nil, fmt.Errorf("log format %q: want console or json", v)
+}
+
+// normalizeAllowedIP accepts "*", an IP address or a CIDR prefix.
+func normalizeAllowedIP(item string) (string, error) {
+	if item == "*" {
+		return item, nil
+	}
+	if ip, err := netip.ParseAddr(item); err == nil {
+		return ip.String(), nil
+	}
+	if p, err := netip.ParsePrefix(item); err == nil {
+		return p.String(), nil
+	}
+	return "", fmt.Errorf("%q is not *, an IP address or a CIDR network", item)
+}
