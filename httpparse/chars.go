@@ -94,17 +94,16 @@ func equalFoldASCII(s []byte, lower string) bool {
 	return true
 }
 
-// nextListElement splits a comma-separated list (RFC 9110 §5.6.1) and returns
-// the first element trimmed of OWS and the rest after the comma:
-// "a , b" → ("a", " b", true); "" → (nil, "", false).
-func nextListElement(list []byte) (elem, rest []byte, ok bool) {
-	if len(list) == 0 {
-		return nil, nil, false
-	}
+// cutListElement splits a comma-separated list (RFC 9110 §5.6.1) at its
+// first comma: it returns the element before it trimmed of OWS, the rest
+// after it, and whether there was a comma. "a , b" → ("a", " b", true);
+// "b" → ("b", nil, false); "5," → ("5", "", true), so that callers can see
+// the empty last element.
+func cutListElement(list []byte) (elem, rest []byte, more bool) {
 	for i, c := range list {
 		if c == ',' {
 			return trimOWS(list[:i]), list[i+1:], true
 		}
 	}
-	return trimOWS(list), nil, true
+	return trimOWS(list), nil, false
 }

@@ -113,7 +113,9 @@ func (f *framing) add(h *Header) error {
 		f.transferEncoding = true
 		return f.te.add(h.Value)
 	case fieldConnection:
-		for elem, rest, ok := nextListElement(h.Value); ok; elem, rest, ok = nextListElement(rest) {
+		for list, more := h.Value, true; more; {
+			var elem []byte
+			elem, list, more = cutListElement(list)
 			f.connClose = f.connClose || equalFoldASCII(elem, "close")
 			f.connKA = f.connKA || equalFoldASCII(elem, "keep-alive")
 		}
@@ -161,11 +163,13 @@ func (f *framing) resolveLength(req *Request, bodyLimit int64) error {
 
 // parseContentLength parses a Content-Length value (RFC 9110 §8.6): 1*DIGIT,
 // or a list of identical such values. "42" → 42, "42, 42" → 42,
-// "42, 7" → ErrConflictingContentLength, "+1", "0x2", "" or a value past
-// int64 → ErrInvalidContentLength.
+// "42, 7" → ErrConflictingContentLength; "+1", "0x2", "", "42," or a value
+// past int64 → ErrInvalidContentLength.
 func parseContentLength(v []byte) (int64, error) {
 	n := int64(-1)
-	for elem, rest, ok := nextListElement(v); ok; elem, rest, ok = nextListElement(rest) {
+	for list, more := v, true; more; {
+		var elem []byte
+		elem, list, more = cutListElement(list)
 		m, valid := parseDecimal(elem)
 		if !valid {
 			return 0, ErrInvalidContentLength
@@ -174,9 +178,6 @@ func parseContentLength(v []byte) (int64, error) {
 			return 0, ErrConflictingContentLength
 		}
 		n = m
-	}
-	if n < 0 {
-		return 0, ErrInvalidContentLength
 	}
 	return n, nil
 }
@@ -212,7 +213,9 @@ type teCodings struct {
 // (RFC 9112 §7): token *( OWS ";" OWS transfer-parameter ). Empty elements
 // are skipped as RFC 9110 §5.6.1 requires.
 func (t *teCodings) add(v []byte) error {
-	for elem, rest, ok := nextListElement(v); ok; elem, rest, ok = nextListElement(rest) {
+	for list, more := v, true; more; {
+		var elem []byte
+		elem, list, more = cutListElement(list)
 		if len(elem) == 0 {
 			continue
 		}

@@ -202,19 +202,27 @@ func appendLine(dst []byte, br *bufio.Reader, limit int, tooLong *Error) ([]byte
 			continue
 		}
 		if err == io.EOF && len(dst) > start {
+			if len(dst)-start > limit+1 {
+				return dst[:start], tooLong
+			}
 			err = io.ErrUnexpectedEOF
 		}
 		return dst[:start], err
 	}
+	// The length is checked before the terminator so that the answer does
+	// not depend on how much of the line the buffer held at once.
 	end := len(dst) - 1
-	// RFC 9112 §2.2: a bare LF is not a line terminator here, and a bare
-	// CR anywhere is refused, so no proxy can split the line differently.
-	if end == start || dst[end-1] != '\r' {
-		return dst[:start], ErrBareLF
+	crlf := end > start && dst[end-1] == '\r'
+	if crlf {
+		end--
 	}
-	end--
 	if end-start > limit {
 		return dst[:start], tooLong
+	}
+	// RFC 9112 §2.2: a bare LF is not a line terminator here, and a bare
+	// CR anywhere is refused, so no proxy can split the line differently.
+	if !crlf {
+		return dst[:start], ErrBareLF
 	}
 	if bytes.IndexByte(dst[start:end], '\r') >= 0 {
 		return dst[:start], ErrBareCR
