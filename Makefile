@@ -1,0 +1,58 @@
+# gowsgi build. PYTHON chooses the CPython the binary embeds; the
+# binary gets an rpath to that Python's libdir so it loads the same
+# libpython at run time.
+PYTHON ?= python3
+GO     ?= go
+
+PY_LIBPC  := $(shell $(PYTHON) -c 'import sysconfig; print(sysconfig.get_config_var("LIBPC") or "")' 2>/dev/null)
+PY_LIBDIR := $(shell $(PYTHON) -c 'import sysconfig; print(sysconfig.get_config_var("LIBDIR") or "")' 2>/dev/null)
+PY_INCLUDE := $(shell $(PYTHON) -c 'import sysconfig; print(sysconfig.get_paths()["include"])' 2>/dev/null)
+
+export PKG_CONFIG_PATH := $(PY_LIBPC)$(if $(PKG_CONFIG_PATH),:$(PKG_CONFIG_PATH))
+export CGO_LDFLAGS := -Wl,-rpath,$(PY_LIBDIR)
+
+BIN := bin/gowsgi
+
+.PHONY: all build run test deps check-python unit integration race vet fuzz clean
+
+all: build
+
+check-python:
+	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "gowsgi: PYTHON=$(PYTHON) not found; install python3 (apt-get install python3) or set PYTHON=/path/to/python3" >&2; exit 1; }
+	@test -f "$(PY_INCLUDE)/Python.h" || { echo "gowsgi: Python headers for $(PYTHON) are missing ($(PY_INCLUDE)/Python.h); on Debian: apt-get install libpython3-dev" >&2; exit 1; }
+	@test -n "$(PY_LIBPC)" && test -f "$(PY_LIBPC)/python3-embed.pc" || { echo "gowsgi: $(PYTHON) has no python3-embed.pc; on Debian: apt-get install libpython3-dev pkg-config" >&2; exit 1; }
+
+build: check-python
+	$(GO) build -o $(BIN) ./cmd/gowsgi
+
+run: build
+	$(BIN) -w 2 -b 127.0.0.1:8000 --chdir examples hello:app
+
+# Packages the tests need, installed only when missing.
+DEB_PACKAGES := curl pkg-config libpython3-dev python3-flask
+deps:
+	@missing=""; for p in $(DEB_PACKAGES); do dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" || missing="$$missing $$p"; done; \
+	if [ -z "$$missing" ]; then exit 0; fi; \
+	if [ "$$(id -u)" != 0 ] || ! command -v apt-get >/dev/null; then \
+		echo "gowsgi: missing packages:$$missing; install them with: sudo apt-get install -y$$missing" >&2; exit 1; fi; \
+	echo "installing:$$missing"; \
+	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq$$missing
+
+vet:
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt needed" >&2; exit 1; }
+	$(GO) vet ./...
+	CGO_ENABLED=0 $(GO) build ./master/ ./httpparse/ ./config/... ./wsgi/
+
+race:
+	$(GO) test -race -shuffle=on ./httpparse/ ./config/... ./wsgi/ ./master/
+
+unit:
+	$(GO) test ./pyshim/ ./worker/
+
+integration: build
+	$(GO) test -count=1 ./integration/
+
+test: deps build vet race unit integration
+
+clean:
+	rm -rf bin

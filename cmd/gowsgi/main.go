@@ -1,0 +1,53 @@
+// Command gowsgi is a pre-fork HTTP/1.1 WSGI server with Gunicorn's
+// command line:
+//
+//	gowsgi -w 4 -b 127.0.0.1:8000 myapp:app
+//
+// The same binary is the master and, re-executed with a hidden command,
+// each worker. This is the only place that calls os.Exit.
+package main
+
+import (
+	"fmt"
+	"os"
+
+	"github.com/gowsgi/gowsgi/config"
+	"github.com/gowsgi/gowsgi/config/handoff"
+	"github.com/gowsgi/gowsgi/master"
+	"github.com/gowsgi/gowsgi/worker"
+)
+
+func main() {
+	if len(os.Args) > 1 && os.Args[1] == handoff.WorkerCommand {
+		os.Exit(worker.Main())
+	}
+	os.Exit(runMaster(os.Args[1:]))
+}
+
+// Exit codes of the command line itself.
+const exitUsage = 2
+
+func runMaster(args []string) int {
+	cfg, action, err := config.Load(args, os.Getenv, os.Stdout)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "gowsgi: %v\n", err)
+		return exitUsage
+	}
+	switch action {
+	case config.ActionHelp, config.ActionVersion:
+		return 0
+	case config.ActionPrintConfig:
+		if err := cfg.WriteTOML(os.Stdout); err != nil {
+			fmt.Fprintf(os.Stderr, "gowsgi: %v\n", err)
+			return 1
+		}
+		return 0
+	}
+	elog, err := config.OpenErrorLog(cfg)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "gowsgi: %v\n", err)
+		return exitUsage
+	}
+	defer elog.Close()
+	return master.Run(cfg, elog.Logger("master"))
+}

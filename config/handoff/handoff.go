@@ -1,0 +1,53 @@
+// Package handoff is the contract between the master and its workers:
+// the hidden worker command, the file descriptor numbers the master
+// passes with ExtraFiles, the messages on the control pipe and the
+// exit codes. Both sides import it so each number is written once.
+//
+// It must not import cgo, pyshim, wsgi or worker.
+package handoff
+
+import "github.com/gowsgi/gowsgi/config"
+
+// WorkerCommand is argv[1] of a re-executed worker process.
+const WorkerCommand = "__gowsgi_worker__"
+
+// File descriptors of a worker, in the order the master puts them in
+// exec.Cmd.ExtraFiles (fd 3 is ExtraFiles[0]).
+const (
+	// ConfigFD is the read end of a pipe carrying the resolved
+	// config.Config as JSON, closed by the master after writing.
+	ConfigFD = 3
+	// ControlFD is the write end of the worker→master control pipe.
+	ControlFD = 4
+	// FirstListenerFD is the first inherited listening socket; the
+	// worker's listeners are FirstListenerFD .. FirstListenerFD+N-1.
+	FirstListenerFD = 5
+)
+
+// Exit codes with a meaning to the master (and, from the master, to a
+// supervisor such as systemd). They follow Gunicorn's arbiter.
+const (
+	ExitOK = 0
+	// ExitWorkerBootError: a worker failed to start for a reason other
+	// than the app; the master stops instead of respawning forever.
+	ExitWorkerBootError = 3
+	// ExitAppLoadError: the WSGI app could not be imported.
+	ExitAppLoadError = 4
+)
+
+// Boot is what the master writes, as JSON, on ConfigFD of each worker.
+type Boot struct {
+	// WorkerID numbers workers 1, 2, ... in spawn order, for logs.
+	WorkerID int `json:"worker_id"`
+	// Listeners is how many listening sockets follow FirstListenerFD.
+	Listeners int `json:"listeners"`
+	// Config is the master's resolved configuration.
+	Config *config.Config `json:"config"`
+}
+
+// Control messages, one per line, from a worker to the master on
+// ControlFD.
+const (
+	// MsgReady: the app is loaded and the worker accepts connections.
+	MsgReady = "ready"
+)

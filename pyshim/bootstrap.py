@@ -1,0 +1,98 @@
+# _gowsgi: Python-side helpers of the embedded interpreter. Run once by
+# gw_initialize; the C side calls load_app and format_exception, and
+# reads app and base_environ after load_app.
+import ast
+import importlib
+import sys
+import traceback
+
+app = None
+base_environ = None
+
+
+class AppLoadError(Exception):
+    """The app spec names something that cannot serve as a WSGI app."""
+
+
+def format_exception(exc):
+    return "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+
+
+def _parse_spec(spec):
+    # Gunicorn's grammar: "module", "module:name", "module:factory()",
+    # "module:factory(literal, key=literal)".
+    module, sep, obj = spec.partition(":")
+    if not sep:
+        obj = "application"
+    if not module:
+        raise AppLoadError("empty module name in %r" % spec)
+    if module.endswith(".py") and "/" not in module:
+        raise AppLoadError(
+            "%r looks like a file name; give the module name instead: %r"
+            % (spec, module[:-3] + (":" + obj if sep else "")))
+    try:
+        expr = ast.parse(obj.strip(), mode="eval").body
+    except SyntaxError:
+        raise AppLoadError("failed to parse %r as an attribute name or function call" % obj) from None
+    if isinstance(expr, ast.Name):
+        return module, expr.id, None
+    if isinstance(expr, ast.Call) and isinstance(expr.func, ast.Name):
+        try:
+            args = [ast.literal_eval(a) for a in expr.args]
+            kwargs = {k.arg: ast.literal_eval(k.value) for k in expr.keywords}
+        except ValueError:
+            raise AppLoadError("factory arguments in %r must be literals" % obj) from None
+        return module, expr.func.id, (args, kwargs)
+    raise AppLoadError("failed to parse %r as an attribute name or function call" % obj)
+
+
+def load_app(spec, paths, multithread, errors=None, file_wrapper=None):
+    global app, base_environ
+    for p in reversed(paths):
+        if p in sys.path:
+            sys.path.remove(p)
+        sys.path.insert(0, p)
+    module_name, name, call = _parse_spec(spec)
+    module = importlib.import_module(module_name)
+    try:
+        target = getattr(module, name)
+    except AttributeError:
+        raise AppLoadError("failed to find attribute %r in %r" % (name, module_name)) from None
+    if call is not None:
+        if not callable(target):
+            raise AppLoadError("%s.%s is not callable" % (module_name, name))
+        target = target(*call[0], **call[1])
+    if target is None:
+        raise AppLoadError("the application %r is None" % spec)
+    if not callable(target):
+        raise AppLoadError("the application %r is not callable" % spec)
+    app = target
+    base_environ = {
+        "wsgi.version": (1, 0),
+        "wsgi.multithread": bool(multithread),
+        "wsgi.multiprocess": True,
+        "wsgi.run_once": False,
+        "wsgi.errors": errors if errors is not None else sys.stderr,
+        "wsgi.file_wrapper": file_wrapper or FileWrapper,
+        "wsgi.input_terminated": True,
+    }
+    return app
+
+
+class FileWrapper:
+    """wsgi.file_wrapper (PEP 3333 "Optional Platform-Specific File Handling")."""
+
+    def __init__(self, filelike, blksize=65536):
+        self.filelike = filelike
+        self.blksize = blksize
+        if hasattr(filelike, "close"):
+            self.close = filelike.close
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        data = self.filelike.read(self.blksize)
+        if data:
+            return data
+        raise StopIteration

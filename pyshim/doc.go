@@ -1,0 +1,17 @@
+// Package pyshim is gowsgi's only boundary with CPython and the only
+// package that uses cgo. It owns the embedded interpreter (PyConfig
+// initialisation with Go keeping every signal), loading the WSGI app,
+// and running one request/response exchange per call: the environ, a
+// C-implemented start_response, iterating the result and close().
+//
+// It knows nothing of sockets or HTTP parsing: it takes an environ
+// already encoded by package wsgi and returns the app's status, headers
+// and body bytes for the caller to validate and frame. It must not
+// import httpparse, wsgi, worker or master.
+//
+// Threads: Init and LoadApp run on the locked main OS thread and leave
+// it holding the GIL until ReleaseMain. Every other function may be
+// called from any goroutine, without the GIL; each takes the GIL with
+// the current OS thread's cached thread state and releases it before
+// returning, so the GIL is never held while Go does socket I/O.
+package pyshim

@@ -1,0 +1,141 @@
+package pyshim
+
+/*
+#include <stdlib.h>
+#include "pyshim.h"
+*/
+import "C"
+
+import (
+	"encoding/binary"
+	"iter"
+	"unsafe"
+)
+
+// MinBuffer is the smallest scratch buffer an Exchange accepts: it must
+// hold the response head and leave room below the big-chunk threshold.
+const MinBuffer = 64 << 10
+
+// Exchange runs WSGI requests through the app, one at a time. The
+// worker keeps one per Python slot and reuses it; it is not safe for
+// concurrent use. Its buffer holds the response head and small body
+// chunks copied out of Python, so the GIL is never held while Go
+// writes them.
+type Exchange struct {
+	out []byte      // scratch buffer, written by C during a call
+	res C.gw_result // written by C; res.exch non-nil while a response is open
+}
+
+// NewExchange returns an Exchange with a scratch buffer of bufSize
+// bytes (at least MinBuffer).
+func NewExchange(bufSize int) *Exchange {
+	return &Exchange{out: make([]byte, max(bufSize, MinBuffer))}
+}
+
+// Step is what one call into Python produced. Its slices alias the
+// Exchange's buffer or a Python bytes object: valid until the next
+// Call, Next or Abort on the same Exchange.
+type Step struct {
+	// HasHead: Status and Headers are set (the first step with body
+	// bytes or the last step, whichever comes first).
+	HasHead  bool
+	Status   []byte // latin-1, e.g. "200 OK"; not yet validated
+	headers  []byte
+	nheaders int
+	Body     []byte // body bytes copied out of small chunks
+	Big      []byte // then a big chunk, written straight from Python's memory
+	// Done: the result is exhausted and closed; no Next or Abort follows.
+	Done bool
+	// Failed: the app raised or produced something that is not WSGI;
+	// Traceback says what. When !HasHead nothing was produced.
+	Failed    bool
+	Traceback string // may also be set on success, if close() raised
+}
+
+// Headers yields the response headers in order, as latin-1 bytes.
+func (s *Step) Headers() iter.Seq2[[]byte, []byte] {
+	return func(yield func([]byte, []byte) bool) {
+		b := s.headers
+		for range s.nheaders {
+			n := binary.NativeEndian.Uint32(b)
+			name := b[4 : 4+n]
+			b = b[4+n:]
+			m := binary.NativeEndian.Uint32(b)
+			value := b[4 : 4+m]
+			b = b[4+m:]
+			if !yield(name, value) {
+				return
+			}
+		}
+	}
+}
+
+// NumHeaders is the number of headers Headers yields.
+func (s *Step) NumHeaders() int { return s.nheaders }
+
+func bytesPtr(b []byte) *C.char {
+	if len(b) == 0 {
+		return nil
+	}
+	return (*C.char)(unsafe.Pointer(unsafe.SliceData(b)))
+}
+
+// Call runs the app for one request: env is the environ as encoded by
+// package wsgi, body the complete request body. Any response still
+// open on x must have been finished first.
+func (x *Exchange) Call(env, body []byte) Step {
+	C.gw_call(bytesPtr(env), C.size_t(len(env)), bytesPtr(body), C.size_t(len(body)),
+		(*C.char)(unsafe.Pointer(&x.out[0])), C.size_t(len(x.out)), &x.res)
+	return x.step()
+}
+
+// Open reports whether the last step left the response open: Next or
+// Abort must follow.
+func (x *Exchange) Open() bool { return x.res.exch != nil }
+
+// Next continues an open response after the previous step was written.
+func (x *Exchange) Next() Step {
+	C.gw_next(x.res.exch, (*C.char)(unsafe.Pointer(&x.out[0])), C.size_t(len(x.out)), &x.res)
+	return x.step()
+}
+
+// Abort ends an open response early (the client went away, or the
+// head was invalid); the iterable's close() is still called once. It
+// returns the traceback if close() raised. A no-op when nothing is open.
+func (x *Exchange) Abort() (traceback string) {
+	if x.res.exch == nil {
+		return ""
+	}
+	C.gw_abort(x.res.exch, &x.res)
+	return x.takeTraceback()
+}
+
+func (x *Exchange) takeTraceback() string {
+	if x.res.err == nil {
+		return ""
+	}
+	s := C.GoStringN(x.res.err, C.int(x.res.err_len))
+	C.free(unsafe.Pointer(x.res.err))
+	x.res.err = nil
+	return s
+}
+
+func (x *Exchange) step() Step {
+	r := &x.res
+	s := Step{
+		HasHead: r.flags&C.GW_HEAD != 0,
+		Done:    r.flags&C.GW_DONE != 0,
+		Failed:  r.flags&C.GW_ERROR != 0,
+	}
+	if s.HasHead {
+		s.Status = x.out[:r.status_len]
+		s.headers = x.out[r.status_len:r.head_len]
+		s.nheaders = int(r.nheaders)
+	}
+	s.Body = x.out[r.body_off : r.body_off+r.body_len]
+	if r.flags&C.GW_BIG != 0 {
+		s.Big = unsafe.Slice((*byte)(unsafe.Pointer(r.big)), int(r.big_len))
+	}
+	s.Traceback = x.takeTraceback()
+	return s
+}

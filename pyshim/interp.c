@@ -1,0 +1,203 @@
+/*
+ * interp.c: interpreter life cycle: PyConfig initialisation, the
+ * per-OS-thread thread state cache, loading the app and formatting
+ * tracebacks.
+ */
+#include "pyshim.h"
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+
+PyObject *gw_bootstrap; /* strong reference, lives for the process */
+
+static PyInterpreterState *gw_interp;
+/* One thread state per OS thread, created on first use: a thread state
+ * must stay on the thread that created it, or PyGILState_Ensure in C
+ * extensions would find none and deadlock. */
+static __thread PyThreadState *gw_tstate;
+
+PyThreadState *gw_thread_state(void)
+{
+	if (gw_tstate == NULL)
+		gw_tstate = PyThreadState_New(gw_interp);
+	return gw_tstate;
+}
+
+static char *dup_text(const char *s, size_t n)
+{
+	char *p = malloc(n + 1);
+	if (p == NULL)
+		return NULL;
+	memcpy(p, s, n);
+	p[n] = 0;
+	return p;
+}
+
+static char *status_text(PyStatus st)
+{
+	char buf[512];
+	snprintf(buf, sizeof buf, "%s%s%s", st.func ? st.func : "",
+		 st.func ? ": " : "", st.err_msg ? st.err_msg : "unknown error");
+	return dup_text(buf, strlen(buf));
+}
+
+/*
+ * gw_format_exception returns the current Python exception and its
+ * traceback as malloc'd UTF-8 text and clears it. GIL held.
+ */
+char *gw_format_exception(size_t *len)
+{
+	PyObject *exc = NULL, *text = NULL;
+	char *out = NULL;
+	PyObject *type, *value, *tb;
+
+	PyErr_Fetch(&type, &value, &tb);
+	if (type == NULL) {
+		*len = 0;
+		return NULL;
+	}
+	PyErr_NormalizeException(&type, &value, &tb);
+	if (tb != NULL && value != NULL)
+		PyException_SetTraceback(value, tb);
+	if (gw_bootstrap != NULL && value != NULL)
+		text = PyObject_CallMethod(gw_bootstrap, "format_exception", "O", value);
+	if (text == NULL) {
+		PyErr_Clear();
+		text = value ? PyObject_Str(value) : PyObject_Str(type);
+	}
+	if (text != NULL) {
+		Py_ssize_t n;
+		const char *s = PyUnicode_AsUTF8AndSize(text, &n);
+		if (s != NULL) {
+			out = dup_text(s, (size_t)n);
+			*len = (size_t)n;
+		}
+	}
+	PyErr_Clear();
+	Py_XDECREF(exc);
+	Py_XDECREF(text);
+	Py_XDECREF(type);
+	Py_XDECREF(value);
+	Py_XDECREF(tb);
+	return out;
+}
+
+/*
+ * gw_initialize starts CPython on the calling (locked) OS thread and
+ * leaves it holding the GIL. Go owns every signal, so Python must not
+ * install handlers. bootstrap is the source of the _gowsgi module.
+ * Returns 0, or -1 with *err set (malloc'd).
+ */
+int gw_initialize(const char *program, const char *executable, const char *bootstrap,
+		  char **err)
+{
+	PyConfig config;
+	PyStatus st;
+	PyObject *mod = NULL, *dict, *res = NULL, *modules;
+	char *argv[1] = {(char *)program};
+
+	PyConfig_InitPythonConfig(&config);
+	config.install_signal_handlers = 0;
+	config.parse_argv = 0;
+	st = PyConfig_SetBytesString(&config, &config.program_name, program);
+	if (!PyStatus_Exception(st) && executable != NULL && executable[0])
+		st = PyConfig_SetBytesString(&config, &config.executable, executable);
+	if (!PyStatus_Exception(st))
+		st = PyConfig_SetBytesArgv(&config, 1, argv);
+	if (!PyStatus_Exception(st))
+		st = Py_InitializeFromConfig(&config);
+	PyConfig_Clear(&config);
+	if (PyStatus_Exception(st)) {
+		*err = status_text(st);
+		return -1;
+	}
+	gw_interp = PyInterpreterState_Get();
+	gw_tstate = PyThreadState_Get();
+
+	mod = PyModule_New("_gowsgi");
+	if (mod == NULL)
+		goto error;
+	dict = PyModule_GetDict(mod); /* borrowed */
+	if (PyDict_SetItemString(dict, "__builtins__", PyEval_GetBuiltins()) < 0)
+		goto error;
+	res = PyRun_String(bootstrap, Py_file_input, dict, dict);
+	if (res == NULL)
+		goto error;
+	modules = PyImport_GetModuleDict(); /* borrowed */
+	if (PyDict_SetItemString(modules, "_gowsgi", mod) < 0)
+		goto error;
+	Py_DECREF(res);
+	gw_bootstrap = mod;
+	return gw_exchange_init_types();
+
+error:
+	{
+		size_t n;
+		*err = gw_format_exception(&n);
+	}
+	Py_XDECREF(res);
+	Py_XDECREF(mod);
+	return -1;
+}
+
+/* Signals Go relies on in a worker; an app that installs a handler for
+ * one of them at import would silently take it from Go. */
+static const int guarded_signals[] = {SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1,
+				      SIGUSR2, SIGCHLD, SIGURG, SIGPROF, SIGPIPE};
+#define NGUARDED (sizeof guarded_signals / sizeof guarded_signals[0])
+
+/*
+ * gw_load_app imports the app named by spec with paths prepended to
+ * sys.path and keeps it in _gowsgi.app. Signal handlers are saved before
+ * the import and restored after it; the numbers of the signals the app
+ * tried to take are stored in stolen[0:*nstolen] (room for 16).
+ * GIL held (main thread). Returns 0, or -1 with *err (traceback) set.
+ */
+int gw_load_app(const char *spec, const char *const *paths, int npaths, int multithread,
+		int *stolen, int *nstolen, char **err)
+{
+	struct sigaction saved[NGUARDED], now;
+	PyObject *list = NULL, *res = NULL;
+	size_t i, n;
+	int rc = -1;
+
+	*nstolen = 0;
+	for (i = 0; i < NGUARDED; i++)
+		sigaction(guarded_signals[i], NULL, &saved[i]);
+
+	list = PyList_New(0);
+	if (list == NULL)
+		goto out;
+	for (int k = 0; k < npaths; k++) {
+		PyObject *p = PyUnicode_DecodeFSDefault(paths[k]);
+		if (p == NULL || PyList_Append(list, p) < 0) {
+			Py_XDECREF(p);
+			goto out;
+		}
+		Py_DECREF(p);
+	}
+	res = PyObject_CallMethod(gw_bootstrap, "load_app", "sOi", spec, list, multithread);
+	if (res != NULL)
+		rc = gw_exchange_bind();
+out:
+	if (rc < 0)
+		*err = gw_format_exception(&n);
+	for (i = 0; i < NGUARDED; i++) {
+		sigaction(guarded_signals[i], NULL, &now);
+		if (now.sa_handler != saved[i].sa_handler) {
+			sigaction(guarded_signals[i], &saved[i], NULL);
+			if (*nstolen < 16)
+				stolen[(*nstolen)++] = guarded_signals[i];
+		}
+	}
+	Py_XDECREF(res);
+	Py_XDECREF(list);
+	return rc;
+}
+
+/* gw_release_main releases the GIL held since gw_initialize; the main
+ * thread's state stays cached for this OS thread. */
+void gw_release_main(void)
+{
+	gw_tstate = PyEval_SaveThread();
+}

@@ -1,0 +1,123 @@
+package pyshim
+
+/*
+#cgo pkg-config: python3-embed
+#include <stdlib.h>
+#include "pyshim.h"
+*/
+import "C"
+
+import (
+	_ "embed"
+	"errors"
+	"fmt"
+	"unsafe"
+)
+
+//go:embed bootstrap.py
+var bootstrapSource string
+
+// Options configure the embedded interpreter.
+type Options struct {
+	// Program is sys.argv[0] and PyConfig.program_name.
+	Program string
+	// Executable, when set, is PyConfig.executable: a virtualenv's
+	// bin/python makes the interpreter use that venv's site-packages.
+	Executable string
+	// EnvironKeys are the well-known environ keys; an encoded environ
+	// refers to EnvironKeys[i] by the id i+1.
+	EnvironKeys []string
+}
+
+// AppError is a Python exception raised while starting the interpreter
+// or loading the app; Traceback is Python's own formatting of it.
+type AppError struct {
+	Traceback string
+}
+
+func (e *AppError) Error() string { return "pyshim: " + e.Traceback }
+
+// takeError converts a malloc'd C error text into an *AppError and
+// frees it.
+func takeError(cerr *C.char, fallback string) error {
+	if cerr == nil {
+		return &AppError{Traceback: fallback}
+	}
+	defer C.free(unsafe.Pointer(cerr))
+	return &AppError{Traceback: C.GoString(cerr)}
+}
+
+// Init starts CPython on the calling OS thread, which must be locked
+// (runtime.LockOSThread) and stays the holder of the GIL until
+// ReleaseMain. Python installs no signal handlers: Go owns them.
+func Init(opt Options) error {
+	cprog := C.CString(opt.Program)
+	defer C.free(unsafe.Pointer(cprog))
+	var cexe *C.char
+	if opt.Executable != "" {
+		cexe = C.CString(opt.Executable)
+		defer C.free(unsafe.Pointer(cexe))
+	}
+	csrc := C.CString(bootstrapSource)
+	defer C.free(unsafe.Pointer(csrc))
+	var cerr *C.char
+	if C.gw_initialize(cprog, cexe, csrc, &cerr) != 0 {
+		return takeError(cerr, "the Python interpreter failed to start")
+	}
+	if len(opt.EnvironKeys) > 255 {
+		return errors.New("pyshim: more than 255 well-known environ keys")
+	}
+	keys, free := cStrings(opt.EnvironKeys)
+	defer free()
+	if C.gw_set_environ_keys(keys, C.int(len(opt.EnvironKeys)), &cerr) != 0 {
+		return takeError(cerr, "out of memory interning environ keys")
+	}
+	return nil
+}
+
+// LoadApp imports the app named by spec ("module:name",
+// "module:factory(args)", "module") with paths prepended to sys.path.
+// Signal handlers the import installs are undone; their numbers are
+// returned so the caller can warn. Main thread, GIL held.
+func LoadApp(spec string, paths []string, multithread bool) (stolenSignals []int, err error) {
+	cspec := C.CString(spec)
+	defer C.free(unsafe.Pointer(cspec))
+	cpaths, free := cStrings(paths)
+	defer free()
+	mt := C.int(0)
+	if multithread {
+		mt = 1
+	}
+	var cerr *C.char
+	var cstolen [16]C.int
+	var nstolen C.int
+	rc := C.gw_load_app(cspec, cpaths, C.int(len(paths)), mt, &cstolen[0], &nstolen, &cerr)
+	stolen := make([]int, int(nstolen))
+	for i := range stolen {
+		stolen[i] = int(cstolen[i])
+	}
+	if rc != 0 {
+		return stolen, takeError(cerr, fmt.Sprintf("failed to load %q", spec))
+	}
+	return stolen, nil
+}
+
+// ReleaseMain releases the GIL that Init took on the main thread.
+func ReleaseMain() { C.gw_release_main() }
+
+// cStrings returns a C array of C strings and a function freeing both.
+func cStrings(ss []string) (**C.char, func()) {
+	if len(ss) == 0 {
+		return nil, func() {}
+	}
+	arr := (*[1 << 20]*C.char)(C.malloc(C.size_t(len(ss)) * C.size_t(unsafe.Sizeof((*C.char)(nil)))))[:len(ss):len(ss)]
+	for i, s := range ss {
+		arr[i] = C.CString(s)
+	}
+	return &arr[0], func() {
+		for _, p := range arr {
+			C.free(unsafe.Pointer(p))
+		}
+		C.free(unsafe.Pointer(&arr[0]))
+	}
+}

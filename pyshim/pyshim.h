@@ -1,0 +1,69 @@
+/*
+ * pyshim.h: the C side of gowsgi's boundary with CPython.
+ *
+ * Threads and the GIL: every gw_* function below except gw_initialize and
+ * gw_load_app is called from a Go goroutine on an arbitrary OS thread,
+ * WITHOUT the GIL; each takes the GIL with that OS thread's cached thread
+ * state, does all its Python work and releases it before returning.
+ * gw_initialize and gw_load_app run on the locked main OS thread, which
+ * holds the GIL from gw_initialize until gw_release_main.
+ */
+#ifndef GOWSGI_PYSHIM_H
+#define GOWSGI_PYSHIM_H
+
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <stdint.h>
+
+/* gw_result.flags */
+enum {
+	GW_HEAD = 1,  /* out[0:head_len] holds the status and headers */
+	GW_DONE = 2,  /* the iterable is exhausted and closed; the exchange is gone */
+	GW_ERROR = 4, /* the app failed; err holds the traceback */
+	GW_BIG = 8,   /* big/big_len point at a chunk held until the next call */
+};
+
+typedef struct gw_exchange gw_exchange;
+
+/*
+ * gw_result describes what one call produced. The head, when present, is
+ * at the start of the caller's out buffer:
+ *   status bytes (status_len), then nheaders records of
+ *   [u32 name_len][name][u32 value_len][value], native byte order,
+ *   latin-1 bytes as PEP 3333 requires.
+ * Body bytes follow at out[body_off:body_off+body_len].
+ */
+typedef struct gw_result {
+	int flags;
+	uint32_t status_len;
+	uint32_t head_len; /* status and header records together */
+	uint32_t nheaders;
+	uint32_t body_off;
+	uint32_t body_len;
+	const char *big;   /* owned by the exchange; valid until gw_next/gw_abort */
+	int64_t big_len;
+	char *err;         /* malloc'd UTF-8 text, freed by the caller with free() */
+	size_t err_len;
+	gw_exchange *exch; /* non-NULL while the response has more to produce */
+} gw_result;
+
+int gw_initialize(const char *program, const char *executable, const char *bootstrap,
+		  char **err);
+int gw_set_environ_keys(const char *const *keys, int n, char **err);
+int gw_load_app(const char *spec, const char *const *paths, int npaths,
+		int multithread, int *stolen, int *nstolen, char **err);
+void gw_release_main(void);
+
+int gw_call(const char *env, size_t env_len, const char *body, size_t body_len,
+	    char *out, size_t out_cap, gw_result *res);
+int gw_next(gw_exchange *x, char *out, size_t out_cap, gw_result *res);
+void gw_abort(gw_exchange *x, gw_result *res);
+
+/* internal, shared between the C files */
+extern PyObject *gw_bootstrap;      /* the _gowsgi helper module */
+PyThreadState *gw_thread_state(void);
+char *gw_format_exception(size_t *len);
+int gw_exchange_init_types(void);
+int gw_exchange_bind(void);
+
+#endif

@@ -1,0 +1,128 @@
+package worker
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+
+	"github.com/gowsgi/gowsgi/config"
+	"github.com/gowsgi/gowsgi/config/handoff"
+	"github.com/gowsgi/gowsgi/pyshim"
+	"github.com/gowsgi/gowsgi/wsgi"
+	"github.com/rs/zerolog"
+)
+
+// Main runs a worker process started by the master and returns its exit
+// code. It must be called on the main goroutine: Python is initialised
+// on a locked OS thread.
+func Main() int {
+	boot, err := readBoot()
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "gowsgi worker: %v\n", err)
+		return handoff.ExitWorkerBootError
+	}
+	cfg := boot.Config
+	elog, err := config.OpenErrorLog(cfg)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "gowsgi worker: %v\n", err)
+		return handoff.ExitWorkerBootError
+	}
+	log := elog.Logger("worker").With().Int("worker", boot.WorkerID).Logger()
+
+	listeners, err := inheritListeners(boot.Listeners)
+	if err != nil {
+		log.Error().Err(err).Msg("cannot use the inherited listeners")
+		return handoff.ExitWorkerBootError
+	}
+	if code := startPython(cfg, log); code != 0 {
+		return code
+	}
+	ctl := os.NewFile(handoff.ControlFD, "control")
+	srv := newServer(cfg, log, listeners)
+	return srv.run(ctl)
+}
+
+func readBoot() (*handoff.Boot, error) {
+	f := os.NewFile(handoff.ConfigFD, "boot")
+	if f == nil {
+		return nil, errors.New("no boot pipe: the worker command is started by the gowsgi master only")
+	}
+	defer f.Close()
+	var b handoff.Boot
+	if err := json.NewDecoder(f).Decode(&b); err != nil {
+		return nil, fmt.Errorf("reading the boot message: %w", err)
+	}
+	if b.Config == nil {
+		return nil, errors.New("the boot message has no config")
+	}
+	return &b, nil
+}
+
+func inheritListeners(n int) ([]net.Listener, error) {
+	ls := make([]net.Listener, 0, n)
+	for i := range n {
+		fd := uintptr(handoff.FirstListenerFD + i)
+		f := os.NewFile(fd, fmt.Sprintf("listener-%d", i))
+		l, err := net.FileListener(f)
+		f.Close() // FileListener holds its own dup
+		if err != nil {
+			return nil, fmt.Errorf("listener fd %d: %w", fd, err)
+		}
+		ls = append(ls, l)
+	}
+	return ls, nil
+}
+
+// startPython initialises CPython and imports the app on the locked main
+// thread, then releases the GIL for the connection goroutines. It
+// returns 0, or the exit code that tells the master why it failed.
+func startPython(cfg *config.Config, log zerolog.Logger) int {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+
+	for _, kv := range cfg.Env {
+		if k, v, ok := strings.Cut(kv, "="); ok {
+			os.Setenv(k, v)
+		}
+	}
+	if cfg.Chdir != "" {
+		if err := os.Chdir(cfg.Chdir); err != nil {
+			log.Error().Err(err).Str("chdir", cfg.Chdir).Msg("cannot change directory")
+			return handoff.ExitWorkerBootError
+		}
+	}
+	cwd, _ := os.Getwd()
+	exe, _ := os.Executable()
+	opts := pyshim.Options{Program: exe, EnvironKeys: wsgi.EnvironKeys}
+	if cfg.Virtualenv != "" {
+		opts.Executable = filepath.Join(cfg.Virtualenv, "bin", "python")
+	}
+	if err := pyshim.Init(opts); err != nil {
+		log.Error().Msg("the Python interpreter failed to start: " + err.Error())
+		return handoff.ExitWorkerBootError
+	}
+	paths := append([]string{cwd}, cfg.PythonPath...)
+	stolen, err := pyshim.LoadApp(cfg.App, paths, cfg.Threads > 1)
+	for _, sig := range stolen {
+		log.Warn().Int("signal", sig).Msg("the app installed a handler for a signal gowsgi needs; it was restored")
+	}
+	if err != nil {
+		var appErr *pyshim.AppError
+		msg := err.Error()
+		if errors.As(err, &appErr) {
+			msg = appErr.Traceback
+		}
+		// The traceback is the message, so a console log shows it as
+		// Python printed it.
+		log.Error().Str("app", cfg.App).Msg("failed to load the application:\n" + msg)
+		return handoff.ExitAppLoadError
+	}
+	pyshim.ReleaseMain()
+	log.Info().Str("app", cfg.App).Msg("booted")
+	return 0
+}

@@ -1,0 +1,274 @@
+package wsgi
+
+import (
+	"errors"
+	"iter"
+	"strconv"
+)
+
+// Errors in what an app passed to start_response. Each makes the worker
+// answer 500 instead of sending the head.
+var (
+	ErrBadStatus        = errors.New("wsgi: status must be a 3-digit code, a space and a reason phrase")
+	ErrBadHeaderName    = errors.New("wsgi: response header name is not a token")
+	ErrBadHeaderValue   = errors.New("wsgi: response header value contains a control character")
+	ErrBadContentLength = errors.New("wsgi: response Content-Length is not a single non-negative integer")
+)
+
+// HeadError is a response head the app got wrong; it says which header.
+type HeadError struct {
+	Err    error
+	Header string // the offending header name, "" for the status
+}
+
+func (e *HeadError) Error() string {
+	if e.Header == "" {
+		return e.Err.Error()
+	}
+	return e.Err.Error() + ": " + strconv.Quote(e.Header)
+}
+
+func (e *HeadError) Unwrap() error { return e.Err }
+
+// Framing says how the body that follows a head is delimited on the wire.
+type Framing uint8
+
+const (
+	FrameLength  Framing = iota // Content-Length bytes (possibly 0)
+	FrameChunked                // chunked transfer coding (HTTP/1.1)
+	FrameClose                  // delimited by closing the connection (HTTP/1.0)
+	FrameNone                   // no body at all: HEAD, 1xx, 204, 304
+)
+
+// Exchange describes the request side of the framing decision.
+type Exchange struct {
+	Minor     int  // HTTP/1.Minor of the request
+	Head      bool // the method is HEAD
+	KeepAlive bool // the request allows another request on the connection
+	// BodyLen is the total body length when the whole body is already
+	// known (the app finished in one step), else -1.
+	BodyLen int64
+}
+
+// Plan is the outcome of WriteHead: how to send the body and whether the
+// connection stays open afterwards.
+type Plan struct {
+	Code          int
+	Framing       Framing
+	ContentLength int64 // for FrameLength: exactly this many body bytes
+	KeepAlive     bool
+}
+
+// hopByHop are the connection-specific fields of RFC 9110 §7.6.1 that a
+// WSGI app must not set (PEP 3333 "Other HTTP Features"); the server
+// owns the connection and frames the body itself, so they are dropped.
+func hopByHop(name []byte) bool {
+	switch len(name) {
+	case 2:
+		return equalFold(name, []byte("te"))
+	case 7:
+		return equalFold(name, []byte("trailer")) || equalFold(name, []byte("upgrade"))
+	case 10:
+		return equalFold(name, []byte("connection")) || equalFold(name, []byte("keep-alive"))
+	case 17:
+		return equalFold(name, []byte("transfer-encoding"))
+	case 18:
+		return equalFold(name, []byte("proxy-authenticate"))
+	case 19:
+		return equalFold(name, []byte("proxy-authorization"))
+	}
+	return false
+}
+
+// ParseStatus checks "NNN reason" (RFC 9112 §4 status-line, as PEP 3333
+// asks of the status string) and returns the code.
+//
+//	"200 OK" → 200;  "404 " → 404;  "200" → error;  "20x OK" → error
+func ParseStatus(status []byte) (int, error) {
+	if len(status) < 4 || status[3] != ' ' {
+		return 0, &HeadError{Err: ErrBadStatus}
+	}
+	code := 0
+	for _, b := range status[:3] {
+		if b < '0' || b > '9' {
+			return 0, &HeadError{Err: ErrBadStatus}
+		}
+		code = code*10 + int(b-'0')
+	}
+	if code < 100 {
+		return 0, &HeadError{Err: ErrBadStatus}
+	}
+	for _, b := range status[4:] {
+		if isCTL(b) && b != '\t' {
+			return 0, &HeadError{Err: ErrBadStatus}
+		}
+	}
+	return code, nil
+}
+
+func isCTL(b byte) bool { return b < 0x20 || b == 0x7f }
+
+// AppendHead validates the app's status and headers and appends the
+// HTTP/1.1 response head to dst, with Date and Server (unless the app set
+// them), the framing headers and Connection. It never writes any part of
+// a head it rejects.
+func AppendHead(dst []byte, status []byte, headers iter.Seq2[[]byte, []byte], x Exchange, date []byte) ([]byte, Plan, error) {
+	var p Plan
+	code, err := ParseStatus(status)
+	if err != nil {
+		return dst, p, err
+	}
+	p.Code = code
+	start := len(dst)
+	dst = append(dst, "HTTP/1.1 "...)
+	dst = append(dst, status...)
+	dst = append(dst, "\r\n"...)
+	appLength := int64(-1)
+	appClose, haveDate, haveServer := false, false, false
+	for name, value := range headers {
+		if err := checkField(name, value); err != nil {
+			return dst[:start], p, err
+		}
+		switch {
+		case hopByHop(name):
+			if equalFold(name, []byte("connection")) && hasToken(value, "close") {
+				appClose = true
+			}
+			continue
+		case equalFold(name, []byte("content-length")):
+			n, ok := parseLength(value)
+			if !ok || (appLength >= 0 && n != appLength) {
+				return dst[:start], p, &HeadError{Err: ErrBadContentLength, Header: string(name)}
+			}
+			if appLength >= 0 {
+				continue // an identical duplicate
+			}
+			appLength = n
+			if code == 204 || code < 200 {
+				continue // RFC 9110 §8.6: never in 1xx or 204
+			}
+		case equalFold(name, []byte("date")):
+			haveDate = true
+		case equalFold(name, []byte("server")):
+			haveServer = true
+		}
+		dst = append(dst, name...)
+		dst = append(dst, ": "...)
+		dst = append(dst, value...)
+		dst = append(dst, "\r\n"...)
+	}
+	if !haveDate {
+		dst = append(append(append(dst, "Date: "...), date...), "\r\n"...)
+	}
+	if !haveServer {
+		dst = append(dst, "Server: gowsgi\r\n"...)
+	}
+	p.KeepAlive = x.KeepAlive && !appClose
+	switch {
+	case x.Head || code < 200 || code == 204 || code == 304:
+		p.Framing = FrameNone
+		if appLength < 0 && x.BodyLen >= 0 && x.Head && x.BodyLen > 0 {
+			dst = appendLength(dst, x.BodyLen)
+		}
+	case appLength >= 0:
+		p.Framing, p.ContentLength = FrameLength, appLength
+	case x.BodyLen >= 0:
+		p.Framing, p.ContentLength = FrameLength, x.BodyLen
+		dst = appendLength(dst, x.BodyLen)
+	case x.Minor >= 1:
+		p.Framing = FrameChunked
+		dst = append(dst, "Transfer-Encoding: chunked\r\n"...)
+	default:
+		p.Framing = FrameClose
+		p.KeepAlive = false
+	}
+	switch {
+	case !p.KeepAlive:
+		dst = append(dst, "Connection: close\r\n"...)
+	case x.Minor == 0:
+		dst = append(dst, "Connection: keep-alive\r\n"...)
+	}
+	return append(dst, "\r\n"...), p, nil
+}
+
+func appendLength(dst []byte, n int64) []byte {
+	dst = append(dst, "Content-Length: "...)
+	dst = strconv.AppendInt(dst, n, 10)
+	return append(dst, "\r\n"...)
+}
+
+// checkField enforces RFC 9110 §5.1 token names and §5.5 values without
+// CR, LF, NUL or other controls but HTAB, so an app can never split a
+// response or smuggle a header.
+func checkField(name, value []byte) error {
+	if len(name) == 0 {
+		return &HeadError{Err: ErrBadHeaderName}
+	}
+	for _, b := range name {
+		if !isTokenChar(b) {
+			return &HeadError{Err: ErrBadHeaderName, Header: string(name)}
+		}
+	}
+	for _, b := range value {
+		if isCTL(b) && b != '\t' {
+			return &HeadError{Err: ErrBadHeaderValue, Header: string(name)}
+		}
+	}
+	return nil
+}
+
+func isTokenChar(b byte) bool {
+	if 'a' <= b && b <= 'z' || 'A' <= b && b <= 'Z' || '0' <= b && b <= '9' {
+		return true
+	}
+	switch b {
+	case '!', '#', '$', '%', '&', '\'', '*', '+', '-', '.', '^', '_', '`', '|', '~':
+		return true
+	}
+	return false
+}
+
+// parseLength accepts 1*DIGIT without sign or spaces, up to 2^62.
+func parseLength(v []byte) (int64, bool) {
+	if len(v) == 0 || len(v) > 18 {
+		return 0, false
+	}
+	var n int64
+	for _, b := range v {
+		if b < '0' || b > '9' {
+			return 0, false
+		}
+		n = n*10 + int64(b-'0')
+	}
+	return n, true
+}
+
+// hasToken reports whether a comma-separated list contains tok,
+// case-insensitively (RFC 9110 §5.6.1).
+func hasToken(list []byte, tok string) bool {
+	for len(list) > 0 {
+		i := 0
+		for i < len(list) && list[i] != ',' {
+			i++
+		}
+		item := trimOWS(list[:i])
+		if equalFold(item, []byte(tok)) {
+			return true
+		}
+		if i == len(list) {
+			break
+		}
+		list = list[i+1:]
+	}
+	return false
+}
+
+func trimOWS(b []byte) []byte {
+	for len(b) > 0 && (b[0] == ' ' || b[0] == '\t') {
+		b = b[1:]
+	}
+	for len(b) > 0 && (b[len(b)-1] == ' ' || b[len(b)-1] == '\t') {
+		b = b[:len(b)-1]
+	}
+	return b
+}
