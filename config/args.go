@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 )
 
@@ -80,17 +81,21 @@ func (ix *flagIndex) resolveLong(name string) (*setting, string, error) {
 	var matches []string
 	for _, n := range ix.names {
 		if strings.HasPrefix(n, name) {
-			matches = append(matches, "--"+n)
+			matches = append(matches, n)
 		}
 	}
-	switch len(matches) {
-	case 0:
+	if len(matches) == 0 {
 		return nil, "", fmt.Errorf("--%s: unknown flag (see --help)", name)
-	case 1:
-		full := matches[0][2:]
-		return ix.long[full], full, nil
 	}
-	return nil, "", fmt.Errorf("--%s: ambiguous flag, could be %s", name, strings.Join(matches, ", "))
+	// Aliases of one setting (--limit-request-field_size and
+	// --limit-request-field-size) do not make a prefix ambiguous.
+	first := ix.long[matches[0]]
+	for _, m := range matches[1:] {
+		if s := ix.long[m]; s != first || s == nil {
+			return nil, "", fmt.Errorf("--%s: ambiguous flag, could be --%s", name, strings.Join(matches, ", --"))
+		}
+	}
+	return first, matches[0], nil
 }
 
 // unsupportedFlagError explains a Gunicorn flag gowsgi does not implement.
@@ -156,11 +161,18 @@ func (ix *flagIndex) scanLong(arg string, rest []string) ([]flagUse, int, error)
 	if s == nil {
 		return nil, 0, unsupportedFlagError(written, full)
 	}
+	if hasValue && !s.takesValue() {
+		b, err := parseBool(value)
+		if err != nil {
+			return nil, 0, fmt.Errorf("%s: %w", written, err)
+		}
+		value = strconv.FormatBool(b)
+	}
 	if hasValue || !s.takesValue() {
 		return []flagUse{{s: s, written: written, value: value}}, 0, nil
 	}
 	if len(rest) == 0 || looksLikeFlag(rest[0]) || rest[0] == "--" {
-		return nil, 0, fmt.Errorf("%s: needs a value (%s)", written, s.meta)
+		return nil, 0, fmt.Errorf("%s: needs a value (%s)", written, s.placeholder())
 	}
 	return []flagUse{{s: s, written: written, value: rest[0]}}, 1, nil
 }
@@ -188,7 +200,7 @@ func (ix *flagIndex) scanShort(arg string, rest []string) ([]flagUse, int, error
 			return append(uses, flagUse{s: s, written: written, value: strings.TrimPrefix(cluster, "=")}), 0, nil
 		}
 		if len(rest) == 0 || looksLikeFlag(rest[0]) || rest[0] == "--" {
-			return nil, 0, fmt.Errorf("%s: needs a value (%s)", written, s.meta)
+			return nil, 0, fmt.Errorf("%s: needs a value (%s)", written, s.placeholder())
 		}
 		return append(uses, flagUse{s: s, written: written, value: rest[0]}), 1, nil
 	}

@@ -27,10 +27,6 @@ import (
 
 // decodeFile applies the TOML document data, read from path, to c.
 func decodeFile(c *Config, path string, data []byte) error {
-	if strings.HasSuffix(path, ".py") || strings.HasPrefix(path, "python:") {
-		return &Error{Name: "--config", Err: fmt.Errorf("%s: gowsgi reads TOML config files, not Python "+
-			"(see examples/gowsgi.toml for every setting)", path)}
-	}
 	var doc map[string]toml.Primitive
 	md, err := toml.Decode(string(data), &doc)
 	if err != nil {

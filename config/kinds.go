@@ -27,14 +27,15 @@ type setting struct {
 	name  string   // Gunicorn's setting name and the TOML key
 	flags []string // long flag names without "--"; the first one is shown in help
 	short string   // one-letter flag name, "" if none
-	meta  string   // value placeholder in help; unused for kindBool
 	kind  kind
 	def   string // default, in command-line syntax
 	// env names an environment variable that, when non-empty, replaces
 	// def (after fromEnv, when set).
 	env     string
 	fromEnv func(string) string
-	help    string
+	// help is one line for --help; for a flag that takes a value, the
+	// value's placeholder is written in backquotes: "run `N` workers".
+	help string
 	// normalize validates a parsed value and returns it in canonical
 	// form; the argument and result have the field's Go type. nil
 	// accepts anything the kind parses.
@@ -45,6 +46,13 @@ type setting struct {
 
 // takesValue reports whether the flag consumes an argument.
 func (s *setting) takesValue() bool { return s.kind != kindBool }
+
+// placeholder is the name of the value in help: "N" for "run `N` workers".
+func (s *setting) placeholder() string {
+	_, rest, _ := strings.Cut(s.help, "`")
+	name, _, _ := strings.Cut(rest, "`")
+	return name
+}
 
 // flagName is the flag as shown to users: "--bind".
 func (s *setting) flagName() string {
@@ -129,7 +137,7 @@ func maskFromTOML(v any) (any, error) {
 	switch v := v.(type) {
 	case int64:
 		if v < 0 || v > 0o777 {
-			return nil, fmt.Errorf("umask %#o is outside 0 to 0o777", v)
+			return nil, fmt.Errorf("umask %O is outside 0 to 0o777", v)
 		}
 		return int(v), nil
 	case string:
@@ -141,10 +149,7 @@ func maskFromTOML(v any) (any, error) {
 func secondsFromTOML(v any) (any, error) {
 	switch v := v.(type) {
 	case int64:
-		if v < 0 || v > int64(maxDuration/time.Second) {
-			return nil, fmt.Errorf("%d seconds is out of range", v)
-		}
-		return time.Duration(v) * time.Second, nil
+		return secondsToDuration(v, strconv.FormatInt(v, 10))
 	case string:
 		return parseSeconds(v)
 	}
@@ -239,16 +244,22 @@ func parseBool(v string) (bool, error) {
 func parseSeconds(v string) (time.Duration, error) {
 	t := strings.TrimSpace(v)
 	if n, err := strconv.ParseInt(t, 10, 64); err == nil {
-		if n < 0 || n > int64(maxDuration/time.Second) {
-			return 0, fmt.Errorf("%q seconds is out of range", v)
-		}
-		return time.Duration(n) * time.Second, nil
+		return secondsToDuration(n, v)
 	}
 	d, err := time.ParseDuration(t)
 	if err != nil {
 		return 0, fmt.Errorf("%q is neither whole seconds nor a duration such as 1.5s", v)
 	}
 	return d, nil
+}
+
+// secondsToDuration converts n seconds, written as v, without overflow;
+// validators reject negative durations with a clearer message.
+func secondsToDuration(n int64, v string) (time.Duration, error) {
+	if limit := int64(maxDuration / time.Second); n > limit || n < -limit {
+		return 0, fmt.Errorf("%q seconds is out of range", v)
+	}
+	return time.Duration(n) * time.Second, nil
 }
 
 // splitCSV splits a comma-separated list, trimming spaces around items

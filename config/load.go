@@ -159,6 +159,9 @@ func parseSource(ix *flagIndex, args []string, name string, stdout io.Writer) (*
 	src := &argSource{name: name, values: map[*setting][]string{}, written: map[*setting]string{}}
 	for _, u := range sc.uses {
 		src.written[u.s] = u.written
+		if u.s.name == "help" {
+			sc.positionals = nil // urfave/cli would take them for a help topic
+		}
 	}
 	ran := false
 	app := newCLIApp(stdout, func(ctx *cli.Context) error {
@@ -254,14 +257,21 @@ func cliFlag(s *setting) cli.Flag {
 	if s.short != "" {
 		names = append(names, s.short)
 	}
-	usage := s.help
-	switch {
-	case s.kind == kindBool:
-		return &cli.BoolFlag{Name: s.flags[0], Aliases: names, Usage: usage}
-	case s.kind == kindList:
-		return &cli.StringSliceFlag{Name: s.flags[0], Aliases: names, Usage: usage, DefaultText: s.def}
+	def := s.def
+	if s.env != "" {
+		fromEnv := "$" + s.env
+		if s.fromEnv != nil {
+			fromEnv = s.fromEnv(fromEnv)
+		}
+		def = strings.TrimSuffix(fromEnv+" or "+def, " or ")
 	}
-	return &cli.StringFlag{Name: s.flags[0], Aliases: names, Usage: usage, DefaultText: s.def}
+	switch s.kind {
+	case kindBool:
+		return &cli.BoolFlag{Name: s.flags[0], Aliases: names, Usage: s.help}
+	case kindList:
+		return &cli.StringSliceFlag{Name: s.flags[0], Aliases: names, Usage: s.help, DefaultText: def}
+	}
+	return &cli.StringFlag{Name: s.flags[0], Aliases: names, Usage: s.help, DefaultText: def}
 }
 
 func version() string {
@@ -346,6 +356,10 @@ func applyConfigFile(c *Config, sources []*argSource) error {
 			return nil
 		}
 		path = DefaultConfigFile
+	}
+	if strings.HasSuffix(path, ".py") || strings.HasPrefix(path, "python:") {
+		return &Error{Source: flagSource, Name: "--config", Err: fmt.Errorf("%s: gowsgi reads TOML config files, "+
+			"not Python (examples/gowsgi.toml shows every setting)", path)}
 	}
 	abs, err := filepath.Abs(path)
 	if err != nil {

@@ -2,34 +2,315 @@ package config
 
 import (
 	"bytes"
+	"errors"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
 	"testing"
 	"time"
 )
 
-// env builds a getenv from key/value pairs.
-func env(kv ...string) func(string) string {
-	m := map[string]string{}
-	for i := 0; i+1 < len(kv); i += 2 {
-		m[kv[i]] = kv[i+1]
-	}
+// env builds a getenv from a map.
+func env(m map[string]string) func(string) string {
 	return func(k string) string { return m[k] }
 }
 
+// inTempDir runs the test in a fresh directory holding ./gowsgi.toml
+// with contents file, unless file is "".
+func inTempDir(t *testing.T, file string) string {
+	t.Helper()
+	dir := t.TempDir()
+	t.Chdir(dir)
+	if file != "" {
+		if err := os.WriteFile(DefaultConfigFile, []byte(file), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
 func TestLoadDefaults(t *testing.T) {
-	t.Chdir(t.TempDir())
-	c, action, err := Load([]string{"app:app"}, env(), &bytes.Buffer{})
+	inTempDir(t, "")
+	c, action, err := Load([]string{"app:app"}, env(nil), &bytes.Buffer{})
 	if err != nil {
 		t.Fatal(err)
+	}
+	want := &Config{
+		App:                   "app:app",
+		Bind:                  []string{"127.0.0.1:8000"},
+		Backlog:               2048,
+		Workers:               1,
+		WorkerClass:           "sync",
+		Threads:               1,
+		WorkerConnections:     1000,
+		Timeout:               30 * time.Second,
+		GracefulTimeout:       30 * time.Second,
+		KeepAlive:             2 * time.Second,
+		LimitRequestLine:      4094,
+		LimitRequestFields:    100,
+		LimitRequestFieldSize: 8190,
+		PythonPath:            []string{},
+		Env:                   []string{},
+		AccessLogFormat:       defaultAccessLogFormat,
+		ErrorLog:              "-",
+		LogLevel:              "info",
+		ForwardedAllowIPs:     []string{"127.0.0.1", "::1"},
+		ProxyAllowFrom:        []string{"127.0.0.1"},
 	}
 	if action != ActionServe {
 		t.Errorf("action = %v, want ActionServe", action)
 	}
-	if len(c.Bind) != 1 || c.Bind[0] != "127.0.0.1:8000" {
-		t.Errorf("Bind = %q", c.Bind)
+	if !reflect.DeepEqual(c, want) {
+		t.Errorf("Load defaults:\n got %+v\nwant %+v", c, want)
 	}
-	if c.Workers != 1 || c.Threads != 1 || c.WorkerClass != "sync" || c.Timeout != 30*time.Second ||
-		c.KeepAlive != 2*time.Second || c.Backlog != 2048 || c.LimitRequestLine != 4094 ||
-		c.ErrorLog != "-" || c.LogLevel != "info" || c.App != "app:app" {
-		t.Errorf("defaults: %+v", c)
+}
+
+func TestLoadPrecedence(t *testing.T) {
+	tests := []struct {
+		name  string
+		args  []string
+		env   map[string]string
+		file  string // ./gowsgi.toml
+		field func(*Config) any
+		want  any
+	}{
+		{name: "file over default", file: "workers = 2", args: []string{"a:b"},
+			field: func(c *Config) any { return c.Workers }, want: 2},
+		{name: "command line over file", file: "workers = 2", args: []string{"a:b", "-w", "3"},
+			field: func(c *Config) any { return c.Workers }, want: 3},
+		{name: "GUNICORN_CMD_ARGS over file", file: "workers = 2", args: []string{"a:b"},
+			env:   map[string]string{"GUNICORN_CMD_ARGS": "-w 5"},
+			field: func(c *Config) any { return c.Workers }, want: 5},
+		{name: "GOWSGI_CMD_ARGS over GUNICORN_CMD_ARGS", args: []string{"a:b"},
+			env:   map[string]string{"GUNICORN_CMD_ARGS": "-w 5", "GOWSGI_CMD_ARGS": "--workers=6"},
+			field: func(c *Config) any { return c.Workers }, want: 6},
+		{name: "command line over GOWSGI_CMD_ARGS", args: []string{"a:b", "-w7"},
+			env:   map[string]string{"GOWSGI_CMD_ARGS": "--workers=6"},
+			field: func(c *Config) any { return c.Workers }, want: 7},
+		{name: "WEB_CONCURRENCY sets the default", args: []string{"a:b"},
+			env:   map[string]string{"WEB_CONCURRENCY": "4"},
+			field: func(c *Config) any { return c.Workers }, want: 4},
+		{name: "file over WEB_CONCURRENCY", file: "workers = 2", args: []string{"a:b"},
+			env:   map[string]string{"WEB_CONCURRENCY": "4"},
+			field: func(c *Config) any { return c.Workers }, want: 2},
+		{name: "PORT sets the default bind", args: []string{"a:b"}, env: map[string]string{"PORT": "5000"},
+			field: func(c *Config) any { return c.Bind }, want: []string{"0.0.0.0:5000"}},
+		{name: "-b replaces the PORT default", args: []string{"a:b", "-b", "unix:/tmp/s"},
+			env:   map[string]string{"PORT": "5000"},
+			field: func(c *Config) any { return c.Bind }, want: []string{"unix:/tmp/s"}},
+		{name: "-b replaces the file's list and repeats", file: `bind = ["10.0.0.1:1", "10.0.0.2:2"]`,
+			args:  []string{"a:b", "-b", "[::1]:80", "--bind=localhost"},
+			field: func(c *Config) any { return c.Bind }, want: []string{"[::1]:80", "localhost:8000"}},
+		{name: "bind forms are normalised", args: []string{"a:b", "-b", "tcp://h:1", "-b", "unix://run/s",
+			"-b", "[::1]", "-b", ":9", "-b", "fd://03"},
+			field: func(c *Config) any { return c.Bind },
+			want:  []string{"h:1", "unix:run/s", "[::1]:8000", ":9", "fd://3"}},
+		{name: "env values keep commas", args: []string{"a:b", "-e", "A=x,y", "-e", "B="},
+			field: func(c *Config) any { return c.Env }, want: []string{"A=x,y", "B="}},
+		{name: "FORWARDED_ALLOW_IPS sets the default", args: []string{"a:b"},
+			env:   map[string]string{"FORWARDED_ALLOW_IPS": "10.0.0.0/8, 192.168.1.1"},
+			field: func(c *Config) any { return c.ForwardedAllowIPs }, want: []string{"10.0.0.0/8", "192.168.1.1"}},
+		{name: "VIRTUAL_ENV sets the default virtualenv", args: []string{"a:b"},
+			env:   map[string]string{"VIRTUAL_ENV": "/srv/venv"},
+			field: func(c *Config) any { return c.Virtualenv }, want: "/srv/venv"},
+		{name: "wsgi_app from the file", file: `wsgi_app = "site.wsgi:application"`,
+			field: func(c *Config) any { return c.App }, want: "site.wsgi:application"},
+		{name: "positional over wsgi_app", file: `wsgi_app = "site.wsgi:application"`, args: []string{"other:app"},
+			field: func(c *Config) any { return c.App }, want: "other:app"},
+		{name: "app in GUNICORN_CMD_ARGS", env: map[string]string{"GUNICORN_CMD_ARGS": "env:app"},
+			field: func(c *Config) any { return c.App }, want: "env:app"},
+		{name: "sync with threads becomes gthread", args: []string{"a:b", "--threads", "4"},
+			field: func(c *Config) any { return c.WorkerClass }, want: "gthread"},
+		{name: "gthread stays with one thread", args: []string{"a:b", "-k", "gthread"},
+			field: func(c *Config) any { return c.WorkerClass }, want: "gthread"},
+		{name: "Gunicorn class path", args: []string{"a:b", "-k", "gunicorn.workers.sync.SyncWorker"},
+			field: func(c *Config) any { return c.WorkerClass }, want: "sync"},
+		{name: "timeout in seconds", args: []string{"a:b", "-t", "120"},
+			field: func(c *Config) any { return c.Timeout }, want: 120 * time.Second},
+		{name: "timeout as duration", args: []string{"a:b", "--keep-alive", "1.5s"},
+			field: func(c *Config) any { return c.KeepAlive }, want: 1500 * time.Millisecond},
+		{name: "umask with leading zero is octal", args: []string{"a:b", "-m", "022"},
+			field: func(c *Config) any { return c.Umask }, want: 0o22},
+		{name: "limit 0 means Gunicorn's ceiling", args: []string{"a:b", "--limit-request-line", "0"},
+			field: func(c *Config) any { return c.LimitRequestLine }, want: 8190},
+		{name: "boolean switched off over the file", file: "preload_app = true",
+			args: []string{"a:b", "--preload=false"}, field: func(c *Config) any { return c.Preload }, want: false},
+		{name: "log level case-insensitive", args: []string{"a:b", "--log-level", "WARNING"},
+			field: func(c *Config) any { return c.LogLevel }, want: "warning"},
+		{name: "pythonpath is comma-separated", args: []string{"a:b", "--pythonpath", "/a, /b"},
+			field: func(c *Config) any { return c.PythonPath }, want: []string{"/a", "/b"}},
+		{name: "print-config needs no app", args: []string{"--print-config"},
+			field: func(c *Config) any { return c.App }, want: ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			inTempDir(t, tt.file)
+			c, _, err := Load(tt.args, env(tt.env), &bytes.Buffer{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := tt.field(c); !reflect.DeepEqual(got, tt.want) {
+				t.Errorf("got %#v, want %#v", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestLoadConfigFileSelection(t *testing.T) {
+	dir := inTempDir(t, "workers = 2")
+	other := filepath.Join(dir, "other.toml")
+	if err := os.WriteFile(other, []byte("workers = 3"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name     string
+		args     []string
+		env      map[string]string
+		wantFile string
+		want     int
+	}{
+		{name: "./gowsgi.toml by default", args: []string{"a:b"}, wantFile: filepath.Join(dir, "gowsgi.toml"), want: 2},
+		{name: "-c replaces the default", args: []string{"a:b", "-c", "other.toml"}, wantFile: other, want: 3},
+		{name: "-c from GUNICORN_CMD_ARGS", args: []string{"a:b"},
+			env: map[string]string{"GUNICORN_CMD_ARGS": "-c other.toml"}, wantFile: other, want: 3},
+		{name: "-c on the command line wins", args: []string{"a:b", "--config", "gowsgi.toml"},
+			env:      map[string]string{"GOWSGI_CMD_ARGS": "-c other.toml"},
+			wantFile: filepath.Join(dir, "gowsgi.toml"), want: 2},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, _, err := Load(tt.args, env(tt.env), &bytes.Buffer{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c.ConfigFile != tt.wantFile || c.Workers != tt.want {
+				t.Errorf("ConfigFile = %q, Workers = %d; want %q, %d", c.ConfigFile, c.Workers, tt.wantFile, tt.want)
+			}
+		})
+	}
+}
+
+func TestLoadActions(t *testing.T) {
+	tests := []struct {
+		name       string
+		args       []string
+		env        map[string]string
+		want       Action
+		wantStdout string // substring; "" means nothing printed
+	}{
+		{name: "serve", args: []string{"a:b"}, want: ActionServe},
+		{name: "check", args: []string{"a:b", "--check-config"}, want: ActionCheckConfig},
+		{name: "print", args: []string{"--print-config", "a:b"}, want: ActionPrintConfig},
+		{name: "print implies check", args: []string{"a:b", "--check-config", "--print-config"}, want: ActionPrintConfig},
+		{name: "print from GOWSGI_CMD_ARGS", args: []string{"a:b"},
+			env: map[string]string{"GOWSGI_CMD_ARGS": "--print-config"}, want: ActionPrintConfig},
+		{name: "help", args: []string{"--help"}, want: ActionHelp, wantStdout: "--bind ADDRESS, -b ADDRESS"},
+		{name: "short help after the app", args: []string{"a:b", "-h"}, want: ActionHelp, wantStdout: "USAGE:"},
+		{name: "version", args: []string{"-v"}, want: ActionVersion, wantStdout: "gowsgi version "},
+		{name: "version by prefix", args: []string{"--vers"}, want: ActionVersion, wantStdout: "gowsgi version "},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			inTempDir(t, "")
+			var stdout bytes.Buffer
+			c, action, err := Load(tt.args, env(tt.env), &stdout)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if action != tt.want {
+				t.Errorf("action = %v, want %v", action, tt.want)
+			}
+			if (c == nil) != (tt.want == ActionHelp || tt.want == ActionVersion) {
+				t.Errorf("config = %v for action %v", c, action)
+			}
+			if tt.wantStdout == "" && stdout.Len() > 0 || !strings.Contains(stdout.String(), tt.wantStdout) {
+				t.Errorf("stdout = %q, want it to contain %q", stdout.String(), tt.wantStdout)
+			}
+		})
+	}
+}
+
+func TestLoadErrors(t *testing.T) {
+	tests := []struct {
+		name string
+		args []string
+		env  map[string]string
+		file string // ./gowsgi.toml
+		want string
+	}{
+		{name: "no app", want: "no WSGI app given: pass MODULE:APP (such as mysite.wsgi:application) " +
+			"or set wsgi_app in the config file"},
+		{name: "two apps", args: []string{"a:b", "c:d"},
+			want: `unexpected argument "c:d": give one app (MODULE:APP)`},
+		{name: "app as a file name", args: []string{"mysite/wsgi.py"},
+			want: `app "mysite/wsgi.py": give a module path, not a file name (did you mean "wsgi:application"?)`},
+		{name: "bad app object", args: []string{"a:b c"}, want: `app "a:b c": "b c" is neither a name nor a call such as create_app()`},
+		{name: "zero workers", args: []string{"a:b", "-w", "0"}, want: "-w: must be at least 1, got 0"},
+		{name: "not a number", args: []string{"a:b", "--workers=four"}, want: `--workers: "four" is not a whole number`},
+		{name: "negative timeout", args: []string{"a:b", "-t", "-1"}, want: "-t: must not be negative, got -1s"},
+		{name: "bad duration", args: []string{"a:b", "--graceful-timeout", "soon"},
+			want: `--graceful-timeout: "soon" is neither whole seconds nor a duration such as 1.5s`},
+		{name: "zero threads", args: []string{"a:b", "--threads", "0"}, want: "--threads: must be at least 1, got 0"},
+		{name: "gevent", args: []string{"a:b", "-k", "gevent"},
+			want: `-k: worker class "gevent" is not needed with gowsgi: its goroutines already make slow and idle ` +
+				`clients cheap, so use sync (or --threads N for concurrent app calls)`},
+		{name: "uvicorn", args: []string{"a:b", "-k", "uvicorn.workers.UvicornWorker"},
+			want: `-k: worker class "uvicorn.workers.UvicornWorker" is not needed with gowsgi: its goroutines already ` +
+				`make slow and idle clients cheap, so use sync (or --threads N for concurrent app calls); ` +
+				`uvicorn workers serve ASGI apps and gowsgi serves WSGI`},
+		{name: "unknown worker class", args: []string{"a:b", "-k", "mine"},
+			want: `-k: unknown worker class "mine": gowsgi has sync and gthread`},
+		{name: "bind without brackets", args: []string{"a:b", "-b", "::1:80"},
+			want: `-b: bind "::1:80": IPv6 addresses need brackets, as in [::1]:8000`},
+		{name: "bind bad port", args: []string{"a:b", "-b", "localhost:http"},
+			want: `-b: bind "localhost:http": port "http" is not a number from 0 to 65535`},
+		{name: "bind port too big", args: []string{"a:b", "-b", "[::1]:65536"},
+			want: `-b: bind "[::1]:65536": port "65536" is not a number from 0 to 65535`},
+		{name: "bind bad fd", args: []string{"a:b", "-b", "fd://x"}, want: `-b: bind "fd://x": want fd://N with N a file descriptor number`},
+		{name: "bind empty unix path", args: []string{"a:b", "--bind=unix:"}, want: `--bind: bind "unix:": empty unix socket path`},
+		{name: "bind long unix path", args: []string{"a:b", "-b", "unix:/" + strings.Repeat("x", 107)},
+			want: `-b: bind "unix:/` + strings.Repeat("x", 107) + `": unix socket path is 108 bytes, the limit is 107`},
+		{name: "env without =", args: []string{"a:b", "-e", "FOO"}, want: `-e: env "FOO": want KEY=VALUE`},
+		{name: "bad log level", args: []string{"a:b", "--log-level", "loud"},
+			want: `--log-level: log level "loud": want one of debug, info, warning, error, critical`},
+		{name: "bad log format", args: []string{"a:b", "--log-format", "xml"}, want: `--log-format: log format "xml": want console or json`},
+		{name: "bad allowed ip", args: []string{"a:b", "--forwarded-allow-ips", "10.0.0.1,proxy"},
+			want: `--forwarded-allow-ips: "proxy" is not *, an IP address or a CIDR network`},
+		{name: "bad umask", args: []string{"a:b", "-m", "0o1000"}, want: `-m: umask "0o1000" is outside 0 to 0o777`},
+		{name: "limit over the ceiling", args: []string{"a:b", "--limit-request-fields", "40000"},
+			want: "--limit-request-fields: must be at most 32768, got 40000"},
+		{name: "missing chdir", args: []string{"a:b", "--chdir", "nowhere"},
+			want: `--chdir: can't chdir to "nowhere": no such file or directory`},
+		{name: "unknown user", args: []string{"a:b", "-u", "no-such-user-gowsgi"}, want: `-u: no such user "no-such-user-gowsgi"`},
+		{name: "boolean with a value", args: []string{"a:b", "--preload=yes"}, want: `--preload: "yes" is not true or false`},
+		{name: "bad PORT", args: []string{"a:b"}, env: map[string]string{"PORT": "web"},
+			want: `environment: PORT: bind "0.0.0.0:web": port "web" is not a number from 0 to 65535`},
+		{name: "bad WEB_CONCURRENCY", args: []string{"a:b"}, env: map[string]string{"WEB_CONCURRENCY": "0"},
+			want: "environment: WEB_CONCURRENCY: must be at least 1, got 0"},
+		{name: "error in GUNICORN_CMD_ARGS", args: []string{"a:b"}, env: map[string]string{"GUNICORN_CMD_ARGS": "-w 0"},
+			want: "GUNICORN_CMD_ARGS: -w: must be at least 1, got 0"},
+		{name: "quote in GOWSGI_CMD_ARGS", args: []string{"a:b"}, env: map[string]string{"GOWSGI_CMD_ARGS": "-e 'A=b"},
+			want: "GOWSGI_CMD_ARGS: unterminated quote"},
+		{name: "unsupported flag in GUNICORN_CMD_ARGS", args: []string{"a:b"},
+			env:  map[string]string{"GUNICORN_CMD_ARGS": "--worker-tmp-dir /dev/shm"},
+			want: "GUNICORN_CMD_ARGS: --worker-tmp-dir: Gunicorn's flag is not supported by gowsgi: gowsgi workers report liveness over a pipe, not a temporary file"},
+		{name: "missing -c file", args: []string{"a:b", "-c", "missing.toml"},
+			want: "--config: open " + "DIR/missing.toml: no such file or directory"},
+		{name: "python config file", args: []string{"a:b", "-c", "gunicorn.conf.py"}, file: "x",
+			want: "--config: gunicorn.conf.py: gowsgi reads TOML config files, not Python (examples/gowsgi.toml shows every setting)"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := inTempDir(t, tt.file)
+			_, _, err := Load(tt.args, env(tt.env), &bytes.Buffer{})
+			var e *Error
+			if !errors.As(err, &e) {
+				t.Fatalf("Load error = %v (%T), want *Error", err, err)
+			}
+			if got := strings.ReplaceAll(err.Error(), dir, "DIR"); got != tt.want {
+				t.Errorf("Load error:\n got %s\nwant %s", got, tt.want)
+			}
+		})
 	}
 }
