@@ -205,19 +205,20 @@ func parseDecimal(s []byte) (int64, bool) {
 // teCodings accumulates the transfer codings of every Transfer-Encoding line,
 // which together form one list (RFC 9110 §5.3).
 type teCodings struct {
-	count, chunked, other int
-	lastChunked           bool
+	chunked, other int
+	lastChunked    bool
 }
 
 // add parses one Transfer-Encoding value: a list of transfer-coding
-// (RFC 9112 §7): token *( OWS ";" OWS transfer-parameter ). Empty elements
-// are skipped as RFC 9110 §5.6.1 requires.
+// (RFC 9112 §7): token *( OWS ";" OWS transfer-parameter ). Unlike RFC 9110
+// §5.6.1, empty elements are refused: ", chunked" is a shape that a proxy
+// may not read as chunked, and no real client sends it.
 func (t *teCodings) add(v []byte) error {
 	for list, more := v, true; more; {
 		var elem []byte
 		elem, list, more = cutListElement(list)
 		if len(elem) == 0 {
-			continue
+			return ErrInvalidTransferEncoding
 		}
 		name, hasParams := elem, false
 		for i, c := range elem {
@@ -229,7 +230,6 @@ func (t *teCodings) add(v []byte) error {
 		if !isToken(name) {
 			return ErrInvalidTransferEncoding
 		}
-		t.count++
 		t.lastChunked = equalFoldASCII(name, "chunked")
 		switch {
 		case t.lastChunked && hasParams:
@@ -247,8 +247,6 @@ func (t *teCodings) add(v []byte) error {
 // check decides whether the codings frame a body we can read.
 func (t *teCodings) check() error {
 	switch {
-	case t.count == 0:
-		return ErrInvalidTransferEncoding
 	case !t.lastChunked:
 		// RFC 9112 §6.3: without chunked last the length is unknowable.
 		return ErrChunkedNotLast
