@@ -1,0 +1,141 @@
+package wsgi
+
+import (
+	"errors"
+	"iter"
+	"strings"
+	"testing"
+)
+
+func headers(kv ...string) iter.Seq2[[]byte, []byte] {
+	return func(yield func([]byte, []byte) bool) {
+		for i := 0; i < len(kv); i += 2 {
+			if !yield([]byte(kv[i]), []byte(kv[i+1])) {
+				return
+			}
+		}
+	}
+}
+
+var date = []byte("Wed, 25 Nov 2026 15:00:00 GMT")
+
+func TestAppendHeadFraming(t *testing.T) {
+	tests := []struct {
+		name        string
+		status      string
+		headers     []string
+		x           Exchange
+		wantFraming Framing
+		wantKeep    bool
+		contains    []string
+		lacks       []string
+	}{{
+		name: "known body gets a length", status: "200 OK", headers: []string{"Content-Type", "text/plain"},
+		x:           Exchange{Minor: 1, KeepAlive: true, BodyLen: 5},
+		wantFraming: FrameLength, wantKeep: true,
+		contains: []string{"HTTP/1.1 200 OK\r\n", "Content-Length: 5\r\n", "Date: ", "Server: gowsgi\r\n"},
+		lacks:    []string{"Connection:", "Transfer-Encoding"},
+	}, {
+		name: "streaming on 1.1 is chunked", status: "200 OK",
+		x:           Exchange{Minor: 1, KeepAlive: true, BodyLen: -1},
+		wantFraming: FrameChunked, wantKeep: true,
+		contains: []string{"Transfer-Encoding: chunked\r\n"},
+	}, {
+		name: "streaming on 1.0 closes", status: "200 OK",
+		x:           Exchange{Minor: 0, KeepAlive: true, BodyLen: -1},
+		wantFraming: FrameClose, wantKeep: false,
+		contains: []string{"Connection: close\r\n"},
+	}, {
+		name: "1.0 keep-alive with a length says so", status: "200 OK",
+		x:           Exchange{Minor: 0, KeepAlive: true, BodyLen: 2},
+		wantFraming: FrameLength, wantKeep: true,
+		contains: []string{"Connection: keep-alive\r\n"},
+	}, {
+		name: "hop-by-hop from the app dropped, Connection close honoured", status: "200 OK",
+		headers:     []string{"Connection", "close", "Transfer-Encoding", "chunked", "Keep-Alive", "timeout=5"},
+		x:           Exchange{Minor: 1, KeepAlive: true, BodyLen: 1},
+		wantFraming: FrameLength, wantKeep: false,
+		contains: []string{"Connection: close\r\n"},
+		lacks:    []string{"chunked", "timeout=5"},
+	}, {
+		name: "204 has no body and no length", status: "204 No Content", headers: []string{"Content-Length", "0"},
+		x:           Exchange{Minor: 1, KeepAlive: true, BodyLen: 0},
+		wantFraming: FrameNone, wantKeep: true,
+		lacks:    []string{"Content-Length"},
+	}, {
+		name: "HEAD keeps the app's length", status: "200 OK", headers: []string{"Content-Length", "42"},
+		x:           Exchange{Minor: 1, Head: true, KeepAlive: true, BodyLen: 0},
+		wantFraming: FrameNone, wantKeep: true,
+		contains: []string{"Content-Length: 42\r\n"},
+	}, {
+		name: "app Date and Server win", status: "200 OK", headers: []string{"Date", "x", "Server", "y"},
+		x:           Exchange{Minor: 1, KeepAlive: true, BodyLen: 0},
+		wantFraming: FrameLength, wantKeep: true,
+		contains: []string{"Date: x\r\n", "Server: y\r\n"},
+		lacks:    []string{"gowsgi"},
+	}}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			head, plan, err := AppendHead(nil, []byte(tt.status), headers(tt.headers...), tt.x, date)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if plan.Framing != tt.wantFraming || plan.KeepAlive != tt.wantKeep {
+				t.Errorf("plan = %+v; want framing %v keep-alive %v", plan, tt.wantFraming, tt.wantKeep)
+			}
+			if !strings.HasSuffix(string(head), "\r\n\r\n") {
+				t.Errorf("head does not end with an empty line: %q", head)
+			}
+			for _, s := range tt.contains {
+				if !strings.Contains(string(head), s) {
+					t.Errorf("head %q lacks %q", head, s)
+				}
+			}
+			for _, s := range tt.lacks {
+				if strings.Contains(string(head), s) {
+					t.Errorf("head %q contains %q", head, s)
+				}
+			}
+		})
+	}
+}
+
+func TestAppendHeadRejects(t *testing.T) {
+	tests := []struct {
+		name    string
+		status  string
+		headers []string
+		want    error
+	}{
+		{name: "no reason separator", status: "200", want: ErrBadStatus},
+		{name: "letters in code", status: "2x0 OK", want: ErrBadStatus},
+		{name: "CR in status", status: "200 OK\r\nX: y", want: ErrBadStatus},
+		{name: "response splitting in value", status: "200 OK", headers: []string{"X", "a\r\nSet-Cookie: s=1"}, want: ErrBadHeaderValue},
+		{name: "NUL in value", status: "200 OK", headers: []string{"X", "a\x00"}, want: ErrBadHeaderValue},
+		{name: "space in name", status: "200 OK", headers: []string{"X Y", "1"}, want: ErrBadHeaderName},
+		{name: "colon in name", status: "200 OK", headers: []string{"X:", "1"}, want: ErrBadHeaderName},
+		{name: "signed length", status: "200 OK", headers: []string{"Content-Length", "+5"}, want: ErrBadContentLength},
+		{name: "two lengths", status: "200 OK", headers: []string{"Content-Length", "5", "Content-Length", "6"}, want: ErrBadContentLength},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dst := []byte("keep")
+			got, _, err := AppendHead(dst, []byte(tt.status), headers(tt.headers...), Exchange{Minor: 1, BodyLen: -1}, date)
+			if !errors.Is(err, tt.want) {
+				t.Fatalf("err = %v; want %v", err, tt.want)
+			}
+			if string(got) != "keep" {
+				t.Fatalf("a rejected head left bytes behind: %q", got)
+			}
+		})
+	}
+}
+
+func BenchmarkAppendHead(b *testing.B) {
+	dst := make([]byte, 0, 512)
+	h := headers("Content-Type", "text/plain", "Content-Length", "13")
+	b.ReportAllocs()
+	for b.Loop() {
+		AppendHead(dst[:0], []byte("200 OK"), h, Exchange{Minor: 1, KeepAlive: true, BodyLen: 13}, date)
+	}
+}
