@@ -176,8 +176,9 @@ func (b *Body) readTrailerLine() error {
 //
 //	chunk-size [ chunk-ext ]    chunk-size = 1*HEXDIG
 //
-// "1a" → 26; "1a;name=value" → 26; "0x1a", "+1a", "1_a", " 1a", "1a " and
-// sizes past int64 → ErrInvalidChunkSize or ErrInvalidChunkExtension.
+// "1a" → 26; "1a;name=value" → 26; "0x1a", "+1a", "1_a", " 1a", "1a ",
+// "1a ;x" and sizes past int64 → ErrInvalidChunkSize; "1a;" →
+// ErrInvalidChunkExtension.
 func parseChunkLine(line []byte) (int64, error) {
 	var size int64
 	i := 0
@@ -194,7 +195,10 @@ func parseChunkLine(line []byte) (int64, error) {
 	if i == 0 {
 		return 0, ErrInvalidChunkSize
 	}
-	if i < len(line) && !isOWS(line[i]) && line[i] != ';' {
+	// RFC 9112 §7.1.1 allows BWS before the first ';', but whitespace
+	// after the size is where lenient parsers stop reading it, so it is
+	// refused here as net/http does.
+	if i < len(line) && line[i] != ';' {
 		return 0, ErrInvalidChunkSize
 	}
 	if !validChunkExt(line[i:]) {
@@ -221,7 +225,7 @@ func hexDigit(c byte) (byte, bool) {
 //	chunk-ext     = *( BWS ";" BWS chunk-ext-name [ BWS "=" BWS chunk-ext-val ] )
 //	chunk-ext-val = token / quoted-string
 //
-// ";a" and " ; a = \"b\"" → true; ";", "; a b" and trailing BWS → false.
+// ";a" and "; a = \"b\"" → true; ";", "; a b" and trailing BWS → false.
 func validChunkExt(ext []byte) bool {
 	for len(ext) > 0 {
 		ext = skipOWS(ext)
