@@ -9,6 +9,7 @@
  */
 #include "pyshim.h"
 #include <string.h>
+#include <unistd.h>
 
 /* Chunks at least this big are written by Go straight from the bytes
  * object instead of being copied into the out buffer. */
@@ -36,6 +37,7 @@ struct gw_exchange {
 static PyObject *app;          /* the WSGI callable */
 static PyObject *base_environ; /* constant wsgi.* keys, copied per request */
 static PyObject *bytes_io;     /* io.BytesIO */
+static PyObject *io_open;      /* io.open */
 static PyObject *empty_bytes;
 static PyObject *str_write, *str_close, *key_wsgi_input;
 static PyObject **environ_keys; /* interned keys, id 1..n_environ_keys */
@@ -174,9 +176,10 @@ int gw_exchange_bind(void)
 	io = PyImport_ImportModule("io");
 	if (io != NULL) {
 		bytes_io = PyObject_GetAttrString(io, "BytesIO");
+		io_open = PyObject_GetAttrString(io, "open");
 		Py_DECREF(io);
 	}
-	if (app == NULL || base_environ == NULL || bytes_io == NULL)
+	if (app == NULL || base_environ == NULL || bytes_io == NULL || io_open == NULL)
 		return -1;
 	return 0;
 }
@@ -206,15 +209,44 @@ int gw_set_environ_keys(const char *const *keys, int n, char **err)
 /* ---- environ ---- */
 
 /*
+ * new_input returns wsgi.input: the body in memory, or a file opened on
+ * a dup of body_fd (a spilled upload) when body_fd >= 0, which Python
+ * then owns. New reference, or NULL.
+ */
+static PyObject *new_input(const char *body, size_t body_len, int body_fd)
+{
+	PyObject *raw, *input;
+
+	if (body_fd >= 0) {
+		int fd = dup(body_fd);
+		if (fd < 0)
+			return PyErr_SetFromErrno(PyExc_OSError);
+		input = PyObject_CallFunction(io_open, "is", fd, "rb");
+		if (input == NULL)
+			close(fd);
+		return input;
+	}
+	if (body_len == 0) {
+		raw = empty_bytes;
+		Py_INCREF(raw);
+	} else if ((raw = PyBytes_FromStringAndSize(body, (Py_ssize_t)body_len)) == NULL) {
+		return NULL;
+	}
+	input = PyObject_CallOneArg(bytes_io, raw);
+	Py_DECREF(raw);
+	return input;
+}
+
+/*
  * build_environ decodes the Go side's encoding, a sequence of
  *   [u8 key id] ([u16 len][key] when the id is 0) [u32 len][value]
  * with latin-1 keys and values. Returns a new reference, or NULL.
  */
 static PyObject *build_environ(const char *env, size_t env_len, const char *body,
-			       size_t body_len)
+			       size_t body_len, int body_fd)
 {
 	const char *p = env, *end = env + env_len;
-	PyObject *d, *key = NULL, *val = NULL, *raw, *input;
+	PyObject *d, *key = NULL, *val = NULL, *input;
 
 	d = PyDict_Copy(base_environ);
 	if (d == NULL)
@@ -252,14 +284,7 @@ static PyObject *build_environ(const char *env, size_t env_len, const char *body
 		Py_CLEAR(key);
 		Py_CLEAR(val);
 	}
-	if (body_len == 0) {
-		raw = empty_bytes;
-		Py_INCREF(raw);
-	} else if ((raw = PyBytes_FromStringAndSize(body, (Py_ssize_t)body_len)) == NULL) {
-		goto error;
-	}
-	input = PyObject_CallOneArg(bytes_io, raw);
-	Py_DECREF(raw);
+	input = new_input(body, body_len, body_fd);
 	if (input == NULL || PyDict_SetItem(d, key_wsgi_input, input) < 0) {
 		Py_XDECREF(input);
 		goto error;
@@ -509,8 +534,8 @@ static void park(gw_exchange *x, gw_result *res)
  * start_response), and as much of the response as fits in out. Called
  * without the GIL from any thread.
  */
-int gw_call(const char *env, size_t env_len, const char *body, size_t body_len, char *out,
-	    size_t out_cap, gw_result *res)
+int gw_call(const char *env, size_t env_len, const char *body, size_t body_len, int body_fd,
+	    char *out, size_t out_cap, gw_result *res)
 {
 	gw_exchange x;
 	PyObject *environ, *args[2];
@@ -525,7 +550,7 @@ int gw_call(const char *env, size_t env_len, const char *body, size_t body_len, 
 	}
 	x.sr->status = x.sr->headers = x.sr->written = NULL;
 	x.sr->headers_sent = 0;
-	environ = build_environ(env, env_len, body, body_len);
+	environ = build_environ(env, env_len, body, body_len, body_fd);
 	if (environ == NULL) {
 		fail(&x, res);
 		goto out;

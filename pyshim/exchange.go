@@ -9,6 +9,8 @@ import "C"
 import (
 	"encoding/binary"
 	"iter"
+	"os"
+	"runtime"
 	"unsafe"
 )
 
@@ -80,12 +82,27 @@ func bytesPtr(b []byte) *C.char {
 	return (*C.char)(unsafe.Pointer(unsafe.SliceData(b)))
 }
 
+// Body is a request body the server has read completely: in memory, or
+// spilled to a file (a big upload).
+type Body struct {
+	Data []byte
+	// File, when non-nil, holds the whole body from offset 0 and Data is
+	// ignored; wsgi.input reads a duplicate of its descriptor, so the
+	// caller may close File once the exchange is done.
+	File *os.File
+}
+
 // Call runs the app for one request: env is the environ as encoded by
-// package wsgi, body the complete request body. Any response still
-// open on x must have been finished first.
-func (x *Exchange) Call(env, body []byte) Step {
-	C.gw_call(bytesPtr(env), C.size_t(len(env)), bytesPtr(body), C.size_t(len(body)),
+// package wsgi. Any response still open on x must have been finished
+// first.
+func (x *Exchange) Call(env []byte, body Body) Step {
+	fd := C.int(-1)
+	if body.File != nil {
+		fd = C.int(body.File.Fd())
+	}
+	C.gw_call(bytesPtr(env), C.size_t(len(env)), bytesPtr(body.Data), C.size_t(len(body.Data)), fd,
 		(*C.char)(unsafe.Pointer(&x.out[0])), C.size_t(len(x.out)), &x.res)
+	runtime.KeepAlive(body.File)
 	return x.step()
 }
 

@@ -53,7 +53,7 @@ func environ(method, path string, extra ...string) []byte {
 // run drives one exchange to the end and returns status, headers and body.
 func run(t *testing.T, x *Exchange, path string, body []byte) (status string, hdrs []string, out string, failed bool, tb string) {
 	t.Helper()
-	step := x.Call(environ("GET", path), body)
+	step := x.Call(environ("GET", path), Body{Data: body})
 	var sb strings.Builder
 	for {
 		if step.HasHead {
@@ -97,6 +97,20 @@ func TestEnvironReachesApp(t *testing.T) {
 	}
 }
 
+func TestBodyFromFile(t *testing.T) {
+	f, err := os.CreateTemp(t.TempDir(), "body")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	f.WriteString("spilled upload")
+	f.Seek(0, 0)
+	step := NewExchange(0).Call(environ("GET", "/environ"), Body{File: f, Data: []byte("ignored")})
+	if step.Failed || !strings.Contains(string(step.Body), "b'spilled upload'") {
+		t.Fatalf("wsgi.input from a file: failed=%v %s %s", step.Failed, step.Body, step.Traceback)
+	}
+}
+
 func TestStreamingBigChunksAndCloseOnce(t *testing.T) {
 	x := NewExchange(0)
 	_, _, before, _, _ := run(t, x, "/closed", nil)
@@ -116,7 +130,7 @@ func TestStreamingBigChunksAndCloseOnce(t *testing.T) {
 func TestAbortCallsClose(t *testing.T) {
 	x := NewExchange(0)
 	_, _, before, _, _ := run(t, x, "/closed", nil)
-	step := x.Call(environ("GET", "/stream"), nil)
+	step := x.Call(environ("GET", "/stream"), Body{})
 	if step.Done || !x.Open() {
 		t.Fatalf("expected an open streaming response, got %+v", step)
 	}
@@ -215,6 +229,6 @@ func BenchmarkCallHello(b *testing.B) {
 	env := environ("GET", "/hello")
 	b.ReportAllocs()
 	for b.Loop() {
-		x.Call(env, nil)
+		x.Call(env, Body{})
 	}
 }

@@ -55,7 +55,7 @@ int gw_load_app(const char *spec, const char *const *paths, int npaths,
 void gw_release_main(void);
 
 int gw_call(const char *env, size_t env_len, const char *body, size_t body_len,
-	    char *out, size_t out_cap, gw_result *res);
+	    int body_fd, char *out, size_t out_cap, gw_result *res);
 int gw_next(gw_exchange *x, char *out, size_t out_cap, gw_result *res);
 void gw_abort(gw_exchange *x, gw_result *res);
 

@@ -25,12 +25,14 @@ func (c *conn) respond(body *bodyBuf) bool {
 
 	sl := <-c.srv.slots
 	defer func() { c.srv.slots <- sl }()
+	sl.call.begin(req.Method, req.Path, time.Now())
+	defer sl.call.end()
 	// One OS thread for the whole exchange: a generator resumed between
 	// chunks sees the same thread state (threading.local, contextvars).
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
 
-	step := sl.ex.Call(c.env.Bytes(), body.data)
+	step := sl.ex.Call(c.env.Bytes(), pyshim.Body{Data: body.data})
 	if step.Failed {
 		c.logAppError(step.Traceback)
 		c.writeError(http.StatusInternalServerError, "The application failed.")

@@ -37,6 +37,8 @@ type server struct {
 	// slots hands out the Python call slots; a request holds one for as
 	// long as it runs in, or streams from, the app.
 	slots chan *slot
+	// allSlots lists every slot, for scanning the calls in flight.
+	allSlots []*slot
 	// connSem bounds open connections (--worker-connections).
 	connSem chan struct{}
 
@@ -51,6 +53,7 @@ type server struct {
 type slot struct {
 	ex   *pyshim.Exchange
 	head []byte
+	call callState
 }
 
 func newServer(cfg *config.Config, log zerolog.Logger, lns []net.Listener) *server {
@@ -72,7 +75,9 @@ func newServer(cfg *config.Config, log zerolog.Logger, lns []net.Listener) *serv
 		s.limits.TrailerBytes = httpparse.DefaultLimits.TrailerBytes
 	}
 	for range cap(s.slots) {
-		s.slots <- &slot{ex: pyshim.NewExchange(pyshim.MinBuffer), head: make([]byte, 0, 1024)}
+		sl := &slot{ex: pyshim.NewExchange(pyshim.MinBuffer), head: make([]byte, 0, 1024)}
+		s.allSlots = append(s.allSlots, sl)
+		s.slots <- sl
 	}
 	return s
 }
