@@ -9,6 +9,13 @@ package config
 // Defaults are written in command-line syntax and go through the same
 // parser and validator as user input.
 var settings = []*setting{
+	{
+		name: "wsgi_app", kind: kindString, def: "",
+		help:      "the WSGI app, `MODULE:APP`, as given on the command line",
+		normalize: normalizeAppSpec,
+		field:     func(c *Config) any { return &c.App },
+	},
+
 	// Server socket
 	{
 		name: "bind", flags: []string{"bind"}, short: "b", kind: kindList,
@@ -122,12 +129,6 @@ var settings = []*setting{
 	},
 
 	// Application
-	{
-		name: "wsgi_app", kind: kindString, def: "",
-		help:      "the WSGI app, `MODULE:APP`, as given on the command line",
-		normalize: normalizeAppSpec,
-		field:     func(c *Config) any { return &c.App },
-	},
 	{
 		name: "chdir", flags: []string{"chdir"}, kind: kindString, def: "",
 		help:      "change to `DIR` before loading the app",

@@ -105,6 +105,9 @@ func normalizeBind(addr string) (string, error) {
 		if strings.IndexByte(path, 0) >= 0 {
 			return "", fmt.Errorf("bind %q: NUL byte in unix socket path", addr)
 		}
+		if strings.HasPrefix(path, "//") {
+			return "unix://" + path, nil // so that it parses back to the same path
+		}
 		return "unix:" + path, nil
 	case strings.HasPrefix(addr, "fd://"):
 		fd, err := strconv.ParseUint(addr[len("fd://"):], 10, 31)

@@ -1,0 +1,215 @@
+package config
+
+import (
+	"bufio"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/rs/zerolog"
+)
+
+func openTestLog(t *testing.T, format, level string) (*ErrorLog, string) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "error.log")
+	l, err := OpenErrorLog(&Config{ErrorLog: path, LogFormat: format, LogLevel: level})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	return l, path
+}
+
+func readLines(t *testing.T, path string) []string {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.Split(strings.TrimSuffix(string(data), "\n"), "\n")
+}
+
+// A file is not a terminal, so the automatic format is JSON.
+func TestErrorLogJSONToFile(t *testing.T) {
+	l, path := openTestLog(t, "", "info")
+	log := l.Logger("master")
+	log.Info().Int("workers", 2).Msg("booting")
+	lines := readLines(t, path)
+	if len(lines) != 1 {
+		t.Fatalf("got %d lines: %q", len(lines), lines)
+	}
+	var event map[string]any
+	if err := json.Unmarshal([]byte(lines[0]), &event); err != nil {
+		t.Fatalf("not JSON: %q: %v", lines[0], err)
+	}
+	want := map[string]any{"level": "info", "role": "master", "pid": float64(os.Getpid()),
+		"workers": float64(2), "message": "booting"}
+	for k, v := range want {
+		if event[k] != v {
+			t.Errorf("%s = %#v, want %#v (event %q)", k, event[k], v, lines[0])
+		}
+	}
+	if _, ok := event["time"]; !ok {
+		t.Errorf("no time in %q", lines[0])
+	}
+}
+
+func TestErrorLogConsoleFormat(t *testing.T) {
+	l, path := openTestLog(t, "console", "info")
+	log := l.Logger("worker")
+	log.Warn().Int("worker", 3).Msg("slow request")
+	line := readLines(t, path)[0]
+	for _, want := range []string{"WRN", "slow request", "role=worker", "pid=" + itoa(os.Getpid()), "worker=3"} {
+		if !strings.Contains(line, want) {
+			t.Errorf("console line %q does not contain %q", line, want)
+		}
+	}
+	if strings.Contains(line, "\x1b[") || strings.HasPrefix(line, "{") {
+		t.Errorf("console line to a file has colours or is JSON: %q", line)
+	}
+	if i, j := strings.Index(line, "role="), strings.Index(line, "worker=3"); i > j {
+		t.Errorf("role is not the first field: %q", line)
+	}
+}
+
+func itoa(n int) string {
+	b, _ := json.Marshal(n)
+	return string(b)
+}
+
+func TestErrorLogLevelFiltering(t *testing.T) {
+	tests := []struct {
+		level string
+		want  []string // messages that pass, of debug..critical
+	}{
+		{level: "debug", want: []string{"debug", "info", "warn", "error", "critical"}},
+		{level: "info", want: []string{"info", "warn", "error", "critical"}},
+		{level: "warning", want: []string{"warn", "error", "critical"}},
+		{level: "error", want: []string{"error", "critical"}},
+		{level: "critical", want: []string{"critical"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.level, func(t *testing.T) {
+			l, path := openTestLog(t, "json", tt.level)
+			log := l.Logger("master")
+			log.Debug().Msg("debug")
+			log.Info().Msg("info")
+			log.Warn().Msg("warn")
+			log.Error().Msg("error")
+			log.WithLevel(zerolog.FatalLevel).Msg("critical")
+			var got []string
+			f, err := os.Open(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer f.Close()
+			for sc := bufio.NewScanner(f); sc.Scan(); {
+				var event struct{ Message string }
+				if err := json.Unmarshal(sc.Bytes(), &event); err != nil {
+					t.Fatal(err)
+				}
+				got = append(got, event.Message)
+			}
+			if strings.Join(got, ",") != strings.Join(tt.want, ",") {
+				t.Errorf("level %s logged %q, want %q", tt.level, got, tt.want)
+			}
+		})
+	}
+}
+
+// TestErrorLogReopen is what logrotate does: move the file, send USR1.
+func TestErrorLogReopen(t *testing.T) {
+	l, path := openTestLog(t, "json", "info")
+	log := l.Logger("master")
+	log.Info().Msg("before")
+	rotated := path + ".1"
+	if err := os.Rename(path, rotated); err != nil {
+		t.Fatal(err)
+	}
+	log.Info().Msg("after move") // still the old file: it is open
+	if err := l.Reopen(); err != nil {
+		t.Fatal(err)
+	}
+	log.Info().Msg("after reopen")
+
+	old := readLines(t, rotated)
+	cur := readLines(t, path)
+	if len(old) != 2 || !strings.Contains(old[0], `"before"`) || !strings.Contains(old[1], `"after move"`) {
+		t.Errorf("rotated file = %q", old)
+	}
+	if len(cur) != 1 || !strings.Contains(cur[0], `"after reopen"`) {
+		t.Errorf("new file = %q", cur)
+	}
+}
+
+func TestErrorLogAppendsAndCloses(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "error.log")
+	if err := os.WriteFile(path, []byte("existing\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	l, err := OpenErrorLog(&Config{ErrorLog: path, LogFormat: "json", LogLevel: "info"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	log := l.Logger("worker")
+	log.Info().Msg("appended")
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Close(); err != nil {
+		t.Errorf("second Close: %v", err)
+	}
+	log.Info().Msg("dropped")
+	if err := l.Reopen(); err == nil {
+		t.Error("Reopen after Close succeeded")
+	}
+	lines := readLines(t, path)
+	if len(lines) != 2 || lines[0] != "existing" || !strings.Contains(lines[1], `"appended"`) {
+		t.Errorf("log file = %q", lines)
+	}
+}
+
+func TestOpenErrorLogErrors(t *testing.T) {
+	tests := []struct {
+		name string
+		c    Config
+		want string
+	}{
+		{name: "bad level", c: Config{ErrorLog: "-", LogLevel: "loud"},
+			want: `config: log level "loud": want one of debug, info, warning, error, critical`},
+		{name: "bad format", c: Config{ErrorLog: "-", LogLevel: "info", LogFormat: "xml"},
+			want: `config: log format "xml": want console or json`},
+		{name: "unwritable path", c: Config{ErrorLog: "/nonexistent-dir/error.log", LogLevel: "info"},
+			want: "config: error log: open /nonexistent-dir/error.log: no such file or directory"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := OpenErrorLog(&tt.c)
+			if err == nil || err.Error() != tt.want {
+				t.Errorf("OpenErrorLog error = %v, want %q", err, tt.want)
+			}
+		})
+	}
+}
+
+func TestIsTerminal(t *testing.T) {
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	defer w.Close()
+	if isTerminal(w) {
+		t.Error("a pipe is a terminal")
+	}
+	ptmx, err := os.OpenFile("/dev/ptmx", os.O_RDWR, 0)
+	if err != nil {
+		t.Skipf("no pseudo-terminal: %v", err)
+	}
+	defer ptmx.Close()
+	if !isTerminal(ptmx) {
+		t.Error("a pseudo-terminal is not a terminal")
+	}
+}

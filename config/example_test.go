@@ -1,0 +1,124 @@
+package config_test
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+
+	"github.com/gowsgi/gowsgi/config"
+)
+
+// writeConfig writes a config snippet to a temporary file and returns
+// its path and a function removing it.
+func writeConfig(name, snippet string) (string, func()) {
+	dir, err := os.MkdirTemp("", "gowsgi-example")
+	if err != nil {
+		panic(err)
+	}
+	path := filepath.Join(dir, name)
+	if err := os.WriteFile(path, []byte(snippet), 0o644); err != nil {
+		panic(err)
+	}
+	return path, func() { os.RemoveAll(dir) }
+}
+
+// A Procfile line: flags after the app, as Gunicorn accepts them, with
+// Heroku's PORT and WEB_CONCURRENCY.
+func ExampleLoad() {
+	args := []string{"mysite.wsgi", "--log-file", "-", "--timeout", "120", "-e", "TAGS=a,b"}
+	environ := map[string]string{"PORT": "5000", "WEB_CONCURRENCY": "3"}
+	c, action, err := config.Load(args, func(k string) string { return environ[k] }, io.Discard)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Println(action == config.ActionServe, c.App, c.Bind, c.Workers, c.Timeout, c.Env, c.ErrorLog)
+	// Output: true mysite.wsgi [0.0.0.0:5000] 3 2m0s [TAGS=a,b] -
+}
+
+// A config file uses Gunicorn's setting names; flags override it.
+func ExampleLoad_configFile() {
+	path, cleanup := writeConfig("site.toml", `
+wsgi_app = "mysite.wsgi:application"
+bind = ["unix:/run/mysite.sock", "[::1]:8000"]
+workers = 4
+threads = 8          # sync with threads becomes gthread, as in Gunicorn
+keepalive = "500ms"
+`)
+	defer cleanup()
+	c, _, err := config.Load([]string{"-c", path, "-w", "2"}, func(string) string { return "" }, io.Discard)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Println(c.App, c.Bind, c.Workers, c.WorkerClass, c.Threads, c.KeepAlive)
+	// Output: mysite.wsgi:application [unix:/run/mysite.sock [::1]:8000] 2 gthread 8 500ms
+}
+
+// Errors say what is wrong and where: the file and line, and the key.
+func ExampleError() {
+	path, cleanup := writeConfig("site.toml", `
+wsgi_app = "mysite.wsgi:application"
+workers = 0
+`)
+	defer cleanup()
+	_, _, err := config.Load([]string{"-c", path}, func(string) string { return "" }, io.Discard)
+	var e *config.Error
+	if errors.As(err, &e) {
+		fmt.Printf("%s | %s | %v\n", filepath.Base(e.Source), e.Name, e.Err)
+	}
+	// Output: site.toml:3 | workers | must be at least 1, got 0
+}
+
+// --print-config writes TOML that -c reads back.
+func ExampleConfig_WriteTOML() {
+	c, _, err := config.Load([]string{"app:app", "-b", "[::]:80", "-m", "022", "--keep-alive", "1.5s"},
+		func(string) string { return "" }, io.Discard)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	c.WriteTOML(os.Stdout)
+	// Output:
+	// # gowsgi configuration, as resolved by --print-config
+	// wsgi_app = "app:app"
+	// bind = ["[::]:80"]
+	// backlog = 2048
+	// reuse_port = false
+	// workers = 1
+	// worker_class = "sync"
+	// threads = 1
+	// worker_connections = 1000
+	// max_requests = 0
+	// max_requests_jitter = 0
+	// timeout = 30
+	// graceful_timeout = 30
+	// keepalive = "1.5s"
+	// limit_request_line = 4094
+	// limit_request_fields = 100
+	// limit_request_field_size = 8190
+	// limit_request_body = 0
+	// chdir = ""
+	// pythonpath = []
+	// raw_env = []
+	// virtualenv = ""
+	// preload_app = false
+	// reload = false
+	// pidfile = ""
+	// user = ""
+	// group = ""
+	// umask = 0o022
+	// initgroups = false
+	// proc_name = ""
+	// accesslog = ""
+	// access_log_format = "%(h)s %(l)s %(u)s %(t)s \"%(r)s\" %(s)s %(b)s \"%(f)s\" \"%(a)s\""
+	// errorlog = "-"
+	// loglevel = "info"
+	// log_format = ""
+	// capture_output = false
+	// forwarded_allow_ips = ["127.0.0.1", "::1"]
+	// proxy_protocol = false
+	// proxy_allow_ips = ["127.0.0.1"]
+}
