@@ -85,9 +85,9 @@ func Load(args []string, getenv func(string) string, stdout io.Writer) (*Config,
 	}
 	sources := []*argSource{}
 	for _, name := range []string{envGunicornArgs, envGowsgiArgs} {
-		src, err := parseEnvSource(ix, name, getenv(name), stdout)
-		if err != nil {
-			return nil, action, err
+		src, envAction, err := parseEnvSource(ix, name, getenv(name), stdout)
+		if err != nil || envAction == ActionHelp || envAction == ActionVersion {
+			return nil, envAction, err
 		}
 		if src != nil {
 			sources = append(sources, src)
@@ -137,16 +137,16 @@ type argSource struct {
 	action  Action
 }
 
-func parseEnvSource(ix *flagIndex, name, value string, stdout io.Writer) (*argSource, error) {
+// parseEnvSource parses the *_CMD_ARGS variable name, if set.
+func parseEnvSource(ix *flagIndex, name, value string, stdout io.Writer) (*argSource, Action, error) {
 	if strings.TrimSpace(value) == "" {
-		return nil, nil
+		return nil, ActionServe, nil
 	}
 	words, err := shellSplit(value)
 	if err != nil {
-		return nil, &Error{Source: name, Err: err}
+		return nil, ActionServe, &Error{Source: name, Err: err}
 	}
-	src, _, err := parseSource(ix, words, name, stdout)
-	return src, err
+	return parseSource(ix, words, name, stdout)
 }
 
 // parseSource scans args with Gunicorn's rules, then parses the canonical

@@ -209,6 +209,8 @@ func TestLoadActions(t *testing.T) {
 		{name: "short help after the app", args: []string{"a:b", "-h"}, want: ActionHelp, wantStdout: "USAGE:"},
 		{name: "version", args: []string{"-v"}, want: ActionVersion, wantStdout: "gowsgi version "},
 		{name: "version by prefix", args: []string{"--vers"}, want: ActionVersion, wantStdout: "gowsgi version "},
+		{name: "help from GUNICORN_CMD_ARGS", args: []string{"a:b"}, env: map[string]string{"GUNICORN_CMD_ARGS": "--help"},
+			want: ActionHelp, wantStdout: "USAGE:"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -27,7 +27,7 @@ var settings = []*setting{
 	{
 		name: "backlog", flags: []string{"backlog"}, kind: kindInt, def: "2048",
 		help:      "queue at most `N` pending connections per socket",
-		normalize: intRange(1, 1<<20),
+		normalize: intRange(0, 1<<20),
 		field:     func(c *Config) any { return &c.Backlog },
 	},
 	{
