@@ -36,3 +36,11 @@ def raises(environ, start_response):
         raise ZeroDivisionError("deliberate failure for the test")
     start_response("200 OK", [("Content-Type", "text/plain")])
     return [b"fine"]
+
+
+def make_app(greeting="factory"):
+    """An app factory: `basic:make_app('hi')`."""
+    def app(environ, start_response):
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [greeting.encode()]
+    return app
