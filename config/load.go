@@ -24,6 +24,22 @@ const (
 	ActionHelp                      // -h/--help: Load printed the help; exit 0
 )
 
+func (a Action) String() string {
+	switch a {
+	case ActionServe:
+		return "serve"
+	case ActionPrintConfig:
+		return "print-config"
+	case ActionCheckConfig:
+		return "check-config"
+	case ActionVersion:
+		return "version"
+	case ActionHelp:
+		return "help"
+	}
+	return fmt.Sprintf("Action(%d)", int(a))
+}
+
 // Version is gowsgi's version, set at build time with
 // -ldflags "-X github.com/gowsgi/gowsgi/config.Version=1.2.3"; when empty
 // the module version from the build info is shown.
@@ -73,7 +89,11 @@ func (e *Error) Unwrap() error { return e.Err }
 // VIRTUAL_ENV), the config file (-c FILE, else ./gowsgi.toml when
 // present), GUNICORN_CMD_ARGS, GOWSGI_CMD_ARGS, the command line. A
 // repeatable flag (-b, -e) given in a later source replaces the earlier
-// list, as in Gunicorn.
+// list, as in Gunicorn. A MODULE:APP in *_CMD_ARGS counts when the
+// command line has none (Gunicorn ignores it there).
+//
+// Besides reading the config file, Load checks --chdir, --user and
+// --group against the system, so mistakes surface before any fork.
 //
 // For ActionHelp and ActionVersion, Load writes the text to stdout and
 // returns a nil Config. Errors are *Error.
