@@ -61,7 +61,7 @@ func TestAppendHeadFraming(t *testing.T) {
 		name: "204 has no body and no length", status: "204 No Content", headers: []string{"Content-Length", "0"},
 		x:           Exchange{Minor: 1, KeepAlive: true, BodyLen: 0},
 		wantFraming: FrameNone, wantKeep: true,
-		lacks:    []string{"Content-Length"},
+		lacks: []string{"Content-Length"},
 	}, {
 		name: "HEAD keeps the app's length", status: "200 OK", headers: []string{"Content-Length", "42"},
 		x:           Exchange{Minor: 1, Head: true, KeepAlive: true, BodyLen: 0},
