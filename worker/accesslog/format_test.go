@@ -1,0 +1,137 @@
+package accesslog
+
+import (
+	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func entry() *Entry {
+	req := map[string]string{"user-agent": `evil"agent\` + "\n", "referer": "http://r/", "authorization": "Basic YWxpY2U6c2VjcmV0", "x-id": "42"}
+	resp := map[string]string{"content-type": "text/plain"}
+	return &Entry{
+		RemoteAddr: "10.1.2.3", Method: []byte("GET"), RawURI: []byte("/p?q=1"), Path: []byte("/p"), Query: []byte("q=1"),
+		Proto: "HTTP/1.1", Status: 200, Bytes: 13, PID: 77,
+		Start:    time.Date(2026, 11, 25, 15, 43, 24, 0, time.UTC),
+		Duration: 1500 * time.Microsecond,
+		ReqHeader: func(n string) []byte {
+			if v, ok := req[n]; ok {
+				return []byte(v)
+			}
+			return nil
+		},
+		RespHeader: func(n string) []byte { return []byte(resp[n]) },
+		Environ: func(k string) (string, bool) {
+			if k == "REMOTE_USER" {
+				return "bob", true
+			}
+			return "", false
+		},
+	}
+}
+
+func TestGunicornDefaultFormat(t *testing.T) {
+	f, err := Parse(`%(h)s %(l)s %(u)s %(t)s "%(r)s" %(s)s %(b)s "%(f)s" "%(a)s"`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := string(f.Append(nil, entry()))
+	want := `10.1.2.3 - alice [25/Nov/2026:15:43:24 +0000] "GET /p?q=1 HTTP/1.1" 200 13 "http://r/" "evil\x22agent\x5c\x0a"` + "\n"
+	if got != want {
+		t.Fatalf("got  %q\nwant %q", got, want)
+	}
+}
+
+func TestEveryAtom(t *testing.T) {
+	tests := []struct{ format, want string }{
+		{"%(T)s", "0"}, {"%(M)s", "1"}, {"%(D)s", "1500"}, {"%(L)s", "0.001500"},
+		{"%(p)s", "<77>"}, {"%(U)s", "/p"}, {"%(q)s", "q=1"}, {"%(H)s", "HTTP/1.1"},
+		{"%(m)s", "GET"}, {"%(B)s", "13"}, {"%({X-Id}i)s", "42"}, {"%({missing}i)s", "-"},
+		{"%({Content-Type}o)s", "text/plain"}, {"%({REMOTE_USER}e)s", "bob"}, {"%({NOPE}e)s", "-"},
+		{"100%% %(s)s", "100% 200"},
+	}
+	for _, tt := range tests {
+		f, err := Parse(tt.format)
+		if err != nil {
+			t.Fatalf("Parse(%q): %v", tt.format, err)
+		}
+		if got := strings.TrimSuffix(string(f.Append(nil, entry())), "\n"); got != tt.want {
+			t.Errorf("%s = %q; want %q", tt.format, got, tt.want)
+		}
+	}
+}
+
+func TestZeroBytesIsDashForB(t *testing.T) {
+	f, _ := Parse("%(b)s %(B)s")
+	e := entry()
+	e.Bytes = 0
+	if got := string(f.Append(nil, e)); got != "- 0\n" {
+		t.Fatalf("got %q", got)
+	}
+}
+
+// A JSON template stays valid JSON whatever the client sends
+// (gunicorn#2457).
+func TestJSONTemplateIsEscaped(t *testing.T) {
+	f, err := Parse(`{"remote": "%(h)s", "request": "%(r)s", "status": %(s)s, "agent": "%(a)s", "ref": "%(f)s"}`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := entry()
+	e.RawURI = []byte("/\x01\xff\"}")
+	line := f.Append(nil, e)
+	var m map[string]any
+	if err := json.Unmarshal(line, &m); err != nil {
+		t.Fatalf("line is not JSON: %v\n%s", err, line)
+	}
+	if m["agent"] != "evil\"agent\\\n" || m["status"].(float64) != 200 || m["request"] != "GET /\x01\u00ff\"} HTTP/1.1" {
+		t.Fatalf("decoded %v", m)
+	}
+}
+
+func TestParseErrors(t *testing.T) {
+	for _, bad := range []string{"%(zz)s", "%(h)", "%h", "%({x}q)s"} {
+		if _, err := Parse(bad); !errors.Is(err, ErrBadFormat) {
+			t.Errorf("Parse(%q) = %v; want ErrBadFormat", bad, err)
+		}
+	}
+}
+
+func TestWriterReopenAfterMove(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "access.log")
+	w, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	f, _ := Parse("%(s)s")
+	w.Log(f, entry())
+	if err := os.Rename(path, path+".1"); err != nil {
+		t.Fatal(err)
+	}
+	w.Log(f, entry()) // still goes to the moved file, as with any open fd
+	if err := w.Reopen(); err != nil {
+		t.Fatal(err)
+	}
+	w.Log(f, entry())
+	old, _ := os.ReadFile(path + ".1")
+	cur, _ := os.ReadFile(path)
+	if string(old) != "200\n200\n" || string(cur) != "200\n" {
+		t.Fatalf("rotated %q, new %q", old, cur)
+	}
+}
+
+func BenchmarkDefaultFormat(b *testing.B) {
+	f, _ := Parse(`%(h)s %(l)s %(u)s %(t)s "%(r)s" %(s)s %(b)s "%(f)s" "%(a)s"`)
+	e := entry()
+	buf := make([]byte, 0, 512)
+	b.ReportAllocs()
+	for b.Loop() {
+		buf = f.Append(buf[:0], e)
+	}
+}

@@ -1,0 +1,66 @@
+package accesslog
+
+import (
+	"os"
+	"sync"
+)
+
+// Writer appends lines to the access log file, or stdout for "-". Safe
+// for concurrent use: each line is one write(2) under the lock, so lines
+// from the connection goroutines never interleave.
+type Writer struct {
+	path string
+
+	mu  sync.Mutex
+	f   *os.File // guarded by mu; never nil while open
+	buf []byte   // guarded by mu
+}
+
+// Open opens path for appending ("-" means stdout).
+func Open(path string) (*Writer, error) {
+	w := &Writer{path: path}
+	if err := w.Reopen(); err != nil {
+		return nil, err
+	}
+	return w, nil
+}
+
+// Reopen reopens the file by name, for logrotate (USR1).
+func (w *Writer) Reopen() error {
+	if w.path == "-" {
+		w.mu.Lock()
+		w.f = os.Stdout
+		w.mu.Unlock()
+		return nil
+	}
+	f, err := os.OpenFile(w.path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
+	if err != nil {
+		return err
+	}
+	w.mu.Lock()
+	old := w.f
+	w.f = f
+	w.mu.Unlock()
+	if old != nil && old != os.Stdout {
+		old.Close()
+	}
+	return nil
+}
+
+// Log formats e with f and writes it.
+func (w *Writer) Log(f *Format, e *Entry) {
+	w.mu.Lock()
+	w.buf = f.Append(w.buf[:0], e)
+	w.f.Write(w.buf)
+	w.mu.Unlock()
+}
+
+// Close closes the file (never stdout).
+func (w *Writer) Close() error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.f == nil || w.f == os.Stdout {
+		return nil
+	}
+	return w.f.Close()
+}
