@@ -44,7 +44,7 @@ vet:
 	CGO_ENABLED=0 $(GO) build ./master/ ./httpparse/ ./config/... ./wsgi/
 
 race:
-	$(GO) test -race -shuffle=on ./httpparse/ ./config/... ./wsgi/ ./master/
+	$(GO) test -race -shuffle=on ./httpparse/ ./config/... ./wsgi/ ./master/ ./worker/accesslog/
 
 unit:
 	$(GO) test ./pyshim/ ./worker/
