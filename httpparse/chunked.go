@@ -177,7 +177,7 @@ func (b *Body) readTrailerLine() error {
 //	chunk-size [ chunk-ext ]    chunk-size = 1*HEXDIG
 //
 // "1a" → 26; "1a;name=value" → 26; "0x1a", "+1a", "1_a", " 1a", "1a ",
-// "1a ;x" and sizes past int64 → ErrInvalidChunkSize; "1a;" →
+// "1a ;x", more than 16 digits and sizes past int64 → ErrInvalidChunkSize; "1a;" →
 // ErrInvalidChunkExtension.
 func parseChunkLine(line []byte) (int64, error) {
 	var size int64
@@ -187,7 +187,10 @@ func parseChunkLine(line []byte) (int64, error) {
 		if !ok {
 			break
 		}
-		if size > math.MaxInt64>>4 {
+		// At most 16 digits, leading zeros included: a parser that
+		// reads a fixed number of digits would see "0000000000000000" in
+		// "00000000000000005" and end the body early.
+		if i == 16 || size > math.MaxInt64>>4 {
 			return 0, ErrInvalidChunkSize
 		}
 		size = size<<4 | int64(d)

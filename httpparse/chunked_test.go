@@ -23,6 +23,8 @@ func TestParseChunkLine(t *testing.T) {
 		{line: "5;a=b;c=\"d e\"", wantSize: 5},
 		{line: "5; a = b ;c", wantSize: 5},
 		{line: "5;a=\"\\\"\"", wantSize: 5},
+		{line: "000000000000000a", wantSize: 10},
+		{line: "0000000000000000a", wantErr: ErrInvalidChunkSize},
 		{line: "", wantErr: ErrInvalidChunkSize},
 		{line: "8000000000000000", wantErr: ErrInvalidChunkSize},
 		{line: "ffffffffffffffffff", wantErr: ErrInvalidChunkSize},
