@@ -95,7 +95,7 @@ var strictnessVsNetHTTP = map[*Error]string{
 	ErrAsteriskNotOptions:           "net/http accepts \"*\" with any method; RFC 9112 §3.2.4 reserves asterisk-form for OPTIONS",
 	ErrAuthorityNotConnect:          "RFC 9112 §3.2.3 reserves authority-form for CONNECT",
 	ErrConnectUnsupported:           "net/http hands CONNECT to the handler; gowsgi is not a tunnel and answers 501",
-	ErrInvalidTarget:                "absolute-form must be http(s) with a host and no userinfo (RFC 9110 §4.2.1, §4.2.4); net/http takes any URI; CONNECT must use authority-form",
+	ErrInvalidTarget:                "absolute-form must be http(s) with a host, no userinfo (RFC 9110 §4.2.1, §4.2.4) and no percent-encoding in the authority (net/url would decode it); net/http takes any URI; CONNECT must use authority-form",
 	ErrInvalidChunkExtension:        "net/http skips chunk extensions without checking their grammar; here they must match RFC 9112 §7.1.1, so no line end or garbage hides in them",
 	ErrInvalidChunkSize:             "net/http trims trailing whitespace from a chunk-size line (\"5 \"); here the size must be followed by ';' or CRLF",
 	ErrSpaceBeforeColon:             "net/textproto drops whitespace before the colon, so \"Transfer-Encoding : chunked\" frames the body; RFC 9112 §5.1 says MUST refuse with 400",

@@ -131,7 +131,8 @@ func httpSchemePrefix(t []byte) int {
 
 // parseAbsoluteForm handles "http://authority/path?query" (RFC 9112 §3.2.2).
 // The authority must be a non-empty host[:port] without userinfo, which
-// RFC 9110 §4.2.4 deprecates and which hides the real host from log readers.
+// RFC 9110 §4.2.4 deprecates and which hides the real host from log readers,
+// and without percent-encoding.
 func parseAbsoluteForm(target []byte, off, schemeLen int, rl *requestLine) error {
 	rest := target[schemeLen:]
 	authEnd := len(rest)
@@ -142,7 +143,9 @@ func parseAbsoluteForm(target []byte, off, schemeLen int, rl *requestLine) error
 		}
 	}
 	authority := rest[:authEnd]
-	if !validHost(authority) || len(authority) == 0 {
+	// A percent-encoded authority would reach HTTP_HOST raw while URL
+	// parsers decode it; no client sends one, so it is refused.
+	if len(authority) == 0 || !validHost(authority) || bytes.IndexByte(authority, '%') >= 0 {
 		return ErrInvalidTarget
 	}
 	base := off + schemeLen
