@@ -25,6 +25,11 @@ type Config struct {
 	Timeout           time.Duration `json:"timeout"`            // -t; worker liveness, 0 = off
 	GracefulTimeout   time.Duration `json:"graceful_timeout"`   // TERM → KILL grace
 	KeepAlive         time.Duration `json:"keepalive"`          // idle keep-alive timeout
+	HeaderTimeout     time.Duration `json:"header_timeout"`     // first byte to last header of a request, 0 = none
+	BodyTimeout       time.Duration `json:"body_timeout"`       // longest wait for request body bytes, 0 = none
+	WriteTimeout      time.Duration `json:"write_timeout"`      // longest wait for a client to take response bytes, 0 = none
+	MaxBufferedBody   int64         `json:"max_buffered_body"`  // request bodies past this spill to a file
+	ResponseBuffer    int           `json:"response_buffer"`    // response bytes buffered for a slow client
 	MaxRequests       int           `json:"max_requests"`       // 0 = off
 	MaxRequestsJitter int           `json:"max_requests_jitter"`
 

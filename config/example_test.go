@@ -96,6 +96,11 @@ func ExampleConfig_WriteTOML() {
 	// timeout = 30
 	// graceful_timeout = 30
 	// keepalive = "1.5s"
+	// header_timeout = 30
+	// body_timeout = 30
+	// write_timeout = 30
+	// max_buffered_body = 1048576
+	// response_buffer = 4194304
 	// limit_request_line = 4094
 	// limit_request_fields = 100
 	// limit_request_field_size = 8190

@@ -98,6 +98,38 @@ var settings = []*setting{
 		field:     func(c *Config) any { return &c.KeepAlive },
 	},
 
+	// Slow clients: what a connection may cost before it is closed
+	{
+		name: "header_timeout", flags: []string{"header-timeout"}, kind: kindSeconds, def: "30",
+		help:      "close a connection that takes over `SECONDS` to send a request's headers, or its first byte (0 = never)",
+		normalize: nonNegativeDuration,
+		field:     func(c *Config) any { return &c.HeaderTimeout },
+	},
+	{
+		name: "body_timeout", flags: []string{"body-timeout"}, kind: kindSeconds, def: "30",
+		help:      "close a connection whose request body makes no progress for `SECONDS` (0 = never)",
+		normalize: nonNegativeDuration,
+		field:     func(c *Config) any { return &c.BodyTimeout },
+	},
+	{
+		name: "write_timeout", flags: []string{"write-timeout"}, kind: kindSeconds, def: "30",
+		help:      "close a connection whose client takes no response bytes for `SECONDS` (0 = never)",
+		normalize: nonNegativeDuration,
+		field:     func(c *Config) any { return &c.WriteTimeout },
+	},
+	{
+		name: "max_buffered_body", flags: []string{"max-buffered-body"}, kind: kindInt64, def: "1048576",
+		help:      "keep request bodies up to `BYTES` in memory; larger ones go to a temporary file",
+		normalize: nonNegativeInt64,
+		field:     func(c *Config) any { return &c.MaxBufferedBody },
+	},
+	{
+		name: "response_buffer", flags: []string{"response-buffer"}, kind: kindInt, def: "4194304",
+		help:      "buffer up to `BYTES` of a response for a slow client, so the app need not wait for it",
+		normalize: intRange(0, 1<<30),
+		field:     func(c *Config) any { return &c.ResponseBuffer },
+	},
+
 	// Security limits
 	{
 		name: "limit_request_line", flags: []string{"limit-request-line"}, kind: kindInt,
@@ -206,9 +238,10 @@ var settings = []*setting{
 	},
 	{
 		name: "access_log_format", flags: []string{"access-logformat"}, kind: kindString,
-		def:   defaultAccessLogFormat,
-		help:  "format access log lines as `FORMAT`, with Gunicorn's %(x)s atoms",
-		field: func(c *Config) any { return &c.AccessLogFormat },
+		def:       defaultAccessLogFormat,
+		help:      "format access log lines as `FORMAT`, with Gunicorn's %(x)s atoms",
+		normalize: validateAccessLogFormat,
+		field:     func(c *Config) any { return &c.AccessLogFormat },
 	},
 	{
 		name: "errorlog", flags: []string{"error-logfile", "log-file"}, kind: kindString,
