@@ -37,7 +37,13 @@ func (b *Body) reset(chunked bool, contentLength int64) {
 	b.err = nil
 	b.decoded = 0
 	b.tbuf = b.tbuf[:0]
+	if cap(b.tbuf) > maxRetainedHead {
+		b.tbuf = nil
+	}
 	b.tspans = b.tspans[:0]
+	if cap(b.tspans) > maxRetainedFields {
+		b.tspans = nil
+	}
 	b.tbytes = 0
 	b.trailers = b.trailers[:0]
 	b.remaining = contentLength

@@ -101,13 +101,32 @@ func (r *Reader) ReadRequest(req *Request) error {
 		}
 		return ErrBodyNotDone
 	}
-	r.buf = r.buf[:0]
-	r.fields = r.fields[:0]
+	r.releaseLargeBuffers()
 	err := r.readHead(req)
 	if err != nil && err != io.EOF {
 		r.err = err
 	}
 	return err
+}
+
+// Storage kept between requests is bounded, so that one large head does
+// not pin memory for the life of a keep-alive connection.
+const (
+	maxRetainedHead   = 64 << 10 // bytes of Reader.buf
+	maxRetainedFields = 256      // entries of Reader.fields
+)
+
+// releaseLargeBuffers empties the head storage for the next request and
+// drops it when an earlier request made it large.
+func (r *Reader) releaseLargeBuffers() {
+	r.buf = r.buf[:0]
+	if cap(r.buf) > maxRetainedHead {
+		r.buf = nil
+	}
+	r.fields = r.fields[:0]
+	if cap(r.fields) > maxRetainedFields {
+		r.fields = nil
+	}
 }
 
 func (r *Reader) readHead(req *Request) error {

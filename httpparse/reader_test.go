@@ -286,3 +286,21 @@ func TestEnvironSafeName(t *testing.T) {
 		}
 	}
 }
+
+func TestLargeHeadStorageIsReleased(t *testing.T) {
+	big := "GET /big HTTP/1.1\r\nHost: h\r\n" + strings.Repeat("X-Pad: "+strings.Repeat("p", 8000)+"\r\n", 20) + "\r\n"
+	r := newTestReader(big + "GET /small HTTP/1.1\r\nHost: h\r\n\r\n")
+	var req Request
+	if err := r.ReadRequest(&req); err != nil {
+		t.Fatal(err)
+	}
+	if cap(r.buf) <= maxRetainedHead {
+		t.Fatalf("head storage after a %d-byte head is only %d bytes; the test does not exercise release", len(big), cap(r.buf))
+	}
+	if err := r.ReadRequest(&req); err != nil || string(req.Path) != "/small" {
+		t.Fatalf("second request = %q, %v", req.Path, err)
+	}
+	if cap(r.buf) > maxRetainedHead {
+		t.Errorf("head storage kept at %d bytes after a small request; want at most %d", cap(r.buf), maxRetainedHead)
+	}
+}
