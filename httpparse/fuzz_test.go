@@ -68,12 +68,13 @@ func checkStreamInvariants(t *testing.T, data []byte, lim Limits) {
 }
 
 func checkErrorKind(t *testing.T, err error) {
+	t.Helper()
 	var perr *Error
 	switch {
 	case err == io.EOF, err == io.ErrUnexpectedEOF:
 	case errors.As(err, &perr):
-		if perr.Status < 400 || perr.Status > 505 || perr.Reason == "" {
-			t.Fatalf("malformed *Error %+v", perr)
+		if !declaredErrors(t)[*perr] {
+			t.Fatalf("*Error %+v is not one of the fixed errors of errors.go", perr)
 		}
 	default:
 		t.Fatalf("unexpected error kind %T: %v", err, err)
