@@ -1,12 +1,17 @@
 // Package handoff is the contract between the master and its workers:
 // the hidden worker command, the file descriptor numbers the master
-// passes with ExtraFiles, the messages on the control pipe and the
-// exit codes. Both sides import it so each number is written once.
+// passes with ExtraFiles, the messages on the control pipe, the signals
+// and the exit codes. Both sides import it so each number is written
+// once.
 //
 // It must not import cgo, pyshim, wsgi or worker.
 package handoff
 
-import "github.com/gowsgi/gowsgi/config"
+import (
+	"syscall"
+
+	"github.com/gowsgi/gowsgi/config"
+)
 
 // WorkerCommand is argv[1] of a re-executed worker process.
 const WorkerCommand = "__gowsgi_worker__"
@@ -45,9 +50,11 @@ type Boot struct {
 	Config *config.Config `json:"config"`
 }
 
-// Control messages, one per line, from a worker to the master on
-// ControlFD.
+// Signals the master sends a worker, besides Gunicorn's TERM (graceful
+// stop), QUIT and INT (quick stop) and USR1 (reopen the log files).
 const (
-	// MsgReady: the app is loaded and the worker accepts connections.
-	MsgReady = "ready"
+	// AbortSignal asks a worker whose app call outlived --timeout to log
+	// the Python stack of every thread, then answer MsgAborted; the
+	// master SIGKILLs it either way. Gunicorn sends SIGABRT too.
+	AbortSignal = syscall.SIGABRT
 )
