@@ -5,6 +5,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/gowsgi/gowsgi/config"
 	"github.com/gowsgi/gowsgi/config/handoff"
 	"github.com/rs/zerolog"
 )
@@ -12,14 +13,20 @@ import (
 type evKind uint8
 
 const (
-	evSignal evKind = iota
-	evReady         // a worker loaded the app and accepts connections
+	evReady       evKind = iota // a worker loaded the app and accepts connections
+	evHeartbeat                 // a worker's liveness report (hb)
+	evRetire                    // a worker served --max-requests
+	evAborted                   // a timed-out worker logged its stacks
+	evChildReady                // the master started by USR2 serves
+	evPromoted                  // the old master of our upgrade exited
+	evCodeChanged               // --reload: a file of the app changed (note)
 )
 
 type event struct {
 	kind evKind
-	sig  syscall.Signal
 	pid  int
+	hb   handoff.Heartbeat
+	note string
 }
 
 type stopMode uint8
@@ -30,11 +37,65 @@ const (
 	quick
 )
 
-// Respawn policy: a worker that dies is replaced at once, unless workers
-// keep dying, when the delay doubles up to maxBackoff. Workers that never
-// boot halt the master after maxBootFailures in a row.
+// generation is one configuration the workers run with. HUP and --reload
+// boot a whole new generation before the old one stops.
+type generation struct {
+	n         int
+	cfg       *config.Config // never nil
+	want      int            // workers to keep running
+	everReady bool           // one of its workers got ready
+}
+
+// reloadReq is a request for a new generation.
+type reloadReq struct {
+	reason string // for logs: "HUP", "code changed: app.py"
+	reread bool   // resolve the configuration again (HUP)
+}
+
+// childMaster is the new master started by USR2.
+type childMaster struct {
+	pid   int
+	ready bool
+}
+
+// arbiter is the supervisor state, owned by the goroutine running loop;
+// tests drive its handlers directly.
+type arbiter struct {
+	log zerolog.Logger
+	env *osEffects // never nil
+
+	cur     *generation // what workers run now; never nil
+	next    *generation // a reload still booting; nil when none
+	again   *reloadReq  // a reload asked for while next boots; nil when none
+	lastGen int
+
+	workers map[int]*workerProc // by pid
+	nextID  int
+
+	stop         stopMode
+	exitCode     int
+	stopDeadline time.Time       // a stop SIGKILLs the workers left at this time
+	quiesced     <-chan struct{} // a graceful stop: closed when no new connection can queue
+
+	crashes      []time.Time // recent unexpected exits, for the respawn backoff
+	bootFailures int         // consecutive workers that died before ready
+	respawnAt    time.Time   // zero unless a respawn is delayed
+
+	child     *childMaster // nil unless USR2 started a new master that still runs
+	announced bool         // the first generation was announced ready
+
+	wake   <-chan time.Time // fires at wakeAt; nil when no deadline is armed
+	wakeAt time.Time
+}
+
+// Respawn and stop policy: a worker that dies is replaced at once,
+// unless workers keep dying, when the delay doubles up to maxBackoff.
+// Workers that never boot stop the master after maxBootFailures in a
+// row (at once when the app never loaded at all).
 const (
 	quickStopGrace  = 2 * time.Second
+	abortGrace      = 2 * time.Second // from SIGABRT to SIGKILL
+	minBootTimeout  = 10 * time.Second
 	crashWindow     = 10 * time.Second
 	crashesForDelay = 3
 	minBackoff      = 100 * time.Millisecond
@@ -42,61 +103,33 @@ const (
 	maxBootFailures = 5
 )
 
-type workerProc struct {
-	id      int
-	pid     int
-	started time.Time
-	ready   bool
-}
-
-// arbiter is the supervisor state, owned by the goroutine running loop.
-type arbiter struct {
-	log     zerolog.Logger
-	env     *osEffects
-	events  chan event
-	now     func() time.Time
-	want    int // number of workers to keep running
-	workers map[int]*workerProc
-	nextID  int
-
-	stop     stopMode
-	exitCode int
-	killAt   <-chan time.Time // nil until a stop has a deadline
-
-	graceful     time.Duration
-	crashes      []time.Time // recent unexpected exits, for backoff
-	bootFailures int         // consecutive workers that died before ready
-	respawnAt    <-chan time.Time
-}
-
-func newArbiter(log zerolog.Logger, env *osEffects, events chan event, workers int, gracefulTimeout time.Duration) *arbiter {
+func newArbiter(log zerolog.Logger, env *osEffects, cfg *config.Config) *arbiter {
 	return &arbiter{
-		log:      log,
-		env:      env,
-		events:   events,
-		now:      time.Now,
-		want:     workers,
-		workers:  make(map[int]*workerProc),
-		graceful: gracefulTimeout,
+		log:     log,
+		env:     env,
+		cur:     &generation{n: 1, cfg: cfg, want: cfg.Workers},
+		lastGen: 1,
+		workers: make(map[int]*workerProc),
 	}
 }
 
 // loop supervises until the last worker is gone after a stop, and
-// returns the master's exit code. Signals arrive on sigs.
-func (a *arbiter) loop(sigs <-chan os.Signal) int {
+// returns the master's exit code.
+func (a *arbiter) loop(sigs <-chan os.Signal, events <-chan event) int {
 	a.fill()
 	for a.stop == running || len(a.workers) > 0 {
+		a.armWake()
 		select {
 		case s := <-sigs:
 			a.onSignal(s.(syscall.Signal))
-		case ev := <-a.events:
+		case ev := <-events:
 			a.onEvent(ev)
-		case <-a.respawnAt:
-			a.respawnAt = nil
-			a.fill()
-		case <-a.killAt:
-			a.killAt = nil
-			a.signalAll(syscall.SIGKILL)
+		case <-a.wake:
+			a.wake, a.wakeAt = nil, time.Time{}
+			a.onTick()
+		case <-a.quiesced:
+			a.quiesced = nil
+			a.onQuiesced()
 		}
 	}
 	return a.exitCode
@@ -104,15 +137,24 @@ func (a *arbiter) loop(sigs <-chan os.Signal) int {
 
 func (a *arbiter) onEvent(ev event) {
 	switch ev.kind {
-	case evSignal:
-		a.onSignal(ev.sig)
 	case evReady:
+		a.onReady(ev.pid)
+	case evHeartbeat:
 		if w := a.workers[ev.pid]; w != nil {
-			w.ready = true
-			a.bootFailures = 0
-			a.log.Info().Int("worker", w.id).Int("worker_pid", w.pid).
-				Dur("boot", a.now().Sub(w.started)).Msg("worker ready")
+			w.heardAt, w.hb = a.env.now(), ev.hb
 		}
+	case evRetire:
+		a.onRetire(ev.pid)
+	case evAborted:
+		if w := a.workers[ev.pid]; w != nil && w.state == aborting {
+			a.kill(w)
+		}
+	case evChildReady:
+		a.onChildReady(ev.pid)
+	case evPromoted:
+		a.onPromoted()
+	case evCodeChanged:
+		a.startReload(reloadReq{reason: "code changed: " + ev.note})
 	}
 }
 
@@ -126,135 +168,165 @@ func (a *arbiter) onSignal(sig syscall.Signal) {
 		a.beginStop(graceful, "graceful stop")
 	case syscall.SIGINT, syscall.SIGQUIT:
 		a.beginStop(quick, "quick stop")
+	case syscall.SIGHUP:
+		a.startReload(reloadReq{reason: "HUP", reread: true})
 	case syscall.SIGTTIN:
-		if a.stop == running {
-			a.want++
-			a.log.Info().Int("workers", a.want).Msg("one worker more")
-			a.fill()
-		}
+		a.addWorker()
 	case syscall.SIGTTOU:
-		if a.stop == running && a.want > 1 {
-			a.want--
-			a.log.Info().Int("workers", a.want).Msg("one worker less")
-			if w := a.oldest(); w != nil {
-				a.env.signal(w.pid, syscall.SIGTERM)
-			}
-		}
+		a.removeWorker()
+	case syscall.SIGUSR1:
+		a.reopenLogs()
+	case syscall.SIGUSR2:
+		a.startUpgrade()
+	case syscall.SIGWINCH:
+		a.stopWorkersKeepMaster()
 	default:
-		a.log.Warn().Str("signal", sig.String()).Msg("signal not handled yet; ignored")
+		a.log.Warn().Str("signal", sig.String()).Msg("signal not handled; ignored")
 	}
 }
 
-// beginStop starts (or hastens) a stop. A second INT/QUIT during a
-// graceful stop makes it quick.
-func (a *arbiter) beginStop(mode stopMode, msg string) {
-	if mode <= a.stop {
+// onTick runs whatever deadline has come.
+func (a *arbiter) onTick() {
+	now := a.env.now()
+	if !a.respawnAt.IsZero() && !now.Before(a.respawnAt) {
+		a.respawnAt = time.Time{}
+		a.fill()
+	}
+	if a.stop != running && !a.stopDeadline.IsZero() && !now.Before(a.stopDeadline) {
+		a.stopDeadline = time.Time{}
+		a.log.Warn().Int("workers", len(a.workers)).Msg("stop timeout: killing the workers left")
+		for _, w := range a.byID() {
+			a.kill(w)
+		}
+	}
+	a.checkWorkers(now)
+}
+
+// armWake makes sure a.wake fires by the earliest pending deadline.
+func (a *arbiter) armWake() {
+	next := a.respawnAt
+	earlier := func(t time.Time) {
+		if !t.IsZero() && (next.IsZero() || t.Before(next)) {
+			next = t
+		}
+	}
+	if a.stop != running {
+		earlier(a.stopDeadline)
+	}
+	for _, w := range a.workers {
+		earlier(w.deadline())
+	}
+	if next.IsZero() || (a.wake != nil && !a.wakeAt.After(next)) {
 		return
 	}
-	a.stop = mode
-	a.respawnAt = nil
-	a.log.Info().Int("workers", len(a.workers)).Msg(msg)
-	if mode == graceful {
-		a.signalAll(syscall.SIGTERM)
-		a.killAt = a.env.after(a.graceful)
-	} else {
-		a.signalAll(syscall.SIGQUIT)
-		a.killAt = a.env.after(quickStopGrace)
+	a.wakeAt = next
+	a.wake = a.env.after(max(next.Sub(a.env.now()), 0))
+}
+
+// reopenLogs handles USR1: the master's log file, then the workers'.
+// A worker still booting has no USR1 handler yet (Go would end it), so
+// it is skipped: it opens its files afresh anyway.
+func (a *arbiter) reopenLogs() {
+	if err := a.env.reopenLogs(); err != nil {
+		a.log.Error().Err(err).Msg("cannot reopen the log file")
+	}
+	a.log.Info().Msg("log files reopened")
+	for _, w := range a.byID() {
+		if w.ready {
+			a.env.signal(w.pid, syscall.SIGUSR1)
+		}
 	}
 }
 
-func (a *arbiter) halt(code int, msg string) {
-	if a.exitCode == 0 {
-		a.exitCode = code
-	}
-	a.log.Error().Int("exit_code", code).Msg(msg)
-	a.beginStop(quick, "stopping")
-}
-
-func (a *arbiter) onExit(e exit) {
-	w := a.workers[e.pid]
-	if w == nil {
-		return // an orphan re-parented to us (we are a subreaper)
-	}
-	delete(a.workers, e.pid)
-	lg := a.log.Info()
-	if a.stop == running {
-		lg = a.log.Warn()
-	}
-	if e.status.Signaled() {
-		lg = lg.Str("signal", e.status.Signal().String())
-	} else {
-		lg = lg.Int("exit_code", e.status.ExitStatus())
-	}
-	lg.Int("worker", w.id).Int("worker_pid", w.pid).Msg("worker exited")
+// startUpgrade handles USR2: a new master from the binary on disk,
+// sharing our listeners. We keep serving until told to stop.
+func (a *arbiter) startUpgrade() {
 	if a.stop != running {
 		return
 	}
-	switch code := e.status.ExitStatus(); {
-	case e.status.Exited() && code == handoff.ExitAppLoadError:
-		a.halt(handoff.ExitAppLoadError, "the application could not be loaded; stopping (see the traceback above)")
-		return
-	case e.status.Exited() && code == handoff.ExitWorkerBootError && !w.ready:
-		a.halt(handoff.ExitWorkerBootError, "a worker failed to boot; stopping")
+	if a.child != nil {
+		a.log.Warn().Int("new_master_pid", a.child.pid).Msg("an upgrade is already under way; USR2 ignored")
 		return
 	}
-	if !w.ready {
-		a.bootFailures++
-		if a.bootFailures >= maxBootFailures {
-			a.halt(handoff.ExitWorkerBootError, "workers keep dying before they are ready; stopping")
-			return
-		}
-	}
-	a.scheduleRespawn()
-}
-
-// scheduleRespawn replaces dead workers now, or after a growing delay
-// when they keep dying.
-func (a *arbiter) scheduleRespawn() {
-	now := a.now()
-	a.crashes = append(a.crashes, now)
-	for len(a.crashes) > 0 && now.Sub(a.crashes[0]) > crashWindow {
-		a.crashes = a.crashes[1:]
-	}
-	if len(a.crashes) < crashesForDelay {
-		a.fill()
+	pid, err := a.env.execMaster()
+	if err != nil {
+		a.log.Error().Err(err).Msg("upgrade: cannot start the new master; this one keeps serving")
 		return
 	}
-	if a.respawnAt != nil {
+	a.child = &childMaster{pid: pid}
+	a.log.Info().Int("new_master_pid", pid).Msg("upgrade: started a new master")
+}
+
+func (a *arbiter) onChildReady(pid int) {
+	if a.child == nil || a.child.pid != pid {
 		return
 	}
-	delay := minBackoff << (len(a.crashes) - crashesForDelay)
-	delay = min(delay, maxBackoff)
-	a.log.Warn().Dur("delay", delay).Msg("workers keep exiting; delaying the respawn")
-	a.respawnAt = a.env.after(delay)
+	a.child.ready = true
+	a.log.Info().Int("new_master_pid", pid).
+		Msg("upgrade: the new master serves; send this master TERM to finish (WINCH first to keep it for a rollback)")
 }
 
-// fill starts workers until want are running.
-func (a *arbiter) fill() {
-	for a.stop == running && len(a.workers) < a.want {
-		a.nextID++
-		pid, err := a.env.spawn(a.nextID)
-		if err != nil {
-			a.halt(handoff.ExitWorkerBootError, "cannot start a worker: "+err.Error())
-			return
-		}
-		a.workers[pid] = &workerProc{id: a.nextID, pid: pid, started: a.now()}
-		a.log.Info().Int("worker", a.nextID).Int("worker_pid", pid).Msg("worker started")
+// onChildExit: the new master died; we still hold every listener.
+func (a *arbiter) onChildExit(e exit) {
+	lg := a.log.Error()
+	if a.child.ready {
+		lg = a.log.Warn()
 	}
+	lg.Int("new_master_pid", e.pid).Int("exit_code", e.code()).
+		Msg("upgrade: the new master exited; this master keeps serving")
+	a.child = nil
 }
 
-func (a *arbiter) oldest() *workerProc {
-	var o *workerProc
-	for _, w := range a.workers {
-		if o == nil || w.id < o.id {
-			o = w
-		}
+func (a *arbiter) onPromoted() {
+	if err := a.env.promote(); err != nil {
+		a.log.Error().Err(err).Msg("cannot take over the pidfile")
 	}
-	return o
+	a.log.Info().Msg("upgrade: the old master exited; this master is the main one now")
 }
 
-func (a *arbiter) signalAll(sig syscall.Signal) {
-	for pid := range a.workers {
-		a.env.signal(pid, sig)
+// handedOver reports whether a new master now serves our listeners, so
+// this one must leave the socket files and the pidfile to it.
+func (a *arbiter) handedOver() bool { return a.child != nil }
+
+func (a *arbiter) addWorker() {
+	if a.stop != running {
+		return
 	}
+	a.cur.want++
+	if a.next != nil {
+		a.next.want++
+	}
+	a.log.Info().Int("workers", a.cur.want).Msg("one worker more")
+	a.fill()
+}
+
+func (a *arbiter) removeWorker() {
+	if a.stop != running || a.cur.want <= 1 {
+		return
+	}
+	a.cur.want--
+	if a.next != nil && a.next.want > 1 {
+		a.next.want--
+	}
+	a.log.Info().Int("workers", a.cur.want).Msg("one worker less")
+	a.trim(a.cur, "one worker less (TTOU)")
+}
+
+// stopWorkersKeepMaster handles WINCH: the workers stop gracefully and
+// the master stays, holding the listeners (the USR2 rollback dance).
+// In the foreground of a terminal WINCH means the window was resized,
+// so it is ignored there, as Gunicorn ignores it unless daemonized.
+func (a *arbiter) stopWorkersKeepMaster() {
+	if a.stop != running {
+		return
+	}
+	if a.env.inForeground() {
+		a.log.Info().Msg("WINCH ignored: in a terminal's foreground it means a resize")
+		return
+	}
+	a.again = nil
+	a.cancelReload()
+	a.cur.want = 0
+	a.log.Info().Msg("stopping the workers gracefully (WINCH); the master keeps running: HUP or TTIN starts workers again")
+	a.trim(a.cur, "WINCH")
 }

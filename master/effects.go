@@ -3,7 +3,6 @@ package master
 import (
 	"bufio"
 	"encoding/json"
-	"fmt"
 	"os"
 	"os/exec"
 	"syscall"
@@ -16,17 +15,46 @@ import (
 
 // osEffects is every effect the arbiter has on the world, so its logic
 // runs in tests against fakes. All funcs are called from the arbiter
-// loop only.
+// goroutine only; none may be nil.
 type osEffects struct {
-	// spawn starts worker id; its control messages arrive later as
-	// evReady events, its death through reap.
-	spawn func(id int) (pid int, err error)
-	// signal sends sig to a worker.
+	// spawn starts worker id with cfg. How is its business: today a
+	// re-exec of the binary, later a fork by a --preload zygote. The
+	// worker's control messages arrive later as events, its death
+	// through reap.
+	spawn func(id int, cfg *config.Config) (pid int, err error)
+	// signal sends sig to a process.
 	signal func(pid int, sig syscall.Signal) error
 	// reap collects every exited child without blocking.
 	reap func() []exit
+	now  func() time.Time
 	// after is time.After.
 	after func(d time.Duration) <-chan time.Time
+
+	// quiesce makes the listeners take no new connection while those
+	// already queued stay, and returns a channel closed once the queues
+	// are empty (when wait is set and workers are accepting) or after
+	// at most max.
+	quiesce func(wait bool, max time.Duration) <-chan struct{}
+	// loadConfig resolves the configuration again from the original
+	// command line and environment (HUP).
+	loadConfig func() (*config.Config, error)
+	// execMaster starts a new master from the binary on disk, handing it
+	// the listeners (USR2). It reports readiness as evChildReady.
+	execMaster func() (pid int, err error)
+	// ready announces that the first generation serves: READY=1 to
+	// systemd, or, in a master started by USR2, to the old master.
+	ready func()
+	// notify sends a state line to systemd (READY=1, RELOADING=1,
+	// STOPPING=1, MAINPID=N) when it supervises us.
+	notify func(state string)
+	// reopenLogs reopens the master's log file (USR1).
+	reopenLogs func() error
+	// promote takes over the pidfile once the old master of an upgrade
+	// has exited.
+	promote func() error
+	// inForeground reports whether the master runs in the foreground of
+	// a terminal, where WINCH means a window resize.
+	inForeground func() bool
 }
 
 type exit struct {
@@ -34,30 +62,19 @@ type exit struct {
 	status unix.WaitStatus
 }
 
-// realOS starts real worker processes: the same binary re-executed with
-// the hidden worker command and the listeners at fixed fds.
-type realOS struct {
-	exe       string
-	cfg       *config.Config
-	listeners []listener
-	events    chan<- event
-}
-
-func newRealOS(cfg *config.Config, ls []listener, events chan<- event) (*osEffects, error) {
-	exe, err := os.Executable()
-	if err != nil {
-		return nil, fmt.Errorf("cannot find the gowsgi binary to start workers: %w", err)
+// code is the exit status, or -1 for a death by signal.
+func (e exit) code() int {
+	if e.status.Exited() {
+		return e.status.ExitStatus()
 	}
-	r := &realOS{exe: exe, cfg: cfg, listeners: ls, events: events}
-	return &osEffects{
-		spawn:  r.spawn,
-		signal: func(pid int, sig syscall.Signal) error { return unix.Kill(pid, sig) },
-		reap:   reapAll,
-		after:  time.After,
-	}, nil
+	return -1
 }
 
-func (r *realOS) spawn(id int) (int, error) {
+// spawnWorker starts a worker: this very binary (/proc/self/exe, even if
+// the file on disk was replaced since) with the hidden worker command,
+// the boot pipe, the control pipe and the listeners at the fds named in
+// handoff. Its control lines become events.
+func spawnWorker(p *process, ls []*listener, events chan<- event, id int, cfg *config.Config) (int, error) {
 	bootR, bootW, err := os.Pipe()
 	if err != nil {
 		return 0, err
@@ -70,12 +87,13 @@ func (r *realOS) spawn(id int) (int, error) {
 	}
 	defer ctlW.Close()
 	files := []*os.File{bootR, ctlW} // handoff.ConfigFD, handoff.ControlFD
-	for _, l := range r.listeners {
+	for _, l := range ls {
 		files = append(files, l.file)
 	}
 	cmd := &exec.Cmd{
-		Path:       r.exe,
-		Args:       []string{r.exe, handoff.WorkerCommand},
+		Path:       "/proc/self/exe",
+		Args:       []string{p.exe, handoff.WorkerCommand},
+		Env:        p.environ,
 		Stdout:     os.Stdout,
 		Stderr:     os.Stderr,
 		ExtraFiles: files,
@@ -90,22 +108,32 @@ func (r *realOS) spawn(id int) (int, error) {
 	}
 	pid := cmd.Process.Pid
 	cmd.Process.Release() // the arbiter reaps with wait4, not cmd.Wait
-	boot := handoff.Boot{WorkerID: id, Listeners: len(r.listeners), Config: r.cfg}
+	boot := handoff.Boot{WorkerID: id, Listeners: len(ls), Config: cfg}
 	go func() {
 		json.NewEncoder(bootW).Encode(&boot)
 		bootW.Close()
 	}()
-	go r.readControl(pid, ctlR)
+	go readControl(pid, ctlR, events)
 	return pid, nil
 }
 
 // readControl forwards a worker's control messages until it exits.
-func (r *realOS) readControl(pid int, f *os.File) {
+func readControl(pid int, f *os.File, events chan<- event) {
 	defer f.Close()
 	sc := bufio.NewScanner(f)
 	for sc.Scan() {
-		if sc.Text() == handoff.MsgReady {
-			r.events <- event{kind: evReady, pid: pid}
+		line := sc.Text()
+		switch line {
+		case handoff.MsgReady:
+			events <- event{kind: evReady, pid: pid}
+		case handoff.MsgRetire:
+			events <- event{kind: evRetire, pid: pid}
+		case handoff.MsgAborted:
+			events <- event{kind: evAborted, pid: pid}
+		default:
+			if hb, ok := handoff.ParseHeartbeat(line); ok {
+				events <- event{kind: evHeartbeat, pid: pid, hb: hb}
+			}
 		}
 	}
 }
@@ -115,9 +143,48 @@ func reapAll() []exit {
 	for {
 		var ws unix.WaitStatus
 		pid, err := unix.Wait4(-1, &ws, unix.WNOHANG, nil)
+		if err == unix.EINTR {
+			continue
+		}
 		if pid <= 0 || err != nil {
 			return out
 		}
 		out = append(out, exit{pid: pid, status: ws})
+	}
+}
+
+// inForeground reports whether this process is in the foreground
+// process group of its controlling terminal.
+func inForeground() bool {
+	fd, err := unix.Open("/dev/tty", unix.O_RDONLY|unix.O_NOCTTY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return false // no controlling terminal
+	}
+	defer unix.Close(fd)
+	pgrp, err := unix.IoctlGetInt(fd, unix.TIOCGPGRP)
+	return err == nil && pgrp == unix.Getpgrp()
+}
+
+// newRealOS wires the arbiter to the real world.
+func newRealOS(p *process, ls []*listener, pf *pidfile, elog *config.ErrorLog, events chan<- event) *osEffects {
+	return &osEffects{
+		spawn: func(id int, cfg *config.Config) (int, error) {
+			return spawnWorker(p, ls, events, id, cfg)
+		},
+		signal:     func(pid int, sig syscall.Signal) error { return unix.Kill(pid, sig) },
+		reap:       reapAll,
+		now:        time.Now,
+		after:      time.After,
+		quiesce:    func(wait bool, max time.Duration) <-chan struct{} { return quiesce(ls, wait, max) },
+		loadConfig: p.loadConfig,
+		execMaster: func() (int, error) { return execMaster(p, ls, events) },
+		ready:      p.announceReady,
+		notify:     p.notify,
+		reopenLogs: elog.Reopen,
+		promote: func() error {
+			p.promoted = true
+			return pf.promote()
+		},
+		inForeground: inForeground,
 	}
 }

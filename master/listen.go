@@ -11,18 +11,26 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// listener is one bound socket the master owns and passes to workers.
+// listener is one listening socket the master holds and passes to
+// workers. Immutable after start, except unlink (cleared by quiesce).
 type listener struct {
 	file *os.File // the listening socket; never nil
 	addr string   // what was bound, for logs: "127.0.0.1:8000", "unix:/run/x.sock"
-	// unlink is the socket file this master created and removes on
-	// exit; "" for TCP and for inherited (fd://) sockets.
+	// unlink is the socket file this server created and removes on exit;
+	// "" for TCP and for sockets received from outside (fd://, systemd).
 	unlink string
+	// ino is unlink's inode, so a path since reused by another server
+	// is left alone.
+	ino uint64
+	// owned: this server created the socket, so nobody else accepts on
+	// it and a stop may make it refuse new connections (see quiesce).
+	// False for fd:// and systemd sockets, which outlive us.
+	owned bool
 }
 
 // bind opens every -b address. On error it closes what it opened.
-func bind(addrs []string, backlog int, reusePort bool) ([]listener, error) {
-	var ls []listener
+func bind(addrs []string, backlog int, reusePort bool) ([]*listener, error) {
+	var ls []*listener
 	for _, a := range addrs {
 		l, err := bindOne(a, backlog, reusePort)
 		if err != nil {
@@ -34,26 +42,40 @@ func bind(addrs []string, backlog int, reusePort bool) ([]listener, error) {
 	return ls, nil
 }
 
-func closeListeners(ls []listener) {
+func closeListeners(ls []*listener) {
 	for _, l := range ls {
 		l.file.Close()
 	}
 }
 
-func bindOne(addr string, backlog int, reusePort bool) (listener, error) {
+// removeSocketFiles unlinks the unix socket files this server created,
+// unless another server has since bound the same path.
+func removeSocketFiles(ls []*listener) {
+	for _, l := range ls {
+		if l.unlink != "" && inode(l.unlink) == l.ino {
+			os.Remove(l.unlink)
+		}
+	}
+}
+
+func inode(path string) uint64 {
+	var st unix.Stat_t
+	if unix.Lstat(path, &st) != nil {
+		return 0
+	}
+	return st.Ino
+}
+
+func bindOne(addr string, backlog int, reusePort bool) (*listener, error) {
 	switch {
 	case strings.HasPrefix(addr, "unix:"):
 		return bindUnix(strings.TrimPrefix(addr, "unix:"), backlog)
 	case strings.HasPrefix(addr, "fd://"):
 		n, err := strconv.Atoi(strings.TrimPrefix(addr, "fd://"))
 		if err != nil || n < 0 {
-			return listener{}, errors.New("fd:// needs a file descriptor number")
+			return nil, errors.New("fd:// needs a file descriptor number")
 		}
-		f := os.NewFile(uintptr(n), addr)
-		if _, err := unix.GetsockoptInt(n, unix.SOL_SOCKET, unix.SO_ACCEPTCONN); err != nil {
-			return listener{}, fmt.Errorf("fd %d is not a listening socket: %w", n, err)
-		}
-		return listener{file: f, addr: sockName(n, addr)}, nil
+		return adoptFD(n, addr)
 	default:
 		return bindTCP(addr, backlog, reusePort)
 	}
@@ -61,10 +83,10 @@ func bindOne(addr string, backlog int, reusePort bool) (listener, error) {
 
 // bindTCP uses raw syscalls rather than net.Listen so --backlog is
 // honoured and the socket is a plain fd to hand to workers.
-func bindTCP(addr string, backlog int, reusePort bool) (listener, error) {
+func bindTCP(addr string, backlog int, reusePort bool) (*listener, error) {
 	ta, err := net.ResolveTCPAddr("tcp", addr)
 	if err != nil {
-		return listener{}, err
+		return nil, err
 	}
 	family, sa := unix.AF_INET, unix.Sockaddr(nil)
 	if ip4 := ta.IP.To4(); ip4 != nil || ta.IP == nil {
@@ -81,7 +103,7 @@ func bindTCP(addr string, backlog int, reusePort bool) (listener, error) {
 	}
 	fd, err := unix.Socket(family, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
-		return listener{}, err
+		return nil, err
 	}
 	opts := [][2]int{{unix.SOL_SOCKET, unix.SO_REUSEADDR}}
 	if reusePort {
@@ -93,37 +115,38 @@ func bindTCP(addr string, backlog int, reusePort bool) (listener, error) {
 	for _, o := range opts {
 		if err := unix.SetsockoptInt(fd, o[0], o[1], 1); err != nil {
 			unix.Close(fd)
-			return listener{}, err
+			return nil, err
 		}
 	}
 	if err := unix.Bind(fd, sa); err != nil {
 		unix.Close(fd)
-		return listener{}, err
+		return nil, err
 	}
 	if err := unix.Listen(fd, backlog); err != nil {
 		unix.Close(fd)
-		return listener{}, err
+		return nil, err
 	}
-	return listener{file: os.NewFile(uintptr(fd), addr), addr: sockName(fd, addr)}, nil
+	return &listener{file: os.NewFile(uintptr(fd), addr), addr: sockName(fd, addr), owned: true}, nil
 }
 
-func bindUnix(path string, backlog int) (listener, error) {
+func bindUnix(path string, backlog int) (*listener, error) {
 	if fi, err := os.Lstat(path); err == nil && fi.Mode()&os.ModeSocket != 0 {
 		os.Remove(path) // a stale socket from an earlier run
 	}
 	fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
-		return listener{}, err
+		return nil, err
 	}
 	if err := unix.Bind(fd, &unix.SockaddrUnix{Name: path}); err != nil {
 		unix.Close(fd)
-		return listener{}, err
+		return nil, err
 	}
 	if err := unix.Listen(fd, backlog); err != nil {
 		unix.Close(fd)
-		return listener{}, err
+		return nil, err
 	}
-	return listener{file: os.NewFile(uintptr(fd), "unix:"+path), addr: "unix:" + path, unlink: path}, nil
+	return &listener{file: os.NewFile(uintptr(fd), "unix:"+path), addr: "unix:" + path,
+		unlink: path, ino: inode(path), owned: true}, nil
 }
 
 // sockName is the bound address as a client would dial it, so a port 0
@@ -143,3 +166,39 @@ func sockName(fd int, fallback string) string {
 	}
 	return fallback
 }
+
+// adoptFD takes a listening socket this process inherited at fd n.
+func adoptFD(n int, name string) (*listener, error) {
+	if _, err := unix.GetsockoptInt(n, unix.SOL_SOCKET, unix.SO_ACCEPTCONN); err != nil {
+		return nil, fmt.Errorf("fd %d is not a listening socket: %w", n, err)
+	}
+	unix.CloseOnExec(n) // it reaches workers through ExtraFiles only
+	return &listener{file: os.NewFile(uintptr(n), name), addr: sockName(n, name)}, nil
+}
+
+// systemdListeners adopts the sockets systemd passes with socket
+// activation (sd_listen_fds(3)): LISTEN_FDS sockets from fd 3, meant for
+// us when LISTEN_PID is our pid. It returns nil when there are none.
+func systemdListeners(p *process) ([]*listener, error) {
+	pid, err := strconv.Atoi(os.Getenv("LISTEN_PID"))
+	if err != nil || pid != p.pid {
+		return nil, nil
+	}
+	n, err := strconv.Atoi(os.Getenv("LISTEN_FDS"))
+	if err != nil || n <= 0 {
+		return nil, fmt.Errorf("systemd socket activation: LISTEN_FDS=%q: want a positive number", os.Getenv("LISTEN_FDS"))
+	}
+	var ls []*listener
+	for fd := sdListenFDsStart; fd < sdListenFDsStart+n; fd++ {
+		l, err := adoptFD(fd, "fd://"+strconv.Itoa(fd))
+		if err != nil {
+			closeListeners(ls)
+			return nil, fmt.Errorf("systemd socket activation: %w", err)
+		}
+		ls = append(ls, l)
+	}
+	return ls, nil
+}
+
+// sdListenFDsStart is SD_LISTEN_FDS_START.
+const sdListenFDsStart = 3

@@ -3,7 +3,7 @@ package master
 import (
 	"os"
 	"os/signal"
-	"strconv"
+	"path/filepath"
 	"syscall"
 
 	"github.com/gowsgi/gowsgi/config"
@@ -14,15 +14,19 @@ import (
 // Exit codes of the master beyond those in handoff.
 const ExitBindError = 1
 
-// Run binds the listeners, starts and supervises the workers, and
-// returns the process exit code once stopped.
-func Run(cfg *config.Config, log zerolog.Logger) int {
-	ls, err := bind(cfg.Bind, cfg.Backlog, cfg.ReusePort)
+// Run binds the listeners (or inherits them from systemd or from the
+// master that started this one with USR2), starts and supervises the
+// workers, and returns the process exit code once stopped. args is the
+// command line without argv[0]: HUP resolves the configuration from it
+// again, USR2 passes it to the new binary.
+func Run(cfg *config.Config, elog *config.ErrorLog, args []string) int {
+	log := elog.Logger("master")
+	p := currentProcess(args)
+	ls, err := openListeners(cfg, p, log)
 	if err != nil {
 		log.Error().Err(err).Msg("cannot listen")
 		return ExitBindError
 	}
-	defer removeUnixSockets(ls)
 	defer closeListeners(ls)
 	for _, l := range ls {
 		log.Info().Str("address", l.addr).Msg("listening")
@@ -32,36 +36,77 @@ func Run(cfg *config.Config, log zerolog.Logger) int {
 	if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
 		log.Warn().Err(err).Msg("cannot become a child subreaper")
 	}
-	if cfg.Pidfile != "" {
-		if err := os.WriteFile(cfg.Pidfile, []byte(strconv.Itoa(os.Getpid())+"\n"), 0o644); err != nil {
-			log.Error().Err(err).Str("pidfile", cfg.Pidfile).Msg("cannot write the pidfile")
-			return ExitBindError
-		}
-		defer os.Remove(cfg.Pidfile)
+	pf, err := writePidfile(cfg.Pidfile, p.pid, p.parentPID != 0)
+	if err != nil {
+		log.Error().Err(err).Str("pidfile", cfg.Pidfile).Msg("cannot write the pidfile")
+		return ExitBindError
 	}
 
-	sigs := make(chan os.Signal, 32)
+	sigs := make(chan os.Signal, 64)
 	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGQUIT, syscall.SIGHUP,
 		syscall.SIGCHLD, syscall.SIGTTIN, syscall.SIGTTOU, syscall.SIGUSR1, syscall.SIGUSR2,
 		syscall.SIGWINCH)
 	defer signal.Stop(sigs)
-
-	events := make(chan event, 64)
-	env, err := newRealOS(cfg, ls, events)
-	if err != nil {
-		log.Error().Err(err).Msg("cannot start workers")
-		return ExitBindError
+	events := make(chan event, 256)
+	if p.parentPID != 0 {
+		go watchParent(p.parentPID, events)
 	}
-	a := newArbiter(log, env, events, cfg.Workers, cfg.GracefulTimeout)
-	code := a.loop(sigs)
+	if cfg.Reload {
+		done := make(chan struct{})
+		defer close(done)
+		go watchCode(codeRoots(cfg, p.cwd), nil, events, done)
+	}
+
+	a := newArbiter(log, newRealOS(p, ls, pf, elog, events), cfg)
+	code := a.loop(sigs, events)
+	if !a.handedOver() {
+		removeSocketFiles(ls)
+		pf.remove()
+	}
 	log.Info().Int("exit_code", code).Msg("stopped")
 	return code
 }
 
-func removeUnixSockets(ls []listener) {
-	for _, l := range ls {
-		if l.unlink != "" {
-			os.Remove(l.unlink)
+// openListeners inherits the listeners from an upgrading master or from
+// systemd, or else binds cfg.Bind.
+func openListeners(cfg *config.Config, p *process, log zerolog.Logger) ([]*listener, error) {
+	defer func() {
+		for _, v := range inheritedVars {
+			os.Unsetenv(v)
 		}
+	}()
+	ls, err := inheritFromOldMaster(p)
+	if err != nil || ls != nil {
+		if ls != nil {
+			log.Info().Int("listeners", len(ls)).Int("old_master_pid", p.parentPID).
+				Msg("upgrade: serving the listeners of the old master")
+		}
+		return ls, err
 	}
+	ls, err = systemdListeners(p)
+	if err != nil || ls != nil {
+		if ls != nil {
+			log.Info().Int("listeners", len(ls)).Strs("bind", cfg.Bind).
+				Msg("using the sockets systemd passed (LISTEN_FDS); the bind setting is ignored")
+		}
+		return ls, err
+	}
+	return bind(cfg.Bind, cfg.Backlog, cfg.ReusePort)
+}
+
+// codeRoots are the directories --reload watches: the app's directory
+// and its --pythonpath entries.
+func codeRoots(cfg *config.Config, cwd string) []string {
+	base := cwd
+	if cfg.Chdir != "" {
+		base = cfg.Chdir
+	}
+	roots := []string{base}
+	for _, p := range cfg.PythonPath {
+		if !filepath.IsAbs(p) {
+			p = filepath.Join(base, p)
+		}
+		roots = append(roots, p)
+	}
+	return roots
 }

@@ -42,5 +42,5 @@ func runMaster(args []string) int {
 		return exitUsage
 	}
 	defer elog.Close()
-	return master.Run(cfg, elog.Logger("master"))
+	return master.Run(cfg, elog, args)
 }

@@ -1,0 +1,83 @@
+package master
+
+import (
+	"time"
+
+	"github.com/gowsgi/gowsgi/config/handoff"
+)
+
+// Liveness. A worker reports, every handoff.HeartbeatInterval, how long
+// its oldest Python call has run; the report comes from a goroutine that
+// runs even while the app holds the GIL. The master declares the worker
+// stuck when that call (or, if reports stop altogether, the silence)
+// outlives --timeout. It then logs the request, sends SIGABRT so the
+// worker logs the Python stack of every thread, starts a replacement,
+// and SIGKILLs the stuck worker once it has answered or after
+// abortGrace.
+
+// bootTimeout is how long a worker may take to load the app.
+func bootTimeout(timeout time.Duration) time.Duration { return max(timeout, minBootTimeout) }
+
+// deadline is the next moment something must happen to w; zero if none.
+func (w *workerProc) deadline() time.Time {
+	switch {
+	case w.killed:
+		return time.Time{}
+	case w.state == stopping || w.state == aborting:
+		return w.killAt
+	case w.timeout <= 0:
+		return time.Time{}
+	case w.state == booting:
+		return w.started.Add(bootTimeout(w.timeout))
+	}
+	silence := w.heardAt.Add(w.timeout)
+	if w.hb.CallAge > 0 {
+		if call := w.heardAt.Add(w.timeout - w.hb.CallAge); call.Before(silence) {
+			return call
+		}
+	}
+	return silence
+}
+
+// checkWorkers acts on every deadline that has come.
+func (a *arbiter) checkWorkers(now time.Time) {
+	for _, w := range a.byID() {
+		d := w.deadline()
+		if d.IsZero() || now.Before(d) {
+			continue
+		}
+		lg := a.log.Error().Int("worker", w.id).Int("worker_pid", w.pid)
+		switch w.state {
+		case booting:
+			lg.Dur("timeout", bootTimeout(w.timeout)).Msg("worker did not boot in time; killing it")
+			a.kill(w)
+		case serving, replacing:
+			a.abort(w, now)
+		case stopping:
+			if w.hb.CallAge > 0 {
+				lg = lg.Str("method", w.hb.Method).Str("path", w.hb.Path)
+			}
+			lg.Msg("worker outlived --graceful-timeout; killing it")
+			a.kill(w)
+		case aborting:
+			a.kill(w)
+		}
+	}
+}
+
+// abort handles a stuck worker: log what it was doing, ask it for its
+// Python stacks, and replace it.
+func (a *arbiter) abort(w *workerProc, now time.Time) {
+	silent := now.Sub(w.heardAt)
+	lg := a.log.Error().Int("worker", w.id).Int("worker_pid", w.pid).Dur("timeout", w.timeout)
+	if w.hb.CallAge > 0 {
+		lg.Str("method", w.hb.Method).Str("path", w.hb.Path).Dur("elapsed", w.hb.CallAge+silent).
+			Msg("worker timeout: a request outlived --timeout; killing the worker after it logs its Python stacks")
+	} else {
+		lg.Dur("silent", silent).Msg("worker timeout: no heartbeat; killing the worker")
+	}
+	a.env.signal(w.pid, handoff.AbortSignal)
+	w.state = aborting
+	w.killAt = now.Add(abortGrace)
+	a.fill()
+}

@@ -1,0 +1,137 @@
+package master
+
+import (
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/gowsgi/gowsgi/config/handoff"
+)
+
+func TestStuckCallIsAbortedThenKilledAndReplaced(t *testing.T) {
+	cfg := testConfig(1)
+	cfg.Timeout = 2 * time.Second
+	ta := startArbiter(t, cfg)
+	ta.readyAll()
+	stuck := ta.os.spawned[0].pid
+	ta.tick(time.Second)
+	ta.onEvent(event{kind: evHeartbeat, pid: stuck,
+		hb: handoff.Heartbeat{CallAge: 500 * time.Millisecond, Method: "GET", Path: "/stuck?x=1"}})
+	ta.armWake()
+	if got := ta.wakeAt.Sub(ta.os.now); got != 1500*time.Millisecond {
+		t.Fatalf("next wake in %v; want when the call reaches 2s, 1.5s", got)
+	}
+	ta.tick(1499 * time.Millisecond)
+	if len(ta.os.sent) != 0 {
+		t.Fatalf("signals %v before the call outlived --timeout", ta.os.sent)
+	}
+	ta.tick(time.Millisecond)
+	if got := ta.os.signalled(handoff.AbortSignal); !equalInts(got, []int{stuck}) {
+		t.Fatalf("SIGABRT to %v; want the stuck worker %d", got, stuck)
+	}
+	if len(ta.os.spawned) != 2 {
+		t.Fatalf("no replacement started with the abort")
+	}
+	for _, want := range []string{"worker timeout", `"method":"GET"`, `"path":"/stuck?x=1"`, `"elapsed":2000`} {
+		if !strings.Contains(ta.log.String(), want) {
+			t.Errorf("log lacks %s:\n%s", want, ta.log)
+		}
+	}
+	ta.onEvent(event{kind: evAborted, pid: stuck})
+	if got := ta.os.signalled(syscall.SIGKILL); !equalInts(got, []int{stuck}) {
+		t.Fatalf("SIGKILL to %v after the stacks were logged; want %d", got, stuck)
+	}
+	ta.tick(abortGrace)
+	if len(ta.os.signalled(syscall.SIGKILL)) != 1 {
+		t.Fatalf("SIGKILL sent twice")
+	}
+	ta.killed(stuck, syscall.SIGKILL)
+	if len(ta.os.spawned) != 2 || len(ta.workers) != 1 {
+		t.Fatalf("after the kill: %d spawned, %d live; want the one replacement only", len(ta.os.spawned), len(ta.workers))
+	}
+}
+
+func TestAbortedWorkerIsKilledAfterGraceWithoutAnswer(t *testing.T) {
+	cfg := testConfig(1)
+	cfg.Timeout = 2 * time.Second
+	ta := startArbiter(t, cfg)
+	ta.readyAll()
+	pid := ta.os.spawned[0].pid
+	ta.onEvent(event{kind: evHeartbeat, pid: pid, hb: handoff.Heartbeat{CallAge: time.Second, Method: "POST", Path: "/"}})
+	ta.tick(time.Second)
+	if len(ta.os.signalled(handoff.AbortSignal)) != 1 {
+		t.Fatalf("no SIGABRT")
+	}
+	ta.tick(abortGrace - time.Millisecond)
+	if len(ta.os.signalled(syscall.SIGKILL)) != 0 {
+		t.Fatalf("SIGKILL before the abort grace")
+	}
+	ta.tick(time.Millisecond)
+	if len(ta.os.signalled(syscall.SIGKILL)) != 1 {
+		t.Fatalf("no SIGKILL after the abort grace")
+	}
+}
+
+func TestSilentWorkerIsAborted(t *testing.T) {
+	cfg := testConfig(2)
+	cfg.Timeout = 2 * time.Second
+	ta := startArbiter(t, cfg)
+	ta.readyAll()
+	alive, frozen := ta.os.spawned[0].pid, ta.os.spawned[1].pid
+	for range 4 {
+		ta.tick(500 * time.Millisecond)
+		ta.onEvent(event{kind: evHeartbeat, pid: alive, hb: handoff.Heartbeat{}})
+	}
+	if got := ta.os.signalled(handoff.AbortSignal); !equalInts(got, []int{frozen}) {
+		t.Fatalf("SIGABRT to %v; want only the worker silent for 2s, %d", got, frozen)
+	}
+	if !strings.Contains(ta.log.String(), "no heartbeat") {
+		t.Errorf("log does not say the worker went silent:\n%s", ta.log)
+	}
+}
+
+func TestIdleHeartbeatsKeepWorkerAlive(t *testing.T) {
+	cfg := testConfig(1)
+	cfg.Timeout = time.Second
+	ta := startArbiter(t, cfg)
+	ta.readyAll()
+	for range 100 {
+		ta.tick(250 * time.Millisecond)
+		ta.onEvent(event{kind: evHeartbeat, pid: ta.os.spawned[0].pid, hb: handoff.Heartbeat{}})
+	}
+	if len(ta.os.sent) != 0 {
+		t.Fatalf("a worker sending heartbeats got %v", ta.os.sent)
+	}
+}
+
+func TestTimeoutZeroNeverAborts(t *testing.T) {
+	cfg := testConfig(1)
+	cfg.Timeout = 0
+	ta := startArbiter(t, cfg)
+	ta.readyAll()
+	ta.onEvent(event{kind: evHeartbeat, pid: ta.os.spawned[0].pid, hb: handoff.Heartbeat{CallAge: time.Hour, Method: "GET", Path: "/"}})
+	ta.tick(24 * time.Hour)
+	if len(ta.os.sent) != 0 {
+		t.Fatalf("--timeout 0 sent %v", ta.os.sent)
+	}
+}
+
+func TestWorkerThatNeverBootsIsKilled(t *testing.T) {
+	cfg := testConfig(1)
+	cfg.Timeout = 2 * time.Second
+	ta := startArbiter(t, cfg)
+	ta.tick(minBootTimeout - time.Millisecond)
+	if len(ta.os.sent) != 0 {
+		t.Fatalf("killed a booting worker before %v", minBootTimeout)
+	}
+	ta.tick(time.Millisecond)
+	pid := ta.os.spawned[0].pid
+	if got := ta.os.signalled(syscall.SIGKILL); !equalInts(got, []int{pid}) {
+		t.Fatalf("SIGKILL to %v; want the worker stuck booting", got)
+	}
+	ta.killed(pid, syscall.SIGKILL)
+	if ta.bootFailures != 1 || len(ta.os.spawned) != 2 {
+		t.Fatalf("boot failures %d, spawned %d; want 1 failure and a new try", ta.bootFailures, len(ta.os.spawned))
+	}
+}

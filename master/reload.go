@@ -1,0 +1,117 @@
+package master
+
+import (
+	"slices"
+	"syscall"
+
+	"github.com/gowsgi/gowsgi/config"
+)
+
+// Reloading (HUP, --reload) boots a complete new generation of workers
+// while the old one serves, and stops the old workers only once every
+// new one is ready. If a new worker dies before it is ready (an app that
+// no longer imports), the new generation is dropped and the old one
+// keeps serving: a bad deploy never takes the server down.
+
+func (a *arbiter) startReload(req reloadReq) {
+	if a.stop != running {
+		return
+	}
+	if a.next != nil {
+		if a.again == nil || req.reread {
+			a.again = &req
+		}
+		a.log.Info().Str("reason", req.reason).Msg("a reload is under way; another one follows it")
+		return
+	}
+	cfg, want := a.cur.cfg, a.cur.want
+	if req.reread {
+		nc, err := a.env.loadConfig()
+		if err != nil {
+			a.log.Error().Err(err).Msg("reload: the configuration has an error; keeping the current one and its workers")
+			return
+		}
+		a.keepListeners(nc)
+		cfg, want = nc, nc.Workers
+	}
+	a.lastGen++
+	a.next = &generation{n: a.lastGen, cfg: cfg, want: want}
+	a.env.notify("RELOADING=1")
+	a.log.Info().Str("reason", req.reason).Int("generation", a.next.n).Int("workers", want).
+		Msg("reloading: starting a new generation of workers")
+	a.fill()
+	a.maybeCommit()
+}
+
+// keepListeners keeps what a reload cannot change, and says so.
+func (a *arbiter) keepListeners(nc *config.Config) {
+	old := a.cur.cfg
+	if !slices.Equal(nc.Bind, old.Bind) || nc.Backlog != old.Backlog || nc.ReusePort != old.ReusePort {
+		a.log.Warn().Strs("bind", old.Bind).Strs("new_bind", nc.Bind).
+			Msg("reload: the listeners cannot change without a restart or an upgrade (USR2); keeping them")
+	}
+	nc.Bind, nc.Backlog, nc.ReusePort = old.Bind, old.Backlog, old.ReusePort
+	if nc.Pidfile != old.Pidfile {
+		a.log.Warn().Str("pidfile", old.Pidfile).Str("new_pidfile", nc.Pidfile).
+			Msg("reload: the pidfile cannot change without a restart; keeping it")
+		nc.Pidfile = old.Pidfile
+	}
+}
+
+// maybeCommit switches to the new generation once all its workers are
+// ready, and stops the old ones gracefully.
+func (a *arbiter) maybeCommit() {
+	g := a.next
+	if g == nil || a.count(g, isServing) < g.want {
+		return
+	}
+	a.cur, a.next = g, nil
+	for _, w := range a.byID() {
+		if w.gen != g.n && (w.active() || w.state == replacing) {
+			a.stopWorker(w, "replaced by a reload")
+		}
+	}
+	a.log.Info().Int("generation", g.n).Int("workers", g.want).
+		Msg("reloaded: the new workers serve; the old ones finish their requests")
+	if a.announced {
+		a.env.notify("READY=1")
+	} else {
+		a.announced = true
+		a.env.ready()
+	}
+	a.reloadAgain()
+}
+
+// failReload drops the generation that is booting; the current one
+// keeps serving.
+func (a *arbiter) failReload(why string) {
+	a.log.Error().Int("generation", a.next.n).Str("reason", why).
+		Msg("reload failed: the old workers keep serving")
+	a.cancelReload()
+	a.env.notify("READY=1")
+	a.reloadAgain()
+}
+
+// cancelReload quickly stops the workers of the generation booting, if
+// any.
+func (a *arbiter) cancelReload() {
+	g := a.next
+	if g == nil {
+		return
+	}
+	a.next = nil
+	for _, w := range a.byID() {
+		if w.gen == g.n && w.state != stopping {
+			a.env.signal(w.pid, syscall.SIGQUIT)
+			w.state = stopping
+			w.killAt = a.env.now().Add(quickStopGrace)
+		}
+	}
+}
+
+func (a *arbiter) reloadAgain() {
+	if req := a.again; req != nil {
+		a.again = nil
+		a.startReload(*req)
+	}
+}

@@ -1,0 +1,173 @@
+package master
+
+import (
+	"strings"
+	"syscall"
+	"testing"
+)
+
+// hupTo starts a reload whose re-read configuration has workers workers.
+func (ta *testArbiter) hupTo(workers int) {
+	ta.os.newConfig = testConfig(workers)
+	ta.onSignal(syscall.SIGHUP)
+}
+
+func TestHUPBootsNewGenerationBeforeStoppingOld(t *testing.T) {
+	ta := startArbiter(t, testConfig(2))
+	ta.readyAll()
+	old := ta.livePIDs()
+	ta.hupTo(3)
+	fresh := ta.os.pidsSpawned(2)
+	if len(fresh) != 3 || ta.os.spawned[2].cfg.Workers != 3 {
+		t.Fatalf("HUP started %v; want 3 workers with the new configuration", fresh)
+	}
+	for _, pid := range fresh[:2] {
+		ta.onEvent(event{kind: evReady, pid: pid})
+	}
+	if len(ta.os.sent) != 0 {
+		t.Fatalf("old workers signalled %v before the whole new generation was ready", ta.os.sent)
+	}
+	ta.onEvent(event{kind: evReady, pid: fresh[2]})
+	if got := ta.os.signalled(syscall.SIGTERM); !equalInts(got, old) {
+		t.Fatalf("TERM to %v; want the old generation %v", got, old)
+	}
+	if !equalStrings(ta.os.notified, []string{"RELOADING=1", "READY=1"}) {
+		t.Fatalf("notified %q; want RELOADING=1 then READY=1", ta.os.notified)
+	}
+	for _, pid := range old {
+		ta.die(pid, 0)
+	}
+	if got := ta.livePIDs(); !equalInts(got, fresh) || len(ta.os.spawned) != 5 {
+		t.Fatalf("live %v after the old ones exited; want %v and no respawn", got, fresh)
+	}
+}
+
+func TestHUPWithBrokenAppKeepsOldWorkers(t *testing.T) {
+	ta := startArbiter(t, testConfig(2))
+	ta.readyAll()
+	old := ta.livePIDs()
+	ta.hupTo(2)
+	fresh := ta.os.pidsSpawned(2)
+	ta.die(fresh[0], 4) // the new code does not import
+	if ta.stop != running || ta.exitCode != 0 {
+		t.Fatalf("a failed reload stopped the master (stop %d, code %d)", ta.stop, ta.exitCode)
+	}
+	if got := ta.os.signalled(syscall.SIGQUIT); !equalInts(got, fresh[1:]) {
+		t.Fatalf("QUIT to %v; want the rest of the new generation %v", got, fresh[1:])
+	}
+	if len(ta.os.signalled(syscall.SIGTERM)) != 0 {
+		t.Fatalf("old workers were stopped")
+	}
+	ta.die(fresh[1], 0)
+	if got := ta.livePIDs(); !equalInts(got, old) || len(ta.os.spawned) != 4 {
+		t.Fatalf("live %v, %d spawned; want the old %v and no respawn", got, len(ta.os.spawned), old)
+	}
+	if !strings.Contains(ta.log.String(), "reload failed") || !strings.Contains(ta.log.String(), "could not be loaded") {
+		t.Errorf("log does not say why the reload failed:\n%s", ta.log)
+	}
+	ta.hupTo(2) // fixed: the next HUP works
+	ta.readyAll()
+	if got := ta.os.signalled(syscall.SIGTERM); !equalInts(got, old) {
+		t.Fatalf("the next HUP stopped %v; want %v", got, old)
+	}
+}
+
+func TestHUPWithConfigErrorChangesNothing(t *testing.T) {
+	ta := startArbiter(t, testConfig(1))
+	ta.readyAll()
+	ta.os.configErr = errFake
+	ta.onSignal(syscall.SIGHUP)
+	if len(ta.os.spawned) != 1 || ta.next != nil || len(ta.os.sent) != 0 {
+		t.Fatalf("a HUP with a bad config changed the workers")
+	}
+	if !strings.Contains(ta.log.String(), errFake.Error()) {
+		t.Errorf("the config error is not logged:\n%s", ta.log)
+	}
+}
+
+func TestHUPKeepsListenersAndSaysSo(t *testing.T) {
+	ta := startArbiter(t, testConfig(1))
+	ta.readyAll()
+	nc := testConfig(1)
+	nc.Bind = []string{"0.0.0.0:9000"}
+	nc.Backlog = 10
+	ta.os.newConfig = nc
+	ta.onSignal(syscall.SIGHUP)
+	got := ta.os.spawned[1].cfg
+	if got.Bind[0] != "127.0.0.1:8000" || got.Backlog != 2048 {
+		t.Fatalf("new workers got bind %v backlog %d; want the listeners kept", got.Bind, got.Backlog)
+	}
+	if !strings.Contains(ta.log.String(), "listeners cannot change") {
+		t.Errorf("no log line about the kept listeners:\n%s", ta.log)
+	}
+}
+
+func TestHUPDuringReloadFollowsIt(t *testing.T) {
+	ta := startArbiter(t, testConfig(1))
+	ta.readyAll()
+	ta.hupTo(1)
+	ta.hupTo(1)
+	if len(ta.os.spawned) != 2 {
+		t.Fatalf("a second HUP started workers while the first reload booted")
+	}
+	ta.readyAll() // the first reload commits, the second starts
+	if len(ta.os.spawned) != 3 || ta.next == nil {
+		t.Fatalf("%d spawned after the first reload; want the second one booting", len(ta.os.spawned))
+	}
+}
+
+func TestCodeChangeReloadKeepsWorkerCount(t *testing.T) {
+	ta := startArbiter(t, testConfig(1))
+	ta.readyAll()
+	ta.onSignal(syscall.SIGTTIN)
+	ta.readyAll()
+	ta.onEvent(event{kind: evCodeChanged, note: "app.py"})
+	if len(ta.os.spawned) != 4 {
+		t.Fatalf("a code change started %d workers; want the current 2", len(ta.os.spawned)-2)
+	}
+}
+
+func TestCrashOfNewWorkerAfterReadyIsRespawnedInItsGeneration(t *testing.T) {
+	ta := startArbiter(t, testConfig(1))
+	ta.readyAll()
+	ta.hupTo(2)
+	fresh := ta.os.pidsSpawned(1)
+	ta.onEvent(event{kind: evReady, pid: fresh[0]})
+	ta.die(fresh[0], 1)
+	if ta.next == nil || len(ta.os.spawned) != 4 || ta.workers[ta.os.spawned[3].pid].gen != ta.next.n {
+		t.Fatalf("a new worker dying after ready should be replaced within the reload")
+	}
+}
+
+func TestMaxRequestsStartsReplacementFirst(t *testing.T) {
+	ta := startArbiter(t, testConfig(2))
+	ta.readyAll()
+	tired := ta.os.spawned[0].pid
+	ta.onEvent(event{kind: evRetire, pid: tired})
+	if len(ta.os.spawned) != 3 {
+		t.Fatalf("no replacement started for the retiring worker")
+	}
+	if len(ta.os.sent) != 0 {
+		t.Fatalf("the retiring worker was signalled before its replacement was ready: %v", ta.os.sent)
+	}
+	ta.onEvent(event{kind: evReady, pid: ta.os.spawned[2].pid})
+	if got := ta.os.signalled(syscall.SIGTERM); !equalInts(got, []int{tired}) {
+		t.Fatalf("TERM to %v; want the retiring worker %d", got, tired)
+	}
+	ta.die(tired, 0)
+	if len(ta.os.spawned) != 3 || len(ta.workers) != 2 {
+		t.Fatalf("the retired worker's exit started another worker")
+	}
+}
+
+func TestReloadCommitStopsRetiringWorkers(t *testing.T) {
+	ta := startArbiter(t, testConfig(1))
+	ta.readyAll()
+	tired := ta.os.spawned[0].pid
+	ta.onEvent(event{kind: evRetire, pid: tired})
+	ta.hupTo(1)
+	ta.onEvent(event{kind: evReady, pid: ta.os.spawned[2].pid}) // the reload's worker
+	if got := ta.os.signalled(syscall.SIGTERM); len(got) != 2 || got[0] != tired {
+		t.Fatalf("TERM to %v; want the retiring worker and its replacement of the old generation", got)
+	}
+}

@@ -1,0 +1,283 @@
+package master
+
+import (
+	"slices"
+	"syscall"
+	"time"
+
+	"github.com/gowsgi/gowsgi/config/handoff"
+)
+
+type workerState uint8
+
+const (
+	booting   workerState = iota // started, not ready yet
+	serving                      // ready and counted in its generation
+	replacing                    // served --max-requests: serves on until its replacement is ready
+	stopping                     // sent TERM (or QUIT): finishing its requests
+	aborting                     // outlived --timeout: sent SIGABRT, SIGKILL follows
+)
+
+// workerProc is one worker process, owned by the arbiter goroutine.
+type workerProc struct {
+	id, pid int
+	gen     int
+	state   workerState
+	ready   bool // it reported ready once
+	killed  bool // SIGKILL sent
+	started time.Time
+	timeout time.Duration // its generation's --timeout; 0 = off
+	// killAt, for a stopping or aborting worker, is when it gets SIGKILL.
+	killAt time.Time
+
+	heardAt time.Time         // its last heartbeat (or ready)
+	hb      handoff.Heartbeat // its last heartbeat
+}
+
+// active workers count towards their generation's size.
+func (w *workerProc) active() bool { return w.state == booting || w.state == serving }
+
+// byID lists the workers oldest first, for deterministic iteration.
+func (a *arbiter) byID() []*workerProc {
+	ws := make([]*workerProc, 0, len(a.workers))
+	for _, w := range a.workers {
+		ws = append(ws, w)
+	}
+	slices.SortFunc(ws, func(x, y *workerProc) int { return x.id - y.id })
+	return ws
+}
+
+func (a *arbiter) count(g *generation, match func(*workerProc) bool) int {
+	n := 0
+	for _, w := range a.workers {
+		if w.gen == g.n && match(w) {
+			n++
+		}
+	}
+	return n
+}
+
+func isServing(w *workerProc) bool { return w.state == serving }
+
+// fill starts workers until each generation has its size, unless a
+// stop is under way or a respawn is being delayed.
+func (a *arbiter) fill() {
+	if a.stop != running {
+		return
+	}
+	if a.respawnAt.IsZero() {
+		a.fillGen(a.cur)
+	}
+	if a.next != nil {
+		a.fillGen(a.next)
+	}
+}
+
+func (a *arbiter) fillGen(g *generation) {
+	for a.stop == running && a.count(g, (*workerProc).active) < g.want {
+		a.nextID++
+		pid, err := a.env.spawn(a.nextID, g.cfg)
+		if err != nil {
+			a.log.Error().Err(err).Int("worker", a.nextID).Msg("cannot start a worker")
+			if g == a.next {
+				a.failReload("a new worker could not be started")
+			} else {
+				a.noteBootFailure(handoff.ExitWorkerBootError)
+				a.scheduleRespawn()
+			}
+			return
+		}
+		now := a.env.now()
+		a.workers[pid] = &workerProc{id: a.nextID, pid: pid, gen: g.n, started: now, heardAt: now,
+			timeout: g.cfg.Timeout}
+		a.log.Info().Int("worker", a.nextID).Int("worker_pid", pid).Int("generation", g.n).Msg("worker started")
+	}
+}
+
+// trim stops the oldest active workers of g beyond its size.
+func (a *arbiter) trim(g *generation, why string) {
+	for _, w := range a.byID() {
+		if a.count(g, (*workerProc).active) <= g.want {
+			return
+		}
+		if w.gen == g.n && w.active() {
+			a.stopWorker(w, why)
+		}
+	}
+}
+
+// stopWorker sends TERM: the worker stops accepting, finishes its
+// requests within --graceful-timeout and exits; SIGKILL after that.
+func (a *arbiter) stopWorker(w *workerProc, why string) {
+	a.env.signal(w.pid, syscall.SIGTERM)
+	w.state = stopping
+	w.killAt = a.env.now().Add(a.cur.cfg.GracefulTimeout)
+	a.log.Info().Int("worker", w.id).Int("worker_pid", w.pid).Str("reason", why).Msg("stopping worker")
+}
+
+// kill sends SIGKILL once.
+func (a *arbiter) kill(w *workerProc) {
+	if w.killed {
+		return
+	}
+	w.killed = true
+	w.killAt = time.Time{}
+	a.env.signal(w.pid, syscall.SIGKILL)
+}
+
+// signalAll sends sig to every worker, which all count as stopping.
+func (a *arbiter) signalAll(sig syscall.Signal) {
+	for _, w := range a.byID() {
+		a.env.signal(w.pid, sig)
+		if w.state != aborting {
+			w.state = stopping
+		}
+	}
+}
+
+func (a *arbiter) onReady(pid int) {
+	w := a.workers[pid]
+	if w == nil || w.ready {
+		return
+	}
+	now := a.env.now()
+	w.ready, w.heardAt = true, now
+	a.bootFailures = 0
+	a.log.Info().Int("worker", w.id).Int("worker_pid", w.pid).Dur("boot", now.Sub(w.started)).Msg("worker ready")
+	if w.state != booting {
+		return // stopped or aborted while it booted
+	}
+	w.state = serving
+	switch {
+	case a.next != nil && w.gen == a.next.n:
+		a.next.everReady = true
+		a.maybeCommit()
+	case w.gen == a.cur.n:
+		a.cur.everReady = true
+		a.releaseReplaced()
+		if !a.announced && a.count(a.cur, isServing) >= a.cur.want {
+			a.announced = true
+			a.env.ready()
+		}
+	}
+}
+
+// onRetire: the worker served --max-requests. Its replacement starts
+// now; it serves on until the replacement is ready.
+func (a *arbiter) onRetire(pid int) {
+	w := a.workers[pid]
+	if w == nil || w.state != serving {
+		return
+	}
+	w.state = replacing
+	a.log.Info().Int("worker", w.id).Int("worker_pid", w.pid).Msg("worker reached --max-requests; starting its replacement")
+	a.fill()
+	a.releaseReplaced()
+}
+
+// releaseReplaced stops the replacing workers once the current
+// generation has its size without them.
+func (a *arbiter) releaseReplaced() {
+	if a.count(a.cur, isServing) < a.cur.want {
+		return
+	}
+	for _, w := range a.byID() {
+		if w.gen == a.cur.n && w.state == replacing {
+			a.stopWorker(w, "replaced after --max-requests")
+		}
+	}
+}
+
+func (a *arbiter) onExit(e exit) {
+	w := a.workers[e.pid]
+	if w == nil {
+		if a.child != nil && e.pid == a.child.pid {
+			a.onChildExit(e)
+		}
+		return // an orphan re-parented to us (we are a subreaper)
+	}
+	delete(a.workers, e.pid)
+	expected := a.stop != running || w.state == stopping || w.state == aborting
+	lg := a.log.Info()
+	if !expected {
+		lg = a.log.Warn()
+	}
+	if e.status.Signaled() {
+		lg = lg.Str("signal", e.status.Signal().String())
+	} else {
+		lg = lg.Int("exit_code", e.status.ExitStatus())
+	}
+	lg.Int("worker", w.id).Int("worker_pid", w.pid).Msg("worker exited")
+	switch {
+	case a.stop != running:
+	case a.next != nil && w.gen == a.next.n && !w.ready:
+		a.failReload(exitReason(e))
+	case expected:
+		a.fill()
+	case !w.ready && a.bootFailed(w, e):
+	default:
+		a.scheduleRespawn()
+	}
+}
+
+// bootFailed accounts for a worker of a serving generation that died
+// before it was ready, and reports whether the master halts for it.
+func (a *arbiter) bootFailed(w *workerProc, e exit) bool {
+	code := e.code()
+	if w.gen == a.cur.n && !a.cur.everReady {
+		switch code {
+		case handoff.ExitAppLoadError:
+			a.halt(code, "the application could not be loaded; stopping (see the traceback above)")
+			return true
+		case handoff.ExitWorkerBootError:
+			a.halt(code, "a worker failed to boot; stopping")
+			return true
+		}
+	}
+	return a.noteBootFailure(code)
+}
+
+// noteBootFailure counts a worker that never got ready and halts the
+// master when too many did in a row.
+func (a *arbiter) noteBootFailure(code int) bool {
+	a.bootFailures++
+	if a.bootFailures < maxBootFailures {
+		return false
+	}
+	if code != handoff.ExitAppLoadError {
+		code = handoff.ExitWorkerBootError
+	}
+	a.halt(code, "workers keep failing to boot; stopping")
+	return true
+}
+
+// scheduleRespawn replaces dead workers now, or after a growing delay
+// when they keep dying.
+func (a *arbiter) scheduleRespawn() {
+	now := a.env.now()
+	a.crashes = append(a.crashes, now)
+	for len(a.crashes) > 0 && now.Sub(a.crashes[0]) > crashWindow {
+		a.crashes = a.crashes[1:]
+	}
+	if len(a.crashes) < crashesForDelay {
+		a.fill()
+		return
+	}
+	if !a.respawnAt.IsZero() {
+		return
+	}
+	delay := min(minBackoff<<min(len(a.crashes)-crashesForDelay, 10), maxBackoff)
+	a.log.Warn().Dur("delay", delay).Msg("workers keep exiting; delaying the respawn")
+	a.respawnAt = now.Add(delay)
+}
+
+func exitReason(e exit) string {
+	switch code := e.code(); {
+	case e.status.Signaled():
+		return "a new worker was killed by " + e.status.Signal().String() + " before it was ready"
+	case code == handoff.ExitAppLoadError:
+		return "the application could not be loaded (see the traceback above)"
+	default:
+		return "a new worker exited before it was ready"
+	}
+}
