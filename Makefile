@@ -54,5 +54,34 @@ integration: build
 
 test: deps build vet race unit integration
 
+# Fuzz each parser target for FUZZTIME (go test -fuzz takes one target per run).
+FUZZTIME ?= 60s
+fuzz:
+	$(GO) test -run='^$$' -fuzz='^FuzzReadRequest$$'  -fuzztime=$(FUZZTIME) ./httpparse/
+	$(GO) test -run='^$$' -fuzz='^FuzzChunkedBody$$'  -fuzztime=$(FUZZTIME) ./httpparse/
+	$(GO) test -run='^$$' -fuzz='^FuzzDifferential$$' -fuzztime=$(FUZZTIME) ./httpparse/
+	$(GO) test -run='^$$' -fuzz='^FuzzDecodeFile$$'   -fuzztime=$(FUZZTIME) ./config/
+
 clean:
 	rm -rf bin
+
+# Benchmarks (docs/benchmarks.md): the hot-path Go benchmarks, then gowsgi,
+# a Go floor and its peers (Gunicorn, uWSGI, Waitress from Debian) under
+# wrk, interleaved in rounds, pinned and shared CPUs; writes
+# docs/benchmarks.md and docs/benchmarks-*.png. BENCH_PYTHON is the CPython
+# gowsgi embeds for the run: the one the peers run on, so both sides run
+# the same interpreter build. Knobs (env): ROUNDS, DURATION, CPU_MODES,
+# SERVERS, WORKLOADS, CLOSE_WORKLOADS; see bench/run.sh.
+BENCH_PYTHON ?= /usr/bin/python3
+BENCH_DEB_PACKAGES := $(DEB_PACKAGES) wrk gunicorn uwsgi uwsgi-plugin-python3 python3-waitress gnuplot-nox
+.PHONY: bench bench-deps bench-go
+bench-deps:
+	@$(MAKE) --no-print-directory deps DEB_PACKAGES="$(BENCH_DEB_PACKAGES)"
+
+bench-go:
+	$(GO) test -run '^$$' -bench . -benchmem ./httpparse/ ./wsgi/ ./pyshim/
+
+bench: bench-deps
+	$(MAKE) build PYTHON=$(BENCH_PYTHON)
+	$(GO) build -o bin/floor ./bench/floor
+	bench/run.sh
