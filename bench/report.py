@@ -1,0 +1,314 @@
+#!/usr/bin/python3
+"""The results section of docs/benchmarks.md, and its charts, from one run.
+
+usage: bench/report.py RUN_DIR [--docs DOCS_DIR]
+
+RUN_DIR is what bench/run.sh leaves: meta.txt, gobench.txt and one peers.sh
+results folder per CPU mode (pinned/, shared/). Without --docs the markdown
+goes to stdout. With --docs, the text between the two marker lines
+(RESULTS_BEGIN / RESULTS_END below) of DOCS_DIR/benchmarks.md is replaced,
+so the hand-written analysis around it stays; the file is created with just
+the markers when missing. Charts: DOCS_DIR/benchmarks-<cpu mode>.png.
+
+Every ratio is gowsgi's req/s over the peer's, taken within one round (both
+ran minutes apart at most), then the median over the rounds: a noisy
+machine then moves both sides of each ratio alike.
+"""
+
+import os
+import re
+import statistics
+import sys
+from collections import defaultdict
+
+import chart
+
+RESULTS_BEGIN = "<!-- bench/report.py: results begin -->"
+RESULTS_END = "<!-- bench/report.py: results end -->"
+
+SUBJECT = "gowsgi"
+FLOOR = "floor"
+WORKLOAD_ORDER = ["hello", "big", "bigfile", "chunks", "upload", "sleepy", "flask"]
+MODE_TITLE = {"ka": "keep-alive", "close": "Connection: close"}
+CPU_MODE_TITLE = {
+    "pinned": "pinned (server process tree on CPU 0, wrk on CPU 1)",
+    "shared": "shared (server and wrk on both CPUs)",
+}
+SERVER_ORDER = [SUBJECT, FLOOR, "gunicorn-sync", "gunicorn-gthread",
+                "uwsgi-http11", "uwsgi-http", "waitress"]
+MIB = 1024.0
+
+
+def num(v):
+    try:
+        return float(v)
+    except (TypeError, ValueError):
+        return None
+
+
+def med(xs):
+    xs = [x for x in xs if x is not None]
+    return statistics.median(xs) if xs else None
+
+
+def fmt(x, nd=0):
+    if x is None:
+        return "n/a"
+    return f"{x:,.{nd}f}"
+
+
+def fmt_ms(x):
+    if x is None:
+        return "n/a"
+    return f"{x:.2f}" if x < 10 else f"{x:.1f}" if x < 100 else f"{x:.0f}"
+
+
+def fmt_ratio(x):
+    return "n/a" if x is None else f"{x:.2f}×"
+
+
+def load_rows(path):
+    import csv
+    with open(path, newline="") as fh:
+        return list(csv.DictReader(fh, delimiter="\t"))
+
+
+class Results:
+    """The rows of one CPU mode, grouped by (workload, mode, server)."""
+
+    def __init__(self, rows):
+        self.groups = defaultdict(list)
+        for r in rows:
+            self.groups[(r["workload"], r["mode"], r["server"])].append(r)
+
+    def cases(self):
+        """(workload, mode) pairs present, in report order."""
+        keys = {(w, m) for w, m, _ in self.groups}
+        order = {w: i for i, w in enumerate(WORKLOAD_ORDER)}
+        return sorted(keys, key=lambda k: (order.get(k[0], 99), k[0], k[1] != "ka"))
+
+    def servers(self, wl, mode):
+        present = {s for w, m, s in self.groups if (w, m) == (wl, mode)}
+        order = {s: i for i, s in enumerate(SERVER_ORDER)}
+        return sorted(present, key=lambda s: (order.get(s, 99), s))
+
+    def rows(self, wl, mode, server):
+        return self.groups.get((wl, mode, server), [])
+
+    def by_round(self, wl, mode, server, field="rps"):
+        return {r["round"]: num(r[field]) for r in self.rows(wl, mode, server)}
+
+    def median(self, wl, mode, server, field="rps"):
+        return med(num(r[field]) for r in self.rows(wl, mode, server))
+
+    def cpu_us_per_req(self, wl, mode, server):
+        vals = []
+        for r in self.rows(wl, mode, server):
+            c, n = num(r["srv_cpu_s"]), num(r["requests"])
+            if c is not None and n:
+                vals.append(c / n * 1e6)
+        return med(vals)
+
+    def round_ratios(self, wl, mode, peer):
+        """gowsgi/peer req/s per round, for the rounds both ran."""
+        a, b = self.by_round(wl, mode, SUBJECT), self.by_round(wl, mode, peer)
+        return {k: a[k] / b[k] for k in sorted(a, key=int) if a[k] and b.get(k)}
+
+    def best_peer_ratios(self, wl, mode):
+        """gowsgi over the fastest peer of each round (the floor is no peer)."""
+        peers = [s for s in self.servers(wl, mode) if s not in (SUBJECT, FLOOR)]
+        mine = self.by_round(wl, mode, SUBJECT)
+        out = {}
+        for rnd, v in mine.items():
+            best = max((self.by_round(wl, mode, p).get(rnd) or 0 for p in peers), default=0)
+            if v and best:
+                out[rnd] = v / best
+        return out
+
+
+def server_table(res, wl, mode):
+    out = [
+        "| server | req/s median [min–max] | p50 ms | p99 ms | errors | CPU µs/req "
+        "| peak RSS MiB (tree) | peak PSS MiB (tree) | worker RSS MiB | gowsgi ÷ server, per round (median) |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|",
+    ]
+    for s in res.servers(wl, mode):
+        rows = res.rows(wl, mode, s)
+        rps = [num(r["rps"]) for r in rows if num(r["rps"]) is not None]
+        errs = sum(int(num(r[k]) or 0) for r in rows
+                   for k in ("err_connect", "err_read", "err_write", "err_timeout", "non2xx"))
+        rng = f" [{fmt(min(rps))}–{fmt(max(rps))}]" if rps else ""
+        ratios = ""
+        if s != SUBJECT:
+            rr = res.round_ratios(wl, mode, s)
+            if rr:
+                ratios = " ".join(f"{v:.2f}" for v in rr.values()) + f" (**{fmt_ratio(med(rr.values()))}**)"
+        mem = [res.median(wl, mode, s, f) for f in ("rss_peak_kb", "pss_peak_kb", "worker_rss_peak_kb")]
+        out.append(
+            f"| {s} | {fmt(med(rps))}{rng} | {fmt_ms(res.median(wl, mode, s, 'p50_ms'))} "
+            f"| {fmt_ms(res.median(wl, mode, s, 'p99_ms'))} | {errs} "
+            f"| {fmt(res.cpu_us_per_req(wl, mode, s), 1)} | "
+            + " | ".join(fmt(m / MIB if m else None, 1) for m in mem)
+            + f" | {ratios} |")
+    return out
+
+
+def parse_meta(text):
+    meta = {}
+    for line in text.splitlines():
+        k, _, v = line.partition(": ")
+        if v:
+            meta[k.strip()] = v.strip()
+    for k in ("WORKERS", "SLEEPY_THREADS"):
+        m = re.search(rf"{k}=(\d+)", text)
+        if m:
+            meta[k] = int(m.group(1))
+    return meta
+
+
+def target_rows(res, meta):
+    """(target, measured, met) for every target of issue #9."""
+    workers, threads = meta.get("WORKERS", 2), meta.get("SLEEPY_THREADS", 8)
+    rows = []
+
+    def ratio(label, wl, mode, peer, want):
+        rr = res.round_ratios(wl, mode, peer) if peer else res.best_peer_ratios(wl, mode)
+        m = med(rr.values())
+        rows.append((f"{label} ≥ {want}×", fmt_ratio(m), None if m is None else m >= want))
+
+    ratio("hello keep-alive vs uwsgi-http11", "hello", "ka", "uwsgi-http11", 2.5)
+    ratio("hello keep-alive vs gunicorn-sync", "hello", "ka", "gunicorn-sync", 10)
+    ratio("hello Connection: close vs uwsgi-http11", "hello", "close", "uwsgi-http11", 1.5)
+    for wl in ("big", "bigfile", "chunks", "upload"):
+        ratio(f"{wl} vs the best peer", wl, "ka", None, 2)
+    ideal = workers * threads / 0.020
+    got = res.median("sleepy", "ka", SUBJECT)
+    rows.append((f"sleepy ≥ 90% of ideal {ideal:.0f} req/s ({workers} workers × {threads} threads / 20 ms)",
+                 "n/a" if got is None else f"{got:,.0f} req/s = {got / ideal:.0%}",
+                 None if got is None else got >= 0.9 * ideal))
+    ratio("flask vs gunicorn-gthread", "flask", "ka", "gunicorn-gthread", 2)
+    mine = res.median("hello", "ka", SUBJECT, "worker_rss_peak_kb")
+    theirs = res.median("hello", "ka", "gunicorn-sync", "worker_rss_peak_kb")
+    if mine and theirs:
+        d = (mine - theirs) / MIB
+        rows.append(("hello worker RSS ≤ gunicorn-sync worker + 15 MiB",
+                     f"{mine / MIB:.1f} vs {theirs / MIB:.1f} MiB ({d:+.1f})", d <= 15))
+    else:
+        rows.append(("hello worker RSS ≤ gunicorn-sync worker + 15 MiB", "n/a", None))
+    return rows
+
+
+def targets_section(results, meta):
+    modes = [m for m in ("pinned", "shared") if m in results]
+    per_mode = {m: target_rows(results[m], meta) for m in modes}
+    out = ["### Targets (issue #9; the pinned column is the one that counts)", "",
+           "| target | " + " | ".join(modes) + " |",
+           "|---|" + "---|" * len(modes)]
+    verdict = {True: "met", False: "**missed**", None: "not measured"}
+    for i, (label, _, _) in enumerate(per_mode[modes[0]]):
+        cells = [f"{per_mode[m][i][1]} — {verdict[per_mode[m][i][2]]}" for m in modes]
+        out.append(f"| {label} | " + " | ".join(cells) + " |")
+    return out
+
+
+def floor_section(results):
+    out = ["### Distance to the floor (hello, Go canned responder, no Python)", "",
+           "| CPU mode | client | gowsgi req/s | floor req/s | gowsgi CPU µs/req | floor CPU µs/req | gowsgi − floor µs/req |",
+           "|---|---|---:|---:|---:|---:|---:|"]
+    for cm, res in results.items():
+        for mode in ("ka", "close"):
+            g, f = res.cpu_us_per_req("hello", mode, SUBJECT), res.cpu_us_per_req("hello", mode, FLOOR)
+            if g is None or f is None:
+                continue
+            out.append(f"| {cm} | {MODE_TITLE[mode]} | {fmt(res.median('hello', mode, SUBJECT))} "
+                       f"| {fmt(res.median('hello', mode, FLOOR))} | {g:.1f} | {f:.1f} | {g - f:+.1f} |")
+    return out
+
+
+def noise_line(rows):
+    other, el = [], []
+    for r in rows:
+        o, e = num(r.get("other_cpu_s")), num(r.get("elapsed_s"))
+        if o is not None and e:
+            other.append(o / (e * (os.cpu_count() or 1)) * 100)
+    if not other:
+        return []
+    return ["", f"CPU busy outside the server and wrk during a run (kernel softirq, the harness, "
+                f"other jobs on the machine), % of all CPUs: median {statistics.median(other):.0f}%, "
+                f"max {max(other):.0f}% over {len(other)} runs."]
+
+
+def gobench_section(path):
+    if not os.path.exists(path):
+        return []
+    lines = [l for l in open(path) if l.startswith(("Benchmark", "pkg:", "goos", "cpu:"))]
+    return ["### Hot paths: `go test -run '^$' -bench . -benchmem ./httpparse/ ./wsgi/ ./pyshim/`", "",
+            "```", *[l.rstrip() for l in lines if not l.startswith("goos")], "```"]
+
+
+def render(run_dir, meta_text, results, chart_names):
+    meta = parse_meta(meta_text)
+    out = [RESULTS_BEGIN, "",
+           "*Generated by `make bench` (bench/report.py) from one run; edit the text outside these markers.*", "",
+           "```", meta_text.strip(), "```", ""]
+    for cm, name in chart_names.items():
+        out += [f"![req/s per server, {cm}]({name})", ""]
+    out += targets_section(results, meta) + [""] + floor_section(results) + [""]
+    for cm, res in results.items():
+        out += [f"### Results, {CPU_MODE_TITLE.get(cm, cm)}", ""]
+        p = os.path.join(run_dir, cm, "meta.txt")
+        if os.path.exists(p):
+            out += ["```", open(p).read().strip(), "```"]
+        for wl, mode in res.cases():
+            out += ["", f"#### {wl}, {MODE_TITLE.get(mode, mode)}", ""] + server_table(res, wl, mode)
+        out += noise_line([r for rows in res.groups.values() for r in rows]) + [""]
+    out += gobench_section(os.path.join(run_dir, "gobench.txt")) + ["", RESULTS_END]
+    return "\n".join(out) + "\n"
+
+
+def splice(doc_path, block):
+    """Replaces the marked block of doc_path (creating the file if needed)."""
+    text = open(doc_path).read() if os.path.exists(doc_path) else f"{RESULTS_BEGIN}\n{RESULTS_END}\n"
+    start, end = text.find(RESULTS_BEGIN), text.find(RESULTS_END)
+    if start < 0 or end < start:
+        sys.exit(f"report.py: {doc_path} lacks the marker lines {RESULTS_BEGIN!r} … {RESULTS_END!r}")
+    with open(doc_path, "w") as fh:
+        fh.write(text[:start] + block + text[end + len(RESULTS_END) + 1:])
+
+
+def main(argv):
+    args = list(argv)
+    docs = None
+    if "--docs" in args:
+        i = args.index("--docs")
+        docs = args[i + 1]
+        del args[i:i + 2]
+    if len(args) != 1:
+        sys.exit(__doc__)
+    run_dir = args[0]
+    results = {}
+    for cm in ("pinned", "shared"):
+        p = os.path.join(run_dir, cm, "results.tsv")
+        if os.path.exists(p):
+            results[cm] = Results(load_rows(p))
+    if not results:
+        sys.exit(f"report.py: no pinned/results.tsv or shared/results.tsv under {run_dir}")
+    meta_path = os.path.join(run_dir, "meta.txt")
+    meta_text = open(meta_path).read() if os.path.exists(meta_path) else ""
+    charts = {}
+    if docs:
+        os.makedirs(docs, exist_ok=True)
+        for cm, res in results.items():
+            name = f"benchmarks-{cm}.png"
+            if chart.draw(res, cm, os.path.join(docs, name), os.path.join(run_dir, cm)):
+                charts[cm] = name
+    block = render(run_dir, meta_text, results, charts)
+    if docs:
+        splice(os.path.join(docs, "benchmarks.md"), block)
+        print(f"report.py: wrote {os.path.join(docs, 'benchmarks.md')}", file=sys.stderr)
+    else:
+        sys.stdout.write(block)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
