@@ -3,6 +3,9 @@
 # reads app and base_environ after load_app.
 import ast
 import importlib
+import io
+import os
+import stat
 import sys
 import traceback
 
@@ -26,10 +29,15 @@ def _parse_spec(spec):
         obj = "application"
     if not module:
         raise AppLoadError("empty module name in %r" % spec)
-    if module.endswith(".py") and "/" not in module:
+    # "pkg.py" could be a submodule named py: only an existing file is a
+    # mistake (Gunicorn's rule); a slash never belongs in a module name.
+    if "/" in module or (module.endswith(".py") and os.path.isfile(module)):
+        directory, _, name = module.rpartition("/")
+        hint = name[:-3] if name.endswith(".py") else name
+        where = " with --chdir %s" % directory if directory else ""
         raise AppLoadError(
-            "%r looks like a file name; give the module name instead: %r"
-            % (spec, module[:-3] + (":" + obj if sep else "")))
+            "%r looks like a file name; give the module name instead: %r%s"
+            % (spec, hint + (":" + obj if sep else ""), where))
     try:
         expr = ast.parse(obj.strip(), mode="eval").body
     except SyntaxError:
@@ -80,7 +88,13 @@ def load_app(spec, paths, multithread, errors=None, file_wrapper=None):
 
 
 class FileWrapper:
-    """wsgi.file_wrapper (PEP 3333 "Optional Platform-Specific File Handling")."""
+    """wsgi.file_wrapper (PEP 3333 "Optional Platform-Specific File Handling").
+
+    When an app returns one around a regular file, the worker sends the
+    file with sendfile(2) from its current position (see file_region);
+    otherwise it is iterated in blocks like any iterable. close() closes
+    the file.
+    """
 
     def __init__(self, filelike, blksize=65536):
         self.filelike = filelike
@@ -96,3 +110,24 @@ class FileWrapper:
         if data:
             return data
         raise StopIteration
+
+
+def file_region(wrapper):
+    """(fd, offset, length) of the regular file a FileWrapper wraps, from
+    its current position to its end, or None when it must be read in
+    blocks: no fileno(), a pipe or socket, a text file."""
+    f = wrapper.filelike
+    if isinstance(f, io.TextIOBase):
+        return None
+    try:
+        fd = f.fileno()
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            return None
+        try:
+            offset = f.tell()
+        except (AttributeError, OSError, ValueError):
+            offset = os.lseek(fd, 0, os.SEEK_CUR)
+    except (AttributeError, OSError, ValueError, TypeError):
+        return None
+    return fd, offset, max(st.st_size - offset, 0)

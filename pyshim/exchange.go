@@ -11,6 +11,7 @@ import (
 	"iter"
 	"os"
 	"runtime"
+	"runtime/cgo"
 	"unsafe"
 )
 
@@ -26,12 +27,45 @@ const MinBuffer = 64 << 10
 type Exchange struct {
 	out []byte      // scratch buffer, written by C during a call
 	res C.gw_result // written by C; res.exch non-nil while a response is open
+	// slot is C memory holding this Exchange's wsgi.errors stream; nil
+	// after Close.
+	slot *C.gw_slot
+	// handle names this Exchange to gowsgiErrorsWrite; deleted by Close.
+	handle cgo.Handle
+	// pin keeps the request body in place while C reads it, from Call
+	// until the exchange is done.
+	pin runtime.Pinner
+	// errors receives what the app writes to wsgi.errors; nil sends it
+	// to Options.Errors. Set by SetErrors before the first Call.
+	errors func(text string)
 }
 
 // NewExchange returns an Exchange with a scratch buffer of bufSize
-// bytes (at least MinBuffer).
+// bytes (at least MinBuffer). Close releases it.
 func NewExchange(bufSize int) *Exchange {
-	return &Exchange{out: make([]byte, max(bufSize, MinBuffer))}
+	x := &Exchange{out: make([]byte, max(bufSize, MinBuffer))}
+	x.handle = cgo.NewHandle(x)
+	x.slot = C.gw_slot_new(C.uintptr_t(x.handle))
+	return x
+}
+
+// SetErrors makes the lines the app writes to this Exchange's
+// wsgi.errors go to sink instead of Options.Errors, so they can carry
+// the context of the request in flight. Call it before the first Call.
+// sink runs without the GIL, on the thread that wrote, which may be a
+// thread the app started.
+func (x *Exchange) SetErrors(sink func(text string)) { x.errors = sink }
+
+// Close releases the Exchange's C and Python resources; the app's
+// wsgi.errors writes go to Options.Errors from then on. No response may
+// be open. Idempotent.
+func (x *Exchange) Close() {
+	if x.slot == nil {
+		return
+	}
+	C.gw_slot_free(x.slot)
+	x.slot = nil
+	x.handle.Delete()
 }
 
 // Step is what one call into Python produced. Its slices alias the
@@ -46,12 +80,26 @@ type Step struct {
 	nheaders int
 	Body     []byte // body bytes copied out of small chunks
 	Big      []byte // then a big chunk, written straight from Python's memory
+	// File, when File.Len > 0, comes after Body: the part of a regular
+	// file that a wsgi.file_wrapper result wraps, for the caller to send
+	// itself (sendfile). It is the last body part: the step that follows
+	// closes the result.
+	File FileRegion
 	// Done: the result is exhausted and closed; no Next or Abort follows.
 	Done bool
 	// Failed: the app raised or produced something that is not WSGI;
 	// Traceback says what. When !HasHead nothing was produced.
 	Failed    bool
 	Traceback string // may also be set on success, if close() raised
+}
+
+// FileRegion is part of an open regular file. Fd belongs to the app's
+// file object and stays open until the next Next or Abort; read it with
+// positional reads (pread, sendfile with an offset) only.
+type FileRegion struct {
+	Fd     int
+	Offset int64
+	Len    int64
 }
 
 // Headers yields the response headers in order, as latin-1 bytes.
@@ -94,13 +142,19 @@ type Body struct {
 
 // Call runs the app for one request: env is the environ as encoded by
 // package wsgi. Any response still open on x must have been finished
-// first.
+// first. wsgi.input reads body.Data in place: the caller must not modify
+// it until the exchange is done (a step with Done, or Abort).
 func (x *Exchange) Call(env []byte, body Body) Step {
 	fd := C.int(-1)
+	data := body.Data
 	if body.File != nil {
 		fd = C.int(body.File.Fd())
+		data = nil
 	}
-	C.gw_call(bytesPtr(env), C.size_t(len(env)), bytesPtr(body.Data), C.size_t(len(body.Data)), fd,
+	if len(data) > 0 {
+		x.pin.Pin(unsafe.SliceData(data))
+	}
+	C.gw_call(x.slot, bytesPtr(env), C.size_t(len(env)), bytesPtr(data), C.size_t(len(data)), fd,
 		(*C.char)(unsafe.Pointer(&x.out[0])), C.size_t(len(x.out)), &x.res)
 	runtime.KeepAlive(body.File)
 	return x.step()
@@ -124,6 +178,7 @@ func (x *Exchange) Abort() (traceback string) {
 		return ""
 	}
 	C.gw_abort(x.res.exch, &x.res)
+	x.pin.Unpin()
 	return x.takeTraceback()
 }
 
@@ -153,6 +208,12 @@ func (x *Exchange) step() Step {
 	if r.flags&C.GW_BIG != 0 {
 		s.Big = unsafe.Slice((*byte)(unsafe.Pointer(r.big)), int(r.big_len))
 	}
+	if r.flags&C.GW_FILE != 0 {
+		s.File = FileRegion{Fd: int(r.file_fd), Offset: int64(r.file_off), Len: int64(r.file_len)}
+	}
 	s.Traceback = x.takeTraceback()
+	if r.exch == nil {
+		x.pin.Unpin() // C detached wsgi.input when the exchange ended
+	}
 	return s
 }

@@ -27,6 +27,11 @@ type Options struct {
 	// EnvironKeys are the well-known environ keys; an encoded environ
 	// refers to EnvironKeys[i] by the id i+1.
 	EnvironKeys []string
+	// Errors receives the lines apps write to wsgi.errors, one or more
+	// at a time without the final newline, unless the Exchange has its
+	// own sink (SetErrors). It runs without the GIL on the writing
+	// thread. nil writes them to standard error.
+	Errors func(text string)
 }
 
 // AppError is a Python exception raised while starting the interpreter
@@ -51,6 +56,7 @@ func takeError(cerr *C.char, fallback string) error {
 // (runtime.LockOSThread) and stays the holder of the GIL until
 // ReleaseMain. Python installs no signal handlers: Go owns them.
 func Init(opt Options) error {
+	defaultErrors = opt.Errors
 	cprog := C.CString(opt.Program)
 	defer C.free(unsafe.Pointer(cprog))
 	var cexe *C.char

@@ -21,9 +21,14 @@ enum {
 	GW_DONE = 2,  /* the iterable is exhausted and closed; the exchange is gone */
 	GW_ERROR = 4, /* the app failed; err holds the traceback */
 	GW_BIG = 8,   /* big/big_len point at a chunk held until the next call */
+	GW_FILE = 16, /* after the body bytes, send file_len bytes of file_fd
+		       * from file_off; the fd stays open until the next call */
 };
 
 typedef struct gw_exchange gw_exchange;
+/* gw_slot is what one Go Exchange keeps across its requests: its
+ * wsgi.errors stream. Opaque to Go. */
+typedef struct gw_slot gw_slot;
 
 /*
  * gw_result describes what one call produced. The head, when present, is
@@ -42,6 +47,9 @@ typedef struct gw_result {
 	uint32_t body_len;
 	const char *big;   /* owned by the exchange; valid until gw_next/gw_abort */
 	int64_t big_len;
+	int file_fd;       /* GW_FILE: a regular file the result wraps */
+	int64_t file_off;
+	int64_t file_len;
 	char *err;         /* malloc'd UTF-8 text, freed by the caller with free() */
 	size_t err_len;
 	gw_exchange *exch; /* non-NULL while the response has more to produce */
@@ -54,10 +62,23 @@ int gw_load_app(const char *spec, const char *const *paths, int npaths,
 		int multithread, int *stolen, int *nstolen, char **err);
 void gw_release_main(void);
 
-int gw_call(const char *env, size_t env_len, const char *body, size_t body_len,
+/* gw_slot_new needs no GIL; gw_slot_free takes it. ctx names the Go
+ * sink of the slot's wsgi.errors. */
+gw_slot *gw_slot_new(uintptr_t ctx);
+void gw_slot_free(gw_slot *s);
+
+/* gw_call runs one request. body[0:body_len] must stay valid and
+ * unmoved until the exchange is done (GW_DONE or gw_abort); when
+ * body_fd >= 0 the body is read from that file instead. */
+int gw_call(gw_slot *s, const char *env, size_t env_len, const char *body, size_t body_len,
 	    int body_fd, char *out, size_t out_cap, gw_result *res);
 int gw_next(gw_exchange *x, char *out, size_t out_cap, gw_result *res);
 void gw_abort(gw_exchange *x, gw_result *res);
+
+/* Implemented in Go (errors.go): complete lines written to a wsgi.errors
+ * stream, without their final newline. Called WITHOUT the GIL, on the
+ * thread that wrote them. */
+extern void gowsgiErrorsWrite(uintptr_t ctx, char *text, size_t len);
 
 /* internal, shared between the C files */
 extern PyObject *gw_bootstrap;      /* the _gowsgi helper module */

@@ -6,14 +6,12 @@ import (
 	"fmt"
 	"net"
 	"os"
-	"path/filepath"
 	"runtime"
 	"strings"
 
 	"github.com/gowsgi/gowsgi/config"
 	"github.com/gowsgi/gowsgi/config/handoff"
 	"github.com/gowsgi/gowsgi/pyshim"
-	"github.com/gowsgi/gowsgi/wsgi"
 	"github.com/rs/zerolog"
 )
 
@@ -90,6 +88,11 @@ func startPython(cfg *config.Config, log zerolog.Logger) int {
 			os.Setenv(k, v)
 		}
 	}
+	opts, err := pythonOptions(cfg, log)
+	if err != nil {
+		log.Error().Err(err).Msg("cannot use the virtualenv")
+		return handoff.ExitWorkerBootError
+	}
 	if cfg.Chdir != "" {
 		if err := os.Chdir(cfg.Chdir); err != nil {
 			log.Error().Err(err).Str("chdir", cfg.Chdir).Msg("cannot change directory")
@@ -97,11 +100,6 @@ func startPython(cfg *config.Config, log zerolog.Logger) int {
 		}
 	}
 	cwd, _ := os.Getwd()
-	exe, _ := os.Executable()
-	opts := pyshim.Options{Program: exe, EnvironKeys: wsgi.EnvironKeys}
-	if cfg.Virtualenv != "" {
-		opts.Executable = filepath.Join(cfg.Virtualenv, "bin", "python")
-	}
 	if err := pyshim.Init(opts); err != nil {
 		log.Error().Msg("the Python interpreter failed to start: " + err.Error())
 		return handoff.ExitWorkerBootError

@@ -29,24 +29,6 @@ type conn struct {
 	idle bool // guarded by mu: waiting for the first byte of a request
 }
 
-// connInfo derives the environ's connection keys once per connection.
-func connInfo(nc net.Conn) wsgi.Conn {
-	ci := wsgi.Conn{Scheme: "http"}
-	switch a := nc.RemoteAddr().(type) {
-	case *net.TCPAddr:
-		ci.RemoteAddr, ci.RemotePort = a.IP.String(), strconv.Itoa(a.Port)
-	default:
-		ci.RemoteAddr, ci.RemotePort = "127.0.0.1", "0"
-	}
-	switch a := nc.LocalAddr().(type) {
-	case *net.TCPAddr:
-		ci.ServerName, ci.ServerPort = a.IP.String(), strconv.Itoa(a.Port)
-	case *net.UnixAddr:
-		ci.ServerName, ci.ServerPort = a.Name, ""
-	}
-	return ci
-}
-
 // wakeIfIdle makes a connection that waits between requests give up,
 // so a graceful stop does not wait for idle keep-alive clients.
 func (c *conn) wakeIfIdle() {

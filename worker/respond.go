@@ -47,9 +47,7 @@ func (c *conn) respond(body *bodyBuf) bool {
 		KeepAlive: req.KeepAlive,
 		BodyLen:   -1,
 	}
-	if step.Done {
-		x.BodyLen = int64(len(step.Body) + len(step.Big))
-	}
+	x.BodyLen = knownBodyLen(&step)
 	head, plan, err := wsgi.AppendHead(sl.head[:0], step.Status, step.Headers(), x, c.srv.dates.Get(time.Now()))
 	sl.head = head[:0]
 	if err != nil {
@@ -73,7 +71,11 @@ func (c *conn) stream(ex *pyshim.Exchange, w *bodyWriter, head []byte, step pysh
 		if step.Done && w.plan.Framing == wsgi.FrameChunked {
 			bufs = append(bufs, lastChunk)
 		}
-		if err := w.flush(bufs); err != nil {
+		err := w.flush(bufs)
+		if err == nil {
+			err = w.sendFile(step.File) // a wsgi.file_wrapper's file, if any
+		}
+		if err != nil {
 			if tb := ex.Abort(); tb != "" {
 				c.logAppError(tb)
 			}

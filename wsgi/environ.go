@@ -62,7 +62,7 @@ var (
 // request. The worker fills it once per connection.
 type Conn struct {
 	RemoteAddr string // "" for a unix-socket peer
-	RemotePort string
+	RemotePort string // "" for a unix-socket peer: REMOTE_PORT is left out
 	ServerName string // the listener's host, used when a request has no Host
 	ServerPort string
 	Scheme     string // "http" or "https"
@@ -123,7 +123,9 @@ func (e *Environ) Build(req *httpparse.Request, c *Conn, bodyLen int64) {
 	}
 	e.addString(idURLScheme, c.Scheme)
 	e.addString(idRemoteAddr, c.RemoteAddr)
-	e.addString(idRemotePort, c.RemotePort)
+	if c.RemotePort != "" {
+		e.addString(idRemotePort, c.RemotePort) // a unix-socket peer has none
+	}
 	e.buildServer(req.Host, c)
 	if req.ContentType != nil {
 		e.addID(idContentType, req.ContentType)
@@ -213,7 +215,8 @@ func splitHostPort(host []byte) (name, port []byte) {
 // CONTENT_TYPE/CONTENT_LENGTH only. Names with anything but letters,
 // digits and '-' are dropped: "X_Auth_User" would otherwise alias
 // "X-Auth-User" (Gunicorn's header_map "drop"). Repeated fields are
-// joined with ", " (RFC 9110 §5.3).
+// joined with ", " (RFC 9110 §5.3), except Cookie, whose pairs are
+// joined with "; " (RFC 6265 §5.4; HTTP/2 proxies split it into fields).
 func (e *Environ) buildHeaders(hs []httpparse.Header) {
 	for i := range hs {
 		h := &hs[i]
@@ -231,13 +234,17 @@ func (e *Environ) buildHeaders(hs []httpparse.Header) {
 			key = append(key, b)
 		}
 		value := h.Value
+		sep := ", "
+		if equalFold(h.Name, []byte("cookie")) {
+			sep = "; "
+		}
 		var joined []byte
 		for j := i + 1; j < len(hs); j++ {
 			if equalFold(hs[j].Name, h.Name) {
 				if joined == nil {
 					joined = append([]byte(nil), value...)
 				}
-				joined = append(append(joined, ", "...), hs[j].Value...)
+				joined = append(append(joined, sep...), hs[j].Value...)
 			}
 		}
 		if joined != nil {

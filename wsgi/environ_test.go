@@ -3,6 +3,7 @@ package wsgi
 import (
 	"bufio"
 	"encoding/binary"
+	"net"
 	"strings"
 	"testing"
 
@@ -97,6 +98,33 @@ func TestEnvironMapping(t *testing.T) {
 		want: map[string]string{"PATH_INFO": "/caf\xc3\xa9/\xff", "SERVER_PROTOCOL": "HTTP/1.0",
 			"SERVER_NAME": "127.0.0.1", "SERVER_PORT": "8000"},
 	}, {
+		name: "repeated cookies joined with semicolons",
+		raw:  "GET / HTTP/1.1\r\nHost: h\r\nCookie: a=1\r\nCookie: b=2\r\n\r\n",
+		conn: testConn, bodyLen: -1,
+		want: map[string]string{"HTTP_COOKIE": "a=1; b=2"},
+	}, {
+		name: "unix-socket peer has an empty REMOTE_ADDR and no REMOTE_PORT",
+		raw:  "GET / HTTP/1.0\r\n\r\n",
+		conn: Conn{ServerName: "/run/app.sock", ServerPort: "80", Scheme: "http"}, bodyLen: -1,
+		want:   map[string]string{"REMOTE_ADDR": "", "SERVER_NAME": "/run/app.sock", "SERVER_PORT": "80"},
+		absent: []string{"REMOTE_PORT"},
+	}, {
+		name: "client SCRIPT_NAME header cannot move the mount point",
+		raw:  "GET /app/x HTTP/1.1\r\nHost: h\r\nScript-Name: /app\r\nSCRIPT_NAME: /app\r\n\r\n",
+		conn: testConn, bodyLen: -1,
+		want:   map[string]string{"SCRIPT_NAME": "", "PATH_INFO": "/app/x", "HTTP_SCRIPT_NAME": "/app"},
+		absent: []string{"HTTP_SCRIPT__NAME"},
+	}, {
+		name: "no query: empty QUERY_STRING, fragment never included",
+		raw:  "GET /p#frag?x HTTP/1.1\r\nHost: h\r\n\r\n",
+		conn: testConn, bodyLen: -1,
+		want: map[string]string{"QUERY_STRING": "", "PATH_INFO": "/p"},
+	}, {
+		name: "chunked body of unknown length has no CONTENT_LENGTH",
+		raw:  "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n",
+		conn: testConn, bodyLen: -1,
+		absent: []string{"CONTENT_LENGTH", "HTTP_CONTENT_LENGTH", "CONTENT_TYPE"},
+	}, {
 		name: "ipv6 host",
 		raw:  "GET / HTTP/1.1\r\nHost: [::1]:9000\r\n\r\n",
 		conn: testConn, bodyLen: -1,
@@ -151,5 +179,44 @@ func BenchmarkEnvironBuild(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		e.Build(&req, &testConn, -1)
+	}
+}
+
+func TestNewConn(t *testing.T) {
+	tcp := func(ip string, port int) *net.TCPAddr { return &net.TCPAddr{IP: net.ParseIP(ip), Port: port} }
+	tests := []struct {
+		name          string
+		local, remote net.Addr
+		scheme        string
+		want          Conn
+	}{{
+		name: "tcp v4", local: tcp("127.0.0.1", 8000), remote: tcp("10.0.0.7", 5555), scheme: "http",
+		want: Conn{RemoteAddr: "10.0.0.7", RemotePort: "5555", ServerName: "127.0.0.1", ServerPort: "8000", Scheme: "http"},
+	}, {
+		name: "tcp v6 has no brackets", local: tcp("::1", 443), remote: tcp("::1", 40000), scheme: "https",
+		want: Conn{RemoteAddr: "::1", RemotePort: "40000", ServerName: "::1", ServerPort: "443", Scheme: "https"},
+	}, {
+		name:  "unix socket",
+		local: &net.UnixAddr{Name: "/run/app.sock", Net: "unix"}, remote: &net.UnixAddr{Name: "", Net: "unix"},
+		want: Conn{ServerName: "/run/app.sock", ServerPort: "80", Scheme: "http"},
+	}, {
+		name:  "unnamed unix socket, https",
+		local: &net.UnixAddr{Name: "@", Net: "unix"}, remote: &net.UnixAddr{Name: "@", Net: "unix"}, scheme: "https",
+		want: Conn{ServerName: "localhost", ServerPort: "443", Scheme: "https"},
+	}}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := NewConn(tt.local, tt.remote, tt.scheme, ""); got != tt.want {
+				t.Fatalf("NewConn = %+v; want %+v", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestMountPoint(t *testing.T) {
+	for in, want := range map[string]string{"": "", "/": "", "//": "", "/app": "/app", "/app/": "/app", "app": "/app", "/a/b/": "/a/b"} {
+		if got := MountPoint(in); got != want {
+			t.Errorf("MountPoint(%q) = %q; want %q", in, got, want)
+		}
 	}
 }

@@ -3,6 +3,24 @@ import gc
 import sys
 
 closed = []
+stash = []
+
+
+def input_ops(inp, ops):
+    """Runs "read:3,readline,readlines:5,iter,..." on wsgi.input."""
+    out = []
+    for op in ops.split(","):
+        name, _, arg = op.partition(":")
+        args = () if arg == "" else (None,) if arg == "None" else (int(arg),)
+        if name == "iter":
+            out.append(list(inp))
+        elif name == "readinto":
+            buf = bytearray(int(arg))
+            n = inp.readinto(buf)
+            out.append(bytes(buf[:n]))
+        else:
+            out.append(getattr(inp, name)(*args))
+    return repr(out).encode()
 
 
 class Tracked:
@@ -27,6 +45,49 @@ def app(environ, start_response):
     if path == "/hello":
         start_response("200 OK", [("Content-Type", "text/plain")])
         return [b"hello"]
+    if path == "/input-ops":
+        start_response("200 OK", [])
+        return [input_ops(environ["wsgi.input"], environ["OPS"])]
+    if path == "/stash-input":
+        stash[:] = [environ["wsgi.input"]]
+        start_response("200 OK", [])
+        return [b""]
+    if path == "/read-stash":
+        start_response("200 OK", [])
+        return [repr(stash[0].read()).encode()]
+    if path == "/errors":
+        errors = environ["wsgi.errors"]
+        errors.write("partial")
+        errors.write(" line\nsecond\nthird")
+        errors.write(" still third\n")
+        errors.writelines(["a\n", "b"])
+        errors.flush()
+        errors.write("unterminated")
+        start_response("200 OK", [])
+        return [b""]
+    if path == "/errors-bytes":
+        environ["wsgi.errors"].write(b"bytes")
+    if path == "/file":
+        f = open(environ["FILE"], "rb")
+        f.seek(int(environ["SEEK"]))
+        if "READ" in environ:
+            f.read(int(environ["READ"]))  # the buffered position differs from the fd's
+        start_response("200 OK", [])
+        wrapper = environ["wsgi.file_wrapper"](f)
+        stash[:] = [f]
+        return wrapper
+    if path == "/file-bytesio":
+        import io
+        start_response("200 OK", [])
+        f = io.BytesIO(b"0123456789" * 10000)
+        stash[:] = [f]
+        return environ["wsgi.file_wrapper"](f, 4096)
+    if path == "/stash-closed":
+        start_response("200 OK", [])
+        return [repr(stash[0].closed).encode()]
+    if path == "/echo":
+        start_response("200 OK", [])
+        return [environ["wsgi.input"].read()]
     if path == "/environ":
         start_response("200 OK", [])
         keys = sorted(k for k in environ)

@@ -1,0 +1,141 @@
+/*
+ * environ.c: the environ dict of a request, decoded from the encoding
+ * package wsgi builds (see gw_build_environ), with the well-known keys
+ * interned once.
+ */
+#include "internal.h"
+#include <string.h>
+#include <unistd.h>
+
+static PyObject *base_environ; /* constant wsgi.* keys, copied per request */
+static PyObject *io_open;      /* io.open */
+static PyObject *key_wsgi_input, *key_wsgi_errors;
+static PyObject **environ_keys; /* interned keys, id 1..n_environ_keys */
+static int n_environ_keys;
+
+/*
+ * gw_set_environ_keys interns the well-known environ keys; the Go side
+ * refers to key i as id i+1. GIL held (main thread, before release).
+ */
+int gw_set_environ_keys(const char *const *keys, int n, char **err)
+{
+	size_t len;
+
+	environ_keys = PyMem_RawCalloc((size_t)n, sizeof(PyObject *));
+	if (environ_keys == NULL)
+		return -1;
+	for (int i = 0; i < n; i++) {
+		environ_keys[i] = PyUnicode_InternFromString(keys[i]);
+		if (environ_keys[i] == NULL) {
+			*err = gw_format_exception(&len);
+			return -1;
+		}
+	}
+	n_environ_keys = n;
+	return 0;
+}
+
+/* gw_environ_bind caches what load_app left in _gowsgi. */
+int gw_environ_bind(void)
+{
+	PyObject *io;
+
+	key_wsgi_input = PyUnicode_InternFromString("wsgi.input");
+	key_wsgi_errors = PyUnicode_InternFromString("wsgi.errors");
+	base_environ = PyObject_GetAttrString(gw_bootstrap, "base_environ");
+	io = PyImport_ImportModule("io");
+	if (io != NULL) {
+		io_open = PyObject_GetAttrString(io, "open");
+		Py_DECREF(io);
+	}
+	if (!key_wsgi_input || !key_wsgi_errors || !base_environ || !io_open)
+		return -1;
+	return 0;
+}
+
+/*
+ * gw_file_input returns wsgi.input for a body spilled to a file: a
+ * buffered reader on a dup of body_fd, which Python then owns, so the
+ * caller may close its own descriptor. The file holds exactly the body;
+ * reading starts at its beginning whatever offset the writer left.
+ * New reference, or NULL.
+ */
+PyObject *gw_file_input(int body_fd)
+{
+	PyObject *input;
+	int fd = dup(body_fd);
+
+	if (fd < 0 || lseek(fd, 0, SEEK_SET) < 0) {
+		PyErr_SetFromErrno(PyExc_OSError);
+		if (fd >= 0)
+			close(fd);
+		return NULL;
+	}
+	input = PyObject_CallFunction(io_open, "is", fd, "rb");
+	if (input == NULL)
+		close(fd);
+	return input;
+}
+
+/*
+ * gw_build_environ decodes the Go side's encoding, a sequence of
+ *   [u8 key id] ([u16 len][key] when the id is 0) [u32 len][value]
+ * with latin-1 keys and values, over a copy of the constant wsgi.* keys.
+ * Returns a new reference, or NULL.
+ */
+PyObject *gw_build_environ(const char *env, size_t env_len, PyObject *input, PyObject *errors)
+{
+	const char *p = env, *end = env + env_len;
+	PyObject *d, *key = NULL, *val = NULL;
+
+	d = PyDict_Copy(base_environ);
+	if (d == NULL)
+		return NULL;
+	while (p < end) {
+		unsigned id = (unsigned char)*p++;
+		uint16_t klen;
+		uint32_t vlen;
+
+		if (id == 0) {
+			if (end - p < 2)
+				goto corrupt;
+			memcpy(&klen, p, 2);
+			p += 2;
+			if ((size_t)(end - p) < klen)
+				goto corrupt;
+			key = PyUnicode_DecodeLatin1(p, klen, NULL);
+			p += klen;
+		} else {
+			if ((int)id > n_environ_keys)
+				goto corrupt;
+			key = environ_keys[id - 1];
+			Py_INCREF(key);
+		}
+		if (key == NULL || end - p < 4)
+			goto corrupt;
+		memcpy(&vlen, p, 4);
+		p += 4;
+		if ((size_t)(end - p) < vlen)
+			goto corrupt;
+		val = PyUnicode_DecodeLatin1(p, vlen, NULL);
+		p += vlen;
+		if (val == NULL || PyDict_SetItem(d, key, val) < 0)
+			goto error;
+		Py_CLEAR(key);
+		Py_CLEAR(val);
+	}
+	if (PyDict_SetItem(d, key_wsgi_input, input) < 0 ||
+	    PyDict_SetItem(d, key_wsgi_errors, errors) < 0)
+		goto error;
+	return d;
+
+corrupt:
+	if (!PyErr_Occurred())
+		PyErr_SetString(PyExc_SystemError, "gowsgi: corrupt environ encoding");
+error:
+	Py_XDECREF(key);
+	Py_XDECREF(val);
+	Py_DECREF(d);
+	return NULL;
+}
+

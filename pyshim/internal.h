@@ -1,0 +1,55 @@
+/*
+ * internal.h: what the C files of pyshim share among themselves; the
+ * boundary with Go is pyshim.h. Every function here runs with the GIL
+ * held unless its comment says otherwise.
+ */
+#ifndef GOWSGI_PYSHIM_INTERNAL_H
+#define GOWSGI_PYSHIM_INTERNAL_H
+
+#include "pyshim.h"
+
+/* start_response of one exchange (startresp.c). */
+typedef struct {
+	PyObject_HEAD
+	PyObject *status;  /* str; NULL until start_response is called */
+	PyObject *headers; /* list of (str, str) */
+	PyObject *written; /* bytes passed to write(), not yet sent; may be NULL */
+	int headers_sent;  /* the head left for Go: exc_info now re-raises */
+} StartResponse;
+
+extern PyObject *gw_str_close; /* interned "close" */
+
+int gw_startresp_init(void);
+/* gw_startresp_new returns a new StartResponse, or NULL. */
+StartResponse *gw_startresp_new(void);
+/* gw_emit_head writes status and headers at out[0:] (see gw_result) and
+ * marks them sent; -1 with an exception when they are not WSGI or do not
+ * fit. */
+int gw_emit_head(StartResponse *sr, char *out, size_t cap, gw_result *res);
+
+/* wsgi.input over request body bytes the caller keeps alive (input.c). */
+int gw_input_init(void);
+/* gw_input_new returns a new reference to a stream reading data[0:len]. */
+PyObject *gw_input_new(const char *data, size_t len);
+/* gw_input_detach makes the stream read as empty from now on: the bytes
+ * it pointed at are about to go away. Accepts any object. */
+void gw_input_detach(PyObject *input);
+
+/* wsgi.errors (errors.c). */
+int gw_errors_init(void);
+/* gw_errors_new returns a new stream whose lines go to the Go sink named
+ * by ctx. */
+PyObject *gw_errors_new(uintptr_t ctx);
+/* gw_errors_flush sends a pending partial line, if any. */
+void gw_errors_flush(PyObject *errors);
+/* gw_errors_detach flushes and makes later writes go to the default sink
+ * (ctx 0): the Go handle is about to be deleted. */
+void gw_errors_detach(PyObject *errors);
+
+/* The environ (environ.c). body_fd >= 0 means the body is in that file. */
+int gw_environ_bind(void);
+PyObject *gw_build_environ(const char *env, size_t env_len, PyObject *input,
+			   PyObject *errors);
+PyObject *gw_file_input(int body_fd);
+
+#endif

@@ -1,0 +1,196 @@
+/*
+ * startresp.c: start_response and write() (PEP 3333 "The start_response()
+ * Callable"), and encoding the head they recorded for Go.
+ */
+#include "internal.h"
+#include <string.h>
+
+PyObject *gw_str_close;
+static PyObject *str_write;
+
+static void sr_dealloc(StartResponse *self)
+{
+	Py_XDECREF(self->status);
+	Py_XDECREF(self->headers);
+	Py_XDECREF(self->written);
+	PyObject_Free(self);
+}
+
+static int check_headers(PyObject *headers)
+{
+	if (!PyList_Check(headers)) {
+		PyErr_Format(PyExc_TypeError, "response_headers must be a list, not %.200s",
+			     Py_TYPE(headers)->tp_name);
+		return -1;
+	}
+	for (Py_ssize_t i = 0; i < PyList_GET_SIZE(headers); i++) {
+		PyObject *h = PyList_GET_ITEM(headers, i);
+		if (!PyTuple_Check(h) || PyTuple_GET_SIZE(h) != 2 ||
+		    !PyUnicode_Check(PyTuple_GET_ITEM(h, 0)) ||
+		    !PyUnicode_Check(PyTuple_GET_ITEM(h, 1))) {
+			PyErr_Format(PyExc_TypeError,
+				     "response header %zd must be a (str, str) tuple", i);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* PEP 3333 §"The start_response() Callable". Runs with the GIL. */
+static PyObject *sr_call(StartResponse *self, PyObject *args, PyObject *kw)
+{
+	static char *kwlist[] = {"status", "response_headers", "exc_info", NULL};
+	PyObject *status, *headers, *exc_info = Py_None;
+
+	if (!PyArg_ParseTupleAndKeywords(args, kw, "OO|O:start_response", kwlist, &status,
+					 &headers, &exc_info))
+		return NULL;
+	if (exc_info != Py_None) {
+		if (self->headers_sent) {
+			PyObject *t, *v, *tb;
+			if (!PyTuple_Check(exc_info) || PyTuple_GET_SIZE(exc_info) != 3) {
+				PyErr_SetString(PyExc_TypeError, "exc_info must be a 3-tuple");
+				return NULL;
+			}
+			t = PyTuple_GET_ITEM(exc_info, 0);
+			v = PyTuple_GET_ITEM(exc_info, 1);
+			tb = PyTuple_GET_ITEM(exc_info, 2);
+			Py_INCREF(t);
+			Py_INCREF(v);
+			if (tb == Py_None)
+				tb = NULL;
+			Py_XINCREF(tb);
+			PyErr_Restore(t, v, tb);
+			return NULL;
+		}
+	} else if (self->status != NULL) {
+		PyErr_SetString(PyExc_RuntimeError,
+				"start_response() called a second time without exc_info");
+		return NULL;
+	}
+	if (!PyUnicode_Check(status)) {
+		PyErr_Format(PyExc_TypeError, "status must be str, not %.200s",
+			     Py_TYPE(status)->tp_name);
+		return NULL;
+	}
+	if (check_headers(headers) < 0)
+		return NULL;
+	Py_INCREF(status);
+	Py_XSETREF(self->status, status);
+	Py_INCREF(headers);
+	Py_XSETREF(self->headers, headers);
+	return PyObject_GetAttr((PyObject *)self, str_write);
+}
+
+static PyObject *sr_write(StartResponse *self, PyObject *data)
+{
+	if (self->status == NULL) {
+		PyErr_SetString(PyExc_RuntimeError, "write() called before start_response()");
+		return NULL;
+	}
+	if (!PyBytes_Check(data)) {
+		PyErr_Format(PyExc_TypeError, "write() argument must be bytes, not %.200s",
+			     Py_TYPE(data)->tp_name);
+		return NULL;
+	}
+	if (self->written == NULL && (self->written = PyList_New(0)) == NULL)
+		return NULL;
+	if (PyList_Append(self->written, data) < 0)
+		return NULL;
+	Py_RETURN_NONE;
+}
+
+static PyMethodDef sr_methods[] = {
+	{"write", (PyCFunction)sr_write, METH_O, "write(data): send bytes (PEP 3333)"},
+	{NULL, NULL, 0, NULL},
+};
+
+static PyTypeObject StartResponseType = {
+	PyVarObject_HEAD_INIT(NULL, 0)
+	.tp_name = "gowsgi.StartResponse",
+	.tp_basicsize = sizeof(StartResponse),
+	.tp_dealloc = (destructor)sr_dealloc,
+	.tp_call = (ternaryfunc)sr_call,
+	.tp_flags = Py_TPFLAGS_DEFAULT,
+	.tp_methods = sr_methods,
+	.tp_doc = "start_response(status, response_headers, exc_info=None)",
+};
+
+int gw_startresp_init(void)
+{
+	if (PyType_Ready(&StartResponseType) < 0)
+		return -1;
+	str_write = PyUnicode_InternFromString("write");
+	gw_str_close = PyUnicode_InternFromString("close");
+	if (str_write == NULL || gw_str_close == NULL)
+		return -1;
+	return 0;
+}
+
+StartResponse *gw_startresp_new(void)
+{
+	StartResponse *sr = PyObject_New(StartResponse, &StartResponseType);
+	if (sr != NULL) {
+		sr->status = sr->headers = sr->written = NULL;
+		sr->headers_sent = 0;
+	}
+	return sr;
+}
+
+static int put_latin1(PyObject *s, const char *what, char *out, size_t cap, size_t *pos,
+		      int with_len)
+{
+	const char *data;
+	uint32_t n;
+
+#if PY_VERSION_HEX < 0x030C0000
+	if (PyUnicode_READY(s) < 0)
+		return -1;
+#endif
+	if (PyUnicode_KIND(s) != PyUnicode_1BYTE_KIND) {
+		PyErr_Format(PyExc_ValueError, "response %s is not latin-1: %R", what, s);
+		return -1;
+	}
+	data = (const char *)PyUnicode_DATA(s);
+	n = (uint32_t)PyUnicode_GET_LENGTH(s);
+	if (*pos + n + 4 > cap) {
+		PyErr_Format(PyExc_ValueError, "response head exceeds %zu bytes", cap);
+		return -1;
+	}
+	if (with_len) {
+		memcpy(out + *pos, &n, 4);
+		*pos += 4;
+	}
+	memcpy(out + *pos, data, n);
+	*pos += n;
+	return 0;
+}
+
+int gw_emit_head(StartResponse *sr, char *out, size_t cap, gw_result *res)
+{
+	size_t pos = 0;
+	Py_ssize_t i, n;
+
+	if (sr->status == NULL) {
+		PyErr_SetString(PyExc_RuntimeError, "the application did not call start_response()");
+		return -1;
+	}
+	if (check_headers(sr->headers) < 0)
+		return -1;
+	if (put_latin1(sr->status, "status", out, cap, &pos, 0) < 0)
+		return -1;
+	res->status_len = (uint32_t)pos;
+	n = PyList_GET_SIZE(sr->headers);
+	for (i = 0; i < n; i++) {
+		PyObject *h = PyList_GET_ITEM(sr->headers, i);
+		if (put_latin1(PyTuple_GET_ITEM(h, 0), "header name", out, cap, &pos, 1) < 0 ||
+		    put_latin1(PyTuple_GET_ITEM(h, 1), "header value", out, cap, &pos, 1) < 0)
+			return -1;
+	}
+	res->nheaders = (uint32_t)n;
+	res->head_len = (uint32_t)pos;
+	res->flags |= GW_HEAD;
+	sr->headers_sent = 1;
+	return 0;
+}
+

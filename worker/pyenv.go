@@ -1,0 +1,41 @@
+package worker
+
+import (
+	"os"
+
+	"github.com/gowsgi/gowsgi/config"
+	"github.com/gowsgi/gowsgi/pyshim"
+	"github.com/gowsgi/gowsgi/wsgi"
+	"github.com/rs/zerolog"
+)
+
+// pythonOptions are the interpreter settings of this worker: the
+// virtualenv's python as the executable when there is one (--virtualenv
+// or $VIRTUAL_ENV), and wsgi.errors going to the error log. Call it
+// before any chdir: a relative virtualenv is relative to the directory
+// gowsgi was started in.
+func pythonOptions(cfg *config.Config, log zerolog.Logger) (pyshim.Options, error) {
+	exe, _ := os.Executable()
+	opts := pyshim.Options{
+		Program:     exe,
+		EnvironKeys: wsgi.EnvironKeys,
+		Errors:      wsgiErrorsSink(log),
+	}
+	if cfg.Virtualenv != "" {
+		python, err := pyshim.VirtualenvPython(cfg.Virtualenv)
+		if err != nil {
+			return opts, err
+		}
+		opts.Executable = python
+	}
+	return opts, nil
+}
+
+// wsgiErrorsSink logs what apps write to wsgi.errors. Like Gunicorn, which
+// writes it straight to the error log, it is logged whatever the log
+// level: an app that writes there means it to be seen.
+func wsgiErrorsSink(log zerolog.Logger) func(text string) {
+	return func(text string) {
+		log.WithLevel(zerolog.NoLevel).Str("source", "wsgi.errors").Msg(text)
+	}
+}

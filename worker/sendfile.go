@@ -1,0 +1,130 @@
+package worker
+
+import (
+	"errors"
+	"strconv"
+	"syscall"
+	"time"
+
+	"github.com/gowsgi/gowsgi/pyshim"
+	"github.com/gowsgi/gowsgi/wsgi"
+	"golang.org/x/sys/unix"
+)
+
+// errFileShrank: a wsgi.file_wrapper file ended before the length its
+// size promised; the framing already sent cannot be honoured.
+var errFileShrank = errors.New("worker: the file being sent ended early")
+
+// sendfileStep is how much of a file one write deadline covers, so a
+// slow but live client of a big file is not cut off, as writeTimeout is
+// meant per write.
+const sendfileStep = 4 << 20
+
+// knownBodyLen is the length of the whole response body when the first
+// step already holds all of it, so the head can carry a Content-Length
+// instead of chunked framing; -1 otherwise. A file region is always the
+// last part of a body.
+func knownBodyLen(step *pyshim.Step) int64 {
+	switch {
+	case step.Done:
+		return int64(len(step.Body) + len(step.Big))
+	case step.File.Len > 0 && len(step.Big) == 0:
+		return int64(len(step.Body)) + step.File.Len
+	}
+	return -1
+}
+
+// sendFile writes a wsgi.file_wrapper's file region in the plan's
+// framing, with sendfile(2) from the region's offset so the bytes never
+// pass through user space; a no-op for an empty region. Like the other
+// body parts it is cut at the app's Content-Length (PEP 3333).
+func (w *bodyWriter) sendFile(f pyshim.FileRegion) error {
+	n := f.Len
+	switch w.plan.Framing {
+	case wsgi.FrameNone:
+		return nil
+	case wsgi.FrameLength:
+		n = min(n, w.remaining)
+		w.remaining -= n
+	}
+	if n <= 0 {
+		return nil
+	}
+	if w.plan.Framing == wsgi.FrameChunked {
+		size := strconv.AppendInt(w.sizes[0][:0], n, 16)
+		if err := w.flush([][]byte{append(size, '\r', '\n')}); err != nil {
+			return err
+		}
+	}
+	if err := w.copyRegion(f.Fd, f.Offset, n); err != nil {
+		return err
+	}
+	if w.plan.Framing == wsgi.FrameChunked {
+		return w.flush([][]byte{crlf})
+	}
+	return nil
+}
+
+// copyRegion sends n bytes of fd from off: with sendfile through the
+// socket's poller when the connection exposes its descriptor, else with
+// pread and writes.
+func (w *bodyWriter) copyRegion(fd int, off, n int64) error {
+	sc, ok := w.nc.(syscall.Conn)
+	if !ok {
+		return w.preadCopy(fd, off, n)
+	}
+	rc, err := sc.SyscallConn()
+	if err != nil {
+		return err
+	}
+	for n > 0 {
+		step := min(n, sendfileStep)
+		n -= step
+		w.nc.SetWriteDeadline(time.Now().Add(writeTimeout))
+		var serr error
+		err := rc.Write(func(sock uintptr) bool {
+			for step > 0 {
+				sent, err := unix.Sendfile(int(sock), fd, &off, int(step))
+				step -= int64(max(sent, 0))
+				switch {
+				case err == unix.EAGAIN:
+					return false // wait until the socket is writable
+				case err == unix.EINTR:
+				case err != nil:
+					serr = err
+					return true
+				case sent == 0:
+					serr = errFileShrank
+					return true
+				}
+			}
+			return true
+		})
+		if err == nil {
+			err = serr
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (w *bodyWriter) preadCopy(fd int, off, n int64) error {
+	buf := make([]byte, min(n, 64<<10))
+	for n > 0 {
+		m, err := unix.Pread(fd, buf[:min(n, int64(len(buf)))], off)
+		if m <= 0 {
+			if err == nil {
+				err = errFileShrank
+			}
+			return err
+		}
+		if err := w.flush([][]byte{buf[:m]}); err != nil {
+			return err
+		}
+		off += int64(m)
+		n -= int64(m)
+	}
+	return nil
+}
