@@ -1,0 +1,111 @@
+package wsgi
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+
+	"github.com/gowsgi/gowsgi/httpparse"
+)
+
+// TrustedPeers is an allow-list of proxies (--forwarded-allow-ips,
+// --proxy-allow-from): addresses, CIDR networks, or "*" for any peer.
+// Unix-socket peers are always trusted, as in Gunicorn: only local
+// processes with access to the socket file can connect. The zero value
+// trusts unix-socket peers only. Immutable after ParseTrustedPeers.
+type TrustedPeers struct {
+	any      bool
+	prefixes []netip.Prefix
+}
+
+// ParseTrustedPeers reads the items of an allow-list:
+//
+//	"*" → every peer;  "10.0.0.0/8" → that network;  "::1" → that address
+func ParseTrustedPeers(items []string) (TrustedPeers, error) {
+	var t TrustedPeers
+	for _, item := range items {
+		if item == "*" {
+			t.any = true
+			continue
+		}
+		if p, err := netip.ParsePrefix(item); err == nil {
+			t.prefixes = append(t.prefixes, p.Masked())
+			continue
+		}
+		ip, err := netip.ParseAddr(item)
+		if err != nil {
+			return TrustedPeers{}, fmt.Errorf("wsgi: trusted peer %q is not *, an IP address or a CIDR network", item)
+		}
+		t.prefixes = append(t.prefixes, netip.PrefixFrom(ip.Unmap(), ip.Unmap().BitLen()))
+	}
+	return t, nil
+}
+
+// Trusts reports whether the peer at addr is on the list. An IPv4 peer
+// seen on an IPv6 socket (::ffff:a.b.c.d) matches its IPv4 entry.
+func (t TrustedPeers) Trusts(addr net.Addr) bool {
+	switch a := addr.(type) {
+	case *net.UnixAddr:
+		return true
+	case *net.TCPAddr:
+		if t.any {
+			return true
+		}
+		ip, ok := netip.AddrFromSlice(a.IP)
+		if !ok {
+			return false
+		}
+		ip = ip.Unmap()
+		for _, p := range t.prefixes {
+			if p.Contains(ip) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// ErrSchemeConflict: a trusted proxy's scheme headers disagree, so
+// which scheme the client used is unknown; the request gets a 400.
+var ErrSchemeConflict = errors.New("wsgi: contradictory X-Forwarded scheme headers")
+
+// secureSchemeHeaders are Gunicorn's default secure_scheme_headers: the
+// header and the value that means the client used https; any other
+// value means http.
+var secureSchemeHeaders = [...]struct{ name, https string }{
+	{"X-Forwarded-Proto", "https"},
+	{"X-Forwarded-Protocol", "ssl"},
+	{"X-Forwarded-Ssl", "on"},
+}
+
+// ForwardedScheme returns the scheme a trusted proxy reports in hs,
+// "" when it reports none, or ErrSchemeConflict when two of its headers
+// (or two copies of one) disagree. The caller asks only for requests
+// from trusted peers; an untrusted peer's headers must be ignored.
+//
+//	X-Forwarded-Proto: https                         → "https"
+//	X-Forwarded-Ssl: off                             → "http"
+//	X-Forwarded-Proto: https + X-Forwarded-Ssl: off  → ErrSchemeConflict
+//
+// Values compare ASCII case-insensitively (Gunicorn compares exactly,
+// which would read "HTTPS" as http).
+func ForwardedScheme(hs []httpparse.Header) (string, error) {
+	scheme := ""
+	for i := range hs {
+		for _, sh := range secureSchemeHeaders {
+			if !equalFold(hs[i].Name, []byte(sh.name)) {
+				continue
+			}
+			s := "http"
+			if equalFold(hs[i].Value, []byte(sh.https)) {
+				s = "https"
+			}
+			if scheme != "" && s != scheme {
+				return "", ErrSchemeConflict
+			}
+			scheme = s
+		}
+	}
+	return scheme, nil
+}

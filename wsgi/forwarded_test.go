@@ -1,0 +1,87 @@
+package wsgi
+
+import (
+	"errors"
+	"net"
+	"testing"
+
+	"github.com/gowsgi/gowsgi/httpparse"
+)
+
+func TestTrustedPeers(t *testing.T) {
+	tcp := func(ip string) net.Addr { return &net.TCPAddr{IP: net.ParseIP(ip), Port: 5000} }
+	unixPeer := &net.UnixAddr{Name: "", Net: "unix"}
+	tests := []struct {
+		name  string
+		items []string
+		peer  net.Addr
+		want  bool
+	}{
+		{name: "default loopback v4", items: []string{"127.0.0.1", "::1"}, peer: tcp("127.0.0.1"), want: true},
+		{name: "default loopback v6", items: []string{"127.0.0.1", "::1"}, peer: tcp("::1"), want: true},
+		{name: "other loopback address", items: []string{"127.0.0.1"}, peer: tcp("127.0.0.2"), want: false},
+		{name: "v4-mapped peer", items: []string{"127.0.0.1"}, peer: tcp("::ffff:127.0.0.1"), want: true},
+		{name: "v4-mapped entry", items: []string{"::ffff:10.0.0.1"}, peer: tcp("10.0.0.1"), want: true},
+		{name: "cidr inside", items: []string{"10.0.0.0/8"}, peer: tcp("10.200.3.4"), want: true},
+		{name: "cidr outside", items: []string{"10.0.0.0/8"}, peer: tcp("11.0.0.1"), want: false},
+		{name: "cidr not masked", items: []string{"192.168.1.77/24"}, peer: tcp("192.168.1.3"), want: true},
+		{name: "v6 cidr", items: []string{"2001:db8::/32"}, peer: tcp("2001:db8:1::9"), want: true},
+		{name: "star", items: []string{"*"}, peer: tcp("203.0.113.9"), want: true},
+		{name: "empty list", items: nil, peer: tcp("127.0.0.1"), want: false},
+		{name: "unix peer always", items: nil, peer: unixPeer, want: true},
+	}
+	for _, tt := range tests {
+		tp, err := ParseTrustedPeers(tt.items)
+		if err != nil {
+			t.Fatalf("%s: ParseTrustedPeers(%q) = %v", tt.name, tt.items, err)
+		}
+		if got := tp.Trusts(tt.peer); got != tt.want {
+			t.Errorf("%s: Trusts(%v) with %q = %v; want %v", tt.name, tt.peer, tt.items, got, tt.want)
+		}
+	}
+}
+
+func TestParseTrustedPeersRefusesJunk(t *testing.T) {
+	for _, bad := range []string{"localhost", "10.0.0.0/33", "1.2.3", ""} {
+		if _, err := ParseTrustedPeers([]string{bad}); err == nil {
+			t.Errorf("ParseTrustedPeers(%q) = nil error", bad)
+		}
+	}
+}
+
+func TestForwardedScheme(t *testing.T) {
+	h := func(kv ...string) []httpparse.Header {
+		var hs []httpparse.Header
+		for i := 0; i < len(kv); i += 2 {
+			hs = append(hs, httpparse.Header{Name: []byte(kv[i]), Value: []byte(kv[i+1])})
+		}
+		return hs
+	}
+	tests := []struct {
+		name    string
+		headers []httpparse.Header
+		want    string
+		wantErr error
+	}{
+		{name: "none", headers: h("Host", "x"), want: ""},
+		{name: "proto https", headers: h("X-Forwarded-Proto", "https"), want: "https"},
+		{name: "proto upper case", headers: h("x-forwarded-proto", "HTTPS"), want: "https"},
+		{name: "proto http", headers: h("X-Forwarded-Proto", "http"), want: "http"},
+		{name: "proto list is not https", headers: h("X-Forwarded-Proto", "https, http"), want: "http"},
+		{name: "ssl on", headers: h("X-Forwarded-Ssl", "on"), want: "https"},
+		{name: "ssl off", headers: h("X-Forwarded-Ssl", "off"), want: "http"},
+		{name: "protocol ssl", headers: h("X-Forwarded-Protocol", "ssl"), want: "https"},
+		{name: "agreeing pair", headers: h("X-Forwarded-Proto", "https", "X-Forwarded-Ssl", "on"), want: "https"},
+		{name: "agreeing http pair", headers: h("X-Forwarded-Proto", "http", "X-Forwarded-Ssl", "off"), want: "http"},
+		{name: "proto vs ssl", headers: h("X-Forwarded-Proto", "https", "X-Forwarded-Ssl", "off"), wantErr: ErrSchemeConflict},
+		{name: "protocol vs proto", headers: h("X-Forwarded-Protocol", "ssl", "X-Forwarded-Proto", "http"), wantErr: ErrSchemeConflict},
+		{name: "duplicate proto disagreeing", headers: h("X-Forwarded-Proto", "https", "X-Forwarded-Proto", "http"), wantErr: ErrSchemeConflict},
+		{name: "underscore lookalike ignored", headers: h("X_Forwarded_Proto", "https"), want: ""},
+	}
+	for _, tt := range tests {
+		got, err := ForwardedScheme(tt.headers)
+		if !errors.Is(err, tt.wantErr) || got != tt.want {
+			t.Errorf("%s: ForwardedScheme = %q, %v; want %q, %v", tt.name, got, err, tt.want, tt.wantErr)
+		}
+	}
+}
