@@ -138,6 +138,19 @@ func (l *ErrorLog) Reopen() error {
 	return old.Close()
 }
 
+// RedirectStderr makes a log that writes to stderr write to f instead.
+// With --capture-output the worker points fd 2 at a pipe that feeds the
+// app's output into this log; the log itself must then write to a
+// duplicate of the original stderr, or each event would loop back. It
+// does nothing for a log file.
+func (l *ErrorLog) RedirectStderr(f *os.File) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.path == "" {
+		l.out = f
+	}
+}
+
 // Close closes the log file; later events are dropped. It is idempotent
 // and leaves stderr open.
 func (l *ErrorLog) Close() error {

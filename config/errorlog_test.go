@@ -213,3 +213,32 @@ func TestIsTerminal(t *testing.T) {
 		t.Error("a pseudo-terminal is not a terminal")
 	}
 }
+
+// With --capture-output fd 2 feeds the log, so a stderr log writes to
+// the duplicate it is given; a file log ignores it.
+func TestErrorLogRedirectStderr(t *testing.T) {
+	dup := filepath.Join(t.TempDir(), "orig-stderr")
+	f, err := os.Create(dup)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	l, err := OpenErrorLog(&Config{ErrorLog: "-", LogFormat: "json", LogLevel: "info"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.RedirectStderr(f)
+	log := l.Logger("worker")
+	log.Info().Msg("to the duplicate")
+	if lines := readLines(t, dup); len(lines) != 1 || !strings.Contains(lines[0], `"message":"to the duplicate"`) {
+		t.Fatalf("duplicate holds %q", lines)
+	}
+
+	fileLog, path := openTestLog(t, "json", "info")
+	fileLog.RedirectStderr(f)
+	fl := fileLog.Logger("worker")
+	fl.Info().Msg("to the file")
+	if lines := readLines(t, path); len(lines) != 1 || !strings.Contains(lines[0], "to the file") {
+		t.Fatalf("log file holds %q", lines)
+	}
+}

@@ -238,9 +238,10 @@ var settings = []*setting{
 	},
 	{
 		name: "access_log_format", flags: []string{"access-logformat"}, kind: kindString,
-		def:   defaultAccessLogFormat,
-		help:  "format access log lines as `FORMAT`, with Gunicorn's %(x)s atoms",
-		field: func(c *Config) any { return &c.AccessLogFormat },
+		def:       defaultAccessLogFormat,
+		help:      "format access log lines as `FORMAT`, with Gunicorn's %(x)s atoms",
+		normalize: validateAccessLogFormat,
+		field:     func(c *Config) any { return &c.AccessLogFormat },
 	},
 	{
 		name: "errorlog", flags: []string{"error-logfile", "log-file"}, kind: kindString,

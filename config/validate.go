@@ -11,6 +11,8 @@ import (
 	"strings"
 	"time"
 	"unicode"
+
+	"github.com/gowsgi/gowsgi/worker/accesslog"
 )
 
 // Validators take and return the Go type of the field they check; see
@@ -356,4 +358,13 @@ func normalizeAllowedIP(item string) (string, error) {
 		return p.String(), nil
 	}
 	return "", fmt.Errorf("%q is not *, an IP address or a CIDR network", item)
+}
+
+// validateAccessLogFormat accepts what accesslog.Parse compiles, so a
+// typo in an atom stops the start instead of every request's log line.
+func validateAccessLogFormat(v any) (any, error) {
+	if _, err := accesslog.Parse(v.(string)); err != nil {
+		return nil, err
+	}
+	return v, nil
 }

@@ -98,6 +98,17 @@ func parseAtom(name string) (segment, error) {
 	return segment{}, fmt.Errorf("%w: unknown atom %%(%s)s", ErrBadFormat, name)
 }
 
+// Uses reports whether the format has the atom letter, such as 'o' for
+// any %({name}o)s, so the caller collects only what will be shown.
+func (f *Format) Uses(atom byte) bool {
+	for _, s := range f.segs {
+		if s.atom == atom {
+			return true
+		}
+	}
+	return false
+}
+
 // Append formats e onto dst, with a trailing newline.
 func (f *Format) Append(dst []byte, e *Entry) []byte {
 	for _, s := range f.segs {

@@ -135,3 +135,12 @@ func BenchmarkDefaultFormat(b *testing.B) {
 		buf = f.Append(buf[:0], e)
 	}
 }
+
+func TestUses(t *testing.T) {
+	f, _ := Parse(`%(h)s "%({X-Id}i)s" %({Content-Type}o)s`)
+	for atom, want := range map[byte]bool{'h': true, 'i': true, 'o': true, 'e': false, 's': false} {
+		if got := f.Uses(atom); got != want {
+			t.Errorf("Uses(%q) = %v; want %v", atom, got, want)
+		}
+	}
+}
