@@ -41,10 +41,10 @@ deps:
 vet:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt needed" >&2; exit 1; }
 	$(GO) vet ./...
-	CGO_ENABLED=0 $(GO) build ./master/ ./httpparse/ ./config/... ./wsgi/
+	CGO_ENABLED=0 $(GO) build ./master/ ./httpparse/ ./httpparse/proxyproto/ ./config/... ./wsgi/
 
 race:
-	$(GO) test -race -shuffle=on ./httpparse/ ./config/... ./wsgi/ ./master/ ./worker/accesslog/
+	$(GO) test -race -shuffle=on ./httpparse/ ./httpparse/proxyproto/ ./config/... ./wsgi/ ./master/ ./worker/accesslog/
 
 unit:
 	$(GO) test ./pyshim/ ./worker/

@@ -3,6 +3,7 @@ package integration
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -71,6 +72,10 @@ type serverOpts struct {
 	// ready is how many "worker ready" lines to wait for (default 1);
 	// -1 waits for nothing but the process starting.
 	ready int
+	// bare leaves out the default --chdir and -b: args are all there is.
+	bare bool
+	// binary replaces bin/gowsgi.
+	binary string
 }
 
 // start runs bin/gowsgi --chdir testdata/apps -b 127.0.0.1:0 args... in its
@@ -78,23 +83,41 @@ type serverOpts struct {
 func start(t *testing.T, o serverOpts) *server {
 	t.Helper()
 	args := append([]string{"--chdir", appsDir, "-b", "127.0.0.1:0"}, o.args...)
+	if o.bare {
+		args = o.args
+	}
 	s := &server{t: t, exited: make(chan struct{})}
-	s.cmd = exec.Command(binary, args...)
+	s.cmd = exec.Command(cmp.Or(o.binary, binary), args...)
 	s.cmd.Env = append(os.Environ(), o.env...)
 	s.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	pr, pw := io.Pipe()
+	// An os.Pipe rather than an io.Pipe: Wait returns when the master
+	// exits even if a process it started (the new master of a USR2
+	// upgrade) still writes to the pipe.
+	pr, pw, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
 	s.cmd.Stderr = pw
 	s.cmd.Stdout = pw
 	if err := s.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	go s.collect(pr)
+	pw.Close()
+	collected := make(chan struct{})
+	go func() {
+		s.collect(pr)
+		pr.Close()
+		close(collected)
+	}()
 	go func() {
 		s.cmd.Wait()
 		s.mu.Lock()
 		s.state = s.cmd.ProcessState
 		s.mu.Unlock()
-		pw.Close()
+		select { // the last lines of the master and its workers
+		case <-collected:
+		case <-time.After(time.Second):
+		}
 		close(s.exited)
 	}()
 	t.Cleanup(func() {

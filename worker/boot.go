@@ -37,11 +37,17 @@ func Main() int {
 		log.Error().Err(err).Msg("cannot use the inherited listeners")
 		return handoff.ExitWorkerBootError
 	}
+	ext, err := prepareProcess(cfg, elog, log, listeners)
+	if err != nil {
+		log.Error().Err(err).Msg("cannot prepare the worker process")
+		return handoff.ExitWorkerBootError
+	}
 	if code := startPython(cfg, log); code != 0 {
 		return code
 	}
 	ctl := os.NewFile(handoff.ControlFD, "control")
 	srv := newServer(cfg, log, listeners)
+	srv.extras = ext
 	return srv.run(ctl)
 }
 

@@ -24,6 +24,7 @@ type conn struct {
 	info   wsgi.Conn
 	req    httpparse.Request
 	env    wsgi.Environ
+	acc    accessRecord // the response being answered, for the access log
 
 	mu   sync.Mutex
 	idle bool // guarded by mu: waiting for the first byte of a request
@@ -50,6 +51,9 @@ func (c *conn) setIdle(idle bool) {
 func (c *conn) serve() {
 	defer c.srv.forget(c)
 	defer c.nc.Close()
+	if !c.acceptProxyHeader() {
+		return
+	}
 	idleTimeout := headerTimeout // the first request may take its time to start
 	for {
 		if !c.awaitRequest(idleTimeout) {
@@ -112,6 +116,7 @@ func (c *conn) writeError(status int, reason string) {
 		"Content-Length: " + strconv.Itoa(len(body)) + "\r\nConnection: close\r\n\r\n"
 	c.nc.SetWriteDeadline(time.Now().Add(writeTimeout))
 	io.WriteString(c.nc, head+body)
+	c.noteError(status, len(body))
 }
 
 // readBody reads the whole request body before Python is involved, so a

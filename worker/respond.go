@@ -21,7 +21,11 @@ func (c *conn) respond(body *bodyBuf) bool {
 	if req.HasContentLength || req.Chunked {
 		bodyLen = int64(len(body.data))
 	}
+	if !c.chooseScheme() {
+		return false
+	}
 	c.env.Build(req, &c.info, bodyLen)
+	defer c.logAccess(c.beginAccess())
 
 	sl := <-c.srv.slots
 	defer func() { c.srv.slots <- sl }()
@@ -58,6 +62,7 @@ func (c *conn) respond(body *bodyBuf) bool {
 		c.writeError(http.StatusInternalServerError, "The application sent an invalid response.")
 		return false
 	}
+	c.noteHead(&step, plan)
 	w := bodyWriter{nc: c.nc, plan: plan, remaining: plan.ContentLength}
 	return c.stream(sl.ex, &w, head, step)
 }
@@ -68,6 +73,7 @@ func (c *conn) stream(ex *pyshim.Exchange, w *bodyWriter, head []byte, step pysh
 	bufs := net.Buffers{head}
 	for {
 		bufs = w.frame(bufs, step.Body, step.Big)
+		c.acc.produced += int64(len(step.Body) + len(step.Big))
 		if step.Done && w.plan.Framing == wsgi.FrameChunked {
 			bufs = append(bufs, lastChunk)
 		}

@@ -33,6 +33,7 @@ type server struct {
 	lns    []net.Listener
 	limits httpparse.Limits
 	dates  wsgi.DateCache
+	extras *extras // logs and proxy trust, set by Main before run; nil in unit tests
 
 	// slots hands out the Python call slots; a request holds one for as
 	// long as it runs in, or streams from, the app.

@@ -6,11 +6,13 @@ import (
 
 	"github.com/gowsgi/gowsgi/config"
 	"github.com/gowsgi/gowsgi/config/handoff"
+	"github.com/gowsgi/gowsgi/config/proctitle"
 	"github.com/gowsgi/gowsgi/master"
 	"github.com/gowsgi/gowsgi/worker"
 )
 
 func main() {
+	proctitle.Reserve()
 	if len(os.Args) > 1 && os.Args[1] == handoff.WorkerCommand {
 		os.Exit(worker.Main())
 	}
@@ -29,6 +31,8 @@ func runMaster(args []string) int {
 	switch action {
 	case config.ActionHelp, config.ActionVersion:
 		return 0
+	case config.ActionCheckConfig:
+		return worker.CheckApp(cfg)
 	case config.ActionPrintConfig:
 		if err := cfg.WriteTOML(os.Stdout); err != nil {
 			fmt.Fprintf(os.Stderr, "gowsgi: %v\n", err)
@@ -42,5 +46,6 @@ func runMaster(args []string) int {
 		return exitUsage
 	}
 	defer elog.Close()
+	proctitle.Set(proctitle.Title("master", cfg.ProcName, cfg.App)) // best effort: ps shows argv otherwise
 	return master.Run(cfg, elog, args)
 }

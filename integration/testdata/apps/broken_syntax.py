@@ -1,0 +1,3 @@
+"""An app module that does not even compile, for --check-config."""
+def app(environ, start_response)
+    return []

@@ -1,0 +1,96 @@
+package worker
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"io"
+	"os"
+	"runtime/debug"
+
+	"github.com/gowsgi/gowsgi/config"
+	"github.com/rs/zerolog"
+	"golang.org/x/sys/unix"
+)
+
+// maxCapturedLine cuts longer output lines into several events.
+const maxCapturedLine = 64 << 10
+
+// captureOutput (--capture-output) turns whatever is written to fd 1 and
+// fd 2 (print(), the logging module's default handler, C libraries) into
+// error-log events, one per line, with stream "stdout" or "stderr".
+//
+// Go's own writers keep the original outputs: os.Stdout and os.Stderr
+// become duplicates of them, the error log writes to the stderr
+// duplicate when it is stderr (or each event would come back through the
+// pipe), and a Go crash report goes there too.
+func captureOutput(elog *config.ErrorLog, log zerolog.Logger) error {
+	origOut, err := dupFile(1, "stdout")
+	if err != nil {
+		return err
+	}
+	origErr, err := dupFile(2, "stderr")
+	if err != nil {
+		return err
+	}
+	outR, err := redirect(1)
+	if err != nil {
+		return err
+	}
+	errR, err := redirect(2)
+	if err != nil {
+		return err
+	}
+	os.Stdout, os.Stderr = origOut, origErr
+	elog.RedirectStderr(origErr)
+	if err := debug.SetCrashOutput(origErr, debug.CrashOptions{}); err != nil {
+		log.Warn().Err(err).Msg("Go crash reports may be lost with --capture-output")
+	}
+	// Python buffers a piped stdout by blocks; lines should show when
+	// printed, as they do on a terminal.
+	if _, set := os.LookupEnv("PYTHONUNBUFFERED"); !set {
+		os.Setenv("PYTHONUNBUFFERED", "1")
+	}
+	go forwardLines(outR, log, zerolog.InfoLevel, "stdout")
+	go forwardLines(errR, log, zerolog.WarnLevel, "stderr")
+	return nil
+}
+
+func dupFile(fd int, name string) (*os.File, error) {
+	d, err := unix.FcntlInt(uintptr(fd), unix.F_DUPFD_CLOEXEC, 0)
+	if err != nil {
+		return nil, err
+	}
+	return os.NewFile(uintptr(d), name), nil
+}
+
+// redirect points fd at the write end of a new pipe and returns the
+// read end.
+func redirect(fd int) (*os.File, error) {
+	r, w, err := os.Pipe()
+	if err != nil {
+		return nil, err
+	}
+	defer w.Close()
+	if err := unix.Dup3(int(w.Fd()), fd, 0); err != nil {
+		r.Close()
+		return nil, err
+	}
+	return r, nil
+}
+
+// forwardLines logs each line read from r as an event at level with
+// the stream's name, until the process exits.
+func forwardLines(r io.Reader, log zerolog.Logger, level zerolog.Level, stream string) {
+	br := bufio.NewReaderSize(r, maxCapturedLine)
+	for {
+		line, err := br.ReadSlice('\n')
+		line = bytes.TrimSuffix(line, []byte("\n"))
+		if len(line) > 0 || err == nil {
+			log.WithLevel(level).Str("stream", stream).Msg(string(line))
+		}
+		if err != nil && !errors.Is(err, bufio.ErrBufferFull) {
+			return
+		}
+	}
+}

@@ -1,0 +1,83 @@
+package worker
+
+import (
+	"fmt"
+	"net"
+	"os"
+	"strings"
+	"syscall"
+
+	"github.com/gowsgi/gowsgi/config"
+	"github.com/rs/zerolog"
+)
+
+// dropPrivileges switches the worker to --user and --group (and with
+// --initgroups the user's supplementary groups, else none). The master
+// bound the sockets as root; the app is imported only afterwards, so no
+// app code runs as root.
+//
+// The log files are first handed to the user, as Gunicorn does, so that
+// the worker can still reopen them on USR1. syscall.Setuid and friends
+// change every thread of the process (glibc's setxid broadcast in a cgo
+// binary), not just the calling one.
+func dropPrivileges(cfg *config.Config, log zerolog.Logger) error {
+	id, err := cfg.WorkerIdentity()
+	if err != nil || !id.Switch {
+		return err
+	}
+	if id.UID == os.Getuid() && id.GID == os.Getgid() {
+		return nil // already there: nothing to drop
+	}
+	for _, path := range []string{cfg.ErrorLog, cfg.AccessLog} {
+		if path != "" && path != "-" {
+			if err := os.Chown(path, id.UID, id.GID); err != nil {
+				log.Warn().Err(err).Str("path", path).Msg("cannot hand the log file to the worker user")
+			}
+		}
+	}
+	if err := syscall.Setgroups(id.Groups); err != nil {
+		return fmt.Errorf("cannot set the supplementary groups of user %q: %w (is gowsgi running as root?)", cfg.User, err)
+	}
+	if err := syscall.Setgid(id.GID); err != nil {
+		return fmt.Errorf("cannot switch to group %d: %w", id.GID, err)
+	}
+	if err := syscall.Setuid(id.UID); err != nil {
+		return fmt.Errorf("cannot switch to user %d: %w", id.UID, err)
+	}
+	log.Debug().Int("uid", id.UID).Int("gid", id.GID).Ints("groups", id.Groups).Msg("dropped privileges")
+	return nil
+}
+
+// ownUnixSockets gives the unix sockets of --bind the mode that --umask
+// leaves of 0777 and, with --user or --group, that owner, as Gunicorn
+// does when it binds them; so a --umask 007 socket is usable by its
+// group only. Sockets passed by systemd (fd://) keep what systemd gave
+// them. Every worker does it (the first one to boot matters), while it
+// still has the master's privileges.
+func ownUnixSockets(cfg *config.Config, lns []net.Listener) error {
+	id, err := cfg.WorkerIdentity()
+	if err != nil {
+		return err
+	}
+	bound := map[string]bool{}
+	for _, b := range cfg.Bind {
+		if path, ok := strings.CutPrefix(b, "unix:"); ok {
+			bound[path] = true
+		}
+	}
+	for _, ln := range lns {
+		a, ok := ln.Addr().(*net.UnixAddr)
+		if !ok || !bound[a.Name] {
+			continue
+		}
+		if err := os.Chmod(a.Name, 0o777&^os.FileMode(cfg.Umask)); err != nil {
+			return fmt.Errorf("unix socket %s: %w", a.Name, err)
+		}
+		if id.Switch {
+			if err := os.Chown(a.Name, id.UID, id.GID); err != nil {
+				return fmt.Errorf("unix socket %s: %w", a.Name, err)
+			}
+		}
+	}
+	return nil
+}
