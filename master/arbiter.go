@@ -301,7 +301,11 @@ func (a *arbiter) addWorker() {
 }
 
 func (a *arbiter) removeWorker() {
-	if a.stop != running || a.cur.want <= 1 {
+	if a.stop != running {
+		return
+	}
+	if a.cur.want <= 1 {
+		a.log.Info().Int("workers", a.cur.want).Msg("TTOU ignored: one worker is the minimum")
 		return
 	}
 	a.cur.want--
