@@ -9,7 +9,8 @@ import (
 // callState is what a slot is doing, read by other goroutines (liveness
 // reports, the timeout log) while the slot's owner writes it.
 type callState struct {
-	since atomic.Int64 // unix nanoseconds the current Python call began; 0 when idle
+	since atomic.Int64  // unix nanoseconds the current Python call began; 0 when idle
+	calls atomic.Uint64 // Python calls begun on this slot, for --max-requests
 
 	mu     sync.Mutex
 	method string // guarded by mu: the request being served
@@ -23,6 +24,7 @@ func (c *callState) begin(method, path []byte, now time.Time) {
 	c.method, c.path = string(method), string(path)
 	c.mu.Unlock()
 	c.since.Store(now.UnixNano())
+	c.calls.Add(1)
 }
 
 func (c *callState) end() { c.since.Store(0) }

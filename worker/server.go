@@ -4,14 +4,10 @@ import (
 	"bufio"
 	"errors"
 	"net"
-	"os"
-	"os/signal"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/gowsgi/gowsgi/config"
-	"github.com/gowsgi/gowsgi/config/handoff"
 	"github.com/gowsgi/gowsgi/httpparse"
 	"github.com/gowsgi/gowsgi/pyshim"
 	"github.com/gowsgi/gowsgi/wsgi"
@@ -81,33 +77,6 @@ func newServer(cfg *config.Config, log zerolog.Logger, lns []net.Listener) *serv
 		s.slots <- sl
 	}
 	return s
-}
-
-// run serves until a signal stops the worker and returns the exit code.
-// TERM drains gracefully; INT and QUIT stop at once.
-func (s *server) run(ctl *os.File) int {
-	sigs := make(chan os.Signal, 4)
-	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGQUIT, syscall.SIGHUP, syscall.SIGUSR1)
-	for _, ln := range s.lns {
-		s.wg.Add(1)
-		go s.acceptLoop(ln)
-	}
-	if _, err := ctl.WriteString(handoff.MsgReady + "\n"); err != nil {
-		s.log.Error().Err(err).Msg("cannot tell the master this worker is ready")
-		return handoff.ExitWorkerBootError
-	}
-	for sig := range sigs {
-		switch sig {
-		case syscall.SIGTERM:
-			s.log.Info().Msg("graceful stop")
-			s.drain()
-			return handoff.ExitOK
-		case syscall.SIGINT, syscall.SIGQUIT:
-			s.log.Info().Str("signal", sig.String()).Msg("quick stop")
-			return handoff.ExitOK
-		}
-	}
-	return handoff.ExitOK
 }
 
 // drain stops accepting, closes idle connections and waits for the
