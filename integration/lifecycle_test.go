@@ -1,0 +1,330 @@
+package integration
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// Signals and supervision of the real binary, each under load. Short
+// timeouts keep every test to a few seconds.
+
+func TestLifecycleTermUnderLoadDropsNothing(t *testing.T) {
+	pidfile := filepath.Join(t.TempDir(), "gowsgi.pid")
+	s := start(t, serverOpts{args: []string{"-w", "2", "--graceful-timeout", "5", "-p", pidfile, "lifecycle:app"}, ready: 2})
+	if readPidfile(pidfile) != s.cmd.Process.Pid {
+		t.Fatalf("pidfile holds %d; want the master %d", readPidfile(pidfile), s.cmd.Process.Pid)
+	}
+	l := startLoad(t, s.url("/?ms=30"), 6)
+	l.waitOK(60)
+	s.signal(syscall.SIGTERM)
+	if code := s.wait(15 * time.Second); code != 0 {
+		t.Fatalf("exit code after TERM = %d; want 0", code)
+	}
+	l.requireNoFailures(true) // after the stop, refused is the right answer
+	if _, err := os.Stat(pidfile); !os.IsNotExist(err) {
+		t.Errorf("pidfile left after exit")
+	}
+}
+
+// TestLifecycleTermServesQueuedConnections fills the listen backlog
+// behind a worker that accepts one connection at a time, then stops the
+// server: every queued connection is served, none is reset.
+func TestLifecycleTermServesQueuedConnections(t *testing.T) {
+	mark := filepath.Join(t.TempDir(), "in-flight")
+	s := start(t, serverOpts{args: []string{"--worker-connections", "1", "--graceful-timeout", "10", "lifecycle:app"}})
+	type result struct {
+		i    int
+		resp string
+		err  error
+	}
+	results := make(chan result, 4)
+	send := func(i int, target string) {
+		c, err := net.Dial("tcp", s.addr)
+		if err != nil {
+			results <- result{i: i, err: err}
+			return
+		}
+		defer c.Close()
+		fmt.Fprintf(c, "GET %s HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n", target)
+		c.SetReadDeadline(time.Now().Add(20 * time.Second))
+		b, err := io.ReadAll(c)
+		results <- result{i: i, resp: string(b), err: err}
+	}
+	go send(0, "/?ms=1000&mark="+mark)
+	s.waitFor(func() bool { _, err := os.Stat(mark); return err == nil })
+	for i := 1; i <= 3; i++ {
+		go send(i, "/")
+	}
+	time.Sleep(100 * time.Millisecond) // let the three connections reach the backlog
+	s.signal(syscall.SIGTERM)
+	for range 4 {
+		r := <-results
+		if r.err != nil || !strings.HasPrefix(r.resp, "HTTP/1.1 200 ") {
+			t.Errorf("connection %d: %q, %v; want a 200", r.i, r.resp, r.err)
+		}
+	}
+	if code := s.wait(15 * time.Second); code != 0 {
+		t.Fatalf("exit code %d; want 0", code)
+	}
+}
+
+// writeModule writes dir/name.py.
+func writeModule(t *testing.T, dir, name, src string) {
+	t.Helper()
+	if err := os.WriteFile(filepath.Join(dir, name+".py"), []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// A rewrite within the same second must not look unchanged to an
+	// importer comparing mtimes with a stale .pyc.
+	os.RemoveAll(filepath.Join(dir, "__pycache__"))
+}
+
+func versionApp(version string) string {
+	return fmt.Sprintf(`import os
+VERSION = %q
+
+def app(environ, start_response):
+    body = ("%%s %%d" %% (VERSION, os.getpid())).encode()
+    start_response("200 OK", [("Content-Length", str(len(body)))])
+    return [body]
+`, version)
+}
+
+func disjoint(a, b []int) bool {
+	for _, x := range a {
+		if slices.Contains(b, x) {
+			return false
+		}
+	}
+	return true
+}
+
+func TestLifecycleHUPReloadsCodeAndConfigUnderLoad(t *testing.T) {
+	dir := t.TempDir()
+	writeModule(t, dir, "hupapp", versionApp("v1"))
+	conf := filepath.Join(dir, "gowsgi.toml")
+	os.WriteFile(conf, []byte("workers = 2\n"), 0o644)
+	s := start(t, serverOpts{args: []string{"-c", conf, "--pythonpath", dir, "hupapp:app"}, ready: 2})
+	l := startLoad(t, s.url("/"), 6)
+	l.waitOK(40)
+	old := s.workerPIDs()
+
+	writeModule(t, dir, "hupapp", versionApp("v2"))
+	os.WriteFile(conf, []byte("workers = 3\n"), 0o644)
+	s.signal(syscall.SIGHUP)
+	s.waitFor(func() bool { pids := s.workerPIDs(); return len(pids) == 3 && disjoint(pids, old) })
+	if pid := s.cmd.Process.Pid; s.find("reloaded: the new workers serve; the old ones finish their requests")[0].num("pid") != pid {
+		t.Fatalf("the reload was not done by the same master %d", pid)
+	}
+	for range 10 {
+		if code, body := s.get("/"); code != 200 || !strings.HasPrefix(body, "v2 ") {
+			t.Fatalf("after HUP: %d %q; want the new code, v2", code, body)
+		}
+	}
+	l.requireNoFailures(false)
+}
+
+func TestLifecycleHUPWithBrokenAppKeepsOldWorkers(t *testing.T) {
+	dir := t.TempDir()
+	writeModule(t, dir, "hupapp", versionApp("v1"))
+	s := start(t, serverOpts{args: []string{"-w", "2", "--pythonpath", dir, "hupapp:app"}, ready: 2})
+	l := startLoad(t, s.url("/"), 6)
+	l.waitOK(40)
+	old := s.workerPIDs()
+
+	writeModule(t, dir, "hupapp", "def app(environ, start_response:\n    pass\n")
+	s.signal(syscall.SIGHUP)
+	s.waitFor(func() bool { return len(s.logged("reload failed")) == 1 })
+	l.waitOK(40)
+	if now := s.workerPIDs(); !slices.Equal(now, old) {
+		t.Fatalf("workers %v after a failed reload; want the old ones %v", now, old)
+	}
+	if code, body := s.get("/"); code != 200 || !strings.HasPrefix(body, "v1 ") {
+		t.Fatalf("after a failed reload: %d %q; want the old code, v1", code, body)
+	}
+	if out := s.output(); !strings.Contains(out, "SyntaxError") {
+		t.Errorf("the log does not show why the new code failed")
+	}
+
+	writeModule(t, dir, "hupapp", versionApp("v3"))
+	s.signal(syscall.SIGHUP)
+	s.waitFor(func() bool { pids := s.workerPIDs(); return len(pids) == 2 && disjoint(pids, old) })
+	if code, body := s.get("/"); code != 200 || !strings.HasPrefix(body, "v3 ") {
+		t.Fatalf("after fixing the app: %d %q; want v3", code, body)
+	}
+	l.requireNoFailures(false)
+}
+
+func TestLifecycleTTINAndTTOUUnderLoad(t *testing.T) {
+	s := start(t, serverOpts{args: []string{"-w", "2", "lifecycle:app"}, ready: 2})
+	l := startLoad(t, s.url("/?ms=5"), 6)
+	l.waitOK(30)
+	oldest := s.find("worker started")[0].num("worker_pid")
+	s.signal(syscall.SIGTTIN)
+	s.waitFor(func() bool { return len(s.workerPIDs()) == 3 })
+	s.signal(syscall.SIGTTOU)
+	s.waitFor(func() bool { return len(s.workerPIDs()) == 2 })
+	if slices.Contains(s.workerPIDs(), oldest) {
+		t.Fatalf("TTOU did not stop the oldest worker %d", oldest)
+	}
+	s.signal(syscall.SIGTTOU)
+	s.waitFor(func() bool { return len(s.workerPIDs()) == 1 })
+	// Signals pending together are handled lowest number first, so
+	// each waits for the effect of the one before.
+	s.signal(syscall.SIGTTOU) // at one worker: ignored
+	s.waitFor(func() bool { return len(s.find("TTOU ignored: one worker is the minimum")) == 1 })
+	s.signal(syscall.SIGTTIN)
+	s.waitFor(func() bool { return len(s.workerPIDs()) == 2 })
+	if n := len(s.find("one worker less")); n != 2 {
+		t.Fatalf("%d workers removed; want 2 (3 to 1)", n)
+	}
+	l.waitOK(30)
+	l.requireNoFailures(false)
+}
+
+func TestLifecycleKilledWorkerUnderLoad(t *testing.T) {
+	const clients = 6
+	s := start(t, serverOpts{args: []string{"-w", "2", "lifecycle:app"}, ready: 2})
+	l := startLoad(t, s.url("/?ms=20"), clients)
+	l.waitOK(40)
+	victim := s.workerPIDs()[0]
+	syscall.Kill(victim, syscall.SIGKILL)
+	s.waitFor(func() bool { pids := s.workerPIDs(); return len(pids) == 2 && !slices.Contains(pids, victim) })
+	// Only the requests the killed worker held may fail: at most one per
+	// client, each having one request at a time.
+	if n := l.failed.Load(); n > clients {
+		t.Errorf("%d requests failed around the kill; want at most %d", n, clients)
+	}
+	before := l.failed.Load()
+	l.waitOK(60)
+	if n := l.failed.Load() - before; n != 0 {
+		t.Errorf("%d requests failed after the replacement was ready: %v", n, l.firstFailures())
+	}
+	if l.refused.Load() != 0 {
+		t.Errorf("%d connections refused: the listeners must outlive a worker", l.refused.Load())
+	}
+}
+
+// stuckLine is the line of lifecycle.py where /stuck blocks.
+func stuckLine(t *testing.T) int {
+	t.Helper()
+	f, err := os.Open(filepath.Join(appsDir, "lifecycle.py"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for n := 1; sc.Scan(); n++ {
+		if strings.Contains(sc.Text(), "STUCK-HERE") {
+			return n
+		}
+	}
+	t.Fatal("no STUCK-HERE line in lifecycle.py")
+	return 0
+}
+
+// TestLifecycleStuckWorkerIsDumpedAndReplaced: an app call blocked in C
+// with the GIL held outlives --timeout; the log names the request and
+// the stuck line, and a new worker takes over.
+func TestLifecycleStuckWorkerIsDumpedAndReplaced(t *testing.T) {
+	s := start(t, serverOpts{args: []string{"-w", "2", "--timeout", "2", "lifecycle:app"}, ready: 2})
+	l := startLoad(t, s.url("/"), 4)
+	l.waitOK(20)
+	go http.Get(s.url("/stuck?id=7")) // never answered: its worker is killed
+	s.waitFor(func() bool { return len(s.logged("worker timeout: a request outlived")) == 1 })
+	timeout := s.logged("worker timeout: a request outlived")[0]
+	if timeout.str("method") != "GET" || timeout.str("path") != "/stuck" || timeout.num("elapsed") < 2000 {
+		t.Fatalf("timeout log line %v; want GET /stuck after 2000ms or more", timeout)
+	}
+	victim := timeout.num("worker_pid")
+	want := fmt.Sprintf("lifecycle.py\", line %d in stuck", stuckLine(t))
+	s.waitFor(func() bool {
+		for _, line := range s.logged("worker timeout: the Python stack") {
+			if line.num("pid") == victim && strings.Contains(line.str("message"), want) {
+				return true
+			}
+		}
+		return false
+	})
+	s.waitFor(func() bool { pids := s.workerPIDs(); return len(pids) == 2 && !slices.Contains(pids, victim) })
+	exited := s.find("worker exited")
+	if last := exited[len(exited)-1]; last.num("worker_pid") != victim || last.str("signal") != "killed" {
+		t.Fatalf("exit of the stuck worker logged as %v; want SIGKILL", last)
+	}
+	// Requests that landed on the stuck worker may have failed with it;
+	// once it is replaced nothing fails.
+	before := l.failed.Load()
+	l.waitOK(40)
+	if n := l.failed.Load() - before; n != 0 {
+		t.Errorf("%d requests failed after the replacement: %v", n, l.firstFailures())
+	}
+}
+
+func TestLifecycleMaxRequestsRecyclesWithoutFailures(t *testing.T) {
+	s := start(t, serverOpts{args: []string{"-w", "2", "--max-requests", "40", "--max-requests-jitter", "10", "lifecycle:app"}, ready: 2})
+	l := startLoad(t, s.url("/"), 6)
+	s.waitFor(func() bool { return len(s.find("worker exited")) >= 4 })
+	l.waitOK(20)
+	l.requireNoFailures(false)
+	for _, line := range s.find("worker exited") {
+		if line.str("signal") != "" || line.num("exit_code") != 0 {
+			t.Errorf("a recycled worker did not exit cleanly: %v", line)
+		}
+	}
+	if n := len(s.logged("worker reached --max-requests")); n < 4 {
+		t.Errorf("%d workers retired for --max-requests; want 4 or more", n)
+	}
+}
+
+func TestLifecycleUSR1ReopensLogFiles(t *testing.T) {
+	dir := t.TempDir()
+	logPath := filepath.Join(dir, "error.log")
+	s := start(t, serverOpts{args: []string{"-w", "2", "--error-logfile", logPath, "--log-format", "json", "lifecycle:app"}, ready: -1})
+	eventually(t, "two workers ready in the log file", func() bool {
+		b, _ := os.ReadFile(logPath)
+		return strings.Count(string(b), `"worker ready"`) == 2
+	})
+	os.Rename(logPath, logPath+".1") // what logrotate does
+	s.signal(syscall.SIGUSR1)
+	eventually(t, "master and workers writing to the new file", func() bool {
+		b, _ := os.ReadFile(logPath)
+		return strings.Count(string(b), "reopened") >= 1 && strings.Count(string(b), `"role":"worker"`) >= 2
+	})
+}
+
+// TestLifecycleReloadOnCodeChange: with --reload an edited module is
+// served by new workers, and a syntax error keeps the old ones.
+func TestLifecycleReloadOnCodeChange(t *testing.T) {
+	dir := t.TempDir()
+	writeModule(t, dir, "devapp", versionApp("v1"))
+	s := start(t, serverOpts{args: []string{"--reload", "--pythonpath", dir, "devapp:app"}})
+	l := startLoad(t, s.url("/"), 4)
+	l.waitOK(20)
+	served := func(version string) func() bool {
+		return func() bool { code, body := s.get("/"); return code == 200 && strings.HasPrefix(body, version+" ") }
+	}
+	writeModule(t, dir, "devapp", versionApp("v2"))
+	s.waitFor(served("v2"))
+
+	writeModule(t, dir, "devapp", "def app(environ, start_response:\n")
+	s.waitFor(func() bool { return len(s.logged("reload failed")) == 1 })
+	if !served("v2")() {
+		t.Fatalf("a syntax error took the running code down")
+	}
+	if !strings.Contains(s.output(), "SyntaxError") {
+		t.Errorf("the log does not show the syntax error")
+	}
+	writeModule(t, dir, "devapp", versionApp("v3"))
+	s.waitFor(served("v3"))
+	l.requireNoFailures(false)
+}
