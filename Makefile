@@ -13,7 +13,7 @@ export CGO_LDFLAGS := -Wl,-rpath,$(PY_LIBDIR)
 
 BIN := bin/gowsgi
 
-.PHONY: all build run test deps check-python unit integration race vet fuzz clean
+.PHONY: all build build-debian run test deps check-python unit integration race vet fuzz clean
 
 all: build
 
@@ -25,11 +25,17 @@ check-python:
 build: check-python
 	$(GO) build -o $(BIN) ./cmd/gowsgi
 
+# A second binary embedding Debian's /usr/bin/python3, whose apt
+# python3-* packages (Django) the framework integration tests use.
+DEBIAN_PYTHON := /usr/bin/python3
+build-debian:
+	@$(MAKE) --no-print-directory build PYTHON=$(DEBIAN_PYTHON) BIN=bin/gowsgi-debian
+
 run: build
 	$(BIN) -w 2 -b 127.0.0.1:8000 --chdir examples hello:app
 
 # Packages the tests need, installed only when missing.
-DEB_PACKAGES := curl pkg-config libpython3-dev python3-flask systemd
+DEB_PACKAGES := curl pkg-config libpython3-dev python3-flask python3-django systemd
 deps:
 	@missing=""; for p in $(DEB_PACKAGES); do dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" || missing="$$missing $$p"; done; \
 	if [ -z "$$missing" ]; then exit 0; fi; \
