@@ -282,6 +282,8 @@ func TestLoadErrors(t *testing.T) {
 		{name: "bad log level", args: []string{"a:b", "--log-level", "loud"},
 			want: `--log-level: log level "loud": want one of debug, info, warning, error, critical`},
 		{name: "bad log format", args: []string{"a:b", "--log-format", "xml"}, want: `--log-format: log format "xml": want console or json`},
+		{name: "bad access log atom", args: []string{"a:b", "--access-logformat", `%(h)s %(zz)s`},
+			want: `--access-logformat: accesslog: bad format: unknown atom %(zz)s`},
 		{name: "bad allowed ip", args: []string{"a:b", "--forwarded-allow-ips", "10.0.0.1,proxy"},
 			want: `--forwarded-allow-ips: "proxy" is not *, an IP address or a CIDR network`},
 		{name: "bad umask", args: []string{"a:b", "-m", "0o1000"}, want: `-m: umask "0o1000" is outside 0 to 0o777`},

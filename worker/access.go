@@ -2,6 +2,7 @@ package worker
 
 import (
 	"fmt"
+	"net/http"
 	"os"
 	"strconv"
 	"time"
@@ -143,9 +144,17 @@ func (c *conn) logAccess(start time.Time) {
 	c.mu.Unlock()
 }
 
+// Statuses logged for requests a worker dies with; the client gets no
+// response at all, its connection is cut.
+const (
+	statusTimedOut = http.StatusGatewayTimeout     // the master aborts a call that outlived --timeout
+	statusStopped  = http.StatusServiceUnavailable // a quick stop (INT, QUIT)
+)
+
 // logUnfinished writes the line of every request still being answered,
-// with status, before the worker dies with them: the master's abort
-// for a call that outlived --timeout (504 suits), or a quick stop (503).
+// with status, before the worker dies with them: statusTimedOut when the
+// master aborts a call that outlived --timeout, statusStopped on a quick
+// stop.
 // Response headers and bytes, which the serve goroutines may be writing,
 // are left out. Safe to call from any goroutine.
 func (s *server) logUnfinished(status int) {

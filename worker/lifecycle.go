@@ -57,6 +57,7 @@ func (s *server) run(ctl *os.File) int {
 				return handoff.ExitOK
 			case syscall.SIGINT, syscall.SIGQUIT:
 				s.log.Info().Str("signal", sig.String()).Msg("quick stop")
+				s.logUnfinished(statusStopped)
 				return handoff.ExitOK
 			case syscall.SIGUSR1:
 				s.reopenLogs()
@@ -144,6 +145,7 @@ func (lc *lifecycle) abort(now time.Time) {
 	} else {
 		ev.Msg("worker timeout: the Python stack of every thread, most recent call first:\n" + stacks)
 	}
+	lc.srv.logUnfinished(statusTimedOut)
 	lc.send(handoff.MsgAborted)
 }
 
