@@ -137,7 +137,8 @@ func TestLifecycleSystemdSocketActivation(t *testing.T) {
 	s := start(t, serverOpts{binary: activate, bare: true, ready: -1, args: []string{
 		"-l", sock, "-E", "NOTIFY_SOCKET=" + notifyPath,
 		binary, "--chdir", appsDir, "-w", "2", "-b", "127.0.0.1:1", "lifecycle:app"}})
-	eventually(t, "the socket to be listening", func() bool { _, err := os.Stat(sock); return err == nil })
+	// systemd-socket-activate says so once it has called listen(2).
+	eventually(t, "the socket to be listening", func() bool { return strings.Contains(s.output(), "Listening on "+sock) })
 	client := &http.Client{Timeout: 20 * time.Second, Transport: &http.Transport{
 		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
 			return (&net.Dialer{}).DialContext(ctx, "unix", sock)
@@ -179,4 +180,23 @@ func readNotify(t *testing.T, c *net.UnixConn) string {
 		t.Fatalf("reading NOTIFY_SOCKET: %v", err)
 	}
 	return string(buf[:n])
+}
+
+// TestLifecycleOrphansAreReaped: a process an app leaves behind is
+// re-parented to the master (a child subreaper, as PID 1 in a container
+// is) and reaped when it exits, never left a zombie.
+func TestLifecycleOrphansAreReaped(t *testing.T) {
+	s := start(t, serverOpts{args: []string{"lifecycle:app"}})
+	code, body := s.get("/orphan")
+	orphan, err := strconv.Atoi(body)
+	if code != 200 || err != nil {
+		t.Fatalf("GET /orphan = %d %q", code, body)
+	}
+	if ppid := parentOf(orphan); ppid != s.cmd.Process.Pid {
+		t.Fatalf("the orphan %d has parent %d; want the master %d", orphan, ppid, s.cmd.Process.Pid)
+	}
+	eventually(t, "the orphan to be reaped", func() bool {
+		_, err := os.Stat("/proc/" + strconv.Itoa(orphan))
+		return os.IsNotExist(err)
+	})
 }

@@ -1,6 +1,7 @@
 """Apps for the lifecycle (signals and supervision) integration tests."""
 import ctypes
 import os
+import subprocess
 import time
 
 
@@ -13,6 +14,8 @@ def app(environ, start_response):
     /stuck never answers."""
     if environ["PATH_INFO"] == "/stuck":
         return stuck(environ, start_response)
+    if environ["PATH_INFO"] == "/orphan":
+        return orphan(environ, start_response)
     q = _query(environ)
     if "mark" in q:
         open(q["mark"], "w").close()
@@ -31,3 +34,11 @@ def stuck(environ, start_response):
     libc.sleep(3600)  # STUCK-HERE
     start_response("200 OK", [])
     return [b"unreachable"]
+
+
+def orphan(environ, start_response):
+    """Leaves a process behind whose parent exits at once, as daemonizing
+    helpers do; answers with its pid."""
+    out = subprocess.check_output(["sh", "-c", "sleep 0.5 >/dev/null 2>&1 & echo $!"])
+    start_response("200 OK", [("Content-Type", "text/plain")])
+    return [out.strip()]
