@@ -271,3 +271,14 @@ func BenchmarkCallEcho(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkCallUnreadBody: a body the app never reads costs nothing to
+// expose as wsgi.input.
+func BenchmarkCallUnreadBody(b *testing.B) {
+	x := NewExchange(0)
+	env := environ("POST", "/hello")
+	body := Body{Data: []byte(strings.Repeat("x", 256<<10))}
+	for b.Loop() {
+		x.Call(env, body)
+	}
+}

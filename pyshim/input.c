@@ -2,6 +2,12 @@
  * input.c: wsgi.input over the request body in memory (PEP 3333 "Input
  * and Error Streams"), read in place instead of copied into a BytesIO.
  *
+ * Measured (CPU time per exchange, BenchmarkCallEcho and
+ * BenchmarkCallUnreadBody): reading a body whole costs the same as with
+ * a BytesIO, one copy either way (1 KiB: ~1.25 us, 256 KiB: ~10.5 us);
+ * a 256 KiB body the app never reads drops from ~9.7 us to ~1.9 us, as
+ * nothing is copied until the app asks.
+ *
  * The bytes belong to the Go caller, which pins them for the exchange;
  * gw_input_detach cuts the link when the exchange ends, so an app that
  * keeps the stream reads EOF afterwards, never freed memory.
