@@ -64,6 +64,9 @@ type Config struct {
 	ForwardedAllowIPs []string `json:"forwarded_allow_ips"`
 	ProxyProtocol     bool     `json:"proxy_protocol"`
 	ProxyAllowFrom    []string `json:"proxy_allow_ips"`
+	// Protocol is what the listeners speak: ProtocolHTTP or ProtocolUwsgi.
+	Protocol      string   `json:"protocol"`
+	UwsgiAllowIPs []string `json:"uwsgi_allow_ips"` // peers allowed to send uwsgi packets
 
 	// ConfigFile is the TOML file the settings were read from, if any;
 	// the master re-reads it on HUP.

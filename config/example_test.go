@@ -126,4 +126,6 @@ func ExampleConfig_WriteTOML() {
 	// forwarded_allow_ips = ["127.0.0.1", "::1"]
 	// proxy_protocol = false
 	// proxy_allow_ips = ["127.0.0.1"]
+	// protocol = "http"
+	// uwsgi_allow_ips = ["127.0.0.1", "::1"]
 }

@@ -62,6 +62,8 @@ func TestLoadDefaults(t *testing.T) {
 		LogLevel:              "info",
 		ForwardedAllowIPs:     []string{"127.0.0.1", "::1"},
 		ProxyAllowFrom:        []string{"127.0.0.1"},
+		Protocol:              "http",
+		UwsgiAllowIPs:         []string{"127.0.0.1", "::1"},
 	}
 	if action != ActionServe {
 		t.Errorf("action = %v, want ActionServe", action)

@@ -287,6 +287,19 @@ var settings = []*setting{
 		normalize: eachItem(normalizeAllowedIP),
 		field:     func(c *Config) any { return &c.ProxyAllowFrom },
 	},
+	{
+		name: "protocol", flags: []string{"protocol"}, kind: kindString, def: ProtocolHTTP,
+		help:      "speak `PROTOCOL` on every listener: http, or uwsgi for nginx uwsgi_pass and Apache mod_proxy_uwsgi",
+		normalize: normalizeProtocol,
+		field:     func(c *Config) any { return &c.Protocol },
+	},
+	{
+		name: "uwsgi_allow_ips", flags: []string{"uwsgi-allow-from"}, kind: kindCSV,
+		def:       "127.0.0.1,::1",
+		help:      "accept uwsgi requests from the comma-separated `IPS` (addresses or CIDRs, * for any); unix-socket peers always",
+		normalize: eachItem(normalizeAllowedIP),
+		field:     func(c *Config) any { return &c.UwsgiAllowIPs },
+	},
 }
 
 // switches are command-line flags that choose what Load's caller does
