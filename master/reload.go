@@ -2,7 +2,6 @@ package master
 
 import (
 	"slices"
-	"syscall"
 
 	"github.com/gowsgi/gowsgi/config"
 )
@@ -102,8 +101,7 @@ func (a *arbiter) cancelReload() {
 	a.next = nil
 	for _, w := range a.byID() {
 		if w.gen == g.n && w.state != stopping {
-			a.env.signal(w.pid, syscall.SIGQUIT)
-			w.state = stopping
+			a.quit(w)
 			w.killAt = a.env.now().Add(quickStopGrace)
 		}
 	}

@@ -76,7 +76,7 @@ func (a *arbiter) fill() {
 func (a *arbiter) fillGen(g *generation) {
 	for a.stop == running && a.count(g, (*workerProc).active) < g.want {
 		a.nextID++
-		pid, err := a.env.spawn(a.nextID, g.cfg)
+		pid, err := a.env.spawn(a.nextID, g.n, g.cfg)
 		if err != nil {
 			a.log.Error().Err(err).Int("worker", a.nextID).Msg("cannot start a worker")
 			if g == a.next {
@@ -128,11 +128,28 @@ func (a *arbiter) kill(w *workerProc) {
 // signalAll sends sig to every worker, which all count as stopping.
 func (a *arbiter) signalAll(sig syscall.Signal) {
 	for _, w := range a.byID() {
+		if sig == syscall.SIGQUIT {
+			a.quit(w)
+			continue
+		}
 		a.env.signal(w.pid, sig)
 		if w.state != aborting {
 			w.state = stopping
 		}
 	}
+}
+
+// quit stops a worker at once: QUIT, or SIGKILL for one still booting,
+// which has no handler yet and would answer QUIT with a Go stack dump.
+func (a *arbiter) quit(w *workerProc) {
+	if w.state != aborting {
+		w.state = stopping
+	}
+	if !w.ready {
+		a.kill(w)
+		return
+	}
+	a.env.signal(w.pid, syscall.SIGQUIT)
 }
 
 func (a *arbiter) onReady(pid int) {
