@@ -282,3 +282,18 @@ func BenchmarkCallUnreadBody(b *testing.B) {
 		x.Call(env, body)
 	}
 }
+
+// TestReferencesDropped: after an exchange, nothing it touched keeps a
+// reference: not the iterable, not start_response, not the chunks, and
+// the Exchange's wsgi.errors stream is back to its own references.
+func TestReferencesDropped(t *testing.T) {
+	x := NewExchange(0)
+	defer x.Close()
+	if _, _, body, failed, tb := run(t, x, "/refs", nil); failed || body != strings.Repeat("a chunk every exchange returns", 2) {
+		t.Fatalf("/refs: %q %s", body, tb)
+	}
+	_, _, got, failed, tb := run(t, x, "/refs-check", nil)
+	if want := "(0, 2, 2, 0)"; failed || got != want {
+		t.Fatalf("(chunk refs gained, iterable refs, start_response refs, errors refs gained) = %s; want %s %s", got, want, tb)
+	}
+}

@@ -4,6 +4,18 @@ import sys
 
 closed = []
 stash = []
+CHUNK = b"a chunk every exchange returns"
+refs = {}
+
+
+class Body:
+    """An iterable that is not a list, so the exchange iterates it."""
+
+    def __init__(self, chunks):
+        self.chunks = chunks
+
+    def __iter__(self):
+        return iter(self.chunks)
 
 
 def input_ops(inp, ops):
@@ -45,6 +57,22 @@ def app(environ, start_response):
     if path == "/hello":
         start_response("200 OK", [("Content-Type", "text/plain")])
         return [b"hello"]
+    if path == "/refs":
+        # What the exchange must not keep: the iterable, start_response;
+        # what it must give back: CHUNK's references.
+        refs["body"] = Body([CHUNK, CHUNK])
+        refs["chunk"] = sys.getrefcount(CHUNK)
+        refs["start_response"] = start_response
+        refs["errors"] = sys.getrefcount(environ["wsgi.errors"])
+        start_response("200 OK", [])
+        return refs["body"]
+    if path == "/refs-check":
+        gc.collect()
+        start_response("200 OK", [])
+        # getrefcount's own argument and refs hold the only references left
+        return [repr((sys.getrefcount(CHUNK) - refs["chunk"], sys.getrefcount(refs["body"]),
+                      sys.getrefcount(refs["start_response"]),
+                      sys.getrefcount(environ["wsgi.errors"]) - refs["errors"])).encode()]
     if path == "/input-ops":
         start_response("200 OK", [])
         return [input_ops(environ["wsgi.input"], environ["OPS"])]
