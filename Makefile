@@ -67,6 +67,7 @@ fuzz:
 	$(GO) test -run='^$$' -fuzz='^FuzzChunkedBody$$'  -fuzztime=$(FUZZTIME) ./httpparse/
 	$(GO) test -run='^$$' -fuzz='^FuzzDifferential$$' -fuzztime=$(FUZZTIME) ./httpparse/
 	$(GO) test -run='^$$' -fuzz='^FuzzDecodeFile$$'   -fuzztime=$(FUZZTIME) ./config/
+	$(GO) test -run='^$$' -fuzz='^FuzzRead$$'         -fuzztime=$(FUZZTIME) ./httpparse/proxyproto/
 
 clean:
 	rm -rf bin

@@ -7,11 +7,9 @@ import (
 	"net/http"
 	"net/netip"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -183,44 +181,18 @@ func TestForwardedSchemeFromUntrustedPeer(t *testing.T) {
 	}
 }
 
-var systemPython struct {
-	once sync.Once
-	bin  string
-	err  error
-}
-
-// systemPythonBinary builds gowsgi against Debian's /usr/bin/python3:
-// the default build embeds the pyenv Python under /root, which an
-// unprivileged worker cannot read.
-func systemPythonBinary(t *testing.T) string {
-	t.Helper()
-	systemPython.once.Do(func() {
-		root := filepath.Dir(filepath.Dir(binary))
-		systemPython.bin = filepath.Join(root, "bin", "gowsgi-system-python")
-		cmd := exec.Command("make", "-C", root, "--no-print-directory", "build",
-			"PYTHON=/usr/bin/python3", "BIN="+systemPython.bin)
-		out, err := cmd.CombinedOutput()
-		if err != nil {
-			systemPython.err = err
-			t.Logf("%s", out)
-		}
-	})
-	if systemPython.err != nil {
-		t.Fatalf("building against /usr/bin/python3: %v", systemPython.err)
-	}
-	return systemPython.bin
-}
-
 // -u/-g drop the workers' privileges after the master bound the sockets
 // (as root) and before the app is imported; the unix socket and the log
-// files go to the worker user, the socket with the mode -m leaves.
+// files go to the worker user, the socket with the mode -m leaves. The
+// worker runs bin/gowsgi-debian: the default build embeds the pyenv
+// Python under /root, which an unprivileged worker cannot read.
 func TestWorkersDropPrivileges(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("dropping privileges needs root")
 	}
 	dir := t.TempDir()
 	sock, access := filepath.Join(dir, "app.sock"), filepath.Join(dir, "access.log")
-	s := start(t, serverOpts{binary: systemPythonBinary(t), args: []string{"-b", "unix:" + sock,
+	s := start(t, serverOpts{binary: debianBinary(t), args: []string{"-b", "unix:" + sock,
 		"-u", "nobody", "-g", "nogroup", "-m", "007", "--access-logfile", access, "peer:ids"}})
 	code, body := s.get("/")
 	if code != 200 || body != "65534 65534 " {
@@ -249,7 +221,7 @@ func TestInitGroups(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("dropping privileges needs root")
 	}
-	s := start(t, serverOpts{binary: systemPythonBinary(t), args: []string{"-u", "nobody", "--initgroups", "peer:ids"}})
+	s := start(t, serverOpts{binary: debianBinary(t), args: []string{"-u", "nobody", "--initgroups", "peer:ids"}})
 	if code, body := s.get("/"); code != 200 || body != "65534 65534 65534" {
 		t.Fatalf("GET / = %d %q; want nobody with its group nogroup as a supplementary group", code, body)
 	}
