@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/gowsgi/gowsgi/httpparse"
+	"github.com/gowsgi/gowsgi/httpparse/uwsgiproto"
 	"github.com/gowsgi/gowsgi/wsgi"
 )
 
@@ -24,7 +25,8 @@ type conn struct {
 	info   wsgi.Conn
 	req    httpparse.Request
 	env    wsgi.Environ
-	acc    accessRecord // the response being answered, for the access log
+	acc    accessRecord       // the response being answered, for the access log
+	uwsgi  *uwsgiproto.Packet // the request of a --protocol uwsgi connection; nil for HTTP
 
 	mu   sync.Mutex
 	idle bool // guarded by mu: waiting for the first byte of a request
@@ -52,6 +54,10 @@ func (c *conn) serve() {
 	defer c.srv.forget(c)
 	defer c.nc.Close()
 	if !c.acceptProxyHeader() {
+		return
+	}
+	if c.srv.uwsgi != nil {
+		c.serveUwsgi() // uwsgi.go
 		return
 	}
 	idleTimeout := headerTimeout // the first request may take its time to start

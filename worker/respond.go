@@ -24,7 +24,7 @@ func (c *conn) respond(body *bodyBuf) bool {
 	if !c.chooseScheme() {
 		return false
 	}
-	c.env.Build(req, &c.info, bodyLen)
+	c.buildEnviron(bodyLen) // HTTP or uwsgi: uwsgi.go
 	defer c.logAccess(c.beginAccess())
 
 	sl := <-c.srv.slots

@@ -29,7 +29,8 @@ type server struct {
 	lns    []net.Listener
 	limits httpparse.Limits
 	dates  wsgi.DateCache
-	extras *extras // logs and proxy trust, set by Main before run; nil in unit tests
+	extras *extras     // logs and proxy trust, set by Main before run; nil in unit tests
+	uwsgi  *uwsgiFront // --protocol uwsgi; nil for HTTP
 
 	// slots hands out the Python call slots; a request holds one for as
 	// long as it runs in, or streams from, the app.
@@ -61,6 +62,7 @@ func newServer(cfg *config.Config, log zerolog.Logger, lns []net.Listener) *serv
 		slots:   make(chan *slot, max(cfg.Threads, 1)),
 		connSem: make(chan struct{}, max(cfg.WorkerConnections, 1)),
 		conns:   make(map[*conn]struct{}),
+		uwsgi:   newUwsgiFront(cfg, log),
 		limits: httpparse.Limits{
 			RequestLine: cfg.LimitRequestLine,
 			Fields:      cfg.LimitRequestFields,
