@@ -48,24 +48,26 @@ func TestLifecycleTermServesQueuedConnections(t *testing.T) {
 		err  error
 	}
 	results := make(chan result, 4)
+	// send returns once the connection is established, that is queued
+	// in the kernel when no worker takes it, and reads in the background.
 	send := func(i int, target string) {
 		c, err := net.Dial("tcp", s.addr)
 		if err != nil {
-			results <- result{i: i, err: err}
-			return
+			t.Fatal(err)
 		}
-		defer c.Close()
+		t.Cleanup(func() { c.Close() })
 		fmt.Fprintf(c, "GET %s HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n", target)
-		c.SetReadDeadline(time.Now().Add(20 * time.Second))
-		b, err := io.ReadAll(c)
-		results <- result{i: i, resp: string(b), err: err}
+		go func() {
+			c.SetReadDeadline(time.Now().Add(20 * time.Second))
+			b, err := io.ReadAll(c)
+			results <- result{i: i, resp: string(b), err: err}
+		}()
 	}
-	go send(0, "/?ms=1000&mark="+mark)
+	send(0, "/?ms=1000&mark="+mark)
 	s.waitFor(func() bool { _, err := os.Stat(mark); return err == nil })
 	for i := 1; i <= 3; i++ {
-		go send(i, "/")
+		send(i, "/")
 	}
-	time.Sleep(100 * time.Millisecond) // let the three connections reach the backlog
 	s.signal(syscall.SIGTERM)
 	for range 4 {
 		r := <-results
