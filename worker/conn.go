@@ -3,8 +3,7 @@ package worker
 import (
 	"bufio"
 	"errors"
-	"io"
-	"net"
+	"net/http"
 	"strconv"
 	"sync"
 	"time"
@@ -19,32 +18,78 @@ import (
 // (drain), under mu.
 type conn struct {
 	srv    *server
-	nc     net.Conn
+	nc     *sock // never nil
 	br     *bufio.Reader
 	reader *httpparse.Reader
 	info   wsgi.Conn
 	req    httpparse.Request
 	env    wsgi.Environ
+	body   requestBody
 	acc    accessRecord       // the response being answered, for the access log
 	uwsgi  *uwsgiproto.Packet // the request of a --protocol uwsgi connection; nil for HTTP
+	w      bodyWriter
+	out    outbox
+	// Scratch for one response step's buffers, and for those plus the
+	// outbox, so that framing a step allocates nothing.
+	step [maxIov][]byte
+	send [maxIov][]byte
 
-	mu   sync.Mutex
-	idle bool // guarded by mu: waiting for the first byte of a request
+	mu    sync.Mutex
+	idle  bool // guarded by mu: waiting for the first byte of a request
+	fresh bool // guarded by mu: no request has begun on the connection yet
 }
 
+// freshGrace is how long a graceful stop lets a connection that has not
+// sent its first request yet do so. Closing it at once would fail a
+// request already on its way (a client retries a request on a reused
+// keep-alive connection, not on a new one); waiting for it as long as
+// --header-timeout would let idle clients hold up the stop.
+const freshGrace = time.Second
+
 // wakeIfIdle makes a connection that waits between requests give up,
-// so a graceful stop does not wait for idle keep-alive clients.
+// so a graceful stop does not wait for idle keep-alive clients; a fresh
+// connection gets freshGrace to start its request.
 func (c *conn) wakeIfIdle() {
 	c.mu.Lock()
 	if c.idle {
-		c.nc.SetReadDeadline(time.Now())
+		wait := time.Duration(0)
+		if c.fresh {
+			wait = freshGrace
+		}
+		c.nc.SetReadDeadline(time.Now().Add(wait))
 	}
 	c.mu.Unlock()
 }
 
-func (c *conn) setIdle(idle bool) {
+// beginIdle marks the connection idle and sets the deadline for the
+// next request's first byte: timeout from now (0 = none), or, once a
+// graceful stop has begun, freshGrace for a fresh connection and no
+// wait at all for another. It reports false when there is no wait.
+func (c *conn) beginIdle(timeout time.Duration) bool {
 	c.mu.Lock()
-	c.idle = idle
+	defer c.mu.Unlock()
+	var deadline time.Time
+	if timeout > 0 {
+		deadline = time.Now().Add(timeout)
+	}
+	select {
+	case <-c.srv.stop:
+		if !c.fresh {
+			return false
+		}
+		if grace := time.Now().Add(freshGrace); deadline.IsZero() || grace.Before(deadline) {
+			deadline = grace
+		}
+	default:
+	}
+	c.idle = true
+	c.nc.SetReadDeadline(deadline)
+	return true
+}
+
+func (c *conn) endIdle() {
+	c.mu.Lock()
+	c.idle, c.fresh = false, false
 	c.mu.Unlock()
 }
 
@@ -53,6 +98,7 @@ func (c *conn) setIdle(idle bool) {
 func (c *conn) serve() {
 	defer c.srv.forget(c)
 	defer c.nc.Close()
+	defer c.out.reset()
 	if !c.acceptProxyHeader() {
 		return
 	}
@@ -60,117 +106,83 @@ func (c *conn) serve() {
 		c.serveUwsgi() // uwsgi.go
 		return
 	}
-	idleTimeout := headerTimeout // the first request may take its time to start
-	for {
-		if !c.awaitRequest(idleTimeout) {
+	for first := true; ; first = false {
+		wait := c.srv.cfg.KeepAlive
+		if first {
+			wait = c.srv.headerTimeout // a new connection may take its time to start
+		} else if wait <= 0 && c.br.Buffered() == 0 {
+			return // keep-alive is off: only pipelined requests follow
+		}
+		if !c.awaitRequest(wait) {
 			return
 		}
-		idleTimeout = c.srv.cfg.KeepAlive
-		c.nc.SetReadDeadline(time.Now().Add(headerTimeout))
+		c.readDeadline(c.srv.headerTimeout)
 		if err := c.reader.ReadRequest(&c.req); err != nil {
 			c.reject(err)
 			return
 		}
-		body, err := c.readBody()
-		if err != nil {
+		if err := c.readBody(); err != nil {
+			c.body.release()
 			c.reject(err)
 			return
 		}
-		keep := c.respond(body)
-		putBody(body)
+		keep := c.respond()
+		c.body.release()
 		if !keep || !c.req.Body.Done() || c.srv.isDraining() {
 			return
 		}
 	}
 }
 
-// awaitRequest waits up to timeout for the first byte of the next
-// request, marked idle so a graceful stop can interrupt it.
+// readDeadline bounds the next reads to timeout from now; 0 = none.
+func (c *conn) readDeadline(timeout time.Duration) {
+	var t time.Time
+	if timeout > 0 {
+		t = time.Now().Add(timeout)
+	}
+	c.nc.SetReadDeadline(t)
+}
+
+// awaitRequest waits up to timeout (0 = no limit) for the first byte of
+// the next request, marked idle so a graceful stop can interrupt it.
 func (c *conn) awaitRequest(timeout time.Duration) bool {
 	if c.br.Buffered() > 0 {
 		return true // pipelined: already here
 	}
-	c.setIdle(true)
-	if c.srv.isDraining() {
+	if !c.beginIdle(timeout) {
 		return false
 	}
-	c.nc.SetReadDeadline(time.Now().Add(timeout))
 	_, err := c.br.Peek(1)
-	c.setIdle(false)
+	c.endIdle()
 	return err == nil
 }
 
-// reject answers a request that could not be read. Only parse errors get
-// an answer: the framing is unknown afterwards, so the connection closes.
+// reject answers a request that could not be read. Only parse errors and
+// a body that could not be stored get an answer: the framing is unknown
+// afterwards, so the connection closes.
 func (c *conn) reject(err error) {
 	var perr *httpparse.Error
-	if !errors.As(err, &perr) {
-		return // EOF, timeout or reset: nobody to answer
+	switch {
+	case errors.As(err, &perr):
+		c.srv.log.Info().Int("status", perr.Status).Str("reason", perr.Reason).
+			Str("remote", c.info.RemoteAddr).Msg("bad request")
+		c.writeError(perr.Status, perr.Reason)
+	case errors.Is(err, errBodyStore):
+		c.srv.log.Error().Err(err).Msg("cannot accept an upload")
+		c.writeError(http.StatusInternalServerError, "The request body could not be stored.")
 	}
-	c.srv.log.Info().Int("status", perr.Status).Str("reason", perr.Reason).
-		Str("remote", c.info.RemoteAddr).Msg("bad request")
-	c.writeError(perr.Status, perr.Reason)
+	// EOF, timeout or reset: nobody to answer
 }
 
 // writeError sends a complete plain-text error response and asks the
 // client to close. reason must be client-safe (it never echoes input).
 func (c *conn) writeError(status int, reason string) {
+	c.out.reset()
 	body := strconv.Itoa(status) + " " + statusText(status) + "\n" + reason + "\n"
 	head := "HTTP/1.1 " + strconv.Itoa(status) + " " + statusText(status) + "\r\n" +
 		"Date: " + string(c.srv.dates.Get(time.Now())) + "\r\n" +
 		"Server: gowsgi\r\nContent-Type: text/plain; charset=utf-8\r\n" +
 		"Content-Length: " + strconv.Itoa(len(body)) + "\r\nConnection: close\r\n\r\n"
-	c.nc.SetWriteDeadline(time.Now().Add(writeTimeout))
-	io.WriteString(c.nc, head+body)
+	c.nc.writeAll([][]byte{[]byte(head + body)}, c.srv.writeTimeout)
 	c.noteError(status, len(body))
-}
-
-// readBody reads the whole request body before Python is involved, so a
-// slow uploader never holds a Python thread. Expect: 100-continue is
-// answered first (RFC 9110 §10.1.1).
-func (c *conn) readBody() (*bodyBuf, error) {
-	b := getBody()
-	if c.req.ContentLength == 0 && !c.req.Chunked {
-		return b, nil
-	}
-	if c.req.ExpectContinue {
-		c.nc.SetWriteDeadline(time.Now().Add(writeTimeout))
-		if _, err := io.WriteString(c.nc, "HTTP/1.1 100 Continue\r\n\r\n"); err != nil {
-			putBody(b)
-			return nil, err
-		}
-	}
-	for {
-		c.nc.SetReadDeadline(time.Now().Add(bodyTimeout))
-		if len(b.data) == cap(b.data) {
-			b.data = append(b.data, 0)[:len(b.data)]
-		}
-		n, err := c.req.Body.Read(b.data[len(b.data):cap(b.data)])
-		b.data = b.data[:len(b.data)+n]
-		if err == io.EOF {
-			return b, nil
-		}
-		if err != nil {
-			putBody(b)
-			return nil, err
-		}
-	}
-}
-
-// bodyBuf is a pooled request body buffer.
-type bodyBuf struct{ data []byte }
-
-var bodyPool = sync.Pool{New: func() any { return &bodyBuf{data: make([]byte, 0, 4096)} }}
-
-func getBody() *bodyBuf { return bodyPool.Get().(*bodyBuf) }
-
-func putBody(b *bodyBuf) {
-	if b == nil {
-		return
-	}
-	if cap(b.data) > 1<<20 {
-		return // let a rare huge body go rather than pin it
-	}
-	b.data = b.data[:0]
-	bodyPool.Put(b)
 }

@@ -13,21 +13,33 @@ type callState struct {
 	calls atomic.Uint64 // Python calls begun on this slot, for --max-requests
 
 	mu     sync.Mutex
-	method string // guarded by mu: the request being served
-	path   string
+	method []byte // guarded by mu: the request being served; storage reused
+	path   []byte
 }
 
-// begin marks the slot busy with a request; end marks it idle. Only the
-// goroutine holding the slot calls them.
+// begin marks the slot busy with a new request; end marks it idle. Only
+// the goroutine holding the slot calls them.
 func (c *callState) begin(method, path []byte, now time.Time) {
-	c.mu.Lock()
-	c.method, c.path = string(method), string(path)
-	c.mu.Unlock()
-	c.since.Store(now.UnixNano())
+	c.resume(method, path, now)
 	c.calls.Add(1)
 }
 
+// resume marks the slot busy with a request that began on a slot before
+// and was parked while its client read (not counted again).
+func (c *callState) resume(method, path []byte, now time.Time) {
+	c.mu.Lock()
+	c.method = append(c.method[:0], method...)
+	c.path = append(c.path[:0], path...)
+	c.mu.Unlock()
+	c.since.Store(now.UnixNano())
+}
+
 func (c *callState) end() { c.since.Store(0) }
+
+// next marks the start of another call for the same request (the next
+// step of a streamed response), so liveness measures each call into
+// Python, not a long response made of quick ones.
+func (c *callState) next(now time.Time) { c.since.Store(now.UnixNano()) }
 
 // oldestCall returns how long the oldest in-flight Python call has been
 // running, and its request; zero when no call is in flight. Liveness is
@@ -46,5 +58,5 @@ func (s *server) oldestCall(now time.Time) (age time.Duration, method, path stri
 	}
 	oldest.mu.Lock()
 	defer oldest.mu.Unlock()
-	return now.Sub(time.Unix(0, since)), oldest.method, oldest.path
+	return now.Sub(time.Unix(0, since)), string(oldest.method), string(oldest.path)
 }

@@ -3,7 +3,6 @@ package worker
 import (
 	"net/http"
 	"strconv"
-	"time"
 
 	"github.com/gowsgi/gowsgi/httpparse/proxyproto"
 	"github.com/gowsgi/gowsgi/wsgi"
@@ -21,7 +20,7 @@ func (c *conn) acceptProxyHeader() bool {
 	if x == nil || x.proxyFrom == nil || !x.proxyFrom.Trusts(c.nc.RemoteAddr()) {
 		return true
 	}
-	c.nc.SetReadDeadline(time.Now().Add(headerTimeout))
+	c.readDeadline(c.srv.headerTimeout)
 	h, err := proxyproto.Read(c.br)
 	if err != nil {
 		c.srv.log.Info().Err(err).Str("peer", c.nc.RemoteAddr().String()).Msg("bad PROXY protocol header")

@@ -13,13 +13,18 @@ import (
 
 func statusText(code int) string { return http.StatusText(code) }
 
-// respond runs the app for the current request and writes its response.
+// respond runs the app for the current request and sends its response.
 // It reports whether the connection may carry another request.
-func (c *conn) respond(body *bodyBuf) bool {
+//
+// The Python thread (slot) is held while the app runs and produces, never
+// while the client is slow to read: what the socket does not take at
+// once goes to the connection's outbox, and a response that outgrows it
+// is written with the slot given back and the exchange parked.
+func (c *conn) respond() bool {
 	req := &c.req
 	bodyLen := int64(-1)
 	if req.HasContentLength || req.Chunked {
-		bodyLen = int64(len(body.data))
+		bodyLen = c.body.size
 	}
 	if !c.chooseScheme() {
 		return false
@@ -27,17 +32,15 @@ func (c *conn) respond(body *bodyBuf) bool {
 	c.buildEnviron(bodyLen) // HTTP or uwsgi: uwsgi.go
 	defer c.logAccess(c.beginAccess())
 
-	sl := <-c.srv.slots
-	defer func() { c.srv.slots <- sl }()
-	sl.call.begin(req.Method, req.Path, time.Now())
-	defer sl.call.end()
+	sl := c.srv.takeSlot(req.Method, req.Path)
+	x := sl.x
 	// One OS thread for the whole exchange: a generator resumed between
 	// chunks sees the same thread state (threading.local, contextvars).
 	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
-
-	step := sl.ex.Call(c.env.Bytes(), pyshim.Body{Data: body.data})
+	step := x.py.Call(c.env.Bytes(), c.body.py())
 	if step.Failed {
+		c.srv.giveSlot(sl)
+		runtime.UnlockOSThread()
 		c.logAppError(step.Traceback)
 		c.writeError(http.StatusInternalServerError, "The application failed.")
 		return false
@@ -45,17 +48,20 @@ func (c *conn) respond(body *bodyBuf) bool {
 	if step.Traceback != "" {
 		c.logAppError(step.Traceback) // close() raised after a complete body
 	}
-	x := wsgi.Exchange{
+	ex := wsgi.Exchange{
 		Minor:     req.Minor,
 		Head:      string(req.Method) == "HEAD",
-		KeepAlive: req.KeepAlive,
+		KeepAlive: req.KeepAlive && c.srv.cfg.KeepAlive > 0,
 		BodyLen:   -1,
 	}
-	x.BodyLen = knownBodyLen(&step)
-	head, plan, err := wsgi.AppendHead(sl.head[:0], step.Status, step.Headers(), x, c.srv.dates.Get(time.Now()))
-	sl.head = head[:0]
+	ex.BodyLen = knownBodyLen(&step)
+	head, plan, err := wsgi.AppendHead(x.head[:0], step.Status, step.Headers(), ex, c.srv.dates.Get(time.Now()))
+	x.head = head[:0]
 	if err != nil {
-		if tb := sl.ex.Abort(); tb != "" {
+		tb := x.py.Abort()
+		c.srv.giveSlot(sl)
+		runtime.UnlockOSThread()
+		if tb != "" {
 			c.logAppError(tb)
 		}
 		c.srv.log.Error().Err(err).Str("path", string(req.Path)).Msg("invalid response from the application")
@@ -63,35 +69,49 @@ func (c *conn) respond(body *bodyBuf) bool {
 		return false
 	}
 	c.noteHead(&step, plan)
-	w := bodyWriter{nc: c.nc, plan: plan, remaining: plan.ContentLength}
-	return c.stream(sl.ex, &w, head, step)
+	c.w = bodyWriter{nc: c.nc, timeout: c.srv.writeTimeout, plan: plan, remaining: plan.ContentLength}
+	st := streamer{c: c, sl: sl, x: x}
+	return st.run(head, step)
 }
 
-// stream writes the head with the first step's body, then asks Python
-// for the rest, one step at a time, releasing the GIL while it writes.
-func (c *conn) stream(ex *pyshim.Exchange, w *bodyWriter, head []byte, step pyshim.Step) bool {
-	bufs := net.Buffers{head}
+// streamer sends one response, step by step. It holds the slot (sl
+// non-nil) while it asks the app for more, and gives it back while it
+// waits for the client; x stays its own throughout.
+type streamer struct {
+	c      *conn
+	sl     *slot     // nil while parked
+	x      *exchange // sl.x until parked, then detached from any slot
+	parked bool      // x was detached: it goes to the spares at the end
+	locked bool      // the goroutine is on the OS thread it started on
+}
+
+// run sends the head and first step, then the rest of the response. It
+// is entered holding the slot on a locked OS thread, and returns with
+// both given back.
+func (st *streamer) run(head []byte, step pyshim.Step) bool {
+	c := st.c
+	st.locked = true
+	defer st.finish()
+	bufs := append(c.step[:0], head)
 	for {
-		bufs = w.frame(bufs, step.Body, step.Big)
+		bufs = c.w.frame(bufs, step.Body, step.Big)
 		c.acc.produced += int64(len(step.Body) + len(step.Big))
-		if step.Done && w.plan.Framing == wsgi.FrameChunked {
+		if step.Done && c.w.plan.Framing == wsgi.FrameChunked {
 			bufs = append(bufs, lastChunk)
 		}
-		err := w.flush(bufs)
-		if err == nil {
-			err = w.sendFile(step.File) // a wsgi.file_wrapper's file, if any
-		}
-		if err != nil {
-			if tb := ex.Abort(); tb != "" {
-				c.logAppError(tb)
-			}
+		if !st.deliver(bufs, step.Done) {
 			return false
 		}
+		clear(bufs) // Big points into Python memory that Next frees
 		bufs = bufs[:0]
-		if step.Done {
-			return w.complete() && w.plan.KeepAlive
+		if step.File.Len > 0 && !st.sendFile(step.File) {
+			return false
 		}
-		step = ex.Next()
+		if step.Done {
+			break
+		}
+		st.sl.call.next(time.Now())
+		step = st.x.py.Next()
 		if step.Failed {
 			// The head is out: cut the connection so the client sees a
 			// truncated response rather than a complete-looking one.
@@ -101,6 +121,140 @@ func (c *conn) stream(ex *pyshim.Exchange, w *bodyWriter, head []byte, step pysh
 		if step.Traceback != "" {
 			c.logAppError(step.Traceback)
 		}
+	}
+	st.finish() // the app is done: free its thread before waiting on the client
+	if err := c.flushOut(); err != nil {
+		return false
+	}
+	return c.w.complete() && c.w.plan.KeepAlive
+}
+
+// deliver hands one step's bytes to the client: what the socket takes
+// now, the rest to the outbox. A step that would overflow the outbox is
+// written with the slot given back and the exchange parked; its bytes
+// (in the exchange's buffer or Python's memory) stay valid until Next.
+func (st *streamer) deliver(bufs [][]byte, done bool) bool {
+	c := st.c
+	rest, err := c.trySend(bufs)
+	if err != nil {
+		st.abort()
+		return false
+	}
+	if done || size(rest) <= c.out.room() {
+		c.out.keep(rest)
+		return true
+	}
+	st.park()
+	sendv := append(c.send[:0], c.out.pending())
+	sendv = append(sendv, rest...)
+	err = c.nc.writeAll(sendv, c.srv.writeTimeout)
+	clear(sendv)
+	c.out.reset()
+	st.resume()
+	if err != nil {
+		st.abort()
+		return false
+	}
+	return true
+}
+
+// sendFile sends a wsgi.file_wrapper's file region after the bytes
+// before it, with the slot given back: the region, like a big chunk,
+// stays valid until Next, and a slow client of a big file must not hold
+// a Python thread. Meanwhile the connection does not count as load.
+func (st *streamer) sendFile(f pyshim.FileRegion) bool {
+	c := st.c
+	st.park()
+	err := c.flushOut()
+	if err == nil {
+		c.nc.beginWait()
+		err = c.w.sendFile(f)
+		c.nc.endWait()
+	}
+	st.resume()
+	if err != nil {
+		st.abort()
+		return false
+	}
+	return true
+}
+
+// flushOut writes the outbox, waiting for the client as needed.
+func (c *conn) flushOut() error {
+	if c.out.len() == 0 {
+		return nil
+	}
+	c.send[0] = c.out.pending()
+	err := c.nc.writeAll(c.send[:1], c.srv.writeTimeout)
+	c.send[0] = nil
+	c.out.reset()
+	return err
+}
+
+// trySend writes the outbox and then bufs, as much as the socket takes
+// without waiting, and returns what is left of bufs.
+func (c *conn) trySend(bufs [][]byte) ([][]byte, error) {
+	sendv := c.send[:0]
+	if c.out.len() > 0 {
+		sendv = append(sendv, c.out.pending())
+	}
+	sendv = append(sendv, bufs...)
+	n, err := c.nc.tryWritev(sendv)
+	clear(sendv)
+	if err != nil {
+		return nil, err
+	}
+	if k := min(n, c.out.len()); k > 0 {
+		c.out.consume(k)
+		n -= k
+	}
+	consume(bufs, n)
+	return skipEmpty(bufs), nil
+}
+
+// park gives the slot back for the wait on a slow client, keeping the
+// exchange (and the app's open iterator) for this response.
+func (st *streamer) park() {
+	if !st.parked {
+		st.sl.x = st.c.srv.spares.get()
+		st.parked = true
+	}
+	st.c.srv.giveSlot(st.sl)
+	st.sl = nil
+}
+
+// resume takes a slot again to continue the parked exchange, on the same
+// OS thread as before.
+func (st *streamer) resume() {
+	st.sl = <-st.c.srv.slots
+	st.sl.call.resume(st.c.req.Method, st.c.req.Path, time.Now())
+}
+
+// abort ends the app's iterator early (the client went away); close()
+// runs in a slot like any app code.
+func (st *streamer) abort() {
+	if st.sl == nil {
+		st.resume()
+	}
+	if tb := st.x.py.Abort(); tb != "" {
+		st.c.logAppError(tb)
+	}
+	st.c.out.reset()
+}
+
+// finish gives back what the streamer holds; it may be called twice.
+func (st *streamer) finish() {
+	if st.sl != nil {
+		st.c.srv.giveSlot(st.sl)
+		st.sl = nil
+	}
+	if st.parked {
+		st.c.srv.spares.put(st.x)
+		st.parked = false
+	}
+	if st.locked {
+		runtime.UnlockOSThread()
+		st.locked = false
 	}
 }
 
@@ -113,7 +267,8 @@ var lastChunk = []byte("0\r\n\r\n")
 
 // bodyWriter frames body bytes as the plan says.
 type bodyWriter struct {
-	nc        net.Conn
+	nc        net.Conn      // for sendFile; never nil
+	timeout   time.Duration // longest wait for the client to take bytes; 0 = none
 	plan      wsgi.Plan
 	remaining int64 // FrameLength: bytes still owed
 	sizes     [2][20]byte
@@ -122,7 +277,7 @@ type bodyWriter struct {
 // frame appends the parts to bufs with the framing of the plan: chunk
 // size lines for chunked, truncation at Content-Length, nothing at all
 // for a body-less response.
-func (w *bodyWriter) frame(bufs net.Buffers, parts ...[]byte) net.Buffers {
+func (w *bodyWriter) frame(bufs [][]byte, parts ...[]byte) [][]byte {
 	for i, p := range parts {
 		if len(p) == 0 {
 			continue
@@ -151,13 +306,18 @@ func (w *bodyWriter) frame(bufs net.Buffers, parts ...[]byte) net.Buffers {
 
 var crlf = []byte("\r\n")
 
-func (w *bodyWriter) flush(bufs net.Buffers) error {
-	if len(bufs) == 0 {
-		return nil
+// flush writes bufs, waiting for the client as needed; sendFile frames a
+// file region with it once the outbox is empty.
+func (w *bodyWriter) flush(bufs [][]byte) error {
+	for _, b := range bufs {
+		if w.timeout > 0 {
+			w.nc.SetWriteDeadline(time.Now().Add(w.timeout))
+		}
+		if _, err := w.nc.Write(b); err != nil {
+			return err
+		}
 	}
-	w.nc.SetWriteDeadline(time.Now().Add(writeTimeout))
-	_, err := bufs.WriteTo(w.nc)
-	return err
+	return nil
 }
 
 // complete reports whether the body matched its framing: an app that

@@ -80,7 +80,9 @@ func (w *bodyWriter) copyRegion(fd int, off, n int64) error {
 	for n > 0 {
 		step := min(n, sendfileStep)
 		n -= step
-		w.nc.SetWriteDeadline(time.Now().Add(writeTimeout))
+		if w.timeout > 0 {
+			w.nc.SetWriteDeadline(time.Now().Add(w.timeout))
+		}
 		var serr error
 		err := rc.Write(func(sock uintptr) bool {
 			for step > 0 {

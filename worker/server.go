@@ -2,7 +2,6 @@ package worker
 
 import (
 	"bufio"
-	"errors"
 	"net"
 	"sync"
 	"time"
@@ -12,13 +11,7 @@ import (
 	"github.com/gowsgi/gowsgi/pyshim"
 	"github.com/gowsgi/gowsgi/wsgi"
 	"github.com/rs/zerolog"
-)
-
-// Timeouts a connection is held to. Idle keep-alive is --keep-alive.
-const (
-	headerTimeout = 30 * time.Second // from a request's first byte to its last header
-	bodyTimeout   = 30 * time.Second // between two reads of a request body
-	writeTimeout  = 30 * time.Second // for each write of a response
+	"golang.org/x/sys/unix"
 )
 
 // server accepts and serves connections. Its fields are set by
@@ -26,19 +19,34 @@ const (
 type server struct {
 	cfg    *config.Config
 	log    zerolog.Logger
-	lns    []net.Listener
+	lns    []*listener
 	limits httpparse.Limits
 	dates  wsgi.DateCache
 	extras *extras     // logs and proxy trust, set by Main before run; nil in unit tests
 	uwsgi  *uwsgiFront // --protocol uwsgi; nil for HTTP
 
-	// slots hands out the Python call slots; a request holds one for as
-	// long as it runs in, or streams from, the app.
+	// Timeouts and sizes from the config; 0 means none.
+	headerTimeout   time.Duration // from a request's first byte to its last header
+	bodyTimeout     time.Duration // longest wait for request body bytes
+	writeTimeout    time.Duration // longest wait for the client to take response bytes
+	maxBufferedBody int64         // request bodies past this spill to a file
+
+	// slots hands out the Python threads (--threads); a request holds one
+	// while the app runs or produces its response, not while a client
+	// reads it.
 	slots chan *slot
 	// allSlots lists every slot, for scanning the calls in flight.
 	allSlots []*slot
+	// spares holds exchanges to replace one that a slow response keeps
+	// parked after giving its slot back.
+	spares spareExchanges
+	// load gates accepting on the Python threads being free.
+	load *load
 	// connSem bounds open connections (--worker-connections).
 	connSem chan struct{}
+	// stop is closed (under mu) when a graceful stop begins: accept
+	// loops return, idle connections stop waiting.
+	stop chan struct{}
 
 	mu       sync.Mutex
 	conns    map[*conn]struct{} // guarded by mu
@@ -46,23 +54,72 @@ type server struct {
 	wg       sync.WaitGroup     // one per accept loop and per connection
 }
 
-// slot is one concurrent Python call: its exchange buffers and the head
-// buffer the response is framed in.
+// slot is one Python thread: the right to call into the app, the
+// exchange it calls with, and what it is doing (for liveness).
 type slot struct {
-	ex   *pyshim.Exchange
-	head []byte
+	x    *exchange // owned by the slot's holder; replaced when a response parks it
 	call callState
 }
 
+// exchange is what one app call works in: the pyshim exchange (which
+// holds the response head and small chunks) and the head buffer. It
+// stays with a response that is parked waiting for a slow client, while
+// its slot serves other requests with a spare.
+type exchange struct {
+	py   *pyshim.Exchange
+	head []byte
+}
+
+func newExchange() *exchange {
+	return &exchange{py: pyshim.NewExchange(pyshim.MinBuffer), head: make([]byte, 0, 1024)}
+}
+
+// spareExchanges recycles the exchanges that stand in for parked ones.
+// It keeps at most maxSpareExchanges; pyshim exchanges hold C resources
+// and are closed, not left to the garbage collector.
+type spareExchanges struct {
+	mu   sync.Mutex
+	list []*exchange // guarded by mu
+}
+
+const maxSpareExchanges = 64
+
+func (p *spareExchanges) get() *exchange {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if n := len(p.list); n > 0 {
+		x := p.list[n-1]
+		p.list = p.list[:n-1]
+		return x
+	}
+	return newExchange()
+}
+
+func (p *spareExchanges) put(x *exchange) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if len(p.list) < maxSpareExchanges {
+		p.list = append(p.list, x)
+		return
+	}
+	x.py.Close()
+}
+
 func newServer(cfg *config.Config, log zerolog.Logger, lns []net.Listener) *server {
+	threads := max(cfg.Threads, 1)
 	s := &server{
-		cfg:     cfg,
-		log:     log,
-		lns:     lns,
-		slots:   make(chan *slot, max(cfg.Threads, 1)),
-		connSem: make(chan struct{}, max(cfg.WorkerConnections, 1)),
-		conns:   make(map[*conn]struct{}),
-		uwsgi:   newUwsgiFront(cfg, log),
+		cfg:             cfg,
+		log:             log,
+		headerTimeout:   cfg.HeaderTimeout,
+		bodyTimeout:     cfg.BodyTimeout,
+		writeTimeout:    cfg.WriteTimeout,
+		maxBufferedBody: cfg.MaxBufferedBody,
+		slots:           make(chan *slot, threads),
+		load:            newLoad(threads, len(lns)),
+		connSem:         make(chan struct{}, max(cfg.WorkerConnections, 1)),
+		stop:            make(chan struct{}),
+		conns:           make(map[*conn]struct{}),
+		uwsgi:           newUwsgiFront(cfg, log),
 		limits: httpparse.Limits{
 			RequestLine: cfg.LimitRequestLine,
 			Fields:      cfg.LimitRequestFields,
@@ -73,12 +130,34 @@ func newServer(cfg *config.Config, log zerolog.Logger, lns []net.Listener) *serv
 	if s.limits.TrailerBytes == 0 {
 		s.limits.TrailerBytes = httpparse.DefaultLimits.TrailerBytes
 	}
-	for range cap(s.slots) {
-		sl := &slot{ex: pyshim.NewExchange(pyshim.MinBuffer), head: make([]byte, 0, 1024)}
+	for i, ln := range lns {
+		l, err := newListener(ln, s.load, s.load.wake[i])
+		if err != nil {
+			// Only a descriptor shortage at boot gets here; the other
+			// listeners still serve.
+			log.Error().Err(err).Stringer("address", ln.Addr()).Msg("cannot accept on an inherited listener")
+			continue
+		}
+		s.lns = append(s.lns, l)
+	}
+	for range threads {
+		sl := &slot{x: newExchange()}
 		s.allSlots = append(s.allSlots, sl)
 		s.slots <- sl
 	}
 	return s
+}
+
+// takeSlot waits for a Python thread and marks it busy with req.
+func (s *server) takeSlot(method, path []byte) *slot {
+	sl := <-s.slots
+	sl.call.begin(method, path, time.Now())
+	return sl
+}
+
+func (s *server) giveSlot(sl *slot) {
+	sl.call.end()
+	s.slots <- sl
 }
 
 // drain stops accepting, closes idle connections and waits for the
@@ -87,6 +166,7 @@ func newServer(cfg *config.Config, log zerolog.Logger, lns []net.Listener) *serv
 func (s *server) drain() {
 	s.mu.Lock()
 	s.draining = true
+	close(s.stop)
 	for c := range s.conns {
 		c.wakeIfIdle()
 	}
@@ -97,47 +177,28 @@ func (s *server) drain() {
 	s.wg.Wait()
 }
 
-func (s *server) acceptLoop(ln net.Listener) {
-	defer s.wg.Done()
-	for {
-		s.connSem <- struct{}{}
-		nc, err := ln.Accept()
-		if err != nil {
-			<-s.connSem
-			if errors.Is(err, net.ErrClosed) {
-				return
-			}
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
-				continue
-			}
-			s.log.Warn().Err(err).Msg("accept failed")
-			time.Sleep(10 * time.Millisecond) // EMFILE and friends: do not spin
-			continue
-		}
-		c := s.newConn(nc)
-		if c == nil {
-			<-s.connSem
-			continue
-		}
-		go func() {
-			defer s.wg.Done()
-			defer func() { <-s.connSem }()
-			c.serve()
-		}()
+// newConn registers a connection on the descriptor fd, or closes it and
+// returns nil when a graceful stop has begun or it cannot be set up.
+func (s *server) newConn(fd int, sa unix.Sockaddr, ln *listener) *conn {
+	local, remote := ln.peerAddrs(fd, sa)
+	if _, ok := local.(*net.TCPAddr); ok {
+		// One writev per response: Nagle would only delay a streamed one.
+		unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_NODELAY, 1)
 	}
-}
-
-// newConn registers a connection, or closes it and returns nil when a
-// graceful stop has begun.
-func (s *server) newConn(nc net.Conn) *conn {
-	c := &conn{srv: s, nc: nc, br: bufio.NewReaderSize(nc, 4096)}
-	c.info = connInfo(nc)
+	sk, err := newSock(fd, s.load, local, remote)
+	if err != nil {
+		s.load.done()
+		s.log.Warn().Err(err).Msg("cannot set up a connection")
+		return nil
+	}
+	c := &conn{srv: s, nc: sk, br: bufio.NewReaderSize(sk, 4096), fresh: true}
+	c.out.limit = s.cfg.ResponseBuffer
+	c.info = connInfo(sk)
 	c.reader = httpparse.NewReader(c.br, s.limits)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.draining {
-		nc.Close()
+		sk.Close()
 		return nil
 	}
 	s.conns[c] = struct{}{}

@@ -67,10 +67,11 @@ func (c *conn) serveUwsgi() {
 		c.logUwsgiError(err)
 		return
 	}
-	defer putBody(body)
+	c.body = requestBody{mem: body, size: int64(len(body.data))}
+	defer c.body.release()
 	c.uwsgi = p
 	c.requestFromPacket(p)
-	c.respond(body)
+	c.respond()
 }
 
 // logUwsgiError logs a packet or body that could not be read. A peer

@@ -15,6 +15,7 @@ import (
 	"github.com/gowsgi/gowsgi/config"
 	"github.com/gowsgi/gowsgi/httpparse/uwsgiproto"
 	"github.com/rs/zerolog"
+	"golang.org/x/sys/unix"
 )
 
 // uwsgiTestConn is a connection whose reads come from r, on a server
@@ -23,9 +24,19 @@ func uwsgiTestConn(r io.Reader) *conn {
 	cfg := &config.Config{Protocol: config.ProtocolUwsgi, UwsgiAllowIPs: []string{"127.0.0.1"},
 		HeaderTimeout: time.Second, BodyTimeout: time.Second}
 	srv := &server{cfg: cfg, log: zerolog.Nop(), uwsgi: newUwsgiFront(cfg, zerolog.Nop())}
-	client, server := net.Pipe()
-	client.Close()
-	return &conn{srv: srv, nc: server, br: bufio.NewReader(r)}
+	// A socket whose peer is gone: only its read deadline is used.
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		panic(err)
+	}
+	unix.Close(fds[1])
+	l := newLoad(1, 0)
+	l.add()
+	sk, err := newSock(fds[0], l, nil, nil)
+	if err != nil {
+		panic(err)
+	}
+	return &conn{srv: srv, nc: sk, br: bufio.NewReader(r)}
 }
 
 func TestReadUwsgiBody(t *testing.T) {

@@ -1,0 +1,509 @@
+package integration
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// Tests of the worker's promise that a Python thread never waits on a
+// network peer, of --threads, and of accept gating. Apps are in
+// testdata/apps/concurrency.py.
+
+// TestSlowClientsDoNotHoldPythonThreads runs 1000 idle keep-alive
+// connections, 50 slowloris clients, 20 slow uploaders and 20 clients
+// reading at 1 KiB/s against 2 workers of 2 threads each, and checks that
+// normal requests keep being answered promptly.
+func TestSlowClientsDoNotHoldPythonThreads(t *testing.T) {
+	raiseNoFile(t, 8192)
+	s := start(t, serverOpts{args: []string{"-w", "2", "--threads", "2", "--keep-alive", "60", "concurrency:app"}, ready: 2})
+	stop := make(chan struct{})
+	var clients sync.WaitGroup
+	t.Cleanup(func() { close(stop); clients.Wait() })
+
+	for range 200 { // warm the workers' pools before measuring memory
+		if code, _ := getWorker(t, s.url("/hello")); code != 200 {
+			t.Fatalf("warm-up request: %d", code)
+		}
+	}
+	rssBefore := workersRSS(t, s)
+	idle := openIdle(t, s.addr, 1000)
+	rssAfter := workersRSS(t, s)
+	perConn := float64(rssAfter-rssBefore) / float64(len(idle))
+	t.Logf("memory per idle keep-alive connection: %.1f KiB (workers' RSS %d → %d KiB)",
+		perConn/1024, rssBefore>>10, rssAfter>>10)
+	if perConn > 64<<10 {
+		t.Errorf("an idle connection costs %.1f KiB; want a few KiB", perConn/1024)
+	}
+
+	slowClients(t, s.addr, stop, &clients)
+
+	// Normal traffic from 8 clients; every answer within 2 s.
+	var wg sync.WaitGroup
+	errs := make(chan error, 8)
+	for range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range 40 {
+				begin := time.Now()
+				code, err := getWorkerErr(s.url("/hello"))
+				if err == nil && code != 200 {
+					err = fmt.Errorf("status %d", code)
+				}
+				if d := time.Since(begin); err == nil && d > 2*time.Second {
+					err = fmt.Errorf("answered after %v", d)
+				}
+				if err != nil {
+					errs <- err
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Errorf("normal request under slow clients: %v", err)
+	}
+	// The idle connections are still served.
+	for _, c := range idle[:20] {
+		if err := c.roundTrip("/hello"); err != nil {
+			t.Fatalf("idle keep-alive connection after the load: %v", err)
+		}
+	}
+}
+
+// slowClients starts 50 slowloris clients (a header byte per second), 20
+// slow uploaders (1 KiB/s of a 1 MiB body) and 20 slow readers (1 KiB/s
+// of a 1 MiB buffered response or a 64 MiB generated one), and returns
+// once every one of them is under way.
+func slowClients(t *testing.T, addr string, stop chan struct{}, wg *sync.WaitGroup) {
+	t.Helper()
+	started := make(chan error, 90)
+	run := func(f func(c net.Conn) error, rcvbuf int) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c, err := dialSmall(addr, rcvbuf)
+			if err != nil {
+				started <- err
+				return
+			}
+			defer c.Close()
+			f(c)
+		}()
+	}
+	trickle := func(c net.Conn, head string, each []byte) error {
+		if _, err := io.WriteString(c, head); err != nil {
+			started <- err
+			return err
+		}
+		started <- nil
+		for {
+			select {
+			case <-stop:
+				return nil
+			case <-time.After(time.Second):
+			}
+			if _, err := c.Write(each); err != nil {
+				return err
+			}
+		}
+	}
+	for range 50 {
+		run(func(c net.Conn) error { return trickle(c, "G", []byte("E")) }, 0)
+	}
+	for range 20 {
+		run(func(c net.Conn) error {
+			return trickle(c, "POST /upload HTTP/1.1\r\nHost: t\r\nContent-Length: 1048576\r\n\r\n",
+				[]byte(strings.Repeat("u", 1024)))
+		}, 0)
+	}
+	for i := range 20 {
+		path := "/big?size=1048576"
+		if i%2 == 1 {
+			path = "/big?gen=1&size=67108864"
+		}
+		run(func(c net.Conn) error {
+			fmt.Fprintf(c, "GET %s HTTP/1.1\r\nHost: t\r\n\r\n", path)
+			br := bufio.NewReaderSize(c, 1024)
+			status, err := br.ReadString('\n')
+			if err == nil && !strings.HasPrefix(status, "HTTP/1.1 200") {
+				err = fmt.Errorf("slow reader got %q", status)
+			}
+			started <- err
+			buf := make([]byte, 1024)
+			for {
+				select {
+				case <-stop:
+					return nil
+				case <-time.After(time.Second):
+				}
+				if _, err := io.ReadFull(br, buf); err != nil {
+					return err
+				}
+			}
+		}, 4096)
+	}
+	timeout := time.After(10 * time.Second)
+	for range 90 {
+		select {
+		case err := <-started:
+			if err != nil {
+				t.Fatalf("starting a slow client: %v", err)
+			}
+		case <-timeout:
+			t.Fatal("the slow clients were not all under way after 10 s (readers wait for a response head)")
+		}
+	}
+}
+
+// TestStuckWorkerLeavesConnectionsToSibling: while one worker's only
+// Python thread sleeps in a C call holding the GIL, that worker accepts
+// nothing, and the other answers every request.
+func TestStuckWorkerLeavesConnectionsToSibling(t *testing.T) {
+	s := start(t, serverOpts{args: []string{"-w", "2", "concurrency:app"}, ready: 2})
+	mark := filepath.Join(t.TempDir(), "stuck")
+	go getWorkerErr(s.url("/stuck?seconds=5&mark=" + mark))
+	stuckPID := waitForFile(t, mark)
+	for i := range 30 {
+		begin := time.Now()
+		code, worker, err := getWorkerTimeout(s.url("/hello"), 2*time.Second)
+		if err != nil || code != 200 {
+			t.Fatalf("request %d while a worker is stuck: %d %v (after %v)", i, code, err, time.Since(begin))
+		}
+		if worker == stuckPID {
+			t.Fatalf("request %d was answered by the stuck worker %s", i, worker)
+		}
+	}
+}
+
+// TestThreadsRunInParallel: --threads 4 lets 4 requests run the app at
+// once in one worker, and the app sees wsgi.multithread.
+func TestThreadsRunInParallel(t *testing.T) {
+	s := start(t, serverOpts{args: []string{"--threads", "4", "concurrency:app"}})
+	var wg sync.WaitGroup
+	results := make(chan string, 4)
+	for range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			code, body := do(t, http.MethodGet, s.url("/together?n=4"), "")
+			results <- fmt.Sprintf("%d %s", code, body)
+		}()
+	}
+	wg.Wait()
+	close(results)
+	for r := range results {
+		if r != "200 multithread=True" {
+			t.Errorf("request with 4 threads: %q; want 200 and multithread=True (all 4 inside the app at once)", r)
+		}
+	}
+}
+
+func TestSyncWorkerIsSingleThreaded(t *testing.T) {
+	s := start(t, serverOpts{args: []string{"-k", "sync", "concurrency:app"}})
+	if code, body := s.get("/together?n=1"); code != 200 || body != "multithread=False" {
+		t.Fatalf("-k sync: %d %q; want 200 multithread=False", code, body)
+	}
+}
+
+// TestUploadsAreReadBeforeTheApp: bodies past --max-buffered-body reach
+// the app from a file, chunked uploads get a real CONTENT_LENGTH.
+func TestUploadsAreReadBeforeTheApp(t *testing.T) {
+	s := start(t, serverOpts{args: []string{"--max-buffered-body", "4096", "concurrency:app"}})
+	payload := strings.Repeat("0123456789abcdef", 6250) // 100000 bytes
+	tests := []struct {
+		name    string
+		body    string
+		chunked bool
+		want    string
+	}{
+		{name: "small, length", body: payload[:1000], want: "memory"},
+		{name: "small, chunked", body: payload[:1000], chunked: true, want: "memory"},
+		{name: "large, length", body: payload, want: "file"},
+		{name: "large, chunked", body: payload, chunked: true, want: "file"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var r io.Reader = strings.NewReader(tt.body)
+			if tt.chunked {
+				r = io.MultiReader(r) // no length known: the client sends it chunked
+			}
+			req, _ := http.NewRequest(http.MethodPost, s.url("/upload"), r)
+			resp, err := client.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			bsum := 0
+			for _, b := range []byte(tt.body) {
+				bsum += int(b)
+			}
+			want := fmt.Sprintf("%d %d %s %d", len(tt.body), len(tt.body), tt.want, bsum%251)
+			if string(got) != want {
+				t.Fatalf("upload: %q; want %q (CONTENT_LENGTH, bytes read, where, checksum)", got, want)
+			}
+		})
+	}
+}
+
+// TestTimeoutsCloseConnections: a request head that never ends, an idle
+// keep-alive connection and a client that stops reading are all closed.
+func TestTimeoutsCloseConnections(t *testing.T) {
+	s := start(t, serverOpts{args: []string{"--threads", "1", "--header-timeout", "1", "--keep-alive", "1",
+		"--write-timeout", "1", "--response-buffer", "65536", "concurrency:app"}})
+	t.Run("header", func(t *testing.T) {
+		c := dial(t, s.addr)
+		io.WriteString(c, "GET /hello HTTP/1.1\r\nHost: t\r\n")
+		expectClosed(t, c, 5*time.Second)
+	})
+	t.Run("keep-alive", func(t *testing.T) {
+		c := &idleConn{Conn: dial(t, s.addr)}
+		c.br = bufio.NewReader(c)
+		if err := c.roundTrip("/hello"); err != nil {
+			t.Fatal(err)
+		}
+		expectClosed(t, c, 5*time.Second)
+	})
+	t.Run("write", func(t *testing.T) {
+		c, err := dialSmall(s.addr, 4096)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		mark := filepath.Join(t.TempDir(), "closed")
+		fmt.Fprintf(c, "GET /big?gen=1&size=1073741824&mark=%s HTTP/1.1\r\nHost: t\r\n\r\n", mark)
+		produced := waitForFile(t, mark) // the generator was closed: the server gave up
+		if n, _ := strconv.Atoi(produced); n <= 0 || n >= 1<<30 {
+			t.Fatalf("the app produced %s bytes before the client was dropped", produced)
+		}
+		// And the Python thread is free again.
+		if code, _, err := getWorkerTimeout(s.url("/hello"), 5*time.Second); err != nil || code != 200 {
+			t.Fatalf("after the write timeout: %d %v", code, err)
+		}
+	})
+}
+
+// TestWorkerConnectionsBound: past --worker-connections a new connection
+// waits in the listen queue and is served once another closes.
+func TestWorkerConnectionsBound(t *testing.T) {
+	s := start(t, serverOpts{args: []string{"--worker-connections", "2", "--keep-alive", "60", "concurrency:app"}})
+	open := openIdle(t, s.addr, 2)
+	third := &idleConn{Conn: dial(t, s.addr)}
+	third.br = bufio.NewReader(third)
+	io.WriteString(third, "GET /hello HTTP/1.1\r\nHost: t\r\n\r\n")
+	third.SetReadDeadline(time.Now().Add(500 * time.Millisecond))
+	if _, err := third.br.Peek(1); err == nil {
+		t.Fatal("a third connection was served with --worker-connections 2")
+	}
+	open[0].Close()
+	third.SetReadDeadline(time.Now().Add(10 * time.Second))
+	resp, err := http.ReadResponse(third.br, nil)
+	if err != nil {
+		t.Fatalf("the queued connection after one closed: %v", err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("the queued connection: %d", resp.StatusCode)
+	}
+}
+
+// ---- helpers ----
+
+// idleConn is a keep-alive connection that has been answered once.
+type idleConn struct {
+	net.Conn
+	br *bufio.Reader
+}
+
+func (c *idleConn) roundTrip(path string) error {
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	if _, err := fmt.Fprintf(c, "GET %s HTTP/1.1\r\nHost: t\r\n\r\n", path); err != nil {
+		return err
+	}
+	resp, err := http.ReadResponse(c.br, nil)
+	if err != nil {
+		return err
+	}
+	_, err = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	if err == nil && resp.StatusCode != 200 {
+		err = fmt.Errorf("status %d", resp.StatusCode)
+	}
+	return err
+}
+
+// openIdle opens n keep-alive connections, each answered once, closed at
+// cleanup.
+func openIdle(t *testing.T, addr string, n int) []*idleConn {
+	t.Helper()
+	conns := make([]*idleConn, n)
+	errs := make(chan error, n)
+	var wg sync.WaitGroup
+	for w := range 20 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := w; i < n; i += 20 {
+				nc, err := net.Dial("tcp", addr)
+				if err != nil {
+					errs <- err
+					return
+				}
+				c := &idleConn{Conn: nc, br: bufio.NewReaderSize(nc, 512)}
+				conns[i] = c
+				if err := c.roundTrip("/hello"); err != nil {
+					errs <- err
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	t.Cleanup(func() {
+		for _, c := range conns {
+			if c != nil {
+				c.Close()
+			}
+		}
+	})
+	close(errs)
+	for err := range errs {
+		t.Fatalf("opening idle connections: %v", err)
+	}
+	return conns
+}
+
+func dial(t *testing.T, addr string) net.Conn {
+	t.Helper()
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+// dialSmall connects with a receive buffer of rcvbuf bytes (0: the
+// default), so a client that reads slowly stalls the server quickly.
+func dialSmall(addr string, rcvbuf int) (net.Conn, error) {
+	d := net.Dialer{}
+	if rcvbuf > 0 {
+		d.Control = func(_, _ string, rc syscall.RawConn) error {
+			var serr error
+			rc.Control(func(fd uintptr) {
+				serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, rcvbuf)
+			})
+			return serr
+		}
+	}
+	return d.Dial("tcp", addr)
+}
+
+// expectClosed reads until the server closes c, failing after timeout.
+func expectClosed(t *testing.T, c net.Conn, timeout time.Duration) {
+	t.Helper()
+	c.SetReadDeadline(time.Now().Add(timeout))
+	_, err := io.Copy(io.Discard, c)
+	if ne, ok := err.(net.Error); ok && ne.Timeout() {
+		t.Fatalf("the server kept the connection open for %v", timeout)
+	}
+}
+
+var fastClient = &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
+
+func getWorker(t *testing.T, url string) (int, string) {
+	t.Helper()
+	code, worker, err := getWorkerTimeout(url, 20*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return code, worker
+}
+
+func getWorkerErr(url string) (int, error) {
+	code, _, err := getWorkerTimeout(url, 20*time.Second)
+	return code, err
+}
+
+// getWorkerTimeout does one GET on a new connection and returns the
+// status and the X-Worker header (the pid that answered).
+func getWorkerTimeout(url string, timeout time.Duration) (int, string, error) {
+	c := *fastClient
+	c.Timeout = timeout
+	resp, err := c.Get(url)
+	if err != nil {
+		return 0, "", err
+	}
+	defer resp.Body.Close()
+	if _, err := io.Copy(io.Discard, resp.Body); err != nil {
+		return 0, "", err
+	}
+	return resp.StatusCode, resp.Header.Get("X-Worker"), nil
+}
+
+// waitForFile waits for a file an app writes (atomically) and returns
+// its content.
+func waitForFile(t *testing.T, path string) string {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		b, err := os.ReadFile(path)
+		if err == nil {
+			return string(b)
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s never appeared", path)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// workersRSS is the resident memory of the live workers, in bytes.
+func workersRSS(t *testing.T, s *server) int64 {
+	t.Helper()
+	var total int64
+	for _, pid := range s.workerPIDs() {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, line := range strings.Split(string(b), "\n") {
+			if rest, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+				kb, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 10, 64)
+				total += kb << 10
+			}
+		}
+	}
+	return total
+}
+
+// raiseNoFile lifts the soft RLIMIT_NOFILE of the test (and of the
+// servers it starts) to at least n, within the hard limit.
+func raiseNoFile(t *testing.T, n uint64) {
+	t.Helper()
+	var lim syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
+		t.Fatal(err)
+	}
+	if lim.Cur >= n {
+		return
+	}
+	lim.Cur = min(n, lim.Max)
+	if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil || lim.Cur < n {
+		t.Skipf("RLIMIT_NOFILE is %d, the test needs %d", lim.Cur, n)
+	}
+}

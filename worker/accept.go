@@ -1,0 +1,180 @@
+package worker
+
+import (
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// listener is one inherited listening socket. The worker accepts with
+// its own accept4 inside the poller callback, so checking for room and
+// taking the connection are one step: a worker whose Python threads all
+// have work never takes a connection off the shared queue, whatever it
+// was doing when the connection arrived.
+type listener struct {
+	f    *os.File        // a pollable duplicate of the inherited descriptor
+	rc   syscall.RawConn // f's
+	addr net.Addr        // the bound address; for unix sockets, the local address of every connection
+	load *load
+	wake chan struct{} // load's signal that there is room again
+	// closed is set by Close: the accept loop ends rather than retrying.
+	closed atomic.Bool
+
+	// The accept in progress, for acceptFn (bound once, no allocation).
+	full     bool // there was no room: nothing accepted
+	nfd      int
+	sa       unix.Sockaddr
+	err      error
+	acceptFn func(fd uintptr) bool
+}
+
+// newListener takes over ln: it keeps a duplicate of its descriptor and
+// closes ln.
+func newListener(ln net.Listener, l *load, wake chan struct{}) (*listener, error) {
+	sc, ok := ln.(syscall.Conn)
+	if !ok {
+		return nil, fmt.Errorf("listener %v has no descriptor", ln.Addr())
+	}
+	rc, err := sc.SyscallConn()
+	if err != nil {
+		return nil, err
+	}
+	fd, derr := -1, error(nil)
+	if err := rc.Control(func(s uintptr) { fd, derr = unix.FcntlInt(s, unix.F_DUPFD_CLOEXEC, 0) }); err != nil {
+		return nil, err
+	}
+	if derr != nil {
+		return nil, fmt.Errorf("duplicating listener %v: %w", ln.Addr(), derr)
+	}
+	addr := ln.Addr()
+	ln.Close()
+	// net.FileListener made the shared open file non-blocking, so the
+	// duplicate joins the runtime poller.
+	f := os.NewFile(uintptr(fd), "listener")
+	frc, err := f.SyscallConn()
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	lst := &listener{f: f, rc: frc, addr: addr, load: l, wake: wake}
+	lst.acceptFn = lst.acceptFD
+	return lst, nil
+}
+
+func (l *listener) Close() error {
+	if l.closed.Swap(true) {
+		return nil
+	}
+	return l.f.Close()
+}
+
+// accept waits for a connection and for room to take it, and returns
+// the new socket's descriptor and peer. It fails once the listener is
+// closed, or with an accept4 error such as EMFILE.
+func (l *listener) accept(stop <-chan struct{}) (int, unix.Sockaddr, error) {
+	for {
+		l.full, l.nfd, l.sa, l.err = false, -1, nil, nil
+		if err := l.rc.Read(l.acceptFn); err != nil {
+			return -1, nil, err
+		}
+		if !l.full {
+			return l.nfd, l.sa, l.err
+		}
+		select {
+		case <-l.wake:
+		case <-stop:
+			return -1, nil, net.ErrClosed
+		}
+	}
+}
+
+// acceptFD runs inside rc.Read: first when called, then each time the
+// listener becomes readable.
+func (l *listener) acceptFD(fd uintptr) bool {
+	if !l.load.hasRoom() {
+		l.full = true
+		return true
+	}
+	for {
+		nfd, sa, err := unix.Accept4(int(fd), unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC)
+		switch err {
+		case nil:
+			l.load.add() // counted before the next check
+			l.nfd, l.sa = nfd, sa
+			return true
+		case unix.EINTR, unix.ECONNABORTED:
+			continue
+		case unix.EAGAIN:
+			return false // a sibling took it, or nothing yet: wait
+		default:
+			l.err = os.NewSyscallError("accept4", err)
+			return true
+		}
+	}
+}
+
+// peerAddrs returns the local and remote addresses of a new connection.
+func (l *listener) peerAddrs(fd int, sa unix.Sockaddr) (local, remote net.Addr) {
+	remote = sockaddrToAddr(sa)
+	if _, ok := l.addr.(*net.UnixAddr); ok {
+		return l.addr, remote
+	}
+	// A wildcard bind answers on many addresses: ask which one.
+	if lsa, err := unix.Getsockname(fd); err == nil {
+		return sockaddrToAddr(lsa), remote
+	}
+	return l.addr, remote
+}
+
+func sockaddrToAddr(sa unix.Sockaddr) net.Addr {
+	switch a := sa.(type) {
+	case *unix.SockaddrInet4:
+		return net.TCPAddrFromAddrPort(netip.AddrPortFrom(netip.AddrFrom4(a.Addr), uint16(a.Port)))
+	case *unix.SockaddrInet6:
+		ip := netip.AddrFrom16(a.Addr).Unmap()
+		return net.TCPAddrFromAddrPort(netip.AddrPortFrom(ip, uint16(a.Port)))
+	case *unix.SockaddrUnix:
+		return &net.UnixAddr{Name: a.Name, Net: "unix"}
+	}
+	return nil
+}
+
+// acceptLoop accepts connections while the worker has room for them
+// (--worker-connections open, --threads busy) and serves each on its
+// own goroutine.
+func (s *server) acceptLoop(ln *listener) {
+	defer s.wg.Done()
+	for {
+		select {
+		case s.connSem <- struct{}{}:
+		case <-s.stop:
+			return
+		}
+		fd, sa, err := ln.accept(s.stop)
+		if err != nil {
+			<-s.connSem
+			if ln.closed.Load() {
+				return // closed for a graceful stop
+			}
+			s.log.Warn().Err(err).Msg("accept failed")
+			time.Sleep(10 * time.Millisecond) // EMFILE and friends: do not spin
+			continue
+		}
+		c := s.newConn(fd, sa, ln)
+		if c == nil {
+			<-s.connSem
+			continue
+		}
+		go func() {
+			defer s.wg.Done()
+			defer func() { <-s.connSem }()
+			c.serve()
+		}()
+	}
+}

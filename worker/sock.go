@@ -1,0 +1,265 @@
+package worker
+
+import (
+	"io"
+	"net"
+	"os"
+	"syscall"
+	"time"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// maxIov bounds the buffers one sendmsg takes; a response step frames
+// into at most 9 (buffered bytes, head, two chunks with their size
+// lines and CRLFs, the last chunk).
+const maxIov = 16
+
+// sock is one client connection's socket. The worker reads and writes it
+// with its own system calls through the runtime poller
+// (syscall.RawConn) rather than through net.Conn, for three things
+// net.Conn cannot give: knowing when the connection waits on its peer
+// (the load the accept gate counts), a write that never blocks (so a
+// Python thread never waits on a client), and a write timeout that
+// measures progress rather than the whole write.
+//
+// It is also a net.Conn, for code that needs no more than that. A sock
+// is used by its connection goroutine only, except SetReadDeadline
+// (drain) and Close.
+type sock struct {
+	f             *os.File        // never nil; owns the descriptor
+	rc            syscall.RawConn // f's
+	load          *load           // never nil; the socket counts 1 in it while it does not wait on its peer
+	local, remote net.Addr        // immutable
+
+	waiting bool // inside a read or write that found the peer not ready
+
+	// The system call in progress, for the callbacks bound once in
+	// newSock, so a read or write allocates nothing.
+	p     []byte
+	bufs  [][]byte
+	block bool // writev: wait for the peer instead of returning 0
+	n     int
+	err   error
+	iov   [maxIov]unix.Iovec
+	msg   unix.Msghdr
+
+	readFn, writeFn func(fd uintptr) bool
+}
+
+var (
+	_ net.Conn     = (*sock)(nil)
+	_ syscall.Conn = (*sock)(nil)
+)
+
+// newSock takes ownership of fd, a connected, non-blocking socket,
+// already counted in l as not waiting.
+func newSock(fd int, l *load, local, remote net.Addr) (*sock, error) {
+	f := os.NewFile(uintptr(fd), "")
+	rc, err := f.SyscallConn()
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	s := &sock{f: f, rc: rc, load: l, local: local, remote: remote}
+	s.readFn, s.writeFn = s.readFD, s.writeFD
+	return s, nil
+}
+
+// Close closes the socket and takes it out of the load.
+func (s *sock) Close() error {
+	if !s.waiting {
+		s.waiting = true // not counted any more
+		s.load.done()
+	}
+	return s.f.Close()
+}
+
+func (s *sock) LocalAddr() net.Addr                { return s.local }
+func (s *sock) RemoteAddr() net.Addr               { return s.remote }
+func (s *sock) SetDeadline(t time.Time) error      { return s.f.SetDeadline(t) }
+func (s *sock) SetReadDeadline(t time.Time) error  { return s.f.SetReadDeadline(t) }
+func (s *sock) SetWriteDeadline(t time.Time) error { return s.f.SetWriteDeadline(t) }
+
+// SyscallConn gives direct access to the descriptor (sendfile).
+func (s *sock) SyscallConn() (syscall.RawConn, error) { return s.rc, nil }
+
+// Write writes all of p, waiting for the peer up to the write deadline,
+// as net.Conn's Write does.
+func (s *sock) Write(p []byte) (int, error) {
+	var one [1][]byte
+	one[0] = p
+	written := 0
+	for written < len(p) {
+		n, err := s.writev(one[:], true)
+		written += n
+		if err != nil {
+			return written, err
+		}
+		one[0] = p[written:]
+	}
+	return written, nil
+}
+
+// beginWait marks the socket as waiting on its peer: it no longer counts
+// as load. endWait undoes it.
+func (s *sock) beginWait() {
+	if !s.waiting {
+		s.waiting = true
+		s.load.done()
+	}
+}
+
+func (s *sock) endWait() {
+	if s.waiting {
+		s.waiting = false
+		s.load.add()
+	}
+}
+
+// Read reads what the socket has, waiting (up to the read deadline) when
+// it has nothing yet.
+func (s *sock) Read(p []byte) (int, error) {
+	if len(p) == 0 {
+		return 0, nil
+	}
+	s.p = p
+	err := s.rc.Read(s.readFn)
+	s.p = nil
+	s.endWait()
+	if err != nil {
+		return 0, err // deadline exceeded or closed
+	}
+	if s.err != nil {
+		return 0, s.err
+	}
+	if s.n == 0 {
+		return 0, io.EOF
+	}
+	return s.n, nil
+}
+
+// readFD runs on the connection goroutine inside rc.Read.
+func (s *sock) readFD(fd uintptr) bool {
+	for {
+		n, err := unix.Read(int(fd), s.p)
+		switch err {
+		case unix.EINTR:
+			continue
+		case unix.EAGAIN:
+			s.beginWait()
+			return false
+		case nil:
+			s.n, s.err = n, nil
+		default:
+			s.n, s.err = 0, os.NewSyscallError("read", err)
+		}
+		return true
+	}
+}
+
+// tryWritev sends what the socket takes of bufs at once, with one
+// sendmsg, and returns how many bytes that was; 0 when its send buffer
+// is full.
+func (s *sock) tryWritev(bufs [][]byte) (int, error) {
+	return s.writev(bufs, false)
+}
+
+// writeAll sends all of bufs, waiting for the peer as needed; the
+// timeout (0 = none) bounds each wait for progress, not the whole write,
+// so a slow reader that keeps reading is served to the end. It consumes
+// bufs' elements.
+func (s *sock) writeAll(bufs [][]byte, timeout time.Duration) error {
+	for bufs = skipEmpty(bufs); len(bufs) > 0; bufs = skipEmpty(bufs) {
+		if timeout > 0 {
+			s.f.SetWriteDeadline(time.Now().Add(timeout))
+		}
+		n, err := s.writev(bufs, true)
+		if err != nil {
+			return err
+		}
+		consume(bufs, n)
+	}
+	return nil
+}
+
+func (s *sock) writev(bufs [][]byte, block bool) (int, error) {
+	s.bufs, s.block = bufs, block
+	err := s.rc.Write(s.writeFn)
+	s.bufs = nil
+	s.endWait()
+	if err != nil {
+		return 0, err
+	}
+	return s.n, s.err
+}
+
+// writeFD runs on the connection goroutine inside rc.Write. MSG_NOSIGNAL:
+// a client gone away is an error to handle, not a SIGPIPE.
+func (s *sock) writeFD(fd uintptr) bool {
+	niov := 0
+	for _, b := range s.bufs {
+		if len(b) == 0 {
+			continue
+		}
+		if niov == maxIov {
+			break
+		}
+		s.iov[niov].Base = unsafe.SliceData(b)
+		s.iov[niov].SetLen(len(b))
+		niov++
+	}
+	if niov == 0 {
+		s.n, s.err = 0, nil
+		return true
+	}
+	s.msg.Iov = &s.iov[0]
+	s.msg.SetIovlen(niov)
+	defer s.clearIov(niov)
+	for {
+		r, _, errno := unix.Syscall(unix.SYS_SENDMSG, fd, uintptr(unsafe.Pointer(&s.msg)), unix.MSG_NOSIGNAL)
+		switch errno {
+		case 0:
+			s.n, s.err = int(r), nil
+		case unix.EINTR:
+			continue
+		case unix.EAGAIN:
+			if s.block {
+				s.beginWait()
+				return false
+			}
+			s.n, s.err = 0, nil
+		default:
+			s.n, s.err = 0, os.NewSyscallError("sendmsg", errno)
+		}
+		return true
+	}
+}
+
+// clearIov forgets the buffers just sent: some point into Python memory
+// that is freed after the step, and must not look like live pointers.
+func (s *sock) clearIov(n int) {
+	clear(s.iov[:n])
+	s.msg.Iov = nil
+}
+
+// consume drops the first n bytes from bufs, in place.
+func consume(bufs [][]byte, n int) {
+	for i := range bufs {
+		if n == 0 {
+			return
+		}
+		k := min(n, len(bufs[i]))
+		bufs[i] = bufs[i][k:]
+		n -= k
+	}
+}
+
+// skipEmpty drops the leading empty buffers.
+func skipEmpty(bufs [][]byte) [][]byte {
+	for len(bufs) > 0 && len(bufs[0]) == 0 {
+		bufs = bufs[1:]
+	}
+	return bufs
+}

@@ -1,0 +1,224 @@
+package worker
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/gowsgi/gowsgi/wsgi"
+	"golang.org/x/sys/unix"
+)
+
+// sockPair returns a sock on one end of a connected stream socket pair,
+// counted in l, and the other end as a plain file for the test to play
+// the client with.
+func sockPair(t *testing.T, l *load) (*sock, *os.File) {
+	t.Helper()
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Small buffers: a few writes fill them.
+	for _, fd := range fds {
+		unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_SNDBUF, 4096)
+		unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUF, 4096)
+	}
+	l.add()
+	s, err := newSock(fds[0], l, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	peer := os.NewFile(uintptr(fds[1]), "peer")
+	t.Cleanup(func() { s.Close(); peer.Close() })
+	return s, peer
+}
+
+// waitLoad polls until l counts want connections, failing after 5 s.
+func waitLoad(t *testing.T, l *load, want int64) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for l.active.Load() != want {
+		if time.Now().After(deadline) {
+			t.Fatalf("load = %d; want %d", l.active.Load(), want)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+func TestTryWritevReturnsWhenTheSocketIsFull(t *testing.T) {
+	l := newLoad(1, 0)
+	s, _ := sockPair(t, l)
+	chunk := bytes.Repeat([]byte("x"), 64<<10)
+	total := 0
+	for i := 0; ; i++ {
+		n, err := s.tryWritev([][]byte{chunk})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n == 0 {
+			break
+		}
+		total += n
+		if i > 1000 {
+			t.Fatalf("tryWritev took %d bytes without the peer reading", total)
+		}
+	}
+	if total == 0 {
+		t.Fatal("an empty socket took nothing")
+	}
+	if got := l.active.Load(); got != 1 {
+		t.Fatalf("load after a try = %d; want 1 (a try never waits)", got)
+	}
+}
+
+func TestWriteAllTimesOutWithoutProgress(t *testing.T) {
+	l := newLoad(1, 0)
+	s, _ := sockPair(t, l)
+	big := bytes.Repeat([]byte("y"), 1<<20)
+	done := make(chan error, 1)
+	go func() { done <- s.writeAll([][]byte{big}, 200*time.Millisecond) }()
+	waitLoad(t, l, 0) // waiting on the peer does not count as load
+	select {
+	case err := <-done:
+		if !errors.Is(err, os.ErrDeadlineExceeded) {
+			t.Fatalf("writeAll to a peer that never reads: %v; want a deadline error", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("writeAll to a peer that never reads did not time out")
+	}
+	if got := l.active.Load(); got != 1 {
+		t.Fatalf("load after the write = %d; want 1", got)
+	}
+}
+
+// A slow reader that keeps reading is served to the end: the timeout
+// bounds each wait, not the whole write.
+func TestWriteAllTimeoutMeasuresProgress(t *testing.T) {
+	l := newLoad(1, 0)
+	s, peer := sockPair(t, l)
+	data := bytes.Repeat([]byte("0123456789abcdef"), 8<<10) // 128 KiB
+	got := make(chan []byte, 1)
+	go func() {
+		var b bytes.Buffer
+		buf := make([]byte, 16<<10)
+		for b.Len() < len(data) {
+			time.Sleep(30 * time.Millisecond) // in all, well past the timeout
+			n, err := peer.Read(buf)
+			b.Write(buf[:max(n, 0)])
+			if err != nil && !errors.Is(err, os.ErrDeadlineExceeded) && err != io.EOF {
+				break
+			}
+		}
+		got <- b.Bytes()
+	}()
+	begin := time.Now()
+	if err := s.writeAll([][]byte{data}, 300*time.Millisecond); err != nil {
+		t.Fatalf("writeAll to a slow but steady reader after %v: %v", time.Since(begin), err)
+	}
+	if d := time.Since(begin); d < 300*time.Millisecond {
+		t.Logf("the reader was faster than meant (%v): the test proved less", d)
+	}
+	if b := <-got; !bytes.Equal(b, data) {
+		t.Fatalf("the reader got %d bytes; want the %d sent", len(b), len(data))
+	}
+}
+
+func TestReadCountsWaitingOnThePeer(t *testing.T) {
+	l := newLoad(1, 0)
+	s, peer := sockPair(t, l)
+	got := make(chan string, 1)
+	go func() {
+		buf := make([]byte, 16)
+		n, err := s.Read(buf)
+		if err != nil {
+			got <- err.Error()
+			return
+		}
+		got <- string(buf[:n])
+	}()
+	waitLoad(t, l, 0)
+	if l.hasRoom() != true {
+		t.Fatal("no room while the only connection waits for its peer")
+	}
+	peer.Write([]byte("GET"))
+	if g := <-got; g != "GET" {
+		t.Fatalf("Read = %q; want GET", g)
+	}
+	waitLoad(t, l, 1)
+	peer.Close()
+	if n, err := s.Read(make([]byte, 4)); n != 0 || err != io.EOF {
+		t.Fatalf("Read after the peer closed = %d, %v; want 0, EOF", n, err)
+	}
+	s.Close()
+	waitLoad(t, l, 0)
+}
+
+func TestLoadWakesTheAcceptLoopsWhenRoomReturns(t *testing.T) {
+	l := newLoad(2, 2)
+	l.add()
+	l.add()
+	if l.hasRoom() {
+		t.Fatal("room with 2 of 2 threads' worth of connections")
+	}
+	l.done()
+	for i, w := range l.wake {
+		select {
+		case <-w:
+		default:
+			t.Fatalf("accept loop %d was not woken", i)
+		}
+	}
+	l.done() // further room: no second signal is needed
+	for i, w := range l.wake {
+		select {
+		case <-w:
+			t.Fatalf("accept loop %d woken twice", i)
+		default:
+		}
+	}
+}
+
+func TestOutboxKeepsOrderAndReleases(t *testing.T) {
+	o := outbox{limit: 10}
+	o.keep([][]byte{[]byte("abc"), nil, []byte("def")})
+	if o.room() != 4 || string(o.pending()) != "abcdef" {
+		t.Fatalf("after keep: room %d pending %q", o.room(), o.pending())
+	}
+	o.consume(4)
+	o.keep([][]byte{[]byte("gh")})
+	if string(o.pending()) != "efgh" {
+		t.Fatalf("after consume and keep: %q", o.pending())
+	}
+	o.consume(4)
+	if o.buf != nil || o.len() != 0 || o.room() != 10 {
+		t.Fatalf("drained outbox holds storage: %v len %d", o.buf != nil, o.len())
+	}
+}
+
+// The hot path: framing a one-step response and handing it to a socket
+// that takes it whole allocates nothing.
+func TestSendingAStepAllocatesNothing(t *testing.T) {
+	l := newLoad(1, 0)
+	s, peer := sockPair(t, l)
+	go io.Copy(io.Discard, peer)
+	c := &conn{nc: s, out: outbox{limit: 1 << 20}}
+	head := []byte("HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n")
+	body := []byte("hello")
+	allocs := testing.AllocsPerRun(1000, func() {
+		c.w = bodyWriter{plan: wsgi.Plan{Framing: wsgi.FrameLength, ContentLength: 5, KeepAlive: true}, remaining: 5}
+		bufs := append(c.step[:0], head)
+		bufs = c.w.frame(bufs, body, nil)
+		rest, err := c.trySend(bufs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.out.keep(rest)
+		c.out.reset()
+	})
+	if allocs != 0 {
+		t.Fatalf("sending one step: %.1f allocations; want 0", allocs)
+	}
+}
