@@ -3,6 +3,7 @@ package integration
 import (
 	"bytes"
 	"crypto/rand"
+	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -37,38 +38,45 @@ func markLines(t *testing.T, path string) []string {
 }
 
 func TestResponseFraming(t *testing.T) {
-	s := start(t, serverOpts{args: []string{"pep3333:framing"}})
+	// The same app returning a list (every block known at once) and
+	// behind wsgiref.validate (an iterator: each block sent as it comes).
+	servers := map[string]*server{
+		"list":      start(t, serverOpts{args: []string{"pep3333:framing_list"}}),
+		"validated": start(t, serverOpts{args: []string{"pep3333:framing"}}),
+	}
 	long := strings.Repeat("0123456789", 10000) // 100000 bytes
 	tests := []struct {
-		name, method, query, proto string
-		wantBody                   string
-		wantLength                 int64 // -1: no Content-Length
-		wantChunked, wantClose     bool
+		name, app, method, query, proto string
+		wantBody                        string
+		wantLength                      int64 // -1: no Content-Length
+		wantChunked, wantClose          bool
 	}{
-		{name: "known body gets a length", method: "GET", query: "size=5", proto: "1.1",
+		{name: "known body gets a length", app: "list", method: "GET", query: "size=5", proto: "1.1",
 			wantBody: "01234", wantLength: 5},
-		{name: "streamed body is chunked", method: "GET", query: "size=100000&chunk=20000", proto: "1.1",
+		{name: "iterated body is chunked", app: "validated", method: "GET", query: "size=5", proto: "1.1",
+			wantBody: "01234", wantLength: -1, wantChunked: true},
+		{name: "big blocks are chunked", app: "list", method: "GET", query: "size=100000&chunk=20000", proto: "1.1",
 			wantBody: long, wantLength: -1, wantChunked: true},
-		{name: "write() streamed body is chunked", method: "GET", query: "size=100000&chunk=20000&write=1", proto: "1.1",
+		{name: "write() streamed body is chunked", app: "validated", method: "GET", query: "size=100000&chunk=20000&write=1", proto: "1.1",
 			wantBody: long, wantLength: -1, wantChunked: true},
-		{name: "HTTP/1.0 stream is delimited by close", method: "GET", query: "size=100000&chunk=20000", proto: "1.0",
+		{name: "HTTP/1.0 stream is delimited by close", app: "validated", method: "GET", query: "size=100000&chunk=20000", proto: "1.0",
 			wantBody: long, wantLength: -1, wantClose: true},
-		{name: "app length honoured", method: "GET", query: "size=100000&chunk=20000&cl=100000", proto: "1.1",
+		{name: "app length honoured", app: "validated", method: "GET", query: "size=100000&chunk=20000&cl=100000", proto: "1.1",
 			wantBody: long, wantLength: 100000},
-		{name: "longer body truncated at the app length", method: "GET", query: "size=100000&chunk=20000&cl=30000", proto: "1.1",
+		{name: "longer body truncated at the app length", app: "validated", method: "GET", query: "size=100000&chunk=20000&cl=30000", proto: "1.1",
 			wantBody: long[:30000], wantLength: 30000},
-		{name: "HEAD sends no body", method: "HEAD", query: "size=5", proto: "1.1",
+		{name: "HEAD sends no body", app: "list", method: "HEAD", query: "size=5", proto: "1.1",
 			wantBody: "", wantLength: 5},
-		{name: "HEAD of a stream sends no body", method: "HEAD", query: "size=100000&chunk=20000", proto: "1.1",
+		{name: "HEAD of a stream sends no body", app: "validated", method: "HEAD", query: "size=100000&chunk=20000", proto: "1.1",
 			wantBody: "", wantLength: -1},
-		{name: "204 has no body", method: "GET", query: "status=204+No+Content", proto: "1.1",
+		{name: "204 has no body", app: "validated", method: "GET", query: "status=204+No+Content", proto: "1.1",
 			wantBody: "", wantLength: -1},
-		{name: "304 has no body", method: "GET", query: "status=304+Not+Modified", proto: "1.1",
+		{name: "304 has no body", app: "validated", method: "GET", query: "status=304+Not+Modified", proto: "1.1",
 			wantBody: "", wantLength: -1},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			w := dialWire(t, "tcp", s.addr)
+			w := dialWire(t, "tcp", servers[tt.app].addr)
 			req := tt.method + " /?" + tt.query + " HTTP/" + tt.proto + "\r\nHost: h\r\n\r\n"
 			resp, body := w.roundTrip(tt.method, req)
 			if resp.StatusCode >= 300 && resp.StatusCode != 304 {
@@ -100,7 +108,7 @@ func TestResponseFraming(t *testing.T) {
 			}
 		})
 	}
-	noValidatorComplaints(t, s)
+	noValidatorComplaints(t, servers["validated"])
 }
 
 func TestShortBodyClosesTheConnection(t *testing.T) {
@@ -123,8 +131,9 @@ func TestCloseIsCalledExactlyOnce(t *testing.T) {
 	}{
 		{"success", "n=3", 200},
 		{"success with big chunks", "n=3&size=100000", 200},
-		{"error before anything was sent", "n=3&fail=1", 500},
-		{"error after the head was sent", "n=3&size=100000&fail=2", 0},
+		{"error before anything was sent", "n=3&fail=0", 500},
+		{"error after the first block was sent", "n=3&fail=1", 0},
+		{"error after big blocks were sent", "n=3&size=100000&fail=2", 0},
 	}
 	for i, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -226,11 +235,11 @@ func TestStartResponseWithExcInfo(t *testing.T) {
 	if resp.StatusCode != 500 || resp.Status != "500 Oops" || resp.Header.Get("X-Replaced") != "yes" || body != "error page" {
 		t.Fatalf("early exc_info: %q %v %q; want the replacement head and body", resp.Status, resp.Header, body)
 	}
-	// Once a body chunk was produced the head counts as sent: the second
-	// start_response re-raises, and the app's error becomes a 500.
-	resp, body = w.roundTrip("GET", "GET /?late=1 HTTP/1.1\r\nHost: h\r\n\r\n")
-	if resp.StatusCode != 500 || strings.Contains(body, "partial") {
-		t.Fatalf("late exc_info: %d %q; want a plain 500", resp.StatusCode, body)
+	// Once a block went out, the head has been sent: start_response
+	// re-raises, and the connection is cut after the block.
+	w.send("GET /?late=1 HTTP/1.1\r\nHost: h\r\n\r\n")
+	if raw := w.rest(); !strings.HasPrefix(raw, "HTTP/1.1 200 ") || !strings.HasSuffix(raw, "\r\n7\r\npartial\r\n") {
+		t.Fatalf("late exc_info: %q; want the 200 head and the first block, then the cut", raw)
 	}
 	s.waitFor(func() bool { return strings.Contains(s.output(), "KeyError: 'late failure'") })
 	noValidatorComplaints(t, s)
@@ -296,6 +305,33 @@ func TestWriteCallable(t *testing.T) {
 	code, body := do(t, http.MethodGet, s.url("/?size=25&chunk=10&write=1"), "")
 	if code != 200 || body != "0123456789012345678901234" {
 		t.Fatalf("write(): %d %q", code, body)
+	}
+	noValidatorComplaints(t, s)
+}
+
+// TestBlocksAreNotDelayed: each block a generator yields reaches the
+// client before the generator is asked for the next one (PEP 3333
+// "Buffering and Streaming"), so an app can stream events.
+func TestBlocksAreNotDelayed(t *testing.T) {
+	s := start(t, serverOpts{args: []string{"pep3333:waits"}})
+	mark := filepath.Join(t.TempDir(), "got-tick")
+	w := dialWire(t, "tcp", s.addr)
+	w.send("GET /?mark=" + mark + " HTTP/1.1\r\nHost: h\r\n\r\n")
+	resp, err := http.ReadResponse(w.br, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	first := make([]byte, 5)
+	if _, err := io.ReadFull(resp.Body, first); err != nil || string(first) != "tick\n" {
+		t.Fatalf("first block %q, %v", first, err)
+	}
+	if err := os.WriteFile(mark, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	rest, err := io.ReadAll(resp.Body)
+	if err != nil || string(rest) != "tock waited=True" {
+		t.Fatalf("rest %q, %v; want the app to have seen the client get the first block", rest, err)
 	}
 	noValidatorComplaints(t, s)
 }

@@ -128,6 +128,16 @@ static PyObject *next_chunk(gw_exchange *x)
 	return item;
 }
 
+/* would_iterate reports whether the next chunk must come from the app's
+ * iterator, which may take any time to produce it. */
+static int would_iterate(gw_exchange *x)
+{
+	PyObject *w = x->sr->written;
+
+	return x->iter != NULL && x->file_state == FILE_NONE && x->pending == NULL &&
+	       x->deferred == NULL && (w == NULL || x->wpos >= PyList_GET_SIZE(w));
+}
+
 /* close_result calls the iterable's close() exactly once (PEP 3333) and
  * drops every reference the exchange holds. Returns -1 with the error
  * set if close() raised. */
@@ -216,7 +226,11 @@ static int start_body(gw_exchange *x, char *out, size_t cap, gw_result *res, siz
 /*
  * pump fills out with the head (once) and as much body as fits, stops
  * at a big chunk or a file region, and closes the iterable at its end.
- * GIL held.
+ * It never asks the app's iterator for more while it holds body bytes:
+ * PEP 3333 ("Buffering and Streaming") forbids delaying a block while
+ * the app computes the next, which may take any time (a generator that
+ * waits for events). The chunks of a list or tuple, or written with
+ * write(), are all there already, so they go out together. GIL held.
  */
 static void pump(gw_exchange *x, char *out, size_t cap, gw_result *res)
 {
@@ -227,6 +241,10 @@ static void pump(gw_exchange *x, char *out, size_t cap, gw_result *res)
 	for (;;) {
 		Py_ssize_t n;
 
+		if (pos > res->body_off && would_iterate(x)) {
+			res->body_len = (uint32_t)(pos - res->body_off);
+			return; /* send what we have before the app computes more */
+		}
 		item = next_chunk(x);
 		if (item == NULL) {
 			if (PyErr_Occurred())

@@ -297,3 +297,27 @@ func TestReferencesDropped(t *testing.T) {
 		t.Fatalf("(chunk refs gained, iterable refs, start_response refs, errors refs gained) = %s; want %s %s", got, want, tb)
 	}
 }
+
+// TestGeneratorBlockNotDelayed: a block the app's iterator produced goes
+// to Go before the iterator is asked for the next one, which may take
+// any time (PEP 3333 "Buffering and Streaming").
+func TestGeneratorBlockNotDelayed(t *testing.T) {
+	x, probe := NewExchange(0), NewExchange(0)
+	defer x.Close()
+	defer probe.Close()
+	step := x.Call(environ("GET", "/generator"), Body{})
+	if step.Failed || !step.HasHead || string(step.Body) != "first" || step.Done {
+		t.Fatalf("first step %q done=%v; want the first block alone, the response open", step.Body, step.Done)
+	}
+	if _, _, n, _, _ := run(t, probe, "/advanced", nil); n != "0" {
+		t.Fatalf("the generator was asked for its next block before the first was handed over")
+	}
+	var rest []byte
+	for !step.Done {
+		step = x.Next()
+		rest = append(rest, step.Body...)
+	}
+	if string(rest) != "second" || step.Failed {
+		t.Fatalf("rest %q failed=%v", rest, step.Failed)
+	}
+}

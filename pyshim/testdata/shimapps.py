@@ -4,6 +4,7 @@ import sys
 
 closed = []
 stash = []
+advanced = []
 CHUNK = b"a chunk every exchange returns"
 refs = {}
 
@@ -73,6 +74,20 @@ def app(environ, start_response):
         return [repr((sys.getrefcount(CHUNK) - refs["chunk"], sys.getrefcount(refs["body"]),
                       sys.getrefcount(refs["start_response"]),
                       sys.getrefcount(environ["wsgi.errors"]) - refs["errors"])).encode()]
+    if path == "/generator":
+        # A generator whose second chunk would come late: it records
+        # when it is asked for it.
+        def gen():
+            yield b"first"
+            yield b""
+            advanced.append(1)
+            yield b"second"
+        advanced.clear()
+        start_response("200 OK", [])
+        return gen()
+    if path == "/advanced":
+        start_response("200 OK", [])
+        return [str(len(advanced)).encode()]
     if path == "/input-ops":
         start_response("200 OK", [])
         return [input_ops(environ["wsgi.input"], environ["OPS"])]

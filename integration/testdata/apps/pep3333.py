@@ -125,10 +125,11 @@ def errors(environ, start_response):
     return [b"logged"]
 
 
-@validated
-def framing(environ, start_response):
+def framing_list(environ, start_response):
     """?status= &cl= (the Content-Length the app declares) &size= (bytes it
-    produces, in chunks of ?chunk=) &write=1 (through write())."""
+    produces, in chunks of ?chunk=) &write=1 (through write()). Returns
+    a list, so the server sees every block at once; framing is the same
+    app behind the validator, whose iterator yields them one by one."""
     q = query(environ)
     status = q.get("status", "200 OK")
     code = int(status[:3])
@@ -144,6 +145,9 @@ def framing(environ, start_response):
             write(p)
         return []
     return parts
+
+
+framing = validated(framing_list)
 
 
 @validated
@@ -220,6 +224,23 @@ def file_like(environ, start_response):
     """wsgi.file_wrapper around a file-like without fileno()."""
     start_response("200 OK", TEXT)
     return environ["wsgi.file_wrapper"](io.BytesIO(b"abcdefghij" * 5000), 3000)
+
+
+@validated
+def waits(environ, start_response):
+    """Sends a first block, then waits up to 10 s for the file ?mark=,
+    which the client creates once it has received that block: a server
+    that delays the block until the next one is ready stalls here."""
+    q = query(environ)
+    start_response("200 OK", TEXT)
+
+    def body():
+        yield b"tick\n"
+        deadline = time.monotonic() + 10
+        while not os.path.exists(q["mark"]) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        yield ("tock waited=%s" % os.path.exists(q["mark"])).encode()
+    return body()
 
 
 # ---- apps that break the rules on purpose (not validated) ----
