@@ -266,6 +266,9 @@ func TestFileWrapper(t *testing.T) {
 		{"HTTP/1.0", "GET", "&seek=7", "1.0", content[7:], strconv.Itoa(len(content) - 7)},
 		{"HEAD", "HEAD", "", "1.1", nil, strconv.Itoa(len(content))},
 		{"empty remainder", "GET", "&seek=" + strconv.Itoa(len(content)), "1.1", nil, "0"},
+		// A big write() goes out first, so the file follows as a chunk.
+		{"chunked after write()", "GET", "&prefix=20000&seek=3", "1.1",
+			append(bytes.Repeat([]byte("p"), 20000), content[3:]...), ""},
 	}
 	for i, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

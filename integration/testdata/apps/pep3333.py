@@ -202,12 +202,15 @@ def _open_file(environ):
 
 def file_region(environ, start_response):
     """wsgi.file_wrapper around a real file from ?seek=, with the app's
-    Content-Length ?cl= when given; the close is recorded in ?mark=."""
+    Content-Length ?cl= when given, after ?prefix= bytes passed to
+    write(); the close is recorded in ?mark=."""
     q, f = _open_file(environ)
     headers = list(TEXT)
     if "cl" in q:
         headers.append(("Content-Length", q["cl"]))
-    start_response("200 OK", headers)
+    write = start_response("200 OK", headers)
+    if "prefix" in q:
+        write(b"p" * int(q["prefix"]))
     wrapper = environ["wsgi.file_wrapper"](f)
     inner_close = wrapper.close
     def close():
