@@ -68,6 +68,7 @@ fuzz:
 	$(GO) test -run='^$$' -fuzz='^FuzzDifferential$$' -fuzztime=$(FUZZTIME) ./httpparse/
 	$(GO) test -run='^$$' -fuzz='^FuzzDecodeFile$$'   -fuzztime=$(FUZZTIME) ./config/
 	$(GO) test -run='^$$' -fuzz='^FuzzRead$$'         -fuzztime=$(FUZZTIME) ./httpparse/proxyproto/
+	$(GO) test -run='^$$' -fuzz='^FuzzEnviron$$'      -fuzztime=$(FUZZTIME) ./wsgi/
 
 clean:
 	rm -rf bin
