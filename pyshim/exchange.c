@@ -14,12 +14,6 @@
  * object instead of being copied into the out buffer. */
 #define BIG_CHUNK 16384
 
-/* gw_slot is what outlives one exchange: the wsgi.errors stream. */
-struct gw_slot {
-	uintptr_t ctx;     /* the Go sink of wsgi.errors */
-	PyObject *errors;  /* created on the first call, under the GIL */
-};
-
 /* file_state of an exchange whose result is a wsgi.file_wrapper */
 enum { FILE_NONE, FILE_PENDING, FILE_SENT };
 
@@ -320,9 +314,10 @@ static void park(gw_exchange *x, gw_result *res)
 }
 
 /* start calls the app and prepares to walk its result. Returns -1 with
- * an exception on failure. */
+ * an exception on failure. hook, when set, is where write() sends its
+ * blocks while the app runs. */
 static int start(gw_slot *s, gw_exchange *x, const char *env, size_t env_len,
-		 const char *body, size_t body_len, int body_fd)
+		 const char *body, size_t body_len, int body_fd, gw_slot *hook)
 {
 	PyObject *environ, *args[2];
 	int is_file;
@@ -340,7 +335,9 @@ static int start(gw_slot *s, gw_exchange *x, const char *env, size_t env_len,
 		return -1;
 	args[0] = environ;
 	args[1] = (PyObject *)x->sr;
+	x->sr->hook = hook;
 	x->result = PyObject_Vectorcall(app, args, 2, NULL);
+	x->sr->hook = NULL; /* later write() data goes out with the steps */
 	Py_DECREF(environ);
 	if (x->result == NULL)
 		return -1;
@@ -360,14 +357,21 @@ static int start(gw_slot *s, gw_exchange *x, const char *env, size_t env_len,
  * without the GIL from any thread.
  */
 int gw_call(gw_slot *s, const char *env, size_t env_len, const char *body, size_t body_len,
-	    int body_fd, char *out, size_t out_cap, gw_result *res)
+	    int body_fd, int write_hook, char *out, size_t out_cap, gw_result *res)
 {
 	gw_exchange x;
+	int rc;
 
 	memset(res, 0, sizeof *res);
 	memset(&x, 0, sizeof x);
 	PyEval_RestoreThread(gw_thread_state());
-	if (start(s, &x, env, env_len, body, body_len, body_fd) < 0) {
+	if (write_hook) {
+		s->tstate = PyThreadState_Get();
+		s->out = out, s->cap = out_cap, s->res = res;
+	}
+	rc = start(s, &x, env, env_len, body, body_len, body_fd, write_hook ? s : NULL);
+	memset(res, 0, sizeof *res); /* the hook may have used it */
+	if (rc < 0) {
 		fail(&x, res);
 	} else {
 		pump(&x, out, out_cap, res);

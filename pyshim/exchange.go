@@ -38,6 +38,9 @@ type Exchange struct {
 	// errors receives what the app writes to wsgi.errors; nil sends it
 	// to Options.Errors. Set by SetErrors before the first Call.
 	errors func(text string)
+	// writeHook receives the app's write() blocks while it runs; nil
+	// keeps them for the steps. Set by SetWriteHook between calls.
+	writeHook func(Step) bool
 }
 
 // NewExchange returns an Exchange with a scratch buffer of bufSize
@@ -55,6 +58,20 @@ func NewExchange(bufSize int) *Exchange {
 // sink runs without the GIL, on the thread that wrote, which may be a
 // thread the app started.
 func (x *Exchange) SetErrors(sink func(text string)) { x.errors = sink }
+
+// SetWriteHook makes every write() the app makes while it runs (until
+// it returns its iterable) go to hook at once, as PEP 3333 wants of
+// write(): sent, or buffered for sending, before write() returns,
+// rather than held until the app returns. The first Step hook gets
+// has the head; Call's own steps then never do. hook returns false when
+// the client is gone, which write() raises as ConnectionError in the
+// app.
+//
+// hook runs on the goroutine that called Call, inside it, without the
+// GIL; it must not call Call, Next or Abort. The Step's slices are valid
+// until hook returns. Writes from threads the app started are kept for
+// the steps, as without a hook. nil removes the hook.
+func (x *Exchange) SetWriteHook(hook func(Step) bool) { x.writeHook = hook }
 
 // Close releases the Exchange's C and Python resources; the app's
 // wsgi.errors writes go to Options.Errors from then on. No response may
@@ -154,7 +171,11 @@ func (x *Exchange) Call(env []byte, body Body) Step {
 	if len(data) > 0 {
 		x.pin.Pin(unsafe.SliceData(data))
 	}
-	C.gw_call(x.slot, bytesPtr(env), C.size_t(len(env)), bytesPtr(data), C.size_t(len(data)), fd,
+	hook := C.int(0)
+	if x.writeHook != nil {
+		hook = 1
+	}
+	C.gw_call(x.slot, bytesPtr(env), C.size_t(len(env)), bytesPtr(data), C.size_t(len(data)), fd, hook,
 		(*C.char)(unsafe.Pointer(&x.out[0])), C.size_t(len(x.out)), &x.res)
 	runtime.KeepAlive(body.File)
 	return x.step()
@@ -192,7 +213,29 @@ func (x *Exchange) takeTraceback() string {
 	return s
 }
 
+// gowsgiWriteStep hands one write() block of a running Call to its
+// Exchange's hook (see SetWriteHook). It runs without the GIL on the
+// goroutine inside Call.
+//
+//export gowsgiWriteStep
+func gowsgiWriteStep(ctx C.uintptr_t) C.int {
+	x := cgo.Handle(ctx).Value().(*Exchange)
+	if x.writeHook(x.decode()) {
+		return 1
+	}
+	return 0
+}
+
 func (x *Exchange) step() Step {
+	s := x.decode()
+	if x.res.exch == nil {
+		x.pin.Unpin() // C detached wsgi.input when the exchange ended
+	}
+	return s
+}
+
+// decode reads the Step the last C call described in x.res and x.out.
+func (x *Exchange) decode() Step {
 	r := &x.res
 	s := Step{
 		HasHead: r.flags&C.GW_HEAD != 0,
@@ -212,8 +255,5 @@ func (x *Exchange) step() Step {
 		s.File = FileRegion{Fd: int(r.file_fd), Offset: int64(r.file_off), Len: int64(r.file_len)}
 	}
 	s.Traceback = x.takeTraceback()
-	if r.exch == nil {
-		x.pin.Unpin() // C detached wsgi.input when the exchange ended
-	}
 	return s
 }

@@ -8,6 +8,18 @@
 
 #include "pyshim.h"
 
+/* gw_slot is what outlives one exchange: the wsgi.errors stream, and
+ * where a running app's write() blocks go (exchange.c). */
+struct gw_slot {
+	uintptr_t ctx;     /* names the Go Exchange */
+	PyObject *errors;  /* created on the first call, under the GIL */
+	/* Set by gw_call while the app runs with a write hook: */
+	PyThreadState *tstate; /* the thread running the app */
+	char *out;
+	size_t cap;
+	gw_result *res;
+};
+
 /* start_response of one exchange (startresp.c). */
 typedef struct {
 	PyObject_HEAD
@@ -15,6 +27,7 @@ typedef struct {
 	PyObject *headers; /* list of (str, str) */
 	PyObject *written; /* bytes passed to write(), not yet sent; may be NULL */
 	int headers_sent;  /* the head left for Go: exc_info now re-raises */
+	gw_slot *hook;     /* borrowed: write() hands blocks to Go at once */
 } StartResponse;
 
 extern PyObject *gw_str_close; /* interned "close" */

@@ -69,9 +69,11 @@ void gw_slot_free(gw_slot *s);
 
 /* gw_call runs one request. body[0:body_len] must stay valid and
  * unmoved until the exchange is done (GW_DONE or gw_abort); when
- * body_fd >= 0 the body is read from that file instead. */
+ * body_fd >= 0 the body is read from that file instead. With
+ * write_hook, each write() the app makes while it runs is handed to
+ * gowsgiWriteStep at once, in out and *res. */
 int gw_call(gw_slot *s, const char *env, size_t env_len, const char *body, size_t body_len,
-	    int body_fd, char *out, size_t out_cap, gw_result *res);
+	    int body_fd, int write_hook, char *out, size_t out_cap, gw_result *res);
 int gw_next(gw_exchange *x, char *out, size_t out_cap, gw_result *res);
 void gw_abort(gw_exchange *x, gw_result *res);
 
@@ -79,6 +81,12 @@ void gw_abort(gw_exchange *x, gw_result *res);
  * stream, without their final newline. Called WITHOUT the GIL, on the
  * thread that wrote them. */
 extern void gowsgiErrorsWrite(uintptr_t ctx, char *text, size_t len);
+
+/* Implemented in Go (exchange.go): one write() block, described by the
+ * result and out buffer the running gw_call was given; returns 0 when
+ * the client is gone. Called WITHOUT the GIL, on the thread running the
+ * app. */
+extern int gowsgiWriteStep(uintptr_t ctx);
 
 /* internal, shared between the C files */
 extern PyObject *gw_bootstrap;      /* the _gowsgi helper module */

@@ -82,6 +82,43 @@ static PyObject *sr_call(StartResponse *self, PyObject *args, PyObject *kw)
 	return PyObject_GetAttr((PyObject *)self, str_write);
 }
 
+/*
+ * hand_over sends the head (the first time) and data to Go through the
+ * write hook, without the GIL, as PEP 3333 wants of write(): the bytes
+ * are sent, or buffered for sending while the app goes on, before it
+ * returns. A client that went away becomes a ConnectionError in the app.
+ */
+static PyObject *hand_over(StartResponse *self, PyObject *data)
+{
+	gw_slot *s = self->hook;
+	gw_result *res = s->res;
+	size_t pos = 0, n = (size_t)PyBytes_GET_SIZE(data);
+	int ok;
+
+	memset(res, 0, sizeof *res);
+	if (!self->headers_sent) {
+		if (gw_emit_head(self, s->out, s->cap, res) < 0)
+			return NULL;
+		pos = res->body_off = res->head_len;
+	}
+	if (n <= s->cap - pos) {
+		memcpy(s->out + pos, PyBytes_AS_STRING(data), n);
+		res->body_len = (uint32_t)n;
+	} else {
+		res->big = PyBytes_AS_STRING(data); /* the caller holds data */
+		res->big_len = (int64_t)n;
+		res->flags |= GW_BIG;
+	}
+	Py_BEGIN_ALLOW_THREADS
+	ok = gowsgiWriteStep(s->ctx);
+	Py_END_ALLOW_THREADS
+	if (!ok) {
+		PyErr_SetString(PyExc_ConnectionError, "gowsgi: the client is gone");
+		return NULL;
+	}
+	Py_RETURN_NONE;
+}
+
 static PyObject *sr_write(StartResponse *self, PyObject *data)
 {
 	if (self->status == NULL) {
@@ -93,6 +130,12 @@ static PyObject *sr_write(StartResponse *self, PyObject *data)
 			     Py_TYPE(data)->tp_name);
 		return NULL;
 	}
+	/* Only the thread running the app: one it started must not write to
+	 * the socket behind the worker's back; its data waits for a step,
+	 * and so does everything after it, to keep the order. */
+	if (self->hook != NULL && PyThreadState_Get() == self->hook->tstate &&
+	    (self->written == NULL || PyList_GET_SIZE(self->written) == 0))
+		return hand_over(self, data);
 	if (self->written == NULL && (self->written = PyList_New(0)) == NULL)
 		return NULL;
 	if (PyList_Append(self->written, data) < 0)
@@ -133,6 +176,7 @@ StartResponse *gw_startresp_new(void)
 	if (sr != NULL) {
 		sr->status = sr->headers = sr->written = NULL;
 		sr->headers_sent = 0;
+		sr->hook = NULL;
 	}
 	return sr;
 }

@@ -5,6 +5,7 @@ import sys
 closed = []
 stash = []
 advanced = []
+progress = []
 CHUNK = b"a chunk every exchange returns"
 refs = {}
 
@@ -74,6 +75,28 @@ def app(environ, start_response):
         return [repr((sys.getrefcount(CHUNK) - refs["chunk"], sys.getrefcount(refs["body"]),
                       sys.getrefcount(refs["start_response"]),
                       sys.getrefcount(environ["wsgi.errors"]) - refs["errors"])).encode()]
+    if path == "/write-stream":
+        # The imperative style of PEP 3333's write(): blocks while the app
+        # runs, an empty one first, a big one, then an iterable.
+        write = start_response("200 OK", [("X-Streamed", "yes")])
+        progress.clear()
+        for block in (b"", b"w0", b"w1", b"x" * 100000):
+            try:
+                write(block)
+                progress.append("sent")
+            except ConnectionError as e:
+                progress.append(type(e).__name__)
+        return [b"end"]
+    if path == "/write-thread":
+        import threading
+        write = start_response("200 OK", [])
+        t = threading.Thread(target=write, args=(b"from a thread",))
+        t.start()
+        t.join()
+        return []
+    if path == "/progress":
+        start_response("200 OK", [])
+        return [",".join(progress).encode()]
     if path == "/generator":
         # A generator whose second chunk would come late: it records
         # when it is asked for it.
