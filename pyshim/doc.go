@@ -9,7 +9,7 @@
 // and body bytes for the caller to validate and frame. It must not
 // import httpparse, wsgi, worker or master.
 //
-// The C files: interp.c (interpreter, thread states, loading the app),
+// The request path in C: interp.c (interpreter, thread states, loading the app),
 // environ.c (the environ dict), startresp.c (start_response, write(),
 // the head), exchange.c (calling the app, walking its result, close()),
 // input.c (wsgi.input over the caller's body memory), errors.c
