@@ -43,6 +43,7 @@ type Config struct {
 	Env        []string `json:"raw_env"` // -e KEY=VALUE, KEY never empty
 	Virtualenv string   `json:"virtualenv"`
 	Preload    bool     `json:"preload_app"`
+	NoGCFreeze bool     `json:"no_gc_freeze"` // --preload: skip gc.freeze() in the zygote
 	Reload     bool     `json:"reload"`
 
 	Pidfile  string `json:"pidfile"`
@@ -67,12 +68,6 @@ type Config struct {
 	// Protocol is what the listeners speak: ProtocolHTTP or ProtocolUwsgi.
 	Protocol      string   `json:"protocol"`
 	UwsgiAllowIPs []string `json:"uwsgi_allow_ips"` // peers allowed to send uwsgi packets
-
-	AdminBind       string        `json:"admin_bind"`        // "" = no admin listener
-	ShutdownDelay   time.Duration `json:"shutdown_delay"`    // TERM → stop accepting
-	RequestTimeout  time.Duration `json:"request_timeout"`   // 0 = off
-	MaxWorkerMemory int           `json:"max_worker_memory"` // MB of USS, 0 = off
-	RequestIDHeader string        `json:"request_id_header"` // canonical header name
 
 	// ConfigFile is the TOML file the settings were read from, if any;
 	// the master re-reads it on HUP.

@@ -110,6 +110,7 @@ func ExampleConfig_WriteTOML() {
 	// raw_env = []
 	// virtualenv = ""
 	// preload_app = false
+	// no_gc_freeze = false
 	// reload = false
 	// pidfile = ""
 	// user = ""
@@ -128,9 +129,4 @@ func ExampleConfig_WriteTOML() {
 	// proxy_allow_ips = ["127.0.0.1"]
 	// protocol = "http"
 	// uwsgi_allow_ips = ["127.0.0.1", "::1"]
-	// admin_bind = ""
-	// shutdown_delay = 0
-	// request_timeout = 0
-	// max_worker_memory = 0
-	// request_id_header = "X-Request-ID"
 }

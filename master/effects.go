@@ -17,11 +17,11 @@ import (
 // runs in tests against fakes. All funcs are called from the arbiter
 // goroutine only; none may be nil.
 type osEffects struct {
-	// spawn starts worker id with cfg. How is its business: today a
-	// re-exec of the binary, later a fork by a --preload zygote. The
-	// worker's control messages arrive later as events, its death
-	// through reap.
-	spawn func(id int, cfg *config.Config) (pid int, err error)
+	// spawn starts worker id of generation gen with cfg. How is its
+	// business: a re-exec of the binary, or with --preload a fork by the
+	// generation's zygote (zygote.go). The worker's control messages
+	// arrive later as events, its death through reap.
+	spawn func(id, gen int, cfg *config.Config) (pid int, err error)
 	// signal sends sig to a process.
 	signal func(pid int, sig syscall.Signal) error
 	// reap collects every exited child without blocking.
@@ -133,8 +133,6 @@ func readControl(pid int, f *os.File, events chan<- event) {
 		default:
 			if hb, ok := handoff.ParseHeartbeat(line); ok {
 				events <- event{kind: evHeartbeat, pid: pid, hb: hb}
-			} else if st, ok := handoff.ParseStats(line); ok {
-				events <- statsEvent(pid, st)
 			}
 		}
 	}
@@ -169,12 +167,11 @@ func inForeground() bool {
 
 // newRealOS wires the arbiter to the real world.
 func newRealOS(p *process, ls []*listener, pf *pidfile, elog *config.ErrorLog, events chan<- event) *osEffects {
+	zs := newZygotes(p, ls, events, elog.Logger("master"))
 	return &osEffects{
-		spawn: func(id int, cfg *config.Config) (int, error) {
-			return spawnWorker(p, ls, events, id, cfg)
-		},
+		spawn:      zs.spawn,
 		signal:     func(pid int, sig syscall.Signal) error { return unix.Kill(pid, sig) },
-		reap:       reapAll,
+		reap:       func() []exit { return zs.reap(reapAll()) },
 		now:        time.Now,
 		after:      time.After,
 		quiesce:    func(wait bool, max time.Duration) <-chan struct{} { return quiesce(ls, wait, max) },

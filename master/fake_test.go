@@ -59,7 +59,7 @@ func newFakeOS(t *testing.T) *fakeOS {
 
 func (f *fakeOS) effects() *osEffects {
 	return &osEffects{
-		spawn: func(id int, cfg *config.Config) (int, error) {
+		spawn: func(id, _ int, cfg *config.Config) (int, error) {
 			if f.spawnErr != nil {
 				return 0, f.spawnErr
 			}

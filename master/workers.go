@@ -76,7 +76,7 @@ func (a *arbiter) fill() {
 func (a *arbiter) fillGen(g *generation) {
 	for a.stop == running && a.count(g, (*workerProc).active) < g.want {
 		a.nextID++
-		pid, err := a.env.spawn(a.nextID, g.cfg)
+		pid, err := a.env.spawn(a.nextID, g.n, g.cfg)
 		if err != nil {
 			a.log.Error().Err(err).Int("worker", a.nextID).Msg("cannot start a worker")
 			if g == a.next {

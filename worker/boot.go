@@ -48,7 +48,6 @@ func Main() int {
 	ctl := os.NewFile(handoff.ControlFD, "control")
 	srv := newServer(cfg, log, listeners)
 	srv.extras = ext
-	srv.startStats(ctl)
 	return srv.run(ctl)
 }
 
@@ -87,6 +86,9 @@ func inheritListeners(n int) ([]net.Listener, error) {
 // thread, then releases the GIL for the connection goroutines. It
 // returns 0, or the exit code that tells the master why it failed.
 func startPython(cfg *config.Config, log zerolog.Logger) int {
+	if pyshim.Preloaded() {
+		return adoptPython(cfg, log)
+	}
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
 

@@ -6,6 +6,7 @@ import (
 
 	"github.com/gowsgi/gowsgi/config"
 	"github.com/gowsgi/gowsgi/config/proctitle"
+	"github.com/gowsgi/gowsgi/pyshim"
 	"github.com/gowsgi/gowsgi/wsgi"
 	"github.com/rs/zerolog"
 )
@@ -54,8 +55,10 @@ func prepareProcess(cfg *config.Config, elog *config.ErrorLog, log zerolog.Logge
 	if x.access, err = openAccessLog(cfg); err != nil {
 		return nil, err
 	}
-	if err := ownUnixSockets(cfg, lns); err != nil {
-		return nil, err
+	if !pyshim.Preloaded() { // else the zygote did it, while it was root
+		if err := ownUnixSockets(cfg, lns); err != nil {
+			return nil, err
+		}
 	}
 	if err := dropPrivileges(cfg, log); err != nil {
 		return nil, err

@@ -16,6 +16,9 @@ func main() {
 	if len(os.Args) > 1 && os.Args[1] == handoff.WorkerCommand {
 		os.Exit(worker.Main())
 	}
+	if len(os.Args) > 1 && os.Args[1] == handoff.ZygoteCommand {
+		os.Exit(worker.Zygote())
+	}
 	os.Exit(runMaster(os.Args[1:]))
 }
 

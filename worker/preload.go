@@ -1,0 +1,124 @@
+package worker
+
+import (
+	"fmt"
+	"net"
+	"os"
+	"strings"
+
+	"github.com/gowsgi/gowsgi/config"
+	"github.com/gowsgi/gowsgi/config/handoff"
+	"github.com/gowsgi/gowsgi/config/proctitle"
+	"github.com/gowsgi/gowsgi/pyshim"
+	"github.com/gowsgi/gowsgi/wsgi"
+	"github.com/rs/zerolog"
+)
+
+// Zygote runs the process the master starts for --preload
+// (handoff.ZygoteCommand) and returns its exit code if it fails to
+// become the zygote. It does in Go what a worker does before Python
+// starts: as the master's user it gives the unix sockets their owner
+// and creates the log files, then it drops privileges, so the forked
+// workers are never root; then it applies --env, resolves the
+// virtualenv and changes directory. The workers open the log files as
+// --user, so with --preload their directories must be searchable by it
+// (as USR1's reopening needs anyway). Then it re-executes the binary as the zygote (pyshim),
+// which imports the app before any Go runtime exists and forks the
+// workers. A setup failure still execs the zygote, which reports it to
+// the master and hands out workers that exit with the failure's code,
+// as workers that cannot boot do without --preload.
+func Zygote() int {
+	boot, err := readBoot()
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "gowsgi zygote: %v\n", err)
+		return handoff.ExitWorkerBootError
+	}
+	cfg := boot.Config
+	elog, err := config.OpenErrorLog(cfg)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "gowsgi zygote: %v\n", err)
+		return handoff.ExitWorkerBootError
+	}
+	log := elog.Logger("zygote")
+	spec, err := prepareZygote(cfg, log, boot.Listeners)
+	if err != nil {
+		spec = &pyshim.ZygoteSpec{Listeners: boot.Listeners,
+			FailCode: handoff.ExitWorkerBootError, FailReason: err.Error()}
+	}
+	argv := []string{proctitle.Title("zygote", cfg.ProcName, cfg.App), handoff.WorkerCommand}
+	err = pyshim.ExecZygote(spec, argv, os.Environ())
+	log.Error().Err(err).Msg("cannot start the zygote")
+	return handoff.ExitWorkerBootError
+}
+
+// prepareZygote readies this process to become the zygote and returns
+// what the zygote needs to import the app, in the order startPython
+// does the same steps.
+func prepareZygote(cfg *config.Config, log zerolog.Logger, listeners int) (*pyshim.ZygoteSpec, error) {
+	lns, err := inheritListeners(listeners)
+	if err != nil {
+		return nil, err
+	}
+	err = ownUnixSockets(cfg, lns)
+	closeListeners(lns) // the workers get theirs with each spawn request
+	if err != nil {
+		return nil, err
+	}
+	// Forked workers open the access log as --user: create it now, as
+	// root, so that dropPrivileges hands it over with the error log.
+	access, err := openAccessLog(cfg)
+	if err != nil {
+		return nil, err
+	}
+	if access != nil {
+		access.w.Close()
+	}
+	if err := dropPrivileges(cfg, log); err != nil {
+		return nil, err
+	}
+	for _, kv := range cfg.Env {
+		if k, v, ok := strings.Cut(kv, "="); ok {
+			os.Setenv(k, v)
+		}
+	}
+	if _, set := os.LookupEnv("PYTHONUNBUFFERED"); cfg.CaptureOutput && !set {
+		os.Setenv("PYTHONUNBUFFERED", "1") // as captureOutput does, before Python reads it
+	}
+	opts, err := pythonOptions(cfg, log)
+	if err != nil {
+		return nil, fmt.Errorf("cannot use the virtualenv: %w", err)
+	}
+	if cfg.Chdir != "" {
+		if err := os.Chdir(cfg.Chdir); err != nil {
+			return nil, fmt.Errorf("cannot change directory: %w", err)
+		}
+	}
+	cwd, _ := os.Getwd()
+	return &pyshim.ZygoteSpec{
+		Program:     opts.Program,
+		Executable:  opts.Executable,
+		App:         cfg.App,
+		Paths:       append([]string{cwd}, cfg.PythonPath...),
+		Multithread: cfg.Threads > 1,
+		GCFreeze:    !cfg.NoGCFreeze,
+		Listeners:   listeners,
+	}, nil
+}
+
+func closeListeners(lns []net.Listener) {
+	for _, l := range lns {
+		l.Close()
+	}
+}
+
+// adoptPython is startPython in a worker forked by the zygote: the app
+// is imported already; only the Go side of pyshim is left to set up.
+func adoptPython(cfg *config.Config, log zerolog.Logger) int {
+	err := pyshim.Adopt(pyshim.Options{EnvironKeys: wsgi.EnvironKeys, Errors: wsgiErrorsSink(log)})
+	if err != nil {
+		log.Error().Err(err).Msg("cannot use the interpreter inherited from the zygote")
+		return handoff.ExitWorkerBootError
+	}
+	log.Info().Str("app", cfg.App).Bool("preloaded", true).Msg("booted")
+	return 0
+}
