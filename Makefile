@@ -35,7 +35,7 @@ run: build
 	$(BIN) -w 2 -b 127.0.0.1:8000 --chdir examples hello:app
 
 # Packages the tests need, installed only when missing.
-DEB_PACKAGES := curl pkg-config libpython3-dev python3-flask python3-django systemd
+DEB_PACKAGES := curl pkg-config libpython3-dev python3-flask python3-django systemd prometheus
 deps:
 	@missing=""; for p in $(DEB_PACKAGES); do dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" || missing="$$missing $$p"; done; \
 	if [ -z "$$missing" ]; then exit 0; fi; \

@@ -69,6 +69,12 @@ type Config struct {
 	Protocol      string   `json:"protocol"`
 	UwsgiAllowIPs []string `json:"uwsgi_allow_ips"` // peers allowed to send uwsgi packets
 
+	AdminBind       string        `json:"admin_bind"`        // "" = no admin listener
+	ShutdownDelay   time.Duration `json:"shutdown_delay"`    // TERM → stop accepting
+	RequestTimeout  time.Duration `json:"request_timeout"`   // 0 = off
+	MaxWorkerMemory int           `json:"max_worker_memory"` // MB of USS, 0 = off
+	RequestIDHeader string        `json:"request_id_header"` // canonical header name
+
 	// ConfigFile is the TOML file the settings were read from, if any;
 	// the master re-reads it on HUP.
 	ConfigFile string `json:"config"`

@@ -129,4 +129,9 @@ func ExampleConfig_WriteTOML() {
 	// proxy_allow_ips = ["127.0.0.1"]
 	// protocol = "http"
 	// uwsgi_allow_ips = ["127.0.0.1", "::1"]
+	// admin_bind = ""
+	// shutdown_delay = 0
+	// request_timeout = 0
+	// max_worker_memory = 0
+	// request_id_header = "X-Request-ID"
 }

@@ -64,6 +64,7 @@ func TestLoadDefaults(t *testing.T) {
 		ProxyAllowFrom:        []string{"127.0.0.1"},
 		Protocol:              "http",
 		UwsgiAllowIPs:         []string{"127.0.0.1", "::1"},
+		RequestIDHeader:       "X-Request-ID",
 	}
 	if action != ActionServe {
 		t.Errorf("action = %v, want ActionServe", action)

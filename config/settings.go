@@ -305,6 +305,38 @@ var settings = []*setting{
 		normalize: eachItem(normalizeAllowedIP),
 		field:     func(c *Config) any { return &c.UwsgiAllowIPs },
 	},
+
+	// Operability (operability.go)
+	{
+		name: "admin_bind", flags: []string{"admin-bind"}, kind: kindString, def: "",
+		help:      "serve /metrics, /healthz, /readyz and /status from the master on `ADDRESS` (HOST:PORT or unix:PATH; off when empty)",
+		normalize: normalizeAdminBind,
+		field:     func(c *Config) any { return &c.AdminBind },
+	},
+	{
+		name: "shutdown_delay", flags: []string{"shutdown-delay"}, kind: kindSeconds, def: "0",
+		help:      "after TERM, keep serving for `SECONDS` while /readyz already fails, so load balancers stop sending first",
+		normalize: nonNegativeDuration,
+		field:     func(c *Config) any { return &c.ShutdownDelay },
+	},
+	{
+		name: "request_timeout", flags: []string{"request-timeout"}, kind: kindSeconds, def: "0",
+		help:      "raise an exception in a request that runs the app longer than `SECONDS` and answer 504 (0 = never)",
+		normalize: nonNegativeDuration,
+		field:     func(c *Config) any { return &c.RequestTimeout },
+	},
+	{
+		name: "max_worker_memory", flags: []string{"max-worker-memory"}, kind: kindInt, def: "0",
+		help:      "replace a worker whose private memory (USS) exceeds `MB` megabytes, between requests (0 = never)",
+		normalize: intRange(0, 1<<30),
+		field:     func(c *Config) any { return &c.MaxWorkerMemory },
+	},
+	{
+		name: "request_id_header", flags: []string{"request-id-header"}, kind: kindString, def: "X-Request-ID",
+		help:      "keep the request id a client sends in header `NAME`, or make one; echoed in the response and logs",
+		normalize: normalizeHeaderName,
+		field:     func(c *Config) any { return &c.RequestIDHeader },
+	},
 }
 
 // switches are command-line flags that choose what Load's caller does

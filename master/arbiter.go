@@ -20,6 +20,7 @@ const (
 	evChildReady                // the master started by USR2 serves
 	evPromoted                  // the old master of our upgrade exited
 	evCodeChanged               // --reload: a file of the app changed (note)
+	evAdmin                     // run on the arbiter goroutine for the admin listener (admin.go)
 )
 
 type event struct {
@@ -27,6 +28,7 @@ type event struct {
 	pid  int
 	hb   handoff.Heartbeat
 	note string
+	run  func(*arbiter) // evAdmin
 }
 
 type stopMode uint8
@@ -86,6 +88,8 @@ type arbiter struct {
 
 	wake   <-chan time.Time // fires at wakeAt; nil when no deadline is armed
 	wakeAt time.Time
+
+	ops *ops // admin listener, stats, memory recycling (admin.go); nil in unit tests
 }
 
 // Respawn and stop policy: a worker that dies is replaced at once,
@@ -131,6 +135,7 @@ func (a *arbiter) loop(sigs <-chan os.Signal, events <-chan event) int {
 			a.quiesced = nil
 			a.onQuiesced()
 		}
+		a.observe()
 	}
 	return a.exitCode
 }
@@ -155,6 +160,8 @@ func (a *arbiter) onEvent(ev event) {
 		a.onPromoted()
 	case evCodeChanged:
 		a.startReload(reloadReq{reason: "code changed: " + ev.note})
+	case evAdmin:
+		ev.run(a)
 	}
 }
 
@@ -165,7 +172,9 @@ func (a *arbiter) onSignal(sig syscall.Signal) {
 			a.onExit(e)
 		}
 	case syscall.SIGTERM:
-		a.beginStop(graceful, "graceful stop")
+		if !a.delayStop() {
+			a.beginStop(graceful, "graceful stop")
+		}
 	case syscall.SIGINT, syscall.SIGQUIT:
 		a.beginStop(quick, "quick stop")
 	case syscall.SIGHUP:

@@ -133,6 +133,8 @@ func readControl(pid int, f *os.File, events chan<- event) {
 		default:
 			if hb, ok := handoff.ParseHeartbeat(line); ok {
 				events <- event{kind: evHeartbeat, pid: pid, hb: hb}
+			} else if st, ok := handoff.ParseStats(line); ok {
+				events <- statsEvent(pid, st)
 			}
 		}
 	}

@@ -58,6 +58,13 @@ func Run(cfg *config.Config, elog *config.ErrorLog, args []string) int {
 	}
 
 	a := newArbiter(log, newRealOS(p, ls, pf, elog, events), cfg)
+	stopOps, err := startOps(a, cfg, events)
+	if err != nil {
+		log.Error().Err(err).Msg("cannot listen")
+		pf.remove()
+		return ExitBindError
+	}
+	defer stopOps()
 	code := a.loop(sigs, events)
 	if !a.handedOver() {
 		removeSocketFiles(ls)

@@ -9,6 +9,14 @@
 // and body bytes for the caller to validate and frame. It must not
 // import httpparse, wsgi, worker or master.
 //
+// The request path in C: interp.c (interpreter, thread states, loading the app),
+// environ.c (the environ dict), startresp.c (start_response, write(),
+// the head), exchange.c (calling the app, walking its result, close()),
+// input.c (wsgi.input over the caller's body memory), errors.c
+// (wsgi.errors lines to a Go sink). Go receives the body as Steps:
+// bytes copied into the Exchange's buffer, big chunks in place, and the
+// file regions of wsgi.file_wrapper results for sendfile.
+//
 // Threads: Init and LoadApp run on the locked main OS thread and leave
 // it holding the GIL until ReleaseMain. Every other function may be
 // called from any goroutine, without the GIL; each takes the GIL with

@@ -48,6 +48,7 @@ func Main() int {
 	ctl := os.NewFile(handoff.ControlFD, "control")
 	srv := newServer(cfg, log, listeners)
 	srv.extras = ext
+	srv.startStats(ctl)
 	return srv.run(ctl)
 }
 

@@ -29,20 +29,23 @@ func (c *conn) respond() bool {
 	if !c.chooseScheme() {
 		return false
 	}
+	c.ensureRequestID()     // requestid.go
 	c.buildEnviron(bodyLen) // HTTP or uwsgi: uwsgi.go
 	defer c.logAccess(c.beginAccess())
+	defer c.srv.stats.done(c, c.srv.stats.arrive()) // stats.go
 
-	sl := c.srv.takeSlot(req.Method, req.Path)
+	sl := c.srv.takeSlotFor(c)
 	x := sl.x
 	// One OS thread for the whole exchange: a generator resumed between
 	// chunks sees the same thread state (threading.local, contextvars).
 	runtime.LockOSThread()
+	c.srv.stats.pinned(sl) // for --request-timeout: reqtimeout.go
 	step := x.py.Call(c.env.Bytes(), c.body.py())
 	if step.Failed {
 		c.srv.giveSlot(sl)
 		runtime.UnlockOSThread()
 		c.logAppError(step.Traceback)
-		c.writeError(http.StatusInternalServerError, "The application failed.")
+		c.writeError(c.srv.stats.failure(c)) // 504 after --request-timeout
 		return false
 	}
 	if step.Traceback != "" {
@@ -68,6 +71,7 @@ func (c *conn) respond() bool {
 		c.writeError(http.StatusInternalServerError, "The application sent an invalid response.")
 		return false
 	}
+	head = c.appendRequestID(head)
 	c.noteHead(&step, plan)
 	c.w = bodyWriter{nc: c.nc, timeout: c.srv.writeTimeout, plan: plan, remaining: plan.ContentLength}
 	st := streamer{c: c, sl: sl, x: x}
@@ -260,7 +264,7 @@ func (st *streamer) finish() {
 
 func (c *conn) logAppError(tb string) {
 	c.srv.log.Error().Str("method", string(c.req.Method)).Str("path", string(c.req.Path)).
-		Msg("error handling request:\n" + tb)
+		Str("request_id", c.requestID()).Msg("error handling request:\n" + tb)
 }
 
 var lastChunk = []byte("0\r\n\r\n")

@@ -48,6 +48,8 @@ type server struct {
 	// loops return, idle connections stop waiting.
 	stop chan struct{}
 
+	stats *workerStats // stats.go; nil in unit tests
+
 	mu       sync.Mutex
 	conns    map[*conn]struct{} // guarded by mu
 	draining bool               // guarded by mu: a graceful stop began

@@ -1,0 +1,90 @@
+/*
+ * asyncexc.c: stopping one request that outlived --request-timeout.
+ *
+ * Threads and the GIL: gw_thread_ident runs on the thread of an app
+ * call, with or without the GIL. gw_interrupt_thread runs on a
+ * dedicated OS thread that holds no thread state of pyshim's, WITHOUT
+ * the GIL; it takes the GIL with PyGILState_Ensure (a pure-Python loop
+ * gives it up every switch interval) and gives it back before it
+ * returns.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* gw_thread_ident is the identity CPython gives the calling OS thread
+ * (threading.get_ident(), PyThreadState.thread_id). */
+unsigned long gw_thread_ident(void)
+{
+	return (unsigned long)pthread_self();
+}
+
+/*
+ * stack_of formats the Python stack of thread ident, most recent call
+ * last, as traceback.format_stack does. Returns a new reference to a str,
+ * or NULL with an exception set, or NULL without one when the thread
+ * runs no Python code. GIL held.
+ */
+static PyObject *stack_of(unsigned long ident)
+{
+	PyObject *frames = NULL, *key = NULL, *tb = NULL, *lines = NULL, *empty = NULL, *text = NULL;
+	PyObject *frame;
+
+	frames = _PyThread_CurrentFrames(); /* new reference */
+	if (frames == NULL)
+		goto error;
+	key = PyLong_FromUnsignedLong(ident);
+	if (key == NULL)
+		goto error;
+	frame = PyDict_GetItemWithError(frames, key); /* borrowed */
+	if (frame == NULL)
+		goto error;
+	tb = PyImport_ImportModule("traceback");
+	if (tb == NULL)
+		goto error;
+	lines = PyObject_CallMethod(tb, "format_stack", "O", frame);
+	if (lines == NULL)
+		goto error;
+	empty = PyUnicode_FromString("");
+	if (empty == NULL)
+		goto error;
+	text = PyUnicode_Join(empty, lines);
+error:
+	Py_XDECREF(frames);
+	Py_XDECREF(key);
+	Py_XDECREF(tb);
+	Py_XDECREF(lines);
+	Py_XDECREF(empty);
+	return text;
+}
+
+/*
+ * gw_interrupt_thread logs nothing itself: it stores in *stack a
+ * malloc'ed UTF-8 copy of thread ident's Python stack (or NULL when it
+ * could not be read; the caller frees it), then schedules TimeoutError
+ * to be raised in that thread at its next bytecode. Returns how many
+ * threads it was scheduled in: 1, or 0 when no Python thread has that
+ * identity (the call already returned). Any OS thread without the GIL;
+ * takes it.
+ */
+int gw_interrupt_thread(unsigned long ident, char **stack)
+{
+	PyGILState_STATE g = PyGILState_Ensure();
+	PyObject *text;
+	int n;
+
+	*stack = NULL;
+	text = stack_of(ident);
+	if (text != NULL) {
+		const char *utf8 = PyUnicode_AsUTF8(text);
+		if (utf8 != NULL)
+			*stack = strdup(utf8);
+		Py_DECREF(text);
+	}
+	PyErr_Clear();
+	n = PyThreadState_SetAsyncExc(ident, PyExc_TimeoutError);
+	PyGILState_Release(g);
+	return n;
+}

@@ -1,0 +1,75 @@
+package worker
+
+import (
+	"time"
+
+	"github.com/gowsgi/gowsgi/config/handoff"
+	"github.com/gowsgi/gowsgi/pyshim"
+)
+
+// --request-timeout in a threaded worker. A call into the app that runs
+// past the timeout has its Python stack logged with its request, and
+// TimeoutError raised in its thread (PyThreadState_SetAsyncExc) so
+// pure-Python code unwinds; the client gets 504 if nothing was sent yet
+// (failure). A thread blocked in C never sees the exception: once the
+// call has outlived the timeout plus --graceful-timeout, the worker asks
+// the master to replace it, and its other threads finish their requests
+// before it stops. --timeout, the master's liveness limit, still kills
+// a worker whose call outlives it.
+
+func threadIdent() uint64 { return pyshim.ThreadIdent() }
+
+// enforceTimeout checks every busy slot; run by the reporter goroutine
+// on its locked OS thread, which pyshim.Interrupt needs.
+func (ws *workerStats) enforceTimeout(now time.Time) {
+	limit := ws.srv.cfg.RequestTimeout
+	for i, sl := range ws.srv.allSlots {
+		since := sl.call.since.Load()
+		if since == 0 || now.Sub(time.Unix(0, since)) < limit {
+			continue
+		}
+		x := &ws.slots[i]
+		if x.firedFor.Load() != since {
+			ws.interrupt(sl, x, since, now)
+			continue
+		}
+		if now.Sub(time.Unix(0, since)) >= limit+ws.srv.cfg.GracefulTimeout && !ws.retiring.Swap(true) {
+			ws.srv.log.Error().Int("thread", i).Dur("elapsed", now.Sub(time.Unix(0, since))).
+				Msg("request timeout: the call did not stop (blocked outside Python); replacing this worker gracefully")
+			ws.ctl.WriteString(handoff.MsgRetire + "\n")
+		}
+	}
+}
+
+// interrupt raises TimeoutError in the call that began at since on sl.
+func (ws *workerStats) interrupt(sl *slot, x *slotExtra, since int64, now time.Time) {
+	ident := x.ident.Load()
+	if ident == 0 {
+		return
+	}
+	x.firedFor.Store(since)
+	stack, found := pyshim.Interrupt(ident)
+	if sl.call.since.Load() != since {
+		return // it returned while we waited for the GIL
+	}
+	x.mu.Lock()
+	owner, client, id := x.owner, x.client, x.requestID
+	x.mu.Unlock()
+	sl.call.mu.Lock()
+	method, path := string(sl.call.method), string(sl.call.path)
+	sl.call.mu.Unlock()
+	if owner != nil {
+		ws.timedOut.Store(owner, struct{}{})
+	}
+	ws.timeouts.Add(1)
+	ev := ws.srv.log.Error().Str("method", method).Str("path", path).Str("client", client).
+		Dur("elapsed", now.Sub(time.Unix(0, since))).Dur("request_timeout", ws.srv.cfg.RequestTimeout)
+	if id != "" {
+		ev = ev.Str("request_id", id)
+	}
+	if !found {
+		ev.Msg("request timeout: the thread runs no Python code right now; TimeoutError is not raised")
+		return
+	}
+	ev.Msg("request timeout: raising TimeoutError in the request's thread; its stack (most recent call last):\n" + stack)
+}
