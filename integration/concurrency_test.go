@@ -507,3 +507,20 @@ func raiseNoFile(t *testing.T, n uint64) {
 		t.Skipf("RLIMIT_NOFILE is %d, the test needs %d", lim.Cur, n)
 	}
 }
+
+// TestKeepAliveLoadIsShared: 8 keep-alive clients that connect at once
+// end up served by both workers about equally, however the burst of
+// connections first landed (a busy worker closes a keep-alive connection
+// now and then, and the client's next one goes to the worker with room).
+func TestKeepAliveLoadIsShared(t *testing.T) {
+	s := start(t, serverOpts{args: []string{"-w", "2", "concurrency:app"}, ready: 2})
+	r := measureBalance(t, s.addr, 8, 1500*time.Millisecond)
+	t.Logf("requests per worker %v, per client %d..%d, reconnections %d", r.perWorker, r.minPerConn, r.maxPerConn, r.reconnects)
+	if len(r.perWorker) != 2 || r.busiestShare() > 0.7 {
+		t.Fatalf("requests per worker %v: the busiest has %.0f%%; want both workers near 50%%",
+			r.perWorker, r.busiestShare()*100)
+	}
+	if r.minPerConn == 0 {
+		t.Fatal("a client got no answer")
+	}
+}

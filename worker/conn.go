@@ -152,9 +152,35 @@ func (c *conn) awaitRequest(timeout time.Duration) bool {
 	if !c.beginIdle(timeout) {
 		return false
 	}
-	_, err := c.br.Peek(1)
+	err := c.peekRequest()
 	c.endIdle()
 	return err == nil
+}
+
+// freshHold is how long a new connection waiting for its first request
+// still counts as load. The request is normally on its way already; if
+// the wait released the load at once, the accept gate would take
+// connection after connection before the first one got its turn, and a
+// burst of new connections would all land on the worker that woke
+// first instead of being shared by the workers.
+const freshHold = 5 * time.Millisecond
+
+// peekRequest waits for the first byte of a request; on a fresh
+// connection with freshHold counted as load.
+func (c *conn) peekRequest() error {
+	c.mu.Lock()
+	fresh := c.fresh
+	c.mu.Unlock()
+	if !fresh {
+		_, err := c.br.Peek(1)
+		return err
+	}
+	c.nc.hold = true
+	t := time.AfterFunc(freshHold, c.nc.releaseHold)
+	_, err := c.br.Peek(1)
+	t.Stop()
+	c.nc.hold = false
+	return err
 }
 
 // reject answers a request that could not be read. Only parse errors and

@@ -54,7 +54,7 @@ func (c *conn) respond() bool {
 	ex := wsgi.Exchange{
 		Minor:     req.Minor,
 		Head:      string(req.Method) == "HEAD",
-		KeepAlive: req.KeepAlive && c.srv.cfg.KeepAlive > 0,
+		KeepAlive: req.KeepAlive && c.srv.cfg.KeepAlive > 0 && !c.srv.load.shouldShed(time.Now()),
 		BodyLen:   -1,
 	}
 	ex.BodyLen = knownBodyLen(&step)

@@ -117,7 +117,7 @@ func newServer(cfg *config.Config, log zerolog.Logger, lns []net.Listener) *serv
 		writeTimeout:    cfg.WriteTimeout,
 		maxBufferedBody: cfg.MaxBufferedBody,
 		slots:           make(chan *slot, threads),
-		load:            newLoad(threads, len(lns)),
+		load:            newLoad(threads, len(lns), cfg.Workers > 1),
 		connSem:         make(chan struct{}, max(cfg.WorkerConnections, 1)),
 		stop:            make(chan struct{}),
 		conns:           make(map[*conn]struct{}),

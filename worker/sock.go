@@ -4,6 +4,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"sync/atomic"
 	"syscall"
 	"time"
 	"unsafe"
@@ -33,7 +34,13 @@ type sock struct {
 	load          *load           // never nil; the socket counts 1 in it while it does not wait on its peer
 	local, remote net.Addr        // immutable
 
-	waiting bool // inside a read or write that found the peer not ready
+	// state says whether the socket counts in load: counted, waiting (on
+	// its peer, not counted) or held (waiting but still counted until
+	// the hold timer releases it). The hold timer is the only other
+	// goroutine that changes it.
+	state atomic.Int32
+	// hold, while set, makes a read that waits go to held, not waiting.
+	hold bool
 
 	// The system call in progress, for the callbacks bound once in
 	// newSock, so a read or write allocates nothing.
@@ -67,12 +74,16 @@ func newSock(fd int, l *load, local, remote net.Addr) (*sock, error) {
 	return s, nil
 }
 
+// States of sock.state.
+const (
+	sockCounted int32 = iota
+	sockWaiting
+	sockHeld
+)
+
 // Close closes the socket and takes it out of the load.
 func (s *sock) Close() error {
-	if !s.waiting {
-		s.waiting = true // not counted any more
-		s.load.done()
-	}
+	s.beginWait()
 	return s.f.Close()
 }
 
@@ -103,18 +114,28 @@ func (s *sock) Write(p []byte) (int, error) {
 }
 
 // beginWait marks the socket as waiting on its peer: it no longer counts
-// as load. endWait undoes it.
+// as load (held: not yet). endWait undoes either.
 func (s *sock) beginWait() {
-	if !s.waiting {
-		s.waiting = true
+	if s.hold {
+		s.state.CompareAndSwap(sockCounted, sockHeld)
+		return
+	}
+	if s.state.Swap(sockWaiting) != sockWaiting {
 		s.load.done()
 	}
 }
 
 func (s *sock) endWait() {
-	if s.waiting {
-		s.waiting = false
+	if s.state.Swap(sockCounted) == sockWaiting {
 		s.load.add()
+	}
+}
+
+// releaseHold ends a hold: a read still waiting stops counting. Called
+// by the hold timer, on its own goroutine.
+func (s *sock) releaseHold() {
+	if s.state.CompareAndSwap(sockHeld, sockWaiting) {
+		s.load.done()
 	}
 }
 

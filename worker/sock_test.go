@@ -49,7 +49,7 @@ func waitLoad(t *testing.T, l *load, want int64) {
 }
 
 func TestTryWritevReturnsWhenTheSocketIsFull(t *testing.T) {
-	l := newLoad(1, 0)
+	l := newLoad(1, 0, false)
 	s, _ := sockPair(t, l)
 	chunk := bytes.Repeat([]byte("x"), 64<<10)
 	total := 0
@@ -75,7 +75,7 @@ func TestTryWritevReturnsWhenTheSocketIsFull(t *testing.T) {
 }
 
 func TestWriteAllTimesOutWithoutProgress(t *testing.T) {
-	l := newLoad(1, 0)
+	l := newLoad(1, 0, false)
 	s, _ := sockPair(t, l)
 	big := bytes.Repeat([]byte("y"), 1<<20)
 	done := make(chan error, 1)
@@ -97,7 +97,7 @@ func TestWriteAllTimesOutWithoutProgress(t *testing.T) {
 // A slow reader that keeps reading is served to the end: the timeout
 // bounds each wait, not the whole write.
 func TestWriteAllTimeoutMeasuresProgress(t *testing.T) {
-	l := newLoad(1, 0)
+	l := newLoad(1, 0, false)
 	s, peer := sockPair(t, l)
 	data := bytes.Repeat([]byte("0123456789abcdef"), 8<<10) // 128 KiB
 	got := make(chan []byte, 1)
@@ -127,7 +127,7 @@ func TestWriteAllTimeoutMeasuresProgress(t *testing.T) {
 }
 
 func TestReadCountsWaitingOnThePeer(t *testing.T) {
-	l := newLoad(1, 0)
+	l := newLoad(1, 0, false)
 	s, peer := sockPair(t, l)
 	got := make(chan string, 1)
 	go func() {
@@ -157,7 +157,7 @@ func TestReadCountsWaitingOnThePeer(t *testing.T) {
 }
 
 func TestLoadWakesTheAcceptLoopsWhenRoomReturns(t *testing.T) {
-	l := newLoad(2, 2)
+	l := newLoad(2, 2, false)
 	l.add()
 	l.add()
 	if l.hasRoom() {
@@ -201,7 +201,7 @@ func TestOutboxKeepsOrderAndReleases(t *testing.T) {
 // The hot path: framing a one-step response and handing it to a socket
 // that takes it whole allocates nothing.
 func TestSendingAStepAllocatesNothing(t *testing.T) {
-	l := newLoad(1, 0)
+	l := newLoad(1, 0, false)
 	s, peer := sockPair(t, l)
 	go io.Copy(io.Discard, peer)
 	c := &conn{nc: s, out: outbox{limit: 1 << 20}}
@@ -220,5 +220,31 @@ func TestSendingAStepAllocatesNothing(t *testing.T) {
 	})
 	if allocs != 0 {
 		t.Fatalf("sending one step: %.1f allocations; want 0", allocs)
+	}
+}
+
+func TestShedOnlyWhenThreadsAreOversubscribed(t *testing.T) {
+	l := newLoad(2, 0, true)
+	now := time.Now()
+	l.add()
+	l.add()
+	if l.shouldShed(now) {
+		t.Fatal("shed with as many runnable connections as threads")
+	}
+	l.add()
+	if !l.shouldShed(now) {
+		t.Fatal("no shed with more runnable connections than threads")
+	}
+	if l.shouldShed(now.Add(shedEvery / 2)) {
+		t.Fatalf("shed twice within %v", shedEvery)
+	}
+	if !l.shouldShed(now.Add(shedEvery)) {
+		t.Fatalf("no shed %v after the last", shedEvery)
+	}
+	alone := newLoad(1, 0, false)
+	alone.add()
+	alone.add()
+	if alone.shouldShed(now) {
+		t.Fatal("a worker without siblings shed a connection")
 	}
 }

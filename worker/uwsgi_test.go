@@ -30,7 +30,7 @@ func uwsgiTestConn(r io.Reader) *conn {
 		panic(err)
 	}
 	unix.Close(fds[1])
-	l := newLoad(1, 0)
+	l := newLoad(1, 0, false)
 	l.add()
 	sk, err := newSock(fds[0], l, nil, nil)
 	if err != nil {
