@@ -233,7 +233,8 @@ func TestPrometheusScrapes(t *testing.T) {
 }
 
 func TestStatusShowsSlowRequest(t *testing.T) {
-	s, admin := opsServer(t, 1, "--threads", "2")
+	pidfile := t.TempDir() + "/gowsgi.pid"
+	s, admin := opsServer(t, 1, "--threads", "2", "--pid", pidfile)
 	done := make(chan int, 1)
 	go func() {
 		req, _ := http.NewRequest("GET", s.url("/?ms=3000"), nil)
@@ -271,6 +272,18 @@ func TestStatusShowsSlowRequest(t *testing.T) {
 		}
 		return seen
 	})
+	// gowsgi status finds the admin listener from the pidfile and shows
+	// the request still running; gowsgi stack shows where it runs.
+	out, err := exec.Command(binary, "status", "--pid", pidfile).CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "slow-one") || !strings.Contains(string(out), "serving") {
+		t.Errorf("gowsgi status: %v\n%s", err, out)
+	}
+	pid := s.workerPIDs()[0]
+	out, err = exec.Command(binary, "stack", "--admin-bind", strings.TrimPrefix(admin, "http://"),
+		strconv.Itoa(pid)).CombinedOutput()
+	if err != nil || !regexp.MustCompile(`operability\.py", line \d+ in app`).Match(out) {
+		t.Errorf("gowsgi stack %d: %v\n%s", pid, err, out)
+	}
 	if code := <-done; code != 200 {
 		t.Fatalf("slow request = %d", code)
 	}

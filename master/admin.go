@@ -25,6 +25,7 @@ import (
 //	          503 from the moment a graceful stop begins
 //	/metrics  Prometheus text exposition, summed over the workers (metrics.go)
 //	/status   JSON: every worker and every busy Python thread (status.go)
+//	/stacks   ?pid=N: the Python stacks of one worker (stacks.go)
 //
 // HTTP handlers run on their own goroutines; everything they read is
 // owned by the arbiter goroutine, so they ask it through an event that
@@ -59,6 +60,8 @@ type ops struct {
 	memory  map[int]memUsage       // by pid: the last reading, for recycling
 	recycle int                    // pid being replaced for its memory; 0 if none
 	pidDone map[int]struct{}       // pids replaced for their memory
+
+	stackReqs stackRequests // /stacks (stacks.go)
 }
 
 // newOps opens the admin listener, if any. The caller starts serving
@@ -105,6 +108,7 @@ func newOps(cfg *config.Config, log zerolog.Logger, events chan<- event) (*ops, 
 	mux.HandleFunc("/readyz", o.readyz)
 	mux.HandleFunc("/metrics", o.metrics)
 	mux.HandleFunc("/status", o.status)
+	mux.HandleFunc("/stacks", o.stacks)
 	o.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second, WriteTimeout: 10 * time.Second}
 	return o, nil
 }
@@ -118,11 +122,23 @@ func startOps(a *arbiter, cfg *config.Config, events chan<- event) (stop func(),
 	}
 	a.ops = o
 	o.serve()
+	addrFile := ""
+	if cfg.Pidfile != "" && o.ln != nil {
+		// gowsgi status --pid PIDFILE finds the admin listener here.
+		addrFile = cfg.Pidfile + ".admin"
+		if err := os.WriteFile(addrFile, []byte(o.adminAddress()+"\n"), 0o644); err != nil {
+			a.log.Warn().Err(err).Str("file", addrFile).Msg("cannot write the admin address file")
+			addrFile = ""
+		}
+	}
 	done := make(chan struct{})
 	go o.watchMemory(done)
 	return func() {
 		close(done)
 		o.close(a.handedOver())
+		if addrFile != "" && !a.handedOver() {
+			os.Remove(addrFile)
+		}
 	}, nil
 }
 

@@ -135,6 +135,10 @@ func readControl(pid int, f *os.File, events chan<- event) {
 				events <- event{kind: evHeartbeat, pid: pid, hb: hb}
 			} else if st, ok := handoff.ParseStats(line); ok {
 				events <- statsEvent(pid, st)
+			} else if chunk, more, ok := handoff.ParseStacks(line); ok {
+				events <- stacksEvent(pid, chunk, more)
+			} else if st, ok := handoff.ParseStats(line); ok {
+				events <- statsEvent(pid, st)
 			}
 		}
 	}

@@ -103,6 +103,8 @@ func (o *ops) noteExit(a *arbiter, pid int, s *seenWorker) {
 	delete(o.statsAt, pid)
 	delete(o.memory, pid)
 	delete(o.pidDone, pid)
+	delete(o.stackReqs.partial, pid)
+	delete(o.stackReqs.waiters, pid) // their handlers time out
 	if o.recycle == pid {
 		o.recycle = 0
 	}

@@ -100,11 +100,13 @@ func newWorkerStats(s *server, ctl *os.File) *workerStats {
 	return ws
 }
 
-// startStats begins reporting to the master on ctl (and enforcing
-// --request-timeout); Main calls it before run.
+// startStats begins reporting to the master on ctl, enforcing
+// --request-timeout and answering stack requests; Main calls it before
+// run.
 func (s *server) startStats(ctl *os.File) {
 	s.stats = newWorkerStats(s, ctl)
 	go s.stats.report()
+	go s.stats.answerStacks() // stacks.go
 }
 
 // arrive counts a request whose environ is built and returns the time;

@@ -19,6 +19,9 @@ func main() {
 	if len(os.Args) > 1 && os.Args[1] == handoff.ZygoteCommand {
 		os.Exit(worker.Zygote())
 	}
+	if len(os.Args) > 1 && (os.Args[1] == "status" || os.Args[1] == "stack") {
+		os.Exit(runAdminCommand(os.Args[1], os.Args[2:])) // status.go
+	}
 	os.Exit(runMaster(os.Args[1:]))
 }
 
