@@ -34,8 +34,11 @@ build-debian:
 run: build
 	$(BIN) -w 2 -b 127.0.0.1:8000 --chdir examples hello:app
 
-# Packages the tests need, installed only when missing.
-DEB_PACKAGES := curl pkg-config libpython3-dev python3-flask python3-django systemd prometheus
+# Packages the tests need, installed only when missing. The deployment
+# tests run nginx, apache2 (its apache2-bin has mod_proxy_uwsgi since
+# bookworm; libapache2-mod-proxy-uwsgi is only a transitional package)
+# and systemd's systemd-socket-activate and systemd-analyze.
+DEB_PACKAGES := curl pkg-config libpython3-dev python3-flask python3-django systemd prometheus nginx apache2
 deps:
 	@missing=""; for p in $(DEB_PACKAGES); do dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" || missing="$$missing $$p"; done; \
 	if [ -z "$$missing" ]; then exit 0; fi; \
@@ -47,10 +50,10 @@ deps:
 vet:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt needed" >&2; exit 1; }
 	$(GO) vet ./...
-	CGO_ENABLED=0 $(GO) build ./master/ ./httpparse/ ./httpparse/proxyproto/ ./config/... ./wsgi/
+	CGO_ENABLED=0 $(GO) build ./master/ ./httpparse/ ./httpparse/proxyproto/ ./httpparse/uwsgiproto/ ./config/... ./wsgi/
 
 race:
-	$(GO) test -race -shuffle=on ./httpparse/ ./httpparse/proxyproto/ ./config/... ./wsgi/ ./master/ ./worker/accesslog/
+	$(GO) test -race -shuffle=on ./httpparse/ ./httpparse/proxyproto/ ./httpparse/uwsgiproto/ ./config/... ./wsgi/ ./master/ ./worker/accesslog/
 
 unit:
 	$(GO) test ./pyshim/ ./worker/
@@ -69,6 +72,8 @@ fuzz:
 	$(GO) test -run='^$$' -fuzz='^FuzzDecodeFile$$'   -fuzztime=$(FUZZTIME) ./config/
 	$(GO) test -run='^$$' -fuzz='^FuzzRead$$'         -fuzztime=$(FUZZTIME) ./httpparse/proxyproto/
 	$(GO) test -run='^$$' -fuzz='^FuzzEnviron$$'      -fuzztime=$(FUZZTIME) ./wsgi/
+	$(GO) test -run='^$$' -fuzz='^FuzzReadPacket$$'   -fuzztime=$(FUZZTIME) ./httpparse/uwsgiproto/
+	$(GO) test -run='^$$' -fuzz='^FuzzBuildUwsgi$$'   -fuzztime=$(FUZZTIME) ./wsgi/
 
 clean:
 	rm -rf bin
