@@ -137,8 +137,6 @@ func readControl(pid int, f *os.File, events chan<- event) {
 				events <- statsEvent(pid, st)
 			} else if chunk, more, ok := handoff.ParseStacks(line); ok {
 				events <- stacksEvent(pid, chunk, more)
-			} else if st, ok := handoff.ParseStats(line); ok {
-				events <- statsEvent(pid, st)
 			}
 		}
 	}
