@@ -70,10 +70,15 @@ func metricValue(body, name string, match ...string) float64 {
 	return sum
 }
 
+// opsServer starts operability.py's app (or the app spec that ends
+// args) with an admin listener.
 func opsServer(t *testing.T, ready int, args ...string) (*server, string) {
 	t.Helper()
+	if len(args) == 0 || !strings.HasPrefix(args[len(args)-1], "operability:") {
+		args = append(args, "operability:app")
+	}
 	s := start(t, serverOpts{args: append([]string{"--admin-bind", "127.0.0.1:0", "--log-format", "json"},
-		append(args, "operability:app")...), ready: ready})
+		args...), ready: ready})
 	return s, s.adminURL()
 }
 
@@ -430,6 +435,35 @@ func TestMemoryRecycling(t *testing.T) {
 		return metricValue(m, "gowsgi_worker_exits_total", `reason="memory"`) >= 2 &&
 			metricValue(m, "gowsgi_worker_starts_total", `reason="memory"`) >= 2
 	})
+}
+
+func TestMemoryLimitIgnoresPreloadedPages(t *testing.T) {
+	s, admin := opsServer(t, 2, "-w", "2", "--preload", "--max-worker-memory", "40", "operability:big()")
+	for range 20 {
+		if code, _ := s.get("/"); code != 200 {
+			t.Fatalf("GET = %d", code)
+		}
+	}
+	var st struct {
+		Workers []struct {
+			RSS int64 `json:"rss_bytes"`
+			USS int64 `json:"uss_bytes"`
+		} `json:"workers"`
+	}
+	_, body := adminGet(t, admin+"/status")
+	if err := json.Unmarshal([]byte(body), &st); err != nil || len(st.Workers) != 2 {
+		t.Fatalf("/status: %v\n%s", err, body)
+	}
+	for _, w := range st.Workers {
+		if w.RSS < 60<<20 || w.USS > 40<<20 {
+			t.Errorf("worker RSS %d MB, USS %d MB; want RSS over 60 (the app's objects) and USS under 40",
+				w.RSS>>20, w.USS>>20)
+		}
+	}
+	time.Sleep(2500 * time.Millisecond) // two memory checks
+	if n := len(s.find("worker exceeds --max-worker-memory; starting its replacement")); n > 0 {
+		t.Errorf("%d workers recycled for pages shared with the zygote", n)
+	}
 }
 
 func TestRequestIDs(t *testing.T) {

@@ -40,3 +40,15 @@ def app(environ, start_response):
     if ms:
         time.sleep(ms / 1000)  # SLOW-HERE
     return _reply(start_response, "200 OK", str(os.getpid()))
+
+
+# For --preload: ~60 MB of Python objects made at import, shared with the
+# workers the zygote forks; they must not count as a worker's own memory.
+BIG = None
+
+
+def big():
+    """A factory: gowsgi --preload operability:big()."""
+    global BIG
+    BIG = [str(i) * 10 for i in range(600_000)]
+    return app
