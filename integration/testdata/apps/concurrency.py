@@ -110,7 +110,27 @@ def _is_file(f):
         return False
 
 
-ROUTES = {"/hello": hello, "/together": together, "/stuck": stuck, "/big": big, "/upload": upload}
+def threads(environ, start_response):
+    """A generator of ?n 64 KiB pieces that writes to ?mark, when closed,
+    the idents of the threads each piece was produced on (one line)."""
+    q = _query(environ)
+    start_response("200 OK", _headers())
+
+    def pieces():
+        seen = []
+        try:
+            for _ in range(int(q.get("n", "64"))):
+                seen.append(threading.get_ident())
+                yield b"t" * 65536
+        finally:
+            with open(q["mark"] + ".tmp", "w") as f:
+                f.write(" ".join(str(i) for i in sorted(set(seen))))
+            os.rename(q["mark"] + ".tmp", q["mark"])
+    return pieces()
+
+
+ROUTES = {"/hello": hello, "/together": together, "/stuck": stuck, "/big": big, "/upload": upload,
+          "/threads": threads}
 
 
 def app(environ, start_response):
