@@ -62,6 +62,9 @@ type ops struct {
 	pidDone map[int]struct{}       // pids replaced for their memory
 
 	stackReqs stackRequests // /stacks (stacks.go)
+
+	// memOf reads a worker's memory: readMemory, a fake in tests.
+	memOf func(pid int) (memUsage, bool)
 }
 
 // newOps opens the admin listener, if any. The caller starts serving
@@ -71,7 +74,7 @@ func newOps(cfg *config.Config, log zerolog.Logger, events chan<- event) (*ops, 
 		cfg: cfg, log: log, events: events,
 		seen: map[int]*seenWorker{}, stats: map[int]*handoff.Stats{}, statsAt: map[int]time.Time{},
 		starts: map[string]uint64{}, exits: map[string]uint64{}, memory: map[int]memUsage{},
-		pidDone: map[int]struct{}{},
+		pidDone: map[int]struct{}{}, memOf: readMemory,
 	}
 	if cfg.AdminBind == "" {
 		return o, nil

@@ -87,7 +87,7 @@ func (a *arbiter) checkMemory() {
 		if w.state != serving && w.state != replacing {
 			continue
 		}
-		m, ok := readMemory(w.pid)
+		m, ok := o.memOf(w.pid)
 		if !ok {
 			continue
 		}
