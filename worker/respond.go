@@ -99,7 +99,7 @@ func (st *streamer) run(head []byte, step pyshim.Step) bool {
 	bufs := append(c.step[:0], head)
 	for {
 		bufs = c.w.frame(bufs, step.Body, step.Big)
-		c.acc.produced += int64(len(step.Body) + len(step.Big))
+		c.acc.produced += int64(len(step.Body)+len(step.Big)) + step.File.Len
 		if step.Done && c.w.plan.Framing == wsgi.FrameChunked {
 			bufs = append(bufs, lastChunk)
 		}
