@@ -9,6 +9,7 @@ import (
 
 	"github.com/gowsgi/gowsgi/config"
 	"github.com/rs/zerolog"
+	"golang.org/x/sys/unix"
 )
 
 // dropPrivileges switches the worker to --user and --group (and with
@@ -41,8 +42,18 @@ func dropPrivileges(cfg *config.Config, log zerolog.Logger) error {
 	if err := syscall.Setgid(id.GID); err != nil {
 		return fmt.Errorf("cannot switch to group %d: %w", id.GID, err)
 	}
+	master := os.Getppid()
 	if err := syscall.Setuid(id.UID); err != nil {
 		return fmt.Errorf("cannot switch to user %d: %w", id.UID, err)
+	}
+	// Linux clears the parent-death signal on a uid change: re-arm it, or
+	// a worker outlives a killed master with nobody supervising it; and
+	// stop if the master already died in between.
+	if err := unix.Prctl(unix.PR_SET_PDEATHSIG, uintptr(unix.SIGTERM), 0, 0, 0); err != nil {
+		return fmt.Errorf("cannot re-arm the parent-death signal: %w", err)
+	}
+	if os.Getppid() != master {
+		return fmt.Errorf("the master exited while this worker was starting")
 	}
 	log.Debug().Int("uid", id.UID).Int("gid", id.GID).Ints("groups", id.Groups).Msg("dropped privileges")
 	return nil
