@@ -56,7 +56,7 @@ def draw(res, cpu_mode, png, work_dir):
         "set boxwidth 0.75",
         "set xtics rotate by -40 left nomirror",
         "set ytics nomirror",
-        "set format y '%.0s%c'",
+        "set format y '%.1s%c'",
         "set grid ytics",
         "unset key",
         "set yrange [0:*]",
@@ -69,7 +69,7 @@ def draw(res, cpu_mode, png, work_dir):
             f"set title '{wl}, {TITLES.get(mode, mode)}'",
             f"set xrange [-0.6:{max(n, 1) - 0.4}]",
             f"plot '{data}' using 1:3:6:xtic(2) with boxes lc rgb variable, "
-            f"'' using 1:3:4:5 with yerrorbars lc rgb '#222222' pt 0",
+            f"'' using 1:3:4:5 with yerrorbars lc rgb '#222222' pt 7 ps 0",
         ]
     script.append("unset multiplot")
     gp = os.path.join(work_dir, "chart.gp")

@@ -139,7 +139,9 @@ def server_table(res, wl, mode):
                    for k in ("err_connect", "err_read", "err_write", "err_timeout", "non2xx"))
         rng = f" [{fmt(min(rps))}–{fmt(max(rps))}]" if rps else ""
         ratios = ""
-        if s != SUBJECT:
+        if rps and max(rps) == 0:
+            ratios = "wrk counted no complete response (see Method)"
+        elif s != SUBJECT:
             rr = res.round_ratios(wl, mode, s)
             if rr:
                 ratios = " ".join(f"{v:.2f}" for v in rr.values()) + f" (**{fmt_ratio(med(rr.values()))}**)"
