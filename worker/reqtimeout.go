@@ -53,7 +53,7 @@ func (ws *workerStats) interrupt(sl *slot, x *slotExtra, since int64, now time.T
 		return // it returned while we waited for the GIL
 	}
 	x.mu.Lock()
-	owner, client, id := x.owner, x.client, x.requestID
+	owner, client, id := x.owner, x.client, string(x.requestID)
 	x.mu.Unlock()
 	sl.call.mu.Lock()
 	method, path := string(sl.call.method), string(sl.call.path)

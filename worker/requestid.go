@@ -18,23 +18,35 @@ import (
 // maxRequestIDLen bounds an id taken from a client.
 const maxRequestIDLen = 200
 
-// requestID is the current request's id, "" before ensureRequestID.
-func (c *conn) requestID() string {
-	name := c.srv.cfg.RequestIDHeader
-	if name == "" {
-		return ""
+// requestIDName is the header's name as configured and in lower case;
+// cached by the stats, made here for servers without them (unit tests).
+func (s *server) requestIDName() (name []byte, lower string) {
+	if s.stats != nil {
+		return s.stats.ridName, s.stats.ridLower
 	}
-	return string(requestHeader(c.req.Headers, strings.ToLower(name)))
+	return []byte(s.cfg.RequestIDHeader), strings.ToLower(s.cfg.RequestIDHeader)
 }
+
+// requestIDBytes is the current request's id, nil before
+// ensureRequestID; it points into the request's storage.
+func (c *conn) requestIDBytes() []byte {
+	if c.srv.cfg.RequestIDHeader == "" {
+		return nil
+	}
+	_, lower := c.srv.requestIDName()
+	return requestHeader(c.req.Headers, lower)
+}
+
+// requestID is the current request's id as a string, for log lines.
+func (c *conn) requestID() string { return string(c.requestIDBytes()) }
 
 // ensureRequestID keeps a valid id the client sent, or sets a new one,
 // before the environ is built. uwsgi packets carry their own vars.
 func (c *conn) ensureRequestID() {
-	name := c.srv.cfg.RequestIDHeader
-	if name == "" || c.uwsgi != nil {
+	if c.srv.cfg.RequestIDHeader == "" || c.uwsgi != nil {
 		return
 	}
-	lower := strings.ToLower(name)
+	name, lower := c.srv.requestIDName()
 	for i := range c.req.Headers {
 		h := &c.req.Headers[i]
 		if asciiEqualLower(h.Name, lower) {
@@ -44,7 +56,7 @@ func (c *conn) ensureRequestID() {
 			return
 		}
 	}
-	c.req.Headers = append(c.req.Headers, httpparse.Header{Name: []byte(name), Value: newRequestID()})
+	c.req.Headers = append(c.req.Headers, httpparse.Header{Name: name, Value: newRequestID()})
 }
 
 // validRequestID: 1 to maxRequestIDLen visible ASCII bytes, so the id
@@ -73,9 +85,9 @@ func newRequestID() []byte {
 // appendRequestID adds the id to a response head that ends with its
 // empty line, unless the app set the header itself.
 func (c *conn) appendRequestID(head []byte) []byte {
-	id := c.requestID()
-	name := c.srv.cfg.RequestIDHeader
-	if id == "" || len(head) < 4 || hasField(head, strings.ToLower(name)) {
+	id := c.requestIDBytes()
+	name, lower := c.srv.requestIDName()
+	if len(id) == 0 || len(head) < 4 || hasField(head, lower) {
 		return head
 	}
 	head = head[:len(head)-2] // before the final CRLF

@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"os"
 	"runtime"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -36,6 +37,9 @@ type workerStats struct {
 	// stopped, until it is answered (504) or done.
 	timedOut sync.Map
 	retiring atomic.Bool // asked the master to replace this worker
+
+	ridName  []byte // --request-id-header; immutable
+	ridLower string // the same in lower case; immutable
 }
 
 // slotExtra is what /status and the request timeout need of a slot
@@ -45,7 +49,7 @@ type slotExtra struct {
 	mu        sync.Mutex
 	owner     *conn  // guarded by mu: the request's connection
 	client    string // guarded by mu
-	requestID string // guarded by mu
+	requestID []byte // guarded by mu; storage reused
 	ident     atomic.Uint64
 	// firedFor is the callState.since of the call a timeout was raised
 	// in, so one call is interrupted once.
@@ -93,7 +97,8 @@ func (h *atomicHistogram) snapshot() handoff.Histogram {
 
 func newWorkerStats(s *server, ctl *os.File) *workerStats {
 	ws := &workerStats{srv: s, ctl: ctl, slotIndex: make(map[*slot]int, len(s.allSlots)),
-		slots: make([]slotExtra, len(s.allSlots))}
+		slots:   make([]slotExtra, len(s.allSlots)),
+		ridName: []byte(s.cfg.RequestIDHeader), ridLower: strings.ToLower(s.cfg.RequestIDHeader)}
 	for i, sl := range s.allSlots {
 		ws.slotIndex[sl] = i
 	}
@@ -154,7 +159,8 @@ func (s *server) takeSlotFor(c *conn) *slot {
 	ws.queue.observe(time.Unix(0, sl.call.since.Load()).Sub(t0))
 	x := &ws.slots[ws.slotIndex[sl]]
 	x.mu.Lock()
-	x.owner, x.client, x.requestID = c, c.info.RemoteAddr, c.requestID()
+	x.owner, x.client = c, c.info.RemoteAddr
+	x.requestID = append(x.requestID[:0], c.requestIDBytes()...)
 	x.mu.Unlock()
 	return sl
 }
@@ -229,7 +235,7 @@ func (ws *workerStats) collect(now time.Time) *handoff.Stats {
 		sl.call.mu.Unlock()
 		x := &ws.slots[i]
 		x.mu.Lock()
-		call.Client, call.RequestID = x.client, x.requestID
+		call.Client, call.RequestID = x.client, string(x.requestID)
 		x.mu.Unlock()
 		st.Calls = append(st.Calls, call)
 	}
