@@ -295,7 +295,8 @@ func TestStatusShowsSlowRequest(t *testing.T) {
 }
 
 func TestRequestTimeoutUnwindsPythonLoop(t *testing.T) {
-	s, admin := opsServer(t, 1, "--threads", "3", "--request-timeout", "2")
+	s, admin := opsServer(t, 1, "--threads", "3", "--request-timeout", "2",
+		"--access-logfile", "-", "--access-logformat", "ACCESS %(r)s %(s)s")
 	pid := s.workerPIDs()[0]
 	stop := make(chan struct{})
 	var failures, served int
@@ -339,6 +340,9 @@ func TestRequestTimeoutUnwindsPythonLoop(t *testing.T) {
 	}
 	if code, body := s.get("/"); code != 200 || body != strconv.Itoa(pid) {
 		t.Errorf("after the timeout: %d %q, want the same worker %d", code, body, pid)
+	}
+	if !strings.Contains(s.output(), "ACCESS GET /loop HTTP/1.1 504") {
+		t.Error("no access-log line with 504 for the timed-out request")
 	}
 	s.waitFor(func() bool {
 		_, m := adminGet(t, admin+"/metrics")

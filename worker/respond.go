@@ -67,7 +67,8 @@ func (c *conn) respond() bool {
 		if tb != "" {
 			c.logAppError(tb)
 		}
-		c.srv.log.Error().Err(err).Str("path", string(req.Path)).Msg("invalid response from the application")
+		c.srv.log.Error().Err(err).Str("path", string(req.Path)).Str("request_id", c.requestID()).
+			Msg("invalid response from the application")
 		c.writeError(http.StatusInternalServerError, "The application sent an invalid response.")
 		return false
 	}

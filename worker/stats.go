@@ -192,14 +192,23 @@ func (ws *workerStats) report() {
 	runtime.LockOSThread() // for good: this thread never runs app calls
 	t := time.NewTicker(handoff.StatsInterval)
 	defer t.Stop()
+	var last string
+	var sentAt time.Time
 	for now := range t.C {
 		if ws.srv.cfg.RequestTimeout > 0 {
 			ws.enforceTimeout(now)
 		}
-		st := ws.collect(now)
-		ws.ctl.WriteString(st.Line() + "\n")
+		line := ws.collect(now).Line()
+		if line == last && now.Sub(sentAt) < statsResend {
+			continue // an idle worker does not wake the master four times a second
+		}
+		ws.ctl.WriteString(line + "\n")
+		last, sentAt = line, now
 	}
 }
+
+// statsResend is how often an unchanged report is sent anyway.
+const statsResend = 5 * time.Second
 
 func (ws *workerStats) collect(now time.Time) *handoff.Stats {
 	st := &handoff.Stats{
