@@ -56,11 +56,9 @@ func readMemory(pid int) (memUsage, bool) {
 }
 
 // watchMemory asks the arbiter to check the workers' memory every
-// memoryCheckEvery until done closes.
+// memoryCheckEvery until done closes. It runs even with the limit off:
+// HUP may turn it on.
 func (o *ops) watchMemory(done <-chan struct{}) {
-	if o.cfg.MaxWorkerMemory <= 0 {
-		return
-	}
 	t := time.NewTicker(memoryCheckEvery)
 	defer t.Stop()
 	for {
@@ -78,7 +76,7 @@ func (o *ops) watchMemory(done <-chan struct{}) {
 func (a *arbiter) checkMemory() {
 	o := a.ops
 	limit := uint64(a.cur.cfg.MaxWorkerMemory) << 20
-	if a.stop != running || o.delaying || a.next != nil {
+	if limit == 0 || a.stop != running || o.delaying || a.next != nil {
 		return
 	}
 	var over *workerProc
@@ -92,11 +90,11 @@ func (a *arbiter) checkMemory() {
 			continue
 		}
 		o.memory[w.pid] = m
-		if over == nil && limit > 0 && w.state == serving && w.gen == a.cur.n && m.uss > limit {
+		if over == nil && w.state == serving && w.gen == a.cur.n && m.uss > limit {
 			over, use = w, m
 		}
 	}
-	if over == nil || o.recycle != 0 || a.cur.cfg.MaxWorkerMemory <= 0 {
+	if over == nil || o.recycle != 0 {
 		return
 	}
 	o.recycle = over.pid
