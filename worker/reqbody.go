@@ -64,6 +64,11 @@ func (c *conn) readBody() error {
 	if c.req.ContentLength > limit {
 		return c.spillBody(b)
 	}
+	if cl := c.req.ContentLength; int64(cap(b.mem.data)) < cl {
+		// Size the buffer once from Content-Length: growing it by append
+		// from 4 KiB copied a 1 MiB upload about eight times over.
+		b.mem.data = make([]byte, 0, cl)
+	}
 	for {
 		data := b.mem.data
 		if len(data) == cap(data) {
