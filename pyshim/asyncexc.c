@@ -61,30 +61,35 @@ error:
 }
 
 /*
- * gw_interrupt_thread logs nothing itself: it stores in *stack a
- * malloc'ed UTF-8 copy of thread ident's Python stack (or NULL when it
- * could not be read; the caller frees it), then schedules TimeoutError
- * to be raised in that thread at its next bytecode. Returns how many
- * threads it was scheduled in: 1, or 0 when no Python thread has that
- * identity (the call already returned). Any OS thread without the GIL;
- * takes it.
+ * gw_interrupt_thread logs nothing itself. With the GIL held, so that
+ * the target cannot enter or leave Python code meanwhile, it checks that
+ * the call is still the one to stop: *running (written by Go without the
+ * GIL, read atomically) still equals started, and thread ident is inside
+ * Python code (it has a frame). Only then does it store in *stack a
+ * malloc'ed UTF-8 copy of that thread's Python stack (NULL when
+ * unreadable; the caller frees it) and schedule TimeoutError in it, to
+ * be raised at its next bytecode. An exception left pending on a thread
+ * that had returned would hit its next request instead. Returns 1 when
+ * scheduled, else 0. Any OS thread that runs no app call, without the
+ * GIL; takes it and gives it back.
  */
-int gw_interrupt_thread(unsigned long ident, char **stack)
+int gw_interrupt_thread(unsigned long ident, const long long *running, long long started, char **stack)
 {
 	PyGILState_STATE g = PyGILState_Ensure();
 	PyObject *text;
-	int n;
+	int n = 0;
 
 	*stack = NULL;
 	text = stack_of(ident);
-	if (text != NULL) {
-		const char *utf8 = PyUnicode_AsUTF8(text);
-		if (utf8 != NULL)
-			*stack = strdup(utf8);
-		Py_DECREF(text);
-	}
-	PyErr_Clear();
+	if (text == NULL || __atomic_load_n(running, __ATOMIC_SEQ_CST) != started)
+		goto done;
+	const char *utf8 = PyUnicode_AsUTF8(text);
+	if (utf8 != NULL)
+		*stack = strdup(utf8);
 	n = PyThreadState_SetAsyncExc(ident, PyExc_TimeoutError);
+done:
+	Py_XDECREF(text);
+	PyErr_Clear();
 	PyGILState_Release(g);
 	return n;
 }

@@ -1,6 +1,7 @@
 package worker
 
 import (
+	"runtime"
 	"time"
 
 	"github.com/gowsgi/gowsgi/config/handoff"
@@ -19,8 +20,7 @@ import (
 
 func threadIdent() uint64 { return pyshim.ThreadIdent() }
 
-// enforceTimeout checks every busy slot; run by the reporter goroutine
-// on its locked OS thread, which pyshim.Interrupt needs.
+// enforceTimeout checks every busy slot; run by the reporter goroutine.
 func (ws *workerStats) enforceTimeout(now time.Time) {
 	limit := ws.srv.cfg.RequestTimeout
 	for i, sl := range ws.srv.allSlots {
@@ -30,7 +30,10 @@ func (ws *workerStats) enforceTimeout(now time.Time) {
 		}
 		x := &ws.slots[i]
 		if x.firedFor.Load() != since {
-			ws.interrupt(sl, x, since, now)
+			if x.ident.Load() != 0 {
+				x.firedFor.Store(since)
+				go ws.interrupt(sl, x, since, now)
+			}
 			continue
 		}
 		if now.Sub(time.Unix(0, since)) >= limit+ws.srv.cfg.GracefulTimeout && !ws.retiring.Swap(true) {
@@ -42,15 +45,15 @@ func (ws *workerStats) enforceTimeout(now time.Time) {
 }
 
 // interrupt raises TimeoutError in the call that began at since on sl.
+// It runs on a goroutine of its own, locked to a fresh OS thread for
+// its whole life (the thread ends with it): pyshim.Interrupt takes the
+// GIL there, and an app holding the GIL in C must not block the stats
+// and the graceful replacement that follows.
 func (ws *workerStats) interrupt(sl *slot, x *slotExtra, since int64, now time.Time) {
-	ident := x.ident.Load()
-	if ident == 0 {
-		return
-	}
-	x.firedFor.Store(since)
-	stack, found := pyshim.Interrupt(ident)
-	if sl.call.since.Load() != since {
-		return // it returned while we waited for the GIL
+	runtime.LockOSThread() // never unlocked: the thread exits with the goroutine
+	stack, raised := pyshim.Interrupt(x.ident.Load(), &sl.call.since, since)
+	if !raised {
+		return // it returned (or left Python) while we waited for the GIL
 	}
 	x.mu.Lock()
 	owner, client, id := x.owner, x.client, string(x.requestID)
@@ -66,10 +69,6 @@ func (ws *workerStats) interrupt(sl *slot, x *slotExtra, since int64, now time.T
 		Dur("elapsed", now.Sub(time.Unix(0, since))).Dur("request_timeout", ws.srv.cfg.RequestTimeout)
 	if id != "" {
 		ev = ev.Str("request_id", id)
-	}
-	if !found {
-		ev.Msg("request timeout: the thread runs no Python code right now; TimeoutError is not raised")
-		return
 	}
 	ev.Msg("request timeout: raising TimeoutError in the request's thread; its stack (most recent call last):\n" + stack)
 }

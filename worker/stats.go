@@ -3,7 +3,6 @@ package worker
 import (
 	"net/http"
 	"os"
-	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -186,10 +185,8 @@ func (ws *workerStats) failure(c *conn) (int, string) {
 }
 
 // report sends the stats every handoff.StatsInterval and enforces
-// --request-timeout. It runs on its own locked OS thread, which
-// Interrupt needs to take the GIL.
+// --request-timeout.
 func (ws *workerStats) report() {
-	runtime.LockOSThread() // for good: this thread never runs app calls
 	t := time.NewTicker(handoff.StatsInterval)
 	defer t.Stop()
 	var last string
