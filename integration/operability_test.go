@@ -83,7 +83,7 @@ func opsServer(t *testing.T, ready int, args ...string) (*server, string) {
 }
 
 func TestAdminHealthAndReadiness(t *testing.T) {
-	s, admin := opsServer(t, 2, "-w", "2", "--shutdown-delay", "2", "--graceful-timeout", "10")
+	s, admin := opsServer(t, 2, "-w", "2", "--shutdown-delay", "3", "--graceful-timeout", "10")
 	for _, path := range []string{"/healthz", "/readyz"} {
 		if code, body := adminGet(t, admin+path); code != 200 {
 			t.Fatalf("%s = %d %q before TERM", path, code, body)
@@ -91,7 +91,7 @@ func TestAdminHealthAndReadiness(t *testing.T) {
 	}
 	slow := make(chan int, 1)
 	go func() {
-		slow <- tryGet(s.url("/?ms=1500"))
+		slow <- tryGet(s.url("/?ms=4000")) // still running when the stop begins
 	}()
 	s.waitFor(func() bool { // the slow request is in a worker
 		_, body := adminGet(t, admin+"/metrics")
@@ -100,11 +100,11 @@ func TestAdminHealthAndReadiness(t *testing.T) {
 	termAt := time.Now()
 	s.signal(syscall.SIGTERM)
 	s.waitFor(func() bool { code, _ := adminGet(t, admin+"/readyz"); return code == 503 })
-	if d := time.Since(termAt); d > time.Second {
+	if d := time.Since(termAt); d > 2*time.Second {
 		t.Errorf("/readyz took %v to fail after TERM", d)
 	}
-	// The shutdown delay: the listeners still serve a second after TERM.
-	time.Sleep(time.Second - time.Since(termAt))
+	// The shutdown delay: the listeners still serve two seconds after TERM.
+	time.Sleep(2*time.Second - time.Since(termAt))
 	if code, _ := s.get("/"); code != 200 {
 		t.Errorf("GET during --shutdown-delay = %d, want 200", code)
 	}
@@ -114,8 +114,8 @@ func TestAdminHealthAndReadiness(t *testing.T) {
 	if code := s.wait(15 * time.Second); code != 0 {
 		t.Errorf("exit code %d", code)
 	}
-	if d := time.Since(termAt); d < 2*time.Second {
-		t.Errorf("the master exited %v after TERM, before the 2s shutdown delay", d)
+	if d := time.Since(termAt); d < 3*time.Second {
+		t.Errorf("the master exited %v after TERM, before the 3s shutdown delay", d)
 	}
 }
 
