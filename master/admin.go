@@ -57,7 +57,6 @@ type ops struct {
 	exits   map[string]uint64      // worker exits by reason
 	pending []string               // reasons for replacements not yet started
 	maxGen  int                    // the newest generation seen
-	memory  map[int]memUsage       // by pid: the last reading, for recycling
 	recycle int                    // pid being replaced for its memory; 0 if none
 	pidDone map[int]struct{}       // pids replaced for their memory
 
@@ -73,7 +72,7 @@ func newOps(cfg *config.Config, log zerolog.Logger, events chan<- event) (*ops, 
 	o := &ops{
 		cfg: cfg, log: log, events: events,
 		seen: map[int]*seenWorker{}, stats: map[int]*handoff.Stats{}, statsAt: map[int]time.Time{},
-		starts: map[string]uint64{}, exits: map[string]uint64{}, memory: map[int]memUsage{},
+		starts: map[string]uint64{}, exits: map[string]uint64{},
 		pidDone: map[int]struct{}{}, memOf: readMemory,
 	}
 	if cfg.AdminBind == "" {

@@ -55,9 +55,10 @@ func readMemory(pid int) (memUsage, bool) {
 	return m, true
 }
 
-// watchMemory asks the arbiter to check the workers' memory every
-// memoryCheckEvery until done closes. It runs even with the limit off:
-// HUP may turn it on.
+// watchMemory checks the workers' memory every memoryCheckEvery until
+// done closes. It runs even with the limit off: HUP may turn it on. The
+// /proc files are read here, not on the arbiter goroutine, which only
+// gets the readings.
 func (o *ops) watchMemory(done <-chan struct{}) {
 	t := time.NewTicker(memoryCheckEvery)
 	defer t.Stop()
@@ -66,43 +67,64 @@ func (o *ops) watchMemory(done <-chan struct{}) {
 		case <-done:
 			return
 		case <-t.C:
-			o.ask((*arbiter).checkMemory)
+			var pids []int
+			if !o.ask(func(a *arbiter) { pids = a.memoryCandidates() }) || len(pids) == 0 {
+				continue
+			}
+			use := o.readAll(pids)
+			o.ask(func(a *arbiter) { a.checkMemory(use) })
 		}
 	}
 }
 
-// checkMemory replaces the first serving worker over the limit, unless
-// a stop, a reload or another memory replacement is under way.
-func (a *arbiter) checkMemory() {
+// readAll reads the memory of pids; a pid that is gone is left out.
+func (o *ops) readAll(pids []int) map[int]memUsage {
+	use := make(map[int]memUsage, len(pids))
+	for _, pid := range pids {
+		if m, ok := o.memOf(pid); ok {
+			use[pid] = m
+		}
+	}
+	return use
+}
+
+// memoryCandidates lists the workers a memory check may replace; none
+// when the limit is off, during a stop or a reload, or while another
+// memory replacement is under way.
+func (a *arbiter) memoryCandidates() []int {
 	o := a.ops
-	limit := uint64(a.cur.cfg.MaxWorkerMemory) << 20
-	if limit == 0 || a.stop != running || o.delaying || a.next != nil {
-		return
+	if a.cur.cfg.MaxWorkerMemory <= 0 || a.stop != running || o.delaying || a.next != nil || o.recycle != 0 {
+		return nil
 	}
-	var over *workerProc
-	var use memUsage
+	var pids []int
 	for _, w := range a.byID() {
-		if w.state != serving && w.state != replacing {
-			continue
-		}
-		m, ok := o.memOf(w.pid)
-		if !ok {
-			continue
-		}
-		o.memory[w.pid] = m
-		if over == nil && w.state == serving && w.gen == a.cur.n && m.uss > limit {
-			over, use = w, m
+		if w.state == serving && w.gen == a.cur.n {
+			pids = append(pids, w.pid)
 		}
 	}
-	if over == nil || o.recycle != 0 {
-		return
+	return pids
+}
+
+// checkMemory replaces the first candidate whose reading in use is over
+// the limit, if the candidates are still candidates.
+func (a *arbiter) checkMemory(use map[int]memUsage) {
+	limit := uint64(a.cur.cfg.MaxWorkerMemory) << 20
+	for _, pid := range a.memoryCandidates() {
+		if m, ok := use[pid]; ok && m.uss > limit {
+			a.recycleForMemory(a.workers[pid], m)
+			return
+		}
 	}
-	o.recycle = over.pid
-	o.pidDone[over.pid] = struct{}{}
-	a.log.Warn().Int("worker", over.id).Int("worker_pid", over.pid).
-		Uint64("uss_mb", use.uss>>20).Int("max_worker_memory_mb", a.cur.cfg.MaxWorkerMemory).
+}
+
+func (a *arbiter) recycleForMemory(w *workerProc, m memUsage) {
+	o := a.ops
+	o.recycle = w.pid
+	o.pidDone[w.pid] = struct{}{}
+	a.log.Warn().Int("worker", w.id).Int("worker_pid", w.pid).
+		Uint64("uss_mb", m.uss>>20).Int("max_worker_memory_mb", a.cur.cfg.MaxWorkerMemory).
 		Msg("worker exceeds --max-worker-memory; starting its replacement")
-	over.state = replacing
+	w.state = replacing
 	a.fill()
 	a.releaseReplaced()
 }

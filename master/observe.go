@@ -101,7 +101,6 @@ func (o *ops) noteExit(a *arbiter, pid int, s *seenWorker) {
 	delete(o.seen, pid)
 	delete(o.stats, pid)
 	delete(o.statsAt, pid)
-	delete(o.memory, pid)
 	delete(o.pidDone, pid)
 	delete(o.stackReqs.partial, pid)
 	delete(o.stackReqs.waiters, pid) // their handlers time out

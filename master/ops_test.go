@@ -25,6 +25,11 @@ func withOps(t *testing.T, ta *testArbiter, mb map[int]uint64) (*ops, chan event
 	return o, events
 }
 
+// checkMemoryNow runs one memory check as watchMemory does.
+func (ta *testArbiter) checkMemoryNow() {
+	ta.checkMemory(ta.ops.readAll(ta.memoryCandidates()))
+}
+
 func TestMemoryRecyclingReplacesOneWorkerAtATime(t *testing.T) {
 	cfg := testConfig(2)
 	cfg.MaxWorkerMemory = 100
@@ -34,7 +39,7 @@ func TestMemoryRecyclingReplacesOneWorkerAtATime(t *testing.T) {
 	mb := map[int]uint64{first[0]: 150, first[1]: 150}
 	o, _ := withOps(t, ta, mb)
 
-	ta.checkMemory()
+	ta.checkMemoryNow()
 	ta.observe()
 	if got := ta.states(); got[first[0]] != replacing || got[first[1]] != serving {
 		t.Fatalf("after the first check: states %v; want %d replacing, %d serving", got, first[0], first[1])
@@ -42,7 +47,7 @@ func TestMemoryRecyclingReplacesOneWorkerAtATime(t *testing.T) {
 	if len(ta.os.spawned) != 3 {
 		t.Fatalf("%d workers spawned, want a replacement started first (3)", len(ta.os.spawned))
 	}
-	ta.checkMemory() // the second worker waits for the first to be gone
+	ta.checkMemoryNow() // the second worker waits for the first to be gone
 	ta.observe()
 	if got := ta.states()[first[1]]; got != serving || len(ta.os.spawned) != 3 {
 		t.Fatalf("a second worker recycled at once: state %v, %d spawned", got, len(ta.os.spawned))
@@ -57,7 +62,7 @@ func TestMemoryRecyclingReplacesOneWorkerAtATime(t *testing.T) {
 	if o.exits["memory"] != 1 || o.starts["memory"] != 1 || o.starts["boot"] != 2 {
 		t.Fatalf("exits %v, starts %v; want one memory exit and start, two boots", o.exits, o.starts)
 	}
-	ta.checkMemory() // now the second one
+	ta.checkMemoryNow() // now the second one
 	ta.observe()
 	if got := ta.states()[first[1]]; got != replacing {
 		t.Fatalf("second worker state %v, want replacing", got)
@@ -71,7 +76,7 @@ func TestMemoryRecyclingWaitsDuringStop(t *testing.T) {
 	ta.readyAll()
 	withOps(t, ta, map[int]uint64{ta.livePIDs()[0]: 500})
 	ta.onSignal(syscall.SIGTERM)
-	ta.checkMemory()
+	ta.checkMemoryNow()
 	if len(ta.os.spawned) != 1 {
 		t.Fatalf("a worker was recycled during a stop")
 	}
