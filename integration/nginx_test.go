@@ -233,12 +233,10 @@ func checkUpload(t *testing.T, url string, size int) {
 	}
 }
 
-// streamPath asks the deploy app for three lines 0.4 s apart, each
-// padded past 16 KiB. Smaller chunks would test gowsgi rather than the
-// front end: at present gowsgi holds chunks under 16 KiB back until its
-// buffer fills or the app returns (pyshim's pump), so a slow generator
-// of small chunks is not streamed by gowsgi itself.
-const streamPath = "/stream?n=3&gap=0.4&pad=20000"
+// streamPath asks the deploy app for three short lines 0.4 s apart: each
+// must reach the client through the front end as the app yields it
+// (PEP 3333 "Buffering and Streaming"), not when the app returns.
+const streamPath = "/stream?n=3&gap=0.4"
 
 // checkStreaming reads a /stream response line by line and checks that
 // the first line arrived before the app produced the last one: the
@@ -323,8 +321,7 @@ func connectedUnixSockets(t *testing.T, path string) int {
 	return n
 }
 
-// parseStreamLine reads a /stream line: "chunk I SECONDS", padding
-// spaces allowed.
+// parseStreamLine reads a /stream line: "chunk I SECONDS".
 func parseStreamLine(line string) (i int, at float64, ok bool) {
 	f := strings.Fields(line)
 	if len(f) != 3 || f[0] != "chunk" {

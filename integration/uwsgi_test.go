@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -199,3 +200,27 @@ func uwsgiRequest(t *testing.T, network, addr string, packet []byte) (int, strin
 }
 
 func pyQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", `\'`) + "'" }
+
+// TestUwsgiSilentPeerDoesNotHoldStop: a connection that has not sent its
+// packet yet is idle, so TERM stops the worker at once rather than after
+// the header timeout or the graceful timeout.
+func TestUwsgiSilentPeerDoesNotHoldStop(t *testing.T) {
+	s := start(t, serverOpts{args: []string{"--protocol", "uwsgi", "--graceful-timeout", "20", "deploy:app"}})
+	c, err := net.Dial("tcp", s.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	// The worker has the connection once a request on a second one is served.
+	if status, _ := uwsgiRequest(t, "tcp", s.addr, uwsgiPacket(0, "REQUEST_METHOD", "GET", "PATH_INFO", "/environ")); status != 200 {
+		t.Fatalf("status %d", status)
+	}
+	begun := time.Now()
+	s.signal(syscall.SIGTERM)
+	if code := s.wait(15 * time.Second); code != 0 {
+		t.Fatalf("exit code %d", code)
+	}
+	if took := time.Since(begun); took > 5*time.Second {
+		t.Fatalf("the stop took %v with a silent uwsgi peer connected", took)
+	}
+}

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"io"
 	"net/http"
-	"time"
 
 	"github.com/gowsgi/gowsgi/config"
 	"github.com/gowsgi/gowsgi/httpparse"
@@ -50,8 +49,13 @@ func (c *conn) serveUwsgi() {
 		c.writeError(http.StatusForbidden, "This peer may not send uwsgi requests.")
 		return
 	}
+	// Waiting for the packet counts as idle, so a graceful stop need not
+	// wait out the header timeout of a peer that connected and is silent.
+	if !c.awaitRequest(c.srv.headerTimeout) {
+		return
+	}
+	c.readDeadline(c.srv.headerTimeout)
 	p := new(uwsgiproto.Packet)
-	c.nc.SetReadDeadline(deadlineAfter(c.srv.cfg.HeaderTimeout))
 	if err := uwsgiproto.ReadPacket(c.br, p); err != nil {
 		c.logUwsgiError(err)
 		return
@@ -91,7 +95,7 @@ func (c *conn) readUwsgiBody(n int64) (*bodyBuf, error) {
 	b := getBody()
 	r := io.LimitReader(c.br, n)
 	for int64(len(b.data)) < n {
-		c.nc.SetReadDeadline(deadlineAfter(c.srv.cfg.BodyTimeout))
+		c.bodyDeadline()
 		if len(b.data) == cap(b.data) {
 			b.data = append(b.data, 0)[:len(b.data)]
 		}
@@ -151,12 +155,4 @@ func (c *conn) buildEnviron(bodyLen int64) {
 		return
 	}
 	c.env.Build(&c.req, &c.info, bodyLen)
-}
-
-// deadlineAfter is now+d, or no deadline for a timeout of 0 ("never").
-func deadlineAfter(d time.Duration) time.Time {
-	if d == 0 {
-		return time.Time{}
-	}
-	return time.Now().Add(d)
 }

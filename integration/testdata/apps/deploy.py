@@ -38,14 +38,14 @@ def upload(environ, start_response):
 def stream(environ, start_response):
     """Sends ?n chunks without a Content-Length, ?gap seconds apart, each
     line saying when it was produced, so a client can tell a streamed
-    response from a buffered one; ?pad spaces end each line."""
+    response from a buffered one."""
     q = dict(p.split("=", 1) for p in environ["QUERY_STRING"].split("&") if "=" in p)
-    n, gap, pad = int(q.get("n", "3")), float(q.get("gap", "0")), int(q.get("pad", "0"))
+    n, gap = int(q.get("n", "3")), float(q.get("gap", "0"))
     start_response("200 OK", [("Content-Type", "text/plain"), ("X-Accel-Buffering", "no")])
     for i in range(n):
         if i:
             time.sleep(gap)
-        yield ("chunk %d %.3f%s\n" % (i, time.time(), " " * pad)).encode()
+        yield ("chunk %d %.3f\n" % (i, time.time())).encode()
 
 
 def slow(environ, start_response):
