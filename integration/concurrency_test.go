@@ -329,6 +329,10 @@ func TestWorkerConnectionsBound(t *testing.T) {
 type idleConn struct {
 	net.Conn
 	br *bufio.Reader
+	// closing: the last response said Connection: close (a worker with
+	// more connections than threads sheds one now and then to rebalance),
+	// so the server will not read another request from this connection.
+	closing bool
 }
 
 func (c *idleConn) roundTrip(path string) error {
@@ -342,6 +346,7 @@ func (c *idleConn) roundTrip(path string) error {
 	}
 	_, err = io.Copy(io.Discard, resp.Body)
 	resp.Body.Close()
+	c.closing = resp.Close
 	if err == nil && resp.StatusCode != 200 {
 		err = fmt.Errorf("status %d", resp.StatusCode)
 	}
@@ -360,16 +365,27 @@ func openIdle(t *testing.T, addr string, n int) []*idleConn {
 		go func() {
 			defer wg.Done()
 			for i := w; i < n; i += 20 {
-				nc, err := net.Dial("tcp", addr)
-				if err != nil {
-					errs <- err
-					return
-				}
-				c := &idleConn{Conn: nc, br: bufio.NewReaderSize(nc, 512)}
-				conns[i] = c
-				if err := c.roundTrip("/hello"); err != nil {
-					errs <- err
-					return
+				for attempt := 0; ; attempt++ {
+					nc, err := net.Dial("tcp", addr)
+					if err != nil {
+						errs <- err
+						return
+					}
+					c := &idleConn{Conn: nc, br: bufio.NewReaderSize(nc, 512)}
+					if err := c.roundTrip("/hello"); err != nil {
+						nc.Close()
+						errs <- err
+						return
+					}
+					if !c.closing {
+						conns[i] = c
+						break
+					}
+					nc.Close() // shed to rebalance: open another one
+					if attempt == 10 {
+						errs <- fmt.Errorf("10 connections in a row answered with Connection: close")
+						return
+					}
 				}
 			}
 		}()
