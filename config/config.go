@@ -45,6 +45,8 @@ type Config struct {
 	Preload    bool     `json:"preload_app"`
 	NoGCFreeze bool     `json:"no_gc_freeze"` // --preload: skip gc.freeze() in the zygote
 	Reload     bool     `json:"reload"`
+	// ReloadExtraFiles are watched by --reload besides the app's .py files.
+	ReloadExtraFiles []string `json:"reload_extra_files"`
 
 	Pidfile  string `json:"pidfile"`
 	User     string `json:"user"`

@@ -112,6 +112,7 @@ func ExampleConfig_WriteTOML() {
 	// preload_app = false
 	// no_gc_freeze = false
 	// reload = false
+	// reload_extra_files = []
 	// pidfile = ""
 	// user = ""
 	// group = ""

@@ -57,6 +57,7 @@ func TestLoadDefaults(t *testing.T) {
 		LimitRequestFieldSize: 8190,
 		PythonPath:            []string{},
 		Env:                   []string{},
+		ReloadExtraFiles:      []string{},
 		AccessLogFormat:       defaultAccessLogFormat,
 		ErrorLog:              "-",
 		LogLevel:              "info",

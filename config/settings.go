@@ -200,6 +200,12 @@ var settings = []*setting{
 		help:  "restart workers when the app's code changes (for development)",
 		field: func(c *Config) any { return &c.Reload },
 	},
+	{
+		name: "reload_extra_files", flags: []string{"reload-extra-file"}, kind: kindList, def: "",
+		help:      "with --reload, also restart workers when `FILE` changes (repeatable)",
+		normalize: eachItem(nonEmptyItem),
+		field:     func(c *Config) any { return &c.ReloadExtraFiles },
+	},
 
 	// Server mechanics
 	{
@@ -387,10 +393,10 @@ var unsupported = []struct {
 		reason: "the error log is set with --error-logfile, --log-level and --log-format"},
 	{names: []string{"paste", "raw_paste_global_conf"}, flags: []string{"paste", "paster", "paste-global"},
 		reason: "PasteDeploy is not supported; give the app as MODULE:APP"},
-	{names: []string{"reload_engine", "reload_extra_files"}, flags: []string{"reload-engine", "reload-extra-file"},
-		reason: "--reload has no engine or extra-file options"},
+	{names: []string{"reload_engine"}, flags: []string{"reload-engine"},
+		reason: "--reload polls the app's files; it has no engine option"},
 	{names: []string{"spew"}, flags: []string{"spew"}, reason: "use a Python tracer in the app instead"},
-	{names: []string{"sendfile"}, flags: []string{"no-sendfile"}, reason: "gowsgi does not use sendfile"},
+	{names: []string{"sendfile"}, flags: []string{"no-sendfile"}, reason: "gowsgi always sends wsgi.file_wrapper files with sendfile(2)"},
 	{names: []string{"worker_tmp_dir"}, flags: []string{"worker-tmp-dir"},
 		reason: "gowsgi workers report liveness over a pipe, not a temporary file"},
 	{names: []string{"strip_header_spaces", "tolerate_dangerous_framing", "permit_unconventional_http_method",

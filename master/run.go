@@ -54,7 +54,7 @@ func Run(cfg *config.Config, elog *config.ErrorLog, args []string) int {
 	if cfg.Reload {
 		done := make(chan struct{})
 		defer close(done)
-		go watchCode(codeRoots(cfg, p.cwd), nil, events, done)
+		go watchCode(codeRoots(cfg, p.cwd), cfg.ReloadExtraFiles, events, done)
 	}
 
 	a := newArbiter(log, newRealOS(p, ls, pf, elog, events), cfg)
