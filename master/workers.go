@@ -200,7 +200,7 @@ func (a *arbiter) releaseReplaced() {
 	}
 	for _, w := range a.byID() {
 		if w.gen == a.cur.n && w.state == replacing {
-			a.stopWorker(w, "replaced after --max-requests")
+			a.stopWorker(w, "its replacement is ready")
 		}
 	}
 }
