@@ -3,6 +3,7 @@ package worker
 import (
 	"bufio"
 	"errors"
+	"io"
 	"net/http"
 	"strconv"
 	"sync"
@@ -11,6 +12,7 @@ import (
 	"github.com/gowsgi/gowsgi/httpparse"
 	"github.com/gowsgi/gowsgi/httpparse/uwsgiproto"
 	"github.com/gowsgi/gowsgi/wsgi"
+	"golang.org/x/sys/unix"
 )
 
 // conn is one client connection, owned by its serve goroutine. Only
@@ -211,4 +213,25 @@ func (c *conn) writeError(status int, reason string) {
 		"Content-Length: " + strconv.Itoa(len(body)) + "\r\nConnection: close\r\n\r\n"
 	c.nc.writeAll([][]byte{[]byte(head + body)}, c.srv.writeTimeout)
 	c.noteError(status, len(body))
+	c.lingeringClose()
+}
+
+// Lingering close bounds: how long and how much of what the client still
+// sends is read and dropped after an error response.
+const (
+	lingerTimeout = 500 * time.Millisecond
+	lingerBytes   = 256 << 10
+)
+
+// lingeringClose half-closes the connection and drops what the client
+// still sends for a moment before serve closes it. Closing with unread
+// input makes the kernel answer with a reset, which can destroy the
+// error response in the client's buffers before it reads it (RFC 9112
+// §9.6); a rejected request usually leaves input unread.
+func (c *conn) lingeringClose() {
+	if rc, err := c.nc.SyscallConn(); err == nil {
+		rc.Control(func(fd uintptr) { unix.Shutdown(int(fd), unix.SHUT_WR) })
+	}
+	c.nc.SetReadDeadline(time.Now().Add(lingerTimeout))
+	io.CopyN(io.Discard, c.nc, lingerBytes)
 }
