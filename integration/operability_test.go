@@ -491,6 +491,9 @@ func TestRequestIDs(t *testing.T) {
 	if resp.StatusCode != 500 {
 		t.Fatalf("/fail = %d, want 500", resp.StatusCode)
 	}
+	if got := resp.Header.Get("X-Request-ID"); got != "client-id-42" {
+		t.Errorf("the server's own 500 page carries X-Request-ID %q; want the request's id", got)
+	}
 	s.waitFor(func() bool {
 		out := s.output()
 		return strings.Contains(out, "GET /id HTTP/1.1 "+id) && strings.Contains(out, "GET /fail HTTP/1.1 client-id-42")

@@ -205,13 +205,28 @@ func (c *conn) reject(err error) {
 // writeError sends a complete plain-text error response and asks the
 // client to close. reason must be client-safe (it never echoes input).
 func (c *conn) writeError(status int, reason string) {
+	c.writeErrorWithID(status, reason, nil)
+}
+
+// writeAppError is writeError for a request that was read whole and
+// given to the app, so the response carries its request id; a request
+// that could not be parsed has none (its headers are not trustworthy).
+func (c *conn) writeAppError(status int, reason string) {
+	c.writeErrorWithID(status, reason, c.requestIDBytes())
+}
+
+func (c *conn) writeErrorWithID(status int, reason string, id []byte) {
 	c.out.reset()
 	body := strconv.Itoa(status) + " " + statusText(status) + "\n" + reason + "\n"
 	head := "HTTP/1.1 " + strconv.Itoa(status) + " " + statusText(status) + "\r\n" +
 		"Date: " + string(c.srv.dates.Get(time.Now())) + "\r\n" +
 		"Server: gowsgi\r\nContent-Type: text/plain; charset=utf-8\r\n" +
-		"Content-Length: " + strconv.Itoa(len(body)) + "\r\nConnection: close\r\n\r\n"
-	c.nc.writeAll([][]byte{[]byte(head + body)}, c.srv.writeTimeout)
+		"Content-Length: " + strconv.Itoa(len(body)) + "\r\nConnection: close\r\n"
+	if len(id) > 0 {
+		name, _ := c.srv.requestIDName()
+		head += string(name) + ": " + string(id) + "\r\n"
+	}
+	c.nc.writeAll([][]byte{[]byte(head + "\r\n" + body)}, c.srv.writeTimeout)
 	c.noteError(status, len(body))
 	c.lingeringClose()
 }

@@ -45,7 +45,7 @@ func (c *conn) respond() bool {
 		c.srv.giveSlot(sl)
 		runtime.UnlockOSThread()
 		c.logAppError(step.Traceback)
-		c.writeError(c.srv.stats.failure(c)) // 504 after --request-timeout
+		c.writeAppError(c.srv.stats.failure(c)) // 504 after --request-timeout
 		return false
 	}
 	if step.Traceback != "" {
@@ -69,7 +69,7 @@ func (c *conn) respond() bool {
 		}
 		c.srv.log.Error().Err(err).Str("path", string(req.Path)).Str("request_id", c.requestID()).
 			Msg("invalid response from the application")
-		c.writeError(http.StatusInternalServerError, "The application sent an invalid response.")
+		c.writeAppError(http.StatusInternalServerError, "The application sent an invalid response.")
 		return false
 	}
 	head = c.appendRequestID(head)
