@@ -35,48 +35,101 @@ func (c *conn) respond() bool {
 	defer c.srv.stats.done(c, c.srv.stats.arrive()) // stats.go
 
 	sl := c.srv.takeSlotFor(c)
-	x := sl.x
 	// One OS thread for the whole exchange: a generator resumed between
 	// chunks sees the same thread state (threading.local, contextvars).
 	runtime.LockOSThread()
 	c.srv.stats.pinned(sl) // for --request-timeout: reqtimeout.go
-	step := x.py.Call(c.env.Bytes(), c.body.py())
+	st := &streamer{c: c, sl: sl, x: sl.x, locked: true}
+	st.x.py.SetWriteHook(st.earlyWrite)
+	step := st.x.py.Call(c.env.Bytes(), c.body.py())
+	st.x.py.SetWriteHook(nil)
+	if st.headSent {
+		// write() already sent the head: a failure now can only cut the
+		// connection, and the rest goes out as usual.
+		if step.Failed {
+			c.logAppError(step.Traceback)
+			st.finish()
+			return false
+		}
+		if step.Traceback != "" {
+			c.logAppError(step.Traceback)
+		}
+		return st.run(nil, step)
+	}
 	if step.Failed {
-		c.srv.giveSlot(sl)
-		runtime.UnlockOSThread()
+		st.finish()
 		c.logAppError(step.Traceback)
+		if st.headErr != nil {
+			c.logInvalidResponse(st.headErr)
+		}
 		c.writeAppError(c.srv.stats.failure(c)) // 504 after --request-timeout
 		return false
 	}
 	if step.Traceback != "" {
 		c.logAppError(step.Traceback) // close() raised after a complete body
 	}
+	head, err := st.begin(&step, knownBodyLen(&step))
+	if err != nil {
+		tb := st.x.py.Abort()
+		st.finish()
+		if tb != "" {
+			c.logAppError(tb)
+		}
+		c.logInvalidResponse(err)
+		c.writeAppError(http.StatusInternalServerError, "The application sent an invalid response.")
+		return false
+	}
+	return st.run(head, step)
+}
+
+func (c *conn) logInvalidResponse(err error) {
+	c.srv.log.Error().Err(err).Str("path", string(c.req.Path)).Str("request_id", c.requestID()).
+		Msg("invalid response from the application")
+}
+
+// begin validates the app's status and headers and frames the head:
+// bodyLen is the whole body's length when it is already known, else -1.
+func (st *streamer) begin(step *pyshim.Step, bodyLen int64) ([]byte, error) {
+	c, req := st.c, &st.c.req
 	ex := wsgi.Exchange{
 		Minor:     req.Minor,
 		Head:      string(req.Method) == "HEAD",
 		KeepAlive: req.KeepAlive && c.srv.cfg.KeepAlive > 0 && !c.srv.load.shouldShed(time.Now()),
-		BodyLen:   -1,
+		BodyLen:   bodyLen,
 	}
-	ex.BodyLen = knownBodyLen(&step)
-	head, plan, err := wsgi.AppendHead(x.head[:0], step.Status, step.Headers(), ex, c.srv.dates.Get(time.Now()))
-	x.head = head[:0]
+	head, plan, err := wsgi.AppendHead(st.x.head[:0], step.Status, step.Headers(), ex, c.srv.dates.Get(time.Now()))
+	st.x.head = head[:0]
 	if err != nil {
-		tb := x.py.Abort()
-		c.srv.giveSlot(sl)
-		runtime.UnlockOSThread()
-		if tb != "" {
-			c.logAppError(tb)
-		}
-		c.srv.log.Error().Err(err).Str("path", string(req.Path)).Str("request_id", c.requestID()).
-			Msg("invalid response from the application")
-		c.writeAppError(http.StatusInternalServerError, "The application sent an invalid response.")
-		return false
+		return nil, err
 	}
 	head = c.appendRequestID(head)
-	c.noteHead(&step, plan)
+	c.noteHead(step, plan)
 	c.w = bodyWriter{nc: c.nc, timeout: c.srv.writeTimeout, plan: plan, remaining: plan.ContentLength}
-	st := streamer{c: c, sl: sl, x: x}
-	return st.run(head, step)
+	return head, nil
+}
+
+// earlyWrite sends what the app passes to write() while it still runs:
+// PEP 3333 wants those bytes sent, or buffered for sending, before
+// write() returns. It runs inside Call without the GIL, so it must not
+// call into Python (no Abort: a false return makes write() raise
+// ConnectionError in the app instead).
+func (st *streamer) earlyWrite(step pyshim.Step) bool {
+	c := st.c
+	bufs := c.step[:0]
+	if !st.headSent {
+		head, err := st.begin(&step, -1)
+		if err != nil {
+			st.headErr = err
+			return false
+		}
+		st.headSent = true
+		bufs = append(bufs, head)
+	}
+	bufs = c.w.frame(bufs, step.Body, step.Big)
+	c.acc.produced += int64(len(step.Body) + len(step.Big))
+	err := st.send(bufs, false)
+	clear(bufs)
+	return err == nil
 }
 
 // streamer sends one response, step by step. It holds the slot (sl
@@ -88,6 +141,10 @@ type streamer struct {
 	x      *exchange // sl.x until parked, then detached from any slot
 	parked bool      // x was detached: it goes to the spares at the end
 	locked bool      // the goroutine is on the OS thread it started on
+	// headSent: write() sent the head while the app ran (earlyWrite);
+	// headErr: the head write() would have sent was invalid.
+	headSent bool
+	headErr  error
 }
 
 // run sends the head and first step, then the rest of the response. It
@@ -97,7 +154,10 @@ func (st *streamer) run(head []byte, step pyshim.Step) bool {
 	c := st.c
 	st.locked = true
 	defer st.finish()
-	bufs := append(c.step[:0], head)
+	bufs := c.step[:0]
+	if head != nil { // nil when write() already sent it
+		bufs = append(bufs, head)
+	}
 	for {
 		bufs = c.w.frame(bufs, step.Body, step.Big)
 		c.acc.produced += int64(len(step.Body)+len(step.Big)) + step.File.Len
@@ -139,15 +199,23 @@ func (st *streamer) run(head []byte, step pyshim.Step) bool {
 // written with the slot given back and the exchange parked; its bytes
 // (in the exchange's buffer or Python's memory) stay valid until Next.
 func (st *streamer) deliver(bufs [][]byte, done bool) bool {
-	c := st.c
-	rest, err := c.trySend(bufs)
-	if err != nil {
+	if err := st.send(bufs, done); err != nil {
 		st.abort()
 		return false
 	}
+	return true
+}
+
+// send is deliver without ending the app's iterator on failure.
+func (st *streamer) send(bufs [][]byte, done bool) error {
+	c := st.c
+	rest, err := c.trySend(bufs)
+	if err != nil {
+		return err
+	}
 	if done || size(rest) <= c.out.room() {
 		c.out.keep(rest)
-		return true
+		return nil
 	}
 	st.park()
 	sendv := append(c.send[:0], c.out.pending())
@@ -156,11 +224,7 @@ func (st *streamer) deliver(bufs [][]byte, done bool) bool {
 	clear(sendv)
 	c.out.reset()
 	st.resume()
-	if err != nil {
-		st.abort()
-		return false
-	}
-	return true
+	return err
 }
 
 // sendFile sends a wsgi.file_wrapper's file region after the bytes

@@ -323,3 +323,25 @@ def slow(environ, start_response):
     time.sleep(float(q.get("seconds", "1")))
     start_response("200 OK", TEXT)
     return [b"slept"]
+
+
+def write_then_wait(environ, start_response):
+    """write()s a first block, then waits (up to 10 s) for the file ?mark=
+    to exist before returning the rest: the client can only create it
+    after it has read the first block, so the block must leave while the
+    app still runs."""
+    import os
+    import time
+    q = query(environ)
+    write = start_response("200 OK", TEXT)
+    write(b"first block;")
+    deadline = time.monotonic() + 10
+    while not os.path.exists(q["mark"]) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    return [b"rest"]
+
+
+def write_then_raise(environ, start_response):
+    write = start_response("200 OK", TEXT)
+    write(b"partial;")
+    raise RuntimeError("failed after write()")
