@@ -87,7 +87,7 @@ clean:
 # SERVERS, WORKLOADS, CLOSE_WORKLOADS; see bench/run.sh.
 BENCH_PYTHON ?= /usr/bin/python3
 BENCH_DEB_PACKAGES := $(DEB_PACKAGES) wrk gunicorn uwsgi uwsgi-plugin-python3 python3-waitress gnuplot-nox
-.PHONY: bench bench-deps bench-go
+.PHONY: bench bench-deps bench-go bench-balance
 bench-deps:
 	@$(MAKE) --no-print-directory deps DEB_PACKAGES="$(BENCH_DEB_PACKAGES)"
 
@@ -98,6 +98,14 @@ bench: bench-deps
 	$(MAKE) build PYTHON=$(BENCH_PYTHON)
 	$(GO) build -o bin/floor ./bench/floor
 	bench/run.sh
+	$(MAKE) --no-print-directory bench-balance
+
+# How evenly 2 workers share keep-alive load at c=8 and c=64: the busiest
+# worker's share of requests (50% is even), the fewest requests any
+# client got, req/s and the reconnections rebalancing caused
+# (integration/balance_test.go, docs/worker.md).
+bench-balance: build
+	$(GO) test -run '^$$' -bench Balance -benchtime 1x ./integration/
 
 # Memory with and without --preload (docs/memory.md): PSS and private
 # memory of 4 workers serving an app that builds ~50 MB of Python objects
