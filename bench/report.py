@@ -110,9 +110,10 @@ class Results:
         return med(vals)
 
     def round_ratios(self, wl, mode, peer):
-        """gowsgi/peer req/s per round, for the rounds both ran."""
+        """gowsgi/peer req/s per round, for the rounds both ran; a peer under
+        1 req/s (wrk could not count its responses) has no ratio."""
         a, b = self.by_round(wl, mode, SUBJECT), self.by_round(wl, mode, peer)
-        return {k: a[k] / b[k] for k in sorted(a, key=int) if a[k] and b.get(k)}
+        return {k: a[k] / b[k] for k in sorted(a, key=int) if a[k] and (b.get(k) or 0) >= 1}
 
     def best_peer_ratios(self, wl, mode):
         """gowsgi over the fastest peer of each round (the floor is no peer)."""
@@ -139,8 +140,8 @@ def server_table(res, wl, mode):
                    for k in ("err_connect", "err_read", "err_write", "err_timeout", "non2xx"))
         rng = f" [{fmt(min(rps))}–{fmt(max(rps))}]" if rps else ""
         ratios = ""
-        if rps and max(rps) == 0:
-            ratios = "wrk counted no complete response (see Method)"
+        if rps and max(rps) < 1:
+            ratios = "wrk counted (almost) no complete response (see Method)"
         elif s != SUBJECT:
             rr = res.round_ratios(wl, mode, s)
             if rr:
