@@ -64,10 +64,12 @@ func (c *conn) readBody() error {
 	if c.req.ContentLength > limit {
 		return c.spillBody(b)
 	}
-	if cl := c.req.ContentLength; int64(cap(b.mem.data)) < cl {
+	if cl := c.req.ContentLength; int64(cap(b.mem.data)) <= cl {
 		// Size the buffer once from Content-Length: growing it by append
-		// from 4 KiB copied a 1 MiB upload about eight times over.
-		b.mem.data = make([]byte, 0, cl)
+		// from 4 KiB copied a 1 MiB upload about eight times over. The
+		// extra byte is room for the read that reports the end, which
+		// would otherwise grow a full buffer once more.
+		b.mem.data = make([]byte, 0, cl+1)
 	}
 	for {
 		data := b.mem.data
@@ -160,11 +162,15 @@ var bodyPool = sync.Pool{New: func() any { return &bodyBuf{data: make([]byte, 0,
 
 func getBody() *bodyBuf { return bodyPool.Get().(*bodyBuf) }
 
+// maxPooledBody is the largest body buffer kept for reuse: a default
+// --max-buffered-body upload and its end-of-body byte.
+const maxPooledBody = 1<<20 + 1
+
 func putBody(b *bodyBuf) {
 	if b == nil {
 		return
 	}
-	if cap(b.data) > 1<<20 {
+	if cap(b.data) > maxPooledBody {
 		return // let a rare huge body go rather than pin it
 	}
 	b.data = b.data[:0]
