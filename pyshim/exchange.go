@@ -137,6 +137,22 @@ func (s *Step) Headers() iter.Seq2[[]byte, []byte] {
 	}
 }
 
+// AppendHeaders appends the response headers to dst as (name, value)
+// pairs of latin-1 bytes and returns it: Headers without a closure, for
+// the per-request path, where a reused dst makes it allocation-free.
+func (s *Step) AppendHeaders(dst [][2][]byte) [][2][]byte {
+	b := s.headers
+	for range s.nheaders {
+		n := binary.NativeEndian.Uint32(b)
+		name := b[4 : 4+n]
+		b = b[4+n:]
+		m := binary.NativeEndian.Uint32(b)
+		dst = append(dst, [2][]byte{name, b[4 : 4+m]})
+		b = b[4+m:]
+	}
+	return dst
+}
+
 // NumHeaders is the number of headers Headers yields.
 func (s *Step) NumHeaders() int { return s.nheaders }
 

@@ -98,6 +98,11 @@ func TestHello(t *testing.T) {
 	if x.Open() {
 		t.Fatal("a finished exchange is still open")
 	}
+	step := x.Call(environ("GET", "/hello"), Body{})
+	pairs := step.AppendHeaders(nil)
+	if len(pairs) != 1 || string(pairs[0][0]) != "Content-Type" || string(pairs[0][1]) != "text/plain" {
+		t.Fatalf("AppendHeaders = %q; want the one Content-Type header", pairs)
+	}
 }
 
 func TestEnvironReachesApp(t *testing.T) {

@@ -97,7 +97,9 @@ func (st *streamer) begin(step *pyshim.Step, bodyLen int64) ([]byte, error) {
 		KeepAlive: req.KeepAlive && c.srv.cfg.KeepAlive > 0 && !c.srv.load.shouldShed(time.Now()),
 		BodyLen:   bodyLen,
 	}
-	head, plan, err := wsgi.AppendHead(st.x.head[:0], step.Status, step.Headers(), ex, c.srv.dates.Get(time.Now()))
+	st.x.fields = step.AppendHeaders(st.x.fields[:0])
+	head, plan, err := wsgi.AppendHead(st.x.head[:0], step.Status, st.x.fields, ex, c.srv.dates.Get(time.Now()))
+	clear(st.x.fields) // they point into the exchange's buffer
 	st.x.head = head[:0]
 	if err != nil {
 		return nil, err

@@ -68,8 +68,9 @@ type slot struct {
 // stays with a response that is parked waiting for a slow client, while
 // its slot serves other requests with a spare.
 type exchange struct {
-	py   *pyshim.Exchange
-	head []byte
+	py     *pyshim.Exchange
+	head   []byte
+	fields [][2][]byte // the app's headers, decoded for wsgi.AppendHead
 }
 
 func newExchange() *exchange {

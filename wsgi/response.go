@@ -2,7 +2,6 @@ package wsgi
 
 import (
 	"errors"
-	"iter"
 	"strconv"
 )
 
@@ -112,7 +111,10 @@ func isCTL(b byte) bool { return b < 0x20 || b == 0x7f }
 // HTTP/1.1 response head to dst, with Date and Server (unless the app set
 // them), the framing headers and Connection. It never writes any part of
 // a head it rejects.
-func AppendHead(dst []byte, status []byte, headers iter.Seq2[[]byte, []byte], x Exchange, date []byte) ([]byte, Plan, error) {
+//
+// headers are (name, value) pairs; a slice rather than an iterator, so
+// the per-response path does not allocate.
+func AppendHead(dst []byte, status []byte, headers [][2][]byte, x Exchange, date []byte) ([]byte, Plan, error) {
 	var p Plan
 	code, err := ParseStatus(status)
 	if err != nil {
@@ -125,7 +127,8 @@ func AppendHead(dst []byte, status []byte, headers iter.Seq2[[]byte, []byte], x 
 	dst = append(dst, "\r\n"...)
 	appLength := int64(-1)
 	appClose, haveDate, haveServer := false, false, false
-	for name, value := range headers {
+	for _, h := range headers {
+		name, value := h[0], h[1]
 		if err := checkField(name, value); err != nil {
 			return dst[:start], p, err
 		}

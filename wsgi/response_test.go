@@ -2,19 +2,16 @@ package wsgi
 
 import (
 	"errors"
-	"iter"
 	"strings"
 	"testing"
 )
 
-func headers(kv ...string) iter.Seq2[[]byte, []byte] {
-	return func(yield func([]byte, []byte) bool) {
-		for i := 0; i < len(kv); i += 2 {
-			if !yield([]byte(kv[i]), []byte(kv[i+1])) {
-				return
-			}
-		}
+func headers(kv ...string) [][2][]byte {
+	var hs [][2][]byte
+	for i := 0; i < len(kv); i += 2 {
+		hs = append(hs, [2][]byte{[]byte(kv[i]), []byte(kv[i+1])})
 	}
+	return hs
 }
 
 var date = []byte("Wed, 25 Nov 2026 15:00:00 GMT")
@@ -137,5 +134,15 @@ func BenchmarkAppendHead(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		AppendHead(dst[:0], []byte("200 OK"), h, Exchange{Minor: 1, KeepAlive: true, BodyLen: 13}, date)
+	}
+}
+
+// The head is framed on every response: it must not allocate.
+func TestAppendHeadAllocs(t *testing.T) {
+	dst := make([]byte, 0, 512)
+	h := headers("Content-Type", "text/plain", "Content-Length", "13", "Set-Cookie", "a=b")
+	x := Exchange{Minor: 1, KeepAlive: true, BodyLen: 13}
+	if n := testing.AllocsPerRun(100, func() { AppendHead(dst[:0], []byte("200 OK"), h, x, date) }); n != 0 {
+		t.Fatalf("AppendHead allocates %v times per response; want 0", n)
 	}
 }
