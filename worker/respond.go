@@ -91,14 +91,15 @@ func (c *conn) logInvalidResponse(err error) {
 // bodyLen is the whole body's length when it is already known, else -1.
 func (st *streamer) begin(step *pyshim.Step, bodyLen int64) ([]byte, error) {
 	c, req := st.c, &st.c.req
+	now := time.Now()
 	ex := wsgi.Exchange{
 		Minor:     req.Minor,
 		Head:      string(req.Method) == "HEAD",
-		KeepAlive: req.KeepAlive && c.srv.cfg.KeepAlive > 0 && !c.srv.load.shouldShed(time.Now()),
+		KeepAlive: req.KeepAlive && c.srv.cfg.KeepAlive > 0 && !c.srv.load.shouldShed(now),
 		BodyLen:   bodyLen,
 	}
 	st.x.fields = step.AppendHeaders(st.x.fields[:0])
-	head, plan, err := wsgi.AppendHead(st.x.head[:0], step.Status, st.x.fields, ex, c.srv.dates.Get(time.Now()))
+	head, plan, err := wsgi.AppendHead(st.x.head[:0], step.Status, st.x.fields, ex, c.srv.dates.Get(now))
 	clear(st.x.fields) // they point into the exchange's buffer
 	st.x.head = head[:0]
 	if err != nil {
