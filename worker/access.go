@@ -112,23 +112,20 @@ func (r *accessRecord) sent() int64 {
 }
 
 // beginAccess marks the request, whose environ is built, as being
-// answered from now on, and returns now. The caller defers logAccess
-// with it: defer c.logAccess(c.beginAccess()).
-func (c *conn) beginAccess() time.Time {
-	now := time.Now()
+// answered since now; logAccess ends it.
+func (c *conn) beginAccess(now time.Time) {
 	if c.access() != nil {
 		c.mu.Lock()
 		c.acc.live, c.acc.logged, c.acc.start = true, false, now
 		c.mu.Unlock()
 	}
-	return now
 }
 
 // logAccess writes the access line of the request being answered, so a
 // response cut short (the client left, the app failed mid-body) still
 // gets its line with the bytes sent so far; then it resets the record
 // for the next request.
-func (c *conn) logAccess(start time.Time) {
+func (c *conn) logAccess(start, end time.Time) {
 	a := c.access()
 	if a == nil {
 		return
@@ -136,7 +133,7 @@ func (c *conn) logAccess(start time.Time) {
 	r := &c.acc
 	c.mu.Lock()
 	if !r.logged {
-		c.writeAccessLine(a, start, r.status, r.sent(), func(name string) []byte {
+		c.writeAccessLine(a, start, end, r.status, r.sent(), func(name string) []byte {
 			return responseHeader(r.respHeaders, name)
 		})
 	}
@@ -170,7 +167,7 @@ func (s *server) logUnfinished(status int) {
 	for _, c := range conns {
 		c.mu.Lock()
 		if c.acc.live && !c.acc.logged {
-			c.writeAccessLine(s.extras.access, c.acc.start, status, 0, nil)
+			c.writeAccessLine(s.extras.access, c.acc.start, time.Now(), status, 0, nil)
 			c.acc.logged = true
 		}
 		c.mu.Unlock()
@@ -179,7 +176,7 @@ func (s *server) logUnfinished(status int) {
 
 // writeAccessLine formats and writes the line of the current request;
 // the caller holds c.mu.
-func (c *conn) writeAccessLine(a *accessLog, start time.Time, status int, sent int64, respHeader func(string) []byte) {
+func (c *conn) writeAccessLine(a *accessLog, start, end time.Time, status int, sent int64, respHeader func(string) []byte) {
 	var e accesslog.Entry
 	e.ReqHeader = func(name string) []byte { return requestHeader(c.req.Headers, name) }
 	e.Environ = c.env.Lookup
@@ -194,7 +191,7 @@ func (c *conn) writeAccessLine(a *accessLog, start time.Time, status int, sent i
 		e.Proto = "HTTP/1.0"
 	}
 	e.Status, e.Bytes = status, sent
-	e.Start, e.Duration, e.PID = start, time.Since(start), a.pid
+	e.Start, e.Duration, e.PID = start, end.Sub(start), a.pid
 	a.w.Log(a.format, &e)
 }
 

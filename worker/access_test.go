@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/gowsgi/gowsgi/config"
 	"github.com/gowsgi/gowsgi/httpparse"
@@ -51,10 +52,11 @@ func TestLogUnfinished(t *testing.T) {
 	s, path := accessTestServer(t)
 	busy := s.testConn(t, "GET /stuck?x=1 HTTP/1.1\r\nHost: h\r\nX-Id: 7\r\n\r\n")
 	s.testConn(t, "GET /idle HTTP/1.1\r\nHost: h\r\n\r\n") // between requests: no line
-	start := busy.beginAccess()
+	start := time.Now()
+	busy.beginAccess(start)
 	s.logUnfinished(504)
 	s.logUnfinished(504)
-	busy.logAccess(start)
+	busy.logAccess(start, time.Now())
 	want := []string{`10.0.0.9 "GET /stuck?x=1 HTTP/1.1" 504 - 7`}
 	if got := accessLines(t, path); strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Fatalf("access log %q; want %q", got, want)
@@ -64,12 +66,14 @@ func TestLogUnfinished(t *testing.T) {
 func TestLogAccessOfServerError(t *testing.T) {
 	s, path := accessTestServer(t)
 	c := s.testConn(t, "POST /p HTTP/1.0\r\nContent-Length: 0\r\n\r\n")
-	start := c.beginAccess()
+	start := time.Now()
+	c.beginAccess(start)
 	c.noteError(500, 42)
-	c.logAccess(start)
+	c.logAccess(start, time.Now())
 	c2 := c // the next request on the connection starts from a clean record
-	start = c2.beginAccess()
-	c2.logAccess(start)
+	start = time.Now()
+	c2.beginAccess(start)
+	c2.logAccess(start, time.Now())
 	want := `10.0.0.9 "POST /p HTTP/1.0" 500 42 -` + "\n" + `10.0.0.9 "POST /p HTTP/1.0" 0 - -`
 	if got := strings.Join(accessLines(t, path), "\n"); got != want {
 		t.Fatalf("access log:\n%s\nwant:\n%s", got, want)

@@ -2,6 +2,7 @@ package worker
 
 import (
 	"bufio"
+	"bytes"
 	"errors"
 	"io"
 	"net/http"
@@ -29,12 +30,21 @@ type conn struct {
 	body   requestBody
 	acc    accessRecord       // the response being answered, for the access log
 	uwsgi  *uwsgiproto.Packet // the request of a --protocol uwsgi connection; nil for HTTP
-	w      bodyWriter
-	out    outbox
+	rid    []byte             // the request's id once ensureRequestID set it: requestid.go
+	ridBuf [32]byte           // storage for an id made here
+	// fwdTrust: whether the peer is trusted with X-Forwarded headers;
+	// 0 until asked, then 1 or -1 (proxy.go).
+	fwdTrust int8
+	w        bodyWriter
+	out      outbox
 	// Scratch for one response step's buffers, and for those plus the
 	// outbox, so that framing a step allocates nothing.
 	step [maxIov][]byte
 	send [maxIov][]byte
+
+	// lastEnd is when the last response was done: the start of the wait
+	// for the next request, without reading the clock again.
+	lastEnd time.Time
 
 	mu    sync.Mutex
 	idle  bool // guarded by mu: waiting for the first byte of a request
@@ -67,12 +77,12 @@ func (c *conn) wakeIfIdle() {
 // next request's first byte: timeout from now (0 = none), or, once a
 // graceful stop has begun, freshGrace for a fresh connection and no
 // wait at all for another. It reports false when there is no wait.
-func (c *conn) beginIdle(timeout time.Duration) bool {
+func (c *conn) beginIdle(now time.Time, timeout time.Duration) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	var deadline time.Time
 	if timeout > 0 {
-		deadline = time.Now().Add(timeout)
+		deadline = now.Add(timeout)
 	}
 	select {
 	case <-c.srv.stop:
@@ -82,10 +92,11 @@ func (c *conn) beginIdle(timeout time.Duration) bool {
 		if grace := time.Now().Add(freshGrace); deadline.IsZero() || grace.Before(deadline) {
 			deadline = grace
 		}
+		c.nc.SetReadDeadline(deadline)
 	default:
+		c.nc.setReadDeadlineNear(deadline, timeout/deadlineSlack)
 	}
 	c.idle = true
-	c.nc.SetReadDeadline(deadline)
 	return true
 }
 
@@ -118,7 +129,9 @@ func (c *conn) serve() {
 		if !c.awaitRequest(wait) {
 			return
 		}
-		c.readDeadline(c.srv.headerTimeout)
+		if !c.headBuffered() {
+			c.readDeadline(c.srv.headerTimeout)
+		}
 		if err := c.reader.ReadRequest(&c.req); err != nil {
 			c.reject(err)
 			return
@@ -136,14 +149,25 @@ func (c *conn) serve() {
 	}
 }
 
-// readDeadline bounds the next reads to timeout from now; 0 = none.
+// readDeadline bounds the next reads to about timeout from now
+// (setReadDeadlineNear); 0 = none.
 func (c *conn) readDeadline(timeout time.Duration) {
 	var t time.Time
 	if timeout > 0 {
 		t = time.Now().Add(timeout)
 	}
-	c.nc.SetReadDeadline(t)
+	c.nc.setReadDeadlineNear(t, timeout/deadlineSlack)
 }
+
+// headBuffered reports whether the read buffer holds a whole request
+// head, which the parser then reads without waiting on the client: no
+// header deadline is needed.
+func (c *conn) headBuffered() bool {
+	b, _ := c.br.Peek(c.br.Buffered())
+	return bytes.Contains(b, headEnd)
+}
+
+var headEnd = []byte("\r\n\r\n")
 
 // awaitRequest waits up to timeout (0 = no limit) for the first byte of
 // the next request, marked idle so a graceful stop can interrupt it.
@@ -151,7 +175,11 @@ func (c *conn) awaitRequest(timeout time.Duration) bool {
 	if c.br.Buffered() > 0 {
 		return true // pipelined: already here
 	}
-	if !c.beginIdle(timeout) {
+	now := c.lastEnd
+	if now.IsZero() {
+		now = time.Now()
+	}
+	if !c.beginIdle(now, timeout) {
 		return false
 	}
 	err := c.peekRequest()

@@ -41,9 +41,21 @@ const httpScheme = "http"
 // X-Forwarded-Ssl or X-Forwarded-Protocol; anyone else's such headers
 // are ignored. Headers that contradict each other get a 400 and close the
 // connection, as in Gunicorn. It reports whether to go on.
+// forwardedTrusted reports whether the peer may set the scheme with
+// X-Forwarded headers (--forwarded-allow-ips); asked once per
+// connection, as the peer does not change.
+func (c *conn) forwardedTrusted() bool {
+	if c.fwdTrust == 0 {
+		c.fwdTrust = -1
+		if x := c.srv.extras; x != nil && x.forwarded.Trusts(c.nc.RemoteAddr()) {
+			c.fwdTrust = 1
+		}
+	}
+	return c.fwdTrust > 0
+}
+
 func (c *conn) chooseScheme() bool {
-	x := c.srv.extras
-	if x == nil || !x.forwarded.Trusts(c.nc.RemoteAddr()) {
+	if !c.forwardedTrusted() {
 		return true
 	}
 	scheme, err := wsgi.ForwardedScheme(c.req.Headers)

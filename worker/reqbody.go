@@ -94,10 +94,15 @@ func (c *conn) readBody() error {
 
 var continue100 = []byte("HTTP/1.1 100 Continue\r\n\r\n")
 
+// bodyDeadline bounds the wait for the next body bytes by
+// --body-timeout; with none, a header or keep-alive deadline still in
+// force must not cut an upload short either.
 func (c *conn) bodyDeadline() {
+	var deadline time.Time
 	if t := c.srv.bodyTimeout; t > 0 {
-		c.nc.SetReadDeadline(time.Now().Add(t))
+		deadline = time.Now().Add(t)
 	}
+	c.nc.setReadDeadlineNear(deadline, c.srv.bodyTimeout/deadlineSlack)
 }
 
 // spillBody moves what is buffered of the body to a temporary file and

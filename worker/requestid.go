@@ -1,10 +1,11 @@
 package worker
 
 import (
-	"bytes"
 	"crypto/rand"
+	"encoding/binary"
 	"encoding/hex"
 	"strings"
+	"sync/atomic"
 
 	"github.com/gowsgi/gowsgi/httpparse"
 )
@@ -18,23 +19,45 @@ import (
 // maxRequestIDLen bounds an id taken from a client.
 const maxRequestIDLen = 200
 
-// requestIDName is the header's name as configured and in lower case;
-// cached by the stats, made here for servers without them (unit tests).
-func (s *server) requestIDName() (name []byte, lower string) {
-	if s.stats != nil {
-		return s.stats.ridName, s.stats.ridLower
-	}
-	return []byte(s.cfg.RequestIDHeader), strings.ToLower(s.cfg.RequestIDHeader)
+// requestIDs is the request id configuration and the source of new
+// ids: a random prefix drawn once per worker, then a counter. Ids stay
+// unique across workers and restarts without reading randomness for
+// every request, which cost as much as the rest of the id handling.
+type requestIDs struct {
+	name   []byte // --request-id-header; empty = no ids
+	lower  string // the same in lower case
+	prefix [8]byte
+	seq    atomic.Uint64
 }
 
-// requestIDBytes is the current request's id, nil before
-// ensureRequestID; it points into the request's storage.
+func newRequestIDs(header string) *requestIDs {
+	ids := &requestIDs{name: []byte(header), lower: strings.ToLower(header)}
+	rand.Read(ids.prefix[:])
+	return ids
+}
+
+// next appends a new id, 32 hex digits, to dst.
+func (ids *requestIDs) next(dst []byte) []byte {
+	var b [16]byte
+	copy(b[:8], ids.prefix[:])
+	binary.BigEndian.PutUint64(b[8:], ids.seq.Add(1))
+	return hex.AppendEncode(dst, b[:])
+}
+
+func (s *server) requestIDName() (name []byte, lower string) {
+	return s.rids.name, s.rids.lower
+}
+
+// requestIDBytes is the current request's id; nil before ensureRequestID
+// unless the client sent one. It points into the request's storage.
 func (c *conn) requestIDBytes() []byte {
-	if c.srv.cfg.RequestIDHeader == "" {
+	if c.rid != nil {
+		return c.rid
+	}
+	if len(c.srv.rids.name) == 0 {
 		return nil
 	}
-	_, lower := c.srv.requestIDName()
-	return requestHeader(c.req.Headers, lower)
+	return requestHeader(c.req.Headers, c.srv.rids.lower)
 }
 
 // requestID is the current request's id as a string, for log lines.
@@ -43,20 +66,23 @@ func (c *conn) requestID() string { return string(c.requestIDBytes()) }
 // ensureRequestID keeps a valid id the client sent, or sets a new one,
 // before the environ is built. uwsgi packets carry their own vars.
 func (c *conn) ensureRequestID() {
-	if c.srv.cfg.RequestIDHeader == "" || c.uwsgi != nil {
+	c.rid = nil
+	ids := c.srv.rids
+	if len(ids.name) == 0 || c.uwsgi != nil {
 		return
 	}
-	name, lower := c.srv.requestIDName()
 	for i := range c.req.Headers {
 		h := &c.req.Headers[i]
-		if asciiEqualLower(h.Name, lower) {
+		if asciiEqualLower(h.Name, ids.lower) {
 			if !validRequestID(h.Value) {
-				h.Value = newRequestID()
+				h.Value = ids.next(c.ridBuf[:0])
 			}
+			c.rid = h.Value
 			return
 		}
 	}
-	c.req.Headers = append(c.req.Headers, httpparse.Header{Name: name, Value: newRequestID()})
+	c.rid = ids.next(c.ridBuf[:0])
+	c.req.Headers = append(c.req.Headers, httpparse.Header{Name: ids.name, Value: c.rid})
 }
 
 // validRequestID: 1 to maxRequestIDLen visible ASCII bytes, so the id
@@ -73,21 +99,13 @@ func validRequestID(v []byte) bool {
 	return true
 }
 
-// newRequestID is 128 random bits in hex.
-func newRequestID() []byte {
-	var b [16]byte
-	rand.Read(b[:])
-	out := make([]byte, 32)
-	hex.Encode(out, b[:])
-	return out
-}
-
 // appendRequestID adds the id to a response head that ends with its
-// empty line, unless the app set the header itself.
-func (c *conn) appendRequestID(head []byte) []byte {
+// empty line, unless the app set the header itself (fields are the
+// app's headers).
+func (c *conn) appendRequestID(head []byte, fields [][2][]byte) []byte {
 	id := c.requestIDBytes()
 	name, lower := c.srv.requestIDName()
-	if len(id) == 0 || len(head) < 4 || hasField(head, lower) {
+	if len(id) == 0 || len(head) < 4 || hasField(fields, lower) {
 		return head
 	}
 	head = head[:len(head)-2] // before the final CRLF
@@ -97,16 +115,10 @@ func (c *conn) appendRequestID(head []byte) []byte {
 	return append(head, "\r\n\r\n"...)
 }
 
-// hasField reports whether a response head has a field named lower.
-func hasField(head []byte, lower string) bool {
-	for len(head) > 0 {
-		line := head
-		if i := bytes.Index(head, crlf); i >= 0 {
-			line, head = head[:i], head[i+2:]
-		} else {
-			head = nil
-		}
-		if n, _, ok := bytes.Cut(line, []byte(":")); ok && asciiEqualLower(n, lower) {
+// hasField reports whether the headers have one named lower.
+func hasField(fields [][2][]byte, lower string) bool {
+	for _, f := range fields {
+		if asciiEqualLower(f[0], lower) {
 			return true
 		}
 	}

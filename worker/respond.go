@@ -31,10 +31,12 @@ func (c *conn) respond() bool {
 	}
 	c.ensureRequestID()     // requestid.go
 	c.buildEnviron(bodyLen) // HTTP or uwsgi: uwsgi.go
-	defer c.logAccess(c.beginAccess())
-	defer c.srv.stats.done(c, c.srv.stats.arrive()) // stats.go
+	start := time.Now()
+	c.beginAccess(start)
+	c.srv.stats.arrive() // stats.go
+	defer c.endRequest(start)
 
-	sl := c.srv.takeSlotFor(c)
+	sl := c.srv.takeSlotFor(c, start)
 	// One OS thread for the whole exchange: a generator resumed between
 	// chunks sees the same thread state (threading.local, contextvars).
 	runtime.LockOSThread()
@@ -82,6 +84,15 @@ func (c *conn) respond() bool {
 	return st.run(head, step)
 }
 
+// endRequest counts and logs the request answered since start, with one
+// reading of the clock for both and for the wait for the next request.
+func (c *conn) endRequest(start time.Time) {
+	end := time.Now()
+	c.srv.stats.done(c, end.Sub(start))
+	c.logAccess(start, end)
+	c.lastEnd = end
+}
+
 func (c *conn) logInvalidResponse(err error) {
 	c.srv.log.Error().Err(err).Str("path", string(c.req.Path)).Str("request_id", c.requestID()).
 		Msg("invalid response from the application")
@@ -100,12 +111,14 @@ func (st *streamer) begin(step *pyshim.Step, bodyLen int64) ([]byte, error) {
 	}
 	st.x.fields = step.AppendHeaders(st.x.fields[:0])
 	head, plan, err := wsgi.AppendHead(st.x.head[:0], step.Status, st.x.fields, ex, c.srv.dates.Get(now))
+	if err == nil {
+		head = c.appendRequestID(head, st.x.fields)
+	}
 	clear(st.x.fields) // they point into the exchange's buffer
 	st.x.head = head[:0]
 	if err != nil {
 		return nil, err
 	}
-	head = c.appendRequestID(head)
 	c.noteHead(step, plan)
 	c.w = bodyWriter{nc: c.nc, timeout: c.srv.writeTimeout, plan: plan, remaining: plan.ContentLength}
 	return head, nil

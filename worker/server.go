@@ -24,6 +24,7 @@ type server struct {
 	dates  wsgi.DateCache
 	extras *extras     // logs and proxy trust, set by Main before run; nil in unit tests
 	uwsgi  *uwsgiFront // --protocol uwsgi; nil for HTTP
+	rids   *requestIDs // requestid.go
 
 	// Timeouts and sizes from the config; 0 means none.
 	headerTimeout   time.Duration // from a request's first byte to its last header
@@ -123,6 +124,7 @@ func newServer(cfg *config.Config, log zerolog.Logger, lns []net.Listener) *serv
 		stop:            make(chan struct{}),
 		conns:           make(map[*conn]struct{}),
 		uwsgi:           newUwsgiFront(cfg, log),
+		rids:            newRequestIDs(cfg.RequestIDHeader),
 		limits: httpparse.Limits{
 			RequestLine: cfg.LimitRequestLine,
 			Fields:      cfg.LimitRequestFields,
@@ -151,10 +153,18 @@ func newServer(cfg *config.Config, log zerolog.Logger, lns []net.Listener) *serv
 	return s
 }
 
-// takeSlot waits for a Python thread and marks it busy with req.
-func (s *server) takeSlot(method, path []byte) *slot {
-	sl := <-s.slots
-	sl.call.begin(method, path, time.Now())
+// takeSlot waits for a Python thread and marks it busy with the
+// request for method and path since now, or since it got the thread
+// when it had to wait.
+func (s *server) takeSlot(method, path []byte, now time.Time) *slot {
+	var sl *slot
+	select {
+	case sl = <-s.slots:
+	default:
+		sl = <-s.slots
+		now = time.Now()
+	}
+	sl.call.begin(method, path, now)
 	return sl
 }
 

@@ -53,6 +53,10 @@ type sock struct {
 	msg   unix.Msghdr
 
 	readFn, writeFn func(fd uintptr) bool
+
+	// The deadlines last set, in Unix nanoseconds (0 = none), so that
+	// setReadDeadlineNear and setWriteDeadlineNear can leave them.
+	rdl, wdl atomic.Int64
 }
 
 var (
@@ -74,6 +78,10 @@ func newSock(fd int, l *load, local, remote net.Addr) (*sock, error) {
 	return s, nil
 }
 
+// deadlineSlack: a deadline may end up to its timeout divided by this
+// early, rather than be moved for every request or read.
+const deadlineSlack = 16
+
 // States of sock.state.
 const (
 	sockCounted int32 = iota
@@ -87,11 +95,58 @@ func (s *sock) Close() error {
 	return s.f.Close()
 }
 
-func (s *sock) LocalAddr() net.Addr                { return s.local }
-func (s *sock) RemoteAddr() net.Addr               { return s.remote }
-func (s *sock) SetDeadline(t time.Time) error      { return s.f.SetDeadline(t) }
-func (s *sock) SetReadDeadline(t time.Time) error  { return s.f.SetReadDeadline(t) }
-func (s *sock) SetWriteDeadline(t time.Time) error { return s.f.SetWriteDeadline(t) }
+func (s *sock) LocalAddr() net.Addr  { return s.local }
+func (s *sock) RemoteAddr() net.Addr { return s.remote }
+
+func (s *sock) SetDeadline(t time.Time) error {
+	s.rdl.Store(deadlineNanos(t))
+	s.wdl.Store(deadlineNanos(t))
+	return s.f.SetDeadline(t)
+}
+
+func (s *sock) SetReadDeadline(t time.Time) error {
+	s.rdl.Store(deadlineNanos(t))
+	return s.f.SetReadDeadline(t)
+}
+
+func (s *sock) SetWriteDeadline(t time.Time) error {
+	s.wdl.Store(deadlineNanos(t))
+	return s.f.SetWriteDeadline(t)
+}
+
+// setReadDeadlineNear sets the read deadline to t, unless the one in
+// force ends at most slack before t: moving the runtime's timer cost
+// more than the rest of a small request's bookkeeping, and a keep-alive
+// or body wait that ends a little early still bounds what it must.
+// The deadline is never later than t.
+func (s *sock) setReadDeadlineNear(t time.Time, slack time.Duration) {
+	if !deadlineNear(s.rdl.Load(), deadlineNanos(t), slack) {
+		s.SetReadDeadline(t)
+	}
+}
+
+// setWriteDeadlineNear is setReadDeadlineNear for writes.
+func (s *sock) setWriteDeadlineNear(t time.Time, slack time.Duration) {
+	if !deadlineNear(s.wdl.Load(), deadlineNanos(t), slack) {
+		s.SetWriteDeadline(t)
+	}
+}
+
+// deadlineNear reports whether deadline cur may stand for want: both
+// none, or cur no later than want and at most slack earlier.
+func deadlineNear(cur, want int64, slack time.Duration) bool {
+	if cur == 0 || want == 0 {
+		return cur == want
+	}
+	return cur <= want && want-cur <= int64(slack)
+}
+
+func deadlineNanos(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixNano()
+}
 
 // SyscallConn gives direct access to the descriptor (sendfile).
 func (s *sock) SyscallConn() (syscall.RawConn, error) { return s.rc, nil }
@@ -161,20 +216,23 @@ func (s *sock) Read(p []byte) (int, error) {
 	return s.n, nil
 }
 
-// readFD runs on the connection goroutine inside rc.Read.
+// readFD runs on the connection goroutine inside rc.Read. The socket
+// is non-blocking, so the read never waits in the kernel: a raw system
+// call skips the scheduler's bookkeeping for one that might, which cost
+// as much as the read itself.
 func (s *sock) readFD(fd uintptr) bool {
 	for {
-		n, err := unix.Read(int(fd), s.p)
-		switch err {
+		r, _, errno := unix.RawSyscall(unix.SYS_READ, fd, uintptr(unsafe.Pointer(unsafe.SliceData(s.p))), uintptr(len(s.p)))
+		switch errno {
 		case unix.EINTR:
 			continue
 		case unix.EAGAIN:
 			s.beginWait()
 			return false
-		case nil:
-			s.n, s.err = n, nil
+		case 0:
+			s.n, s.err = int(r), nil
 		default:
-			s.n, s.err = 0, os.NewSyscallError("read", err)
+			s.n, s.err = 0, os.NewSyscallError("read", errno)
 		}
 		return true
 	}
@@ -194,7 +252,7 @@ func (s *sock) tryWritev(bufs [][]byte) (int, error) {
 func (s *sock) writeAll(bufs [][]byte, timeout time.Duration) error {
 	for bufs = skipEmpty(bufs); len(bufs) > 0; bufs = skipEmpty(bufs) {
 		if timeout > 0 {
-			s.f.SetWriteDeadline(time.Now().Add(timeout))
+			s.setWriteDeadlineNear(time.Now().Add(timeout), timeout/deadlineSlack)
 		}
 		n, err := s.writev(bufs, true)
 		if err != nil {
@@ -217,7 +275,8 @@ func (s *sock) writev(bufs [][]byte, block bool) (int, error) {
 }
 
 // writeFD runs on the connection goroutine inside rc.Write. MSG_NOSIGNAL:
-// a client gone away is an error to handle, not a SIGPIPE.
+// a client gone away is an error to handle, not a SIGPIPE. A raw system
+// call, as in readFD: the socket is non-blocking.
 func (s *sock) writeFD(fd uintptr) bool {
 	niov := 0
 	for _, b := range s.bufs {
@@ -239,7 +298,7 @@ func (s *sock) writeFD(fd uintptr) bool {
 	s.msg.SetIovlen(niov)
 	defer s.clearIov(niov)
 	for {
-		r, _, errno := unix.Syscall(unix.SYS_SENDMSG, fd, uintptr(unsafe.Pointer(&s.msg)), unix.MSG_NOSIGNAL)
+		r, _, errno := unix.RawSyscall(unix.SYS_SENDMSG, fd, uintptr(unsafe.Pointer(&s.msg)), unix.MSG_NOSIGNAL)
 		switch errno {
 		case 0:
 			s.n, s.err = int(r), nil

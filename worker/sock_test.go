@@ -248,3 +248,35 @@ func TestShedOnlyWhenThreadsAreOversubscribed(t *testing.T) {
 		t.Fatal("a worker without siblings shed a connection")
 	}
 }
+
+// A deadline asked for a little after the one in force leaves it (never
+// later than asked); one further off, earlier, or none at all moves it.
+func TestReadDeadlineNearMovesOnlyWhenItMust(t *testing.T) {
+	l := newLoad(1, 0, false)
+	s, _ := sockPair(t, l)
+	base := time.Now().Add(50 * time.Millisecond)
+	slack := 100 * time.Millisecond
+	for _, tc := range []struct {
+		name string
+		ask  time.Time
+		want time.Time
+	}{
+		{"first", base, base},
+		{"within the slack later", base.Add(slack / 2), base},
+		{"past the slack", base.Add(2 * slack), base.Add(2 * slack)},
+		{"earlier", base, base},
+		{"none", time.Time{}, time.Time{}},
+		{"none again", time.Time{}, time.Time{}},
+		{"again", base, base},
+	} {
+		s.setReadDeadlineNear(tc.ask, slack)
+		if got := s.rdl.Load(); got != deadlineNanos(tc.want) {
+			t.Fatalf("%s: deadline %d; want %d", tc.name, got, deadlineNanos(tc.want))
+		}
+	}
+	// The deadline kept is the one the socket enforces.
+	s.setReadDeadlineNear(base.Add(slack/2), slack)
+	if _, err := s.Read(make([]byte, 1)); !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("read from a silent peer: %v; want a deadline error", err)
+	}
+}

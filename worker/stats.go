@@ -3,7 +3,6 @@ package worker
 import (
 	"net/http"
 	"os"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -36,9 +35,6 @@ type workerStats struct {
 	// stopped, until it is answered (504) or done.
 	timedOut sync.Map
 	retiring atomic.Bool // asked the master to replace this worker
-
-	ridName  []byte // --request-id-header; immutable
-	ridLower string // the same in lower case; immutable
 }
 
 // slotExtra is what /status and the request timeout need of a slot
@@ -96,8 +92,7 @@ func (h *atomicHistogram) snapshot() handoff.Histogram {
 
 func newWorkerStats(s *server, ctl *os.File) *workerStats {
 	ws := &workerStats{srv: s, ctl: ctl, slotIndex: make(map[*slot]int, len(s.allSlots)),
-		slots:   make([]slotExtra, len(s.allSlots)),
-		ridName: []byte(s.cfg.RequestIDHeader), ridLower: strings.ToLower(s.cfg.RequestIDHeader)}
+		slots: make([]slotExtra, len(s.allSlots))}
 	for i, sl := range s.allSlots {
 		ws.slotIndex[sl] = i
 	}
@@ -113,23 +108,23 @@ func (s *server) startStats(ctl *os.File) {
 	go s.stats.answerStacks() // stacks.go
 }
 
-// arrive counts a request whose environ is built and returns the time;
-// respond defers done with it.
-func (ws *workerStats) arrive() time.Time {
+// arrive counts a request whose environ is built; respond calls done
+// when it is answered.
+func (ws *workerStats) arrive() {
 	if ws != nil {
 		ws.inFlight.Add(1)
 	}
-	return time.Now()
 }
 
-// done counts an answered request. It runs before the access log line
-// is written, so the response's status and bytes are final.
-func (ws *workerStats) done(c *conn, start time.Time) {
+// done counts an answered request that took took. It runs before the
+// access log line is written, so the response's status and bytes are
+// final.
+func (ws *workerStats) done(c *conn, took time.Duration) {
 	if ws == nil {
 		return
 	}
 	ws.inFlight.Add(-1)
-	ws.duration.observe(time.Since(start))
+	ws.duration.observe(took)
 	class := c.acc.status / 100
 	if class < 0 || class > 5 {
 		class = 0
@@ -146,11 +141,10 @@ func (ws *workerStats) done(c *conn, start time.Time) {
 	ws.timedOut.Delete(c)
 }
 
-// takeSlotFor waits for a Python thread for c's request, counting the
-// wait, and records who the request is for.
-func (s *server) takeSlotFor(c *conn) *slot {
-	t0 := time.Now()
-	sl := s.takeSlot(c.req.Method, c.req.Path)
+// takeSlotFor waits for a Python thread for c's request, which arrived
+// at t0, counting the wait, and records who the request is for.
+func (s *server) takeSlotFor(c *conn, t0 time.Time) *slot {
+	sl := s.takeSlot(c.req.Method, c.req.Path, t0)
 	ws := s.stats
 	if ws == nil {
 		return sl

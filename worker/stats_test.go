@@ -37,7 +37,7 @@ func TestMethodIndexBoundsTheLabels(t *testing.T) {
 }
 
 func idConn(headers ...string) *conn {
-	s := &server{cfg: &config.Config{RequestIDHeader: "X-Request-ID"}}
+	s := &server{cfg: &config.Config{RequestIDHeader: "X-Request-ID"}, rids: newRequestIDs("X-Request-ID")}
 	c := &conn{srv: s}
 	for i := 0; i+1 < len(headers); i += 2 {
 		c.req.Headers = append(c.req.Headers, httpparse.Header{Name: []byte(headers[i]), Value: []byte(headers[i+1])})
@@ -80,11 +80,11 @@ func TestRequestIDKeptOrMade(t *testing.T) {
 func TestAppendRequestID(t *testing.T) {
 	c := idConn("X-Request-ID", "r1")
 	head := []byte("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n")
-	if got := string(c.appendRequestID(head)); got != "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nX-Request-ID: r1\r\n\r\n" {
+	if got := string(c.appendRequestID(head, [][2][]byte{{[]byte("Content-Length"), []byte("2")}})); got != "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nX-Request-ID: r1\r\n\r\n" {
 		t.Errorf("appended: %q", got)
 	}
 	set := []byte("HTTP/1.1 200 OK\r\nx-request-id: app\r\n\r\n")
-	if got := string(c.appendRequestID(set)); got != string(set) {
+	if got := string(c.appendRequestID(set, [][2][]byte{{[]byte("x-request-id"), []byte("app")}})); got != string(set) {
 		t.Errorf("the app's own header was doubled: %q", got)
 	}
 }
