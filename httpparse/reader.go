@@ -84,6 +84,14 @@ func NewReader(br *bufio.Reader, lim Limits) *Reader {
 	return r
 }
 
+// Reset readies r for a new connection behind the same bufio.Reader
+// (which the caller resets), keeping its storage.
+func (r *Reader) Reset() {
+	r.err = nil
+	r.releaseLargeBuffers()
+	r.body.reset(false, 0)
+}
+
 // ReadRequest reads the next request head into req, reusing req's storage.
 //
 // It returns io.EOF when the connection was closed cleanly before any byte of

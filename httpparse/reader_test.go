@@ -304,3 +304,30 @@ func TestLargeHeadStorageIsReleased(t *testing.T) {
 		t.Errorf("head storage kept at %d bytes after a small request; want at most %d", cap(r.buf), maxRetainedHead)
 	}
 }
+
+// A Reader reset for a new connection forgets the old one's sticky
+// error and unread body.
+func TestResetStartsAFreshConnection(t *testing.T) {
+	br := bufio.NewReader(strings.NewReader("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n\r\nab"))
+	r := NewReader(br, DefaultLimits)
+	var req Request
+	if err := r.ReadRequest(&req); err != nil {
+		t.Fatalf("first request: %v", err)
+	}
+	if err := r.ReadRequest(&req); !errors.Is(err, ErrBodyNotDone) {
+		t.Fatalf("with the body unread: %v; want ErrBodyNotDone", err)
+	}
+	br.Reset(strings.NewReader("GET /bad path HTTP/1.1\r\n\r\n"))
+	r.Reset()
+	if err := r.ReadRequest(&req); err == nil {
+		t.Fatal("a malformed request line was accepted")
+	}
+	br.Reset(strings.NewReader("GET /next HTTP/1.1\r\nHost: b\r\n\r\n"))
+	r.Reset()
+	if err := r.ReadRequest(&req); err != nil {
+		t.Fatalf("after Reset: %v", err)
+	}
+	if string(req.Path) != "/next" || string(req.Host) != "b" || !req.Body.Done() {
+		t.Fatalf("after Reset: path %q host %q body done %v", req.Path, req.Host, req.Body.Done())
+	}
+}

@@ -171,10 +171,10 @@ func (s *server) acceptLoop(ln *listener) {
 			<-s.connSem
 			continue
 		}
-		go func() {
-			defer s.wg.Done()
-			defer func() { <-s.connSem }()
-			c.serve()
-		}()
+		select {
+		case s.handoff <- c: // a goroutine that served one before
+		default:
+			go s.serveConns(c)
+		}
 	}
 }

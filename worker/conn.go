@@ -51,6 +51,29 @@ type conn struct {
 	fresh bool // guarded by mu: no request has begun on the connection yet
 }
 
+// open readies c, new or the storage of a connection that ended, to
+// serve the socket sk: its buffers stay, its state starts afresh.
+func (c *conn) open(s *server, sk *sock) {
+	if c.br == nil {
+		c.br = bufio.NewReaderSize(sk, 4096)
+		c.reader = httpparse.NewReader(c.br, s.limits)
+	} else {
+		c.br.Reset(sk)
+		c.reader.Reset()
+	}
+	c.srv, c.nc = s, sk
+	c.info = connInfo(sk)
+	c.req = httpparse.Request{Headers: c.req.Headers[:0]}
+	c.body = requestBody{}
+	c.acc = accessRecord{respHeaders: c.acc.respHeaders[:0], headerBuf: c.acc.headerBuf[:0]}
+	c.uwsgi, c.rid, c.fwdTrust = nil, nil, 0
+	c.w = bodyWriter{}
+	c.out.reset()
+	c.out.limit = s.cfg.ResponseBuffer
+	c.lastEnd = time.Time{}
+	c.idle, c.fresh = false, true
+}
+
 // freshGrace is how long a graceful stop lets a connection that has not
 // sent its first request yet do so. Closing it at once would fail a
 // request already on its way (a client retries a request on a reused
