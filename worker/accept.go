@@ -122,8 +122,13 @@ func (l *listener) acceptFD(fd uintptr) bool {
 // peerAddrs returns the local and remote addresses of a new connection.
 func (l *listener) peerAddrs(fd int, sa unix.Sockaddr) (local, remote net.Addr) {
 	remote = sockaddrToAddr(sa)
-	if _, ok := l.addr.(*net.UnixAddr); ok {
+	switch a := l.addr.(type) {
+	case *net.UnixAddr:
 		return l.addr, remote
+	case *net.TCPAddr:
+		if !a.IP.IsUnspecified() {
+			return l.addr, remote // the one address it is bound to
+		}
 	}
 	// A wildcard bind answers on many addresses: ask which one.
 	if lsa, err := unix.Getsockname(fd); err == nil {
