@@ -1,19 +1,36 @@
-# gowsgi build. PYTHON chooses the CPython the binary embeds; the
-# binary gets an rpath to that Python's libdir so it loads the same
-# libpython at run time.
+# gowsgi build. PYTHON chooses the CPython the binary embeds, linked the
+# way that Python's own interpreter links it:
+# - built in (static libpython), when its interpreter has libpython
+#   built in and the static library is installed: Debian's
+#   /usr/bin/python3 with libpython3-dev. Its extension modules then
+#   find the C API in the executable (-Wl,-E), as they do in python3.
+#   The shared library's position-independent code cost ~1 µs of a
+#   hello request and ~10 % of a Flask one (docs/benchmarks.md).
+# - else the shared libpython, with an rpath to that Python's libdir
+#   so the binary loads the same library at run time (pyenv, most
+#   source builds). STATIC_LIBPYTHON=0 chooses this for any Python.
 PYTHON ?= python3
 GO     ?= go
+STATIC_LIBPYTHON ?= auto
 
 PY_LIBPC  := $(shell $(PYTHON) -c 'import sysconfig; print(sysconfig.get_config_var("LIBPC") or "")' 2>/dev/null)
 PY_LIBDIR := $(shell $(PYTHON) -c 'import sysconfig; print(sysconfig.get_config_var("LIBDIR") or "")' 2>/dev/null)
 PY_INCLUDE := $(shell $(PYTHON) -c 'import sysconfig; print(sysconfig.get_paths()["include"])' 2>/dev/null)
+PY_STATIC := $(if $(filter 0 no,$(STATIC_LIBPYTHON)),,$(shell $(PYTHON) -c 'import os, sysconfig as s; a = os.path.join(s.get_config_var("LIBPL") or "", s.get_config_var("LIBRARY") or ""); print(a if a.endswith(".a") and os.path.isfile(a) and "libpython" not in open("/proc/self/maps").read() else "")' 2>/dev/null))
 
+ifneq ($(PY_STATIC),)
+PY_STATIC_LIBS := $(shell $(PYTHON) -c 'import sysconfig as s; print(" ".join(dict.fromkeys(" ".join(s.get_config_var(k) or "" for k in ("LIBS", "SYSLIBS", "MODLIBS")).split())))')
+PY_PCDIR := $(CURDIR)/bin/.pc-static
+export PKG_CONFIG_PATH := $(PY_PCDIR):$(PY_LIBPC)$(if $(PKG_CONFIG_PATH),:$(PKG_CONFIG_PATH))
+export CGO_LDFLAGS := -Wl,-E
+else
 export PKG_CONFIG_PATH := $(PY_LIBPC)$(if $(PKG_CONFIG_PATH),:$(PKG_CONFIG_PATH))
 export CGO_LDFLAGS := -Wl,-rpath,$(PY_LIBDIR)
+endif
 
 BIN := bin/gowsgi
 
-.PHONY: all build build-debian run test deps check-python unit integration race vet fuzz clean
+.PHONY: all build static-pc build-debian run test deps check-python unit integration race vet fuzz clean
 
 all: build
 
@@ -22,8 +39,17 @@ check-python:
 	@test -f "$(PY_INCLUDE)/Python.h" || { echo "gowsgi: Python headers for $(PYTHON) are missing ($(PY_INCLUDE)/Python.h); on Debian: apt-get install libpython3-dev" >&2; exit 1; }
 	@test -n "$(PY_LIBPC)" && test -f "$(PY_LIBPC)/python3-embed.pc" || { echo "gowsgi: $(PYTHON) has no python3-embed.pc; on Debian: apt-get install libpython3-dev pkg-config" >&2; exit 1; }
 
-build: check-python
+build: check-python static-pc
 	$(GO) build -o $(BIN) ./cmd/gowsgi
+
+# static-pc writes the pkg-config file that makes cgo link the static
+# libpython (see PY_STATIC); nothing for a shared one.
+static-pc:
+ifneq ($(PY_STATIC),)
+	@mkdir -p $(PY_PCDIR)
+	@printf '%s\n' 'Name: Python' 'Description: CPython built into the binary' 'Version: 3' \
+		'Libs: $(PY_STATIC) $(PY_STATIC_LIBS)' 'Cflags: -I$(PY_INCLUDE)' > $(PY_PCDIR)/python3-embed.pc
+endif
 
 # A second binary embedding Debian's /usr/bin/python3, whose apt
 # python3-* packages (Django) the framework integration tests use.

@@ -57,7 +57,7 @@ version_of() {  # version_of NAME CMD... -> "NAME VERSION" (first line of CMD's 
   echo "rounds: $ROUNDS  duration: ${DURATION}s  cpu modes: $CPU_MODES"
   version_of go "$GO" version
   version_of gowsgi "$GOWSGI" --version
-  echo "gowsgi-libpython $(ldd "$GOWSGI" 2>/dev/null | awk '/libpython/ { print $3 }')"
+  echo "gowsgi-libpython $(ldd "$GOWSGI" 2>/dev/null | awk '/libpython/ { print $3; found = 1 } END { if (!found) print "built in (static), like /usr/bin/python3 that Gunicorn and Waitress run on" }')"
   version_of peers-python "$PY" --version
   version_of gunicorn gunicorn --version
   version_of uwsgi uwsgi --version
