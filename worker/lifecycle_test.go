@@ -27,7 +27,7 @@ func newLifecycleTest(t *testing.T, cfg *config.Config) *lifecycleTest {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { r.Close(); w.Close() })
-	srv := &server{cfg: cfg, log: zerolog.Nop(), allSlots: []*slot{{}, {}}}
+	srv := &server{cfg: cfg, log: zerolog.Nop(), allSlots: []*slot{{index: 0}, {index: 1}}}
 	return &lifecycleTest{t: t, srv: srv, lc: newLifecycle(srv, w), r: r, br: bufio.NewReader(r)}
 }
 

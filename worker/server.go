@@ -66,8 +66,9 @@ type server struct {
 // slot is one Python thread: the right to call into the app, the
 // exchange it calls with, and what it is doing (for liveness).
 type slot struct {
-	x    *exchange // owned by the slot's holder; replaced when a response parks it
-	call callState
+	x     *exchange // owned by the slot's holder; replaced when a response parks it
+	call  callState
+	index int // immutable: its place in allSlots
 }
 
 // exchange is what one app call works in: the pyshim exchange (which
@@ -153,8 +154,8 @@ func newServer(cfg *config.Config, log zerolog.Logger, lns []net.Listener) *serv
 		}
 		s.lns = append(s.lns, l)
 	}
-	for range threads {
-		sl := &slot{x: newExchange()}
+	for i := range threads {
+		sl := &slot{x: newExchange(), index: i}
 		s.allSlots = append(s.allSlots, sl)
 		s.slots <- sl
 	}
@@ -278,8 +279,13 @@ func (s *server) forget(c *conn) {
 	s.mu.Unlock()
 }
 
+// isDraining reports whether a graceful stop has begun: drain closes
+// stop as it sets draining, and reading a channel takes no lock.
 func (s *server) isDraining() bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.draining
+	select {
+	case <-s.stop:
+		return true
+	default:
+		return false
+	}
 }

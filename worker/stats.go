@@ -20,16 +20,15 @@ type workerStats struct {
 	srv *server
 	ctl *os.File // the control pipe; nil when not reporting
 
-	requests  [len(methodNames)][6]atomic.Uint64 // by method, status class (0 = none)
-	duration  atomicHistogram
-	queue     atomicHistogram
-	inFlight  atomic.Int64
-	bytesIn   atomic.Uint64
-	bytesOut  atomic.Uint64
-	served    atomic.Uint64
-	timeouts  atomic.Uint64
-	slotIndex map[*slot]int // immutable: a slot's number, 0-based
-	slots     []slotExtra   // by slot number
+	requests [len(methodNames)][6]atomic.Uint64 // by method, status class (0 = none)
+	duration atomicHistogram
+	queue    atomicHistogram
+	inFlight atomic.Int64
+	bytesIn  atomic.Uint64
+	bytesOut atomic.Uint64
+	served   atomic.Uint64
+	timeouts atomic.Uint64
+	slots    []slotExtra // by slot number
 
 	// timedOut holds the *conn of each request --request-timeout
 	// stopped, until it is answered (504) or done.
@@ -91,12 +90,7 @@ func (h *atomicHistogram) snapshot() handoff.Histogram {
 }
 
 func newWorkerStats(s *server, ctl *os.File) *workerStats {
-	ws := &workerStats{srv: s, ctl: ctl, slotIndex: make(map[*slot]int, len(s.allSlots)),
-		slots: make([]slotExtra, len(s.allSlots))}
-	for i, sl := range s.allSlots {
-		ws.slotIndex[sl] = i
-	}
-	return ws
+	return &workerStats{srv: s, ctl: ctl, slots: make([]slotExtra, len(s.allSlots))}
 }
 
 // startStats begins reporting to the master on ctl, enforcing
@@ -150,7 +144,7 @@ func (s *server) takeSlotFor(c *conn, t0 time.Time) *slot {
 		return sl
 	}
 	ws.queue.observe(time.Unix(0, sl.call.since.Load()).Sub(t0))
-	x := &ws.slots[ws.slotIndex[sl]]
+	x := &ws.slots[sl.index]
 	x.mu.Lock()
 	x.owner, x.client = c, c.info.RemoteAddr
 	x.requestID = append(x.requestID[:0], c.requestIDBytes()...)
@@ -164,7 +158,7 @@ func (ws *workerStats) pinned(sl *slot) {
 	if ws == nil || ws.srv.cfg.RequestTimeout <= 0 {
 		return
 	}
-	ws.slots[ws.slotIndex[sl]].ident.Store(threadIdent())
+	ws.slots[sl.index].ident.Store(threadIdent())
 }
 
 // failure is the answer to a request whose app call raised: 504 when
