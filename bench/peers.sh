@@ -28,7 +28,8 @@
 # the threaded servers SLEEPY_THREADS (8) threads per worker.
 #
 # Environment: GOWSGI (gowsgi binary, default bin/gowsgi), FLOOR (the Go
-# canned responder, default bin/floor), PY (python for waitress, default
+# canned responder, default bin/floor; run for hello, big, chunks and upload,
+# with the same bytes as apps.py), PY (python for waitress, default
 # /usr/bin/python3), WRK, WORKERS, WARMUP (seconds, 0 = none), SLEEPY_THREADS,
 # CLOSE_WORKLOADS, SERVER_CPUS / WRK_CPUS (taskset lists: 0 and 1 give the
 # server tree one core and wrk the other), BENCH_NICE (niceness of the
@@ -86,7 +87,7 @@ while getopts "s:w:r:d:c:t:o:p:h" opt; do
     t) THREADS=$OPTARG ;;
     o) OUT=$OPTARG ;;
     p) BASE_PORT=$OPTARG ;;
-    h|*) sed -n '2,34p' "$0"; exit 0 ;;
+    h|*) sed -n '2,/^$/p' "$0"; exit 0 ;;
   esac
 done
 OUT=${OUT:-$BENCH_DIR/results/$(date +%Y%m%d-%H%M%S)}
@@ -147,7 +148,7 @@ available() {
 # supports NAME WORKLOAD -> 0 if this server makes sense for the workload
 supports() {
   case $1 in
-    floor) [ "$2" = hello ] ;;   # not a WSGI server: a canned reply
+    floor) case $2 in hello|big|chunks|upload) ;; *) return 1 ;; esac ;;   # no WSGI server: canned replies
     *) return 0 ;;
   esac
 }
@@ -170,7 +171,7 @@ start_server() {
     gowsgi)
       launch "$logf" "$GOWSGI" -w "$WORKERS" --threads "$th" -b "127.0.0.1:$port" "apps:$app" ;;
     floor)
-      launch "$logf" "$FLOOR" -b "127.0.0.1:$port" ;;
+      launch "$logf" "$FLOOR" -b "127.0.0.1:$port" -workload "$wl" ;;
     gunicorn-sync)
       launch "$logf" gunicorn -w "$WORKERS" -b "127.0.0.1:$port" "apps:$app" ;;
     gunicorn-gthread)

@@ -63,6 +63,10 @@ def fmt_ms(x):
     return f"{x:.2f}" if x < 10 else f"{x:.1f}" if x < 100 else f"{x:.0f}"
 
 
+def pct(x):
+    return "n/a" if x is None else f"{x:.0f}%"
+
+
 def fmt_ratio(x):
     return "n/a" if x is None else f"{x:.2f}×"
 
@@ -115,16 +119,27 @@ class Results:
         a, b = self.by_round(wl, mode, SUBJECT), self.by_round(wl, mode, peer)
         return {k: a[k] / b[k] for k in sorted(a, key=int) if a[k] and (b.get(k) or 0) >= 1}
 
-    def best_peer_ratios(self, wl, mode):
-        """gowsgi over the fastest peer of each round (the floor is no peer)."""
+    def best_peer_ratios(self, wl, mode, subject=SUBJECT):
+        """subject (gowsgi, or the floor) over the fastest peer of each round
+        (the floor is no peer)."""
         peers = [s for s in self.servers(wl, mode) if s not in (SUBJECT, FLOOR)]
-        mine = self.by_round(wl, mode, SUBJECT)
+        mine = self.by_round(wl, mode, subject)
         out = {}
         for rnd, v in mine.items():
             best = max((self.by_round(wl, mode, p).get(rnd) or 0 for p in peers), default=0)
             if v and best:
                 out[rnd] = v / best
         return out
+
+    def wrk_core_pct(self, wl, mode, server):
+        """wrk's CPU time over the run's wall time, in % of one core (wrk
+        runs -t2: on the one core it has when pinned, 100% is all of it)."""
+        vals = []
+        for r in self.rows(wl, mode, server):
+            c, e = num(r.get("wrk_cpu_s")), num(r.get("elapsed_s"))
+            if c is not None and e:
+                vals.append(c / e * 100)
+        return med(vals)
 
 
 def server_table(res, wl, mode):
@@ -177,7 +192,8 @@ def target_rows(res, meta):
     def ratio(label, wl, mode, peer, want):
         rr = res.round_ratios(wl, mode, peer) if peer else res.best_peer_ratios(wl, mode)
         m = med(rr.values())
-        rows.append((f"{label} ≥ {want}×", fmt_ratio(m), None if m is None else m >= want))
+        rows.append((f"{label} ≥ {want}×", fmt_ratio(m), None if m is None else m >= want,
+                     None if peer else floor_note(res, wl, mode)))
 
     ratio("hello keep-alive vs uwsgi-http11", "hello", "ka", "uwsgi-http11", 2.5)
     ratio("hello keep-alive vs gunicorn-sync", "hello", "ka", "gunicorn-sync", 10)
@@ -188,17 +204,28 @@ def target_rows(res, meta):
     got = res.median("sleepy", "ka", SUBJECT)
     rows.append((f"sleepy ≥ 90% of ideal {ideal:.0f} req/s ({workers} workers × {threads} threads / 20 ms)",
                  "n/a" if got is None else f"{got:,.0f} req/s = {got / ideal:.0%}",
-                 None if got is None else got >= 0.9 * ideal))
+                 None if got is None else got >= 0.9 * ideal, None))
     ratio("flask vs gunicorn-gthread", "flask", "ka", "gunicorn-gthread", 2)
     mine = res.median("hello", "ka", SUBJECT, "worker_rss_peak_kb")
     theirs = res.median("hello", "ka", "gunicorn-sync", "worker_rss_peak_kb")
     if mine and theirs:
         d = (mine - theirs) / MIB
         rows.append(("hello worker RSS ≤ gunicorn-sync worker + 15 MiB",
-                     f"{mine / MIB:.1f} vs {theirs / MIB:.1f} MiB ({d:+.1f})", d <= 15))
+                     f"{mine / MIB:.1f} vs {theirs / MIB:.1f} MiB ({d:+.1f})", d <= 15, None))
     else:
-        rows.append(("hello worker RSS ≤ gunicorn-sync worker + 15 MiB", "n/a", None))
+        rows.append(("hello worker RSS ≤ gunicorn-sync worker + 15 MiB", "n/a", None, None))
     return rows
+
+
+def floor_note(res, wl, mode):
+    """The ceiling of a "vs the best peer" target: the floor's req/s on the
+    workload and its own ratio to the best peer (median over rounds), or
+    None where the floor did not run."""
+    f = res.median(wl, mode, FLOOR)
+    if f is None:
+        return None
+    m = med(res.best_peer_ratios(wl, mode, FLOOR).values())
+    return f"floor: {fmt(f)} req/s" + ("" if m is None else f" = {fmt_ratio(m)} the best peer")
 
 
 def targets_section(results, meta):
@@ -208,23 +235,33 @@ def targets_section(results, meta):
            "| target | " + " | ".join(modes) + " |",
            "|---|" + "---|" * len(modes)]
     verdict = {True: "met", False: "**missed**", None: "not measured"}
-    for i, (label, _, _) in enumerate(per_mode[modes[0]]):
-        cells = [f"{per_mode[m][i][1]} — {verdict[per_mode[m][i][2]]}" for m in modes]
+    for i, (label, _, _, _) in enumerate(per_mode[modes[0]]):
+        cells = []
+        for m in modes:
+            _, measured, met, note = per_mode[m][i]
+            cells.append(f"{measured} — {verdict[met]}" + (f" ({note})" if note else ""))
         out.append(f"| {label} | " + " | ".join(cells) + " |")
     return out
 
 
 def floor_section(results):
-    out = ["### Distance to the floor (hello, Go canned responder, no Python)", "",
-           "| CPU mode | client | gowsgi req/s | floor req/s | gowsgi CPU µs/req | floor CPU µs/req | gowsgi − floor µs/req |",
-           "|---|---|---:|---:|---:|---:|---:|"]
+    """gowsgi next to the floor on every workload and client mode the floor
+    ran. The floor's req/s is what this machine reaches with no Python at
+    all and the same client; where wrk's core is busy all the run (the last
+    column near 100% when pinned), wrk is a limit too, whatever the server."""
+    out = ["### Distance to the floor (Go canned responder, no Python)", "",
+           "| CPU mode | workload | client | gowsgi req/s | floor req/s | gowsgi CPU µs/req "
+           "| floor CPU µs/req | gowsgi − floor µs/req | wrk CPU in the floor's run, % of one core |",
+           "|---|---|---|---:|---:|---:|---:|---:|---:|"]
     for cm, res in results.items():
-        for mode in ("ka", "close"):
-            g, f = res.cpu_us_per_req("hello", mode, SUBJECT), res.cpu_us_per_req("hello", mode, FLOOR)
-            if g is None or f is None:
+        for wl, mode in res.cases():
+            if not res.rows(wl, mode, FLOOR):
                 continue
-            out.append(f"| {cm} | {MODE_TITLE[mode]} | {fmt(res.median('hello', mode, SUBJECT))} "
-                       f"| {fmt(res.median('hello', mode, FLOOR))} | {g:.1f} | {f:.1f} | {g - f:+.1f} |")
+            g, f = res.cpu_us_per_req(wl, mode, SUBJECT), res.cpu_us_per_req(wl, mode, FLOOR)
+            d = "n/a" if g is None or f is None else f"{g - f:+.1f}"
+            out.append(f"| {cm} | {wl} | {MODE_TITLE.get(mode, mode)} | {fmt(res.median(wl, mode, SUBJECT))} "
+                       f"| {fmt(res.median(wl, mode, FLOOR))} | {fmt(g, 1)} | {fmt(f, 1)} | {d} "
+                       f"| {pct(res.wrk_core_pct(wl, mode, FLOOR))} |")
     return out
 
 
