@@ -120,10 +120,13 @@ bench-deps:
 bench-go:
 	$(GO) test -run '^$$' -bench . -benchmem ./httpparse/ ./wsgi/ ./pyshim/
 
+# The measured binary is bin/gowsgi-bench, so that a `make build` for the
+# default Python (bench-balance's, a test's) cannot swap it mid-run.
+BENCH_BIN := bin/gowsgi-bench
 bench: bench-deps
-	$(MAKE) build PYTHON=$(BENCH_PYTHON)
+	$(MAKE) build PYTHON=$(BENCH_PYTHON) BIN=$(BENCH_BIN)
 	$(GO) build -o bin/floor ./bench/floor
-	bench/run.sh
+	GOWSGI=$(CURDIR)/$(BENCH_BIN) bench/run.sh
 	$(MAKE) --no-print-directory bench-balance
 
 # How evenly 2 workers share keep-alive load at c=8 and c=64: the busiest

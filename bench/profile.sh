@@ -3,7 +3,7 @@
 #
 #   bench/profile.sh [-w WORKLOAD] [-m ka|close] [-d SECONDS] [-o OUTDIR] [-- GOWSGI_FLAGS...]
 #
-# Starts gowsgi (GOWSGI, default bin/gowsgi) with 2 workers on CPU 0, loads
+# Starts gowsgi (GOWSGI, default bin/gowsgi-bench, else bin/gowsgi) with 2 workers on CPU 0, loads
 # it with wrk on CPU 1 (as peers.sh does in pinned mode, niced the same way:
 # BENCH_NICE, default -10), and samples gowsgi's processes with
 # `perf record -e cpu-clock -g` (a software clock: it works in VMs without
@@ -17,7 +17,8 @@
 set -euo pipefail
 BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO_DIR=$(cd "$BENCH_DIR/.." && pwd)
-GOWSGI=${GOWSGI:-$REPO_DIR/bin/gowsgi}
+GOWSGI=${GOWSGI:-$REPO_DIR/bin/gowsgi-bench}  # what make bench measured
+[ -x "$GOWSGI" ] || GOWSGI=$REPO_DIR/bin/gowsgi
 WORKLOAD=hello MODE=ka DURATION=5 OUT="" PORT=${PORT:-18190}
 while getopts "w:m:d:o:h" opt; do
   case $opt in
