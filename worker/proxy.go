@@ -36,11 +36,6 @@ func (c *conn) acceptProxyHeader() bool {
 // httpScheme is wsgi.url_scheme when no trusted proxy says otherwise.
 const httpScheme = "http"
 
-// chooseScheme sets wsgi.url_scheme for the request just read: a peer in
-// --forwarded-allow-ips may report https through X-Forwarded-Proto,
-// X-Forwarded-Ssl or X-Forwarded-Protocol; anyone else's such headers
-// are ignored. Headers that contradict each other get a 400 and close the
-// connection, as in Gunicorn. It reports whether to go on.
 // forwardedTrusted reports whether the peer may set the scheme with
 // X-Forwarded headers (--forwarded-allow-ips); asked once per
 // connection, as the peer does not change.
@@ -54,6 +49,11 @@ func (c *conn) forwardedTrusted() bool {
 	return c.fwdTrust > 0
 }
 
+// chooseScheme sets wsgi.url_scheme for the request just read: a peer in
+// --forwarded-allow-ips may report https through X-Forwarded-Proto,
+// X-Forwarded-Ssl or X-Forwarded-Protocol; anyone else's such headers
+// are ignored. Headers that contradict each other get a 400 and close the
+// connection, as in Gunicorn. It reports whether to go on.
 func (c *conn) chooseScheme() bool {
 	if !c.forwardedTrusted() {
 		return true
