@@ -4,8 +4,8 @@
 #   built in and the static library is installed: Debian's
 #   /usr/bin/python3 with libpython3-dev. Its extension modules then
 #   find the C API in the executable (-Wl,-E), as they do in python3.
-#   The shared library's position-independent code cost ~1 µs of a
-#   hello request and ~10 % of a Flask one (docs/benchmarks.md).
+#   In an A/B against the shared library (position-independent code)
+#   Flask took 4-8 % less CPU per request (docs/benchmarks.md).
 # - else the shared libpython, with an rpath to that Python's libdir
 #   so the binary loads the same library at run time (pyenv, most
 #   source builds). STATIC_LIBPYTHON=0 chooses this for any Python.
