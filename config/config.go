@@ -30,8 +30,10 @@ type Config struct {
 	WriteTimeout      time.Duration `json:"write_timeout"`      // longest wait for a client to take response bytes, 0 = none
 	MaxBufferedBody   int64         `json:"max_buffered_body"`  // request bodies past this spill to a file
 	ResponseBuffer    int           `json:"response_buffer"`    // response bytes buffered for a slow client
-	MaxRequests       int           `json:"max_requests"`       // 0 = off
-	MaxRequestsJitter int           `json:"max_requests_jitter"`
+	// NoSchedBatch keeps workers under SCHED_OTHER (worker/sched.go).
+	NoSchedBatch      bool `json:"no_sched_batch"`
+	MaxRequests       int  `json:"max_requests"` // 0 = off
+	MaxRequestsJitter int  `json:"max_requests_jitter"`
 
 	LimitRequestLine      int   `json:"limit_request_line"`
 	LimitRequestFields    int   `json:"limit_request_fields"`

@@ -90,6 +90,7 @@ func ExampleConfig_WriteTOML() {
 	// workers = 1
 	// worker_class = "sync"
 	// threads = 1
+	// no_sched_batch = false
 	// worker_connections = 1000
 	// max_requests = 0
 	// max_requests_jitter = 0

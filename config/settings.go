@@ -58,6 +58,11 @@ var settings = []*setting{
 		field:     func(c *Config) any { return &c.Threads },
 	},
 	{
+		name: "no_sched_batch", flags: []string{"no-sched-batch"}, kind: kindBool, def: "false",
+		help:  "leave the workers under the normal CPU scheduling policy (by default they run as SCHED_BATCH: their threads do not preempt one another on waking)",
+		field: func(c *Config) any { return &c.NoSchedBatch },
+	},
+	{
 		name: "worker_connections", flags: []string{"worker-connections"}, kind: kindInt,
 		def:       "1000",
 		help:      "keep at most `N` client connections open per worker",

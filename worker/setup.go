@@ -35,6 +35,11 @@ func prepareProcess(cfg *config.Config, elog *config.ErrorLog, log zerolog.Logge
 	if err := proctitle.Set(proctitle.Title("worker", cfg.ProcName, cfg.App)); err != nil {
 		log.Debug().Err(err).Msg("cannot set the process title")
 	}
+	if !cfg.NoSchedBatch {
+		if err := useBatchScheduling(); err != nil { // sched.go
+			log.Warn().Err(err).Msg("cannot move the worker to SCHED_BATCH; it runs under the normal policy")
+		}
+	}
 	x := &extras{elog: elog}
 	var err error
 	if x.forwarded, err = wsgi.ParseTrustedPeers(cfg.ForwardedAllowIPs); err != nil {
