@@ -14,9 +14,9 @@ import (
 // its sysmon thread wakes every few tens of microseconds to take the P
 // back and hand it to another thread, and on one core each of those
 // wake-ups preempts the thread running Python, then lets the other
-// workers in. A batch thread is never preempted by a thread that wakes
-// up (only by the tick), and batch threads do not preempt others on
-// waking, so the wake-ups wait for the Python thread's slice instead.
+// workers in. A batch thread that wakes does not preempt the running
+// one; with every worker thread batch, those wake-ups wait for the
+// Python thread's slice (or the tick) instead.
 // Measured in docs/worker.md ("CPU scheduling policy"). Threads with
 // another policy (a real-time one set by the operator, SCHED_IDLE) are
 // left as they are, and the nice value is kept.
