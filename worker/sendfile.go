@@ -2,6 +2,7 @@ package worker
 
 import (
 	"errors"
+	"net"
 	"strconv"
 	"syscall"
 	"time"
@@ -77,6 +78,11 @@ func (w *bodyWriter) copyRegion(fd int, off, n int64) error {
 	if err != nil {
 		return err
 	}
+	if n >= sendfileLowatMin {
+		if _, tcp := w.nc.LocalAddr().(*net.TCPAddr); tcp {
+			defer holdUnsentLow(rc)()
+		}
+	}
 	for n > 0 {
 		step := min(n, sendfileStep)
 		n -= step
@@ -110,6 +116,43 @@ func (w *bodyWriter) copyRegion(fd int, off, n int64) error {
 		}
 	}
 	return nil
+}
+
+// sendfileLowat caps the bytes of a file queued on the socket but not
+// yet sent (TCP_NOTSENT_LOWAT) while sendfile runs. Without it one call
+// queues the whole file, and the rest of it is transmitted from inside
+// the client's own system calls, by the ACKs its reads send: on
+// loopback, the client's CPU pays for the server's sending. Measured
+// here (pinned, wrk on the other core, a 1 MiB file, 2 workers): wrk
+// spent 300-400 us of CPU per response without it, 130-140 us with it,
+// and req/s went from 2.4-3.4k to 5.7-7.8k; 32 KiB did as well, 64 KiB
+// (the loopback segment size) half as well. It also bounds the kernel
+// memory a slow client's file holds. Only for the file: the same cap on
+// a 1 MiB response from memory cost the server 490 us instead of 190.
+const sendfileLowat = 16 << 10
+
+// sendfileLowatMin is the smallest region worth two more system calls:
+// below it the file fits the socket's buffers at once either way.
+const sendfileLowatMin = 128 << 10
+
+// holdUnsentLow sets TCP_NOTSENT_LOWAT to sendfileLowat on the socket
+// and returns what restores the kernel's default (0: the
+// net.ipv4.tcp_notsent_lowat sysctl). Failing is harmless: the file goes
+// out as it would without.
+func holdUnsentLow(rc syscall.RawConn) (restore func()) {
+	set := func(v int) error {
+		var serr error
+		if err := rc.Control(func(fd uintptr) {
+			serr = unix.SetsockoptInt(int(fd), unix.IPPROTO_TCP, unix.TCP_NOTSENT_LOWAT, v)
+		}); err != nil {
+			return err
+		}
+		return serr
+	}
+	if set(sendfileLowat) != nil {
+		return func() {}
+	}
+	return func() { set(0) }
 }
 
 func (w *bodyWriter) preadCopy(fd int, off, n int64) error {

@@ -1,0 +1,122 @@
+package integration
+
+import (
+	"bufio"
+	"bytes"
+	"crypto/rand"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// While a wsgi.file_wrapper file goes out with sendfile, the server keeps
+// little of it queued unsent on the socket (TCP_NOTSENT_LOWAT), rather
+// than the whole file: a client that stops reading holds a bounded share
+// of kernel memory, and the client's own reads do not end up sending the
+// server's data (docs/benchmarks.md, bigfile). The file still arrives
+// whole once the client reads.
+func TestSendfileKeepsLittleUnsent(t *testing.T) {
+	content := make([]byte, 8<<20)
+	rand.Read(content)
+	path := filepath.Join(t.TempDir(), "data.bin")
+	if err := os.WriteFile(path, content, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s := start(t, serverOpts{args: []string{"pep3333:file_region"}})
+	// A small receive buffer: the client's window closes early, so what
+	// the server queues beyond it stays in the server's send queue.
+	d := net.Dialer{Control: func(_, _ string, rc syscall.RawConn) error {
+		return rc.Control(func(fd uintptr) {
+			syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 32<<10)
+		})
+	}}
+	c, err := d.Dial("tcp", s.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	fmt.Fprintf(c, "GET /?path=%s HTTP/1.1\r\nHost: h\r\n\r\n", path)
+
+	// The send queue of the server's end of this connection, sampled until
+	// it stops moving: the server has queued all it will.
+	local, remote := c.RemoteAddr().String(), c.LocalAddr().String()
+	most, last, still := int64(0), int64(-1), 0
+	for deadline := time.Now().Add(10 * time.Second); still < 20; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the server's send queue never settled (last %d bytes)", last)
+		}
+		q, ok := sendQueue(t, local, remote)
+		if !ok {
+			continue
+		}
+		if q == last {
+			still++
+		} else {
+			still = 0
+		}
+		last, most = q, max(most, q)
+	}
+	if most == 0 {
+		t.Fatal("the server never queued any of the file")
+	}
+	if most > 512<<10 {
+		t.Fatalf("the server queued up to %d bytes of an 8 MiB file for a client that stopped reading; want at most 512 KiB", most)
+	}
+
+	br := bufio.NewReader(c)
+	c.SetReadDeadline(time.Now().Add(20 * time.Second))
+	resp, err := http.ReadResponse(br, &http.Request{Method: "GET"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, err := io.ReadAll(resp.Body)
+	if err != nil || !bytes.Equal(body, content) {
+		t.Fatalf("after reading: %d bytes, %v; want the file's %d bytes", len(body), err, len(content))
+	}
+}
+
+// sendQueue is the tx_queue of the established TCP socket local→remote
+// in /proc/net/tcp: the bytes written to it and not yet acknowledged,
+// which on loopback are the ones not yet sent (the peer acknowledges
+// what reaches its receive queue).
+func sendQueue(t *testing.T, local, remote string) (int64, bool) {
+	t.Helper()
+	data, err := os.ReadFile("/proc/net/tcp")
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, r := procAddr(t, local), procAddr(t, remote)
+	for _, line := range strings.Split(string(data), "\n")[1:] {
+		f := strings.Fields(line)
+		if len(f) < 5 || f[1] != l || f[2] != r || f[3] != "01" { // 01: ESTABLISHED
+			continue
+		}
+		tx, _, _ := strings.Cut(f[4], ":")
+		n, err := strconv.ParseInt(tx, 16, 64)
+		if err != nil {
+			t.Fatalf("tx_queue %q in %q", f[4], line)
+		}
+		return n, true
+	}
+	return 0, false
+}
+
+// procAddr is an IPv4 host:port as /proc/net/tcp writes it: the address
+// as a little-endian word in hex, then the port.
+func procAddr(t *testing.T, hostport string) string {
+	t.Helper()
+	a, err := net.ResolveTCPAddr("tcp", hostport)
+	if err != nil || a.IP.To4() == nil {
+		t.Fatalf("not an IPv4 address: %q", hostport)
+	}
+	ip := a.IP.To4()
+	return fmt.Sprintf("%02X%02X%02X%02X:%04X", ip[3], ip[2], ip[1], ip[0], a.Port)
+}
