@@ -28,8 +28,8 @@
 # the threaded servers SLEEPY_THREADS (8) threads per worker.
 #
 # Environment: GOWSGI (gowsgi binary, default bin/gowsgi), FLOOR (the Go
-# canned responder, default bin/floor; run for hello, big, chunks and upload,
-# with the same bytes as apps.py), PY (python for waitress, default
+# canned responder, default bin/floor; run for hello, big, bigfile, chunks
+# and upload, with the same bytes as apps.py), PY (python for waitress, default
 # /usr/bin/python3), WRK, WORKERS, WARMUP (seconds, 0 = none), SLEEPY_THREADS,
 # CLOSE_WORKLOADS, SERVER_CPUS / WRK_CPUS (taskset lists: 0 and 1 give the
 # server tree one core and wrk the other), BENCH_NICE (niceness of the
@@ -148,7 +148,7 @@ available() {
 # supports NAME WORKLOAD -> 0 if this server makes sense for the workload
 supports() {
   case $1 in
-    floor) case $2 in hello|big|chunks|upload) ;; *) return 1 ;; esac ;;   # no WSGI server: canned replies
+    floor) case $2 in hello|big|bigfile|chunks|upload) ;; *) return 1 ;; esac ;;   # no WSGI server: canned replies
     *) return 0 ;;
   esac
 }

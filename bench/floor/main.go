@@ -8,7 +8,7 @@
 // the machine: where wrk's own core is busy all the run, no server gets
 // much further with the same client.
 //
-//	floor -b 127.0.0.1:8000 [-workload hello|big|chunks|upload]
+//	floor -b 127.0.0.1:8000 [-workload hello|big|bigfile|chunks|upload]
 //
 // The workload picks the answer: the body and the app's headers of
 // bench/apps.py's app of that name, byte for byte, and the framing gowsgi
@@ -18,6 +18,9 @@
 //
 //	hello   200 text/plain "Hello, World!" with Content-Length, one write
 //	big     1 MiB of "x" with Content-Length, head and body in one write
+//	bigfile big's head, then the 1 MiB file apps.bigfile serves
+//	        (BENCH_BIGFILE, written here too if missing) with sendfile(2),
+//	        with at most 16 KiB left unsent on the socket, as gowsgi does
 //	chunks  64 × 16 KiB of "c" in chunked coding, one write per chunk: the
 //	        head goes with the first, the last-chunk marker with the last
 //	upload  reads the request's Content-Length body fully (64 KiB reads)
@@ -33,6 +36,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"errors"
 	"flag"
 	"fmt"
@@ -40,6 +44,7 @@ import (
 	"net"
 	"os"
 	"strconv"
+	"syscall"
 )
 
 // answer is one workload's canned response, in the writes that send it.
@@ -47,6 +52,7 @@ type answer struct {
 	keepAlive [][]byte // the writes of a keep-alive response
 	close     [][]byte // the same with Connection: close
 	upload    bool     // read the request body and answer its length
+	file      string   // sendfile this file after the writes
 }
 
 const (
@@ -118,17 +124,25 @@ func answerFor(workload string) (answer, error) {
 		return fixed("text/plain", []byte("Hello, World!")), nil
 	case "big":
 		return fixed("application/octet-stream", bytes.Repeat([]byte("x"), bigSize)), nil
+	case "bigfile":
+		hdrs := [][2]string{{"Content-Type", "application/octet-stream"}, {"Content-Length", strconv.Itoa(bigSize)}}
+		a := answer{
+			keepAlive: [][]byte{head(hdrs, false, false)},
+			close:     [][]byte{head(hdrs, false, true)},
+			file:      cmp.Or(os.Getenv("BENCH_BIGFILE"), "/tmp/gowsgi-bench-1MiB.bin"),
+		}
+		return a, ensureBigFile(a.file)
 	case "chunks":
 		return chunked(), nil
 	case "upload":
 		return answer{upload: true}, nil
 	}
-	return answer{}, fmt.Errorf("unknown workload %q (hello, big, chunks or upload)", workload)
+	return answer{}, fmt.Errorf("unknown workload %q (hello, big, bigfile, chunks or upload)", workload)
 }
 
 func main() {
 	addr := flag.String("b", "127.0.0.1:8000", "listen on `HOST:PORT`")
-	workload := flag.String("workload", "hello", "the canned answer: hello, big, chunks or upload (as bench/apps.py)")
+	workload := flag.String("workload", "hello", "the canned answer: hello, big, bigfile, chunks or upload (as bench/apps.py)")
 	flag.Parse()
 	ans, err := answerFor(*workload)
 	if err != nil {
@@ -189,11 +203,50 @@ func serve(c net.Conn, ans *answer) {
 				return
 			}
 		}
+		if ans.file != "" && sendFile(c, ans.file) != nil {
+			return
+		}
 		if req.closeAfter {
 			return
 		}
 	}
 }
+
+// ensureBigFile writes apps.py's 1 MiB file of "f" unless it is there,
+// as apps.py does: under a private name, then renamed, so a server
+// importing apps.py at the same time never reads half of it.
+func ensureBigFile(path string) error {
+	if st, err := os.Stat(path); err == nil && st.Size() == bigSize {
+		return nil
+	}
+	tmp := fmt.Sprintf("%s.%d", path, os.Getpid())
+	if err := os.WriteFile(tmp, bytes.Repeat([]byte("f"), bigSize), 0o644); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
+}
+
+// sendFile sends the file with sendfile(2) (TCPConn.ReadFrom), with
+// TCP_NOTSENT_LOWAT at 16 KiB as gowsgi's worker sets it for a file.
+func sendFile(c net.Conn, path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	tc := c.(*net.TCPConn)
+	if rc, err := tc.SyscallConn(); err == nil {
+		rc.Control(func(fd uintptr) {
+			syscall.SetsockoptInt(int(fd), syscall.IPPROTO_TCP, tcpNotsentLowat, 16<<10)
+		})
+	}
+	_, err = tc.ReadFrom(f)
+	return err
+}
+
+// tcpNotsentLowat is TCP_NOTSENT_LOWAT, which package syscall lacks (the
+// floor uses the standard library only).
+const tcpNotsentLowat = 25
 
 // uploadAnswer appends apps.upload's answer for a body of n bytes.
 func uploadAnswer(dst []byte, n int64, closeAfter bool) []byte {
