@@ -2,6 +2,7 @@ package integration
 
 import (
 	"context"
+	"encoding/json"
 	"io"
 	"net"
 	"net/http"
@@ -40,4 +41,27 @@ func TestBindsIPv6AndUnixAndFactory(t *testing.T) {
 	if resp.StatusCode != 200 || string(b) != "from factory" {
 		t.Fatalf("over the unix socket: %d %q", resp.StatusCode, b)
 	}
+}
+
+// The peer of an IPv6 connection reaches the environ as the client sees
+// its own end: address and port.
+func TestIPv6PeerAddress(t *testing.T) {
+	s := start(t, serverOpts{args: []string{"-b", "[::1]:0", "pep3333:environ"}})
+	var v6 string
+	for _, l := range s.find("listening") {
+		if a := l.str("address"); a[0] == '[' {
+			v6 = a
+		}
+	}
+	if v6 == "" {
+		t.Fatalf("no IPv6 listener logged")
+	}
+	w := dialWire(t, "tcp", v6)
+	_, clientPort, _ := net.SplitHostPort(w.c.LocalAddr().String())
+	resp, body := w.roundTrip("GET", "GET / HTTP/1.1\r\nHost: h\r\n\r\n")
+	var env map[string]any
+	if err := json.Unmarshal([]byte(body), &env); resp.StatusCode != 200 || err != nil {
+		t.Fatalf("%d %q: %v", resp.StatusCode, body, err)
+	}
+	expectEnviron(t, env, map[string]any{"REMOTE_ADDR": "::1", "REMOTE_PORT": clientPort})
 }

@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -21,6 +22,7 @@ type listener struct {
 	f    *os.File        // a pollable duplicate of the inherited descriptor
 	rc   syscall.RawConn // f's
 	addr net.Addr        // the bound address; for unix sockets, the local address of every connection
+	tcp  bool
 	load *load
 	wake chan struct{} // load's signal that there is room again
 	// closed is set by Close: the accept loop ends rather than retrying.
@@ -54,6 +56,16 @@ func newListener(ln net.Listener, l *load, wake chan struct{}) (*listener, error
 	}
 	addr := ln.Addr()
 	ln.Close()
+	// Accepted sockets inherit TCP_NODELAY from the listener: set once
+	// here, not per connection. Nagle would only delay a streamed
+	// response; gowsgi writes each response with one writev.
+	_, tcp := addr.(*net.TCPAddr)
+	if tcp {
+		if err := unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_NODELAY, 1); err != nil {
+			unix.Close(fd)
+			return nil, fmt.Errorf("listener %v: TCP_NODELAY: %w", addr, err)
+		}
+	}
 	// net.FileListener made the shared open file non-blocking, so the
 	// duplicate joins the runtime poller.
 	f := os.NewFile(uintptr(fd), "listener")
@@ -62,7 +74,7 @@ func newListener(ln net.Listener, l *load, wake chan struct{}) (*listener, error
 		f.Close()
 		return nil, err
 	}
-	lst := &listener{f: f, rc: frc, addr: addr, load: l, wake: wake}
+	lst := &listener{f: f, rc: frc, addr: addr, tcp: tcp, load: l, wake: wake}
 	lst.acceptFn = lst.acceptFD
 	return lst, nil
 }
@@ -102,7 +114,7 @@ func (l *listener) acceptFD(fd uintptr) bool {
 		return true
 	}
 	for {
-		nfd, sa, err := unix.Accept4(int(fd), unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC)
+		nfd, sa, err := l.accept4(int(fd))
 		switch err {
 		case nil:
 			l.load.add() // counted before the next check
@@ -117,6 +129,40 @@ func (l *listener) acceptFD(fd uintptr) bool {
 			return true
 		}
 	}
+}
+
+// accept4 takes a connection, non-blocking and close-on-exec. For TCP
+// it is unix.Accept4 without the getsockopt(SO_PROTOCOL) that x/sys
+// makes after every AF_INET accept (to tell L2TP sockets apart): one
+// system call in ten of a Connection: close request.
+func (l *listener) accept4(fd int) (int, unix.Sockaddr, error) {
+	const flags = unix.SOCK_NONBLOCK | unix.SOCK_CLOEXEC
+	if !l.tcp {
+		return unix.Accept4(fd, flags)
+	}
+	var rsa unix.RawSockaddrAny
+	n := uint32(unix.SizeofSockaddrAny)
+	nfd, _, errno := unix.RawSyscall6(unix.SYS_ACCEPT4, uintptr(fd), uintptr(unsafe.Pointer(&rsa)),
+		uintptr(unsafe.Pointer(&n)), flags, 0, 0)
+	if errno != 0 {
+		return -1, nil, errno
+	}
+	switch rsa.Addr.Family {
+	case unix.AF_INET:
+		raw := (*unix.RawSockaddrInet4)(unsafe.Pointer(&rsa))
+		return int(nfd), &unix.SockaddrInet4{Port: bigEndianPort(raw.Port), Addr: raw.Addr}, nil
+	case unix.AF_INET6:
+		raw := (*unix.RawSockaddrInet6)(unsafe.Pointer(&rsa))
+		return int(nfd), &unix.SockaddrInet6{Port: bigEndianPort(raw.Port), ZoneId: raw.Scope_id, Addr: raw.Addr}, nil
+	}
+	unix.Close(int(nfd))
+	return -1, nil, unix.EAFNOSUPPORT
+}
+
+// bigEndianPort reads a sockaddr's port, stored in network byte order.
+func bigEndianPort(p uint16) int {
+	b := (*[2]byte)(unsafe.Pointer(&p))
+	return int(b[0])<<8 | int(b[1])
 }
 
 // peerAddrs returns the local and remote addresses of a new connection.

@@ -203,10 +203,6 @@ func (s *server) drain() {
 // returns nil when a graceful stop has begun or it cannot be set up.
 func (s *server) newConn(fd int, sa unix.Sockaddr, ln *listener) *conn {
 	local, remote := ln.peerAddrs(fd, sa)
-	if _, ok := local.(*net.TCPAddr); ok {
-		// One writev per response: Nagle would only delay a streamed one.
-		unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_NODELAY, 1)
-	}
 	sk, err := newSock(fd, s.load, local, remote)
 	if err != nil {
 		s.load.done()
