@@ -180,7 +180,13 @@ func (st *streamer) run(head []byte, step pyshim.Step) bool {
 		if step.Done && c.w.plan.Framing == wsgi.FrameChunked {
 			bufs = append(bufs, lastChunk)
 		}
-		if !st.deliver(bufs, step.Done) {
+		// Bytes before a file region (the head, mostly) wait in the
+		// kernel to leave with the file's first segment: one segment and
+		// one wake-up of the client fewer per file.
+		c.nc.more = c.w.sendsFile(step.File)
+		ok := st.deliver(bufs, step.Done)
+		c.nc.more = false
+		if !ok {
 			return false
 		}
 		clear(bufs) // Big points into Python memory that Next frees

@@ -35,6 +35,19 @@ func knownBodyLen(step *pyshim.Step) int64 {
 	return -1
 }
 
+// sendsFile reports whether sendFile will put bytes of f on the wire
+// (after what frame has counted), which then push out anything sent
+// with MSG_MORE before them.
+func (w *bodyWriter) sendsFile(f pyshim.FileRegion) bool {
+	switch w.plan.Framing {
+	case wsgi.FrameNone:
+		return false
+	case wsgi.FrameLength:
+		return f.Len > 0 && w.remaining > 0
+	}
+	return f.Len > 0
+}
+
 // sendFile writes a wsgi.file_wrapper's file region in the plan's
 // framing, with sendfile(2) from the region's offset so the bytes never
 // pass through user space; a no-op for an empty region. Like the other

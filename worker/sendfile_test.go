@@ -85,3 +85,45 @@ func TestSendFileRestoresTheUnsentCap(t *testing.T) {
 		t.Fatalf("TCP_NOTSENT_LOWAT after the file = %d; want 0 (the kernel's default)", lowat)
 	}
 }
+
+// Bytes sent with MSG_MORE before a file region wait in the kernel for
+// the file's first segment (up to 200 ms if none comes: a HEAD answered
+// late), so sendsFile must be true exactly when sendFile sends some of
+// the file.
+func TestSendsFileMatchesSendFile(t *testing.T) {
+	region := pyshim.FileRegion{Len: 100}
+	tests := []struct {
+		name string
+		w    bodyWriter
+		f    pyshim.FileRegion
+		want bool
+	}{
+		{"length, owed", bodyWriter{plan: wsgi.Plan{Framing: wsgi.FrameLength}, remaining: 10}, region, true},
+		{"length, all sent before the file", bodyWriter{plan: wsgi.Plan{Framing: wsgi.FrameLength}, remaining: 0}, region, false},
+		{"chunked", bodyWriter{plan: wsgi.Plan{Framing: wsgi.FrameChunked}}, region, true},
+		{"close-delimited", bodyWriter{plan: wsgi.Plan{Framing: wsgi.FrameClose}}, region, true},
+		{"no body (HEAD, 304)", bodyWriter{plan: wsgi.Plan{Framing: wsgi.FrameNone}}, region, false},
+		{"empty region", bodyWriter{plan: wsgi.Plan{Framing: wsgi.FrameLength}, remaining: 10}, pyshim.FileRegion{}, false},
+	}
+	for _, tt := range tests {
+		if got := tt.w.sendsFile(tt.f); got != tt.want {
+			t.Errorf("%s: sendsFile = %v; want %v", tt.name, got, tt.want)
+		}
+		// What sendFile writes, on a socket pair, must agree.
+		s, peer := sockPair(t, newLoad(1, 0, false))
+		file, err := os.Open("/dev/zero")
+		if err != nil {
+			t.Fatal(err)
+		}
+		w := tt.w
+		w.nc = s
+		tt.f.Fd = int(file.Fd())
+		w.sendFile(tt.f)
+		file.Close()
+		s.Close()
+		b, _ := io.ReadAll(peer)
+		if sent := len(b) > 0; sent != tt.want {
+			t.Errorf("%s: sendFile wrote %d bytes; sendsFile says %v", tt.name, len(b), tt.want)
+		}
+	}
+}

@@ -47,10 +47,13 @@ type sock struct {
 	p     []byte
 	bufs  [][]byte
 	block bool // writev: wait for the peer instead of returning 0
-	n     int
-	err   error
-	iov   [maxIov]unix.Iovec
-	msg   unix.Msghdr
+	// more: sendmsg with MSG_MORE, the kernel holding a last partial
+	// segment for what follows; whatever is sent next must push it.
+	more bool
+	n    int
+	err  error
+	iov  [maxIov]unix.Iovec
+	msg  unix.Msghdr
 
 	readFn, writeFn func(fd uintptr) bool
 
@@ -298,7 +301,11 @@ func (s *sock) writeFD(fd uintptr) bool {
 	s.msg.SetIovlen(niov)
 	defer s.clearIov(niov)
 	for {
-		r, _, errno := unix.RawSyscall(unix.SYS_SENDMSG, fd, uintptr(unsafe.Pointer(&s.msg)), unix.MSG_NOSIGNAL)
+		flags := uintptr(unix.MSG_NOSIGNAL)
+		if s.more {
+			flags |= unix.MSG_MORE
+		}
+		r, _, errno := unix.RawSyscall(unix.SYS_SENDMSG, fd, uintptr(unsafe.Pointer(&s.msg)), flags)
 		switch errno {
 		case 0:
 			s.n, s.err = int(r), nil
