@@ -1,9 +1,7 @@
 package integration
 
 import (
-	"crypto/rand"
 	"net/http"
-	"os"
 	"path/filepath"
 	"strconv"
 	"testing"
@@ -12,12 +10,7 @@ import (
 // A wsgi.file_wrapper response goes out with sendfile(2), outside the
 // app's chunks; the access log must still count its bytes.
 func TestAccessLogCountsSendfileBytes(t *testing.T) {
-	content := make([]byte, 300_000)
-	rand.Read(content)
-	data := filepath.Join(t.TempDir(), "data.bin")
-	if err := os.WriteFile(data, content, 0o600); err != nil {
-		t.Fatal(err)
-	}
+	data, content := randomFile(t, 300_000)
 	logPath := filepath.Join(t.TempDir(), "access.log")
 	s := start(t, serverOpts{args: []string{"--access-logfile", logPath, "--access-logformat", "%(s)s %(B)s", "pep3333:file_region"}})
 	mark := filepath.Join(t.TempDir(), "mark")

@@ -245,13 +245,21 @@ func TestStartResponseWithExcInfo(t *testing.T) {
 	noValidatorComplaints(t, s)
 }
 
-func TestFileWrapper(t *testing.T) {
-	content := make([]byte, 3<<20+17)
+// randomFile writes size random bytes to a file in a test directory,
+// for the wsgi.file_wrapper apps to send.
+func randomFile(t *testing.T, size int) (path string, content []byte) {
+	t.Helper()
+	content = make([]byte, size)
 	rand.Read(content)
-	path := filepath.Join(t.TempDir(), "data.bin")
+	path = filepath.Join(t.TempDir(), "data.bin")
 	if err := os.WriteFile(path, content, 0o600); err != nil {
 		t.Fatal(err)
 	}
+	return path, content
+}
+
+func TestFileWrapper(t *testing.T) {
+	path, content := randomFile(t, 3<<20+17)
 	s := start(t, serverOpts{args: []string{"pep3333:file_region"}})
 	mark := filepath.Join(t.TempDir(), "mark")
 	base := "/?path=" + path + "&mark=" + mark

@@ -3,11 +3,9 @@ package integration
 import (
 	"bufio"
 	"bytes"
-	"crypto/rand"
 	"fmt"
 	"net"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
@@ -22,12 +20,7 @@ import (
 // server's data (docs/benchmarks.md, bigfile). The file still arrives
 // whole once the client reads.
 func TestSendfileKeepsLittleUnsent(t *testing.T) {
-	content := make([]byte, 8<<20)
-	rand.Read(content)
-	path := filepath.Join(t.TempDir(), "data.bin")
-	if err := os.WriteFile(path, content, 0o600); err != nil {
-		t.Fatal(err)
-	}
+	path, content := randomFile(t, 8<<20)
 	s := start(t, serverOpts{args: []string{"pep3333:file_region"}})
 	// A small receive buffer: the client's window closes early, so what
 	// the server queues beyond it stays in the server's send queue.
