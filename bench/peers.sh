@@ -21,7 +21,11 @@
 # noise indicator), memory of the tree sampled every 0.5 s (peak RSS, peak PSS:
 # PSS splits pages that forked workers share) and the peak RSS of the largest
 # worker process (the tree minus its root; the root itself for one-process
-# servers).
+# servers), and the clients left unanswered: connections that, half a second
+# before wrk stops, have been waiting over a second with no byte of response
+# (a server that keeps serving a few keep-alive connections while the rest
+# wait in its listen queue reaches a high req/s on the few; wrk's --timeout,
+# longer than the run, does not count the others).
 #
 # Every server gets WORKERS (2) worker processes and runs with cwd and
 # PYTHONPATH = bench/, serving apps:<app> (apps.py). The sleepy workload gives
@@ -276,27 +280,40 @@ mem_sampler() {
   done
 }
 
-TSV_HEADER="ts	round	workload	mode	server	rps	p50_ms	p99_ms	requests	err_connect	err_read	err_write	err_timeout	non2xx	rss_idle_kb	rss_peak_kb	pss_peak_kb	worker_rss_peak_kb	srv_cpu_s	wrk_cpu_s	other_cpu_s	elapsed_s	conns	threads	duration_s"
+TSV_HEADER="ts	round	workload	mode	server	rps	p50_ms	p99_ms	requests	err_connect	err_read	err_write	err_timeout	non2xx	rss_idle_kb	rss_peak_kb	pss_peak_kb	worker_rss_peak_kb	srv_cpu_s	wrk_cpu_s	other_cpu_s	elapsed_s	conns	threads	duration_s	unanswered"
+
+# unanswered_clients PORT -> how many server-side connections on PORT have
+# sent no response byte (no bytes_sent) and received nothing for over a
+# second (lastrcv): clients still waiting for their first answer.
+unanswered_clients() {
+  ss -Htni state established "( sport = :$1 )" 2>/dev/null | awk '
+    /^[ \t]/ { if ($0 !~ /bytes_sent:/ && match($0, /lastrcv:[0-9]+/) && substr($0, RSTART + 8, RLENGTH - 8) + 0 >= 1000) n++ }
+    END { print n + 0 }'
+}
 
 # run_wrk ROUND WORKLOAD MODE SERVER URL RSS_IDLE -> appends one TSV row
 run_wrk() {
   local round=$1 wl=$2 mode=$3 srv=$4 url=$5 rss_idle=$6
   local raw="$OUT/raw/r${round}-${wl}-${mode}-${srv}.txt"
   local hdr=(); [ "$mode" = close ] && hdr=(-H 'Connection: close')
-  local peakf="$RUN_TMP/peak" sp c0 c1 m0 m1 t0 t1 out hz
+  local peakf="$RUN_TMP/peak" waitf="$RUN_TMP/unanswered" sp wp c0 c1 m0 m1 t0 t1 out hz port
   echo "0 0 0" >"$peakf"
+  echo NA >"$waitf"
   mem_sampler "$peakf" "${SERVER_PIDS[@]}" & sp=$!
+  port=${url#http://*:}; port=${port%%/*}
+  ( sleep "$(awk -v d="$DURATION" 'BEGIN { print (d > 1.5 ? d - 0.5 : 1) }')"
+    unanswered_clients "$port" >"$waitf" ) & wp=$!
   c0=$(tree_cpu_ticks "${SERVER_PIDS[@]}"); m0=$(machine_busy_ticks); t0=$(date +%s.%N)
   out=$( ( cd "$BENCH_DIR" && timeout $(( DURATION + 30 )) "${PRIO[@]}" ${WRK_CPUS:+taskset -c "$WRK_CPUS"} "$WRK" -t"$THREADS" -c"$CONNS" \
              -d"${DURATION}s" --timeout 10s --latency "${hdr[@]}" "${WRK_EXTRA[@]}" "$url"; times ) 2>&1 )
   t1=$(date +%s.%N); m1=$(machine_busy_ticks); c1=$(tree_cpu_ticks "${SERVER_PIDS[@]}")
-  kill "$sp" 2>/dev/null; wait "$sp" 2>/dev/null
+  kill "$sp" 2>/dev/null; wait "$sp" "$wp" 2>/dev/null
   printf '%s\n' "$out" >"$raw"
   hz=$(getconf CLK_TCK)
   local peak; read -r -a peak <"$peakf"
   printf '%s\n' "$out" | awk -v ts="$(date +%s)" -v round="$round" -v wl="$wl" -v mode="$mode" \
       -v srv="$srv" -v rss_idle="$rss_idle" -v rss_peak="${peak[0]}" -v pss_peak="${peak[1]}" \
-      -v worker_peak="${peak[2]}" -v hz="$hz" \
+      -v worker_peak="${peak[2]}" -v hz="$hz" -v unanswered="$(cat "$waitf")" \
       -v c0="$c0" -v c1="$c1" -v m0="$m0" -v m1="$m1" -v t0="$t0" -v t1="$t1" \
       -v conns="$CONNS" -v threads="$THREADS" -v dur="$DURATION" -v p50="NA" -v p99="NA" '
     function ms(v) {
@@ -317,12 +334,12 @@ run_wrk() {
     END {
       srv_cpu = (c1 - c0) / hz; busy = (m1 - m0) / hz; el = t1 - t0
       other = busy - srv_cpu - wrk_cpu; if (other < 0) other = 0
-      printf "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%.2f\t%.2f\t%.2f\t%.2f\t%s\t%s\t%s\n",
+      printf "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%.2f\t%.2f\t%.2f\t%.2f\t%s\t%s\t%s\t%s\n",
         ts, round, wl, mode, srv, rps, p50, p99, reqs, ec, er, ew, et, non2xx,
-        rss_idle, rss_peak, pss_peak, worker_peak, srv_cpu, wrk_cpu, other, el, conns, threads, dur
+        rss_idle, rss_peak, pss_peak, worker_peak, srv_cpu, wrk_cpu, other, el, conns, threads, dur, unanswered
     }' >>"$OUT/results.tsv"
-  tail -n 1 "$OUT/results.tsv" | awk -F'\t' '{ printf "    %-6s rps=%-9s p50=%-7s p99=%-7s err(c/r/w/t)=%s/%s/%s/%s non2xx=%s rss=%dMB worker=%dMB cpu=%.1fus/req\n",
-      $4, $6, $7, $8, $10, $11, $12, $13, $14, $16/1024, $18/1024, ($9 > 0 ? $19 / $9 * 1e6 : 0) }' >&2
+  tail -n 1 "$OUT/results.tsv" | awk -F'\t' '{ printf "    %-6s rps=%-9s p50=%-7s p99=%-7s err(c/r/w/t)=%s/%s/%s/%s non2xx=%s rss=%dMB worker=%dMB cpu=%.1fus/req unanswered=%s\n",
+      $4, $6, $7, $8, $10, $11, $12, $13, $14, $16/1024, $18/1024, ($9 > 0 ? $19 / $9 * 1e6 : 0), $26 }' >&2
 }
 
 port_of() {  # stable port per server name

@@ -119,10 +119,26 @@ class Results:
         a, b = self.by_round(wl, mode, SUBJECT), self.by_round(wl, mode, peer)
         return {k: a[k] / b[k] for k in sorted(a, key=int) if a[k] and (b.get(k) or 0) >= 1}
 
-    def best_peer_ratios(self, wl, mode, subject=SUBJECT):
-        """subject (gowsgi, or the floor) over the fastest peer of each round
-        (the floor is no peer)."""
-        peers = [s for s in self.servers(wl, mode) if s not in (SUBJECT, FLOOR)]
+    def unanswered(self, wl, mode, server):
+        """The most clients the server left waiting over a second for a
+        first answer, over its runs (peers.sh samples it near each run's
+        end); None for results recorded before peers.sh counted them."""
+        vals = [num(r.get("unanswered")) for r in self.rows(wl, mode, server)]
+        vals = [v for v in vals if v is not None]
+        return max(vals) if vals else None
+
+    def peers(self, wl, mode, answering_only=False):
+        """The peers that ran the case (the floor is no peer); with
+        answering_only, those that left no client unanswered."""
+        out = [s for s in self.servers(wl, mode) if s not in (SUBJECT, FLOOR)]
+        if answering_only:
+            out = [s for s in out if not self.unanswered(wl, mode, s)]
+        return out
+
+    def best_peer_ratios(self, wl, mode, subject=SUBJECT, answering_only=False):
+        """subject (gowsgi, or the floor) over the fastest peer of each round;
+        with answering_only, the fastest that left no client unanswered."""
+        peers = self.peers(wl, mode, answering_only)
         mine = self.by_round(wl, mode, subject)
         out = {}
         for rnd, v in mine.items():
@@ -145,8 +161,9 @@ class Results:
 def server_table(res, wl, mode):
     out = [
         "| server | req/s median [min–max] | p50 ms | p99 ms | errors | CPU µs/req "
-        "| peak RSS MiB (tree) | peak PSS MiB (tree) | worker RSS MiB | gowsgi ÷ server, per round (median) |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|",
+        "| peak RSS MiB (tree) | peak PSS MiB (tree) | worker RSS MiB | clients unanswered "
+        "| gowsgi ÷ server, per round (median) |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
     ]
     for s in res.servers(wl, mode):
         rows = res.rows(wl, mode, s)
@@ -167,7 +184,7 @@ def server_table(res, wl, mode):
             f"| {fmt_ms(res.median(wl, mode, s, 'p99_ms'))} | {errs} "
             f"| {fmt(res.cpu_us_per_req(wl, mode, s), 1)} | "
             + " | ".join(fmt(m / MIB if m else None, 1) for m in mem)
-            + f" | {ratios} |")
+            + f" | {fmt(res.unanswered(wl, mode, s))} | {ratios} |")
     return out
 
 
@@ -192,8 +209,12 @@ def target_rows(res, meta):
     def ratio(label, wl, mode, peer, want):
         rr = res.round_ratios(wl, mode, peer) if peer else res.best_peer_ratios(wl, mode)
         m = med(rr.values())
+        notes = [unanswered_note(res, wl, mode, [peer] if peer else res.peers(wl, mode))]
+        if not peer:
+            notes = [floor_note(res, wl, mode), *notes, answering_note(res, wl, mode)]
+        notes = [n for n in notes if n]
         rows.append((f"{label} ≥ {want}×", fmt_ratio(m), None if m is None else m >= want,
-                     None if peer else floor_note(res, wl, mode)))
+                     "; ".join(notes) or None))
 
     ratio("hello keep-alive vs uwsgi-http11", "hello", "ka", "uwsgi-http11", 2.5)
     ratio("hello keep-alive vs gunicorn-sync", "hello", "ka", "gunicorn-sync", 10)
@@ -226,6 +247,23 @@ def floor_note(res, wl, mode):
         return None
     m = med(res.best_peer_ratios(wl, mode, FLOOR).values())
     return f"floor: {fmt(f)} req/s" + ("" if m is None else f" = {fmt_ratio(m)} the best peer")
+
+
+def unanswered_note(res, wl, mode, peers):
+    """Which of peers left clients waiting for the whole run, if any."""
+    left = [(p, res.unanswered(wl, mode, p)) for p in peers]
+    left = [f"{p} left {n:.0f} clients unanswered" for p, n in left if n]
+    return ", ".join(left) or None
+
+
+def answering_note(res, wl, mode):
+    """The ratio to the best peer that answered every client, where the
+    best peer did not."""
+    every, answering = res.peers(wl, mode), res.peers(wl, mode, answering_only=True)
+    if not answering or every == answering:
+        return None
+    m = med(res.best_peer_ratios(wl, mode, answering_only=True).values())
+    return None if m is None else f"vs the best peer that answered every client: {fmt_ratio(m)}"
 
 
 def targets_section(results, meta):
