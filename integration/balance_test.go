@@ -38,7 +38,7 @@ func BenchmarkBalance(b *testing.B) {
 		b.Run(fmt.Sprintf("c=%d", conns), func(b *testing.B) {
 			var r balance
 			for range b.N {
-				r = measureBalance(b, addr, conns, 3*time.Second)
+				r = measureBalance(b, addr, conns, 0, 3*time.Second)
 			}
 			b.ReportMetric(r.busiestShare()*100, "busiest-worker-%")
 			b.ReportMetric(float64(r.minPerConn), "min-conn-reqs")
@@ -70,20 +70,21 @@ func (r balance) busiestShare() float64 {
 	return float64(most) / float64(r.total)
 }
 
-// measureBalance runs conns keep-alive clients against addr for d.
-func measureBalance(tb testing.TB, addr string, conns int, d time.Duration) balance {
+// measureBalance runs conns keep-alive clients against addr for settle
+// and then d, and counts the answers of d.
+func measureBalance(tb testing.TB, addr string, conns int, settle, d time.Duration) balance {
 	tb.Helper()
 	var mu sync.Mutex
 	r := balance{perWorker: map[string]int{}, minPerConn: -1}
 	var wg sync.WaitGroup
-	begin := time.Now()
+	begin := time.Now().Add(settle)
 	deadline := begin.Add(d)
 	errs := make(chan error, conns)
 	for range conns {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			seen, reconnects, err := keepAliveClient(addr, deadline)
+			seen, reconnects, err := keepAliveClient(addr, begin, deadline)
 			if err != nil {
 				errs <- err
 			}
@@ -115,9 +116,9 @@ var workerHeader = []byte("\r\nx-worker: ")
 
 // keepAliveClient sends GET /hello until deadline, on one connection at
 // a time (a new one when the server closes the last), and counts the
-// answers by X-Worker. Its parser knows only what concurrency.py's hello
-// sends: a Content-Length response.
-func keepAliveClient(addr string, deadline time.Time) (seen map[string]int, reconnects int, err error) {
+// answers after from by X-Worker. Its parser knows only what
+// concurrency.py's hello sends: a Content-Length response.
+func keepAliveClient(addr string, from, deadline time.Time) (seen map[string]int, reconnects int, err error) {
 	seen = map[string]int{}
 	req := []byte("GET /hello HTTP/1.1\r\nHost: bench\r\n\r\n")
 	var head []byte
@@ -153,7 +154,9 @@ func keepAliveClient(addr string, deadline time.Time) (seen map[string]int, reco
 				c.Close()
 				return seen, reconnects, err
 			}
-			seen[worker]++
+			if time.Now().After(from) {
+				seen[worker]++
+			}
 			keep = !bytes.Contains(lower, []byte("\r\nconnection: close\r\n"))
 		}
 		c.Close()

@@ -18,6 +18,7 @@ import (
 // Helpers of concurrency_test.go: idle keep-alive connections, slow
 // dialers, per-worker requests, worker memory and file limits.
 
+// idleConn is a keep-alive connection that has been answered once.
 type idleConn struct {
 	net.Conn
 	br *bufio.Reader

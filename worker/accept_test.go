@@ -3,6 +3,7 @@ package worker
 import (
 	"net"
 	"testing"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -37,5 +38,83 @@ func TestAcceptTCP(t *testing.T) {
 		unix.Close(fd)
 		client.Close()
 		l.Close()
+	}
+}
+
+// fullListener is a listener on 127.0.0.1 whose worker has no room (one
+// thread, one connection counted), with a client already queued.
+func fullListener(t *testing.T) (*listener, *load) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ld := newLoad(1, 1, false)
+	l, err := newListener(ln, ld, ld.wake[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	ld.add()
+	client, err := net.Dial("tcp", l.addr.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { client.Close() })
+	return l, ld
+}
+
+type acceptResult struct {
+	fd  int
+	err error
+}
+
+func acceptAsync(l *listener, stop chan struct{}) chan acceptResult {
+	done := make(chan acceptResult, 1)
+	go func() {
+		fd, _, err := l.accept(stop)
+		done <- acceptResult{fd, err}
+	}()
+	return done
+}
+
+// A worker with no room whose Python threads are live takes a
+// connection that stays queued (no sibling has room for it) rather than
+// leave it waiting until its keep-alive clients pause.
+func TestFullLiveWorkerTakesAQueuedConnection(t *testing.T) {
+	l, ld := fullListener(t)
+	ld.gaveBack(time.Now())
+	stop := make(chan struct{})
+	defer close(stop)
+	select {
+	case r := <-acceptAsync(l, stop):
+		if r.err != nil {
+			t.Fatal(r.err)
+		}
+		unix.Close(r.fd)
+	case <-time.After(10 * time.Second):
+		t.Fatal("a full, live worker left a queued connection waiting")
+	}
+	if got := ld.active.Load(); got != 2 {
+		t.Errorf("load after the forced accept: %d; want 2 (counted)", got)
+	}
+}
+
+// A worker with no room whose threads have given nothing back for
+// liveWindow (stuck in the app) takes nothing: the connection stays
+// queued for a sibling, however long it waits.
+func TestFullStuckWorkerLeavesTheQueue(t *testing.T) {
+	l, _ := fullListener(t)
+	stop := make(chan struct{})
+	done := acceptAsync(l, stop)
+	select {
+	case r := <-done:
+		unix.Close(r.fd)
+		t.Fatalf("a stuck worker took a connection: %v", r.err)
+	case <-time.After(100 * acceptGrace):
+	}
+	close(stop)
+	if r := <-done; r.err != net.ErrClosed {
+		t.Fatalf("accept after stop: %v; want net.ErrClosed", r.err)
 	}
 }

@@ -144,6 +144,7 @@ func newServer(cfg *config.Config, log zerolog.Logger, lns []net.Listener) *serv
 	if s.limits.TrailerBytes == 0 {
 		s.limits.TrailerBytes = httpparse.DefaultLimits.TrailerBytes
 	}
+	s.load.conns = func() int { return len(s.connSem) }
 	for i, ln := range lns {
 		l, err := newListener(ln, s.load, s.load.wake[i])
 		if err != nil {
@@ -179,6 +180,7 @@ func (s *server) takeSlot(method, path []byte, now time.Time) *slot {
 
 func (s *server) giveSlot(sl *slot) {
 	sl.call.end()
+	s.load.gaveBack(time.Now())
 	s.slots <- sl
 }
 

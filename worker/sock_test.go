@@ -280,3 +280,32 @@ func TestReadDeadlineNearMovesOnlyWhenItMust(t *testing.T) {
 		t.Fatalf("read from a silent peer: %v; want a deadline error", err)
 	}
 }
+
+// A worker holding fewer connections sheds less often (shedHeldFull or
+// more: every shedEvery), so of two saturated workers the busier gives up
+// more clients and an uneven split evens out.
+func TestShedIntervalFollowsTheConnectionsHeld(t *testing.T) {
+	for _, tc := range []struct {
+		held  int
+		every time.Duration
+	}{
+		{held: 2, every: 4 * shedEvery},
+		{held: 4, every: 2 * shedEvery},
+		{held: shedHeldFull, every: shedEvery},
+		{held: 40, every: shedEvery},
+	} {
+		l := newLoad(1, 0, true)
+		l.conns = func() int { return tc.held }
+		l.active.Store(2)
+		t0 := time.Unix(1000, 0)
+		if !l.shouldShed(t0) {
+			t.Fatalf("held %d: the first shed was refused", tc.held)
+		}
+		if l.shouldShed(t0.Add(tc.every - time.Millisecond)) {
+			t.Errorf("held %d: shed again within %v", tc.held, tc.every)
+		}
+		if !l.shouldShed(t0.Add(tc.every)) {
+			t.Errorf("held %d: no shed %v after the last", tc.held, tc.every)
+		}
+	}
+}

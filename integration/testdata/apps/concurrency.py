@@ -129,7 +129,13 @@ def threads(environ, start_response):
     return pieces()
 
 
-ROUTES = {"/hello": hello, "/together": together, "/stuck": stuck, "/big": big, "/upload": upload,
+def nap(environ, start_response):
+    """Sleeps ?ms milliseconds (GIL released), then answers like hello."""
+    time.sleep(int(_query(environ).get("ms", "20")) / 1000)
+    return hello(environ, start_response)
+
+
+ROUTES = {"/hello": hello, "/nap": nap, "/together": together, "/stuck": stuck, "/big": big, "/upload": upload,
           "/threads": threads}
 
 
