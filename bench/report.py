@@ -263,7 +263,9 @@ def answering_note(res, wl, mode):
     if not answering or every == answering:
         return None
     m = med(res.best_peer_ratios(wl, mode, answering_only=True).values())
-    return None if m is None else f"vs the best peer that answered every client: {fmt_ratio(m)}"
+    if m is None or fmt_ratio(m) == fmt_ratio(med(res.best_peer_ratios(wl, mode).values())):
+        return None  # the best peer answered every client anyway
+    return f"vs the best peer that answered every client: {fmt_ratio(m)}"
 
 
 def targets_section(results, meta):
