@@ -227,11 +227,10 @@ func TestBusyWorkerTakesNewClients(t *testing.T) {
 			}
 		}()
 	}
-	for served.Load() < 6 {
-		if t.Failed() {
-			return
+	for busy := time.Now().Add(10 * time.Second); served.Load() < 6; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(busy) {
+			t.Fatalf("the keep-alive clients got %d answers in 10 s; want 6 to begin", served.Load())
 		}
-		time.Sleep(10 * time.Millisecond)
 	}
 	c, err := net.Dial("tcp", s.addr)
 	if err != nil {

@@ -138,7 +138,7 @@ func (l *listener) accept(stop <-chan struct{}) (int, unix.Sockaddr, error) {
 // least acceptGrace, longer the more clients it holds), seen by ticks
 // acceptGrace apart: no sibling had room, as one with room takes a
 // connection within microseconds. At most one per tick, and only while
-// its Python threads are live (one was given back within liveWindow; a
+// its Python threads are live (a request took one within liveWindow; a
 // worker whose threads are all stuck, or all in long calls, leaves it
 // queued). Taken in, the connection waits its turn for a Python thread
 // in order with the others.

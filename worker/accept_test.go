@@ -83,7 +83,7 @@ func acceptAsync(l *listener, stop chan struct{}) chan acceptResult {
 // leave it waiting until its keep-alive clients pause.
 func TestFullLiveWorkerTakesAQueuedConnection(t *testing.T) {
 	l, ld := fullListener(t)
-	ld.gaveBack(time.Now())
+	ld.took(time.Now())
 	stop := make(chan struct{})
 	defer close(stop)
 	select {

@@ -175,12 +175,12 @@ func (s *server) takeSlot(method, path []byte, now time.Time) *slot {
 		now = time.Now()
 	}
 	sl.call.begin(method, path, now)
+	s.load.took(now)
 	return sl
 }
 
 func (s *server) giveSlot(sl *slot) {
 	sl.call.end()
-	s.load.gaveBack(time.Now())
 	s.slots <- sl
 }
 
