@@ -148,11 +148,11 @@ func (l *listener) accept(stop <-chan struct{}) (int, unix.Sockaddr, error) {
 // 4 clients sending 20 ms requests back to back it served 2 of them, and
 // a newcomer waited until the others stopped; with 2 workers × 8 threads
 // and 64 clients, 30-odd waited in the listen queue until shedding let
-// them in (p50 40 ms, p99 404 ms; now 81 and 101).
+// them in (p50 40 ms, p99 404 ms; now 81 and 101-141).
 //
 // The ticks back off to maxAcceptTick while they find the queue empty:
 // each is a wake-up of a process that may be otherwise idle. On sleepy
-// (2 workers x 8 threads, 64 clients, 790 req/s: the core 96% idle) ticks
+// (2 workers × 8 threads, 64 clients, 790 req/s: the core 96% idle) ticks
 // every 2 ms took the workers' CPU per request from 45-61 us (when the
 // queue held the clients) to 96-115; backing off, 80-86, latency alike.
 const (
