@@ -112,7 +112,7 @@ clean:
 # the same interpreter build. Knobs (env): ROUNDS, DURATION, CPU_MODES,
 # SERVERS, WORKLOADS, CLOSE_WORKLOADS; see bench/run.sh.
 BENCH_PYTHON ?= /usr/bin/python3
-BENCH_DEB_PACKAGES := $(DEB_PACKAGES) wrk gunicorn uwsgi uwsgi-plugin-python3 python3-waitress gnuplot-nox
+BENCH_DEB_PACKAGES := $(DEB_PACKAGES) wrk gunicorn uwsgi uwsgi-plugin-python3 python3-waitress gnuplot-nox iproute2
 .PHONY: bench bench-deps bench-go bench-balance
 bench-deps:
 	@$(MAKE) --no-print-directory deps DEB_PACKAGES="$(BENCH_DEB_PACKAGES)"

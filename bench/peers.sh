@@ -284,8 +284,10 @@ TSV_HEADER="ts	round	workload	mode	server	rps	p50_ms	p99_ms	requests	err_connect
 
 # unanswered_clients PORT -> how many server-side connections on PORT have
 # sent no response byte (no bytes_sent) and received nothing for over a
-# second (lastrcv): clients still waiting for their first answer.
+# second (lastrcv): clients still waiting for their first answer. NA
+# without ss (iproute2, which make bench-deps installs).
 unanswered_clients() {
+  command -v ss >/dev/null || { echo NA; return; }
   ss -Htni state established "( sport = :$1 )" 2>/dev/null | awk '
     /^[ \t]/ { if ($0 !~ /bytes_sent:/ && match($0, /lastrcv:[0-9]+/) && substr($0, RSTART + 8, RLENGTH - 8) + 0 >= 1000) n++ }
     END { print n + 0 }'
