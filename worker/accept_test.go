@@ -118,3 +118,64 @@ func TestFullStuckWorkerLeavesTheQueue(t *testing.T) {
 		t.Fatalf("accept after stop: %v; want net.ErrClosed", r.err)
 	}
 }
+
+// While the listen queue stays empty a full worker's ticks back off to
+// maxAcceptTick (each wakes a possibly idle process); a queued client
+// brings them back to acceptGrace.
+func TestAcceptTicksBackOffWhileTheQueueIsEmpty(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ld := newLoad(1, 1, false)
+	l, err := newListener(ln, ld, ld.wake[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	now := time.Now()
+	for range 10 {
+		if l.queuedLong(now) {
+			t.Fatal("an empty queue reported as waiting")
+		}
+	}
+	if l.tickEvery != maxAcceptTick {
+		t.Fatalf("tick after 10 empty looks: %v; want %v", l.tickEvery, maxAcceptTick)
+	}
+	client, err := net.Dial("tcp", l.addr.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Close()
+	// The handshake may finish a moment after Dial returns: look until the
+	// client shows in the queue.
+	for give := time.Now().Add(5 * time.Second); l.queuedSince.IsZero(); {
+		if l.queuedLong(now) {
+			t.Fatal("a client taken at the first look")
+		}
+		if time.Now().After(give) {
+			t.Fatal("the dialled client never showed in the listen queue")
+		}
+	}
+	if l.tickEvery != acceptGrace {
+		t.Fatalf("tick once a client is queued: %v; want %v", l.tickEvery, acceptGrace)
+	}
+	if !l.queuedLong(now.Add(l.load.patience())) {
+		t.Fatal("a client queued for the whole patience is not taken")
+	}
+}
+
+// Of two full workers, the one holding fewer clients per thread waits
+// less before taking a queued one.
+func TestPatienceGrowsWithTheClientsHeld(t *testing.T) {
+	ld := newLoad(2, 0, true)
+	for _, tc := range []struct {
+		held int
+		want time.Duration
+	}{{0, acceptGrace}, {3, acceptGrace}, {4, 2 * acceptGrace}, {12, 6 * acceptGrace}} {
+		ld.conns = func() int { return tc.held }
+		if got := ld.patience(); got != tc.want {
+			t.Errorf("%d clients on 2 threads: patience %v; want %v", tc.held, got, tc.want)
+		}
+	}
+}
