@@ -41,9 +41,9 @@ func TestAcceptTCP(t *testing.T) {
 	}
 }
 
-// fullListener is a listener on 127.0.0.1 whose worker has no room (one
-// thread, one connection counted), with a client already queued.
-func fullListener(t *testing.T) (*listener, *load) {
+// oneThreadListener is a listener on 127.0.0.1 of a worker with one
+// thread and no siblings, closed when the test ends.
+func oneThreadListener(t *testing.T) (*listener, *load) {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -55,6 +55,14 @@ func fullListener(t *testing.T) (*listener, *load) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { l.Close() })
+	return l, ld
+}
+
+// fullListener is a oneThreadListener whose worker has no room (one
+// connection counted), with a client already queued.
+func fullListener(t *testing.T) (*listener, *load) {
+	t.Helper()
+	l, ld := oneThreadListener(t)
 	ld.add()
 	client, err := net.Dial("tcp", l.addr.String())
 	if err != nil {
@@ -123,16 +131,7 @@ func TestFullStuckWorkerLeavesTheQueue(t *testing.T) {
 // maxAcceptTick (each wakes a possibly idle process); a queued client
 // brings them back to acceptGrace.
 func TestAcceptTicksBackOffWhileTheQueueIsEmpty(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ld := newLoad(1, 1, false)
-	l, err := newListener(ln, ld, ld.wake[0])
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
+	l, _ := oneThreadListener(t)
 	now := time.Now()
 	for range 10 {
 		if l.queuedLong(now) {
