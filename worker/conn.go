@@ -37,6 +37,7 @@ type conn struct {
 	fwdTrust int8
 	w        bodyWriter
 	out      outbox
+	hold     holder // sends held bytes while the app runs: hold.go
 	// Scratch for one response step's buffers, and for those plus the
 	// outbox, so that framing a step allocates nothing.
 	step [maxIov][]byte
@@ -70,6 +71,7 @@ func (c *conn) open(s *server, sk *sock) {
 	c.w = bodyWriter{}
 	c.out.reset()
 	c.out.limit = s.cfg.ResponseBuffer
+	c.hold.start(c)
 	c.lastEnd = time.Time{}
 	c.idle, c.fresh = false, true
 }

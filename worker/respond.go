@@ -170,6 +170,7 @@ func (st *streamer) run(head []byte, step pyshim.Step) bool {
 	c := st.c
 	st.locked = true
 	defer st.finish()
+	defer c.hold.stop()
 	bufs := c.step[:0]
 	if head != nil { // nil when write() already sent it
 		bufs = append(bufs, head)
@@ -180,14 +181,22 @@ func (st *streamer) run(head []byte, step pyshim.Step) bool {
 		if step.Done && c.w.plan.Framing == wsgi.FrameChunked {
 			bufs = append(bufs, lastChunk)
 		}
-		// Bytes before a file region (the head, mostly) wait in the
-		// kernel to leave with the file's first segment: one segment and
-		// one wake-up of the client fewer per file.
-		c.nc.more = c.w.sendsFile(step.File)
-		ok := st.deliver(bufs, step.Done)
-		c.nc.more = false
-		if !ok {
-			return false
+		var now time.Time // read only for a response that goes on
+		if !step.Done && step.File.Len == 0 {
+			now = time.Now()
+		}
+		if !now.IsZero() && c.hold.mayHold(size(bufs), now) {
+			c.out.keep(bufs) // hold.go
+		} else {
+			// Bytes before a file region (the head, mostly) wait in the
+			// kernel to leave with the file's first segment: one segment
+			// and one wake-up of the client fewer per file.
+			c.nc.more = c.w.sendsFile(step.File)
+			ok := st.deliver(bufs, step.Done)
+			c.nc.more = false
+			if !ok {
+				return false
+			}
 		}
 		clear(bufs) // Big points into Python memory that Next frees
 		bufs = bufs[:0]
@@ -197,12 +206,26 @@ func (st *streamer) run(head []byte, step pyshim.Step) bool {
 		if step.Done {
 			break
 		}
-		st.sl.call.next(time.Now())
+		if now.IsZero() {
+			now = time.Now()
+		}
+		st.sl.call.next(now)
+		c.hold.beginWait(now)
 		step = st.x.py.Next()
+		heldErr := c.hold.endWait()
 		if step.Failed {
-			// The head is out: cut the connection so the client sees a
-			// truncated response rather than a complete-looking one.
+			// The head is out, or held: cut the connection after the
+			// bytes held so far, so the client sees a truncated response
+			// rather than a complete-looking one.
 			c.logAppError(step.Traceback)
+			if heldErr == nil {
+				st.finish()
+				c.flushOut()
+			}
+			return false
+		}
+		if heldErr != nil { // the client went away
+			st.abort()
 			return false
 		}
 		if step.Traceback != "" {
