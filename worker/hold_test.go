@@ -35,6 +35,18 @@ func endWaitWithin(t *testing.T, c *conn, d time.Duration) error {
 	}
 }
 
+// awaitFlush waits for the timer to take the outbox to send it, and
+// fails the test if it does not within 5 s of the wait's start.
+func awaitFlush(t *testing.T, c *conn) {
+	t.Helper()
+	for deadline := time.Now().Add(5 * time.Second); c.hold.state.Load() != holdFlushing; {
+		if time.Now().After(deadline) {
+			t.Fatal("the timer did not take the held bytes while the app ran")
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
 // Held bytes reach the client while the app runs (PEP 3333: a server
 // that holds a block back keeps sending while the next is produced):
 // the timer sends them although the connection goroutine is still
@@ -76,7 +88,7 @@ func TestHeldFlushNeverWaitsOnTheClient(t *testing.T) {
 	}
 	c.out.keep([][]byte{make([]byte, 1000)})
 	c.hold.beginWait(time.Now())
-	time.Sleep(50 * holdTime) // the timer finds the socket full
+	awaitFlush(t, c) // which finds the socket full
 	if err := endWaitWithin(t, c, 5*time.Second); err != nil {
 		t.Fatal(err)
 	}
@@ -94,10 +106,7 @@ func TestHeldFlushReportsAGoneClient(t *testing.T) {
 	time.Sleep(10 * time.Millisecond)
 	c.out.keep([][]byte{[]byte("for nobody")})
 	c.hold.beginWait(time.Now())
-	deadline := time.Now().Add(5 * time.Second)
-	for c.hold.state.Load() != holdFlushing && time.Now().Before(deadline) {
-		time.Sleep(time.Millisecond)
-	}
+	awaitFlush(t, c)
 	err := endWaitWithin(t, c, 5*time.Second)
 	if err == nil || !strings.Contains(err.Error(), "sendmsg") {
 		t.Fatalf("endWait = %v; want the failed sendmsg", err)
