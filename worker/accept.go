@@ -128,7 +128,7 @@ func (l *listener) accept(stop <-chan struct{}) (int, unix.Sockaddr, error) {
 		case <-l.grace.C:
 			l.graceArmed = false
 			now := time.Now()
-			l.force = l.queuedLong(now) && l.load.live(now)
+			l.force = l.queuedLong(now) && l.load.tookSince(l.queuedSince)
 		}
 	}
 }
@@ -137,11 +137,16 @@ func (l *listener) accept(stop <-chan struct{}) (int, unix.Sockaddr, error) {
 // listen queue has stayed non-empty for its patience (load.patience: at
 // least acceptGrace, longer the more clients it holds), seen by ticks
 // acceptGrace apart: no sibling had room, as one with room takes a
-// connection within microseconds. At most one per tick, and only while
-// its Python threads are live (a request took one within liveWindow; a
-// worker whose threads are all stuck, or all in long calls, leaves it
-// queued). Taken in, the connection waits its turn for a Python thread
-// in order with the others.
+// connection within microseconds. At most one per tick, and only if its
+// Python threads are live: a request of its own took one since the
+// connections were first seen waiting. A worker whose threads are all
+// stuck, or all in long calls, leaves them queued, however briefly its
+// siblings were too slow to take them (it once looked back a whole
+// second for a take: on a loaded machine, a sibling woken late left a
+// connection queued for two ticks, and a worker whose only thread had
+// just gone into a 5 s call took it; TestStuckWorkerLeavesConnections-
+// ToSibling failed 5 runs in 20). Taken in, the connection waits its turn
+// for a Python thread in order with the others.
 //
 // Without it, a worker whose threads stayed busy took new connections
 // only in the moments its keep-alive clients left it room: with -w 1 and
@@ -158,7 +163,6 @@ func (l *listener) accept(stop <-chan struct{}) (int, unix.Sockaddr, error) {
 const (
 	acceptGrace   = 2 * time.Millisecond
 	maxAcceptTick = 32 * time.Millisecond
-	liveWindow    = time.Second
 )
 
 // queuedLong reports whether connections have been waiting in the listen

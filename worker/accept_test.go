@@ -86,33 +86,41 @@ func acceptAsync(l *listener, stop chan struct{}) chan acceptResult {
 	return done
 }
 
-// A worker with no room whose Python threads are live takes a
-// connection that stays queued (no sibling has room for it) rather than
-// leave it waiting until its keep-alive clients pause.
+// A worker with no room whose Python threads are live (requests keep
+// taking them) takes a connection that stays queued (no sibling has room
+// for it) rather than leave it waiting until its keep-alive clients pause.
 func TestFullLiveWorkerTakesAQueuedConnection(t *testing.T) {
 	l, ld := fullListener(t)
-	ld.took(time.Now())
 	stop := make(chan struct{})
 	defer close(stop)
-	select {
-	case r := <-acceptAsync(l, stop):
-		if r.err != nil {
-			t.Fatal(r.err)
+	done := acceptAsync(l, stop)
+	for give := time.Now().Add(10 * time.Second); ; {
+		ld.took(time.Now()) // a request takes a thread every millisecond
+		select {
+		case r := <-done:
+			if r.err != nil {
+				t.Fatal(r.err)
+			}
+			unix.Close(r.fd)
+			if got := ld.active.Load(); got != 2 {
+				t.Errorf("load after the forced accept: %d; want 2 (counted)", got)
+			}
+			return
+		case <-time.After(time.Millisecond):
 		}
-		unix.Close(r.fd)
-	case <-time.After(10 * time.Second):
-		t.Fatal("a full, live worker left a queued connection waiting")
-	}
-	if got := ld.active.Load(); got != 2 {
-		t.Errorf("load after the forced accept: %d; want 2 (counted)", got)
+		if time.Now().After(give) {
+			t.Fatal("a full, live worker left a queued connection waiting")
+		}
 	}
 }
 
-// A worker with no room whose threads have given nothing back for
-// liveWindow (stuck in the app) takes nothing: the connection stays
-// queued for a sibling, however long it waits.
+// A worker with no room whose threads took nothing since the connection
+// was queued (its only thread went into a long call a moment before)
+// takes nothing: the connection stays queued for a sibling, however long
+// it waits.
 func TestFullStuckWorkerLeavesTheQueue(t *testing.T) {
-	l, _ := fullListener(t)
+	l, ld := fullListener(t)
+	ld.took(time.Now().Add(-time.Millisecond))
 	stop := make(chan struct{})
 	done := acceptAsync(l, stop)
 	select {

@@ -97,14 +97,13 @@ func (l *load) done() {
 }
 
 // took records that a request took a Python thread at now (the time the
-// caller already read: no clock reading of its own per request).
+// caller already read, at or before the take: no clock reading of its
+// own per request).
 func (l *load) took(now time.Time) { l.lastTake.Store(now.UnixNano()) }
 
-// live reports whether a request took a Python thread within liveWindow
-// of now: the worker's threads are busy, not all stuck.
-func (l *load) live(now time.Time) bool {
-	return now.UnixNano()-l.lastTake.Load() < int64(liveWindow)
-}
+// tookSince reports whether a request took a Python thread at or after
+// t: one was given back since, so the threads are not all stuck.
+func (l *load) tookSince(t time.Time) bool { return l.lastTake.Load() >= t.UnixNano() }
 
 // patience is how long connections must have waited in the listen queue
 // before this worker, full, takes one (listener.accept): acceptGrace,
