@@ -29,10 +29,17 @@ unsigned long gw_thread_ident(void)
  */
 static PyObject *stack_of(unsigned long ident)
 {
-	PyObject *frames = NULL, *key = NULL, *tb = NULL, *lines = NULL, *empty = NULL, *text = NULL;
-	PyObject *frame;
+	PyObject *current, *frames = NULL, *key = NULL, *tb = NULL, *lines = NULL, *empty = NULL;
+	PyObject *frame, *text = NULL;
 
-	frames = _PyThread_CurrentFrames(); /* new reference */
+	/* sys._current_frames() is documented API; the C function behind it
+	 * (_PyThread_CurrentFrames) is private. */
+	current = PySys_GetObject("_current_frames"); /* borrowed */
+	if (current == NULL) {
+		PyErr_SetString(PyExc_RuntimeError, "sys._current_frames is missing");
+		goto error;
+	}
+	frames = PyObject_CallNoArgs(current);
 	if (frames == NULL)
 		goto error;
 	key = PyLong_FromUnsignedLong(ident);

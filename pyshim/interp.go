@@ -70,6 +70,10 @@ func Init(opt Options) error {
 	if C.gw_initialize(cprog, cexe, csrc, &cerr) != 0 {
 		return takeError(cerr, "the Python interpreter failed to start")
 	}
+	if C.gw_tracebacks_register() != 0 {
+		var n C.size_t
+		return takeError(C.gw_format_exception(&n), "cannot register the traceback signal with faulthandler")
+	}
 	if len(opt.EnvironKeys) > 255 {
 		return errors.New("pyshim: more than 255 well-known environ keys")
 	}

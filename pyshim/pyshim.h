@@ -61,6 +61,10 @@ int gw_set_environ_keys(const char *const *keys, int n, char **err);
 int gw_load_app(const char *spec, const char *const *paths, int npaths,
 		int multithread, int *stolen, int *nstolen, char **err);
 void gw_release_main(void);
+/* traceback.c: faulthandler's dump of every thread on a spare signal */
+int gw_tracebacks_register(void); /* GIL held */
+int gw_tracebacks_register_nogil(char **err);
+int gw_dump_tracebacks(const char **msg); /* no GIL */
 
 /* gw_slot_new needs no GIL; gw_slot_free takes it. ctx names the Go
  * sink of the slot's wsgi.errors. */

@@ -130,5 +130,7 @@ func Adopt(opt Options) error {
 	if C.gw_adopt(keys, C.int(len(opt.EnvironKeys)), &cerr) != 0 {
 		return takeError(cerr, "out of memory interning environ keys")
 	}
-	return nil
+	// Only now: the Go runtime took every signal handler when it
+	// started, after the zygote forked this process.
+	return enableTracebacks()
 }
