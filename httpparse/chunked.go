@@ -142,8 +142,11 @@ func (b *Body) readDataCRLF() error {
 // by Limits.TrailerBytes and Limits.Fields.
 func (b *Body) readTrailerLine() error {
 	start := len(b.tbuf)
-	limit := max(b.lim.trailerBytes-b.tbytes-2, 0)
-	tbuf, err := appendLine(b.tbuf, b.br, limit, ErrTrailersTooLarge)
+	limit, tooLong := max(b.lim.trailerBytes-b.tbytes-2, 0), ErrTrailersTooLarge
+	if line := fieldLineLimit(b.lim.fieldSize); line < limit {
+		limit, tooLong = line, ErrHeaderTooLarge
+	}
+	tbuf, err := appendLine(b.tbuf, b.br, limit, tooLong)
 	b.tbuf = tbuf
 	if err != nil {
 		return err
@@ -168,8 +171,37 @@ func (b *Body) readTrailerLine() error {
 	if err != nil {
 		return err
 	}
+	if forbiddenInTrailer(tbuf[span.nameStart:span.nameEnd]) {
+		return ErrForbiddenTrailer
+	}
 	b.tspans = append(b.tspans, span)
 	return nil
+}
+
+// forbiddenInTrailer reports whether a field may not appear in a trailer
+// section. RFC 9110 §6.5.1 forbids trailers that frame, route,
+// authenticate or modify the request, and says a recipient MUST NOT merge
+// them into the header section; a proxy that does (or that forwards them
+// as headers over HTTP/2) would route or frame by a field gowsgi never
+// saw. gowsgi never merges trailers, and refuses these outright as
+// Gunicorn main does (its RFC9110_6_5_1_FORBIDDEN_TRAILER: Host,
+// Content-Length, Transfer-Encoding, Trailer, Authorization, TE), plus the
+// other request fields of the same classes: Proxy-Authorization
+// (authentication, RFC 9110 §11.7.2), Expect and Max-Forwards (request
+// modifiers, RFC 9110 §10.1.1, §7.6.2). Content-describing fields such as
+// Content-Type stay accepted, as Gunicorn's own corpus accepts them.
+func forbiddenInTrailer(name []byte) bool {
+	for _, f := range forbiddenTrailers {
+		if equalFoldASCII(name, f) {
+			return true
+		}
+	}
+	return false
+}
+
+var forbiddenTrailers = [...]string{
+	"host", "content-length", "transfer-encoding", "trailer", "te",
+	"authorization", "proxy-authorization", "expect", "max-forwards",
 }
 
 // parseChunkLine parses a chunk-size line without its CRLF (RFC 9112 §7.1):

@@ -49,14 +49,15 @@ var (
 	ErrHeadTooLarge       = &Error{431, "header section too large"}
 )
 
-// Framing and semantic errors (RFC 9112 §3.2, §6; RFC 9110 §7.2, §8.6).
+// Framing and semantic errors (RFC 9112 §3.2, §6; RFC 9110 §5.3, §7.2, §8.6).
 var (
 	ErrMissingHost                  = &Error{400, "missing Host header"}
 	ErrDuplicateHost                = &Error{400, "duplicate Host header"}
 	ErrInvalidHost                  = &Error{400, "invalid Host header"}
+	ErrDuplicateContentType         = &Error{400, "duplicate Content-Type header"}
 	ErrContentLengthAndTransferCode = &Error{400, "both Content-Length and Transfer-Encoding"}
 	ErrInvalidContentLength         = &Error{400, "invalid Content-Length"}
-	ErrConflictingContentLength     = &Error{400, "conflicting Content-Length values"}
+	ErrDuplicateContentLength       = &Error{400, "duplicate Content-Length header"}
 	ErrTransferEncodingHTTP10       = &Error{400, "Transfer-Encoding in an HTTP/1.0 request"}
 	ErrInvalidTransferEncoding      = &Error{400, "malformed Transfer-Encoding"}
 	ErrChunkedNotLast               = &Error{400, "chunked is not the final transfer coding"}
@@ -64,13 +65,14 @@ var (
 	ErrBodyTooLarge                 = &Error{413, "request body too large"}
 )
 
-// Chunked body errors (RFC 9112 §7.1).
+// Chunked body errors (RFC 9112 §7.1; RFC 9110 §6.5.1).
 var (
 	ErrInvalidChunkSize      = &Error{400, "invalid chunk size"}
 	ErrInvalidChunkExtension = &Error{400, "invalid chunk extension"}
 	ErrChunkLineTooLong      = &Error{400, "chunk header too long"}
 	ErrMissingChunkCRLF      = &Error{400, "chunk data not followed by CRLF"}
 	ErrTrailersTooLarge      = &Error{431, "trailer section too large"}
+	ErrForbiddenTrailer      = &Error{400, "header field not allowed in trailer section"}
 )
 
 // Errors that are not the client's fault and carry no status.

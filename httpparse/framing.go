@@ -55,6 +55,7 @@ type framing struct {
 	te                teCodings
 	connClose, connKA bool
 	expectContinue    bool
+	contentTypes      int
 	contentType       []byte
 }
 
@@ -70,9 +71,15 @@ func (r *Reader) frame(req *Request) error {
 	http11 := req.Minor == 1
 	// RFC 9112 §3.2: 400 for an HTTP/1.1 request without Host, and for any
 	// request with more than one Host line or an invalid Host value.
+	// RFC 9110 §5.3: Host and Content-Type are singleton fields; a second
+	// line cannot be combined into a list, and which one a proxy or the
+	// app would keep is anyone's guess, so both are refused (as Gunicorn
+	// main does; Content-Length is refused in add).
 	switch {
 	case f.hosts > 1:
 		return ErrDuplicateHost
+	case f.contentTypes > 1:
+		return ErrDuplicateContentType
 	case f.hosts == 0 && http11:
 		return ErrMissingHost
 	case f.hosts == 1 && !validHost(f.hostValue):
@@ -99,14 +106,16 @@ func (f *framing) add(h *Header) error {
 		f.hosts++
 		f.hostValue = h.Value
 	case fieldContentLength:
+		// RFC 9110 §8.6 lets a recipient take repeated identical values
+		// as one; Gunicorn main refuses any repeat, identical or not,
+		// since a proxy that kept the other line frames the body its own
+		// way. So does gowsgi, with or without equal values.
+		if f.contentLength >= 0 {
+			return ErrDuplicateContentLength
+		}
 		n, err := parseContentLength(h.Value)
 		if err != nil {
 			return err
-		}
-		// RFC 9110 §8.6: repeated identical values may be taken as one;
-		// differing ones are an unrecoverable framing error.
-		if f.contentLength >= 0 && f.contentLength != n {
-			return ErrConflictingContentLength
 		}
 		f.contentLength = n
 	case fieldTransferEncoding:
@@ -122,9 +131,8 @@ func (f *framing) add(h *Header) error {
 	case fieldExpect:
 		f.expectContinue = f.expectContinue || equalFoldASCII(h.Value, "100-continue")
 	case fieldContentType:
-		if f.contentType == nil {
-			f.contentType = h.Value
-		}
+		f.contentTypes++
+		f.contentType = h.Value
 	}
 	return nil
 }
@@ -161,23 +169,16 @@ func (f *framing) resolveLength(req *Request, bodyLimit int64) error {
 	return nil
 }
 
-// parseContentLength parses a Content-Length value (RFC 9110 §8.6): 1*DIGIT,
-// or a list of identical such values. "42" → 42, "42, 42" → 42,
-// "42, 7" → ErrConflictingContentLength; "+1", "0x2", "", "42," or a value
-// past int64 → ErrInvalidContentLength.
+// parseContentLength parses a Content-Length value: 1*DIGIT (RFC 9110
+// §8.6). "42" → 42; "42, 42", "+1", "0x2", "", "42," or a value past
+// int64 → ErrInvalidContentLength. The list form that §8.6 lets a
+// recipient fold when its members agree is refused outright, as Gunicorn
+// main and net/http do: a proxy that folds it differently (or takes the
+// first member of "42, 7") would frame another body.
 func parseContentLength(v []byte) (int64, error) {
-	n := int64(-1)
-	for list, more := v, true; more; {
-		var elem []byte
-		elem, list, more = cutListElement(list)
-		m, valid := parseDecimal(elem)
-		if !valid {
-			return 0, ErrInvalidContentLength
-		}
-		if n >= 0 && m != n {
-			return 0, ErrConflictingContentLength
-		}
-		n = m
+	n, valid := parseDecimal(v)
+	if !valid {
+		return 0, ErrInvalidContentLength
 	}
 	return n, nil
 }

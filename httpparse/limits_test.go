@@ -70,32 +70,49 @@ var limitCases = []struct {
 		wantErr: ErrTooManyHeaders,
 	},
 	{
-		name:   "field size at a custom limit",
+		name:   "field size at a custom limit counts the CRLF, as Gunicorn does",
 		limits: Limits{FieldSize: 12},
-		input:  "GET / HTTP/1.1\r\nHost: h\r\nX-A: 1234567\r\n\r\n", // 12 bytes
+		input:  "GET / HTTP/1.1\r\nHost: h\r\nX-A: 12345\r\n\r\n", // 10 bytes + CRLF
 	},
 	{
 		name:    "field size one past a custom limit",
 		limits:  Limits{FieldSize: 12},
-		input:   "GET / HTTP/1.1\r\nHost: h\r\nX-A: 12345678\r\n\r\n",
+		input:   "GET / HTTP/1.1\r\nHost: h\r\nX-A: 123456\r\n\r\n",
 		wantErr: ErrHeaderTooLarge,
 	},
 	{
 		name:    "field size counts trailing whitespace",
 		limits:  Limits{FieldSize: 12},
-		input:   "GET / HTTP/1.1\r\nHost: h\r\nX-A: 1234567 \r\n\r\n",
+		input:   "GET / HTTP/1.1\r\nHost: h\r\nX-A: 12345 \r\n\r\n",
 		wantErr: ErrHeaderTooLarge,
 	},
 	{
-		name:    "field size 0 is bounded by the header section",
-		limits:  Limits{Fields: 2, FieldSize: 0},
-		input:   "GET / HTTP/1.1\r\nHost: h\r\nX-Big: " + strings.Repeat("b", 2*8192) + "\r\n\r\n",
-		wantErr: ErrHeadTooLarge,
+		name:   "field size 0 means Gunicorn main's default 8190: 8188 bytes + CRLF accepted",
+		limits: Limits{FieldSize: 0},
+		input:  "GET / HTTP/1.1\r\nHost: h\r\nX-Big: " + strings.Repeat("b", 8188-len("X-Big: ")) + "\r\n\r\n",
 	},
 	{
-		name:   "field size 0 allows one long field within the section",
-		limits: Limits{Fields: 2, FieldSize: 0},
-		input:  "GET / HTTP/1.1\r\nHost: h\r\nX-Big: " + strings.Repeat("b", 10000) + "\r\n\r\n",
+		name:    "field size 0 means 8190, not unlimited: 8189 bytes + CRLF refused",
+		limits:  Limits{FieldSize: 0},
+		input:   "GET / HTTP/1.1\r\nHost: h\r\nX-Big: " + strings.Repeat("b", 8189-len("X-Big: ")) + "\r\n\r\n",
+		wantErr: ErrHeaderTooLarge,
+	},
+	{
+		name:    "negative field size means 8190 too",
+		limits:  Limits{FieldSize: -1},
+		input:   "GET / HTTP/1.1\r\nHost: h\r\nX-Big: " + strings.Repeat("b", 10000) + "\r\n\r\n",
+		wantErr: ErrHeaderTooLarge,
+	},
+	{
+		name:    "field size bounds each trailer line too",
+		limits:  Limits{FieldSize: 30, TrailerBytes: 100},
+		input:   chunkedPost("0\r\nX-A: " + strings.Repeat("t", 24) + "\r\n\r\n"), // 29 bytes + CRLF
+		wantErr: ErrHeaderTooLarge,
+	},
+	{
+		name:   "a trailer line at the field size is accepted",
+		limits: Limits{FieldSize: 30, TrailerBytes: 100},
+		input:  chunkedPost("0\r\nX-A: " + strings.Repeat("t", 23) + "\r\n\r\n"), // 28 bytes + CRLF
 	},
 	{
 		name:   "body at the Content-Length limit",

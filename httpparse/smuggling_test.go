@@ -101,12 +101,42 @@ var smugglingCases = []struct {
 	{
 		name:    "two differing Content-Length lines (Waitress CVE-2019-16792)",
 		input:   "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 0\r\nContent-Length: 41\r\n\r\n" + smuggled,
-		wantErr: ErrConflictingContentLength,
+		wantErr: ErrDuplicateContentLength,
+	},
+	{
+		name:    "two identical Content-Length lines (Gunicorn main refuses any repeat)",
+		input:   "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 41\r\nContent-Length: 41\r\n\r\n" + smuggled,
+		wantErr: ErrDuplicateContentLength,
 	},
 	{
 		name:    "Content-Length list with differing values",
 		input:   "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 0, 41\r\n\r\n" + smuggled,
-		wantErr: ErrConflictingContentLength,
+		wantErr: ErrInvalidContentLength,
+	},
+	{
+		name:    "Content-Length list with identical values (PortSwigger CL list)",
+		input:   "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 41, 41\r\n\r\n" + smuggled,
+		wantErr: ErrInvalidContentLength,
+	},
+	{
+		name:    "two Content-Type lines",
+		input:   "POST / HTTP/1.1\r\nHost: a\r\nContent-Type: text/plain\r\nContent-Type: application/json\r\nContent-Length: 0\r\n\r\n" + smuggled,
+		wantErr: ErrDuplicateContentType,
+	},
+	{
+		name:    "Content-Length in a chunked trailer",
+		input:   "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nContent-Length: 41\r\n\r\n" + smuggled,
+		wantErr: ErrForbiddenTrailer,
+	},
+	{
+		name:    "Transfer-Encoding in a chunked trailer",
+		input:   "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n0\r\ntransfer-encoding: chunked\r\n\r\n" + smuggled,
+		wantErr: ErrForbiddenTrailer,
+	},
+	{
+		name:    "Host in a chunked trailer",
+		input:   "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nHost: internal\r\n\r\n" + smuggled,
+		wantErr: ErrForbiddenTrailer,
 	},
 	{
 		name:    "Content-Length with sign",

@@ -15,7 +15,9 @@
 // --uwsgi-allow-from), but the parser is still strict: a packet must be
 // exactly as long as its header says, every key must be printable
 // ASCII, and a CGI var may appear once, because two CONTENT_LENGTH vars
-// would leave the end of the body to whoever reads them last.
+// would leave the end of the body to whoever reads them last. So may the
+// singleton request headers HTTP_HOST, HTTP_CONTENT_TYPE and
+// HTTP_CONTENT_LENGTH (RFC 9110 §5.3), as in the HTTP parser.
 //
 // The package imports the standard library only and knows nothing of
 // Python or WSGI.
@@ -53,7 +55,7 @@ var (
 	ErrUnsupportedModifier2 = errors.New("uwsgiproto: modifier2 must be 0 for a WSGI request")
 	ErrVarOverrun           = errors.New("uwsgiproto: var runs past the end of the packet")
 	ErrInvalidKey           = errors.New("uwsgiproto: var key is empty or not printable ASCII")
-	ErrDuplicateVar         = errors.New("uwsgiproto: CGI var appears twice")
+	ErrDuplicateVar         = errors.New("uwsgiproto: CGI var or singleton header appears twice")
 	ErrTooManyVars          = errors.New("uwsgiproto: too many vars")
 	ErrMissingMethod        = errors.New("uwsgiproto: no REQUEST_METHOD var")
 	ErrInvalidMethod        = errors.New("uwsgiproto: REQUEST_METHOD is not a token")
@@ -70,8 +72,9 @@ type Var struct {
 type Packet struct {
 	Modifier1 uint8
 	// Vars are in the order received. Keys starting with "HTTP_" may
-	// repeat (nginx sends a repeated request header as repeated vars);
-	// no other key does.
+	// repeat (nginx sends a repeated request header as repeated vars),
+	// except HTTP_HOST, HTTP_CONTENT_TYPE and HTTP_CONTENT_LENGTH; no
+	// other key does.
 	Vars []Var
 	// Method is REQUEST_METHOD; never empty after a successful read.
 	Method []byte
@@ -207,7 +210,7 @@ func validKey(k []byte) bool {
 func (p *Packet) checkVars() error {
 	for i := range p.Vars {
 		k := p.Vars[i].Key
-		if isHeaderVar(k) {
+		if isHeaderVar(k) && !isSingletonHeaderVar(k) {
 			continue
 		}
 		for j := range i {
@@ -237,6 +240,19 @@ func (p *Packet) checkVars() error {
 
 func isHeaderVar(k []byte) bool {
 	return len(k) > 5 && string(k[:5]) == "HTTP_"
+}
+
+// isSingletonHeaderVar reports the request headers that may appear once
+// (RFC 9110 §5.3; Host §7.2, Content-Type §8.3, Content-Length §8.6), as
+// the HTTP parser and Gunicorn main have it: a front end that passes two
+// (nginx sends each header line as its own HTTP_* var) leaves the app to
+// pick one, and which one it picks is what a smuggler relies on.
+func isSingletonHeaderVar(k []byte) bool {
+	switch string(k) {
+	case "HTTP_HOST", "HTTP_CONTENT_TYPE", "HTTP_CONTENT_LENGTH":
+		return true
+	}
+	return false
 }
 
 // parseLength accepts "" (no body, as nginx sends an absent
