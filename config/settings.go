@@ -153,8 +153,8 @@ var settings = []*setting{
 	{
 		name: "limit_request_field_size", flags: []string{"limit-request-field_size", "limit-request-field-size"},
 		kind: kindInt, def: "8190",
-		help:      "refuse header fields over `BYTES` (0 = unlimited)",
-		normalize: intRange(0, maxInt),
+		help:      "refuse header field lines over `BYTES`, CRLF included (0 = 8190, as in Gunicorn main; never unlimited)",
+		normalize: zeroMeans(defaultFieldSize),
 		field:     func(c *Config) any { return &c.LimitRequestFieldSize },
 	},
 	{
@@ -424,7 +424,11 @@ const defaultAccessLogFormat = `%(h)s %(l)s %(u)s %(t)s "%(r)s" %(s)s %(b)s "%(f
 // Gunicorn's hard ceilings (gunicorn/http/message.py); a limit of 0 means
 // the ceiling.
 const (
-	maxRequestLine   = 8190
+	maxRequestLine = 8190
+	// defaultFieldSize is Gunicorn's DEFAULT_MAX_HEADERFIELD_SIZE: what
+	// --limit-request-field_size 0 stands for, as in Gunicorn main, where
+	// 0 no longer means unlimited.
+	defaultFieldSize = 8190
 	maxRequestFields = 32768
 	maxInt           = int(^uint(0) >> 1)
 )

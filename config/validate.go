@@ -46,6 +46,21 @@ func limitUpTo(ceiling int) func(any) (any, error) {
 	}
 }
 
+// zeroMeans accepts any non-negative int and turns 0 into def: Gunicorn
+// main's --limit-request-field_size 0 is its default, not "unlimited".
+func zeroMeans(def int) func(any) (any, error) {
+	check := intRange(0, maxInt)
+	return func(v any) (any, error) {
+		if _, err := check(v); err != nil {
+			return nil, err
+		}
+		if v.(int) == 0 {
+			return def, nil
+		}
+		return v, nil
+	}
+}
+
 func nonNegativeInt64(v any) (any, error) {
 	if n := v.(int64); n < 0 {
 		return nil, fmt.Errorf("must not be negative, got %d", n)
