@@ -76,10 +76,10 @@ deps:
 vet:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt needed" >&2; exit 1; }
 	$(GO) vet ./...
-	CGO_ENABLED=0 $(GO) build ./master/ ./httpparse/ ./httpparse/proxyproto/ ./httpparse/uwsgiproto/ ./config/... ./wsgi/
+	CGO_ENABLED=0 $(GO) build ./master/ ./httpparse/ ./httpparse/proxyproto/ ./httpparse/uwsgiproto/ ./config/... ./wsgi/ ./statsd/
 
 race:
-	$(GO) test -race -shuffle=on ./httpparse/ ./httpparse/proxyproto/ ./httpparse/uwsgiproto/ ./config/... ./wsgi/ ./master/ ./worker/accesslog/
+	$(GO) test -race -shuffle=on ./httpparse/ ./httpparse/proxyproto/ ./httpparse/uwsgiproto/ ./config/... ./wsgi/ ./master/ ./worker/accesslog/ ./statsd/
 
 unit:
 	$(GO) test ./pyshim/ ./worker/

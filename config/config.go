@@ -65,6 +65,11 @@ type Config struct {
 	LogLevel        string `json:"loglevel"`
 	LogFormat       string `json:"log_format"` // "console", "json" or "" (auto: console on a TTY)
 	CaptureOutput   bool   `json:"capture_output"`
+	// StatsD (statsd.go): StatsdHost is "" (off), "HOST:PORT",
+	// "[IPv6]:PORT" or "unix:PATH".
+	StatsdHost    string `json:"statsd_host"`
+	StatsdPrefix  string `json:"statsd_prefix"`  // as given; statsd.Prefix adds the dot
+	DogstatsdTags string `json:"dogstatsd_tags"` // as given: "env:prod,service:web"
 
 	ForwardedAllowIPs []string `json:"forwarded_allow_ips"`
 	ProxyProtocol     bool     `json:"proxy_protocol"`

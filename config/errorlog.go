@@ -24,6 +24,9 @@ type ErrorLog struct {
 	console bool          // human-readable lines instead of JSON. Immutable.
 	color   bool          // ANSI colours (console on a terminal). Immutable.
 	level   zerolog.Level // Immutable.
+	// hook sees every event of every Logger (--statsd-host counts
+	// them); set by SetHook before the first Logger call, nil for none.
+	hook zerolog.Hook
 
 	mu     sync.Mutex
 	out    io.Writer // guarded by mu; the file or os.Stderr
@@ -112,9 +115,17 @@ func (l *ErrorLog) Logger(role string) zerolog.Logger {
 			FieldsOrder: []string{"role", "pid", "worker"},
 		}
 	}
-	return zerolog.New(w).Level(l.level).With().Timestamp().
+	log := zerolog.New(w).Level(l.level).With().Timestamp().
 		Str("role", role).Int("pid", os.Getpid()).Logger()
+	if l.hook != nil {
+		log = log.Hook(l.hook)
+	}
+	return log
 }
+
+// SetHook makes every Logger made after it run h on each event it
+// writes. Call it before the first Logger.
+func (l *ErrorLog) SetHook(h zerolog.Hook) { l.hook = h }
 
 // Reopen reopens the log file by its path, for log rotation (SIGUSR1):
 // after logrotate moved the file, events go to a new file at the path.

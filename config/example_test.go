@@ -126,6 +126,9 @@ func ExampleConfig_WriteTOML() {
 	// loglevel = "info"
 	// log_format = ""
 	// capture_output = false
+	// statsd_host = ""
+	// statsd_prefix = ""
+	// dogstatsd_tags = ""
 	// forwarded_allow_ips = ["127.0.0.1", "::1"]
 	// proxy_protocol = false
 	// proxy_allow_ips = ["127.0.0.1"]

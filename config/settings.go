@@ -282,6 +282,24 @@ var settings = []*setting{
 		help:  "send the app's stdout and stderr to the error log",
 		field: func(c *Config) any { return &c.CaptureOutput },
 	},
+	{
+		name: "statsd_host", flags: []string{"statsd-host"}, kind: kindString, def: "",
+		help:      "send Gunicorn's StatsD metrics to `ADDRESS`: HOST:PORT (UDP, port 8125 by default) or unix:PATH (off when empty)",
+		normalize: normalizeStatsdHost, // statsd.go
+		field:     func(c *Config) any { return &c.StatsdHost },
+	},
+	{
+		name: "statsd_prefix", flags: []string{"statsd-prefix"}, kind: kindString, def: "",
+		help:      "put `PREFIX` before each StatsD metric name (a dot is added when missing)",
+		normalize: normalizeStatsdPrefix,
+		field:     func(c *Config) any { return &c.StatsdPrefix },
+	},
+	{
+		name: "dogstatsd_tags", flags: []string{"dogstatsd-tags"}, kind: kindString, def: "",
+		help:      "append DogStatsD `TAGS` (comma-separated, as in env:prod,service:web) to each StatsD metric",
+		normalize: normalizeDogstatsdTags,
+		field:     func(c *Config) any { return &c.DogstatsdTags },
+	},
 
 	// Proxies
 	{
@@ -388,9 +406,6 @@ var unsupported = []struct {
 		flags: []string{"keyfile", "certfile", "ssl-version", "cert-reqs", "ca-certs", "suppress-ragged-eofs",
 			"do-handshake-on-connect", "ciphers"},
 		reason: "TLS is not supported yet; terminate TLS in a reverse proxy"},
-	{names: []string{"statsd_host", "statsd_prefix", "dogstatsd_tags"},
-		flags:  []string{"statsd-host", "statsd-prefix", "dogstatsd-tags"},
-		reason: "StatsD metrics are not supported"},
 	{names: []string{"logger_class", "logconfig", "logconfig_json", "logconfig_dict", "syslog", "syslog_addr",
 		"syslog_prefix", "syslog_facility", "disable_redirect_access_to_syslog"},
 		flags: []string{"logger-class", "log-config", "log-config-json", "log-syslog", "log-syslog-to",

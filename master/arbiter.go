@@ -7,6 +7,7 @@ import (
 
 	"github.com/gowsgi/gowsgi/config"
 	"github.com/gowsgi/gowsgi/config/handoff"
+	"github.com/gowsgi/gowsgi/statsd"
 	"github.com/rs/zerolog"
 )
 
@@ -90,6 +91,9 @@ type arbiter struct {
 	wakeAt time.Time
 
 	ops *ops // admin listener, stats, memory recycling (admin.go); nil in unit tests
+
+	statsd        *statsd.Client // --statsd-host (statsd.go); nil when off
+	statsdWorkers int            // the gunicorn.workers last sent; -1 before the first
 }
 
 // Respawn and stop policy: a worker that dies is replaced at once,
@@ -114,6 +118,8 @@ func newArbiter(log zerolog.Logger, env *osEffects, cfg *config.Config) *arbiter
 		cur:     &generation{n: 1, cfg: cfg, want: cfg.Workers},
 		lastGen: 1,
 		workers: make(map[int]*workerProc),
+
+		statsdWorkers: -1,
 	}
 }
 
@@ -136,7 +142,9 @@ func (a *arbiter) loop(sigs <-chan os.Signal, events <-chan event) int {
 			a.onQuiesced()
 		}
 		a.observe()
+		a.gaugeWorkers()
 	}
+	a.gaugeWorkers()
 	return a.exitCode
 }
 

@@ -20,7 +20,15 @@ const ExitBindError = 1
 // command line without argv[0]: HUP resolves the configuration from it
 // again, USR2 passes it to the new binary.
 func Run(cfg *config.Config, elog *config.ErrorLog, args []string) int {
+	sd, err := openStatsd(cfg, elog) // statsd.go; before the first logger, which counts its lines
+	if err != nil {
+		log := elog.Logger("master")
+		log.Error().Err(err).Msg("cannot start StatsD")
+		return ExitBindError
+	}
 	log := elog.Logger("master")
+	watchStatsd(sd, log)
+	defer closeStatsd(sd, log)
 	p := currentProcess(args)
 	ls, err := openListeners(cfg, p, log)
 	if err != nil {
@@ -58,6 +66,7 @@ func Run(cfg *config.Config, elog *config.ErrorLog, args []string) int {
 	}
 
 	a := newArbiter(log, newRealOS(p, ls, pf, elog, events), cfg)
+	a.statsd = sd
 	stopOps, err := startOps(a, cfg, events)
 	if err != nil {
 		log.Error().Err(err).Msg("cannot listen")

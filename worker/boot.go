@@ -30,7 +30,14 @@ func Main() int {
 		fmt.Fprintf(os.Stderr, "gowsgi worker: %v\n", err)
 		return handoff.ExitWorkerBootError
 	}
+	sd, err := openStatsd(cfg, elog) // statsd.go; before the first logger, which counts its lines
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "gowsgi worker: %v\n", err)
+		return handoff.ExitWorkerBootError
+	}
 	log := elog.Logger("worker").With().Int("worker", boot.WorkerID).Logger()
+	watchStatsd(sd, log)
+	defer closeStatsd(sd, log)
 
 	listeners, err := inheritListeners(boot.Listeners)
 	if err != nil {
@@ -47,6 +54,7 @@ func Main() int {
 	}
 	ctl := os.NewFile(handoff.ControlFD, "control")
 	srv := newServer(cfg, log, listeners)
+	ext.statsd = sd
 	srv.extras = ext
 	srv.startStats(ctl)
 	return srv.run(ctl)

@@ -89,6 +89,7 @@ func (c *conn) respond() bool {
 func (c *conn) endRequest(start time.Time) {
 	end := time.Now()
 	c.srv.stats.done(c, end.Sub(start))
+	c.sendStatsd(end.Sub(start)) // statsd.go
 	c.logAccess(start, end)
 	c.lastEnd = end
 }

@@ -7,6 +7,7 @@ import (
 	"github.com/gowsgi/gowsgi/config"
 	"github.com/gowsgi/gowsgi/config/proctitle"
 	"github.com/gowsgi/gowsgi/pyshim"
+	"github.com/gowsgi/gowsgi/statsd"
 	"github.com/gowsgi/gowsgi/wsgi"
 	"github.com/rs/zerolog"
 )
@@ -23,6 +24,7 @@ type extras struct {
 	// proxyFrom: peers that must start with a PROXY protocol header;
 	// nil without --proxy-protocol.
 	proxyFrom *wsgi.TrustedPeers
+	statsd    *statsd.Client // nil without --statsd-host (statsd.go)
 }
 
 // prepareProcess readies a worker between inheriting the listeners and

@@ -1,0 +1,53 @@
+package worker
+
+import (
+	"time"
+
+	"github.com/gowsgi/gowsgi/config"
+	"github.com/gowsgi/gowsgi/statsd"
+	"github.com/rs/zerolog"
+)
+
+// openStatsd starts the worker's StatsD client for --statsd-host, nil
+// when it is off, and makes the worker's error log count its warning,
+// error and critical lines (gunicorn.log.*). Main calls it before
+// making its first logger. The worker sends what it alone knows: each
+// response (statsd.Client.Request) and its own log lines; the master
+// sends the workers gauge and counts its own lines.
+func openStatsd(cfg *config.Config, elog *config.ErrorLog) (*statsd.Client, error) {
+	if cfg.StatsdHost == "" {
+		return nil, nil
+	}
+	c, err := statsd.New(cfg.StatsdHost, cfg.StatsdPrefix, cfg.DogstatsdTags)
+	if err != nil {
+		return nil, err
+	}
+	elog.SetHook(statsd.NewLogHook(c))
+	return c, nil
+}
+
+// watchStatsd logs the first datagram lost; closeStatsd, at exit, how
+// many were.
+func watchStatsd(c *statsd.Client, log zerolog.Logger) {
+	c.OnFailure(func(err error) {
+		log.Warn().Err(err).Msg("statsd: a datagram of metrics was lost; later losses are only counted")
+	})
+}
+
+func closeStatsd(c *statsd.Client, log zerolog.Logger) {
+	if c == nil {
+		return
+	}
+	c.Close()
+	if n := c.Dropped(); n > 0 {
+		log.Info().Uint64("dropped", n).Uint64("sent", c.Sent()).Msg("statsd: datagrams of metrics lost")
+	}
+}
+
+// sendStatsd sends the metrics of the request answered in took, with
+// the status stats.done counted; endRequest calls it.
+func (c *conn) sendStatsd(took time.Duration) {
+	if x := c.srv.extras; x != nil {
+		x.statsd.Request(c.acc.status, took) // a nil Client sends nothing
+	}
+}
