@@ -63,8 +63,9 @@ run: build
 # Packages the tests need, installed only when missing. The deployment
 # tests run nginx, apache2 (its apache2-bin has mod_proxy_uwsgi since
 # bookworm; libapache2-mod-proxy-uwsgi is only a transitional package)
-# and systemd's systemd-socket-activate and systemd-analyze.
-DEB_PACKAGES := curl pkg-config libpython3-dev python3-flask python3-django systemd prometheus nginx apache2
+# and systemd's systemd-socket-activate and systemd-analyze; the
+# retirement tests run wrk.
+DEB_PACKAGES := curl pkg-config libpython3-dev python3-flask python3-django systemd prometheus nginx apache2 wrk
 deps:
 	@missing=""; for p in $(DEB_PACKAGES); do dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" || missing="$$missing $$p"; done; \
 	if [ -z "$$missing" ]; then exit 0; fi; \
@@ -116,7 +117,7 @@ clean:
 # the same interpreter build. Knobs (env): ROUNDS, DURATION, CPU_MODES,
 # SERVERS, WORKLOADS, CLOSE_WORKLOADS; see bench/run.sh.
 BENCH_PYTHON ?= /usr/bin/python3
-BENCH_DEB_PACKAGES := $(DEB_PACKAGES) wrk gunicorn uwsgi uwsgi-plugin-python3 python3-waitress gnuplot-nox iproute2
+BENCH_DEB_PACKAGES := $(DEB_PACKAGES) gunicorn uwsgi uwsgi-plugin-python3 python3-waitress gnuplot-nox iproute2
 .PHONY: bench bench-deps bench-go bench-balance
 bench-deps:
 	@$(MAKE) --no-print-directory deps DEB_PACKAGES="$(BENCH_DEB_PACKAGES)"

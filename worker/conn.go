@@ -76,33 +76,21 @@ func (c *conn) open(s *server, sk *sock) {
 	c.idle, c.fresh = false, true
 }
 
-// freshGrace is how long a graceful stop lets a connection that has not
-// sent its first request yet do so. Closing it at once would fail a
-// request already on its way (a client retries a request on a reused
-// keep-alive connection, not on a new one); waiting for it as long as
-// --header-timeout would let idle clients hold up the stop.
-const freshGrace = time.Second
-
-// wakeIfIdle makes a connection that waits between requests give up,
-// so a graceful stop does not wait for idle keep-alive clients; a fresh
-// connection gets freshGrace to start its request.
+// wakeIfIdle cuts the wait of a connection idle between requests to
+// the retirement's idle deadline (retire.go), so a graceful stop waits
+// for idle clients no longer than that.
 func (c *conn) wakeIfIdle() {
 	c.mu.Lock()
 	if c.idle {
-		wait := time.Duration(0)
-		if c.fresh {
-			wait = freshGrace
-		}
-		c.nc.SetReadDeadline(time.Now().Add(wait))
+		c.nc.SetReadDeadline(earliest(c.nc.readDeadline(), c.srv.retireIdleBy(c.fresh)))
 	}
 	c.mu.Unlock()
 }
 
 // beginIdle marks the connection idle and sets the deadline for the
-// next request's first byte: timeout from now (0 = none), or, once a
-// graceful stop has begun, freshGrace for a fresh connection and no
-// wait at all for another. It reports false when there is no wait.
-func (c *conn) beginIdle(now time.Time, timeout time.Duration) bool {
+// next request's first byte: timeout from now (0 = none), and once a
+// graceful stop has begun no later than its idle deadline (retire.go).
+func (c *conn) beginIdle(now time.Time, timeout time.Duration) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	var deadline time.Time
@@ -111,18 +99,11 @@ func (c *conn) beginIdle(now time.Time, timeout time.Duration) bool {
 	}
 	select {
 	case <-c.srv.stop:
-		if !c.fresh {
-			return false
-		}
-		if grace := time.Now().Add(freshGrace); deadline.IsZero() || grace.Before(deadline) {
-			deadline = grace
-		}
-		c.nc.SetReadDeadline(deadline)
+		c.nc.SetReadDeadline(earliest(deadline, c.srv.retireIdleBy(c.fresh)))
 	default:
 		c.nc.setReadDeadlineNear(deadline, timeout/deadlineSlack)
 	}
 	c.idle = true
-	return true
 }
 
 func (c *conn) endIdle() {
@@ -168,7 +149,11 @@ func (c *conn) serve() {
 		}
 		keep := c.respond()
 		c.body.release()
-		if !keep || !c.req.Body.Done() || c.srv.isDraining() {
+		// A retiring worker answers with Connection: close (respond.go),
+		// so keep is false; a response whose head went out before the
+		// retirement began keeps the connection for one more request:
+		// the client may already be sending it (retire.go).
+		if !keep || !c.req.Body.Done() {
 			return
 		}
 	}
@@ -204,10 +189,13 @@ func (c *conn) awaitRequest(timeout time.Duration) bool {
 	if now.IsZero() {
 		now = time.Now()
 	}
-	if !c.beginIdle(now, timeout) {
-		return false
-	}
+	c.beginIdle(now, timeout)
 	err := c.peekRequest()
+	if err != nil && c.srv.isDraining() && c.nc.unread() > 0 {
+		// The retirement's deadline met a request as it arrived.
+		c.readDeadline(c.srv.headerTimeout)
+		_, err = c.br.Peek(1)
+	}
 	c.endIdle()
 	return err == nil
 }

@@ -24,10 +24,6 @@ const (
 	// maxRequestsCheck is how often the request count is compared with
 	// --max-requests: a busy worker may serve a little more.
 	maxRequestsCheck = 100 * time.Millisecond
-	// acceptSettle is how long a stopping worker waits between closing
-	// its listeners and draining, so a connection accepted just before
-	// the close reads its first request instead of being taken for idle.
-	acceptSettle = 50 * time.Millisecond
 	// maxStacksDump bounds the Python stacks logged on a timeout.
 	maxStacksDump = 1 << 20
 )
@@ -51,9 +47,7 @@ func (s *server) run(ctl *os.File) int {
 		case sig := <-sigs:
 			switch sig {
 			case syscall.SIGTERM:
-				s.log.Info().Msg("graceful stop")
-				s.stopAccepting()
-				s.drain()
+				s.drain() // logs "graceful stop" once it has begun
 				return handoff.ExitOK
 			case syscall.SIGINT, syscall.SIGQUIT:
 				s.log.Info().Str("signal", sig.String()).Msg("quick stop")
@@ -68,16 +62,6 @@ func (s *server) run(ctl *os.File) int {
 			lc.tick(now)
 		}
 	}
-}
-
-// stopAccepting closes the listeners (the master keeps the sockets, so
-// connections still queued go to the other workers) and gives the
-// connections accepted just before a moment to start their request.
-func (s *server) stopAccepting() {
-	for _, ln := range s.lns {
-		ln.Close()
-	}
-	time.Sleep(acceptSettle)
 }
 
 // lifecycle is the state of run's loop; only that goroutine uses it.

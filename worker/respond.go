@@ -107,7 +107,7 @@ func (st *streamer) begin(step *pyshim.Step, bodyLen int64) ([]byte, error) {
 	ex := wsgi.Exchange{
 		Minor:     req.Minor,
 		Head:      string(req.Method) == "HEAD",
-		KeepAlive: req.KeepAlive && c.srv.cfg.KeepAlive > 0 && !c.srv.load.shouldShed(now),
+		KeepAlive: req.KeepAlive && c.srv.cfg.KeepAlive > 0 && !c.srv.load.shouldShed(now) && !c.srv.isDraining(),
 		BodyLen:   bodyLen,
 	}
 	st.x.fields = step.AppendHeaders(st.x.fields[:0])

@@ -57,10 +57,13 @@ type server struct {
 
 	stats *workerStats // stats.go; nil in unit tests
 
-	mu       sync.Mutex
-	conns    map[*conn]struct{} // guarded by mu
-	draining bool               // guarded by mu: a graceful stop began
-	wg       sync.WaitGroup     // one per accept loop and per connection
+	mu    sync.Mutex
+	conns map[*conn]struct{} // guarded by mu
+	// retireBy and retireFreshBy are when idle connections are closed
+	// in a graceful stop (retire.go); written by drain before it closes
+	// stop, read after.
+	retireBy, retireFreshBy time.Time
+	wg                      sync.WaitGroup // one per accept loop and per connection
 }
 
 // slot is one Python thread: the right to call into the app, the
@@ -184,25 +187,29 @@ func (s *server) giveSlot(sl *slot) {
 	s.slots <- sl
 }
 
-// drain stops accepting, closes idle connections and waits for the
-// requests in flight; the master kills the worker if this outlasts
-// --graceful-timeout.
+// drain stops accepting (the master keeps the listening sockets, so
+// connections still queued go to the other workers), answers what
+// arrives with Connection: close, closes idle connections once no
+// request can be lost (retire.go) and waits for the requests in flight;
+// the master kills the worker if this outlasts --graceful-timeout.
 func (s *server) drain() {
 	s.mu.Lock()
-	s.draining = true
+	s.beginRetirement(time.Now())
 	close(s.stop)
 	for c := range s.conns {
 		c.wakeIfIdle()
 	}
 	s.mu.Unlock()
+	s.log.Info().Msg("graceful stop")
 	for _, ln := range s.lns {
 		ln.Close()
 	}
 	s.wg.Wait()
 }
 
-// newConn registers a connection on the descriptor fd, or closes it and
-// returns nil when a graceful stop has begun or it cannot be set up.
+// newConn registers a connection on the descriptor fd, or returns nil
+// when it cannot be set up. One accepted as a graceful stop begins is
+// served all the same: its request may be on its way.
 func (s *server) newConn(fd int, sa unix.Sockaddr, ln *listener) *conn {
 	local, remote := ln.peerAddrs(fd, sa)
 	sk, err := newSock(fd, s.load, local, remote)
@@ -215,11 +222,6 @@ func (s *server) newConn(fd int, sa unix.Sockaddr, ln *listener) *conn {
 	c.open(s, sk)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.draining {
-		sk.Close()
-		s.keepSpare(c)
-		return nil
-	}
 	s.conns[c] = struct{}{}
 	s.wg.Add(1)
 	return c
@@ -280,7 +282,7 @@ func (s *server) forget(c *conn) {
 }
 
 // isDraining reports whether a graceful stop has begun: drain closes
-// stop as it sets draining, and reading a channel takes no lock.
+// stop, and reading a channel takes no lock.
 func (s *server) isDraining() bool {
 	select {
 	case <-s.stop:
