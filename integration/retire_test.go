@@ -2,6 +2,7 @@ package integration
 
 import (
 	"path/filepath"
+	"strconv"
 	"syscall"
 	"testing"
 	"time"
@@ -11,15 +12,15 @@ import (
 // worker/retire.go): Python http.client connections POST numbered bodies
 // across each way a worker retires, and every request is answered once.
 
-// startRetireServer runs the retire app with -w 2 and args, recording
-// POST bodies in a file it returns.
-func startRetireServer(t *testing.T, args ...string) (*server, string) {
+// startRetireServer runs the retire app with -w workers and args,
+// recording POST bodies in a file it returns.
+func startRetireServer(t *testing.T, workers int, args ...string) (*server, string) {
 	t.Helper()
 	record := filepath.Join(t.TempDir(), "bodies")
 	s := start(t, serverOpts{
-		args:  append([]string{"-w", "2"}, append(args, "retire:app")...),
+		args:  append([]string{"-w", strconv.Itoa(workers)}, append(args, "retire:app")...),
 		env:   []string{"RETIRE_LOG=" + record},
-		ready: 2,
+		ready: workers,
 	})
 	return s, record
 }
@@ -28,7 +29,7 @@ func startRetireServer(t *testing.T, args ...string) (*server, string) {
 const retireClients = 4
 
 func TestRetireKeepAliveAcrossHUP(t *testing.T) {
-	s, record := startRetireServer(t)
+	s, record := startRetireServer(t, 2)
 	k := startKeepAliveClients(t, s.address(), record, retireClients)
 	k.waitRecorded(100)
 	for round := 1; round <= 2; round++ {
@@ -40,7 +41,7 @@ func TestRetireKeepAliveAcrossHUP(t *testing.T) {
 }
 
 func TestRetireKeepAliveAcrossMaxRequests(t *testing.T) {
-	s, record := startRetireServer(t, "--max-requests", "60", "--max-requests-jitter", "30")
+	s, record := startRetireServer(t, 2, "--max-requests", "60", "--max-requests-jitter", "30")
 	k := startKeepAliveClients(t, s.address(), record, retireClients)
 	s.waitFor(func() bool { return s.exitedWorkers(0) >= 4 })
 	k.waitRecorded(50)
@@ -48,7 +49,7 @@ func TestRetireKeepAliveAcrossMaxRequests(t *testing.T) {
 }
 
 func TestRetireKeepAliveAcrossTTINAndTTOU(t *testing.T) {
-	s, record := startRetireServer(t)
+	s, record := startRetireServer(t, 2)
 	k := startKeepAliveClients(t, s.address(), record, retireClients)
 	k.waitRecorded(100)
 	s.signal(syscall.SIGTTIN)
@@ -93,7 +94,7 @@ func TestRetireKeepAliveAcrossUSR2(t *testing.T) {
 // send: each request sent is answered; after the stop, connections are
 // refused, and nothing was sent on those.
 func TestRetireKeepAliveAcrossTERM(t *testing.T) {
-	s, record := startRetireServer(t)
+	s, record := startRetireServer(t, 2)
 	k := startKeepAliveClients(t, s.address(), record, retireClients)
 	k.waitRecorded(200)
 	s.signal(syscall.SIGTERM)
@@ -111,7 +112,7 @@ func TestRetireKeepAliveAcrossTERM(t *testing.T) {
 // recycled by --max-requests: no socket error, no non-2xx response.
 func TestRetireWrkAcrossHUPAndMaxRequests(t *testing.T) {
 	t.Run("HUP", func(t *testing.T) {
-		s, _ := startRetireServer(t)
+		s, _ := startRetireServer(t, 2)
 		w := startWrk(t, s.url("/"), 32, "")
 		eventually(t, "wrk's 32 connections", func() bool { return establishedTo(t, s.address()) >= 32 })
 		for round := 1; round <= 2; round++ {
@@ -121,7 +122,7 @@ func TestRetireWrkAcrossHUPAndMaxRequests(t *testing.T) {
 		w.stop()
 	})
 	t.Run("MaxRequests", func(t *testing.T) {
-		s, _ := startRetireServer(t, "--max-requests", "2000", "--max-requests-jitter", "500")
+		s, _ := startRetireServer(t, 2, "--max-requests", "2000", "--max-requests-jitter", "500")
 		w := startWrk(t, s.url("/"), 32, "")
 		s.waitFor(func() bool { return s.exitedWorkers(0) >= 6 })
 		w.stop()
@@ -149,7 +150,7 @@ func TestRetireBehindNginxKeepAlive(t *testing.T) {
 		{name: "MaxRequests", args: []string{"--max-requests", "500", "--max-requests-jitter", "100"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			s, _ := startRetireServer(t, append(tc.args, "--keep-alive", "75")...)
+			s, _ := startRetireServer(t, 2, append(tc.args, "--keep-alive", "75")...)
 			n := startNginxHTTP(t, s.address())
 			w := startWrk(t, n.url("/"), 16, wrkPost)
 			eventually(t, "nginx's connections to gowsgi", func() bool { return establishedTo(t, s.address()) >= 8 })
@@ -172,7 +173,8 @@ func TestRetireBehindNginxKeepAlive(t *testing.T) {
 // retirement's idle wait ends (half of --graceful-timeout here), before
 // the master would kill the worker.
 func TestRetireIdleConnectionAnsweredThenClosed(t *testing.T) {
-	s, _ := startRetireServer(t, "--keep-alive", "30", "--graceful-timeout", "4")
+	// One worker: two would shed a keep-alive connection to balance them.
+	s, _ := startRetireServer(t, 1, "--keep-alive", "30", "--graceful-timeout", "4")
 	const get = "GET / HTTP/1.1\r\nHost: x\r\n\r\n"
 	talker, silent := dialWire(t, "tcp", s.address()), dialWire(t, "tcp", s.address())
 	for _, w := range []*wireConn{talker, silent} {
@@ -182,7 +184,7 @@ func TestRetireIdleConnectionAnsweredThenClosed(t *testing.T) {
 	}
 	s.signal(syscall.SIGTERM)
 	s.waitFor(func() bool {
-		return len(s.logWhere(func(l logLine) bool { return l.str("role") == "worker" && l.str("message") == "graceful stop" })) == 2
+		return len(s.logWhere(func(l logLine) bool { return l.str("role") == "worker" && l.str("message") == "graceful stop" })) == 1
 	})
 	resp, body := talker.roundTrip("GET", get)
 	if resp.StatusCode != 200 || !resp.Close || body != "hello" {
