@@ -92,7 +92,25 @@ INTEGRATION_LOCK ?= /tmp/gowsgi-integration.lock
 integration: build
 	$(if $(INTEGRATION_LOCK),flock $(INTEGRATION_LOCK) )$(GO) test -count=1 ./integration/
 
-test: deps build vet race unit integration
+test: deps build vet race unit integration pythons
+
+# Every other CPython: PYTHONS (by default the pyenv 3.11+ ones present
+# but PYTHON's own) each get the pyshim and worker unit tests and the
+# integration smoke tests (-run Smoke) with a binary built for them,
+# bin/gowsgi-X.Y.Z; in parallel, each one's output in bin/pythons-X.Y.Z.log,
+# shown when it fails.
+PY_EXE := $(shell $(PYTHON) -c 'import sys; print(sys.executable)' 2>/dev/null)
+PYTHONS ?= $(filter-out $(PY_EXE),$(wildcard $(shell pyenv root 2>/dev/null)/versions/3.1[1-9]*/bin/python3))
+.PHONY: pythons python-tests
+pythons:
+	@$(MAKE) --no-print-directory -j3 python-tests
+python-tests: $(addprefix python-test/,$(PYTHONS))
+python-test/%:
+	@v=$$($* -c 'import platform; print(platform.python_version())') && mkdir -p bin && \
+	{ $(MAKE) -s --no-print-directory build unit PYTHON=$* BIN=bin/gowsgi-$$v && GOWSGI_BINARY=bin/gowsgi-$$v \
+	  GOWSGI_PYTHON=$* $(GO) test -count=1 -run Smoke ./integration/; } >bin/pythons-$$v.log 2>&1 && \
+	echo "CPython $$v ($*): unit and smoke tests ok" || \
+	{ cat bin/pythons-$$v.log; echo "CPython $$v ($*): FAILED" >&2; exit 1; }
 
 # Fuzz each parser target for FUZZTIME (go test -fuzz takes one target per run).
 FUZZTIME ?= 60s

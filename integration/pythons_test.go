@@ -1,0 +1,177 @@
+package integration
+
+// Smoke tests run against every CPython gowsgi is built for: make test
+// runs them (-run Smoke) once more for each interpreter in PYTHONS, with
+// GOWSGI_BINARY naming a binary built for it and GOWSGI_PYTHON that
+// interpreter. The whole suite runs on the default build only.
+
+import (
+	"bufio"
+	"cmp"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// pyInfo is what pythons.py's interpreter() reports about a process.
+type pyInfo struct {
+	PID            int    `json:"pid"`
+	Version        string `json:"version"`
+	Executable     string `json:"executable"`
+	BaseExecutable string `json:"base_executable"`
+	Prefix         string `json:"prefix"`
+}
+
+// builtPython is the interpreter the binary under test was built for,
+// as it reports itself when run: $GOWSGI_PYTHON, else python3 (the
+// default of make build).
+func builtPython(t *testing.T) pyInfo {
+	t.Helper()
+	python := cmp.Or(os.Getenv("GOWSGI_PYTHON"), "python3")
+	out, err := exec.Command(python, "-c", "import json, sys, os; print(json.dumps({"+
+		"'pid': os.getpid(), 'version': sys.version, 'executable': sys.executable, "+
+		"'base_executable': sys._base_executable, 'prefix': sys.prefix}))").Output()
+	if err != nil {
+		t.Fatalf("%s: %v", python, err)
+	}
+	var info pyInfo
+	if err := json.Unmarshal(out, &info); err != nil {
+		t.Fatalf("%s printed %q: %v", python, out, err)
+	}
+	return info
+}
+
+// getInfo asks the app at path for an interpreter() report.
+func getInfo(t *testing.T, s *server, path string) pyInfo {
+	t.Helper()
+	code, body := s.get(path)
+	var info pyInfo
+	if err := json.Unmarshal([]byte(body), &info); code != 200 || err != nil {
+		t.Fatalf("GET %s = %d %q", path, code, body)
+	}
+	return info
+}
+
+// lineOf is the number of the line of testdata/apps/file holding marker.
+func lineOf(t *testing.T, file, marker string) int {
+	t.Helper()
+	f, err := os.Open(filepath.Join(appsDir, file))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for n := 1; sc.Scan(); n++ {
+		if strings.Contains(sc.Text(), marker) {
+			return n
+		}
+	}
+	t.Fatalf("no %s line in %s", marker, file)
+	return 0
+}
+
+// logged reports whether a log line's message holds every one of parts.
+func (s *server) loggedAll(parts ...string) bool {
+	for _, l := range s.lines_() {
+		found := true
+		for _, p := range parts {
+			found = found && strings.Contains(l.str("message"), p)
+		}
+		if found {
+			return true
+		}
+	}
+	return false
+}
+
+// TestSmokeServe: the app runs on the interpreter the binary was built
+// for, serves a streamed body, gowsgi stack shows where a request waits,
+// HUP replaces the worker and TERM stops the server cleanly.
+func TestSmokeServe(t *testing.T) {
+	t.Parallel()
+	want := builtPython(t)
+	s := start(t, serverOpts{args: []string{"-w", "1", "--threads", "2", "--admin-bind", "127.0.0.1:0", "pythons:app"}})
+	admin := s.adminURL()
+	info := getInfo(t, s, "/")
+	if info.Version != want.Version {
+		t.Fatalf("the app runs Python %q; want %q", info.Version, want.Version)
+	}
+
+	resp, err := client.Get(s.url("/stream?n=50"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	var wantBody strings.Builder
+	for i := range 50 {
+		fmt.Fprintf(&wantBody, "chunk %d\n", i)
+	}
+	if err != nil || string(body) != wantBody.String() || len(resp.TransferEncoding) != 1 {
+		t.Fatalf("streamed response: %v %q %v; want 50 chunks, chunked", err, body, resp.TransferEncoding)
+	}
+
+	mark := filepath.Join(t.TempDir(), "waiting")
+	done := make(chan int, 1)
+	go func() { done <- tryGet(s.url("/slow?mark=" + mark)) }()
+	waitForFile(t, mark)
+	out, err := exec.Command(binary, "stack", "--admin-bind", strings.TrimPrefix(admin, "http://"),
+		strconv.Itoa(info.PID)).CombinedOutput()
+	os.Remove(mark)
+	where := fmt.Sprintf("pythons.py\", line %d in app", lineOf(t, "pythons.py", "SLOW-HERE"))
+	if err != nil || !strings.Contains(string(out), where) {
+		t.Errorf("gowsgi stack %d: %v; want %s in\n%s", info.PID, err, where, out)
+	}
+	if code := <-done; code != 200 {
+		t.Fatalf("the request gowsgi stack looked at = %d; want 200", code)
+	}
+
+	s.signal(syscall.SIGHUP)
+	s.waitFor(func() bool { pids := s.workerPIDs(); return len(pids) == 1 && pids[0] != info.PID })
+	if now := getInfo(t, s, "/"); now.PID == info.PID || now.Version != want.Version {
+		t.Fatalf("after HUP: served by %d on %q; want a new worker on the same Python", now.PID, now.Version)
+	}
+	s.signal(syscall.SIGTERM)
+	if code := s.wait(15 * time.Second); code != 0 {
+		t.Fatalf("exit code after TERM = %d; want 0", code)
+	}
+}
+
+// TestSmokeRequestTimeout: a pure-Python loop past --request-timeout is
+// answered 504 and its stack is logged.
+func TestSmokeRequestTimeout(t *testing.T) {
+	t.Parallel()
+	s := start(t, serverOpts{args: []string{"-w", "1", "--request-timeout", "1", "pythons:app"}})
+	if code, _ := s.get("/loop"); code != 504 {
+		t.Fatalf("/loop = %d; want 504", code)
+	}
+	where := fmt.Sprintf("pythons.py\", line %d, in app", lineOf(t, "pythons.py", "LOOP-HERE"))
+	s.waitFor(func() bool { return s.loggedAll("request timeout", where) })
+	if info := getInfo(t, s, "/"); info.PID != s.workerPIDs()[0] {
+		t.Fatalf("after the timeout, served by %d; want the same worker", info.PID)
+	}
+}
+
+// TestSmokeWorkerTimeout: a preloaded (forked) worker stuck in C with the
+// GIL held past --timeout is dumped, with the stuck line, and replaced.
+func TestSmokeWorkerTimeout(t *testing.T) {
+	t.Parallel()
+	s := start(t, serverOpts{args: []string{"-w", "1", "--preload", "--timeout", "2", "pythons:app"}})
+	victim := s.workerPIDs()[0]
+	go tryGet(s.url("/stuck")) // never answered: its worker is killed
+	where := fmt.Sprintf("pythons.py\", line %d in app", lineOf(t, "pythons.py", "STUCK-HERE"))
+	s.waitFor(func() bool { return s.loggedAll("worker timeout: the Python stack", where) })
+	s.waitFor(func() bool { pids := s.workerPIDs(); return len(pids) == 1 && pids[0] != victim })
+	if code, _ := s.get("/"); code != http.StatusOK {
+		t.Fatalf("the replacement answered %d", code)
+	}
+}
