@@ -29,6 +29,10 @@ export CGO_LDFLAGS := -Wl,-rpath,$(PY_LIBDIR)
 endif
 
 BIN := bin/gowsgi
+# The interpreter the binary embeds is named in it: sys.executable of an
+# app without a virtualenv, and gowsgi --version.
+PY_EXE := $(shell $(PYTHON) -c 'import sys; print(sys.executable)' 2>/dev/null)
+GO_LDFLAGS := -X 'github.com/gowsgi/gowsgi/pyshim.builtFor=$(PY_EXE)'
 
 .PHONY: all build static-pc build-debian run test deps check-python unit integration race vet fuzz clean
 
@@ -40,7 +44,7 @@ check-python:
 	@test -n "$(PY_LIBPC)" && test -f "$(PY_LIBPC)/python3-embed.pc" || { echo "gowsgi: $(PYTHON) has no python3-embed.pc; on Debian: apt-get install libpython3-dev pkg-config" >&2; exit 1; }
 
 build: check-python static-pc
-	$(GO) build -o $(BIN) ./cmd/gowsgi
+	$(GO) build -ldflags "$(GO_LDFLAGS)" -o $(BIN) ./cmd/gowsgi
 
 # static-pc writes the pkg-config file that makes cgo link the static
 # libpython (see PY_STATIC); nothing for a shared one.
@@ -83,7 +87,7 @@ race:
 	$(GO) test -race -shuffle=on ./httpparse/ ./httpparse/proxyproto/ ./httpparse/uwsgiproto/ ./config/... ./wsgi/ ./master/ ./worker/accesslog/ ./statsd/
 
 unit:
-	$(GO) test ./pyshim/ ./worker/
+	$(GO) test -ldflags "$(GO_LDFLAGS)" ./pyshim/ ./worker/
 
 # The integration suite times real servers; two checkouts on one machine
 # running it at once starve each other's servers and flake, so runs take
@@ -99,7 +103,6 @@ test: deps build vet race unit integration pythons
 # integration smoke tests (-run Smoke) with a binary built for them,
 # bin/gowsgi-X.Y.Z; in parallel, each one's output in bin/pythons-X.Y.Z.log,
 # shown when it fails.
-PY_EXE := $(shell $(PYTHON) -c 'import sys; print(sys.executable)' 2>/dev/null)
 PYTHONS ?= $(filter-out $(PY_EXE),$(wildcard $(shell pyenv root 2>/dev/null)/versions/3.1[1-9]*/bin/python3))
 .PHONY: pythons python-tests
 pythons:

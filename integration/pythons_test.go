@@ -161,17 +161,62 @@ func TestSmokeRequestTimeout(t *testing.T) {
 	}
 }
 
-// TestSmokeWorkerTimeout: a preloaded (forked) worker stuck in C with the
-// GIL held past --timeout is dumped, with the stuck line, and replaced.
+// TestSmokeWorkerTimeout: a preloaded (forked) worker, whose
+// sys.executable is the python gowsgi was built for too, stuck in C with
+// the GIL held past --timeout is dumped, with the stuck line, and
+// replaced.
 func TestSmokeWorkerTimeout(t *testing.T) {
 	t.Parallel()
+	want := builtPython(t)
 	s := start(t, serverOpts{args: []string{"-w", "1", "--preload", "--timeout", "2", "pythons:app"}})
 	victim := s.workerPIDs()[0]
+	if info := getInfo(t, s, "/"); info.Executable != want.Executable {
+		t.Errorf("sys.executable of a preloaded worker = %q; want %q", info.Executable, want.Executable)
+	}
 	go tryGet(s.url("/stuck")) // never answered: its worker is killed
 	where := fmt.Sprintf("pythons.py\", line %d in app", lineOf(t, "pythons.py", "STUCK-HERE"))
 	s.waitFor(func() bool { return s.loggedAll("worker timeout: the Python stack", where) })
 	s.waitFor(func() bool { pids := s.workerPIDs(); return len(pids) == 1 && pids[0] != victim })
 	if code, _ := s.get("/"); code != http.StatusOK {
 		t.Fatalf("the replacement answered %d", code)
+	}
+}
+
+// TestSmokeAppStartsRealPython: sys.executable in an app is the python
+// gowsgi was built for, so subprocess and multiprocessing's spawn and
+// forkserver start that Python, not gowsgi.
+func TestSmokeAppStartsRealPython(t *testing.T) {
+	t.Parallel()
+	want := builtPython(t)
+	s := start(t, serverOpts{args: []string{"-w", "1", "pythons:app"}})
+	worker := getInfo(t, s, "/")
+	if worker.Executable != want.Executable || worker.BaseExecutable != want.BaseExecutable || worker.Prefix != want.Prefix {
+		t.Fatalf("in the app: sys.executable %q, sys._base_executable %q, sys.prefix %q; want %q, %q, %q",
+			worker.Executable, worker.BaseExecutable, worker.Prefix, want.Executable, want.BaseExecutable, want.Prefix)
+	}
+	for _, path := range []string{"/subprocess", "/spawn", "/forkserver"} {
+		child := getInfo(t, s, path)
+		if child.PID == worker.PID || child.Version != want.Version || child.Executable != want.Executable {
+			t.Errorf("%s started pid %d (worker %d), Python %q at %q; want another process on %q at %q",
+				path, child.PID, worker.PID, child.Version, child.Executable, want.Version, want.Executable)
+		}
+	}
+}
+
+// TestSmokeVersionNamesPython: gowsgi --version and the start-up log
+// name the embedded CPython and the interpreter it was built for.
+func TestSmokeVersionNamesPython(t *testing.T) {
+	t.Parallel()
+	want := builtPython(t)
+	version, _, _ := strings.Cut(want.Version, " ")
+	out, err := exec.Command(binary, "--version").Output()
+	line := fmt.Sprintf("CPython %s (", version)
+	if err != nil || !strings.Contains(string(out), line) || !strings.Contains(string(out), "libpython") ||
+		!strings.HasSuffix(string(out), ", built for "+want.Executable+"\n") {
+		t.Fatalf("gowsgi --version: %v\n%s\nwant %q... built for %s", err, out, line, want.Executable)
+	}
+	s := start(t, serverOpts{args: []string{"-w", "1", "pythons:app"}})
+	if l := s.find("starting gowsgi on CPython " + version); len(l) != 1 || l[0].str("python_executable") != want.Executable {
+		t.Fatalf("start-up log %v; want CPython %s built for %s", l, version, want.Executable)
 	}
 }

@@ -8,6 +8,7 @@ package pyshim
 import "C"
 
 import (
+	"cmp"
 	_ "embed"
 	"errors"
 	"fmt"
@@ -23,6 +24,7 @@ type Options struct {
 	Program string
 	// Executable, when set, is PyConfig.executable: a virtualenv's
 	// bin/python makes the interpreter use that venv's site-packages.
+	// When empty, the python this binary was built for (EmbeddedPython).
 	Executable string
 	// EnvironKeys are the well-known environ keys; an encoded environ
 	// refers to EnvironKeys[i] by the id i+1.
@@ -60,8 +62,8 @@ func Init(opt Options) error {
 	cprog := C.CString(opt.Program)
 	defer C.free(unsafe.Pointer(cprog))
 	var cexe *C.char
-	if opt.Executable != "" {
-		cexe = C.CString(opt.Executable)
+	if exe := cmp.Or(opt.Executable, defaultExecutable()); exe != "" {
+		cexe = C.CString(exe)
 		defer C.free(unsafe.Pointer(cexe))
 	}
 	csrc := C.CString(bootstrapSource)

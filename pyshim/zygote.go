@@ -8,6 +8,7 @@ package pyshim
 import "C"
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"os"
@@ -35,7 +36,7 @@ const (
 // because the zygote runs before the Go runtime exists.
 type ZygoteSpec struct {
 	Program    string // Options.Program
-	Executable string // Options.Executable; "" for none
+	Executable string // Options.Executable; "" for the default (EmbeddedPython)
 	App        string
 	Paths      []string // prepended to sys.path
 	// Multithread: the app runs on several threads at once (--threads > 1).
@@ -63,7 +64,7 @@ func (s *ZygoteSpec) block() []byte {
 		return "0"
 	}
 	fields := []string{"gowsgi-zygote-1", strconv.Itoa(s.FailCode), s.FailReason,
-		s.Program, s.Executable, s.App, flag(s.Multithread), flag(s.GCFreeze),
+		s.Program, cmp.Or(s.Executable, defaultExecutable()), s.App, flag(s.Multithread), flag(s.GCFreeze),
 		strconv.Itoa(s.Listeners), bootstrapSource}
 	fields = append(fields, s.Paths...)
 	var b []byte

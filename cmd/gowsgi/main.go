@@ -29,6 +29,7 @@ func main() {
 const exitUsage = 2
 
 func runMaster(args []string) int {
+	showEmbeddedPython() // version.go
 	cfg, action, err := config.Load(args, os.Getenv, os.Stdout)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "gowsgi: %v\n", err)
@@ -52,6 +53,7 @@ func runMaster(args []string) int {
 		return exitUsage
 	}
 	defer elog.Close()
+	logEmbeddedPython(elog)
 	proctitle.Set(proctitle.Title("master", cfg.ProcName, cfg.App)) // best effort: ps shows argv otherwise
 	return master.Run(cfg, elog, args)
 }
