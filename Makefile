@@ -111,7 +111,7 @@ python-tests: $(addprefix python-test/,$(PYTHONS))
 python-test/%:
 	@v=$$($* -c 'import platform; print(platform.python_version())') && mkdir -p bin && \
 	{ $(MAKE) -s --no-print-directory build unit PYTHON=$* BIN=bin/gowsgi-$$v && GOWSGI_BINARY=bin/gowsgi-$$v \
-	  GOWSGI_PYTHON=$* $(GO) test -count=1 -run Smoke ./integration/; } >bin/pythons-$$v.log 2>&1 && \
+	  GOWSGI_PYTHON=$* $(if $(INTEGRATION_LOCK),flock $(INTEGRATION_LOCK) )$(GO) test -count=1 -run Smoke ./integration/; } >bin/pythons-$$v.log 2>&1 && \
 	echo "CPython $$v ($*): unit and smoke tests ok" || \
 	{ cat bin/pythons-$$v.log; echo "CPython $$v ($*): FAILED" >&2; exit 1; }
 
