@@ -30,6 +30,10 @@ type Config struct {
 	WriteTimeout      time.Duration `json:"write_timeout"`      // longest wait for a client to take response bytes, 0 = none
 	MaxBufferedBody   int64         `json:"max_buffered_body"`  // request bodies past this spill to a file
 	ResponseBuffer    int           `json:"response_buffer"`    // response bytes buffered for a slow client
+	// Per-worker budgets for the request bodies read before the app runs
+	// (worker/reqbody.go): in memory, and spilled to temporary files.
+	BodyMemoryBudget int64 `json:"body_memory_budget"`
+	BodySpillBudget  int64 `json:"body_spill_budget"`
 	// NoSchedBatch keeps workers under SCHED_OTHER (worker/sched.go).
 	NoSchedBatch      bool `json:"no_sched_batch"`
 	MaxRequests       int  `json:"max_requests"` // 0 = off

@@ -101,6 +101,8 @@ func ExampleConfig_WriteTOML() {
 	// body_timeout = 30
 	// write_timeout = 30
 	// max_buffered_body = 1048576
+	// body_memory_budget = 67108864
+	// body_spill_budget = 1073741824
 	// response_buffer = 4194304
 	// limit_request_line = 4094
 	// limit_request_fields = 100

@@ -51,6 +51,8 @@ func TestLoadDefaults(t *testing.T) {
 		BodyTimeout:           30 * time.Second,
 		WriteTimeout:          30 * time.Second,
 		MaxBufferedBody:       1 << 20,
+		BodyMemoryBudget:      64 << 20,
+		BodySpillBudget:       1 << 30,
 		ResponseBuffer:        4 << 20,
 		LimitRequestLine:      4094,
 		LimitRequestFields:    100,

@@ -129,6 +129,18 @@ var settings = []*setting{
 		field:     func(c *Config) any { return &c.MaxBufferedBody },
 	},
 	{
+		name: "body_memory_budget", flags: []string{"body-memory-budget"}, kind: kindInt64, def: "67108864",
+		help:      "hold at most `BYTES` of request bodies in memory per worker; past it, bodies spill or stream (0 = none in memory)",
+		normalize: nonNegativeInt64,
+		field:     func(c *Config) any { return &c.BodyMemoryBudget },
+	},
+	{
+		name: "body_spill_budget", flags: []string{"body-spill-budget"}, kind: kindInt64, def: "1073741824",
+		help:      "write at most `BYTES` of request bodies to temporary files per worker; past it, bodies stream to the app (0 = none on disk)",
+		normalize: nonNegativeInt64,
+		field:     func(c *Config) any { return &c.BodySpillBudget },
+	},
+	{
 		name: "response_buffer", flags: []string{"response-buffer"}, kind: kindInt, def: "4194304",
 		help:      "buffer up to `BYTES` of a response for a slow client, so the app need not wait for it",
 		normalize: intRange(0, 1<<30),

@@ -54,10 +54,12 @@ int gw_environ_bind(void)
 }
 
 /*
- * gw_file_input returns wsgi.input for a body spilled to a file: a
- * buffered reader on a dup of body_fd, which Python then owns, so the
- * caller may close its own descriptor. The file holds exactly the body;
- * reading starts at its beginning whatever offset the writer left.
+ * gw_file_input returns wsgi.input for a body spilled to a file, or
+ * streamed through a socket: a buffered reader on a dup of body_fd,
+ * which Python then owns, so the caller may close its own descriptor.
+ * A file holds exactly the body; reading starts at its beginning
+ * whatever offset the writer left. A socket (ESPIPE) is read as it
+ * comes; its blocking reads release the GIL (FileIO).
  * New reference, or NULL.
  */
 PyObject *gw_file_input(int body_fd)
@@ -65,7 +67,7 @@ PyObject *gw_file_input(int body_fd)
 	PyObject *input;
 	int fd = dup(body_fd);
 
-	if (fd < 0 || lseek(fd, 0, SEEK_SET) < 0) {
+	if (fd < 0 || (lseek(fd, 0, SEEK_SET) < 0 && errno != ESPIPE)) {
 		PyErr_SetFromErrno(PyExc_OSError);
 		if (fd >= 0)
 			close(fd);

@@ -1,6 +1,7 @@
 package worker
 
 import (
+	"errors"
 	"runtime"
 	"time"
 
@@ -17,6 +18,9 @@ import (
 // the master to replace it, and its other threads finish their requests
 // before it stops. --timeout, the master's liveness limit, still kills
 // a worker whose call outlives it.
+
+// errRequestTimedOut is why a streamed body was cut by --request-timeout.
+var errRequestTimedOut = errors.New("worker: request timeout")
 
 func threadIdent() uint64 { return pyshim.ThreadIdent() }
 
@@ -51,9 +55,23 @@ func (ws *workerStats) enforceTimeout(now time.Time) {
 // and the graceful replacement that follows.
 func (ws *workerStats) interrupt(sl *slot, x *slotExtra, since int64, now time.Time) {
 	runtime.LockOSThread() // never unlocked: the thread exits with the goroutine
+	// The call's streamed body, read before the call can end: once it
+	// has, its connection may be streaming the next request's.
+	var stream *bodyStream
+	x.mu.Lock()
+	if x.owner != nil {
+		stream = x.owner.body.stream.Load()
+	}
+	x.mu.Unlock()
 	stack, raised := pyshim.Interrupt(x.ident.Load(), &sl.call.since, since)
 	if !raised {
 		return // it returned (or left Python) while we waited for the GIL
+	}
+	if stream != nil {
+		// An app waiting in wsgi.input for body bytes that do not come is
+		// in read(2) without the GIL: cut the stream, so the read returns
+		// and the TimeoutError is raised (bodystream.go).
+		stream.cut(errRequestTimedOut)
 	}
 	x.mu.Lock()
 	owner, client, id := x.owner, x.client, string(x.requestID)

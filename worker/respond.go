@@ -45,6 +45,9 @@ func (c *conn) respond() bool {
 	st.x.py.SetWriteHook(st.earlyWrite)
 	step := st.x.py.Call(c.env.Bytes(), c.body.py())
 	st.x.py.SetWriteHook(nil)
+	if !st.headSent && c.refuseStreamedBody(st) { // bodystream.go
+		return false
+	}
 	if st.headSent {
 		// write() already sent the head: a failure now can only cut the
 		// connection, and the rest goes out as usual.

@@ -31,6 +31,7 @@ type server struct {
 	bodyTimeout     time.Duration // longest wait for request body bytes
 	writeTimeout    time.Duration // longest wait for the client to take response bytes
 	maxBufferedBody int64         // request bodies past this spill to a file
+	bodies          *bodyBudgets  // never nil: reqbody.go
 
 	// slots hands out the Python threads (--threads); a request holds one
 	// while the app runs or produces its response, not while a client
@@ -128,6 +129,7 @@ func newServer(cfg *config.Config, log zerolog.Logger, lns []net.Listener) *serv
 		bodyTimeout:     cfg.BodyTimeout,
 		writeTimeout:    cfg.WriteTimeout,
 		maxBufferedBody: cfg.MaxBufferedBody,
+		bodies:          newBodyBudgets(cfg),
 		slots:           make(chan *slot, threads),
 		load:            newLoad(threads, len(lns), cfg.Workers > 1),
 		connSem:         make(chan struct{}, max(cfg.WorkerConnections, 1)),

@@ -27,7 +27,9 @@ const maxIov = 16
 //
 // It is also a net.Conn, for code that needs no more than that. A sock
 // is used by its connection goroutine only, except SetReadDeadline
-// (drain) and Close.
+// (drain, a streamed body's stop), Close, and Read by the feeder of a
+// streamed request body (bodystream.go) while the connection goroutine
+// does not read.
 type sock struct {
 	f             *os.File        // never nil; owns the descriptor
 	rc            syscall.RawConn // f's
@@ -43,8 +45,12 @@ type sock struct {
 	hold bool
 
 	// The system call in progress, for the callbacks bound once in
-	// newSock, so a read or write allocates nothing.
+	// newSock, so a read or write allocates nothing. A read and a write
+	// may be in progress at once (a streamed request body is read while
+	// the response is written): each has its own fields.
 	p     []byte
+	rn    int
+	rerr  error
 	bufs  [][]byte
 	block bool // writev: wait for the peer instead of returning 0
 	// more: sendmsg with MSG_MORE, the kernel holding a last partial
@@ -210,13 +216,13 @@ func (s *sock) Read(p []byte) (int, error) {
 	if err != nil {
 		return 0, err // deadline exceeded or closed
 	}
-	if s.err != nil {
-		return 0, s.err
+	if s.rerr != nil {
+		return 0, s.rerr
 	}
-	if s.n == 0 {
+	if s.rn == 0 {
 		return 0, io.EOF
 	}
-	return s.n, nil
+	return s.rn, nil
 }
 
 // readFD runs on the connection goroutine inside rc.Read. The socket
@@ -233,9 +239,9 @@ func (s *sock) readFD(fd uintptr) bool {
 			s.beginWait()
 			return false
 		case 0:
-			s.n, s.err = int(r), nil
+			s.rn, s.rerr = int(r), nil
 		default:
-			s.n, s.err = 0, os.NewSyscallError("read", errno)
+			s.rn, s.rerr = 0, os.NewSyscallError("read", errno)
 		}
 		return true
 	}

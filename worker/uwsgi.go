@@ -66,13 +66,16 @@ func (c *conn) serveUwsgi() {
 		c.writeError(http.StatusRequestEntityTooLarge, "Request body too large.")
 		return
 	}
-	body, err := c.readUwsgiBody(p.ContentLength)
-	if err != nil {
+	// Read ahead or streamed as an HTTP body is, within the same budgets.
+	defer c.body.release()
+	if err := c.readAhead(&uwsgiBody{r: c.br, remaining: p.ContentLength}, p.ContentLength); err != nil {
+		if errors.Is(err, errBodyStore) {
+			c.reject(err)
+			return
+		}
 		c.logUwsgiError(err)
 		return
 	}
-	c.body = requestBody{mem: body, size: int64(len(body.data))}
-	defer c.body.release()
 	c.uwsgi = p
 	c.requestFromPacket(p)
 	c.respond()
@@ -87,29 +90,30 @@ func (c *conn) logUwsgiError(err error) {
 	c.srv.log.Warn().Err(err).Str("peer", c.nc.RemoteAddr().String()).Msg("bad uwsgi request; connection closed")
 }
 
-// readUwsgiBody reads the n body bytes that follow the packet, in full
-// before Python is involved, as readBody does for HTTP. The buffer grows
-// with what arrives, never ahead of it, so a huge CONTENT_LENGTH costs
-// nothing until the bytes come.
-func (c *conn) readUwsgiBody(n int64) (*bodyBuf, error) {
-	b := getBody()
-	r := io.LimitReader(c.br, n)
-	for int64(len(b.data)) < n {
-		c.bodyDeadline()
-		if len(b.data) == cap(b.data) {
-			b.data = append(b.data, 0)[:len(b.data)]
-		}
-		m, err := r.Read(b.data[len(b.data):cap(b.data)])
-		b.data = b.data[:len(b.data)+m]
-		if err != nil {
-			putBody(b)
-			if err == io.EOF {
-				err = errUwsgiBodyTruncated
-			}
-			return nil, err
-		}
+// uwsgiBody reads the CONTENT_LENGTH body bytes that follow a uwsgi
+// packet. A read with an empty buffer reports io.EOF at the end, as
+// httpparse's Body does.
+type uwsgiBody struct {
+	r         io.Reader
+	remaining int64
+}
+
+func (b *uwsgiBody) Read(p []byte) (int, error) {
+	if b.remaining == 0 {
+		return 0, io.EOF
 	}
-	return b, nil
+	if len(p) == 0 {
+		return 0, nil
+	}
+	if int64(len(p)) > b.remaining {
+		p = p[:b.remaining]
+	}
+	n, err := b.r.Read(p)
+	b.remaining -= int64(n)
+	if err == io.EOF {
+		err = errUwsgiBodyTruncated
+	}
+	return n, err
 }
 
 var errUwsgiBodyTruncated = errors.New("uwsgi: connection closed before CONTENT_LENGTH body bytes arrived")

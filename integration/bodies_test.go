@@ -1,0 +1,317 @@
+package integration
+
+import (
+	"bufio"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// Tests of the request body budgets (worker/reqbody.go, bodystream.go):
+// what is read ahead into memory or temporary files stays within
+// --body-memory-budget and --body-spill-budget, and what does not fit
+// streams to the app. Apps in testdata/apps/bodies.py.
+
+// upload is one client's POST of size pseudo-random bytes (seeded), with
+// Content-Length or chunked, on its own connection.
+type upload struct {
+	size    int64
+	chunked bool
+	seed    byte
+
+	status int
+	answer string // the app's "sha256 bytes kind"
+	sent   string // sha256 of what was sent
+	err    error
+}
+
+// send posts the body to path and reads the response.
+func (u *upload) send(addr, path string) {
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		u.err = err
+		return
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(60 * time.Second))
+	w := bufio.NewWriterSize(c, 64<<10)
+	framing := fmt.Sprintf("Content-Length: %d", u.size)
+	if u.chunked {
+		framing = "Transfer-Encoding: chunked"
+	}
+	fmt.Fprintf(w, "POST %s HTTP/1.1\r\nHost: t\r\n%s\r\n\r\n", path, framing)
+	h := sha256.New()
+	rng := rand.NewChaCha8([32]byte{u.seed})
+	piece := make([]byte, 64<<10)
+	for left := u.size; left > 0; {
+		p := piece[:min(left, int64(len(piece)))]
+		rng.Read(p)
+		h.Write(p)
+		if u.chunked {
+			fmt.Fprintf(w, "%x\r\n", len(p))
+		}
+		if _, err := w.Write(p); err != nil {
+			u.err = fmt.Errorf("sending the body: %w", err)
+			return
+		}
+		if u.chunked {
+			w.WriteString("\r\n")
+		}
+		left -= int64(len(p))
+	}
+	if u.chunked {
+		w.WriteString("0\r\n\r\n")
+	}
+	if err := w.Flush(); err != nil {
+		u.err = fmt.Errorf("sending the body: %w", err)
+		return
+	}
+	u.sent = hex.EncodeToString(h.Sum(nil))
+	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil {
+		u.err = fmt.Errorf("reading the response: %w", err)
+		return
+	}
+	b, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	u.status, u.answer, u.err = resp.StatusCode, string(b), err
+}
+
+// spilledBytes is the size of the files a process has open under dir:
+// its spilled bodies (anonymous files show as dir/#N (deleted)).
+func spilledBytes(t *testing.T, pid int, dir string) int64 {
+	t.Helper()
+	fdDir := fmt.Sprintf("/proc/%d/fd", pid)
+	ents, err := os.ReadDir(fdDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var total int64
+	seen := map[uint64]bool{} // the worker and the app each hold a descriptor of a spilled body
+	for _, e := range ents {
+		p := filepath.Join(fdDir, e.Name())
+		target, err := os.Readlink(p)
+		if err != nil || !strings.HasPrefix(target, dir+"/") {
+			continue
+		}
+		if st, err := os.Stat(p); err == nil && !seen[st.Sys().(*syscall.Stat_t).Ino] {
+			seen[st.Sys().(*syscall.Stat_t).Ino] = true
+			total += st.Size()
+		}
+	}
+	return total
+}
+
+func rssOf(t *testing.T, pid int) int64 {
+	t.Helper()
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if rest, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+			kb, _ := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")), 10, 64)
+			return kb << 10
+		}
+	}
+	t.Fatal("no VmRSS")
+	return 0
+}
+
+// TestBodiesOverTheBudgetsStream: six clients at once send bodies far
+// over the worker's budgets (4 MiB in memory, 8 MiB on disk, 96 MiB in
+// all) to an app that reads nothing until all six have arrived. What is
+// read ahead stays within the budgets (the spilled files, the worker's
+// RSS), the rest streams; another client is served meanwhile; every app
+// gets every byte; nothing is left in the spill directory.
+func TestBodiesOverTheBudgetsStream(t *testing.T) {
+	const memBudget, diskBudget = 4 << 20, 8 << 20
+	spill := t.TempDir()
+	arrived, gate := t.TempDir(), filepath.Join(t.TempDir(), "gate")
+	s := start(t, serverOpts{
+		args: []string{"--threads", "8", "--max-buffered-body", strconv.Itoa(16 << 20),
+			"--body-memory-budget", strconv.Itoa(memBudget), "--body-spill-budget", strconv.Itoa(diskBudget), "bodies:app"},
+		env: []string{"TMPDIR=" + spill},
+	})
+	pid := s.workerPIDs()[0]
+	for range 20 { // warm up the worker before taking its RSS
+		if code, _ := s.get("/hello"); code != 200 {
+			t.Fatalf("warm-up: %d", code)
+		}
+	}
+	rssBefore := rssOf(t, pid)
+
+	uploads := []*upload{
+		{size: 3 << 20, seed: 1}, {size: 3 << 20, seed: 2}, // in memory or spilled
+		{size: 12 << 20, chunked: true, seed: 3}, {size: 12 << 20, chunked: true, seed: 4}, // memory, spill, then stream
+		{size: 32 << 20, seed: 5}, {size: 32 << 20, seed: 6}, // over the disk budget: streams
+	}
+	path := "/digest?arrived=" + arrived + "&gate=" + gate
+	var wg sync.WaitGroup
+	for _, u := range uploads {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			u.send(s.addr, path)
+		}()
+	}
+	t.Cleanup(func() {
+		os.WriteFile(gate, nil, 0o600) // let the apps go if the test failed early
+		wg.Wait()
+	})
+	s.waitFor(func() bool {
+		ents, _ := os.ReadDir(arrived)
+		return len(ents) == len(uploads)
+	})
+	// Every app has been called: the bodies read ahead are all stored,
+	// the streams wait for their app to read.
+	spilled, rss := spilledBytes(t, pid, spill), rssOf(t, pid)
+	t.Logf("while the apps wait: %d KiB spilled, worker RSS %d -> %d KiB", spilled>>10, rssBefore>>10, rss>>10)
+	if spilled > diskBudget {
+		t.Errorf("%d bytes spilled; the budget is %d", spilled, diskBudget)
+	}
+	// The memory budget, plus the feeders' buffers and what the runtime
+	// and the apps' threads touch: far below the 96 MiB the bodies hold.
+	if grew := rss - rssBefore; grew > memBudget+12<<20 {
+		t.Errorf("the worker's RSS grew by %d KiB with the bodies in flight; want at most the %d KiB budget and 12 MiB",
+			grew>>10, memBudget>>10)
+	}
+	if code, body := s.get("/hello"); code != 200 || body != "hello" {
+		t.Errorf("another client while the uploads wait: %d %q", code, body)
+	}
+
+	if err := os.WriteFile(gate, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	wg.Wait()
+	kinds := map[string]int{}
+	for i, u := range uploads {
+		if u.err != nil || u.status != 200 {
+			t.Errorf("upload %d (%d bytes, chunked %v): %d %v", i, u.size, u.chunked, u.status, u.err)
+			continue
+		}
+		f := strings.Fields(u.answer)
+		if len(f) != 3 || f[0] != u.sent || f[1] != strconv.FormatInt(u.size, 10) {
+			t.Errorf("upload %d (%d bytes, chunked %v): the app read %q; want sha256 %s of %d bytes",
+				i, u.size, u.chunked, u.answer, u.sent, u.size)
+			continue
+		}
+		kinds[f[2]]++
+		if u.size > diskBudget && f[2] != "stream" {
+			t.Errorf("upload %d (%d bytes) over the disk budget reached the app as %s; want stream", i, u.size, f[2])
+		}
+	}
+	t.Logf("wsgi.input kinds: %v", kinds)
+	if ents, _ := os.ReadDir(spill); len(ents) != 0 {
+		t.Errorf("left in the spill directory: %d entries", len(ents))
+	}
+	if n := spilledBytes(t, pid, spill); n != 0 {
+		t.Errorf("the worker still holds %d bytes of spilled bodies", n)
+	}
+}
+
+// readHead reads a response's status line and headers from c within 20 s.
+func readHead(t *testing.T, c net.Conn) *http.Response {
+	t.Helper()
+	c.SetReadDeadline(time.Now().Add(20 * time.Second))
+	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil {
+		t.Fatalf("reading the response: %v", err)
+	}
+	resp.Body.Close()
+	return resp
+}
+
+// TestBodyOverTheLimit: a body over --limit-request-body gets 413 and
+// Connection: close, never the app: at once when Content-Length says
+// so (no body byte sent), and as soon as the limit is passed when
+// chunked, both when the body is read ahead and when it streams to an
+// app that reads it (the app's answer to a cut body is not sent).
+func TestBodyOverTheLimit(t *testing.T) {
+	const limit = 1 << 20
+	for _, budgets := range []struct{ name, mem, disk string }{
+		{name: "read ahead", mem: "67108864", disk: "67108864"},
+		{name: "streamed", mem: "0", disk: "0"},
+	} {
+		t.Run(budgets.name, func(t *testing.T) {
+			s := start(t, serverOpts{args: []string{"--limit-request-body", strconv.Itoa(limit),
+				"--body-memory-budget", budgets.mem, "--body-spill-budget", budgets.disk, "bodies:app"}})
+			t.Run("Content-Length", func(t *testing.T) {
+				c, err := net.Dial("tcp", s.addr)
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer c.Close()
+				fmt.Fprintf(c, "POST /digest HTTP/1.1\r\nHost: t\r\nContent-Length: %d\r\n\r\n", limit+1)
+				resp := readHead(t, c)
+				if resp.StatusCode != 413 || !resp.Close {
+					t.Fatalf("%d, close %v; want 413 and Connection: close", resp.StatusCode, resp.Close)
+				}
+			})
+			t.Run("chunked", func(t *testing.T) {
+				c, err := net.Dial("tcp", s.addr)
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer c.Close()
+				// Past the limit by one chunk, and the body never ends: the
+				// answer must not wait for its end.
+				w := bufio.NewWriter(c)
+				fmt.Fprintf(w, "POST /digest HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n")
+				chunk := strings.Repeat("x", 64<<10)
+				for sent := 0; sent <= limit; sent += len(chunk) {
+					fmt.Fprintf(w, "%x\r\n%s\r\n", len(chunk), chunk)
+				}
+				if err := w.Flush(); err != nil {
+					t.Fatal(err)
+				}
+				resp := readHead(t, c)
+				if resp.StatusCode != 413 || !resp.Close {
+					t.Fatalf("%d, close %v; want 413 and Connection: close", resp.StatusCode, resp.Close)
+				}
+			})
+			if len(s.find("error handling request")) > 0 {
+				t.Error("the app's error over a cut body was logged as an app error")
+			}
+		})
+	}
+}
+
+// TestStreamedBodyAndRequestTimeout: an app waiting in wsgi.input for
+// streamed body bytes that do not come waits in read(2) without the GIL
+// (another request of the worker is answered meanwhile), and
+// --request-timeout still ends it: 504, long before --body-timeout.
+func TestStreamedBodyAndRequestTimeout(t *testing.T) {
+	s := start(t, serverOpts{args: []string{"--threads", "2", "--request-timeout", "1", "--body-timeout", "120",
+		"--body-memory-budget", "0", "--body-spill-budget", "0", "bodies:app"}})
+	c, err := net.Dial("tcp", s.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	arrived := t.TempDir()
+	fmt.Fprintf(c, "POST /digest?arrived=%s HTTP/1.1\r\nHost: t\r\nContent-Length: 100000\r\n\r\n%s", arrived, strings.Repeat("x", 1000))
+	s.waitFor(func() bool {
+		ents, _ := os.ReadDir(arrived)
+		return len(ents) == 1
+	})
+	if code, body := s.get("/hello"); code != 200 || body != "hello" {
+		t.Fatalf("another request while an app waits for its body: %d %q", code, body)
+	}
+	resp := readHead(t, c)
+	if resp.StatusCode != 504 || !resp.Close {
+		t.Fatalf("%d, close %v; want 504 after --request-timeout, and Connection: close", resp.StatusCode, resp.Close)
+	}
+}
