@@ -93,6 +93,8 @@ func writeMetrics(p *promWriter, s *snapshot) {
 	p.counter("gowsgi_request_body_bytes_total", "Request body bytes received.", float64(s.live.BytesIn))
 	p.counter("gowsgi_response_body_bytes_total", "Response body bytes sent.", float64(s.live.BytesOut))
 	p.counter("gowsgi_request_timeouts_total", "Requests stopped by --request-timeout.", float64(s.live.Timeouts))
+	p.counter("gowsgi_connection_panics_total",
+		"Connections closed by a Go panic in the worker, contained to them (the worker went on).", float64(s.live.Panics))
 	p.labelled("gowsgi_worker_starts_total", "counter", "Worker processes started, by reason.", "reason", s.starts)
 	p.labelled("gowsgi_worker_exits_total", "counter", "Worker processes exited, by reason.", "reason", s.exits)
 

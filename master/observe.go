@@ -123,6 +123,7 @@ func addCounters(sum, st *handoff.Stats) {
 	sum.BytesIn += st.BytesIn
 	sum.BytesOut += st.BytesOut
 	sum.Timeouts += st.Timeouts
+	sum.Panics += st.Panics
 	sum.Served += st.Served
 }
 

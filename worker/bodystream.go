@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"runtime/debug"
 	"sync"
 	"time"
 
@@ -43,6 +44,9 @@ const streamChunk = 64 << 10
 // errStreamStopped is why a stream ended when the response was over (or
 // the request timed out) before the app read the whole body.
 var errStreamStopped = errors.New("worker: request body stream stopped")
+
+// errStreamPanicked: the feeder panicked (contained).
+var errStreamPanicked = errors.New("worker: request body stream panicked")
 
 // pastDeadline is a deadline that has passed: blocked reads and writes
 // return at once.
@@ -104,7 +108,7 @@ func (c *conn) startStream(src io.Reader, length int64) error {
 // reset when the body was cut short. It runs on its own goroutine.
 func (s *bodyStream) feed() {
 	defer close(s.done)
-	if err := s.copy(); err != nil {
+	if err := s.copyContained(); err != nil {
 		s.mu.Lock()
 		if s.err == nil {
 			s.err = err
@@ -115,6 +119,21 @@ func (s *bodyStream) feed() {
 		unix.Write(int(s.pyEnd.Fd()), []byte{0})
 	}
 	s.goEnd.Close()
+}
+
+// copyContained is copy with a panic contained to this body, as one in
+// the connection's goroutine is (panic.go): the body is cut, the worker
+// goes on.
+func (s *bodyStream) copyContained() (err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			s.c.srv.stats.panicked()
+			s.c.srv.log.Error().Str("panic", fmt.Sprint(v)).Str("remote", s.c.info.RemoteAddr).
+				Msg("panic reading a streamed request body; the body is cut, the worker goes on:\n" + string(debug.Stack()))
+			err = errStreamPanicked
+		}
+	}()
+	return s.copy()
 }
 
 func (s *bodyStream) copy() error {

@@ -37,7 +37,8 @@ type conn struct {
 	fwdTrust int8
 	w        bodyWriter
 	out      outbox
-	hold     holder // sends held bytes while the app runs: hold.go
+	hold     holder     // sends held bytes while the app runs: hold.go
+	guard    panicGuard // the request a panic would leave behind: panic.go
 	// Scratch for one response step's buffers, and for those plus the
 	// outbox, so that framing a step allocates nothing.
 	step [maxIov][]byte
@@ -118,6 +119,7 @@ func (c *conn) serve() {
 	defer c.srv.forget(c)
 	defer c.nc.Close()
 	defer c.out.reset()
+	defer c.containPanic() // first of the defers to run: panic.go
 	if !c.acceptProxyHeader() {
 		return
 	}

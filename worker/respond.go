@@ -42,9 +42,14 @@ func (c *conn) respond() bool {
 	runtime.LockOSThread()
 	c.srv.stats.pinned(sl) // for --request-timeout: reqtimeout.go
 	st := &streamer{c: c, sl: sl, x: sl.x, locked: true}
+	c.guard = panicGuard{st: st, sentBefore: c.nc.written.Load()}
 	st.x.py.SetWriteHook(st.earlyWrite)
 	step := st.x.py.Call(c.env.Bytes(), c.body.py())
 	st.x.py.SetWriteHook(nil)
+	if st.panicked != nil {
+		panic(st.panicked) // caught in write()'s hook, under C frames: panic.go
+	}
+	c.testPanic("respond")
 	if !st.headSent && c.refuseStreamedBody(st) { // bodystream.go
 		return false
 	}
@@ -133,8 +138,14 @@ func (st *streamer) begin(step *pyshim.Step, bodyLen int64) ([]byte, error) {
 // write() returns. It runs inside Call without the GIL, so it must not
 // call into Python (no Abort: a false return makes write() raise
 // ConnectionError in the app instead).
-func (st *streamer) earlyWrite(step pyshim.Step) bool {
+func (st *streamer) earlyWrite(step pyshim.Step) (ok bool) {
+	defer func() {
+		if recoverInCallback(recover(), &st.panicked) {
+			ok = false
+		}
+	}()
 	c := st.c
+	c.testPanic("write")
 	bufs := c.step[:0]
 	if !st.headSent {
 		head, err := st.begin(&step, -1)
@@ -165,6 +176,8 @@ type streamer struct {
 	// headErr: the head write() would have sent was invalid.
 	headSent bool
 	headErr  error
+	// panicked is a panic caught in earlyWrite, raised again after Call.
+	panicked *caughtPanic
 }
 
 // run sends the head and first step, then the rest of the response. It
@@ -201,6 +214,7 @@ func (st *streamer) run(head []byte, step pyshim.Step) bool {
 			if !ok {
 				return false
 			}
+			c.testPanic("sent")
 		}
 		clear(bufs) // Big points into Python memory that Next frees
 		bufs = bufs[:0]

@@ -66,6 +66,9 @@ type sock struct {
 	// The deadlines last set, in Unix nanoseconds (0 = none), so that
 	// setReadDeadlineNear and setWriteDeadlineNear can leave them.
 	rdl, wdl atomic.Int64
+	// written counts the bytes sendmsg took, so a contained panic knows
+	// whether a response had begun (panic.go); the hold timer writes too.
+	written atomic.Int64
 }
 
 var (
@@ -280,6 +283,7 @@ func (s *sock) writev(bufs [][]byte, block bool) (int, error) {
 	if err != nil {
 		return 0, err
 	}
+	s.written.Add(int64(s.n))
 	return s.n, s.err
 }
 

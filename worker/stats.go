@@ -28,7 +28,8 @@ type workerStats struct {
 	bytesOut atomic.Uint64
 	served   atomic.Uint64
 	timeouts atomic.Uint64
-	slots    []slotExtra // by slot number
+	panics   atomic.Uint64 // connections whose goroutine panicked: panic.go
+	slots    []slotExtra   // by slot number
 
 	// timedOut holds the *conn of each request --request-timeout
 	// stopped, until it is answered (504) or done.
@@ -100,6 +101,13 @@ func (s *server) startStats(ctl *os.File) {
 	s.stats = newWorkerStats(s, ctl)
 	go s.stats.report()
 	go s.stats.answerStacks() // stacks.go
+}
+
+// panicked counts a contained panic of a connection goroutine.
+func (ws *workerStats) panicked() {
+	if ws != nil {
+		ws.panics.Add(1)
+	}
 }
 
 // arrive counts a request whose environ is built; respond calls done
@@ -205,6 +213,7 @@ func (ws *workerStats) collect(now time.Time) *handoff.Stats {
 		BytesIn:  ws.bytesIn.Load(),
 		BytesOut: ws.bytesOut.Load(),
 		Timeouts: ws.timeouts.Load(),
+		Panics:   ws.panics.Load(),
 		Served:   ws.served.Load(),
 	}
 	for m := range ws.requests {

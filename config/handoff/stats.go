@@ -31,6 +31,7 @@ type Stats struct {
 	BytesIn     uint64 `json:"bytes_in"` // request body bytes
 	BytesOut    uint64 `json:"bytes_out"`
 	Timeouts    uint64 `json:"timeouts"` // requests stopped by --request-timeout
+	Panics      uint64 `json:"panics"`   // connections whose goroutine panicked (contained)
 	Served      uint64 `json:"served"`   // requests answered
 
 	// Calls describes the busy Python threads, oldest first; at most

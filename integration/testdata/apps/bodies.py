@@ -2,6 +2,7 @@
 import hashlib
 import os
 import stat
+import threading
 import time
 
 
@@ -48,7 +49,52 @@ def hello(environ, start_response):
     return [b"hello"]
 
 
-ROUTES = {"/digest": digest, "/hello": hello}
+def big(environ, start_response):
+    """?n pieces of 256 KiB with a Content-Length, ?delay_ms apart."""
+    q = _query(environ)
+    n, delay = int(q.get("n", "16")), float(q.get("delay_ms", "0")) / 1000
+    start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", str(n << 18))])
+
+    def pieces():
+        for i in range(n):
+            if i and delay:
+                time.sleep(delay)
+            yield b"b" * (1 << 18)
+    return pieces()
+
+
+def write(environ, start_response):
+    """The response through the write() callable."""
+    w = start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", "5")])
+    w(b"hello")
+    return []
+
+
+_barrier, _barrier_lock = None, threading.Lock()
+
+
+def together(environ, start_response):
+    """Waits until ?n requests are inside the app at once (10 s at most):
+    200 proves they ran in parallel, 504 that they could not."""
+    global _barrier
+    n = int(_query(environ).get("n", "2"))
+    with _barrier_lock:
+        if _barrier is None:
+            _barrier = threading.Barrier(n)
+        barrier = _barrier
+    try:
+        barrier.wait(timeout=10)
+        status = "200 OK"
+    except threading.BrokenBarrierError:
+        status = "504 Gateway Timeout"
+    with _barrier_lock:
+        if _barrier is barrier:
+            _barrier = None
+    start_response(status, [("Content-Type", "text/plain"), ("Content-Length", "0")])
+    return [b""]
+
+
+ROUTES = {"/digest": digest, "/hello": hello, "/big": big, "/write": write, "/together": together}
 
 
 def app(environ, start_response):
