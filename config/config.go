@@ -74,6 +74,8 @@ type Config struct {
 	StatsdHost    string `json:"statsd_host"`
 	StatsdPrefix  string `json:"statsd_prefix"`  // as given; statsd.Prefix adds the dot
 	DogstatsdTags string `json:"dogstatsd_tags"` // as given: "env:prod,service:web"
+	// EnableBacklogMetric sends gunicorn.backlog (with StatsdHost).
+	EnableBacklogMetric bool `json:"enable_backlog_metric"`
 
 	ForwardedAllowIPs []string `json:"forwarded_allow_ips"`
 	ProxyProtocol     bool     `json:"proxy_protocol"`

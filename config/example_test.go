@@ -131,6 +131,7 @@ func ExampleConfig_WriteTOML() {
 	// statsd_host = ""
 	// statsd_prefix = ""
 	// dogstatsd_tags = ""
+	// enable_backlog_metric = false
 	// forwarded_allow_ips = ["127.0.0.1", "::1"]
 	// proxy_protocol = false
 	// proxy_allow_ips = ["127.0.0.1"]

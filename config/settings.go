@@ -312,6 +312,11 @@ var settings = []*setting{
 		normalize: normalizeDogstatsdTags,
 		field:     func(c *Config) any { return &c.DogstatsdTags },
 	},
+	{
+		name: "enable_backlog_metric", flags: []string{"enable-backlog-metric"}, kind: kindBool, def: "false",
+		help:  "send gunicorn.backlog to StatsD every second: the connections waiting in the TCP listen queues",
+		field: func(c *Config) any { return &c.EnableBacklogMetric },
+	},
 
 	// Proxies
 	{

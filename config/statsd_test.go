@@ -11,6 +11,7 @@ func TestStatsdSettings(t *testing.T) {
 		args               []string
 		file               string // ./gowsgi.toml
 		host, prefix, tags string
+		backlog            bool
 	}{
 		{name: "off by default"},
 		{name: "flags", args: []string{"--statsd-host", "localhost", "--statsd-prefix", "web", "--dogstatsd-tags", "env:prod,canary"},
@@ -19,6 +20,8 @@ func TestStatsdSettings(t *testing.T) {
 		{name: "IPv6", args: []string{"--statsd-host", "[::1]:9125"}, host: "[::1]:9125"},
 		{name: "config file", file: "statsd_host = \"10.0.0.5:8125\"\nstatsd_prefix = \"svc.app.\"\ndogstatsd_tags = \"pod:web-1\"\n",
 			host: "10.0.0.5:8125", prefix: "svc.app.", tags: "pod:web-1"},
+		{name: "backlog metric", args: []string{"--statsd-host", "statsd", "--enable-backlog-metric"}, host: "statsd:8125", backlog: true},
+		{name: "backlog metric in the file", file: "enable_backlog_metric = true\n", backlog: true},
 		{name: "flag beats file", args: []string{"--statsd-host", "other:1"}, file: "statsd_host = \"statsd\"\n", host: "other:1"},
 	}
 	for _, tc := range cases {
@@ -27,6 +30,9 @@ func TestStatsdSettings(t *testing.T) {
 			cfg, _, err := Load(append(tc.args, "hello:app"), env(nil), discard{})
 			if err != nil {
 				t.Fatalf("Load(%q): %v", tc.args, err)
+			}
+			if cfg.EnableBacklogMetric != tc.backlog {
+				t.Errorf("Load(%q): EnableBacklogMetric = %v", tc.args, cfg.EnableBacklogMetric)
 			}
 			if cfg.StatsdHost != tc.host || cfg.StatsdPrefix != tc.prefix || cfg.DogstatsdTags != tc.tags {
 				t.Fatalf("Load(%q): statsd %q, %q, %q; want %q, %q, %q", tc.args,

@@ -77,6 +77,16 @@ func (s *statsdServer) count(name, from string) int {
 	return n
 }
 
+// has reports whether text arrived from the sender from.
+func (s *statsdServer) has(text, from string) bool {
+	for _, l := range s.snapshot() {
+		if l.text == text && l.from == from {
+			return true
+		}
+	}
+	return false
+}
+
 // lastGauge returns the value and sender of the last gauge named name,
 // or -1.
 func (s *statsdServer) lastGauge(name string) (int, string) {
@@ -94,8 +104,8 @@ func (s *statsdServer) lastGauge(name string) (int, string) {
 // gunicornLine is a line as Gunicorn's Statsd logger writes it, with
 // the test's prefix and tags: a counter with its sampling rate (its
 // value summed over a flush, where Gunicorn sends lines of 1), a timer
-// in milliseconds or a gauge.
-var gunicornLine = regexp.MustCompile(`^myapp\.gunicorn\.[a-z0-9.]+:([0-9]+\|c\|@1\.0|[0-9]+\.[0-9]+\|ms|[0-9]+\|g)\|#env:test,app:web$`)
+// in milliseconds (or the backlog, an integer "histogram") or a gauge.
+var gunicornLine = regexp.MustCompile(`^myapp\.gunicorn\.[a-z0-9.]+:([0-9]+\|c\|@1\.0|[0-9]+(\.[0-9]+)?\|ms|[0-9]+\|g)\|#env:test,app:web$`)
 
 // TestStatsd serves requests with --statsd-host pointing at a UDP
 // socket of the test, and checks the metrics the master and the
@@ -103,11 +113,13 @@ var gunicornLine = regexp.MustCompile(`^myapp\.gunicorn\.[a-z0-9.]+:([0-9]+\|c\|
 func TestStatsd(t *testing.T) {
 	sd := listenStatsd(t, "udp", "127.0.0.1:0")
 	s := start(t, serverOpts{ready: 2, args: []string{"-w", "2", "--statsd-host", sd.pc.LocalAddr().String(),
-		"--statsd-prefix", "myapp", "--dogstatsd-tags", "env:test,app:web", "statsdapp:app"}})
+		"--statsd-prefix", "myapp", "--dogstatsd-tags", "env:test,app:web", "--enable-backlog-metric", "statsdapp:app"}})
 
 	// The master sends the workers gauge once the workers start.
 	s.waitFor(func() bool { n, _ := sd.lastGauge("myapp.gunicorn.workers"); return n == 2 })
 	_, master := sd.lastGauge("myapp.gunicorn.workers")
+	// --enable-backlog-metric: the master's listen queue, every second.
+	s.waitFor(func() bool { return sd.has("myapp.gunicorn.backlog:0|ms|#env:test,app:web", master) })
 
 	want := map[int]int{200: 10, 404: 3, 503: 2, 500: 1}
 	for range want[200] {

@@ -36,6 +36,9 @@ func Run(cfg *config.Config, elog *config.ErrorLog, args []string) int {
 		return ExitBindError
 	}
 	defer closeListeners(ls)
+	if sd != nil && cfg.EnableBacklogMetric {
+		defer startBacklog(sd, ls)() // statsd.go; stopped before the listeners close
+	}
 	for _, l := range ls {
 		log.Info().Str("address", l.addr).Msg("listening")
 	}

@@ -1,14 +1,18 @@
 package master
 
 import (
+	"time"
+
 	"github.com/gowsgi/gowsgi/config"
 	"github.com/gowsgi/gowsgi/statsd"
 	"github.com/rs/zerolog"
+	"golang.org/x/sys/unix"
 )
 
-// The master's part of --statsd-host: the gunicorn.workers gauge and
-// the count of its own warning, error and critical lines
-// (gunicorn.log.*); the workers send the per-request metrics. The
+// The master's part of --statsd-host: the gunicorn.workers gauge, the
+// count of its own warning, error and critical lines (gunicorn.log.*),
+// and gunicorn.backlog with --enable-backlog-metric; the workers send
+// the per-request metrics. The
 // client lives as long as the master and keeps the settings it started
 // with: a HUP that changes them reaches the new workers only.
 
@@ -57,4 +61,49 @@ func (a *arbiter) gaugeWorkers() {
 		a.statsdWorkers = n
 		a.statsd.Gauge(statsd.Workers, n)
 	}
+}
+
+// backlogEvery is how often gunicorn.backlog is sent with
+// --enable-backlog-metric: Gunicorn's arbiter sends it each time round
+// its loop, which waits up to a second.
+const backlogEvery = time.Second
+
+// startBacklog sends gunicorn.backlog every backlogEvery, on its own
+// goroutine (the listeners are immutable), until the returned stop
+// function is called; stop waits for the goroutine, so the listeners
+// may be closed after it. Nothing is sent when no listener is TCP.
+func startBacklog(c *statsd.Client, ls []*listener) (stop func()) {
+	done, exited := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(exited)
+		t := time.NewTicker(backlogEvery)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+				if n, ok := backlog(ls); ok {
+					c.Histogram(statsd.Backlog, n)
+				}
+			}
+		}
+	}()
+	return func() { close(done); <-exited }
+}
+
+// backlog sums the connections waiting to be accepted on the TCP
+// listeners: for a listening socket, Linux's TCP_INFO reports the accept
+// queue's length as tcpi_unacked (tcp_get_info), which is what
+// Gunicorn's TCPSocket.get_backlog reads. ok is false when no listener
+// answers TCP_INFO (unix sockets do not).
+func backlog(ls []*listener) (n int, ok bool) {
+	for _, l := range ls {
+		info, err := unix.GetsockoptTCPInfo(int(l.file.Fd()), unix.IPPROTO_TCP, unix.TCP_INFO)
+		if err != nil {
+			continue
+		}
+		n, ok = n+int(info.Unacked), true
+	}
+	return n, ok
 }

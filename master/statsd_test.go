@@ -56,3 +56,59 @@ func TestWorkersGauge(t *testing.T) {
 		t.Errorf("lines\n%q\nwant\n%q", got, want)
 	}
 }
+
+// TestBacklog: gunicorn.backlog counts the connections the kernel
+// accepted into a TCP listener's queue that nobody has taken yet, and
+// the listeners that are not TCP add nothing.
+func TestBacklog(t *testing.T) {
+	tcp, err := bindTCP("127.0.0.1:0", 16, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tcp.file.Close()
+	unixL, err := bindUnix(t.TempDir()+"/app.sock", 16)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unixL.file.Close()
+	if _, ok := backlog([]*listener{unixL}); ok {
+		t.Error("a unix socket reported a backlog")
+	}
+	if n, ok := backlog([]*listener{tcp, unixL}); n != 0 || !ok {
+		t.Errorf("backlog of an idle listener = %d, %v; want 0, true", n, ok)
+	}
+	for range 3 {
+		c, err := net.Dial("tcp", tcp.addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+	}
+	// The server's side of a handshake completes just after the client's.
+	deadline := time.Now().Add(10 * time.Second)
+	for n, _ := backlog([]*listener{tcp, unixL}); n != 3; n, _ = backlog([]*listener{tcp, unixL}) {
+		if time.Now().After(deadline) {
+			t.Fatalf("backlog = %d; want 3", n)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+
+	pc, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pc.Close()
+	c, err := statsd.New(pc.LocalAddr().String(), "app", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	stop := startBacklog(c, []*listener{tcp, unixL})
+	pc.SetReadDeadline(time.Now().Add(10 * time.Second))
+	buf := make([]byte, 1500)
+	n, _, err := pc.ReadFrom(buf)
+	stop()
+	if err != nil || string(buf[:n]) != "app.gunicorn.backlog:3|ms" {
+		t.Errorf("received %q, %v; want app.gunicorn.backlog:3|ms", buf[:n], err)
+	}
+}

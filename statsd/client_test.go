@@ -73,6 +73,8 @@ func TestWireFormat(t *testing.T) {
 			want: []string{"web.gunicorn.workers:4|g"}},
 		{name: "gauge with tags", tags: "pod:web-1", send: func(c *Client) { c.Gauge(Workers, 0) },
 			want: []string{"gunicorn.workers:0|g|#pod:web-1"}},
+		{name: "histogram", prefix: "web", send: func(c *Client) { c.Histogram(Backlog, 7) },
+			want: []string{"web.gunicorn.backlog:7|ms"}},
 		{name: "log counter", prefix: "x", send: func(c *Client) { c.Incr(LogError) },
 			want: []string{"xgunicorn.log.error:1|c|@1.0"}}, // Gunicorn's one-character prefix
 	}

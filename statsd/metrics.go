@@ -12,6 +12,7 @@ const (
 	RequestDuration = "gunicorn.request.duration" // timer, ms: the request's time from its environ to its last byte
 	statusPrefix    = "gunicorn.request.status."  // counter: gunicorn.request.status.200
 	Workers         = "gunicorn.workers"          // gauge: worker processes, sent when it changes
+	Backlog         = "gunicorn.backlog"          // "histogram" (|ms): connections in the listen queues, every second
 
 	LogCritical  = "gunicorn.log.critical"  // counter: a critical line of the error log
 	LogError     = "gunicorn.log.error"     // counter: an error line without a Python traceback
@@ -70,8 +71,18 @@ func (c *Client) Incr(name string) {
 	c.mu.Unlock()
 }
 
+// Histogram sends v as Gunicorn's Statsd.histogram does: a timer line
+// ("|ms"), which StatsD servers keep as a distribution.
+func (c *Client) Histogram(name string, v int) {
+	c.valueLine(name, v, "|ms")
+}
+
 // Gauge sets the gauge name to v.
 func (c *Client) Gauge(name string, v int) {
+	c.valueLine(name, v, "|g")
+}
+
+func (c *Client) valueLine(name string, v int, typ string) {
 	if c == nil {
 		return
 	}
@@ -85,7 +96,7 @@ func (c *Client) Gauge(name string, v int) {
 		b = append(b, name...)
 		b = append(b, ':')
 		b = strconv.AppendInt(b, int64(v), 10)
-		b = append(b, "|g"...)
+		b = append(b, typ...)
 		return append(b, c.tags...)
 	})
 	c.armLocked()
