@@ -32,7 +32,8 @@ BIN := bin/gowsgi
 # The interpreter the binary embeds is named in it: sys.executable of an
 # app without a virtualenv, and gowsgi --version.
 PY_EXE := $(shell $(PYTHON) -c 'import sys; print(sys.executable)' 2>/dev/null)
-GO_LDFLAGS := -X 'github.com/gowsgi/gowsgi/pyshim.builtFor=$(PY_EXE)'
+# GOWSGI_VERSION (pip's build sets it from pyproject.toml) is --version's.
+GO_LDFLAGS := -X 'github.com/gowsgi/gowsgi/pyshim.builtFor=$(PY_EXE)'$(if $(GOWSGI_VERSION), -X 'github.com/gowsgi/gowsgi/config.Version=$(GOWSGI_VERSION)')
 
 .PHONY: all build static-pc build-debian run test deps check-python unit integration race vet fuzz clean
 
@@ -94,7 +95,7 @@ unit:
 # turns on a lock (INTEGRATION_LOCK= runs without it).
 INTEGRATION_LOCK ?= /tmp/gowsgi-integration.lock
 integration: build
-	$(if $(INTEGRATION_LOCK),flock $(INTEGRATION_LOCK) )$(GO) test -count=1 ./integration/
+	GOWSGI_PYTHON=$(PY_EXE) GOWSGI_PYTHONS="$(PY_EXE) $(PYTHONS)" $(if $(INTEGRATION_LOCK),flock $(INTEGRATION_LOCK) )$(GO) test -count=1 ./integration/
 
 test: deps build vet race unit integration pythons
 

@@ -29,6 +29,8 @@ type pyInfo struct {
 	Executable     string `json:"executable"`
 	BaseExecutable string `json:"base_executable"`
 	Prefix         string `json:"prefix"`
+	// Mark is onlyhere.MARK, for /onlyhere (pip_test.go).
+	Mark string `json:"mark"`
 }
 
 // builtPython is the interpreter the binary under test was built for,
@@ -36,7 +38,12 @@ type pyInfo struct {
 // default of make build).
 func builtPython(t *testing.T) pyInfo {
 	t.Helper()
-	python := cmp.Or(os.Getenv("GOWSGI_PYTHON"), "python3")
+	return builtPythonOf(t, cmp.Or(os.Getenv("GOWSGI_PYTHON"), "python3"))
+}
+
+// builtPythonOf is what python reports about itself when run.
+func builtPythonOf(t *testing.T, python string) pyInfo {
+	t.Helper()
 	out, err := exec.Command(python, "-c", "import json, sys, os; print(json.dumps({"+
 		"'pid': os.getpid(), 'version': sys.version, 'executable': sys.executable, "+
 		"'base_executable': sys._base_executable, 'prefix': sys.prefix}))").Output()

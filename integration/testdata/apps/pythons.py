@@ -58,6 +58,9 @@ def app(environ, start_response):
         if out.returncode != 0:
             raise RuntimeError("sys.executable failed: %s" % out.stderr)
         return _json(start_response, json.loads(out.stdout))
+    if path == "/onlyhere":  # a module the test put in a venv's site-packages only
+        import onlyhere
+        return _json(start_response, dict(interpreter(), mark=onlyhere.MARK))
     if path in ("/spawn", "/forkserver"):
         ctx = multiprocessing.get_context(path[1:])
         with concurrent.futures.ProcessPoolExecutor(1, mp_context=ctx) as pool:
