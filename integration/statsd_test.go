@@ -187,11 +187,12 @@ func TestStatsd(t *testing.T) {
 }
 
 // TestStatsdUnixSocket sends to a unix datagram socket, as a DogStatsD
-// agent takes them (--statsd-host unix:PATH), without prefix or tags.
+// agent takes them (--statsd-host unix:PATH), without prefix or tags,
+// from a worker the zygote forked (--preload).
 func TestStatsdUnixSocket(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "dsd.sock")
 	sd := listenStatsd(t, "unixgram", path)
-	s := start(t, serverOpts{args: []string{"--statsd-host", "unix://" + path, "statsdapp:app"}})
+	s := start(t, serverOpts{args: []string{"--preload", "--statsd-host", "unix://" + path, "statsdapp:app"}})
 	for range 3 {
 		if code, _ := s.get("/status/201"); code != 201 {
 			t.Fatalf("GET /status/201 = %d", code)
