@@ -119,6 +119,9 @@ func (st *streamer) begin(step *pyshim.Step, bodyLen int64) ([]byte, error) {
 		BodyLen:   bodyLen,
 	}
 	st.x.fields = step.AppendHeaders(st.x.fields[:0])
+	if step.File.Len > 0 && bodyLen >= 0 && !ex.Head {
+		st.x.fields = c.fileLength(st.x.fields, bodyLen) // sendfile.go
+	}
 	head, plan, err := wsgi.AppendHead(st.x.head[:0], step.Status, st.x.fields, ex, c.srv.dates.Get(now))
 	if err == nil {
 		head = c.appendRequestID(head, st.x.fields)
