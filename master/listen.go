@@ -28,11 +28,12 @@ type listener struct {
 	owned bool
 }
 
-// bind opens every -b address. On error it closes what it opened.
-func bind(addrs []string, backlog int, reusePort bool) ([]*listener, error) {
+// bind opens every -b address; umask is --umask, for unix sockets. On
+// error it closes what it opened.
+func bind(addrs []string, backlog int, reusePort bool, umask int) ([]*listener, error) {
 	var ls []*listener
 	for _, a := range addrs {
-		l, err := bindOne(a, backlog, reusePort)
+		l, err := bindOne(a, backlog, reusePort, umask)
 		if err != nil {
 			closeListeners(ls)
 			return nil, fmt.Errorf("bind %s: %w", a, err)
@@ -66,10 +67,10 @@ func inode(path string) uint64 {
 	return st.Ino
 }
 
-func bindOne(addr string, backlog int, reusePort bool) (*listener, error) {
+func bindOne(addr string, backlog int, reusePort bool, umask int) (*listener, error) {
 	switch {
 	case strings.HasPrefix(addr, "unix:"):
-		return bindUnix(strings.TrimPrefix(addr, "unix:"), backlog)
+		return bindUnix(strings.TrimPrefix(addr, "unix:"), backlog, umask)
 	case strings.HasPrefix(addr, "fd://"):
 		n, err := strconv.Atoi(strings.TrimPrefix(addr, "fd://"))
 		if err != nil || n < 0 {
@@ -129,12 +130,23 @@ func bindTCP(addr string, backlog int, reusePort bool) (*listener, error) {
 	return &listener{file: os.NewFile(uintptr(fd), addr), addr: sockName(fd, addr), owned: true}, nil
 }
 
-func bindUnix(path string, backlog int) (*listener, error) {
+func bindUnix(path string, backlog int, umask int) (*listener, error) {
 	if fi, err := os.Lstat(path); err == nil && fi.Mode()&os.ModeSocket != 0 {
 		os.Remove(path) // a stale socket from an earlier run
 	}
 	fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
+		return nil, err
+	}
+	// Linux creates the socket file with the socket's own mode masked by
+	// the process umask (af_unix.c, unix_bind): with --umask applied to
+	// it first, the file is never more open than --umask allows, from
+	// bind on. Gunicorn binds under os.umask(--umask); the process umask
+	// is not touched here, as other goroutines may create files. The
+	// first worker then sets exactly 0777 & ~umask (and the owner):
+	// worker/privileges.go.
+	if err := unix.Fchmod(fd, 0o777&^uint32(umask)); err != nil {
+		unix.Close(fd)
 		return nil, err
 	}
 	if err := unix.Bind(fd, &unix.SockaddrUnix{Name: path}); err != nil {

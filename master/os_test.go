@@ -105,7 +105,7 @@ func keys(m map[string]fileStamp) []string {
 // data, a new one is not accepted, and the queue reads as empty once
 // drained.
 func TestQuiesceKeepsQueuedAndRefusesNew(t *testing.T) {
-	ls, err := bind([]string{"127.0.0.1:0"}, 16, false)
+	ls, err := bind([]string{"127.0.0.1:0"}, 16, false, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -152,10 +152,28 @@ func TestQuiesceKeepsQueuedAndRefusesNew(t *testing.T) {
 	}
 }
 
+// A unix socket file is never more open than --umask allows, from the
+// moment it is bound (the first worker sets its exact mode later).
+func TestUnixSocketBoundUnderUmask(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "s.sock")
+	ls, err := bind([]string{"unix:" + path}, 16, false, 0o077)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer closeListeners(ls)
+	fi, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if perm := fi.Mode().Perm(); perm&0o077 != 0 || perm&0o600 != 0o600 {
+		t.Fatalf("socket file mode %v; want the owner's rw and nothing for group or others (--umask 077)", perm)
+	}
+}
+
 func TestQuiesceRemovesOwnSocketFileOnly(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "s.sock")
-	ls, err := bind([]string{"unix:" + path}, 16, false)
+	ls, err := bind([]string{"unix:" + path}, 16, false, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -165,7 +183,7 @@ func TestQuiesceRemovesOwnSocketFileOnly(t *testing.T) {
 		t.Fatalf("the socket file is still there: new clients could queue")
 	}
 	// Another server binds the path now; our exit must leave it alone.
-	other, err := bind([]string{"unix:" + path}, 16, false)
+	other, err := bind([]string{"unix:" + path}, 16, false, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -177,7 +195,7 @@ func TestQuiesceRemovesOwnSocketFileOnly(t *testing.T) {
 }
 
 func TestQuiesceLeavesForeignSockets(t *testing.T) {
-	ls, err := bind([]string{"127.0.0.1:0"}, 16, false)
+	ls, err := bind([]string{"127.0.0.1:0"}, 16, false, 0)
 	if err != nil {
 		t.Fatal(err)
 	}

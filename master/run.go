@@ -110,7 +110,7 @@ func openListeners(cfg *config.Config, p *process, log zerolog.Logger) ([]*liste
 		}
 		return ls, err
 	}
-	return bind(cfg.Bind, cfg.Backlog, cfg.ReusePort)
+	return bind(cfg.Bind, cfg.Backlog, cfg.ReusePort, cfg.Umask)
 }
 
 // codeRoots are the directories --reload watches: the app's directory
