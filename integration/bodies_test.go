@@ -315,3 +315,38 @@ func TestStreamedBodyAndRequestTimeout(t *testing.T) {
 		t.Fatalf("%d, close %v; want 504 after --request-timeout, and Connection: close", resp.StatusCode, resp.Close)
 	}
 }
+
+// TestWorkerReadingAStreamLeavesConnectionsToSibling: a worker whose only
+// Python thread waits in wsgi.input for a streamed body counts it as
+// taken, so it leaves new connections to its sibling, as a worker whose
+// thread is busy in the app does.
+func TestWorkerReadingAStreamLeavesConnectionsToSibling(t *testing.T) {
+	s := start(t, serverOpts{args: []string{"-w", "2", "--body-memory-budget", "0", "--body-spill-budget", "0",
+		"bodies:app"}, ready: 2})
+	c, err := net.Dial("tcp", s.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	// Half a body, then nothing: the app waits in read(2) for the rest.
+	arrived := t.TempDir()
+	fmt.Fprintf(c, "POST /digest?arrived=%s HTTP/1.1\r\nHost: t\r\nContent-Length: 100000\r\n\r\n%s",
+		arrived, strings.Repeat("u", 50000))
+	var streaming string
+	s.waitFor(func() bool {
+		ents, _ := os.ReadDir(arrived)
+		if len(ents) == 1 {
+			streaming, _, _ = strings.Cut(ents[0].Name(), "-")
+		}
+		return streaming != ""
+	})
+	for i := range 30 {
+		code, worker, err := getWorkerTimeout(s.url("/hello"), 2*time.Second)
+		if err != nil || code != 200 {
+			t.Fatalf("request %d while a worker's thread waits for a streamed body: %d %v", i, code, err)
+		}
+		if worker == streaming {
+			t.Fatalf("request %d was answered by the worker reading the stream, %s", i, worker)
+		}
+	}
+}

@@ -99,6 +99,10 @@ func (c *conn) startStream(src io.Reader, length int64) error {
 	}
 	b.size = length // CONTENT_LENGTH when known; a chunked body has none
 	b.stream.Store(s)
+	// The connection keeps counting as load while the feeder waits for
+	// the client: the app's Python thread is taken, and the accept gate
+	// must not count it free (load.go). Cleared by stop, after the feeder.
+	c.nc.hold = true
 	c.srv.log.Debug().Int64("content_length", length).Msg("request body streams to the app: over the body budgets")
 	go s.feed()
 	return nil
@@ -214,6 +218,7 @@ func (s *bodyStream) cut(err error) {
 // not Done, and the connection closes), then the app's end is closed.
 // On the connection goroutine.
 func (s *bodyStream) stop() {
+	interrupted := false
 	select {
 	case <-s.done: // delivered whole (or failed): the connection's deadlines are its own again
 		s.mu.Lock()
@@ -222,6 +227,10 @@ func (s *bodyStream) stop() {
 	default:
 		s.cut(errStreamStopped)
 		<-s.done
+		interrupted = true
+	}
+	s.c.nc.hold = false
+	if interrupted {
 		// The client may still be sending what the app did not read:
 		// closing now could reset the connection before it reads the
 		// response (RFC 9112 §9.6). The connection then closes, as the

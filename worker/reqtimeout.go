@@ -67,12 +67,6 @@ func (ws *workerStats) interrupt(sl *slot, x *slotExtra, since int64, now time.T
 	if !raised {
 		return // it returned (or left Python) while we waited for the GIL
 	}
-	if stream != nil {
-		// An app waiting in wsgi.input for body bytes that do not come is
-		// in read(2) without the GIL: cut the stream, so the read returns
-		// and the TimeoutError is raised (bodystream.go).
-		stream.cut(errRequestTimedOut)
-	}
 	x.mu.Lock()
 	owner, client, id := x.owner, x.client, string(x.requestID)
 	x.mu.Unlock()
@@ -83,6 +77,13 @@ func (ws *workerStats) interrupt(sl *slot, x *slotExtra, since int64, now time.T
 		ws.timedOut.Store(owner, struct{}{})
 	}
 	ws.timeouts.Add(1)
+	if stream != nil {
+		// An app waiting in wsgi.input for body bytes that do not come is
+		// in read(2) without the GIL: cut the stream, so the read returns
+		// and the app unwinds (with the TimeoutError, or the reset it
+		// reads first). After timedOut is set: the answer is then the 504.
+		stream.cut(errRequestTimedOut)
+	}
 	ev := ws.srv.log.Error().Str("method", method).Str("path", path).Str("client", client).
 		Dur("elapsed", now.Sub(time.Unix(0, since))).Dur("request_timeout", ws.srv.cfg.RequestTimeout)
 	if id != "" {

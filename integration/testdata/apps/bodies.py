@@ -45,7 +45,7 @@ def digest(environ, start_response):
 
 
 def hello(environ, start_response):
-    start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", "5")])
+    start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", "5"), ("X-Worker", str(os.getpid()))])
     return [b"hello"]
 
 
