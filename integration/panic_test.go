@@ -79,13 +79,14 @@ func TestPanicIsContainedToItsConnection(t *testing.T) {
 		inflight <- err
 	}()
 
+	marks := t.TempDir()
 	for _, tc := range []struct {
 		at, path string
 		want500  bool
 	}{
-		{at: "respond", path: "/big", want500: true}, // after the app ran, holding its Python thread
-		{at: "sent", path: "/big"},                   // after the head and the first block went out
-		{at: "write", path: "/write", want500: true}, // in write()'s hook, inside the app's call (C frames)
+		{at: "respond", path: "/big?mark=" + marks + "/respond", want500: true}, // after the app ran, holding its Python thread
+		{at: "sent", path: "/big?mark=" + marks + "/sent"},                      // after the head and the first block went out
+		{at: "write", path: "/write", want500: true},                            // in write()'s hook, inside the app's call (C frames)
 	} {
 		code, body, err := panicRequest(t, s.addr, tc.path, tc.at)
 		switch {
@@ -95,6 +96,9 @@ func TestPanicIsContainedToItsConnection(t *testing.T) {
 			t.Errorf("panic at %s: %d, %d bytes, %v; want the 200 cut short", tc.at, code, len(body), err)
 		}
 	}
+	// The app's iterables were closed, not left open in a reused exchange.
+	waitForFile(t, marks+"/respond")
+	waitForFile(t, marks+"/sent")
 	if err := <-inflight; err != nil {
 		t.Errorf("the request in flight during the panics: %v", err)
 	}

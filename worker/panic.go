@@ -21,7 +21,8 @@ import (
 // is back in Go.
 
 // panicGuard is what containPanic needs of the request in progress. Set
-// by respond; owned by the connection goroutine.
+// by respond while it runs (zero outside); owned by the connection
+// goroutine.
 type panicGuard struct {
 	st         *streamer // the response being sent; nil outside respond
 	sentBefore int64     // c.nc.written when the response began
@@ -65,12 +66,7 @@ func (c *conn) containPanic() {
 	c.guard = panicGuard{}
 	sent := false
 	if st := g.st; st != nil {
-		if st.sl != nil || st.parked { // the exchange is still this request's
-			if tb := st.x.py.Abort(); tb != "" {
-				c.logAppError(tb)
-			}
-		}
-		st.finish()
+		st.finish() // closes the app's iterable if the panic left it open
 		sent = c.nc.written.Load() > g.sentBefore
 	}
 	c.body.release()

@@ -21,6 +21,12 @@ func statusText(code int) string { return http.StatusText(code) }
 // once goes to the connection's outbox, and a response that outgrows it
 // is written with the slot given back and the exchange parked.
 func (c *conn) respond() bool {
+	keep := c.respondOnce()
+	c.guard = panicGuard{} // not reached when respondOnce panics: containPanic needs it
+	return keep
+}
+
+func (c *conn) respondOnce() bool {
 	req := &c.req
 	bodyLen := int64(-1)
 	if req.HasContentLength || req.Chunked {
@@ -378,7 +384,13 @@ func (st *streamer) abort() {
 }
 
 // finish gives back what the streamer holds; it may be called twice.
+// The app's iterable is closed by then on every path but a panic's
+// (panic.go): finish closes it, so that the exchange it gives back with
+// the slot or to the spares is never reused open.
 func (st *streamer) finish() {
+	if (st.sl != nil || st.parked) && st.x.py.Open() {
+		st.abort()
+	}
 	if st.sl != nil {
 		st.c.srv.giveSlot(st.sl)
 		st.sl = nil

@@ -50,16 +50,21 @@ def hello(environ, start_response):
 
 
 def big(environ, start_response):
-    """?n pieces of 256 KiB with a Content-Length, ?delay_ms apart."""
+    """?n pieces of 256 KiB with a Content-Length, ?delay_ms apart. With
+    ?mark, the file is created when the iterable is closed."""
     q = _query(environ)
     n, delay = int(q.get("n", "16")), float(q.get("delay_ms", "0")) / 1000
     start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", str(n << 18))])
 
     def pieces():
-        for i in range(n):
-            if i and delay:
-                time.sleep(delay)
-            yield b"b" * (1 << 18)
+        try:
+            for i in range(n):
+                if i and delay:
+                    time.sleep(delay)
+                yield b"b" * (1 << 18)
+        finally:
+            if "mark" in q:
+                open(q["mark"], "w").close()
     return pieces()
 
 
