@@ -66,7 +66,7 @@ func TestBacklog(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer tcp.file.Close()
-	unixL, err := bindUnix(t.TempDir()+"/app.sock", 16)
+	unixL, err := bindUnix(t.TempDir()+"/app.sock", 16, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
