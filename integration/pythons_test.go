@@ -227,3 +227,25 @@ func TestSmokeVersionNamesPython(t *testing.T) {
 		t.Fatalf("start-up log %v; want CPython %s built for %s", l, version, want.Executable)
 	}
 }
+
+// debianPackages holds Debian's python3-flask (DEB_PACKAGES); pure
+// Python, so it imports on every CPython (its C speedups, built for
+// Debian's 3.11, are skipped elsewhere and fall back to Python).
+const debianPackages = "/usr/lib/python3/dist-packages"
+
+// TestSmokeFlask: a real framework app (Flask, from Debian's packages,
+// under wsgiref.validate) is served by every CPython, a streamed
+// response included.
+func TestSmokeFlask(t *testing.T) {
+	t.Parallel()
+	s := start(t, serverOpts{args: []string{"-w", "1", "--pythonpath", debianPackages, "flaskapp"}})
+	if code, body := s.get("/hello/smoke"); code != 200 || body != "Hello, smoke!" {
+		t.Fatalf("GET /hello/smoke = %d %q", code, body)
+	}
+	if code, body := s.get("/json?a=1"); code != 200 || !strings.Contains(body, `"args":{"a":"1"}`) {
+		t.Fatalf("GET /json = %d %q", code, body)
+	}
+	if code, body := s.get("/stream?n=3&tag=t"); code != 200 || body != "chunk 0 of t\nchunk 1 of t\nchunk 2 of t\n" {
+		t.Fatalf("GET /stream = %d %q", code, body)
+	}
+}
