@@ -110,7 +110,8 @@ pythons:
 	@$(MAKE) --no-print-directory -j3 python-tests
 python-tests: $(addprefix python-test/,$(PYTHONS))
 python-test/%:
-	@v=$$($* -c 'import platform; print(platform.python_version())') && mkdir -p bin && \
+	@v=$$($* -c 'import platform; print(platform.python_version())' 2>/dev/null) || \
+	{ echo "gowsgi: $* (in PYTHONS) does not run" >&2; exit 1; }; mkdir -p bin && \
 	{ $(MAKE) -s --no-print-directory build unit PYTHON=$* BIN=bin/gowsgi-$$v && GOWSGI_BINARY=bin/gowsgi-$$v \
 	  GOWSGI_PYTHON=$* $(if $(INTEGRATION_LOCK),flock $(INTEGRATION_LOCK) )$(GO) test -count=1 -run Smoke ./integration/; } >bin/pythons-$$v.log 2>&1 && \
 	echo "CPython $$v ($*): unit and smoke tests ok" || \
