@@ -350,3 +350,27 @@ func TestWorkerReadingAStreamLeavesConnectionsToSibling(t *testing.T) {
 		}
 	}
 }
+
+// TestUwsgiBodiesWithinTheBudgets: a --protocol uwsgi body goes the way
+// an HTTP one does: read ahead within the budgets (it used to be read
+// into memory whole, however large), streamed past them, and the app
+// reads every byte.
+func TestUwsgiBodiesWithinTheBudgets(t *testing.T) {
+	s := start(t, serverOpts{args: []string{"--protocol", "uwsgi", "--body-memory-budget", "0",
+		"--body-spill-budget", strconv.Itoa(1 << 20), "bodies:app"}})
+	for _, tt := range []struct {
+		size int
+		want string
+	}{{size: 512 << 10, want: "file"}, {size: 4 << 20, want: "stream"}} {
+		body := make([]byte, tt.size)
+		rand.NewChaCha8([32]byte{9}).Read(body)
+		sum := sha256.Sum256(body)
+		packet := uwsgiPacket(0, "REQUEST_METHOD", "POST", "PATH_INFO", "/digest", "QUERY_STRING", "",
+			"CONTENT_LENGTH", strconv.Itoa(tt.size), "SERVER_PROTOCOL", "HTTP/1.1", "REMOTE_ADDR", "127.0.0.1")
+		status, answer := uwsgiRequest(t, "tcp", s.addr, append(packet, body...))
+		want := fmt.Sprintf("%s %d %s", hex.EncodeToString(sum[:]), tt.size, tt.want)
+		if status != 200 || answer != want {
+			t.Errorf("%d bytes over uwsgi: %d %q; want 200 %q", tt.size, status, answer, want)
+		}
+	}
+}
