@@ -8,6 +8,7 @@ import (
 	"os"
 	"runtime/debug"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gowsgi/gowsgi/httpparse"
@@ -65,6 +66,9 @@ type bodyStream struct {
 	pyEnd *os.File // the app's end, blocking; wsgi.input reads a dup; closed by stop
 	done  chan struct{}
 
+	// received counts the body bytes read ahead and read since (stats).
+	received atomic.Int64
+
 	mu      sync.Mutex
 	stopped bool  // guarded by mu: the feeder reads no more
 	err     error // guarded by mu: why the body was cut short; nil while whole
@@ -97,7 +101,8 @@ func (c *conn) startStream(src io.Reader, length int64) error {
 	} else if b.mem != nil {
 		s.prefixMem = b.mem.data
 	}
-	b.size = length // CONTENT_LENGTH when known; a chunked body has none
+	s.received.Store(max(b.size, 0)) // what was read ahead
+	b.size = length                  // CONTENT_LENGTH when known; a chunked body has none
 	b.stream.Store(s)
 	// The connection keeps counting as load while the feeder waits for
 	// the client: the app's Python thread is taken, and the accept gate
@@ -168,6 +173,7 @@ func (s *bodyStream) copy() error {
 			return errStreamStopped
 		}
 		n, err := s.src.Read(buf)
+		s.received.Add(int64(n))
 		if n > 0 {
 			if _, werr := s.goEnd.Write(buf[:n]); werr != nil {
 				return werr

@@ -116,6 +116,15 @@ func (b *requestBody) py() pyshim.Body {
 	return pyshim.Body{Data: b.mem.data}
 }
 
+// received is how many body bytes came from the client so far: all of a
+// body read ahead; of a streamed one, what the feeder has read.
+func (b *requestBody) received() int64 {
+	if s := b.stream.Load(); s != nil {
+		return s.received.Load()
+	}
+	return max(b.size, 0)
+}
+
 // release stops a stream, returns the storage and the budget, and
 // forgets the body.
 func (b *requestBody) release() {

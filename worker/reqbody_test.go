@@ -121,6 +121,9 @@ func TestRequestBodyBudgets(t *testing.T) {
 			if err != nil || sha256.Sum256(read) != sha256.Sum256(body) {
 				t.Errorf("the app read %d bytes (%v); want the %d sent", len(read), err, len(body))
 			}
+			if got := b.received(); got != int64(len(body)) {
+				t.Errorf("received %d body bytes (for the stats); want %d", got, len(body))
+			}
 			if want := int64(len(body)); got == "stream" && tt.chunked {
 				if b.size != -1 {
 					t.Errorf("a streamed chunked body has size %d; want -1 (no CONTENT_LENGTH)", b.size)

@@ -134,7 +134,7 @@ func (ws *workerStats) done(c *conn, took time.Duration) {
 	ws.requests[methodIndex(c.req.Method)][class].Add(1)
 	ws.served.Add(1)
 	if c.req.HasContentLength || c.req.Chunked {
-		ws.bytesIn.Add(uint64(max(c.body.size, 0)))
+		ws.bytesIn.Add(uint64(c.body.received()))
 	}
 	ws.bytesOut.Add(uint64(max(c.acc.sent(), 0)))
 	if c.access() == nil {
