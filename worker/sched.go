@@ -3,6 +3,7 @@ package worker
 import (
 	"os"
 	"strconv"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -51,6 +52,9 @@ func useBatchScheduling() error {
 
 func toBatch(tid int) error {
 	attr, err := unix.SchedGetAttr(tid, 0)
+	if err == unix.ENOSYS || err == unix.EPERM {
+		return toBatchLegacy(tid)
+	}
 	if err != nil {
 		return err
 	}
@@ -58,7 +62,34 @@ func toBatch(tid int) error {
 		return nil
 	}
 	attr.Policy = unix.SCHED_BATCH
-	return unix.SchedSetAttr(tid, attr, 0)
+	if err := unix.SchedSetAttr(tid, attr, 0); err == unix.ENOSYS || err == unix.EPERM {
+		return toBatchLegacy(tid)
+	} else if err != nil {
+		return err
+	}
+	return nil
+}
+
+// toBatchLegacy is toBatch with sched_getscheduler and sched_setscheduler,
+// for a seccomp profile that refuses the newer sched_getattr and
+// sched_setattr (with EPERM or ENOSYS) and allows these, as some
+// container runtimes' profiles do. For SCHED_BATCH the kernel keeps the
+// thread's nice value either way (sched(7)).
+func toBatchLegacy(tid int) error {
+	policy, _, errno := unix.RawSyscall(unix.SYS_SCHED_GETSCHEDULER, uintptr(tid), 0, 0)
+	if errno != 0 {
+		return os.NewSyscallError("sched_getscheduler", errno)
+	}
+	if policy != unix.SCHED_NORMAL {
+		return nil
+	}
+	var param struct{ priority int32 } // struct sched_param: 0 for SCHED_BATCH
+	_, _, errno = unix.RawSyscall(unix.SYS_SCHED_SETSCHEDULER, uintptr(tid), unix.SCHED_BATCH,
+		uintptr(unsafe.Pointer(&param)))
+	if errno != 0 {
+		return os.NewSyscallError("sched_setscheduler", errno)
+	}
+	return nil
 }
 
 func threadIDs() ([]int, error) {
