@@ -26,7 +26,8 @@ func addCorpusSeeds(f *testing.F) {
 // FuzzReadRequest feeds arbitrary streams to the parser. Invariants: no
 // panic; only *Error, io.EOF or io.ErrUnexpectedEOF come out of a stream
 // that cannot fail; every accepted request satisfies the grammar and the
-// limits; the head buffer grows only with the input; and splitting the
+// limits, has at most one Host, Content-Type and Content-Length, and no
+// forbidden trailer; the head buffer grows only with the input; and splitting the
 // input differently never changes the outcome.
 func FuzzReadRequest(f *testing.F) {
 	addCorpusSeeds(f)
@@ -64,6 +65,7 @@ func checkStreamInvariants(t *testing.T, data []byte, lim Limits) {
 		if !req.Body.Done() {
 			t.Fatal("body read to io.EOF but Done() = false")
 		}
+		checkTrailers(t, req.Body)
 	}
 }
 
@@ -104,7 +106,11 @@ func checkRequest(t *testing.T, req *Request, lim Limits) {
 	case req.ExpectContinue && req.Minor == 0:
 		t.Fatal("ExpectContinue on HTTP/1.0")
 	}
-	hosts := 0
+	hosts, types, lengths := 0, 0, 0
+	fieldSize := lim.FieldSize
+	if fieldSize <= 0 {
+		fieldSize = defaultFieldSize
+	}
 	for _, h := range req.Headers {
 		if !isToken(h.Name) {
 			t.Fatalf("field name %q is not a token", h.Name)
@@ -112,19 +118,45 @@ func checkRequest(t *testing.T, req *Request, lim Limits) {
 		if bytes.ContainsAny(h.Value, "\r\n\x00") || len(h.Value) > 0 && (isOWS(h.Value[0]) || isOWS(h.Value[len(h.Value)-1])) {
 			t.Fatalf("field value %q has CR, LF, NUL or untrimmed whitespace", h.Value)
 		}
-		if equalFoldASCII(h.Name, "host") {
+		if n := len(h.Name) + 1 + len(h.Value) + 2; n > fieldSize {
+			t.Fatalf("field line of at least %d bytes with its CRLF accepted with field size %d", n, fieldSize)
+		}
+		switch {
+		case equalFoldASCII(h.Name, "host"):
 			hosts++
+		case equalFoldASCII(h.Name, "content-type"):
+			types++
+		case equalFoldASCII(h.Name, "content-length"):
+			lengths++
+			if _, ok := parseDecimal(h.Value); !ok {
+				t.Fatalf("Content-Length %q accepted: only 1*DIGIT is", h.Value)
+			}
 		}
 	}
 	if hosts > 1 || req.Minor == 1 && hosts == 0 {
 		t.Fatalf("%d Host fields accepted on HTTP/1.%d", hosts, req.Minor)
+	}
+	if types > 1 || lengths > 1 {
+		t.Fatalf("%d Content-Type and %d Content-Length fields accepted; singletons", types, lengths)
+	}
+}
+
+// checkTrailers checks the trailers of a body read to its end: none may
+// be a field RFC 9110 §6.5.1 keeps out of trailers.
+func checkTrailers(t *testing.T, b *Body) {
+	t.Helper()
+	for _, h := range b.Trailers() {
+		if forbiddenInTrailer(h.Name) {
+			t.Fatalf("trailer %q accepted", h.Name)
+		}
 	}
 }
 
 const chunkedHead = "POST /f HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n"
 
 // FuzzChunkedBody feeds arbitrary chunked bodies. Invariants: no panic; the
-// outcome does not depend on how the input is split; and whatever we accept,
+// outcome does not depend on how the input is split; no forbidden trailer
+// field is accepted (RFC 9110 §6.5.1); and whatever we accept,
 // net/http's lenient chunked reader decodes to the same bytes, unless one of
 // its documented heuristics refuses it.
 func FuzzChunkedBody(f *testing.F) {
@@ -151,6 +183,7 @@ func FuzzChunkedBody(f *testing.F) {
 			checkErrorKind(t, err)
 			return
 		}
+		checkTrailers(t, req.Body)
 		theirs, err := io.ReadAll(httputil.NewChunkedReader(bufio.NewReader(bytes.NewReader(body))))
 		if err != nil {
 			for _, s := range netHTTPBodyStrictness {
