@@ -13,44 +13,67 @@ static PyObject *key_wsgi_input, *key_wsgi_errors;
 static PyObject **environ_keys; /* interned keys, id 1..n_environ_keys */
 static int n_environ_keys;
 
+/* set_err stores a fixed message in *err as malloc'd text, the way
+ * gw_format_exception returns a traceback, for failures that raise no
+ * Python exception. */
+static void set_err(char **err, const char *msg)
+{
+	size_t n = strlen(msg) + 1;
+
+	if ((*err = malloc(n)) != NULL)
+		memcpy(*err, msg, n);
+}
+
 /*
  * gw_set_environ_keys interns the well-known environ keys; the Go side
- * refers to key i as id i+1. GIL held (main thread, before release).
+ * refers to key i as id i+1. On failure *err says why (malloc'd) and
+ * the keys interned by an earlier call stay in place: the new table is
+ * only published once it is complete. GIL held (main thread, before
+ * release; or gw_adopt).
  */
 int gw_set_environ_keys(const char *const *keys, int n, char **err)
 {
+	PyObject **table;
 	size_t len;
 
-	environ_keys = PyMem_RawCalloc((size_t)n, sizeof(PyObject *));
-	if (environ_keys == NULL)
+	table = PyMem_RawCalloc((size_t)n, sizeof(PyObject *));
+	if (table == NULL) {
+		set_err(err, "out of memory interning the environ keys");
 		return -1;
+	}
 	for (int i = 0; i < n; i++) {
-		environ_keys[i] = PyUnicode_InternFromString(keys[i]);
-		if (environ_keys[i] == NULL) {
+		table[i] = PyUnicode_InternFromString(keys[i]);
+		if (table[i] == NULL) {
 			*err = gw_format_exception(&len);
+			for (int j = 0; j < i; j++)
+				Py_DECREF(table[j]);
+			PyMem_RawFree(table);
 			return -1;
 		}
 	}
+	for (int i = 0; i < n_environ_keys; i++)
+		Py_DECREF(environ_keys[i]);
+	PyMem_RawFree(environ_keys);
+	environ_keys = table;
 	n_environ_keys = n;
 	return 0;
 }
 
-/* gw_environ_bind caches what load_app left in _gowsgi. */
+/* gw_environ_bind caches what load_app left in _gowsgi. Returns -1 with
+ * the exception of the first step that failed: no CPython call runs
+ * while an earlier one's exception is pending. */
 int gw_environ_bind(void)
 {
 	PyObject *io;
 
-	key_wsgi_input = PyUnicode_InternFromString("wsgi.input");
-	key_wsgi_errors = PyUnicode_InternFromString("wsgi.errors");
-	base_environ = PyObject_GetAttrString(gw_bootstrap, "base_environ");
-	io = PyImport_ImportModule("io");
-	if (io != NULL) {
-		io_open = PyObject_GetAttrString(io, "open");
-		Py_DECREF(io);
-	}
-	if (!key_wsgi_input || !key_wsgi_errors || !base_environ || !io_open)
+	if ((key_wsgi_input = PyUnicode_InternFromString("wsgi.input")) == NULL ||
+	    (key_wsgi_errors = PyUnicode_InternFromString("wsgi.errors")) == NULL ||
+	    (base_environ = PyObject_GetAttrString(gw_bootstrap, "base_environ")) == NULL ||
+	    (io = PyImport_ImportModule("io")) == NULL)
 		return -1;
-	return 0;
+	io_open = PyObject_GetAttrString(io, "open");
+	Py_DECREF(io);
+	return io_open != NULL ? 0 : -1;
 }
 
 /*

@@ -7,7 +7,7 @@
  * line is logged with the context of the exchange that wrote it. A
  * partial line waits for its newline, for flush() or for the end of the
  * exchange. Writes hold the GIL, which guards the pending text; the GIL
- * is released while Go logs.
+ * is released while Go logs, except in the stream's tp_dealloc.
  */
 #include "internal.h"
 #include <string.h>
@@ -35,9 +35,17 @@ PyObject *gw_errors_new(uintptr_t ctx)
 	return (PyObject *)e;
 }
 
+/* errors_dealloc logs a pending partial line, then frees the stream.
+ * It hands the line to Go WITH the GIL held: a tp_dealloc must not
+ * release the GIL, since it runs wherever the last reference goes
+ * (inside the GC, inside another object's dealloc, in a thread the app
+ * started) and other threads would then run on a half-destroyed
+ * object. The Go sink only logs, so holding the GIL through it costs
+ * one log write, once per stream. */
 static void errors_dealloc(Errors *e)
 {
-	gw_errors_flush((PyObject *)e);
+	if (e->len > 0)
+		gowsgiErrorsWrite(e->ctx, e->buf, e->len);
 	PyMem_RawFree(e->buf);
 	PyObject_Free(e);
 }
@@ -75,6 +83,14 @@ void gw_errors_detach(PyObject *obj)
 		return;
 	gw_errors_flush(obj);
 	((Errors *)obj)->ctx = 0;
+}
+
+void gw_errors_orphan(PyObject *obj)
+{
+	/* No GIL: an app thread may read ctx at the same time, and gets
+	 * either the old sink or the default one; the store is atomic so it
+	 * never sees half of each. */
+	__atomic_store_n(&((Errors *)obj)->ctx, (uintptr_t)0, __ATOMIC_RELAXED);
 }
 
 static int append(Errors *e, const char *s, size_t n)

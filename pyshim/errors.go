@@ -15,9 +15,11 @@ import (
 var defaultErrors func(text string)
 
 // gowsgiErrorsWrite receives complete lines an app wrote to wsgi.errors
-// (see errors.c), without their last newline. It runs without the GIL
-// on the thread that wrote, which may be one the app started; ctx is
-// the writing Exchange's handle, or 0 once the Exchange is closed.
+// (see errors.c), without their last newline. It runs on the thread
+// that wrote, which may be one the app started, without the GIL; or
+// with it, for the partial line of a stream being deallocated (a
+// tp_dealloc must not release the GIL): so it never calls Python. ctx
+// is the writing Exchange's handle, or 0 once the Exchange is closed.
 //
 //export gowsgiErrorsWrite
 func gowsgiErrorsWrite(ctx C.uintptr_t, text *C.char, n C.size_t) {

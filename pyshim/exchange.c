@@ -44,15 +44,33 @@ int gw_exchange_init_types(void)
 	return 0;
 }
 
-/* gw_exchange_bind caches what load_app left in _gowsgi. GIL held. */
+/* gw_exchange_bind caches what load_app left in _gowsgi. Returns -1
+ * with the exception of the first lookup that failed: no CPython call
+ * runs while an earlier one's exception is pending. GIL held. */
 int gw_exchange_bind(void)
 {
-	app = PyObject_GetAttrString(gw_bootstrap, "app");
-	file_wrapper = PyObject_GetAttrString(gw_bootstrap, "FileWrapper");
-	file_region = PyObject_GetAttrString(gw_bootstrap, "file_region");
-	if (app == NULL || file_wrapper == NULL || file_region == NULL)
+	if ((app = PyObject_GetAttrString(gw_bootstrap, "app")) == NULL ||
+	    (file_wrapper = PyObject_GetAttrString(gw_bootstrap, "FileWrapper")) == NULL ||
+	    (file_region = PyObject_GetAttrString(gw_bootstrap, "file_region")) == NULL)
 		return -1;
 	return gw_environ_bind();
+}
+
+/* no_thread_state fills res for a call that could not take the GIL:
+ * PyThreadState_New failed (it only fails when memory is exhausted),
+ * and a NULL thread state must never reach PyEval_RestoreThread. No
+ * Python code ran, so there is no traceback, only this text. */
+static void no_thread_state(gw_result *res)
+{
+	static const char msg[] = "gowsgi: cannot create a Python thread state for this "
+				  "OS thread (out of memory); the request was not run";
+
+	res->flags |= GW_ERROR;
+	res->err = malloc(sizeof msg);
+	if (res->err != NULL) {
+		memcpy(res->err, msg, sizeof msg);
+		res->err_len = sizeof msg - 1;
+	}
 }
 
 gw_slot *gw_slot_new(uintptr_t ctx)
@@ -68,7 +86,17 @@ void gw_slot_free(gw_slot *s)
 	if (s == NULL)
 		return;
 	if (s->errors != NULL) {
-		PyEval_RestoreThread(gw_thread_state());
+		PyThreadState *ts = gw_thread_state();
+		/* Without a thread state the stream cannot be released (the
+		 * alternative, PyEval_RestoreThread(NULL), aborts): it is
+		 * leaked, pointed at the default sink since the Go handle is
+		 * deleted when this returns. A pending partial line is lost. */
+		if (ts == NULL) {
+			gw_errors_orphan(s->errors);
+			free(s);
+			return;
+		}
+		PyEval_RestoreThread(ts);
 		gw_errors_detach(s->errors);
 		Py_CLEAR(s->errors);
 		PyEval_SaveThread();
@@ -139,6 +167,7 @@ static int close_result(gw_exchange *x)
 {
 	int rc = 0;
 	PyObject *r = x->result;
+	PyObject *type = NULL, *value = NULL, *tb = NULL;
 
 	if (r != NULL && !PyList_CheckExact(r) && !PyTuple_CheckExact(r) && !PyBytes_CheckExact(r)) {
 		PyObject *close = PyObject_GetAttr(r, gw_str_close);
@@ -155,6 +184,12 @@ static int close_result(gw_exchange *x)
 			Py_XDECREF(ok);
 		}
 	}
+	/* The references dropped below may run arbitrary code (__del__, a
+	 * generator's finally, the errors stream's flush): set close()'s
+	 * exception aside so none of it runs with an exception pending,
+	 * and put it back for the caller to format. */
+	if (rc < 0)
+		PyErr_Fetch(&type, &value, &tb);
 	gw_input_detach(x->input);
 	gw_errors_flush(x->errors);
 	Py_CLEAR(x->input);
@@ -164,6 +199,11 @@ static int close_result(gw_exchange *x)
 	Py_CLEAR(x->deferred);
 	Py_CLEAR(x->held);
 	Py_CLEAR(x->sr);
+	if (rc < 0) {
+		if (PyErr_Occurred())
+			PyErr_WriteUnraisable(NULL); /* keep close()'s: it is the app's */
+		PyErr_Restore(type, value, tb);
+	}
 	return rc;
 }
 
@@ -359,12 +399,18 @@ static int start(gw_slot *s, gw_exchange *x, const char *env, size_t env_len,
 int gw_call(gw_slot *s, const char *env, size_t env_len, const char *body, size_t body_len,
 	    int body_fd, int write_hook, char *out, size_t out_cap, gw_result *res)
 {
+	PyThreadState *ts = gw_thread_state();
 	gw_exchange x;
 	int rc;
 
 	memset(res, 0, sizeof *res);
 	memset(&x, 0, sizeof x);
-	PyEval_RestoreThread(gw_thread_state());
+	if (ts == NULL) {
+		res->flags |= GW_DONE; /* nothing was started: nothing to close */
+		no_thread_state(res);
+		return -1;
+	}
+	PyEval_RestoreThread(ts);
 	if (write_hook) {
 		s->tstate = PyThreadState_Get();
 		s->out = out, s->cap = out_cap, s->res = res;
@@ -381,12 +427,21 @@ int gw_call(gw_slot *s, const char *env, size_t env_len, const char *body, size_
 	return (res->flags & GW_ERROR) ? -1 : 0;
 }
 
-/* gw_next continues a parked exchange; it is freed once done. */
+/* gw_next continues a parked exchange; it is freed once done. Without
+ * a thread state it fails and leaves the exchange open (res->exch): it
+ * cannot be closed without the GIL, and wsgi.input may still point at
+ * the caller's body, which must stay pinned. */
 int gw_next(gw_exchange *x, char *out, size_t out_cap, gw_result *res)
 {
+	PyThreadState *ts = gw_thread_state();
+
 	memset(res, 0, sizeof *res);
-	PyEval_RestoreThread(gw_thread_state());
 	res->exch = x;
+	if (ts == NULL) {
+		no_thread_state(res);
+		return -1;
+	}
+	PyEval_RestoreThread(ts);
 	pump(x, out, out_cap, res);
 	if (res->flags & GW_DONE) {
 		PyMem_RawFree(x);
@@ -400,8 +455,15 @@ int gw_next(gw_exchange *x, char *out, size_t out_cap, gw_result *res)
  * close() is still called exactly once. */
 void gw_abort(gw_exchange *x, gw_result *res)
 {
+	PyThreadState *ts = gw_thread_state();
+
 	memset(res, 0, sizeof *res);
-	PyEval_RestoreThread(gw_thread_state());
+	if (ts == NULL) {
+		res->exch = x; /* still open, as in gw_next */
+		no_thread_state(res);
+		return;
+	}
+	PyEval_RestoreThread(ts);
 	if (close_result(x) < 0)
 		res->err = gw_format_exception(&res->err_len);
 	res->flags = GW_DONE;

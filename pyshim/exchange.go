@@ -210,12 +210,17 @@ func (x *Exchange) Next() Step {
 // Abort ends an open response early (the client went away, or the
 // head was invalid); the iterable's close() is still called once. It
 // returns the traceback if close() raised. A no-op when nothing is open.
+// If the GIL cannot be taken on this thread (no memory for a thread
+// state) the response stays open, with the body still pinned, and the
+// text says so.
 func (x *Exchange) Abort() (traceback string) {
 	if x.res.exch == nil {
 		return ""
 	}
 	C.gw_abort(x.res.exch, &x.res)
-	x.pin.Unpin()
+	if x.res.exch == nil {
+		x.pin.Unpin()
+	}
 	return x.takeTraceback()
 }
 

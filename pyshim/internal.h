@@ -58,6 +58,10 @@ void gw_errors_flush(PyObject *errors);
 /* gw_errors_detach flushes and makes later writes go to the default sink
  * (ctx 0): the Go handle is about to be deleted. */
 void gw_errors_detach(PyObject *errors);
+/* gw_errors_orphan sends later writes to the default sink without
+ * flushing; the one function here that runs WITHOUT the GIL, for a
+ * stream that cannot be released (no thread state). */
+void gw_errors_orphan(PyObject *errors);
 
 /* The environ (environ.c). body_fd >= 0 means the body is in that file. */
 int gw_environ_bind(void);

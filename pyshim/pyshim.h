@@ -83,7 +83,9 @@ void gw_abort(gw_exchange *x, gw_result *res);
 
 /* Implemented in Go (errors.go): complete lines written to a wsgi.errors
  * stream, without their final newline. Called WITHOUT the GIL, on the
- * thread that wrote them. */
+ * thread that wrote them; except for the partial line a stream still
+ * holds when it is deallocated, passed WITH the GIL held, since a
+ * tp_dealloc must not release it. */
 extern void gowsgiErrorsWrite(uintptr_t ctx, char *text, size_t len);
 
 /* Implemented in Go (exchange.go): one write() block, described by the

@@ -238,8 +238,10 @@ static void flush_output(void)
 		PyObject *stream = PySys_GetObject(names[i]); /* borrowed */
 		PyObject *res = stream && stream != Py_None ? PyObject_CallMethod(stream, "flush", NULL) : NULL;
 		Py_XDECREF(res);
+		/* Cleared per stream: a stdout whose flush() raised must not
+		 * leave its exception pending while stderr is flushed. */
+		PyErr_Clear();
 	}
-	PyErr_Clear();
 	fflush(NULL);
 }
 
@@ -481,9 +483,17 @@ __attribute__((constructor)) static void gw_zygote(int argc, char **argv, char *
 
 int gw_adopt(const char *const *keys, int n, char **err)
 {
+	PyThreadState *ts = gw_thread_state();
 	int rc;
 
-	PyEval_RestoreThread(gw_thread_state());
+	if (ts == NULL) {
+		/* PyEval_RestoreThread(NULL) would abort the worker. */
+		static const char msg[] = "cannot create a Python thread state (out of memory)";
+		if ((*err = malloc(sizeof msg)) != NULL)
+			memcpy(*err, msg, sizeof msg);
+		return -1;
+	}
+	PyEval_RestoreThread(ts);
 	rc = gw_set_environ_keys(keys, n, err);
 	PyEval_SaveThread();
 	return rc;

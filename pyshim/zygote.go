@@ -125,10 +125,17 @@ func Adopt(opt Options) error {
 		return errors.New("pyshim: more than 255 well-known environ keys")
 	}
 	defaultErrors = opt.Errors
-	keys, free := cStrings(opt.EnvironKeys)
+	return internEnvironKeys(opt.EnvironKeys)
+}
+
+// internEnvironKeys makes keys the well-known environ keys (ids 1..n),
+// taking and releasing the GIL; on failure the previous keys stay. Any
+// goroutine, no response open.
+func internEnvironKeys(keys []string) error {
+	ckeys, free := cStrings(keys)
 	defer free()
 	var cerr *C.char
-	if C.gw_adopt(keys, C.int(len(opt.EnvironKeys)), &cerr) != 0 {
+	if C.gw_adopt(ckeys, C.int(len(keys)), &cerr) != 0 {
 		return takeError(cerr, "out of memory interning environ keys")
 	}
 	// Only now: the Go runtime took every signal handler when it

@@ -4,6 +4,7 @@ import sys
 
 closed = []
 stash = []
+kept = []
 advanced = []
 progress = []
 CHUNK = b"a chunk every exchange returns"
@@ -129,6 +130,17 @@ def app(environ, start_response):
         errors.writelines(["a\n", "b"])
         errors.flush()
         errors.write("unterminated")
+        start_response("200 OK", [])
+        return [b""]
+    if path == "/errors-keep":
+        kept[:] = [environ["wsgi.errors"]]
+        start_response("200 OK", [])
+        return [b""]
+    if path == "/errors-drop":
+        # The last reference goes while a partial line is pending: the
+        # stream's dealloc logs it.
+        kept[0].write("left in a dropped stream")
+        kept.clear()
         start_response("200 OK", [])
         return [b""]
     if path == "/errors-bytes":
