@@ -169,7 +169,11 @@ func hasPathPrefix(path []byte, prefix string) bool {
 }
 
 // buildServer sets SERVER_NAME and SERVER_PORT from the Host header
-// when there is one (RFC 9112 §3.2), else from the listener.
+// when there is one (RFC 9112 §3.2), else from the listener. PEP 3333
+// wants both non-empty, and a valid Host may leave either empty: an
+// empty host ("Host: :80", RFC 3986 §3.2.2 allows an empty reg-name)
+// takes the listener's name, an empty or absent port ("Host: h:",
+// RFC 3986 §3.2.3) the scheme's default.
 func (e *Environ) buildServer(host []byte, c *Conn) {
 	if len(host) == 0 {
 		e.addString(idServerName, c.ServerName)
@@ -177,8 +181,12 @@ func (e *Environ) buildServer(host []byte, c *Conn) {
 		return
 	}
 	name, port := splitHostPort(host)
-	e.addID(idServerName, name)
-	if port == nil {
+	if len(name) == 0 {
+		e.addString(idServerName, c.ServerName)
+	} else {
+		e.addID(idServerName, name)
+	}
+	if len(port) == 0 {
 		if c.Scheme == "https" {
 			e.addString(idServerPort, "443")
 		} else {

@@ -125,6 +125,16 @@ func TestEnvironMapping(t *testing.T) {
 		conn: testConn, bodyLen: -1,
 		absent: []string{"CONTENT_LENGTH", "HTTP_CONTENT_LENGTH", "CONTENT_TYPE"},
 	}, {
+		name: "empty host and port in Host (fuzz finding) fall back to the listener and the default port",
+		raw:  "GET / HTTP/1.0\r\nHost: :\r\n\r\n",
+		conn: testConn, bodyLen: -1,
+		want: map[string]string{"SERVER_NAME": "127.0.0.1", "SERVER_PORT": "80", "HTTP_HOST": ":"},
+	}, {
+		name: "empty port in Host means the scheme's default",
+		raw:  "GET / HTTP/1.1\r\nHost: h:\r\n\r\n",
+		conn: Conn{ServerName: "127.0.0.1", ServerPort: "8443", Scheme: "https"}, bodyLen: -1,
+		want: map[string]string{"SERVER_NAME": "h", "SERVER_PORT": "443"},
+	}, {
 		name: "ipv6 host",
 		raw:  "GET / HTTP/1.1\r\nHost: [::1]:9000\r\n\r\n",
 		conn: testConn, bodyLen: -1,
