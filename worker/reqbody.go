@@ -180,6 +180,8 @@ func (c *conn) readAhead(src io.Reader, length int64) error {
 			b.memHeld = held
 			return c.readToMemory(src)
 		}
+		putBody(b.mem) // not held outside the budget while a file or the stream is used
+		b.mem = nil
 	}
 	if b.budgets.disk.take(length) {
 		b.diskHeld = length
