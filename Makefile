@@ -82,10 +82,10 @@ deps:
 vet:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt needed" >&2; exit 1; }
 	$(GO) vet ./...
-	CGO_ENABLED=0 $(GO) build ./master/ ./httpparse/ ./httpparse/proxyproto/ ./httpparse/uwsgiproto/ ./config/... ./wsgi/ ./statsd/
+	CGO_ENABLED=0 $(GO) build ./master/ ./httpparse/ ./httpparse/proxyproto/ ./httpparse/uwsgiproto/ ./config/... ./wsgi/ ./statsd/ ./accesslog/
 
 race:
-	$(GO) test -race -shuffle=on ./httpparse/ ./httpparse/proxyproto/ ./httpparse/uwsgiproto/ ./config/... ./wsgi/ ./master/ ./worker/accesslog/ ./statsd/
+	$(GO) test -race -shuffle=on ./httpparse/ ./httpparse/proxyproto/ ./httpparse/uwsgiproto/ ./config/... ./wsgi/ ./master/ ./accesslog/ ./statsd/
 
 unit:
 	$(GO) test -ldflags "$(GO_LDFLAGS)" ./pyshim/ ./worker/

@@ -12,7 +12,7 @@ import (
 	"time"
 	"unicode"
 
-	"github.com/gowsgi/gowsgi/worker/accesslog"
+	"github.com/gowsgi/gowsgi/accesslog"
 )
 
 // Validators take and return the Go type of the field they check; see

@@ -7,10 +7,10 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/gowsgi/gowsgi/accesslog"
 	"github.com/gowsgi/gowsgi/config"
 	"github.com/gowsgi/gowsgi/httpparse"
 	"github.com/gowsgi/gowsgi/pyshim"
-	"github.com/gowsgi/gowsgi/worker/accesslog"
 	"github.com/gowsgi/gowsgi/wsgi"
 )
 
