@@ -84,8 +84,9 @@ vet:
 	$(GO) vet ./...
 	CGO_ENABLED=0 $(GO) build ./master/ ./httpparse/ ./httpparse/proxyproto/ ./httpparse/uwsgiproto/ ./config/... ./wsgi/ ./statsd/ ./accesslog/
 
+# internal/archtest: the import rules (README, How the code is arranged).
 race:
-	$(GO) test -race -shuffle=on ./httpparse/ ./httpparse/proxyproto/ ./httpparse/uwsgiproto/ ./config/... ./wsgi/ ./master/ ./accesslog/ ./statsd/
+	$(GO) test -race -shuffle=on ./internal/archtest/ ./httpparse/ ./httpparse/proxyproto/ ./httpparse/uwsgiproto/ ./config/... ./wsgi/ ./master/ ./accesslog/ ./statsd/
 
 unit:
 	$(GO) test -ldflags "$(GO_LDFLAGS)" ./pyshim/ ./worker/
