@@ -26,6 +26,8 @@ type Config struct {
 	GracefulTimeout   time.Duration `json:"graceful_timeout"`   // TERM → KILL grace
 	KeepAlive         time.Duration `json:"keepalive"`          // idle keep-alive timeout
 	HeaderTimeout     time.Duration `json:"header_timeout"`     // first byte to last header of a request, 0 = none
+	FirstByteTimeout  time.Duration `json:"first_byte_timeout"` // a new connection's first byte, 0 = HeaderTimeout
+	HeaderMinRate     int           `json:"header_min_rate"`    // bytes/s a head must keep up after FirstByteTimeout, 0 = none
 	BodyTimeout       time.Duration `json:"body_timeout"`       // longest wait for request body bytes, 0 = none
 	WriteTimeout      time.Duration `json:"write_timeout"`      // longest wait for a client to take response bytes, 0 = none
 	MaxBufferedBody   int64         `json:"max_buffered_body"`  // request bodies past this spill to a file

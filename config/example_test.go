@@ -91,13 +91,15 @@ func ExampleConfig_WriteTOML() {
 	// worker_class = "sync"
 	// threads = 1
 	// no_sched_batch = false
-	// worker_connections = 1000
+	// worker_connections = 20000
 	// max_requests = 0
 	// max_requests_jitter = 0
 	// timeout = 30
 	// graceful_timeout = 30
 	// keepalive = "1.5s"
 	// header_timeout = 30
+	// first_byte_timeout = 5
+	// header_min_rate = 500
 	// body_timeout = 30
 	// write_timeout = 30
 	// max_buffered_body = 1048576

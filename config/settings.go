@@ -64,8 +64,8 @@ var settings = []*setting{
 	},
 	{
 		name: "worker_connections", flags: []string{"worker-connections"}, kind: kindInt,
-		def:       "1000",
-		help:      "keep at most `N` client connections open per worker",
+		def:       "20000",
+		help:      "keep at most `N` client connections open per worker (also bounded by the file descriptor limit); when full, close the idlest to make room",
 		normalize: intRange(1, 1<<24),
 		field:     func(c *Config) any { return &c.WorkerConnections },
 	},
@@ -109,6 +109,18 @@ var settings = []*setting{
 		help:      "close a connection that takes over `SECONDS` to send a request's headers, or its first byte (0 = never)",
 		normalize: nonNegativeDuration,
 		field:     func(c *Config) any { return &c.HeaderTimeout },
+	},
+	{
+		name: "first_byte_timeout", flags: []string{"first-byte-timeout"}, kind: kindSeconds, def: "5",
+		help:      "close a new connection that sends nothing for `SECONDS` (0 = --header-timeout applies)",
+		normalize: nonNegativeDuration,
+		field:     func(c *Config) any { return &c.FirstByteTimeout },
+	},
+	{
+		name: "header_min_rate", flags: []string{"header-min-rate"}, kind: kindInt, def: "500",
+		help:      "close a connection whose request head arrives slower than `BYTES` per second after its first --first-byte-timeout (0 = no minimum)",
+		normalize: intRange(0, 1<<30),
+		field:     func(c *Config) any { return &c.HeaderMinRate },
 	},
 	{
 		name: "body_timeout", flags: []string{"body-timeout"}, kind: kindSeconds, def: "30",

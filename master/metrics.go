@@ -60,6 +60,15 @@ func (a *arbiter) snapshot() *snapshot {
 	return s
 }
 
+// connsClosed is m with every reason present, from zero.
+func connsClosed(m map[string]uint64) map[string]uint64 {
+	out := make(map[string]uint64, len(handoff.ConnCloseReasons))
+	for _, r := range handoff.ConnCloseReasons {
+		out[r] = m[r]
+	}
+	return out
+}
+
 func (o *ops) metrics(w http.ResponseWriter, r *http.Request) {
 	var s *snapshot
 	if !o.ask(func(a *arbiter) { s = a.snapshot() }) {
@@ -90,6 +99,9 @@ func writeMetrics(p *promWriter, s *snapshot) {
 	p.gauge("gowsgi_python_threads_busy", "Python threads running the app.", s.busy)
 	p.gauge("gowsgi_python_threads", "Python threads of the serving workers (--threads per worker).", s.threads)
 	p.gauge("gowsgi_connections_open", "Open client connections.", s.conns)
+	p.labelled("gowsgi_connections_closed_early_total", "counter",
+		"Connections closed before a request: evicted to make room (fresh, stalled mid-head, idle keep-alive) or timed out (first byte, slow head).",
+		"reason", connsClosed(s.live.ConnsClosed))
 	p.counter("gowsgi_request_body_bytes_total", "Request body bytes received.", float64(s.live.BytesIn))
 	p.counter("gowsgi_response_body_bytes_total", "Response body bytes sent.", float64(s.live.BytesOut))
 	p.counter("gowsgi_request_timeouts_total", "Requests stopped by --request-timeout.", float64(s.live.Timeouts))

@@ -125,6 +125,12 @@ func addCounters(sum, st *handoff.Stats) {
 	sum.Timeouts += st.Timeouts
 	sum.Panics += st.Panics
 	sum.Served += st.Served
+	for k, n := range st.ConnsClosed {
+		if sum.ConnsClosed == nil {
+			sum.ConnsClosed = map[string]uint64{}
+		}
+		sum.ConnsClosed[k] += n
+	}
 }
 
 func addHistogram(sum, h *handoff.Histogram) {

@@ -29,6 +29,7 @@ func Run(cfg *config.Config, elog *config.ErrorLog, args []string) int {
 	log := elog.Logger("master")
 	watchStatsd(sd, log)
 	defer closeStatsd(sd, log)
+	raiseFDLimit(log, cfg.WorkerConnections)
 	p := currentProcess(args)
 	ls, err := openListeners(cfg, p, log)
 	if err != nil {

@@ -168,14 +168,8 @@ const (
 // queuedLong reports whether connections have been waiting in the listen
 // queue since a tick at least the worker's patience before now.
 func (l *listener) queuedLong(now time.Time) bool {
-	queued := false
-	l.rc.Control(func(fd uintptr) {
-		pfd := [1]unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
-		n, err := unix.Poll(pfd[:], 0)
-		queued = err == nil && n > 0 && pfd[0].Revents&unix.POLLIN != 0
-	})
 	switch {
-	case !queued:
+	case !l.queued():
 		l.queuedSince = time.Time{}
 		l.tickEvery = min(2*max(l.tickEvery, acceptGrace), maxAcceptTick)
 		return false
@@ -288,9 +282,7 @@ func sockaddrToAddr(sa unix.Sockaddr) net.Addr {
 func (s *server) acceptLoop(ln *listener) {
 	defer s.wg.Done()
 	for {
-		select {
-		case s.connSem <- struct{}{}:
-		case <-s.stop:
+		if !s.reserveConn(ln) { // room.go
 			return
 		}
 		fd, sa, err := ln.accept(s.stop)

@@ -51,15 +51,21 @@ type conn struct {
 	mu    sync.Mutex
 	idle  bool // guarded by mu: waiting for the first byte of a request
 	fresh bool // guarded by mu: no request has begun on the connection yet
+	// inHead: reading a request head that was not whole in the buffer;
+	// since: when the connection was accepted (fresh), went idle, or
+	// began that head (Unix ns); evicted: makeRoom cut its wait
+	// (room.go). Guarded by mu.
+	inHead  bool
+	since   int64
+	evicted evictReason
 }
 
 // open readies c, new or the storage of a connection that ended, to
 // serve the socket sk: its buffers stay, its state starts afresh.
-func (c *conn) open(s *server, sk *sock) {
-	if c.br == nil {
-		c.br = bufio.NewReaderSize(sk, 4096)
-		c.reader = httpparse.NewReader(c.br, s.limits)
-	} else {
+// A new conn gets its read buffer only once its client sends a byte
+// (newReader), so a connection that never does costs no buffer.
+func (c *conn) open(s *server, sk *sock, now time.Time) {
+	if c.br != nil {
 		c.br.Reset(sk)
 		c.reader.Reset()
 	}
@@ -75,6 +81,13 @@ func (c *conn) open(s *server, sk *sock) {
 	c.hold.start(c)
 	c.lastEnd = time.Time{}
 	c.idle, c.fresh = false, true
+	c.inHead, c.since, c.evicted = false, now.UnixNano(), notEvicted
+}
+
+// newReader gives the connection its read buffer and parser.
+func (c *conn) newReader() {
+	c.br = bufio.NewReaderSize(c.nc, 4096)
+	c.reader = httpparse.NewReader(c.br, c.srv.limits)
 }
 
 // wakeIfIdle cuts the wait of a connection idle between requests to
@@ -98,6 +111,9 @@ func (c *conn) beginIdle(now time.Time, timeout time.Duration) {
 	if timeout > 0 {
 		deadline = now.Add(timeout)
 	}
+	if !c.fresh {
+		c.since = now.UnixNano()
+	}
 	select {
 	case <-c.srv.stop:
 		c.nc.SetReadDeadline(earliest(deadline, c.srv.retireIdleBy(c.fresh)))
@@ -107,10 +123,26 @@ func (c *conn) beginIdle(now time.Time, timeout time.Duration) {
 	c.idle = true
 }
 
-func (c *conn) endIdle() {
+// endIdle ends the wait for a request; err is how it ended. A wait that
+// makeRoom cut but that met a request all the same goes on as if it had
+// not been cut (room.go).
+func (c *conn) endIdle(err error) {
 	c.mu.Lock()
+	fresh, ev := c.fresh, c.evicted
 	c.idle, c.fresh = false, false
+	if err == nil {
+		c.evicted = notEvicted
+	}
 	c.mu.Unlock()
+	if ev != notEvicted {
+		c.srv.evictPending.Add(-1)
+	}
+	switch {
+	case err == nil && ev != notEvicted:
+		c.nc.SetReadDeadline(time.Time{})
+	case err != nil:
+		c.srv.noteWaitEnd(err, fresh, ev) // room.go
+	}
 }
 
 // serve reads requests one after another (pipelined ones in order) and
@@ -130,17 +162,22 @@ func (c *conn) serve() {
 	for first := true; ; first = false {
 		wait := c.srv.cfg.KeepAlive
 		if first {
-			wait = c.srv.headerTimeout // a new connection may take its time to start
+			wait = c.srv.firstByteTimeout
 		} else if wait <= 0 && c.br.Buffered() == 0 {
 			return // keep-alive is off: only pipelined requests follow
 		}
 		if !c.awaitRequest(wait) {
 			return
 		}
-		if !c.headBuffered() {
-			c.readDeadline(c.srv.headerTimeout)
+		slow := !c.headBuffered()
+		if slow {
+			c.beginHead() // room.go
 		}
-		if err := c.reader.ReadRequest(&c.req); err != nil {
+		err := c.reader.ReadRequest(&c.req)
+		if slow {
+			c.endHead(err)
+		}
+		if err != nil {
 			c.reject(err)
 			return
 		}
@@ -184,7 +221,7 @@ var headEnd = []byte("\r\n\r\n")
 // awaitRequest waits up to timeout (0 = no limit) for the first byte of
 // the next request, marked idle so a graceful stop can interrupt it.
 func (c *conn) awaitRequest(timeout time.Duration) bool {
-	if c.br.Buffered() > 0 {
+	if c.br != nil && c.br.Buffered() > 0 {
 		return true // pipelined: already here
 	}
 	now := c.lastEnd
@@ -193,12 +230,16 @@ func (c *conn) awaitRequest(timeout time.Duration) bool {
 	}
 	c.beginIdle(now, timeout)
 	err := c.peekRequest()
-	if err != nil && c.srv.isDraining() && c.nc.unread() > 0 {
-		// The retirement's deadline met a request as it arrived.
+	if err != nil && (c.srv.isDraining() || c.isEvicted()) && c.nc.unread() > 0 {
+		// The retirement's or an eviction's deadline met a request as it
+		// arrived: serve it.
+		if c.br == nil {
+			c.newReader()
+		}
 		c.readDeadline(c.srv.headerTimeout)
 		_, err = c.br.Peek(1)
 	}
-	c.endIdle()
+	c.endIdle(err)
 	return err == nil
 }
 
@@ -210,6 +251,10 @@ func (c *conn) awaitRequest(timeout time.Duration) bool {
 // first instead of being shared by the workers.
 const freshHold = 5 * time.Millisecond
 
+// freshHoldSpare: new connections are held while at most --threads plus
+// this many wait for their first byte.
+const freshHoldSpare = 8
+
 // peekRequest waits for the first byte of a request; on a fresh
 // connection with freshHold counted as load.
 func (c *conn) peekRequest() error {
@@ -220,11 +265,31 @@ func (c *conn) peekRequest() error {
 		_, err := c.br.Peek(1)
 		return err
 	}
-	c.nc.hold = true
-	t := time.AfterFunc(freshHold, c.nc.releaseHold)
-	_, err := c.br.Peek(1)
-	t.Stop()
-	c.nc.hold = false
+	// Held only while few new connections wait for their first byte:
+	// clients send it at once, and a flood of connections that send
+	// nothing would otherwise each keep the accept gate shut for
+	// freshHold, and a normal client would wait behind them in the
+	// listen queue.
+	waiting := c.srv.freshWaiting.Add(1)
+	defer c.srv.freshWaiting.Add(-1)
+	var t *time.Timer
+	if waiting <= c.srv.load.limit+freshHoldSpare {
+		c.nc.hold = true
+		t = time.AfterFunc(freshHold, c.nc.releaseHold)
+	}
+	var err error
+	if c.br == nil {
+		if err = c.nc.waitReadable(); err == nil { // room.go
+			c.newReader()
+		}
+	}
+	if err == nil {
+		_, err = c.br.Peek(1)
+	}
+	if t != nil {
+		t.Stop()
+		c.nc.hold = false
+	}
 	return err
 }
 

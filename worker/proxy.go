@@ -21,6 +21,9 @@ func (c *conn) acceptProxyHeader() bool {
 		return true
 	}
 	c.readDeadline(c.srv.headerTimeout)
+	if c.br == nil {
+		c.newReader()
+	}
 	h, err := proxyproto.Read(c.br)
 	if err != nil {
 		c.srv.log.Info().Err(err).Str("peer", c.nc.RemoteAddr().String()).Msg("bad PROXY protocol header")

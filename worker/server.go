@@ -44,8 +44,19 @@ type server struct {
 	spares spareExchanges
 	// load gates accepting on the Python threads being free.
 	load *load
-	// connSem bounds open connections (--worker-connections).
+	// connSem bounds open connections (--worker-connections, lowered to
+	// what the descriptor limit allows): room.go.
 	connSem chan struct{}
+	// firstByteTimeout bounds a new connection's wait for its first byte.
+	firstByteTimeout time.Duration
+	// freshWaiting counts new connections waiting for their first byte
+	// (conn.peekRequest).
+	freshWaiting atomic.Int64
+	// room counts the connections closed early; evictPending, those
+	// makeRoom cut that have not ended yet (room.go).
+	room         roomStats
+	evictPending atomic.Int64
+	evictScratch []candidate // guarded by mu
 	// stop is closed (under mu) when a graceful stop begins: accept
 	// loops return, idle connections stop waiting.
 	stop chan struct{}
@@ -122,6 +133,11 @@ func (p *spareExchanges) put(x *exchange) {
 
 func newServer(cfg *config.Config, log zerolog.Logger, lns []net.Listener) *server {
 	threads := max(cfg.Threads, 1)
+	limit, nofile := connLimit(cfg.WorkerConnections)
+	if limit < cfg.WorkerConnections {
+		log.Warn().Int("worker_connections", cfg.WorkerConnections).Uint64("nofile", nofile).Int("limit", limit).
+			Msg("the file descriptor limit allows fewer connections than --worker-connections")
+	}
 	s := &server{
 		cfg:             cfg,
 		log:             log,
@@ -132,7 +148,7 @@ func newServer(cfg *config.Config, log zerolog.Logger, lns []net.Listener) *serv
 		bodies:          newBodyBudgets(cfg),
 		slots:           make(chan *slot, threads),
 		load:            newLoad(threads, len(lns), cfg.Workers > 1),
-		connSem:         make(chan struct{}, max(cfg.WorkerConnections, 1)),
+		connSem:         make(chan struct{}, limit),
 		stop:            make(chan struct{}),
 		handoff:         make(chan *conn),
 		spareConns:      make(chan *conn, maxIdleServers),
@@ -145,6 +161,10 @@ func newServer(cfg *config.Config, log zerolog.Logger, lns []net.Listener) *serv
 			FieldSize:   cfg.LimitRequestFieldSize,
 			Body:        cfg.LimitRequestBody,
 		},
+	}
+	s.firstByteTimeout = cfg.FirstByteTimeout
+	if s.firstByteTimeout <= 0 {
+		s.firstByteTimeout = cfg.HeaderTimeout
 	}
 	if s.limits.TrailerBytes == 0 {
 		s.limits.TrailerBytes = httpparse.DefaultLimits.TrailerBytes
@@ -221,7 +241,7 @@ func (s *server) newConn(fd int, sa unix.Sockaddr, ln *listener) *conn {
 		return nil
 	}
 	c := s.spareConn()
-	c.open(s, sk)
+	c.open(s, sk, time.Now())
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.conns[c] = struct{}{}

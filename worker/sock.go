@@ -61,7 +61,10 @@ type sock struct {
 	iov  [maxIov]unix.Iovec
 	msg  unix.Msghdr
 
-	readFn, writeFn func(fd uintptr) bool
+	readFn, writeFn, peekFn func(fd uintptr) bool
+
+	// head is the rate deadline of a request head in progress (room.go).
+	head headRate
 
 	// The deadlines last set, in Unix nanoseconds (0 = none), so that
 	// setReadDeadlineNear and setWriteDeadlineNear can leave them.
@@ -86,7 +89,7 @@ func newSock(fd int, l *load, local, remote net.Addr) (*sock, error) {
 		return nil, err
 	}
 	s := &sock{f: f, rc: rc, load: l, local: local, remote: remote}
-	s.readFn, s.writeFn = s.readFD, s.writeFD
+	s.readFn, s.writeFn, s.peekFn = s.readFD, s.writeFD, s.peekFD
 	return s, nil
 }
 
@@ -224,6 +227,9 @@ func (s *sock) Read(p []byte) (int, error) {
 	}
 	if s.rn == 0 {
 		return 0, io.EOF
+	}
+	if s.head.rate > 0 {
+		s.headProgress(s.rn)
 	}
 	return s.rn, nil
 }

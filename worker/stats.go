@@ -191,7 +191,9 @@ func (ws *workerStats) report() {
 		if ws.srv.cfg.RequestTimeout > 0 {
 			ws.enforceTimeout(now)
 		}
-		line := ws.collect(now).Line()
+		st := ws.collect(now)
+		ws.srv.room.log(ws.srv, now, st.ConnsClosed) // room.go
+		line := st.Line()
 		if line == last && now.Sub(sentAt) < statsResend {
 			continue // an idle worker does not wake the master four times a second
 		}
@@ -226,6 +228,7 @@ func (ws *workerStats) collect(now time.Time) *handoff.Stats {
 	ws.srv.mu.Lock()
 	st.Conns = len(ws.srv.conns)
 	ws.srv.mu.Unlock()
+	st.ConnsClosed = ws.srv.room.snapshot()
 	for i, sl := range ws.srv.allSlots {
 		since := sl.call.since.Load()
 		if since == 0 {

@@ -33,11 +33,29 @@ type Stats struct {
 	Timeouts    uint64 `json:"timeouts"` // requests stopped by --request-timeout
 	Panics      uint64 `json:"panics"`   // connections whose goroutine panicked (contained)
 	Served      uint64 `json:"served"`   // requests answered
+	// ConnsClosed counts the connections a worker closed early, by
+	// reason (ConnCloseReasons); reasons never seen are left out.
+	ConnsClosed map[string]uint64 `json:"conns_closed,omitempty"`
 
 	// Calls describes the busy Python threads, oldest first; at most
 	// what fits in MaxStatsLine.
 	Calls []Call `json:"calls,omitempty"`
 }
+
+// The reasons in Stats.ConnsClosed: evicted to make room for new
+// connections (one that never sent a byte, one stalled mid-head, one
+// idle in keep-alive), or timed out before its first byte or while its
+// head came too slowly.
+const (
+	ClosedEvictedFresh = "evicted_fresh"
+	ClosedEvictedHead  = "evicted_head"
+	ClosedEvictedIdle  = "evicted_idle"
+	ClosedFirstByte    = "first_byte_timeout"
+	ClosedSlowHead     = "slow_head"
+)
+
+// ConnCloseReasons lists them, for /metrics to show each from zero.
+var ConnCloseReasons = []string{ClosedEvictedFresh, ClosedEvictedHead, ClosedEvictedIdle, ClosedFirstByte, ClosedSlowHead}
 
 // Histogram counts observations per bucket: Counts[i] is how many were
 // at most DurationBuckets[i] and above the bucket before; the last
