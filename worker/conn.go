@@ -58,6 +58,9 @@ type conn struct {
 	inHead  bool
 	since   int64
 	evicted evictReason
+	// client is the client's address for fairness in makeRoom: the
+	// PROXY protocol's source when there is one. Guarded by mu.
+	client string
 }
 
 // open readies c, new or the storage of a connection that ended, to
@@ -82,6 +85,7 @@ func (c *conn) open(s *server, sk *sock, now time.Time) {
 	c.lastEnd = time.Time{}
 	c.idle, c.fresh = false, true
 	c.inHead, c.since, c.evicted = false, now.UnixNano(), notEvicted
+	c.client = c.info.RemoteAddr
 }
 
 // newReader gives the connection its read buffer and parser.

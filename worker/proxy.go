@@ -32,6 +32,9 @@ func (c *conn) acceptProxyHeader() bool {
 	if !h.Local {
 		c.info.RemoteAddr = h.Source.Addr().String()
 		c.info.RemotePort = strconv.Itoa(int(h.Source.Port()))
+		c.mu.Lock()
+		c.client = c.info.RemoteAddr // room.go
+		c.mu.Unlock()
 	}
 	return true
 }

@@ -166,7 +166,7 @@ func (c *conn) beginHead() {
 	c.inHead, c.since = true, now.UnixNano()
 	c.mu.Unlock()
 	s := c.srv
-	if s.cfg.HeaderMinRate <= 0 {
+	if s.cfg.HeaderMinRate <= 0 || s.firstByteTimeout <= 0 { // no minimum, or no time limits at all
 		c.readDeadline(s.headerTimeout)
 		return
 	}
@@ -253,19 +253,31 @@ type candidate struct {
 	c      *conn
 	reason evictReason
 	since  int64
+	client string
 }
 
 // makeRoom closes up to a batch of connections, the cheapest first
 // (see the top of this file), to make room for connections waiting in
 // the listen queue. It reports how many it closed.
+//
+// Within a class, the connections of the client holding the most places
+// go first: one address flooding a worker loses its own connections
+// before another client's. The address is the peer's, or the PROXY
+// protocol's source; not a forwarded header, which a proxy sends per
+// request, not per connection.
 func (s *server) makeRoom(now time.Time) int {
 	want := min(max(cap(s.connSem)/64, 1), maxEvictBatch)
 	stalled := now.Add(-headStallAge).UnixNano()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	cands := s.evictScratch[:0]
+	if s.clientPlaces == nil {
+		s.clientPlaces = map[string]int{}
+	}
+	held := s.clientPlaces
 	for c := range s.conns {
 		c.mu.Lock()
+		held[c.client]++
 		r := notEvicted
 		switch {
 		case c.evicted != notEvicted:
@@ -277,13 +289,15 @@ func (s *server) makeRoom(now time.Time) int {
 			r = evictedIdle
 		}
 		if r != notEvicted {
-			cands = append(cands, candidate{c: c, reason: r, since: c.since})
+			cands = append(cands, candidate{c: c, reason: r, since: c.since, client: c.client})
 		}
 		c.mu.Unlock()
 	}
 	slices.SortFunc(cands, func(a, b candidate) int {
-		return cmp.Or(cmp.Compare(a.reason, b.reason), cmp.Compare(a.since, b.since))
+		return cmp.Or(cmp.Compare(a.reason, b.reason), cmp.Compare(held[b.client], held[a.client]),
+			cmp.Compare(a.since, b.since))
 	})
+	clear(held)
 	n := 0
 	for _, cd := range cands {
 		if n == want {

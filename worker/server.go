@@ -56,7 +56,8 @@ type server struct {
 	// makeRoom cut that have not ended yet (room.go).
 	room         roomStats
 	evictPending atomic.Int64
-	evictScratch []candidate // guarded by mu
+	evictScratch []candidate    // guarded by mu
+	clientPlaces map[string]int // guarded by mu: makeRoom's count per client
 	// stop is closed (under mu) when a graceful stop begins: accept
 	// loops return, idle connections stop waiting.
 	stop chan struct{}
