@@ -7,12 +7,13 @@ import (
 	"github.com/rs/zerolog"
 )
 
-// raiseFDLimit raises the soft file descriptor limit to the hard one,
-// for the workers to inherit: each idle client connection is a
-// descriptor, and --worker-connections is worth tens of thousands of
-// them. syscall.Setrlimit, not x/sys: it also tells os/exec to leave
-// the raised limit to the workers. It logs the limit and what it leaves
-// each worker.
+// raiseFDLimit raises the soft file descriptor limit to the hard one:
+// each idle client connection is a descriptor, and --worker-connections
+// is worth tens of thousands of them. The Go runtime has usually done so
+// already, in the master and again in each worker it starts (a worker
+// is a Go program too). It logs the limit and the connections it leaves
+// each worker: an Info line, as the default --worker-connections is
+// meant to meet the limit on many machines.
 func raiseFDLimit(log zerolog.Logger, workerConns int) {
 	var rl syscall.Rlimit
 	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &rl); err != nil {
@@ -29,10 +30,6 @@ func raiseFDLimit(log zerolog.Logger, workerConns int) {
 		}
 	}
 	limit := handoff.ConnLimit(workerConns, rl.Cur)
-	ev := log.Info()
-	if limit < workerConns {
-		ev = log.Warn()
-	}
-	ev.Uint64("nofile", rl.Cur).Int("worker_connections", workerConns).Int("connections_per_worker", limit).
+	log.Info().Uint64("nofile", rl.Cur).Int("worker_connections", workerConns).Int("connections_per_worker", limit).
 		Msg("file descriptor limit")
 }

@@ -131,12 +131,12 @@ func (r *roomStats) log(s *server, now time.Time, counts map[string]uint64) {
 
 // connLimit is the number of connections a worker keeps open: the
 // configured one, lowered to what its descriptor limit allows.
-func connLimit(configured int) (limit int, nofile uint64) {
+func connLimit(configured int) int {
 	var rl unix.Rlimit
 	if err := unix.Getrlimit(unix.RLIMIT_NOFILE, &rl); err != nil {
-		return max(configured, 1), 0
+		return max(configured, 1)
 	}
-	return handoff.ConnLimit(configured, rl.Cur), rl.Cur
+	return handoff.ConnLimit(configured, rl.Cur)
 }
 
 // isEvicted reports whether makeRoom cut the connection's wait.

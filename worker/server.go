@@ -134,11 +134,7 @@ func (p *spareExchanges) put(x *exchange) {
 
 func newServer(cfg *config.Config, log zerolog.Logger, lns []net.Listener) *server {
 	threads := max(cfg.Threads, 1)
-	limit, nofile := connLimit(cfg.WorkerConnections)
-	if limit < cfg.WorkerConnections {
-		log.Warn().Int("worker_connections", cfg.WorkerConnections).Uint64("nofile", nofile).Int("limit", limit).
-			Msg("the file descriptor limit allows fewer connections than --worker-connections")
-	}
+	limit := connLimit(cfg.WorkerConnections) // the master logs it
 	s := &server{
 		cfg:             cfg,
 		log:             log,
