@@ -3,6 +3,8 @@ package wsgi
 import (
 	"errors"
 	"strconv"
+
+	"github.com/gowsgi/gowsgi/httpparse"
 )
 
 // Errors in what an app passed to start_response. Each makes the worker
@@ -139,7 +141,7 @@ func AppendHead(dst []byte, status []byte, headers [][2][]byte, x Exchange, date
 			}
 			continue
 		case equalFold(name, []byte("content-length")):
-			n, ok := parseLength(value)
+			n, ok := httpparse.ParseDecimal(value)
 			if !ok || (appLength >= 0 && n != appLength) {
 				return dst[:start], p, &HeadError{Err: ErrBadContentLength, Header: string(name)}
 			}
@@ -207,10 +209,8 @@ func checkField(name, value []byte) error {
 	if len(name) == 0 {
 		return &HeadError{Err: ErrBadHeaderName}
 	}
-	for _, b := range name {
-		if !isTokenChar(b) {
-			return &HeadError{Err: ErrBadHeaderName, Header: string(name)}
-		}
+	if !httpparse.IsToken(name) {
+		return &HeadError{Err: ErrBadHeaderName, Header: string(name)}
 	}
 	for _, b := range value {
 		if isCTL(b) && b != '\t' {
@@ -218,32 +218,6 @@ func checkField(name, value []byte) error {
 		}
 	}
 	return nil
-}
-
-func isTokenChar(b byte) bool {
-	if 'a' <= b && b <= 'z' || 'A' <= b && b <= 'Z' || '0' <= b && b <= '9' {
-		return true
-	}
-	switch b {
-	case '!', '#', '$', '%', '&', '\'', '*', '+', '-', '.', '^', '_', '`', '|', '~':
-		return true
-	}
-	return false
-}
-
-// parseLength accepts 1*DIGIT without sign or spaces, up to 2^62.
-func parseLength(v []byte) (int64, bool) {
-	if len(v) == 0 || len(v) > 18 {
-		return 0, false
-	}
-	var n int64
-	for _, b := range v {
-		if b < '0' || b > '9' {
-			return 0, false
-		}
-		n = n*10 + int64(b-'0')
-	}
-	return n, true
 }
 
 // hasToken reports whether a comma-separated list contains tok,
@@ -254,7 +228,7 @@ func hasToken(list []byte, tok string) bool {
 		for i < len(list) && list[i] != ',' {
 			i++
 		}
-		item := trimOWS(list[:i])
+		item := httpparse.TrimOWS(list[:i])
 		if equalFold(item, []byte(tok)) {
 			return true
 		}
@@ -264,14 +238,4 @@ func hasToken(list []byte, tok string) bool {
 		list = list[i+1:]
 	}
 	return false
-}
-
-func trimOWS(b []byte) []byte {
-	for len(b) > 0 && (b[0] == ' ' || b[0] == '\t') {
-		b = b[1:]
-	}
-	for len(b) > 0 && (b[len(b)-1] == ' ' || b[len(b)-1] == '\t') {
-		b = b[:len(b)-1]
-	}
-	return b
 }

@@ -65,6 +65,11 @@ func TestAppendHeadFraming(t *testing.T) {
 		wantFraming: FrameNone, wantKeep: true,
 		contains: []string{"Content-Length: 42\r\n"},
 	}, {
+		name: "a length up to int64, as the HTTP parser takes a request's", status: "200 OK", headers: []string{"Content-Length", "9223372036854775807"},
+		x:           Exchange{Minor: 1, Head: true, KeepAlive: true, BodyLen: 0},
+		wantFraming: FrameNone, wantKeep: true,
+		contains: []string{"Content-Length: 9223372036854775807\r\n"},
+	}, {
 		name: "app Date and Server win", status: "200 OK", headers: []string{"Date", "x", "Server", "y"},
 		x:           Exchange{Minor: 1, KeepAlive: true, BodyLen: 0},
 		wantFraming: FrameLength, wantKeep: true,
@@ -112,6 +117,11 @@ func TestAppendHeadRejects(t *testing.T) {
 		{name: "space in name", status: "200 OK", headers: []string{"X Y", "1"}, want: ErrBadHeaderName},
 		{name: "colon in name", status: "200 OK", headers: []string{"X:", "1"}, want: ErrBadHeaderName},
 		{name: "signed length", status: "200 OK", headers: []string{"Content-Length", "+5"}, want: ErrBadContentLength},
+		{name: "empty length", status: "200 OK", headers: []string{"Content-Length", ""}, want: ErrBadContentLength},
+		{name: "spaced length", status: "200 OK", headers: []string{"Content-Length", " 5"}, want: ErrBadContentLength},
+		{name: "length over int64", status: "200 OK", headers: []string{"Content-Length", "9223372036854775808"}, want: ErrBadContentLength},
+		{name: "empty name", status: "200 OK", headers: []string{"", "1"}, want: ErrBadHeaderName},
+		{name: "non-ASCII name", status: "200 OK", headers: []string{"X-\xe9", "1"}, want: ErrBadHeaderName},
 		{name: "two lengths", status: "200 OK", headers: []string{"Content-Length", "5", "Content-Length", "6"}, want: ErrBadContentLength},
 	}
 	for _, tt := range tests {

@@ -67,7 +67,7 @@ func (e *Environ) BuildUwsgi(p *uwsgiproto.Packet, c *Conn) {
 			continue
 		case v.take(key, value):
 			continue
-		case isHeaderVar(key):
+		case uwsgiproto.IsHeaderVar(key):
 			if !firstOf(p.Vars[:i], key) {
 				continue // joined into the first one
 			}
@@ -229,5 +229,3 @@ func firstOf(earlier []uwsgiproto.Var, key []byte) bool {
 func isMagicVar(key []byte) bool {
 	return len(key) >= 6 && equalFold(key[:6], []byte("UWSGI_")) || bytes.HasPrefix(key, []byte("wsgi."))
 }
-
-func isHeaderVar(key []byte) bool { return bytes.HasPrefix(key, []byte("HTTP_")) }

@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"testing"
 	"testing/iotest"
+
+	"github.com/gowsgi/gowsgi/httpparse"
 )
 
 // FuzzReadPacket feeds arbitrary streams to the packet reader. Invariants:
@@ -46,12 +48,12 @@ func FuzzReadPacket(f *testing.F) {
 		if got := reencode(&p); !bytes.Equal(got, read) {
 			t.Fatalf("re-encoded %q; read %q", got, read)
 		}
-		if !isToken(p.Method) || p.ContentLength < 0 {
+		if !httpparse.IsToken(p.Method) || p.ContentLength < 0 {
 			t.Fatalf("accepted method %q, length %d", p.Method, p.ContentLength)
 		}
 		seen := map[string]bool{}
 		for _, v := range p.Vars {
-			if seen[string(v.Key)] && (!isHeaderVar(v.Key) || isSingletonHeaderVar(v.Key)) {
+			if seen[string(v.Key)] && (!IsHeaderVar(v.Key) || isSingletonHeaderVar(v.Key)) {
 				t.Fatalf("accepted a repeated %q", v.Key)
 			}
 			seen[string(v.Key)] = true

@@ -28,6 +28,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+
+	"github.com/gowsgi/gowsgi/httpparse"
 )
 
 // Modifier1 values gowsgi accepts. The uwsgi protocol uses modifier1 to
@@ -210,7 +212,7 @@ func validKey(k []byte) bool {
 func (p *Packet) checkVars() error {
 	for i := range p.Vars {
 		k := p.Vars[i].Key
-		if isHeaderVar(k) && !isSingletonHeaderVar(k) {
+		if IsHeaderVar(k) && !isSingletonHeaderVar(k) {
 			continue
 		}
 		for j := range i {
@@ -232,13 +234,20 @@ func (p *Packet) checkVars() error {
 	if p.Method == nil {
 		return ErrMissingMethod
 	}
-	if !isToken(p.Method) {
+	// A token (RFC 9110 §9.1): the worker logs the method and the app
+	// may echo it.
+	if !httpparse.IsToken(p.Method) {
 		return ErrInvalidMethod
 	}
 	return nil
 }
 
-func isHeaderVar(k []byte) bool {
+// IsHeaderVar reports whether a var carries a request header: HTTP_
+// and a name, as a front end turns "X-Foo: 1" into HTTP_X_FOO=1 (CGI,
+// RFC 3875 §4.1.18). A bare "HTTP_" names no header (a field name is a
+// non-empty token, RFC 9110 §5.1): it is a CGI var like any other, so
+// it may not repeat. "HTTP_HOST" → true, "HTTP_" → false, "HTTPS" → false.
+func IsHeaderVar(k []byte) bool {
 	return len(k) > 5 && string(k[:5]) == "HTTP_"
 }
 
@@ -256,35 +265,10 @@ func isSingletonHeaderVar(k []byte) bool {
 }
 
 // parseLength accepts "" (no body, as nginx sends an absent
-// Content-Length) or 1*18DIGIT, so the value always fits an int64.
+// Content-Length) or Content-Length's 1*DIGIT within an int64.
 func parseLength(v []byte) (int64, bool) {
-	if len(v) > 18 {
-		return 0, false
+	if len(v) == 0 {
+		return 0, true
 	}
-	var n int64
-	for _, b := range v {
-		if b < '0' || b > '9' {
-			return 0, false
-		}
-		n = n*10 + int64(b-'0')
-	}
-	return n, true
-}
-
-// isToken checks 1*tchar (RFC 9110 §5.6.2), the grammar of a method
-// (§9.1): the worker logs it and the app may echo it.
-func isToken(b []byte) bool {
-	if len(b) == 0 {
-		return false
-	}
-	for _, c := range b {
-		switch {
-		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
-		case c == '!' || c == '#' || c == '$' || c == '%' || c == '&' || c == '\'' || c == '*' ||
-			c == '+' || c == '-' || c == '.' || c == '^' || c == '_' || c == '`' || c == '|' || c == '~':
-		default:
-			return false
-		}
-	}
-	return true
+	return httpparse.ParseDecimal(v)
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -47,6 +48,9 @@ func TestReadPacketAccepts(t *testing.T) {
 			wantModifier1: 30, wantVars: 2},
 		{name: "latin-1 value", packet: get("PATH_INFO", "/caf\xe9"), wantVars: 2},
 		{name: "magic var is still just a var", packet: get("UWSGI_SCRIPT", "evil:app"), wantVars: 2},
+		{name: "content length up to int64, as the HTTP parser takes it", packet: get("CONTENT_LENGTH", "9223372036854775807"),
+			wantVars: 2, wantLength: math.MaxInt64},
+		{name: "content length with leading zeros", packet: get("CONTENT_LENGTH", "0000000000000000000042"), wantVars: 2, wantLength: 42},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -93,6 +97,7 @@ func TestReadPacketRefuses(t *testing.T) {
 		{name: "two Host headers", packet: get("HTTP_HOST", "a", "HTTP_HOST", "b"), want: ErrDuplicateVar},
 		{name: "two Content-Type headers", packet: get("HTTP_CONTENT_TYPE", "text/plain", "HTTP_CONTENT_TYPE", "text/plain"), want: ErrDuplicateVar},
 		{name: "two Content-Length headers", packet: get("HTTP_CONTENT_LENGTH", "5", "HTTP_CONTENT_LENGTH", "5"), want: ErrDuplicateVar},
+		{name: "two bare HTTP_ vars (no header name)", packet: get("HTTP_", "a", "HTTP_", "b"), want: ErrDuplicateVar},
 		{name: "no method", packet: encode(0, 0, "PATH_INFO", "/"), want: ErrMissingMethod},
 		{name: "empty packet", packet: encode(0, 0), want: ErrMissingMethod},
 		{name: "empty method", packet: encode(0, 0, "REQUEST_METHOD", ""), want: ErrInvalidMethod},
@@ -257,6 +262,20 @@ func BenchmarkReadPacketNginxGet(b *testing.B) {
 		r.Reset(in)
 		if err := ReadPacket(r, &p); err != nil {
 			b.Fatal(err)
+		}
+	}
+}
+
+// TestIsHeaderVar: wsgi's BuildUwsgi joins repeated header vars with
+// the rule the packet check lets repeat, so the two can never disagree
+// (they did on a bare "HTTP_").
+func TestIsHeaderVar(t *testing.T) {
+	for key, want := range map[string]bool{
+		"HTTP_HOST": true, "HTTP_X": true, "HTTP_COOKIE": true,
+		"HTTP_": false, "HTTP": false, "HTTPS": false, "http_host": false, "": false, "X_HTTP_HOST": false,
+	} {
+		if got := IsHeaderVar([]byte(key)); got != want {
+			t.Errorf("IsHeaderVar(%q) = %v; want %v", key, got, want)
 		}
 	}
 }
