@@ -13,6 +13,7 @@ import (
 	"unicode"
 
 	"github.com/gowsgi/gowsgi/accesslog"
+	"github.com/gowsgi/gowsgi/hostport"
 )
 
 // Validators take and return the Go type of the field they check; see
@@ -133,8 +134,8 @@ func normalizeBind(addr string) (string, error) {
 		}
 		return "fd://" + strconv.FormatUint(fd, 10), nil
 	}
-	hostport := strings.TrimPrefix(addr, "tcp://")
-	host, port, err := splitHostPort(hostport)
+	// Port 8000 when none is given, like Gunicorn's.
+	host, port, err := hostport.Split(strings.TrimPrefix(addr, "tcp://"), "8000")
 	if err != nil {
 		return "", fmt.Errorf("bind %q: %w", addr, err)
 	}
@@ -146,54 +147,6 @@ func normalizeBind(addr string) (string, error) {
 		return "[" + host + "]:" + strconv.FormatUint(n, 10), nil
 	}
 	return host + ":" + strconv.FormatUint(n, 10), nil
-}
-
-// splitHostPort splits "host:port", "[v6]:port", "host" and "[v6]"; the
-// port defaults to 8000 like Gunicorn's.
-func splitHostPort(s string) (host, port string, err error) {
-	const defaultPort = "8000"
-	if strings.HasPrefix(s, "[") {
-		end := strings.IndexByte(s, ']')
-		if end < 0 {
-			return "", "", errors.New("missing ] after IPv6 address")
-		}
-		host, rest := s[1:end], s[end+1:]
-		if _, err := netip.ParseAddr(host); err != nil || !strings.Contains(host, ":") {
-			return "", "", fmt.Errorf("%q is not an IPv6 address", host)
-		}
-		switch {
-		case rest == "":
-			return host, defaultPort, nil
-		case strings.HasPrefix(rest, ":"):
-			return host, rest[1:], nil
-		}
-		return "", "", fmt.Errorf("unexpected %q after ]", rest)
-	}
-	if strings.Count(s, ":") > 1 {
-		return "", "", errors.New("IPv6 addresses need brackets, as in [::1]:8000")
-	}
-	host, port, found := strings.Cut(s, ":")
-	if !found {
-		port = defaultPort
-	}
-	if !validHostname(host) {
-		return "", "", fmt.Errorf("%q is not a host name or IPv4 address", host)
-	}
-	return host, port, nil
-}
-
-// validHostname accepts "" (all interfaces), IPv4 literals and DNS names.
-func validHostname(h string) bool {
-	if len(h) > 253 {
-		return false
-	}
-	for i := 0; i < len(h); i++ {
-		c := h[i]
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '.' || c == '_') {
-			return false
-		}
-	}
-	return true
 }
 
 // asyncWorkerClasses are Gunicorn worker classes gowsgi rejects because

@@ -3,10 +3,11 @@ package statsd
 import (
 	"errors"
 	"fmt"
-	"net/netip"
 	"regexp"
 	"strconv"
 	"strings"
+
+	"github.com/gowsgi/gowsgi/hostport"
 )
 
 // Errors of the setting grammars, wrapped with the bad value; and the
@@ -89,38 +90,17 @@ func (a Addr) String() string {
 	return a.Host + ":" + strconv.Itoa(a.Port)
 }
 
-// splitHostPort splits "host:port", "host", "[v6]:port" and "[v6]".
+// splitHostPort is hostport.Split with StatsD's rules: a host is
+// required (metrics need a destination) and the port is 1 to 65535.
 func splitHostPort(s string) (host string, port int, err error) {
-	rest := ""
-	if strings.HasPrefix(s, "[") {
-		end := strings.IndexByte(s, ']')
-		if end < 0 {
-			return "", 0, errors.New("missing ] after the IPv6 address")
-		}
-		host, rest = s[1:end], s[end+1:]
-		if ip, err := netip.ParseAddr(host); err != nil || !ip.Is6() {
-			return "", 0, fmt.Errorf("%q is not an IPv6 address", host)
-		}
-		if rest != "" && !strings.HasPrefix(rest, ":") {
-			return "", 0, fmt.Errorf("unexpected %q after ]", rest)
-		}
-	} else {
-		if strings.Count(s, ":") > 1 {
-			return "", 0, errors.New("IPv6 addresses need brackets, as in [::1]:8125")
-		}
-		i := strings.IndexByte(s, ':')
-		if i < 0 {
-			i = len(s)
-		}
-		host, rest = s[:i], s[i:]
-		if !validHostname(host) {
-			return "", 0, fmt.Errorf("%q is not a host name or IPv4 address", host)
-		}
+	host, p, err := hostport.Split(s, strconv.Itoa(DefaultPort))
+	if err != nil {
+		return "", 0, err
 	}
-	if rest == "" {
-		return host, DefaultPort, nil
+	if host == "" {
+		return "", 0, fmt.Errorf("%q is not a host name or IPv4 address", host)
 	}
-	port, err = parsePort(rest[1:])
+	port, err = parsePort(p)
 	return host, port, err
 }
 
@@ -130,21 +110,6 @@ func parsePort(s string) (int, error) {
 		return 0, fmt.Errorf("port %q is not a number from 1 to 65535", s)
 	}
 	return int(n), nil
-}
-
-// validHostname accepts IPv4 literals and DNS names, not "": metrics
-// need a destination.
-func validHostname(h string) bool {
-	if h == "" || len(h) > 253 {
-		return false
-	}
-	for i := 0; i < len(h); i++ {
-		c := h[i]
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '.' || c == '_') {
-			return false
-		}
-	}
-	return true
 }
 
 func isDigits(s string) bool {

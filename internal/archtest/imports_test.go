@@ -39,13 +39,15 @@ var never = []struct {
 			"a parser under httpparse/ may build on httpparse"},
 	{"accesslog/...", []string{"*"},
 		"the access-log format is stdlib-only: config checks a format with it and the worker writes with it"},
+	{"hostport/...", []string{"*"},
+		"the HOST:PORT syntax is stdlib-only: config and statsd, below both processes, read addresses with it"},
 	{"integration/...", []string{"*"},
 		"the integration tests drive the real binary over real sockets, never the code it is built from"},
 }
 
 // stdlibOnly lists the packages that may import nothing outside the
 // standard library but, for a parser, httpparse/... .
-var stdlibOnly = []string{"httpparse/...", "accesslog/..."}
+var stdlibOnly = []string{"httpparse/...", "accesslog/...", "hostport/..."}
 
 // cgoOwners are the only packages with cgo files ("import \"C\""):
 // everything else builds with CGO_ENABLED=0 (design.md: master,
@@ -55,7 +57,7 @@ var cgoOwners = []string{"pyshim/..."}
 
 // pureGo are the packages that must build with CGO_ENABLED=0: nothing
 // they reach may use cgo. `make vet` builds them so too.
-var pureGo = []string{"master/...", "config/...", "httpparse/...", "wsgi/...", "statsd/...", "accesslog/..."}
+var pureGo = []string{"master/...", "config/...", "httpparse/...", "wsgi/...", "statsd/...", "accesslog/...", "hostport/..."}
 
 // pkg is the part of `go list -json` the rules read.
 type pkg struct {
