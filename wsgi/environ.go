@@ -276,12 +276,13 @@ func seenBefore(hs []httpparse.Header, name []byte) bool {
 }
 
 // equalFold compares ASCII names case-insensitively; header names are
-// tokens, so no Unicode folding applies.
-func equalFold(a, b []byte) bool {
+// tokens, so no Unicode folding applies. Strings (environ keys) and
+// bytes (header names) share it.
+func equalFold[T string | []byte](a, b T) bool {
 	if len(a) != len(b) {
 		return false
 	}
-	for i := range a {
+	for i := 0; i < len(a); i++ {
 		x, y := a[i], b[i]
 		if 'A' <= x && x <= 'Z' {
 			x += 'a' - 'A'

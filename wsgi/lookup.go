@@ -33,29 +33,10 @@ func (e *Environ) Lookup(key string) (string, bool) {
 		if len(b) < 4+m {
 			return "", false
 		}
-		if asciiEqualFold(name, key) {
+		if equalFold(name, key) {
 			return string(b[4 : 4+m]), true
 		}
 		b = b[4+m:]
 	}
 	return "", false
-}
-
-func asciiEqualFold(a, b string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := 0; i < len(a); i++ {
-		x, y := a[i], b[i]
-		if 'A' <= x && x <= 'Z' {
-			x += 'a' - 'A'
-		}
-		if 'A' <= y && y <= 'Z' {
-			y += 'a' - 'A'
-		}
-		if x != y {
-			return false
-		}
-	}
-	return true
 }
