@@ -51,7 +51,7 @@ type flagIndex struct {
 
 func newFlagIndex() *flagIndex {
 	ix := &flagIndex{long: map[string]*setting{}, short: map[string]*setting{}}
-	for _, table := range [][]*setting{settings, switches} {
+	for _, table := range [][]*setting{settings, switches, ignored} {
 		for _, s := range table {
 			for _, f := range s.flags {
 				ix.long[f] = s

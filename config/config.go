@@ -92,7 +92,16 @@ type Config struct {
 	MaxWorkerMemory int           `json:"max_worker_memory"` // MB of USS, 0 = off
 	RequestIDHeader string        `json:"request_id_header"` // canonical header name
 
-	// ConfigFile is the TOML file the settings were read from, if any;
+	// ConfigFile is the config file the settings were read from, if
+	// any: a TOML file, a Python file (absolute paths) or python:MODULE;
 	// the master re-reads it on HUP.
 	ConfigFile string `json:"config"`
+	// Hooks names the server hooks the Python config file defines
+	// (on_starting, post_fork, ...), sorted as the file defines them.
+	Hooks []string `json:"hooks"`
+
+	// Notices are one-line warnings about the configuration (Gunicorn
+	// settings accepted and ignored, unknown names in a Python config
+	// file) for the caller of Load to log. Not passed to workers.
+	Notices []string `json:"-"`
 }

@@ -103,6 +103,14 @@ func unknownKeyError(name string) error {
 			return fmt.Errorf("%s is a command-line flag (%s), not a config file setting", name, s.flagName())
 		}
 	}
+	if _, ok := hookArity[name]; ok {
+		return fmt.Errorf("server hooks are Python functions: define them in a Python config file such as gunicorn.conf.py")
+	}
+	for _, s := range ignored {
+		if s.name == name {
+			return fmt.Errorf("Gunicorn's setting has no use in gowsgi (%s); leave it out", s.notice)
+		}
+	}
 	for _, u := range unsupported {
 		for _, n := range u.names {
 			if n == name {

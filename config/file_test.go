@@ -39,7 +39,7 @@ func TestConfigFileErrors(t *testing.T) {
 		{name: "unsupported Gunicorn setting", file: `certfile = "c.pem"`,
 			want: "gowsgi.toml:1: certfile: Gunicorn's setting is not supported by gowsgi: TLS is not supported yet; terminate TLS in a reverse proxy"},
 		{name: "Gunicorn hook", file: `post_fork = "hooks.post_fork"`,
-			want: "gowsgi.toml:1: post_fork: Gunicorn's setting is not supported by gowsgi: server hooks are not supported yet"},
+			want: "gowsgi.toml:1: post_fork: server hooks are Python functions: define them in a Python config file such as gunicorn.conf.py"},
 		{name: "async worker class", file: "\nworker_class = \"eventlet\"",
 			want: `gowsgi.toml:2: worker_class: worker class "eventlet" is not needed with gowsgi: its goroutines already ` +
 				`make slow and idle clients cheap, so use sync (or --threads N for concurrent app calls)`},

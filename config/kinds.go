@@ -40,8 +40,12 @@ type setting struct {
 	// form; the argument and result have the field's Go type. nil
 	// accepts anything the kind parses.
 	normalize func(any) (any, error)
-	// field returns a pointer to the Config field; nil for switches.
+	// field returns a pointer to the Config field; nil for switches and
+	// ignored Gunicorn settings.
 	field func(*Config) any
+	// notice, for a Gunicorn setting gowsgi accepts and ignores (the
+	// ignored table), says why it changes nothing.
+	notice string
 }
 
 // takesValue reports whether the flag consumes an argument.

@@ -86,8 +86,8 @@ func (e *Error) Unwrap() error { return e.Err }
 // Load resolves the configuration from args (without argv[0]) and the
 // environment, read only through getenv. Precedence, lowest first:
 // defaults (some from PORT, WEB_CONCURRENCY, FORWARDED_ALLOW_IPS,
-// VIRTUAL_ENV), the config file (-c FILE, else ./gowsgi.toml when
-// present), GUNICORN_CMD_ARGS, GOWSGI_CMD_ARGS, the command line. A
+// VIRTUAL_ENV), the config file (-c FILE, else ./gunicorn.conf.py or
+// ./gowsgi.toml when present), GUNICORN_CMD_ARGS, GOWSGI_CMD_ARGS, the command line. A
 // repeatable flag (-b, -e) given in a later source replaces the earlier
 // list, as in Gunicorn. A MODULE:APP in *_CMD_ARGS counts when the
 // command line has none (Gunicorn ignores it there).
@@ -120,13 +120,14 @@ func Load(args []string, getenv func(string) string, stdout io.Writer) (*Config,
 	if err := applyDefaults(c, getenv); err != nil {
 		return nil, action, err
 	}
-	if err := applyConfigFile(c, sources); err != nil {
+	if err := applyConfigFile(c, sources, getenv); err != nil {
 		return nil, action, err
 	}
 	for _, src := range sources {
 		if err := src.apply(c); err != nil {
 			return nil, action, err
 		}
+		c.Notices = append(c.Notices, src.notices...)
 	}
 	if err := finish(c, action); err != nil {
 		return nil, action, err
@@ -155,6 +156,25 @@ type argSource struct {
 	app     string                // the positional argument, if any
 	config  string                // -c FILE
 	action  Action
+	notices []string // about ignored Gunicorn flags
+}
+
+// takeIgnored returns uses without the ignored Gunicorn flags, which
+// urfave/cli does not know, and keeps a notice for each.
+func (src *argSource) takeIgnored(uses []flagUse) []flagUse {
+	kept := uses[:0:0]
+	for _, u := range uses {
+		if u.s.notice == "" {
+			kept = append(kept, u)
+			continue
+		}
+		n := u.written + " is accepted and ignored: " + u.s.notice
+		if src.name != "" {
+			n = src.name + ": " + n
+		}
+		src.notices = append(src.notices, n)
+	}
+	return kept
 }
 
 // parseEnvSource parses the *_CMD_ARGS variable name, if set.
@@ -177,6 +197,7 @@ func parseSource(ix *flagIndex, args []string, name string, stdout io.Writer) (*
 		return nil, ActionServe, &Error{Source: name, Err: err}
 	}
 	src := &argSource{name: name, values: map[*setting][]string{}, written: map[*setting]string{}}
+	sc.uses = src.takeIgnored(sc.uses)
 	for _, u := range sc.uses {
 		src.written[u.s] = u.written
 		if u.s.name == "help" {
@@ -363,8 +384,11 @@ func (src *argSource) apply(c *Config) error {
 }
 
 // applyConfigFile reads the file named by the last -c among sources, or
-// ./gowsgi.toml when it exists and no -c was given.
-func applyConfigFile(c *Config, sources []*argSource) error {
+// the default file in the working directory when no -c was given:
+// ./gunicorn.conf.py (Gunicorn's) or ./gowsgi.toml, not both. A -c
+// naming python:MODULE, file:PATH or a .py file is a Python config
+// file (pyfile.go); any other is TOML.
+func applyConfigFile(c *Config, sources []*argSource, getenv func(string) string) error {
 	path, flagSource := "", ""
 	for _, src := range sources {
 		if src.config != "" {
@@ -372,14 +396,13 @@ func applyConfigFile(c *Config, sources []*argSource) error {
 		}
 	}
 	if path == "" {
-		if _, err := os.Stat(DefaultConfigFile); err != nil {
-			return nil
+		var err error
+		if path, err = defaultConfigFile(); path == "" || err != nil {
+			return err
 		}
-		path = DefaultConfigFile
 	}
-	if strings.HasSuffix(path, ".py") || strings.HasPrefix(path, "python:") {
-		return &Error{Source: flagSource, Name: "--config", Err: fmt.Errorf("%s: gowsgi reads TOML config files, "+
-			"not Python (examples/gowsgi.toml shows every setting)", path)}
+	if isPythonConfig(path) {
+		return applyPythonFile(c, path, lastValue(sources, "virtualenv", getenv("VIRTUAL_ENV")))
 	}
 	abs, err := filepath.Abs(path)
 	if err != nil {
@@ -396,11 +419,47 @@ func applyConfigFile(c *Config, sources []*argSource) error {
 	return nil
 }
 
+// defaultConfigFile returns the config file of the working directory, ""
+// when there is none.
+func defaultConfigFile() (string, error) {
+	var found []string
+	for _, name := range []string{DefaultPythonConfigFile, DefaultConfigFile} {
+		if _, err := os.Stat(name); err == nil {
+			found = append(found, name)
+		}
+	}
+	switch len(found) {
+	case 0:
+		return "", nil
+	case 1:
+		return found[0], nil
+	}
+	return "", &Error{Err: fmt.Errorf("both ./%s and ./%s exist; choose one with -c", found[0], found[1])}
+}
+
+// lastValue is the value of the named setting as the command-line
+// sources give it (the last one wins), else def. It serves settings
+// needed before the config file is read.
+func lastValue(sources []*argSource, name, def string) string {
+	for _, src := range sources {
+		for s, values := range src.values {
+			if s.name == name && len(values) > 0 {
+				def = values[len(values)-1]
+			}
+		}
+	}
+	return def
+}
+
 // finish applies the rules that span settings.
 func finish(c *Config, action Action) error {
 	// Gunicorn runs its threaded worker when sync is asked for with threads.
 	if c.WorkerClass == "sync" && c.Threads > 1 {
 		c.WorkerClass = "gthread"
+	}
+	if len(c.Hooks) > 0 {
+		return &Error{Source: c.ConfigFile, Err: fmt.Errorf("server hooks are not supported yet: %s",
+			strings.Join(c.Hooks, ", "))}
 	}
 	if c.App == "" && action != ActionPrintConfig {
 		return &Error{Err: errors.New("no WSGI app given: pass MODULE:APP (such as mysite.wsgi:application) " +

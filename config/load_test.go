@@ -318,12 +318,12 @@ func TestLoadErrors(t *testing.T) {
 		{name: "quote in GOWSGI_CMD_ARGS", args: []string{"a:b"}, env: map[string]string{"GOWSGI_CMD_ARGS": "-e 'A=b"},
 			want: "GOWSGI_CMD_ARGS: unterminated quote"},
 		{name: "unsupported flag in GUNICORN_CMD_ARGS", args: []string{"a:b"},
-			env:  map[string]string{"GUNICORN_CMD_ARGS": "--worker-tmp-dir /dev/shm"},
-			want: "GUNICORN_CMD_ARGS: --worker-tmp-dir: Gunicorn's flag is not supported by gowsgi: gowsgi workers report liveness over a pipe, not a temporary file"},
+			env:  map[string]string{"GUNICORN_CMD_ARGS": "--keyfile k.pem"},
+			want: "GUNICORN_CMD_ARGS: --keyfile: Gunicorn's flag is not supported by gowsgi: TLS is not supported yet; terminate TLS in a reverse proxy"},
 		{name: "missing -c file", args: []string{"a:b", "-c", "missing.toml"},
 			want: "--config: open " + "DIR/missing.toml: no such file or directory"},
-		{name: "python config file", args: []string{"a:b", "-c", "gunicorn.conf.py"}, file: "x",
-			want: "--config: gunicorn.conf.py: gowsgi reads TOML config files, not Python (examples/gowsgi.toml shows every setting)"},
+		{name: "ignored flag missing its value", args: []string{"a:b", "--worker-tmp-dir"},
+			want: "--worker-tmp-dir: needs a value (DIR)"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

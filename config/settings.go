@@ -402,7 +402,7 @@ var settings = []*setting{
 var switches = []*setting{
 	{
 		name: "config", flags: []string{"config"}, short: "c", kind: kindString,
-		help: "read settings from the TOML `FILE` (default: ./gowsgi.toml when present)",
+		help: "read settings from `FILE`: TOML, or Python as Gunicorn's (FILE.py, python:MODULE); default ./gunicorn.conf.py or ./gowsgi.toml when present",
 	},
 	{
 		name: "check_config", flags: []string{"check-config"}, kind: kindBool,
@@ -416,8 +416,9 @@ var switches = []*setting{
 	{name: "version", flags: []string{"version"}, short: "v", kind: kindBool, help: "print the version"},
 }
 
-// unsupported lists Gunicorn's settings that gowsgi does not implement,
-// with their flags and the reason. Naming them turns "unknown flag" into
+// unsupported lists Gunicorn's settings whose effect gowsgi cannot give,
+// with their flags and the reason; they stop the server. (Those gowsgi
+// accepts and ignores are in gunicorn.go.) Naming them turns "unknown flag" into
 // an explanation, and keeps flag abbreviations exactly as ambiguous as
 // they are for Gunicorn.
 var unsupported = []struct {
@@ -428,26 +429,20 @@ var unsupported = []struct {
 }{
 	{names: []string{"daemon"}, flags: []string{"daemon"}, short: "D",
 		reason: "run gowsgi in the foreground under a supervisor such as systemd"},
-	{names: []string{"enable_stdio_inheritance"}, flags: []string{"enable-stdio-inheritance"}, short: "R",
-		reason: "gowsgi does not daemonize"},
 	{names: []string{"keyfile", "certfile", "ssl_version", "cert_reqs", "ca_certs", "suppress_ragged_eofs",
 		"do_handshake_on_connect", "ciphers", "ssl_context"},
 		flags: []string{"keyfile", "certfile", "ssl-version", "cert-reqs", "ca-certs", "suppress-ragged-eofs",
 			"do-handshake-on-connect", "ciphers"},
 		reason: "TLS is not supported yet; terminate TLS in a reverse proxy"},
-	{names: []string{"logger_class", "logconfig", "logconfig_json", "logconfig_dict", "syslog", "syslog_addr",
-		"syslog_prefix", "syslog_facility", "disable_redirect_access_to_syslog"},
-		flags: []string{"logger-class", "log-config", "log-config-json", "log-syslog", "log-syslog-to",
-			"log-syslog-prefix", "log-syslog-facility", "disable-redirect-access-to-syslog"},
-		reason: "the error log is set with --error-logfile, --log-level and --log-format"},
+	{names: []string{"logger_class"}, flags: []string{"logger-class"},
+		reason: "gowsgi's logs are written in Go; a Python logger class cannot replace them"},
+	{names: []string{"syslog", "syslog_addr", "syslog_prefix", "syslog_facility"},
+		flags:  []string{"log-syslog", "log-syslog-to", "log-syslog-prefix", "log-syslog-facility"},
+		reason: "gowsgi logs to a file or stderr, not to syslog; under systemd, journald collects stderr"},
 	{names: []string{"paste", "raw_paste_global_conf"}, flags: []string{"paste", "paster", "paste-global"},
 		reason: "PasteDeploy is not supported; give the app as MODULE:APP"},
-	{names: []string{"reload_engine"}, flags: []string{"reload-engine"},
-		reason: "--reload polls the app's files; it has no engine option"},
 	{names: []string{"spew"}, flags: []string{"spew"}, reason: "use a Python tracer in the app instead"},
 	{names: []string{"sendfile"}, flags: []string{"no-sendfile"}, reason: "gowsgi always sends wsgi.file_wrapper files with sendfile(2)"},
-	{names: []string{"worker_tmp_dir"}, flags: []string{"worker-tmp-dir"},
-		reason: "gowsgi workers report liveness over a pipe, not a temporary file"},
 	{names: []string{"strip_header_spaces", "tolerate_dangerous_framing", "permit_unconventional_http_method",
 		"permit_unconventional_http_version", "casefold_http_method", "header_map", "forwarder_headers",
 		"permit_obsolete_folding"},
@@ -455,12 +450,6 @@ var unsupported = []struct {
 			"permit-unconventional-http-version", "casefold-http-method", "header-map", "forwarder-headers",
 			"permit-obsolete-folding"},
 		reason: "gowsgi's HTTP parser is always strict and has no switches to relax it"},
-	{names: []string{"secure_scheme_headers", "tmp_upload_dir", "default_proc_name"},
-		reason: "it is not configurable in gowsgi"},
-	{names: []string{"on_starting", "on_reload", "when_ready", "pre_fork", "post_fork", "post_worker_init",
-		"worker_int", "worker_abort", "pre_exec", "pre_request", "post_request", "child_exit", "worker_exit",
-		"nworkers_changed", "on_exit"},
-		reason: "server hooks are not supported yet"},
 }
 
 const defaultAccessLogFormat = `%(h)s %(l)s %(u)s %(t)s "%(r)s" %(s)s %(b)s "%(f)s" "%(a)s"`

@@ -86,6 +86,8 @@ type serverOpts struct {
 	bare bool
 	// binary replaces bin/gowsgi.
 	binary string
+	// dir is the working directory (default: the test's).
+	dir string
 }
 
 // start runs bin/gowsgi --chdir testdata/apps -b 127.0.0.1:0 args... in its
@@ -99,6 +101,7 @@ func start(t *testing.T, o serverOpts) *server {
 	s := &server{t: t, exited: make(chan struct{})}
 	s.cmd = exec.Command(cmp.Or(o.binary, binary), args...)
 	s.cmd.Env = append(os.Environ(), o.env...)
+	s.cmd.Dir = o.dir
 	s.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	// An os.Pipe rather than an io.Pipe: Wait returns when the master
 	// exits even if a process it started (the new master of a USR2

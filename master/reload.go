@@ -30,6 +30,9 @@ func (a *arbiter) startReload(req reloadReq) {
 			a.log.Error().Err(err).Msg("reload: the configuration has an error; keeping the current one and its workers")
 			return
 		}
+		for _, n := range nc.Notices {
+			a.log.Warn().Msg(n)
+		}
 		a.keepListeners(nc)
 		cfg, want = nc, nc.Workers
 	}

@@ -19,6 +19,9 @@ func main() {
 	if len(os.Args) > 1 && os.Args[1] == handoff.ZygoteCommand {
 		os.Exit(worker.Zygote())
 	}
+	if len(os.Args) > 1 && os.Args[1] == config.PythonConfigCommand {
+		os.Exit(worker.ReadPythonConfig(os.Args[2:]))
+	}
 	if len(os.Args) > 1 && (os.Args[1] == "status" || os.Args[1] == "stack") {
 		os.Exit(runAdminCommand(os.Args[1], os.Args[2:])) // status.go
 	}
@@ -38,6 +41,12 @@ func runMaster(args []string) int {
 	switch action {
 	case config.ActionHelp, config.ActionVersion:
 		return 0
+	case config.ActionCheckConfig, config.ActionPrintConfig:
+		for _, n := range cfg.Notices {
+			fmt.Fprintf(os.Stderr, "gowsgi: %s\n", n)
+		}
+	}
+	switch action {
 	case config.ActionCheckConfig:
 		return worker.CheckApp(cfg)
 	case config.ActionPrintConfig:
@@ -54,6 +63,10 @@ func runMaster(args []string) int {
 	}
 	defer elog.Close()
 	logEmbeddedPython(elog)
+	log := elog.Logger("master")
+	for _, n := range cfg.Notices {
+		log.Warn().Msg(n)
+	}
 	proctitle.Set(proctitle.Title("master", cfg.ProcName, cfg.App)) // best effort: ps shows argv otherwise
 	return master.Run(cfg, elog, args)
 }

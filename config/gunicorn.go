@@ -1,0 +1,117 @@
+package config
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+)
+
+// ignored lists Gunicorn's settings whose purpose gowsgi already serves
+// or does not have: their flags and config file entries are accepted
+// with a one-line notice saying why they change nothing, so a Gunicorn
+// command line or gunicorn.conf.py starts as it is. Settings whose
+// effect gowsgi cannot give are refused instead (unsupported, in
+// settings.go). docs/gunicorn.md has the whole table.
+var ignored = []*setting{
+	{name: "worker_tmp_dir", flags: []string{"worker-tmp-dir"}, kind: kindString,
+		help:   "`DIR`",
+		notice: "gowsgi workers report liveness to the master over a pipe, not through a file, so no directory is needed"},
+	{name: "logconfig", flags: []string{"log-config"}, kind: kindString, help: "`FILE`",
+		notice: logConfigNotice},
+	{name: "logconfig_dict", flags: []string{"log-config-dict"}, kind: kindString, help: "`JSON`",
+		notice: logConfigNotice},
+	{name: "logconfig_json", flags: []string{"log-config-json"}, kind: kindString, help: "`FILE`",
+		notice: logConfigNotice},
+	{name: "disable_redirect_access_to_syslog", flags: []string{"disable-redirect-access-to-syslog"}, kind: kindBool,
+		notice: "gowsgi never sends the access log to syslog"},
+	{name: "enable_stdio_inheritance", flags: []string{"enable-stdio-inheritance"}, short: "R", kind: kindBool,
+		notice: "gowsgi never daemonizes: its processes always keep stdout and stderr"},
+	{name: "reload_engine", flags: []string{"reload-engine"}, kind: kindString, help: "`ENGINE`",
+		notice: "--reload polls the app's files; there is no engine to choose"},
+	{name: "tmp_upload_dir", kind: kindString,
+		notice: "Gunicorn does not use it either; gowsgi spools large request bodies to $TMPDIR (--max-buffered-body)"},
+	{name: "default_proc_name", kind: kindString,
+		notice: "the process title comes from proc_name or the app, as in Gunicorn"},
+}
+
+const logConfigNotice = "gowsgi writes its error and access logs itself (--error-logfile, --access-logfile, " +
+	"--log-level, --log-format); Python logging configuration is not applied"
+
+// hookArity is every Gunicorn server hook with the number of positional
+// parameters Gunicorn requires of it (gunicorn/config.py,
+// validate_callable); post_request takes 2, 3 or 4.
+var hookArity = map[string]int{
+	"on_starting":      1,
+	"on_reload":        1,
+	"when_ready":       1,
+	"pre_fork":         2,
+	"post_fork":        2,
+	"post_worker_init": 1,
+	"worker_int":       1,
+	"worker_abort":     1,
+	"pre_exec":         1,
+	"pre_request":      2,
+	"post_request":     4,
+	"child_exit":       2,
+	"worker_exit":      2,
+	"nworkers_changed": 3,
+	"on_exit":          1,
+}
+
+// HookNames returns Gunicorn's server hook names, sorted.
+func HookNames() []string {
+	names := make([]string, 0, len(hookArity))
+	for n := range hookArity {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// checkHookArity applies Gunicorn's rule: a hook must take exactly the
+// parameters it is called with; post_request may leave out the last one
+// or two.
+func checkHookArity(name string, arity int) error {
+	want := hookArity[name]
+	if arity == want || arity < 0 || (name == "post_request" && (arity == 2 || arity == 3)) {
+		return nil
+	}
+	return fmt.Errorf("the hook must take %d arguments, it takes %d", want, arity)
+}
+
+// gunicornSchemeHeaders is Gunicorn's default secure_scheme_headers,
+// which is what gowsgi's environ honours from forwarded_allow_ips
+// (wsgi/forwarded.go).
+var gunicornSchemeHeaders = map[string]string{
+	"X-FORWARDED-PROTOCOL": "ssl",
+	"X-FORWARDED-PROTO":    "https",
+	"X-FORWARDED-SSL":      "on",
+}
+
+// checkSchemeHeaders accepts a secure_scheme_headers dict that gowsgi
+// honours as it is: Gunicorn's default, or part of it (gowsgi then
+// honours the other default headers too, which a notice says). Any
+// other header or value is refused: gowsgi's table is fixed.
+func checkSchemeHeaders(v any) (notice string, err error) {
+	if v == nil {
+		return "", fmt.Errorf("gowsgi always honours Gunicorn's default headers from forwarded_allow_ips; " +
+			"it cannot turn them off")
+	}
+	m, ok := v.(map[string]any)
+	if !ok {
+		return "", fmt.Errorf("want a dict of header: value, got %s", pyTypeName(v))
+	}
+	for h, val := range m {
+		s, ok := val.(string)
+		want, known := gunicornSchemeHeaders[strings.ToUpper(h)]
+		if !ok || !known || !strings.EqualFold(s, want) {
+			return "", fmt.Errorf("%s: %v: gowsgi honours only Gunicorn's default secure scheme headers "+
+				"(X-Forwarded-Proto: https, X-Forwarded-Protocol: ssl, X-Forwarded-Ssl: on)", h, val)
+		}
+	}
+	if len(m) < len(gunicornSchemeHeaders) {
+		return "gowsgi honours all three of Gunicorn's default secure scheme headers from forwarded_allow_ips, " +
+			"not only those listed", nil
+	}
+	return "", nil
+}

@@ -1,0 +1,311 @@
+package config
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"strings"
+	"unicode"
+)
+
+// Gunicorn's config files are Python. The master never runs Python, so
+// Load executes them in a helper process: the same binary re-executed
+// with PythonConfigCommand, which embeds CPython (worker/pyconfig.py),
+// runs the file as Gunicorn does and reports every top-level name it
+// defines as JSON on fd 3. Load then reads the names through the same
+// settings table as flags and TOML (decodePython).
+
+// PythonConfigCommand is argv[1] of the helper process that executes a
+// Python config file; argv[2] is the file (PATH, file:PATH or
+// python:MODULE), argv[3] the virtualenv to run it in or "".
+const PythonConfigCommand = "__gowsgi_pyconfig__"
+
+// DefaultPythonConfigFile is Gunicorn's default config file, read when
+// present in the working directory and no -c flag is given.
+const DefaultPythonConfigFile = "gunicorn.conf.py"
+
+// isPythonConfig reports whether a -c value names a Python config file:
+// python:MODULE, file:PATH, or a path ending in .py or .pyc. Other paths
+// are TOML files.
+func isPythonConfig(spec string) bool {
+	return strings.HasPrefix(spec, "python:") || strings.HasPrefix(spec, "file:") ||
+		strings.HasSuffix(spec, ".py") || strings.HasSuffix(spec, ".pyc")
+}
+
+// pyResult is the helper's report (worker/pyconfig.py).
+type pyResult struct {
+	File  string   `json:"file"` // absolute path of the file executed, "" if unknown
+	Names []pyName `json:"names"`
+	Error string   `json:"error"` // the exception, when the file could not be run
+	Line  int      `json:"line"`  // the file's line where it was raised, 0 if unknown
+}
+
+// pyName is one top-level name the file defines.
+type pyName struct {
+	Name     string `json:"name"`
+	Line     int    `json:"line"`  // of its last top-level binding, 0 if unknown
+	Value    any    `json:"value"` // JSON form; {"$py": TYPE, "repr": R} for other objects
+	Callable bool   `json:"callable"`
+	Class    bool   `json:"class"`
+	Arity    int    `json:"arity"` // positional parameters of a callable
+}
+
+// pyReaderMarker is set in the helper's environment.
+const pyReaderMarker = "GOWSGI_PYCONFIG_READER"
+
+// errPythonConfigFailed: the helper process did not report.
+var errPythonConfigFailed = errors.New("the Python config reader failed")
+
+// readPythonConfig runs the helper process on spec and returns its
+// report. The file's own output (print) goes to this process's stdout
+// and stderr, as with Gunicorn.
+func readPythonConfig(spec, virtualenv string) (*pyResult, error) {
+	// A binary whose main does not dispatch PythonConfigCommand (a test
+	// binary) would run Load again in the child, and so on: the marker
+	// stops that at the first level.
+	if os.Getenv(pyReaderMarker) != "" {
+		return nil, fmt.Errorf("%w: this binary does not execute Python config files", errPythonConfigFailed)
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", errPythonConfigFailed, err)
+	}
+	r, w, err := os.Pipe()
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", errPythonConfigFailed, err)
+	}
+	defer r.Close()
+	cmd := exec.Command(exe, PythonConfigCommand, spec, virtualenv)
+	cmd.Stdout, cmd.Stderr, cmd.ExtraFiles = os.Stdout, os.Stderr, []*os.File{w}
+	cmd.Env = append(os.Environ(), pyReaderMarker+"=1")
+	err = cmd.Start()
+	w.Close()
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", errPythonConfigFailed, err)
+	}
+	var out bytes.Buffer
+	_, readErr := out.ReadFrom(r)
+	waitErr := cmd.Wait()
+	var res pyResult
+	dec := json.NewDecoder(&out)
+	dec.UseNumber()
+	if err := dec.Decode(&res); err != nil {
+		if waitErr == nil {
+			waitErr = readErr
+		}
+		return nil, fmt.Errorf("%w (%v)", errPythonConfigFailed, waitErr)
+	}
+	return &res, nil
+}
+
+// pythonConfigReader executes a Python config file; a variable so that
+// the package's unit tests, whose binary cannot execute Python, can
+// replace it. The real reader is tested end to end in integration/.
+var pythonConfigReader = readPythonConfig
+
+// applyPythonFile executes the Python config file spec and applies what
+// it defines to c.
+func applyPythonFile(c *Config, spec, virtualenv string) error {
+	if !strings.HasPrefix(spec, "python:") {
+		if _, err := os.Stat(strings.TrimPrefix(spec, "file:")); err != nil {
+			return &Error{Name: "--config", Err: err}
+		}
+	}
+	res, err := pythonConfigReader(spec, virtualenv)
+	if err != nil {
+		return &Error{Source: spec, Err: err}
+	}
+	return decodePython(c, spec, res)
+}
+
+// decodePython applies the names a Python config file defines to c, as
+// Gunicorn does: a setting's value is validated like the flag's; a
+// server hook is recorded in c.Hooks; an ignored Gunicorn setting gets a
+// notice; an unsupported one is an error; any other name that looks
+// like a misspelt setting gets a warning. Errors name the file and line.
+func decodePython(c *Config, spec string, res *pyResult) error {
+	if res.Error != "" {
+		return &Error{Source: pyWhere(spec, res.Line), Err: fmt.Errorf("the config file raised %s "+
+			"(traceback above)", res.Error)}
+	}
+	for _, n := range res.Names {
+		where := pyWhere(spec, n.Line)
+		if err := decodePyName(c, where, n); err != nil {
+			return &Error{Source: where, Name: n.Name, Err: err}
+		}
+	}
+	if res.File != "" {
+		c.ConfigFile = res.File
+	} else {
+		c.ConfigFile = spec
+	}
+	return nil
+}
+
+func pyWhere(spec string, line int) string {
+	if line > 0 {
+		return fmt.Sprintf("%s:%d", spec, line)
+	}
+	return spec
+}
+
+// decodePyName applies one name; see decodePython.
+func decodePyName(c *Config, where string, n pyName) error {
+	if s := tomlSetting(n.Name); s != nil {
+		if n.Callable {
+			return fmt.Errorf("want a value, got a %s", map[bool]string{true: "class", false: "function"}[n.Class])
+		}
+		return set(c, s, func() (any, error) { return s.parsePython(n.Value) })
+	}
+	if _, ok := hookArity[n.Name]; ok {
+		if !n.Callable || n.Class {
+			return fmt.Errorf("a server hook must be a function, got %s", pyTypeName(n.Value))
+		}
+		if err := checkHookArity(n.Name, n.Arity); err != nil {
+			return err
+		}
+		c.Hooks = append(c.Hooks, n.Name)
+		return nil
+	}
+	if n.Name == "secure_scheme_headers" {
+		notice, err := checkSchemeHeaders(n.Value)
+		if notice != "" {
+			c.Notices = append(c.Notices, fmt.Sprintf("%s: %s: %s", where, n.Name, notice))
+		}
+		return err
+	}
+	for _, s := range ignored {
+		if s.name == n.Name {
+			c.Notices = append(c.Notices, fmt.Sprintf("%s: %s is accepted and ignored: %s", where, n.Name, s.notice))
+			return nil
+		}
+	}
+	for _, u := range unsupported {
+		for _, name := range u.names {
+			if name == n.Name {
+				return fmt.Errorf("Gunicorn's setting is not supported by gowsgi: %s", u.reason)
+			}
+		}
+	}
+	for _, s := range switches {
+		if s.name == n.Name {
+			c.Notices = append(c.Notices, fmt.Sprintf("%s: %s is a command-line flag (%s); ignored in a config file",
+				where, n.Name, s.flagName()))
+			return nil
+		}
+	}
+	// Helpers (functions, classes, imports, _private and CONSTANT names)
+	// are the file's own business, as in Gunicorn; a lower-case value is
+	// more likely a misspelt setting, worth a warning.
+	if n.Callable || strings.HasPrefix(n.Name, "_") || !hasLower(n.Name) {
+		return nil
+	}
+	c.Notices = append(c.Notices, fmt.Sprintf("%s: %s is not a Gunicorn or gowsgi setting; ignored", where, n.Name))
+	return nil
+}
+
+func hasLower(s string) bool {
+	for _, r := range s {
+		if unicode.IsLower(r) {
+			return true
+		}
+	}
+	return false
+}
+
+// parsePython converts a value from a Python config file, as JSON, to
+// the field's Go type, accepting what Gunicorn's validators accept: a
+// number or a numeric string for numbers, True/False or "true"/"false"
+// for booleans, a string or a list for lists (a comma-separated string
+// for comma-separated settings), and None for "not set".
+func (s *setting) parsePython(v any) (any, error) {
+	if str, ok := v.(string); ok && s.kind != kindString {
+		if s.kind == kindBool && strings.TrimSpace(str) == "" {
+			return nil, wrongPyType("True or False", v)
+		}
+		return s.parseString(str)
+	}
+	switch s.kind {
+	case kindString:
+		switch v := v.(type) {
+		case string:
+			return strings.TrimSpace(v), nil
+		case nil:
+			return "", nil
+		}
+		return nil, wrongPyType("a str", v)
+	case kindInt, kindInt64, kindMask:
+		num, ok := v.(json.Number)
+		if !ok {
+			return nil, wrongPyType("an int", v)
+		}
+		return s.parseString(string(num))
+	case kindSeconds:
+		num, ok := v.(json.Number)
+		if !ok {
+			return nil, wrongPyType("a number of seconds", v)
+		}
+		if _, err := num.Int64(); err == nil {
+			return s.parseString(string(num))
+		}
+		return parseSeconds(string(num) + "s")
+	case kindBool:
+		switch v := v.(type) {
+		case bool:
+			return v, nil
+		case nil:
+			return false, nil
+		}
+		return nil, wrongPyType("True or False", v)
+	case kindList, kindCSV:
+		switch v := v.(type) {
+		case nil:
+			return []string{}, nil
+		case []any:
+			items := make([]string, 0, len(v))
+			for i, item := range v {
+				str, ok := item.(string)
+				if !ok {
+					return nil, fmt.Errorf("item %d: %w", i, wrongPyType("a str", item))
+				}
+				items = append(items, strings.TrimSpace(str))
+			}
+			return items, nil
+		}
+		return nil, wrongPyType("a str or a list of str", v)
+	}
+	panic(fmt.Sprintf("config: setting %s has unknown kind %d", s.name, s.kind))
+}
+
+func wrongPyType(want string, got any) error {
+	return fmt.Errorf("want %s, got %s", want, pyTypeName(got))
+}
+
+// pyTypeName describes a JSON value from the reader in Python's terms.
+func pyTypeName(v any) string {
+	switch v := v.(type) {
+	case nil:
+		return "None"
+	case bool:
+		return fmt.Sprintf("bool %v", map[bool]string{true: "True", false: "False"}[v])
+	case json.Number:
+		if strings.ContainsAny(string(v), ".eE") {
+			return "float " + string(v)
+		}
+		return "int " + string(v)
+	case string:
+		return fmt.Sprintf("str %q", v)
+	case []any:
+		return "list"
+	case map[string]any:
+		if t, ok := v["$py"].(string); ok {
+			r, _ := v["repr"].(string)
+			return t + " " + r
+		}
+		return "dict"
+	}
+	return fmt.Sprintf("%T", v)
+}

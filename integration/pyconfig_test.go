@@ -1,0 +1,199 @@
+package integration
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+)
+
+// Python config files as Gunicorn reads them: ./gunicorn.conf.py by
+// default, -c FILE.py, -c python:MODULE, the precedence of the file,
+// GUNICORN_CMD_ARGS and the command line, and Gunicorn flags gowsgi
+// accepts and ignores.
+
+// writeConf writes name in dir and returns its path.
+func writeConf(t *testing.T, dir, name, text string) string {
+	t.Helper()
+	p := filepath.Join(dir, name)
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(p, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// logged returns the log lines whose message contains text.
+func (s *server) loggedContaining(text string) []logLine {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []logLine
+	for _, l := range s.lines {
+		if strings.Contains(l.str("message"), text) {
+			out = append(out, l)
+		}
+	}
+	return out
+}
+
+// TestPythonConfigDefaultFile: with no -c, ./gunicorn.conf.py is read,
+// executed by Python (imports, os.environ, arithmetic), and its bind,
+// workers, raw_env, wsgi_app and pythonpath are used.
+func TestPythonConfigDefaultFile(t *testing.T) {
+	dir := t.TempDir()
+	writeConf(t, dir, "gunicorn.conf.py", `
+import multiprocessing
+import os
+
+bind = [os.environ["CONF_BIND"]]
+workers = min(multiprocessing.cpu_count(), 2) * 1
+pythonpath = `+pyQuote(appsDir)+`
+raw_env = ["CONF_GREETING=hello-from-conf"]
+wsgi_app = "confapp:app"
+worker_tmp_dir = "/dev/shm"
+forwarded_allow_ips = ["127.0.0.1"]
+secure_scheme_headers = {"X-FORWARDED-PROTOCOL": "ssl", "X-FORWARDED-PROTO": "https", "X-FORWARDED-SSL": "on"}
+workerz = 4
+`)
+	s := start(t, serverOpts{bare: true, dir: dir, env: []string{"CONF_BIND=127.0.0.1:0"}, ready: 2})
+	code, body := s.get("/")
+	if code != 200 || !strings.Contains(body, " hello-from-conf http") {
+		t.Fatalf("GET /: %d %q; want the raw_env greeting", code, body)
+	}
+	if n := len(s.workerPIDs()); n != 2 {
+		t.Errorf("%d workers; want the 2 of the config file", n)
+	}
+	for _, want := range []string{
+		"gunicorn.conf.py:10: worker_tmp_dir is accepted and ignored",
+		"gunicorn.conf.py:13: workerz is not a Gunicorn or gowsgi setting; ignored",
+	} {
+		if len(s.loggedContaining(want)) != 1 {
+			t.Errorf("no warning %q", want)
+		}
+	}
+}
+
+// TestPythonConfigPrecedence: config file < GUNICORN_CMD_ARGS < command
+// line, as in Gunicorn; -c python:MODULE imports the module from the
+// working directory.
+func TestPythonConfigPrecedence(t *testing.T) {
+	dir := t.TempDir()
+	writeConf(t, dir, "deploy/__init__.py", "")
+	writeConf(t, dir, "deploy/gunicorn_conf.py", "workers = 3\nraw_env = 'CONF_GREETING=file'\nwsgi_app = 'nonexistent:app'\n")
+	s := start(t, serverOpts{
+		dir:   dir,
+		args:  []string{"-c", "python:deploy.gunicorn_conf", "-e", "CONF_GREETING=cli", "confapp:app"},
+		env:   []string{"GUNICORN_CMD_ARGS=-w 2 -e CONF_GREETING=env"},
+		ready: 2,
+	})
+	if code, body := s.get("/"); code != 200 || !strings.Contains(body, " cli ") {
+		t.Fatalf("GET /: %d %q; want the command line's raw_env", code, body)
+	}
+	if n := len(s.workerPIDs()); n != 2 {
+		t.Errorf("%d workers; want GUNICORN_CMD_ARGS's 2 over the file's 3", n)
+	}
+}
+
+// TestPythonConfigErrors: a file that raises, or sets a bad value,
+// stops gowsgi with exit code 2, the file and line, and Python's
+// traceback.
+func TestPythonConfigErrors(t *testing.T) {
+	dir := t.TempDir()
+	tests := []struct{ name, file, want string }{
+		{"raises", "workers = 2\nbind = BIND\n", "raises.py:2: the config file raised NameError: name 'BIND' is not defined"},
+		{"bad value", "import os\n\nworkers = 'many'\n", `bad value.py:3: workers: "many" is not a whole number`},
+		{"TLS", "certfile = '/etc/ssl/c.pem'\n", "TLS.py:1: certfile: Gunicorn's setting is not supported by gowsgi"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			conf := writeConf(t, dir, tt.name+".py", tt.file)
+			cmd := exec.Command(binary, "-c", filepath.Base(conf), "confapp:app")
+			cmd.Dir = dir
+			out, err := cmd.CombinedOutput()
+			if code := cmd.ProcessState.ExitCode(); code != 2 {
+				t.Fatalf("exit code %d (%v); want 2:\n%s", code, err, out)
+			}
+			if !strings.Contains(string(out), "gowsgi: "+tt.want) {
+				t.Errorf("output does not say %q:\n%s", tt.want, out)
+			}
+			if tt.name == "raises" && !strings.Contains(string(out), `File "`+conf+`", line 2, in <module>`) {
+				t.Errorf("no traceback into the config file:\n%s", out)
+			}
+		})
+	}
+}
+
+// TestPythonConfigCheckAndPrint: --check-config imports the app the
+// Python file names; --print-config prints what it resolved to.
+func TestPythonConfigCheckAndPrint(t *testing.T) {
+	dir := t.TempDir()
+	conf := writeConf(t, dir, "gunicorn.conf.py", "workers = 2 + 3\ntimeout = 90\nchdir = "+pyQuote(appsDir)+
+		"\nwsgi_app = 'confapp:app'\n")
+	cmd := exec.Command(binary, "-c", conf, "--print-config")
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("--print-config: %v\n%s", err, out)
+	}
+	for _, want := range []string{"\nworkers = 5\n", "\ntimeout = 90\n", "\nwsgi_app = \"confapp:app\"\n"} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("--print-config does not print %q:\n%s", strings.TrimSpace(want), out)
+		}
+	}
+	check := exec.Command(binary, "-c", conf, "--check-config")
+	if out, err := check.CombinedOutput(); err != nil {
+		t.Fatalf("--check-config: %v\n%s", err, out)
+	}
+	writeConf(t, dir, "gunicorn.conf.py", "chdir = "+pyQuote(appsDir)+"\nwsgi_app = 'broken_import:app'\n")
+	check = exec.Command(binary, "-c", conf, "--check-config")
+	if out, _ := check.CombinedOutput(); check.ProcessState.ExitCode() != 1 || !strings.Contains(string(out), "Error") {
+		t.Fatalf("--check-config of a broken app: exit %d; want 1 with the error:\n%s", check.ProcessState.ExitCode(), out)
+	}
+}
+
+// TestPythonConfigHUPRereads: HUP executes the Python file again.
+func TestPythonConfigHUPRereads(t *testing.T) {
+	dir := t.TempDir()
+	conf := writeConf(t, dir, "gunicorn.conf.py", "workers = 1\nraw_env = ['CONF_GREETING=one']\n")
+	s := start(t, serverOpts{args: []string{"-c", conf, "confapp:app"}})
+	old := s.workerPIDs()
+	writeConf(t, dir, "gunicorn.conf.py", "workers = 1 + 1\nraw_env = ['CONF_GREETING=two']\n")
+	s.signal(syscall.SIGHUP)
+	s.waitFor(func() bool { pids := s.workerPIDs(); return len(pids) == 2 && disjoint(pids, old) })
+	if code, body := s.get("/"); code != 200 || !strings.Contains(body, " two ") {
+		t.Fatalf("after HUP: %d %q; want the new raw_env", code, body)
+	}
+}
+
+// TestBothDefaultConfigFilesRefused: ./gunicorn.conf.py and
+// ./gowsgi.toml together are ambiguous.
+func TestBothDefaultConfigFilesRefused(t *testing.T) {
+	dir := t.TempDir()
+	writeConf(t, dir, "gunicorn.conf.py", "workers = 2\n")
+	writeConf(t, dir, "gowsgi.toml", "workers = 3\n")
+	cmd := exec.Command(binary, "confapp:app")
+	cmd.Dir = dir
+	out, _ := cmd.CombinedOutput()
+	want := "gowsgi: both ./gunicorn.conf.py and ./gowsgi.toml exist; choose one with -c"
+	if cmd.ProcessState.ExitCode() != 2 || !strings.Contains(string(out), want) {
+		t.Fatalf("exit %d, output:\n%s\nwant 2 and %q", cmd.ProcessState.ExitCode(), out, want)
+	}
+}
+
+// TestGunicornFlagsAcceptedAndIgnored: the Dockerfile line Gunicorn's
+// docs recommend starts the server, with a notice.
+func TestGunicornFlagsAcceptedAndIgnored(t *testing.T) {
+	s := start(t, serverOpts{args: []string{"--worker-tmp-dir", "/dev/shm", "--log-config-dict", `{"version": 1}`,
+		"--reload-engine", "poll", "confapp:app"}})
+	if code, _ := s.get("/"); code != 200 {
+		t.Fatalf("GET /: %d", code)
+	}
+	for _, flag := range []string{"--worker-tmp-dir", "--log-config-dict", "--reload-engine"} {
+		if len(s.loggedContaining(flag+" is accepted and ignored: ")) != 1 {
+			t.Errorf("no notice for %s", flag)
+		}
+	}
+}

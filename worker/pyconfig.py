@@ -1,0 +1,166 @@
+# gowsgi's Python config reader, run by `gowsgi __gowsgi_pyconfig__ SPEC`
+# in a process of its own (the master never runs Python). It executes a
+# Gunicorn config file the way Gunicorn does (gunicorn/app/base.py:
+# get_config_from_filename, get_config_from_module_name) and writes what
+# the file defines to fd 3 as one JSON object:
+#
+#   {"file": "/abs/gunicorn.conf.py",
+#    "names": [{"name": "workers", "line": 3, "value": 5},
+#              {"name": "post_fork", "line": 9, "callable": true, "arity": 2}, ...]}
+#
+# or, when the file cannot be read or raises, {"error": "...", "line": N}
+# after printing Gunicorn's "Failed to read config file" and the
+# traceback to stderr. The Go side (config/pyfile.go) decides what each
+# name means; this script only reports, so there is one settings table.
+import ast
+import importlib
+import importlib.machinery
+import importlib.util
+import inspect
+import json
+import os
+import sys
+import traceback
+import types
+
+
+def load(spec):
+    if spec.startswith("python:"):
+        mod = importlib.import_module(spec[len("python:"):])
+        return vars(mod), getattr(mod, "__file__", None) or ""
+    if spec.startswith("file:"):
+        spec = spec[len("file:"):]
+    path = os.path.abspath(spec)
+    if not os.path.exists(path):
+        raise FileNotFoundError("%r doesn't exist" % spec)
+    name = "__config__"
+    loader = None
+    if os.path.splitext(path)[1] not in (".py", ".pyc"):
+        loader = importlib.machinery.SourceFileLoader(name, path)
+    mod_spec = importlib.util.spec_from_file_location(name, path, loader=loader)
+    mod = importlib.util.module_from_spec(mod_spec)
+    sys.modules[name] = mod
+    mod_spec.loader.exec_module(mod)
+    return vars(mod), path
+
+
+def assigned_lines(path):
+    """The line of the last top-level binding of each name in path."""
+    lines = {}
+    try:
+        with open(path, "rb") as f:
+            tree = ast.parse(f.read(), path)
+    except (OSError, SyntaxError, ValueError):
+        return lines
+
+    def targets(node):
+        if isinstance(node, ast.Name):
+            yield node.id
+        elif isinstance(node, (ast.Tuple, ast.List)):
+            for elt in node.elts:
+                yield from targets(elt)
+        elif isinstance(node, ast.Starred):
+            yield from targets(node.value)
+
+    def walk(body):
+        for node in body:
+            names = []
+            if isinstance(node, ast.Assign):
+                for t in node.targets:
+                    names.extend(targets(t))
+            elif isinstance(node, (ast.AnnAssign, ast.AugAssign)):
+                names.extend(targets(node.target))
+            elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                names.append(node.name)
+            elif isinstance(node, (ast.Import, ast.ImportFrom)):
+                for a in node.names:
+                    names.append((a.asname or a.name).split(".")[0])
+            elif isinstance(node, (ast.If, ast.Try, ast.With, ast.For, ast.While)):
+                for field in ("body", "orelse", "finalbody"):
+                    walk(getattr(node, field, []) or [])
+                for h in getattr(node, "handlers", []) or []:
+                    walk(h.body)
+            for n in names:
+                lines[n] = node.lineno
+
+    walk(tree.body)
+    return lines
+
+
+def arity(f):
+    # gunicorn.util.get_arity: the positional parameters.
+    try:
+        sig = inspect.signature(f)
+    except (TypeError, ValueError):
+        return -1
+    kinds = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+    return sum(1 for p in sig.parameters.values() if p.kind in kinds)
+
+
+def encode(v, depth=0):
+    """A JSON form of a setting's value; what JSON cannot hold is
+    described as {"$py": TYPE, "repr": ...} for the Go side's errors."""
+    if v is None or isinstance(v, (bool, int, float, str)):
+        return v
+    if depth < 8 and isinstance(v, (list, tuple)):
+        return [encode(x, depth + 1) for x in v]
+    if depth < 8 and isinstance(v, dict) and all(isinstance(k, str) for k in v):
+        return {k: encode(x, depth + 1) for k, x in v.items()}
+    r = repr(v)
+    return {"$py": type(v).__name__, "repr": r if len(r) <= 80 else r[:77] + "..."}
+
+
+def error_line(exc, path):
+    if isinstance(exc, SyntaxError) and exc.filename == path:
+        return exc.lineno or 0
+    line = 0
+    for frame in traceback.extract_tb(exc.__traceback__):
+        if frame.filename == path:
+            line = frame.lineno
+    return line
+
+
+def main():
+    out = os.fdopen(3, "w")
+    spec = sys.argv[1]
+    # Gunicorn has its start directory first on sys.path when it reads
+    # the file (Application.chdir), so the project's modules import.
+    cwd = os.getcwd()
+    if cwd not in sys.path:
+        sys.path.insert(0, cwd)
+    path = ""
+    if not spec.startswith("python:"):
+        path = os.path.abspath(spec[len("file:"):] if spec.startswith("file:") else spec)
+    try:
+        ns, path = load(spec)
+    except Exception as exc:
+        sys.stderr.write("Failed to read config file: %s\n" % spec)
+        # The traceback starts at the config file (or the module it
+        # imports), not in this reader or importlib.
+        tb = exc.__traceback__
+        while tb is not None and (tb.tb_frame.f_code.co_filename == "<string>"
+                                  or tb.tb_frame.f_code.co_filename.startswith("<frozen")):
+            tb = tb.tb_next
+        traceback.print_exception(type(exc), exc, tb)
+        sys.stderr.flush()
+        msg = traceback.format_exception_only(type(exc), exc)[-1].strip()
+        json.dump({"error": msg, "line": error_line(exc, path)}, out)
+        return 1
+    lines = assigned_lines(path) if path.endswith(".py") else {}
+    names = []
+    for k, v in ns.items():
+        if k.startswith("__") or isinstance(v, types.ModuleType):
+            continue
+        item = {"name": k, "line": lines.get(k, 0)}
+        if callable(v) and not isinstance(v, (str, bytes)):
+            item["callable"] = True
+            item["arity"] = arity(v)
+            item["class"] = isinstance(v, type)
+        else:
+            item["value"] = encode(v)
+        names.append(item)
+    json.dump({"file": path, "names": names}, out)
+    return 0
+
+
+sys.exit(main())
