@@ -69,6 +69,11 @@ func readPythonConfig(spec, virtualenv string) (*pyResult, error) {
 	if os.Getenv(pyReaderMarker) != "" {
 		return nil, fmt.Errorf("%w: this binary does not execute Python config files", errPythonConfigFailed)
 	}
+	if !strings.HasPrefix(spec, "python:") {
+		if _, err := os.Stat(strings.TrimPrefix(spec, "file:")); err != nil {
+			return nil, err // a *os.PathError: no traceback for a missing file
+		}
+	}
 	exe, err := os.Executable()
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", errPythonConfigFailed, err)
@@ -109,12 +114,11 @@ var pythonConfigReader = readPythonConfig
 // applyPythonFile executes the Python config file spec and applies what
 // it defines to c.
 func applyPythonFile(c *Config, spec, virtualenv string) error {
-	if !strings.HasPrefix(spec, "python:") {
-		if _, err := os.Stat(strings.TrimPrefix(spec, "file:")); err != nil {
-			return &Error{Name: "--config", Err: err}
-		}
-	}
 	res, err := pythonConfigReader(spec, virtualenv)
+	var pe *os.PathError
+	if errors.As(err, &pe) {
+		return &Error{Name: "--config", Err: err}
+	}
 	if err != nil {
 		return &Error{Source: spec, Err: err}
 	}
