@@ -4,6 +4,9 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"time"
+
+	"github.com/rs/zerolog"
 )
 
 // ignored lists Gunicorn's settings whose purpose gowsgi already serves
@@ -114,4 +117,54 @@ func checkSchemeHeaders(v any) (notice string, err error) {
 			"not only those listed", nil
 	}
 	return "", nil
+}
+
+// GunicornValues returns every setting of c under its Gunicorn name with
+// the type Gunicorn's config object gives it, for the `cfg` of server
+// hooks: durations in seconds (an int when whole), an unset string as
+// None (nil), lists as lists. "config" is the config file.
+func (c *Config) GunicornValues() map[string]any {
+	m := map[string]any{"config": c.ConfigFile}
+	for _, s := range settings {
+		switch p := s.field(c).(type) {
+		case *time.Duration:
+			if *p%time.Second == 0 {
+				m[s.name] = int64(*p / time.Second)
+			} else {
+				m[s.name] = p.Seconds()
+			}
+		case *string:
+			if *p == "" {
+				m[s.name] = nil
+			} else {
+				m[s.name] = *p
+			}
+		case *int:
+			m[s.name] = *p
+		case *int64:
+			m[s.name] = *p
+		case *bool:
+			m[s.name] = *p
+		case *[]string:
+			m[s.name] = append([]string{}, *p...)
+		}
+	}
+	return m
+}
+
+// PythonLogLevel maps the level of a message a server hook logged
+// (server.log.warning(...)) to the error log's: Python's critical shows
+// as zerolog's fatal level, which WithLevel writes without exiting.
+func PythonLogLevel(name string) zerolog.Level {
+	switch name {
+	case "debug":
+		return zerolog.DebugLevel
+	case "info":
+		return zerolog.InfoLevel
+	case "warning":
+		return zerolog.WarnLevel
+	case "critical":
+		return zerolog.FatalLevel
+	}
+	return zerolog.ErrorLevel
 }

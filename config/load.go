@@ -457,10 +457,6 @@ func finish(c *Config, action Action) error {
 	if c.WorkerClass == "sync" && c.Threads > 1 {
 		c.WorkerClass = "gthread"
 	}
-	if len(c.Hooks) > 0 {
-		return &Error{Source: c.ConfigFile, Err: fmt.Errorf("server hooks are not supported yet: %s",
-			strings.Join(c.Hooks, ", "))}
-	}
 	if c.App == "" && action != ActionPrintConfig {
 		return &Error{Err: errors.New("no WSGI app given: pass MODULE:APP (such as mysite.wsgi:application) " +
 			"or set wsgi_app in the config file")}

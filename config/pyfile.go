@@ -165,6 +165,12 @@ func decodePyName(c *Config, where string, n pyName) error {
 		return set(c, s, func() (any, error) { return s.parsePython(n.Value) })
 	}
 	if _, ok := hookArity[n.Name]; ok {
+		if s, ok := n.Value.(string); ok && strings.Contains(s, ".") {
+			// "module.function", which Gunicorn imports; so do the
+			// hook host and the workers.
+			c.Hooks = append(c.Hooks, n.Name)
+			return nil
+		}
 		if !n.Callable || n.Class {
 			return fmt.Errorf("a server hook must be a function, got %s", pyTypeName(n.Value))
 		}
@@ -180,6 +186,14 @@ func decodePyName(c *Config, where string, n pyName) error {
 			c.Notices = append(c.Notices, fmt.Sprintf("%s: %s: %s", where, n.Name, notice))
 		}
 		return err
+	}
+	if !n.Callable && (n.Value == nil || n.Value == false) {
+		// Gunicorn's default for the settings below (daemon = False,
+		// tmp_upload_dir = None in Gunicorn's example config): nothing
+		// asked of gowsgi.
+		if unsupportedName(n.Name) || ignoredName(n.Name) {
+			return nil
+		}
 	}
 	for _, s := range ignored {
 		if s.name == n.Name {
@@ -312,4 +326,24 @@ func pyTypeName(v any) string {
 		return "dict"
 	}
 	return fmt.Sprintf("%T", v)
+}
+
+func unsupportedName(name string) bool {
+	for _, u := range unsupported {
+		for _, n := range u.names {
+			if n == name {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func ignoredName(name string) bool {
+	for _, s := range ignored {
+		if s.name == name {
+			return true
+		}
+	}
+	return false
 }

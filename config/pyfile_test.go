@@ -51,7 +51,11 @@ func TestPythonConfigValues(t *testing.T) {
 			{"X-FORWARDED-PROTOCOL": "ssl", "X-FORWARDED-PROTO": "https", "X-FORWARDED-SSL": "on"}},
 		{"name": "BASE_DIR", "line": 13, "value": "/srv"},
 		{"name": "_private", "line": 14, "value": 1},
-		{"name": "cpu_count", "line": 15, "callable": true, "arity": 0}
+		{"name": "cpu_count", "line": 15, "callable": true, "arity": 0},
+		{"name": "daemon", "line": 16, "value": false},
+		{"name": "tmp_upload_dir", "line": 17, "value": null},
+		{"name": "post_fork", "line": 18, "callable": true, "arity": 2},
+		{"name": "post_request", "line": 19, "callable": true, "arity": 3}
 	]}`)
 	if err != nil {
 		t.Fatal(err)
@@ -59,11 +63,12 @@ func TestPythonConfigValues(t *testing.T) {
 	got := map[string]any{"app": c.App, "bind": c.Bind, "workers": c.Workers, "threads": c.Threads,
 		"worker_class": c.WorkerClass, "timeout": c.Timeout, "umask": c.Umask, "env": c.Env,
 		"forwarded": c.ForwardedAllowIPs, "preload": c.Preload, "accesslog": c.AccessLog,
-		"config": c.ConfigFile, "notices": c.Notices}
+		"config": c.ConfigFile, "notices": c.Notices, "hooks": c.Hooks}
 	want := map[string]any{"app": "mysite.wsgi:application", "bind": []string{"0.0.0.0:8080"}, "workers": 5,
 		"threads": 2, "worker_class": "gthread", "timeout": 2500 * time.Millisecond, "umask": 18,
 		"env": []string{"A=1", "B=2"}, "forwarded": []string{"10.0.0.1", "10.0.0.2"}, "preload": true,
-		"accesslog": "", "config": "/srv/gunicorn.conf.py", "notices": []string(nil)}
+		"accesslog": "", "config": "/srv/gunicorn.conf.py", "notices": []string(nil),
+		"hooks": []string{"post_fork", "post_request"}}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("config from Python:\n got %v\nwant %v", got, want)
 	}
@@ -138,6 +143,10 @@ func TestPythonConfigErrors(t *testing.T) {
 				"(X-Forwarded-Proto: https, X-Forwarded-Protocol: ssl, X-Forwarded-Ssl: on)"},
 		{name: "hook arity", report: `{"names": [{"name": "post_fork", "line": 9, "callable": true, "arity": 1}]}`,
 			want: "gunicorn.conf.py:9: post_fork: the hook must take 2 arguments, it takes 1"},
+		{name: "TLS hook", report: `{"names": [{"name": "ssl_context", "line": 3, "callable": true, "arity": 2}]}`,
+			want: "gunicorn.conf.py:3: ssl_context: Gunicorn's setting is not supported by gowsgi: TLS is not supported yet; terminate TLS in a reverse proxy"},
+		{name: "daemon asked for", report: `{"names": [{"name": "daemon", "line": 1, "value": true}]}`,
+			want: "gunicorn.conf.py:1: daemon: Gunicorn's setting is not supported by gowsgi: run gowsgi in the foreground under a supervisor such as systemd"},
 		{name: "hook not callable", report: `{"names": [{"name": "when_ready", "line": 9, "value": 3}]}`,
 			want: "gunicorn.conf.py:9: when_ready: a server hook must be a function, got int 3"},
 	}

@@ -94,6 +94,8 @@ type arbiter struct {
 
 	statsd        *statsd.Client // --statsd-host (statsd.go); nil when off
 	statsdWorkers int            // the gunicorn.workers last sent; -1 before the first
+
+	hooks *hookHost // runs the master-side server hooks (hooks.go); nil when none
 }
 
 // Respawn and stop policy: a worker that dies is replaced at once,
@@ -265,6 +267,14 @@ func (a *arbiter) startUpgrade() {
 		a.log.Warn().Int("new_master_pid", a.child.pid).Msg("an upgrade is already under way; USR2 ignored")
 		return
 	}
+	if a.hooks != nil {
+		// Gunicorn runs pre_exec in its forked child just before the
+		// exec: a failure there leaves the old master serving.
+		if err := a.hooks.run(hookCall{Hook: "pre_exec", Server: a.serverState()}); err != nil {
+			a.log.Error().Msg("upgrade: the pre_exec hook failed; this master keeps serving")
+			return
+		}
+	}
 	pid, err := a.env.execMaster()
 	if err != nil {
 		a.log.Error().Err(err).Msg("upgrade: cannot start the new master; this one keeps serving")
@@ -314,6 +324,7 @@ func (a *arbiter) addWorker() {
 		a.next.want++
 	}
 	a.log.Info().Int("workers", a.cur.want).Msg("one worker more")
+	a.nworkersChanged(a.cur.want - 1)
 	a.fill()
 }
 
@@ -330,6 +341,7 @@ func (a *arbiter) removeWorker() {
 		a.next.want--
 	}
 	a.log.Info().Int("workers", a.cur.want).Msg("one worker less")
+	a.nworkersChanged(a.cur.want + 1)
 	a.trim(a.cur, "one worker less (TTOU)")
 }
 
@@ -347,7 +359,9 @@ func (a *arbiter) stopWorkersKeepMaster() {
 	}
 	a.again = nil
 	a.cancelReload()
+	old := a.cur.want
 	a.cur.want = 0
+	a.nworkersChanged(old)
 	a.log.Info().Msg("stopping the workers gracefully (WINCH); the master keeps running: HUP or TTIN starts workers again")
 	a.trim(a.cur, "WINCH")
 }

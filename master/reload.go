@@ -33,11 +33,27 @@ func (a *arbiter) startReload(req reloadReq) {
 		for _, n := range nc.Notices {
 			a.log.Warn().Msg(n)
 		}
+		if err := a.reloadHooks(nc); err != nil {
+			a.log.Error().Err(err).Msg("reload: the server hooks cannot be loaded; keeping the current configuration")
+			return
+		}
 		a.keepListeners(nc)
 		cfg, want = nc, nc.Workers
 	}
 	a.lastGen++
 	a.next = &generation{n: a.lastGen, cfg: cfg, want: want}
+	if req.reread {
+		// Gunicorn's reload: the new settings (nworkers_changed), then
+		// on_reload, then the new workers.
+		if n, old := want, a.cur.want; n != old {
+			if !a.hook(hookCall{Hook: "nworkers_changed", New: &n, Old: &old}) {
+				return
+			}
+		}
+		if !a.hook(hookCall{Hook: "on_reload"}) {
+			return
+		}
+	}
 	a.env.notify("RELOADING=1")
 	a.log.Info().Str("reason", req.reason).Int("generation", a.next.n).Int("workers", want).
 		Msg("reloading: starting a new generation of workers")

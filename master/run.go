@@ -31,6 +31,15 @@ func Run(cfg *config.Config, elog *config.ErrorLog, args []string) int {
 	defer closeStatsd(sd, log)
 	raiseFDLimit(log, cfg.WorkerConnections)
 	p := currentProcess(args)
+	// Server hooks, as Gunicorn's arbiter runs them: on_starting before
+	// the listeners, when_ready once they listen, on_exit at the end.
+	hooks := &arbiter{log: log, cur: &generation{cfg: cfg, want: cfg.Workers}}
+	if err := hooks.startHooks(cfg); err != nil {
+		log.Error().Err(err).Msg("the server hooks failed before the start; stopping")
+		hooks.hooks.close()
+		return ExitHookError
+	}
+	defer func() { hooks.hooks.close() }()
 	ls, err := openListeners(cfg, p, log)
 	if err != nil {
 		log.Error().Err(err).Msg("cannot listen")
@@ -69,8 +78,13 @@ func Run(cfg *config.Config, elog *config.ErrorLog, args []string) int {
 		go watchCode(codeRoots(cfg, p.cwd), cfg.ReloadExtraFiles, events, done)
 	}
 
+	if err := hooks.hooks.run(hookCall{Hook: "when_ready", Server: hooks.serverState()}); err != nil {
+		pf.remove()
+		return ExitHookError
+	}
 	a := newArbiter(log, newRealOS(p, ls, pf, elog, events), cfg)
 	a.statsd = sd
+	a.hooks, hooks.hooks = hooks.hooks, nil
 	stopOps, err := startOps(a, cfg, events)
 	if err != nil {
 		log.Error().Err(err).Msg("cannot listen")
@@ -79,6 +93,10 @@ func Run(cfg *config.Config, elog *config.ErrorLog, args []string) int {
 	}
 	defer stopOps()
 	code := a.loop(sigs, events)
+	if err := a.hooks.run(hookCall{Hook: "on_exit", Server: a.serverState()}); err != nil && code == 0 {
+		code = ExitHookError
+	}
+	defer a.hooks.close()
 	if !a.handedOver() {
 		removeSocketFiles(ls)
 		pf.remove()

@@ -1,6 +1,7 @@
 package master
 
 import (
+	"os"
 	"slices"
 	"syscall"
 	"time"
@@ -76,6 +77,9 @@ func (a *arbiter) fill() {
 func (a *arbiter) fillGen(g *generation) {
 	for a.stop == running && a.count(g, (*workerProc).active) < g.want {
 		a.nextID++
+		if !a.hook(hookCall{Hook: "pre_fork", Worker: &hookWorker{PPID: os.Getpid(), Age: a.nextID, Alive: true}}) {
+			return
+		}
 		pid, err := a.env.spawn(a.nextID, g.n, g.cfg)
 		if err != nil {
 			a.log.Error().Err(err).Int("worker", a.nextID).Msg("cannot start a worker")
@@ -225,6 +229,8 @@ func (a *arbiter) onExit(e exit) {
 		lg = lg.Int("exit_code", e.status.ExitStatus())
 	}
 	lg.Int("worker", w.id).Int("worker_pid", w.pid).Msg("worker exited")
+	code := e.code()
+	a.hook(hookCall{Hook: "child_exit", Worker: &hookWorker{PID: &e.pid, PPID: os.Getpid(), Age: w.id, ExitCode: &code}})
 	switch {
 	case a.stop != running:
 	case a.next != nil && w.gen == a.next.n && !w.ready:

@@ -65,7 +65,7 @@ type accessRecord struct {
 func (c *conn) noteHead(step *pyshim.Step, plan wsgi.Plan) {
 	r := &c.acc
 	r.status, r.plan, r.planned = statusCode(step.Status), plan, true
-	if a := c.access(); a != nil && a.respHeaders {
+	if a := c.access(); (a != nil && a.respHeaders) || c.srv.hooks.keepsHeaders() {
 		r.headerBuf, r.respHeaders = r.headerBuf[:0], r.respHeaders[:0]
 		for name, value := range step.Headers() {
 			at := len(r.headerBuf)

@@ -49,15 +49,19 @@ func Main() int {
 		log.Error().Err(err).Msg("cannot prepare the worker process")
 		return handoff.ExitWorkerBootError
 	}
-	if code := startPython(cfg, log); code != 0 {
+	h := newHooks(cfg, log, boot.WorkerID)
+	if code := startPython(cfg, log, h); code != 0 {
 		return code
 	}
 	ctl := os.NewFile(handoff.ControlFD, "control")
 	srv := newServer(cfg, log, listeners)
 	ext.statsd = sd
 	srv.extras = ext
+	srv.hooks = h
 	srv.startStats(ctl)
-	return srv.run(ctl)
+	code := srv.run(ctl)
+	h.exit()
+	return code
 }
 
 func readBoot() (*handoff.Boot, error) {
@@ -94,9 +98,9 @@ func inheritListeners(n int) ([]net.Listener, error) {
 // startPython initialises CPython and imports the app on the locked main
 // thread, then releases the GIL for the connection goroutines. It
 // returns 0, or the exit code that tells the master why it failed.
-func startPython(cfg *config.Config, log zerolog.Logger) int {
+func startPython(cfg *config.Config, log zerolog.Logger, h *hooks) int {
 	if pyshim.Preloaded() {
-		return adoptPython(cfg, log)
+		return adoptPython(cfg, log, h)
 	}
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
@@ -122,6 +126,13 @@ func startPython(cfg *config.Config, log zerolog.Logger) int {
 		log.Error().Msg("the Python interpreter failed to start: " + err.Error())
 		return handoff.ExitWorkerBootError
 	}
+	if err := h.load(true); err != nil {
+		log.Error().Msg("cannot load the server hooks from the config file:\n" + tracebackOf(err))
+		return handoff.ExitWorkerBootError
+	}
+	if h.postFork(true) != nil {
+		return handoff.ExitWorkerBootError // Gunicorn's worker dies the same way
+	}
 	paths := append([]string{cwd}, cfg.PythonPath...)
 	stolen, err := pyshim.LoadApp(cfg.App, paths, cfg.Threads > 1)
 	for _, sig := range stolen {
@@ -139,6 +150,9 @@ func startPython(cfg *config.Config, log zerolog.Logger) int {
 		return handoff.ExitAppLoadError
 	}
 	pyshim.ReleaseMain()
+	if h.postWorkerInit() != nil {
+		return handoff.ExitWorkerBootError
+	}
 	log.Info().Str("app", cfg.App).Msg("booted")
 	return 0
 }

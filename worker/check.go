@@ -21,7 +21,7 @@ func CheckApp(cfg *config.Config) int {
 		return 1
 	}
 	defer elog.Close()
-	if startPython(&c, elog.Logger("check")) != 0 {
+	if startPython(&c, elog.Logger("check"), nil) != 0 { // Gunicorn runs no hook here either
 		return 1
 	}
 	return 0

@@ -47,15 +47,18 @@ func (s *server) run(ctl *os.File) int {
 		case sig := <-sigs:
 			switch sig {
 			case syscall.SIGTERM:
+				s.hooks.stop("")
 				s.drain() // logs "graceful stop" once it has begun
 				return handoff.ExitOK
 			case syscall.SIGINT, syscall.SIGQUIT:
 				s.log.Info().Str("signal", sig.String()).Msg("quick stop")
+				s.hooks.stop("worker_int")
 				s.logUnfinished(statusStopped)
 				return handoff.ExitOK
 			case syscall.SIGUSR1:
 				s.reopenLogs()
 			case handoff.AbortSignal:
+				s.abortHook()
 				lc.abort(time.Now())
 			}
 		case now := <-lc.ticks:

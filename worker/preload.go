@@ -113,10 +113,17 @@ func closeListeners(lns []net.Listener) {
 
 // adoptPython is startPython in a worker forked by the zygote: the app
 // is imported already; only the Go side of pyshim is left to set up.
-func adoptPython(cfg *config.Config, log zerolog.Logger) int {
+func adoptPython(cfg *config.Config, log zerolog.Logger, h *hooks) int {
 	err := pyshim.Adopt(pyshim.Options{EnvironKeys: wsgi.EnvironKeys, Errors: wsgiErrorsSink(log)})
 	if err != nil {
 		log.Error().Err(err).Msg("cannot use the interpreter inherited from the zygote")
+		return handoff.ExitWorkerBootError
+	}
+	if err := h.load(false); err != nil {
+		log.Error().Msg("cannot load the server hooks from the config file:\n" + tracebackOf(err))
+		return handoff.ExitWorkerBootError
+	}
+	if h.postFork(false) != nil || h.postWorkerInit() != nil {
 		return handoff.ExitWorkerBootError
 	}
 	log.Info().Str("app", cfg.App).Bool("preloaded", true).Msg("booted")

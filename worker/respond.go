@@ -41,6 +41,7 @@ func (c *conn) respondOnce() bool {
 	c.beginAccess(start)
 	c.srv.stats.arrive() // stats.go
 	defer c.endRequest(start)
+	defer c.postRequestHook() // hooks.go; before endRequest, which clears c.acc
 
 	sl := c.srv.takeSlotFor(c, start)
 	// One OS thread for the whole exchange: a generator resumed between
@@ -49,6 +50,11 @@ func (c *conn) respondOnce() bool {
 	c.srv.stats.pinned(sl) // for --request-timeout: reqtimeout.go
 	st := &streamer{c: c, sl: sl, x: sl.x, locked: true}
 	c.guard = panicGuard{st: st, sentBefore: c.nc.written.Load()}
+	if !c.preRequestHook() { // hooks.go
+		st.finish()
+		c.writeAppError(http.StatusInternalServerError, "Internal Server Error")
+		return false
+	}
 	st.x.py.SetWriteHook(st.earlyWrite)
 	step := st.x.py.Call(c.env.Bytes(), c.body.py())
 	st.x.py.SetWriteHook(nil)

@@ -23,6 +23,7 @@ type server struct {
 	limits httpparse.Limits
 	dates  wsgi.DateCache
 	extras *extras     // logs and proxy trust, set by Main before run; nil in unit tests
+	hooks  *hooks      // the config file's server hooks, set by Main before run; nil when none (hooks.go)
 	uwsgi  *uwsgiFront // --protocol uwsgi; nil for HTTP
 	rids   *requestIDs // requestid.go
 

@@ -22,6 +22,9 @@ func main() {
 	if len(os.Args) > 1 && os.Args[1] == config.PythonConfigCommand {
 		os.Exit(worker.ReadPythonConfig(os.Args[2:]))
 	}
+	if len(os.Args) > 1 && os.Args[1] == handoff.HookHostCommand {
+		os.Exit(worker.RunHookHost(os.Args[2:]))
+	}
 	if len(os.Args) > 1 && (os.Args[1] == "status" || os.Args[1] == "stack") {
 		os.Exit(runAdminCommand(os.Args[1], os.Args[2:])) // status.go
 	}

@@ -16,6 +16,18 @@ import (
 // WorkerCommand is argv[1] of a re-executed worker process.
 const WorkerCommand = "__gowsgi_worker__"
 
+// HookHostCommand is argv[1] of the hook host, the Python process that
+// runs the master-side server hooks (master/hooks.go); argv[2] is the
+// virtualenv or "". It reads requests on HookRequestFD and answers on
+// HookReplyFD, one JSON object per line (worker/hooks.py, host_main).
+const HookHostCommand = "__gowsgi_hookhost__"
+
+// File descriptors of the hook host.
+const (
+	HookRequestFD = 3
+	HookReplyFD   = 4
+)
+
 // File descriptors of a worker, in the order the master puts them in
 // exec.Cmd.ExtraFiles (fd 3 is ExtraFiles[0]).
 const (

@@ -1,0 +1,293 @@
+package integration
+
+import (
+	"net/http"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// Gunicorn's server hooks, from a real config file
+// (testdata/gunicorn/events.conf.py): each hook appends its process id,
+// its name and what it saw to a file; the tests check that it ran at
+// its moment, in its process (the hook host for the master's hooks, the
+// worker for the worker's), with the objects real hooks use.
+
+// hookEvent is one line of the events file.
+type hookEvent struct {
+	pid    int
+	name   string
+	fields []string
+}
+
+func readEvents(t *testing.T, path string) []hookEvent {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil && !os.IsNotExist(err) {
+		t.Fatal(err)
+	}
+	var out []hookEvent
+	for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+		f := strings.Fields(line)
+		if len(f) < 2 {
+			continue
+		}
+		pid, _ := strconv.Atoi(f[0])
+		out = append(out, hookEvent{pid: pid, name: f[1], fields: f[2:]})
+	}
+	return out
+}
+
+// events returns the events named name; index returns the position of
+// the first one whose fields start with fields, or -1.
+func eventsNamed(evs []hookEvent, name string) []hookEvent {
+	var out []hookEvent
+	for _, e := range evs {
+		if e.name == name {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+func eventIndex(evs []hookEvent, name string, fields ...string) int {
+	for i, e := range evs {
+		if e.name == name && len(e.fields) >= len(fields) && slices.Equal(e.fields[:len(fields)], fields) {
+			return i
+		}
+	}
+	return -1
+}
+
+func hookConf(t *testing.T) string {
+	t.Helper()
+	p, err := filepath.Abs("testdata/gunicorn/events.conf.py")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// TestHooksRunAtTheirMoment drives a server through a request, TTIN,
+// HUP and INT, and checks every hook against Gunicorn's documented
+// moment and process.
+func TestHooksRunAtTheirMoment(t *testing.T) {
+	evFile := filepath.Join(t.TempDir(), "events")
+	s := start(t, serverOpts{args: []string{"-c", hookConf(t), "-w", "2", "basic:hello"},
+		env: []string{"HOOK_EVENTS=" + evFile}, ready: 2})
+	master := strconv.Itoa(s.cmd.Process.Pid)
+	first := s.workerPIDs()
+
+	req, _ := http.NewRequest("GET", s.url("/x?y=1"), nil)
+	req.Header.Set("X-Hook-Test", "yes")
+	resp, err := client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("GET /x: %d", resp.StatusCode)
+	}
+	s.waitFor(func() bool { return len(eventsNamed(readEvents(t, evFile), "post_request")) == 1 })
+
+	s.signal(syscall.SIGTTIN)
+	s.waitFor(func() bool { return len(s.workerPIDs()) == 3 })
+	s.signal(syscall.SIGHUP)
+	s.waitFor(func() bool { return len(eventsNamed(readEvents(t, evFile), "on_reload")) == 1 })
+	s.waitFor(func() bool { pids := s.workerPIDs(); return len(pids) == 2 && disjoint(pids, first) })
+	last := s.workerPIDs()
+	s.signal(syscall.SIGINT)
+	if code := s.wait(30 * time.Second); code != 0 {
+		t.Fatalf("exit code %d after INT; want 0", code)
+	}
+	evs := readEvents(t, evFile)
+
+	workers := map[int]bool{}
+	for _, l := range s.find("worker ready") {
+		workers[l.num("worker_pid")] = true
+	}
+	// The master's hooks run in the hook host: neither the Go master nor
+	// a worker, with server.pid the master's.
+	for _, name := range []string{"nworkers_changed", "on_starting", "when_ready", "pre_fork", "on_reload",
+		"child_exit", "on_exit"} {
+		got := eventsNamed(evs, name)
+		if len(got) == 0 {
+			t.Errorf("%s never ran", name)
+		}
+		for _, e := range got {
+			if strconv.Itoa(e.pid) == master || workers[e.pid] || e.fields[0] != master {
+				t.Errorf("%s ran in pid %d with server.pid %s; want the hook host, with the master's %s",
+					name, e.pid, e.fields[0], master)
+			}
+		}
+	}
+	// Gunicorn's order at start: nworkers_changed(2, None) as the arbiter
+	// sets up, on_starting, when_ready once listening, then pre_fork.
+	order := []int{
+		eventIndex(evs, "nworkers_changed", master, "2", "None"),
+		eventIndex(evs, "on_starting", master, "2", "30"),
+		eventIndex(evs, "when_ready", master),
+		eventIndex(evs, "pre_fork", master, "None", "1"),
+	}
+	if slices.Contains(order, -1) || !slices.IsSorted(order) {
+		t.Errorf("start order (nworkers_changed, on_starting, when_ready, pre_fork) at %v", order)
+	}
+	if eventIndex(evs, "nworkers_changed", master, "3", "2") < 0 {
+		t.Errorf("TTIN ran no nworkers_changed(3, 2)")
+	}
+	if eventIndex(evs, "nworkers_changed", master, "2", "3") < 0 {
+		t.Errorf("HUP back to the file's 2 workers ran no nworkers_changed(2, 3)")
+	}
+	if evs[len(evs)-1].name != "on_exit" {
+		t.Errorf("the last hook was %s; want on_exit", evs[len(evs)-1].name)
+	}
+	for pid := range workers {
+		p := strconv.Itoa(pid)
+		fork := eventIndex(evs, "post_fork", master, p, master)
+		initd := eventIndex(evs, "post_worker_init", p, "hello")
+		exit := eventIndex(evs, "worker_exit", master, p, "False")
+		child := eventIndex(evs, "child_exit", master, p)
+		if fork < 0 || initd < fork || exit < initd || child < 0 {
+			t.Errorf("worker %d: post_fork at %d, post_worker_init at %d, worker_exit at %d, child_exit at %d",
+				pid, fork, initd, exit, child)
+		}
+		if initd >= 0 && !strings.HasPrefix(evs[initd].fields[2], "raises:worker.tmp_has_no_meaning_in_gowsgi:") {
+			t.Errorf("worker.tmp: %s; want an AttributeError saying it has no meaning", evs[initd].fields[2])
+		}
+		for _, i := range []int{fork, initd, exit} {
+			if i >= 0 && evs[i].pid != pid {
+				t.Errorf("worker %d: %s ran in pid %d", pid, evs[i].name, evs[i].pid)
+			}
+		}
+	}
+	for _, pid := range last {
+		if i := eventIndex(evs, "worker_int", strconv.Itoa(pid), "False"); i < 0 || evs[i].pid != pid {
+			t.Errorf("worker %d got INT but ran no worker_int in its process", pid)
+		}
+	}
+	pre, post := eventsNamed(evs, "pre_request"), eventsNamed(evs, "post_request")
+	if len(pre) != 1 || !slices.Equal(pre[0].fields[1:], []string{"GET", "/x", "y=1", "yes"}) || !workers[pre[0].pid] {
+		t.Errorf("pre_request: %+v", pre)
+	}
+	if len(post) != 1 || post[0].pid != pre[0].pid ||
+		!slices.Equal(post[0].fields[1:], []string{"/x?y=1", "/x", "200", "True", "text/plain"}) {
+		t.Errorf("post_request: %+v; want the same worker, req.started kept from pre_request", post)
+	}
+	if l := s.loggedContaining("on_starting hook: 2 workers"); len(l) != 1 || l[0].str("level") != "warn" ||
+		l[0].str("source") != "hooks" {
+		t.Errorf("server.log.warning from on_starting: %v", l)
+	}
+	if len(s.loggedContaining("post_fork hook in ")) != len(workers) {
+		t.Errorf("worker.log.info from post_fork is not in the error log once per worker")
+	}
+}
+
+// TestHookFailures: a hook that raises is logged with its traceback;
+// where Gunicorn stops the server, gowsgi stops with Gunicorn's exit
+// code; elsewhere the server goes on.
+func TestHookFailures(t *testing.T) {
+	stops := []struct {
+		name, hook string
+		exit       int
+	}{
+		{"on_starting", "def on_starting(server):\n    raise ValueError('no start')\n", 1},
+		{"when_ready", "def when_ready(server):\n    raise ValueError('not ready')\n", 1},
+		{"post_fork", "def post_fork(server, worker):\n    raise ValueError('bad fork')\n", 3},
+		{"pre_fork", "def pre_fork(server, worker):\n    raise ValueError('no fork')\n", 1},
+	}
+	for _, tt := range stops {
+		t.Run(tt.name, func(t *testing.T) {
+			conf := writeConf(t, t.TempDir(), "gunicorn.conf.py", tt.hook)
+			s := start(t, serverOpts{args: []string{"-c", conf, "basic:hello"}, ready: -1})
+			if code := s.wait(20 * time.Second); code != tt.exit {
+				t.Fatalf("exit code %d; want %d", code, tt.exit)
+			}
+			tb := s.loggedContaining("the " + tt.name + " hook raised:")
+			if len(tb) == 0 || !strings.Contains(tb[0].str("message"), "ValueError: ") ||
+				!strings.Contains(tb[0].str("message"), conf+`", line 2, in `+tt.name) {
+				t.Errorf("no traceback of the %s hook in the log", tt.name)
+			}
+		})
+	}
+
+	t.Run("request hooks", func(t *testing.T) {
+		conf := writeConf(t, t.TempDir(), "gunicorn.conf.py", `
+def pre_request(worker, req):
+    if req.path == "/pre":
+        raise ValueError("pre_request refused " + req.path)
+
+def post_request(worker, req, environ, resp):
+    if req.path == "/post":
+        raise ValueError("post_request failed after %d" % resp.status_code)
+`)
+		s := start(t, serverOpts{args: []string{"-c", conf, "basic:pid"}})
+		_, before := s.get("/")
+		if code, _ := s.get("/pre"); code != 500 {
+			t.Errorf("pre_request raised: %d; want 500, as Gunicorn answers", code)
+		}
+		if code, _ := s.get("/post"); code != 200 {
+			t.Errorf("post_request raised after the response: %d; want the app's 200", code)
+		}
+		if code, after := s.get("/"); code != 200 || after != before {
+			t.Errorf("after the failing hooks: %d from worker %s; want 200 from the same worker %s", code, after, before)
+		}
+		s.waitFor(func() bool { return len(s.loggedContaining("ValueError: post_request failed after 200")) == 1 })
+		if len(s.loggedContaining("ValueError: pre_request refused /pre")) != 1 {
+			t.Errorf("the pre_request traceback is not logged")
+		}
+	})
+
+	t.Run("child_exit", func(t *testing.T) {
+		conf := writeConf(t, t.TempDir(), "gunicorn.conf.py", "def child_exit(server, worker):\n    raise ValueError('child')\n")
+		s := start(t, serverOpts{args: []string{"-c", conf, "basic:hello"}})
+		syscall.Kill(s.workerPIDs()[0], syscall.SIGKILL)
+		if code := s.wait(20 * time.Second); code != 1 {
+			t.Fatalf("exit code %d after child_exit raised; want 1, as Gunicorn's main loop stops", code)
+		}
+	})
+}
+
+// TestHookWorkerAbort: worker_abort runs in the worker whose request
+// outlived --timeout, before the master kills it.
+func TestHookWorkerAbort(t *testing.T) {
+	evFile := filepath.Join(t.TempDir(), "events")
+	mark := filepath.Join(t.TempDir(), "mark")
+	s := start(t, serverOpts{args: []string{"-c", hookConf(t), "-t", "1", "basic:slow"},
+		env: []string{"HOOK_EVENTS=" + evFile}})
+	pid := s.workerPIDs()[0]
+	go tryGet(s.url("/?seconds=30&mark=" + mark))
+	s.waitFor(func() bool { _, err := os.Stat(mark); return err == nil })
+	s.waitFor(func() bool { return eventIndex(readEvents(t, evFile), "worker_abort", strconv.Itoa(pid)) >= 0 })
+	if i := eventIndex(readEvents(t, evFile), "worker_abort", strconv.Itoa(pid)); readEvents(t, evFile)[i].pid != pid {
+		t.Errorf("worker_abort did not run in the worker %d", pid)
+	}
+}
+
+// TestHooksAsImportStrings: a hook given as "module.function", which
+// Gunicorn imports, from --pythonpath in the workers and the hook host.
+func TestHooksAsImportStrings(t *testing.T) {
+	dir := t.TempDir()
+	writeConf(t, dir, "myhooks.py", `
+import os
+
+def ready(server):
+    server.log.info("string hook when_ready in %d", os.getpid())
+
+def fork(server, worker):
+    worker.log.info("string hook post_fork in %d", worker.pid)
+`)
+	conf := writeConf(t, dir, "gunicorn.conf.py", "when_ready = 'myhooks.ready'\npost_fork = 'myhooks.fork'\n")
+	s := start(t, serverOpts{args: []string{"-c", conf, "--pythonpath", dir, "basic:hello"}})
+	pid := s.workerPIDs()[0]
+	if len(s.loggedContaining("string hook when_ready in ")) != 1 {
+		t.Errorf("when_ready given as a string did not run")
+	}
+	if len(s.loggedContaining("string hook post_fork in "+strconv.Itoa(pid))) != 1 {
+		t.Errorf("post_fork given as a string did not run in worker %d", pid)
+	}
+}

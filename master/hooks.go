@@ -1,0 +1,267 @@
+package master
+
+import (
+	"bufio"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+
+	"github.com/gowsgi/gowsgi/config"
+	"github.com/gowsgi/gowsgi/config/handoff"
+	"github.com/rs/zerolog"
+)
+
+// Gunicorn runs its master-side server hooks (on_starting, when_ready,
+// pre_fork, child_exit, nworkers_changed, on_reload, pre_exec, on_exit)
+// in its arbiter. gowsgi's master is Go and never runs Python, so it
+// keeps a hook host: the binary re-executed with handoff.HookHostCommand,
+// a Python process that executes the config file once and then runs the
+// hooks the master asks for, one at a time, over two pipes. Calls are
+// synchronous, on the arbiter goroutine, as Gunicorn's are: pre_fork
+// runs before the worker is started, on_starting before the listeners
+// are bound. docs/gunicorn.md has the design and its costs.
+
+// masterHooks run in the hook host; the others run in the workers.
+var masterHooks = map[string]bool{
+	"on_starting": true, "on_reload": true, "when_ready": true, "pre_fork": true,
+	"pre_exec": true, "child_exit": true, "nworkers_changed": true, "on_exit": true,
+}
+
+// ExitHookError: a master-side hook raised where Gunicorn stops
+// (on_starting, when_ready, pre_fork, child_exit, ...).
+const ExitHookError = 1
+
+// errHookHostGone: the hook host exited or its pipes broke.
+var errHookHostGone = errors.New("master: the hook host is gone")
+
+// hookHost is the running hook host. A nil *hookHost runs no hook.
+// Used from the arbiter goroutine only (and by Run before and after it).
+type hookHost struct {
+	log  zerolog.Logger
+	cmd  *exec.Cmd
+	req  *os.File      // requests, to the host
+	resp *bufio.Reader // log lines and replies, from the host
+	rf   *os.File      // resp's file, closed with the host
+	has  map[string]bool
+}
+
+// hookCall is one request: the hook and what its arguments show.
+type hookCall struct {
+	Hook   string      `json:"hook"`
+	Server hookServer  `json:"server"`
+	Worker *hookWorker `json:"worker,omitempty"`
+	New    *int        `json:"new,omitempty"` // nworkers_changed
+	Old    *int        `json:"old"`           // nworkers_changed; null at start
+}
+
+type hookServer struct {
+	PID        int   `json:"pid"`
+	NumWorkers int   `json:"num_workers"`
+	Workers    []int `json:"workers"`
+}
+
+type hookWorker struct {
+	PID      *int `json:"pid"` // null in pre_fork: not started yet
+	PPID     int  `json:"ppid"`
+	Age      int  `json:"age"`
+	Alive    bool `json:"alive"`
+	ExitCode *int `json:"exitcode,omitempty"`
+}
+
+// hookReply is one line from the host.
+type hookReply struct {
+	Ready []string `json:"ready"` // first line: the hooks the file defines
+	Log   string   `json:"log"`   // a line a hook logged: its level
+	Text  string   `json:"text"`
+	Done  string   `json:"done"`  // the hook that finished
+	Error string   `json:"error"` // its traceback, or why the file failed to load
+}
+
+// startHookHost starts the hook host for cfg, or returns nil when cfg
+// defines no master-side hook.
+func startHookHost(cfg *config.Config, log zerolog.Logger) (*hookHost, error) {
+	need := false
+	for _, n := range cfg.Hooks {
+		need = need || masterHooks[n]
+	}
+	if !need {
+		return nil, nil
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		return nil, err
+	}
+	reqR, reqW, err := os.Pipe()
+	if err != nil {
+		return nil, err
+	}
+	respR, respW, err := os.Pipe()
+	if err != nil {
+		reqR.Close()
+		reqW.Close()
+		return nil, err
+	}
+	cmd := exec.Command(exe, handoff.HookHostCommand, cfg.Virtualenv)
+	// The master's environment with raw_env, as Gunicorn's arbiter sets
+	// it in its own os.environ.
+	cmd.Env = append(os.Environ(), cfg.Env...)
+	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
+	cmd.Dir = cfg.Chdir                      // Gunicorn's master changes to it before running hooks
+	cmd.ExtraFiles = []*os.File{reqR, respW} // handoff.HookRequestFD, HookReplyFD
+	err = cmd.Start()
+	reqR.Close()
+	respW.Close()
+	if err != nil {
+		reqW.Close()
+		respR.Close()
+		return nil, err
+	}
+	h := &hookHost{log: log.With().Str("source", "hooks").Logger(), cmd: cmd, req: reqW,
+		resp: bufio.NewReaderSize(respR, 64<<10), rf: respR}
+	first := map[string]any{"spec": cfg.ConfigFile, "settings": cfg.GunicornValues()}
+	if err := h.send(first); err != nil {
+		h.close()
+		return nil, err
+	}
+	r, err := h.read()
+	if err == nil && r.Error != "" {
+		err = fmt.Errorf("the config file failed in the hook host:\n%s", r.Error)
+	}
+	if err != nil {
+		h.close()
+		return nil, err
+	}
+	h.has = map[string]bool{}
+	for _, n := range r.Ready {
+		h.has[n] = masterHooks[n]
+	}
+	h.log.Debug().Int("hook_host_pid", cmd.Process.Pid).Strs("hooks", r.Ready).Msg("hook host ready")
+	return h, nil
+}
+
+func (h *hookHost) send(msg any) error {
+	b, err := json.Marshal(msg)
+	if err != nil {
+		return err
+	}
+	if _, err := h.req.Write(append(b, '\n')); err != nil {
+		return fmt.Errorf("%w: %v", errHookHostGone, err)
+	}
+	return nil
+}
+
+// read returns the next reply that is not a log line, logging those.
+func (h *hookHost) read() (*hookReply, error) {
+	for {
+		line, err := h.resp.ReadBytes('\n')
+		if err != nil {
+			return nil, fmt.Errorf("%w: %v", errHookHostGone, err)
+		}
+		var r hookReply
+		if err := json.Unmarshal(line, &r); err != nil {
+			return nil, fmt.Errorf("master: bad line from the hook host: %q", line)
+		}
+		if r.Log == "" {
+			return &r, nil
+		}
+		h.log.WithLevel(config.PythonLogLevel(r.Log)).Msg(r.Text)
+	}
+}
+
+// run calls one hook and waits for it. A hook that raised is logged
+// with its traceback and returned as an error.
+func (h *hookHost) run(c hookCall) error {
+	if h == nil || !h.has[c.Hook] {
+		return nil
+	}
+	err := h.send(c)
+	var r *hookReply
+	if err == nil {
+		r, err = h.read()
+	}
+	if err == nil && r.Error != "" {
+		err = fmt.Errorf("the %s hook raised", c.Hook)
+		h.log.Error().Str("hook", c.Hook).Msg("the " + c.Hook + " hook raised:\n" + r.Error)
+		return err
+	}
+	if err != nil {
+		h.log.Error().Err(err).Str("hook", c.Hook).Msg("cannot run the hook")
+	}
+	return err
+}
+
+// close ends the host: it exits when its request pipe closes. The
+// arbiter's wait4 reaps it (an unknown pid to it), or this does at the
+// end.
+func (h *hookHost) close() {
+	if h == nil {
+		return
+	}
+	h.req.Close()
+	h.rf.Close()
+}
+
+// serverState is what `server` shows.
+func (a *arbiter) serverState() hookServer {
+	pids := []int{}
+	for _, w := range a.byID() {
+		pids = append(pids, w.pid)
+	}
+	return hookServer{PID: os.Getpid(), NumWorkers: a.cur.want, Workers: pids}
+}
+
+// hook runs a master-side hook. When it raises, the master stops, as
+// Gunicorn's arbiter does ("Unhandled exception in main loop"), and
+// hook reports false.
+func (a *arbiter) hook(c hookCall) bool {
+	if a.hooks == nil {
+		return true
+	}
+	c.Server = a.serverState()
+	if err := a.hooks.run(c); err != nil {
+		a.halt(ExitHookError, "the "+c.Hook+" hook failed; stopping, as Gunicorn does")
+		return false
+	}
+	return true
+}
+
+// nworkersChanged runs nworkers_changed when the number of workers
+// wanted moved from old.
+func (a *arbiter) nworkersChanged(old int) {
+	if n := a.cur.want; n != old {
+		a.hook(hookCall{Hook: "nworkers_changed", New: &n, Old: &old})
+	}
+}
+
+// startHooks starts the hook host and runs what Gunicorn's arbiter runs
+// before it binds: nworkers_changed(workers, None), then on_starting.
+// An error means the master must not start.
+func (a *arbiter) startHooks(cfg *config.Config) error {
+	h, err := startHookHost(cfg, a.log)
+	if err != nil {
+		return err
+	}
+	a.hooks = h
+	n := cfg.Workers
+	for _, c := range []hookCall{{Hook: "nworkers_changed", New: &n}, {Hook: "on_starting"}} {
+		c.Server = a.serverState()
+		if err := h.run(c); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// reloadHooks replaces the hook host with one for the configuration a
+// HUP read (it may define other hooks), then runs on_reload.
+func (a *arbiter) reloadHooks(nc *config.Config) error {
+	h, err := startHookHost(nc, a.log)
+	if err != nil {
+		return err
+	}
+	a.hooks.close()
+	a.hooks = h
+	return nil
+}

@@ -1,0 +1,149 @@
+/*
+ * hooks.c: Gunicorn's worker-side server hooks (post_fork, pre_request,
+ * ...). The Python side is the _gowsgi_hooks module, whose source the
+ * worker passes in (worker/hooks.py); this file creates it, gives it the
+ * function that logs into the worker's error log, and calls its hooks.
+ *
+ * Each function takes the GIL with the calling OS thread's cached thread
+ * state unless held says the caller holds it already (the main thread
+ * between gw_initialize and gw_release_main).
+ */
+#include "pyshim.h"
+#include "internal.h"
+#include <string.h>
+
+/* Implemented in Go (hooks.go): one message a hook logged, without the
+ * GIL. level is "debug", "info", "warning", "error" or "critical". */
+extern void gowsgiHookLog(char *level, char *text, size_t n);
+
+static PyObject *hooks_mod; /* strong reference, lives for the process */
+
+/* emit(level, text): the Log methods of worker.log end here. */
+static PyObject *hook_emit(PyObject *self, PyObject *args)
+{
+	const char *level, *text;
+	Py_ssize_t n;
+
+	(void)self;
+	if (!PyArg_ParseTuple(args, "ss#", &level, &text, &n))
+		return NULL;
+	Py_BEGIN_ALLOW_THREADS
+	gowsgiHookLog((char *)level, (char *)text, (size_t)n);
+	Py_END_ALLOW_THREADS
+	Py_RETURN_NONE;
+}
+
+static PyMethodDef emit_def = {"_emit", hook_emit, METH_VARARGS, "log into gowsgi's error log"};
+
+static char *dup_str(const char *s)
+{
+	size_t n = strlen(s);
+	char *p = malloc(n + 1);
+	if (p != NULL)
+		memcpy(p, s, n + 1);
+	return p;
+}
+
+/*
+ * gw_hooks_load runs source as the module _gowsgi_hooks, then its
+ * load(spec, settings_json, emit), which executes the config file spec
+ * and keeps its hooks. On success *names is a malloc'd comma-separated
+ * list of the hooks found. Returns 0, or -1 with *err (malloc'd).
+ */
+int gw_hooks_load(const char *source, const char *spec, const char *settings_json, int held,
+		  char **names, char **err)
+{
+	PyObject *mod = NULL, *dict, *res = NULL, *emit = NULL, *sep = NULL, *joined = NULL;
+	int rc = -1;
+
+	if (!held)
+		PyEval_RestoreThread(gw_thread_state());
+	mod = PyModule_New("_gowsgi_hooks");
+	if (mod == NULL)
+		goto error;
+	dict = PyModule_GetDict(mod); /* borrowed */
+	if (PyDict_SetItemString(dict, "__builtins__", PyEval_GetBuiltins()) < 0)
+		goto error;
+	if (PyDict_SetItemString(PyImport_GetModuleDict(), "_gowsgi_hooks", mod) < 0)
+		goto error;
+	res = PyRun_String(source, Py_file_input, dict, dict);
+	if (res == NULL)
+		goto error;
+	Py_CLEAR(res);
+	emit = PyCFunction_New(&emit_def, NULL);
+	if (emit == NULL)
+		goto error;
+	res = PyObject_CallMethod(mod, "load", "ssO", spec, settings_json, emit);
+	if (res == NULL)
+		goto error;
+	sep = PyUnicode_FromString(",");
+	if (sep == NULL)
+		goto error;
+	joined = PyUnicode_Join(sep, res);
+	if (joined == NULL)
+		goto error;
+	*names = dup_str(PyUnicode_AsUTF8(joined) ? PyUnicode_AsUTF8(joined) : "");
+	hooks_mod = mod;
+	mod = NULL;
+	rc = 0;
+	goto done;
+error:
+	{
+		size_t n;
+		*err = gw_format_exception(&n);
+	}
+done:
+	Py_XDECREF(joined);
+	Py_XDECREF(sep);
+	Py_XDECREF(emit);
+	Py_XDECREF(res);
+	Py_XDECREF(mod);
+	if (!held)
+		PyEval_SaveThread();
+	return rc;
+}
+
+/*
+ * gw_hook_call runs _gowsgi_hooks.call(name, args[, environ]): args is
+ * JSON; env, when not NULL, is an environ in the Go encoding
+ * (environ.c), given to post_request. Returns 0, or -1 with *err set to
+ * the hook's traceback (malloc'd).
+ */
+int gw_hook_call(const char *name, const char *args, size_t args_len, const char *env, size_t env_len,
+		 int held, char **err)
+{
+	PyObject *jargs = NULL, *environ = NULL, *res = NULL;
+	int rc = -1;
+
+	if (!held)
+		PyEval_RestoreThread(gw_thread_state());
+	if (hooks_mod == NULL) {
+		PyErr_SetString(PyExc_RuntimeError, "gowsgi: no hooks loaded");
+		goto error;
+	}
+	jargs = PyUnicode_DecodeUTF8(args, (Py_ssize_t)args_len, "surrogateescape");
+	if (jargs == NULL)
+		goto error;
+	if (env != NULL) {
+		environ = gw_build_environ(env, env_len, Py_None, Py_None);
+		if (environ == NULL)
+			goto error;
+	}
+	res = PyObject_CallMethod(hooks_mod, "call", "sOO", name, jargs, environ ? environ : Py_None);
+	if (res == NULL)
+		goto error;
+	rc = 0;
+	goto done;
+error:
+	{
+		size_t n;
+		*err = gw_format_exception(&n);
+	}
+done:
+	Py_XDECREF(res);
+	Py_XDECREF(environ);
+	Py_XDECREF(jargs);
+	if (!held)
+		PyEval_SaveThread();
+	return rc;
+}

@@ -1,0 +1,254 @@
+package worker
+
+import (
+	_ "embed"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"os"
+	"strconv"
+	"sync/atomic"
+	"time"
+
+	"github.com/gowsgi/gowsgi/config"
+	"github.com/gowsgi/gowsgi/pyshim"
+	"github.com/rs/zerolog"
+)
+
+// Gunicorn's worker-side server hooks (post_fork, post_worker_init,
+// pre_request, post_request, worker_int, worker_abort, worker_exit) run
+// here, in the worker's interpreter, with a `worker` object. The config
+// file is executed once more in each worker to get the functions
+// (hooks.py, load); docs/gunicorn.md says why and what it costs.
+
+//go:embed hooks.py
+var hooksSource string
+
+// workerHooks are the hooks that run in a worker; the others run in the
+// master's hook host (master/hooks.go).
+var workerHooks = map[string]bool{
+	"post_fork": true, "post_worker_init": true, "pre_request": true, "post_request": true,
+	"worker_int": true, "worker_abort": true, "worker_exit": true,
+}
+
+// hooks runs the config file's worker-side hooks. A nil *hooks (no such
+// hook defined) runs nothing: every method checks, so a call site costs
+// a nil check.
+type hooks struct {
+	cfg *config.Config // immutable
+	log zerolog.Logger // immutable
+	age int            // worker.age: the worker's number in spawn order; immutable
+	// has is set by load and read-only afterwards.
+	has map[string]bool
+	// pre and post are has["pre_request"] and has["post_request"],
+	// read on every request.
+	pre, post bool
+	// stopping is worker.alive's opposite: set once the worker stops.
+	stopping atomic.Bool
+	booted   atomic.Bool
+}
+
+// newHooks returns the hooks of the worker numbered age, nil when the
+// config file defines none that run in a worker.
+func newHooks(cfg *config.Config, log zerolog.Logger, age int) *hooks {
+	for _, name := range cfg.Hooks {
+		if workerHooks[name] {
+			return &hooks{cfg: cfg, log: log.With().Str("source", "hooks").Logger(), age: age}
+		}
+	}
+	return nil
+}
+
+// load executes the config file in the interpreter and keeps its
+// hooks. held: the caller holds the GIL.
+func (h *hooks) load(held bool) error {
+	if h == nil {
+		return nil
+	}
+	settings, err := json.Marshal(h.cfg.GunicornValues())
+	if err != nil {
+		return err
+	}
+	names, err := pyshim.LoadHooks(hooksSource, h.cfg.ConfigFile, string(settings), held, h.logLine)
+	if err != nil {
+		return err
+	}
+	h.has = map[string]bool{}
+	for _, n := range names {
+		h.has[n] = workerHooks[n]
+	}
+	h.pre, h.post = h.has["pre_request"], h.has["post_request"]
+	return nil
+}
+
+// logLine writes what a hook logged with worker.log.
+func (h *hooks) logLine(level, text string) {
+	h.log.WithLevel(config.PythonLogLevel(level)).Msg(text)
+}
+
+// state is what `worker` shows of this process.
+func (h *hooks) state() map[string]any {
+	return map[string]any{"pid": os.Getpid(), "ppid": os.Getppid(), "age": h.age,
+		"alive": !h.stopping.Load(), "booted": h.booted.Load()}
+}
+
+// server is what `server` shows in a worker (post_fork, worker_exit).
+func (h *hooks) server() map[string]any {
+	return map[string]any{"pid": os.Getppid(), "num_workers": h.cfg.Workers}
+}
+
+// run calls the hook name, if defined, with args besides `worker`, and
+// logs its traceback when it raised.
+func (h *hooks) run(name string, args map[string]any, env []byte, held bool) error {
+	if h == nil || !h.has[name] {
+		return nil
+	}
+	if args == nil {
+		args = map[string]any{}
+	}
+	args["worker"] = h.state()
+	b, err := json.Marshal(args)
+	if err == nil {
+		err = pyshim.CallHook(name, b, env, held)
+	}
+	if err != nil {
+		h.log.Error().Str("hook", name).Msg("the " + name + " hook raised:\n" + tracebackOf(err))
+	}
+	return err
+}
+
+func tracebackOf(err error) string {
+	if e, ok := err.(*pyshim.AppError); ok {
+		return e.Traceback
+	}
+	return err.Error()
+}
+
+// postFork runs post_fork (held: the caller holds the GIL), before the
+// app is imported, as Gunicorn does.
+func (h *hooks) postFork(held bool) error {
+	if h == nil {
+		return nil
+	}
+	return h.run("post_fork", map[string]any{"server": h.server()}, nil, held)
+}
+
+// postWorkerInit runs once the app is imported; the GIL is not held.
+func (h *hooks) postWorkerInit() error {
+	if h == nil {
+		return nil
+	}
+	err := h.run("post_worker_init", nil, nil, false)
+	h.booted.Store(true)
+	return err
+}
+
+// stop marks the worker as no longer alive (worker.alive) and runs the
+// hook of the signal that stops it: worker_int for INT and QUIT, "" for
+// none.
+func (h *hooks) stop(hook string) {
+	if h == nil {
+		return
+	}
+	h.stopping.Store(true)
+	if hook != "" {
+		h.run(hook, nil, nil, false)
+	}
+}
+
+// exit runs worker_exit as the worker ends.
+func (h *hooks) exit() {
+	if h == nil {
+		return
+	}
+	h.stopping.Store(true)
+	h.run("worker_exit", map[string]any{"server": h.server()}, nil, false)
+}
+
+// request is `req` of pre_request and post_request.
+func (c *conn) hookRequest() map[string]any {
+	r := &c.req
+	headers := make([][2]string, 0, len(r.Headers))
+	for _, f := range r.Headers {
+		headers = append(headers, [2]string{upperASCII(f.Name), string(f.Value)})
+	}
+	return map[string]any{
+		"method": string(r.Method), "uri": string(r.Target), "path": string(r.Path),
+		"query": string(r.Query), "version": [2]int{r.Major, r.Minor}, "headers": headers,
+		"scheme": c.info.Scheme, "remote_addr": c.info.RemoteAddr,
+	}
+}
+
+// upperASCII is Gunicorn's req.headers name: upper case.
+func upperASCII(b []byte) string {
+	out := []byte(string(b))
+	for i, ch := range out {
+		if 'a' <= ch && ch <= 'z' {
+			out[i] = ch - 'a' + 'A'
+		}
+	}
+	return string(out)
+}
+
+// preRequestHook runs pre_request; false when it raised: the caller
+// then answers 500, as Gunicorn does.
+func (c *conn) preRequestHook() bool {
+	h := c.srv.hooks
+	if h == nil || !h.pre {
+		return true
+	}
+	return h.run("pre_request", map[string]any{"req": c.hookRequest(), "key": c.hookKey()}, nil, false) == nil
+}
+
+// postRequestHook runs post_request once the response is sent.
+func (c *conn) postRequestHook() {
+	h := c.srv.hooks
+	if h == nil || !h.post {
+		return
+	}
+	a := &c.acc
+	headers := make([][2]string, 0, len(a.respHeaders)/2)
+	for i := 0; i+1 < len(a.respHeaders); i += 2 {
+		headers = append(headers, [2]string{string(a.respHeaders[i]), string(a.respHeaders[i+1])})
+	}
+	resp := map[string]any{
+		"status":      strconv.Itoa(a.status) + " " + http.StatusText(a.status),
+		"status_code": a.status, "headers": headers, "sent": a.sent(),
+	}
+	h.run("post_request", map[string]any{"req": c.hookRequest(), "resp": resp, "key": c.hookKey()},
+		c.env.Bytes(), false)
+}
+
+// hookKey names the connection's request in flight between pre_request
+// and post_request: a connection carries one request at a time.
+func (c *conn) hookKey() string { return fmt.Sprintf("%p", c) }
+
+// keepsHeaders: post_request shows the response headers, so each
+// response keeps a copy of them (as for an access log format that
+// shows them).
+func (h *hooks) keepsHeaders() bool { return h != nil && h.post }
+
+// abortHookWait bounds how long worker_abort may delay the stack dump
+// the master waits for: an app stuck holding the GIL would keep the
+// hook from ever starting.
+const abortHookWait = time.Second
+
+// abortHook runs worker_abort on the master's abort signal (a request
+// outlived --timeout), as Gunicorn does on SIGABRT.
+func (s *server) abortHook() {
+	h := s.hooks
+	if h == nil || !h.has["worker_abort"] {
+		return
+	}
+	h.stopping.Store(true)
+	done := make(chan struct{})
+	go func() {
+		h.run("worker_abort", nil, nil, false)
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(abortHookWait):
+		h.log.Warn().Msg("worker_abort did not finish within a second (the app holds the GIL?); dumping the stacks")
+	}
+}

@@ -1,0 +1,367 @@
+# _gowsgi_hooks: Gunicorn's server hooks, run by gowsgi.
+#
+# The same source runs in two places (docs/gunicorn.md, "Server hooks"):
+# - in each worker's embedded interpreter, as the module _gowsgi_hooks,
+#   for the worker-side hooks; pyshim/hooks.c calls load() and call(),
+#   and provides _emit(level, text) into the worker's error log;
+# - as the program of the hook host (`gowsgi __gowsgi_hookhost__`), the
+#   Python process the Go master drives over two pipes for the
+#   master-side hooks: host_main() below.
+#
+# The objects given to hooks carry what real hooks use. An attribute of
+# Gunicorn's objects that cannot mean the same thing here raises
+# AttributeError saying why, rather than returning something else.
+import importlib
+import importlib.machinery
+import importlib.util
+import inspect
+import json
+import os
+import sys
+import time
+import traceback
+
+HOOKS = ("on_starting", "on_reload", "when_ready", "pre_fork", "post_fork", "post_worker_init",
+         "worker_int", "worker_abort", "pre_exec", "pre_request", "post_request", "child_exit",
+         "worker_exit", "nworkers_changed", "on_exit")
+
+LEVELS = {10: "debug", 20: "info", 30: "warning", 40: "error", 50: "critical"}
+
+hooks = {}      # name -> callable, as Gunicorn's validators leave them
+cfg = None      # Config
+log = None      # Log
+_emit = None    # emit(level, text): set by the embedding
+
+
+def _missing(owner, name, why):
+    return AttributeError("%s.%s has no meaning in gowsgi: %s" % (owner, name, why))
+
+
+class Log:
+    """server.log and worker.log: Gunicorn's logger methods, writing to
+    gowsgi's error log."""
+
+    def debug(self, msg, *args, **kwargs):
+        self._log("debug", msg, args, kwargs)
+
+    def info(self, msg, *args, **kwargs):
+        self._log("info", msg, args, kwargs)
+
+    def warning(self, msg, *args, **kwargs):
+        self._log("warning", msg, args, kwargs)
+
+    warn = warning
+
+    def error(self, msg, *args, **kwargs):
+        self._log("error", msg, args, kwargs)
+
+    def critical(self, msg, *args, **kwargs):
+        self._log("critical", msg, args, kwargs)
+
+    def exception(self, msg, *args, **kwargs):
+        kwargs.setdefault("exc_info", True)
+        self._log("error", msg, args, kwargs)
+
+    def log(self, lvl, msg, *args, **kwargs):
+        if isinstance(lvl, int):
+            lvl = LEVELS.get(lvl - lvl % 10, "info")
+        self._log(str(lvl).lower(), msg, args, kwargs)
+
+    def reopen_files(self):
+        pass  # gowsgi reopens its log files on USR1 itself
+
+    def _log(self, level, msg, args, kwargs):
+        try:
+            text = str(msg) % args if args else str(msg)
+        except (TypeError, ValueError):
+            text = "%s %r" % (msg, args)
+        exc = kwargs.get("exc_info")
+        if exc:
+            if isinstance(exc, BaseException):
+                exc = (type(exc), exc, exc.__traceback__)
+            elif not isinstance(exc, tuple):
+                exc = sys.exc_info()
+            if exc[0] is not None:
+                text += "\n" + "".join(traceback.format_exception(*exc)).rstrip()
+        _emit(level, text)
+
+    def __getattr__(self, name):
+        if name == "access":
+            raise _missing("log", name, "gowsgi writes the access log itself (--access-logfile)")
+        raise _missing("log", name, "gowsgi's logs are written in Go; use debug, info, warning, "
+                       "error, exception or critical")
+
+
+class Setting:
+    """An item of cfg.settings, as hooks that read .value expect."""
+
+    def __init__(self, name, value):
+        self.name, self.value = name, value
+
+    def get(self):
+        return self.value
+
+
+class Config:
+    """server.cfg and worker.cfg: every resolved setting under Gunicorn's
+    name and with Gunicorn's type (durations in seconds)."""
+
+    def __init__(self, values):
+        object.__setattr__(self, "_values", values)
+        object.__setattr__(self, "settings", {k: Setting(k, v) for k, v in values.items()})
+
+    def __getattr__(self, name):
+        values = object.__getattribute__(self, "_values")
+        if name in values:
+            return values[name]
+        if name in HOOKS:
+            return hooks.get(name)
+        raise AttributeError("No configuration setting for: %s" % name)
+
+    def __setattr__(self, name, value):
+        raise AttributeError("Invalid access!")
+
+    @property
+    def env(self):
+        return dict(e.split("=", 1) for e in self._values.get("raw_env", []) if "=" in e)
+
+    @property
+    def worker_class_str(self):
+        return self._values.get("worker_class", "sync")
+
+    @property
+    def address(self):
+        return list(self._values.get("bind", []))
+
+    def set(self, name, value):
+        raise AttributeError("cfg.set has no effect in gowsgi: the master resolves the settings; "
+                             "change the config file and send HUP")
+
+
+class Server:
+    """The `server` of hooks: Gunicorn's arbiter as far as hooks use it."""
+
+    master_name = "Master"
+
+    def __init__(self, state):
+        self.pid = state.get("pid", 0)
+        self.num_workers = state.get("num_workers", 0)
+        self.WORKERS = {p: Worker({"pid": p, "ppid": self.pid}) for p in state.get("workers", [])}
+        self.reexec_pid = 0
+        self.master_pid = 0
+        self.cfg, self.log = cfg, log
+        self.proc_name = cfg.proc_name or cfg.wsgi_app
+
+    def __getattr__(self, name):
+        whys = {
+            "app": "there is no Gunicorn Application object; the app is imported by each worker",
+            "LISTENERS": "the listening sockets belong to the Go master",
+            "SIG_QUEUE": "signals are handled by the Go master",
+        }
+        raise _missing("server", name, whys.get(name, "the master is a Go process; Gunicorn's "
+                                                  "Arbiter has no counterpart of this attribute"))
+
+
+class Worker:
+    """The `worker` of hooks: in a worker, the worker itself; in the
+    master's hooks (pre_fork, child_exit), the worker concerned."""
+
+    def __init__(self, state):
+        self.pid = state.get("pid")
+        self.ppid = state.get("ppid", 0)
+        self.age = state.get("age", 0)
+        self.alive = state.get("alive", True)
+        self.booted = state.get("booted", False)
+        self.aborted = state.get("aborted", False)
+        self.exitcode = state.get("exitcode")
+        self.cfg, self.log = cfg, log
+        self.timeout = cfg.timeout / 2.0 if cfg.timeout else 0
+
+    def notify(self):
+        pass  # liveness is the age of the oldest app call, measured by Go
+
+    @property
+    def wsgi(self):
+        gw = sys.modules.get("_gowsgi")
+        if gw is None or gw.app is None:
+            raise _missing("worker", "wsgi", "the app is not loaded in this process")
+        return gw.app
+
+    def __getattr__(self, name):
+        whys = {
+            "tmp": "workers report liveness to the master over a pipe; there is no heartbeat file",
+            "sockets": "the listening sockets are served by Go",
+            "app": "there is no Gunicorn Application object; worker.wsgi is the WSGI app",
+            "nr": "gowsgi counts requests in Go (see /metrics)",
+        }
+        raise _missing("worker", name, whys.get(name, "the worker is a Go process embedding Python; "
+                                                  "Gunicorn's Worker has no counterpart of this attribute"))
+
+
+class Request:
+    """The `req` of pre_request and post_request: gunicorn.http.Request's
+    attributes."""
+
+    def __init__(self, r):
+        self.method = r["method"]
+        self.uri = r["uri"]
+        self.path = r["path"]
+        self.query = r["query"]
+        self.fragment = r.get("fragment", "")
+        self.version = tuple(r["version"])
+        self.headers = [tuple(h) for h in r["headers"]]
+        self.scheme = r.get("scheme", "http")
+        self.remote_addr = r.get("remote_addr")
+        self.peer_addr = self.remote_addr
+        self.trailers = []
+
+    def __getattr__(self, name):
+        if name == "body":
+            raise _missing("req", name, "the body is read by Go; the app reads it from wsgi.input")
+        raise _missing("req", name, "the request is parsed by Go; gunicorn.http.Request has no "
+                       "counterpart of this attribute")
+
+
+class Response:
+    """The `resp` of post_request: gunicorn.http.wsgi.Response's status,
+    headers and byte count once the response is sent."""
+
+    def __init__(self, r):
+        self.status = r["status"]
+        self.status_code = r["status_code"]
+        self.headers = [tuple(h) for h in r["headers"]]
+        self.sent = r["sent"]
+        self.response_length = r["sent"]
+
+    def __getattr__(self, name):
+        raise _missing("resp", name, "the response is framed and written by Go")
+
+
+def _arity(f):
+    try:
+        sig = inspect.signature(f)
+    except (TypeError, ValueError):
+        return -1
+    kinds = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+    return sum(1 for p in sig.parameters.values() if p.kind in kinds)
+
+
+def _resolve(value):
+    # gunicorn.config.validate_callable: a hook may be "module.function".
+    if isinstance(value, str):
+        mod_name, _, obj_name = value.rpartition(".")
+        value = getattr(importlib.import_module(mod_name), obj_name)
+    return value
+
+
+def load(spec, settings, emit):
+    """Executes the config file spec again, as Gunicorn's master did, and
+    keeps the hooks it defines. settings are the resolved settings."""
+    global cfg, log, _emit
+    _emit = emit
+    if isinstance(settings, str):
+        settings = json.loads(settings)
+    cfg, log = Config(settings), Log()
+    # Gunicorn's master has its directory and --pythonpath on sys.path
+    # (Application.chdir and run) when hooks import "module.function".
+    for p in reversed([os.getcwd()] + list(settings.get("pythonpath") or [])):
+        p = os.path.abspath(p)
+        if p not in sys.path:
+            sys.path.insert(0, p)
+    if spec.startswith("python:"):
+        ns = vars(importlib.import_module(spec[len("python:"):]))
+    else:
+        path = spec[len("file:"):] if spec.startswith("file:") else spec
+        loader = None
+        if os.path.splitext(path)[1] not in (".py", ".pyc"):
+            loader = importlib.machinery.SourceFileLoader("__config__", path)
+        mspec = importlib.util.spec_from_file_location("__config__", path, loader=loader)
+        mod = importlib.util.module_from_spec(mspec)
+        sys.modules["__config__"] = mod
+        mspec.loader.exec_module(mod)
+        ns = vars(mod)
+    for name in HOOKS:
+        if name in ns and ns[name] is not None:
+            hooks[name] = _resolve(ns[name])
+    post = hooks.get("post_request")
+    if post is not None:  # gunicorn.config.validate_post_request
+        n = _arity(post)
+        if n == 3:
+            hooks["post_request"] = lambda w, r, e, _resp: post(w, r, e)
+        elif n == 2:
+            hooks["post_request"] = lambda w, r, _e, _resp: post(w, r)
+    return sorted(hooks)
+
+
+# The worker's own state, kept between calls (worker side only).
+_worker_state = {}
+# The req of each request between its pre_request and post_request, by
+# the connection's key (one request at a time per connection), so that
+# what pre_request stores on req (req.start = time.time()) is there in
+# post_request, as with Gunicorn's single Request object.
+_open_requests = {}
+
+
+def call(name, args, environ=None):
+    """Runs hook name in a worker. args is the JSON the worker sent."""
+    a = json.loads(args)
+    if "worker" in a:
+        _worker_state.update(a["worker"])
+    worker = Worker(_worker_state)
+    h = hooks[name]
+    if name == "pre_request":
+        req = Request(a["req"])
+        if "post_request" in hooks:
+            _open_requests[a["key"]] = req
+        return h(worker, req)
+    if name == "post_request":
+        req = _open_requests.pop(a["key"], None) or Request(a["req"])
+        return h(worker, req, environ if environ is not None else {}, Response(a["resp"]))
+    if name in ("post_fork", "worker_exit"):
+        return h(Server(a.get("server", {})), worker)
+    return h(worker)
+
+
+def host_call(name, a):
+    """Runs a master-side hook in the hook host."""
+    server = Server(a.get("server", {}))
+    h = hooks[name]
+    if name in ("pre_fork", "child_exit"):
+        return h(server, Worker(a.get("worker", {})))
+    if name == "nworkers_changed":
+        return h(server, a.get("new"), a.get("old"))
+    return h(server)
+
+
+def host_main():
+    """The hook host: fd 3 brings one JSON request per line from the
+    master, fd 4 takes log lines and one reply per request."""
+    import signal
+    # Signals are the master's business: Ctrl-C and systemd's TERM reach
+    # the whole process group, and on_exit must still run afterwards.
+    # The host ends when the master closes its pipe.
+    for s in (signal.SIGINT, signal.SIGTERM, signal.SIGQUIT, signal.SIGHUP, signal.SIGUSR1,
+              signal.SIGUSR2, signal.SIGTTIN, signal.SIGTTOU, signal.SIGWINCH):
+        signal.signal(s, signal.SIG_IGN)
+    rd = os.fdopen(3, "r")
+    wr = os.fdopen(4, "w")
+
+    def send(msg):
+        wr.write(json.dumps(msg) + "\n")
+        wr.flush()
+
+    first = json.loads(rd.readline())
+    try:
+        names = load(first["spec"], first["settings"], lambda lvl, text: send({"log": lvl, "text": text}))
+    except BaseException:
+        send({"error": traceback.format_exc()})
+        return 1
+    send({"ready": names})
+    for line in rd:
+        req = json.loads(line)
+        try:
+            host_call(req["hook"], req)
+            send({"done": req["hook"]})
+        except BaseException as exc:
+            send({"done": req["hook"], "error": traceback.format_exc(), "exit": isinstance(exc, SystemExit)})
+    return 0
