@@ -81,7 +81,6 @@ func TestHooksRunAtTheirMoment(t *testing.T) {
 	s := start(t, serverOpts{args: []string{"-c", hookConf(t), "-w", "2", "basic:hello"},
 		env: []string{"HOOK_EVENTS=" + evFile}, ready: 2})
 	master := strconv.Itoa(s.cmd.Process.Pid)
-	first := s.workerPIDs()
 
 	req, _ := http.NewRequest("GET", s.url("/x?y=1"), nil)
 	req.Header.Set("X-Hook-Test", "yes")
@@ -97,9 +96,10 @@ func TestHooksRunAtTheirMoment(t *testing.T) {
 
 	s.signal(syscall.SIGTTIN)
 	s.waitFor(func() bool { return len(s.workerPIDs()) == 3 })
+	three := s.workerPIDs()
 	s.signal(syscall.SIGHUP)
 	s.waitFor(func() bool { return len(eventsNamed(readEvents(t, evFile), "on_reload")) == 1 })
-	s.waitFor(func() bool { pids := s.workerPIDs(); return len(pids) == 2 && disjoint(pids, first) })
+	s.waitFor(func() bool { pids := s.workerPIDs(); return len(pids) == 2 && disjoint(pids, three) })
 	last := s.workerPIDs()
 	s.signal(syscall.SIGINT)
 	if code := s.wait(30 * time.Second); code != 0 {
