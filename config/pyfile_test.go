@@ -189,3 +189,14 @@ func TestIgnoredFlags(t *testing.T) {
 		t.Errorf("notices:\n got %q\nwant %q (app %q)", c.Notices, want, c.App)
 	}
 }
+
+func TestIsPythonConfig(t *testing.T) {
+	for spec, want := range map[string]bool{
+		"gunicorn.conf.py": true, "conf/prod.pyc": true, "python:deploy.gunicorn": true,
+		"file:/etc/gunicorn/conf": true, "gowsgi.toml": false, "/etc/gowsgi/prod.toml": false,
+	} {
+		if got := isPythonConfig(spec); got != want {
+			t.Errorf("isPythonConfig(%q) = %v; want %v", spec, got, want)
+		}
+	}
+}
