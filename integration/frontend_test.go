@@ -232,7 +232,12 @@ func startNginx(t *testing.T, site string) *nginxServer {
 		site := strings.ReplaceAll(site, "listen 80;", fmt.Sprintf("listen 127.0.0.1:%d;", n.port))
 		addrs := []string{fmt.Sprintf("127.0.0.1:%d", n.port)}
 		if strings.Contains(site, "listen 443 ssl;") {
-			n.tlsPort = freeLoopbackPort(t)
+			// Two free ports picked one after the other can be the
+			// same one (each is free once the probe closes it), and
+			// nginx refuses a duplicate listen.
+			for n.tlsPort = freeLoopbackPort(t); n.tlsPort == n.port; {
+				n.tlsPort = freeLoopbackPort(t)
+			}
 			site = strings.ReplaceAll(site, "listen 443 ssl;", fmt.Sprintf("listen 127.0.0.1:%d ssl;", n.tlsPort))
 			addrs = append(addrs, fmt.Sprintf("127.0.0.1:%d", n.tlsPort))
 		}
