@@ -20,32 +20,13 @@ import (
 // is off, and makes every logger of elog count its lines. Run calls it
 // before making its first logger.
 func openStatsd(cfg *config.Config, elog *config.ErrorLog) (*statsd.Client, error) {
-	if cfg.StatsdHost == "" {
-		return nil, nil
-	}
-	c, err := statsd.New(cfg.StatsdHost, cfg.StatsdPrefix, cfg.DogstatsdTags)
-	if err != nil {
-		return nil, err
-	}
-	elog.SetHook(statsd.NewLogHook(c))
-	return c, nil
+	return statsd.Open(cfg.StatsdHost, cfg.StatsdPrefix, cfg.DogstatsdTags, elog)
 }
 
-func watchStatsd(c *statsd.Client, log zerolog.Logger) {
-	c.OnFailure(func(err error) {
-		log.Warn().Err(err).Msg("statsd: a datagram of metrics was lost; later losses are only counted")
-	})
-}
-
-func closeStatsd(c *statsd.Client, log zerolog.Logger) {
-	if c == nil {
-		return
-	}
-	c.Close()
-	if n := c.Dropped(); n > 0 {
-		log.Info().Uint64("dropped", n).Uint64("sent", c.Sent()).Msg("statsd: datagrams of metrics lost")
-	}
-}
+// watchStatsd logs the first datagram lost; closeStatsd, at exit, how
+// many were.
+func watchStatsd(c *statsd.Client, log zerolog.Logger) { c.LogLosses(log) }
+func closeStatsd(c *statsd.Client, log zerolog.Logger) { c.CloseLogged(log) }
 
 // gaugeWorkers sends gunicorn.workers when the number of workers
 // changed since it was last sent, as Gunicorn's arbiter does after
