@@ -139,6 +139,14 @@ func ExampleConfig_WriteTOML() {
 	// proxy_allow_ips = ["127.0.0.1"]
 	// protocol = "http"
 	// uwsgi_allow_ips = ["127.0.0.1", "::1"]
+	// certfile = ""
+	// keyfile = ""
+	// ca_certs = ""
+	// cert_reqs = 0
+	// ssl_version = "TLSv1_2"
+	// ciphers = ""
+	// do_handshake_on_connect = false
+	// suppress_ragged_eofs = true
 	// admin_bind = ""
 	// shutdown_delay = 0
 	// request_timeout = 0

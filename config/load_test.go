@@ -69,6 +69,8 @@ func TestLoadDefaults(t *testing.T) {
 		ProxyAllowFrom:        []string{"127.0.0.1"},
 		Protocol:              "http",
 		UwsgiAllowIPs:         []string{"127.0.0.1", "::1"},
+		SSLVersion:            SSLVersionTLS12,
+		SuppressRaggedEOFs:    true,
 		RequestIDHeader:       "X-Request-ID",
 	}
 	if action != ActionServe {
@@ -318,8 +320,8 @@ func TestLoadErrors(t *testing.T) {
 		{name: "quote in GOWSGI_CMD_ARGS", args: []string{"a:b"}, env: map[string]string{"GOWSGI_CMD_ARGS": "-e 'A=b"},
 			want: "GOWSGI_CMD_ARGS: unterminated quote"},
 		{name: "unsupported flag in GUNICORN_CMD_ARGS", args: []string{"a:b"},
-			env:  map[string]string{"GUNICORN_CMD_ARGS": "--keyfile k.pem"},
-			want: "GUNICORN_CMD_ARGS: --keyfile: Gunicorn's flag is not supported by gowsgi: TLS is not supported yet; terminate TLS in a reverse proxy"},
+			env:  map[string]string{"GUNICORN_CMD_ARGS": "--paste x.ini"},
+			want: "GUNICORN_CMD_ARGS: --paste: Gunicorn's flag is not supported by gowsgi: PasteDeploy is not supported; give the app as MODULE:APP"},
 		{name: "missing -c file", args: []string{"a:b", "-c", "missing.toml"},
 			want: "--config: open " + "DIR/missing.toml: no such file or directory"},
 		{name: "ignored flag missing its value", args: []string{"a:b", "--worker-tmp-dir"},

@@ -364,6 +364,51 @@ var settings = []*setting{
 		field:     func(c *Config) any { return &c.UwsgiAllowIPs },
 	},
 
+	// TLS (tls.go): Gunicorn's SSL settings, served with Go's crypto/tls
+	{
+		name: "certfile", flags: []string{"certfile"}, kind: kindString, def: "",
+		help:  "serve HTTPS with the PEM certificate (chain) in `FILE`; off when empty",
+		field: func(c *Config) any { return &c.CertFile },
+	},
+	{
+		name: "keyfile", flags: []string{"keyfile"}, kind: kindString, def: "",
+		help:  "read the certificate's PEM private key from `FILE` (default: from --certfile)",
+		field: func(c *Config) any { return &c.KeyFile },
+	},
+	{
+		name: "ca_certs", flags: []string{"ca-certs"}, kind: kindString, def: "",
+		help:  "verify client certificates against the PEM CA certificates in `FILE`",
+		field: func(c *Config) any { return &c.CACerts },
+	},
+	{
+		name: "cert_reqs", flags: []string{"cert-reqs"}, kind: kindInt, def: "0",
+		help:      "client certificates: `N` = 0 not asked, 1 verified if given, 2 required and verified",
+		normalize: intRange(0, 2),
+		field:     func(c *Config) any { return &c.CertReqs },
+	},
+	{
+		name: "ssl_version", flags: []string{"ssl-version"}, kind: kindString, def: "TLS_SERVER",
+		help:      "the oldest TLS `VERSION` accepted: TLSv1_2 (also TLS, TLS_SERVER, SSLv23) or TLSv1_3",
+		normalize: normalizeSSLVersion,
+		field:     func(c *Config) any { return &c.SSLVersion },
+	},
+	{
+		name: "ciphers", flags: []string{"ciphers"}, kind: kindString, def: "",
+		help:      "allow only the colon-separated TLS 1.2 cipher `SUITES` (OpenSSL or IANA names); default: Go's",
+		normalize: normalizeCiphers,
+		field:     func(c *Config) any { return &c.Ciphers },
+	},
+	{
+		name: "do_handshake_on_connect", flags: []string{"do-handshake-on-connect"}, kind: kindBool, def: "false",
+		help:  "accepted for Gunicorn: the handshake always runs on the connection's goroutine before its first request",
+		field: func(c *Config) any { return &c.DoHandshakeOnConnect },
+	},
+	{
+		name: "suppress_ragged_eofs", flags: []string{"suppress-ragged-eofs"}, kind: kindBool, def: "true",
+		help:  "treat a client that closes without a TLS close_notify as having closed (false: log it)",
+		field: func(c *Config) any { return &c.SuppressRaggedEOFs },
+	},
+
 	// Operability (operability.go)
 	{
 		name: "admin_bind", flags: []string{"admin-bind"}, kind: kindString, def: "",
@@ -429,11 +474,8 @@ var unsupported = []struct {
 }{
 	{names: []string{"daemon"}, flags: []string{"daemon"}, short: "D",
 		reason: "run gowsgi in the foreground under a supervisor such as systemd"},
-	{names: []string{"keyfile", "certfile", "ssl_version", "cert_reqs", "ca_certs", "suppress_ragged_eofs",
-		"do_handshake_on_connect", "ciphers", "ssl_context"},
-		flags: []string{"keyfile", "certfile", "ssl-version", "cert-reqs", "ca-certs", "suppress-ragged-eofs",
-			"do-handshake-on-connect", "ciphers"},
-		reason: "TLS is not supported yet; terminate TLS in a reverse proxy"},
+	{names: []string{"ssl_context"},
+		reason: "the TLS context is built from --certfile, --keyfile, --ca-certs, --cert-reqs, --ssl-version and --ciphers (docs/tls.md)"},
 	{names: []string{"logger_class"}, flags: []string{"logger-class"},
 		reason: "gowsgi's logs are written in Go; a Python logger class cannot replace them"},
 	{names: []string{"syslog", "syslog_addr", "syslog_prefix", "syslog_facility"},

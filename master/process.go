@@ -87,6 +87,9 @@ func (p *process) getenv(name string) string {
 // at start: same arguments, same environment, same directory.
 func (p *process) loadConfig() (*config.Config, error) {
 	cfg, _, err := config.Load(p.args, p.getenv, io.Discard)
+	if err == nil {
+		err = loadTLS(cfg) // tls.go: a bad new certificate keeps the old one serving
+	}
 	return cfg, err
 }
 

@@ -27,6 +27,10 @@ func Run(cfg *config.Config, elog *config.ErrorLog, args []string) int {
 		return ExitBindError
 	}
 	log := elog.Logger("master")
+	if err := loadTLS(cfg); err != nil { // tls.go
+		log.Error().Err(err).Msg("cannot serve TLS")
+		return ExitBindError
+	}
 	watchStatsd(sd, log)
 	defer closeStatsd(sd, log)
 	raiseFDLimit(log, cfg.WorkerConnections)

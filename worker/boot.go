@@ -55,6 +55,10 @@ func Main() int {
 	}
 	ctl := os.NewFile(handoff.ControlFD, "control")
 	srv := newServer(cfg, log, listeners)
+	if srv.tls, err = newTLSFront(cfg, log); err != nil { // tls.go
+		log.Error().Err(err).Msg("cannot serve TLS")
+		return handoff.ExitWorkerBootError
+	}
 	ext.statsd = sd
 	srv.extras = ext
 	srv.hooks = h

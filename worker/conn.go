@@ -159,6 +159,9 @@ func (c *conn) serve() {
 	if !c.acceptProxyHeader() {
 		return
 	}
+	if c.srv.tls != nil && !c.startTLS() { // tls.go
+		return
+	}
 	if c.srv.uwsgi != nil {
 		c.serveUwsgi() // uwsgi.go
 		return

@@ -71,7 +71,7 @@ func (c *conn) chooseScheme() bool {
 		return false
 	}
 	if scheme == "" {
-		scheme = httpScheme
+		scheme = c.connScheme() // tls.go
 	}
 	c.info.Scheme = scheme
 	return true

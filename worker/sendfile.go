@@ -111,7 +111,7 @@ func (w *bodyWriter) sendFile(f pyshim.FileRegion) error {
 // pread and writes.
 func (w *bodyWriter) copyRegion(fd int, off, n int64) error {
 	sc, ok := w.nc.(syscall.Conn)
-	if !ok {
+	if !ok || encrypts(w.nc) { // tls.go: the bytes go through TLS in user space
 		return w.preadCopy(fd, off, n)
 	}
 	rc, err := sc.SyscallConn()

@@ -25,6 +25,7 @@ type server struct {
 	extras *extras     // logs and proxy trust, set by Main before run; nil in unit tests
 	hooks  *hooks      // the config file's server hooks, set by Main before run; nil when none (hooks.go)
 	uwsgi  *uwsgiFront // --protocol uwsgi; nil for HTTP
+	tls    *tlsFront   // --certfile: tls.go; nil for plain HTTP; set by Main before run
 	rids   *requestIDs // requestid.go
 
 	// Timeouts and sizes from the config; 0 means none.

@@ -72,6 +72,11 @@ type sock struct {
 	// written counts the bytes sendmsg took, so a contained panic knows
 	// whether a response had begun (panic.go); the hold timer writes too.
 	written atomic.Int64
+
+	// tls, when set (once, by startTLS before the first request), takes
+	// Read and writev through TLS: tls.go. tlsFront is its server side.
+	tls      *tlsLayer
+	tlsFront *tlsFront
 }
 
 var (
@@ -106,6 +111,9 @@ const (
 
 // Close closes the socket and takes it out of the load.
 func (s *sock) Close() error {
+	if s.tls != nil {
+		s.tls.closeNotify()
+	}
 	s.beginWait()
 	return s.f.Close()
 }
@@ -210,8 +218,16 @@ func (s *sock) releaseHold() {
 }
 
 // Read reads what the socket has, waiting (up to the read deadline) when
-// it has nothing yet.
+// it has nothing yet; through TLS once the handshake is done.
 func (s *sock) Read(p []byte) (int, error) {
+	if s.tls != nil {
+		return s.tls.read(p, s.tlsFront)
+	}
+	return s.readRaw(p)
+}
+
+// readRaw reads the socket itself.
+func (s *sock) readRaw(p []byte) (int, error) {
 	if len(p) == 0 {
 		return 0, nil
 	}
@@ -268,7 +284,8 @@ func (s *sock) tryWritev(bufs [][]byte) (int, error) {
 // so a slow reader that keeps reading is served to the end. It consumes
 // bufs' elements.
 func (s *sock) writeAll(bufs [][]byte, timeout time.Duration) error {
-	for bufs = skipEmpty(bufs); len(bufs) > 0; bufs = skipEmpty(bufs) {
+	// Through TLS, ciphertext of earlier writes may still wait: sent too.
+	for bufs = skipEmpty(bufs); len(bufs) > 0 || s.tls != nil && s.tls.unsent(); bufs = skipEmpty(bufs) {
 		if timeout > 0 {
 			s.setWriteDeadlineNear(time.Now().Add(timeout), timeout/deadlineSlack)
 		}
@@ -282,6 +299,14 @@ func (s *sock) writeAll(bufs [][]byte, timeout time.Duration) error {
 }
 
 func (s *sock) writev(bufs [][]byte, block bool) (int, error) {
+	if s.tls != nil {
+		return s.tls.writev(bufs, block)
+	}
+	return s.writevRaw(bufs, block)
+}
+
+// writevRaw writes the socket itself.
+func (s *sock) writevRaw(bufs [][]byte, block bool) (int, error) {
 	s.bufs, s.block = bufs, block
 	err := s.rc.Write(s.writeFn)
 	s.bufs = nil

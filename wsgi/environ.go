@@ -69,6 +69,12 @@ type Conn struct {
 	// ScriptName is the mount point (the server's SCRIPT_NAME variable),
 	// without a trailing slash; "" at the root.
 	ScriptName string
+	// Vars are more CGI variables of the connection, added to every
+	// request's environ as they are: on a TLS connection HTTPS,
+	// SSL_PROTOCOL and the client certificate's SSL_CLIENT_* (mod_ssl's
+	// names). Keys are upper case with underscores, so no request header
+	// (HTTP_*) can spoof them.
+	Vars [][2]string
 }
 
 // Environ encodes one request's environ. The zero value is ready; reuse
@@ -106,6 +112,15 @@ func (e *Environ) addKey(key, value []byte) {
 	e.buf = append(e.buf, value...)
 }
 
+// addPair adds a key that has no id.
+func (e *Environ) addPair(key, value string) {
+	e.buf = append(e.buf, 0)
+	e.buf = binary.NativeEndian.AppendUint16(e.buf, uint16(len(key)))
+	e.buf = append(e.buf, key...)
+	e.buf = binary.NativeEndian.AppendUint32(e.buf, uint32(len(value)))
+	e.buf = append(e.buf, value...)
+}
+
 // Build encodes the environ of req (PEP 3333 "environ Variables").
 // bodyLen is the length of the body the app will read when the server
 // buffered it whole (so a chunked upload gets a real CONTENT_LENGTH), or
@@ -127,6 +142,9 @@ func (e *Environ) Build(req *httpparse.Request, c *Conn, bodyLen int64) {
 		e.addString(idRemotePort, c.RemotePort) // a unix-socket peer has none
 	}
 	e.buildServer(req.Host, c)
+	for _, kv := range c.Vars {
+		e.addPair(kv[0], kv[1])
+	}
 	if req.ContentType != nil {
 		e.addID(idContentType, req.ContentType)
 	}

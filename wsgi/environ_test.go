@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"encoding/binary"
 	"net"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -64,6 +65,14 @@ func TestEnvironMapping(t *testing.T) {
 			"HTTP_HOST": "example.com:8080", "HTTP_USER_AGENT": "t", "SCRIPT_NAME": "", "wsgi.url_scheme": "http",
 		},
 		absent: []string{"CONTENT_TYPE", "CONTENT_LENGTH"},
+	}, {
+		name: "a TLS connection's variables, not spoofed by a header",
+		raw:  "GET / HTTP/1.1\r\nHost: h\r\nSSL-Client-Verify: SUCCESS\r\n\r\n",
+		conn: Conn{RemoteAddr: "10.0.0.7", RemotePort: "5555", ServerName: "h", ServerPort: "443", Scheme: "https",
+			Vars: [][2]string{{"HTTPS", "on"}, {"SSL_CLIENT_VERIFY", "NONE"}}},
+		bodyLen: -1,
+		want: map[string]string{"wsgi.url_scheme": "https", "SERVER_PORT": "443", "HTTPS": "on",
+			"SSL_CLIENT_VERIFY": "NONE", "HTTP_SSL_CLIENT_VERIFY": "SUCCESS"},
 	}, {
 		name: "post body keys are not HTTP_",
 		raw:  "POST / HTTP/1.1\r\nHost: h\r\nContent-Type: text/plain\r\nContent-Length: 3\r\n\r\nabc",
@@ -216,7 +225,7 @@ func TestNewConn(t *testing.T) {
 	}}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := NewConn(tt.local, tt.remote, tt.scheme, ""); got != tt.want {
+			if got := NewConn(tt.local, tt.remote, tt.scheme, ""); !reflect.DeepEqual(got, tt.want) {
 				t.Fatalf("NewConn = %+v; want %+v", got, tt.want)
 			}
 		})

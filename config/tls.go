@@ -1,0 +1,261 @@
+package config
+
+import (
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+)
+
+// Values of Config.SSLVersion (--ssl-version): the oldest TLS version a
+// client may use. TLS 1.0 and 1.1 are refused (RFC 8996 deprecates them).
+const (
+	SSLVersionTLS12 = "TLSv1_2"
+	SSLVersionTLS13 = "TLSv1_3"
+)
+
+// normalizeSSLVersion maps Gunicorn's --ssl-version values, the names
+// (with or without PROTOCOL_) and numbers of Python's ssl._SSLMethod, to
+// the minimum version gowsgi serves:
+//
+//	"TLS_SERVER", "TLS", "SSLv23", "2", "17", "TLSv1_2", "5", "1.2" → "TLSv1_2"
+//	"TLSv1_3", "1.3" → "TLSv1_3"
+//	"TLSv1", "TLSv1_1", "SSLv3", "3", "4" → error: too old
+//
+// Gunicorn's TLSv1_2 pins exactly TLS 1.2 (Python's PROTOCOL_TLSv1_2);
+// here it is a minimum, so clients that can use TLS 1.3 do.
+func normalizeSSLVersion(v any) (any, error) {
+	s := strings.TrimPrefix(strings.TrimSpace(v.(string)), "PROTOCOL_")
+	switch strings.ToUpper(s) {
+	case "TLS_SERVER", "TLS", "SSLV23", "2", "17", "TLSV1_2", "5", "1.2":
+		return SSLVersionTLS12, nil
+	case "TLSV1_3", "1.3":
+		return SSLVersionTLS13, nil
+	case "TLSV1", "TLSV1_0", "1.0", "3", "TLSV1_1", "1.1", "4", "SSLV2", "SSLV3", "1":
+		return nil, fmt.Errorf("ssl version %q is not served: gowsgi accepts TLS 1.2 and 1.3 only (RFC 8996 deprecates older versions); use TLSv1_2 or TLSv1_3", v)
+	}
+	return nil, fmt.Errorf("unknown ssl version %q: use TLSv1_2 (the default, meaning TLS 1.2 or newer) or TLSv1_3", v)
+}
+
+// opensslCipherNames maps OpenSSL's names of the TLS 1.2 suites Go
+// implements to their IANA names (RFC 8422, RFC 7905).
+var opensslCipherNames = map[string]string{
+	"ECDHE-ECDSA-AES128-GCM-SHA256": "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256",
+	"ECDHE-RSA-AES128-GCM-SHA256":   "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256",
+	"ECDHE-ECDSA-AES256-GCM-SHA384": "TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384",
+	"ECDHE-RSA-AES256-GCM-SHA384":   "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384",
+	"ECDHE-ECDSA-CHACHA20-POLY1305": "TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256",
+	"ECDHE-RSA-CHACHA20-POLY1305":   "TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256",
+	"ECDHE-ECDSA-AES128-SHA":        "TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA",
+	"ECDHE-RSA-AES128-SHA":          "TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA",
+	"ECDHE-ECDSA-AES256-SHA":        "TLS_ECDHE_ECDSA_WITH_AES_256_CBC_SHA",
+	"ECDHE-RSA-AES256-SHA":          "TLS_ECDHE_RSA_WITH_AES_256_CBC_SHA",
+}
+
+// normalizeCiphers accepts a colon-separated list of TLS 1.2 suite
+// names, OpenSSL's or IANA's, each one Go implements, and returns their
+// IANA names; "" keeps Go's defaults. OpenSSL's selection language
+// (HIGH, !aNULL, +) is not understood: a list that uses it is refused,
+// as is a TLS 1.3 suite (Go always enables its three, RFC 8446 §9.1).
+//
+//	"ECDHE-RSA-AES128-GCM-SHA256" → "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256"
+//	"HIGH:!aNULL" → error
+func normalizeCiphers(v any) (any, error) {
+	s := strings.TrimSpace(v.(string))
+	if s == "" {
+		return "", nil
+	}
+	var out []string
+	for _, name := range strings.FieldsFunc(s, func(r rune) bool { return r == ':' || r == ',' || r == ' ' }) {
+		iana := name
+		if n, ok := opensslCipherNames[strings.ToUpper(name)]; ok {
+			iana = n
+		}
+		id, ok := cipherID(iana)
+		if !ok {
+			return nil, fmt.Errorf("cipher %q is not a TLS 1.2 suite Go implements: name suites one by one, such as ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256 (docs/tls.md lists them)", name)
+		}
+		out = append(out, tls.CipherSuiteName(id))
+	}
+	return strings.Join(out, ":"), nil
+}
+
+// cipherID finds a TLS 1.2 suite of Go's secure list by IANA name.
+func cipherID(iana string) (uint16, bool) {
+	for _, cs := range tls.CipherSuites() {
+		if !strings.EqualFold(cs.Name, iana) {
+			continue
+		}
+		for _, v := range cs.SupportedVersions {
+			if v == tls.VersionTLS12 {
+				return cs.ID, true
+			}
+		}
+	}
+	return 0, false
+}
+
+// checkTLS checks the TLS settings against each other; the files are
+// read by LoadTLSMaterial (the master's job).
+func checkTLS(c *Config) error {
+	if c.CertFile == "" {
+		for _, s := range []struct {
+			set  bool
+			flag string
+		}{
+			{c.KeyFile != "", "--keyfile"}, {c.CACerts != "", "--ca-certs"}, {c.CertReqs != 0, "--cert-reqs"},
+			{c.Ciphers != "", "--ciphers"}, {c.SSLVersion != SSLVersionTLS12, "--ssl-version"},
+		} {
+			if s.set {
+				return &Error{Err: fmt.Errorf("%s needs --certfile: TLS is on only with a certificate", s.flag)}
+			}
+		}
+		return nil
+	}
+	if c.CertReqs > 0 && c.CACerts == "" {
+		return &Error{Err: errors.New("--cert-reqs 1 or 2 needs --ca-certs: the CA certificates that sign the clients' certificates")}
+	}
+	if c.Protocol == ProtocolUwsgi {
+		return &Error{Err: errors.New("--certfile serves HTTPS; it does not apply to --protocol uwsgi")}
+	}
+	return nil
+}
+
+// TLSMaterial is what a worker needs to serve TLS, read by the master.
+type TLSMaterial struct {
+	Cert      []byte `json:"cert"`                 // PEM: the certificate, then its chain
+	Key       []byte `json:"key"`                  // PEM: the private key
+	ClientCAs []byte `json:"client_cas,omitempty"` // PEM: CAs for client certificates
+	// TicketSecret is the generation's secret from which every worker
+	// derives the same session-ticket keys (worker/tls.go), so a client
+	// resumes on any worker. The master makes a new one at start and on
+	// each HUP.
+	TicketSecret []byte `json:"ticket_secret"`
+}
+
+// LoadTLSMaterial reads and checks c's certificate, key and client CAs.
+// Its errors name the file and the problem, in one line.
+func LoadTLSMaterial(c *Config) (*TLSMaterial, error) {
+	if c.CertFile == "" {
+		return nil, nil
+	}
+	m := &TLSMaterial{}
+	var err error
+	if m.Cert, err = readPEMFile("certfile", c.CertFile); err != nil {
+		return nil, err
+	}
+	keyFile := c.KeyFile
+	if keyFile == "" {
+		keyFile = c.CertFile
+	}
+	if m.Key, err = readPEMFile("keyfile", keyFile); err != nil {
+		return nil, err
+	}
+	if c.CACerts != "" {
+		if m.ClientCAs, err = readPEMFile("ca-certs", c.CACerts); err != nil {
+			return nil, err
+		}
+	}
+	if err := m.check(c, keyFile); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+func readPEMFile(what, path string) ([]byte, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		var pe *os.PathError
+		if errors.As(err, &pe) {
+			err = pe.Err
+		}
+		return nil, fmt.Errorf("--%s %s: %w", what, path, err)
+	}
+	return b, nil
+}
+
+// check parses the material as the worker will.
+func (m *TLSMaterial) check(c *Config, keyFile string) error {
+	var certs, keys int
+	for rest := m.Cert; ; {
+		var b *pem.Block
+		if b, rest = pem.Decode(rest); b == nil {
+			break
+		}
+		if b.Type != "CERTIFICATE" {
+			continue
+		}
+		certs++
+		if _, err := x509.ParseCertificate(b.Bytes); err != nil {
+			return fmt.Errorf("--certfile %s: certificate %d: %w", c.CertFile, certs, err)
+		}
+	}
+	if certs == 0 {
+		return fmt.Errorf("--certfile %s: no PEM certificate (BEGIN CERTIFICATE) in it", c.CertFile)
+	}
+	for rest := m.Key; ; {
+		var b *pem.Block
+		if b, rest = pem.Decode(rest); b == nil {
+			break
+		}
+		if b.Type == "ENCRYPTED PRIVATE KEY" || strings.Contains(b.Headers["Proc-Type"], "ENCRYPTED") {
+			return fmt.Errorf("--keyfile %s: the private key is encrypted; gowsgi reads unencrypted keys only "+
+				"(decrypt it with openssl pkey -in %s -out NEW and protect NEW with file permissions)", keyFile, keyFile)
+		}
+		if strings.HasSuffix(b.Type, "PRIVATE KEY") {
+			keys++
+		}
+	}
+	if keys == 0 {
+		return fmt.Errorf("--keyfile %s: no PEM private key (BEGIN PRIVATE KEY) in it", keyFile)
+	}
+	if _, err := tls.X509KeyPair(m.Cert, m.Key); err != nil {
+		return fmt.Errorf("--keyfile %s: does not go with --certfile %s: %w", keyFile, c.CertFile, err)
+	}
+	if m.ClientCAs != nil && !x509.NewCertPool().AppendCertsFromPEM(m.ClientCAs) {
+		return fmt.Errorf("--ca-certs %s: no PEM certificate (BEGIN CERTIFICATE) in it", c.CACerts)
+	}
+	return nil
+}
+
+// ServerConfig builds the crypto/tls configuration a worker serves with,
+// without session-ticket keys (the worker sets and rotates them).
+func (m *TLSMaterial) ServerConfig(c *Config) (*tls.Config, error) {
+	cert, err := tls.X509KeyPair(m.Cert, m.Key)
+	if err != nil {
+		return nil, err
+	}
+	tc := &tls.Config{
+		Certificates: []tls.Certificate{cert},
+		MinVersion:   tls.VersionTLS12,
+		// ALPN (RFC 7301): HTTP/1.1 only; h2 would be added here.
+		NextProtos: []string{"http/1.1"},
+	}
+	if c.SSLVersion == SSLVersionTLS13 {
+		tc.MinVersion = tls.VersionTLS13
+	}
+	if c.Ciphers != "" {
+		for _, name := range strings.Split(c.Ciphers, ":") {
+			id, ok := cipherID(name)
+			if !ok {
+				return nil, fmt.Errorf("cipher %q: not a TLS 1.2 suite Go implements", name)
+			}
+			tc.CipherSuites = append(tc.CipherSuites, id)
+		}
+	}
+	if m.ClientCAs != nil {
+		tc.ClientCAs = x509.NewCertPool()
+		tc.ClientCAs.AppendCertsFromPEM(m.ClientCAs)
+	}
+	// Python's ssl.CERT_NONE, CERT_OPTIONAL, CERT_REQUIRED.
+	switch c.CertReqs {
+	case 1:
+		tc.ClientAuth = tls.VerifyClientCertIfGiven
+	case 2:
+		tc.ClientAuth = tls.RequireAndVerifyClientCert
+	}
+	return tc, nil
+}
