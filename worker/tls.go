@@ -264,6 +264,9 @@ func (l *tlsLayer) closeNotify() {
 	l.mu.Lock()
 	l.buffering = false
 	l.mu.Unlock()
+	// CloseWrite leaves a write deadline in the past, which would fail
+	// the send before it is tried; this one never waits anyway.
+	l.s.SetWriteDeadline(time.Time{})
 	l.flush(false)
 }
 
