@@ -145,6 +145,7 @@ func ExampleConfig_WriteTOML() {
 	// cert_reqs = 0
 	// ssl_version = "TLSv1_2"
 	// ciphers = ""
+	// plain_bind = []
 	// do_handshake_on_connect = false
 	// suppress_ragged_eofs = true
 	// admin_bind = ""

@@ -70,6 +70,7 @@ func TestLoadDefaults(t *testing.T) {
 		Protocol:              "http",
 		UwsgiAllowIPs:         []string{"127.0.0.1", "::1"},
 		SSLVersion:            SSLVersionTLS12,
+		PlainBind:             []string{},
 		SuppressRaggedEOFs:    true,
 		RequestIDHeader:       "X-Request-ID",
 	}

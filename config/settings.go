@@ -399,6 +399,12 @@ var settings = []*setting{
 		field:     func(c *Config) any { return &c.Ciphers },
 	},
 	{
+		name: "plain_bind", flags: []string{"plain-bind"}, kind: kindList, def: "",
+		help:      "with --certfile, serve plain HTTP on `ADDRESS`, one of the --bind addresses (repeatable; by default TLS is on every bind)",
+		normalize: eachItem(normalizeBind),
+		field:     func(c *Config) any { return &c.PlainBind },
+	},
+	{
 		name: "do_handshake_on_connect", flags: []string{"do-handshake-on-connect"}, kind: kindBool, def: "false",
 		help:  "accepted for Gunicorn: the handshake always runs on the connection's goroutine before its first request",
 		field: func(c *Config) any { return &c.DoHandshakeOnConnect },

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 )
 
@@ -108,12 +109,19 @@ func checkTLS(c *Config) error {
 		}{
 			{c.KeyFile != "", "--keyfile"}, {c.CACerts != "", "--ca-certs"}, {c.CertReqs != 0, "--cert-reqs"},
 			{c.Ciphers != "", "--ciphers"}, {c.SSLVersion != SSLVersionTLS12, "--ssl-version"},
+			{len(c.PlainBind) > 0, "--plain-bind"},
 		} {
 			if s.set {
 				return &Error{Err: fmt.Errorf("%s needs --certfile: TLS is on only with a certificate", s.flag)}
 			}
 		}
 		return nil
+	}
+	for _, p := range c.PlainBind {
+		if !slices.Contains(c.Bind, p) {
+			return &Error{Err: fmt.Errorf("--plain-bind %s is not one of the --bind addresses %v: "+
+				"bind it with --bind too, and --plain-bind makes it plain HTTP", p, c.Bind)}
+		}
 	}
 	if c.CertReqs > 0 && c.CACerts == "" {
 		return &Error{Err: errors.New("--cert-reqs 1 or 2 needs --ca-certs: the CA certificates that sign the clients' certificates")}

@@ -122,3 +122,31 @@ func TestLoadTLSMaterial(t *testing.T) {
 		})
 	}
 }
+
+func TestCheckTLS(t *testing.T) {
+	base := Config{Bind: []string{"0.0.0.0:443", "127.0.0.1:8080"}, SSLVersion: SSLVersionTLS12, Protocol: ProtocolHTTP}
+	tests := []struct {
+		name string
+		edit func(*Config)
+		want string // "" = accepted
+	}{
+		{"TLS off", func(c *Config) {}, ""},
+		{"plain bind among the binds", func(c *Config) { c.CertFile, c.PlainBind = "c.pem", []string{"127.0.0.1:8080"} }, ""},
+		{"plain bind not bound", func(c *Config) { c.CertFile, c.PlainBind = "c.pem", []string{"127.0.0.1:9"} },
+			"--plain-bind 127.0.0.1:9 is not one of the --bind addresses"},
+		{"plain bind without TLS", func(c *Config) { c.PlainBind = []string{"127.0.0.1:8080"} }, "--plain-bind needs --certfile"},
+		{"key without certificate", func(c *Config) { c.KeyFile = "k.pem" }, "--keyfile needs --certfile"},
+		{"required client certificates without CAs", func(c *Config) { c.CertFile, c.CertReqs = "c.pem", 2 }, "--cert-reqs 1 or 2 needs --ca-certs"},
+		{"uwsgi", func(c *Config) { c.CertFile, c.Protocol = "c.pem", ProtocolUwsgi }, "does not apply to --protocol uwsgi"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := base
+			tt.edit(&c)
+			err := checkTLS(&c)
+			if (tt.want == "") != (err == nil) || err != nil && !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("checkTLS = %v; want %q", err, tt.want)
+			}
+		})
+	}
+}

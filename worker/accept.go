@@ -23,8 +23,11 @@ type listener struct {
 	rc   syscall.RawConn // f's
 	addr net.Addr        // the bound address; for unix sockets, the local address of every connection
 	tcp  bool
-	load *load
-	wake chan struct{} // load's signal that there is room again
+	// plain: no TLS on this listener although --certfile is set
+	// (--plain-bind); immutable.
+	plain bool
+	load  *load
+	wake  chan struct{} // load's signal that there is room again
 	// closed is set by Close: the accept loop ends rather than retrying.
 	closed atomic.Bool
 

@@ -159,7 +159,7 @@ func (c *conn) serve() {
 	if !c.acceptProxyHeader() {
 		return
 	}
-	if c.srv.tls != nil && !c.startTLS() { // tls.go
+	if c.nc.tlsFront != nil && !c.startTLS() { // tls.go
 		return
 	}
 	if c.srv.uwsgi != nil {

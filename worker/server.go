@@ -177,6 +177,7 @@ func newServer(cfg *config.Config, log zerolog.Logger, lns []net.Listener) *serv
 			log.Error().Err(err).Stringer("address", ln.Addr()).Msg("cannot accept on an inherited listener")
 			continue
 		}
+		l.plain = plainListener(cfg, i) // tls.go
 		s.lns = append(s.lns, l)
 	}
 	for i := range threads {
@@ -238,6 +239,9 @@ func (s *server) newConn(fd int, sa unix.Sockaddr, ln *listener) *conn {
 		s.load.done()
 		s.log.Warn().Err(err).Msg("cannot set up a connection")
 		return nil
+	}
+	if !ln.plain {
+		sk.tlsFront = s.tls // nil without --certfile
 	}
 	c := s.spareConn()
 	c.open(s, sk, time.Now())

@@ -73,8 +73,9 @@ type sock struct {
 	// whether a response had begun (panic.go); the hold timer writes too.
 	written atomic.Int64
 
-	// tls, when set (once, by startTLS before the first request), takes
-	// Read and writev through TLS: tls.go. tlsFront is its server side.
+	// tlsFront is set by newConn on a TLS listener, before serve. tls,
+	// when set (once, by startTLS before the first request), takes Read
+	// and writev through TLS: tls.go.
 	tls      *tlsLayer
 	tlsFront *tlsFront
 }

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -270,6 +271,13 @@ func (l *tlsLayer) closeNotify() {
 	l.flush(false)
 }
 
+// plainListener reports whether the worker's listener i, inherited in
+// the order of cfg.Bind, is one of --plain-bind. (With systemd's
+// sockets, Bind is not used and every listener is TLS.)
+func plainListener(cfg *config.Config, i int) bool {
+	return i < len(cfg.Bind) && slices.Contains(cfg.PlainBind, cfg.Bind[i])
+}
+
 // encrypts reports whether nc writes through TLS, so sendfile(2) of a
 // file region would bypass the encryption.
 func encrypts(nc net.Conn) bool {
@@ -290,7 +298,7 @@ var errPlainHTTP = errors.New("worker: plain HTTP sent to a TLS listener")
 // as nginx answers (its 497 code is internal; the client sees 400). It
 // reports whether the connection goes on.
 func (c *conn) startTLS() bool {
-	f := c.srv.tls
+	f := c.nc.tlsFront
 	c.nc.SetDeadline(time.Now().Add(f.timeout))
 	b, err := c.br.Peek(1)
 	if err != nil {
@@ -304,7 +312,7 @@ func (c *conn) startTLS() bool {
 	}
 	pre, _ := c.br.Peek(c.br.Buffered())
 	l := newTLSLayer(c.nc, append([]byte(nil), pre...), f)
-	c.nc.tls, c.nc.tlsFront = l, f
+	c.nc.tls = l
 	if err := l.conn.Handshake(); err != nil {
 		c.srv.log.Debug().Err(err).Str("remote", c.info.RemoteAddr).Msg("TLS handshake failed")
 		return false
