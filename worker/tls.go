@@ -26,9 +26,9 @@ import (
 //
 //   - a write that never blocks (tryWritev) stays one that never blocks:
 //     the layer encrypts into its own buffer of ciphertext (pend) and
-//     sends what the socket takes now; a non-blocking write encrypts at
-//     most tlsTryChunk bytes, so pend stays small, and the next one
-//     first sends pend. A blocking write (writeAll) sends pend before it
+//     sends what the socket takes now; a write encrypts at most
+//     tlsTryChunk bytes, so pend stays small, and the next one first
+//     sends pend. A blocking write (writeAll) sends pend before it
 //     returns, so a finished response is on the wire.
 //   - the load accounting: the layer reads and writes the raw socket
 //     through readRaw and writevRaw, which mark the waits as before.
@@ -204,9 +204,11 @@ func (l *tlsLayer) unsent() bool {
 }
 
 // writev is sock.writev through TLS: it returns how many bytes of bufs
-// (plaintext) were taken. With block it waits until they, and what was
-// pending before, are sent; without, it takes nothing while older
-// ciphertext waits, and at most tlsTryChunk bytes otherwise.
+// (plaintext) were taken, at most tlsTryChunk, so the ciphertext of a
+// big body is never held whole (sock.Write and writeAll call again for
+// the rest). With block it waits until they, and what was pending
+// before, are sent; without, it takes nothing while older ciphertext
+// waits.
 func (l *tlsLayer) writev(bufs [][]byte, block bool) (int, error) {
 	if err := l.flush(block); err != nil {
 		return 0, err
@@ -214,10 +216,7 @@ func (l *tlsLayer) writev(bufs [][]byte, block bool) (int, error) {
 	if !block && l.unsent() {
 		return 0, nil
 	}
-	limit := size(bufs)
-	if !block {
-		limit = min(limit, tlsTryChunk)
-	}
+	limit := min(size(bufs), tlsTryChunk)
 	l.mu.Lock()
 	l.buffering = true
 	l.mu.Unlock()
@@ -300,6 +299,12 @@ var errPlainHTTP = errors.New("worker: plain HTTP sent to a TLS listener")
 func (c *conn) startTLS() bool {
 	f := c.nc.tlsFront
 	c.nc.SetDeadline(time.Now().Add(f.timeout))
+	if c.br == nil { // a new conn gets its read buffer with its first byte: conn.go
+		if err := c.nc.waitReadable(); err != nil {
+			return false
+		}
+		c.newReader()
+	}
 	b, err := c.br.Peek(1)
 	if err != nil {
 		return false
