@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"path/filepath"
 	"strings"
@@ -107,4 +108,30 @@ func TestTLSAccessLog(t *testing.T) {
 	tlsEnv(t, s, "--cacert", caFile, "--tls-max", "1.2", "--ciphers", "ECDHE-ECDSA-AES256-GCM-SHA384")
 	want := `tls TLSv1.2 TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384 "GET /env HTTP/1.1" 200`
 	s.waitFor(func() bool { return strings.Contains(s.output(), want) })
+}
+
+// TestTLSFullWorkerEvicts: a worker whose places are all taken by
+// connections that never start their handshake, or stall in it, still
+// serves a real client: they are evicted as silent connections and
+// stalled heads are (worker/room.go).
+func TestTLSFullWorkerEvicts(t *testing.T) {
+	dir := t.TempDir()
+	ca := newCA(t, "root")
+	cert := ca.serverCert(t, dir, "server", ecdsaP256)
+	caFile := ca.write(t, dir, "ca.pem")
+	s := start(t, serverOpts{args: []string{"tlsapp:app", "--certfile", cert.certFile, "--keyfile", cert.keyFile,
+		"--worker-connections", "8"}})
+	for i := range 8 {
+		c, err := net.Dial("tcp", s.address())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		if i%2 == 0 {
+			c.Write([]byte{0x16, 0x03, 0x01}) // a handshake that stalls
+		}
+	}
+	// The stalled handshakes become evictable after a second; the client
+	// waits that long at most, through curl's own timeout.
+	wantEnv(t, tlsEnv(t, s, "--cacert", caFile), map[string]any{"wsgi.url_scheme": "https"})
 }

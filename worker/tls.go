@@ -296,29 +296,32 @@ var errPlainHTTP = errors.New("worker: plain HTTP sent to a TLS listener")
 // through TLS. A client that speaks plain HTTP instead gets a plain 400,
 // as nginx answers (its 497 code is internal; the client sees 400). It
 // reports whether the connection goes on.
+//
+// Until the handshake is done, the connection is evictable as a plain
+// one is (room.go): while it waits for its first byte as a fresh
+// connection, and then as a request head in progress.
 func (c *conn) startTLS() bool {
 	f := c.nc.tlsFront
-	c.nc.SetDeadline(time.Now().Add(f.timeout))
-	if c.br == nil { // a new conn gets its read buffer with its first byte: conn.go
-		if err := c.nc.waitReadable(); err != nil {
-			return false
-		}
-		c.newReader()
-	}
-	b, err := c.br.Peek(1)
-	if err != nil {
+	if !c.awaitRequest(c.srv.firstByteTimeout) { // the ClientHello's first byte
 		return false
 	}
-	if b[0] != tlsRecordHandshake {
-		c.nc.SetDeadline(time.Time{})
+	if b, _ := c.br.Peek(1); b[0] != tlsRecordHandshake {
 		c.srv.log.Info().Err(errPlainHTTP).Str("remote", c.info.RemoteAddr).Msg("bad request")
 		c.writeError(400, "The plain HTTP request was sent to HTTPS port.")
 		return false
 	}
+	c.beginHead() // its read deadline: --header-timeout, or --header-min-rate's
+	now := time.Now()
+	if c.srv.headerTimeout <= 0 {
+		c.nc.SetReadDeadline(now.Add(f.timeout))
+	}
+	c.nc.SetWriteDeadline(now.Add(f.timeout))
 	pre, _ := c.br.Peek(c.br.Buffered())
 	l := newTLSLayer(c.nc, append([]byte(nil), pre...), f)
 	c.nc.tls = l
-	if err := l.conn.Handshake(); err != nil {
+	err := l.conn.Handshake()
+	c.endHead(err)
+	if err != nil {
 		c.srv.log.Debug().Err(err).Str("remote", c.info.RemoteAddr).Msg("TLS handshake failed")
 		return false
 	}
