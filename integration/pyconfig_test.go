@@ -106,7 +106,7 @@ func TestPythonConfigErrors(t *testing.T) {
 	tests := []struct{ name, file, want string }{
 		{"raises", "workers = 2\nbind = BIND\n", "raises.py:2: the config file raised NameError: name 'BIND' is not defined"},
 		{"bad value", "import os\n\nworkers = 'many'\n", `bad value.py:3: workers: "many" is not a whole number`},
-		{"TLS", "certfile = '/etc/ssl/c.pem'\n", "TLS.py:1: certfile: Gunicorn's setting is not supported by gowsgi"},
+		{"unsupported", "paste = 'x.ini'\n", "unsupported.py:1: paste: Gunicorn's setting is not supported by gowsgi"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
