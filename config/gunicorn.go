@@ -13,8 +13,8 @@ import (
 // or does not have: their flags and config file entries are accepted
 // with a one-line notice saying why they change nothing, so a Gunicorn
 // command line or gunicorn.conf.py starts as it is. Settings whose
-// effect gowsgi cannot give are refused instead (unsupported, in
-// settings.go). docs/gunicorn.md has the whole table.
+// effect gowsgi cannot give are refused instead (unsupported,
+// below). docs/gunicorn.md has the whole table.
 var ignored = []*setting{
 	{name: "worker_tmp_dir", flags: []string{"worker-tmp-dir"}, kind: kindString,
 		help:   "`DIR`",
@@ -35,6 +35,38 @@ var ignored = []*setting{
 		notice: "Gunicorn does not use it either; gowsgi spools large request bodies to $TMPDIR (--max-buffered-body)"},
 	{name: "default_proc_name", kind: kindString,
 		notice: "the process title comes from proc_name or the app, as in Gunicorn"},
+}
+
+// unsupported lists Gunicorn's settings whose effect gowsgi cannot give,
+// with their flags and the reason; they stop the server. Naming them
+// turns "unknown flag" into an explanation, and keeps flag abbreviations
+// exactly as ambiguous as they are for Gunicorn.
+var unsupported = []struct {
+	names  []string // setting names (TOML keys)
+	flags  []string // long flags without "--"
+	short  string
+	reason string
+}{
+	{names: []string{"daemon"}, flags: []string{"daemon"}, short: "D",
+		reason: "run gowsgi in the foreground under a supervisor such as systemd"},
+	{names: []string{"ssl_context"},
+		reason: "the TLS context is built from --certfile, --keyfile, --ca-certs, --cert-reqs, --ssl-version and --ciphers (docs/tls.md)"},
+	{names: []string{"logger_class"}, flags: []string{"logger-class"},
+		reason: "gowsgi's logs are written in Go; a Python logger class cannot replace them"},
+	{names: []string{"syslog", "syslog_addr", "syslog_prefix", "syslog_facility"},
+		flags:  []string{"log-syslog", "log-syslog-to", "log-syslog-prefix", "log-syslog-facility"},
+		reason: "gowsgi logs to a file or stderr, not to syslog; under systemd, journald collects stderr"},
+	{names: []string{"paste", "raw_paste_global_conf"}, flags: []string{"paste", "paster", "paste-global"},
+		reason: "PasteDeploy is not supported; give the app as MODULE:APP"},
+	{names: []string{"spew"}, flags: []string{"spew"}, reason: "use a Python tracer in the app instead"},
+	{names: []string{"sendfile"}, flags: []string{"no-sendfile"}, reason: "gowsgi always sends wsgi.file_wrapper files with sendfile(2)"},
+	{names: []string{"strip_header_spaces", "tolerate_dangerous_framing", "permit_unconventional_http_method",
+		"permit_unconventional_http_version", "casefold_http_method", "header_map", "forwarder_headers",
+		"permit_obsolete_folding"},
+		flags: []string{"strip-header-spaces", "tolerate-dangerous-framing", "permit-unconventional-http-method",
+			"permit-unconventional-http-version", "casefold-http-method", "header-map", "forwarder-headers",
+			"permit-obsolete-folding"},
+		reason: "gowsgi's HTTP parser is always strict and has no switches to relax it"},
 }
 
 const logConfigNotice = "gowsgi writes its error and access logs itself (--error-logfile, --access-logfile, " +
