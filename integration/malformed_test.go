@@ -61,31 +61,38 @@ func TestMalformedRequestsOverTCP(t *testing.T) {
 			raw: "GET * HTTP/1.1\r\nHost: x\r\n\r\n"},
 	}
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			c, err := net.Dial("tcp", s.addr)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer c.Close()
-			if _, err := io.WriteString(c, tt.raw+smuggled); err != nil {
-				t.Fatal(err)
-			}
-			c.SetReadDeadline(time.Now().Add(10 * time.Second))
-			all, err := io.ReadAll(c) // returns once the server closes
-			if err != nil {
-				t.Fatalf("reading until the server closes: %v (got %q)", err, all)
-			}
-			got := string(all)
-			if !strings.HasPrefix(got, "HTTP/1.1 "+tt.status+" ") {
-				t.Fatalf("response %q; want status %s", firstLine(got), tt.status)
-			}
-			if n := strings.Count(got, "HTTP/1.1 "); n != 1 {
-				t.Fatalf("%d responses on the connection; the bytes after the bad request were served:\n%s", n, got)
-			}
-			if !strings.Contains(got, "Connection: close\r\n") {
-				t.Errorf("the error response does not say Connection: close")
-			}
-		})
+		t.Run(tt.name, func(t *testing.T) { requireOneAnswerThenClose(t, s.addr, tt.raw, tt.status) })
+	}
+}
+
+// requireOneAnswerThenClose sends raw followed by smuggled on one
+// connection and requires one response with the status, saying
+// Connection: close, and the connection closed after it: the bytes after
+// the request are never served as a request.
+func requireOneAnswerThenClose(t *testing.T, addr, raw, status string) {
+	t.Helper()
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if _, err := io.WriteString(c, raw+smuggled); err != nil {
+		t.Fatal(err)
+	}
+	c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	all, err := io.ReadAll(c) // returns once the server closes
+	if err != nil {
+		t.Fatalf("reading until the server closes: %v (got %q)", err, all)
+	}
+	got := string(all)
+	if !strings.HasPrefix(got, "HTTP/1.1 "+status+" ") {
+		t.Fatalf("response %q; want status %s", firstLine(got), status)
+	}
+	if n := strings.Count(got, "HTTP/1.1 "); n != 1 {
+		t.Fatalf("%d responses on the connection; the bytes after the request were served:\n%s", n, got)
+	}
+	if !strings.Contains(got, "Connection: close\r\n") {
+		t.Errorf("the response does not say Connection: close")
 	}
 }
 

@@ -1,11 +1,8 @@
 package integration
 
 import (
-	"io"
-	"net"
 	"strings"
 	"testing"
-	"time"
 )
 
 // TestGunicornMainHeaderRules sends the request shapes Gunicorn main
@@ -40,27 +37,6 @@ func TestGunicornMainHeaderRules(t *testing.T) {
 			raw: "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nab\r\n0\r\nContent-Length: 40\r\n\r\n"},
 	}
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			c, err := net.Dial("tcp", s.addr)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer c.Close()
-			if _, err := io.WriteString(c, tt.raw+smuggled); err != nil {
-				t.Fatal(err)
-			}
-			c.SetReadDeadline(time.Now().Add(10 * time.Second))
-			all, err := io.ReadAll(c) // returns once the server closes
-			if err != nil {
-				t.Fatalf("reading until the server closes: %v (got %q)", err, all)
-			}
-			got := string(all)
-			if !strings.HasPrefix(got, "HTTP/1.1 "+tt.status+" ") {
-				t.Fatalf("response %q; want status %s", firstLine(got), tt.status)
-			}
-			if n := strings.Count(got, "HTTP/1.1 "); n != 1 {
-				t.Fatalf("%d responses on the connection; the request after it was served:\n%s", n, got)
-			}
-		})
+		t.Run(tt.name, func(t *testing.T) { requireOneAnswerThenClose(t, s.addr, tt.raw, tt.status) })
 	}
 }
