@@ -3,8 +3,6 @@ package worker
 import (
 	"fmt"
 	"os"
-
-	"github.com/gowsgi/gowsgi/pyshim"
 )
 
 // RunHookHost is the hidden command handoff.HookHostCommand: the Python
@@ -18,14 +16,5 @@ func RunHookHost(args []string) int {
 		return 2
 	}
 	exe, _ := os.Executable()
-	python := ""
-	if args[0] != "" {
-		p, err := pyshim.VirtualenvPython(args[0])
-		if err != nil {
-			fmt.Fprintf(os.Stderr, "gowsgi: hook host: %v\n", err)
-			return 2
-		}
-		python = p
-	}
-	return pyshim.RunScript(exe, python, hooksSource+"\nsys.exit(host_main())\n", []string{exe})
+	return runScript("hook host", args[0], hooksSource+"\nsys.exit(host_main())\n", []string{exe})
 }

@@ -24,14 +24,23 @@ func ReadPythonConfig(args []string) int {
 		return 2
 	}
 	exe, _ := os.Executable()
+	return runScript("reading "+args[0], args[1], pyconfigSource, []string{exe, args[0]})
+}
+
+// runScript runs source as the main module of the embedded CPython with
+// sys.argv argv, in the virtualenv venv ("" for none), for the hidden
+// commands that give the master a Python process; what names the command
+// in the one line a bad virtualenv gets. It returns the exit code.
+func runScript(what, venv, source string, argv []string) int {
 	python := ""
-	if args[1] != "" {
-		p, err := pyshim.VirtualenvPython(args[1])
+	if venv != "" {
+		p, err := pyshim.VirtualenvPython(venv)
 		if err != nil {
-			fmt.Fprintf(os.Stderr, "gowsgi: reading %s: %v\n", args[0], err)
+			fmt.Fprintf(os.Stderr, "gowsgi: %s: %v\n", what, err)
 			return 2
 		}
 		python = p
 	}
-	return pyshim.RunScript(exe, python, pyconfigSource, []string{exe, args[0]})
+	exe, _ := os.Executable()
+	return pyshim.RunScript(exe, python, source, argv)
 }
