@@ -176,11 +176,16 @@ func (s *server) output() string {
 
 // find returns the log lines with this message.
 func (s *server) find(msg string) []logLine {
+	return s.linesWhere(func(m string) bool { return m == msg })
+}
+
+// linesWhere returns the log lines whose message satisfies match.
+func (s *server) linesWhere(match func(message string) bool) []logLine {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var out []logLine
 	for _, l := range s.lines {
-		if l.str("message") == msg {
+		if match(l.str("message")) {
 			out = append(out, l)
 		}
 	}

@@ -167,15 +167,7 @@ func eventually(t *testing.T, what string, cond func() bool) {
 
 // logged returns the log lines whose message starts with prefix.
 func (s *server) logged(prefix string) []logLine {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	var out []logLine
-	for _, l := range s.lines {
-		if strings.HasPrefix(l.str("message"), prefix) {
-			out = append(out, l)
-		}
-	}
-	return out
+	return s.linesWhere(func(m string) bool { return strings.HasPrefix(m, prefix) })
 }
 
 // readPidfile returns the pid in path, or 0.

@@ -27,17 +27,9 @@ func writeConf(t *testing.T, dir, name, text string) string {
 	return p
 }
 
-// logged returns the log lines whose message contains text.
+// loggedContaining returns the log lines whose message contains text.
 func (s *server) loggedContaining(text string) []logLine {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	var out []logLine
-	for _, l := range s.lines {
-		if strings.Contains(l.str("message"), text) {
-			out = append(out, l)
-		}
-	}
-	return out
+	return s.linesWhere(func(m string) bool { return strings.Contains(m, text) })
 }
 
 // TestPythonConfigDefaultFile: with no -c, ./gunicorn.conf.py is read,
