@@ -1,6 +1,10 @@
 package config
 
-import "time"
+import (
+	"time"
+
+	"github.com/gowsgi/gowsgi/errorlog"
+)
 
 // Config is the fully resolved configuration of one gowsgi instance.
 //
@@ -120,4 +124,10 @@ type Config struct {
 	// settings accepted and ignored, unknown names in a Python config
 	// file) for the caller of Load to log. Not passed to workers.
 	Notices []string `json:"-"`
+}
+
+// ErrorLogOptions are the settings the error log of every process
+// opens with (errorlog.Open).
+func (c *Config) ErrorLogOptions() errorlog.Options {
+	return errorlog.Options{Path: c.ErrorLog, Level: c.LogLevel, Format: c.LogFormat}
 }

@@ -5,8 +5,6 @@ import (
 	"sort"
 	"strings"
 	"time"
-
-	"github.com/rs/zerolog"
 )
 
 // ignored lists Gunicorn's settings whose purpose gowsgi already serves
@@ -182,21 +180,4 @@ func (c *Config) GunicornValues() map[string]any {
 		}
 	}
 	return m
-}
-
-// PythonLogLevel maps the level of a message a server hook logged
-// (server.log.warning(...)) to the error log's: Python's critical shows
-// as zerolog's fatal level, which WithLevel writes without exiting.
-func PythonLogLevel(name string) zerolog.Level {
-	switch name {
-	case "debug":
-		return zerolog.DebugLevel
-	case "info":
-		return zerolog.InfoLevel
-	case "warning":
-		return zerolog.WarnLevel
-	case "critical":
-		return zerolog.FatalLevel
-	}
-	return zerolog.ErrorLevel
 }

@@ -13,7 +13,9 @@ import (
 	"unicode"
 
 	"github.com/gowsgi/gowsgi/accesslog"
+	"github.com/gowsgi/gowsgi/errorlog"
 	"github.com/gowsgi/gowsgi/hostport"
+	"github.com/gowsgi/gowsgi/sysuser"
 )
 
 // Validators take and return the Go type of the field they check; see
@@ -263,7 +265,7 @@ func normalizeEnvItem(item string) (string, error) {
 // validateUser accepts "" (do not switch), a uid, or a known user name.
 func validateUser(v any) (any, error) {
 	name := v.(string)
-	if name == "" || isDigits(name) {
+	if name == "" || sysuser.Numeric(name) {
 		return name, nil
 	}
 	if _, err := user.Lookup(name); err != nil {
@@ -275,7 +277,7 @@ func validateUser(v any) (any, error) {
 // validateGroup accepts "" (do not switch), a gid, or a known group name.
 func validateGroup(v any) (any, error) {
 	name := v.(string)
-	if name == "" || isDigits(name) {
+	if name == "" || sysuser.Numeric(name) {
 		return name, nil
 	}
 	if _, err := user.LookupGroup(name); err != nil {
@@ -284,22 +286,14 @@ func validateGroup(v any) (any, error) {
 	return name, nil
 }
 
-func isDigits(s string) bool {
-	_, err := strconv.ParseUint(s, 10, 32)
-	return err == nil
-}
-
-// logLevels are Gunicorn's level names.
-var logLevels = []string{"debug", "info", "warning", "error", "critical"}
-
 func normalizeLogLevel(v any) (any, error) {
 	level := strings.ToLower(strings.TrimSpace(v.(string)))
-	for _, l := range logLevels {
+	for _, l := range errorlog.Levels {
 		if level == l {
 			return level, nil
 		}
 	}
-	return nil, fmt.Errorf("log level %q: want one of %s", v, strings.Join(logLevels, ", "))
+	return nil, fmt.Errorf("log level %q: want one of %s", v, strings.Join(errorlog.Levels, ", "))
 }
 
 // normalizeLogFormat accepts console, json, and "" or auto (console on a

@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gowsgi/gowsgi/config/handoff"
+	"github.com/gowsgi/gowsgi/handoff"
 )
 
 func TestStartAnnouncesReadyOnceAllWorkersAre(t *testing.T) {

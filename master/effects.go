@@ -9,7 +9,8 @@ import (
 	"time"
 
 	"github.com/gowsgi/gowsgi/config"
-	"github.com/gowsgi/gowsgi/config/handoff"
+	"github.com/gowsgi/gowsgi/errorlog"
+	"github.com/gowsgi/gowsgi/handoff"
 	"golang.org/x/sys/unix"
 )
 
@@ -170,7 +171,7 @@ func inForeground() bool {
 }
 
 // newRealOS wires the arbiter to the real world.
-func newRealOS(p *process, ls []*listener, pf *pidfile, elog *config.ErrorLog, events chan<- event) *osEffects {
+func newRealOS(p *process, ls []*listener, pf *pidfile, elog *errorlog.Log, events chan<- event) *osEffects {
 	zs := newZygotes(p, ls, events, elog.Logger("master"))
 	return &osEffects{
 		spawn:      zs.spawn,

@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/gowsgi/gowsgi/config/handoff"
+	"github.com/gowsgi/gowsgi/handoff"
 )
 
 func render(f func(p *promWriter)) string {

@@ -3,7 +3,7 @@ package master
 import (
 	"syscall"
 
-	"github.com/gowsgi/gowsgi/config/handoff"
+	"github.com/gowsgi/gowsgi/handoff"
 	"github.com/rs/zerolog"
 )
 

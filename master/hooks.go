@@ -9,7 +9,8 @@ import (
 	"os/exec"
 
 	"github.com/gowsgi/gowsgi/config"
-	"github.com/gowsgi/gowsgi/config/handoff"
+	"github.com/gowsgi/gowsgi/errorlog"
+	"github.com/gowsgi/gowsgi/handoff"
 	"github.com/rs/zerolog"
 )
 
@@ -166,7 +167,7 @@ func (h *hookHost) read() (*hookReply, error) {
 		if r.Log == "" {
 			return &r, nil
 		}
-		h.log.WithLevel(config.PythonLogLevel(r.Log)).Msg(r.Text)
+		h.log.WithLevel(errorlog.PythonLevel(r.Log)).Msg(r.Text)
 	}
 }
 

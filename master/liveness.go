@@ -3,7 +3,7 @@ package master
 import (
 	"time"
 
-	"github.com/gowsgi/gowsgi/config/handoff"
+	"github.com/gowsgi/gowsgi/handoff"
 )
 
 // Liveness. A worker reports, every handoff.HeartbeatInterval, how long

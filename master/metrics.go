@@ -10,7 +10,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/gowsgi/gowsgi/config/handoff"
+	"github.com/gowsgi/gowsgi/handoff"
 )
 
 // snapshot is a copy of what /metrics and /status show, taken on the

@@ -1,6 +1,6 @@
 package master
 
-import "github.com/gowsgi/gowsgi/config/handoff"
+import "github.com/gowsgi/gowsgi/handoff"
 
 // Worker starts and exits by reason, for /metrics. observe runs after
 // every event the arbiter handles and compares the workers with what it

@@ -7,6 +7,7 @@ import (
 	"syscall"
 
 	"github.com/gowsgi/gowsgi/config"
+	"github.com/gowsgi/gowsgi/errorlog"
 	"github.com/rs/zerolog"
 	"golang.org/x/sys/unix"
 )
@@ -19,7 +20,7 @@ const ExitBindError = 1
 // workers, and returns the process exit code once stopped. args is the
 // command line without argv[0]: HUP resolves the configuration from it
 // again, USR2 passes it to the new binary.
-func Run(cfg *config.Config, elog *config.ErrorLog, args []string) int {
+func Run(cfg *config.Config, elog *errorlog.Log, args []string) int {
 	sd, err := openStatsd(cfg, elog) // statsd.go; before the first logger, which counts its lines
 	if err != nil {
 		log := elog.Logger("master")

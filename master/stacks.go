@@ -6,7 +6,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/gowsgi/gowsgi/config/handoff"
+	"github.com/gowsgi/gowsgi/handoff"
 )
 
 // /stacks?pid=N: the Python stack of every thread of one worker, taken

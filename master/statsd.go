@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/gowsgi/gowsgi/config"
+	"github.com/gowsgi/gowsgi/errorlog"
 	"github.com/gowsgi/gowsgi/statsd"
 	"github.com/rs/zerolog"
 	"golang.org/x/sys/unix"
@@ -19,7 +20,7 @@ import (
 // openStatsd starts the master's StatsD client, nil when --statsd-host
 // is off, and makes every logger of elog count its lines. Run calls it
 // before making its first logger.
-func openStatsd(cfg *config.Config, elog *config.ErrorLog) (*statsd.Client, error) {
+func openStatsd(cfg *config.Config, elog *errorlog.Log) (*statsd.Client, error) {
 	return statsd.Open(cfg.StatsdHost, cfg.StatsdPrefix, cfg.DogstatsdTags, elog)
 }
 

@@ -6,7 +6,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/gowsgi/gowsgi/config/handoff"
+	"github.com/gowsgi/gowsgi/handoff"
 )
 
 type workerState uint8

@@ -14,7 +14,7 @@ import (
 	"time"
 
 	"github.com/gowsgi/gowsgi/config"
-	"github.com/gowsgi/gowsgi/config/handoff"
+	"github.com/gowsgi/gowsgi/handoff"
 	"github.com/rs/zerolog"
 	"golang.org/x/sys/unix"
 )

@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gowsgi/gowsgi/config/handoff"
+	"github.com/gowsgi/gowsgi/handoff"
 	"github.com/rs/zerolog"
 	"golang.org/x/sys/unix"
 )

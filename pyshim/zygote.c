@@ -17,7 +17,7 @@
  * reaps and supervises it exactly like a re-executed worker.
  *
  * Protocol on GW_ZYGOTE_SOCKET_FD (SOCK_SEQPACKET, one message each),
- * shared with config/handoff/zygote.go:
+ * shared with handoff/zygote.go:
  *   zygote -> master, once:  "loaded" | "failed CODE\nTEXT"
  *     before it, any of:     "signal N" | "threads\nNAME\nNAME..."
  *   master -> zygote:        "spawn" + SCM_RIGHTS [boot, control, listeners...]

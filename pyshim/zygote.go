@@ -20,7 +20,7 @@ import (
 )
 
 // The zygote's contract with the master (see zygote.h); package worker
-// checks these against config/handoff.
+// checks these against handoff.
 const (
 	// ZygoteSocketFD is where ExecZygote expects the socket to the master.
 	ZygoteSocketFD = int(C.GW_ZYGOTE_SOCKET_FD)

@@ -3,7 +3,7 @@
  * it needs from the Go side (zygote.go).
  *
  * The numbers and message words here are a contract with the master
- * (config/handoff/zygote.go), which cannot include C: keep them equal;
+ * (handoff/zygote.go), which cannot include C: keep them equal;
  * a test in package worker compares them.
  */
 #ifndef GOWSGI_ZYGOTE_H

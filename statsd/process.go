@@ -8,7 +8,8 @@ import "github.com/rs/zerolog"
 // lost datagram logged; at exit, how many were lost.
 
 // Hooked is an error log that runs a hook on each of its lines:
-// config.ErrorLog (config imports statsd, so statsd names it this way).
+// errorlog.Log, named by what statsd needs of it, so
+// neither package imports the other.
 type Hooked interface{ SetHook(zerolog.Hook) }
 
 // Open starts a process's Client for host (--statsd-host; nil when

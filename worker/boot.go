@@ -10,7 +10,8 @@ import (
 	"strings"
 
 	"github.com/gowsgi/gowsgi/config"
-	"github.com/gowsgi/gowsgi/config/handoff"
+	"github.com/gowsgi/gowsgi/errorlog"
+	"github.com/gowsgi/gowsgi/handoff"
 	"github.com/gowsgi/gowsgi/pyshim"
 	"github.com/rs/zerolog"
 )
@@ -25,7 +26,7 @@ func Main() int {
 		return handoff.ExitWorkerBootError
 	}
 	cfg := boot.Config
-	elog, err := config.OpenErrorLog(cfg)
+	elog, err := errorlog.Open(cfg.ErrorLogOptions())
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "gowsgi worker: %v\n", err)
 		return handoff.ExitWorkerBootError

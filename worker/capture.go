@@ -8,7 +8,7 @@ import (
 	"os"
 	"runtime/debug"
 
-	"github.com/gowsgi/gowsgi/config"
+	"github.com/gowsgi/gowsgi/errorlog"
 	"github.com/rs/zerolog"
 	"golang.org/x/sys/unix"
 )
@@ -24,7 +24,7 @@ const maxCapturedLine = 64 << 10
 // become duplicates of them, the error log writes to the stderr
 // duplicate when it is stderr (or each event would come back through the
 // pipe), and a Go crash report goes there too.
-func captureOutput(elog *config.ErrorLog, log zerolog.Logger) error {
+func captureOutput(elog *errorlog.Log, log zerolog.Logger) error {
 	origOut, err := dupFile(1, "stdout")
 	if err != nil {
 		return err

@@ -5,6 +5,7 @@ import (
 	"os"
 
 	"github.com/gowsgi/gowsgi/config"
+	"github.com/gowsgi/gowsgi/errorlog"
 )
 
 // CheckApp is --check-config: it starts Python and imports the app as a
@@ -15,7 +16,7 @@ import (
 func CheckApp(cfg *config.Config) int {
 	c := *cfg
 	c.ErrorLog, c.LogLevel = "-", "warning" // the reason goes to the terminal
-	elog, err := config.OpenErrorLog(&c)
+	elog, err := errorlog.Open(c.ErrorLogOptions())
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "gowsgi: %v\n", err)
 		return 1

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/gowsgi/gowsgi/config"
+	"github.com/gowsgi/gowsgi/errorlog"
 	"github.com/gowsgi/gowsgi/pyshim"
 	"github.com/rs/zerolog"
 )
@@ -83,7 +84,7 @@ func (h *hooks) load(held bool) error {
 
 // logLine writes what a hook logged with worker.log.
 func (h *hooks) logLine(level, text string) {
-	h.log.WithLevel(config.PythonLogLevel(level)).Msg(text)
+	h.log.WithLevel(errorlog.PythonLevel(level)).Msg(text)
 }
 
 // state is what `worker` shows of this process.

@@ -8,7 +8,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/gowsgi/gowsgi/config/handoff"
+	"github.com/gowsgi/gowsgi/handoff"
 	"github.com/gowsgi/gowsgi/pyshim"
 	"golang.org/x/sys/unix"
 )

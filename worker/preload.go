@@ -7,8 +7,9 @@ import (
 	"strings"
 
 	"github.com/gowsgi/gowsgi/config"
-	"github.com/gowsgi/gowsgi/config/handoff"
-	"github.com/gowsgi/gowsgi/config/proctitle"
+	"github.com/gowsgi/gowsgi/errorlog"
+	"github.com/gowsgi/gowsgi/handoff"
+	"github.com/gowsgi/gowsgi/proctitle"
 	"github.com/gowsgi/gowsgi/pyshim"
 	"github.com/gowsgi/gowsgi/wsgi"
 	"github.com/rs/zerolog"
@@ -34,7 +35,7 @@ func Zygote() int {
 		return handoff.ExitWorkerBootError
 	}
 	cfg := boot.Config
-	elog, err := config.OpenErrorLog(cfg)
+	elog, err := errorlog.Open(cfg.ErrorLogOptions())
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "gowsgi zygote: %v\n", err)
 		return handoff.ExitWorkerBootError

@@ -3,7 +3,7 @@ package worker
 import (
 	"testing"
 
-	"github.com/gowsgi/gowsgi/config/handoff"
+	"github.com/gowsgi/gowsgi/handoff"
 	"github.com/gowsgi/gowsgi/pyshim"
 )
 

@@ -8,6 +8,7 @@ import (
 	"syscall"
 
 	"github.com/gowsgi/gowsgi/config"
+	"github.com/gowsgi/gowsgi/sysuser"
 	"github.com/rs/zerolog"
 	"golang.org/x/sys/unix"
 )
@@ -22,7 +23,7 @@ import (
 // change every thread of the process (glibc's setxid broadcast in a cgo
 // binary), not just the calling one.
 func dropPrivileges(cfg *config.Config, log zerolog.Logger) error {
-	id, err := cfg.WorkerIdentity()
+	id, err := sysuser.Resolve(cfg.User, cfg.Group, cfg.InitGroups)
 	if err != nil || !id.Switch {
 		return err
 	}
@@ -66,7 +67,7 @@ func dropPrivileges(cfg *config.Config, log zerolog.Logger) error {
 // them. Every worker does it (the first one to boot matters), while it
 // still has the master's privileges.
 func ownUnixSockets(cfg *config.Config, lns []net.Listener) error {
-	id, err := cfg.WorkerIdentity()
+	id, err := sysuser.Resolve(cfg.User, cfg.Group, cfg.InitGroups)
 	if err != nil {
 		return err
 	}

@@ -5,7 +5,7 @@ import (
 	"runtime"
 	"time"
 
-	"github.com/gowsgi/gowsgi/config/handoff"
+	"github.com/gowsgi/gowsgi/handoff"
 	"github.com/gowsgi/gowsgi/pyshim"
 )
 

@@ -5,7 +5,8 @@ import (
 	"net"
 
 	"github.com/gowsgi/gowsgi/config"
-	"github.com/gowsgi/gowsgi/config/proctitle"
+	"github.com/gowsgi/gowsgi/errorlog"
+	"github.com/gowsgi/gowsgi/proctitle"
 	"github.com/gowsgi/gowsgi/pyshim"
 	"github.com/gowsgi/gowsgi/statsd"
 	"github.com/gowsgi/gowsgi/wsgi"
@@ -17,7 +18,7 @@ import (
 // Set on the server before run and immutable after; a server without
 // extras (a unit test's) logs no access lines and trusts no proxy.
 type extras struct {
-	elog   *config.ErrorLog
+	elog   *errorlog.Log
 	access *accessLog // nil without --access-logfile
 	// forwarded: peers whose X-Forwarded-Proto & co. set wsgi.url_scheme.
 	forwarded wsgi.TrustedPeers
@@ -33,7 +34,7 @@ type extras struct {
 // sockets their owner and mode, handing the log files to --user so it
 // can reopen them, and dropping privileges, so that no app code ever
 // runs as root.
-func prepareProcess(cfg *config.Config, elog *config.ErrorLog, log zerolog.Logger, lns []net.Listener) (*extras, error) {
+func prepareProcess(cfg *config.Config, elog *errorlog.Log, log zerolog.Logger, lns []net.Listener) (*extras, error) {
 	if err := proctitle.Set(proctitle.Title("worker", cfg.ProcName, cfg.App)); err != nil {
 		log.Debug().Err(err).Msg("cannot set the process title")
 	}

@@ -4,7 +4,7 @@ import (
 	"os"
 	"os/signal"
 
-	"github.com/gowsgi/gowsgi/config/handoff"
+	"github.com/gowsgi/gowsgi/handoff"
 )
 
 // answerStacks sends the Python stack of every thread to the master

@@ -6,7 +6,7 @@ import (
 	"time"
 
 	"github.com/gowsgi/gowsgi/config"
-	"github.com/gowsgi/gowsgi/config/handoff"
+	"github.com/gowsgi/gowsgi/handoff"
 	"github.com/gowsgi/gowsgi/httpparse"
 )
 

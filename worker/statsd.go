@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/gowsgi/gowsgi/config"
+	"github.com/gowsgi/gowsgi/errorlog"
 	"github.com/gowsgi/gowsgi/statsd"
 	"github.com/rs/zerolog"
 )
@@ -14,7 +15,7 @@ import (
 // making its first logger. The worker sends what it alone knows: each
 // response (statsd.Client.Request) and its own log lines; the master
 // sends the workers gauge and counts its own lines.
-func openStatsd(cfg *config.Config, elog *config.ErrorLog) (*statsd.Client, error) {
+func openStatsd(cfg *config.Config, elog *errorlog.Log) (*statsd.Client, error) {
 	return statsd.Open(cfg.StatsdHost, cfg.StatsdPrefix, cfg.DogstatsdTags, elog)
 }
 

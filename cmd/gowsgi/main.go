@@ -5,9 +5,10 @@ import (
 	"os"
 
 	"github.com/gowsgi/gowsgi/config"
-	"github.com/gowsgi/gowsgi/config/handoff"
-	"github.com/gowsgi/gowsgi/config/proctitle"
+	"github.com/gowsgi/gowsgi/errorlog"
+	"github.com/gowsgi/gowsgi/handoff"
 	"github.com/gowsgi/gowsgi/master"
+	"github.com/gowsgi/gowsgi/proctitle"
 	"github.com/gowsgi/gowsgi/worker"
 )
 
@@ -59,7 +60,7 @@ func runMaster(args []string) int {
 		}
 		return 0
 	}
-	elog, err := config.OpenErrorLog(cfg)
+	elog, err := errorlog.Open(cfg.ErrorLogOptions())
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "gowsgi: %v\n", err)
 		return exitUsage

@@ -4,7 +4,7 @@ import (
 	"cmp"
 	"fmt"
 
-	"github.com/gowsgi/gowsgi/config"
+	"github.com/gowsgi/gowsgi/errorlog"
 	"github.com/gowsgi/gowsgi/pyshim"
 	"github.com/urfave/cli/v2"
 )
@@ -22,7 +22,7 @@ func showEmbeddedPython() {
 }
 
 // logEmbeddedPython says at start-up which CPython the workers run.
-func logEmbeddedPython(elog *config.ErrorLog) {
+func logEmbeddedPython(elog *errorlog.Log) {
 	py := pyshim.EmbeddedPython()
 	log := elog.Logger("master")
 	log.Info().Str("python", py.Version).Str("python_executable", py.Interpreter).

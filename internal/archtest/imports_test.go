@@ -25,11 +25,21 @@ var never = []struct {
 }{
 	{"master/...", []string{"pyshim/...", "worker/...", "wsgi/..."},
 		"the master is pure Go and never runs Python (design.md, Processes): " +
-			"it builds with CGO_ENABLED=0, and its contract with the worker lives in config/handoff"},
+			"it builds with CGO_ENABLED=0, and its contract with the worker lives in handoff"},
 	{"worker/...", []string{"master/..."},
-		"master and worker are two processes sharing one contract, config/handoff, not each other's code"},
-	{"config/...", []string{"master/...", "worker/...", "wsgi/...", "pyshim/..."},
-		"configuration sits below both processes: master and worker import config, never the other way"},
+		"master and worker are two processes sharing one contract, handoff, not each other's code"},
+	{"config/...", []string{"master/...", "worker/...", "wsgi/...", "pyshim/...", "handoff/...", "proctitle/..."},
+		"configuration sits below both processes and their contract: master, worker and handoff import config, " +
+			"never the other way; config holds settings only"},
+	{"handoff/...", []string{"master/...", "worker/...", "wsgi/...", "pyshim/...", "proctitle/..."},
+		"handoff is the master↔worker contract: both processes import it, so it sits below both and, " +
+			"like the master, never reaches Python"},
+	{"proctitle/...", []string{"*"},
+		"the process title is stdlib-only: the master, the workers and the zygote each set their own"},
+	{"errorlog/...", []string{"*"},
+		"the error log sits below everything that logs: config checks a level name with it, every process opens it"},
+	{"sysuser/...", []string{"*"},
+		"user and group lookup is stdlib-only: config checks a name with it and the worker switches to what it resolves"},
 	{"wsgi/...", []string{"master/...", "worker/..."},
 		"wsgi is the pure-Go PEP 3333 core under the worker"},
 	{"pyshim/...", []string{"master/...", "worker/...", "wsgi/..."},
@@ -47,7 +57,7 @@ var never = []struct {
 
 // stdlibOnly lists the packages that may import nothing outside the
 // standard library but, for a parser, httpparse/... .
-var stdlibOnly = []string{"httpparse/...", "accesslog/...", "hostport/..."}
+var stdlibOnly = []string{"httpparse/...", "accesslog/...", "hostport/...", "proctitle/...", "sysuser/..."}
 
 // cgoOwners are the only packages with cgo files ("import \"C\""):
 // everything else builds with CGO_ENABLED=0 (design.md: master,
@@ -57,7 +67,7 @@ var cgoOwners = []string{"pyshim/..."}
 
 // pureGo are the packages that must build with CGO_ENABLED=0: nothing
 // they reach may use cgo. `make vet` builds them so too.
-var pureGo = []string{"master/...", "config/...", "httpparse/...", "wsgi/...", "statsd/...", "accesslog/...", "hostport/..."}
+var pureGo = []string{"master/...", "config/...", "handoff/...", "proctitle/...", "errorlog/...", "sysuser/...", "httpparse/...", "wsgi/...", "statsd/...", "accesslog/...", "hostport/..."}
 
 // pkg is the part of `go list -json` the rules read.
 type pkg struct {

@@ -1,17 +1,27 @@
-package config
+// Package errorlog is the error log shared by the master and its
+// workers (--error-logfile, --log-level, --log-format): each process
+// opens it and logs through zerolog child loggers carrying role and pid.
+//
+//	Open(Options{Path: "-", Level: "info"}) → JSON lines on stderr, or console lines on a terminal
+//
+// Gunicorn's level names map to zerolog's, and a log file is reopened
+// for rotation on SIGUSR1. It imports nothing of gowsgi: config checks
+// the level names with it, and every process logs through it.
+package errorlog
 
 import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 	"sync"
 
 	"github.com/rs/zerolog"
 	"golang.org/x/sys/unix"
 )
 
-// ErrorLog is the error log shared by the master and its workers: each
-// process opens it with OpenErrorLog and logs through Logger. Every
+// Log is the error log shared by the master and its workers: each
+// process opens it with Open and logs through Logger. Every
 // event is one write(2) in O_APPEND mode, so lines from several
 // processes do not interleave.
 //
@@ -19,7 +29,7 @@ import (
 // (warn), error, critical (fatal). Log a critical event with
 // logger.WithLevel(zerolog.FatalLevel), which unlike logger.Fatal() does
 // not exit.
-type ErrorLog struct {
+type Log struct {
 	path    string        // file appended to; "" for stderr. Immutable.
 	console bool          // human-readable lines instead of JSON. Immutable.
 	color   bool          // ANSI colours (console on a terminal). Immutable.
@@ -34,9 +44,9 @@ type ErrorLog struct {
 	closed bool      // guarded by mu
 }
 
-// logWriter passes each event to the ErrorLog's current output, so
+// logWriter passes each event to the Log's current output, so
 // loggers keep working across Reopen.
-type logWriter struct{ l *ErrorLog }
+type logWriter struct{ l *Log }
 
 var _ io.Writer = logWriter{}
 
@@ -49,26 +59,27 @@ func (w logWriter) Write(p []byte) (int, error) {
 	return w.l.out.Write(p)
 }
 
-// zerologLevels maps Gunicorn's level names (validated by Load).
-var zerologLevels = map[string]zerolog.Level{
-	"debug":    zerolog.DebugLevel,
-	"info":     zerolog.InfoLevel,
-	"warning":  zerolog.WarnLevel,
-	"error":    zerolog.ErrorLevel,
-	"critical": zerolog.FatalLevel,
+// Options are the settings a Log is opened with.
+type Options struct {
+	// Path is the file appended to (--error-logfile); "-" or "" is stderr.
+	Path string
+	// Level is one of Levels (--log-level).
+	Level string
+	// Format is "console", "json" or "" (--log-format; "": console on a
+	// terminal, JSON otherwise).
+	Format string
 }
 
-// OpenErrorLog opens c.ErrorLog: "-" or "" is stderr, anything else a
-// file opened for appending (created 0644). The format is c.LogFormat,
-// or when that is "": console on a terminal, JSON otherwise.
-func OpenErrorLog(c *Config) (*ErrorLog, error) {
-	level, ok := zerologLevels[c.LogLevel]
+// Open opens the error log o describes: a file is opened for appending
+// (created 0644).
+func Open(o Options) (*Log, error) {
+	level, ok := zerologLevels[o.Level]
 	if !ok {
-		return nil, fmt.Errorf("config: log level %q: want one of debug, info, warning, error, critical", c.LogLevel)
+		return nil, fmt.Errorf("errorlog: log level %q: want one of %s", o.Level, strings.Join(Levels, ", "))
 	}
-	l := &ErrorLog{level: level, out: os.Stderr}
-	if c.ErrorLog != "" && c.ErrorLog != "-" {
-		l.path = c.ErrorLog
+	l := &Log{level: level, out: os.Stderr}
+	if o.Path != "" && o.Path != "-" {
+		l.path = o.Path
 		f, err := openAppend(l.path)
 		if err != nil {
 			return nil, err
@@ -76,7 +87,7 @@ func OpenErrorLog(c *Config) (*ErrorLog, error) {
 		l.file, l.out = f, f
 	}
 	tty := l.file == nil && isTerminal(os.Stderr)
-	switch c.LogFormat {
+	switch o.Format {
 	case "console":
 		l.console = true
 	case "json":
@@ -84,7 +95,7 @@ func OpenErrorLog(c *Config) (*ErrorLog, error) {
 		l.console = tty
 	default:
 		l.Close()
-		return nil, fmt.Errorf("config: log format %q: want console or json", c.LogFormat)
+		return nil, fmt.Errorf("errorlog: log format %q: want console or json", o.Format)
 	}
 	l.color = l.console && tty
 	return l, nil
@@ -93,7 +104,7 @@ func OpenErrorLog(c *Config) (*ErrorLog, error) {
 func openAppend(path string) (*os.File, error) {
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
 	if err != nil {
-		return nil, fmt.Errorf("config: error log: %w", err)
+		return nil, fmt.Errorf("errorlog: %w", err)
 	}
 	return f, nil
 }
@@ -105,7 +116,7 @@ func isTerminal(f *os.File) bool {
 
 // Logger returns a logger whose events carry role (such as "master" or
 // "worker") and the calling process's pid.
-func (l *ErrorLog) Logger(role string) zerolog.Logger {
+func (l *Log) Logger(role string) zerolog.Logger {
 	var w io.Writer = logWriter{l}
 	if l.console {
 		w = zerolog.ConsoleWriter{
@@ -125,12 +136,12 @@ func (l *ErrorLog) Logger(role string) zerolog.Logger {
 
 // SetHook makes every Logger made after it run h on each event it
 // writes. Call it before the first Logger.
-func (l *ErrorLog) SetHook(h zerolog.Hook) { l.hook = h }
+func (l *Log) SetHook(h zerolog.Hook) { l.hook = h }
 
 // Reopen reopens the log file by its path, for log rotation (SIGUSR1):
 // after logrotate moved the file, events go to a new file at the path.
 // It does nothing for stderr.
-func (l *ErrorLog) Reopen() error {
+func (l *Log) Reopen() error {
 	if l.path == "" {
 		return nil
 	}
@@ -154,7 +165,7 @@ func (l *ErrorLog) Reopen() error {
 // app's output into this log; the log itself must then write to a
 // duplicate of the original stderr, or each event would loop back. It
 // does nothing for a log file.
-func (l *ErrorLog) RedirectStderr(f *os.File) {
+func (l *Log) RedirectStderr(f *os.File) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.path == "" {
@@ -164,7 +175,7 @@ func (l *ErrorLog) RedirectStderr(f *os.File) {
 
 // Close closes the log file; later events are dropped. It is idempotent
 // and leaves stderr open.
-func (l *ErrorLog) Close() error {
+func (l *Log) Close() error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.closed {

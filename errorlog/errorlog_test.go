@@ -1,4 +1,4 @@
-package config
+package errorlog
 
 import (
 	"bufio"
@@ -11,10 +11,10 @@ import (
 	"github.com/rs/zerolog"
 )
 
-func openTestLog(t *testing.T, format, level string) (*ErrorLog, string) {
+func openTestLog(t *testing.T, format, level string) (*Log, string) {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "error.log")
-	l, err := OpenErrorLog(&Config{ErrorLog: path, LogFormat: format, LogLevel: level})
+	l, err := Open(Options{Path: path, Format: format, Level: level})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -149,7 +149,7 @@ func TestErrorLogAppendsAndCloses(t *testing.T) {
 	if err := os.WriteFile(path, []byte("existing\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	l, err := OpenErrorLog(&Config{ErrorLog: path, LogFormat: "json", LogLevel: "info"})
+	l, err := Open(Options{Path: path, Format: "json", Level: "info"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -171,24 +171,24 @@ func TestErrorLogAppendsAndCloses(t *testing.T) {
 	}
 }
 
-func TestOpenErrorLogErrors(t *testing.T) {
+func TestOpenErrors(t *testing.T) {
 	tests := []struct {
 		name string
-		c    Config
+		o    Options
 		want string
 	}{
-		{name: "bad level", c: Config{ErrorLog: "-", LogLevel: "loud"},
-			want: `config: log level "loud": want one of debug, info, warning, error, critical`},
-		{name: "bad format", c: Config{ErrorLog: "-", LogLevel: "info", LogFormat: "xml"},
-			want: `config: log format "xml": want console or json`},
-		{name: "unwritable path", c: Config{ErrorLog: "/nonexistent-dir/error.log", LogLevel: "info"},
-			want: "config: error log: open /nonexistent-dir/error.log: no such file or directory"},
+		{name: "bad level", o: Options{Path: "-", Level: "loud"},
+			want: `errorlog: log level "loud": want one of debug, info, warning, error, critical`},
+		{name: "bad format", o: Options{Path: "-", Level: "info", Format: "xml"},
+			want: `errorlog: log format "xml": want console or json`},
+		{name: "unwritable path", o: Options{Path: "/nonexistent-dir/error.log", Level: "info"},
+			want: "errorlog: open /nonexistent-dir/error.log: no such file or directory"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := OpenErrorLog(&tt.c)
+			_, err := Open(tt.o)
 			if err == nil || err.Error() != tt.want {
-				t.Errorf("OpenErrorLog error = %v, want %q", err, tt.want)
+				t.Errorf("Open error = %v, want %q", err, tt.want)
 			}
 		})
 	}
@@ -223,7 +223,7 @@ func TestErrorLogRedirectStderr(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	l, err := OpenErrorLog(&Config{ErrorLog: "-", LogFormat: "json", LogLevel: "info"})
+	l, err := Open(Options{Path: "-", Format: "json", Level: "info"})
 	if err != nil {
 		t.Fatal(err)
 	}
