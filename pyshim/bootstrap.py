@@ -7,7 +7,14 @@ import io
 import os
 import stat
 import sys
+import threading  # noqa: F401 (see below)
 import traceback
+
+# threading takes the thread that first imports it for the main thread
+# (threading.main_thread()), and uvloop trusts it: imported here, at
+# start-up, it is the thread CPython itself calls main, not the ASGI
+# event loop's, which would otherwise make uvloop call set_wakeup_fd
+# off the main thread and fail.
 
 app = None
 base_environ = None

@@ -17,6 +17,15 @@
 // bytes copied into the Exchange's buffer, big chunks in place, and the
 // file regions of wsgi.file_wrapper results for sendfile.
 //
+// ASGI: asgi.go (Loop: one asyncio or uvloop event loop on an OS thread
+// of its own, lifespan, liveness), asgiconn.go (Conn: one request or
+// WebSocket; the scope), asgi.c (the event queue Go posts into and the
+// loop drains, woken through an eventfd; the app's send() to Go) and
+// asgi.py (the Python side: cycles, protocol checks, lifespan). Go never
+// waits on the loop while holding the GIL and the loop never waits on a
+// socket: the app's events are copied to Go, and send() awaits only
+// when its connection's budget is full.
+//
 // Threads: Init and LoadApp run on the locked main OS thread and leave
 // it holding the GIL until ReleaseMain. Every other function may be
 // called from any goroutine, without the GIL; each takes the GIL with

@@ -1,0 +1,368 @@
+package pyshim
+
+/*
+#include <stdlib.h>
+#include "asgi.h"
+*/
+import "C"
+
+import (
+	_ "embed"
+	"errors"
+	"fmt"
+	"os"
+	"runtime"
+	"runtime/cgo"
+	"sync"
+	"time"
+	"unsafe"
+)
+
+// The ASGI runtime: one asyncio event loop per worker, on one OS thread
+// of its own (asgi.py, asgi.c). Go owns the sockets; the loop only runs
+// the app. Go posts events (a new request, body bytes, a disconnect)
+// into a C queue without the GIL and wakes the loop through an eventfd
+// registered with loop.add_reader: no polling, and an idle loop sleeps in
+// epoll without the GIL. What the app sends is copied to its Conn's
+// queue on the loop thread (gowsgiASGIOut), which never blocks; when
+// more than the Conn's budget waits there, the app's send() awaits until
+// the connection's goroutine has taken it (backpressure without a
+// blocked loop).
+
+//go:embed asgi.py
+var asgiSource string
+
+// Sentinel errors of the ASGI runtime.
+var (
+	// ErrLoopStopped: the loop is not running (stopped, or never started).
+	ErrLoopStopped = errors.New("pyshim: the ASGI event loop is not running")
+	// ErrLifespanUnsupported: with --lifespan auto, the app raised on
+	// lifespan.startup without answering: it does not do lifespan, and
+	// the worker goes on (Uvicorn's rule).
+	ErrLifespanUnsupported = errors.New("pyshim: the ASGI app does not support the lifespan protocol")
+)
+
+// LoopOptions configure an ASGI Loop.
+type LoopOptions struct {
+	// Loop is "auto" (uvloop when importable, else asyncio), "asyncio"
+	// or "uvloop" (an error when uvloop cannot be imported): Uvicorn's
+	// --loop.
+	Loop string
+	// Lifespan is "auto", "on" or "off" (Uvicorn's --lifespan). With
+	// "off" Startup and Shutdown do nothing.
+	Lifespan string
+	// App is the spec of the ASGI app to import on the loop's thread;
+	// "" serves the app LoadApp loaded (the worker's way).
+	App string
+	// Log receives messages of the loop itself (an exception no task
+	// retrieved, a lifespan task failing after startup). Loop thread,
+	// GIL held: it must not block or call into Python. nil: standard
+	// error.
+	Log func(text string)
+}
+
+// Loop is a running ASGI event loop. Its methods are safe for
+// concurrent use and never take the GIL.
+type Loop struct {
+	q       *C.gw_aqueue // immutable; freed when the loop's thread ends
+	handle  cgo.Handle   // names the Loop to gowsgiASGIOut
+	opt     LoopOptions
+	name    string        // "asyncio" or "uvloop"; immutable after StartLoop
+	stopped chan struct{} // closed when the loop's thread has returned
+	runErr  error         // set before stopped is closed
+
+	mu       sync.Mutex
+	conns    map[uint64]*Conn // guarded by mu: open connections by id
+	nextID   uint64           // guarded by mu
+	closed   bool             // guarded by mu: Stop was called; no more posts
+	lifespan chan lifespanResult
+}
+
+type lifespanResult struct {
+	what int // asgi.py LS_*
+	text string
+}
+
+// asgi.py's LS_* (what out(OUT_LIFESPAN) reports).
+const (
+	lsStarted = iota
+	lsFailed
+	lsUnsupported
+	lsStopped
+)
+
+// StartLoop starts the event loop on an OS thread of its own and
+// returns once it runs. Init must have run and the GIL been released
+// (ReleaseMain); with opt.App empty, LoadApp must have loaded the app.
+func StartLoop(opt LoopOptions) (*Loop, error) {
+	switch opt.Loop {
+	case "", "auto", "asyncio", "uvloop":
+	default:
+		return nil, fmt.Errorf("pyshim: unknown event loop %q: auto, asyncio or uvloop", opt.Loop)
+	}
+	switch opt.Lifespan {
+	case "", "auto", "on", "off":
+	default:
+		return nil, fmt.Errorf("pyshim: unknown lifespan mode %q: auto, on or off", opt.Lifespan)
+	}
+	opt.Loop = cmpOr(opt.Loop, "auto")
+	opt.Lifespan = cmpOr(opt.Lifespan, "auto")
+	var efd C.int
+	q, err := C.gw_aq_new(&efd)
+	if q == nil {
+		return nil, fmt.Errorf("pyshim: creating the event queue: %w", err)
+	}
+	l := &Loop{
+		q: q, opt: opt, stopped: make(chan struct{}),
+		conns: make(map[uint64]*Conn), lifespan: make(chan lifespanResult, 1),
+	}
+	l.handle = cgo.NewHandle(l)
+	ready := make(chan error, 1)
+	go l.run(efd, ready)
+	if err := <-ready; err != nil {
+		return nil, err
+	}
+	return l, nil
+}
+
+func cmpOr(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
+}
+
+// run is the loop's goroutine, locked to its OS thread for the loop's
+// life: asyncio's running loop and the thread state the app's
+// contextvars live in belong to one thread.
+func (l *Loop) run(efd C.int, ready chan<- error) {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	defer close(l.stopped)
+	csrc := C.CString(asgiSource)
+	cloop, clife, capp := C.CString(l.opt.Loop), C.CString(l.opt.Lifespan), C.CString(l.opt.App)
+	var cname, cerr *C.char
+	rc := C.gw_asgi_prepare(l.q, efd, C.uintptr_t(l.handle), csrc, cloop, clife, capp, &cname, &cerr)
+	for _, p := range []*C.char{csrc, cloop, clife, capp} {
+		C.free(unsafe.Pointer(p))
+	}
+	if rc != 0 {
+		l.release()
+		ready <- takeError(cerr, "cannot create the event loop")
+		return
+	}
+	l.name = C.GoString(cname)
+	C.free(unsafe.Pointer(cname))
+	ready <- nil
+	if C.gw_asgi_run(&cerr) != 0 {
+		l.runErr = takeError(cerr, "the event loop failed")
+	}
+	l.release()
+}
+
+// release frees the queue and the handle once Python no longer uses
+// them, and ends every Conn still open.
+func (l *Loop) release() {
+	l.mu.Lock()
+	l.closed = true
+	conns := l.conns
+	l.conns = nil
+	l.mu.Unlock()
+	for _, c := range conns {
+		c.finish(Sent{Kind: SentDone, Traceback: "the event loop stopped"})
+	}
+	C.gw_aq_free(l.q)
+	l.handle.Delete()
+}
+
+// Name is the loop implementation in use: "asyncio" or "uvloop".
+func (l *Loop) Name() string { return l.name }
+
+// post queues one event for the loop. It fails when the loop is gone.
+func (l *Loop) post(conn uint64, kind, flags int, code int64, data []byte) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.closed {
+		return ErrLoopStopped
+	}
+	// Under mu, so that release cannot free the queue meanwhile.
+	if C.gw_aq_post(l.q, C.uint64_t(conn), C.int(kind), C.int(flags), C.int64_t(code),
+		bytesPtr(data), C.size_t(len(data))) != 0 {
+		return errors.New("pyshim: out of memory queueing an ASGI event")
+	}
+	return nil
+}
+
+// Stalled reports how long the oldest event the loop has not yet taken
+// has waited: the age of the loop's current callback, when an app
+// blocks it (a CPU-bound handler, a time.sleep). Liveness and --timeout
+// are computed from it as from a WSGI call's age. When nothing waits it
+// queues a no-op event, so that a loop blocked while idle from Go's
+// side shows up at the next call: call it periodically (the worker's
+// reporter does, every second).
+func (l *Loop) Stalled() time.Duration {
+	l.mu.Lock()
+	if l.closed {
+		l.mu.Unlock()
+		return 0
+	}
+	var empty C.int
+	ns := C.gw_aq_stalled(l.q, &empty)
+	l.mu.Unlock()
+	if empty != 0 {
+		l.post(0, C.GW_IN_PING, 0, 0, nil)
+	}
+	return time.Duration(ns)
+}
+
+// Startup runs the lifespan protocol's startup and waits for the app's
+// answer, up to timeout (0: no limit). nil when the app completed it,
+// or with --lifespan off; ErrLifespanUnsupported with --lifespan auto
+// and an app that raised instead (the worker goes on); else an error
+// with the app's message or traceback (the worker must stop).
+func (l *Loop) Startup(timeout time.Duration) error {
+	if l.opt.Lifespan == "off" {
+		return nil
+	}
+	r, err := l.lifespanStep(C.GW_IN_STARTUP, timeout)
+	if err != nil {
+		return err
+	}
+	switch r.what {
+	case lsStarted:
+		return nil
+	case lsUnsupported:
+		return fmt.Errorf("%w: %s", ErrLifespanUnsupported, r.text)
+	}
+	return &AppError{Traceback: r.text}
+}
+
+// Shutdown runs the lifespan protocol's shutdown, after the last
+// connection, and waits for the app's answer up to timeout (0: no
+// limit). nil when it completed (or lifespan is off or unsupported).
+func (l *Loop) Shutdown(timeout time.Duration) error {
+	if l.opt.Lifespan == "off" {
+		return nil
+	}
+	r, err := l.lifespanStep(C.GW_IN_SHUTDOWN, timeout)
+	if err != nil {
+		return err
+	}
+	if r.what == lsFailed {
+		return &AppError{Traceback: r.text}
+	}
+	return nil
+}
+
+func (l *Loop) lifespanStep(kind int, timeout time.Duration) (lifespanResult, error) {
+	select {
+	case <-l.lifespan: // a late answer to an earlier step that timed out
+	default:
+	}
+	if err := l.post(0, kind, 0, 0, nil); err != nil {
+		return lifespanResult{}, err
+	}
+	var expire <-chan time.Time
+	if timeout > 0 {
+		t := time.NewTimer(timeout)
+		defer t.Stop()
+		expire = t.C
+	}
+	select {
+	case r := <-l.lifespan:
+		return r, nil
+	case <-l.stopped:
+		return lifespanResult{}, cmpErr(l.runErr, ErrLoopStopped)
+	case <-expire:
+		return lifespanResult{}, fmt.Errorf("pyshim: the ASGI app did not answer the lifespan event within %v", timeout)
+	}
+}
+
+func cmpErr(err, def error) error {
+	if err != nil {
+		return err
+	}
+	return def
+}
+
+// Stop stops the loop: tasks still running are cancelled, then the loop
+// closes. It waits for the loop's thread up to timeout and returns the
+// loop's own failure, if any. Idempotent.
+func (l *Loop) Stop(timeout time.Duration) error {
+	l.post(0, C.GW_IN_STOP, 0, 0, nil)
+	t := time.NewTimer(timeout)
+	defer t.Stop()
+	select {
+	case <-l.stopped:
+		return l.runErr
+	case <-t.C:
+		return fmt.Errorf("pyshim: the event loop did not stop within %v", timeout)
+	}
+}
+
+// Done is closed when the loop's thread has returned.
+func (l *Loop) Done() <-chan struct{} { return l.stopped }
+
+// gowsgiASGIOut receives one event the app sent (see asgi.h). Loop
+// thread, GIL held: it copies and returns at once.
+//
+//export gowsgiASGIOut
+func gowsgiASGIOut(h C.uintptr_t, conn C.uint64_t, kind, status, flags C.int, head *C.char, headLen C.size_t,
+	nheaders C.uint32_t, body *C.char, bodyLen C.size_t, text *C.char, textLen C.size_t) C.int {
+	l := cgo.Handle(h).Value().(*Loop)
+	var txt string
+	if text != nil {
+		txt = C.GoStringN(text, C.int(textLen))
+	}
+	if conn == 0 {
+		switch kind {
+		case C.GW_OUT_LIFESPAN:
+			select {
+			case l.lifespan <- lifespanResult{what: int(status), text: txt}:
+			default: // nobody waits: a late or repeated answer
+			}
+		case C.GW_OUT_LOG:
+			l.logf(txt)
+		}
+		return 1
+	}
+	l.mu.Lock()
+	c := l.conns[uint64(conn)]
+	l.mu.Unlock()
+	if c == nil {
+		return -1
+	}
+	ev := Sent{Kind: SentKind(kind), Status: int(status), More: flags&C.GW_OF_MORE != 0,
+		Trailers: flags&C.GW_OF_TRAILERS != 0, Text: flags&C.GW_OF_TEXT != 0}
+	if head != nil {
+		ev.Headers = decodeHeaders(C.GoBytes(unsafe.Pointer(head), C.int(headLen)), int(nheaders))
+	}
+	if body != nil && bodyLen > 0 {
+		ev.Body = C.GoBytes(unsafe.Pointer(body), C.int(bodyLen))
+	}
+	switch ev.Kind {
+	case SentPathSend:
+		ev.Path = txt
+	case SentWSAccept:
+		ev.Subprotocol = txt
+	case SentWSClose:
+		ev.Reason = txt
+	case SentDone:
+		ev.Traceback = txt
+		ev.ClientGone = flags&1 != 0
+		c.finish(ev)
+		return 1
+	case SentWant:
+		c.want()
+		return 1
+	}
+	return C.int(c.push(ev))
+}
+
+func (l *Loop) logf(text string) {
+	if l.opt.Log != nil {
+		l.opt.Log(text)
+		return
+	}
+	os.Stderr.WriteString(text + "\n")
+}

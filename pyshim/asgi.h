@@ -1,0 +1,74 @@
+/*
+ * asgi.h: the ASGI runtime's boundary between Go and the event loop
+ * (asgi.c, asgi.py). Go posts events into a gw_aqueue without the GIL;
+ * the loop's thread takes them under the GIL when the queue's eventfd
+ * wakes it. What the app sends reaches Go through gowsgiASGIOut, on the
+ * loop's thread with the GIL held.
+ */
+#ifndef GOWSGI_ASGI_H
+#define GOWSGI_ASGI_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Events from Go to the loop; the numbers are asgi.py's IN_*. */
+enum {
+	GW_IN_HTTP,       /* data: the encoded scope; starts the app */
+	GW_IN_WS,         /* data: the encoded scope; starts the app */
+	GW_IN_BODY,       /* data: request body bytes; flags GW_IF_MORE */
+	GW_IN_DISCONNECT, /* the client is gone; WebSocket: code, data the reason */
+	GW_IN_WS_MESSAGE, /* data: a whole message; flags GW_IF_TEXT */
+	GW_IN_WRITABLE,   /* the connection's outbound queue was taken */
+	GW_IN_STARTUP,    /* lifespan startup */
+	GW_IN_SHUTDOWN,   /* lifespan shutdown */
+	GW_IN_STOP,       /* stop the loop */
+	GW_IN_PING,       /* nothing: proves the loop takes events */
+};
+
+enum { GW_IF_MORE = 1, GW_IF_TEXT = 2 };
+
+/* Events from the app to Go; asgi.py's OUT_*. */
+enum {
+	GW_OUT_START,    /* status, headers; flags GW_OF_TRAILERS */
+	GW_OUT_BODY,     /* body; flags GW_OF_MORE */
+	GW_OUT_TRAILERS, /* headers; flags GW_OF_MORE */
+	GW_OUT_PATHSEND, /* text: an absolute file path */
+	GW_OUT_DONE,     /* the app returned or raised: status how far the
+			  * response got, text the traceback or NULL, flags
+			  * 1 when the client was gone */
+	GW_OUT_WS_ACCEPT,/* headers, text the subprotocol or NULL */
+	GW_OUT_WS_SEND,  /* body; flags GW_OF_TEXT */
+	GW_OUT_WS_CLOSE, /* status the close code, text the reason */
+	GW_OUT_LIFESPAN, /* status: asgi.py's LS_*, text the message */
+	GW_OUT_LOG,      /* text: a line for the worker's log */
+	GW_OUT_WANT,     /* receive() waits for an event */
+	GW_OUT_KINDS,
+};
+
+enum { GW_OF_MORE = 1, GW_OF_TRAILERS = 2, GW_OF_TEXT = 4 };
+
+typedef struct gw_aqueue gw_aqueue;
+
+/* No GIL needed by any of these. */
+gw_aqueue *gw_aq_new(int *efd);
+void gw_aq_free(gw_aqueue *q);
+int gw_aq_post(gw_aqueue *q, uint64_t conn, int kind, int flags, int64_t code,
+	       const char *data, size_t len);
+int64_t gw_aq_stalled(gw_aqueue *q, int *empty);
+
+/* The loop's thread: takes the GIL, gives it back before returning. */
+int gw_asgi_prepare(gw_aqueue *q, int efd, uintptr_t handle, const char *src,
+		    const char *loop, const char *lifespan, const char *app,
+		    char **loop_name, char **err);
+int gw_asgi_run(char **err);
+
+/* Implemented in Go (asgi.go): one event the app sent. The pointers are
+ * valid only during the call: Go copies. Returns 1 when the connection
+ * can take more, 0 when its budget is full (the app's send waits for
+ * GW_IN_WRITABLE), -1 when it is gone. Loop thread, GIL held: it must
+ * not block. */
+extern int gowsgiASGIOut(uintptr_t h, uint64_t conn, int kind, int status, int flags,
+			 char *head, size_t head_len, uint32_t nheaders, char *body,
+			 size_t body_len, char *text, size_t text_len);
+
+#endif

@@ -1,0 +1,190 @@
+"""ASGI apps exercising pyshim's ASGI runtime directly (no HTTP)."""
+import asyncio
+import json
+import os
+import urllib.parse
+
+
+def params(scope):
+    return dict(urllib.parse.parse_qsl(scope["query_string"].decode()))
+
+
+async def start(send, status=200, headers=()):
+    await send({"type": "http.response.start", "status": status, "headers": list(headers)})
+
+
+async def scope_json(scope, receive, send):
+    """Answers with the scope, bytes as latin-1 text."""
+    if scope["type"] == "lifespan":
+        return await lifespan_state(scope, receive, send)
+
+    def plain(v):
+        if isinstance(v, bytes):
+            return v.decode("latin-1")
+        if isinstance(v, (list, tuple)):
+            return [plain(x) for x in v]
+        if isinstance(v, dict):
+            return {k: plain(x) for k, x in v.items()}
+        return v
+    scope["state"]["mine"] = "per request"  # a shallow copy: never seen again
+    body = json.dumps(plain(scope)).encode()
+    await start(send, 200, [(b"content-type", b"application/json")])
+    await send({"type": "http.response.body", "body": body})
+
+
+async def lifespan_state(scope, receive, send):
+    while True:
+        msg = await receive()
+        if msg["type"] == "lifespan.startup":
+            scope["state"]["db"] = "connected"
+            await send({"type": "lifespan.startup.complete"})
+        elif msg["type"] == "lifespan.shutdown":
+            await send({"type": "lifespan.shutdown.complete"})
+            return
+
+
+async def echo(scope, receive, send):
+    """Reads the whole body, chunk by chunk, and answers with it and the
+    number of http.request events it took."""
+    chunks = []
+    while True:
+        msg = await receive()
+        assert msg["type"] == "http.request", msg
+        chunks.append(msg["body"])
+        if not msg["more_body"]:
+            break
+    await start(send, 200, [(b"x-events", str(len(chunks)).encode())])
+    await send({"type": "http.response.body", "body": b"".join(chunks)})
+
+
+async def stream(scope, receive, send):
+    """?n=N&size=S: N body messages of S bytes, then an empty last one."""
+    p = params(scope)
+    n, size = int(p["n"]), int(p["size"])
+    await start(send)
+    for i in range(n):
+        await send({"type": "http.response.body", "body": bytes([65 + i % 26]) * size, "more_body": True})
+    await send({"type": "http.response.body", "body": b""})
+
+
+async def hello(scope, receive, send):
+    await start(send, 200, [(b"content-type", b"text/plain")])
+    await send({"type": "http.response.body", "body": b"hello"})
+
+
+async def broken(scope, receive, send):
+    """?how=...: the ways an app breaks the protocol."""
+    how = params(scope)["how"]
+    if how == "body-first":
+        await send({"type": "http.response.body", "body": b"x"})
+    elif how == "twice":
+        await start(send)
+        await send({"type": "http.response.body", "body": b"done"})
+        await send({"type": "http.response.body", "body": b"again"})
+    elif how == "raise-before":
+        raise ValueError("failed before the response")
+    elif how == "raise-after":
+        await start(send)
+        await send({"type": "http.response.body", "body": b"part", "more_body": True})
+        raise ValueError("failed in the middle")
+    elif how == "return":
+        return
+    elif how == "bad-header":
+        await start(send, 200, [("content-type", "text/plain")])
+    elif how == "unknown":
+        await send({"type": "http.response.nonsense"})
+
+
+async def disconnect(scope, receive, send):
+    """Waits for http.disconnect after the body, then sends anyway: the
+    send raises ClientDisconnected (an OSError)."""
+    while (await receive())["type"] != "http.disconnect":
+        pass
+    await start(send)
+
+
+async def blocker(scope, receive, send):
+    """Blocks the whole loop in a blocking read of the pipe ?fd=N, as a
+    CPU-bound or blocking handler would."""
+    fd = int(params(scope)["fd"])
+    data = blocking_read(fd)
+    await start(send)
+    await send({"type": "http.response.body", "body": data})
+
+
+def blocking_read(fd):
+    return os.read(fd, 100)
+
+
+async def sleeper(scope, receive, send):
+    await receive()  # the caller sees SentWant: the app runs
+    await asyncio.sleep(3600)
+
+
+async def ws_echo(scope, receive, send):
+    """Accepts with the first subprotocol offered and echoes until the
+    client goes; a text "close" closes with 4000."""
+    assert (await receive())["type"] == "websocket.connect"
+    sub = scope["subprotocols"][0] if scope["subprotocols"] else None
+    await send({"type": "websocket.accept", "subprotocol": sub, "headers": [(b"x-ws", b"yes")]})
+    while True:
+        msg = await receive()
+        if msg["type"] == "websocket.disconnect":
+            await asyncio.sleep(0)
+            ws_log.append(msg)
+            return
+        if msg.get("text") == "close":
+            await send({"type": "websocket.close", "code": 4000, "reason": "asked"})
+            return
+        if msg.get("text") is not None:
+            await send({"type": "websocket.send", "text": msg["text"].upper()})
+        else:
+            await send({"type": "websocket.send", "bytes": msg["bytes"][::-1]})
+
+
+ws_log = []
+
+
+async def ws_deny(scope, receive, send):
+    assert (await receive())["type"] == "websocket.connect"
+    await send({"type": "websocket.http.response.start", "status": 403,
+                "headers": [(b"content-type", b"text/plain")]})
+    await send({"type": "websocket.http.response.body", "body": b"no entry"})
+
+
+async def lifespan_fail(scope, receive, send):
+    assert scope["type"] == "lifespan"
+    await receive()
+    await send({"type": "lifespan.startup.failed", "message": "the database is down"})
+
+
+async def lifespan_raise(scope, receive, send):
+    if scope["type"] == "lifespan":
+        raise RuntimeError("this app knows no lifespan")
+    await hello(scope, receive, send)
+
+
+class ASGI2:
+    """An ASGI 2 (double-callable) app."""
+
+    def __init__(self, scope):
+        self.scope = scope
+
+    async def __call__(self, receive, send):
+        await hello(self.scope, receive, send)
+
+
+async def mix(scope, receive, send):
+    """Routes by path to the apps above, for the leak loop; /objects
+    answers with the number of allocated Python blocks."""
+    path = scope["path"]
+    if path == "/objects":
+        import gc
+        import sys
+        gc.collect()
+        await start(send)
+        await send({"type": "http.response.body", "body": str(sys.getallocatedblocks()).encode()})
+        return
+    app = {"/hello": hello, "/echo": echo, "/stream": stream, "/broken": broken,
+           "/ws": ws_echo, "/deny": ws_deny}[path]
+    await app(scope, receive, send)
