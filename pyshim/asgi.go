@@ -29,8 +29,15 @@ import (
 // the connection's goroutine has taken it (backpressure without a
 // blocked loop).
 
+// asgiSource is the module _gowsgi_asgi: asgi.py, then the lifespan
+// part, kept in a file of its own for size.
+var asgiSource = asgiMain + "\n" + asgiLifespan
+
 //go:embed asgi.py
-var asgiSource string
+var asgiMain string
+
+//go:embed asgi_lifespan.py
+var asgiLifespan string
 
 // Sentinel errors of the ASGI runtime.
 var (
