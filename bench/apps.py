@@ -12,10 +12,15 @@ path, so gowsgi and its peers run exactly the same code.
     upload     reads wsgi.input fully (CONTENT_LENGTH bytes), answers the length
     sleepy     time.sleep(0.02) then hello: a request waiting on a backend
     flask_app  tiny Flask app, GET /json -> {"message":"Hello, World!"}
+    django_app a Django JSON view, GET /json -> {"message": "Hello, World!"},
+               through the default middleware stack (djbench/)
+    pyfloor    not a workload: runs pyfloor.py's in-process loop in the
+               server's worker and answers the CPU per call
 
-Only the standard library is needed, except for ``flask_app``: Flask is
-imported by the first request that reaches it (in each worker), so the
-other workloads neither need Flask nor pay its memory.
+Only the standard library is needed, except for ``flask_app`` and
+``django_app``: the framework is imported by the first request that
+reaches it (in each worker), so the other workloads neither need it nor
+pay its memory.
 """
 
 import os
@@ -152,3 +157,29 @@ class _LazyFlaskApp:
 
 
 flask_app = _LazyFlaskApp()
+
+
+class _LazyDjangoApp:
+    """django_app: Django's WSGI handler for djbench, built on first request
+    like flask_app."""
+
+    app = None
+
+    def __call__(self, environ, start_response):
+        app = self.app
+        if app is None:
+            os.environ.setdefault("DJANGO_SETTINGS_MODULE", "djbench.settings")
+            from django.core.wsgi import get_wsgi_application
+
+            app = _LazyDjangoApp.app = get_wsgi_application()
+        return app(environ, start_response)
+
+
+django_app = _LazyDjangoApp()
+
+
+def pyfloor(environ, start_response):
+    """The Python floor measured inside the server's worker: pyfloor.py."""
+    import pyfloor as floor
+
+    return floor.pyfloor(environ, start_response)

@@ -66,7 +66,7 @@ export PYTHONPATH=$BENCH_DIR${PYTHONPATH:+:$PYTHONPATH}
 export PYTHONDONTWRITEBYTECODE=1
 
 ALL_SERVERS="gowsgi floor gunicorn-sync gunicorn-gthread uwsgi-http11 uwsgi-http waitress"
-ALL_WORKLOADS="hello big bigfile chunks upload sleepy flask"
+ALL_WORKLOADS="hello big bigfile chunks upload sleepy flask django"
 
 SERVERS=$ALL_SERVERS
 WORKLOADS=$ALL_WORKLOADS
@@ -113,6 +113,7 @@ workload_def() {
     upload)  APP=upload;  EXPECT=1048576; CHECK_METHOD=POST; WRK_EXTRA=(-s "$BENCH_DIR/upload.lua") ;;
     sleepy)  APP=sleepy;  EXPECT=13 ;;
     flask)   APP=flask_app; URLPATH=/json; EXPECT=28 ;;
+    django)  APP=django_app; URLPATH=/json; EXPECT=28 ;;   # bench/djbench: the default middleware stack
     *) log "unknown workload $1"; return 1 ;;
   esac
 }

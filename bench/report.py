@@ -28,7 +28,7 @@ RESULTS_END = "<!-- bench/report.py: results end -->"
 
 SUBJECT = "gowsgi"
 FLOOR = "floor"
-WORKLOAD_ORDER = ["hello", "big", "bigfile", "chunks", "upload", "sleepy", "flask"]
+WORKLOAD_ORDER = ["hello", "big", "bigfile", "chunks", "upload", "sleepy", "flask", "django"]
 MODE_TITLE = {"ka": "keep-alive", "close": "Connection: close"}
 CPU_MODE_TITLE = {
     "pinned": "pinned (server process tree on CPU 0, wrk on CPU 1)",
@@ -334,6 +334,8 @@ def render(run_dir, meta_text, results, chart_names):
     for cm, name in chart_names.items():
         out += [f"![req/s per server, {cm}]({name})", ""]
     out += targets_section(results, meta) + [""] + floor_section(results) + [""]
+    import report_pyfloor  # issue #27: the Python floor and its targets
+    out += report_pyfloor.render(run_dir, results)
     for cm, res in results.items():
         out += [f"### Results, {CPU_MODE_TITLE.get(cm, cm)}", ""]
         p = os.path.join(run_dir, cm, "meta.txt")

@@ -6,7 +6,9 @@
 #      rounds, once per CPU mode:
 #        pinned  server process tree on CPU 0, wrk on CPU 1 (SERVER_CPUS=0 WRK_CPUS=1)
 #        shared  server and wrk on both cores
-#   3. report.py: the results section of docs/benchmarks.md and the charts
+#   3. pyfloor.sh: the Python floor of the Python workloads (their app
+#      called in-process in a loop, in a gowsgi worker and under PY)
+#   4. report.py: the results section of docs/benchmarks.md and the charts
 #
 #   bench/run.sh                       # quick default: 3 rounds x 3 s per run
 #   ROUNDS=5 DURATION=10 bench/run.sh  # longer, steadier
@@ -14,6 +16,7 @@
 # Environment: ROUNDS (3), DURATION (seconds per wrk run, 3), CPU_MODES
 # ("pinned shared"), SERVERS, WORKLOADS (peers.sh names; default all),
 # CLOSE_WORKLOADS (hello), GOBENCH (1 = run the Go benchmarks, 0 = skip),
+# PYFLOOR (1 = measure the Python floor, 0 = skip),
 # GOBENCHTIME (go test -benchtime, 1s), OUT (results folder, default
 # bench/results/<timestamp>), DOCS (folder for benchmarks.md and the charts,
 # default docs/; "none" = leave docs alone), COMMIT (the gowsgi commit measured,
@@ -63,6 +66,7 @@ version_of() {  # version_of NAME CMD... -> "NAME VERSION" (first line of CMD's 
   version_of uwsgi uwsgi --version
   version_of waitress "$PY" -c 'import importlib.metadata as m; print(m.version("waitress"))'
   version_of flask "$PY" -c 'import importlib.metadata as m; print(m.version("flask"))'
+  version_of django "$PY" -c 'import django; print(django.get_version())'
   version_of wrk sh -c "wrk -v 2>&1 | head -n 1"
 } >"$OUT/meta.txt"
 cat "$OUT/meta.txt" >&2
@@ -81,6 +85,11 @@ for mode in $CPU_MODES; do
     *) echo "unknown CPU mode $mode (pinned or shared)" >&2; exit 2 ;;
   esac
 done
+
+if [ "${PYFLOOR:-1}" = 1 ]; then  # PYFLOOR=0 skips it
+  echo "== Python floor (pyfloor.sh)" >&2
+  SERVER_CPUS=0 "$BENCH_DIR/pyfloor.sh" -r "$ROUNDS" ${WORKLOADS:+-w "$WORKLOADS"} -o "$OUT/pyfloor.tsv"
+fi
 
 report_args=("$OUT")
 [ "$DOCS" != none ] && report_args+=(--docs "$DOCS")
