@@ -37,6 +37,7 @@ command -v perf >/dev/null || { echo "profile.sh: perf not found (apt-get instal
 app=$WORKLOAD path=/ extra=() threads=1
 case $WORKLOAD in
   flask) app=flask_app path=/json ;;
+  django) app=django_app path=/json ;;
   upload) extra=(-s "$BENCH_DIR/upload.lua") ;;
   sleepy) threads=8 ;;
 esac
