@@ -67,7 +67,11 @@ def target_rows(res, floors):
         if g is None or not f:
             rows.append((label, "n/a", None, None))
             return
-        rows.append((label, f"{g / f:.2f}× ({g:.1f} vs {f:.1f} µs)", g / f <= want, None))
+        r = g / f
+        shown = f"{r:.2f}"
+        if float(shown) == want and r != want:
+            shown = f"{r:.3f}"  # 1.503 is no 1.50
+        rows.append((label, f"{shown}× ({g:.1f} vs {f:.1f} µs)", r <= want, None))
 
     to_floor("flask", 1.5)
     to_floor("django", 1.5)
