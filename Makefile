@@ -162,6 +162,7 @@ BENCH_BIN := bin/gowsgi-bench
 bench: bench-deps
 	$(MAKE) build PYTHON=$(BENCH_PYTHON) BIN=$(BENCH_BIN)
 	$(GO) build -o bin/floor ./bench/floor
+	$(GO) build -o bin/tlsload ./bench/tlsload
 	GOWSGI=$(CURDIR)/$(BENCH_BIN) bench/run.sh
 	$(MAKE) --no-print-directory bench-balance
 

@@ -18,6 +18,7 @@ COLOURS = {
     "uwsgi-http11": "#b2182b",
     "uwsgi-http": "#ef8a62",
     "waitress": "#984ea3",
+    "nginx-gowsgi": "#a65628",
 }
 TITLES = {"ka": "keep-alive", "close": "Connection: close"}
 
@@ -66,7 +67,7 @@ def draw(res, cpu_mode, png, work_dir):
         data = os.path.join(work_dir, f"chart-{wl}-{mode}.dat")
         n = _panel_data(res, wl, mode, data)
         script += [
-            f"set title '{wl}, {TITLES.get(mode, mode)}'",
+            f"set title '{wl}, {'new TLS connections' if wl.startswith('tls-') and mode == 'close' else TITLES.get(mode, mode)}'",
             f"set xrange [-0.6:{max(n, 1) - 0.4}]",
             f"plot '{data}' using 1:3:6:xtic(2) with boxes lc rgb variable, "
             f"'' using 1:3:4:5 with yerrorbars lc rgb '#222222' pt 7 ps 0",

@@ -27,6 +27,21 @@
 # wait in its listen queue reaches a high req/s on the few; wrk's --timeout,
 # longer than the run, does not count the others).
 #
+# TLS workloads (tls-ecdsa, tls-rsa): the hello app over HTTPS, with a
+# certificate made by openssl at the start of the run (ECDSA P-256 or RSA
+# 2048, self-signed for 127.0.0.1). Their "close" mode is a new TLS
+# connection and a full handshake per request, made by bench/tlsload
+# (TLSLOAD, default bin/tlsload) instead of wrk: wrk and h2load resume the
+# session of their previous connection, so with "Connection: close" they
+# measure resumptions (bench/tlsload/main.go says more); `peers.sh check`
+# counts both with nginx's $ssl_session_reused. tls-ecdsa runs keep-alive and
+# close, tls-rsa close only (after the handshake the certificate's key is
+# not used). They run for gowsgi (--certfile), Gunicorn sync and gthread
+# (--certfile, Python's ssl) and nginx-gowsgi: nginx (WORKERS worker
+# processes) terminating TLS in front of gowsgi over plain HTTP with
+# upstream keep-alive, both in the server's process tree (so on the
+# server's core when pinned).
+#
 # Every server gets WORKERS (2) worker processes and runs with cwd and
 # PYTHONPATH = bench/, serving apps:<app> (apps.py). The sleepy workload gives
 # the threaded servers SLEEPY_THREADS (8) threads per worker.
@@ -49,6 +64,7 @@ PY=${PY:-/usr/bin/python3}
 WRK=${WRK:-wrk}
 GOWSGI=${GOWSGI:-$REPO_DIR/bin/gowsgi}
 FLOOR=${FLOOR:-$REPO_DIR/bin/floor}
+TLSLOAD=${TLSLOAD:-$REPO_DIR/bin/tlsload}
 WORKERS=${WORKERS:-2}
 WARMUP=${WARMUP:-1}
 SLEEPY_THREADS=${SLEEPY_THREADS:-8}
@@ -65,8 +81,8 @@ fi
 export PYTHONPATH=$BENCH_DIR${PYTHONPATH:+:$PYTHONPATH}
 export PYTHONDONTWRITEBYTECODE=1
 
-ALL_SERVERS="gowsgi floor gunicorn-sync gunicorn-gthread uwsgi-http11 uwsgi-http waitress"
-ALL_WORKLOADS="hello big bigfile chunks upload sleepy flask django"
+ALL_SERVERS="gowsgi floor gunicorn-sync gunicorn-gthread uwsgi-http11 uwsgi-http waitress nginx-gowsgi"
+ALL_WORKLOADS="hello big bigfile chunks upload sleepy flask django tls-ecdsa tls-rsa"
 
 SERVERS=$ALL_SERVERS
 WORKLOADS=$ALL_WORKLOADS
@@ -102,10 +118,15 @@ log() { printf '[%(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
 
 # ---------------------------------------------------------------- workloads
 # workload_def NAME -> APP (callable in apps.py), URLPATH, WRK_EXTRA (array),
-#                      CHECK_METHOD, EXPECT (body bytes, or the body for upload)
+#                      CHECK_METHOD, EXPECT (body bytes, or the body for upload),
+#                      SCHEME (http or https), TLS_CERT and TLS_KEY (files, for https)
 workload_def() {
-  WRK_EXTRA=(); CHECK_METHOD=GET; URLPATH=/
+  WRK_EXTRA=(); CHECK_METHOD=GET; URLPATH=/; SCHEME=http; TLS_CERT=""; TLS_KEY=""
   case $1 in
+    tls-ecdsa|tls-rsa)
+      APP=hello; EXPECT=13; SCHEME=https
+      make_certs || return 1
+      TLS_CERT=$RUN_TMP/${1#tls-}.crt; TLS_KEY=$RUN_TMP/${1#tls-}.key ;;
     hello)   APP=hello;   EXPECT=13 ;;
     big)     APP=big;     EXPECT=1048576 ;;
     bigfile) APP=bigfile; EXPECT=1048576 ;;
@@ -118,8 +139,25 @@ workload_def() {
   esac
 }
 
+# make_certs: the TLS workloads' certificates, once per run (openssl)
+make_certs() {
+  [ -s "$RUN_TMP/rsa.crt" ] && return 0
+  local kind
+  for kind in ecdsa rsa; do
+    local newkey=(-newkey ec -pkeyopt ec_paramgen_curve:P-256)
+    [ $kind = rsa ] && newkey=(-newkey rsa:2048)
+    openssl req -x509 "${newkey[@]}" -nodes -days 2 -subj /CN=127.0.0.1 \
+      -addext subjectAltName=IP:127.0.0.1 -keyout "$RUN_TMP/$kind.key" -out "$RUN_TMP/$kind.crt" 2>/dev/null ||
+      { log "openssl could not make the $kind certificate"; return 1; }
+  done
+}
+
 # modes_for WORKLOAD -> the client modes run for it
 modes_for() {
+  case $1 in
+    tls-ecdsa) echo "ka close"; return ;;
+    tls-rsa) echo close; return ;;
+  esac
   case " $CLOSE_WORKLOADS " in
     *" all "*|*" $1 "*) echo "ka close" ;;
     *) echo ka ;;
@@ -146,14 +184,21 @@ available() {
     waitress) "$PY" -c 'import waitress' 2>/dev/null || { echo "waitress not importable by $PY"; return 1; } ;;
     gowsgi) [ -x "$GOWSGI" ] || { echo "no gowsgi binary at $GOWSGI (make build)"; return 1; } ;;
     floor) [ -x "$FLOOR" ] || { echo "no floor binary at $FLOOR (go build -o bin/floor ./bench/floor)"; return 1; } ;;
+    nginx-gowsgi)
+      command -v nginx >/dev/null || { echo "nginx not installed"; return 1; }
+      [ -x "$GOWSGI" ] || { echo "no gowsgi binary at $GOWSGI (make build)"; return 1; } ;;
     *) echo "unknown server"; return 1 ;;
   esac
 }
 
 # supports NAME WORKLOAD -> 0 if this server makes sense for the workload
 supports() {
+  case $2 in
+    tls-*) case $1 in gowsgi|gunicorn-sync|gunicorn-gthread|nginx-gowsgi) return 0 ;; *) return 1 ;; esac ;;
+  esac
   case $1 in
     floor) case $2 in hello|big|bigfile|chunks|upload) ;; *) return 1 ;; esac ;;   # no WSGI server: canned replies
+    nginx-gowsgi) return 1 ;;   # TLS in front of gowsgi: the TLS workloads only
     *) return 0 ;;
   esac
 }
@@ -172,15 +217,21 @@ start_server() {
   local name=$1 wl=$2 app=$3 port=$4 logf=$5 th
   th=$(threads_for "$name" "$wl")
   SERVER_PIDS=()
+  local tls=()
+  [ -n "$TLS_CERT" ] && tls=(--certfile "$TLS_CERT" --keyfile "$TLS_KEY")
   case $name in
     gowsgi)
-      launch "$logf" "$GOWSGI" -w "$WORKERS" --threads "$th" -b "127.0.0.1:$port" "apps:$app" ;;
+      launch "$logf" "$GOWSGI" -w "$WORKERS" --threads "$th" -b "127.0.0.1:$port" "${tls[@]}" "apps:$app" ;;
+    nginx-gowsgi)   # nginx terminates TLS; gowsgi serves plain HTTP on port+1
+      launch "$logf" "$GOWSGI" -w "$WORKERS" --threads "$th" -b "127.0.0.1:$(( port + 1 ))" "apps:$app"
+      nginx_conf "$port" >"$RUN_TMP/nginx.conf"
+      launch "$logf" nginx -p "$RUN_TMP" -c "$RUN_TMP/nginx.conf" -e "$logf" ;;
     floor)
       launch "$logf" "$FLOOR" -b "127.0.0.1:$port" -workload "$wl" ;;
     gunicorn-sync)
-      launch "$logf" gunicorn -w "$WORKERS" -b "127.0.0.1:$port" "apps:$app" ;;
+      launch "$logf" gunicorn -w "$WORKERS" -b "127.0.0.1:$port" "${tls[@]}" "apps:$app" ;;
     gunicorn-gthread)
-      launch "$logf" gunicorn -w "$WORKERS" -k gthread --threads "$th" -b "127.0.0.1:$port" "apps:$app" ;;
+      launch "$logf" gunicorn -w "$WORKERS" -k gthread --threads "$th" -b "127.0.0.1:$port" "${tls[@]}" "apps:$app" ;;
     uwsgi-http11)   # --http11-socket: keep-alive capable
       launch "$logf" uwsgi --plugin python3 --master --processes "$WORKERS" \
         --http11-socket "127.0.0.1:$port" --module "apps:$app" --pythonpath "$BENCH_DIR" \
@@ -193,6 +244,41 @@ start_server() {
       launch "$logf" "$PY" -m waitress --host=127.0.0.1 --port="$port" --threads=8 "apps:$app" ;;
     *) log "unknown server $name"; return 1 ;;
   esac
+}
+
+# nginx_conf PORT -> nginx.conf for nginx-gowsgi: TLS on PORT with
+# TLS_CERT, proxying to gowsgi on PORT+1 with upstream keep-alive (as
+# examples/nginx/gowsgi-http.conf). No access log, as for every server,
+# except with NGINX_SESSION_LOG=FILE: one "$ssl_session_reused" a line
+# (peers.sh check counts them).
+nginx_conf() {
+  local port=$1 alog="access_log off;"
+  [ -n "${NGINX_SESSION_LOG:-}" ] && alog="log_format reuse '\$ssl_session_reused \$ssl_protocol'; access_log $NGINX_SESSION_LOG reuse;"
+  cat <<CONF
+daemon off;
+worker_processes $WORKERS;
+pid $RUN_TMP/nginx.pid;
+events { worker_connections 4096; }
+http {
+  $alog
+  client_body_temp_path $RUN_TMP/nginx-body;
+  proxy_temp_path $RUN_TMP/nginx-proxy;
+  upstream gowsgi { server 127.0.0.1:$(( port + 1 )); keepalive 64; }
+  server {
+    listen 127.0.0.1:$port ssl;
+    ssl_protocols TLSv1.2 TLSv1.3;   # nginx 1.22's default lacks 1.3
+    ssl_certificate $TLS_CERT;
+    ssl_certificate_key $TLS_KEY;
+    location / {
+      proxy_pass http://gowsgi;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_set_header Host \$http_host;
+      proxy_buffering off;
+    }
+  }
+}
+CONF
 }
 
 # tree_pids ROOT... -> the roots and all their live descendants
@@ -259,7 +345,7 @@ trap 'exit 130' INT TERM
 wait_ready() {
   local url=$1 i code p
   for i in $(seq 1 300); do
-    code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "$url" 2>/dev/null)
+    code=$(curl -sk -o /dev/null -w '%{http_code}' --max-time 2 "$url" 2>/dev/null)
     [ "$code" = 200 ] && return 0
     for p in "${SERVER_PIDS[@]}"; do kill -0 "$p" 2>/dev/null || return 1; done
     sleep 0.1
@@ -299,16 +385,18 @@ run_wrk() {
   local round=$1 wl=$2 mode=$3 srv=$4 url=$5 rss_idle=$6
   local raw="$OUT/raw/r${round}-${wl}-${mode}-${srv}.txt"
   local hdr=(); [ "$mode" = close ] && hdr=(-H 'Connection: close')
+  local client=("$WRK" -t"$THREADS" -c"$CONNS" -d"${DURATION}s" --timeout 10s --latency "${hdr[@]}" "${WRK_EXTRA[@]}")
+  # a new TLS connection per request: a client that never resumes (see the top)
+  [ "$SCHEME" = https ] && [ "$mode" = close ] && client=("$TLSLOAD" -c "$CONNS" -d "${DURATION}s")
   local peakf="$RUN_TMP/peak" waitf="$RUN_TMP/unanswered" sp wp c0 c1 m0 m1 t0 t1 out hz port
   echo "0 0 0" >"$peakf"
   echo NA >"$waitf"
   mem_sampler "$peakf" "${SERVER_PIDS[@]}" & sp=$!
-  port=${url#http://*:}; port=${port%%/*}
+  port=${url#*://*:}; port=${port%%/*}
   ( sleep "$(awk -v d="$DURATION" 'BEGIN { print (d > 1.5 ? d - 0.5 : 1) }')"
     unanswered_clients "$port" >"$waitf" ) & wp=$!
   c0=$(tree_cpu_ticks "${SERVER_PIDS[@]}"); m0=$(machine_busy_ticks); t0=$(date +%s.%N)
-  out=$( ( cd "$BENCH_DIR" && timeout $(( DURATION + 30 )) "${PRIO[@]}" ${WRK_CPUS:+taskset -c "$WRK_CPUS"} "$WRK" -t"$THREADS" -c"$CONNS" \
-             -d"${DURATION}s" --timeout 10s --latency "${hdr[@]}" "${WRK_EXTRA[@]}" "$url"; times ) 2>&1 )
+  out=$( ( cd "$BENCH_DIR" && timeout $(( DURATION + 30 )) "${PRIO[@]}" ${WRK_CPUS:+taskset -c "$WRK_CPUS"} "${client[@]}" "$url"; times ) 2>&1 )
   t1=$(date +%s.%N); m1=$(machine_busy_ticks); c1=$(tree_cpu_ticks "${SERVER_PIDS[@]}")
   kill "$sp" 2>/dev/null; wait "$sp" "$wp" 2>/dev/null
   printf '%s\n' "$out" >"$raw"
@@ -373,12 +461,14 @@ do_check() {
     for wl in $WORKLOADS; do
       supports "$srv" "$wl" || continue
       workload_def "$wl" || continue
-      url="http://127.0.0.1:$port$URLPATH"
-      start_server "$srv" "$wl" "$APP" "$port" "$OUT/logs/$srv.log" || continue
+      url="$SCHEME://127.0.0.1:$port$URLPATH"
+      local reuse_log=""
+      if [ "$srv" = nginx-gowsgi ]; then reuse_log=$RUN_TMP/reuse.log; : >"$reuse_log"; fi
+      NGINX_SESSION_LOG=$reuse_log start_server "$srv" "$wl" "$APP" "$port" "$OUT/logs/$srv.log" || continue
       if ! wait_ready "$url"; then log "$srv/$wl did not come up"; stop_server; continue; fi
       local body="$RUN_TMP/body" hdrs="$RUN_TMP/hdrs" args=() status framing conn size reuse
       [ "$CHECK_METHOD" = POST ] && args=(-X POST --data-binary "@$RUN_TMP/up" -H 'Content-Type: application/octet-stream')
-      curl -s --http1.1 --max-time 10 -D "$hdrs" -o "$body" "${args[@]}" "$url"
+      curl -sk --http1.1 --max-time 10 -D "$hdrs" -o "$body" "${args[@]}" "$url"
       status=$(awk 'NR==1 { print $2 }' "$hdrs")
       framing=$(awk 'tolower($1) == "transfer-encoding:" { te = $2 } tolower($1) == "content-length:" { cl = "CL" }
                      END { gsub(/\r/, "", te); if (te != "") print "TE:" te; else if (cl != "") print cl; else print "close-delimited" }' "$hdrs")
@@ -386,11 +476,22 @@ do_check() {
       size=$(stat -c %s "$body")
       [ "$wl" = upload ] && size=$(cat "$body")
       # 2 requests in one curl: the 2nd reports num_connects=0 iff the connection was re-used
-      reuse=$(curl -s --http1.1 --max-time 10 "${args[@]}" -w '%{num_connects}\n' \
+      reuse=$(curl -sk --http1.1 --max-time 10 "${args[@]}" -w '%{num_connects}\n' \
                 -o /dev/null -o /dev/null "$url" "$url" | sed -n 2p)
       case $reuse in 0) reuse=yes ;; 1) reuse=no ;; *) reuse="?" ;; esac
       printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$srv" "$wl" "$status" "$framing" "$conn" "$size" "$EXPECT" "$reuse" >>"$f"
       log "$srv $wl: status=$status framing=$framing connection=$conn body=$size reuse=$reuse"
+      if [ -n "$reuse_log" ]; then
+        # The "close" mode must make a full handshake per request: nginx
+        # logs "r" for a resumed session, "." for a full handshake.
+        local c
+        for c in wrk tlsload; do
+          : >"$reuse_log"; kill -USR1 "$(cat "$RUN_TMP/nginx.pid")"; sleep 0.2   # reopen the log
+          if [ $c = wrk ]; then "$WRK" -t"$THREADS" -c"$CONNS" -d1s -H 'Connection: close' "$url" >/dev/null 2>&1
+          else "$TLSLOAD" -c "$CONNS" -d 1s "$url" >/dev/null 2>&1; fi
+          log "$srv $wl: $c with Connection: close, TLS sessions (nginx \$ssl_session_reused): $(awk '{ n[$1 == "r" ? "resumed" : "full handshakes"]++ } END { for (k in n) printf "%s %d  ", k, n[k] }' "$reuse_log")"
+        done
+      fi
       stop_server
     done
   done
@@ -428,7 +529,7 @@ for (( round = 1; round <= ROUNDS; round++ )); do
     workload_def "$wl" || continue
     for srv in $(rotate $(( round - 1 )) "${avail_servers[@]}"); do
       supports "$srv" "$wl" || continue
-      port=$(port_of "$srv"); url="http://127.0.0.1:$port$URLPATH"
+      port=$(port_of "$srv"); url="$SCHEME://127.0.0.1:$port$URLPATH"
       log "round $round/$ROUNDS  $wl  $srv  (port $port)"
       start_server "$srv" "$wl" "$APP" "$port" "$OUT/logs/$srv.log" || continue
       if ! wait_ready "$url"; then

@@ -28,14 +28,25 @@ RESULTS_END = "<!-- bench/report.py: results end -->"
 
 SUBJECT = "gowsgi"
 FLOOR = "floor"
-WORKLOAD_ORDER = ["hello", "big", "bigfile", "chunks", "upload", "sleepy", "flask", "django"]
+WORKLOAD_ORDER = ["hello", "big", "bigfile", "chunks", "upload", "sleepy", "flask", "django", "tls-ecdsa", "tls-rsa"]
 MODE_TITLE = {"ka": "keep-alive", "close": "Connection: close"}
+
+
+def case_title(wl, mode):
+    """How a (workload, client mode) case is named in headings: a TLS
+    workload's close mode is a new connection and full handshake per
+    request (bench/tlsload), not wrk's Connection: close."""
+    if wl.startswith("tls-") and mode == "close":
+        return "a new TLS connection per request (full handshake, bench/tlsload)"
+    return MODE_TITLE.get(mode, mode)
+
+
 CPU_MODE_TITLE = {
     "pinned": "pinned (server process tree on CPU 0, wrk on CPU 1)",
     "shared": "shared (server and wrk on both CPUs)",
 }
 SERVER_ORDER = [SUBJECT, FLOOR, "gunicorn-sync", "gunicorn-gthread",
-                "uwsgi-http11", "uwsgi-http", "waitress"]
+                "uwsgi-http11", "uwsgi-http", "waitress", "nginx-gowsgi"]
 MIB = 1024.0
 
 
@@ -202,7 +213,7 @@ def parse_meta(text):
 
 
 def target_rows(res, meta):
-    """(target, measured, met) for every target of issue #9."""
+    """(target, measured, met) for every target of issues #9 and #23."""
     workers, threads = meta.get("WORKERS", 2), meta.get("SLEEPY_THREADS", 8)
     rows = []
 
@@ -235,7 +246,23 @@ def target_rows(res, meta):
                      f"{mine / MIB:.1f} vs {theirs / MIB:.1f} MiB ({d:+.1f})", d <= 15, None))
     else:
         rows.append(("hello worker RSS ≤ gunicorn-sync worker + 15 MiB", "n/a", None, None))
+    # Issue #23 (TLS). The new-connection target is on req/s, as the issue
+    # says; CPU per connection, steadier on a shared machine, goes with it.
+    ratio("TLS hello keep-alive (ECDSA) vs gunicorn-gthread", "tls-ecdsa", "ka", "gunicorn-gthread", 5)
+    ratio("TLS new connections/s, ECDSA P-256, vs nginx-gowsgi", "tls-ecdsa", "close", "nginx-gowsgi", 0.8)
+    label, measured, met, note = rows[-1]
+    rows[-1] = (label, measured, met, "; ".join(n for n in (note, cpu_note(res, "tls-ecdsa", "close", "nginx-gowsgi")) if n) or None)
     return rows
+
+
+def cpu_note(res, wl, mode, peer):
+    """Server CPU per request of gowsgi and peer, and what it makes of
+    one core: 1 s / CPU per request, in requests per second."""
+    g, p = res.cpu_us_per_req(wl, mode, SUBJECT), res.cpu_us_per_req(wl, mode, peer)
+    if not g or not p:
+        return None
+    return (f"server CPU per connection {g:.0f} vs {p:.0f} µs, so one core makes "
+            f"{1e6 / g:,.0f} vs {1e6 / p:,.0f} per second = {fmt_ratio(p / g)}")
 
 
 def floor_note(res, wl, mode):
@@ -271,7 +298,7 @@ def answering_note(res, wl, mode):
 def targets_section(results, meta):
     modes = [m for m in ("pinned", "shared") if m in results]
     per_mode = {m: target_rows(results[m], meta) for m in modes}
-    out = ["### Targets (issue #9; the pinned column is the one that counts)", "",
+    out = ["### Targets (issues #9 and #23; the pinned column is the one that counts)", "",
            "| target | " + " | ".join(modes) + " |",
            "|---|" + "---|" * len(modes)]
     verdict = {True: "met", False: "**missed**", None: "not measured"}
@@ -299,7 +326,7 @@ def floor_section(results):
                 continue
             g, f = res.cpu_us_per_req(wl, mode, SUBJECT), res.cpu_us_per_req(wl, mode, FLOOR)
             d = "n/a" if g is None or f is None else f"{g - f:+.1f}"
-            out.append(f"| {cm} | {wl} | {MODE_TITLE.get(mode, mode)} | {fmt(res.median(wl, mode, SUBJECT))} "
+            out.append(f"| {cm} | {wl} | {case_title(wl, mode)} | {fmt(res.median(wl, mode, SUBJECT))} "
                        f"| {fmt(res.median(wl, mode, FLOOR))} | {fmt(g, 1)} | {fmt(f, 1)} | {d} "
                        f"| {pct(res.wrk_core_pct(wl, mode, FLOOR))} |")
     return out
@@ -342,7 +369,7 @@ def render(run_dir, meta_text, results, chart_names):
         if os.path.exists(p):
             out += ["```", open(p).read().strip(), "```"]
         for wl, mode in res.cases():
-            out += ["", f"#### {wl}, {MODE_TITLE.get(mode, mode)}", ""] + server_table(res, wl, mode)
+            out += ["", f"#### {wl}, {case_title(wl, mode)}", ""] + server_table(res, wl, mode)
         out += noise_line([r for rows in res.groups.values() for r in rows]) + [""]
     out += gobench_section(os.path.join(run_dir, "gobench.txt")) + ["", RESULTS_END]
     return "\n".join(out) + "\n"
