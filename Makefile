@@ -82,11 +82,11 @@ deps:
 vet:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt needed" >&2; exit 1; }
 	$(GO) vet ./...
-	CGO_ENABLED=0 $(GO) build ./master/ ./httpparse/ ./httpparse/proxyproto/ ./httpparse/uwsgiproto/ ./config/... ./handoff/ ./proctitle/ ./errorlog/ ./sysuser/ ./wsgi/ ./statsd/ ./accesslog/ ./hostport/
+	CGO_ENABLED=0 $(GO) build ./master/ ./httpparse/ ./httpparse/proxyproto/ ./httpparse/uwsgiproto/ ./config/... ./handoff/ ./proctitle/ ./errorlog/ ./sysuser/ ./wsgi/ ./statsd/ ./accesslog/ ./hostport/ ./pemkey/
 
 # internal/archtest: the import rules (README, How the code is arranged).
 race:
-	$(GO) test -race -shuffle=on ./internal/archtest/ ./httpparse/ ./httpparse/proxyproto/ ./httpparse/uwsgiproto/ ./config/... ./handoff/ ./proctitle/ ./errorlog/ ./sysuser/ ./wsgi/ ./master/ ./accesslog/ ./hostport/ ./statsd/
+	$(GO) test -race -shuffle=on ./internal/archtest/ ./httpparse/ ./httpparse/proxyproto/ ./httpparse/uwsgiproto/ ./config/... ./handoff/ ./proctitle/ ./errorlog/ ./sysuser/ ./wsgi/ ./master/ ./accesslog/ ./hostport/ ./statsd/ ./pemkey/
 
 unit:
 	$(GO) test -ldflags "$(GO_LDFLAGS)" ./pyshim/ ./worker/
@@ -129,7 +129,7 @@ FUZZPARALLEL ?= 1
 FUZZ_TARGETS := \
 	./httpparse/:FuzzReadRequest ./httpparse/:FuzzChunkedBody ./httpparse/:FuzzDifferential \
 	./httpparse/proxyproto/:FuzzRead ./httpparse/uwsgiproto/:FuzzReadPacket \
-	./config/:FuzzDecodeFile ./wsgi/:FuzzEnviron ./wsgi/:FuzzBuildUwsgi
+	./config/:FuzzDecodeFile ./wsgi/:FuzzEnviron ./wsgi/:FuzzBuildUwsgi ./pemkey/:FuzzParsePKCS8
 fuzz:
 	@failed=""; for t in $(FUZZ_TARGETS); do pkg=$${t%%:*}; fn=$${t#*:}; \
 		echo "== $$fn ($$pkg) for $(FUZZTIME)"; \

@@ -91,12 +91,15 @@ type Config struct {
 	UwsgiAllowIPs []string `json:"uwsgi_allow_ips"` // peers allowed to send uwsgi packets
 
 	// TLS (tls.go): HTTPS on every listener when CertFile is set.
-	CertFile   string `json:"certfile"`
-	KeyFile    string `json:"keyfile"`  // "" = the key is in CertFile
-	CACerts    string `json:"ca_certs"` // client CAs, for CertReqs 1 and 2
-	CertReqs   int    `json:"cert_reqs"`
-	SSLVersion string `json:"ssl_version"` // the minimum: SSLVersionTLS12 or SSLVersionTLS13
-	Ciphers    string `json:"ciphers"`     // canonical: IANA names, colon-separated
+	CertFile string `json:"certfile"`
+	KeyFile  string `json:"keyfile"` // "" = the key is in CertFile
+	// SSLKeyfilePassword decrypts an encrypted KeyFile (pemkey). It stays
+	// in the master: workers get the decrypted key in TLS, never this.
+	SSLKeyfilePassword string `json:"-"`
+	CACerts            string `json:"ca_certs"` // client CAs, for CertReqs 1 and 2
+	CertReqs           int    `json:"cert_reqs"`
+	SSLVersion         string `json:"ssl_version"` // the minimum: SSLVersionTLS12 or SSLVersionTLS13
+	Ciphers            string `json:"ciphers"`     // canonical: IANA names, colon-separated
 	// PlainBind are the Bind addresses that serve plain HTTP.
 	PlainBind            []string `json:"plain_bind"`
 	DoHandshakeOnConnect bool     `json:"do_handshake_on_connect"`

@@ -141,6 +141,7 @@ func ExampleConfig_WriteTOML() {
 	// uwsgi_allow_ips = ["127.0.0.1", "::1"]
 	// certfile = ""
 	// keyfile = ""
+	// ssl_keyfile_password = ""
 	// ca_certs = ""
 	// cert_reqs = 0
 	// ssl_version = "TLSv1_2"

@@ -129,12 +129,19 @@ func unknownKeyError(name string) error {
 }
 
 // WriteTOML writes every setting of c as a TOML config file that Load
-// reads back (-c) to the same Config. It fails only on write errors and
-// on strings that TOML cannot hold (invalid UTF-8).
+// reads back (-c) to the same Config, but for secrets (the key file's
+// password), written as a comment that says they are set. It fails only
+// on write errors and on strings that TOML cannot hold (invalid UTF-8).
 func (c *Config) WriteTOML(w io.Writer) error {
 	bw := bufio.NewWriter(w)
 	fmt.Fprintln(bw, "# gowsgi configuration, as resolved by --print-config")
 	for _, s := range settings {
+		if s.secret {
+			if p, ok := s.field(c).(*string); ok && *p != "" {
+				fmt.Fprintf(bw, "# %s is set (not shown)\n", s.name)
+				continue
+			}
+		}
 		v, err := tomlValue(s, s.field(c))
 		if err != nil {
 			return fmt.Errorf("config: %s: %w", s.name, err)

@@ -46,6 +46,9 @@ type setting struct {
 	// notice, for a Gunicorn setting gowsgi accepts and ignores (the
 	// ignored table), says why it changes nothing.
 	notice string
+	// secret: --print-config writes the value as a comment saying it is
+	// set, never the value itself.
+	secret bool
 }
 
 // takesValue reports whether the flag consumes an argument.

@@ -376,6 +376,13 @@ var settings = []*setting{
 		field: func(c *Config) any { return &c.KeyFile },
 	},
 	{
+		name: "ssl_keyfile_password", flags: []string{"ssl-keyfile-password"}, kind: kindString, def: "",
+		env:    "GOWSGI_SSL_KEYFILE_PASSWORD",
+		secret: true,
+		help:   "decrypt an encrypted --keyfile with `PASSWORD` (as Uvicorn's; prefer the environment variable or the config file: a flag shows in ps)",
+		field:  func(c *Config) any { return &c.SSLKeyfilePassword },
+	},
+	{
 		name: "ca_certs", flags: []string{"ca-certs"}, kind: kindString, def: "",
 		help:  "verify client certificates against the PEM CA certificates in `FILE`",
 		field: func(c *Config) any { return &c.CACerts },

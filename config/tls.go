@@ -9,6 +9,8 @@ import (
 	"os"
 	"slices"
 	"strings"
+
+	"github.com/gowsgi/gowsgi/pemkey"
 )
 
 // Values of Config.SSLVersion (--ssl-version): the oldest TLS version a
@@ -162,6 +164,9 @@ func LoadTLSMaterial(c *Config) (*TLSMaterial, error) {
 	if m.Key, err = readPEMFile("keyfile", keyFile); err != nil {
 		return nil, err
 	}
+	if m.Key, err = decryptKey(m.Key, keyFile, c.SSLKeyfilePassword); err != nil {
+		return nil, err
+	}
 	if c.CACerts != "" {
 		if m.ClientCAs, err = readPEMFile("ca-certs", c.CACerts); err != nil {
 			return nil, err
@@ -171,6 +176,23 @@ func LoadTLSMaterial(c *Config) (*TLSMaterial, error) {
 		return nil, err
 	}
 	return m, nil
+}
+
+// decryptKey decrypts the encrypted private keys in the key file's PEM
+// (package pemkey), so that what the workers receive is unencrypted.
+// Its errors name the file and never show the password.
+func decryptKey(pemData []byte, keyFile, password string) ([]byte, error) {
+	out, _, err := pemkey.DecryptAll(pemData, []byte(password))
+	switch {
+	case errors.Is(err, pemkey.ErrNoPassword):
+		return nil, fmt.Errorf("--keyfile %s: the private key is encrypted and no password was given: set "+
+			"--ssl-keyfile-password, GOWSGI_SSL_KEYFILE_PASSWORD or ssl_keyfile_password in the config file", keyFile)
+	case errors.Is(err, pemkey.ErrIncorrectPassword):
+		return nil, fmt.Errorf("--keyfile %s: cannot decrypt the private key: wrong --ssl-keyfile-password", keyFile)
+	case err != nil:
+		return nil, fmt.Errorf("--keyfile %s: cannot decrypt the private key: %w", keyFile, err)
+	}
+	return out, nil
 }
 
 func readPEMFile(what, path string) ([]byte, error) {
@@ -208,10 +230,6 @@ func (m *TLSMaterial) check(c *Config, keyFile string) error {
 		var b *pem.Block
 		if b, rest = pem.Decode(rest); b == nil {
 			break
-		}
-		if b.Type == "ENCRYPTED PRIVATE KEY" || strings.Contains(b.Headers["Proc-Type"], "ENCRYPTED") {
-			return fmt.Errorf("--keyfile %s: the private key is encrypted; gowsgi reads unencrypted keys only "+
-				"(decrypt it with openssl pkey -in %s -out NEW and protect NEW with file permissions)", keyFile, keyFile)
 		}
 		if strings.HasSuffix(b.Type, "PRIVATE KEY") {
 			keys++

@@ -332,16 +332,24 @@ func TestTLSBadFilesAtStart(t *testing.T) {
 	missing := filepath.Join(dir, "missing.pem")
 	tests := []struct {
 		name, cert, key, want string
+		password              string // --ssl-keyfile-password
 	}{
-		{"missing certificate", missing, good.keyFile, "--certfile " + missing + ": no such file or directory"},
-		{"not PEM", garbage, good.keyFile, "--certfile " + garbage + ": no PEM certificate (BEGIN CERTIFICATE) in it"},
-		{"key of another certificate", good.certFile, other.keyFile,
-			"--keyfile " + other.keyFile + ": does not go with --certfile " + good.certFile + ": tls: private key does not match public key"},
-		{"encrypted key", good.certFile, encrypted, "--keyfile " + encrypted + ": the private key is encrypted"},
+		{name: "missing certificate", cert: missing, key: good.keyFile, want: "--certfile " + missing + ": no such file or directory"},
+		{name: "not PEM", cert: garbage, key: good.keyFile, want: "--certfile " + garbage + ": no PEM certificate (BEGIN CERTIFICATE) in it"},
+		{name: "key of another certificate", cert: good.certFile, key: other.keyFile,
+			want: "--keyfile " + other.keyFile + ": does not go with --certfile " + good.certFile + ": tls: private key does not match public key"},
+		{name: "encrypted key, no password", cert: good.certFile, key: encrypted,
+			want: "--keyfile " + encrypted + ": the private key is encrypted and no password was given: set --ssl-keyfile-password"},
+		{name: "encrypted key, wrong password", cert: good.certFile, key: encrypted, password: "not-the-secret",
+			want: "--keyfile " + encrypted + ": cannot decrypt the private key: wrong --ssl-keyfile-password"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			s := start(t, serverOpts{args: []string{"tlsapp:app", "--certfile", tt.cert, "--keyfile", tt.key}, ready: -1})
+			args := []string{"tlsapp:app", "--certfile", tt.cert, "--keyfile", tt.key}
+			if tt.password != "" {
+				args = append(args, "--ssl-keyfile-password", tt.password)
+			}
+			s := start(t, serverOpts{args: args, ready: -1})
 			if code := s.wait(20 * time.Second); code != 1 {
 				t.Errorf("exit code %d; want 1", code)
 			}
@@ -355,6 +363,9 @@ func TestTLSBadFilesAtStart(t *testing.T) {
 			s.mu.Unlock()
 			if len(errs) != 1 || !strings.Contains(errs[0], "cannot serve TLS: "+tt.want) {
 				t.Errorf("error lines %q; want one saying %q", errs, tt.want)
+			}
+			if tt.password != "" && strings.Contains(s.output(), tt.password) {
+				t.Errorf("the output shows the password:\n%s", s.output())
 			}
 		})
 	}

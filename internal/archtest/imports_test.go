@@ -51,13 +51,15 @@ var never = []struct {
 		"the access-log format is stdlib-only: config checks a format with it and the worker writes with it"},
 	{"hostport/...", []string{"*"},
 		"the HOST:PORT syntax is stdlib-only: config and statsd, below both processes, read addresses with it"},
+	{"pemkey/...", []string{"*"},
+		"decrypting a key file is stdlib-only: config, in the pure-Go master, reads --keyfile with it, and it is fuzzed alone"},
 	{"integration/...", []string{"*"},
 		"the integration tests drive the real binary over real sockets, never the code it is built from"},
 }
 
 // stdlibOnly lists the packages that may import nothing outside the
 // standard library but, for a parser, httpparse/... .
-var stdlibOnly = []string{"httpparse/...", "accesslog/...", "hostport/...", "proctitle/...", "sysuser/..."}
+var stdlibOnly = []string{"httpparse/...", "accesslog/...", "hostport/...", "proctitle/...", "sysuser/...", "pemkey/..."}
 
 // cgoOwners are the only packages with cgo files ("import \"C\""):
 // everything else builds with CGO_ENABLED=0 (design.md: master,
@@ -67,7 +69,7 @@ var cgoOwners = []string{"pyshim/..."}
 
 // pureGo are the packages that must build with CGO_ENABLED=0: nothing
 // they reach may use cgo. `make vet` builds them so too.
-var pureGo = []string{"master/...", "config/...", "handoff/...", "proctitle/...", "errorlog/...", "sysuser/...", "httpparse/...", "wsgi/...", "statsd/...", "accesslog/...", "hostport/..."}
+var pureGo = []string{"master/...", "config/...", "handoff/...", "proctitle/...", "errorlog/...", "sysuser/...", "httpparse/...", "wsgi/...", "statsd/...", "accesslog/...", "hostport/...", "pemkey/..."}
 
 // pkg is the part of `go list -json` the rules read.
 type pkg struct {
