@@ -1,6 +1,7 @@
 package integration
 
 import (
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -37,11 +38,19 @@ const loadPace = 5 * time.Millisecond
 
 func startLoad(t *testing.T, url string, clients int) *load {
 	t.Helper()
+	return startLoadTLS(t, url, clients, nil)
+}
+
+// startLoadTLS is startLoad for an https URL, the clients verifying the
+// server with tc.
+func startLoadTLS(t *testing.T, url string, clients int, tc *tls.Config) *load {
+	t.Helper()
 	l := &load{t: t, clients: clients, stop: make(chan struct{})}
 	for i := range clients {
 		c := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{
 			DisableKeepAlives:   i%2 == 1,
 			MaxIdleConnsPerHost: 1,
+			TLSClientConfig:     tc,
 		}}
 		l.wg.Add(1)
 		go l.run(c, url)
