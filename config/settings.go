@@ -377,9 +377,9 @@ var settings = []*setting{
 	},
 	{
 		name: "ssl_keyfile_password", flags: []string{"ssl-keyfile-password"}, kind: kindString, def: "",
-		env:    "GOWSGI_SSL_KEYFILE_PASSWORD",
+		env:    EnvKeyfilePassword,
 		secret: true,
-		help:   "decrypt an encrypted --keyfile with `PASSWORD` (as Uvicorn's; prefer the environment variable or the config file: a flag shows in ps)",
+		help:   "decrypt an encrypted --keyfile with `PASSWORD` (as Uvicorn's; prefer GOWSGI_SSL_KEYFILE_PASSWORD or the config file: a flag stays in shell history)",
 		field:  func(c *Config) any { return &c.SSLKeyfilePassword },
 	},
 	{

@@ -134,6 +134,11 @@ func checkTLS(c *Config) error {
 	return nil
 }
 
+// EnvKeyfilePassword is the environment variable that gives
+// --ssl-keyfile-password. Only the master reads it: the processes that
+// run the app do not inherit it (master.childEnviron).
+const EnvKeyfilePassword = "GOWSGI_SSL_KEYFILE_PASSWORD"
+
 // TLSMaterial is what a worker needs to serve TLS, read by the master.
 type TLSMaterial struct {
 	Cert      []byte `json:"cert"`                 // PEM: the certificate, then its chain

@@ -1,11 +1,14 @@
 package integration
 
 import (
+	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 )
 
 // Encrypted private keys (pemkey, docs/tls.md "Encrypted private keys"),
@@ -41,6 +44,17 @@ func TestTLSEncryptedKey(t *testing.T) {
 			env: []string{"GOWSGI_SSL_KEYFILE_PASSWORD=" + keyPassword}})
 		if got := servedSerial(t, s, ca); got != a.cert.SerialNumber.String() {
 			t.Fatalf("served serial %s; want %s", got, a.cert.SerialNumber)
+		}
+		// The app's process does not inherit the variable.
+		c := &http.Client{Timeout: 20 * time.Second, Transport: &http.Transport{TLSClientConfig: ca.clientConfig()}}
+		resp, err := c.Get("https://" + s.address() + "/osenv?GOWSGI_SSL_KEYFILE_PASSWORD")
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if string(body) != "None" {
+			t.Errorf("the worker's os.environ has GOWSGI_SSL_KEYFILE_PASSWORD = %s; want it absent", body)
 		}
 
 		// A renewal encrypted with another password: the reload is

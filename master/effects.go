@@ -94,7 +94,7 @@ func spawnWorker(p *process, ls []*listener, events chan<- event, id int, cfg *c
 	cmd := &exec.Cmd{
 		Path:       "/proc/self/exe",
 		Args:       []string{p.exe, handoff.WorkerCommand},
-		Env:        p.environ,
+		Env:        childEnviron(p.environ),
 		Stdout:     os.Stdout,
 		Stderr:     os.Stderr,
 		ExtraFiles: files,

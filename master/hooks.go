@@ -107,7 +107,7 @@ func startHookHost(cfg *config.Config, log zerolog.Logger) (*hookHost, error) {
 	cmd := exec.Command(exe, handoff.HookHostCommand, cfg.Virtualenv)
 	// The master's environment with raw_env, as Gunicorn's arbiter sets
 	// it in its own os.environ.
-	cmd.Env = append(os.Environ(), cfg.Env...)
+	cmd.Env = append(childEnviron(os.Environ()), cfg.Env...)
 	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
 	cmd.Dir = cfg.Chdir                      // Gunicorn's master changes to it before running hooks
 	cmd.ExtraFiles = []*os.File{reqR, respW} // handoff.HookRequestFD, HookReplyFD

@@ -161,7 +161,7 @@ func (zs *zygotes) start(gen int, cfg *config.Config) (*zygote, error) {
 	cmd := &exec.Cmd{
 		Path:        "/proc/self/exe",
 		Args:        []string{zs.p.exe, handoff.ZygoteCommand},
-		Env:         zs.p.environ,
+		Env:         childEnviron(zs.p.environ),
 		Stdout:      os.Stdout,
 		Stderr:      os.Stderr,
 		ExtraFiles:  files,

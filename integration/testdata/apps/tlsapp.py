@@ -26,6 +26,9 @@ def app(environ, start_response):
         return environ["wsgi.file_wrapper"](f)
     elif path == "/echo":
         body = environ["wsgi.input"].read()
+    elif path == "/osenv":
+        # The worker process's environment variable named by the query.
+        body = repr(os.environ.get(environ["QUERY_STRING"])).encode()
     else:
         body = b"hello"
     start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", str(len(body)))])
