@@ -26,6 +26,10 @@
 // socket: the app's events are copied to Go, and send() awaits only
 // when its connection's budget is full.
 //
+// The --preload zygote in C: zygote.c (the process that forks the
+// workers and its protocol with the master) and preload.c (its Python:
+// importing the app once, adopting the interpreter in a forked worker).
+//
 // Threads: Init and LoadApp run on the locked main OS thread and leave
 // it holding the GIL until ReleaseMain. Every other function may be
 // called from any goroutine, without the GIL; each takes the GIL with

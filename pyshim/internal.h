@@ -69,4 +69,38 @@ PyObject *gw_build_environ(const char *env, size_t env_len, PyObject *input,
 			   PyObject *errors);
 PyObject *gw_file_input(int body_fd);
 
+/* The --preload zygote: zygote.c runs the process and its protocol with
+ * the master (handoff/zygote.go), preload.c the Python in it. Both run
+ * before the Go runtime exists, on the process's only thread. */
+
+/* Exit codes with a meaning to the master. */
+enum {
+	GW_EXIT_BOOT = 3, /* handoff.ExitWorkerBootError */
+	GW_EXIT_APP = 4,  /* handoff.ExitAppLoadError */
+};
+
+/* gw_zygote_say sends msg[0:n] to the master as one message, and exits
+ * the process when the master is gone (zygote.c). No GIL needed. */
+void gw_zygote_say(const char *msg, size_t n);
+/* gw_zygote_sayf sends a formatted message, cut to 511 bytes. */
+void gw_zygote_sayf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* gw_zygote_say_text sends head followed by text (NULL for none), text
+ * cut to 60000 bytes. */
+void gw_zygote_say_text(const char *head, const char *text);
+
+/* gw_preload_spec is what the zygote imports, from its boot block. */
+typedef struct {
+	const char *program, *executable, *bootstrap, *app;
+	const char *const *paths; /* prepended to sys.path */
+	int npaths;
+	int multithread; /* the app runs on several threads (--threads > 1) */
+	int gc_freeze;   /* gc.freeze() after the import */
+} gw_preload_spec;
+
+/* gw_zygote_load starts Python, imports the app and reports to the
+ * master: warnings, then "loaded" or "failed CODE\nTEXT" (preload.c).
+ * Returns 0 with the GIL held by the only thread, or the exit code of
+ * the failure, already reported. */
+int gw_zygote_load(const gw_preload_spec *spec);
+
 #endif

@@ -1,5 +1,6 @@
 /*
- * zygote.c: the --preload zygote.
+ * zygote.c: the --preload zygote, the process and its protocol with the
+ * master; what it does in Python is preload.c.
  *
  * A Go process must never fork() without exec: its runtime is
  * multi-threaded. The zygote forks before the Go runtime exists: this
@@ -27,7 +28,7 @@
  * that exit with CODE at once: the master handles them like workers
  * that failed to boot. EOF on the socket (the master is gone) ends it.
  */
-#include "pyshim.h"
+#include "internal.h"
 #include "zygote.h"
 #include <errno.h>
 #include <fcntl.h>
@@ -46,8 +47,6 @@
 int gw_preloaded;
 
 enum {
-	EXIT_BOOT = 3, /* handoff.ExitWorkerBootError */
-	EXIT_APP = 4,  /* handoff.ExitAppLoadError */
 	MAX_FDS = 253, /* SCM_MAX_FD */
 	MAX_TEXT = 60000,
 	BOOT_FIELDS = 10,
@@ -72,13 +71,13 @@ enum {
 };
 #define BOOT_MAGIC "gowsgi-zygote-1"
 
-static void say(const char *msg, size_t n)
+void gw_zygote_say(const char *msg, size_t n)
 {
 	if (send(zygote.sock, msg, n, MSG_NOSIGNAL) < 0)
-		_exit(EXIT_BOOT); /* the master is gone */
+		_exit(GW_EXIT_BOOT); /* the master is gone */
 }
 
-static void sayf(const char *fmt, ...)
+void gw_zygote_sayf(const char *fmt, ...)
 {
 	char buf[512];
 	va_list ap;
@@ -87,23 +86,23 @@ static void sayf(const char *fmt, ...)
 	va_start(ap, fmt);
 	n = vsnprintf(buf, sizeof buf, fmt, ap);
 	va_end(ap);
-	say(buf, n < 0 ? 0 : (n < (int)sizeof buf ? (size_t)n : sizeof buf - 1));
+	gw_zygote_say(buf, n < 0 ? 0 : (n < (int)sizeof buf ? (size_t)n : sizeof buf - 1));
 }
 
-/* say_text sends head followed by text, cut to MAX_TEXT bytes. */
-static void say_text(const char *head, const char *text)
+/* gw_zygote_say_text cuts text to MAX_TEXT bytes. */
+void gw_zygote_say_text(const char *head, const char *text)
 {
 	size_t h = strlen(head), t = text ? strnlen(text, MAX_TEXT) : 0;
 	char *buf = malloc(h + t);
 
 	if (buf == NULL) {
-		say(head, h);
+		gw_zygote_say(head, h);
 		return;
 	}
 	memcpy(buf, head, h);
 	if (t)
 		memcpy(buf + h, text, t);
-	say(buf, h + t);
+	gw_zygote_say(buf, h + t);
 	free(buf);
 }
 
@@ -185,99 +184,22 @@ static int reserve_fds(void)
 	return 0;
 }
 
-/* report_threads warns the master about threads the app started at
- * import: fork() copies only the calling thread, so they do not exist
- * in the workers. Python threads are named; others are counted from
- * /proc/self/task. GIL held. */
-static void report_threads(void)
-{
-	static const char probe[] =
-		"import os, sys\n"
-		"t = sys.modules.get('threading')\n"
-		"names = [x.name for x in t.enumerate() if x is not t.main_thread()] if t else []\n"
-		"others = len(os.listdir('/proc/self/task')) - 1 - len(names)\n"
-		"if others > 0: names.append('%d thread(s) not started by Python' % others)\n"
-		"text = 'threads' + ''.join('\\n' + n for n in names) if names else ''\n";
-	PyObject *ns = PyDict_New(), *res = NULL, *text;
-	const char *s;
-
-	if (ns == NULL || PyDict_SetItemString(ns, "__builtins__", PyEval_GetBuiltins()) < 0)
-		goto out;
-	res = PyRun_String(probe, Py_file_input, ns, ns);
-	text = res ? PyDict_GetItemString(ns, "text") : NULL; /* borrowed */
-	if (text != NULL && (s = PyUnicode_AsUTF8(text)) != NULL && s[0])
-		say_text("", s);
-out:
-	PyErr_Clear();
-	Py_XDECREF(res);
-	Py_XDECREF(ns);
-}
-
-/* freeze_gc moves every object alive now to the GC's permanent
- * generation, so a worker's collections never write to (and so never
- * copy) the pages the app's objects share with the zygote. GIL held. */
-static int freeze_gc(void)
-{
-	PyObject *gc = PyImport_ImportModule("gc"), *res = NULL;
-
-	if (gc != NULL)
-		res = PyObject_CallMethod(gc, "freeze", NULL);
-	Py_XDECREF(gc);
-	Py_XDECREF(res);
-	return res != NULL ? 0 : -1;
-}
-
-/* flush_output writes out what the import printed: a buffer left in
- * sys.stdout would be printed again by every worker forked with a copy
- * of it, and lost if the zygote exits. GIL held. */
-static void flush_output(void)
-{
-	static const char *const names[] = {"stdout", "stderr"};
-
-	for (int i = 0; i < 2; i++) {
-		PyObject *stream = PySys_GetObject(names[i]); /* borrowed */
-		PyObject *res = stream && stream != Py_None ? PyObject_CallMethod(stream, "flush", NULL) : NULL;
-		Py_XDECREF(res);
-		/* Cleared per stream: a stdout whose flush() raised must not
-		 * leave its exception pending while stderr is flushed. */
-		PyErr_Clear();
-	}
-	fflush(NULL);
-}
-
-/* load starts Python and imports the app, then reports to the master.
+/* load has the app imported as the boot block says (preload.c).
  * Returns 0, or the exit code of the failure (already reported). */
 static int load(void)
 {
-	char *err = NULL;
-	int stolen[16], nstolen = 0, rc;
+	gw_preload_spec spec = {
+		.program = zygote.field[F_PROGRAM],
+		.executable = zygote.field[F_EXECUTABLE],
+		.bootstrap = zygote.field[F_BOOTSTRAP],
+		.app = zygote.field[F_APP],
+		.paths = (const char *const *)zygote.paths,
+		.npaths = zygote.npaths,
+		.multithread = zygote.field[F_MULTITHREAD][0] == '1',
+		.gc_freeze = zygote.field[F_GC_FREEZE][0] == '1',
+	};
 
-	if (gw_initialize(zygote.field[F_PROGRAM], zygote.field[F_EXECUTABLE],
-			  zygote.field[F_BOOTSTRAP], &err) < 0) {
-		say_text("failed 3\nthe Python interpreter failed to start: ", err);
-		free(err);
-		return EXIT_BOOT;
-	}
-	rc = gw_load_app(zygote.field[F_APP], (const char *const *)zygote.paths, zygote.npaths,
-			 zygote.field[F_MULTITHREAD][0] == '1', stolen, &nstolen, &err);
-	flush_output();
-	if (rc < 0) {
-		say_text("failed 4\n", err);
-		free(err);
-		return EXIT_APP;
-	}
-	for (int i = 0; i < nstolen; i++)
-		sayf("signal %d", stolen[i]);
-	report_threads();
-	if (zygote.field[F_GC_FREEZE][0] == '1' && freeze_gc() < 0) {
-		size_t n;
-		err = gw_format_exception(&n);
-		say_text("failed 3\ngc.freeze() failed: ", err);
-		free(err);
-		return EXIT_BOOT;
-	}
-	say("loaded", 6);
-	return 0;
+	return gw_zygote_load(&spec);
 }
 
 /* wait_for_master waits until the middle process has exited and this
@@ -296,7 +218,7 @@ static void wait_for_master(pid_t middle)
 					  "master (is it a child subreaper?); exiting\n";
 		ssize_t unused = write(2, msg, sizeof msg - 1);
 		(void)unused;
-		_exit(EXIT_BOOT);
+		_exit(GW_EXIT_BOOT);
 	}
 }
 
@@ -333,7 +255,7 @@ static void become_worker(pid_t middle, const int *fds, int n)
 	if (zygote.fail_code != 0)
 		_exit(zygote.fail_code);
 	if (place_fds(fds, n) < 0)
-		_exit(EXIT_BOOT);
+		_exit(GW_EXIT_BOOT);
 	PyOS_AfterFork_Child();
 	gw_preloaded = 1;
 	gw_release_main();
@@ -428,13 +350,13 @@ static int serve(void)
 		if (n < 0)
 			_exit(0);
 		if (strcmp(word, "spawn") != 0 || n != zygote.nfds) {
-			sayf("error a spawn request carries %d descriptors; want %d", n, zygote.nfds);
+			gw_zygote_sayf("error a spawn request carries %d descriptors; want %d", n, zygote.nfds);
 		} else if ((pid = fork_worker(fds, n)) == 0) {
 			return 0;
 		} else if (pid < 0) {
-			sayf("error fork: %s", strerror(errno));
+			gw_zygote_sayf("error fork: %s", strerror(errno));
 		} else {
-			sayf("pid %d", (int)pid);
+			gw_zygote_sayf("pid %d", (int)pid);
 		}
 		for (int i = 0; i < n; i++)
 			close(fds[i]);
@@ -457,44 +379,26 @@ __attribute__((constructor)) static void gw_zygote(int argc, char **argv, char *
 	/* a credential change (--user) cleared the one the master set */
 	prctl(PR_SET_PDEATHSIG, SIGTERM);
 	if (getppid() != zygote.master)
-		_exit(EXIT_BOOT);
+		_exit(GW_EXIT_BOOT);
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
 	if (read_block() < 0) {
 		fprintf(stderr, "gowsgi zygote: no valid boot block on fd %d; "
 				"the zygote is started by the gowsgi master only\n", GW_ZYGOTE_BOOT_FD);
-		_exit(EXIT_BOOT);
+		_exit(GW_EXIT_BOOT);
 	}
 	zygote.nfds = 2 + atoi(zygote.field[F_LISTENERS]);
 	zygote.fail_code = atoi(zygote.field[F_FAIL_CODE]);
 	if (zygote.nfds > MAX_FDS || reserve_fds() < 0) {
 		fprintf(stderr, "gowsgi zygote: cannot set up its descriptors: %s\n", strerror(errno));
-		_exit(EXIT_BOOT);
+		_exit(GW_EXIT_BOOT);
 	}
 	if (zygote.fail_code != 0) {
 		snprintf(head, sizeof head, "failed %d\n", zygote.fail_code);
-		say_text(head, zygote.field[F_FAIL_TEXT]);
+		gw_zygote_say_text(head, zygote.field[F_FAIL_TEXT]);
 	} else {
 		zygote.fail_code = load();
 	}
 	if (serve() != 0)
-		_exit(EXIT_BOOT);
-}
-
-int gw_adopt(const char *const *keys, int n, char **err)
-{
-	PyThreadState *ts = gw_thread_state();
-	int rc;
-
-	if (ts == NULL) {
-		/* PyEval_RestoreThread(NULL) would abort the worker. */
-		static const char msg[] = "cannot create a Python thread state (out of memory)";
-		if ((*err = malloc(sizeof msg)) != NULL)
-			memcpy(*err, msg, sizeof msg);
-		return -1;
-	}
-	PyEval_RestoreThread(ts);
-	rc = gw_set_environ_keys(keys, n, err);
-	PyEval_SaveThread();
-	return rc;
+		_exit(GW_EXIT_BOOT);
 }

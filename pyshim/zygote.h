@@ -1,6 +1,6 @@
 /*
- * zygote.h: the --preload zygote (zygote.c) and what a worker forked by
- * it needs from the Go side (zygote.go).
+ * zygote.h: the --preload zygote (zygote.c, preload.c) and what a
+ * worker forked by it needs from the Go side (zygote.go).
  *
  * The numbers and message words here are a contract with the master
  * (handoff/zygote.go), which cannot include C: keep them equal;
@@ -30,9 +30,10 @@
  * the Go runtime starts, read-only afterwards. */
 extern int gw_preloaded;
 
-/* gw_adopt finishes the interpreter a preloaded worker inherited: it
- * interns the environ keys (gw_set_environ_keys). Called WITHOUT the
- * GIL, from any thread. Returns 0, or -1 with *err set (malloc'd). */
+/* gw_adopt (preload.c) finishes the interpreter a preloaded worker
+ * inherited: it interns the environ keys (gw_set_environ_keys). Called
+ * WITHOUT the GIL, from any thread. Returns 0, or -1 with *err set
+ * (malloc'd). */
 int gw_adopt(const char *const *keys, int n, char **err);
 
 #endif
