@@ -82,14 +82,18 @@ deps:
 vet:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt needed" >&2; exit 1; }
 	$(GO) vet ./...
-	CGO_ENABLED=0 $(GO) build ./master/ ./httpparse/ ./httpparse/proxyproto/ ./httpparse/uwsgiproto/ ./config/... ./handoff/ ./proctitle/ ./errorlog/ ./sysuser/ ./wsgi/ ./statsd/ ./accesslog/ ./hostport/ ./pemkey/
+	CGO_ENABLED=0 $(GO) build ./master/ ./httpparse/ ./httpparse/proxyproto/ ./httpparse/uwsgiproto/ ./config/... ./handoff/ ./proctitle/ ./errorlog/ ./sysuser/ ./wsgi/ ./statsd/ ./accesslog/ ./hostport/ ./pemkey/ ./engine/
 
 # internal/archtest: the import rules (README, How the code is arranged).
+# engine: the connection engine against a Go application (docs/engine.md).
 race:
-	$(GO) test -race -shuffle=on ./internal/archtest/ ./httpparse/ ./httpparse/proxyproto/ ./httpparse/uwsgiproto/ ./config/... ./handoff/ ./proctitle/ ./errorlog/ ./sysuser/ ./wsgi/ ./master/ ./accesslog/ ./hostport/ ./statsd/ ./pemkey/
+	$(GO) test -race -shuffle=on ./internal/archtest/ ./httpparse/ ./httpparse/proxyproto/ ./httpparse/uwsgiproto/ ./config/... ./handoff/ ./proctitle/ ./errorlog/ ./sysuser/ ./wsgi/ ./master/ ./accesslog/ ./hostport/ ./statsd/ ./pemkey/ ./engine/
 
+# engine again without -race: its allocation tests (the race detector
+# allocates).
 unit:
 	$(GO) test -ldflags "$(GO_LDFLAGS)" ./pyshim/ ./worker/
+	$(GO) test -run Allocates ./engine/
 
 # The integration suite times real servers; two checkouts on one machine
 # running it at once starve each other's servers and flake, so runs take

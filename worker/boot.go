@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/gowsgi/gowsgi/config"
+	"github.com/gowsgi/gowsgi/engine"
 	"github.com/gowsgi/gowsgi/errorlog"
 	"github.com/gowsgi/gowsgi/handoff"
 	"github.com/gowsgi/gowsgi/pyshim"
@@ -31,7 +32,7 @@ func Main() int {
 		fmt.Fprintf(os.Stderr, "gowsgi worker: %v\n", err)
 		return handoff.ExitWorkerBootError
 	}
-	sd, err := openStatsd(cfg, elog) // statsd.go; before the first logger, which counts its lines
+	sd, err := openStatsd(cfg, elog) // before the first logger, which counts its lines
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "gowsgi worker: %v\n", err)
 		return handoff.ExitWorkerBootError
@@ -50,21 +51,25 @@ func Main() int {
 		log.Error().Err(err).Msg("cannot prepare the worker process")
 		return handoff.ExitWorkerBootError
 	}
+	ext.Statsd = sd
 	h := newHooks(cfg, log, boot.WorkerID)
 	if code := startPython(cfg, log, h); code != 0 {
 		return code
 	}
-	ctl := os.NewFile(handoff.ControlFD, "control")
-	srv := newServer(cfg, log, listeners)
-	if srv.tls, err = newTLSFront(cfg, log); err != nil { // tls.go
+	srv, err := engine.New(cfg, log, listeners, engine.Options{
+		App:    wsgiApp{timeouts: cfg.RequestTimeout > 0},
+		Slots:  cfg.Threads,
+		Extras: ext,
+		Hooks:  requestHooksOf(h),
+	})
+	if err != nil {
 		log.Error().Err(err).Msg("cannot serve TLS")
 		return handoff.ExitWorkerBootError
 	}
-	ext.statsd = sd
-	srv.extras = ext
-	srv.hooks = h
-	srv.startStats(ctl)
-	code := srv.run(ctl)
+	p := &process{cfg: cfg, log: log, elog: elog, srv: srv, hooks: h,
+		ctl: os.NewFile(handoff.ControlFD, "control")}
+	p.startReports()
+	code := p.run()
 	h.exit()
 	return code
 }

@@ -1,13 +1,9 @@
 // Package worker is one gowsgi worker process: it boots the embedded
-// interpreter, loads the app, accepts connections on the listeners the
-// master passed, and serves HTTP/1.1 on them, tying httpparse (the
-// request), wsgi (environ and response framing) and pyshim (the app)
-// together.
-//
-// Goroutines own the sockets; a Python call never waits on a network
-// peer. A pool of pyshim.Exchange slots, sized by --threads, bounds the
-// concurrent calls into Python, so waiting requests park as goroutines
-// rather than as OS threads blocked on the GIL.
+// interpreter, loads the app, runs the config file's hooks, drops
+// privileges, reports to the master and answers its signals, and wires
+// the connection engine (package engine) to the app through the WSGI
+// adapter (wsgiapp.go), which builds the environ (package wsgi) and
+// calls the app through pyshim.
 //
 // It must not import master.
 package worker

@@ -3,14 +3,12 @@ package worker
 import (
 	_ "embed"
 	"encoding/json"
-	"fmt"
-	"net/http"
 	"os"
-	"strconv"
 	"sync/atomic"
 	"time"
 
 	"github.com/gowsgi/gowsgi/config"
+	"github.com/gowsgi/gowsgi/engine"
 	"github.com/gowsgi/gowsgi/errorlog"
 	"github.com/gowsgi/gowsgi/pyshim"
 	"github.com/rs/zerolog"
@@ -166,68 +164,33 @@ func (h *hooks) exit() {
 	h.run("worker_exit", map[string]any{"server": h.server()}, nil, false)
 }
 
-// request is `req` of pre_request and post_request.
-func (c *conn) hookRequest() map[string]any {
-	r := &c.req
-	headers := make([][2]string, 0, len(r.Headers))
-	for _, f := range r.Headers {
-		headers = append(headers, [2]string{upperASCII(f.Name), string(f.Value)})
+// requestHooks runs pre_request and post_request for the engine
+// (engine.Hooks).
+type requestHooks struct{ h *hooks }
+
+// requestHooksOf returns the engine's view of h, nil when neither
+// request hook is defined.
+func requestHooksOf(h *hooks) engine.Hooks {
+	if h == nil || !h.pre && !h.post {
+		return nil
 	}
-	return map[string]any{
-		"method": string(r.Method), "uri": string(r.Target), "path": string(r.Path),
-		"query": string(r.Query), "version": [2]int{r.Major, r.Minor}, "headers": headers,
-		"scheme": c.info.Scheme, "remote_addr": c.info.RemoteAddr,
-	}
+	return requestHooks{h}
 }
 
-// upperASCII is Gunicorn's req.headers name: upper case.
-func upperASCII(b []byte) string {
-	out := []byte(string(b))
-	for i, ch := range out {
-		if 'a' <= ch && ch <= 'z' {
-			out[i] = ch - 'a' + 'A'
-		}
-	}
-	return string(out)
+func (r requestHooks) Runs() (pre, post bool) { return r.h.pre, r.h.post }
+
+// PreRequest runs pre_request; an error (it raised) makes the engine
+// answer 500, as Gunicorn does.
+func (r requestHooks) PreRequest(req map[string]any, key string) error {
+	return r.h.run("pre_request", map[string]any{"req": req, "key": key}, nil, false)
 }
 
-// preRequestHook runs pre_request; false when it raised: the caller
-// then answers 500, as Gunicorn does.
-func (c *conn) preRequestHook() bool {
-	h := c.srv.hooks
-	if h == nil || !h.pre {
-		return true
-	}
-	return h.run("pre_request", map[string]any{"req": c.hookRequest(), "key": c.hookKey()}, nil, false) == nil
+// PostRequest runs post_request once the response is sent, with the
+// request's environ (built again: the app may not have been called).
+func (r requestHooks) PostRequest(req, resp map[string]any, key string, er *engine.Request) {
+	env := buildEnviron(er)
+	r.h.run("post_request", map[string]any{"req": req, "resp": resp, "key": key}, env.Bytes(), false)
 }
-
-// postRequestHook runs post_request once the response is sent.
-func (c *conn) postRequestHook() {
-	h := c.srv.hooks
-	if h == nil || !h.post {
-		return
-	}
-	a := &c.acc
-	headers := make([][2]string, 0, len(a.respHeaders)/2)
-	for i := 0; i+1 < len(a.respHeaders); i += 2 {
-		headers = append(headers, [2]string{string(a.respHeaders[i]), string(a.respHeaders[i+1])})
-	}
-	resp := map[string]any{
-		"status":      strconv.Itoa(a.status) + " " + http.StatusText(a.status),
-		"status_code": a.status, "headers": headers, "sent": a.sent(),
-	}
-	h.run("post_request", map[string]any{"req": c.hookRequest(), "resp": resp, "key": c.hookKey()},
-		c.env.Bytes(), false)
-}
-
-// hookKey names the connection's request in flight between pre_request
-// and post_request: a connection carries one request at a time.
-func (c *conn) hookKey() string { return fmt.Sprintf("%p", c) }
-
-// keepsHeaders: post_request shows the response headers, so each
-// response keeps a copy of them (as for an access log format that
-// shows them).
-func (h *hooks) keepsHeaders() bool { return h != nil && h.post }
 
 // abortHookWait bounds how long worker_abort may delay the stack dump
 // the master waits for: an app stuck holding the GIL would keep the
@@ -236,8 +199,7 @@ const abortHookWait = time.Second
 
 // abortHook runs worker_abort on the master's abort signal (a request
 // outlived --timeout), as Gunicorn does on SIGABRT.
-func (s *server) abortHook() {
-	h := s.hooks
+func (h *hooks) abortHook() {
 	if h == nil || !h.has["worker_abort"] {
 		return
 	}

@@ -8,8 +8,12 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/gowsgi/gowsgi/config"
+	"github.com/gowsgi/gowsgi/engine"
+	"github.com/gowsgi/gowsgi/errorlog"
 	"github.com/gowsgi/gowsgi/handoff"
 	"github.com/gowsgi/gowsgi/pyshim"
+	"github.com/rs/zerolog"
 	"golang.org/x/sys/unix"
 )
 
@@ -28,38 +32,48 @@ const (
 	maxStacksDump = 1 << 20
 )
 
+// process is the worker around its engine: what run's loop, the
+// reporter and USR1 need.
+type process struct {
+	cfg   *config.Config
+	log   zerolog.Logger
+	elog  *errorlog.Log
+	srv   *engine.Server
+	hooks *hooks // nil when the config file defines no worker hook
+	ctl   *os.File
+}
+
 // run serves until a signal stops the worker and returns the exit code.
-func (s *server) run(ctl *os.File) int {
+func (p *process) run() int {
 	sigs := make(chan os.Signal, 8)
 	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGQUIT, syscall.SIGHUP,
 		syscall.SIGUSR1, syscall.SIGWINCH, handoff.AbortSignal)
-	for _, ln := range s.lns {
-		s.wg.Add(1)
-		go s.acceptLoop(ln)
-	}
-	if _, err := ctl.WriteString(handoff.MsgReady + "\n"); err != nil {
-		s.log.Error().Err(err).Msg("cannot tell the master this worker is ready")
+	p.srv.Serve()
+	if _, err := p.ctl.WriteString(handoff.MsgReady + "\n"); err != nil {
+		p.log.Error().Err(err).Msg("cannot tell the master this worker is ready")
 		return handoff.ExitWorkerBootError
 	}
-	lc := newLifecycle(s, ctl)
+	lc := newLifecycle(p.cfg, p.log, p.srv, p.ctl)
 	for {
 		select {
 		case sig := <-sigs:
 			switch sig {
 			case syscall.SIGTERM:
-				s.hooks.stop("")
-				s.drain() // logs "graceful stop" once it has begun
+				p.hooks.stop("")
+				p.srv.Drain() // logs "graceful stop" once it has begun
 				return handoff.ExitOK
 			case syscall.SIGINT, syscall.SIGQUIT:
-				s.log.Info().Str("signal", sig.String()).Msg("quick stop")
-				s.hooks.stop("worker_int")
-				s.logUnfinished(statusStopped)
+				p.log.Info().Str("signal", sig.String()).Msg("quick stop")
+				p.hooks.stop("worker_int")
+				p.srv.LogUnfinished(engine.StatusStopped)
 				return handoff.ExitOK
 			case syscall.SIGUSR1:
-				s.reopenLogs()
+				p.reopenLogs()
 			case handoff.AbortSignal:
-				s.abortHook()
+				p.hooks.abortHook()
 				lc.abort(time.Now())
+				p.srv.LogUnfinished(engine.StatusTimedOut)
+				lc.send(handoff.MsgAborted)
 			}
 		case now := <-lc.ticks:
 			lc.tick(now)
@@ -67,10 +81,18 @@ func (s *server) run(ctl *os.File) int {
 	}
 }
 
+// calls is what the lifecycle reads of the calls into the app
+// (engine.Server).
+type calls interface {
+	OldestCall(now time.Time) (age time.Duration, method, path string)
+	CallsBegun() uint64
+}
+
 // lifecycle is the state of run's loop; only that goroutine uses it.
 type lifecycle struct {
-	srv *server
-	ctl *os.File // the control pipe to the master
+	log   zerolog.Logger
+	calls calls
+	ctl   *os.File // the control pipe to the master
 
 	ticks     <-chan time.Time // nil when neither --timeout nor --max-requests is on
 	beatEvery time.Duration    // 0 = no heartbeats
@@ -80,15 +102,15 @@ type lifecycle struct {
 	retiring bool // the master was asked for a replacement
 }
 
-func newLifecycle(s *server, ctl *os.File) *lifecycle {
-	lc := &lifecycle{srv: s, ctl: ctl}
+func newLifecycle(cfg *config.Config, log zerolog.Logger, c calls, ctl *os.File) *lifecycle {
+	lc := &lifecycle{log: log, calls: c, ctl: ctl}
 	period := time.Duration(0)
-	if s.cfg.Timeout > 0 {
-		lc.beatEvery = handoff.HeartbeatInterval(s.cfg.Timeout)
+	if cfg.Timeout > 0 {
+		lc.beatEvery = handoff.HeartbeatInterval(cfg.Timeout)
 		period = lc.beatEvery
 	}
-	if s.cfg.MaxRequests > 0 {
-		lc.maxCalls = uint64(s.cfg.MaxRequests + rand.IntN(s.cfg.MaxRequestsJitter+1))
+	if cfg.MaxRequests > 0 {
+		lc.maxCalls = uint64(cfg.MaxRequests + rand.IntN(cfg.MaxRequestsJitter+1))
 		if period == 0 || period > maxRequestsCheck {
 			period = maxRequestsCheck
 		}
@@ -107,24 +129,24 @@ func (lc *lifecycle) send(line string) {
 
 func (lc *lifecycle) tick(now time.Time) {
 	if lc.beatEvery > 0 && now.Sub(lc.lastBeat) >= lc.beatEvery-lc.beatEvery/8 {
-		age, method, path := lc.srv.oldestCall(now)
+		age, method, path := lc.calls.OldestCall(now)
 		lc.send(handoff.Heartbeat{CallAge: age, Method: method, Path: path}.Line())
 		lc.lastBeat = now
 	}
-	if lc.maxCalls > 0 && !lc.retiring && lc.srv.callsBegun() >= lc.maxCalls {
+	if lc.maxCalls > 0 && !lc.retiring && lc.calls.CallsBegun() >= lc.maxCalls {
 		lc.retiring = true
-		lc.srv.log.Info().Uint64("max_requests", lc.maxCalls).
+		lc.log.Info().Uint64("max_requests", lc.maxCalls).
 			Msg("served --max-requests; the master replaces this worker")
 		lc.send(handoff.MsgRetire)
 	}
 }
 
 // abort answers the master's abort signal: log the request that is
-// stuck and the Python stack of every thread, then tell the master,
-// which kills this process.
+// stuck and the Python stack of every thread; run then logs the
+// unfinished requests and tells the master, which kills this process.
 func (lc *lifecycle) abort(now time.Time) {
-	ev := lc.srv.log.Error()
-	if age, method, path := lc.srv.oldestCall(now); age > 0 {
+	ev := lc.log.Error()
+	if age, method, path := lc.calls.OldestCall(now); age > 0 {
 		ev = ev.Str("method", method).Str("path", path).Dur("elapsed", age)
 	}
 	if stacks, err := pythonStacks(); err != nil {
@@ -132,8 +154,6 @@ func (lc *lifecycle) abort(now time.Time) {
 	} else {
 		ev.Msg("worker timeout: the Python stack of every thread, most recent call first:\n" + stacks)
 	}
-	lc.srv.logUnfinished(statusTimedOut)
-	lc.send(handoff.MsgAborted)
 }
 
 // pythonStacks dumps every Python thread's stack into a memory file and
@@ -153,13 +173,4 @@ func pythonStacks() (string, error) {
 	}
 	b, err := io.ReadAll(io.LimitReader(f, maxStacksDump))
 	return string(b), err
-}
-
-// callsBegun is how many Python calls this worker has begun.
-func (s *server) callsBegun() uint64 {
-	var n uint64
-	for _, sl := range s.allSlots {
-		n += sl.call.calls.Load()
-	}
-	return n
 }

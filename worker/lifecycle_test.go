@@ -10,11 +10,38 @@ import (
 	"github.com/rs/zerolog"
 )
 
-// lifecycleTest is a lifecycle on a server with two idle call slots and
-// no Python, writing its control lines to a pipe the test reads.
+// fakeCalls stands for the engine's calls into the app: two slots.
+type fakeCalls struct {
+	since [2]time.Time // zero: idle
+	what  [2][2]string // method, path
+	begun uint64
+}
+
+func (f *fakeCalls) begin(i int, method, path string, now time.Time) {
+	f.since[i], f.what[i] = now, [2]string{method, path}
+	f.begun++
+}
+
+func (f *fakeCalls) OldestCall(now time.Time) (time.Duration, string, string) {
+	oldest := -1
+	for i, t := range f.since {
+		if !t.IsZero() && (oldest < 0 || t.Before(f.since[oldest])) {
+			oldest = i
+		}
+	}
+	if oldest < 0 {
+		return 0, "", ""
+	}
+	return now.Sub(f.since[oldest]), f.what[oldest][0], f.what[oldest][1]
+}
+
+func (f *fakeCalls) CallsBegun() uint64 { return f.begun }
+
+// lifecycleTest is a lifecycle over two fake call slots and no Python,
+// writing its control lines to a pipe the test reads.
 type lifecycleTest struct {
 	t   *testing.T
-	srv *server
+	srv *fakeCalls
 	lc  *lifecycle
 	r   *os.File
 	br  *bufio.Reader
@@ -27,8 +54,8 @@ func newLifecycleTest(t *testing.T, cfg *config.Config) *lifecycleTest {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { r.Close(); w.Close() })
-	srv := &server{cfg: cfg, log: zerolog.Nop(), allSlots: []*slot{{index: 0}, {index: 1}}}
-	return &lifecycleTest{t: t, srv: srv, lc: newLifecycle(srv, w), r: r, br: bufio.NewReader(r)}
+	srv := new(fakeCalls)
+	return &lifecycleTest{t: t, srv: srv, lc: newLifecycle(cfg, zerolog.Nop(), srv, w), r: r, br: bufio.NewReader(r)}
 }
 
 // line returns the next control line, or "" if none comes soon.
@@ -49,8 +76,8 @@ func TestHeartbeatReportsTheOldestCall(t *testing.T) {
 	if got := lt.line(); got != "alive 0" {
 		t.Fatalf("idle heartbeat %q; want %q", got, "alive 0")
 	}
-	lt.srv.allSlots[0].call.begin([]byte("POST"), []byte("/newer"), now.Add(-time.Second))
-	lt.srv.allSlots[1].call.begin([]byte("GET"), []byte("/older"), now.Add(-3*time.Second))
+	lt.srv.begin(0, "POST", "/newer", now.Add(-time.Second))
+	lt.srv.begin(1, "GET", "/older", now.Add(-3*time.Second))
 	lt.lc.tick(now.Add(100 * time.Millisecond)) // too soon after the last one
 	if got := lt.line(); got != "" {
 		t.Fatalf("heartbeat %q sent before its interval", got)
@@ -64,8 +91,8 @@ func TestHeartbeatReportsTheOldestCall(t *testing.T) {
 func TestRetireOnceAtMaxRequests(t *testing.T) {
 	lt := newLifecycleTest(t, &config.Config{MaxRequests: 3})
 	call := func() {
-		lt.srv.allSlots[0].call.begin([]byte("GET"), []byte("/"), time.Now())
-		lt.srv.allSlots[0].call.end()
+		lt.srv.begin(0, "GET", "/", time.Now())
+		lt.srv.since[0] = time.Time{}
 	}
 	call()
 	call()
@@ -88,7 +115,7 @@ func TestRetireOnceAtMaxRequests(t *testing.T) {
 func TestMaxRequestsJitterStaysInRange(t *testing.T) {
 	seen := map[uint64]bool{}
 	for range 200 {
-		lc := newLifecycle(&server{cfg: &config.Config{MaxRequests: 10, MaxRequestsJitter: 5}}, nil)
+		lc := newLifecycle(&config.Config{MaxRequests: 10, MaxRequestsJitter: 5}, zerolog.Nop(), new(fakeCalls), nil)
 		if lc.maxCalls < 10 || lc.maxCalls > 15 {
 			t.Fatalf("max calls %d; want 10 to 15", lc.maxCalls)
 		}
@@ -100,11 +127,11 @@ func TestMaxRequestsJitterStaysInRange(t *testing.T) {
 }
 
 func TestNoTicksWithoutTimeoutOrMaxRequests(t *testing.T) {
-	lc := newLifecycle(&server{cfg: &config.Config{}}, nil)
+	lc := newLifecycle(&config.Config{}, zerolog.Nop(), new(fakeCalls), nil)
 	if lc.ticks != nil || lc.beatEvery != 0 || lc.maxCalls != 0 {
 		t.Fatalf("lifecycle %+v; want no ticker, heartbeat or limit", lc)
 	}
-	lc = newLifecycle(&server{cfg: &config.Config{Timeout: 30 * time.Second, MaxRequests: 1}}, nil)
+	lc = newLifecycle(&config.Config{Timeout: 30 * time.Second, MaxRequests: 1}, zerolog.Nop(), new(fakeCalls), nil)
 	if lc.beatEvery != time.Second || lc.ticks == nil {
 		t.Fatalf("heartbeat every %v; want 1s with a ticker", lc.beatEvery)
 	}

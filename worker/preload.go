@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/gowsgi/gowsgi/config"
+	"github.com/gowsgi/gowsgi/engine"
 	"github.com/gowsgi/gowsgi/errorlog"
 	"github.com/gowsgi/gowsgi/handoff"
 	"github.com/gowsgi/gowsgi/proctitle"
@@ -67,12 +68,12 @@ func prepareZygote(cfg *config.Config, log zerolog.Logger, listeners int) (*pysh
 	}
 	// Forked workers open the access log as --user: create it now, as
 	// root, so that dropPrivileges hands it over with the error log.
-	access, err := openAccessLog(cfg)
+	access, err := engine.OpenAccessLog(cfg)
 	if err != nil {
 		return nil, err
 	}
 	if access != nil {
-		access.w.Close()
+		access.Close()
 	}
 	if err := dropPrivileges(cfg, log); err != nil {
 		return nil, err

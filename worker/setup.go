@@ -5,28 +5,13 @@ import (
 	"net"
 
 	"github.com/gowsgi/gowsgi/config"
+	"github.com/gowsgi/gowsgi/engine"
 	"github.com/gowsgi/gowsgi/errorlog"
 	"github.com/gowsgi/gowsgi/proctitle"
 	"github.com/gowsgi/gowsgi/pyshim"
-	"github.com/gowsgi/gowsgi/statsd"
 	"github.com/gowsgi/gowsgi/wsgi"
 	"github.com/rs/zerolog"
 )
-
-// extras is what Main sets up around the server before Python starts:
-// the logs a USR1 reopens and the peers trusted with proxy information.
-// Set on the server before run and immutable after; a server without
-// extras (a unit test's) logs no access lines and trusts no proxy.
-type extras struct {
-	elog   *errorlog.Log
-	access *accessLog // nil without --access-logfile
-	// forwarded: peers whose X-Forwarded-Proto & co. set wsgi.url_scheme.
-	forwarded wsgi.TrustedPeers
-	// proxyFrom: peers that must start with a PROXY protocol header;
-	// nil without --proxy-protocol.
-	proxyFrom *wsgi.TrustedPeers
-	statsd    *statsd.Client // nil without --statsd-host (statsd.go)
-}
 
 // prepareProcess readies a worker between inheriting the listeners and
 // starting Python, in this order: the process title; --capture-output;
@@ -34,18 +19,18 @@ type extras struct {
 // sockets their owner and mode, handing the log files to --user so it
 // can reopen them, and dropping privileges, so that no app code ever
 // runs as root.
-func prepareProcess(cfg *config.Config, elog *errorlog.Log, log zerolog.Logger, lns []net.Listener) (*extras, error) {
+func prepareProcess(cfg *config.Config, elog *errorlog.Log, log zerolog.Logger, lns []net.Listener) (*engine.Extras, error) {
 	if err := proctitle.Set(proctitle.Title("worker", cfg.ProcName, cfg.App)); err != nil {
 		log.Debug().Err(err).Msg("cannot set the process title")
 	}
 	if !cfg.NoSchedBatch {
-		if err := useBatchScheduling(); err != nil { // sched.go
+		if err := useBatchScheduling(); err != nil {
 			log.Warn().Err(err).Msg("cannot move the worker to SCHED_BATCH; it runs under the normal policy")
 		}
 	}
-	x := &extras{elog: elog}
+	x := new(engine.Extras)
 	var err error
-	if x.forwarded, err = wsgi.ParseTrustedPeers(cfg.ForwardedAllowIPs); err != nil {
+	if x.Forwarded, err = wsgi.ParseTrustedPeers(cfg.ForwardedAllowIPs); err != nil {
 		return nil, err
 	}
 	if cfg.ProxyProtocol {
@@ -53,14 +38,14 @@ func prepareProcess(cfg *config.Config, elog *errorlog.Log, log zerolog.Logger, 
 		if err != nil {
 			return nil, err
 		}
-		x.proxyFrom = &from
+		x.ProxyFrom = &from
 	}
 	if cfg.CaptureOutput {
 		if err := captureOutput(elog, log); err != nil {
 			return nil, fmt.Errorf("--capture-output: %w", err)
 		}
 	}
-	if x.access, err = openAccessLog(cfg); err != nil {
+	if x.Access, err = engine.OpenAccessLog(cfg); err != nil {
 		return nil, err
 	}
 	if !pyshim.Preloaded() { // else the zygote did it, while it was root
@@ -77,17 +62,12 @@ func prepareProcess(cfg *config.Config, elog *errorlog.Log, log zerolog.Logger, 
 // reopenLogs reopens the error and access log files by name, after
 // logrotate moved them (USR1). Lines already being written finish in the
 // old files.
-func (s *server) reopenLogs() {
-	if s.extras == nil {
-		return
+func (p *process) reopenLogs() {
+	if err := p.elog.Reopen(); err != nil {
+		p.log.Error().Err(err).Msg("cannot reopen the error log")
 	}
-	if err := s.extras.elog.Reopen(); err != nil {
-		s.log.Error().Err(err).Msg("cannot reopen the error log")
+	if err := p.srv.ReopenAccessLog(); err != nil {
+		p.log.Error().Err(err).Msg("cannot reopen the access log")
 	}
-	if a := s.extras.access; a != nil {
-		if err := a.w.Reopen(); err != nil {
-			s.log.Error().Err(err).Msg("cannot reopen the access log")
-		}
-	}
-	s.log.Info().Msg("reopened the log files")
+	p.log.Info().Msg("reopened the log files")
 }

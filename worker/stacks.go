@@ -11,7 +11,7 @@ import (
 // each time it asks (handoff.StacksSignal, for gowsgi stack PID). The
 // dump reads the frames without the GIL, so the app keeps running and a
 // thread stuck holding the GIL is shown too.
-func (ws *workerStats) answerStacks() {
+func (p *process) answerStacks() {
 	sigs := make(chan os.Signal, 1)
 	signal.Notify(sigs, handoff.StacksSignal)
 	for range sigs {
@@ -20,7 +20,7 @@ func (ws *workerStats) answerStacks() {
 			dump = "cannot read the Python stacks: " + err.Error() + "\n"
 		}
 		for _, line := range handoff.StacksLines(dump) {
-			ws.ctl.WriteString(line + "\n")
+			p.ctl.WriteString(line + "\n")
 		}
 	}
 }

@@ -1,8 +1,6 @@
 package worker
 
 import (
-	"time"
-
 	"github.com/gowsgi/gowsgi/config"
 	"github.com/gowsgi/gowsgi/errorlog"
 	"github.com/gowsgi/gowsgi/statsd"
@@ -13,7 +11,7 @@ import (
 // when it is off, and makes the worker's error log count its warning,
 // error and critical lines (gunicorn.log.*). Main calls it before
 // making its first logger. The worker sends what it alone knows: each
-// response (statsd.Client.Request) and its own log lines; the master
+// response (the engine calls statsd.Client.Request) and its own log lines; the master
 // sends the workers gauge and counts its own lines.
 func openStatsd(cfg *config.Config, elog *errorlog.Log) (*statsd.Client, error) {
 	return statsd.Open(cfg.StatsdHost, cfg.StatsdPrefix, cfg.DogstatsdTags, elog)
@@ -23,11 +21,3 @@ func openStatsd(cfg *config.Config, elog *errorlog.Log) (*statsd.Client, error) 
 // many were.
 func watchStatsd(c *statsd.Client, log zerolog.Logger) { c.LogLosses(log) }
 func closeStatsd(c *statsd.Client, log zerolog.Logger) { c.CloseLogged(log) }
-
-// sendStatsd sends the metrics of the request answered in took, with
-// the status stats.done counted; endRequest calls it.
-func (c *conn) sendStatsd(took time.Duration) {
-	if x := c.srv.extras; x != nil {
-		x.statsd.Request(c.acc.status, took) // a nil Client sends nothing
-	}
-}

@@ -23,15 +23,18 @@ var never = []struct {
 	to   []string
 	why  string
 }{
-	{"master/...", []string{"pyshim/...", "worker/...", "wsgi/..."},
-		"the master is pure Go and never runs Python (design.md, Processes): " +
+	{"master/...", []string{"pyshim/...", "worker/...", "wsgi/...", "engine/..."},
+		"the master is pure Go and never runs Python nor serves requests (design.md, Processes): " +
 			"it builds with CGO_ENABLED=0, and its contract with the worker lives in handoff"},
+	{"engine/...", []string{"pyshim/...", "worker/...", "master/..."},
+		"the connection engine is pure Go: it reaches the application only through its App interface " +
+			"(docs/engine.md), so it builds with CGO_ENABLED=0 and its tests run under -race against a Go app"},
 	{"worker/...", []string{"master/..."},
 		"master and worker are two processes sharing one contract, handoff, not each other's code"},
-	{"config/...", []string{"master/...", "worker/...", "wsgi/...", "pyshim/...", "handoff/...", "proctitle/..."},
+	{"config/...", []string{"master/...", "worker/...", "wsgi/...", "pyshim/...", "handoff/...", "proctitle/...", "engine/..."},
 		"configuration sits below both processes and their contract: master, worker and handoff import config, " +
 			"never the other way; config holds settings only"},
-	{"handoff/...", []string{"master/...", "worker/...", "wsgi/...", "pyshim/...", "proctitle/..."},
+	{"handoff/...", []string{"master/...", "worker/...", "wsgi/...", "pyshim/...", "proctitle/...", "engine/..."},
 		"handoff is the master↔worker contract: both processes import it, so it sits below both and, " +
 			"like the master, never reaches Python"},
 	{"proctitle/...", []string{"*"},
@@ -40,9 +43,9 @@ var never = []struct {
 		"the error log sits below everything that logs: config checks a level name with it, every process opens it"},
 	{"sysuser/...", []string{"*"},
 		"user and group lookup is stdlib-only: config checks a name with it and the worker switches to what it resolves"},
-	{"wsgi/...", []string{"master/...", "worker/..."},
+	{"wsgi/...", []string{"master/...", "worker/...", "engine/..."},
 		"wsgi is the pure-Go PEP 3333 core under the worker"},
-	{"pyshim/...", []string{"master/...", "worker/...", "wsgi/..."},
+	{"pyshim/...", []string{"master/...", "worker/...", "wsgi/...", "engine/..."},
 		"pyshim is the bottom of the worker: the C boundary, called by the worker and knowing nothing above it"},
 	{"httpparse/...", []string{"*"},
 		"the parsers are stdlib-only (docs/httpparse.md), so they can be fuzzed, raced and reused alone; " +
@@ -69,7 +72,7 @@ var cgoOwners = []string{"pyshim/..."}
 
 // pureGo are the packages that must build with CGO_ENABLED=0: nothing
 // they reach may use cgo. `make vet` builds them so too.
-var pureGo = []string{"master/...", "config/...", "handoff/...", "proctitle/...", "errorlog/...", "sysuser/...", "httpparse/...", "wsgi/...", "statsd/...", "accesslog/...", "hostport/...", "pemkey/..."}
+var pureGo = []string{"master/...", "config/...", "handoff/...", "proctitle/...", "errorlog/...", "sysuser/...", "httpparse/...", "wsgi/...", "statsd/...", "accesslog/...", "hostport/...", "pemkey/...", "engine/..."}
 
 // pkg is the part of `go list -json` the rules read.
 type pkg struct {

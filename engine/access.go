@@ -1,0 +1,239 @@
+package engine
+
+import (
+	"fmt"
+	"net/http"
+	"os"
+	"strconv"
+	"time"
+
+	"github.com/gowsgi/gowsgi/accesslog"
+	"github.com/gowsgi/gowsgi/config"
+	"github.com/gowsgi/gowsgi/httpparse"
+	"github.com/gowsgi/gowsgi/wsgi"
+)
+
+// AccessLog writes one line per response with --access-logformat.
+// Immutable after OpenAccessLog; the Writer serialises the lines of the
+// connection goroutines.
+type AccessLog struct {
+	format *accesslog.Format
+	w      *accesslog.Writer
+	pid    int
+	// respHeaders: the format shows response headers, so each response
+	// keeps a copy of them until its line is written.
+	respHeaders bool
+}
+
+// OpenAccessLog opens --access-logfile; nil when there is none.
+func OpenAccessLog(cfg *config.Config) (*AccessLog, error) {
+	if cfg.AccessLog == "" {
+		return nil, nil
+	}
+	f, err := accesslog.Parse(cfg.AccessLogFormat)
+	if err != nil {
+		return nil, err
+	}
+	w, err := accesslog.Open(cfg.AccessLog)
+	if err != nil {
+		return nil, fmt.Errorf("access log: %w", err)
+	}
+	return &AccessLog{format: f, w: w, pid: os.Getpid(), respHeaders: f.Uses('o')}, nil
+}
+
+// accessRecord is what the access log needs to know of the response in
+// progress. Owned by the connection's serve goroutine, except live,
+// logged and start, which are guarded by the conn's mu so that
+// logUnfinished, on another goroutine, and logAccess write the line of a
+// request once between them.
+type accessRecord struct {
+	live   bool // between beginAccess and the end of logAccess
+	logged bool // logUnfinished wrote this request's line
+	start  time.Time
+
+	status   int
+	produced int64 // body bytes the app produced, before framing
+	plan     wsgi.Plan
+	planned  bool // plan is set: the app's head was valid
+	// respHeaders holds the response headers as name, value, name, ...
+	// when the format shows any; its backing array is reused.
+	respHeaders [][]byte
+	headerBuf   []byte
+}
+
+// noteHead records the app's valid response head.
+func (c *conn) noteHead(step *Step, plan wsgi.Plan) {
+	r := &c.acc
+	r.status, r.plan, r.planned = statusCode(step.Status), plan, true
+	if a := c.access(); (a != nil && a.respHeaders) || c.srv.postHook {
+		r.headerBuf, r.respHeaders = r.headerBuf[:0], r.respHeaders[:0]
+		for _, f := range step.Headers {
+			name, value := f[0], f[1]
+			at := len(r.headerBuf)
+			r.headerBuf = append(append(r.headerBuf, name...), value...)
+			r.respHeaders = append(r.respHeaders, r.headerBuf[at:at+len(name)], r.headerBuf[at+len(name):])
+		}
+	}
+}
+
+// noteError records a response the server wrote itself.
+func (c *conn) noteError(status int, bodyLen int) {
+	c.acc.status, c.acc.produced, c.acc.planned = status, int64(bodyLen), false
+}
+
+// Reopen reopens the file by name, after logrotate moved it (USR1).
+func (a *AccessLog) Reopen() error { return a.w.Reopen() }
+
+// Close closes the file.
+func (a *AccessLog) Close() error { return a.w.Close() }
+
+func (c *conn) access() *AccessLog {
+	if c.srv.extras == nil {
+		return nil
+	}
+	return c.srv.extras.Access
+}
+
+// statusCode reads the code of a validated status line such as "200 OK".
+func statusCode(status []byte) int {
+	if len(status) < 3 {
+		return 0
+	}
+	n, _ := strconv.Atoi(string(status[:3]))
+	return n
+}
+
+// sent is the number of body bytes that went to the client: none for a
+// HEAD or a 204/304, at most Content-Length when the app sent more.
+func (r *accessRecord) sent() int64 {
+	if !r.planned {
+		return r.produced
+	}
+	switch r.plan.Framing {
+	case wsgi.FrameNone:
+		return 0
+	case wsgi.FrameLength:
+		return min(r.produced, r.plan.ContentLength)
+	}
+	return r.produced
+}
+
+// beginAccess marks the request, whose environ is built, as being
+// answered since now; logAccess ends it.
+func (c *conn) beginAccess(now time.Time) {
+	if c.access() != nil {
+		c.mu.Lock()
+		c.acc.live, c.acc.logged, c.acc.start = true, false, now
+		c.mu.Unlock()
+	}
+}
+
+// logAccess writes the access line of the request being answered, so a
+// response cut short (the client left, the app failed mid-body) still
+// gets its line with the bytes sent so far; then it resets the record
+// for the next request.
+func (c *conn) logAccess(start, end time.Time) {
+	a := c.access()
+	if a == nil {
+		return
+	}
+	r := &c.acc
+	c.mu.Lock()
+	if !r.logged {
+		c.writeAccessLine(a, start, end, r.status, r.sent(), func(name string) []byte {
+			return responseHeader(r.respHeaders, name)
+		})
+	}
+	*r = accessRecord{respHeaders: r.respHeaders[:0], headerBuf: r.headerBuf[:0]}
+	c.mu.Unlock()
+}
+
+// Statuses logged for requests a worker dies with; the client gets no
+// response at all, its connection is cut.
+const (
+	StatusTimedOut = http.StatusGatewayTimeout     // the master aborts a call that outlived --timeout
+	StatusStopped  = http.StatusServiceUnavailable // a quick stop (INT, QUIT)
+)
+
+// LogUnfinished writes the line of every request still being answered,
+// with status, before the worker dies with them: StatusTimedOut when the
+// master aborts a call that outlived --timeout, StatusStopped on a quick
+// stop.
+// Response headers and bytes, which the serve goroutines may be writing,
+// are left out. Safe to call from any goroutine.
+func (s *Server) LogUnfinished(status int) {
+	if s.extras == nil || s.extras.Access == nil {
+		return
+	}
+	s.mu.Lock()
+	conns := make([]*conn, 0, len(s.conns))
+	for c := range s.conns {
+		conns = append(conns, c)
+	}
+	s.mu.Unlock()
+	for _, c := range conns {
+		c.mu.Lock()
+		if c.acc.live && !c.acc.logged {
+			c.writeAccessLine(s.extras.Access, c.acc.start, time.Now(), status, 0, nil)
+			c.acc.logged = true
+		}
+		c.mu.Unlock()
+	}
+}
+
+// writeAccessLine formats and writes the line of the current request;
+// the caller holds c.mu.
+func (c *conn) writeAccessLine(a *AccessLog, start, end time.Time, status int, sent int64, respHeader func(string) []byte) {
+	var e accesslog.Entry
+	e.ReqHeader = func(name string) []byte { return requestHeader(c.req.Headers, name) }
+	e.Environ = c.appReq.Var
+	e.RespHeader = respHeader
+	e.RemoteAddr = c.info.RemoteAddr
+	if e.RemoteAddr == "" {
+		e.RemoteAddr = "-" // a unix-socket peer
+	}
+	e.Method, e.RawURI, e.Path, e.Query = c.req.Method, c.req.Target, c.req.Path, c.req.Query
+	e.Proto = "HTTP/1.1"
+	if c.req.Minor == 0 {
+		e.Proto = "HTTP/1.0"
+	}
+	e.Status, e.Bytes = status, sent
+	e.Start, e.Duration, e.PID = start, end.Sub(start), a.pid
+	a.w.Log(a.format, &e)
+}
+
+// requestHeader returns the first field named name (lower-case), or nil.
+func requestHeader(hs []httpparse.Header, name string) []byte {
+	for i := range hs {
+		if asciiEqualLower(hs[i].Name, name) {
+			return hs[i].Value
+		}
+	}
+	return nil
+}
+
+func responseHeader(pairs [][]byte, name string) []byte {
+	for i := 0; i+1 < len(pairs); i += 2 {
+		if asciiEqualLower(pairs[i], name) {
+			return pairs[i+1]
+		}
+	}
+	return nil
+}
+
+// asciiEqualLower compares a header name with a lower-case name.
+func asciiEqualLower(b []byte, lower string) bool {
+	if len(b) != len(lower) {
+		return false
+	}
+	for i := range b {
+		x := b[i]
+		if 'A' <= x && x <= 'Z' {
+			x += 'a' - 'A'
+		}
+		if x != lower[i] {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,152 @@
+package engine
+
+import (
+	"os"
+	"sync/atomic"
+
+	"github.com/gowsgi/gowsgi/httpparse"
+	"github.com/gowsgi/gowsgi/httpparse/uwsgiproto"
+	"github.com/gowsgi/gowsgi/wsgi"
+)
+
+// The application side of the engine (docs/engine.md). The engine owns
+// the sockets, the parsing, the request body, the framing of the
+// response and every wait on a client; the application only computes:
+// it is given a request and hands back its response one Step at a time.
+// The engine never waits on a client while it holds a slot (a Caller on
+// loan), and the application never touches a socket.
+
+// App makes the Callers the engine runs requests with: one per slot
+// (Options.Slots), and spares that stand in for a Caller kept by a
+// response parked on a slow client.
+type App interface {
+	NewCaller() Caller
+}
+
+// Caller runs one request at a time. The engine calls its methods from
+// the goroutine that serves the request, one at a time, except
+// Interrupt; between Enter and Leave that goroutine stays the same.
+type Caller interface {
+	// Enter is called on the goroutine that will serve a request with
+	// this Caller, before anything of the request reaches the app (the
+	// pre_request hook included); Leave once the response is over and
+	// the Caller closed the app's part of it. WSGI binds the goroutine
+	// to its OS thread in between (a Python thread state, threading.local).
+	Enter()
+	Leave()
+	// Start gives the app the request r and returns the first Step.
+	// write, when not nil, receives the Steps the app produces before
+	// Start returns (PEP 3333's write(); an event-driven app's sends
+	// while its first call still runs) and reports whether the client
+	// still takes them; after a write with a head the Steps Start and
+	// Next return carry none. write runs on the goroutine inside Start
+	// and must not call the Caller.
+	Start(r *Request, write func(Step) bool) Step
+	// Next continues an open response after the previous Step was sent.
+	Next() Step
+	// Open reports whether the response is still open: Next or Abort
+	// must follow.
+	Open() bool
+	// Abort ends an open response early (the client went away, the
+	// head was invalid) and returns the traceback of what the app
+	// raised while closing, if anything. A no-op when nothing is open.
+	Abort() (traceback string)
+	// Interrupt asks the call that began at began to stop (--request-
+	// timeout), if it still runs: since is the slot's clock, which
+	// reads began while it does. It returns the call's stack and
+	// whether it was asked. It runs on a goroutine of its own that ends
+	// when it returns.
+	Interrupt(since *atomic.Int64, began int64) (stack string, raised bool)
+	// Close releases the Caller; no response is open.
+	Close()
+}
+
+// Request is what the app is given of one request. The engine keeps it
+// with the connection and refills it for each request; the app reads it
+// during Start, and what it keeps past Start it copies, or keeps in
+// State.
+type Request struct {
+	// Head is the parsed request, the request id header included
+	// (--request-id-header); for a uwsgi request (Uwsgi != nil) it is
+	// the packet's method, path and query, and the packet's vars are
+	// the request.
+	Head  *httpparse.Request
+	Uwsgi *uwsgiproto.Packet
+	// Conn is the connection: addresses (PROXY protocol's source when
+	// there is one), scheme (TLS, trusted X-Forwarded-Proto), the mount
+	// point and the TLS variables. The CGI names of its fields are what
+	// the WSGI environ uses; an ASGI scope derives client, server and
+	// scheme from the same values.
+	Conn *wsgi.Conn
+	// BodyLen is the request body's length when the request declares
+	// one (Content-Length, or chunked and read whole), else -1.
+	BodyLen int64
+	Body    Body
+	// State belongs to the app: the engine keeps it with the connection
+	// across its requests and never reads it. An adapter keeps there
+	// what it builds of a request and what must outlive Start (WSGI:
+	// the environ, which Var and the post_request hook read).
+	State any
+	// Var, when set by the app, looks a request variable up as the app
+	// sees it, for the access log's %({name}e)s; it may be called until
+	// the next request on the connection begins.
+	Var func(name string) (string, bool)
+}
+
+// Body is the request body: in memory (Data), or File: a file that
+// holds it whole from offset 0 (a big upload spilled to disk), or a pipe
+// that streams it, fed by the engine as the client sends, with
+// backpressure (bodyStream). Data is ignored when File is set; the app
+// reads a duplicate of File's descriptor, or File itself until the
+// response is done.
+type Body struct {
+	Data []byte
+	File *os.File
+}
+
+// Step is what one call into the app produced. Its slices belong to the
+// Caller: valid until the next Start, Next or Abort on it.
+type Step struct {
+	// HasHead: Status and Headers are set (the first Step with body
+	// bytes, or the last Step, whichever comes first).
+	HasHead bool
+	Status  []byte      // e.g. "200 OK"; validated by the engine
+	Headers [][2][]byte // name, value; validated by the engine
+	Body    []byte      // body bytes the Caller copied out of the app
+	Big     []byte      // then body bytes sent straight from the app's memory
+	// File, when File.Len > 0, comes after Body and Big: part of a
+	// regular file for the engine to send itself (sendfile). It is the
+	// last body part of the response.
+	File FileRegion
+	// Done: the response is complete and closed; no Next or Abort
+	// follows.
+	Done bool
+	// Failed: the app raised or broke the protocol; Traceback says what.
+	// Without a head nothing was produced, and the engine answers 500
+	// (504 after Interrupt); with one, the connection is cut.
+	Failed    bool
+	Traceback string // may also be set on success (close() raised)
+}
+
+// FileRegion is part of an open regular file. Fd stays open until the
+// next Next or Abort; the engine reads it with positional reads only.
+type FileRegion struct {
+	Fd     int
+	Offset int64
+	Len    int64
+}
+
+// Hooks are the server hooks that run around each request (Gunicorn's
+// pre_request and post_request); nil runs none. req and resp are
+// Gunicorn's req and resp objects as plain values; key names the
+// request from pre_request to post_request. They run on the request's
+// goroutine: PreRequest between Enter and Start (a failure answers
+// 500), PostRequest after the response, with the Request the app was
+// given.
+type Hooks interface {
+	// Runs reports which of the two run; read once, by New. The engine
+	// describes requests and keeps response headers only for those.
+	Runs() (pre, post bool)
+	PreRequest(req map[string]any, key string) error
+	PostRequest(req, resp map[string]any, key string, r *Request)
+}

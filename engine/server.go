@@ -1,0 +1,382 @@
+package engine
+
+import (
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gowsgi/gowsgi/config"
+	"github.com/gowsgi/gowsgi/httpparse"
+	"github.com/gowsgi/gowsgi/wsgi"
+	"github.com/rs/zerolog"
+	"golang.org/x/sys/unix"
+)
+
+// server accepts and serves connections. Its fields are set by
+// newServer and then read-only, except where marked.
+type Server struct {
+	cfg    *config.Config
+	log    zerolog.Logger
+	lns    []*listener
+	limits httpparse.Limits
+	dates  wsgi.DateCache
+	app    App
+	extras *Extras // the access log, proxy trust and StatsD; nil in unit tests
+	hooks  Hooks   // pre_request and post_request; nil when none
+	// preHook and postHook: hooks runs them (Hooks.Runs).
+	preHook, postHook bool
+	uwsgi             *uwsgiFront // --protocol uwsgi; nil for HTTP
+	tls               *tlsFront   // --certfile; nil for plain HTTP
+	rids              *requestIDs // --request-id-header
+
+	// Timeouts and sizes from the config; 0 means none.
+	headerTimeout   time.Duration // from a request's first byte to its last header
+	bodyTimeout     time.Duration // longest wait for request body bytes
+	writeTimeout    time.Duration // longest wait for the client to take response bytes
+	maxBufferedBody int64         // request bodies past this spill to a file
+	bodies          *bodyBudgets  // never nil
+
+	// slots hands out the app's slots (Options.Slots; --threads for
+	// WSGI); a request holds one while the app runs or produces its
+	// response, not while a client reads it.
+	slots chan *slot
+	// allSlots lists every slot, for scanning the calls in flight.
+	allSlots []*slot
+	// spares holds exchanges to replace one that a slow response keeps
+	// parked after giving its slot back.
+	spares spareExchanges
+	// load gates accepting on the Python threads being free.
+	gate *gate
+	// connSem bounds open connections (--worker-connections, lowered to
+	// what the descriptor limit allows): room.go.
+	connSem chan struct{}
+	// firstByteTimeout bounds a new connection's wait for its first byte.
+	firstByteTimeout time.Duration
+	// freshWaiting counts new connections waiting for their first byte
+	// (conn.peekRequest).
+	freshWaiting atomic.Int64
+	// room counts the connections closed early; evictPending, those
+	// makeRoom cut that have not ended yet (room.go).
+	room         roomStats
+	evictPending atomic.Int64
+	evictScratch []candidate    // guarded by mu
+	clientPlaces map[string]int // guarded by mu: makeRoom's count per client
+	// stop is closed (under mu) when a graceful stop begins: accept
+	// loops return, idle connections stop waiting.
+	stop chan struct{}
+	// retire asks the master to replace this worker; set by StartStats.
+	retire func()
+	// handoff gives a new connection to a goroutine waiting for one;
+	// idleServers counts them, up to maxIdleServers. spareConns holds
+	// the storage of connections that ended, for newConn.
+	handoff     chan *conn
+	idleServers atomic.Int32
+	spareConns  chan *conn
+
+	stats *stats // counters for the master's /metrics; nil in unit tests
+
+	mu    sync.Mutex
+	conns map[*conn]struct{} // guarded by mu
+	// retireBy and retireFreshBy are when idle connections are closed
+	// in a graceful stop (retire.go); written by drain before it closes
+	// stop, read after.
+	retireBy, retireFreshBy time.Time
+	wg                      sync.WaitGroup // one per accept loop and per connection
+}
+
+// slot is one of the app's slots (for WSGI a Python thread): the right
+// to call into the app, the exchange it calls with, and what it is
+// doing (for liveness).
+type slot struct {
+	x     *exchange // owned by the slot's holder; replaced when a response parks it
+	call  callState
+	index int // immutable: its place in allSlots
+}
+
+// exchange is what one app call works in: the app's Caller (which holds
+// the response head and small chunks) and the head buffer. It stays
+// with a response that is parked waiting for a slow client, while its
+// slot serves other requests with a spare.
+type exchange struct {
+	call   Caller
+	head   []byte
+	fields [][2][]byte // the app's headers, for wsgi.AppendHead
+}
+
+func (s *Server) newExchange() *exchange {
+	return &exchange{call: s.app.NewCaller(), head: make([]byte, 0, 1024)}
+}
+
+// spareExchanges recycles the exchanges that stand in for parked ones.
+// It keeps at most maxSpareExchanges; Callers may hold resources outside
+// Go (C memory, Python objects) and are closed, not left to the garbage
+// collector.
+type spareExchanges struct {
+	make func() *exchange // immutable
+	mu   sync.Mutex
+	list []*exchange // guarded by mu
+}
+
+const maxSpareExchanges = 64
+
+func (p *spareExchanges) get() *exchange {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if n := len(p.list); n > 0 {
+		x := p.list[n-1]
+		p.list = p.list[:n-1]
+		return x
+	}
+	return p.make()
+}
+
+func (p *spareExchanges) put(x *exchange) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if len(p.list) < maxSpareExchanges {
+		p.list = append(p.list, x)
+		return
+	}
+	x.call.Close()
+}
+
+// Options are what New needs besides the configuration.
+type Options struct {
+	App App
+	// Slots bounds the concurrent calls into the app (--threads for
+	// WSGI); at least 1. The accept gate keeps the connections that can
+	// make progress below it.
+	Slots  int
+	Extras *Extras // nil: no access log, no proxy trusted, no StatsD
+	Hooks  Hooks   // nil: none
+}
+
+// New returns a server for the listeners lns, serving opt.App. Only an
+// unusable TLS setup (--certfile and co.) is an error; a listener that
+// cannot be used is logged and left out.
+func New(cfg *config.Config, log zerolog.Logger, lns []net.Listener, opt Options) (*Server, error) {
+	tls, err := newTLSFront(cfg, log)
+	if err != nil {
+		return nil, err
+	}
+	s := newServer(cfg, log, lns, opt)
+	s.tls = tls
+	return s, nil
+}
+
+func newServer(cfg *config.Config, log zerolog.Logger, lns []net.Listener, opt Options) *Server {
+	threads := max(opt.Slots, 1)
+	limit := connLimit(cfg.WorkerConnections) // the master logs it
+	s := &Server{
+		cfg:             cfg,
+		log:             log,
+		app:             opt.App,
+		extras:          opt.Extras,
+		hooks:           opt.Hooks,
+		headerTimeout:   cfg.HeaderTimeout,
+		bodyTimeout:     cfg.BodyTimeout,
+		writeTimeout:    cfg.WriteTimeout,
+		maxBufferedBody: cfg.MaxBufferedBody,
+		bodies:          newBodyBudgets(cfg),
+		slots:           make(chan *slot, threads),
+		gate:            newGate(threads, len(lns), cfg.Workers > 1),
+		connSem:         make(chan struct{}, limit),
+		stop:            make(chan struct{}),
+		handoff:         make(chan *conn),
+		spareConns:      make(chan *conn, maxIdleServers),
+		conns:           make(map[*conn]struct{}),
+		uwsgi:           newUwsgiFront(cfg, log),
+		rids:            newRequestIDs(cfg.RequestIDHeader),
+		limits: httpparse.Limits{
+			RequestLine: cfg.LimitRequestLine,
+			Fields:      cfg.LimitRequestFields,
+			FieldSize:   cfg.LimitRequestFieldSize,
+			Body:        cfg.LimitRequestBody,
+		},
+	}
+	s.firstByteTimeout = cfg.FirstByteTimeout
+	if s.firstByteTimeout <= 0 {
+		s.firstByteTimeout = cfg.HeaderTimeout
+	}
+	if s.limits.TrailerBytes == 0 {
+		s.limits.TrailerBytes = httpparse.DefaultLimits.TrailerBytes
+	}
+	s.gate.conns = func() int { return len(s.connSem) }
+	for i, ln := range lns {
+		l, err := newListener(ln, s.gate, s.gate.wake[i])
+		if err != nil {
+			// Only a descriptor shortage at boot gets here; the other
+			// listeners still serve.
+			log.Error().Err(err).Stringer("address", ln.Addr()).Msg("cannot accept on an inherited listener")
+			continue
+		}
+		l.plain = plainListener(cfg, i)
+		s.lns = append(s.lns, l)
+	}
+	s.spares.make = s.newExchange
+	if s.hooks != nil {
+		s.preHook, s.postHook = s.hooks.Runs()
+	}
+	for i := range threads {
+		sl := &slot{x: s.newExchange(), index: i}
+		s.allSlots = append(s.allSlots, sl)
+		s.slots <- sl
+	}
+	return s
+}
+
+// takeSlot waits for a Python thread and marks it busy with the
+// request for method and path since now, or since it got the thread
+// when it had to wait.
+func (s *Server) takeSlot(method, path []byte, now time.Time) *slot {
+	var sl *slot
+	select {
+	case sl = <-s.slots:
+	default:
+		sl = <-s.slots
+		now = time.Now()
+	}
+	sl.call.begin(method, path, now)
+	s.gate.took(now)
+	return sl
+}
+
+// takeSlotFor waits for a slot for c's request, which arrived at t0,
+// counting the wait, and records who the request is for.
+func (s *Server) takeSlotFor(c *conn, t0 time.Time) *slot {
+	sl := s.takeSlot(c.req.Method, c.req.Path, t0)
+	ws := s.stats
+	if ws == nil {
+		return sl
+	}
+	ws.queue.observe(time.Unix(0, sl.call.since.Load()).Sub(t0))
+	x := &ws.slots[sl.index]
+	x.mu.Lock()
+	x.owner, x.x, x.client = c, nil, c.info.RemoteAddr
+	x.requestID = append(x.requestID[:0], c.requestIDBytes()...)
+	x.mu.Unlock()
+	return sl
+}
+
+func (s *Server) giveSlot(sl *slot) {
+	sl.call.end()
+	s.slots <- sl
+}
+
+// Serve starts an accept loop on each listener; connections are served
+// until Drain.
+func (s *Server) Serve() {
+	for _, ln := range s.lns {
+		s.wg.Add(1)
+		go s.acceptLoop(ln)
+	}
+}
+
+// Drain stops accepting (the master keeps the listening sockets, so
+// connections still queued go to the other workers), answers what
+// arrives with Connection: close, closes idle connections once no
+// request can be lost (retire.go) and waits for the requests in flight;
+// the master kills the worker if this outlasts --graceful-timeout.
+func (s *Server) Drain() {
+	s.mu.Lock()
+	s.beginRetirement(time.Now())
+	close(s.stop)
+	for c := range s.conns {
+		c.wakeIfIdle()
+	}
+	s.mu.Unlock()
+	s.log.Info().Msg("graceful stop")
+	for _, ln := range s.lns {
+		ln.Close()
+	}
+	s.wg.Wait()
+}
+
+// newConn registers a connection on the descriptor fd, or returns nil
+// when it cannot be set up. One accepted as a graceful stop begins is
+// served all the same: its request may be on its way.
+func (s *Server) newConn(fd int, sa unix.Sockaddr, ln *listener) *conn {
+	local, remote := ln.peerAddrs(fd, sa)
+	sk, err := newSock(fd, s.gate, local, remote)
+	if err != nil {
+		s.gate.done()
+		s.log.Warn().Err(err).Msg("cannot set up a connection")
+		return nil
+	}
+	if !ln.plain {
+		sk.tlsFront = s.tls // nil without --certfile
+	}
+	c := s.spareConn()
+	c.open(s, sk, time.Now())
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.conns[c] = struct{}{}
+	s.wg.Add(1)
+	return c
+}
+
+// maxIdleServers bounds the goroutines that wait for a connection to
+// serve, and the connections' storage kept for new ones.
+const maxIdleServers = 128
+
+// serveConns serves c, then the connections handed to it while it
+// waits, until there are maxIdleServers waiting already or a graceful
+// stop begins. Under connection churn (Connection: close, HTTP/1.0
+// clients) a goroutine whose stack already grew to what serving needs,
+// and a conn whose buffers already grew, cost a fraction of new ones:
+// growing them, and collecting what that left, was about a quarter of a
+// short request's CPU.
+func (s *Server) serveConns(c *conn) {
+	for {
+		c.serve()
+		<-s.connSem
+		s.wg.Done()
+		s.keepSpare(c)
+		if s.idleServers.Add(1) > maxIdleServers {
+			s.idleServers.Add(-1)
+			return
+		}
+		select {
+		case c = <-s.handoff:
+			s.idleServers.Add(-1)
+		case <-s.stop:
+			s.idleServers.Add(-1)
+			return
+		}
+	}
+}
+
+// spareConn returns the storage of a connection that ended, or new.
+func (s *Server) spareConn() *conn {
+	select {
+	case c := <-s.spareConns:
+		return c
+	default:
+		return new(conn)
+	}
+}
+
+func (s *Server) keepSpare(c *conn) {
+	select {
+	case s.spareConns <- c:
+	default:
+	}
+}
+
+func (s *Server) forget(c *conn) {
+	s.mu.Lock()
+	delete(s.conns, c)
+	s.mu.Unlock()
+}
+
+// isDraining reports whether a graceful stop has begun: drain closes
+// stop, and reading a channel takes no lock.
+func (s *Server) isDraining() bool {
+	select {
+	case <-s.stop:
+		return true
+	default:
+		return false
+	}
+}
