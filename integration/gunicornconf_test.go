@@ -36,6 +36,9 @@ func TestGunicornExampleConfig(t *testing.T) {
 			t.Errorf("the log does not say %q", want)
 		}
 	}
+	// The response reaches the client just before its access line is
+	// written; a quick stop in between logs the request as cut (503).
+	s.waitFor(func() bool { return strings.Contains(s.output(), `"GET / HTTP/1.1" 200`) })
 	s.signal(syscall.SIGINT)
 	if code := s.wait(20 * time.Second); code != 0 {
 		t.Fatalf("exit code %d", code)
