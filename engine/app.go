@@ -126,6 +126,13 @@ type Step struct {
 	// (504 after Interrupt); with one, the connection is cut.
 	Failed    bool
 	Traceback string // may also be set on success (close() raised)
+	// Upgrade, on a Step Start returns, takes the connection over (a
+	// WebSocket, RFC 6455): the Step must be a complete 101 Switching
+	// Protocols with an Upgrade header, to a request that asked for one
+	// (else the client gets a 500). The engine sends the head, gives the
+	// slot back and calls Leave, then calls Upgrade on the connection's
+	// goroutine; the connection closes when it returns.
+	Upgrade func(Upgraded)
 }
 
 // FileRegion is part of an open regular file. Fd stays open until the

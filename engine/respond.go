@@ -86,6 +86,9 @@ func (c *conn) respondOnce() bool {
 	if step.Traceback != "" {
 		c.logAppError(step.Traceback) // close() raised after a complete body
 	}
+	if step.Upgrade != nil {
+		return c.upgrade(st, &step)
+	}
 	head, err := st.begin(&step, knownBodyLen(&step))
 	if err != nil {
 		tb := st.x.call.Abort()
