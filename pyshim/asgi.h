@@ -23,6 +23,7 @@ enum {
 	GW_IN_SHUTDOWN,   /* lifespan shutdown */
 	GW_IN_STOP,       /* stop the loop */
 	GW_IN_PING,       /* nothing: proves the loop takes events */
+	GW_IN_CANCEL,     /* cancel the connection's task (--request-timeout) */
 };
 
 enum { GW_IF_MORE = 1, GW_IF_TEXT = 2 };

@@ -23,7 +23,7 @@ import _gowsgi
 
 # Events from Go (asgi.h, GW_IN_*).
 IN_HTTP, IN_WS, IN_BODY, IN_DISCONNECT, IN_WS_MESSAGE, IN_WRITABLE, \
-    IN_STARTUP, IN_SHUTDOWN, IN_STOP, IN_PING = range(10)
+    IN_STARTUP, IN_SHUTDOWN, IN_STOP, IN_PING, IN_CANCEL = range(11)
 # Events to Go (asgi.h, GW_OUT_*).
 OUT_START, OUT_BODY, OUT_TRAILERS, OUT_PATHSEND, OUT_DONE, OUT_WS_ACCEPT, \
     OUT_WS_SEND, OUT_WS_CLOSE, OUT_LIFESPAN, OUT_LOG, OUT_WANT, OUT_INFO = range(12)
@@ -169,6 +169,8 @@ def decode_scope(b, ws):
         scope["subprotocols"] = protocols
     else:
         scope["method"] = method
+        # Go sends the file with sendfile(2) (asgi.go, the engine).
+        scope["extensions"] = {"http.response.pathsend": {}}
     return scope
 
 
@@ -207,6 +209,10 @@ class Cycle:
             w.set_result(None)
 
     def deliver(self, kind, flags, code, data):
+        if kind == IN_CANCEL:
+            if self.task is not None:
+                self.task.cancel()
+            return
         if kind == IN_WRITABLE:
             p = self.paused
             if p is not None and not p.done():

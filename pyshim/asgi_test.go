@@ -111,7 +111,8 @@ func TestASGIScope(t *testing.T) {
 			"root_path": "/mount",
 			"headers":   []any{[]any{"content-type", "text/plain"}, []any{"x-dup", "1"}, []any{"x-dup", "2"}},
 			"client":    []any{"127.0.0.1", 40000.0}, "server": []any{"/run/app.sock", nil},
-			"state": map[string]any{"db": "connected", "mine": "per request"},
+			"state":      map[string]any{"db": "connected", "mine": "per request"},
+			"extensions": map[string]any{"http.response.pathsend": map[string]any{}},
 		}
 		for k, v := range want {
 			if fmt.Sprint(got[k]) != fmt.Sprint(v) {
@@ -456,5 +457,25 @@ func TestPercentDecode(t *testing.T) {
 		if got := string(percentDecode([]byte(in))); got != want {
 			t.Errorf("percentDecode(%q) = %q; want %q", in, got, want)
 		}
+	}
+}
+
+// TestASGICancel: Cancel ends a task waiting in an await; its traceback
+// shows where it waited.
+func TestASGICancel(t *testing.T) {
+	l := startLoop(t, "sleeper", "off")
+	c, err := l.OpenHTTP(httpScope("/", ""), 1<<20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cancelled := false
+	r := drive(t, c, func() {
+		if !cancelled {
+			c.Cancel()
+			cancelled = true
+		}
+	})
+	if !strings.Contains(r.done.Traceback, "CancelledError") || !strings.Contains(r.done.Traceback, "in sleeper") {
+		t.Fatalf("done %+v", r.done)
 	}
 }

@@ -244,6 +244,14 @@ func (c *Conn) Disconnect(code int, reason string) error {
 	return c.l.post(c.id, C.GW_IN_DISCONNECT, 0, int64(code), []byte(reason))
 }
 
+// Cancel cancels the app's task (asyncio Task.cancel): CancelledError
+// is raised at the await it waits in, and SentDone carries its
+// traceback, which shows where. For --request-timeout; a handler that
+// never awaits (CPU-bound on the loop) sees it only when it does.
+func (c *Conn) Cancel() error {
+	return c.l.post(c.id, C.GW_IN_CANCEL, 0, 0, nil)
+}
+
 // encodeScope appends s in the layout asgi.py's decode_scope reads:
 // fields as [u32 length][bytes], native byte order.
 func encodeScope(b []byte, s *Scope) []byte {
