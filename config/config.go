@@ -23,7 +23,7 @@ type Config struct {
 	Backlog           int           `json:"backlog"`            // listen(2) backlog
 	ReusePort         bool          `json:"reuse_port"`         // SO_REUSEPORT on TCP listeners
 	Workers           int           `json:"workers"`            // -w
-	WorkerClass       string        `json:"worker_class"`       // -k; "sync" or "gthread"
+	WorkerClass       string        `json:"worker_class"`       // -k; "sync", "gthread" or "asgi"
 	Threads           int           `json:"threads"`            // Python threads per worker
 	WorkerConnections int           `json:"worker_connections"` // open connections per worker
 	Timeout           time.Duration `json:"timeout"`            // -t; worker liveness, 0 = off
@@ -44,6 +44,11 @@ type Config struct {
 	NoSchedBatch      bool `json:"no_sched_batch"`
 	MaxRequests       int  `json:"max_requests"` // 0 = off
 	MaxRequestsJitter int  `json:"max_requests_jitter"`
+
+	// The ASGI worker (asgi.go): Uvicorn's --loop ("auto", "asyncio",
+	// "uvloop") and --lifespan ("auto", "on", "off").
+	ASGILoop     string `json:"asgi_loop"`
+	ASGILifespan string `json:"asgi_lifespan"`
 
 	LimitRequestLine      int   `json:"limit_request_line"`
 	LimitRequestFields    int   `json:"limit_request_fields"`

@@ -90,6 +90,8 @@ func ExampleConfig_WriteTOML() {
 	// workers = 1
 	// worker_class = "sync"
 	// threads = 1
+	// asgi_loop = "auto"
+	// asgi_lifespan = "auto"
 	// no_sched_batch = false
 	// worker_connections = 20000
 	// max_requests = 0

@@ -47,7 +47,7 @@ var settings = []*setting{
 	{
 		name: "worker_class", flags: []string{"worker-class"}, short: "k", kind: kindString,
 		def:       "sync",
-		help:      "worker `CLASS`: sync or gthread (sync with --threads above 1 becomes gthread)",
+		help:      "worker `CLASS`: sync or gthread (sync with --threads above 1 becomes gthread) for a WSGI app, asgi for an ASGI app",
 		normalize: normalizeWorkerClass,
 		field:     func(c *Config) any { return &c.WorkerClass },
 	},
@@ -56,6 +56,19 @@ var settings = []*setting{
 		help:      "let `N` requests per worker run the app at once (Python threads)",
 		normalize: intRange(1, 10000),
 		field:     func(c *Config) any { return &c.Threads },
+	},
+	// ASGI (asgi.go), Uvicorn's flags under Gunicorn's setting names
+	{
+		name: "asgi_loop", flags: []string{"loop", "asgi-loop"}, kind: kindString, def: "auto",
+		help:      "with --worker-class asgi, run the app on `LOOP`: auto (uvloop when importable), asyncio or uvloop",
+		normalize: normalizeLoop,
+		field:     func(c *Config) any { return &c.ASGILoop },
+	},
+	{
+		name: "asgi_lifespan", flags: []string{"lifespan", "asgi-lifespan"}, kind: kindString, def: "auto",
+		help:      "with --worker-class asgi, the lifespan protocol: `MODE` auto (on if the app supports it), on or off",
+		normalize: normalizeLifespan,
+		field:     func(c *Config) any { return &c.ASGILifespan },
 	},
 	{
 		name: "no_sched_batch", flags: []string{"no-sched-batch"}, kind: kindBool, def: "false",

@@ -153,10 +153,11 @@ func normalizeBind(addr string) (string, error) {
 
 // asyncWorkerClasses are Gunicorn worker classes gowsgi rejects because
 // its connection handling already is what they are for.
-var asyncWorkerClasses = []string{"gevent", "eventlet", "tornado", "uvicorn"}
+var asyncWorkerClasses = []string{"gevent", "eventlet", "tornado"}
 
 // normalizeWorkerClass accepts sync and gthread, also under their Gunicorn
-// class paths, and explains why the async worker classes are refused.
+// class paths, asgi under Uvicorn's too (asgi.go), and explains why the
+// async worker classes are refused.
 func normalizeWorkerClass(v any) (any, error) {
 	class := v.(string)
 	switch strings.TrimSpace(class) {
@@ -165,18 +166,23 @@ func normalizeWorkerClass(v any) (any, error) {
 	case "gthread", "gunicorn.workers.gthread.ThreadWorker":
 		return "gthread", nil
 	}
-	lower := strings.ToLower(class)
-	for _, async := range asyncWorkerClasses {
-		if strings.Contains(lower, async) {
-			extra := ""
-			if async == "uvicorn" {
-				extra = "; uvicorn workers serve ASGI apps and gowsgi serves WSGI"
-			}
-			return nil, fmt.Errorf("worker class %q is not needed with gowsgi: its goroutines already make "+
-				"slow and idle clients cheap, so use sync (or --threads N for concurrent app calls)%s", class, extra)
+	for _, asgi := range asgiWorkerClasses {
+		if strings.TrimSpace(class) == asgi {
+			return WorkerClassASGI, nil
 		}
 	}
-	return nil, fmt.Errorf("unknown worker class %q: gowsgi has sync and gthread", class)
+	lower := strings.ToLower(class)
+	if strings.Contains(lower, "uvicorn") {
+		return nil, fmt.Errorf("unknown worker class %q: for an ASGI app use asgi "+
+			"(uvicorn.workers.UvicornWorker and uvicorn_worker.UvicornWorker mean the same)", class)
+	}
+	for _, async := range asyncWorkerClasses {
+		if strings.Contains(lower, async) {
+			return nil, fmt.Errorf("worker class %q is not needed with gowsgi: its goroutines already make "+
+				"slow and idle clients cheap, so use sync (or --threads N for concurrent app calls)", class)
+		}
+	}
+	return nil, fmt.Errorf("unknown worker class %q: gowsgi has sync and gthread for WSGI apps, asgi for ASGI apps", class)
 }
 
 // normalizeAppSpec checks a WSGI app spec: MODULE, MODULE:NAME or

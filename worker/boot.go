@@ -56,9 +56,18 @@ func Main() int {
 	if code := startPython(cfg, log, h); code != 0 {
 		return code
 	}
+	app, slots := engine.App(wsgiApp{timeouts: cfg.RequestTimeout > 0}), cfg.Threads
+	var asgi *asgiApp
+	if cfg.WorkerClass == config.WorkerClassASGI {
+		var code int
+		if asgi, code = startASGI(cfg, log); code != 0 { // asgiworker.go
+			return code
+		}
+		app, slots = asgi, asgiSlots(cfg)
+	}
 	srv, err := engine.New(cfg, log, listeners, engine.Options{
-		App:    wsgiApp{timeouts: cfg.RequestTimeout > 0},
-		Slots:  cfg.Threads,
+		App:    app,
+		Slots:  slots,
 		Extras: ext,
 		Hooks:  requestHooksOf(h),
 	})
@@ -66,10 +75,16 @@ func Main() int {
 		log.Error().Err(err).Msg("cannot serve TLS")
 		return handoff.ExitWorkerBootError
 	}
-	p := &process{cfg: cfg, log: log, elog: elog, srv: srv, hooks: h,
+	p := &process{cfg: cfg, log: log, elog: elog, srv: srv, calls: srv, hooks: h,
 		ctl: os.NewFile(handoff.ControlFD, "control")}
+	if asgi != nil {
+		p.calls = asgiCalls{srv: srv, loop: asgi.loop}
+	}
 	p.startReports()
 	code := p.run()
+	if asgi != nil {
+		asgi.stop(cfg.GracefulTimeout)
+	}
 	h.exit()
 	return code
 }

@@ -35,10 +35,13 @@ const (
 // process is the worker around its engine: what run's loop, the
 // reporter and USR1 need.
 type process struct {
-	cfg   *config.Config
-	log   zerolog.Logger
-	elog  *errorlog.Log
-	srv   *engine.Server
+	cfg  *config.Config
+	log  zerolog.Logger
+	elog *errorlog.Log
+	srv  *engine.Server
+	// calls is what liveness and --max-requests read: srv, or for an
+	// ASGI worker its event loop's stall (asgiworker.go).
+	calls calls
 	hooks *hooks // nil when the config file defines no worker hook
 	ctl   *os.File
 }
@@ -53,7 +56,7 @@ func (p *process) run() int {
 		p.log.Error().Err(err).Msg("cannot tell the master this worker is ready")
 		return handoff.ExitWorkerBootError
 	}
-	lc := newLifecycle(p.cfg, p.log, p.srv, p.ctl)
+	lc := newLifecycle(p.cfg, p.log, p.calls, p.ctl)
 	for {
 		select {
 		case sig := <-sigs:

@@ -1,0 +1,315 @@
+package worker
+
+import (
+	"net/http"
+	"os"
+	"strconv"
+	"strings"
+	"sync/atomic"
+
+	"github.com/gowsgi/gowsgi/engine"
+	"github.com/gowsgi/gowsgi/pyshim"
+	"github.com/rs/zerolog"
+)
+
+// asgiApp is the engine's App for an ASGI app (--worker-class asgi):
+// each request runs as a pyshim.Conn on the worker's one event loop.
+// The engine pulls the response a Step at a time (docs/engine.md); a
+// Caller turns the app's send() events into Steps and feeds the request
+// body to receive() as the app asks for it, so the body is read ahead
+// by at most one chunk. Steps block the request's goroutine, never a
+// Python thread: the loop goes on with other requests meanwhile.
+type asgiApp struct {
+	loop *pyshim.Loop // immutable
+	// budget is how many bytes of a response the app may send ahead of
+	// the engine before its send() awaits.
+	budget int
+	log    zerolog.Logger
+}
+
+func (a *asgiApp) NewCaller() engine.Caller { return &asgiCaller{app: a} }
+
+// asgiCaller runs one request at a time. Only the request's goroutine
+// uses its fields, except conn, which Interrupt reads.
+type asgiCaller struct {
+	app  *asgiApp
+	conn atomic.Pointer[pyshim.Conn] // the request in flight; nil between requests
+	// events were taken from conn; next is the first not yet applied.
+	events []pyshim.Sent
+	next   int
+	scope  pyshim.Scope // reused across requests
+	body   *bodyFeed    // the request's body; nil between requests
+
+	status   []byte      // "200 OK", once http.response.start came
+	headers  [][2][]byte // its headers
+	started  bool        // http.response.start came
+	headSent bool        // a Step carried the head
+	trailers bool        // the app announced http.response.trailers
+	bodyDone bool        // the last body event (or pathsend) came
+	complete bool        // the response is over: the last Step is Done
+	fileLast bool        // the last Step was http.response.pathsend's file
+	buf      []byte      // the body bytes of the Step being built
+	file     *os.File    // http.response.pathsend's file, until Next or Abort
+}
+
+func (w *asgiCaller) Enter() {}
+func (w *asgiCaller) Leave() {}
+func (w *asgiCaller) Close() {}
+
+func (w *asgiCaller) Start(r *engine.Request, write func(engine.Step) bool) engine.Step {
+	w.reset()
+	c, err := w.app.loop.OpenHTTP(w.scopeOf(r), w.app.budget)
+	if err != nil {
+		return engine.Step{Failed: true, Traceback: err.Error()}
+	}
+	w.conn.Store(c)
+	w.body = newBodyFeed(c, r.Body)
+	return w.step()
+}
+
+func (w *asgiCaller) reset() {
+	w.events, w.next = w.events[:0], 0
+	w.status, w.headers = w.status[:0], nil
+	w.started, w.headSent, w.trailers, w.bodyDone, w.complete, w.fileLast = false, false, false, false, false, false
+}
+
+func (w *asgiCaller) Next() engine.Step { return w.step() }
+
+func (w *asgiCaller) Open() bool { return w.conn.Load() != nil && !w.complete }
+
+// Abort tells the app its client is gone (http.disconnect; its send()
+// raises ClientDisconnected) and leaves the rest of the call to a
+// reaper, which logs what the app raised.
+func (w *asgiCaller) Abort() string {
+	w.closeFile()
+	c := w.detach()
+	if c == nil {
+		return ""
+	}
+	c.Disconnect(0, "")
+	w.reap(c)
+	return ""
+}
+
+// detach ends the Caller's hold on its request: the body feed stops and
+// conn is cleared. It returns the request's Conn, nil if none.
+func (w *asgiCaller) detach() *pyshim.Conn {
+	w.body.end()
+	w.body = nil
+	return w.conn.Swap(nil)
+}
+
+// Interrupt cancels the request's task (--request-timeout): the app
+// sees CancelledError at its await, and its traceback, logged when the
+// task ends, shows where it waited.
+func (w *asgiCaller) Interrupt(since *atomic.Int64, began int64) (string, bool) {
+	c := w.conn.Load()
+	if c == nil || since.Load() != began {
+		return "", false
+	}
+	if c.Cancel() != nil {
+		return "", false
+	}
+	return "(an ASGI task: cancelled; the traceback of its CancelledError follows when it ends)\n", true
+}
+
+// step applies the app's events until it has a Step for the engine: the
+// head with the first body bytes, more body, a file, or the end.
+func (w *asgiCaller) step() engine.Step {
+	w.closeFile()
+	w.buf = w.buf[:0]
+	c := w.conn.Load()
+	if c == nil || w.complete {
+		return engine.Step{Done: true}
+	}
+	if w.fileLast && !w.trailers {
+		return w.finishResponse(c) // the file was the response's last part
+	}
+	for {
+		for w.next < len(w.events) {
+			ev := &w.events[w.next]
+			w.next++
+			if s, ok := w.apply(c, ev); ok {
+				return s
+			}
+		}
+		if len(w.buf) > 0 && w.started {
+			return w.out(engine.Step{}) // what the app sent so far; it has not finished
+		}
+		<-c.Ready()
+		clear(w.events)
+		w.events, w.next = c.Take(w.events[:0]), 0
+	}
+}
+
+// apply takes one event into the Step being built and returns the Step
+// when it is ready.
+func (w *asgiCaller) apply(c *pyshim.Conn, ev *pyshim.Sent) (engine.Step, bool) {
+	switch ev.Kind {
+	case pyshim.SentWant:
+		w.body.want()
+	case pyshim.SentStart:
+		w.status = strconv.AppendInt(w.status[:0], int64(ev.Status), 10)
+		w.status = append(append(w.status, ' '), http.StatusText(ev.Status)...)
+		w.headers, w.started, w.trailers = ev.Headers, true, ev.Trailers
+	case pyshim.SentBody:
+		w.buf = append(w.buf, ev.Body...)
+		if !ev.More {
+			w.bodyDone = true
+			if !w.trailers {
+				return w.finishResponse(c), true
+			}
+		}
+	case pyshim.SentTrailers:
+		// The engine does not frame trailers yet: they are dropped, and
+		// the response ends with the last of them (docs/asgi.md).
+		if !ev.More {
+			return w.finishResponse(c), true
+		}
+	case pyshim.SentPathSend:
+		return w.pathsend(c, ev.Path), true
+	case pyshim.SentDone:
+		return w.ended(ev), true
+	}
+	return engine.Step{}, false
+}
+
+// finishResponse returns the Step ending the response. The app's call
+// may still run (a background task after the body): a reaper waits for
+// its end.
+func (w *asgiCaller) finishResponse(c *pyshim.Conn) engine.Step {
+	w.complete = true
+	s := w.out(engine.Step{Done: true})
+	w.detach()
+	// The call usually ends in the same turn of the loop as its last
+	// send: its SentDone is then here already, or queued.
+	for range 2 {
+		for i := w.next; i < len(w.events); i++ {
+			if w.events[i].Kind == pyshim.SentDone {
+				w.logDone(&w.events[i])
+				return s
+			}
+		}
+		clear(w.events)
+		w.events, w.next = c.Take(w.events[:0]), 0
+	}
+	w.reap(c)
+	return s
+}
+
+// pathsend opens the file of http.response.pathsend for the engine to
+// send with sendfile; the response ends after it.
+func (w *asgiCaller) pathsend(c *pyshim.Conn, path string) engine.Step {
+	f, err := os.Open(path)
+	var fi os.FileInfo
+	if err == nil {
+		fi, err = f.Stat()
+	}
+	if err != nil || !fi.Mode().IsRegular() {
+		if f != nil {
+			f.Close()
+		}
+		c.Disconnect(0, "")
+		w.detach()
+		w.reap(c)
+		w.complete = true
+		tb := "http.response.pathsend: " + path + " is not a regular file"
+		if err != nil {
+			tb = "http.response.pathsend: " + err.Error()
+		}
+		return w.out(engine.Step{Failed: true, Traceback: tb})
+	}
+	w.file, w.bodyDone, w.fileLast = f, true, true
+	return w.out(engine.Step{File: engine.FileRegion{Fd: int(f.Fd()), Len: fi.Size()}})
+}
+
+// ended is the Step for an app call that returned or raised before its
+// response was complete.
+func (w *asgiCaller) ended(ev *pyshim.Sent) engine.Step {
+	w.detach()
+	w.complete = true
+	if ev.Traceback == "" {
+		ev.Traceback = "the ASGI app returned without completing its response"
+	}
+	return w.out(engine.Step{Failed: true, Traceback: ev.Traceback})
+}
+
+// out completes s with the head, if not yet sent, and the body bytes.
+func (w *asgiCaller) out(s engine.Step) engine.Step {
+	if w.started && !w.headSent {
+		s.HasHead, s.Status, s.Headers = true, w.status, w.headers
+		w.headSent = true
+	}
+	s.Body = w.buf
+	return s
+}
+
+func (w *asgiCaller) closeFile() {
+	if w.file != nil {
+		w.file.Close()
+		w.file = nil
+	}
+}
+
+// reap waits, on a goroutine of its own, for the end of an app call
+// whose response is over or whose client is gone, and logs what it
+// raised: nothing waits for it, the next request on the connection
+// included.
+func (w *asgiCaller) reap(c *pyshim.Conn) {
+	log := w.app.log
+	go func() {
+		var evs []pyshim.Sent
+		for range c.Ready() {
+			evs = c.Take(evs[:0])
+			for i := range evs {
+				if evs[i].Kind == pyshim.SentDone {
+					logDone(log, &evs[i])
+					return
+				}
+			}
+		}
+	}()
+}
+
+func (w *asgiCaller) logDone(ev *pyshim.Sent) { logDone(w.app.log, ev) }
+
+func logDone(log zerolog.Logger, ev *pyshim.Sent) {
+	switch {
+	case ev.Traceback == "":
+	case ev.ClientGone:
+		log.Debug().Msg("the ASGI app ended after its client went away:\n" + ev.Traceback)
+	default:
+		log.Error().Msg("exception in the ASGI app after its response was complete:\n" + ev.Traceback)
+	}
+}
+
+// scopeOf describes r for the ASGI scope, in w's reused storage.
+func (w *asgiCaller) scopeOf(r *engine.Request) *pyshim.Scope {
+	s, h, c := &w.scope, r.Head, r.Conn
+	s.HTTPVersion = "1.1"
+	if h.Minor == 0 {
+		s.HTTPVersion = "1.0"
+	}
+	s.Method = string(h.Method)
+	s.Scheme = c.Scheme
+	s.RawPath, s.Query = h.Path, h.Query
+	s.RootPath = c.ScriptName
+	s.Headers = s.Headers[:0]
+	for _, f := range h.Headers {
+		s.Headers = append(s.Headers, [2][]byte{f.Name, f.Value})
+	}
+	s.Client = pyshim.Addr{Host: c.RemoteAddr, Port: atoiOr(c.RemotePort, -1)}
+	s.Server = pyshim.Addr{Host: c.ServerName, Port: atoiOr(c.ServerPort, -1)}
+	if c.RemoteAddr == "" && strings.HasPrefix(c.ServerName, "/") {
+		s.Server.Port = -1 // a unix socket: [path, None], as Uvicorn gives it
+	}
+	return s
+}
+
+func atoiOr(s string, def int) int {
+	n, err := strconv.Atoi(s)
+	if err != nil {
+		return def
+	}
+	return n
+}

@@ -1,0 +1,80 @@
+package worker
+
+import (
+	"errors"
+	"time"
+
+	"github.com/gowsgi/gowsgi/config"
+	"github.com/gowsgi/gowsgi/engine"
+	"github.com/gowsgi/gowsgi/handoff"
+	"github.com/gowsgi/gowsgi/pyshim"
+	"github.com/rs/zerolog"
+)
+
+// The ASGI worker (--worker-class asgi, docs/asgi.md): the app loaded as
+// for WSGI runs on one event loop per worker (pyshim.Loop), started
+// after the import and before the worker takes connections; the
+// lifespan startup runs there first, and the shutdown after the last
+// connection.
+
+// startASGI starts the event loop and runs the lifespan startup. It
+// returns the engine's App, or the exit code that tells the master why
+// the worker cannot serve: a failed startup is a boot failure
+// (handoff.ExitWorkerBootError), as in Uvicorn, which exits with 3.
+func startASGI(cfg *config.Config, log zerolog.Logger) (*asgiApp, int) {
+	loop, err := pyshim.StartLoop(pyshim.LoopOptions{
+		Loop: cfg.ASGILoop, Lifespan: cfg.ASGILifespan,
+		Log: func(text string) { log.Error().Msg(text) },
+	})
+	if err != nil {
+		log.Error().Str("loop", cfg.ASGILoop).Msg("cannot start the ASGI event loop:\n" + tracebackOf(err))
+		return nil, handoff.ExitWorkerBootError
+	}
+	err = loop.Startup(0) // the master's boot timeout bounds it
+	switch {
+	case errors.Is(err, pyshim.ErrLifespanUnsupported):
+		log.Info().Msg("ASGI 'lifespan' protocol appears unsupported: the app raised on lifespan.startup " +
+			"(--lifespan on makes this an error):\n" + err.Error())
+	case err != nil:
+		log.Error().Msg("ASGI lifespan startup failed; this worker stops:\n" + tracebackOf(err))
+		loop.Stop(time.Second)
+		return nil, handoff.ExitWorkerBootError
+	}
+	log.Info().Str("loop", loop.Name()).Str("lifespan", cfg.ASGILifespan).Msg("ASGI event loop running")
+	return &asgiApp{loop: loop, budget: cfg.ResponseBuffer, log: log}, 0
+}
+
+// asgiMaxSlots bounds the requests an ASGI worker runs at once when
+// --worker-connections allows more: the engine keeps a small exchange
+// per slot, made up front. Gunicorn's ASGI worker takes
+// worker_connections (default 1000) as this limit too.
+const asgiMaxSlots = 1000
+
+func asgiSlots(cfg *config.Config) int { return max(1, min(cfg.WorkerConnections, asgiMaxSlots)) }
+
+// stop runs the lifespan shutdown, then stops the loop; after the
+// engine has finished its last connection.
+func (a *asgiApp) stop(grace time.Duration) {
+	if err := a.loop.Shutdown(grace); err != nil {
+		a.log.Error().Msg("ASGI lifespan shutdown failed:\n" + tracebackOf(err))
+	}
+	if err := a.loop.Stop(grace); err != nil {
+		a.log.Error().Msg("the ASGI event loop did not stop cleanly:\n" + tracebackOf(err))
+	}
+}
+
+// asgiCalls is what the lifecycle reads of an ASGI worker's calls: the
+// engine's count, and for liveness the age of the event the loop has
+// not yet taken, since a request waiting on the app's own I/O (a slow
+// database, a long poll) is no sign of a stuck worker, while a loop
+// that takes no event is.
+type asgiCalls struct {
+	srv  *engine.Server
+	loop *pyshim.Loop
+}
+
+func (c asgiCalls) OldestCall(time.Time) (time.Duration, string, string) {
+	return c.loop.Stalled(), "", ""
+}
+
+func (c asgiCalls) CallsBegun() uint64 { return c.srv.CallsBegun() }
