@@ -1,0 +1,97 @@
+"""A plain ASGI app (no framework) for the ASGI worker's protocol tests:
+runs under any CPython, so bin/gowsgi serves it."""
+import asyncio
+import os
+import urllib.parse
+
+
+async def app(scope, receive, send):
+    if scope["type"] == "lifespan":
+        while True:
+            msg = await receive()
+            await send({"type": msg["type"] + ".complete"})
+            if msg["type"] == "lifespan.shutdown":
+                return
+    q = dict(urllib.parse.parse_qsl(scope["query_string"].decode()))
+    route = ROUTES[scope["path"][len(scope["root_path"]):]]
+    await route(scope, receive, send, q)
+
+
+async def start(send, status=200, headers=(), **extra):
+    await send({"type": "http.response.start", "status": status, "headers": list(headers), **extra})
+
+
+async def body_first(scope, receive, send, q):
+    await send({"type": "http.response.body", "body": b"too early"})
+
+
+async def raise_midway(scope, receive, send, q):
+    """Sends ten of the 100 bytes it announced, waits for the client's
+    body (it sends it once it has the ten), then raises."""
+    await start(send, 200, [(b"content-length", b"100")])
+    await send({"type": "http.response.body", "body": b"x" * 10, "more_body": True})
+    await receive()
+    raise RuntimeError("failed after ten bytes")
+
+
+async def send_after_done(scope, receive, send, q):
+    await start(send, 200, [(b"content-type", b"text/plain")])
+    await send({"type": "http.response.body", "body": b"complete"})
+    await send({"type": "http.response.body", "body": b"again"})
+
+
+async def pathsend(scope, receive, send, q):
+    assert "http.response.pathsend" in scope["extensions"]
+    path = os.path.abspath(__file__)
+    await start(send, 200, [(b"content-type", b"text/x-python"),
+                            (b"content-length", b"%d" % os.path.getsize(path))])
+    await send({"type": "http.response.pathsend", "path": path})
+
+
+async def trailers(scope, receive, send, q):
+    await start(send, 200, [(b"content-type", b"text/plain")], trailers=True)
+    await send({"type": "http.response.body", "body": b"body before trailers"})
+    await send({"type": "http.response.trailers", "headers": [(b"x-checksum", b"abc")]})
+
+
+async def sleep(scope, receive, send, q):
+    await asyncio.sleep(float(q["s"]))
+    await start(send)
+    await send({"type": "http.response.body", "body": b"slept"})
+
+
+async def scope_echo(scope, receive, send, q):
+    import json
+
+    def plain(v):
+        if isinstance(v, bytes):
+            return v.decode("latin-1")
+        if isinstance(v, (list, tuple)):
+            return [plain(x) for x in v]
+        if isinstance(v, dict):
+            return {k: plain(x) for k, x in v.items()}
+        return v
+    await start(send, 200, [(b"content-type", b"application/json")])
+    await send({"type": "http.response.body", "body": json.dumps(plain(scope)).encode()})
+
+
+_arrived = 0
+_all_here = None
+
+
+async def gather(scope, receive, send, q):
+    """Answers once ?n=N requests are in here at once: a server that ran
+    them one at a time would never answer."""
+    global _arrived, _all_here
+    if _all_here is None:
+        _all_here = asyncio.Event()
+    _arrived += 1
+    if _arrived >= int(q["n"]):
+        _all_here.set()
+    await _all_here.wait()
+    await start(send)
+    await send({"type": "http.response.body", "body": b"together"})
+
+
+ROUTES = {"/gather": gather, "/body-first": body_first, "/raise-midway": raise_midway, "/send-after-done": send_after_done,
+          "/pathsend": pathsend, "/trailers": trailers, "/sleep": sleep, "/scope": scope_echo}

@@ -1,0 +1,118 @@
+"""A FastAPI app (Debian's python3-fastapi) for the ASGI integration tests."""
+import asyncio
+import hashlib
+import os
+from contextlib import asynccontextmanager
+
+from fastapi import BackgroundTasks, FastAPI, Request
+from fastapi.responses import FileResponse, PlainTextResponse, StreamingResponse
+from pydantic import BaseModel
+
+
+@asynccontextmanager
+async def lifespan(app):
+    # The state reaches every request (scope["state"], request.state).
+    yield {"greeting": "hello from lifespan", "pid": os.getpid()}
+    # shutdown: leave a mark the test can see
+    mark("shutdown", "shutdown %d\n" % os.getpid())
+
+
+def mark(name, text):
+    """Appends text to the file name in $ASGI_MARKS, for the test to see."""
+    d = os.environ.get("ASGI_MARKS")
+    if d:
+        with open(os.path.join(d, name), "a") as f:
+            f.write(text)
+
+
+app = FastAPI()
+# FastAPI 0.92 (Debian bookworm) has no lifespan argument yet; its router
+# (Starlette 0.26) has the lifespan context with state.
+app.router.lifespan_context = lifespan
+
+class Item(BaseModel):
+    name: str
+    price: float
+    tags: list[str] = []
+
+
+@app.get("/hello/{name}")
+async def hello(name: str, times: int = 1):
+    return {"message": " ".join(["hello " + name] * times)}
+
+
+@app.post("/items/{item_id}")
+async def create_item(item_id: int, item: Item, request: Request):
+    return {"id": item_id, "item": item.dict(), "greeting": request.state.greeting}
+
+
+@app.get("/state")
+async def state(request: Request):
+    return {"greeting": request.state.greeting, "pid": request.state.pid}
+
+
+@app.get("/stream")
+async def stream(n: int = 5, size: int = 10):
+    async def gen():
+        for i in range(n):
+            yield (b"%d:" % i) + b"x" * size + b"\n"
+            await asyncio.sleep(0)
+    return StreamingResponse(gen(), media_type="text/plain")
+
+
+@app.post("/upload")
+async def upload(request: Request):
+    h = hashlib.sha256()
+    n = chunks = 0
+    async for chunk in request.stream():
+        h.update(chunk)
+        n += len(chunk)
+        chunks += 1
+    return {"size": n, "sha256": h.hexdigest(), "chunks": chunks}
+
+
+@app.get("/slow-stream")
+async def slow_stream(request: Request):
+    """Streams until the client goes; records that it noticed."""
+    async def gen():
+        try:
+            i = 0
+            while True:
+                yield b"tick %d\n" % i
+                i += 1
+                await asyncio.sleep(0.01)
+        finally:
+            mark("disconnected", "disconnected\n")
+    return StreamingResponse(gen(), media_type="text/plain")
+
+
+@app.get("/background")
+async def background(tasks: BackgroundTasks, mark: str):
+    def write():
+        with open(mark, "a") as f:
+            f.write("background ran\n")
+    tasks.add_task(write)
+    return PlainTextResponse("scheduled")
+
+
+@app.get("/raise")
+async def boom():
+    raise ValueError("the handler failed")
+
+
+@app.get("/wait")
+async def wait(ms: int):
+    await asyncio.sleep(ms / 1000)
+    return PlainTextResponse("waited %d" % ms)
+
+
+@app.get("/file")
+async def file():
+    return FileResponse(__file__, media_type="text/x-python")
+
+
+@app.get("/block-loop")
+async def block_loop():
+    """CPU-bound work on the loop itself: what --timeout catches."""
+    while True:
+        pass
