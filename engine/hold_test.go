@@ -3,9 +3,12 @@ package engine
 import (
 	"io"
 	"net"
+	"os"
 	"strings"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // heldConn is a connection on a loopback TCP socket with an outbox of
@@ -13,11 +16,47 @@ import (
 func heldConn(t *testing.T) (*conn, net.Conn) {
 	t.Helper()
 	s, client := tcpSockPair(t)
+	return held(t, s), client
+}
+
+// held makes s a connection with an outbox of 4 MiB and its holder.
+func held(t *testing.T, s *sock) *conn {
+	t.Helper()
 	c := &conn{nc: s}
 	c.out.limit = 4 << 20
 	c.hold.start(c)
 	t.Cleanup(c.hold.stop)
-	return c, client
+	return c
+}
+
+// unixSockPair returns a sock on one end of a Unix stream socket pair
+// and the other end. A Unix socket that refused a write stays full
+// until its peer reads: a write lands in the peer's queue at once. A
+// loopback TCP socket may take more bytes a moment after it refused
+// some, without a read, when the kernel sends what it had queued (its
+// softirq work, late on a loaded machine): a test that needs a socket
+// that stays full uses this pair.
+func unixSockPair(t *testing.T) (*sock, net.Conn) {
+	t.Helper()
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := os.NewFile(uintptr(fds[1]), "peer")
+	peer, err := net.FileConn(f) // a duplicate
+	f.Close()
+	if err != nil {
+		unix.Close(fds[0])
+		t.Fatal(err)
+	}
+	unix.SetNonblock(fds[0], true)
+	s, err := newSock(fds[0], newGate(1, 0, false), peer.RemoteAddr(), peer.LocalAddr())
+	if err != nil {
+		peer.Close()
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close(); peer.Close() })
+	return s, peer
 }
 
 // endWaitWithin runs endWait and fails the test if it does not return
@@ -75,7 +114,8 @@ func TestHeldBytesGoOutWhileTheAppRuns(t *testing.T) {
 // nothing then, and the response loop gets its outbox back at once,
 // with the bytes still in it.
 func TestHeldFlushNeverWaitsOnTheClient(t *testing.T) {
-	c, _ := heldConn(t)
+	s, _ := unixSockPair(t)
+	c := held(t, s)
 	fill := make([]byte, 1<<20)
 	for {
 		n, err := c.nc.tryWritev([][]byte{fill})
