@@ -5,9 +5,6 @@ import (
 	"bytes"
 	"fmt"
 	"net"
-	"os"
-	"strconv"
-	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -67,42 +64,4 @@ func TestSendfileKeepsLittleUnsent(t *testing.T) {
 	if resp, body := w.response("GET"); resp.StatusCode != 200 || !bytes.Equal([]byte(body), content) {
 		t.Fatalf("after reading: %d, %d bytes; want 200 and the file's %d bytes", resp.StatusCode, len(body), len(content))
 	}
-}
-
-// sendQueue is the tx_queue of the established TCP socket local→remote
-// in /proc/net/tcp: the bytes written to it and not yet acknowledged,
-// which on loopback are the ones not yet sent (the peer acknowledges
-// what reaches its receive queue).
-func sendQueue(t *testing.T, local, remote string) (int64, bool) {
-	t.Helper()
-	data, err := os.ReadFile("/proc/net/tcp")
-	if err != nil {
-		t.Fatal(err)
-	}
-	l, r := procAddr(t, local), procAddr(t, remote)
-	for _, line := range strings.Split(string(data), "\n")[1:] {
-		f := strings.Fields(line)
-		if len(f) < 5 || f[1] != l || f[2] != r || f[3] != "01" { // 01: ESTABLISHED
-			continue
-		}
-		tx, _, _ := strings.Cut(f[4], ":")
-		n, err := strconv.ParseInt(tx, 16, 64)
-		if err != nil {
-			t.Fatalf("tx_queue %q in %q", f[4], line)
-		}
-		return n, true
-	}
-	return 0, false
-}
-
-// procAddr is an IPv4 host:port as /proc/net/tcp writes it: the address
-// as a little-endian word in hex, then the port.
-func procAddr(t *testing.T, hostport string) string {
-	t.Helper()
-	a, err := net.ResolveTCPAddr("tcp", hostport)
-	if err != nil || a.IP.To4() == nil {
-		t.Fatalf("not an IPv4 address: %q", hostport)
-	}
-	ip := a.IP.To4()
-	return fmt.Sprintf("%02X%02X%02X%02X:%04X", ip[3], ip[2], ip[1], ip[0], a.Port)
 }
