@@ -29,6 +29,14 @@ const (
 	// floodFirstByte is the servers' --first-byte-timeout, in seconds;
 	// a normal request must never wait anything like it.
 	floodFirstByte = 2
+	// floodEvictFirstByte is the --first-byte-timeout of the eviction
+	// case: longer than the flood takes to open, so that no flood
+	// connection times out before the last one is open and the flood
+	// outnumbers the places. With floodFirstByte instead the case
+	// assumed the 10,000 connections open in about 2 s; on a loaded
+	// machine they took longer, the first ones timed out as the last
+	// ones came, no worker ever held 3,000 and none evicted.
+	floodEvictFirstByte = 10
 )
 
 // requireNoFile gives the test process room for the flood's sockets.
@@ -233,24 +241,28 @@ func rssKiB(pid int) int {
 func TestFloodNeverLocksOutClients(t *testing.T) {
 	requireNoFile(t, floodIdle+floodSlow+1000)
 	for _, tc := range []struct {
-		name    string
-		args    []string
-		evicted bool // the flood is more than the workers' places
+		name      string
+		args      []string
+		firstByte int  // --first-byte-timeout
+		evicted   bool // the flood is more than the workers' places
 	}{
 		// The default --worker-connections: room for the whole flood,
 		// which the deadlines then close.
-		{name: "Deadlines"},
+		{name: "Deadlines", firstByte: floodFirstByte},
 		// 2 x 3,000 places for 10,000 connections: room is made.
-		{name: "Eviction", args: []string{"--worker-connections", "3000"}, evicted: true},
+		{name: "Eviction", args: []string{"--worker-connections", "3000"}, firstByte: floodEvictFirstByte, evicted: true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			s, admin := floodServer(t, tc.args...)
+			s, admin := floodServer(t, tc.firstByte, tc.args...)
 			pids := s.workerPIDs()
 			before := map[int]int{}
 			for _, p := range pids {
 				before[p] = rssKiB(p)
 			}
+			opening := time.Now()
 			f := startFlood(t, s.address(), floodIdle, floodSlow)
+			opened := time.Since(opening)
+			t.Logf("the flood's %d connections took %v to open", floodIdle+floodSlow, opened)
 			took := normalClient(t, s.address())
 			for _, p := range pids {
 				t.Logf("worker %d RSS %d KiB idle, %d KiB during the flood", p, before[p], rssKiB(p))
@@ -275,7 +287,8 @@ func TestFloodNeverLocksOutClients(t *testing.T) {
 				closedEarly(metrics, "slow_head"))
 			t.Log(summary)
 			if evicted := closedEarly(metrics, "evicted_fresh"); (evicted > 0) != tc.evicted {
-				t.Errorf("%s; want evictions %v", summary, tc.evicted)
+				t.Errorf("%s; want evictions %v (the flood took %v to open; --first-byte-timeout %d)",
+					summary, tc.evicted, opened, tc.firstByte)
 			}
 			if closedEarly(metrics, "evicted_idle") != 0 {
 				t.Errorf("%s; no keep-alive connection should have been evicted before the flood's", summary)
@@ -287,12 +300,12 @@ func TestFloodNeverLocksOutClients(t *testing.T) {
 	}
 }
 
-// floodServer runs hello world with -w 2, the flood test's first-byte
-// timeout and an admin listener for /metrics.
-func floodServer(t *testing.T, args ...string) (*server, string) {
+// floodServer runs hello world with -w 2, the first-byte timeout
+// firstByte (seconds) and an admin listener for /metrics.
+func floodServer(t *testing.T, firstByte int, args ...string) (*server, string) {
 	t.Helper()
 	s := start(t, serverOpts{args: append([]string{"-w", "2", "--admin-bind", "127.0.0.1:0",
-		"--first-byte-timeout", strconv.Itoa(floodFirstByte)}, append(args, "retire:app")...), ready: 2})
+		"--first-byte-timeout", strconv.Itoa(firstByte)}, append(args, "retire:app")...), ready: 2})
 	return s, s.adminURL()
 }
 
