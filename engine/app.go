@@ -23,6 +23,16 @@ type App interface {
 	NewCaller() Caller
 }
 
+// Preparer is an App that derives what it needs of each request before
+// the request is counted, logged or shown to a hook (WSGI: the environ).
+// Prepare runs on the connection's goroutine, without a slot, once per
+// request, before any Caller sees it; what it builds it keeps in
+// r.State, where the access log (Request.Var) may read it from another
+// goroutine while Start runs (a quick stop logs the requests in flight).
+type Preparer interface {
+	Prepare(r *Request)
+}
+
 // Caller runs one request at a time. The engine calls its methods from
 // the goroutine that serves the request, one at a time, except
 // Interrupt; between Enter and Leave that goroutine stays the same.
@@ -84,8 +94,9 @@ type Request struct {
 	Body    Body
 	// State belongs to the app: the engine keeps it with the connection
 	// across its requests and never reads it. An adapter keeps there
-	// what it builds of a request and what must outlive Start (WSGI:
-	// the environ, which Var and the post_request hook read).
+	// what it builds of a request (Preparer) and what must outlive
+	// Start (WSGI: the environ, which Var and the post_request hook
+	// read).
 	State any
 	// Var, when set by the app, looks a request variable up as the app
 	// sees it, for the access log's %({name}e)s; it may be called until

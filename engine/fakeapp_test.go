@@ -52,6 +52,13 @@ func (a *fakeApp) NewCaller() Caller {
 	return &fakeCaller{app: a, interrupted: make(chan struct{}, 1)}
 }
 
+// Prepare marks the request as prepared: Start checks that it was, for
+// this request (engine.Preparer).
+func (a *fakeApp) Prepare(r *Request) {
+	r.State = "prepared " + string(r.Head.Path)
+	r.Var = func(name string) (string, bool) { return "", false }
+}
+
 func (a *fakeApp) violation(format string, args ...any) {
 	a.mu.Lock()
 	a.broken = append(a.broken, fmt.Sprintf(format, args...))
@@ -116,6 +123,9 @@ func (c *fakeCaller) Start(r *Request, write func(Step) bool) Step {
 	}
 	c.app.requests.Add(1)
 	path := string(r.Head.Path)
+	if r.State != "prepared "+path {
+		c.app.violation("Start of %s without Prepare (state %v)", path, r.State)
+	}
 	select {
 	case c.app.started <- path:
 	default:

@@ -35,6 +35,9 @@ func (c *conn) respondOnce() bool {
 	}
 	c.ensureRequestID()
 	c.fillRequest(bodyLen)
+	if c.srv.prepare != nil {
+		c.srv.prepare(&c.appReq)
+	}
 	start := time.Now()
 	c.beginAccess(start)
 	c.srv.stats.arrive()

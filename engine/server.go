@@ -22,8 +22,10 @@ type Server struct {
 	limits httpparse.Limits
 	dates  wsgi.DateCache
 	app    App
-	extras *Extras // the access log, proxy trust and StatsD; nil in unit tests
-	hooks  Hooks   // pre_request and post_request; nil when none
+	// prepare is app's Prepare, nil when it is no Preparer.
+	prepare func(*Request)
+	extras  *Extras // the access log, proxy trust and StatsD; nil in unit tests
+	hooks   Hooks   // pre_request and post_request; nil when none
 	// preHook and postHook: hooks runs them (Hooks.Runs).
 	preHook, postHook bool
 	uwsgi             *uwsgiFront // --protocol uwsgi; nil for HTTP
@@ -215,6 +217,9 @@ func newServer(cfg *config.Config, log zerolog.Logger, lns []net.Listener, opt O
 		s.lns = append(s.lns, l)
 	}
 	s.spares.make = s.newExchange
+	if p, ok := s.app.(Preparer); ok {
+		s.prepare = p.Prepare
+	}
 	if s.hooks != nil {
 		s.preHook, s.postHook = s.hooks.Runs()
 	}

@@ -69,7 +69,7 @@ func Main() int {
 		App:    app,
 		Slots:  slots,
 		Extras: ext,
-		Hooks:  requestHooksOf(h),
+		Hooks:  requestHooksOf(h, asgi == nil),
 	})
 	if err != nil {
 		log.Error().Err(err).Msg("cannot serve TLS")

@@ -11,6 +11,7 @@ import (
 	"github.com/gowsgi/gowsgi/engine"
 	"github.com/gowsgi/gowsgi/errorlog"
 	"github.com/gowsgi/gowsgi/pyshim"
+	"github.com/gowsgi/gowsgi/wsgi"
 	"github.com/rs/zerolog"
 )
 
@@ -165,16 +166,21 @@ func (h *hooks) exit() {
 }
 
 // requestHooks runs pre_request and post_request for the engine
-// (engine.Hooks).
-type requestHooks struct{ h *hooks }
+// (engine.Hooks). prepared: the app is wsgiApp, whose Prepare built the
+// request's environ; for another app post_request's environ is built
+// here.
+type requestHooks struct {
+	h        *hooks
+	prepared bool
+}
 
 // requestHooksOf returns the engine's view of h, nil when neither
 // request hook is defined.
-func requestHooksOf(h *hooks) engine.Hooks {
+func requestHooksOf(h *hooks, prepared bool) engine.Hooks {
 	if h == nil || !h.pre && !h.post {
 		return nil
 	}
-	return requestHooks{h}
+	return requestHooks{h, prepared}
 }
 
 func (r requestHooks) Runs() (pre, post bool) { return r.h.pre, r.h.post }
@@ -186,9 +192,14 @@ func (r requestHooks) PreRequest(req map[string]any, key string) error {
 }
 
 // PostRequest runs post_request once the response is sent, with the
-// request's environ (built again: the app may not have been called).
+// request's environ (wsgiApp.Prepare built it, or built here).
 func (r requestHooks) PostRequest(req, resp map[string]any, key string, er *engine.Request) {
-	env := buildEnviron(er)
+	var env *wsgi.Environ
+	if r.prepared {
+		env = environOf(er)
+	} else {
+		env = buildEnviron(er)
+	}
 	r.h.run("post_request", map[string]any{"req": req, "resp": resp, "key": key}, env.Bytes(), false)
 }
 

@@ -63,6 +63,11 @@ func environOf(r *engine.Request) *wsgi.Environ {
 	return env
 }
 
+// Prepare builds the environ of r before the engine counts, logs or
+// hooks the request (engine.Preparer), as it was before the app ran
+// behind an interface: the access log and post_request read it.
+func (wsgiApp) Prepare(r *engine.Request) { buildEnviron(r) }
+
 // buildEnviron encodes the environ of r: from the HTTP request, or from
 // the packet's vars on a uwsgi connection.
 func buildEnviron(r *engine.Request) *wsgi.Environ {
@@ -76,7 +81,7 @@ func buildEnviron(r *engine.Request) *wsgi.Environ {
 }
 
 func (w *wsgiCaller) Start(r *engine.Request, write func(engine.Step) bool) engine.Step {
-	env := buildEnviron(r)
+	env := environOf(r) // built by Prepare
 	if write != nil {
 		w.write = write
 		w.py.SetWriteHook(w.hook)
