@@ -79,6 +79,9 @@ deps:
 	echo "installing:$$missing"; \
 	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq$$missing
 
+# websocket/'s peer test runs Debian's python3-websockets as a client.
+DEB_PACKAGES += python3-websockets
+
 vet:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt needed" >&2; exit 1; }
 	$(GO) vet ./...
@@ -87,7 +90,7 @@ vet:
 # internal/archtest: the import rules (README, How the code is arranged).
 # engine: the connection engine against a Go application (docs/engine.md).
 race:
-	$(GO) test -race -shuffle=on ./internal/archtest/ ./httpparse/ ./httpparse/proxyproto/ ./httpparse/uwsgiproto/ ./config/... ./handoff/ ./proctitle/ ./errorlog/ ./sysuser/ ./wsgi/ ./master/ ./accesslog/ ./hostport/ ./statsd/ ./pemkey/ ./engine/
+	$(GO) test -race -shuffle=on ./internal/archtest/ ./httpparse/ ./httpparse/proxyproto/ ./httpparse/uwsgiproto/ ./config/... ./handoff/ ./proctitle/ ./errorlog/ ./sysuser/ ./wsgi/ ./master/ ./accesslog/ ./hostport/ ./statsd/ ./pemkey/ ./engine/ ./websocket/
 
 # engine again without -race: its allocation tests (the race detector
 # allocates).

@@ -20,7 +20,9 @@
 //	      out = w.AppendMessage(out, websocket.OpText, data) }
 //
 // On a *CloseError from Next, send AppendClose(out, e.Code, e.Reason),
-// then close the connection (RFC 6455 §7.1.7).
+// then close the connection (RFC 6455 §7.1.7): stop writing and read to
+// the client's end (with a deadline) first, since closing a socket with
+// unread bytes resets the connection and can lose the Close frame.
 //
 // # Rules enforced on what a client sends
 //

@@ -226,25 +226,18 @@ func TestReaderRefuses(t *testing.T) {
 // A client that sends an invalid byte in the first fragment of a text
 // message is refused then, before it sends the rest (RFC 6455 §8.1 and
 // Autobahn's "fail fast" cases): the reader does not wait for the final
-// frame, here never sent.
+// frame. Here the rest never comes: the stream then fails with
+// errTimeout, which a reader that waited would return instead.
 func TestReaderInvalidUTF8FailsFast(t *testing.T) {
-	pr, pw := io.Pipe()
-	go func() {
-		pw.Write(clientFrame(0x01, []byte("ok\xc0"), key)) // the rest never comes
-	}()
-	defer pw.Close()
-	_, err := newTestReader(pr, ReaderOptions{}).Next()
-	if err != ErrInvalidUTF8 {
-		t.Fatalf("Next = %v; want %v", err, ErrInvalidUTF8)
+	stalled := func(b []byte) io.Reader { return io.MultiReader(bytes.NewReader(b), iotest.ErrReader(errTimeout)) }
+	if _, err := newTestReader(stalled(clientFrame(0x01, []byte("ok\xc0"), key)), ReaderOptions{}).Next(); err != ErrInvalidUTF8 {
+		t.Fatalf("after an invalid first fragment: Next = %v; want %v", err, ErrInvalidUTF8)
 	}
-	// The same fail fast inside one frame: the first 4 bytes of a
-	// 100-byte frame are invalid, and 10 bytes of payload are all that come.
+	// The same inside one frame: the first 4 bytes of a 100-byte frame are
+	// invalid, and 10 bytes of payload are all that come.
 	payload := append([]byte("\xf8\x88\x80\x80"), make([]byte, 96)...)
-	pr2, pw2 := io.Pipe()
-	go func() { pw2.Write(clientFrame(0x81, payload, key)[:2+4+10]) }()
-	defer pw2.Close()
-	if _, err := newTestReader(pr2, ReaderOptions{}).Next(); err != ErrInvalidUTF8 {
-		t.Fatalf("Next = %v; want %v", err, ErrInvalidUTF8)
+	if _, err := newTestReader(stalled(clientFrame(0x81, payload, key)[:2+4+10]), ReaderOptions{}).Next(); err != ErrInvalidUTF8 {
+		t.Fatalf("inside a frame: Next = %v; want %v", err, ErrInvalidUTF8)
 	}
 }
 

@@ -52,6 +52,9 @@ var never = []struct {
 			"a parser under httpparse/ may build on httpparse"},
 	{"accesslog/...", []string{"*"},
 		"the access-log format is stdlib-only: config checks a format with it and the worker writes with it"},
+	{"websocket/...", []string{"*"},
+		"the WebSocket protocol is stdlib-only (docs/websocket.md): it knows nothing of Python, ASGI or the worker, " +
+			"so the engine builds on it and it is fuzzed and raced alone"},
 	{"hostport/...", []string{"*"},
 		"the HOST:PORT syntax is stdlib-only: config and statsd, below both processes, read addresses with it"},
 	{"pemkey/...", []string{"*"},
@@ -62,7 +65,7 @@ var never = []struct {
 
 // stdlibOnly lists the packages that may import nothing outside the
 // standard library but, for a parser, httpparse/... .
-var stdlibOnly = []string{"httpparse/...", "accesslog/...", "hostport/...", "proctitle/...", "sysuser/...", "pemkey/..."}
+var stdlibOnly = []string{"httpparse/...", "accesslog/...", "hostport/...", "proctitle/...", "sysuser/...", "pemkey/...", "websocket/..."}
 
 // cgoOwners are the only packages with cgo files ("import \"C\""):
 // everything else builds with CGO_ENABLED=0 (design.md: master,
@@ -72,7 +75,7 @@ var cgoOwners = []string{"pyshim/..."}
 
 // pureGo are the packages that must build with CGO_ENABLED=0: nothing
 // they reach may use cgo. `make vet` builds them so too.
-var pureGo = []string{"master/...", "config/...", "handoff/...", "proctitle/...", "errorlog/...", "sysuser/...", "httpparse/...", "wsgi/...", "statsd/...", "accesslog/...", "hostport/...", "pemkey/...", "engine/..."}
+var pureGo = []string{"master/...", "config/...", "handoff/...", "proctitle/...", "errorlog/...", "sysuser/...", "httpparse/...", "wsgi/...", "statsd/...", "accesslog/...", "hostport/...", "pemkey/...", "engine/...", "websocket/..."}
 
 // pkg is the part of `go list -json` the rules read.
 type pkg struct {
