@@ -33,7 +33,7 @@
 //   - a control frame that is fragmented or over 125 bytes (§5.5), a
 //     64-bit length with its top bit set (§5.2), a continuation without a
 //     message or a new message inside one (§5.4), RSV1 on a control or
-//     continuation frame (RFC 7692 §6.1), invalid compressed data: 1002.
+//     continuation frame (RFC 7692 §6), invalid compressed data: 1002.
 //   - a Close frame with a 1-byte payload or a code not allowed on the
 //     wire (§5.5.1, §7.4: 1000-1003, 1007-1014, 3000-4999 only): 1002.
 //   - text or a close reason that is not UTF-8 (§8.1): 1007, checked as
@@ -43,8 +43,8 @@
 //     a deflate bomb stops at the limit.
 //
 // Accepted although §5.2 asks senders otherwise: a length in a longer
-// encoding than needed (it frames the same bytes; Python's websockets
-// and browsers accept it too).
+// encoding than needed (it frames the same bytes, and Python's
+// websockets reads it too).
 //
 // # permessage-deflate
 //

@@ -166,8 +166,10 @@ func (r *Reader) readHeader() error {
 		return r.fail(ErrReservedBits)
 	case !op.known(): // §5.2: %x3-7 and %xB-F are reserved
 		return r.fail(ErrReservedOpcode)
-	// RFC 7692 §6: RSV1 marks the first frame of a compressed data
-	// message; control frames are never compressed (§6.1).
+	// RFC 7692 §6: "An endpoint MUST NOT set the "Per-Message
+	// Compressed" bit of control frames and non-first fragments of a data
+	// message. An endpoint receiving such a frame MUST _Fail the
+	// WebSocket Connection_."
 	case rsv1 && (op.isControl() || op == OpContinuation):
 		return r.fail(ErrCompressedControl)
 	// §5.1: "a server MUST close the connection upon receiving a frame

@@ -33,7 +33,7 @@ func NewWriter(deflate *DeflateParams) (*Writer, error) {
 
 // AppendMessage appends a whole message as one frame: op is OpText or
 // OpBinary. With permessage-deflate and at least MinSize bytes, the
-// payload is compressed and the frame has RSV1 set (RFC 7692 §6.1);
+// payload is compressed and the frame has RSV1 set (RFC 7692 §6);
 // otherwise it is sent as is (a sender may leave any message
 // uncompressed, §6). Text must be UTF-8 (RFC 6455 §5.6): the caller's
 // to guarantee (an ASGI "text" is a Python str, UTF-8 encoded).
