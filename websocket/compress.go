@@ -173,7 +173,9 @@ func (d *deflater) compress(dst, payload []byte) []byte {
 	fw.Write(payload)
 	fw.Flush()
 	if d.noContext {
-		fw.Reset(io.Discard)
+		// Not Reset here: above level 1 a reset clears 640 KB of hash
+		// tables, paid once per message already. The pooled writer keeps
+		// pointing at d.sink, whose buffer is dropped below.
 		flateWriters[d.level+2].Put(fw)
 	}
 	out := d.sink.b
