@@ -70,7 +70,7 @@ run: build
 # bookworm; libapache2-mod-proxy-uwsgi is only a transitional package)
 # and systemd's systemd-socket-activate and systemd-analyze; the
 # retirement tests run wrk.
-DEB_PACKAGES := curl openssl pkg-config libpython3-dev python3-flask python3-django systemd prometheus nginx apache2 wrk python3-fastapi python3-uvloop
+DEB_PACKAGES := curl openssl pkg-config libpython3-dev python3-flask python3-django systemd prometheus nginx apache2 wrk python3-fastapi python3-uvloop python3-websockets
 deps:
 	@missing=""; for p in $(DEB_PACKAGES); do dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" || missing="$$missing $$p"; done; \
 	if [ -z "$$missing" ]; then exit 0; fi; \

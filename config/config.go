@@ -49,6 +49,11 @@ type Config struct {
 	// "uvloop") and --lifespan ("auto", "on", "off").
 	ASGILoop     string `json:"asgi_loop"`
 	ASGILifespan string `json:"asgi_lifespan"`
+	// WebSocket limits of the ASGI worker, Uvicorn's --ws-max-size,
+	// --ws-ping-interval and --ws-ping-timeout (0 interval: no pings).
+	WSMaxSize      int           `json:"ws_max_size"`
+	WSPingInterval time.Duration `json:"ws_ping_interval"`
+	WSPingTimeout  time.Duration `json:"ws_ping_timeout"`
 
 	LimitRequestLine      int   `json:"limit_request_line"`
 	LimitRequestFields    int   `json:"limit_request_fields"`

@@ -92,6 +92,9 @@ func ExampleConfig_WriteTOML() {
 	// threads = 1
 	// asgi_loop = "auto"
 	// asgi_lifespan = "auto"
+	// ws_max_size = 16777216
+	// ws_ping_interval = 20
+	// ws_ping_timeout = 20
 	// no_sched_batch = false
 	// worker_connections = 20000
 	// max_requests = 0

@@ -71,6 +71,24 @@ var settings = []*setting{
 		field:     func(c *Config) any { return &c.ASGILifespan },
 	},
 	{
+		name: "ws_max_size", flags: []string{"ws-max-size"}, kind: kindInt, def: "16777216",
+		help:      "with --worker-class asgi, refuse WebSocket messages over `BYTES` (close 1009)",
+		normalize: intRange(1, 1<<30),
+		field:     func(c *Config) any { return &c.WSMaxSize },
+	},
+	{
+		name: "ws_ping_interval", flags: []string{"ws-ping-interval"}, kind: kindSeconds, def: "20",
+		help:      "with --worker-class asgi, ping WebSocket clients every `SECONDS` (0: never)",
+		normalize: nonNegativeDuration,
+		field:     func(c *Config) any { return &c.WSPingInterval },
+	},
+	{
+		name: "ws_ping_timeout", flags: []string{"ws-ping-timeout"}, kind: kindSeconds, def: "20",
+		help:      "with --worker-class asgi, close a WebSocket whose client sent nothing, not even a pong, for `SECONDS` past a ping interval",
+		normalize: nonNegativeDuration,
+		field:     func(c *Config) any { return &c.WSPingTimeout },
+	},
+	{
 		name: "no_sched_batch", flags: []string{"no-sched-batch"}, kind: kindBool, def: "false",
 		help:  "leave the workers under the normal CPU scheduling policy (by default they run as SCHED_BATCH: their threads do not preempt one another on waking)",
 		field: func(c *Config) any { return &c.NoSchedBatch },

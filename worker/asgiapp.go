@@ -24,6 +24,7 @@ type asgiApp struct {
 	// budget is how many bytes of a response the app may send ahead of
 	// the engine before its send() awaits.
 	budget int
+	ws     wsLimits // asgiws.go
 	log    zerolog.Logger
 }
 
@@ -58,6 +59,9 @@ func (w *asgiCaller) Close() {}
 
 func (w *asgiCaller) Start(r *engine.Request, write func(engine.Step) bool) engine.Step {
 	w.reset()
+	if isWebSocket(r) {
+		return w.startWebSocket(r) // asgiws.go
+	}
 	c, err := w.app.loop.OpenHTTP(w.scopeOf(r), w.app.budget)
 	if err != nil {
 		return engine.Step{Failed: true, Traceback: err.Error()}

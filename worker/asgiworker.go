@@ -41,7 +41,9 @@ func startASGI(cfg *config.Config, log zerolog.Logger) (*asgiApp, int) {
 		return nil, handoff.ExitWorkerBootError
 	}
 	log.Info().Str("loop", loop.Name()).Str("lifespan", cfg.ASGILifespan).Msg("ASGI event loop running")
-	return &asgiApp{loop: loop, budget: cfg.ResponseBuffer, log: log}, 0
+	ws := wsLimits{maxSize: cfg.WSMaxSize, pingInterval: cfg.WSPingInterval, pingTimeout: cfg.WSPingTimeout,
+		writeTimeout: cfg.WriteTimeout}
+	return &asgiApp{loop: loop, budget: cfg.ResponseBuffer, ws: ws, log: log}, 0
 }
 
 // asgiMaxSlots bounds the requests an ASGI worker runs at once when

@@ -4,7 +4,7 @@ import hashlib
 import os
 from contextlib import asynccontextmanager
 
-from fastapi import BackgroundTasks, FastAPI, Request
+from fastapi import BackgroundTasks, FastAPI, Request, WebSocket, WebSocketDisconnect
 from fastapi.responses import FileResponse, PlainTextResponse, StreamingResponse
 from pydantic import BaseModel
 
@@ -116,3 +116,54 @@ async def block_loop():
     """CPU-bound work on the loop itself: what --timeout catches."""
     while True:
         pass
+
+
+chatters = set()
+
+
+@app.websocket("/chat/{name}")
+async def chat(ws: WebSocket, name: str):
+    """Every text a client sends goes to every client connected."""
+    await ws.accept()
+    chatters.add(ws)
+    try:
+        while True:
+            text = await ws.receive_text()
+            for c in list(chatters):
+                await c.send_text("%s: %s" % (name, text))
+    except WebSocketDisconnect as e:
+        mark("ws-closed", "%s %d\n" % (name, e.code))
+    finally:
+        chatters.discard(ws)
+
+
+@app.websocket("/reverse")
+async def reverse(ws: WebSocket):
+    await ws.accept()
+    while True:
+        data = await ws.receive_bytes()
+        await ws.send_bytes(data[::-1])
+
+
+@app.websocket("/deny")
+async def deny(ws: WebSocket):
+    await ws.close(code=1008)  # before accept: the handshake gets 403
+
+
+flood_sent = 0
+
+
+@app.websocket("/flood")
+async def flood(ws: WebSocket):
+    """Sends 64 KiB messages as fast as it may, counting them."""
+    global flood_sent
+    await ws.accept()
+    chunk = b"f" * 65536
+    while True:
+        await ws.send_bytes(chunk)
+        flood_sent += 1
+
+
+@app.get("/flood-sent")
+async def flood_count():
+    return {"sent": flood_sent}
