@@ -34,6 +34,10 @@ type fakeApp struct {
 	stuck    chan *fakeCaller // a call parked in "/stuck" until Interrupt
 	entered  atomic.Int64     // Callers between Enter and Leave
 	requests atomic.Int64
+	// interruptHolds, when set, keeps Interrupt from returning until it
+	// is closed, as a real one may be descheduled after raising while
+	// the interrupted call unwinds and is answered.
+	interruptHolds chan struct{}
 }
 
 // route computes a response. write is Start's write, called as the app
@@ -189,6 +193,9 @@ func (c *fakeCaller) Interrupt(since *atomic.Int64, began int64) (string, bool) 
 	select {
 	case c.interrupted <- struct{}{}:
 	default:
+	}
+	if c.app.interruptHolds != nil {
+		<-c.app.interruptHolds
 	}
 	return "fake stack\n", true
 }

@@ -60,20 +60,28 @@ func (ws *stats) interrupt(sl *slot, x *slotExtra, running *exchange, since int6
 	if x.owner != nil {
 		stream = x.owner.body.stream.Load()
 	}
+	owner := x.owner
 	x.mu.Unlock()
+	// The 504 mark goes on before the exception is raised: the call's
+	// thread may see it, unwind and ask failure() for its answer before
+	// this goroutine runs again (a 500 then, under load).
+	if owner != nil {
+		ws.timedOut.Store(owner, since)
+	}
 	stack, raised := running.call.Interrupt(&sl.call.since, since)
 	if !raised {
-		return // it returned (or left Python) while we waited for the GIL
+		// It returned (or left Python) while we waited for the GIL.
+		if owner != nil {
+			ws.timedOut.CompareAndDelete(owner, since)
+		}
+		return
 	}
 	x.mu.Lock()
-	owner, client, id := x.owner, x.client, string(x.requestID)
+	client, id := x.client, string(x.requestID)
 	x.mu.Unlock()
 	sl.call.mu.Lock()
 	method, path := string(sl.call.method), string(sl.call.path)
 	sl.call.mu.Unlock()
-	if owner != nil {
-		ws.timedOut.Store(owner, struct{}{})
-	}
 	ws.timeouts.Add(1)
 	if stream != nil {
 		// An app waiting in wsgi.input for body bytes that do not come is

@@ -313,6 +313,32 @@ func TestServeRequestTimeoutInterrupts(t *testing.T) {
 	}
 }
 
+// The interrupted call may unwind and be answered before Interrupt
+// returns (the interrupting goroutine descheduled after raising, as
+// under load): the answer is still the 504, not the 500 of a failure.
+func TestServeRequestTimeoutAnswers504BeforeInterruptReturns(t *testing.T) {
+	app := newFakeApp(t, map[string]route{
+		"/stuck": func(c *fakeCaller, _ *Request, _ func(Step) bool) []Step {
+			<-c.interrupted
+			return []Step{{Failed: true, Traceback: "TimeoutError"}}
+		},
+	})
+	app.interruptHolds = make(chan struct{})
+	s, addr := serveFake(t, app, testConfig(t, "--request-timeout", "1"), 1,
+		func(s *Server) { s.StartStats(func() {}) })
+	answer := make(chan string, 1)
+	go func() { answer <- roundTrip(t, addr, get("/stuck")) }()
+	if p := <-app.started; p != "/stuck" {
+		t.Fatalf("started %q", p)
+	}
+	s.Tick(time.Now().Add(1100 * time.Millisecond))
+	resp := <-answer
+	close(app.interruptHolds)
+	if !strings.HasPrefix(resp, "HTTP/1.1 504 ") {
+		t.Fatalf("timed-out call answered %q", resp)
+	}
+}
+
 // A graceful stop waits for the call in flight, which gets its whole
 // response with Connection: close.
 func TestServeDrainWaitsForTheCallInFlight(t *testing.T) {
