@@ -537,3 +537,31 @@ func TestASGIWebSocketClientStopsReading(t *testing.T) {
 		t.Fatalf("another request while the flood waits: %d", code)
 	}
 }
+
+// TestASGIWebSocketLimits: a message over --ws-max-size closes with 1009;
+// the server pings every --ws-ping-interval and closes a connection that
+// answers nothing for --ws-ping-timeout more.
+func TestASGIWebSocketLimits(t *testing.T) {
+	s, _ := startFastAPI(t, "--ws-max-size", "1000", "--ws-ping-interval", "0.2s", "--ws-ping-timeout", "0.2s")
+	out, err := wsClient(t, s, "too-big").CombinedOutput()
+	if err != nil || strings.TrimSpace(string(out)) != `{"code": 1009}` {
+		t.Fatalf("a message over --ws-max-size: %s %v; want the close code 1009", out, err)
+	}
+
+	// A client that never answers: it is pinged, then closed.
+	w := dialWire(t, "tcp", s.address())
+	w.c.Write([]byte("GET /reverse HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
+		"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"))
+	resp, err := http.ReadResponse(w.br, nil)
+	if err != nil || resp.StatusCode != 101 {
+		t.Fatalf("handshake: %v %v", resp, err)
+	}
+	w.c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	rest, err := io.ReadAll(w.br) // until the server closes
+	if err != nil {
+		t.Fatalf("the silent client was not closed: %v", err)
+	}
+	if !bytes.HasPrefix(rest, []byte{0x89, 0x00}) {
+		t.Errorf("the server sent % x; want a ping (89 00) first", rest[:min(len(rest), 8)])
+	}
+}

@@ -43,4 +43,14 @@ async def stop(base):
             print(json.dumps({"code": e.code}), flush=True)
 
 
-asyncio.run({"chat": chat, "stop": stop}[sys.argv[1]](sys.argv[2]))
+async def too_big(base):
+    """Sends a message over the server's --ws-max-size; reports the close."""
+    async with websockets.connect(base + "/reverse", compression=None) as r:
+        await r.send(b"x" * 2000)
+        try:
+            await r.recv()
+        except websockets.exceptions.ConnectionClosed as e:
+            print(json.dumps({"code": e.code}), flush=True)
+
+
+asyncio.run({"chat": chat, "stop": stop, "too-big": too_big}[sys.argv[1]](sys.argv[2]))
