@@ -155,7 +155,8 @@ clean:
 # the same interpreter build. Knobs (env): ROUNDS, DURATION, CPU_MODES,
 # SERVERS, WORKLOADS, CLOSE_WORKLOADS; see bench/run.sh.
 BENCH_PYTHON ?= /usr/bin/python3
-BENCH_DEB_PACKAGES := $(DEB_PACKAGES) gunicorn uwsgi uwsgi-plugin-python3 python3-waitress gnuplot-nox iproute2
+BENCH_DEB_PACKAGES := $(DEB_PACKAGES) gunicorn uwsgi uwsgi-plugin-python3 python3-waitress gnuplot-nox iproute2 \
+	python3-uvicorn python3-httptools python3-uvloop python3-hypercorn python3-fastapi
 .PHONY: bench bench-deps bench-go bench-balance
 bench-deps:
 	@$(MAKE) --no-print-directory deps DEB_PACKAGES="$(BENCH_DEB_PACKAGES)"
@@ -170,6 +171,7 @@ bench: bench-deps
 	$(MAKE) build PYTHON=$(BENCH_PYTHON) BIN=$(BENCH_BIN)
 	$(GO) build -o bin/floor ./bench/floor
 	$(GO) build -o bin/tlsload ./bench/tlsload
+	$(GO) build -o bin/wsload ./bench/wsload
 	GOWSGI=$(CURDIR)/$(BENCH_BIN) bench/run.sh
 	$(MAKE) --no-print-directory bench-balance
 

@@ -19,6 +19,8 @@ COLOURS = {
     "uwsgi-http": "#ef8a62",
     "waitress": "#984ea3",
     "nginx-gowsgi": "#a65628",
+    "uvicorn": "#4daf4a",
+    "hypercorn": "#ff7f00",
 }
 TITLES = {"ka": "keep-alive", "close": "Connection: close"}
 

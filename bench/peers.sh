@@ -42,6 +42,12 @@
 # upstream keep-alive, both in the server's process tree (so on the
 # server's core when pinned).
 #
+# ASGI workloads (asgi-hello, asgi-fastapi, asgi-stream, asgi-ws; issue
+# #25): the apps of bench/asgiapps.py, for gowsgi (-k asgi), Uvicorn
+# (--workers, httptools and uvloop, Debian's) and Hypercorn (-w, -k
+# uvloop). asgi-ws is WebSocket echo: bench/wsload (WSLOAD, default
+# bin/wsload) instead of wrk, one "request" per message echoed.
+#
 # Every server gets WORKERS (2) worker processes and runs with cwd and
 # PYTHONPATH = bench/, serving apps:<app> (apps.py). The sleepy workload gives
 # the threaded servers SLEEPY_THREADS (8) threads per worker.
@@ -65,6 +71,7 @@ WRK=${WRK:-wrk}
 GOWSGI=${GOWSGI:-$REPO_DIR/bin/gowsgi}
 FLOOR=${FLOOR:-$REPO_DIR/bin/floor}
 TLSLOAD=${TLSLOAD:-$REPO_DIR/bin/tlsload}
+WSLOAD=${WSLOAD:-$REPO_DIR/bin/wsload}
 WORKERS=${WORKERS:-2}
 WARMUP=${WARMUP:-1}
 SLEEPY_THREADS=${SLEEPY_THREADS:-8}
@@ -81,8 +88,8 @@ fi
 export PYTHONPATH=$BENCH_DIR${PYTHONPATH:+:$PYTHONPATH}
 export PYTHONDONTWRITEBYTECODE=1
 
-ALL_SERVERS="gowsgi floor gunicorn-sync gunicorn-gthread uwsgi-http11 uwsgi-http waitress nginx-gowsgi"
-ALL_WORKLOADS="hello big bigfile chunks upload sleepy flask django tls-ecdsa tls-rsa"
+ALL_SERVERS="gowsgi floor gunicorn-sync gunicorn-gthread uwsgi-http11 uwsgi-http waitress nginx-gowsgi uvicorn hypercorn"
+ALL_WORKLOADS="hello big bigfile chunks upload sleepy flask django tls-ecdsa tls-rsa asgi-hello asgi-fastapi asgi-stream asgi-ws"
 
 SERVERS=$ALL_SERVERS
 WORKLOADS=$ALL_WORKLOADS
@@ -119,10 +126,15 @@ log() { printf '[%(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
 # ---------------------------------------------------------------- workloads
 # workload_def NAME -> APP (callable in apps.py), URLPATH, WRK_EXTRA (array),
 #                      CHECK_METHOD, EXPECT (body bytes, or the body for upload),
-#                      SCHEME (http or https), TLS_CERT and TLS_KEY (files, for https)
+#                      SCHEME (http or https), TLS_CERT and TLS_KEY (files, for https),
+#                      MODULE (apps, or asgiapps for the ASGI workloads)
 workload_def() {
-  WRK_EXTRA=(); CHECK_METHOD=GET; URLPATH=/; SCHEME=http; TLS_CERT=""; TLS_KEY=""
+  WRK_EXTRA=(); CHECK_METHOD=GET; URLPATH=/; SCHEME=http; TLS_CERT=""; TLS_KEY=""; MODULE=apps
   case $1 in
+    asgi-hello)   MODULE=asgiapps; APP=hello;   EXPECT=13 ;;
+    asgi-fastapi) MODULE=asgiapps; APP=fastapi_app; URLPATH=/json; EXPECT=27 ;;
+    asgi-stream)  MODULE=asgiapps; APP=stream;  EXPECT=1048576 ;;
+    asgi-ws)      MODULE=asgiapps; APP=ws_echo; URLPATH=/ws; EXPECT=13 ;;   # 13: the plain GET; wsload checks every echo
     tls-ecdsa|tls-rsa)
       APP=hello; EXPECT=13; SCHEME=https
       make_certs || return 1
@@ -157,6 +169,7 @@ modes_for() {
   case $1 in
     tls-ecdsa) echo "ka close"; return ;;
     tls-rsa) echo close; return ;;
+    asgi-ws) echo ka; return ;;
   esac
   case " $CLOSE_WORKLOADS " in
     *" all "*|*" $1 "*) echo "ka close" ;;
@@ -184,6 +197,8 @@ available() {
     waitress) "$PY" -c 'import waitress' 2>/dev/null || { echo "waitress not importable by $PY"; return 1; } ;;
     gowsgi) [ -x "$GOWSGI" ] || { echo "no gowsgi binary at $GOWSGI (make build)"; return 1; } ;;
     floor) [ -x "$FLOOR" ] || { echo "no floor binary at $FLOOR (go build -o bin/floor ./bench/floor)"; return 1; } ;;
+    uvicorn) "$PY" -c 'import uvicorn' 2>/dev/null || { echo "uvicorn not importable by $PY (python3-uvicorn)"; return 1; } ;;
+    hypercorn) "$PY" -c 'import hypercorn' 2>/dev/null || { echo "hypercorn not importable by $PY (python3-hypercorn)"; return 1; } ;;
     nginx-gowsgi)
       command -v nginx >/dev/null || { echo "nginx not installed"; return 1; }
       [ -x "$GOWSGI" ] || { echo "no gowsgi binary at $GOWSGI (make build)"; return 1; } ;;
@@ -194,11 +209,13 @@ available() {
 # supports NAME WORKLOAD -> 0 if this server makes sense for the workload
 supports() {
   case $2 in
+    asgi-*) case $1 in gowsgi|uvicorn|hypercorn) return 0 ;; *) return 1 ;; esac ;;
     tls-*) case $1 in gowsgi|gunicorn-sync|gunicorn-gthread|nginx-gowsgi) return 0 ;; *) return 1 ;; esac ;;
   esac
   case $1 in
     floor) case $2 in hello|big|bigfile|chunks|upload) ;; *) return 1 ;; esac ;;   # no WSGI server: canned replies
     nginx-gowsgi) return 1 ;;   # TLS in front of gowsgi: the TLS workloads only
+    uvicorn|hypercorn) return 1 ;;   # ASGI servers: the asgi-* workloads only
     *) return 0 ;;
   esac
 }
@@ -221,7 +238,16 @@ start_server() {
   [ -n "$TLS_CERT" ] && tls=(--certfile "$TLS_CERT" --keyfile "$TLS_KEY")
   case $name in
     gowsgi)
-      launch "$logf" "$GOWSGI" -w "$WORKERS" --threads "$th" -b "127.0.0.1:$port" "${tls[@]}" "apps:$app" ;;
+      if [ "$MODULE" = asgiapps ]; then
+        launch "$logf" "$GOWSGI" -w "$WORKERS" -k asgi -b "127.0.0.1:$port" "asgiapps:$app"
+      else
+        launch "$logf" "$GOWSGI" -w "$WORKERS" --threads "$th" -b "127.0.0.1:$port" "${tls[@]}" "apps:$app"
+      fi ;;
+    uvicorn)   # Debian's httptools and uvloop; INFO logs a line per WebSocket, so warning
+      launch "$logf" "$PY" -m uvicorn --workers "$WORKERS" --http httptools --loop uvloop \
+        --log-level warning --no-access-log --host 127.0.0.1 --port "$port" "asgiapps:$app" ;;
+    hypercorn) # no access log unless asked for
+      launch "$logf" "$PY" -m hypercorn -w "$WORKERS" -k uvloop -b "127.0.0.1:$port" "asgiapps:$app" ;;
     nginx-gowsgi)   # nginx terminates TLS; gowsgi serves plain HTTP on port+1
       launch "$logf" "$GOWSGI" -w "$WORKERS" --threads "$th" -b "127.0.0.1:$(( port + 1 ))" "apps:$app"
       nginx_conf "$port" >"$RUN_TMP/nginx.conf"
@@ -388,6 +414,8 @@ run_wrk() {
   local client=("$WRK" -t"$THREADS" -c"$CONNS" -d"${DURATION}s" --timeout 10s --latency "${hdr[@]}" "${WRK_EXTRA[@]}")
   # a new TLS connection per request: a client that never resumes (see the top)
   [ "$SCHEME" = https ] && [ "$mode" = close ] && client=("$TLSLOAD" -c "$CONNS" -d "${DURATION}s")
+  # WebSocket echo: bench/wsload, one round trip per "request"
+  [ "$wl" = asgi-ws ] && { client=("$WSLOAD" -c "$CONNS" -d "${DURATION}s"); url="ws://${url#http://}"; }
   local peakf="$RUN_TMP/peak" waitf="$RUN_TMP/unanswered" sp wp c0 c1 m0 m1 t0 t1 out hz port
   echo "0 0 0" >"$peakf"
   echo NA >"$waitf"
@@ -481,6 +509,9 @@ do_check() {
       case $reuse in 0) reuse=yes ;; 1) reuse=no ;; *) reuse="?" ;; esac
       printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$srv" "$wl" "$status" "$framing" "$conn" "$size" "$EXPECT" "$reuse" >>"$f"
       log "$srv $wl: status=$status framing=$framing connection=$conn body=$size reuse=$reuse"
+      if [ "$wl" = asgi-ws ]; then   # the echo itself: wsload checks every message and the handshake
+        log "$srv $wl: wsload 1 s: $("$WSLOAD" -c 4 -d 1s "ws://${url#http://}" 2>&1 | awk '/requests in|Socket errors|Non-2xx|First error/' | tr -s ' \n' ' ')"
+      fi
       if [ -n "$reuse_log" ]; then
         # The "close" mode must make a full handshake per request: nginx
         # logs "r" for a resumed session, "." for a full handshake.
@@ -536,7 +567,10 @@ for (( round = 1; round <= ROUNDS; round++ )); do
         log "  $srv did not answer on $url; see $OUT/logs/$srv.log"; stop_server; continue
       fi
       rss_idle=$(tree_mem_kb "${SERVER_PIDS[@]}" | cut -d' ' -f1)
-      if [ "$WARMUP" != 0 ]; then
+      if [ "$WARMUP" != 0 ] && [ "$wl" = asgi-ws ]; then
+        ( cd "$BENCH_DIR" && timeout $(( WARMUP + 20 )) "${PRIO[@]}" ${WRK_CPUS:+taskset -c "$WRK_CPUS"} "$WSLOAD" -c "$CONNS" -d"${WARMUP}s" \
+            "ws://${url#http://}" ) >/dev/null 2>&1
+      elif [ "$WARMUP" != 0 ]; then
         ( cd "$BENCH_DIR" && timeout $(( WARMUP + 20 )) "${PRIO[@]}" ${WRK_CPUS:+taskset -c "$WRK_CPUS"} "$WRK" -t"$THREADS" -c"$CONNS" -d"${WARMUP}s" \
             --timeout 10s "${WRK_EXTRA[@]}" "$url" ) >/dev/null 2>&1
       fi

@@ -28,7 +28,8 @@ RESULTS_END = "<!-- bench/report.py: results end -->"
 
 SUBJECT = "gowsgi"
 FLOOR = "floor"
-WORKLOAD_ORDER = ["hello", "big", "bigfile", "chunks", "upload", "sleepy", "flask", "django", "tls-ecdsa", "tls-rsa"]
+WORKLOAD_ORDER = ["hello", "big", "bigfile", "chunks", "upload", "sleepy", "flask", "django", "tls-ecdsa", "tls-rsa",
+                  "asgi-hello", "asgi-fastapi", "asgi-stream", "asgi-ws"]
 MODE_TITLE = {"ka": "keep-alive", "close": "Connection: close"}
 
 
@@ -38,6 +39,8 @@ def case_title(wl, mode):
     request (bench/tlsload), not wrk's Connection: close."""
     if wl.startswith("tls-") and mode == "close":
         return "a new TLS connection per request (full handshake, bench/tlsload)"
+    if wl == "asgi-ws":
+        return "WebSocket echo, messages per second (bench/wsload)"
     return MODE_TITLE.get(mode, mode)
 
 
@@ -46,7 +49,7 @@ CPU_MODE_TITLE = {
     "shared": "shared (server and wrk on both CPUs)",
 }
 SERVER_ORDER = [SUBJECT, FLOOR, "gunicorn-sync", "gunicorn-gthread",
-                "uwsgi-http11", "uwsgi-http", "waitress", "nginx-gowsgi"]
+                "uwsgi-http11", "uwsgi-http", "waitress", "nginx-gowsgi", "uvicorn", "hypercorn"]
 MIB = 1024.0
 
 
@@ -213,7 +216,7 @@ def parse_meta(text):
 
 
 def target_rows(res, meta):
-    """(target, measured, met) for every target of issues #9 and #23."""
+    """(target, measured, met) for every target of issues #9, #23 and #25."""
     workers, threads = meta.get("WORKERS", 2), meta.get("SLEEPY_THREADS", 8)
     rows = []
 
@@ -252,16 +255,34 @@ def target_rows(res, meta):
     ratio("TLS new connections/s, ECDSA P-256, vs nginx-gowsgi", "tls-ecdsa", "close", "nginx-gowsgi", 0.8)
     label, measured, met, note = rows[-1]
     rows[-1] = (label, measured, met, "; ".join(n for n in (note, cpu_note(res, "tls-ecdsa", "close", "nginx-gowsgi")) if n) or None)
+    # Issue #25 (ASGI): ratios to Uvicorn; CPU per request and RSS go with
+    # them (the server tables have every peer's).
+    for label, wl, want in (("ASGI hello", "asgi-hello", 3), ("FastAPI JSON", "asgi-fastapi", 1.5),
+                            ("WebSocket echo messages/s", "asgi-ws", 2)):
+        ratio(f"{label} vs uvicorn", wl, "ka", "uvicorn", want)
+        label, measured, met, note = rows[-1]
+        rows[-1] = (label, measured, met, "; ".join(
+            n for n in (note, cpu_note(res, wl, "ka", "uvicorn", "request" if wl != "asgi-ws" else "message"),
+                        rss_note(res, wl, "ka", "uvicorn")) if n) or None)
     return rows
 
 
-def cpu_note(res, wl, mode, peer):
+def rss_note(res, wl, mode, peer):
+    """Peak RSS of the whole tree and of the largest worker, gowsgi vs peer."""
+    vals = [res.median(wl, mode, s, f) for s in (SUBJECT, peer) for f in ("rss_peak_kb", "worker_rss_peak_kb")]
+    if None in vals or not all(vals):
+        return None
+    return (f"peak RSS {vals[0] / MIB:.0f} vs {vals[2] / MIB:.0f} MiB (tree), "
+            f"{vals[1] / MIB:.0f} vs {vals[3] / MIB:.0f} MiB (largest worker)")
+
+
+def cpu_note(res, wl, mode, peer, per="connection"):
     """Server CPU per request of gowsgi and peer, and what it makes of
     one core: 1 s / CPU per request, in requests per second."""
     g, p = res.cpu_us_per_req(wl, mode, SUBJECT), res.cpu_us_per_req(wl, mode, peer)
     if not g or not p:
         return None
-    return (f"server CPU per connection {g:.0f} vs {p:.0f} µs, so one core makes "
+    return (f"server CPU per {per} {g:.0f} vs {p:.0f} µs, so one core makes "
             f"{1e6 / g:,.0f} vs {1e6 / p:,.0f} per second = {fmt_ratio(p / g)}")
 
 
@@ -298,7 +319,7 @@ def answering_note(res, wl, mode):
 def targets_section(results, meta):
     modes = [m for m in ("pinned", "shared") if m in results]
     per_mode = {m: target_rows(results[m], meta) for m in modes}
-    out = ["### Targets (issues #9 and #23; the pinned column is the one that counts)", "",
+    out = ["### Targets (issues #9, #23 and #25; the pinned column is the one that counts)", "",
            "| target | " + " | ".join(modes) + " |",
            "|---|" + "---|" * len(modes)]
     verdict = {True: "met", False: "**missed**", None: "not measured"}

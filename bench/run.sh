@@ -20,7 +20,7 @@
 # GOBENCHTIME (go test -benchtime, 1s), OUT (results folder, default
 # bench/results/<timestamp>), DOCS (folder for benchmarks.md and the charts,
 # default docs/; "none" = leave docs alone), COMMIT (the gowsgi commit measured,
-# default: this work tree's HEAD), GOWSGI, FLOOR, TLSLOAD, PY, GO.
+# default: this work tree's HEAD), GOWSGI, FLOOR, TLSLOAD, WSLOAD, PY, GO.
 # Peers come from Debian: make bench-deps installs the missing ones.
 set -euo pipefail
 BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -35,6 +35,7 @@ DOCS=${DOCS:-$REPO_DIR/docs}
 export GOWSGI=${GOWSGI:-$REPO_DIR/bin/gowsgi}
 export FLOOR=${FLOOR:-$REPO_DIR/bin/floor}
 export TLSLOAD=${TLSLOAD:-$REPO_DIR/bin/tlsload}
+export WSLOAD=${WSLOAD:-$REPO_DIR/bin/wsload}
 export PY
 OUT=${OUT:-$BENCH_DIR/results/$(date +%Y%m%d-%H%M%S)}
 mkdir -p "$OUT" && OUT=$(cd "$OUT" && pwd)
@@ -68,6 +69,9 @@ version_of() {  # version_of NAME CMD... -> "NAME VERSION" (first line of CMD's 
   version_of waitress "$PY" -c 'import importlib.metadata as m; print(m.version("waitress"))'
   version_of flask "$PY" -c 'import importlib.metadata as m; print(m.version("flask"))'
   version_of django "$PY" -c 'import django; print(django.get_version())'
+  for m in uvicorn hypercorn fastapi starlette httptools uvloop; do
+    version_of "$m" "$PY" -c "import importlib.metadata as m; print(m.version('$m'))"
+  done
   version_of wrk sh -c "wrk -v 2>&1 | head -n 1"
   version_of nginx nginx -v
   version_of openssl openssl version
