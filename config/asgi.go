@@ -51,3 +51,83 @@ func checkASGI(c *Config) error {
 	}
 	return nil
 }
+
+// asgiSettings take their place in settings after the worker processes.
+var asgiSettings = []*setting{
+	// Uvicorn's flags under Gunicorn's setting names
+	{
+		name: "asgi_loop", flags: []string{"loop", "asgi-loop"}, kind: kindString, def: "auto",
+		help:      "with --worker-class asgi, run the app on `LOOP`: auto (uvloop when importable), asyncio or uvloop",
+		normalize: normalizeLoop,
+		field:     func(c *Config) any { return &c.ASGILoop },
+	},
+	{
+		name: "asgi_lifespan", flags: []string{"lifespan", "asgi-lifespan"}, kind: kindString, def: "auto",
+		help:      "with --worker-class asgi, the lifespan protocol: `MODE` auto (on if the app supports it), on or off",
+		normalize: normalizeLifespan,
+		field:     func(c *Config) any { return &c.ASGILifespan },
+	},
+	{
+		name: "ws_max_size", flags: []string{"ws-max-size"}, kind: kindInt, def: "16777216",
+		help:      "with --worker-class asgi, refuse WebSocket messages over `BYTES` (close 1009)",
+		normalize: intRange(1, 1<<30),
+		field:     func(c *Config) any { return &c.WSMaxSize },
+	},
+	{
+		name: "ws_ping_interval", flags: []string{"ws-ping-interval"}, kind: kindSeconds, def: "20",
+		help:      "with --worker-class asgi, ping WebSocket clients every `SECONDS` (0: never)",
+		normalize: nonNegativeDuration,
+		field:     func(c *Config) any { return &c.WSPingInterval },
+	},
+	{
+		name: "ws_ping_timeout", flags: []string{"ws-ping-timeout"}, kind: kindSeconds, def: "20",
+		help:      "with --worker-class asgi, close a WebSocket whose client sent nothing, not even a pong, for `SECONDS` past a ping interval",
+		normalize: nonNegativeDuration,
+		field:     func(c *Config) any { return &c.WSPingTimeout },
+	},
+	{
+		name: "no_sched_batch", flags: []string{"no-sched-batch"}, kind: kindBool, def: "false",
+		help:  "leave the workers under the normal CPU scheduling policy (by default they run as SCHED_BATCH: their threads do not preempt one another on waking)",
+		field: func(c *Config) any { return &c.NoSchedBatch },
+	},
+	{
+		name: "worker_connections", flags: []string{"worker-connections"}, kind: kindInt,
+		def:       "20000",
+		help:      "keep at most `N` client connections open per worker (also bounded by the file descriptor limit); when full, close the idlest to make room",
+		normalize: intRange(1, 1<<24),
+		field:     func(c *Config) any { return &c.WorkerConnections },
+	},
+	{
+		name: "max_requests", flags: []string{"max-requests"}, kind: kindInt, def: "0",
+		help:      "restart a worker after `N` requests (0 = never)",
+		normalize: intRange(0, maxInt),
+		field:     func(c *Config) any { return &c.MaxRequests },
+	},
+	{
+		name: "max_requests_jitter", flags: []string{"max-requests-jitter"}, kind: kindInt,
+		def:       "0",
+		help:      "add a random 0 to `N` to max_requests, per worker",
+		normalize: intRange(0, maxInt),
+		field:     func(c *Config) any { return &c.MaxRequestsJitter },
+	},
+	{
+		name: "timeout", flags: []string{"timeout"}, short: "t", kind: kindSeconds,
+		def:       "30",
+		help:      "kill a worker whose app call has run `SECONDS` (0 = never)",
+		normalize: nonNegativeDuration,
+		field:     func(c *Config) any { return &c.Timeout },
+	},
+	{
+		name: "graceful_timeout", flags: []string{"graceful-timeout"}, kind: kindSeconds,
+		def:       "30",
+		help:      "give workers `SECONDS` to finish requests when restarting or stopping",
+		normalize: nonNegativeDuration,
+		field:     func(c *Config) any { return &c.GracefulTimeout },
+	},
+	{
+		name: "keepalive", flags: []string{"keep-alive"}, kind: kindSeconds, def: "2",
+		help:      "close a keep-alive connection idle for `SECONDS` (0 = no keep-alive)",
+		normalize: nonNegativeDuration,
+		field:     func(c *Config) any { return &c.KeepAlive },
+	},
+}

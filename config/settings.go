@@ -1,5 +1,7 @@
 package config
 
+import "slices"
+
 // settings is the single definition of every gowsgi setting: its
 // Gunicorn name (also its TOML key), its flags, the environment variable
 // that supplies its default, its default, its validator, its help text
@@ -8,7 +10,10 @@ package config
 //
 // Defaults are written in command-line syntax and go through the same
 // parser and validator as user input.
-var settings = []*setting{
+var settings = slices.Concat(serverSettings, asgiSettings, requestSettings, tlsSettings, operabilitySettings)
+
+// serverSettings: the app, the sockets and the worker processes.
+var serverSettings = []*setting{
 	{
 		name: "wsgi_app", kind: kindString, def: "",
 		help:      "the WSGI app, `MODULE:APP`, as given on the command line",
@@ -57,83 +62,11 @@ var settings = []*setting{
 		normalize: intRange(1, 10000),
 		field:     func(c *Config) any { return &c.Threads },
 	},
-	// ASGI (asgi.go), Uvicorn's flags under Gunicorn's setting names
-	{
-		name: "asgi_loop", flags: []string{"loop", "asgi-loop"}, kind: kindString, def: "auto",
-		help:      "with --worker-class asgi, run the app on `LOOP`: auto (uvloop when importable), asyncio or uvloop",
-		normalize: normalizeLoop,
-		field:     func(c *Config) any { return &c.ASGILoop },
-	},
-	{
-		name: "asgi_lifespan", flags: []string{"lifespan", "asgi-lifespan"}, kind: kindString, def: "auto",
-		help:      "with --worker-class asgi, the lifespan protocol: `MODE` auto (on if the app supports it), on or off",
-		normalize: normalizeLifespan,
-		field:     func(c *Config) any { return &c.ASGILifespan },
-	},
-	{
-		name: "ws_max_size", flags: []string{"ws-max-size"}, kind: kindInt, def: "16777216",
-		help:      "with --worker-class asgi, refuse WebSocket messages over `BYTES` (close 1009)",
-		normalize: intRange(1, 1<<30),
-		field:     func(c *Config) any { return &c.WSMaxSize },
-	},
-	{
-		name: "ws_ping_interval", flags: []string{"ws-ping-interval"}, kind: kindSeconds, def: "20",
-		help:      "with --worker-class asgi, ping WebSocket clients every `SECONDS` (0: never)",
-		normalize: nonNegativeDuration,
-		field:     func(c *Config) any { return &c.WSPingInterval },
-	},
-	{
-		name: "ws_ping_timeout", flags: []string{"ws-ping-timeout"}, kind: kindSeconds, def: "20",
-		help:      "with --worker-class asgi, close a WebSocket whose client sent nothing, not even a pong, for `SECONDS` past a ping interval",
-		normalize: nonNegativeDuration,
-		field:     func(c *Config) any { return &c.WSPingTimeout },
-	},
-	{
-		name: "no_sched_batch", flags: []string{"no-sched-batch"}, kind: kindBool, def: "false",
-		help:  "leave the workers under the normal CPU scheduling policy (by default they run as SCHED_BATCH: their threads do not preempt one another on waking)",
-		field: func(c *Config) any { return &c.NoSchedBatch },
-	},
-	{
-		name: "worker_connections", flags: []string{"worker-connections"}, kind: kindInt,
-		def:       "20000",
-		help:      "keep at most `N` client connections open per worker (also bounded by the file descriptor limit); when full, close the idlest to make room",
-		normalize: intRange(1, 1<<24),
-		field:     func(c *Config) any { return &c.WorkerConnections },
-	},
-	{
-		name: "max_requests", flags: []string{"max-requests"}, kind: kindInt, def: "0",
-		help:      "restart a worker after `N` requests (0 = never)",
-		normalize: intRange(0, maxInt),
-		field:     func(c *Config) any { return &c.MaxRequests },
-	},
-	{
-		name: "max_requests_jitter", flags: []string{"max-requests-jitter"}, kind: kindInt,
-		def:       "0",
-		help:      "add a random 0 to `N` to max_requests, per worker",
-		normalize: intRange(0, maxInt),
-		field:     func(c *Config) any { return &c.MaxRequestsJitter },
-	},
-	{
-		name: "timeout", flags: []string{"timeout"}, short: "t", kind: kindSeconds,
-		def:       "30",
-		help:      "kill a worker whose app call has run `SECONDS` (0 = never)",
-		normalize: nonNegativeDuration,
-		field:     func(c *Config) any { return &c.Timeout },
-	},
-	{
-		name: "graceful_timeout", flags: []string{"graceful-timeout"}, kind: kindSeconds,
-		def:       "30",
-		help:      "give workers `SECONDS` to finish requests when restarting or stopping",
-		normalize: nonNegativeDuration,
-		field:     func(c *Config) any { return &c.GracefulTimeout },
-	},
-	{
-		name: "keepalive", flags: []string{"keep-alive"}, kind: kindSeconds, def: "2",
-		help:      "close a keep-alive connection idle for `SECONDS` (0 = no keep-alive)",
-		normalize: nonNegativeDuration,
-		field:     func(c *Config) any { return &c.KeepAlive },
-	},
+}
 
+// requestSettings: what a connection and a request may cost, the app,
+// server mechanics, logging and proxies.
+var requestSettings = []*setting{
 	// Slow clients: what a connection may cost before it is closed
 	{
 		name: "header_timeout", flags: []string{"header-timeout"}, kind: kindSeconds, def: "30",
@@ -394,65 +327,9 @@ var settings = []*setting{
 		normalize: eachItem(normalizeAllowedIP),
 		field:     func(c *Config) any { return &c.UwsgiAllowIPs },
 	},
+}
 
-	// TLS (tls.go): Gunicorn's SSL settings, served with Go's crypto/tls
-	{
-		name: "certfile", flags: []string{"certfile"}, kind: kindString, def: "",
-		help:  "serve HTTPS with the PEM certificate (chain) in `FILE`; off when empty",
-		field: func(c *Config) any { return &c.CertFile },
-	},
-	{
-		name: "keyfile", flags: []string{"keyfile"}, kind: kindString, def: "",
-		help:  "read the certificate's PEM private key from `FILE` (default: from --certfile)",
-		field: func(c *Config) any { return &c.KeyFile },
-	},
-	{
-		name: "ssl_keyfile_password", flags: []string{"ssl-keyfile-password"}, kind: kindString, def: "",
-		env:    EnvKeyfilePassword,
-		secret: true,
-		help:   "decrypt an encrypted --keyfile with `PASSWORD` (as Uvicorn's; prefer GOWSGI_SSL_KEYFILE_PASSWORD or the config file: a flag stays in shell history)",
-		field:  func(c *Config) any { return &c.SSLKeyfilePassword },
-	},
-	{
-		name: "ca_certs", flags: []string{"ca-certs"}, kind: kindString, def: "",
-		help:  "verify client certificates against the PEM CA certificates in `FILE`",
-		field: func(c *Config) any { return &c.CACerts },
-	},
-	{
-		name: "cert_reqs", flags: []string{"cert-reqs"}, kind: kindInt, def: "0",
-		help:      "client certificates: `N` = 0 not asked, 1 verified if given, 2 required and verified",
-		normalize: intRange(0, 2),
-		field:     func(c *Config) any { return &c.CertReqs },
-	},
-	{
-		name: "ssl_version", flags: []string{"ssl-version"}, kind: kindString, def: "TLS_SERVER",
-		help:      "the oldest TLS `VERSION` accepted: TLSv1_2 (also TLS, TLS_SERVER, SSLv23) or TLSv1_3",
-		normalize: normalizeSSLVersion,
-		field:     func(c *Config) any { return &c.SSLVersion },
-	},
-	{
-		name: "ciphers", flags: []string{"ciphers"}, kind: kindString, def: "",
-		help:      "allow only the colon-separated TLS 1.2 cipher `SUITES` (OpenSSL or IANA names); default: Go's",
-		normalize: normalizeCiphers,
-		field:     func(c *Config) any { return &c.Ciphers },
-	},
-	{
-		name: "plain_bind", flags: []string{"plain-bind"}, kind: kindList, def: "",
-		help:      "with --certfile, serve plain HTTP on `ADDRESS`, one of the --bind addresses (repeatable; by default TLS is on every bind)",
-		normalize: eachItem(normalizeBind),
-		field:     func(c *Config) any { return &c.PlainBind },
-	},
-	{
-		name: "do_handshake_on_connect", flags: []string{"do-handshake-on-connect"}, kind: kindBool, def: "false",
-		help:  "accepted for Gunicorn: the handshake always runs on the connection's goroutine before its first request",
-		field: func(c *Config) any { return &c.DoHandshakeOnConnect },
-	},
-	{
-		name: "suppress_ragged_eofs", flags: []string{"suppress-ragged-eofs"}, kind: kindBool, def: "true",
-		help:  "treat a client that closes without a TLS close_notify as having closed (false: log it)",
-		field: func(c *Config) any { return &c.SuppressRaggedEOFs },
-	},
-
+var operabilitySettings = []*setting{
 	// Operability (operability.go)
 	{
 		name: "admin_bind", flags: []string{"admin-bind"}, kind: kindString, def: "",

@@ -290,3 +290,64 @@ func (m *TLSMaterial) ServerConfig(c *Config) (*tls.Config, error) {
 	}
 	return tc, nil
 }
+
+// tlsSettings take their place in settings after the proxies.
+var tlsSettings = []*setting{
+	// Gunicorn's SSL settings, served with Go's crypto/tls
+	{
+		name: "certfile", flags: []string{"certfile"}, kind: kindString, def: "",
+		help:  "serve HTTPS with the PEM certificate (chain) in `FILE`; off when empty",
+		field: func(c *Config) any { return &c.CertFile },
+	},
+	{
+		name: "keyfile", flags: []string{"keyfile"}, kind: kindString, def: "",
+		help:  "read the certificate's PEM private key from `FILE` (default: from --certfile)",
+		field: func(c *Config) any { return &c.KeyFile },
+	},
+	{
+		name: "ssl_keyfile_password", flags: []string{"ssl-keyfile-password"}, kind: kindString, def: "",
+		env:    EnvKeyfilePassword,
+		secret: true,
+		help:   "decrypt an encrypted --keyfile with `PASSWORD` (as Uvicorn's; prefer GOWSGI_SSL_KEYFILE_PASSWORD or the config file: a flag stays in shell history)",
+		field:  func(c *Config) any { return &c.SSLKeyfilePassword },
+	},
+	{
+		name: "ca_certs", flags: []string{"ca-certs"}, kind: kindString, def: "",
+		help:  "verify client certificates against the PEM CA certificates in `FILE`",
+		field: func(c *Config) any { return &c.CACerts },
+	},
+	{
+		name: "cert_reqs", flags: []string{"cert-reqs"}, kind: kindInt, def: "0",
+		help:      "client certificates: `N` = 0 not asked, 1 verified if given, 2 required and verified",
+		normalize: intRange(0, 2),
+		field:     func(c *Config) any { return &c.CertReqs },
+	},
+	{
+		name: "ssl_version", flags: []string{"ssl-version"}, kind: kindString, def: "TLS_SERVER",
+		help:      "the oldest TLS `VERSION` accepted: TLSv1_2 (also TLS, TLS_SERVER, SSLv23) or TLSv1_3",
+		normalize: normalizeSSLVersion,
+		field:     func(c *Config) any { return &c.SSLVersion },
+	},
+	{
+		name: "ciphers", flags: []string{"ciphers"}, kind: kindString, def: "",
+		help:      "allow only the colon-separated TLS 1.2 cipher `SUITES` (OpenSSL or IANA names); default: Go's",
+		normalize: normalizeCiphers,
+		field:     func(c *Config) any { return &c.Ciphers },
+	},
+	{
+		name: "plain_bind", flags: []string{"plain-bind"}, kind: kindList, def: "",
+		help:      "with --certfile, serve plain HTTP on `ADDRESS`, one of the --bind addresses (repeatable; by default TLS is on every bind)",
+		normalize: eachItem(normalizeBind),
+		field:     func(c *Config) any { return &c.PlainBind },
+	},
+	{
+		name: "do_handshake_on_connect", flags: []string{"do-handshake-on-connect"}, kind: kindBool, def: "false",
+		help:  "accepted for Gunicorn: the handshake always runs on the connection's goroutine before its first request",
+		field: func(c *Config) any { return &c.DoHandshakeOnConnect },
+	},
+	{
+		name: "suppress_ragged_eofs", flags: []string{"suppress-ragged-eofs"}, kind: kindBool, def: "true",
+		help:  "treat a client that closes without a TLS close_notify as having closed (false: log it)",
+		field: func(c *Config) any { return &c.SuppressRaggedEOFs },
+	},
+}
