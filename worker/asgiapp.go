@@ -117,6 +117,17 @@ func (w *asgiCaller) Interrupt(since *atomic.Int64, began int64) (string, bool) 
 	return "(an ASGI task: cancelled; the traceback of its CancelledError follows when it ends)\n", true
 }
 
+// maxStepBody bounds the body bytes one Step gathers from the events the
+// app queued (up to --response-buffer of them): a response queued whole
+// still goes out in pieces, as chunks, with no copy of all of it.
+const maxStepBody = 256 << 10
+
+// maxKeptBuf is the largest gathering buffer a Caller keeps between
+// responses. Requests rotate through all the slots' Callers (up to
+// 1,000 per worker), so each would otherwise keep the largest response
+// it ever gathered.
+const maxKeptBuf = 64 << 10
+
 // step applies the app's events until it has a Step for the engine: the
 // head with the first body bytes, more body, a file, or the end.
 func (w *asgiCaller) step() engine.Step {
@@ -131,6 +142,9 @@ func (w *asgiCaller) step() engine.Step {
 	}
 	for {
 		for w.next < len(w.events) {
+			if len(w.buf) >= maxStepBody && w.started {
+				return w.out(engine.Step{}) // the rest of what is queued goes in the next Steps
+			}
 			ev := &w.events[w.next]
 			w.next++
 			if s, ok := w.apply(c, ev); ok {
@@ -191,6 +205,7 @@ func (w *asgiCaller) finishResponse(c *pyshim.Conn) engine.Step {
 		for i := w.next; i < len(w.events); i++ {
 			if w.events[i].Kind == pyshim.SentDone {
 				w.logDone(&w.events[i])
+				w.dropEvents()
 				return s
 			}
 		}
@@ -198,6 +213,7 @@ func (w *asgiCaller) finishResponse(c *pyshim.Conn) engine.Step {
 		w.events, w.next = c.Take(w.events[:0]), 0
 	}
 	w.reap(c)
+	w.dropEvents()
 	return s
 }
 
@@ -235,7 +251,9 @@ func (w *asgiCaller) ended(ev *pyshim.Sent) engine.Step {
 	if ev.Traceback == "" {
 		ev.Traceback = "the ASGI app returned without completing its response"
 	}
-	return w.out(engine.Step{Failed: true, Traceback: ev.Traceback})
+	s := w.out(engine.Step{Failed: true, Traceback: ev.Traceback})
+	w.dropEvents()
+	return s
 }
 
 // out completes s with the head, if not yet sent, and the body bytes.
@@ -245,7 +263,17 @@ func (w *asgiCaller) out(s engine.Step) engine.Step {
 		w.headSent = true
 	}
 	s.Body = w.buf
+	if (s.Done || s.Failed) && cap(w.buf) > maxKeptBuf {
+		w.buf = nil // the engine's Step keeps its bytes until it has sent them
+	}
 	return s
+}
+
+// dropEvents lets go of the events taken for a response that is over,
+// and of the body bytes they hold.
+func (w *asgiCaller) dropEvents() {
+	clear(w.events)
+	w.events, w.next = w.events[:0], 0
 }
 
 func (w *asgiCaller) closeFile() {
