@@ -137,6 +137,19 @@ type Step struct {
 	// (504 after Interrupt); with one, the connection is cut.
 	Failed    bool
 	Traceback string // may also be set on success (close() raised)
+	// TrailersFollow, on the Step with the head, says that the response
+	// ends with a trailer section (Trailers): the engine then frames the
+	// body chunked rather than by a Content-Length it would compute
+	// from a body it already holds whole.
+	TrailersFollow bool
+	// Trailers, on the last Step (Done), are the response's trailer
+	// fields, sent after the last chunk (RFC 9112 §7.1.2). They are
+	// validated as header fields are, and framing, routing and control
+	// fields are refused (RFC 9110 §6.5.1): an invalid one is logged and
+	// the connection cut without the last chunk. When the response is
+	// not chunked (an HTTP/1.0 client, the app's Content-Length, a HEAD
+	// request) they are dropped, as RFC 9110 §6.5.1 allows a recipient.
+	Trailers [][2][]byte
 	// Upgrade, on a Step Start returns, takes the connection over (a
 	// WebSocket, RFC 6455): the Step must be a complete 101 Switching
 	// Protocols with an Upgrade header, to a request that asked for one

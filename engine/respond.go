@@ -208,11 +208,20 @@ func (st *streamer) run(head []byte, step Step) bool {
 	if head != nil { // nil when write() already sent it
 		bufs = append(bufs, head)
 	}
+	cut := false // invalid trailers: the response ends without its last chunk
 	for {
 		bufs = c.w.frame(bufs, step.Body, step.Big)
 		c.acc.produced += int64(len(step.Body)+len(step.Big)) + step.File.Len
 		if step.Done && c.w.plan.Framing == wsgi.FrameChunked {
-			bufs = append(bufs, lastChunk)
+			last, err := c.w.lastChunk(step.Trailers)
+			if err != nil {
+				// The head is out: as for an app that fails mid-body,
+				// the client must see a truncated response.
+				c.logInvalidResponse(err)
+				cut = true
+			} else {
+				bufs = append(bufs, last)
+			}
 		}
 		var now time.Time // read only for a response that goes on
 		if !step.Done && step.File.Len == 0 {
@@ -267,7 +276,7 @@ func (st *streamer) run(head []byte, step Step) bool {
 		}
 	}
 	st.finish() // the app is done: free its thread before waiting on the client
-	if err := c.flushOut(); err != nil {
+	if err := c.flushOut(); err != nil || cut {
 		return false
 	}
 	return c.w.complete() && c.w.plan.KeepAlive
@@ -434,6 +443,20 @@ type bodyWriter struct {
 	plan      wsgi.Plan
 	remaining int64 // FrameLength: bytes still owed
 	sizes     [2][20]byte
+	trailer   []byte // the last chunk with trailer fields; nil without
+}
+
+// lastChunk returns the end of a chunked body: the 0-size chunk, then
+// the trailer section and its empty line (RFC 9112 §7.1.2):
+//
+//	no trailers → "0\r\n\r\n";  x-sum: 1 → "0\r\nx-sum: 1\r\n\r\n"
+func (w *bodyWriter) lastChunk(trailers [][2][]byte) ([]byte, error) {
+	if len(trailers) == 0 {
+		return lastChunk, nil
+	}
+	b, err := wsgi.AppendTrailers(append(w.trailer[:0], "0\r\n"...), trailers)
+	w.trailer = b
+	return b, err
 }
 
 // frame appends the parts to bufs with the framing of the plan: chunk

@@ -27,6 +27,8 @@ const sendfileStep = 4 << 20
 // last part of a body.
 func knownBodyLen(step *Step) int64 {
 	switch {
+	case step.TrailersFollow:
+		return -1 // chunked, to carry the trailers
 	case step.Done:
 		return int64(len(step.Body) + len(step.Big))
 	case step.File.Len > 0 && len(step.Big) == 0:

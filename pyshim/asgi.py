@@ -169,8 +169,9 @@ def decode_scope(b, ws):
         scope["subprotocols"] = protocols
     else:
         scope["method"] = method
-        # Go sends the file with sendfile(2) (asgi.go, the engine).
-        scope["extensions"] = {"http.response.pathsend": {}}
+        # Go sends the file with sendfile(2) (asgi.go, the engine), and
+        # trailers after the last chunk (engine/respond.go).
+        scope["extensions"] = {"http.response.pathsend": {}, "http.response.trailers": {}}
     return scope
 
 

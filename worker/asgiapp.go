@@ -46,6 +46,7 @@ type asgiCaller struct {
 	started  bool        // http.response.start came
 	headSent bool        // a Step carried the head
 	trailers bool        // the app announced http.response.trailers
+	trail    [][2][]byte // the trailer fields of its http.response.trailers events
 	bodyDone bool        // the last body event (or pathsend) came
 	complete bool        // the response is over: the last Step is Done
 	fileLast bool        // the last Step was http.response.pathsend's file
@@ -74,6 +75,8 @@ func (w *asgiCaller) Start(r *engine.Request, write func(engine.Step) bool) engi
 func (w *asgiCaller) reset() {
 	w.events, w.next = w.events[:0], 0
 	w.status, w.headers = w.status[:0], nil
+	clear(w.trail)
+	w.trail = w.trail[:0]
 	w.started, w.headSent, w.trailers, w.bodyDone, w.complete, w.fileLast = false, false, false, false, false, false
 }
 
@@ -179,8 +182,9 @@ func (w *asgiCaller) apply(c *pyshim.Conn, ev *pyshim.Sent) (engine.Step, bool) 
 			}
 		}
 	case pyshim.SentTrailers:
-		// The engine does not frame trailers yet: they are dropped, and
-		// the response ends with the last of them (docs/asgi.md).
+		// Gathered until the last (more_trailers false), which ends the
+		// response: the engine sends them after the last chunk.
+		w.trail = append(w.trail, ev.Headers...)
 		if !ev.More {
 			return w.finishResponse(c), true
 		}
@@ -260,7 +264,11 @@ func (w *asgiCaller) ended(ev *pyshim.Sent) engine.Step {
 func (w *asgiCaller) out(s engine.Step) engine.Step {
 	if w.started && !w.headSent {
 		s.HasHead, s.Status, s.Headers = true, w.status, w.headers
+		s.TrailersFollow = w.trailers
 		w.headSent = true
+	}
+	if s.Done && !s.Failed {
+		s.Trailers = w.trail
 	}
 	s.Body = w.buf
 	if (s.Done || s.Failed) && cap(w.buf) > maxKeptBuf {
