@@ -1,6 +1,8 @@
 package integration
 
 import (
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -27,6 +29,21 @@ func TestASGITrailers(t *testing.T) {
 	chunks, ok := strings.CutSuffix(body, trailers)
 	if !strings.Contains(out, "Transfer-Encoding: chunked\r\n") || !ok || dechunk(chunks) != "part one;part two" {
 		t.Errorf("a response with trailers, as curl --raw reads it:\n%q\nwant the body, then\n%q", out, trailers)
+	}
+
+	// http.response.pathsend's file goes out with sendfile as a chunk.
+	src, err := os.ReadFile(filepath.Join(appsDir, "asgi_trailers.py"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, errOut, err = curl(s.url("/file"))
+	if err != nil {
+		t.Fatalf("curl: %v\n%s", err, errOut)
+	}
+	_, body, _ = strings.Cut(out, "\r\n\r\n")
+	chunks, ok = strings.CutSuffix(body, "0\r\nx-checksum: file\r\n\r\n")
+	if !ok || dechunk(chunks) != string(src) {
+		t.Errorf("pathsend with trailers: %q; want the file chunked, then the trailer", out)
 	}
 
 	out, errOut, err = curl("-0", s.url("/trailers"))

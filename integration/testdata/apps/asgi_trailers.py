@@ -1,5 +1,6 @@
 """A plain ASGI app (no framework) sending response trailers
 (http.response.trailers, ASGI HTTP spec 2.4): runs under any CPython."""
+import os
 
 
 async def app(scope, receive, send):
@@ -12,6 +13,11 @@ async def app(scope, receive, send):
     # The server advertises the extension; an app asks for trailers only then.
     assert "http.response.trailers" in scope["extensions"], scope["extensions"]
     headers = [(b"content-type", b"text/plain")]
+    if scope["path"] == "/file":  # sendfile, then the trailers
+        await send({"type": "http.response.start", "status": 200, "headers": headers, "trailers": True})
+        await send({"type": "http.response.pathsend", "path": os.path.abspath(__file__)})
+        await send({"type": "http.response.trailers", "headers": [(b"x-checksum", b"file")]})
+        return
     if scope["path"] == "/length":
         headers.append((b"content-length", b"9"))
     await send({"type": "http.response.start", "status": 200, "headers": headers, "trailers": True})
