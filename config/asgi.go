@@ -40,18 +40,6 @@ func oneOf(v, what string, allowed ...string) (any, error) {
 	return nil, fmt.Errorf("unknown %s %q: %s", what, v, strings.Join(allowed, ", "))
 }
 
-// checkASGI applies the rules between the ASGI worker and the other
-// settings.
-func checkASGI(c *Config) error {
-	if c.WorkerClass != WorkerClassASGI {
-		return nil
-	}
-	if c.Protocol == ProtocolUwsgi {
-		return &Error{Name: "--protocol", Err: fmt.Errorf("uwsgi is not served to ASGI apps (--worker-class asgi) yet")}
-	}
-	return nil
-}
-
 // asgiSettings take their place in settings after the worker processes.
 var asgiSettings = []*setting{
 	// Uvicorn's flags under Gunicorn's setting names

@@ -461,8 +461,5 @@ func finish(c *Config, action Action) error {
 		return &Error{Err: errors.New("no WSGI app given: pass MODULE:APP (such as mysite.wsgi:application) " +
 			"or set wsgi_app in the config file")}
 	}
-	if err := checkASGI(c); err != nil { // asgi.go
-		return err
-	}
 	return checkTLS(c) // tls.go
 }

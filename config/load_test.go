@@ -303,8 +303,6 @@ func TestLoadErrors(t *testing.T) {
 			want: `--loop: unknown event loop "trio": auto, asyncio, uvloop`},
 		{name: "unknown lifespan", args: []string{"a:b", "-k", "asgi", "--lifespan", "yes"},
 			want: `--lifespan: unknown lifespan mode "yes": auto, on, off`},
-		{name: "asgi over uwsgi", args: []string{"a:b", "-k", "asgi", "--protocol", "uwsgi"},
-			want: `--protocol: uwsgi is not served to ASGI apps (--worker-class asgi) yet`},
 		{name: "bind without brackets", args: []string{"a:b", "-b", "::1:80"},
 			want: `-b: bind "::1:80": IPv6 addresses need brackets, as in [::1]:8000`},
 		{name: "bind bad port", args: []string{"a:b", "-b", "localhost:http"},

@@ -21,6 +21,7 @@ type Scope struct {
 	Method      string // HTTP only
 	Scheme      string // "http", "https"; "ws", "wss" for a WebSocket
 	RawPath     []byte // the request target's path, as sent, without the query
+	Path        []byte // the decoded path when known (uwsgi); nil: RawPath percent-decoded
 	Query       []byte // after "?", as sent, without it
 	RootPath    string // SCRIPT_NAME: where the app is mounted
 	Headers     [][2][]byte
@@ -270,7 +271,11 @@ func encodeScope(b []byte, s *Scope) []byte {
 	put([]byte(s.HTTPVersion))
 	put([]byte(s.Method))
 	put([]byte(s.Scheme))
-	put(percentDecode(s.RawPath))
+	if s.Path != nil {
+		put(s.Path)
+	} else {
+		put(percentDecode(s.RawPath))
+	}
 	put(s.RawPath)
 	put(s.Query)
 	put([]byte(s.RootPath))

@@ -9,6 +9,7 @@ import (
 
 	"github.com/gowsgi/gowsgi/engine"
 	"github.com/gowsgi/gowsgi/pyshim"
+	"github.com/gowsgi/gowsgi/wsgi"
 	"github.com/rs/zerolog"
 )
 
@@ -38,8 +39,9 @@ type asgiCaller struct {
 	// events were taken from conn; next is the first not yet applied.
 	events []pyshim.Sent
 	next   int
-	scope  pyshim.Scope // reused across requests
-	body   *bodyFeed    // the request's body; nil between requests
+	scope  pyshim.Scope     // reused across requests
+	uwsgi  *wsgi.UwsgiScope // a uwsgi request's vars; reused
+	body   *bodyFeed        // the request's body; nil between requests
 
 	status   []byte      // "200 OK", once http.response.start came
 	headers  [][2][]byte // its headers
@@ -325,7 +327,11 @@ func logDone(log zerolog.Logger, ev *pyshim.Sent) {
 
 // scopeOf describes r for the ASGI scope, in w's reused storage.
 func (w *asgiCaller) scopeOf(r *engine.Request) *pyshim.Scope {
+	if r.Uwsgi != nil {
+		return w.uwsgiScopeOf(r) // asgiuwsgi.go
+	}
 	s, h, c := &w.scope, r.Head, r.Conn
+	s.Path = nil
 	s.HTTPVersion = "1.1"
 	if h.Minor == 0 {
 		s.HTTPVersion = "1.0"

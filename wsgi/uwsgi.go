@@ -151,24 +151,31 @@ func (e *Environ) addOr(id uint8, value []byte, sent bool, fallback string) {
 	e.addString(id, fallback)
 }
 
-// addUwsgiPath adds PATH_INFO: the var, else the decoded path of
-// REQUEST_URI, less the mount point when strip is set and it prefixes
-// the path at a segment boundary.
+// addUwsgiPath adds PATH_INFO (appendUwsgiPath).
 func (e *Environ) addUwsgiPath(v *uwsgiVars, scriptName string, strip bool) {
 	e.buf = append(e.buf, idPathInfo, 0, 0, 0, 0)
 	lenAt, start := len(e.buf)-4, len(e.buf)
+	e.buf = appendUwsgiPath(e.buf, v, scriptName, strip)
+	binary.NativeEndian.PutUint32(e.buf[lenAt:], uint32(len(e.buf)-start))
+}
+
+// appendUwsgiPath appends PATH_INFO to dst: the var, else the decoded
+// path of REQUEST_URI, less the mount point when strip is set and it
+// prefixes the path at a segment boundary.
+func appendUwsgiPath(dst []byte, v *uwsgiVars, scriptName string, strip bool) []byte {
+	start := len(dst)
 	switch {
 	case v.has&hasPathInfo != 0:
-		e.buf = append(e.buf, v.pathInfo...)
+		dst = append(dst, v.pathInfo...)
 	case v.has&hasRequestURI != 0:
 		path, _, _ := bytes.Cut(v.requestURI, []byte("?"))
-		e.buf = AppendUnescapedPath(e.buf, path)
+		dst = AppendUnescapedPath(dst, path)
 	}
-	if strip && scriptName != "" && hasPathPrefix(e.buf[start:], scriptName) {
-		n := copy(e.buf[start:], e.buf[start+len(scriptName):])
-		e.buf = e.buf[:start+n]
+	if strip && scriptName != "" && hasPathPrefix(dst[start:], scriptName) {
+		n := copy(dst[start:], dst[start+len(scriptName):])
+		dst = dst[:start+n]
 	}
-	binary.NativeEndian.PutUint32(e.buf[lenAt:], uint32(len(e.buf)-start))
+	return dst
 }
 
 // orDerivedQuery is QUERY_STRING, else what follows '?' in REQUEST_URI.

@@ -1,0 +1,30 @@
+package worker
+
+import (
+	"github.com/gowsgi/gowsgi/engine"
+	"github.com/gowsgi/gowsgi/pyshim"
+	"github.com/gowsgi/gowsgi/wsgi"
+)
+
+// uwsgiScopeOf describes a request that came as a uwsgi packet
+// (--protocol uwsgi): the scope is read from the front end's CGI vars
+// by the rules the WSGI environ follows (wsgi.UwsgiScope). A packet is
+// never a WebSocket (uwsgi_pass cannot upgrade; isWebSocket), so an
+// Upgrade header in it reaches the app as an http scope's header, as
+// uWSGI hands it to a WSGI app.
+func (w *asgiCaller) uwsgiScopeOf(r *engine.Request) *pyshim.Scope {
+	if w.uwsgi == nil {
+		w.uwsgi = new(wsgi.UwsgiScope)
+	}
+	u, s := w.uwsgi, &w.scope
+	u.ReadUwsgi(r.Uwsgi, r.Conn)
+	s.HTTPVersion = u.HTTPVersion
+	s.Method = string(r.Uwsgi.Method)
+	s.Scheme = u.Scheme
+	s.Path, s.RawPath, s.Query = u.Path, u.RawPath, u.Query
+	s.RootPath = u.ScriptName
+	s.Headers = append(s.Headers[:0], u.Headers...)
+	s.Client = pyshim.Addr{Host: u.RemoteAddr, Port: atoiOr(u.RemotePort, -1)}
+	s.Server = pyshim.Addr{Host: u.ServerName, Port: atoiOr(u.ServerPort, -1)}
+	return s
+}
