@@ -102,6 +102,8 @@ type Request struct {
 	// sees it, for the access log's %({name}e)s; it may be called until
 	// the next request on the connection begins.
 	Var func(name string) (string, bool)
+
+	c *conn // the connection, for WatchClient (watch.go)
 }
 
 // Body is the request body: in memory (Data), or File: a file that

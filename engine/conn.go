@@ -37,8 +37,9 @@ type conn struct {
 	fwdTrust int8
 	w        bodyWriter
 	out      outbox
-	hold     holder     // sends held bytes while the app runs
-	guard    panicGuard // the request a panic would leave behind: containPanic
+	hold     holder      // sends held bytes while the app runs
+	watch    clientWatch // watches for the client going away while the app waits: watch.go
+	guard    panicGuard  // the request a panic would leave behind: containPanic
 	// Scratch for one response step's buffers, and for those plus the
 	// outbox, so that framing a step allocates nothing.
 	step [maxIov][]byte
@@ -73,6 +74,7 @@ func (c *conn) open(s *Server, sk *sock, now time.Time) {
 		c.reader.Reset()
 	}
 	c.srv, c.nc = s, sk
+	c.appReq.c = c
 	c.info = connInfo(sk)
 	c.req = httpparse.Request{Headers: c.req.Headers[:0]}
 	c.body = requestBody{}

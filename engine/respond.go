@@ -43,6 +43,7 @@ func (c *conn) respondOnce() bool {
 	c.srv.stats.arrive()
 	defer c.endRequest(start)
 	defer c.postRequestHook() // before endRequest, which clears c.acc
+	defer c.endWatch()        // first: the Caller is done with the response by then
 
 	sl := c.srv.takeSlotFor(c, start)
 	st := &streamer{c: c, sl: sl, x: sl.x}
@@ -68,8 +69,10 @@ func (c *conn) respondOnce() bool {
 		// write() already sent the head: a failure now can only cut the
 		// connection, and the rest goes out as usual.
 		if step.Failed {
-			c.logAppError(step.Traceback)
 			st.finish()
+			if !c.leftBeforeAnswer(step.Traceback) {
+				c.logAppError(step.Traceback)
+			}
 			return false
 		}
 		if step.Traceback != "" {
@@ -79,6 +82,9 @@ func (c *conn) respondOnce() bool {
 	}
 	if step.Failed {
 		st.finish()
+		if c.leftBeforeAnswer(step.Traceback) {
+			return false
+		}
 		c.logAppError(step.Traceback)
 		if st.headErr != nil {
 			c.logInvalidResponse(st.headErr)
@@ -257,6 +263,10 @@ func (st *streamer) run(head []byte, step Step) bool {
 		step = st.x.call.Next()
 		heldErr := c.hold.endWait()
 		if step.Failed {
+			if c.leftBeforeAnswer(step.Traceback) {
+				st.finish() // nobody to send the rest to
+				return false
+			}
 			// The head is out, or held: cut the connection after the
 			// bytes held so far, so the client sees a truncated response
 			// rather than a complete-looking one.

@@ -42,6 +42,8 @@ type asgiCaller struct {
 	scope  pyshim.Scope     // reused across requests
 	uwsgi  *wsgi.UwsgiScope // a uwsgi request's vars; reused
 	body   *bodyFeed        // the request's body; nil between requests
+	req    *engine.Request  // the request in flight, for its WatchClient; nil between requests
+	gone   <-chan struct{}  // closed when the client left while the app waited: asgibody.go
 
 	status   []byte      // "200 OK", once http.response.start came
 	headers  [][2][]byte // its headers
@@ -70,13 +72,13 @@ func (w *asgiCaller) Start(r *engine.Request, write func(engine.Step) bool) engi
 		return engine.Step{Failed: true, Traceback: err.Error()}
 	}
 	w.conn.Store(c)
-	w.body = newBodyFeed(c, r.Body)
+	w.body, w.req = newBodyFeed(c, r.Body), r
 	return w.step()
 }
 
 func (w *asgiCaller) reset() {
 	w.events, w.next = w.events[:0], 0
-	w.status, w.headers = w.status[:0], nil
+	w.status, w.headers, w.gone, w.req = w.status[:0], nil, nil, nil
 	clear(w.trail)
 	w.trail = w.trail[:0]
 	w.started, w.headSent, w.trailers, w.bodyDone, w.complete, w.fileLast = false, false, false, false, false, false
@@ -104,7 +106,7 @@ func (w *asgiCaller) Abort() string {
 // conn is cleared. It returns the request's Conn, nil if none.
 func (w *asgiCaller) detach() *pyshim.Conn {
 	w.body.end()
-	w.body = nil
+	w.body, w.req = nil, nil
 	return w.conn.Swap(nil)
 }
 
@@ -159,7 +161,11 @@ func (w *asgiCaller) step() engine.Step {
 		if len(w.buf) > 0 && w.started {
 			return w.out(engine.Step{}) // what the app sent so far; it has not finished
 		}
-		<-c.Ready()
+		select {
+		case <-c.Ready():
+		case <-w.gone: // nil unless the app waits past the body
+			return w.clientGone(c)
+		}
 		clear(w.events)
 		w.events, w.next = c.Take(w.events[:0]), 0
 	}
@@ -170,7 +176,9 @@ func (w *asgiCaller) step() engine.Step {
 func (w *asgiCaller) apply(c *pyshim.Conn, ev *pyshim.Sent) (engine.Step, bool) {
 	switch ev.Kind {
 	case pyshim.SentWant:
-		w.body.want()
+		if w.body.want() {
+			w.watchClient()
+		}
 	case pyshim.SentStart:
 		w.status = strconv.AppendInt(w.status[:0], int64(ev.Status), 10)
 		w.status = append(append(w.status, ' '), http.StatusText(ev.Status)...)

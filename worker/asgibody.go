@@ -3,6 +3,7 @@ package worker
 import (
 	"io"
 	"os"
+	"sync/atomic"
 
 	"github.com/gowsgi/gowsgi/engine"
 	"github.com/gowsgi/gowsgi/pyshim"
@@ -22,8 +23,11 @@ type bodyFeed struct {
 	file *os.File
 	pipe bool  // file is a pipe: read it with Read, on the feeder
 	off  int64 // next offset in file
-	done bool
+	done bool  // the feeder's (a pipe's) or else the request goroutine's
 	buf  []byte
+	// delivered: the whole body went to the app (the last http.request
+	// event); set where done is, read by the request goroutine.
+	delivered atomic.Bool
 	// wants wakes the feeder goroutine of a pipe; nil until the first
 	// want. stop ends it with the request.
 	wants chan struct{}
@@ -39,11 +43,17 @@ func newBodyFeed(c *pyshim.Conn, b engine.Body) *bodyFeed {
 	return f
 }
 
-// want answers the app's wait in receive(). Request goroutine.
-func (f *bodyFeed) want() {
+// want answers the app's wait in receive(). It reports whether the body
+// was all delivered: the app then waits past it, for http.disconnect
+// (the Caller watches the client, watchClient). Request goroutine; f is
+// nil for a WebSocket's denial, which has no body to give.
+func (f *bodyFeed) want() (past bool) {
+	if f == nil || f.delivered.Load() {
+		return f != nil
+	}
 	if !f.pipe {
 		f.next()
-		return
+		return false
 	}
 	if f.wants == nil {
 		f.wants, f.stop = make(chan struct{}, 1), make(chan struct{})
@@ -53,6 +63,7 @@ func (f *bodyFeed) want() {
 	case f.wants <- struct{}{}:
 	default:
 	}
+	return false
 }
 
 // end stops the feeder, if any, when the request is over. A feeder
@@ -86,6 +97,7 @@ func (f *bodyFeed) next() {
 	if f.file == nil {
 		n := min(len(f.data), bodyChunk)
 		f.done = n == len(f.data)
+		f.delivered.Store(f.done)
 		f.c.Body(f.data[:n], !f.done)
 		f.data = f.data[n:]
 		return
@@ -106,9 +118,35 @@ func (f *bodyFeed) next() {
 		f.c.Body(f.buf[:n], true)
 	case err == io.EOF:
 		f.done = true
+		f.delivered.Store(true)
 		f.c.Body(nil, false)
 	default:
 		f.done = true
 		f.c.Disconnect(0, "")
 	}
+}
+
+// watchClient starts the engine's watch of the connection once the app
+// waits in receive() with the body all delivered (a long poll, Starlette's
+// StreamingResponse listening for http.disconnect, an app awaiting its
+// client's going): only such a request pays for it (a goroutine and a
+// read). Request goroutine.
+func (w *asgiCaller) watchClient() {
+	if w.gone == nil && w.req != nil {
+		w.gone = w.req.WatchClient()
+	}
+}
+
+// clientGone ends the response of a client that went away while its app
+// waited (the watch fired): the app gets http.disconnect (ASGI HTTP spec
+// 2.4; its send() raises ClientDisconnected from then on), a reaper
+// waits for its end and logs what it raised at debug level, and the
+// engine, which saw the client go, closes the connection without an
+// answer.
+func (w *asgiCaller) clientGone(c *pyshim.Conn) engine.Step {
+	c.Disconnect(0, "")
+	w.detach()
+	w.reap(c)
+	w.complete = true
+	return engine.Step{Failed: true}
 }
