@@ -145,6 +145,9 @@ func (st *streamer) begin(step *Step, bodyLen int64) ([]byte, error) {
 	head, plan, err := wsgi.AppendHead(st.x.head[:0], step.Status, st.x.fields, ex, c.srv.dates.Get(now))
 	if err == nil {
 		head = c.appendRequestID(head, st.x.fields)
+		if step.TrailersFollow && plan.Framing == wsgi.FrameChunked {
+			head = appendTrailerFields(head, st.x.fields) // trailerfield.go
+		}
 	}
 	clear(st.x.fields) // they point into the Caller's storage
 	st.x.head = head[:0]
