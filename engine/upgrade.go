@@ -35,9 +35,20 @@ func (u upgraded) Stopping() <-chan struct{}          { return u.c.srv.stop }
 
 // asksUpgrade reports whether the request asks to switch protocols
 // (RFC 9110 §7.8): an Upgrade header, and "upgrade" among the
-// Connection options; never on a uwsgi connection or before HTTP/1.1.
+// Connection options, from HTTP/1.1 on. On a uwsgi connection the
+// headers are the packet's HTTP_UPGRADE and HTTP_CONNECTION vars and
+// the version SERVER_PROTOCOL's: nginx passes them (uwsgi_params passes
+// every request header) and, on a 101 to a request with Upgrade, tunnels
+// the connection both ways as proxy_pass does. Never while a streamed
+// body still reads the socket: the upgraded protocol's bytes follow it.
 func (c *conn) asksUpgrade() bool {
-	if c.uwsgi != nil || c.req.Minor < 1 || len(requestHeader(c.req.Headers, "upgrade")) == 0 {
+	if c.body.stream.Load() != nil {
+		return false
+	}
+	if c.uwsgi != nil {
+		return uwsgiAsksUpgrade(c.uwsgi)
+	}
+	if c.req.Minor < 1 || len(requestHeader(c.req.Headers, "upgrade")) == 0 {
 		return false
 	}
 	for i := range c.req.Headers {

@@ -38,7 +38,9 @@ func newUwsgiFront(cfg *config.Config, log zerolog.Logger) *uwsgiFront {
 // Apache open a connection per request and read the response until it
 // closes, so the response is HTTP/1.0-framed: Content-Length when known,
 // else the end of the connection, never chunked (neither front end
-// decodes chunked from a uwsgi backend).
+// decodes chunked from a uwsgi backend). A 101 to a packet that asks
+// for it (uwsgiAsksUpgrade; a WebSocket) takes the connection over
+// instead: nginx then tunnels it both ways.
 //
 // A peer outside --uwsgi-allow-from gets a 403. A malformed packet gets
 // the connection closed and a log line: its framing is unknown, and the
@@ -143,6 +145,25 @@ func (c *conn) requestFromPacket(p *uwsgiproto.Packet) {
 	if addr := remoteAddrVar(p); len(addr) > 0 {
 		c.info.RemoteAddr = string(addr) // the access log shows the client, not the front end
 	}
+}
+
+// uwsgiAsksUpgrade is asksUpgrade for a packet: HTTP_UPGRADE not empty,
+// "upgrade" among HTTP_CONNECTION's options, SERVER_PROTOCOL HTTP/1.1
+// or later (or absent, as the scope reads it).
+func uwsgiAsksUpgrade(p *uwsgiproto.Packet) bool {
+	if major, minor := wsgi.UwsgiHTTPVersion(p); major == 1 && minor < 1 {
+		return false
+	}
+	upgrade := wsgi.UwsgiHeader(p, "upgrade")
+	if len(upgrade) == 0 || len(upgrade[0]) == 0 {
+		return false
+	}
+	for _, v := range wsgi.UwsgiHeader(p, "connection") {
+		if hasConnectionOption(v, "upgrade") {
+			return true
+		}
+	}
+	return false
 }
 
 func remoteAddrVar(p *uwsgiproto.Packet) []byte {

@@ -8,10 +8,10 @@ import (
 
 // uwsgiScopeOf describes a request that came as a uwsgi packet
 // (--protocol uwsgi): the scope is read from the front end's CGI vars
-// by the rules the WSGI environ follows (wsgi.UwsgiScope). A packet is
-// never a WebSocket (uwsgi_pass cannot upgrade; isWebSocket), so an
-// Upgrade header in it reaches the app as an http scope's header, as
-// uWSGI hands it to a WSGI app.
+// by the rules the WSGI environ follows (wsgi.UwsgiScope). A packet
+// whose HTTP_* vars ask for a WebSocket (isWebSocket) gets this scope
+// too, made a websocket one: nginx's uwsgi_pass tunnels the 101 and the
+// frames after it, as uWSGI's own websockets behind it rely on.
 func (w *asgiCaller) uwsgiScopeOf(r *engine.Request) *pyshim.Scope {
 	if w.uwsgi == nil {
 		w.uwsgi = new(wsgi.UwsgiScope)

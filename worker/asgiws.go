@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"errors"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -12,6 +13,7 @@ import (
 	"github.com/gowsgi/gowsgi/engine"
 	"github.com/gowsgi/gowsgi/pyshim"
 	"github.com/gowsgi/gowsgi/websocket"
+	"github.com/gowsgi/gowsgi/wsgi"
 	"github.com/rs/zerolog"
 )
 
@@ -33,8 +35,19 @@ type wsLimits struct {
 	writeTimeout time.Duration // --write-timeout: a client that takes nothing this long is gone
 }
 
-// headerLookup is websocket.Request.Header over the request's fields.
+// headerLookup is websocket.Request.Header over the request's fields,
+// or over a uwsgi packet's HTTP_* vars (nginx passes the handshake's
+// fields as HTTP_UPGRADE, HTTP_SEC_WEBSOCKET_KEY, ...).
 func headerLookup(r *engine.Request) func(string) []string {
+	if r.Uwsgi != nil {
+		return func(name string) []string {
+			var vs []string
+			for _, v := range wsgi.UwsgiHeader(r.Uwsgi, name) {
+				vs = append(vs, string(v))
+			}
+			return vs
+		}
+	}
 	return func(name string) []string {
 		var vs []string
 		for _, f := range r.Head.Headers {
@@ -46,18 +59,30 @@ func headerLookup(r *engine.Request) func(string) []string {
 	}
 }
 
-// isWebSocket reports whether r asks to become a WebSocket.
+// isWebSocket reports whether r asks to become a WebSocket, over HTTP
+// or in a uwsgi packet.
 func isWebSocket(r *engine.Request) bool {
-	return r.Uwsgi == nil && websocket.IsUpgrade(headerLookup(r))
+	return websocket.IsUpgrade(headerLookup(r))
+}
+
+// handshakeRequest is what the opening handshake reads of r: a uwsgi
+// packet's method, and its client's version from SERVER_PROTOCOL.
+func handshakeRequest(r *engine.Request) websocket.Request {
+	req := websocket.Request{Header: headerLookup(r)}
+	if r.Uwsgi != nil {
+		req.Method = string(r.Uwsgi.Method)
+		req.Major, req.Minor = wsgi.UwsgiHTTPVersion(r.Uwsgi)
+		return req
+	}
+	req.Method, req.Major, req.Minor = string(r.Head.Method), r.Head.Major, r.Head.Minor
+	return req
 }
 
 // startWebSocket checks the handshake and starts the app with a
 // websocket scope; the first Step is the 101 with the session, or the
 // app's refusal.
 func (w *asgiCaller) startWebSocket(r *engine.Request) engine.Step {
-	h := r.Head
-	hs, err := websocket.ParseRequest(websocket.Request{Method: string(h.Method), Major: h.Major, Minor: h.Minor,
-		Header: headerLookup(r)})
+	hs, err := websocket.ParseRequest(handshakeRequest(r))
 	if err != nil {
 		var he *websocket.HandshakeError
 		if errors.As(err, &he) {
@@ -66,9 +91,11 @@ func (w *asgiCaller) startWebSocket(r *engine.Request) engine.Step {
 		return engine.Step{Failed: true, Traceback: err.Error()}
 	}
 	scope := w.scopeOf(r)
-	scope.Scheme = "ws"
-	if r.Conn.Scheme == "https" {
+	// The connection's scheme, or the front end's (HTTPS, REQUEST_SCHEME).
+	if scope.Scheme == "https" {
 		scope.Scheme = "wss"
+	} else {
+		scope.Scheme = "ws"
 	}
 	c, err := w.app.loop.OpenWebSocket(scope, w.app.budget)
 	if err != nil {
@@ -135,7 +162,11 @@ func (w *asgiCaller) accept(c *pyshim.Conn, hs *websocket.Handshake, ev *pyshim.
 		w.reap(c)
 		return engine.Step{Failed: true, Traceback: "websocket.accept: " + err.Error()}
 	}
-	s := &wsSession{c: c, deflate: deflate, limits: w.app.ws, log: w.app.log}
+	// What the app sent after websocket.accept in the same batch (a
+	// greeting, even its close or its end) is the session's to send.
+	early := slices.Clone(w.events[w.next:])
+	w.next = len(w.events)
+	s := &wsSession{c: c, early: early, deflate: deflate, limits: w.app.ws, log: w.app.log}
 	return engine.Step{HasHead: true, Status: []byte("101 Switching Protocols"), Headers: headFields(head),
 		Done: true, Upgrade: s.run}
 }
@@ -162,7 +193,8 @@ type wsSession struct {
 	// taken. stop ends a reader waiting for one.
 	wants   chan struct{}
 	stop    chan struct{}
-	appDone bool // SentDone was taken: the app's call is over
+	appDone bool          // SentDone was taken: the app's call is over
+	early   []pyshim.Sent // events taken with websocket.accept, sent first
 	deflate *websocket.DeflateParams
 	limits  wsLimits
 	log     zerolog.Logger
@@ -198,6 +230,37 @@ func (s *wsSession) run(u engine.Upgraded) {
 			closeSent = true
 		}
 	}
+	handle := func(evs []pyshim.Sent) {
+		for i := range evs {
+			ev := &evs[i]
+			switch ev.Kind {
+			case pyshim.SentWSSend:
+				if !closeSent {
+					op := websocket.OpBinary
+					if ev.Text {
+						op = websocket.OpText
+					}
+					out = wr.AppendMessage(out, op, ev.Body)
+				}
+			case pyshim.SentWSClose:
+				sendClose(websocket.CloseCode(ev.Status), ev.Reason)
+			case pyshim.SentWant:
+				select {
+				case s.wants <- struct{}{}:
+				default:
+				}
+			case pyshim.SentDone:
+				s.appDone = true
+				if ev.Traceback != "" && !ev.ClientGone {
+					s.log.Error().Msg("exception in the ASGI app's WebSocket:\n" + ev.Traceback)
+					sendClose(websocket.CloseCode(1011), "")
+				}
+				sendClose(websocket.CloseCode(1000), "")
+			}
+		}
+	}
+	handle(s.early)
+	s.early = nil
 	for !(s.appDone && closeSent) || len(out) > 0 {
 		if len(out) > 0 {
 			if s.limits.writeTimeout > 0 {
@@ -213,33 +276,7 @@ func (s *wsSession) run(u engine.Upgraded) {
 		select {
 		case <-s.c.Ready():
 			evs = s.c.Take(evs[:0])
-			for i := range evs {
-				ev := &evs[i]
-				switch ev.Kind {
-				case pyshim.SentWSSend:
-					if !closeSent {
-						op := websocket.OpBinary
-						if ev.Text {
-							op = websocket.OpText
-						}
-						out = wr.AppendMessage(out, op, ev.Body)
-					}
-				case pyshim.SentWSClose:
-					sendClose(websocket.CloseCode(ev.Status), ev.Reason)
-				case pyshim.SentWant:
-					select {
-					case s.wants <- struct{}{}:
-					default:
-					}
-				case pyshim.SentDone:
-					s.appDone = true
-					if ev.Traceback != "" && !ev.ClientGone {
-						s.log.Error().Msg("exception in the ASGI app's WebSocket:\n" + ev.Traceback)
-						sendClose(websocket.CloseCode(1011), "")
-					}
-					sendClose(websocket.CloseCode(1000), "")
-				}
-			}
+			handle(evs)
 		case f := <-control:
 			if f == nil { // the client's close (answered) or a broken connection
 				closeSent = true
@@ -253,7 +290,9 @@ func (s *wsSession) run(u engine.Upgraded) {
 			}
 			out = append(out, f...)
 		case <-ping:
-			out = websocket.AppendPing(out, nil)
+			if !closeSent { // nothing follows a Close (RFC 6455 §5.5.1)
+				out = websocket.AppendPing(out, nil)
+			}
 		case <-stopping: // a graceful stop: going away (RFC 6455 §7.4.1)
 			stopping = nil
 			sendClose(websocket.CloseCode(1001), "")
@@ -356,6 +395,12 @@ func echoCode(code websocket.CloseCode) websocket.CloseCode {
 func (s *wsSession) drain() {
 	if s.appDone {
 		return
+	}
+	for i := range s.early { // the session failed before it sent them
+		if s.early[i].Kind == pyshim.SentDone {
+			logDone(s.log, &s.early[i])
+			return
+		}
 	}
 	var evs []pyshim.Sent
 	for range s.c.Ready() {

@@ -142,3 +142,57 @@ func stringOr(value []byte, sent bool, fallback string) string {
 	}
 	return fallback
 }
+
+// UwsgiHeader returns the values of the request header named lower (in
+// lower case) that a front end passed as HTTP_* vars, one per var in
+// the order sent (nginx sends a repeated header line as a repeated var);
+// nil when there is none. "sec-websocket-key" reads
+// HTTP_SEC_WEBSOCKET_KEY. A header whose name holds "_" cannot be told
+// from one with "-" here; front ends drop such names (nginx's
+// underscores_in_headers off), as the environ does.
+func UwsgiHeader(p *uwsgiproto.Packet, lower string) [][]byte {
+	var vs [][]byte
+	for i := range p.Vars {
+		if isHeaderVarFor(p.Vars[i].Key, lower) {
+			vs = append(vs, p.Vars[i].Value)
+		}
+	}
+	return vs
+}
+
+// isHeaderVarFor reports whether key is the CGI var of the header named
+// lower: "HTTP_X_A_B" for "x-a-b".
+func isHeaderVarFor(key []byte, lower string) bool {
+	if len(key) != len("HTTP_")+len(lower) || string(key[:5]) != "HTTP_" {
+		return false
+	}
+	for i := 0; i < len(lower); i++ {
+		b := lower[i]
+		switch {
+		case b == '-':
+			b = '_'
+		case 'a' <= b && b <= 'z':
+			b -= 'a' - 'A'
+		}
+		if key[5+i] != b {
+			return false
+		}
+	}
+	return true
+}
+
+// UwsgiHTTPVersion is the client's HTTP version, from SERVER_PROTOCOL
+// ("HTTP/1.0" → 1, 0), as the scope's http_version reads it: 1.1 when
+// absent or unknown.
+func UwsgiHTTPVersion(p *uwsgiproto.Packet) (major, minor int) {
+	protocol, _ := p.Get("SERVER_PROTOCOL")
+	switch asgiVersion(protocol) {
+	case "1.0":
+		return 1, 0
+	case "2":
+		return 2, 0
+	case "3":
+		return 3, 0
+	}
+	return 1, 1
+}

@@ -42,3 +42,34 @@ func TestUwsgiScope(t *testing.T) {
 		}
 	}
 }
+
+// The handshake fields of a WebSocket upgrade as nginx passes them.
+func TestUwsgiHeaderAndVersion(t *testing.T) {
+	p := packet(t, 0, "REQUEST_METHOD", "GET", "SERVER_PROTOCOL", "HTTP/1.1", "HTTP_UPGRADE", "websocket",
+		"HTTP_SEC_WEBSOCKET_PROTOCOL", "a", "HTTP_SEC_WEBSOCKET_PROTOCOL", "b", "HTTP_SEC_WEBSOCKET_KEYX", "no",
+		"SEC_WEBSOCKET_KEY", "no", "HTTP_SEC_WEBSOCKET_KEY", "k")
+	cases := []struct{ name, want string }{
+		{"upgrade", "[websocket]"},
+		{"sec-websocket-protocol", "[a b]"},
+		{"sec-websocket-key", "[k]"},
+		{"origin", "[]"},
+	}
+	for _, tc := range cases {
+		if got := fmt.Sprintf("%s", UwsgiHeader(p, tc.name)); got != tc.want {
+			t.Errorf("UwsgiHeader(%q) = %s; want %s", tc.name, got, tc.want)
+		}
+	}
+	versions := []struct {
+		protocol     string
+		major, minor int
+	}{{"HTTP/1.0", 1, 0}, {"HTTP/1.1", 1, 1}, {"HTTP/2.0", 2, 0}, {"", 1, 1}, {"SPDY/3", 1, 1}}
+	for _, v := range versions {
+		kv := []string{"REQUEST_METHOD", "GET"}
+		if v.protocol != "" {
+			kv = append(kv, "SERVER_PROTOCOL", v.protocol)
+		}
+		if major, minor := UwsgiHTTPVersion(packet(t, 0, kv...)); major != v.major || minor != v.minor {
+			t.Errorf("SERVER_PROTOCOL %q: %d.%d; want %d.%d", v.protocol, major, minor, v.major, v.minor)
+		}
+	}
+}
