@@ -3,16 +3,20 @@ package engine
 import (
 	"bytes"
 	"errors"
+	"io"
 	"net/http"
 	"time"
 
 	"github.com/gowsgi/gowsgi/wsgi"
+	"golang.org/x/sys/unix"
 )
 
 // Upgraded is a connection an app took over after answering 101
 // Switching Protocols (Step.Upgrade): a WebSocket, after RFC 6455's
 // handshake. Reads return first the bytes the client sent past the
-// request head; Read and Write may run on two goroutines at once.
+// request head; Read and Write may run on two goroutines at once, but
+// none may still run once Upgrade returns: the engine then reads what
+// the client still sends, and drops it, before it closes the connection.
 type Upgraded interface {
 	Read(p []byte) (int, error)
 	Write(p []byte) (int, error)
@@ -104,8 +108,8 @@ func hasConnectionOption(list []byte, opt string) bool {
 // upgrade answers a Step that takes the connection over: the 101 head
 // goes out, the app's slot and Caller are given back, and the app's
 // Upgrade runs on this goroutine with the connection until it returns;
-// the connection then closes. A Step that does not fit (not 101, not
-// complete, a request that did not ask) is an invalid response.
+// the connection then closes, lingering. A Step that does not fit (not
+// 101, not complete, a request that did not ask) is an invalid response.
 func (c *conn) upgrade(st *streamer, step *Step) bool {
 	code, err := wsgi.ParseStatus(step.Status)
 	if err == nil && (code != http.StatusSwitchingProtocols || !step.Done || !c.asksUpgrade()) {
@@ -139,7 +143,24 @@ func (c *conn) upgrade(st *streamer, step *Step) bool {
 	c.nc.SetDeadline(time.Time{})
 	c.nc.leaveGate()
 	run(upgraded{c})
+	c.lingerUpgraded()
 	return false
+}
+
+// lingerUpgraded closes a taken-over connection as lingeringClose does
+// an errored one, but bounded by time alone. A session that ended on a
+// frame it refused (a WebSocket message over --ws-max-size, refused at
+// its header) leaves the rest of it unread, as large as that limit:
+// closing then would reset the connection (or, on a unix socket, fail
+// the peer's writes), and nginx tunnelling the socket then drops the
+// Close frame it has not relayed yet. The peer could already send for
+// as long as the session lasted; half a second more costs no more.
+func (c *conn) lingerUpgraded() {
+	if rc, err := c.nc.SyscallConn(); err == nil {
+		rc.Control(func(fd uintptr) { unix.Shutdown(int(fd), unix.SHUT_WR) })
+	}
+	c.nc.SetReadDeadline(time.Now().Add(lingerTimeout))
+	io.Copy(io.Discard, c.nc)
 }
 
 // leaveGate takes the socket out of the accept gate for good: an

@@ -36,6 +36,9 @@ func upgradeRoutes(sessions chan<- string) map[string]route {
 				u.Write([]byte("echo " + line))
 			case <-u.Stopping():
 				u.Write([]byte("bye\n"))
+				u.SetReadDeadline(time.Now()) // the reader ends before the session does
+				for range lines {
+				}
 				sessions <- "stopped"
 				return
 			}

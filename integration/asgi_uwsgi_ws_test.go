@@ -287,3 +287,26 @@ func readServerFrame(t *testing.T, br *bufio.Reader, skip ...byte) (byte, []byte
 		}
 	}
 }
+
+// TestASGIWebSocketSendsWithAccept (over HTTP): what an app sends right
+// after websocket.accept, taken in the same batch as the accept, goes
+// out first (it was once dropped), and a client's Close is answered
+// with its code.
+func TestASGIWebSocketSendsWithAccept(t *testing.T) {
+	marks := t.TempDir()
+	s := start(t, serverOpts{args: []string{"-k", "asgi", "asgi_ws_echo:app"}, env: []string{"ASGI_MARKS=" + marks}})
+	w := dialWire(t, "tcp", s.addr)
+	w.c.Write([]byte("GET /echo?name=http HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
+		"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"))
+	resp, err := http.ReadResponse(w.br, nil)
+	if err != nil || resp.StatusCode != 101 {
+		t.Fatalf("handshake: %v %v", resp, err)
+	}
+	if op, scope := readServerFrame(t, w.br); op != 0x1 || decodeEcho(t, string(scope)).Type != "websocket" {
+		t.Fatalf("first frame: opcode %#x %q; want the scope the app sent with its accept", op, scope)
+	}
+	w.c.Write(clientFrame(0x8, le.BigEndian.AppendUint16(nil, 4000)))
+	if op, payload := readServerFrame(t, w.br); op != 0x8 || len(payload) < 2 || le.BigEndian.Uint16(payload) != 4000 {
+		t.Fatalf("close answered with opcode %#x % x; want a close with 4000", op, payload)
+	}
+}

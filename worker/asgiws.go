@@ -210,6 +210,7 @@ func (s *wsSession) run(u engine.Upgraded) {
 		s.drain()
 		return
 	}
+	o := &wsOut{wr: wr}
 	control := make(chan []byte, 8)
 	readerDone := make(chan struct{})
 	s.wants, s.stop = make(chan struct{}, 1), make(chan struct{})
@@ -220,88 +221,32 @@ func (s *wsSession) run(u engine.Upgraded) {
 		defer t.Stop()
 		ping = t.C
 	}
-	var out []byte
 	var evs []pyshim.Sent
-	closeSent := false
 	stopping := u.Stopping()
-	sendClose := func(code websocket.CloseCode, reason string) {
-		if !closeSent {
-			out, _ = websocket.AppendClose(out, code, reason)
-			closeSent = true
-		}
-	}
-	handle := func(evs []pyshim.Sent) {
-		for i := range evs {
-			ev := &evs[i]
-			switch ev.Kind {
-			case pyshim.SentWSSend:
-				if !closeSent {
-					op := websocket.OpBinary
-					if ev.Text {
-						op = websocket.OpText
-					}
-					out = wr.AppendMessage(out, op, ev.Body)
-				}
-			case pyshim.SentWSClose:
-				sendClose(websocket.CloseCode(ev.Status), ev.Reason)
-			case pyshim.SentWant:
-				select {
-				case s.wants <- struct{}{}:
-				default:
-				}
-			case pyshim.SentDone:
-				s.appDone = true
-				if ev.Traceback != "" && !ev.ClientGone {
-					s.log.Error().Msg("exception in the ASGI app's WebSocket:\n" + ev.Traceback)
-					sendClose(websocket.CloseCode(1011), "")
-				}
-				sendClose(websocket.CloseCode(1000), "")
-			}
-		}
-	}
-	handle(s.early)
+	s.take(o, s.early)
 	s.early = nil
-	for !(s.appDone && closeSent) || len(out) > 0 {
-		if len(out) > 0 {
-			if s.limits.writeTimeout > 0 {
-				u.SetWriteDeadline(time.Now().Add(s.limits.writeTimeout))
-			}
-			if _, err := u.Write(out); err != nil {
-				s.c.Disconnect(1006, "")
+	for !(s.appDone && o.closeSent) || len(o.buf) > 0 {
+		if len(o.buf) > 0 {
+			if !s.flush(u, o) {
 				break
 			}
-			out = out[:0]
 			continue
 		}
 		select {
 		case <-s.c.Ready():
 			evs = s.c.Take(evs[:0])
-			handle(evs)
+			s.take(o, evs)
 		case f := <-control:
-			if f == nil { // the client's close (answered) or a broken connection
-				closeSent = true
-				continue
-			}
-			if bytes.HasPrefix(f, []byte{0x88}) {
-				if closeSent {
-					continue
-				}
-				closeSent = true
-			}
-			out = append(out, f...)
+			o.control(f)
 		case <-ping:
-			if !closeSent { // nothing follows a Close (RFC 6455 §5.5.1)
-				out = websocket.AppendPing(out, nil)
-			}
+			o.ping()
 		case <-stopping: // a graceful stop: going away (RFC 6455 §7.4.1)
 			stopping = nil
-			sendClose(websocket.CloseCode(1001), "")
+			o.close(websocket.CloseCode(1001), "")
 			s.c.Disconnect(1001, "")
 		case <-readerDone:
 			readerDone = nil
-			if !closeSent {
-				closeSent = true // the connection broke: nothing more can go out
-			}
+			o.lastControl(control)
 		}
 	}
 	if readerDone != nil {
