@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -135,9 +136,10 @@ func TestASGIDisconnectWhileWaiting(t *testing.T) {
 	noAppErrors(t, s)
 }
 
-// TestASGIDisconnectWhileWaitingTLS: the same watch through TLS (the
-// client's close_notify, then its FIN) and over the uwsgi protocol
-// (the front end closes its connection when its client aborts).
+// TestASGIDisconnectWhileWaitingTLSAndUwsgi: the same watch through TLS
+// (the client's close_notify, then its FIN) and over the uwsgi protocol
+// (the front end closes its connection when its client aborts: a raw
+// packet, and nginx's uwsgi_pass).
 func TestASGIDisconnectWhileWaitingTLSAndUwsgi(t *testing.T) {
 	t.Run("TLS", func(t *testing.T) {
 		dir := t.TempDir()
@@ -165,6 +167,18 @@ func TestASGIDisconnectWhileWaitingTLSAndUwsgi(t *testing.T) {
 		waitWatching(s, 1)
 		c.Close()
 		waitMark(s, marks, "got", "u http.disconnect after 4 bytes")
+		noAppErrors(t, s)
+	})
+	t.Run("uwsgi behind nginx", func(t *testing.T) {
+		s, marks := disconnectServer(t, "--protocol", "uwsgi")
+		n := startNginx(t, renderExample(t, "examples/nginx/gowsgi-uwsgi.conf", map[string]string{
+			"server 127.0.0.1:8001": "server " + s.address(),
+		}))
+		c := dial(t, "127.0.0.1:"+strconv.Itoa(n.port))
+		io.WriteString(c, "POST /wait?n HTTP/1.1\r\nHost: x\r\nContent-Length: 6\r\n\r\nnginx!")
+		waitWatching(s, 1)
+		c.Close() // nginx closes its uwsgi connection (uwsgi_ignore_client_abort off)
+		waitMark(s, marks, "got", "n http.disconnect after 6 bytes")
 		noAppErrors(t, s)
 	})
 }
