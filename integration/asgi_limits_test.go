@@ -166,8 +166,8 @@ func wsHandshake(t *testing.T, addr, path string) (net.Conn, *bufio.Reader) {
 	return c, br
 }
 
-// clientFrame is one masked frame (RFC 6455 §5.2) with FIN set.
-func clientFrame(op byte, payload []byte) []byte {
+// maskedFrame is one masked frame (RFC 6455 §5.2) with FIN set.
+func maskedFrame(op byte, payload []byte) []byte {
 	f := []byte{0x80 | op}
 	switch n := len(payload); {
 	case n < 126:
@@ -196,7 +196,7 @@ func clientFrame(op byte, payload []byte) []byte {
 func TestASGIWebSocketReadAhead(t *testing.T) {
 	s, ctl := claimsServer(t)
 	c, _ := wsHandshake(t, s.address(), "/hoard")
-	frame := clientFrame(0x2, bytes.Repeat([]byte("m"), 64<<10))
+	frame := maskedFrame(0x2, bytes.Repeat([]byte("m"), 64<<10))
 	const maxFrames = 2048 // 128 MiB: far past any kernel buffer
 	written, frames := 0, 0
 	var partial int
@@ -243,7 +243,7 @@ func TestASGIWebSocketReadAhead(t *testing.T) {
 	})
 	ask(t, ctl, "drain")
 	c.SetWriteDeadline(time.Now().Add(30 * time.Second))
-	if _, err := c.Write(append(frame[partial:], clientFrame(0x1, []byte("end"))...)); err != nil {
+	if _, err := c.Write(append(frame[partial:], maskedFrame(0x1, []byte("end"))...)); err != nil {
 		t.Fatal(err)
 	}
 	c.SetReadDeadline(time.Now().Add(30 * time.Second))
