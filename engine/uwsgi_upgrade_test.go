@@ -3,6 +3,7 @@ package engine
 import (
 	"bufio"
 	"encoding/binary"
+	"fmt"
 	"io"
 	"net"
 	"strings"
@@ -104,5 +105,31 @@ func readHead(br *bufio.Reader) (string, error) {
 		if err != nil || line == "\r\n" {
 			return head.String(), err
 		}
+	}
+}
+
+// A request whose body streams (it fits neither budget) cannot switch
+// protocols: the stream still reads the socket the new protocol would.
+// One whose body was read ahead can.
+func TestNoUpgradeWhileABodyStreams(t *testing.T) {
+	body := randomBody(100 << 10)
+	req := fmt.Appendf(nil, "GET /echo HTTP/1.1\r\nHost: t\r\nUpgrade: echo\r\nConnection: Upgrade\r\nContent-Length: %d\r\n\r\n%s",
+		len(body), body)
+	for _, tc := range []struct {
+		name      string
+		mem, disk int64
+		want      bool
+	}{
+		{"read ahead", 1 << 20, 1 << 20, true},
+		{"streamed", 0, 0, false},
+	} {
+		c := bodyTestConn(t, req, tc.mem, tc.disk, 0)
+		if err := c.readBody(); err != nil {
+			t.Fatal(err)
+		}
+		if got := c.asksUpgrade(); got != tc.want {
+			t.Errorf("%s: asksUpgrade() = %v; want %v", tc.name, got, tc.want)
+		}
+		c.body.release()
 	}
 }
