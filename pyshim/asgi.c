@@ -1,7 +1,7 @@
 /*
  * asgi.c: the C half of the ASGI runtime: the event queue Go posts into
- * and the loop drains, the functions asgi.py calls (_c.take, _c.out),
- * and starting and running the loop on its thread.
+ * and the loop drains, the functions asgi.py calls (_c.take; _c.out is
+ * asgiout.c's), and starting and running the loop on its thread.
  *
  * Threads and the GIL: gw_aq_* run on any thread WITHOUT the GIL (they
  * take only the queue's mutex, never while calling Python). The Python
@@ -10,32 +10,12 @@
  * give it back before returning. While the loop waits in epoll, asyncio
  * (or uvloop) has released the GIL.
  */
-#include "internal.h"
-#include "asgi.h"
+#include "asgiq.h"
 #include <errno.h>
-#include <pthread.h>
 #include <string.h>
 #include <sys/eventfd.h>
 #include <time.h>
 #include <unistd.h>
-
-typedef struct gw_aevent {
-	struct gw_aevent *next;
-	uint64_t conn;
-	int kind;
-	int flags;
-	int64_t code;
-	size_t len;
-	char data[];
-} gw_aevent;
-
-struct gw_aqueue {
-	pthread_mutex_t mu;
-	gw_aevent *head, *tail; /* guarded by mu */
-	int signalled;          /* guarded by mu: the eventfd was written since the last take */
-	int64_t oldest_ns;      /* guarded by mu: when the head was posted; 0 when empty */
-	int efd;                /* immutable */
-};
 
 static int64_t now_ns(void)
 {
@@ -45,28 +25,31 @@ static int64_t now_ns(void)
 	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
-/* gw_aq_new returns a new queue and its eventfd in *efd, or NULL with
- * errno set. */
-gw_aqueue *gw_aq_new(int *efd)
+gw_aqueue *gw_aq_new(int *efd, int *ofd)
 {
 	gw_aqueue *q = calloc(1, sizeof *q);
 
 	if (q == NULL)
 		return NULL;
 	q->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-	if (q->efd < 0) {
+	q->ofd = q->efd < 0 ? -1 : eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (q->ofd < 0) {
 		int e = errno;
+		if (q->efd >= 0)
+			close(q->efd);
 		free(q);
 		errno = e;
 		return NULL;
 	}
 	pthread_mutex_init(&q->mu, NULL);
+	pthread_mutex_init(&q->omu, NULL);
 	*efd = q->efd;
+	*ofd = q->ofd;
 	return q;
 }
 
-/* gw_aq_free frees the events left and closes the eventfd. The loop must
- * be gone. */
+/* gw_aq_free frees the events left both ways and closes the loop's
+ * eventfd (not Go's). The loop must be gone. */
 void gw_aq_free(gw_aqueue *q)
 {
 	gw_aevent *e, *next;
@@ -77,16 +60,20 @@ void gw_aq_free(gw_aqueue *q)
 		next = e->next;
 		free(e);
 	}
+	gw_oq_free(q);
 	close(q->efd);
 	pthread_mutex_destroy(&q->mu);
+	pthread_mutex_destroy(&q->omu);
 	free(q);
 }
 
 /*
- * gw_aq_post copies one event into the queue and wakes the loop if it
- * was not woken since it last took. Returns 0, or -1 when out of memory.
- * The eventfd is written after the mutex is released; a loop that takes
- * the event first just wakes once more for nothing.
+ * gw_aq_post copies one event into the queue. Returns 1 when the loop
+ * was not woken since it last took and the caller must wake it
+ * (gw_aq_wake), 0 when it need not, -1 when out of memory. Waking is
+ * the caller's so that it can first finish what else it has to post: a
+ * loop woken at once (it preempts the poster on a shared CPU) would
+ * take the events one at a time.
  */
 int gw_aq_post(gw_aqueue *q, uint64_t conn, int kind, int flags, int64_t code, const char *data,
 	       size_t len)
@@ -117,13 +104,14 @@ int gw_aq_post(gw_aqueue *q, uint64_t conn, int kind, int flags, int64_t code, c
 		wake = 1;
 	}
 	pthread_mutex_unlock(&q->mu);
-	if (wake) {
-		uint64_t one = 1;
-		/* EAGAIN only when the counter is at its maximum: awake anyway. */
-		while (write(q->efd, &one, sizeof one) < 0 && errno == EINTR)
-			;
-	}
-	return 0;
+	return wake;
+}
+
+/* gw_aq_wake wakes the loop. A loop that took the events meanwhile just
+ * wakes once more for nothing. */
+void gw_aq_wake(gw_aqueue *q)
+{
+	gw_write_efd(q->efd);
 }
 
 /* gw_aq_stalled returns how long (ns) the oldest event not yet taken has
@@ -139,18 +127,48 @@ int64_t gw_aq_stalled(gw_aqueue *q, int *empty)
 	return since == 0 ? 0 : now_ns() - since;
 }
 
-/* _c.take(q): the queued events as a list of (conn, kind, flags, code,
- * data) tuples, data bytes or None; the queue is left empty. Loop
- * thread, GIL held. */
-static PyObject *asgi_take(PyObject *self, PyObject *arg)
+/* take_item returns the (conn, kind, flags, code, data) tuple of e:
+ * data is the scope dict of GW_IN_HTTP and GW_IN_WS, bytes, or None.
+ * New reference. */
+static PyObject *take_item(gw_aevent *e, PyObject *state)
 {
-	gw_aqueue *q = PyLong_AsVoidPtr(arg);
+	PyObject *data;
+
+	if (e->kind == GW_IN_HTTP || e->kind == GW_IN_WS)
+		data = gw_asgi_scope(e->data, e->len, e->kind == GW_IN_WS, state);
+	else if (e->len > 0 || e->kind == GW_IN_BODY || e->kind == GW_IN_WS_MESSAGE)
+		data = PyBytes_FromStringAndSize(e->data, (Py_ssize_t)e->len);
+	else
+		data = Py_NewRef(Py_None);
+	if (data == NULL)
+		return NULL;
+	return Py_BuildValue("(KiiLN)", (unsigned long long)e->conn, e->kind, e->flags,
+			     (long long)e->code, data);
+}
+
+/* _c.take(q, state): the queued events as a list of (conn, kind, flags,
+ * code, data) tuples (take_item); the queue is left empty and its
+ * eventfd read, so that a post from now on wakes the loop again. state
+ * is the lifespan state, copied into each new scope. Loop thread, GIL
+ * held. */
+static PyObject *asgi_take(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+	gw_aqueue *q;
 	gw_aevent *e, *next;
 	PyObject *list = NULL, *item;
+	uint64_t count;
 
 	(void)self;
+	if (nargs != 2 || !PyDict_Check(args[1])) {
+		PyErr_SetString(PyExc_TypeError, "take(q, state): state must be a dict");
+		return NULL;
+	}
+	q = PyLong_AsVoidPtr(args[0]);
 	if (q == NULL)
 		return NULL;
+	/* EAGAIN: woken for events a previous take already got. */
+	while (read(q->efd, &count, sizeof count) < 0 && errno == EINTR)
+		;
 	pthread_mutex_lock(&q->mu);
 	e = q->head;
 	q->head = q->tail = NULL;
@@ -162,13 +180,7 @@ static PyObject *asgi_take(PyObject *self, PyObject *arg)
 	for (; e != NULL; e = next) {
 		next = e->next;
 		if (list != NULL) {
-			if (e->len > 0 || e->kind == GW_IN_BODY || e->kind == GW_IN_WS_MESSAGE)
-				item = Py_BuildValue("(KiiLy#)", (unsigned long long)e->conn, e->kind,
-						     e->flags, (long long)e->code, e->data,
-						     (Py_ssize_t)e->len);
-			else
-				item = Py_BuildValue("(KiiLO)", (unsigned long long)e->conn, e->kind,
-						     e->flags, (long long)e->code, Py_None);
+			item = take_item(e, args[1]);
 			if (item == NULL || PyList_Append(list, item) < 0)
 				Py_CLEAR(list);
 			Py_XDECREF(item);
@@ -178,125 +190,11 @@ static PyObject *asgi_take(PyObject *self, PyObject *arg)
 	return list;
 }
 
-/* encode_headers writes headers (a list of two-item sequences of bytes)
- * into *buf as [u32 name_len][name][u32 value_len][value] records, native
- * byte order. Returns the number of headers, or -1 with an exception.
- * *buf is malloc'd (free it), also on error. */
-static Py_ssize_t encode_headers(PyObject *headers, char **buf, size_t *len)
-{
-	Py_ssize_t i, n;
-	size_t cap = 256, used = 0;
-	char *b = malloc(cap);
-
-	*buf = b;
-	*len = 0;
-	if (b == NULL) {
-		PyErr_NoMemory();
-		return -1;
-	}
-	if (!PyList_Check(headers)) {
-		PyErr_SetString(PyExc_TypeError, "ASGI headers must be an iterable of [name, value] pairs");
-		return -1;
-	}
-	n = PyList_GET_SIZE(headers);
-	for (i = 0; i < n; i++) {
-		PyObject *pair = PyList_GET_ITEM(headers, i), *fast;
-		PyObject *kv[2];
-
-		fast = PySequence_Fast(pair, "an ASGI header must be a [name, value] pair");
-		if (fast == NULL)
-			return -1;
-		if (PySequence_Fast_GET_SIZE(fast) != 2) {
-			Py_DECREF(fast);
-			PyErr_SetString(PyExc_TypeError, "an ASGI header must be a [name, value] pair");
-			return -1;
-		}
-		kv[0] = PySequence_Fast_GET_ITEM(fast, 0);
-		kv[1] = PySequence_Fast_GET_ITEM(fast, 1);
-		for (int k = 0; k < 2; k++) {
-			if (!PyBytes_Check(kv[k])) {
-				PyErr_Format(PyExc_TypeError, "ASGI header %s must be bytes, not %.100s",
-					     k ? "values" : "names", Py_TYPE(kv[k])->tp_name);
-				Py_DECREF(fast);
-				return -1;
-			}
-			size_t m = (size_t)PyBytes_GET_SIZE(kv[k]);
-			if (m > UINT32_MAX) {
-				PyErr_SetString(PyExc_ValueError, "an ASGI header is too long");
-				Py_DECREF(fast);
-				return -1;
-			}
-			if (used + 4 + m > cap) {
-				char *nb;
-				while (used + 4 + m > cap)
-					cap *= 2;
-				nb = realloc(b, cap);
-				if (nb == NULL) {
-					Py_DECREF(fast);
-					PyErr_NoMemory();
-					return -1;
-				}
-				*buf = b = nb;
-			}
-			uint32_t m32 = (uint32_t)m;
-			memcpy(b + used, &m32, 4);
-			memcpy(b + used + 4, PyBytes_AS_STRING(kv[k]), m);
-			used += 4 + m;
-		}
-		Py_DECREF(fast);
-	}
-	*len = used;
-	return n;
-}
-
-/* _c.out(h, conn, kind, status, headers, body, flags, text) hands one
- * event to Go (gowsgiASGIOut) and returns its answer: 1 room, 0 full,
- * -1 gone. headers is a list or None, body bytes-like or None, text str
- * or None. Loop thread, GIL held. */
-static PyObject *asgi_out(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
-{
-	unsigned long long h, conn;
-	int kind, status, flags, rc;
-	char *head = NULL, *text = NULL;
-	size_t head_len = 0;
-	Py_ssize_t nheaders = 0, text_len = 0;
-	Py_buffer body = {0};
-	PyObject *res = NULL;
-
-	(void)self;
-	if (nargs != 8) {
-		PyErr_SetString(PyExc_TypeError, "out takes 8 arguments");
-		return NULL;
-	}
-	h = PyLong_AsUnsignedLongLong(args[0]);
-	conn = PyLong_AsUnsignedLongLong(args[1]);
-	kind = PyLong_AsLong(args[2]);
-	status = PyLong_AsLong(args[3]);
-	flags = PyLong_AsLong(args[6]);
-	if (PyErr_Occurred())
-		return NULL;
-	if (args[4] != Py_None && (nheaders = encode_headers(args[4], &head, &head_len)) < 0)
-		goto out;
-	if (args[5] != Py_None && PyObject_GetBuffer(args[5], &body, PyBUF_SIMPLE) < 0)
-		goto out;
-	if (args[7] != Py_None) {
-		text = (char *)PyUnicode_AsUTF8AndSize(args[7], &text_len);
-		if (text == NULL)
-			goto out;
-	}
-	rc = gowsgiASGIOut((uintptr_t)h, (uint64_t)conn, kind, status, flags, head, head_len,
-			   (uint32_t)nheaders, body.buf, (size_t)body.len, text, (size_t)text_len);
-	res = PyLong_FromLong(rc);
-out:
-	if (body.obj != NULL)
-		PyBuffer_Release(&body);
-	free(head);
-	return res;
-}
-
 static PyMethodDef asgi_methods[] = {
-	{"take", asgi_take, METH_O, "take(q): the events Go queued"},
-	{"out", (PyCFunction)(void (*)(void))asgi_out, METH_FASTCALL, "out(...): an event for Go"},
+	{"take", (PyCFunction)(void (*)(void))asgi_take, METH_FASTCALL, "take(q, state): the events Go queued"},
+	{"out", (PyCFunction)(void (*)(void))gw_asgi_out, METH_FASTCALL, "out(...): an event for Go"},
+	{"flush", gw_asgi_flush, METH_O, "flush(q): tell Go of the events queued"},
+	{"bind", (PyCFunction)(void (*)(void))gw_asgi_bind, METH_FASTCALL, "bind(q, call_soon, flush)"},
 	{NULL, NULL, 0, NULL},
 };
 
@@ -308,6 +206,8 @@ static int install_module(const char *src)
 {
 	PyObject *mod = NULL, *c = NULL, *res = NULL, *dict;
 
+	if (gw_asgi_scope_init() < 0)
+		goto error;
 	mod = PyModule_New("_gowsgi_asgi");
 	if (mod == NULL)
 		goto error;
@@ -354,8 +254,8 @@ static char *dup_utf8(PyObject *s)
  * *loop_name is the loop's module ("asyncio", "uvloop"), malloc'd.
  * Returns 0, or -1 with *err (malloc'd traceback).
  */
-int gw_asgi_prepare(gw_aqueue *q, int efd, uintptr_t handle, const char *src, const char *loop,
-		    const char *lifespan, const char *app, char **loop_name, char **err)
+int gw_asgi_prepare(gw_aqueue *q, int efd, const char *src, const char *loop, const char *lifespan,
+		    const char *app, char **loop_name, char **err)
 {
 	PyThreadState *ts = gw_thread_state();
 	PyObject *res = NULL, *qo = NULL;
@@ -371,8 +271,7 @@ int gw_asgi_prepare(gw_aqueue *q, int efd, uintptr_t handle, const char *src, co
 	qo = PyLong_FromVoidPtr(q);
 	if (qo == NULL)
 		goto out;
-	res = PyObject_CallMethod(asgi_mod, "prepare", "OiKsss", qo, efd, (unsigned long long)handle,
-				  loop, lifespan, app);
+	res = PyObject_CallMethod(asgi_mod, "prepare", "Oisss", qo, efd, loop, lifespan, app);
 	if (res == NULL)
 		goto out;
 	*loop_name = dup_utf8(res);

@@ -12,7 +12,6 @@ import (
 	"fmt"
 	"os"
 	"runtime"
-	"runtime/cgo"
 	"sync"
 	"time"
 	"unsafe"
@@ -23,11 +22,13 @@ import (
 // the app. Go posts events (a new request, body bytes, a disconnect)
 // into a C queue without the GIL and wakes the loop through an eventfd
 // registered with loop.add_reader: no polling, and an idle loop sleeps in
-// epoll without the GIL. What the app sends is copied to its Conn's
-// queue on the loop thread (gowsgiASGIOut), which never blocks; when
-// more than the Conn's budget waits there, the app's send() awaits until
-// the connection's goroutine has taken it (backpressure without a
-// blocked loop).
+// epoll without the GIL. What the app sends is queued in C on the loop
+// thread, which never calls into Go; once per turn of the loop a second
+// eventfd wakes a goroutine of the Loop (dispatch, asgiout.go), which
+// takes the whole batch and hands each event to its Conn. When more
+// than the Conn's budget is sent and not yet taken, the app's send()
+// awaits until the connection's goroutine has taken it (backpressure
+// without a blocked loop).
 
 // asgiSource is the module _gowsgi_asgi: asgi.py, then the lifespan
 // part, kept in a file of its own for size.
@@ -62,8 +63,8 @@ type LoopOptions struct {
 	// "" serves the app LoadApp loaded (the worker's way).
 	App string
 	// Log receives messages of the loop itself (an exception no task
-	// retrieved, a lifespan task failing after startup). Loop thread,
-	// GIL held: it must not block or call into Python. nil: standard
+	// retrieved, a lifespan task failing after startup), on the Loop's
+	// dispatching goroutine: it must not block long. nil: standard
 	// error.
 	Log func(text string)
 }
@@ -71,12 +72,18 @@ type LoopOptions struct {
 // Loop is a running ASGI event loop. Its methods are safe for
 // concurrent use and never take the GIL.
 type Loop struct {
-	q       *C.gw_aqueue // immutable; freed when the loop's thread ends
-	handle  cgo.Handle   // names the Loop to gowsgiASGIOut
+	q       *C.gw_aqueue  // immutable; freed when the loop's thread ends
+	out     *os.File      // immutable: the eventfd the loop writes when the app sent events
+	wake    chan struct{} // a post found the loop not yet woken: wakeLoop wakes it
 	opt     LoopOptions
 	name    string        // "asyncio" or "uvloop"; immutable after StartLoop
 	stopped chan struct{} // closed when the loop's thread has returned
 	runErr  error         // set before stopped is closed
+
+	// dmu serialises the takes of the app's events: dispatch's and
+	// release's last one.
+	dmu      sync.Mutex
+	outEnded bool // guarded by dmu: the queue is freed
 
 	mu       sync.Mutex
 	conns    map[uint64]*Conn // guarded by mu: open connections by id
@@ -114,16 +121,18 @@ func StartLoop(opt LoopOptions) (*Loop, error) {
 	}
 	opt.Loop = cmpOr(opt.Loop, "auto")
 	opt.Lifespan = cmpOr(opt.Lifespan, "auto")
-	var efd C.int
-	q, err := C.gw_aq_new(&efd)
+	var efd, ofd C.int
+	q, err := C.gw_aq_new(&efd, &ofd)
 	if q == nil {
 		return nil, fmt.Errorf("pyshim: creating the event queue: %w", err)
 	}
 	l := &Loop{
-		q: q, opt: opt, stopped: make(chan struct{}),
+		q: q, opt: opt, stopped: make(chan struct{}), out: os.NewFile(uintptr(ofd), "asgi-out"),
 		conns: make(map[uint64]*Conn), lifespan: make(chan lifespanResult, 1),
 	}
-	l.handle = cgo.NewHandle(l)
+	l.wake = make(chan struct{}, 1)
+	go l.dispatch()
+	go l.wakeLoop()
 	ready := make(chan error, 1)
 	go l.run(efd, ready)
 	if err := <-ready; err != nil {
@@ -149,7 +158,7 @@ func (l *Loop) run(efd C.int, ready chan<- error) {
 	csrc := C.CString(asgiSource)
 	cloop, clife, capp := C.CString(l.opt.Loop), C.CString(l.opt.Lifespan), C.CString(l.opt.App)
 	var cname, cerr *C.char
-	rc := C.gw_asgi_prepare(l.q, efd, C.uintptr_t(l.handle), csrc, cloop, clife, capp, &cname, &cerr)
+	rc := C.gw_asgi_prepare(l.q, efd, csrc, cloop, clife, capp, &cname, &cerr)
 	for _, p := range []*C.char{csrc, cloop, clife, capp} {
 		C.free(unsafe.Pointer(p))
 	}
@@ -167,9 +176,13 @@ func (l *Loop) run(efd C.int, ready chan<- error) {
 	l.release()
 }
 
-// release frees the queue and the handle once Python no longer uses
-// them, and ends every Conn still open.
+// release hands out the app's last events, frees the queue once Python
+// no longer uses it, and ends every Conn still open.
 func (l *Loop) release() {
+	l.dmu.Lock()
+	l.takeLocked()
+	l.outEnded = true
+	l.dmu.Unlock()
 	l.mu.Lock()
 	l.closed = true
 	conns := l.conns
@@ -179,7 +192,7 @@ func (l *Loop) release() {
 		c.finish(Sent{Kind: SentDone, Traceback: "the event loop stopped"})
 	}
 	C.gw_aq_free(l.q)
-	l.handle.Delete()
+	l.out.Close() // dispatch returns
 }
 
 // Name is the loop implementation in use: "asyncio" or "uvloop".
@@ -193,11 +206,39 @@ func (l *Loop) post(conn uint64, kind, flags int, code int64, data []byte) error
 		return ErrLoopStopped
 	}
 	// Under mu, so that release cannot free the queue meanwhile.
-	if C.gw_aq_post(l.q, C.uint64_t(conn), C.int(kind), C.int(flags), C.int64_t(code),
-		bytesPtr(data), C.size_t(len(data))) != 0 {
+	switch C.gw_aq_post(l.q, C.uint64_t(conn), C.int(kind), C.int(flags), C.int64_t(code),
+		bytesPtr(data), C.size_t(len(data))) {
+	case 1:
+		select {
+		case l.wake <- struct{}{}:
+		default: // wakeLoop is about to
+		}
+	case -1:
 		return errors.New("pyshim: out of memory queueing an ASGI event")
 	}
 	return nil
+}
+
+// wakeLoop wakes the loop once events wait, after every goroutine
+// runnable now has run: runtime.Gosched puts it behind them, so that
+// the requests read in one go reach the loop in one batch. Woken at
+// the first post instead, the loop (which preempts the poster on a
+// shared CPU) would take them one at a time, with a context switch
+// and an eventfd round each.
+func (l *Loop) wakeLoop() {
+	for {
+		select {
+		case <-l.wake:
+		case <-l.stopped:
+			return
+		}
+		runtime.Gosched()
+		l.mu.Lock()
+		if !l.closed {
+			C.gw_aq_wake(l.q)
+		}
+		l.mu.Unlock()
+	}
 }
 
 // Stalled reports how long the oldest event the loop has not yet taken
@@ -309,62 +350,6 @@ func (l *Loop) Stop(timeout time.Duration) error {
 
 // Done is closed when the loop's thread has returned.
 func (l *Loop) Done() <-chan struct{} { return l.stopped }
-
-// gowsgiASGIOut receives one event the app sent (see asgi.h). Loop
-// thread, GIL held: it copies and returns at once.
-//
-//export gowsgiASGIOut
-func gowsgiASGIOut(h C.uintptr_t, conn C.uint64_t, kind, status, flags C.int, head *C.char, headLen C.size_t,
-	nheaders C.uint32_t, body *C.char, bodyLen C.size_t, text *C.char, textLen C.size_t) C.int {
-	l := cgo.Handle(h).Value().(*Loop)
-	var txt string
-	if text != nil {
-		txt = C.GoStringN(text, C.int(textLen))
-	}
-	if conn == 0 {
-		switch kind {
-		case C.GW_OUT_LIFESPAN:
-			select {
-			case l.lifespan <- lifespanResult{what: int(status), text: txt}:
-			default: // nobody waits: a late or repeated answer
-			}
-		case C.GW_OUT_LOG:
-			l.logf(txt)
-		}
-		return 1
-	}
-	l.mu.Lock()
-	c := l.conns[uint64(conn)]
-	l.mu.Unlock()
-	if c == nil {
-		return -1
-	}
-	ev := Sent{Kind: SentKind(kind), Status: int(status), More: flags&C.GW_OF_MORE != 0,
-		Trailers: flags&C.GW_OF_TRAILERS != 0, Text: flags&C.GW_OF_TEXT != 0}
-	if head != nil {
-		ev.Headers = decodeHeaders(C.GoBytes(unsafe.Pointer(head), C.int(headLen)), int(nheaders))
-	}
-	if body != nil && bodyLen > 0 {
-		ev.Body = C.GoBytes(unsafe.Pointer(body), C.int(bodyLen))
-	}
-	switch ev.Kind {
-	case SentPathSend:
-		ev.Path = txt
-	case SentWSAccept:
-		ev.Subprotocol = txt
-	case SentWSClose:
-		ev.Reason = txt
-	case SentDone:
-		ev.Traceback = txt
-		ev.ClientGone = flags&1 != 0
-		c.finish(ev)
-		return 1
-	case SentWant:
-		c.want()
-		return 1
-	}
-	return C.int(c.push(ev))
-}
 
 func (l *Loop) logf(text string) {
 	if l.opt.Log != nil {

@@ -2,8 +2,8 @@
  * asgi.h: the ASGI runtime's boundary between Go and the event loop
  * (asgi.c, asgi.py). Go posts events into a gw_aqueue without the GIL;
  * the loop's thread takes them under the GIL when the queue's eventfd
- * wakes it. What the app sends reaches Go through gowsgiASGIOut, on the
- * loop's thread with the GIL held.
+ * wakes it. What the app sends is queued as gw_orec records (asgiout.c)
+ * that Go takes in batches when the out eventfd wakes its poller.
  */
 #ifndef GOWSGI_ASGI_H
 #define GOWSGI_ASGI_H
@@ -13,12 +13,12 @@
 
 /* Events from Go to the loop; the numbers are asgi.py's IN_*. */
 enum {
-	GW_IN_HTTP,       /* data: the encoded scope; starts the app */
-	GW_IN_WS,         /* data: the encoded scope; starts the app */
+	GW_IN_HTTP,       /* data: the encoded scope, code the budget; starts the app */
+	GW_IN_WS,         /* data: the encoded scope, code the budget; starts the app */
 	GW_IN_BODY,       /* data: request body bytes; flags GW_IF_MORE */
 	GW_IN_DISCONNECT, /* the client is gone; WebSocket: code, data the reason */
 	GW_IN_WS_MESSAGE, /* data: a whole message; flags GW_IF_TEXT */
-	GW_IN_WRITABLE,   /* the connection's outbound queue was taken */
+	GW_IN_WRITABLE,   /* code: bytes of the budget Go credits back */
 	GW_IN_STARTUP,    /* lifespan startup */
 	GW_IN_SHUTDOWN,   /* lifespan shutdown */
 	GW_IN_STOP,       /* stop the loop */
@@ -50,26 +50,38 @@ enum { GW_OF_MORE = 1, GW_OF_TRAILERS = 2, GW_OF_TEXT = 4 };
 
 typedef struct gw_aqueue gw_aqueue;
 
+/*
+ * One event the app sent, in the buffer gw_oq_take returns: the record,
+ * then head_len bytes of headers ([u32 len][name][u32 len][value] each,
+ * native byte order), then the body unless body_ptr holds it, then
+ * text_len bytes of text (UTF-8); the next record starts at the next
+ * multiple of 8.
+ */
+typedef struct gw_orec {
+	uint64_t conn;
+	uint64_t body_len;
+	char *body_ptr; /* a long body, out of line; NULL: inline */
+	uint64_t cost;  /* header and body bytes: what counts against the budget */
+	int32_t kind, status, flags;
+	uint32_t nheaders, head_len, text_len;
+} gw_orec;
+
 /* No GIL needed by any of these. */
-gw_aqueue *gw_aq_new(int *efd);
+/* gw_aq_new returns a new queue, the eventfd the loop waits on in *efd
+ * and the one Go waits on in *ofd (the caller closes *ofd, after
+ * gw_aq_free), or NULL with errno set. */
+gw_aqueue *gw_aq_new(int *efd, int *ofd);
 void gw_aq_free(gw_aqueue *q);
 int gw_aq_post(gw_aqueue *q, uint64_t conn, int kind, int flags, int64_t code,
 	       const char *data, size_t len);
 int64_t gw_aq_stalled(gw_aqueue *q, int *empty);
+void gw_aq_wake(gw_aqueue *q);
+/* gw_oq_take: see asgiout.c. */
+char *gw_oq_take(gw_aqueue *q, size_t *len);
 
 /* The loop's thread: takes the GIL, gives it back before returning. */
-int gw_asgi_prepare(gw_aqueue *q, int efd, uintptr_t handle, const char *src,
-		    const char *loop, const char *lifespan, const char *app,
-		    char **loop_name, char **err);
+int gw_asgi_prepare(gw_aqueue *q, int efd, const char *src, const char *loop,
+		    const char *lifespan, const char *app, char **loop_name, char **err);
 int gw_asgi_run(char **err);
-
-/* Implemented in Go (asgi.go): one event the app sent. The pointers are
- * valid only during the call: Go copies. Returns 1 when the connection
- * can take more, 0 when its budget is full (the app's send waits for
- * GW_IN_WRITABLE), -1 when it is gone. Loop thread, GIL held: it must
- * not block. */
-extern int gowsgiASGIOut(uintptr_t h, uint64_t conn, int kind, int status, int flags,
-			 char *head, size_t head_len, uint32_t nheaders, char *body,
-			 size_t body_len, char *text, size_t text_len);
 
 #endif

@@ -3,18 +3,20 @@
 # One asyncio event loop runs on one dedicated OS thread of the worker.
 # Go never calls into it directly: it queues events in C (gw_aq_post) and
 # wakes the loop through an eventfd registered with loop.add_reader, so an
-# idle loop sleeps in epoll without the GIL. What the app sends goes to Go
-# through _c.out, which copies it and never blocks; when a connection's
-# outbound budget is full, send() awaits until Go has taken its events
-# (IN_WRITABLE). Go owns every socket: nothing here does network I/O.
+# idle loop sleeps in epoll without the GIL. What the app sends is queued
+# in C by _c.out, which copies it and never blocks; Go is told once per
+# turn of the loop (_c.flush, queued with call_soon by the turn's first
+# event). When a connection owes Go a whole budget of bytes not yet
+# credited back (IN_WRITABLE), its send() awaits. Go owns every socket:
+# nothing here does network I/O.
 #
 # Specs: ASGI 3.0 (https://asgi.readthedocs.io/en/latest/specs/main.html),
 # HTTP and WebSocket spec version 2.4, lifespan 2.0.
 import asyncio
 import collections
+import functools
 import inspect
 import os
-import sys
 
 import _gowsgi
 
@@ -36,8 +38,6 @@ LS_STARTED, LS_FAILED, LS_UNSUPPORTED, LS_STOPPED = range(4)
 # How far a response got (OUT_DONE's status).
 NOTHING, STARTED, COMPLETE = range(3)
 
-ASGI_HTTP = {"version": "3.0", "spec_version": "2.4"}
-ASGI_WS = {"version": "3.0", "spec_version": "2.4"}
 ASGI_LIFESPAN = {"version": "3.0", "spec_version": "2.0"}
 
 
@@ -51,10 +51,9 @@ class ProtocolError(RuntimeError):
 
 
 class Runtime:
-    def __init__(self, q, efd, handle, loop_kind, lifespan, app):
+    def __init__(self, q, efd, loop_kind, lifespan, app):
         self.q = q
         self.efd = efd
-        self.h = handle
         self.lifespan_mode = lifespan
         self.app = app
         self.conns = {}
@@ -64,9 +63,10 @@ class Runtime:
         self.loop_name = type(self.loop).__module__.split(".")[0]
         self.loop.set_exception_handler(self.on_loop_error)
         self.loop.add_reader(efd, self.wake)
+        _c.bind(q, self.loop.call_soon, functools.partial(_c.flush, q))
 
     def log(self, text):
-        _c.out(self.h, 0, OUT_LOG, 0, None, None, 0, text)
+        _c.out(self.q, 0, OUT_LOG, 0, None, None, 0, text)
 
     def on_loop_error(self, loop, context):
         # asyncio's default handler logs through logging; the worker's log
@@ -78,19 +78,20 @@ class Runtime:
         self.log(msg.rstrip("\n"))
 
     def wake(self):
-        try:
-            os.read(self.efd, 8)
-        except BlockingIOError:
-            pass
-        for ev in _c.take(self.q):
-            self.dispatch(*ev)
+        # take reads the eventfd. A new request's data is its scope, built
+        # in C (asgiscope.c); its code is the connection's budget.
+        conns, create_task = self.conns, self.loop.create_task
+        for cid, kind, flags, code, data in _c.take(self.q, self.state):
+            if kind == IN_HTTP:
+                c = conns[cid] = HTTPCycle(self, cid, data, code)
+                c.task = create_task(c.run())
+            else:
+                self.dispatch(cid, kind, flags, code, data)
 
     def dispatch(self, cid, kind, flags, code, data):
-        if kind == IN_HTTP or kind == IN_WS:
-            scope = decode_scope(data, kind == IN_WS)
-            scope["state"] = self.state.copy()
-            cls = HTTPCycle if kind == IN_HTTP else WSCycle
-            c = self.conns[cid] = cls(self, cid, scope)
+        if kind == IN_WS:
+            data["subprotocols"] = subprotocols(data["headers"])
+            c = self.conns[cid] = WSCycle(self, cid, data, code)
             c.task = self.loop.create_task(c.run())
         elif kind == IN_PING:
             pass
@@ -99,7 +100,7 @@ class Runtime:
             self.lifespan.startup()
         elif kind == IN_SHUTDOWN:
             if self.lifespan is None:
-                _c.out(self.h, 0, OUT_LIFESPAN, LS_STOPPED, None, None, 0, None)
+                _c.out(self.q, 0, OUT_LIFESPAN, LS_STOPPED, None, None, 0, None)
             else:
                 self.lifespan.shutdown()
         elif kind == IN_STOP:
@@ -108,9 +109,6 @@ class Runtime:
             c = self.conns.get(cid)
             if c is not None:
                 c.deliver(kind, flags, code, data)
-
-    def done(self, cid):
-        self.conns.pop(cid, None)
 
 
 def new_loop(kind):
@@ -125,63 +123,14 @@ def new_loop(kind):
     return asyncio.new_event_loop()
 
 
-def decode_scope(b, ws):
-    """The scope Go encoded (asgi.go, encodeScope): fields as
-    [u32 length][bytes] in order, after a u32 count of headers."""
-    pos = 0
-
-    def field():
-        nonlocal pos
-        n = int.from_bytes(b[pos:pos + 4], sys.byteorder)
-        v = b[pos + 4:pos + 4 + n]
-        pos += 4 + n
-        return v
-
-    http_version = field().decode("ascii")
-    method = field().decode("ascii")
-    scheme = field().decode("ascii")
-    path = field().decode("utf-8", "replace")
-    raw_path = field()
-    query = field()
-    root_path = field().decode("utf-8", "replace")
-    client = address(field(), field())
-    server = address(field(), field())
-    n = int.from_bytes(field(), sys.byteorder)
-    headers = [(field(), field()) for _ in range(n)]
-    scope = {
-        "type": "websocket" if ws else "http",
-        "asgi": ASGI_WS if ws else ASGI_HTTP,
-        "http_version": http_version,
-        "scheme": scheme,
-        "path": path,
-        "raw_path": raw_path,
-        "query_string": query,
-        "root_path": root_path,
-        "headers": headers,
-        "client": client,
-        "server": server,
-    }
-    if ws:
-        protocols = []
-        for name, value in headers:
-            if name == b"sec-websocket-protocol":
-                protocols += [p.strip() for p in value.decode("latin-1").split(",") if p.strip()]
-        scope["subprotocols"] = protocols
-    else:
-        scope["method"] = method
-        # Go sends the file with sendfile(2) (asgi.go, the engine), and
-        # trailers after the last chunk (engine/respond.go).
-        scope["extensions"] = {"http.response.pathsend": {}, "http.response.trailers": {}}
-    return scope
-
-
-def address(host, port):
-    """(host, port) for TCP; (path, None) for a unix socket (Uvicorn's
-    form); None when unknown."""
-    if not host:
-        return None
-    p = port.decode("ascii")
-    return (host.decode("utf-8", "surrogateescape"), int(p) if p else None)
+def subprotocols(headers):
+    """A WebSocket scope's "subprotocols": the Sec-WebSocket-Protocol
+    values, in order (RFC 6455 section 4.1)."""
+    protocols = []
+    for name, value in headers:
+        if name == b"sec-websocket-protocol":
+            protocols += [p.strip() for p in value.decode("latin-1").split(",") if p.strip()]
+    return protocols
 
 
 def header_pairs(headers):
@@ -194,10 +143,14 @@ class Cycle:
     """What is common to an HTTP request and a WebSocket: the events Go
     delivers, awaited by receive(), and the outbound budget."""
 
-    def __init__(self, rt, cid, scope):
+    __slots__ = ("rt", "cid", "scope", "budget", "owed", "events", "waiter", "paused", "gone", "task")
+
+    def __init__(self, rt, cid, scope, budget):
         self.rt = rt
         self.cid = cid
         self.scope = scope
+        self.budget = budget
+        self.owed = 0  # the cost of what was sent and not yet credited back
         self.events = collections.deque()
         self.waiter = None
         self.paused = None
@@ -215,6 +168,7 @@ class Cycle:
                 self.task.cancel()
             return
         if kind == IN_WRITABLE:
+            self.owed -= code
             p = self.paused
             if p is not None and not p.done():
                 p.set_result(None)
@@ -229,7 +183,7 @@ class Cycle:
 
     async def next_event(self):
         while not self.events:
-            _c.out(self.rt.h, self.cid, OUT_WANT, 0, None, None, 0, None)
+            _c.out(self.rt.q, self.cid, OUT_WANT, 0, None, None, 0, None)
             self.waiter = self.rt.loop.create_future()
             try:
                 await self.waiter
@@ -237,13 +191,16 @@ class Cycle:
                 self.waiter = None
         return self.events.popleft()
 
-    async def out(self, kind, status, headers, body, flags, text):
-        r = _c.out(self.rt.h, self.cid, kind, status, headers, body, flags, text)
-        if r < 0:
-            self.gone = True
-            raise ClientDisconnected("the client is gone")
-        if r == 0 and not self.gone:
-            # Over the budget: wait until Go has taken what is queued.
+    def out(self, kind, status, headers, body, flags, text):
+        """Queues an event for Go; True when a whole budget is owed and
+        send() must await room() (not a coroutine of its own: most sends
+        never wait)."""
+        self.owed += _c.out(self.rt.q, self.cid, kind, status, headers, body, flags, text)
+        return self.owed >= self.budget
+
+    async def room(self):
+        """Waits until Go has taken enough of what was sent."""
+        while self.owed >= self.budget and not self.gone:
             self.paused = self.rt.loop.create_future()
             try:
                 await self.paused
@@ -254,15 +211,27 @@ class Cycle:
         text = None
         if exc is not None:
             text = _gowsgi.format_exception(exc)
-        self.rt.done(self.cid)
-        _c.out(self.rt.h, self.cid, OUT_DONE, status, None, None, 1 if self.gone else 0, text)
+        self.rt.conns.pop(self.cid, None)
+        _c.out(self.rt.q, self.cid, OUT_DONE, status, None, None, 1 if self.gone else 0, text)
 
 
 class HTTPCycle(Cycle):
     """One HTTP request (ASGI HTTP spec 2.4)."""
 
-    def __init__(self, rt, cid, scope):
-        super().__init__(rt, cid, scope)
+    __slots__ = ("state", "trailers", "body_done", "complete")
+
+    def __init__(self, rt, cid, scope, budget):
+        # Cycle's fields set here, not through super(): one per request.
+        self.rt = rt
+        self.cid = cid
+        self.scope = scope
+        self.budget = budget
+        self.owed = 0
+        self.events = collections.deque()
+        self.waiter = None
+        self.paused = None
+        self.gone = False
+        self.task = None
         self.state = NOTHING
         self.trailers = False  # the response promised trailers
         self.body_done = False
@@ -293,7 +262,8 @@ class HTTPCycle(Cycle):
             self.trailers = bool(msg.get("trailers", False))
             headers = header_pairs(msg.get("headers", ()))
             self.state = STARTED
-            await self.out(OUT_START, status, headers, None, F_TRAILERS if self.trailers else 0, None)
+            if self.out(OUT_START, status, headers, None, F_TRAILERS if self.trailers else 0, None):
+                await self.room()
         elif t == "http.response.body":
             if self.state == NOTHING:
                 raise ProtocolError("http.response.body sent before http.response.start")
@@ -307,7 +277,8 @@ class HTTPCycle(Cycle):
                 self.body_done = True
                 if not self.trailers:
                     self.state, self.complete = COMPLETE, True
-            await self.out(OUT_BODY, 0, None, body, F_MORE if more else 0, None)
+            if self.out(OUT_BODY, 0, None, body, F_MORE if more else 0, None):
+                await self.room()
         elif t == "http.response.trailers":
             if not self.trailers:
                 raise ProtocolError("http.response.trailers sent but http.response.start did not ask for trailers")
@@ -316,7 +287,8 @@ class HTTPCycle(Cycle):
             more = bool(msg.get("more_trailers", False))
             if not more:
                 self.state, self.complete = COMPLETE, True
-            await self.out(OUT_TRAILERS, 0, header_pairs(msg.get("headers", ())), None, F_MORE if more else 0, None)
+            if self.out(OUT_TRAILERS, 0, header_pairs(msg.get("headers", ())), None, F_MORE if more else 0, None):
+                await self.room()
         elif t == "http.response.pathsend":
             if self.state != STARTED or self.body_done:
                 raise ProtocolError("http.response.pathsend sent before http.response.start or after the body")
@@ -326,7 +298,8 @@ class HTTPCycle(Cycle):
             self.body_done = True
             if not self.trailers:
                 self.state, self.complete = COMPLETE, True
-            await self.out(OUT_PATHSEND, 0, None, None, 0, path)
+            if self.out(OUT_PATHSEND, 0, None, None, 0, path):
+                await self.room()
         else:
             raise ProtocolError("unexpected ASGI message type %r on an HTTP connection" % (t,))
 
@@ -352,8 +325,10 @@ class WSCycle(Cycle):
     handshake answer, ping/pong and close frames; this side sees
     messages."""
 
-    def __init__(self, rt, cid, scope):
-        super().__init__(rt, cid, scope)
+    __slots__ = ("state", "connected_sent", "close_code")
+
+    def __init__(self, rt, cid, scope, budget):
+        super().__init__(rt, cid, scope, budget)
         self.state = WS_CONNECTING
         self.connected_sent = False
         self.close_code = 1005
@@ -383,7 +358,8 @@ class WSCycle(Cycle):
                 raise ProtocolError("websocket.accept sent twice or after a denial began")
             self.state = WS_ACCEPTED
             sub = msg.get("subprotocol")
-            await self.out(OUT_WS_ACCEPT, 0, header_pairs(msg.get("headers", ())), None, 0, sub)
+            if self.out(OUT_WS_ACCEPT, 0, header_pairs(msg.get("headers", ())), None, 0, sub):
+                await self.room()
         elif t == "websocket.send":
             if self.state != WS_ACCEPTED:
                 raise ProtocolError("websocket.send sent before websocket.accept")
@@ -391,28 +367,33 @@ class WSCycle(Cycle):
             if (text is None) == (data is None):
                 raise ProtocolError("websocket.send needs exactly one of bytes and text")
             if text is not None:
-                await self.out(OUT_WS_SEND, 0, None, text.encode("utf-8"), F_TEXT, None)
+                if self.out(OUT_WS_SEND, 0, None, text.encode("utf-8"), F_TEXT, None):
+                    await self.room()
             else:
-                await self.out(OUT_WS_SEND, 0, None, data, 0, None)
+                if self.out(OUT_WS_SEND, 0, None, data, 0, None):
+                    await self.room()
         elif t == "websocket.close":
             if self.state == WS_DENYING:
                 raise ProtocolError("websocket.close sent during a websocket.http.response")
             code = msg.get("code", 1000)
             reason = msg.get("reason") or ""
             self.state = WS_CLOSED
-            await self.out(OUT_WS_CLOSE, int(code), None, None, 0, reason)
+            if self.out(OUT_WS_CLOSE, int(code), None, None, 0, reason):
+                await self.room()
         elif t == "websocket.http.response.start":
             if self.state != WS_CONNECTING:
                 raise ProtocolError("websocket.http.response.start sent after websocket.accept")
             self.state = WS_DENYING
-            await self.out(OUT_START, msg["status"], header_pairs(msg.get("headers", ())), None, 0, None)
+            if self.out(OUT_START, msg["status"], header_pairs(msg.get("headers", ())), None, 0, None):
+                await self.room()
         elif t == "websocket.http.response.body":
             if self.state != WS_DENYING:
                 raise ProtocolError("websocket.http.response.body sent before websocket.http.response.start")
             more = bool(msg.get("more_body", False))
             if not more:
                 self.state = WS_DENIED
-            await self.out(OUT_BODY, 0, None, msg.get("body", b""), F_MORE if more else 0, None)
+            if self.out(OUT_BODY, 0, None, msg.get("body", b""), F_MORE if more else 0, None):
+                await self.room()
         else:
             raise ProtocolError("unexpected ASGI message type %r on a WebSocket" % (t,))
 
@@ -448,13 +429,13 @@ def single_callable(app):
 rt = None
 
 
-def prepare(q, efd, handle, loop_kind, lifespan, spec):
+def prepare(q, efd, loop_kind, lifespan, spec):
     """Creates the loop on this (the loop's) thread; returns its name."""
     global rt
     app = _gowsgi.app
     if spec:
         app = load(spec)
-    rt = Runtime(q, efd, handle, loop_kind, lifespan, single_callable(app))
+    rt = Runtime(q, efd, loop_kind, lifespan, single_callable(app))
     asyncio.set_event_loop(rt.loop)
     return rt.loop_name
 
@@ -484,6 +465,7 @@ def run():
         loop.run_until_complete(loop.shutdown_asyncgens())
     finally:
         loop.remove_reader(rt.efd)
+        _c.bind(rt.q, None, None)  # what is sent from now on is flushed at once
         asyncio.set_event_loop(None)
         loop.close()
         rt = None

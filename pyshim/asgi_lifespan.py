@@ -15,7 +15,7 @@ class Lifespan:
 
     def report(self, what, text=None):
         self.reported = True
-        _c.out(self.rt.h, 0, OUT_LIFESPAN, what, None, None, 0, text)
+        _c.out(self.rt.q, 0, OUT_LIFESPAN, what, None, None, 0, text)
 
     def startup(self):
         self.events.put_nowait({"type": "lifespan.startup"})

@@ -93,12 +93,16 @@ type Conn struct {
 	id     uint64 // immutable; 0 is the lifespan's
 	budget int    // immutable: bytes the queue holds before send() awaits
 
-	mu     sync.Mutex
-	queue  []Sent // guarded by mu: sent, not yet taken
-	queued int    // guarded by mu: bytes of body and headers in queue
-	paused bool   // guarded by mu: the app's send() awaits GW_IN_WRITABLE
-	done   bool   // guarded by mu: SentDone is queued
-	ready  chan struct{}
+	mu    sync.Mutex
+	queue []Sent // guarded by mu: sent, not yet taken
+	// owed is guarded by mu: the cost (asgiout.c) of the events the app
+	// sent that Go has not yet credited back with GW_IN_WRITABLE. The
+	// app counts the same way and awaits in send() while it owes a
+	// whole budget.
+	owed  int
+	done  bool    // guarded by mu: SentDone is queued
+	first [4]Sent // queue's first backing array: a response's usual events
+	ready chan struct{}
 }
 
 // OpenHTTP starts the app for one HTTP request. budget bounds the
@@ -116,6 +120,7 @@ func (l *Loop) OpenWebSocket(s *Scope, budget int) (*Conn, error) {
 
 func (l *Loop) open(s *Scope, kind int, budget int) (*Conn, error) {
 	c := &Conn{l: l, budget: max(budget, 1), ready: make(chan struct{}, 1)}
+	c.queue = c.first[:0]
 	l.mu.Lock()
 	if l.closed {
 		l.mu.Unlock()
@@ -125,7 +130,13 @@ func (l *Loop) open(s *Scope, kind int, budget int) (*Conn, error) {
 	c.id = l.nextID
 	l.conns[c.id] = c
 	l.mu.Unlock()
-	if err := l.post(c.id, kind, 0, 0, encodeScope(nil, s)); err != nil {
+	buf := scopeBufs.Get().(*[]byte)
+	*buf = encodeScope((*buf)[:0], s)
+	err := l.post(c.id, kind, 0, int64(c.budget), *buf)
+	if cap(*buf) <= 64<<10 {
+		scopeBufs.Put(buf)
+	}
+	if err != nil {
 		l.forget(c.id)
 		return nil, err
 	}
@@ -143,46 +154,38 @@ func (c *Conn) Ready() <-chan struct{} { return c.ready }
 
 // Take appends the events the app sent since the last Take to dst and
 // returns it; once SentDone is among them, the Conn is over. Taking
-// frees the budget: an app waiting in send() resumes.
+// frees the budget: once half of it is owed, it is credited back
+// (GW_IN_WRITABLE), and an app waiting in send() resumes. Crediting by
+// halves keeps a stream that Go takes as fast as it comes from costing
+// a loop wake-up per Take.
 func (c *Conn) Take(dst []Sent) []Sent {
 	c.mu.Lock()
 	dst = append(dst, c.queue...)
 	clear(c.queue)
 	c.queue = c.queue[:0]
-	c.queued = 0
-	resume := c.paused && !c.done
-	c.paused = false
+	credit := 0
+	if c.owed >= max(c.budget/2, 1) && !c.done {
+		credit, c.owed = c.owed, 0
+	}
 	c.mu.Unlock()
-	if resume {
-		c.l.post(c.id, C.GW_IN_WRITABLE, 0, 0, nil)
+	if credit > 0 {
+		c.l.post(c.id, C.GW_IN_WRITABLE, 0, int64(credit), nil)
 	}
 	return dst
 }
 
-// push queues ev and returns what the app's send() does next: 1 go on,
-// 0 wait for room (GW_IN_WRITABLE). Loop thread, GIL held.
-func (c *Conn) push(ev Sent) int {
-	n := len(ev.Body)
-	for _, h := range ev.Headers {
-		n += len(h[0]) + len(h[1])
-	}
+// push queues ev, which cost the app's budget that much. The Loop's
+// dispatching goroutine.
+func (c *Conn) push(ev Sent, cost int) {
 	c.mu.Lock()
 	if c.done {
 		c.mu.Unlock()
-		return -1
+		return
 	}
 	c.queue = append(c.queue, ev)
-	c.queued += n
-	full := c.queued >= c.budget
-	if full {
-		c.paused = true
-	}
+	c.owed += cost
 	c.mu.Unlock()
 	c.signal()
-	if full {
-		return 0
-	}
-	return 1
 }
 
 // want queues SentWant, once while it is not taken.
@@ -197,8 +200,8 @@ func (c *Conn) want() {
 	c.signal()
 }
 
-// finish queues SentDone and forgets the Conn. Loop thread (or the
-// loop's goroutine once it ended).
+// finish queues SentDone and forgets the Conn. The Loop's dispatching
+// goroutine, or the loop's once it ended.
 func (c *Conn) finish(ev Sent) {
 	c.mu.Lock()
 	if c.done {
@@ -253,38 +256,57 @@ func (c *Conn) Cancel() error {
 	return c.l.post(c.id, C.GW_IN_CANCEL, 0, 0, nil)
 }
 
-// encodeScope appends s in the layout asgi.py's decode_scope reads:
-// fields as [u32 length][bytes], native byte order.
+// scopeBufs keeps encodeScope's buffers between requests: post copies
+// the bytes into the C queue at once.
+var scopeBufs = sync.Pool{New: func() any { b := make([]byte, 0, 2048); return &b }}
+
+// encodeScope appends s in the layout asgiscope.c reads: fields as
+// [u32 length][bytes], native byte order, with no allocation of its own.
 func encodeScope(b []byte, s *Scope) []byte {
-	put := func(v []byte) {
-		b = binary.NativeEndian.AppendUint32(b, uint32(len(v)))
-		b = append(b, v...)
-	}
-	putAddr := func(a Addr) {
-		put([]byte(a.Host))
-		if a.Port >= 0 && a.Host != "" {
-			put(strconv.AppendInt(nil, int64(a.Port), 10))
-		} else {
-			put(nil)
-		}
-	}
-	put([]byte(s.HTTPVersion))
-	put([]byte(s.Method))
-	put([]byte(s.Scheme))
+	b = appendField(b, s.HTTPVersion)
+	b = appendField(b, s.Method)
+	b = appendField(b, s.Scheme)
 	if s.Path != nil {
-		put(s.Path)
+		b = appendField(b, s.Path)
 	} else {
-		put(percentDecode(s.RawPath))
+		at := len(b)
+		b = appendPercentDecoded(binary.NativeEndian.AppendUint32(b, 0), s.RawPath)
+		binary.NativeEndian.PutUint32(b[at:], uint32(len(b)-at-4))
 	}
-	put(s.RawPath)
-	put(s.Query)
-	put([]byte(s.RootPath))
-	putAddr(s.Client)
-	putAddr(s.Server)
-	put(binary.NativeEndian.AppendUint32(nil, uint32(len(s.Headers))))
+	b = appendField(b, s.RawPath)
+	b = appendField(b, s.Query)
+	b = appendField(b, s.RootPath)
+	b = appendAddr(b, s.Client)
+	b = appendAddr(b, s.Server)
+	b = binary.NativeEndian.AppendUint32(b, 4)
+	b = binary.NativeEndian.AppendUint32(b, uint32(len(s.Headers)))
 	for _, h := range s.Headers {
-		put(lowerASCII(h[0]))
-		put(h[1])
+		b = binary.NativeEndian.AppendUint32(b, uint32(len(h[0])))
+		for _, c := range h[0] {
+			if 'A' <= c && c <= 'Z' {
+				c += 'a' - 'A'
+			}
+			b = append(b, c)
+		}
+		b = appendField(b, h[1])
+	}
+	return b
+}
+
+func appendField[T string | []byte](b []byte, v T) []byte {
+	b = binary.NativeEndian.AppendUint32(b, uint32(len(v)))
+	return append(b, v...)
+}
+
+// appendAddr appends host and port; the port is empty when unknown or
+// for a unix socket.
+func appendAddr(b []byte, a Addr) []byte {
+	b = appendField(b, a.Host)
+	at := len(b)
+	b = binary.NativeEndian.AppendUint32(b, 0)
+	if a.Port >= 0 && a.Host != "" {
+		b = strconv.AppendInt(b, int64(a.Port), 10)
+		binary.NativeEndian.PutUint32(b[at:], uint32(len(b)-at-4))
 	}
 	return b
 }
@@ -292,16 +314,10 @@ func encodeScope(b []byte, s *Scope) []byte {
 // percentDecode decodes %XX escapes; a "%" not followed by two hex
 // digits stays as it is (urllib.parse.unquote's rule, which Uvicorn
 // uses): "/a%20b%zz" -> "/a b%zz".
-func percentDecode(p []byte) []byte {
-	i := 0
-	for i < len(p) && p[i] != '%' {
-		i++
-	}
-	if i == len(p) {
-		return p
-	}
-	out := append(make([]byte, 0, len(p)), p[:i]...)
-	for ; i < len(p); i++ {
+func percentDecode(p []byte) []byte { return appendPercentDecoded(nil, p) }
+
+func appendPercentDecoded(out, p []byte) []byte {
+	for i := 0; i < len(p); i++ {
 		if p[i] == '%' && i+2 < len(p) && isHex(p[i+1]) && isHex(p[i+2]) {
 			out = append(out, unhex(p[i+1])<<4|unhex(p[i+2]))
 			i += 2
@@ -324,34 +340,4 @@ func unhex(c byte) byte {
 		return c - 'a' + 10
 	}
 	return c - 'A' + 10
-}
-
-// lowerASCII returns b with A-Z lower-cased (a copy only when needed).
-func lowerASCII(b []byte) []byte {
-	for i, c := range b {
-		if 'A' <= c && c <= 'Z' {
-			out := append([]byte(nil), b...)
-			for j := i; j < len(out); j++ {
-				if c := out[j]; 'A' <= c && c <= 'Z' {
-					out[j] = c + 'a' - 'A'
-				}
-			}
-			return out
-		}
-	}
-	return b
-}
-
-// decodeHeaders reads n [u32 len][name][u32 len][value] records.
-func decodeHeaders(b []byte, n int) [][2][]byte {
-	hs := make([][2][]byte, 0, n)
-	for range n {
-		k := binary.NativeEndian.Uint32(b)
-		name := b[4 : 4+k : 4+k]
-		b = b[4+k:]
-		m := binary.NativeEndian.Uint32(b)
-		hs = append(hs, [2][]byte{name, b[4 : 4+m : 4+m]})
-		b = b[4+m:]
-	}
-	return hs
 }

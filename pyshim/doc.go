@@ -19,12 +19,15 @@
 //
 // ASGI: asgi.go (Loop: one asyncio or uvloop event loop on an OS thread
 // of its own, lifespan, liveness), asgiconn.go (Conn: one request or
-// WebSocket; the scope), asgi.c (the event queue Go posts into and the
-// loop drains, woken through an eventfd; the app's send() to Go) and
-// asgi.py (the Python side: cycles, protocol checks, lifespan). Go never
-// waits on the loop while holding the GIL and the loop never waits on a
-// socket: the app's events are copied to Go, and send() awaits only
-// when its connection's budget is full.
+// WebSocket; the scope's encoding), asgi.c (the event queue Go posts
+// into and the loop drains, woken through an eventfd), asgiscope.c (the
+// scope dict, built in C), asgiout.c and asgiout.go (the app's send():
+// queued in C, taken by Go in batches, one eventfd wake-up per turn of
+// the loop; the loop thread never calls into Go) and asgi.py (the
+// Python side: cycles, protocol checks, lifespan). Go never waits on
+// the loop while holding the GIL and the loop never waits on a socket:
+// the app's events are copied to Go, and send() awaits only when its
+// connection owes a whole budget.
 //
 // The --preload zygote in C: zygote.c (the process that forks the
 // workers and its protocol with the master) and preload.c (its Python:

@@ -190,6 +190,11 @@ func (w *asgiCaller) apply(c *pyshim.Conn, ev *pyshim.Sent) (engine.Step, bool) 
 			if !w.trailers {
 				return w.finishResponse(c), true
 			}
+		} else if !w.headSent {
+			// A streamed response: its head goes now, without Done, so
+			// the engine frames it chunked (as Uvicorn does) even when
+			// the rest was queued in the same turn of the loop.
+			return w.out(engine.Step{}), true
 		}
 	case pyshim.SentTrailers:
 		// Gathered until the last (more_trailers false), which ends the

@@ -1,0 +1,364 @@
+/*
+ * asgiout.c: what the app sends, on its way to Go. _c.out appends each
+ * event as a gw_orec record (asgi.h) to the queue's out buffer, on the
+ * loop's thread with the GIL held, and never calls into Go: a cgo
+ * callback from the loop's thread must get a Go P first, and with one P
+ * (a worker pinned to one CPU) it waits for the connections' goroutines
+ * to give it up, every event. Instead, once per turn of the loop,
+ * _c.flush (queued with loop.call_soon by the first event of the turn)
+ * writes the out eventfd, which Go's poller waits on, and Go takes the
+ * whole buffer at once (gw_oq_take): one wake-up per turn for all the
+ * responses the turn produced.
+ */
+#include "asgiq.h"
+#include <errno.h>
+#include <string.h>
+#include <unistd.h>
+
+/* Bodies longer than this go out of line, in a block of their own: the
+ * buffer then grows by records, not by the bodies of a whole turn. */
+#define GW_OREC_INLINE 4096
+/* A drained out buffer bigger than this is freed rather than kept. */
+#define GW_OBUF_KEEP (1 << 20)
+
+void gw_write_efd(int fd)
+{
+	uint64_t one = 1;
+
+	/* EAGAIN only when the counter is at its maximum: awake anyway. */
+	while (write(fd, &one, sizeof one) < 0 && errno == EINTR)
+		;
+}
+
+static size_t rec_size(const gw_orec *r)
+{
+	size_t n = sizeof *r + r->head_len + r->text_len + (r->body_ptr == NULL ? r->body_len : 0);
+
+	return (n + 7) & ~(size_t)7;
+}
+
+/* free_bodies frees the out-of-line bodies of b's records. */
+static void free_bodies(gw_obuf *b)
+{
+	size_t off = 0;
+
+	while (off < b->len) {
+		gw_orec *r = (gw_orec *)(b->b + off);
+		free(r->body_ptr);
+		off += rec_size(r);
+	}
+}
+
+/* reserve makes room for n more bytes at b->len. omu held. */
+static int reserve(gw_obuf *b, size_t n)
+{
+	size_t cap = b->cap ? b->cap : 16384;
+	char *nb;
+
+	if (b->len + n <= b->cap)
+		return 0;
+	while (cap < b->len + n)
+		cap *= 2;
+	nb = realloc(b->b, cap);
+	if (nb == NULL)
+		return -1;
+	b->b = nb;
+	b->cap = cap;
+	return 0;
+}
+
+/*
+ * gw_oq_take returns the records the app sent since the last take and
+ * their length in *len. They stay valid until the next call, which
+ * frees them: calls must not overlap. No GIL; Go's dispatcher.
+ */
+char *gw_oq_take(gw_aqueue *q, size_t *len)
+{
+	gw_obuf done = q->spare;
+
+	free_bodies(&done); /* Go is through with the previous take's records */
+	done.len = 0;
+	if (done.cap > GW_OBUF_KEEP) {
+		free(done.b);
+		done.b = NULL;
+		done.cap = 0;
+	}
+	pthread_mutex_lock(&q->omu);
+	q->spare = q->out;
+	q->out = done;
+	q->out_signalled = 0;
+	pthread_mutex_unlock(&q->omu);
+	*len = q->spare.len;
+	return q->spare.b;
+}
+
+void gw_oq_free(gw_aqueue *q)
+{
+	free_bodies(&q->out);
+	free_bodies(&q->spare);
+	free(q->out.b);
+	free(q->spare.b);
+	q->out.b = q->spare.b = NULL;
+	q->out.len = q->spare.len = q->out.cap = q->spare.cap = 0;
+}
+
+/* flush_now writes the out eventfd if records wait and Go was not told
+ * since its last take. */
+static void flush_now(gw_aqueue *q)
+{
+	int wake;
+
+	pthread_mutex_lock(&q->omu);
+	wake = q->out.len > 0 && !q->out_signalled;
+	if (wake)
+		q->out_signalled = 1;
+	pthread_mutex_unlock(&q->omu);
+	if (wake)
+		gw_write_efd(q->ofd);
+}
+
+/* schedule_flush makes sure a flush runs once the loop's current turn
+ * is over; with no loop bound (before run, after it), flushes at once.
+ * -1 with an exception when call_soon fails. */
+static int schedule_flush(gw_aqueue *q)
+{
+	PyObject *r;
+
+	if (q->call_soon == NULL) {
+		flush_now(q);
+		return 0;
+	}
+	if (q->flush_scheduled)
+		return 0;
+	r = PyObject_CallOneArg(q->call_soon, q->flush);
+	if (r == NULL)
+		return -1;
+	Py_DECREF(r);
+	q->flush_scheduled = 1;
+	return 0;
+}
+
+/* _c.flush(q): the end of a turn of the loop: Go is told of what the
+ * app sent during it. */
+PyObject *gw_asgi_flush(PyObject *self, PyObject *arg)
+{
+	gw_aqueue *q = PyLong_AsVoidPtr(arg);
+
+	(void)self;
+	if (q == NULL)
+		return NULL;
+	q->flush_scheduled = 0;
+	flush_now(q);
+	Py_RETURN_NONE;
+}
+
+/* _c.bind(q, call_soon, flush): flushes go through call_soon(flush)
+ * from now on; bind(q, None, None) flushes at once again (the loop is
+ * closing) and drops the references. */
+PyObject *gw_asgi_bind(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+	gw_aqueue *q;
+
+	(void)self;
+	if (nargs != 3) {
+		PyErr_SetString(PyExc_TypeError, "bind takes 3 arguments");
+		return NULL;
+	}
+	q = PyLong_AsVoidPtr(args[0]);
+	if (q == NULL)
+		return NULL;
+	Py_CLEAR(q->call_soon);
+	Py_CLEAR(q->flush);
+	if (args[1] != Py_None) {
+		q->call_soon = Py_NewRef(args[1]);
+		q->flush = Py_NewRef(args[2]);
+	}
+	q->flush_scheduled = 0;
+	flush_now(q);
+	Py_RETURN_NONE;
+}
+
+/* A header list being copied: the pairs as fast sequences, held until
+ * the record is written, so that no Python code (an iterator's) runs
+ * while the out buffer's mutex is held. */
+typedef struct {
+	PyObject *small[16];
+	PyObject **pairs; /* small, or malloc'd */
+	Py_ssize_t n;
+	size_t bytes; /* the encoded length */
+	size_t cost;  /* names and values */
+} gw_heads;
+
+static void heads_clear(gw_heads *h)
+{
+	for (Py_ssize_t i = 0; i < h->n; i++)
+		Py_DECREF(h->pairs[i]);
+	if (h->pairs != h->small)
+		free(h->pairs);
+	h->n = 0;
+}
+
+/* heads_load checks headers (a list of two-item sequences of bytes) and
+ * holds them in h. Returns 0, or -1 with an exception (h cleared). */
+static int heads_load(gw_heads *h, PyObject *headers)
+{
+	Py_ssize_t n;
+
+	h->pairs = h->small;
+	h->n = 0;
+	h->bytes = h->cost = 0;
+	if (!PyList_Check(headers)) {
+		PyErr_SetString(PyExc_TypeError, "ASGI headers must be an iterable of [name, value] pairs");
+		return -1;
+	}
+	n = PyList_GET_SIZE(headers);
+	if (n > (Py_ssize_t)(sizeof h->small / sizeof h->small[0])) {
+		h->pairs = malloc(sizeof(PyObject *) * (size_t)n);
+		if (h->pairs == NULL) {
+			PyErr_NoMemory();
+			return -1;
+		}
+	}
+	for (Py_ssize_t i = 0; i < n && i < PyList_GET_SIZE(headers); i++) {
+		PyObject *fast = PySequence_Fast(PyList_GET_ITEM(headers, i),
+						 "an ASGI header must be a [name, value] pair");
+		if (fast == NULL)
+			goto error;
+		h->pairs[h->n++] = fast;
+		if (PySequence_Fast_GET_SIZE(fast) != 2) {
+			PyErr_SetString(PyExc_TypeError, "an ASGI header must be a [name, value] pair");
+			goto error;
+		}
+		for (int k = 0; k < 2; k++) {
+			PyObject *v = PySequence_Fast_GET_ITEM(fast, k);
+			if (!PyBytes_Check(v)) {
+				PyErr_Format(PyExc_TypeError, "ASGI header %s must be bytes, not %.100s",
+					     k ? "values" : "names", Py_TYPE(v)->tp_name);
+				goto error;
+			}
+			size_t m = (size_t)PyBytes_GET_SIZE(v);
+			if (m > UINT32_MAX / 2 || h->bytes + 4 + m > UINT32_MAX) {
+				PyErr_SetString(PyExc_ValueError, "ASGI headers too long");
+				goto error;
+			}
+			h->bytes += 4 + m;
+			h->cost += m;
+		}
+	}
+	return 0;
+error:
+	heads_clear(h);
+	return -1;
+}
+
+/* heads_write encodes h at p: [u32 len][name][u32 len][value] records,
+ * native byte order. */
+static void heads_write(const gw_heads *h, char *p)
+{
+	for (Py_ssize_t i = 0; i < h->n; i++) {
+		for (int k = 0; k < 2; k++) {
+			PyObject *v = PySequence_Fast_GET_ITEM(h->pairs[i], k);
+			uint32_t m = (uint32_t)PyBytes_GET_SIZE(v);
+			memcpy(p, &m, 4);
+			memcpy(p + 4, PyBytes_AS_STRING(v), m);
+			p += 4 + m;
+		}
+	}
+}
+
+/*
+ * _c.out(q, conn, kind, status, headers, body, flags, text) queues one
+ * event for Go and returns its cost: the bytes of header names, values
+ * and body, which count against the connection's budget until Go
+ * credits them back (IN_WRITABLE). headers is a list or None, body
+ * bytes-like or None, text str or None. Loop thread, GIL held.
+ */
+PyObject *gw_asgi_out(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+	gw_aqueue *q;
+	gw_orec rec = {0};
+	gw_heads heads = {.n = 0};
+	Py_buffer body = {0};
+	const char *text = NULL;
+	Py_ssize_t text_len = 0;
+	char *body_ptr = NULL;
+	PyObject *res = NULL;
+	int have_heads = 0;
+
+	(void)self;
+	if (nargs != 8) {
+		PyErr_SetString(PyExc_TypeError, "out takes 8 arguments");
+		return NULL;
+	}
+	q = PyLong_AsVoidPtr(args[0]);
+	rec.conn = PyLong_AsUnsignedLongLong(args[1]);
+	rec.kind = PyLong_AsLong(args[2]);
+	rec.status = PyLong_AsLong(args[3]);
+	rec.flags = PyLong_AsLong(args[6]);
+	if (PyErr_Occurred())
+		return NULL;
+	if (args[4] != Py_None) {
+		if (heads_load(&heads, args[4]) < 0)
+			return NULL;
+		have_heads = 1;
+		rec.nheaders = (uint32_t)heads.n;
+		rec.head_len = (uint32_t)heads.bytes;
+	}
+	if (args[5] != Py_None && PyObject_GetBuffer(args[5], &body, PyBUF_SIMPLE) < 0)
+		goto out;
+	if (args[7] != Py_None) {
+		text = PyUnicode_AsUTF8AndSize(args[7], &text_len);
+		if (text == NULL)
+			goto out;
+		if ((size_t)text_len > UINT32_MAX) {
+			PyErr_SetString(PyExc_ValueError, "an ASGI text field is too long");
+			goto out;
+		}
+		rec.text_len = (uint32_t)text_len;
+	}
+	rec.body_len = (uint64_t)body.len;
+	rec.cost = heads.cost + (uint64_t)body.len;
+	if (body.len > GW_OREC_INLINE) {
+		body_ptr = malloc((size_t)body.len);
+		if (body_ptr == NULL) {
+			PyErr_NoMemory();
+			goto out;
+		}
+		memcpy(body_ptr, body.buf, (size_t)body.len);
+		rec.body_ptr = body_ptr;
+	}
+
+	size_t size = rec_size(&rec);
+	pthread_mutex_lock(&q->omu);
+	if (reserve(&q->out, size) < 0) {
+		pthread_mutex_unlock(&q->omu);
+		PyErr_NoMemory();
+		goto out;
+	}
+	char *p = q->out.b + q->out.len;
+	memcpy(p, &rec, sizeof rec);
+	p += sizeof rec;
+	heads_write(&heads, p);
+	p += rec.head_len;
+	if (body_ptr == NULL && body.len > 0) {
+		memcpy(p, body.buf, (size_t)body.len);
+		p += body.len;
+	}
+	if (text_len > 0)
+		memcpy(p, text, (size_t)text_len);
+	q->out.len += size;
+	pthread_mutex_unlock(&q->omu);
+	body_ptr = NULL; /* the record owns it */
+
+	if (schedule_flush(q) == 0)
+		res = PyLong_FromUnsignedLongLong(rec.cost);
+	else
+		flush_now(q); /* the loop is closing: the event is queued, Go is told now */
+out:
+	free(body_ptr);
+	if (body.obj != NULL)
+		PyBuffer_Release(&body);
+	if (have_heads)
+		heads_clear(&heads);
+	return res;
+}

@@ -1,0 +1,122 @@
+package pyshim
+
+/*
+#include "asgi.h"
+*/
+import "C"
+
+import (
+	"encoding/binary"
+	"unsafe"
+)
+
+// dispatch is the Loop's goroutine that hands the app's events to their
+// Conns: the loop thread queues them in C (asgiout.c) and writes l.out
+// once per turn of the loop; Go's poller wakes this goroutine, which
+// takes the whole batch. The loop thread thus never runs Go code, and
+// a turn that answered thirty requests costs one wake-up, not ninety
+// cgo callbacks each waiting for a P.
+func (l *Loop) dispatch() {
+	var b [8]byte
+	for {
+		if _, err := l.out.Read(b[:]); err != nil {
+			return // release closed it
+		}
+		l.dmu.Lock()
+		if !l.outEnded {
+			l.takeLocked()
+		}
+		l.dmu.Unlock()
+	}
+}
+
+// takeLocked takes the events the app sent and delivers them, in order.
+// l.dmu held; the queue not yet freed.
+func (l *Loop) takeLocked() {
+	var n C.size_t
+	p := C.gw_oq_take(l.q, &n)
+	if n == 0 {
+		return
+	}
+	buf := unsafe.Slice((*byte)(unsafe.Pointer(p)), int(n))
+	for off := 0; off < len(buf); {
+		r := (*C.gw_orec)(unsafe.Pointer(&buf[off]))
+		size := C.sizeof_gw_orec + int(r.head_len) + int(r.text_len)
+		if r.body_ptr == nil {
+			size += int(r.body_len)
+		}
+		l.deliver(r, buf[off+C.sizeof_gw_orec:off+size])
+		off += (size + 7) &^ 7
+	}
+}
+
+// deliver hands one event to its Conn, as Go copies: the record's
+// memory is the queue's.
+func (l *Loop) deliver(r *C.gw_orec, payload []byte) {
+	head := payload[:r.head_len]
+	var body []byte
+	if r.body_ptr != nil {
+		body = unsafe.Slice((*byte)(unsafe.Pointer(r.body_ptr)), int(r.body_len))
+	} else {
+		body = payload[len(head) : len(head)+int(r.body_len)]
+	}
+	text := string(payload[len(payload)-int(r.text_len):])
+	kind, status, flags := SentKind(r.kind), int(r.status), int(r.flags)
+	if r.conn == 0 {
+		switch kind {
+		case C.GW_OUT_LIFESPAN:
+			select {
+			case l.lifespan <- lifespanResult{what: status, text: text}:
+			default: // nobody waits: a late or repeated answer
+			}
+		case C.GW_OUT_LOG:
+			l.logf(text)
+		}
+		return
+	}
+	l.mu.Lock()
+	c := l.conns[uint64(r.conn)]
+	l.mu.Unlock()
+	if c == nil {
+		return // over: the app's events after its end go nowhere
+	}
+	ev := Sent{Kind: kind, Status: status, More: flags&C.GW_OF_MORE != 0,
+		Trailers: flags&C.GW_OF_TRAILERS != 0, Text: flags&C.GW_OF_TEXT != 0}
+	if r.nheaders > 0 {
+		ev.Headers = decodeHeaders(append([]byte(nil), head...), int(r.nheaders))
+	}
+	if len(body) > 0 {
+		ev.Body = append([]byte(nil), body...)
+	}
+	switch kind {
+	case SentPathSend:
+		ev.Path = text
+	case SentWSAccept:
+		ev.Subprotocol = text
+	case SentWSClose:
+		ev.Reason = text
+	case SentDone:
+		ev.Traceback = text
+		ev.ClientGone = flags&1 != 0
+		c.finish(ev)
+		return
+	case SentWant:
+		c.want()
+		return
+	}
+	c.push(ev, int(r.cost))
+}
+
+// decodeHeaders reads n [u32 len][name][u32 len][value] records.
+func decodeHeaders(b []byte, n int) [][2][]byte {
+	hs := make([][2][]byte, 0, n)
+	for range n {
+		k := binary.NativeEndian.Uint32(b)
+		name := b[4 : 4+k : 4+k]
+		b = b[4+k:]
+		m := binary.NativeEndian.Uint32(b)
+		hs = append(hs, [2][]byte{name, b[4 : 4+m : 4+m]})
+		b = b[4+m:]
+	}
+	return hs
+}
