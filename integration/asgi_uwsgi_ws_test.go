@@ -310,3 +310,69 @@ func TestASGIWebSocketSendsWithAccept(t *testing.T) {
 		t.Fatalf("close answered with opcode %#x % x; want a close with 4000", op, payload)
 	}
 }
+
+// TestASGIUwsgiWebSocketNginxReadTimeout: what docs/asgi.md says of
+// uwsgi_read_timeout (here 2 s): nginx closes a tunnel gowsgi is silent
+// on for that long, and the server's pings every --ws-ping-interval keep
+// a quiet WebSocket open past it.
+func TestASGIUwsgiWebSocketNginxReadTimeout(t *testing.T) {
+	site := func(upstream string) string {
+		return renderExample(t, "examples/nginx/gowsgi-uwsgi.conf", map[string]string{
+			"server 127.0.0.1:8001": "server " + upstream,
+			"include uwsgi_params;": "include uwsgi_params;\n        uwsgi_read_timeout 2s;",
+		})
+	}
+	t.Run("pinged", func(t *testing.T) {
+		s, _, _ := startWSUwsgi(t, "--ws-ping-interval", "0.2s", "--ws-ping-timeout", "30s")
+		n := startNginx(t, site(s.addr))
+		c, br := wsThroughNginx(t, n, "pinged")
+		for range 15 { // 15 pings 0.2 s apart: longer than uwsgi_read_timeout
+			if op, _ := readServerFrame(t, br); op != 0x9 {
+				t.Fatalf("opcode %#x; want a ping", op)
+			}
+			c.Write(clientFrame(0xA, nil))
+		}
+		c.Write(clientFrame(0x1, []byte("still here")))
+		if op, payload := readServerFrame(t, br, 0x9); op != 0x1 || string(payload) != "still here" {
+			t.Fatalf("after the pings: opcode %#x %q; want the echo", op, payload)
+		}
+	})
+	t.Run("silent", func(t *testing.T) {
+		s, _, marks := startWSUwsgi(t, "--ws-ping-interval", "0")
+		n := startNginx(t, site(s.addr))
+		_, br := wsThroughNginx(t, n, "silent")
+		if rest, err := io.ReadAll(br); err != nil || len(rest) != 0 {
+			t.Fatalf("% x %v; want nginx to close the silent tunnel", rest, err)
+		}
+		if !strings.Contains(n.logs(), "upstream timed out") {
+			t.Errorf("nginx closed the tunnel, but not for uwsgi_read_timeout:\n%s", n.logs())
+		}
+		s.waitFor(func() bool {
+			b, _ := os.ReadFile(filepath.Join(marks, "ws-closed"))
+			return strings.Contains(string(b), "name=silent 1006\n")
+		})
+	})
+}
+
+// wsThroughNginx opens a WebSocket to /echo?name=NAME through nginx and
+// reads the scope the app sends first.
+func wsThroughNginx(t *testing.T, n *nginxServer, name string) (net.Conn, *bufio.Reader) {
+	t.Helper()
+	c, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", n.port))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	c.SetDeadline(time.Now().Add(30 * time.Second))
+	fmt.Fprintf(c, "GET /echo?name=%s HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"+
+		"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n", name)
+	br := bufio.NewReader(c)
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil || resp.StatusCode != 101 {
+		t.Fatalf("handshake through nginx: %v %v\n%s", resp, err, n.logs())
+	}
+	if op, _ := readServerFrame(t, br); op != 0x1 {
+		t.Fatalf("first frame opcode %#x; want the scope", op)
+	}
+	return c, br
+}
