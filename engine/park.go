@@ -54,7 +54,7 @@ func (st *streamer) park() {
 // goroutine (and OS thread) as before.
 func (st *streamer) resume() {
 	st.sl = <-st.c.srv.slots
-	st.sl.call.resume(st.c.req.Method, st.c.req.Path, time.Now())
+	st.sl.call.resume(st.c.req.Method, st.c.req.Path, st.x.call, time.Now())
 	st.c.srv.stats.entered(st.sl, st.x)
 }
 

@@ -242,7 +242,7 @@ func (s *Server) takeSlot(method, path []byte, now time.Time) *slot {
 		sl = <-s.slots
 		now = time.Now()
 	}
-	sl.call.begin(method, path, now)
+	sl.call.begin(method, path, sl.x.call, now)
 	s.gate.took(now)
 	return sl
 }

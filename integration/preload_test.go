@@ -289,15 +289,7 @@ func TestPreloadStuckWorkerIsDumpedAndReplaced(t *testing.T) {
 	go http.Get(s.url("/stuck?id=7")) // never answered: its worker is killed
 	s.waitFor(func() bool { return len(s.logged("worker timeout: a request outlived")) == 1 })
 	victim := s.logged("worker timeout: a request outlived")[0].num("worker_pid")
-	want := fmt.Sprintf("lifecycle.py\", line %d in stuck", stuckLine(t))
-	s.waitFor(func() bool {
-		for _, line := range s.logged("worker timeout: the Python stack") {
-			if line.num("pid") == victim && strings.Contains(line.str("message"), want) {
-				return true
-			}
-		}
-		return false
-	})
+	s.stuckDump(victim, "/stuck", fmt.Sprintf("lifecycle.py\", line %d in stuck", lineOf(t, "lifecycle.py", "STUCK-HERE")))
 	s.waitFor(func() bool { pids := s.workerPIDs(); return len(pids) == 2 && !slices.Contains(pids, victim) })
 	s.allPreloaded()
 	if n := len(s.find("zygote started")); n != 1 {

@@ -391,13 +391,29 @@ static int start(gw_slot *s, gw_exchange *x, const char *env, size_t env_len,
 	return x->iter != NULL ? 0 : -1;
 }
 
+/* enter marks w while the calling thread takes the GIL for a call
+ * (GW_STAGE_WAITING) and once it holds it (GW_STAGE_RUNNING); leave
+ * after it gave it back. The thread is stored first, so a reader that
+ * sees a stage other than GW_STAGE_OUT sees the thread too. */
+static void enter(gw_where *w, int32_t stage)
+{
+	if (stage == GW_STAGE_WAITING)
+		__atomic_store_n(&w->thread, (uint64_t)PyThread_get_thread_ident(), __ATOMIC_RELAXED);
+	__atomic_store_n(&w->stage, stage, __ATOMIC_RELEASE);
+}
+
+static void leave(gw_where *w)
+{
+	__atomic_store_n(&w->stage, GW_STAGE_OUT, __ATOMIC_RELEASE);
+}
+
 /*
  * gw_call runs the app for one request: environ, app(environ,
  * start_response), and as much of the response as fits in out. Called
  * without the GIL from any thread.
  */
-int gw_call(gw_slot *s, const char *env, size_t env_len, const char *body, size_t body_len,
-	    int body_fd, int write_hook, char *out, size_t out_cap, gw_result *res)
+int gw_call(gw_slot *s, gw_where *w, const char *env, size_t env_len, const char *body,
+	    size_t body_len, int body_fd, int write_hook, char *out, size_t out_cap, gw_result *res)
 {
 	PyThreadState *ts = gw_thread_state();
 	gw_exchange x;
@@ -410,7 +426,9 @@ int gw_call(gw_slot *s, const char *env, size_t env_len, const char *body, size_
 		no_thread_state(res);
 		return -1;
 	}
+	enter(w, GW_STAGE_WAITING);
 	PyEval_RestoreThread(ts);
+	enter(w, GW_STAGE_RUNNING);
 	if (write_hook) {
 		s->tstate = PyThreadState_Get();
 		s->out = out, s->cap = out_cap, s->res = res;
@@ -424,6 +442,7 @@ int gw_call(gw_slot *s, const char *env, size_t env_len, const char *body, size_
 		park(&x, res);
 	}
 	PyEval_SaveThread();
+	leave(w);
 	return (res->flags & GW_ERROR) ? -1 : 0;
 }
 
@@ -431,7 +450,7 @@ int gw_call(gw_slot *s, const char *env, size_t env_len, const char *body, size_
  * a thread state it fails and leaves the exchange open (res->exch): it
  * cannot be closed without the GIL, and wsgi.input may still point at
  * the caller's body, which must stay pinned. */
-int gw_next(gw_exchange *x, char *out, size_t out_cap, gw_result *res)
+int gw_next(gw_where *w, gw_exchange *x, char *out, size_t out_cap, gw_result *res)
 {
 	PyThreadState *ts = gw_thread_state();
 
@@ -441,19 +460,22 @@ int gw_next(gw_exchange *x, char *out, size_t out_cap, gw_result *res)
 		no_thread_state(res);
 		return -1;
 	}
+	enter(w, GW_STAGE_WAITING);
 	PyEval_RestoreThread(ts);
+	enter(w, GW_STAGE_RUNNING);
 	pump(x, out, out_cap, res);
 	if (res->flags & GW_DONE) {
 		PyMem_RawFree(x);
 		res->exch = NULL;
 	}
 	PyEval_SaveThread();
+	leave(w);
 	return (res->flags & GW_ERROR) ? -1 : 0;
 }
 
 /* gw_abort ends a parked exchange early (client gone, bad headers):
  * close() is still called exactly once. */
-void gw_abort(gw_exchange *x, gw_result *res)
+void gw_abort(gw_where *w, gw_exchange *x, gw_result *res)
 {
 	PyThreadState *ts = gw_thread_state();
 
@@ -463,10 +485,13 @@ void gw_abort(gw_exchange *x, gw_result *res)
 		no_thread_state(res);
 		return;
 	}
+	enter(w, GW_STAGE_WAITING);
 	PyEval_RestoreThread(ts);
+	enter(w, GW_STAGE_RUNNING);
 	if (close_result(x) < 0)
 		res->err = gw_format_exception(&res->err_len);
 	res->flags = GW_DONE;
 	PyMem_RawFree(x);
 	PyEval_SaveThread();
+	leave(w);
 }

@@ -41,6 +41,9 @@ type Exchange struct {
 	// writeHook receives the app's write() blocks while it runs; nil
 	// keeps them for the steps. Set by SetWriteHook between calls.
 	writeHook func(Step) bool
+	// where is written by C during Call, Next and Abort and read by
+	// Where from any goroutine, with atomics on both sides.
+	where C.gw_where
 }
 
 // NewExchange returns an Exchange with a scratch buffer of bufSize
@@ -191,7 +194,7 @@ func (x *Exchange) Call(env []byte, body Body) Step {
 	if x.writeHook != nil {
 		hook = 1
 	}
-	C.gw_call(x.slot, bytesPtr(env), C.size_t(len(env)), bytesPtr(data), C.size_t(len(data)), fd, hook,
+	C.gw_call(x.slot, &x.where, bytesPtr(env), C.size_t(len(env)), bytesPtr(data), C.size_t(len(data)), fd, hook,
 		(*C.char)(unsafe.Pointer(&x.out[0])), C.size_t(len(x.out)), &x.res)
 	runtime.KeepAlive(body.File)
 	return x.step()
@@ -203,7 +206,7 @@ func (x *Exchange) Open() bool { return x.res.exch != nil }
 
 // Next continues an open response after the previous step was written.
 func (x *Exchange) Next() Step {
-	C.gw_next(x.res.exch, (*C.char)(unsafe.Pointer(&x.out[0])), C.size_t(len(x.out)), &x.res)
+	C.gw_next(&x.where, x.res.exch, (*C.char)(unsafe.Pointer(&x.out[0])), C.size_t(len(x.out)), &x.res)
 	return x.step()
 }
 
@@ -217,7 +220,7 @@ func (x *Exchange) Abort() (traceback string) {
 	if x.res.exch == nil {
 		return ""
 	}
-	C.gw_abort(x.res.exch, &x.res)
+	C.gw_abort(&x.where, x.res.exch, &x.res)
 	if x.res.exch == nil {
 		x.pin.Unpin()
 	}

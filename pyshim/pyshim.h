@@ -66,6 +66,22 @@ int gw_tracebacks_register(void); /* GIL held */
 int gw_tracebacks_register_nogil(char **err);
 int gw_dump_tracebacks(const char **msg); /* no GIL */
 
+/*
+ * gw_where is where an Exchange's call is, for the log of a worker
+ * stuck past --timeout: the thread running gw_call, gw_next or gw_abort
+ * writes it (atomic stores) and any thread reads it (atomic loads),
+ * without the GIL. It is Go memory, passed with each call and not kept.
+ *   stage: GW_STAGE_OUT, not in one of those calls; GW_STAGE_WAITING,
+ *          in one, waiting for the GIL; GW_STAGE_RUNNING, holding it.
+ *   thread: the calling thread's ident, as faulthandler's dump names it
+ *          ("Thread 0x..."); set before stage leaves GW_STAGE_OUT.
+ */
+enum { GW_STAGE_OUT, GW_STAGE_WAITING, GW_STAGE_RUNNING };
+typedef struct gw_where {
+	uint64_t thread;
+	int32_t stage;
+} gw_where;
+
 /* gw_slot_new needs no GIL; gw_slot_free takes it. ctx names the Go
  * sink of the slot's wsgi.errors. */
 gw_slot *gw_slot_new(uintptr_t ctx);
@@ -76,10 +92,10 @@ void gw_slot_free(gw_slot *s);
  * body_fd >= 0 the body is read from that file instead. With
  * write_hook, each write() the app makes while it runs is handed to
  * gowsgiWriteStep at once, in out and *res. */
-int gw_call(gw_slot *s, const char *env, size_t env_len, const char *body, size_t body_len,
-	    int body_fd, int write_hook, char *out, size_t out_cap, gw_result *res);
-int gw_next(gw_exchange *x, char *out, size_t out_cap, gw_result *res);
-void gw_abort(gw_exchange *x, gw_result *res);
+int gw_call(gw_slot *s, gw_where *w, const char *env, size_t env_len, const char *body,
+	    size_t body_len, int body_fd, int write_hook, char *out, size_t out_cap, gw_result *res);
+int gw_next(gw_where *w, gw_exchange *x, char *out, size_t out_cap, gw_result *res);
+void gw_abort(gw_where *w, gw_exchange *x, gw_result *res);
 
 /* Implemented in Go (errors.go): complete lines written to a wsgi.errors
  * stream, without their final newline. Called WITHOUT the GIL, on the

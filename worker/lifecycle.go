@@ -1,6 +1,7 @@
 package worker
 
 import (
+	"fmt"
 	"io"
 	"math/rand/v2"
 	"os"
@@ -147,16 +148,54 @@ func (lc *lifecycle) tick(now time.Time) {
 // abort answers the master's abort signal: log the request that is
 // stuck and the Python stack of every thread; run then logs the
 // unfinished requests and tells the master, which kills this process.
+//
+// --timeout counts from when the request took its Python thread (the
+// master's view: a thread that has not come back), so the call may not
+// have reached Python code yet: waiting for the GIL that another thread
+// holds, or not yet scheduled on a starved machine. The log then says
+// so, with the request's thread marked in the dump (markStuckThread),
+// rather than leave a "<no Python frame>" to puzzle over. Where the call
+// is gets read after the dump: a call that moved on meanwhile (into
+// Python, on the thread it keeps for the whole request) is still found
+// in it.
 func (lc *lifecycle) abort(now time.Time) {
+	stacks, err := pythonStacks()
+	call, named := lc.stuckCall(now)
 	ev := lc.log.Error()
-	if age, method, path := lc.calls.OldestCall(now); age > 0 {
-		ev = ev.Str("method", method).Str("path", path).Dur("elapsed", age)
+	if call.Age > 0 {
+		ev = ev.Str("method", call.Method).Str("path", call.Path).Dur("elapsed", call.Age)
 	}
-	if stacks, err := pythonStacks(); err != nil {
+	if err != nil {
 		ev.Err(err).Msg("worker timeout: cannot read the Python stacks")
-	} else {
-		ev.Msg("worker timeout: the Python stack of every thread, most recent call first:\n" + stacks)
+		return
 	}
+	msg := "worker timeout: the Python stack of every thread, most recent call first"
+	if named {
+		var where string
+		stacks, where = markStuckThread(stacks, call)
+		ev = ev.Str("call", where)
+		if call.Place.Thread != 0 {
+			ev = ev.Str("thread", fmt.Sprintf("0x%016x", call.Place.Thread))
+		}
+		switch where {
+		case callInPython:
+		case callLost:
+			msg += "; the request's thread is not in the dump"
+		default:
+			msg += "; the request's call was not in Python code (" + where + ")"
+		}
+	}
+	ev.Msg(msg + ":\n" + stacks)
+}
+
+// stuckCall is the oldest call in flight; named is false when there is
+// none, or no request to name (an ASGI worker's stalled loop).
+func (lc *lifecycle) stuckCall(now time.Time) (call engine.StuckCall, named bool) {
+	if sc, ok := lc.calls.(stuckCaller); ok {
+		return sc.OldestStuckCall(now)
+	}
+	age, method, path := lc.calls.OldestCall(now)
+	return engine.StuckCall{Age: age, Method: method, Path: path}, age > 0 && method != ""
 }
 
 // pythonStacks dumps every Python thread's stack into a memory file and

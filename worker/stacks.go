@@ -1,9 +1,13 @@
 package worker
 
 import (
+	"fmt"
 	"os"
 	"os/signal"
+	"strings"
+	"time"
 
+	"github.com/gowsgi/gowsgi/engine"
 	"github.com/gowsgi/gowsgi/handoff"
 )
 
@@ -23,4 +27,58 @@ func (p *process) answerStacks() {
 			p.ctl.WriteString(line + "\n")
 		}
 	}
+}
+
+// stuckCaller is what abort reads of an engine.Server; an ASGI worker's
+// calls (its event loop's stall) have no request to name.
+type stuckCaller interface {
+	OldestStuckCall(now time.Time) (engine.StuckCall, bool)
+}
+
+// Where a timed-out request's call was, as the log's "call" field says.
+const (
+	callInPython = "in Python code" // its thread shows Python frames
+	// The others: no Python frame on the request's thread.
+	callGIL     = "waiting for the GIL"
+	callAround  = "holding the GIL, in gowsgi's code around the app"
+	callOutside = "in gowsgi's code, not calling Python"
+	callLost    = "its thread is not in the dump"
+)
+
+// markStuckThread finds the thread of call in dump, faulthandler's
+// format, and appends the request to that thread's header line:
+//
+//	Thread 0x00007f12ee4316c0 (most recent call first):
+//
+// becomes
+//
+//	Thread 0x00007f12ee4316c0 (most recent call first; GET /stuck for 2.001s, in Python code):
+//
+// It returns the marked dump and where the call was (callInPython and
+// the other call* values). That the call had reached Python code is
+// read from the dump itself, not from the call's stage, which may have
+// changed since: the two always agree in the log.
+func markStuckThread(dump string, call engine.StuckCall) (string, string) {
+	if call.Place.Stage == engine.StageOutside {
+		return dump, callOutside
+	}
+	header := fmt.Sprintf("Thread 0x%016x (most recent call first", call.Place.Thread)
+	at := strings.Index(dump, header+"):\n")
+	if at < 0 {
+		return dump, callLost
+	}
+	body := dump[at+len(header)+3:]
+	if end := strings.Index(body, "\n\n"); end >= 0 {
+		body = body[:end+1]
+	}
+	where := callInPython
+	if !strings.HasPrefix(body, "  File ") {
+		// "  <no Python frame>"
+		where = callGIL
+		if call.Place.Stage == engine.StageRunning {
+			where = callAround
+		}
+	}
+	mark := fmt.Sprintf("; %s %s for %v, %s", call.Method, call.Path, call.Age.Round(time.Millisecond), where)
+	return dump[:at+len(header)] + mark + dump[at+len(header):], where
 }

@@ -120,6 +120,20 @@ func (w *wsgiCaller) Interrupt(since *atomic.Int64, began int64) (string, bool) 
 
 func (w *wsgiCaller) Close() { w.py.Close() }
 
+var _ engine.Locator = (*wsgiCaller)(nil)
+
+// Locate tells where the call is, for the --timeout log; any goroutine.
+func (w *wsgiCaller) Locate() engine.CallPlace {
+	stage, thread := w.py.Where()
+	switch stage {
+	case pyshim.StageWaiting:
+		return engine.CallPlace{Stage: engine.StageWaiting, Thread: thread}
+	case pyshim.StageRunning:
+		return engine.CallPlace{Stage: engine.StageRunning, Thread: thread}
+	}
+	return engine.CallPlace{}
+}
+
 // step turns pyshim's step into the engine's; the headers are decoded
 // into w.fields, valid as the step's other slices are.
 func (w *wsgiCaller) step(s *pyshim.Step) engine.Step {

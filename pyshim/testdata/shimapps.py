@@ -1,4 +1,5 @@
 """Apps exercising the pyshim boundary directly (no HTTP)."""
+import ctypes
 import gc
 import sys
 
@@ -211,4 +212,13 @@ def app(environ, start_response):
         return [b""]
     if path == "/no-start":
         return [b"body"]
+    if path == "/hold-gil":
+        # PyDLL calls keep the GIL: from the byte written on HOLD_W until
+        # one arrives on HOLD_R, no other thread runs Python.
+        libc = ctypes.PyDLL(None)
+        buf = ctypes.create_string_buffer(1)
+        libc.write(int(environ["HOLD_W"]), b"h", 1)
+        libc.read(int(environ["HOLD_R"]), buf, 1)
+        start_response("200 OK", [])
+        return [b"released"]
     raise RuntimeError("no route " + path)

@@ -2,7 +2,13 @@
 import ctypes
 import os
 import subprocess
+import threading
 import time
+
+# A PyDLL call does not release the GIL: made ready at import, so that
+# /stuck is at its stuck line a few bytecodes after the app is called.
+_libc = ctypes.PyDLL(None)
+_sleep = _libc.sleep
 
 
 def _query(environ):
@@ -16,6 +22,8 @@ def app(environ, start_response):
         return stuck(environ, start_response)
     if environ["PATH_INFO"] == "/orphan":
         return orphan(environ, start_response)
+    if environ["PATH_INFO"] == "/hold-gil":
+        return hold_gil(environ, start_response)
     q = _query(environ)
     if "mark" in q:
         open(q["mark"], "w").close()
@@ -30,10 +38,31 @@ def app(environ, start_response):
 def stuck(environ, start_response):
     """Blocks in C while holding the GIL: a PyDLL call does not release
     it, so no other Python thread of this worker runs."""
-    libc = ctypes.PyDLL(None)
-    libc.sleep(3600)  # STUCK-HERE
+    _sleep(3600)  # STUCK-HERE
     start_response("200 OK", [])
     return [b"unreachable"]
+
+
+def hold_gil(environ, start_response):
+    """Starts a thread that, once a byte arrives on the FIFO ?fifo, takes
+    the GIL and keeps it, blocked in read(2) on a pipe nobody writes to;
+    answers with that thread's native id and the pipe's descriptor, so
+    that the caller can see it blocked there (/proc/PID/task/TID/syscall).
+    The FIFO lets this request end before the GIL is taken."""
+    fifo = _query(environ)["fifo"]
+    r, _ = os.pipe()  # the write end stays open: read never sees an end of file
+
+    def hold():
+        with open(fifo, "rb") as f:
+            f.read(1)
+        buf = ctypes.create_string_buffer(1)
+        _libc.read(r, buf, 1)  # GIL-HELD-HERE
+
+    t = threading.Thread(target=hold, daemon=True)
+    t.start()
+    body = f"{t.native_id} {r}".encode()
+    start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", str(len(body)))])
+    return [body]
 
 
 def orphan(environ, start_response):
