@@ -112,17 +112,6 @@ const (
 	StageRunning
 )
 
-// String is how the timeout log names the stage.
-func (s CallStage) String() string {
-	switch s {
-	case StageWaiting:
-		return "waiting for the GIL"
-	case StageRunning:
-		return "in Python"
-	}
-	return "not in Python"
-}
-
 // StuckCall is the oldest call in flight, as the log of a worker stuck
 // past --timeout describes it.
 type StuckCall struct {

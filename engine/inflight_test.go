@@ -61,7 +61,7 @@ func TestOldestStuckCallLocatesTheOldestCall(t *testing.T) {
 	}
 	// A Caller that cannot tell (an ASGI one) leaves the place zero.
 	s.allSlots[1].call.resume([]byte("GET"), []byte("/asgi"), fakeCallerWithoutPlace{}, now.Add(-2*time.Second))
-	if got, _ := s.OldestStuckCall(now); got.Place != (CallPlace{}) || got.Place.Stage.String() != "not in Python" {
+	if got, _ := s.OldestStuckCall(now); got.Place != (CallPlace{}) {
 		t.Fatalf("a Caller without Locate: %+v; want the zero place", got)
 	}
 }

@@ -49,6 +49,7 @@ func (s *server) stuckDump(victim int, path, want string) logLine {
 		return false
 	})
 	call, msg := dump.str("call"), dump.str("message")
+	s.t.Logf("the timed-out request's call: %s", call)
 	if dump.str("method") != "GET" || dump.str("path") != path {
 		s.t.Fatalf("the dump names %s %s; want GET %s: %v", dump.str("method"), dump.str("path"), path, dump)
 	}
@@ -65,6 +66,7 @@ func (s *server) stuckDump(victim int, path, want string) logLine {
 		s.t.Fatalf("no thread marked %q in the dump: %v", header, dump)
 	}
 	block, _, _ := strings.Cut(msg[at:], "\n\n")
+	block = strings.TrimSuffix(block, "\n") // the dump's last thread
 	head, frames, _ := strings.Cut(block, "\n")
 	if !strings.HasSuffix(head, ", "+call+"):") {
 		s.t.Fatalf("the marked thread says %q; the log line says %q", head, call)

@@ -30,9 +30,8 @@ const (
 // 0x..." of a DumpTracebacks dump). It may be called from any goroutine,
 // without the GIL, while the call runs: the C side stores the thread
 // before the stage, and the two loads here go the other way, so a stage
-// other than StageOut comes with its thread. A call that ends meanwhile
-// may show its stage with the next call's thread: the answer is a
-// moment's, for a log.
+// other than StageOut comes with its thread (a newer call's, if one
+// began between the loads: the answer is a moment's, for a log).
 func (x *Exchange) Where() (Stage, uint64) {
 	stage := Stage(atomic.LoadInt32((*int32)(unsafe.Pointer(&x.where.stage))))
 	if stage == StageOut {
