@@ -5,10 +5,15 @@ import subprocess
 import threading
 import time
 
-# A PyDLL call does not release the GIL: made ready at import, so that
+# A PyDLL call does not release the GIL. Made ready at import, so that
 # /stuck is at its stuck line a few bytecodes after the app is called.
 _libc = ctypes.PyDLL(None)
-_sleep = _libc.sleep
+_read = _libc.read
+# Nobody writes to this pipe: a read from it blocks for good. A read is
+# restarted after a signal handler (Go installs its handlers with
+# SA_RESTART), where sleep(3) returns early when a signal lands on its
+# thread (the master's SIGABRT can: it is sent to the process).
+_never, _ = os.pipe()
 
 
 def _query(environ):
@@ -38,7 +43,7 @@ def app(environ, start_response):
 def stuck(environ, start_response):
     """Blocks in C while holding the GIL: a PyDLL call does not release
     it, so no other Python thread of this worker runs."""
-    _sleep(3600)  # STUCK-HERE
+    _read(_never, ctypes.create_string_buffer(1), 1)  # STUCK-HERE
     start_response("200 OK", [])
     return [b"unreachable"]
 
@@ -50,17 +55,15 @@ def hold_gil(environ, start_response):
     that the caller can see it blocked there (/proc/PID/task/TID/syscall).
     The FIFO lets this request end before the GIL is taken."""
     fifo = _query(environ)["fifo"]
-    r, _ = os.pipe()  # the write end stays open: read never sees an end of file
 
     def hold():
         with open(fifo, "rb") as f:
             f.read(1)
-        buf = ctypes.create_string_buffer(1)
-        _libc.read(r, buf, 1)  # GIL-HELD-HERE
+        _read(_never, ctypes.create_string_buffer(1), 1)  # GIL-HELD-HERE
 
     t = threading.Thread(target=hold, daemon=True)
     t.start()
-    body = f"{t.native_id} {r}".encode()
+    body = f"{t.native_id} {_never}".encode()
     start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", str(len(body)))])
     return [body]
 
