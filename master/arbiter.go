@@ -22,6 +22,7 @@ const (
 	evPromoted                  // the old master of our upgrade exited
 	evCodeChanged               // --reload: a file of the app changed (note)
 	evAdmin                     // run on the arbiter goroutine for the admin listener (admin.go)
+	evSigThread                 // a worker named the thread for its abort and stack signals (tid)
 )
 
 type event struct {
@@ -30,6 +31,7 @@ type event struct {
 	hb   handoff.Heartbeat
 	note string
 	run  func(*arbiter) // evAdmin
+	tid  int            // evSigThread
 }
 
 type stopMode uint8
@@ -172,6 +174,10 @@ func (a *arbiter) onEvent(ev event) {
 		a.startReload(reloadReq{reason: "code changed: " + ev.note})
 	case evAdmin:
 		ev.run(a)
+	case evSigThread:
+		if w := a.workers[ev.pid]; w != nil {
+			w.signalTID = ev.tid
+		}
 	}
 }
 

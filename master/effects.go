@@ -25,6 +25,8 @@ type osEffects struct {
 	spawn func(id, gen int, cfg *config.Config) (pid int, err error)
 	// signal sends sig to a process.
 	signal func(pid int, sig syscall.Signal) error
+	// signalThread sends sig to thread tid of process pid (tgkill).
+	signalThread func(pid, tid int, sig syscall.Signal) error
 	// reap collects every exited child without blocking.
 	reap func() []exit
 	now  func() time.Time
@@ -138,6 +140,8 @@ func readControl(pid int, f *os.File, events chan<- event) {
 				events <- statsEvent(pid, st)
 			} else if chunk, more, ok := handoff.ParseStacks(line); ok {
 				events <- stacksEvent(pid, chunk, more)
+			} else if tid, ok := handoff.ParseSignalThread(line); ok {
+				events <- event{kind: evSigThread, pid: pid, tid: tid}
 			}
 		}
 	}
@@ -174,8 +178,11 @@ func inForeground() bool {
 func newRealOS(p *process, ls []*listener, pf *pidfile, elog *errorlog.Log, events chan<- event) *osEffects {
 	zs := newZygotes(p, ls, events, elog.Logger("master"))
 	return &osEffects{
-		spawn:      zs.spawn,
-		signal:     func(pid int, sig syscall.Signal) error { return unix.Kill(pid, sig) },
+		spawn:  zs.spawn,
+		signal: func(pid int, sig syscall.Signal) error { return unix.Kill(pid, sig) },
+		signalThread: func(pid, tid int, sig syscall.Signal) error {
+			return unix.Tgkill(pid, tid, sig)
+		},
 		reap:       func() []exit { return zs.reap(reapAll()) },
 		now:        time.Now,
 		after:      time.After,

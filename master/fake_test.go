@@ -21,12 +21,16 @@ type fakeOS struct {
 	now     time.Time
 	nextPID int
 
-	spawned  []spawned  // every worker started, in order
-	sent     []sentSig  // every signal sent, in order
-	pending  []exit     // exits the next reap returns
-	notified []string   // sd_notify states
-	readies  int        // calls of ready
-	quiesces []quiesced // calls of quiesce
+	spawned []spawned // every worker started, in order
+	sent    []sentSig // every signal sent, in order
+	// toThread: every signal sent to a thread, in order; the thread
+	// ids in goneThreads fail with ESRCH.
+	toThread    []sentThreadSig
+	goneThreads []int
+	pending     []exit     // exits the next reap returns
+	notified    []string   // sd_notify states
+	readies     int        // calls of ready
+	quiesces    []quiesced // calls of quiesce
 
 	newConfig  *config.Config // what loadConfig returns
 	configErr  error
@@ -45,6 +49,11 @@ type spawned struct {
 type sentSig struct {
 	pid int
 	sig syscall.Signal
+}
+
+type sentThreadSig struct {
+	pid, tid int
+	sig      syscall.Signal
 }
 
 type quiesced struct {
@@ -69,6 +78,13 @@ func (f *fakeOS) effects() *osEffects {
 		},
 		signal: func(pid int, sig syscall.Signal) error {
 			f.sent = append(f.sent, sentSig{pid, sig})
+			return nil
+		},
+		signalThread: func(pid, tid int, sig syscall.Signal) error {
+			if slices.Contains(f.goneThreads, tid) {
+				return unix.ESRCH
+			}
+			f.toThread = append(f.toThread, sentThreadSig{pid: pid, tid: tid, sig: sig})
 			return nil
 		},
 		reap: func() []exit {

@@ -76,7 +76,7 @@ func (a *arbiter) abort(w *workerProc, now time.Time) {
 	} else {
 		lg.Dur("silent", silent).Msg("worker timeout: no heartbeat; killing the worker")
 	}
-	a.env.signal(w.pid, handoff.AbortSignal)
+	a.signalApp(w, handoff.AbortSignal)
 	w.state = aborting
 	w.killAt = now.Add(abortGrace)
 	a.fill()

@@ -69,7 +69,7 @@ func (o *ops) stacks(w http.ResponseWriter, r *http.Request) {
 				r.waiters = map[int][]chan string{}
 			}
 			if len(r.waiters[pid]) == 0 {
-				a.env.signal(pid, handoff.StacksSignal)
+				a.signalApp(wp, handoff.StacksSignal)
 			}
 			r.waiters[pid] = append(r.waiters[pid], ch)
 		}

@@ -33,6 +33,9 @@ type workerProc struct {
 
 	heardAt time.Time         // its last heartbeat (or ready)
 	hb      handoff.Heartbeat // its last heartbeat
+	// signalTID is the thread its abort and stack signals go to
+	// (signalApp); 0 until the worker names it.
+	signalTID int
 }
 
 // active workers count towards their generation's size.

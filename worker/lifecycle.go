@@ -53,7 +53,7 @@ func (p *process) run() int {
 	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGQUIT, syscall.SIGHUP,
 		syscall.SIGUSR1, syscall.SIGWINCH, handoff.AbortSignal)
 	p.srv.Serve()
-	if _, err := p.ctl.WriteString(handoff.MsgReady + "\n"); err != nil {
+	if _, err := p.ctl.WriteString(handoff.SignalThreadLine(signalThread()) + "\n" + handoff.MsgReady + "\n"); err != nil {
 		p.log.Error().Err(err).Msg("cannot tell the master this worker is ready")
 		return handoff.ExitWorkerBootError
 	}
