@@ -61,6 +61,7 @@ typedef struct gw_orec {
 	uint64_t conn;
 	uint64_t body_len;
 	char *body_ptr; /* a long body, out of line; NULL: inline */
+	void *body_obj; /* the bytes object body_ptr points into; NULL: a malloc'd copy */
 	uint64_t cost;  /* header and body bytes: what counts against the budget */
 	int32_t kind, status, flags;
 	uint32_t nheaders, head_len, text_len;
@@ -71,6 +72,8 @@ typedef struct gw_orec {
  * and the one Go waits on in *ofd (the caller closes *ofd, after
  * gw_aq_free), or NULL with errno set. */
 gw_aqueue *gw_aq_new(int *efd, int *ofd);
+/* gw_aq_free: on the loop's thread once the loop is gone; it takes the
+ * GIL to drop the app's bytes objects still held, if any. */
 void gw_aq_free(gw_aqueue *q);
 int gw_aq_post(gw_aqueue *q, uint64_t conn, int kind, int flags, int64_t code,
 	       const char *data, size_t len);

@@ -37,16 +37,48 @@ static size_t rec_size(const gw_orec *r)
 	return (n + 7) & ~(size_t)7;
 }
 
-/* free_bodies frees the out-of-line bodies of b's records. */
-static void free_bodies(gw_obuf *b)
+/* free_bodies frees the out-of-line bodies of b's records; the bytes
+ * objects among them go to q->dead, for the loop to release. omu held. */
+static void free_bodies(gw_aqueue *q, gw_obuf *b)
 {
 	size_t off = 0;
 
 	while (off < b->len) {
 		gw_orec *r = (gw_orec *)(b->b + off);
-		free(r->body_ptr);
+		if (r->body_obj == NULL) {
+			free(r->body_ptr);
+		} else {
+			if (q->ndead == q->capdead) {
+				size_t cap = q->capdead ? 2 * q->capdead : 64;
+				PyObject **nd = realloc(q->dead, cap * sizeof *nd);
+				if (nd == NULL)
+					goto next; /* out of memory: the object leaks */
+				q->dead = nd;
+				q->capdead = cap;
+			}
+			q->dead[q->ndead++] = r->body_obj;
+		}
+	next:
 		off += rec_size(r);
 	}
+}
+
+/* release_dead drops the bytes objects Go is through with. Loop thread,
+ * GIL held. */
+static void release_dead(gw_aqueue *q)
+{
+	PyObject **dead;
+	size_t n;
+
+	pthread_mutex_lock(&q->omu);
+	dead = q->dead;
+	n = q->ndead;
+	q->dead = NULL;
+	q->ndead = q->capdead = 0;
+	pthread_mutex_unlock(&q->omu);
+	for (size_t i = 0; i < n; i++)
+		Py_DECREF(dead[i]);
+	free(dead);
 }
 
 /* reserve makes room for n more bytes at b->len. omu held. */
@@ -76,14 +108,14 @@ char *gw_oq_take(gw_aqueue *q, size_t *len)
 {
 	gw_obuf done = q->spare;
 
-	free_bodies(&done); /* Go is through with the previous take's records */
+	pthread_mutex_lock(&q->omu);
+	free_bodies(q, &done); /* Go is through with the previous take's records */
 	done.len = 0;
 	if (done.cap > GW_OBUF_KEEP) {
 		free(done.b);
 		done.b = NULL;
 		done.cap = 0;
 	}
-	pthread_mutex_lock(&q->omu);
 	q->spare = q->out;
 	q->out = done;
 	q->out_signalled = 0;
@@ -94,8 +126,14 @@ char *gw_oq_take(gw_aqueue *q, size_t *len)
 
 void gw_oq_free(gw_aqueue *q)
 {
-	free_bodies(&q->out);
-	free_bodies(&q->spare);
+	free_bodies(q, &q->out);
+	free_bodies(q, &q->spare);
+	if (q->ndead > 0) {
+		PyEval_RestoreThread(gw_thread_state());
+		release_dead(q);
+		PyEval_SaveThread();
+	}
+	free(q->dead);
 	free(q->out.b);
 	free(q->spare.b);
 	q->out.b = q->spare.b = NULL;
@@ -149,6 +187,7 @@ PyObject *gw_asgi_flush(PyObject *self, PyObject *arg)
 		return NULL;
 	q->flush_scheduled = 0;
 	flush_now(q);
+	release_dead(q);
 	Py_RETURN_NONE;
 }
 
@@ -318,7 +357,12 @@ PyObject *gw_asgi_out(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
 	}
 	rec.body_len = (uint64_t)body.len;
 	rec.cost = heads.cost + (uint64_t)body.len;
-	if (body.len > GW_OREC_INLINE) {
+	if (body.len > GW_OREC_INLINE && PyBytes_CheckExact(args[5])) {
+		/* Immutable: Go copies straight from it, and the reference is
+		 * dropped once it has (release_dead). */
+		rec.body_ptr = PyBytes_AS_STRING(args[5]);
+		rec.body_obj = Py_NewRef(args[5]);
+	} else if (body.len > GW_OREC_INLINE) {
 		body_ptr = malloc((size_t)body.len);
 		if (body_ptr == NULL) {
 			PyErr_NoMemory();
@@ -332,6 +376,7 @@ PyObject *gw_asgi_out(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
 	pthread_mutex_lock(&q->omu);
 	if (reserve(&q->out, size) < 0) {
 		pthread_mutex_unlock(&q->omu);
+		Py_XDECREF(rec.body_obj);
 		PyErr_NoMemory();
 		goto out;
 	}
@@ -340,7 +385,7 @@ PyObject *gw_asgi_out(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
 	p += sizeof rec;
 	heads_write(&heads, p);
 	p += rec.head_len;
-	if (body_ptr == NULL && body.len > 0) {
+	if (rec.body_ptr == NULL && body.len > 0) {
 		memcpy(p, body.buf, (size_t)body.len);
 		p += body.len;
 	}

@@ -39,6 +39,10 @@ struct gw_aqueue {
 	gw_obuf out;       /* guarded by omu: being filled by the loop */
 	gw_obuf spare;     /* guarded by omu: Go's, from its last take until the next */
 	int out_signalled; /* guarded by omu: ofd was written since Go's last take */
+	/* Guarded by omu: bytes objects whose bodies Go has copied, to be
+	 * released under the GIL (release_dead). */
+	PyObject **dead;
+	size_t ndead, capdead;
 	int ofd;           /* immutable; Go's poller waits on it; closed by Go */
 	/* The loop's thread only, GIL held: */
 	int flush_scheduled; /* a flush is queued with call_soon */
@@ -50,7 +54,8 @@ struct gw_aqueue {
 PyObject *gw_asgi_out(PyObject *self, PyObject *const *args, Py_ssize_t nargs);
 PyObject *gw_asgi_flush(PyObject *self, PyObject *arg);
 PyObject *gw_asgi_bind(PyObject *self, PyObject *const *args, Py_ssize_t nargs);
-/* gw_oq_free frees both out buffers and their out-of-line bodies. No GIL. */
+/* gw_oq_free frees both out buffers and their out-of-line bodies; the
+ * loop's thread, which it gives the GIL for the bytes objects held. */
 void gw_oq_free(gw_aqueue *q);
 
 /* asgiscope.c; GIL held. */

@@ -174,6 +174,25 @@ class ASGI2:
         await hello(self.scope, receive, send)
 
 
+BIG = bytes(range(256)) * 256  # 64 KiB: sent by reference, not copied (asgiout.c)
+
+
+async def big(scope, receive, send):
+    """BIG three times, then 8 KiB of a bytearray (copied: it may
+    change); /bigrefs answers with BIG's reference count."""
+    import sys
+    await start(send)
+    if scope["path"] == "/bigrefs":
+        await send({"type": "http.response.body", "body": str(sys.getrefcount(BIG)).encode()})
+        return
+    for _ in range(3):
+        await send({"type": "http.response.body", "body": BIG, "more_body": True})
+    buf = bytearray(b"y" * 8192)
+    await send({"type": "http.response.body", "body": buf, "more_body": True})
+    buf[:] = b"z" * 8192  # after send(): what Go got must not change
+    await send({"type": "http.response.body", "body": b""})
+
+
 async def mix(scope, receive, send):
     """Routes by path to the apps above, for the leak loop; /objects
     answers with the number of allocated Python blocks."""
@@ -186,5 +205,5 @@ async def mix(scope, receive, send):
         await send({"type": "http.response.body", "body": str(sys.getallocatedblocks()).encode()})
         return
     app = {"/hello": hello, "/echo": echo, "/stream": stream, "/broken": broken,
-           "/ws": ws_echo, "/deny": ws_deny}[path]
+           "/ws": ws_echo, "/deny": ws_deny, "/big": big, "/bigrefs": big}[path]
     await app(scope, receive, send)
