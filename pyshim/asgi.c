@@ -68,43 +68,67 @@ void gw_aq_free(gw_aqueue *q)
 }
 
 /*
- * gw_aq_post copies one event into the queue. Returns 1 when the loop
- * was not woken since it last took and the caller must wake it
- * (gw_aq_wake), 0 when it need not, -1 when out of memory. Waking is
- * the caller's so that it can first finish what else it has to post: a
- * loop woken at once (it preempts the poster on a shared CPU) would
- * take the events one at a time.
+ * gw_aq_post copies the events Go gathered (asgi.go, appendEvent) into
+ * the queue: records of [u64 conn][i32 kind][i32 flags][i64 code]
+ * [u64 len][len bytes], each padded to a multiple of 8, native byte
+ * order. Returns 1 when the loop was not woken since it last took and
+ * the caller must wake it (gw_aq_wake), 0 when it need not, -1 when out
+ * of memory (the events from the first that did not fit are dropped).
+ * Waking is the caller's so that it can first gather what else it has
+ * to post: a loop woken at once (it preempts the poster on a shared CPU)
+ * would take the events one at a time.
  */
-int gw_aq_post(gw_aqueue *q, uint64_t conn, int kind, int flags, int64_t code, const char *data,
-	       size_t len)
+int gw_aq_post(gw_aqueue *q, const char *buf, size_t len)
 {
-	gw_aevent *e = malloc(sizeof *e + len);
-	int wake = 0;
+	gw_aevent *head = NULL, **link = &head, *last = NULL;
+	size_t off = 0;
+	int wake = 0, rc = 0;
 
-	if (e == NULL)
-		return -1;
-	e->next = NULL;
-	e->conn = conn;
-	e->kind = kind;
-	e->flags = flags;
-	e->code = code;
-	e->len = len;
-	if (len > 0)
-		memcpy(e->data, data, len);
+	while (off + 32 <= len) {
+		gw_aevent *e;
+		uint64_t n;
+
+		memcpy(&n, buf + off + 24, 8);
+		if (n > len - off - 32) {
+			rc = -1; /* Go's encoding is wrong: never */
+			break;
+		}
+		e = malloc(sizeof *e + n);
+		if (e == NULL) {
+			rc = -1;
+			break;
+		}
+		e->next = NULL;
+		memcpy(&e->conn, buf + off, 8);
+		int32_t kind, flags;
+		memcpy(&kind, buf + off + 8, 4);
+		memcpy(&flags, buf + off + 12, 4);
+		e->kind = kind;
+		e->flags = flags;
+		memcpy(&e->code, buf + off + 16, 8);
+		e->len = (size_t)n;
+		if (n > 0)
+			memcpy(e->data, buf + off + 32, (size_t)n);
+		*link = last = e;
+		link = &e->next;
+		off += (32 + (size_t)n + 7) & ~(size_t)7;
+	}
+	if (head == NULL)
+		return rc;
 	pthread_mutex_lock(&q->mu);
 	if (q->tail == NULL) {
-		q->head = e;
+		q->head = head;
 		q->oldest_ns = now_ns();
 	} else {
-		q->tail->next = e;
+		q->tail->next = head;
 	}
-	q->tail = e;
+	q->tail = last;
 	if (!q->signalled) {
 		q->signalled = 1;
 		wake = 1;
 	}
 	pthread_mutex_unlock(&q->mu);
-	return wake;
+	return rc < 0 ? rc : wake;
 }
 
 /* gw_aq_wake wakes the loop. A loop that took the events meanwhile just

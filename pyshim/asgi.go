@@ -8,6 +8,7 @@ import "C"
 
 import (
 	_ "embed"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"os"
@@ -85,11 +86,15 @@ type Loop struct {
 	dmu      sync.Mutex
 	outEnded bool // guarded by dmu: the queue is freed
 
-	mu       sync.Mutex
-	conns    map[uint64]*Conn // guarded by mu: open connections by id
-	nextID   uint64           // guarded by mu
-	closed   bool             // guarded by mu: Stop was called; no more posts
-	lifespan chan lifespanResult
+	mu     sync.Mutex
+	conns  map[uint64]*Conn // guarded by mu: open connections by id
+	nextID uint64           // guarded by mu
+	closed bool             // guarded by mu: Stop was called; no more posts
+	// pend is guarded by mu: events posted, not yet handed to C
+	// (appendEvent's layout); pendSince when the first of them was.
+	pend      []byte
+	pendSince time.Time
+	lifespan  chan lifespanResult
 }
 
 type lifespanResult struct {
@@ -199,32 +204,49 @@ func (l *Loop) release() {
 func (l *Loop) Name() string { return l.name }
 
 // post queues one event for the loop. It fails when the loop is gone.
+// The event waits in Go (pend) until wakeLoop hands the batch to C.
 func (l *Loop) post(conn uint64, kind, flags int, code int64, data []byte) error {
 	l.mu.Lock()
-	defer l.mu.Unlock()
 	if l.closed {
+		l.mu.Unlock()
 		return ErrLoopStopped
 	}
-	// Under mu, so that release cannot free the queue meanwhile.
-	switch C.gw_aq_post(l.q, C.uint64_t(conn), C.int(kind), C.int(flags), C.int64_t(code),
-		bytesPtr(data), C.size_t(len(data))) {
-	case 1:
+	first := len(l.pend) == 0
+	if first {
+		l.pendSince = time.Now()
+	}
+	l.pend = appendEvent(l.pend, conn, kind, flags, code, data)
+	l.mu.Unlock()
+	if first {
 		select {
 		case l.wake <- struct{}{}:
 		default: // wakeLoop is about to
 		}
-	case -1:
-		return errors.New("pyshim: out of memory queueing an ASGI event")
 	}
 	return nil
 }
 
-// wakeLoop wakes the loop once events wait, after every goroutine
-// runnable now has run: runtime.Gosched puts it behind them, so that
-// the requests read in one go reach the loop in one batch. Woken at
-// the first post instead, the loop (which preempts the poster on a
-// shared CPU) would take them one at a time, with a context switch
-// and an eventfd round each.
+// appendEvent appends one event in gw_aq_post's layout (asgi.c).
+func appendEvent(b []byte, conn uint64, kind, flags int, code int64, data []byte) []byte {
+	b = binary.NativeEndian.AppendUint64(b, conn)
+	b = binary.NativeEndian.AppendUint32(b, uint32(int32(kind)))
+	b = binary.NativeEndian.AppendUint32(b, uint32(int32(flags)))
+	b = binary.NativeEndian.AppendUint64(b, uint64(code))
+	b = binary.NativeEndian.AppendUint64(b, uint64(len(data)))
+	b = append(b, data...)
+	for len(b)%8 != 0 {
+		b = append(b, 0)
+	}
+	return b
+}
+
+// wakeLoop hands the events posted to the loop's queue and wakes the
+// loop, after every goroutine runnable now has run: runtime.Gosched
+// puts it behind them, so that the requests read in one go reach the
+// loop in one batch, with one cgo call. Woken at the first post
+// instead, the loop (which preempts the poster on a shared CPU) would
+// take them one at a time, with a context switch and an eventfd round
+// each.
 func (l *Loop) wakeLoop() {
 	for {
 		select {
@@ -234,12 +256,28 @@ func (l *Loop) wakeLoop() {
 		}
 		runtime.Gosched()
 		l.mu.Lock()
-		if !l.closed {
-			C.gw_aq_wake(l.q)
+		if !l.closed && len(l.pend) > 0 {
+			// Under mu, so that release cannot free the queue meanwhile.
+			rc := C.gw_aq_post(l.q, bytesPtr(l.pend), C.size_t(len(l.pend)))
+			if rc != 0 {
+				C.gw_aq_wake(l.q)
+			}
+			if rc < 0 {
+				l.logf("pyshim: out of memory queueing ASGI events: some are lost")
+			}
+			if cap(l.pend) > maxKeptPend {
+				l.pend = nil
+			} else {
+				l.pend = l.pend[:0]
+			}
 		}
 		l.mu.Unlock()
 	}
 }
+
+// maxKeptPend is the largest buffer of posted events kept between
+// batches (a batch may carry 64 KiB pieces of request bodies).
+const maxKeptPend = 1 << 20
 
 // Stalled reports how long the oldest event the loop has not yet taken
 // has waited: the age of the loop's current callback, when an app
@@ -255,12 +293,15 @@ func (l *Loop) Stalled() time.Duration {
 		return 0
 	}
 	var empty C.int
-	ns := C.gw_aq_stalled(l.q, &empty)
+	age := time.Duration(C.gw_aq_stalled(l.q, &empty))
+	pending, since := len(l.pend) > 0, l.pendSince
 	l.mu.Unlock()
-	if empty != 0 {
+	if pending {
+		age = max(age, time.Since(since))
+	} else if empty != 0 {
 		l.post(0, C.GW_IN_PING, 0, 0, nil)
 	}
-	return time.Duration(ns)
+	return age
 }
 
 // Startup runs the lifespan protocol's startup and waits for the app's
