@@ -94,7 +94,13 @@ type Loop struct {
 	// (appendEvent's layout); pendSince when the first of them was.
 	pend      []byte
 	pendSince time.Time
-	lifespan  chan lifespanResult
+	spare     []byte // guarded by mu: wakeLoop's previous batch, for pend to reuse
+
+	// qmu guards qFreed and, read-locked, keeps the C queue from being
+	// freed while wakeLoop or Stalled call into C without mu.
+	qmu      sync.RWMutex
+	qFreed   bool
+	lifespan chan lifespanResult
 }
 
 type lifespanResult struct {
@@ -196,7 +202,10 @@ func (l *Loop) release() {
 	for _, c := range conns {
 		c.finish(Sent{Kind: SentDone, Traceback: "the event loop stopped"})
 	}
+	l.qmu.Lock()
+	l.qFreed = true
 	C.gw_aq_free(l.q)
+	l.qmu.Unlock()
 	l.out.Close() // dispatch returns
 }
 
@@ -234,10 +243,7 @@ func appendEvent(b []byte, conn uint64, kind, flags int, code int64, data []byte
 	b = binary.NativeEndian.AppendUint64(b, uint64(code))
 	b = binary.NativeEndian.AppendUint64(b, uint64(len(data)))
 	b = append(b, data...)
-	for len(b)%8 != 0 {
-		b = append(b, 0)
-	}
-	return b
+	return append(b, make([]byte, -len(b)&7)...)
 }
 
 // wakeLoop hands the events posted to the loop's queue and wakes the
@@ -256,21 +262,27 @@ func (l *Loop) wakeLoop() {
 		}
 		runtime.Gosched()
 		l.mu.Lock()
-		if !l.closed && len(l.pend) > 0 {
-			// Under mu, so that release cannot free the queue meanwhile.
-			rc := C.gw_aq_post(l.q, bytesPtr(l.pend), C.size_t(len(l.pend)))
-			if rc != 0 {
-				C.gw_aq_wake(l.q)
+		batch := l.pend
+		l.pend = l.spare[:0]
+		l.mu.Unlock()
+		if len(batch) > 0 {
+			l.qmu.RLock() // the queue stays while C uses it, without holding up posts
+			if !l.qFreed {
+				rc := C.gw_aq_post(l.q, bytesPtr(batch), C.size_t(len(batch)))
+				if rc != 0 {
+					C.gw_aq_wake(l.q)
+				}
+				if rc < 0 {
+					l.logf("pyshim: out of memory queueing ASGI events: some are lost")
+				}
 			}
-			if rc < 0 {
-				l.logf("pyshim: out of memory queueing ASGI events: some are lost")
-			}
-			if cap(l.pend) > maxKeptPend {
-				l.pend = nil
-			} else {
-				l.pend = l.pend[:0]
-			}
+			l.qmu.RUnlock()
 		}
+		if cap(batch) > maxKeptPend {
+			batch = nil
+		}
+		l.mu.Lock()
+		l.spare = batch[:0]
 		l.mu.Unlock()
 	}
 }

@@ -281,12 +281,12 @@ func encodeScope(b []byte, s *Scope) []byte {
 	b = binary.NativeEndian.AppendUint32(b, 4)
 	b = binary.NativeEndian.AppendUint32(b, uint32(len(s.Headers)))
 	for _, h := range s.Headers {
-		b = binary.NativeEndian.AppendUint32(b, uint32(len(h[0])))
-		for _, c := range h[0] {
+		at := len(b) + 4
+		b = appendField(b, h[0])
+		for i, c := range b[at:] {
 			if 'A' <= c && c <= 'Z' {
-				c += 'a' - 'A'
+				b[at+i] = c + 'a' - 'A'
 			}
-			b = append(b, c)
 		}
 		b = appendField(b, h[1])
 	}

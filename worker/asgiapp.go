@@ -161,10 +161,14 @@ func (w *asgiCaller) step() engine.Step {
 		if len(w.buf) > 0 && w.started {
 			return w.out(engine.Step{}) // what the app sent so far; it has not finished
 		}
-		select {
-		case <-c.Ready():
-		case <-w.gone: // nil unless the app waits past the body
-			return w.clientGone(c)
+		if w.gone == nil {
+			<-c.Ready() // no select: the usual case, and a cheaper wait
+		} else {
+			select {
+			case <-c.Ready():
+			case <-w.gone: // the app waits past the body
+				return w.clientGone(c)
+			}
 		}
 		clear(w.events)
 		w.events, w.next = c.Take(w.events[:0]), 0
