@@ -75,7 +75,8 @@ type sock struct {
 
 	// tlsFront is set by newConn on a TLS listener, before serve. tls,
 	// when set (once, by startTLS before the first request), takes Read
-	// and writev through TLS: tls.go.
+	// and writev through TLS: tls.go. A failed handshake unsets it
+	// (closeRefusedTLS).
 	tls      *tlsLayer
 	tlsFront *tlsFront
 }

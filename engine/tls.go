@@ -323,6 +323,7 @@ func (c *conn) startTLS() bool {
 	c.endHead(err)
 	if err != nil {
 		c.srv.log.Debug().Err(err).Str("remote", c.info.RemoteAddr).Msg("TLS handshake failed")
+		c.closeRefusedTLS(err)
 		return false
 	}
 	c.nc.SetDeadline(time.Time{})
@@ -333,6 +334,30 @@ func (c *conn) startTLS() bool {
 	}
 	c.info.Vars = tlsVars(l.conn.ConnectionState(), f.config.ClientAuth)
 	return true
+}
+
+// closeRefusedTLS readies the close of a connection whose handshake
+// failed with err. crypto/tls has sent the alert the failure calls for
+// (RFC 8446 §6.2: the alert, then the close), but the client may have
+// sent more: in TLS 1.3 its handshake is over once it sends its
+// Finished, so its request follows at once, and a refused certificate
+// leaves the records after it, or the request, unread. Closing with
+// input unread makes the kernel send a reset in place of a FIN, and a
+// client that writes its request after the reset came fails there
+// without reading the alert (openssl s_client: "write:errno=104"). So
+// the connection closes as after an HTTP error: the write side at once,
+// then what the client still sends is read raw and dropped, for at most
+// lingerTimeout. A handshake that ran out of time (or was evicted,
+// room.go) closes at once: its client is silent, and nothing was sent.
+func (c *conn) closeRefusedTLS(err error) {
+	// Nothing more goes through TLS: the drain reads the raw socket, and
+	// Close sends no close_notify (there is no session to close).
+	c.nc.tls = nil
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		return
+	}
+	c.lingeringClose()
 }
 
 // connScheme is wsgi.url_scheme when no trusted proxy says otherwise:
