@@ -44,6 +44,7 @@ type asgiCaller struct {
 	body   *bodyFeed        // the request's body; nil between requests
 	req    *engine.Request  // the request in flight, for its WatchClient; nil between requests
 	gone   <-chan struct{}  // closed when the client left while the app waited: asgibody.go
+	denial bool             // the response is a WebSocket's websocket.http.response: asgiws.go
 
 	status   []byte      // "200 OK", once http.response.start came
 	headers  [][2][]byte // its headers
@@ -78,7 +79,7 @@ func (w *asgiCaller) Start(r *engine.Request, write func(engine.Step) bool) engi
 
 func (w *asgiCaller) reset() {
 	w.events, w.next = w.events[:0], 0
-	w.status, w.headers, w.gone, w.req = w.status[:0], nil, nil, nil
+	w.status, w.headers, w.gone, w.req, w.denial = w.status[:0], nil, nil, nil, false
 	clear(w.trail)
 	w.trail = w.trail[:0]
 	w.started, w.headSent, w.trailers, w.bodyDone, w.complete, w.fileLast = false, false, false, false, false, false
@@ -222,6 +223,9 @@ func (w *asgiCaller) finishResponse(c *pyshim.Conn) engine.Step {
 	w.complete = true
 	s := w.out(engine.Step{Done: true})
 	w.detach()
+	if w.denial {
+		wsOver(c)
+	}
 	// The call usually ends in the same turn of the loop as its last
 	// send: its SentDone is then here already, or queued.
 	for range 2 {

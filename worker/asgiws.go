@@ -111,9 +111,11 @@ func (w *asgiCaller) startWebSocket(r *engine.Request) engine.Step {
 				return w.accept(c, hs, ev)
 			case pyshim.SentStart: // websocket.http.response: an HTTP answer
 				w.next--
+				w.denial = true // its end is the WebSocket's: finishResponse
 				return w.step()
 			case pyshim.SentWSClose: // a close before accept is a 403 (the spec's rule)
 				w.detach()
+				wsOver(c)
 				w.reap(c)
 				w.complete = true
 				return engine.Step{HasHead: true, Status: []byte("403 Forbidden"), Done: true}
@@ -130,6 +132,16 @@ func (w *asgiCaller) startWebSocket(r *engine.Request) engine.Step {
 		clear(w.events)
 		w.events, w.next = c.Take(w.events[:0]), 0
 	}
+}
+
+// wsOver tells the app of a WebSocket refused before websocket.accept
+// (its websocket.close, or its websocket.http.response once the last
+// body part came) that the WebSocket is over: a receive() it awaits, or
+// awaits later, returns websocket.disconnect with 1006 (no Close frame
+// was exchanged, RFC 6455 §7.1.5), as Uvicorn's does. Without it that
+// receive() would wait for ever, and the app's task with it.
+func wsOver(c *pyshim.Conn) {
+	c.Disconnect(1006, "")
 }
 
 // handshakeRefusal answers a handshake that RFC 6455 refuses.
