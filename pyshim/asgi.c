@@ -193,6 +193,7 @@ static PyObject *asgi_take(PyObject *self, PyObject *const *args, Py_ssize_t nar
 	/* EAGAIN: woken for events a previous take already got. */
 	while (read(q->efd, &count, sizeof count) < 0 && errno == EINTR)
 		;
+	gw_asgi_release_dead(q);
 	pthread_mutex_lock(&q->mu);
 	e = q->head;
 	q->head = q->tail = NULL;

@@ -78,8 +78,9 @@ void gw_aq_free(gw_aqueue *q);
 int gw_aq_post(gw_aqueue *q, const char *buf, size_t len);
 int64_t gw_aq_stalled(gw_aqueue *q, int *empty);
 void gw_aq_wake(gw_aqueue *q);
-/* gw_oq_take: see asgiout.c. */
+/* gw_oq_take, gw_oq_done: see asgiout.c. */
 char *gw_oq_take(gw_aqueue *q, size_t *len);
+int gw_oq_done(gw_aqueue *q);
 
 /* The loop's thread: takes the GIL, gives it back before returning. */
 int gw_asgi_prepare(gw_aqueue *q, int efd, const char *src, const char *loop,

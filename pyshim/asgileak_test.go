@@ -2,7 +2,9 @@ package pyshim
 
 import (
 	"bytes"
+	"strings"
 	"testing"
+	"time"
 )
 
 // TestASGINoLeak runs many requests of every kind through one loop and
@@ -77,5 +79,39 @@ func TestASGIBigBodiesReleased(t *testing.T) {
 	// The last requests' references may wait for the next flush or two.
 	if after := refs(); after > before+3*3 {
 		t.Fatalf("references to the body sent grew from %d to %d over %d requests", before, after, n)
+	}
+}
+
+// TestASGIBigBodiesReleasedWhenIdle: the references to the long bodies
+// of the last response go once Go has copied them, even when no other
+// request comes to make the loop take or flush again.
+func TestASGIBigBodiesReleasedWhenIdle(t *testing.T) {
+	logs := make(chan string, 16)
+	l, err := StartLoop(LoopOptions{Loop: "asyncio", Lifespan: "off", App: "asgiapps:mix",
+		Log: func(text string) {
+			select {
+			case logs <- text:
+			default:
+			}
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Stop(10 * time.Second) })
+	request(t, l, httpScope("/big-idle", ""))
+	deadline := time.After(10 * time.Second)
+	for {
+		select {
+		case text := <-logs:
+			if !strings.HasPrefix(text, "big-idle: ") {
+				continue
+			}
+			if text != "big-idle: released" {
+				t.Fatalf("the loop, idle, says %q; want the references released", text)
+			}
+			return
+		case <-deadline:
+			t.Fatal("no verdict from the app within 10 s")
+		}
 	}
 }

@@ -101,15 +101,15 @@ static int reserve(gw_obuf *b, size_t n)
 
 /*
  * gw_oq_take returns the records the app sent since the last take and
- * their length in *len. They stay valid until the next call, which
- * frees them: calls must not overlap. No GIL; Go's dispatcher.
+ * their length in *len. They stay valid until gw_oq_done: calls must
+ * not overlap. No GIL; Go's dispatcher.
  */
 char *gw_oq_take(gw_aqueue *q, size_t *len)
 {
 	gw_obuf done = q->spare;
 
 	pthread_mutex_lock(&q->omu);
-	free_bodies(q, &done); /* Go is through with the previous take's records */
+	free_bodies(q, &done); /* left by a take without gw_oq_done: none today */
 	done.len = 0;
 	if (done.cap > GW_OBUF_KEEP) {
 		free(done.b);
@@ -122,6 +122,31 @@ char *gw_oq_take(gw_aqueue *q, size_t *len)
 	pthread_mutex_unlock(&q->omu);
 	*len = q->spare.len;
 	return q->spare.b;
+}
+
+/*
+ * gw_oq_done frees the out-of-line bodies of the last take's records,
+ * which Go has copied, and returns 1 when bytes objects now wait for the
+ * loop to release them (release_dead, at its next take or flush): Go
+ * then wakes it, so that an idle loop does not keep the last big bodies
+ * it sent alive. No GIL; Go's dispatcher, after gw_oq_take.
+ */
+int gw_oq_done(gw_aqueue *q)
+{
+	int dead;
+
+	pthread_mutex_lock(&q->omu);
+	free_bodies(q, &q->spare);
+	q->spare.len = 0;
+	dead = q->ndead > 0;
+	pthread_mutex_unlock(&q->omu);
+	return dead;
+}
+
+/* gw_asgi_release_dead is release_dead for asgi.c's take. */
+void gw_asgi_release_dead(gw_aqueue *q)
+{
+	release_dead(q);
 }
 
 void gw_oq_free(gw_aqueue *q)

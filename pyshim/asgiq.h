@@ -54,6 +54,8 @@ struct gw_aqueue {
 PyObject *gw_asgi_out(PyObject *self, PyObject *const *args, Py_ssize_t nargs);
 PyObject *gw_asgi_flush(PyObject *self, PyObject *arg);
 PyObject *gw_asgi_bind(PyObject *self, PyObject *const *args, Py_ssize_t nargs);
+/* gw_asgi_release_dead drops the bytes objects Go has copied. GIL held. */
+void gw_asgi_release_dead(gw_aqueue *q);
 /* gw_oq_free frees both out buffers and their out-of-line bodies; the
  * loop's thread, which it gives the GIL for the bytes objects held. */
 void gw_oq_free(gw_aqueue *q);

@@ -193,6 +193,34 @@ async def big(scope, receive, send):
     await send({"type": "http.response.body", "body": b""})
 
 
+_idle = {}  # holds big_idle's watching task
+
+
+async def big_idle(scope, receive, send):
+    """/big-idle: BIG three times, then a task watches, with no request
+    coming, for the references Go held to go (at most 5 s), and reports
+    "big-idle: released" or "big-idle: kept N" through the loop's
+    exception handler (the Loop's Log)."""
+    import sys
+    base = sys.getrefcount(BIG)
+    await start(send)
+    for _ in range(3):
+        await send({"type": "http.response.body", "body": BIG, "more_body": True})
+    await send({"type": "http.response.body", "body": b""})
+
+    async def watch():
+        for _ in range(500):
+            if sys.getrefcount(BIG) <= base:
+                return "released"
+            await asyncio.sleep(0.01)
+        return "kept %d" % (sys.getrefcount(BIG) - base)
+
+    async def report():
+        verdict = await watch()
+        asyncio.get_running_loop().call_exception_handler({"message": "big-idle: " + verdict})
+    _idle["task"] = asyncio.get_running_loop().create_task(report())
+
+
 async def mix(scope, receive, send):
     """Routes by path to the apps above, for the leak loop; /objects
     answers with the number of allocated Python blocks."""
@@ -205,5 +233,6 @@ async def mix(scope, receive, send):
         await send({"type": "http.response.body", "body": str(sys.getallocatedblocks()).encode()})
         return
     app = {"/hello": hello, "/echo": echo, "/stream": stream, "/broken": broken,
-           "/ws": ws_echo, "/deny": ws_deny, "/big": big, "/bigrefs": big}[path]
+           "/ws": ws_echo, "/deny": ws_deny, "/big": big, "/bigrefs": big,
+           "/big-idle": big_idle}[path]
     await app(scope, receive, send)
