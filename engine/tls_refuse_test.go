@@ -2,15 +2,9 @@ package engine
 
 import (
 	"bytes"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"errors"
 	"io"
-	"math/big"
 	"net"
 	"strings"
 	"sync"
@@ -61,20 +55,8 @@ func (h *flightConn) release() {
 // reads the alert. The server half-closes after the alert and drops what
 // the client still sends, as after an HTTP error.
 func TestTLSRefusedHandshakeEndsWithAlertThenEOF(t *testing.T) {
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "localhost"},
-		DNSNames: []string{"localhost"}, NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour)}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, key.Public(), key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, _ := x509.ParseCertificate(der)
-	pool := x509.NewCertPool()
-	pool.AddCert(cert)
-	front := &tlsFront{config: &tls.Config{Certificates: []tls.Certificate{{Certificate: [][]byte{der}, PrivateKey: key}},
+	cert, pool := selfSignedCert(t)
+	front := &tlsFront{config: &tls.Config{Certificates: []tls.Certificate{cert},
 		ClientAuth: tls.RequireAndVerifyClientCert, ClientCAs: pool},
 		timeout: 10 * time.Second, suppressRagged: true, log: zerolog.Nop()}
 	_, addr := serveFake(t, newFakeApp(t, nil), testConfig(t), 1, func(s *Server) { s.tls = front })

@@ -76,7 +76,9 @@ func resumes(t *testing.T, f *tlsFront, client *tls.Config) bool {
 	return c.ConnectionState().DidResume
 }
 
-func ticketCert(t *testing.T) (tls.Certificate, *x509.CertPool) {
+// selfSignedCert is a P-256 certificate for localhost, valid for an hour
+// either side of now, and a pool that trusts it.
+func selfSignedCert(t *testing.T) (tls.Certificate, *x509.CertPool) {
 	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
@@ -95,7 +97,7 @@ func ticketCert(t *testing.T) (tls.Certificate, *x509.CertPool) {
 }
 
 func TestTicketResumesAcrossKeyRotation(t *testing.T) {
-	cert, pool := ticketCert(t)
+	cert, pool := selfSignedCert(t)
 	secret := make([]byte, 32)
 	rand.Read(secret)
 	other := make([]byte, 32)
