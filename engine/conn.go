@@ -360,10 +360,21 @@ const (
 // input makes the kernel answer with a reset, which can destroy the
 // error response in the client's buffers before it reads it (RFC 9112
 // §9.6); a rejected request usually leaves input unread.
+//
+// On TLS the close_notify alert goes first (RFC 8446 §6.1: it is sent
+// before the write side closes; after the shutdown it could not be, and
+// the client saw a truncated stream), waiting for the socket at most
+// lingerTimeout, and the drain then reads the raw socket.
 func (c *conn) lingeringClose() {
+	deadline := time.Now().Add(lingerTimeout)
+	var r io.Reader = c.nc
+	if l := c.nc.tls; l != nil {
+		l.closeNotifyBy(deadline)
+		r = rawReader{c.nc}
+	}
 	if rc, err := c.nc.SyscallConn(); err == nil {
 		rc.Control(func(fd uintptr) { unix.Shutdown(int(fd), unix.SHUT_WR) })
 	}
-	c.nc.SetReadDeadline(time.Now().Add(lingerTimeout))
-	io.CopyN(io.Discard, c.nc, lingerBytes)
+	c.nc.SetReadDeadline(deadline)
+	io.CopyN(io.Discard, r, lingerBytes)
 }

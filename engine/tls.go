@@ -256,7 +256,15 @@ func (l *tlsLayer) read(p []byte, f *tlsFront) (int, error) {
 
 // closeNotify queues a close_notify alert (RFC 8446 §6.1) and sends it
 // if the socket takes it at once: a closing connection never waits.
+// After a first call (lingeringClose's) it sends nothing more:
+// crypto/tls sends the alert once.
 func (l *tlsLayer) closeNotify() {
+	l.closeNotifyBy(time.Time{})
+}
+
+// closeNotifyBy is closeNotify, but waits until deadline for the
+// socket to take the alert when deadline is set.
+func (l *tlsLayer) closeNotifyBy(deadline time.Time) {
 	l.mu.Lock()
 	l.buffering = true
 	l.mu.Unlock()
@@ -265,10 +273,17 @@ func (l *tlsLayer) closeNotify() {
 	l.buffering = false
 	l.mu.Unlock()
 	// CloseWrite leaves a write deadline in the past, which would fail
-	// the send before it is tried; this one never waits anyway.
-	l.s.SetWriteDeadline(time.Time{})
-	l.flush(false)
+	// the send before it is tried.
+	l.s.SetWriteDeadline(deadline)
+	l.flush(!deadline.IsZero())
 }
+
+// rawReader reads a sock's socket itself, under any TLS: what a closing
+// connection drains is dropped unread, so it is not worth decrypting,
+// and a record that does not decrypt must not end the drain early.
+type rawReader struct{ s *sock }
+
+func (r rawReader) Read(p []byte) (int, error) { return r.s.readRaw(p) }
 
 // plainListener reports whether the worker's listener i, inherited in
 // the order of cfg.Bind, is one of --plain-bind. (With systemd's
