@@ -194,6 +194,8 @@ func TestASGIProtocolErrors(t *testing.T) {
 		{how: "return", tb: "returned without starting a response", reached: DoneNothingSent},
 		{how: "bad-header", tb: "ASGI header names must be bytes, not str", reached: DoneStarted},
 		{how: "unknown", tb: "unexpected ASGI message type 'http.response.nonsense'", reached: DoneNothingSent},
+		// Before the fix the int's object header was sent as the value.
+		{how: "mutated-header", tb: "ASGI header values must be bytes, not int", reached: DoneStarted},
 	} {
 		t.Run(tc.how, func(t *testing.T) {
 			r := request(t, l, httpScope("/", "how="+tc.how))

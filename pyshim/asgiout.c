@@ -283,12 +283,20 @@ static int heads_load(gw_heads *h, PyObject *headers)
 			return -1;
 		}
 	}
+	/* Two passes: PySequence_Fast may run Python code (a pair that is
+	 * an iterator, or a collection's finalizer), which may change a pair
+	 * already loaded (a list is held as itself); the pairs are checked
+	 * and measured once no more Python code can run before heads_write,
+	 * so that it writes exactly h->bytes of bytes objects. */
 	for (Py_ssize_t i = 0; i < n && i < PyList_GET_SIZE(headers); i++) {
 		PyObject *fast = PySequence_Fast(PyList_GET_ITEM(headers, i),
 						 "an ASGI header must be a [name, value] pair");
 		if (fast == NULL)
 			goto error;
 		h->pairs[h->n++] = fast;
+	}
+	for (Py_ssize_t i = 0; i < h->n; i++) {
+		PyObject *fast = h->pairs[i];
 		if (PySequence_Fast_GET_SIZE(fast) != 2) {
 			PyErr_SetString(PyExc_TypeError, "an ASGI header must be a [name, value] pair");
 			goto error;
@@ -361,13 +369,6 @@ PyObject *gw_asgi_out(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
 	rec.flags = PyLong_AsLong(args[6]);
 	if (PyErr_Occurred())
 		return NULL;
-	if (args[4] != Py_None) {
-		if (heads_load(&heads, args[4]) < 0)
-			return NULL;
-		have_heads = 1;
-		rec.nheaders = (uint32_t)heads.n;
-		rec.head_len = (uint32_t)heads.bytes;
-	}
 	if (args[5] != Py_None && PyObject_GetBuffer(args[5], &body, PyBUF_SIMPLE) < 0)
 		goto out;
 	if (args[7] != Py_None) {
@@ -379,6 +380,15 @@ PyObject *gw_asgi_out(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
 			goto out;
 		}
 		rec.text_len = (uint32_t)text_len;
+	}
+	/* The headers last: no Python code may run between heads_load and
+	 * heads_write (a body's __buffer__ could change them). */
+	if (args[4] != Py_None) {
+		if (heads_load(&heads, args[4]) < 0)
+			goto out;
+		have_heads = 1;
+		rec.nheaders = (uint32_t)heads.n;
+		rec.head_len = (uint32_t)heads.bytes;
 	}
 	rec.body_len = (uint64_t)body.len;
 	rec.cost = heads.cost + (uint64_t)body.len;

@@ -93,6 +93,17 @@ async def broken(scope, receive, send):
         await start(send, 200, [("content-type", "text/plain")])
     elif how == "unknown":
         await send({"type": "http.response.nonsense"})
+    elif how == "mutated-header":
+        # The second pair, an iterator, changes the first (a list, checked
+        # already) while the headers are read: the value sent must be the
+        # one checked last.
+        first = [b"x-first", b"short"]
+
+        def later():
+            first[1] = 12345
+            yield b"x-later"
+            yield b"v"
+        await start(send, 200, [first, later()])
 
 
 async def disconnect(scope, receive, send):
