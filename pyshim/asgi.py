@@ -153,7 +153,7 @@ class Cycle:
         self.owed = 0  # the cost of what was sent and not yet credited back
         self.events = collections.deque()
         self.waiter = None
-        self.paused = None
+        self.paused = None  # the futures of the sends awaiting room(); None: none yet
         self.gone = False
         self.task = None
 
@@ -169,15 +169,13 @@ class Cycle:
             return
         if kind == IN_WRITABLE:
             self.owed -= code
-            p = self.paused
-            if p is not None and not p.done():
-                p.set_result(None)
+            if self.paused:
+                self.resume_senders()
             return
         if kind == IN_DISCONNECT:
             self.gone = True
-            p = self.paused
-            if p is not None and not p.done():
-                p.set_result(None)
+            if self.paused:
+                self.resume_senders()
         self.events.append((kind, flags, code, data))
         self.wake_receiver()
 
@@ -199,13 +197,25 @@ class Cycle:
         return self.owed >= self.budget
 
     async def room(self):
-        """Waits until Go has taken enough of what was sent."""
+        """Waits until Go has taken enough of what was sent. Several
+        tasks of one connection may wait at once (one echoing, one
+        broadcasting): each has a future of its own in paused, all woken
+        together; one shared future would be cancelled with the first
+        waiter cancelled."""
         while self.owed >= self.budget and not self.gone:
-            self.paused = self.rt.loop.create_future()
+            f = self.rt.loop.create_future()
+            if self.paused is None:
+                self.paused = []
+            self.paused.append(f)
             try:
-                await self.paused
+                await f
             finally:
-                self.paused = None
+                self.paused.remove(f)
+
+    def resume_senders(self):
+        for f in self.paused:
+            if not f.done():
+                f.set_result(None)
 
     def finish(self, status, exc):
         text = None

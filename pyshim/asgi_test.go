@@ -481,3 +481,28 @@ func TestASGICancel(t *testing.T) {
 		t.Fatalf("done %+v", r.done)
 	}
 }
+
+// TestASGIConcurrentSendersResume: two tasks of one WebSocket wait in
+// send() for room at once (each sent a whole budget); once Go has taken
+// what they sent, both resume. Before the fix the second waiter took the
+// first's place and the first waited for ever.
+func TestASGIConcurrentSendersResume(t *testing.T) {
+	l := startLoop(t, "ws_two_senders", "off")
+	s := httpScope("/ws", "")
+	s.Scheme = "ws"
+	c, err := l.OpenWebSocket(s, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := drive(t, c, nil)
+	var got []string
+	for _, ev := range r.events {
+		if ev.Kind == SentWSSend {
+			got = append(got, fmt.Sprintf("%d bytes of %q", len(ev.Body), ev.Body[:1]))
+		}
+	}
+	want := []string{`100 bytes of "\x00"`, `100 bytes of "\x01"`, `4 bytes of "d"`}
+	if fmt.Sprint(got) != fmt.Sprint(want) || r.done.Traceback != "" {
+		t.Fatalf("sent %q, done %+v; want %q and no traceback", got, r.done, want)
+	}
+}

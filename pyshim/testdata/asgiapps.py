@@ -247,3 +247,14 @@ async def mix(scope, receive, send):
            "/ws": ws_echo, "/deny": ws_deny, "/big": big, "/bigrefs": big,
            "/big-idle": big_idle}[path]
     await app(scope, receive, send)
+
+
+async def ws_two_senders(scope, receive, send):
+    """Two tasks send at once, each a message as long as the budget (the
+    test opens with 100 bytes): both await room in send() together; then
+    "done", and close."""
+    assert (await receive())["type"] == "websocket.connect"
+    await send({"type": "websocket.accept"})
+    await asyncio.gather(*(send({"type": "websocket.send", "bytes": bytes([i]) * 100}) for i in range(2)))
+    await send({"type": "websocket.send", "text": "done"})
+    await send({"type": "websocket.close", "code": 1000})
