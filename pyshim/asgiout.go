@@ -91,7 +91,7 @@ func (l *Loop) deliver(r *C.gw_orec, payload []byte) {
 		ev.Headers = decodeHeaders(append([]byte(nil), head...), int(r.nheaders))
 	}
 	if len(body) > 0 {
-		ev.Body = append([]byte(nil), body...)
+		ev.Body = newBody(body) // the taker may give it back: ReleaseBody
 	}
 	switch kind {
 	case SentPathSend:

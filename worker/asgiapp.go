@@ -190,6 +190,8 @@ func (w *asgiCaller) apply(c *pyshim.Conn, ev *pyshim.Sent) (engine.Step, bool) 
 		w.headers, w.started, w.trailers = ev.Headers, true, ev.Trailers
 	case pyshim.SentBody:
 		w.buf = append(w.buf, ev.Body...)
+		pyshim.ReleaseBody(ev.Body)
+		ev.Body = nil
 		if !ev.More {
 			w.bodyDone = true
 			if !w.trailers {
