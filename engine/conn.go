@@ -367,6 +367,18 @@ const (
 // lingerTimeout, and the drain then reads the raw socket.
 func (c *conn) lingeringClose() {
 	deadline := time.Now().Add(lingerTimeout)
+	r := c.shutWrite(deadline)
+	c.nc.SetReadDeadline(deadline)
+	io.CopyN(io.Discard, r, lingerBytes)
+}
+
+// shutWrite closes the connection's write side for a lingering close:
+// on TLS the close_notify alert first, waiting for the socket until
+// deadline (RFC 8446 §6.1: after the shutdown it could not be sent, and
+// the client would see the stream cut), then the socket's. It returns
+// where to read what the client still sends: the raw socket under TLS,
+// as that is dropped undecrypted.
+func (c *conn) shutWrite(deadline time.Time) io.Reader {
 	var r io.Reader = c.nc
 	if l := c.nc.tls; l != nil {
 		l.closeNotifyBy(deadline)
@@ -375,6 +387,5 @@ func (c *conn) lingeringClose() {
 	if rc, err := c.nc.SyscallConn(); err == nil {
 		rc.Control(func(fd uintptr) { unix.Shutdown(int(fd), unix.SHUT_WR) })
 	}
-	c.nc.SetReadDeadline(deadline)
-	io.CopyN(io.Discard, r, lingerBytes)
+	return r
 }

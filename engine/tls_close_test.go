@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"bufio"
 	"bytes"
 	"crypto/tls"
 	"encoding/binary"
@@ -134,5 +135,62 @@ func TestTLSCloseSendsCloseNotify(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// An upgraded session over TLS (a WebSocket over https) that ends closes
+// as lingerUpgraded does, and sends its close_notify first too.
+func TestTLSUpgradedSessionEndsWithCloseNotify(t *testing.T) {
+	cert, pool := selfSignedCert(t)
+	front := &tlsFront{config: &tls.Config{Certificates: []tls.Certificate{cert}},
+		timeout: 10 * time.Second, suppressRagged: true, log: zerolog.Nop()}
+	sessions := make(chan string, 4)
+	_, addr := serveFake(t, newFakeApp(t, upgradeRoutes(sessions)), testConfig(t), 1, func(s *Server) { s.tls = front })
+	for _, version := range []uint16{tls.VersionTLS13, tls.VersionTLS12} {
+		t.Run(tls.VersionName(version), func(t *testing.T) {
+			raw, err := net.Dial("tcp", addr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer raw.Close()
+			raw.SetDeadline(time.Now().Add(10 * time.Second))
+			rec := &recordingConn{Conn: raw}
+			client := tls.Client(rec, &tls.Config{RootCAs: pool, ServerName: "localhost",
+				MinVersion: version, MaxVersion: version})
+			if _, err := io.WriteString(client, "GET /echo HTTP/1.1\r\n"+askUpgrade+"ping\n"); err != nil {
+				t.Fatal(err)
+			}
+			br := bufio.NewReader(client)
+			var got strings.Builder
+			for !strings.HasSuffix(got.String(), "echo ping\n") {
+				line, err := br.ReadString('\n')
+				if err != nil {
+					t.Fatalf("read %q, then %v", got.String(), err)
+				}
+				got.WriteString(line)
+			}
+			if !strings.HasPrefix(got.String(), "HTTP/1.1 101 ") {
+				t.Fatalf("the session began with %q", got.String())
+			}
+			// The client's close_notify ends the session.
+			if err := client.CloseWrite(); err != nil {
+				t.Fatal(err)
+			}
+			if s := <-sessions; s != "client closed" {
+				t.Fatalf("session ended with %q", s)
+			}
+			if rest, err := io.ReadAll(br); err != nil || len(rest) != 0 {
+				t.Fatalf("after the session: %q, %v", rest, err)
+			}
+			if n, err := raw.Read(make([]byte, 1)); n != 0 || err != io.EOF {
+				t.Fatalf("after the session the socket read %d bytes, %v; want EOF", n, err)
+			}
+			rec.mu.Lock()
+			rs := records(t, rec.got)
+			rec.mu.Unlock()
+			if len(rs) == 0 || !isCloseNotify(rs[len(rs)-1], version) {
+				t.Fatalf("the records read end %+v; want a close_notify alert last", rs[max(len(rs)-2, 0):])
+			}
+		})
 	}
 }

@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/gowsgi/gowsgi/wsgi"
-	"golang.org/x/sys/unix"
 )
 
 // Upgraded is a connection an app took over after answering 101
@@ -155,12 +154,13 @@ func (c *conn) upgrade(st *streamer, step *Step) bool {
 // the peer's writes), and nginx tunnelling the socket then drops the
 // Close frame it has not relayed yet. The peer could already send for
 // as long as the session lasted; half a second more costs no more.
+//
+// On TLS the session's close_notify goes first (shutWrite).
 func (c *conn) lingerUpgraded() {
-	if rc, err := c.nc.SyscallConn(); err == nil {
-		rc.Control(func(fd uintptr) { unix.Shutdown(int(fd), unix.SHUT_WR) })
-	}
-	c.nc.SetReadDeadline(time.Now().Add(lingerTimeout))
-	io.Copy(io.Discard, c.nc)
+	deadline := time.Now().Add(lingerTimeout)
+	r := c.shutWrite(deadline)
+	c.nc.SetReadDeadline(deadline)
+	io.Copy(io.Discard, r)
 }
 
 // leaveGate takes the socket out of the accept gate for good: an
