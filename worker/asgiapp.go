@@ -3,6 +3,7 @@ package worker
 import (
 	"net/http"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -149,6 +150,7 @@ func (w *asgiCaller) step() engine.Step {
 		return w.finishResponse(c) // the file was the response's last part
 	}
 	for {
+		w.growFor(w.events[w.next:])
 		for w.next < len(w.events) {
 			if len(w.buf) >= maxStepBody && w.started {
 				return w.out(engine.Step{}) // the rest of what is queued goes in the next Steps
@@ -174,6 +176,22 @@ func (w *asgiCaller) step() engine.Step {
 		clear(w.events)
 		w.events, w.next = c.Take(w.events[:0]), 0
 	}
+}
+
+// growFor makes room in the gathering buffer, at once, for the body
+// bytes of the events queued (up to maxStepBody past what it holds):
+// grown by append instead, a buffer dropped after a long response
+// (maxKeptBuf) would be copied over and over as it doubles.
+func (w *asgiCaller) growFor(events []pyshim.Sent) {
+	need := 0
+	for i := range events {
+		if events[i].Kind == pyshim.SentBody {
+			if need += len(events[i].Body); need >= maxStepBody {
+				break
+			}
+		}
+	}
+	w.buf = slices.Grow(w.buf, need)
 }
 
 // apply takes one event into the Step being built and returns the Step
