@@ -159,8 +159,10 @@ class Cycle:
 
     def wake_receiver(self):
         w = self.waiter
-        if w is not None and not w.done():
-            w.set_result(None)
+        if w:
+            for f in w:
+                if not f.done():
+                    f.set_result(None)
 
     def deliver(self, kind, flags, code, data):
         if kind == IN_CANCEL:
@@ -182,11 +184,16 @@ class Cycle:
     async def next_event(self):
         while not self.events:
             _c.out(self.rt.q, self.cid, OUT_WANT, 0, None, None, 0, None)
-            self.waiter = self.rt.loop.create_future()
+            # Each waiter a future of its own, all woken by an event (as
+            # for paused): tasks of one connection may receive at once.
+            f = self.rt.loop.create_future()
+            if self.waiter is None:
+                self.waiter = []
+            self.waiter.append(f)
             try:
-                await self.waiter
+                await f
             finally:
-                self.waiter = None
+                self.waiter.remove(f)
         return self.events.popleft()
 
     def out(self, kind, status, headers, body, flags, text):

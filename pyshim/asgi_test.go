@@ -506,3 +506,25 @@ func TestASGIConcurrentSendersResume(t *testing.T) {
 		t.Fatalf("sent %q, done %+v; want %q and no traceback", got, r.done, want)
 	}
 }
+
+// TestASGIConcurrentReceivers: two tasks of one request await receive()
+// at once; each gets one of the two body events. Before the fix the
+// second waiter took the first's place and the first waited for ever.
+func TestASGIConcurrentReceivers(t *testing.T) {
+	l := startLoop(t, "two_receivers", "off")
+	c, err := l.OpenHTTP(httpScope("/", ""), 1<<20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sent := false
+	r := drive(t, c, func() {
+		if !sent {
+			sent = true
+			c.Body([]byte("a"), true)
+			c.Body([]byte("b"), false)
+		}
+	})
+	if b := string(r.body); (b != "a|b" && b != "b|a") || r.done.Traceback != "" {
+		t.Fatalf("body %q, done %+v; want both bodies, one each", b, r.done)
+	}
+}

@@ -258,3 +258,11 @@ async def ws_two_senders(scope, receive, send):
     await asyncio.gather(*(send({"type": "websocket.send", "bytes": bytes([i]) * 100}) for i in range(2)))
     await send({"type": "websocket.send", "text": "done"})
     await send({"type": "websocket.close", "code": 1000})
+
+
+async def two_receivers(scope, receive, send):
+    """Two tasks await receive() at once; answers with the bodies each
+    got, in the tasks' order."""
+    got = await asyncio.gather(receive(), receive())
+    await start(send)
+    await send({"type": "http.response.body", "body": b"|".join(m["body"] for m in got)})
