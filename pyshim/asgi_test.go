@@ -311,81 +311,6 @@ func TestASGIStalledLoop(t *testing.T) {
 	}
 }
 
-func TestASGIWebSocket(t *testing.T) {
-	l := startLoop(t, "ws_echo", "off")
-	s := httpScope("/ws", "")
-	s.Scheme = "ws"
-	s.Headers = [][2][]byte{{[]byte("Sec-WebSocket-Protocol"), []byte("chat, superchat")}}
-	c, err := l.OpenWebSocket(s, 1<<20)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var pending []Sent
-	next := func() Sent {
-		t.Helper()
-		for {
-			for len(pending) > 0 {
-				ev := pending[0]
-				pending = pending[1:]
-				if ev.Kind != SentWant {
-					return ev
-				}
-			}
-			select {
-			case <-c.Ready():
-			case <-time.After(10 * time.Second):
-				t.Fatal("no event within 10s")
-			}
-			pending = c.Take(pending)
-		}
-	}
-	if ev := next(); ev.Kind != SentWSAccept || ev.Subprotocol != "chat" || string(ev.Headers[0][1]) != "yes" {
-		t.Fatalf("first event %+v; want an accept of chat", ev)
-	}
-	c.Message(true, []byte("héllo"))
-	if ev := next(); ev.Kind != SentWSSend || !ev.Text || string(ev.Body) != "HÉLLO" {
-		t.Fatalf("text echo %+v", ev)
-	}
-	c.Message(false, []byte{1, 2, 3})
-	if ev := next(); ev.Kind != SentWSSend || ev.Text || string(ev.Body) != "\x03\x02\x01" {
-		t.Fatalf("binary echo %+v", ev)
-	}
-	c.Message(true, []byte("close"))
-	if ev := next(); ev.Kind != SentWSClose || ev.Status != 4000 || ev.Reason != "asked" {
-		t.Fatalf("close %+v", ev)
-	}
-	if ev := next(); ev.Kind != SentDone || ev.Traceback != "" {
-		t.Fatalf("done %+v", ev)
-	}
-
-	// The client goes: the app's receive() gets its code.
-	c, err = l.OpenWebSocket(s, 1<<20)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if ev := next(); ev.Kind != SentWSAccept {
-		t.Fatalf("%+v", ev)
-	}
-	c.Disconnect(1001, "going away")
-	if ev := next(); ev.Kind != SentDone || ev.Traceback != "" {
-		t.Fatalf("done %+v", ev)
-	}
-}
-
-func TestASGIWebSocketDenied(t *testing.T) {
-	l := startLoop(t, "ws_deny", "off")
-	s := httpScope("/ws", "")
-	s.Scheme = "ws"
-	c, err := l.OpenWebSocket(s, 1<<20)
-	if err != nil {
-		t.Fatal(err)
-	}
-	r := drive(t, c, nil)
-	if r.status != 403 || string(r.body) != "no entry" || r.done.Traceback != "" {
-		t.Fatalf("denial: %d %q %+v", r.status, r.body, r.done)
-	}
-}
-
 func TestASGI2App(t *testing.T) {
 	l := startLoop(t, "ASGI2", "off")
 	if r := request(t, l, httpScope("/", "")); string(r.body) != "hello" || r.done.Traceback != "" {
@@ -479,31 +404,6 @@ func TestASGICancel(t *testing.T) {
 	})
 	if !strings.Contains(r.done.Traceback, "CancelledError") || !strings.Contains(r.done.Traceback, "in sleeper") {
 		t.Fatalf("done %+v", r.done)
-	}
-}
-
-// TestASGIConcurrentSendersResume: two tasks of one WebSocket wait in
-// send() for room at once (each sent a whole budget); once Go has taken
-// what they sent, both resume. Before the fix the second waiter took the
-// first's place and the first waited for ever.
-func TestASGIConcurrentSendersResume(t *testing.T) {
-	l := startLoop(t, "ws_two_senders", "off")
-	s := httpScope("/ws", "")
-	s.Scheme = "ws"
-	c, err := l.OpenWebSocket(s, 100)
-	if err != nil {
-		t.Fatal(err)
-	}
-	r := drive(t, c, nil)
-	var got []string
-	for _, ev := range r.events {
-		if ev.Kind == SentWSSend {
-			got = append(got, fmt.Sprintf("%d bytes of %q", len(ev.Body), ev.Body[:1]))
-		}
-	}
-	want := []string{`100 bytes of "\x00"`, `100 bytes of "\x01"`, `4 bytes of "d"`}
-	if fmt.Sprint(got) != fmt.Sprint(want) || r.done.Traceback != "" {
-		t.Fatalf("sent %q, done %+v; want %q and no traceback", got, r.done, want)
 	}
 }
 
