@@ -397,6 +397,9 @@ class WSCycle(Cycle):
             if self.state == WS_DENYING:
                 raise ProtocolError("websocket.close sent during a websocket.http.response")
             code = msg.get("code", 1000)
+            if type(code) is not int or not (1000 <= code <= 1003 or 1007 <= code <= 1014 or 3000 <= code <= 4999):
+                # RFC 6455 §7.4: the codes an endpoint may send (websocket/frame.go ValidOnWire).
+                raise ProtocolError("websocket.close code must be 1000-1003, 1007-1014 or 3000-4999, not %r" % (code,))
             reason = msg.get("reason") or ""
             self.state = WS_CLOSED
             if self.out(OUT_WS_CLOSE, int(code), None, None, 0, reason):
@@ -404,8 +407,11 @@ class WSCycle(Cycle):
         elif t == "websocket.http.response.start":
             if self.state != WS_CONNECTING:
                 raise ProtocolError("websocket.http.response.start sent after websocket.accept")
+            status = msg["status"]
+            if type(status) is not int or not 100 <= status <= 999:
+                raise ProtocolError("websocket.http.response.start status must be an int of three digits, not %r" % (status,))
             self.state = WS_DENYING
-            if self.out(OUT_START, msg["status"], header_pairs(msg.get("headers", ())), None, 0, None):
+            if self.out(OUT_START, status, header_pairs(msg.get("headers", ())), None, 0, None):
                 await self.room()
         elif t == "websocket.http.response.body":
             if self.state != WS_DENYING:

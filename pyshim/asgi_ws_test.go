@@ -5,6 +5,7 @@ package pyshim
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 )
@@ -106,5 +107,35 @@ func TestASGIConcurrentSendersResume(t *testing.T) {
 	want := []string{`100 bytes of "\x00"`, `100 bytes of "\x01"`, `4 bytes of "d"`}
 	if fmt.Sprint(got) != fmt.Sprint(want) || r.done.Traceback != "" {
 		t.Fatalf("sent %q, done %+v; want %q and no traceback", got, r.done, want)
+	}
+}
+
+// TestASGIWebSocketProtocolErrors: a close code no endpoint may send,
+// or a denial status that is not three digits, raises in the app's
+// send() (its traceback logged), instead of going to C cut to 32 bits
+// (2**32+1000 was sent as 1000).
+func TestASGIWebSocketProtocolErrors(t *testing.T) {
+	l := startLoop(t, "ws_broken", "off")
+	for _, tc := range []struct{ how, tb string }{
+		{"close-code", "websocket.close code must be 1000-1003, 1007-1014 or 3000-4999, not 4294968296"},
+		{"deny-status", "websocket.http.response.start status must be an int of three digits, not 4294967699"},
+	} {
+		t.Run(tc.how, func(t *testing.T) {
+			s := httpScope("/ws", "how="+tc.how)
+			s.Scheme = "ws"
+			c, err := l.OpenWebSocket(s, 1<<20)
+			if err != nil {
+				t.Fatal(err)
+			}
+			r := drive(t, c, nil)
+			for _, ev := range r.events {
+				if ev.Kind == SentWSClose || ev.Kind == SentStart {
+					t.Errorf("sent %+v", ev)
+				}
+			}
+			if !strings.Contains(r.done.Traceback, tc.tb) {
+				t.Fatalf("done %+v; want a traceback with %q", r.done, tc.tb)
+			}
+		})
 	}
 }

@@ -163,6 +163,17 @@ async def ws_deny(scope, receive, send):
     await send({"type": "websocket.http.response.body", "body": b"no entry"})
 
 
+async def ws_broken(scope, receive, send):
+    """?how=...: the ways a WebSocket app breaks the protocol."""
+    assert (await receive())["type"] == "websocket.connect"
+    how = scope["query_string"].decode()
+    if how == "how=close-code":
+        await send({"type": "websocket.accept"})
+        await send({"type": "websocket.close", "code": 2**32 + 1000})
+    elif how == "how=deny-status":
+        await send({"type": "websocket.http.response.start", "status": 2**32 + 403})
+
+
 async def lifespan_fail(scope, receive, send):
     assert scope["type"] == "lifespan"
     await receive()
