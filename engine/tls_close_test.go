@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"crypto/tls"
+	"crypto/x509"
 	"encoding/binary"
 	"io"
 	"net"
@@ -94,15 +95,7 @@ func TestTLSCloseSendsCloseNotify(t *testing.T) {
 	for _, version := range []uint16{tls.VersionTLS13, tls.VersionTLS12} {
 		for _, tc := range cases {
 			t.Run(tls.VersionName(version)+"/"+tc.name, func(t *testing.T) {
-				raw, err := net.Dial("tcp", addr)
-				if err != nil {
-					t.Fatal(err)
-				}
-				defer raw.Close()
-				raw.SetDeadline(time.Now().Add(10 * time.Second))
-				rec := &recordingConn{Conn: raw}
-				client := tls.Client(rec, &tls.Config{RootCAs: pool, ServerName: "localhost",
-					MinVersion: version, MaxVersion: version})
+				raw, rec, client := dialRecordedTLS(t, addr, pool, version)
 				if err := client.Handshake(); err != nil {
 					t.Fatalf("client handshake: %v", err)
 				}
@@ -123,16 +116,7 @@ func TestTLSCloseSendsCloseNotify(t *testing.T) {
 				if err := <-sent; err != nil {
 					t.Fatalf("sending the request: %v", err)
 				}
-				// The stream ends here: the FIN, not a reset.
-				if n, err := raw.Read(make([]byte, 1)); n != 0 || err != io.EOF {
-					t.Fatalf("after the response the socket read %d bytes, %v; want EOF", n, err)
-				}
-				rec.mu.Lock()
-				rs := records(t, rec.got)
-				rec.mu.Unlock()
-				if len(rs) == 0 || !isCloseNotify(rs[len(rs)-1], version) {
-					t.Fatalf("the records read end %+v; want a close_notify alert last", rs[max(len(rs)-2, 0):])
-				}
+				endsWithCloseNotify(t, raw, rec, version)
 			})
 		}
 	}
@@ -148,15 +132,7 @@ func TestTLSUpgradedSessionEndsWithCloseNotify(t *testing.T) {
 	_, addr := serveFake(t, newFakeApp(t, upgradeRoutes(sessions)), testConfig(t), 1, func(s *Server) { s.tls = front })
 	for _, version := range []uint16{tls.VersionTLS13, tls.VersionTLS12} {
 		t.Run(tls.VersionName(version), func(t *testing.T) {
-			raw, err := net.Dial("tcp", addr)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer raw.Close()
-			raw.SetDeadline(time.Now().Add(10 * time.Second))
-			rec := &recordingConn{Conn: raw}
-			client := tls.Client(rec, &tls.Config{RootCAs: pool, ServerName: "localhost",
-				MinVersion: version, MaxVersion: version})
+			raw, rec, client := dialRecordedTLS(t, addr, pool, version)
 			if _, err := io.WriteString(client, "GET /echo HTTP/1.1\r\n"+askUpgrade+"ping\n"); err != nil {
 				t.Fatal(err)
 			}
@@ -182,15 +158,38 @@ func TestTLSUpgradedSessionEndsWithCloseNotify(t *testing.T) {
 			if rest, err := io.ReadAll(br); err != nil || len(rest) != 0 {
 				t.Fatalf("after the session: %q, %v", rest, err)
 			}
-			if n, err := raw.Read(make([]byte, 1)); n != 0 || err != io.EOF {
-				t.Fatalf("after the session the socket read %d bytes, %v; want EOF", n, err)
-			}
-			rec.mu.Lock()
-			rs := records(t, rec.got)
-			rec.mu.Unlock()
-			if len(rs) == 0 || !isCloseNotify(rs[len(rs)-1], version) {
-				t.Fatalf("the records read end %+v; want a close_notify alert last", rs[max(len(rs)-2, 0):])
-			}
+			endsWithCloseNotify(t, raw, rec, version)
 		})
+	}
+}
+
+// dialRecordedTLS connects a TLS client of exactly version to addr over
+// a connection that records what it reads (not yet handshaken).
+func dialRecordedTLS(t *testing.T, addr string, pool *x509.CertPool, version uint16) (net.Conn, *recordingConn, *tls.Conn) {
+	t.Helper()
+	raw, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { raw.Close() })
+	raw.SetDeadline(time.Now().Add(10 * time.Second))
+	rec := &recordingConn{Conn: raw}
+	client := tls.Client(rec, &tls.Config{RootCAs: pool, ServerName: "localhost",
+		MinVersion: version, MaxVersion: version})
+	return raw, rec, client
+}
+
+// endsWithCloseNotify checks that the server's stream ends in a FIN, not
+// a reset, and that its last record is a close_notify alert.
+func endsWithCloseNotify(t *testing.T, raw net.Conn, rec *recordingConn, version uint16) {
+	t.Helper()
+	if n, err := raw.Read(make([]byte, 1)); n != 0 || err != io.EOF {
+		t.Fatalf("at the end the socket read %d bytes, %v; want EOF", n, err)
+	}
+	rec.mu.Lock()
+	rs := records(t, rec.got)
+	rec.mu.Unlock()
+	if len(rs) == 0 || !isCloseNotify(rs[len(rs)-1], version) {
+		t.Fatalf("the records read end %+v; want a close_notify alert last", rs[max(len(rs)-2, 0):])
 	}
 }
