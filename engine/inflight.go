@@ -68,6 +68,24 @@ func (s *Server) oldestCall() (oldest *callState, since int64) {
 	return oldest, since
 }
 
+// RequestOf returns the request in flight on the slot whose Caller
+// match accepts; ok is false when there is none. For a worker whose
+// Callers share one runtime (an ASGI event loop), where the runtime
+// tells which of them is running and the slot knows the request.
+func (s *Server) RequestOf(match func(Caller) bool) (method, path string, ok bool) {
+	for _, sl := range s.allSlots {
+		c := &sl.call
+		c.mu.Lock()
+		if c.caller != nil && match(c.caller) {
+			method, path = string(c.method), string(c.path)
+			c.mu.Unlock()
+			return method, path, true
+		}
+		c.mu.Unlock()
+	}
+	return "", "", false
+}
+
 // CallsBegun is how many calls into the app this server has begun, for
 // --max-requests.
 func (s *Server) CallsBegun() uint64 {

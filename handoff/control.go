@@ -39,7 +39,8 @@ const (
 )
 
 // Line encodes h without the newline: the word "alive", the call age in
-// whole milliseconds, then, for a call in flight, its method and path:
+// whole milliseconds, then, for a call in flight, its method and path
+// when known:
 //
 //	alive 0
 //	alive 1500 GET /report?year=2024
@@ -49,7 +50,7 @@ func (h Heartbeat) Line() string {
 		ms = 1 // a call in flight is never reported as none
 	}
 	line := heartbeatWord + " " + strconv.FormatInt(ms, 10)
-	if ms == 0 {
+	if ms == 0 || h.Method == "" { // an ASGI loop's stall may name no request
 		return line
 	}
 	path := h.Path

@@ -17,6 +17,8 @@ func TestHeartbeatLineRoundTrip(t *testing.T) {
 			line: "alive 1500 GET /report?year=2024"},
 		{name: "sub-millisecond call counts as one", hb: Heartbeat{CallAge: 300 * time.Microsecond, Method: "POST", Path: "/"},
 			line: "alive 1 POST /"},
+		// An ASGI loop stalled by a task no request owns.
+		{name: "call with no request known", hb: Heartbeat{CallAge: 2 * time.Second}, line: "alive 2000"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -230,16 +230,26 @@ func TestASGILifespanStartupFailure(t *testing.T) {
 }
 
 // TestASGITimeoutCatchesABlockedLoop: a handler that spins on the loop
-// is caught by --timeout as a stuck WSGI call is: its stack is logged
-// and the worker replaced.
+// is caught by --timeout as a stuck WSGI call is: the master's log and
+// the worker's name the request, the stack of every thread is logged
+// with the loop's thread marked, and the worker is replaced.
 func TestASGITimeoutCatchesABlockedLoop(t *testing.T) {
 	s, _ := startFastAPI(t, "--timeout", "2")
+	victim := s.workerPIDs()[0]
 	go func() {
 		if resp, err := client.Get(s.url("/block-loop")); err == nil {
 			resp.Body.Close()
 		}
 	}()
-	s.waitFor(func() bool { return len(s.loggedContaining("in block_loop")) > 0 })
+	// The frame's line is the loop's either line, where the dump found it.
+	dump := s.stuckDump(victim, "/block-loop", "in block_loop\n")
+	if call := dump.str("call"); call != callInPython {
+		t.Errorf("the loop's thread: %q; want %q", call, callInPython)
+	}
+	master := s.loggedContaining("worker timeout: a request outlived --timeout")
+	if len(master) != 1 || master[0].str("method") != "GET" || master[0].str("path") != "/block-loop" {
+		t.Errorf("the master's timeout line: %v; want one naming GET /block-loop", master)
+	}
 	s.waitFor(func() bool { return len(s.find("worker ready")) >= 2 })
 	if code, _ := s.get("/hello/again"); code != 200 {
 		t.Fatalf("the replacement worker: %d", code)

@@ -54,7 +54,7 @@ func (a *arbiter) checkWorkers(now time.Time) {
 		case serving, replacing:
 			a.abort(w, now)
 		case stopping:
-			if w.hb.CallAge > 0 {
+			if w.hb.Method != "" {
 				lg = lg.Str("method", w.hb.Method).Str("path", w.hb.Path)
 			}
 			lg.Msg("worker outlived --graceful-timeout; killing it")
@@ -71,7 +71,10 @@ func (a *arbiter) abort(w *workerProc, now time.Time) {
 	silent := now.Sub(w.heardAt)
 	lg := a.log.Error().Int("worker", w.id).Int("worker_pid", w.pid).Dur("timeout", w.timeout)
 	if w.hb.CallAge > 0 {
-		lg.Str("method", w.hb.Method).Str("path", w.hb.Path).Dur("elapsed", w.hb.CallAge+silent).
+		if w.hb.Method != "" { // an ASGI loop running a task the app started names none
+			lg = lg.Str("method", w.hb.Method).Str("path", w.hb.Path)
+		}
+		lg.Dur("elapsed", w.hb.CallAge+silent).
 			Msg("worker timeout: a request outlived --timeout; killing the worker after it logs its Python stacks")
 	} else {
 		lg.Dur("silent", silent).Msg("worker timeout: no heartbeat; killing the worker")

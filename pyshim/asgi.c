@@ -331,3 +331,40 @@ int gw_asgi_run(char **err)
 	PyEval_SaveThread();
 	return rc;
 }
+
+uint64_t gw_asgi_thread_ident(void)
+{
+	return (uint64_t)PyThread_get_thread_ident();
+}
+
+/*
+ * gw_asgi_running stores in *conn the id of the connection whose task
+ * the loop is running (asgi.py, running): 0 when it runs none, or a
+ * task the app started itself. For the --timeout log, when the loop has
+ * taken no event for a while. It takes the GIL: a loop running Python
+ * code lets go of it within the switch interval (5 ms), one blocked in
+ * a call that keeps it (a C extension computing) only when that call
+ * returns, so the caller bounds its wait. Returns 0, or -1 when there is
+ * no loop or the call failed.
+ */
+int gw_asgi_running(uint64_t *conn)
+{
+	PyObject *res = NULL;
+	int rc = -1;
+
+	*conn = 0;
+	PyEval_RestoreThread(gw_thread_state());
+	if (asgi_mod != NULL) /* read under the GIL, which published it */
+		res = PyObject_CallMethod(asgi_mod, "running", NULL);
+	if (res != NULL) {
+		unsigned long long id = PyLong_AsUnsignedLongLong(res);
+		if (!PyErr_Occurred()) {
+			*conn = id;
+			rc = 0;
+		}
+	}
+	PyErr_Clear(); /* the log then names no request */
+	Py_XDECREF(res);
+	PyEval_SaveThread();
+	return rc;
+}

@@ -14,6 +14,7 @@ import (
 	"os"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unsafe"
 )
@@ -32,14 +33,18 @@ import (
 // without a blocked loop).
 
 // asgiSource is the module _gowsgi_asgi: asgi.py, then the lifespan
-// part, kept in a file of its own for size.
-var asgiSource = asgiMain + "\n" + asgiLifespan
+// part and the entry points C calls, kept in files of their own for
+// size.
+var asgiSource = asgiMain + "\n" + asgiLifespan + "\n" + asgiEntry
 
 //go:embed asgi.py
 var asgiMain string
 
 //go:embed asgi_lifespan.py
 var asgiLifespan string
+
+//go:embed asgi_entry.py
+var asgiEntry string
 
 // Sentinel errors of the ASGI runtime.
 var (
@@ -71,13 +76,15 @@ type LoopOptions struct {
 }
 
 // Loop is a running ASGI event loop. Its methods are safe for
-// concurrent use and never take the GIL.
+// concurrent use and, but for Running, never take the GIL.
 type Loop struct {
 	q       *C.gw_aqueue  // immutable; freed when the loop's thread ends
 	out     *os.File      // immutable: the eventfd the loop writes when the app sent events
 	wake    chan struct{} // a post found the loop not yet woken: wakeLoop wakes it
 	opt     LoopOptions
 	name    string        // "asyncio" or "uvloop"; immutable after StartLoop
+	thread  uint64        // the loop's thread as the traceback dump names it; immutable after StartLoop
+	asking  atomic.Bool   // a Running call waits for the GIL
 	stopped chan struct{} // closed when the loop's thread has returned
 	runErr  error         // set before stopped is closed
 
@@ -179,6 +186,7 @@ func (l *Loop) run(efd C.int, ready chan<- error) {
 		return
 	}
 	l.name = C.GoString(cname)
+	l.thread = uint64(C.gw_asgi_thread_ident())
 	C.free(unsafe.Pointer(cname))
 	ready <- nil
 	if C.gw_asgi_run(&cerr) != 0 {
@@ -290,31 +298,6 @@ func (l *Loop) wakeLoop() {
 // maxKeptPend is the largest buffer of posted events kept between
 // batches (a batch may carry 64 KiB pieces of request bodies).
 const maxKeptPend = 1 << 20
-
-// Stalled reports how long the oldest event the loop has not yet taken
-// has waited: the age of the loop's current callback, when an app
-// blocks it (a CPU-bound handler, a time.sleep). Liveness and --timeout
-// are computed from it as from a WSGI call's age. When nothing waits it
-// queues a no-op event, so that a loop blocked while idle from Go's
-// side shows up at the next call: call it periodically (the worker's
-// reporter does, every second).
-func (l *Loop) Stalled() time.Duration {
-	l.mu.Lock()
-	if l.closed {
-		l.mu.Unlock()
-		return 0
-	}
-	var empty C.int
-	age := time.Duration(C.gw_aq_stalled(l.q, &empty))
-	pending, since := len(l.pend) > 0, l.pendSince
-	l.mu.Unlock()
-	if pending {
-		age = max(age, time.Since(since))
-	} else if empty != 0 {
-		l.post(0, C.GW_IN_PING, 0, 0, nil)
-	}
-	return age
-}
 
 // Startup runs the lifespan protocol's startup and waits for the app's
 // answer, up to timeout (0: no limit). nil when the app completed it,

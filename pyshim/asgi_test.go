@@ -4,7 +4,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/url"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -305,9 +307,57 @@ func TestASGIStalledLoop(t *testing.T) {
 	if !strings.Contains(string(dump), "in blocking_read") {
 		t.Fatalf("the dump does not show the blocked handler:\n%s", dump)
 	}
+	if loop := fmt.Sprintf("Thread 0x%016x (most recent call first):\n  File", l.Thread()); !strings.Contains(string(dump), loop) {
+		t.Errorf("no %q (the loop's thread) in the dump:\n%s", loop, dump)
+	}
+	// Blocked in a call that lets go of the GIL: the loop names the
+	// request at once.
+	if got := l.Running(10 * time.Second); got != c {
+		t.Errorf("Running = %p; want the blocked request's Conn %p", got, c)
+	}
 	pw.Write([]byte("freed"))
 	if r := drive(t, c, nil); string(r.body) != "freed" {
 		t.Fatalf("body %q, done %+v", r.body, r.done)
+	}
+	if got := l.Running(10 * time.Second); got != nil {
+		t.Errorf("Running = %p on an idle loop; want nil", got)
+	}
+}
+
+// TestASGIRunningSpinningLoop: a handler spinning in Python code holds
+// the GIL, which Running takes at a switch to name the request whose
+// task runs; a task the handler started names none.
+func TestASGIRunningSpinningLoop(t *testing.T) {
+	l := startLoop(t, "spinner", "off")
+	for _, tc := range []struct {
+		query string
+		named bool
+	}{{"", true}, {"task=1&", false}} {
+		done := filepath.Join(t.TempDir(), "done")
+		c, err := l.OpenHTTP(httpScope("/", tc.query+"path="+url.QueryEscape(done)), 1<<20)
+		if err != nil {
+			t.Fatal(err)
+		}
+		deadline := time.Now().Add(10 * time.Second)
+		for l.Stalled() < 50*time.Millisecond {
+			if time.Now().After(deadline) {
+				t.Fatal("the spinning loop never showed as stalled")
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+		want := c
+		if !tc.named {
+			want = nil
+		}
+		if got := l.Running(10 * time.Second); got != want {
+			t.Errorf("%q: Running = %p; want %p", tc.query, got, want)
+		}
+		if err := os.WriteFile(done, nil, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if r := drive(t, c, nil); string(r.body) != "spun" {
+			t.Fatalf("%q: body %q, done %+v", tc.query, r.body, r.done)
+		}
 	}
 }
 

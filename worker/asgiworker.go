@@ -75,8 +75,38 @@ type asgiCalls struct {
 	loop *pyshim.Loop
 }
 
-func (c asgiCalls) OldestCall(time.Time) (time.Duration, string, string) {
-	return c.loop.Stalled(), "", ""
+// stallNamed is how long the loop must have taken no event before the
+// worker asks it which request it is running, for the heartbeat and the
+// --timeout log: asyncio's own mark of a slow callback
+// (loop.slow_callback_duration, 100 ms). Asking pauses the loop for a
+// GIL switch; a loop that takes its events is never asked.
+const stallNamed = 100 * time.Millisecond
+
+// runningWait bounds the wait for the GIL held by a loop blocked in C.
+const runningWait = 100 * time.Millisecond
+
+func (c asgiCalls) OldestCall(now time.Time) (time.Duration, string, string) {
+	call, _ := c.OldestStuckCall(now)
+	return call.Age, call.Method, call.Path
+}
+
+// OldestStuckCall is the loop's stall as the --timeout log shows it: on
+// the loop's thread, naming the request whose task runs there when the
+// loop can tell (Loop.Running). ok is false when the loop is not
+// stalled.
+func (c asgiCalls) OldestStuckCall(time.Time) (engine.StuckCall, bool) {
+	call := engine.StuckCall{Age: c.loop.Stalled()}
+	if call.Age < stallNamed {
+		return call, false
+	}
+	call.Place = engine.CallPlace{Stage: engine.StageRunning, Thread: c.loop.Thread()}
+	if conn := c.loop.Running(runningWait); conn != nil {
+		call.Method, call.Path, _ = c.srv.RequestOf(func(cl engine.Caller) bool {
+			ac, ok := cl.(*asgiCaller)
+			return ok && ac.conn.Load() == conn
+		})
+	}
+	return call, true
 }
 
 func (c asgiCalls) CallsBegun() uint64 { return c.srv.CallsBegun() }

@@ -162,8 +162,11 @@ func (lc *lifecycle) abort(now time.Time) {
 	stacks, err := pythonStacks()
 	call, named := lc.stuckCall(now)
 	ev := lc.log.Error()
+	if call.Method != "" {
+		ev = ev.Str("method", call.Method).Str("path", call.Path)
+	}
 	if call.Age > 0 {
-		ev = ev.Str("method", call.Method).Str("path", call.Path).Dur("elapsed", call.Age)
+		ev = ev.Dur("elapsed", call.Age)
 	}
 	if err != nil {
 		ev.Err(err).Msg("worker timeout: cannot read the Python stacks")
@@ -189,7 +192,7 @@ func (lc *lifecycle) abort(now time.Time) {
 }
 
 // stuckCall is the oldest call in flight; named is false when there is
-// none, or no request to name (an ASGI worker's stalled loop).
+// none, or no thread to mark.
 func (lc *lifecycle) stuckCall(now time.Time) (call engine.StuckCall, named bool) {
 	if sc, ok := lc.calls.(stuckCaller); ok {
 		return sc.OldestStuckCall(now)

@@ -29,8 +29,9 @@ func (p *process) answerStacks() {
 	}
 }
 
-// stuckCaller is what abort reads of an engine.Server; an ASGI worker's
-// calls (its event loop's stall) have no request to name.
+// stuckCaller is what abort reads of an engine.Server, and of an ASGI
+// worker's calls (asgiCalls: its event loop's stall, with the request
+// it runs when the loop can tell).
 type stuckCaller interface {
 	OldestStuckCall(now time.Time) (engine.StuckCall, bool)
 }
@@ -79,6 +80,10 @@ func markStuckThread(dump string, call engine.StuckCall) (string, string) {
 			where = callAround
 		}
 	}
-	mark := fmt.Sprintf("; %s %s for %v, %s", call.Method, call.Path, call.Age.Round(time.Millisecond), where)
+	what := call.Method + " " + call.Path
+	if call.Method == "" {
+		what = "no request known" // an event loop running a task the app started
+	}
+	mark := fmt.Sprintf("; %s for %v, %s", what, call.Age.Round(time.Millisecond), where)
 	return dump[:at+len(header)] + mark + dump[at+len(header):], where
 }

@@ -127,6 +127,30 @@ def blocking_read(fd):
     return os.read(fd, 100)
 
 
+async def spinner(scope, receive, send):
+    """Spins the loop in Python code until the file ?path= exists: in
+    the request's own task, or with ?task=1 in a task it starts and
+    awaits, as a middleware's task group runs the endpoint."""
+    p = params(scope)
+    if p.get("task"):
+        await asyncio.get_running_loop().create_task(spin(p["path"]))
+    else:
+        await spin(p["path"])
+    await start(send)
+    await send({"type": "http.response.body", "body": b"spun"})
+
+
+async def spin(path):
+    n = 0
+    while True:
+        n += 1
+        # Python code, which gives up the GIL only when asked, at a
+        # switch; looking for the file lets go of it too, so seldom
+        # enough (tens of ms) that a thread asking gets it first.
+        if n % 1000000 == 0 and os.path.exists(path):
+            return
+
+
 async def sleeper(scope, receive, send):
     await receive()  # the caller sees SentWant: the app runs
     await asyncio.sleep(3600)

@@ -1,0 +1,82 @@
+# The entry points of _gowsgi_asgi that C calls: prepare and run on the
+# loop's thread, running from another. This source is appended to
+# asgi.py's (asgi.go) and runs in the same module.
+
+
+def single_callable(app):
+    """ASGI 3 apps are called once; an ASGI 2 app (a class, or a callable
+    returning the coroutine function) is wrapped, as asgiref's
+    guarantee_single_callable does."""
+    if inspect.isclass(app):
+        double = True
+    elif inspect.iscoroutinefunction(app) or inspect.iscoroutinefunction(getattr(app, "__call__", None)):
+        double = False
+    else:
+        double = callable(app)
+    if not double:
+        return app
+
+    async def asgi3(scope, receive, send):
+        return await app(scope)(receive, send)
+    return asgi3
+
+
+rt = None
+
+
+def prepare(q, efd, loop_kind, lifespan, spec):
+    """Creates the loop on this (the loop's) thread; returns its name."""
+    global rt
+    app = _gowsgi.app
+    if spec:
+        app = load(spec)
+    rt = Runtime(q, efd, loop_kind, lifespan, single_callable(app))
+    asyncio.set_event_loop(rt.loop)
+    return rt.loop_name
+
+
+def running():
+    """The id of the connection whose task the loop runs now; 0 when it
+    runs none, or a task the app started itself (a middleware's task
+    group, asyncio.wait_for): those carry no link to their request.
+    Called from another thread (gw_asgi_running) while the loop's is
+    held at a GIL switch, for the --timeout log."""
+    if rt is None:
+        return 0
+    task = asyncio.current_task(rt.loop)
+    if task is not None:
+        for cid, c in list(rt.conns.items()):
+            if c.task is task:
+                return cid
+    return 0
+
+
+def load(spec):
+    module, name, call = _gowsgi._parse_spec(spec)
+    import importlib
+    target = getattr(importlib.import_module(module), name)
+    if call is not None:
+        target = target(*call[0], **call[1])
+    return target
+
+
+def run():
+    """Runs the loop until IN_STOP, then ends what is left: tasks still
+    running are cancelled and given one more pass, async generators
+    closed, the loop closed."""
+    global rt
+    loop = rt.loop
+    try:
+        loop.run_forever()
+        tasks = [t for t in asyncio.all_tasks(loop) if not t.done()]
+        for t in tasks:
+            t.cancel()
+        if tasks:
+            loop.run_until_complete(asyncio.gather(*tasks, return_exceptions=True))
+        loop.run_until_complete(loop.shutdown_asyncgens())
+    finally:
+        loop.remove_reader(rt.efd)
+        _c.bind(rt.q, None, None)  # what is sent from now on is flushed at once
+        asyncio.set_event_loop(None)
+        loop.close()
+        rt = None

@@ -1,0 +1,76 @@
+package pyshim
+
+/*
+#include "asgi.h"
+*/
+import "C"
+
+import "time"
+
+// What the worker's liveness reports and its --timeout log read of a
+// Loop: how long it has taken no event, and which request it runs.
+
+// Stalled reports how long the oldest event the loop has not yet taken
+// has waited: the age of the loop's current callback, when an app
+// blocks it (a CPU-bound handler, a time.sleep). Liveness and --timeout
+// are computed from it as from a WSGI call's age. When nothing waits it
+// queues a no-op event, so that a loop blocked while idle from Go's
+// side shows up at the next call: call it periodically (the worker's
+// reporter does, every second).
+func (l *Loop) Stalled() time.Duration {
+	l.mu.Lock()
+	if l.closed {
+		l.mu.Unlock()
+		return 0
+	}
+	var empty C.int
+	age := time.Duration(C.gw_aq_stalled(l.q, &empty))
+	pending, since := len(l.pend) > 0, l.pendSince
+	l.mu.Unlock()
+	if pending {
+		age = max(age, time.Since(since))
+	} else if empty != 0 {
+		l.post(0, C.GW_IN_PING, 0, 0, nil)
+	}
+	return age
+}
+
+// Thread is the loop's OS thread as the traceback dump names it
+// ("Thread 0x..."), for the --timeout log to mark.
+func (l *Loop) Thread() uint64 { return l.thread }
+
+// Running returns the open Conn whose task the loop is running, for the
+// --timeout log of a loop that takes no event: nil when it runs none,
+// or a task the app started itself, which carries no link to its
+// request (a middleware's task group, asyncio.wait_for). It asks the
+// loop under the GIL, which a loop running Python code gives up within
+// the switch interval, and one blocked in a C call that keeps it only
+// when the call returns: it waits at most wait, and while an earlier
+// question still waits for the GIL it answers nil at once.
+func (l *Loop) Running(wait time.Duration) *Conn {
+	if !l.asking.CompareAndSwap(false, true) {
+		return nil
+	}
+	answer := make(chan uint64, 1)
+	go func() {
+		defer l.asking.Store(false)
+		var id C.uint64_t
+		if C.gw_asgi_running(&id) != 0 {
+			id = 0
+		}
+		answer <- uint64(id)
+	}()
+	t := time.NewTimer(wait)
+	defer t.Stop()
+	select {
+	case id := <-answer:
+		if id == 0 {
+			return nil
+		}
+		l.mu.Lock()
+		defer l.mu.Unlock()
+		return l.conns[id]
+	case <-t.C:
+		return nil
+	}
+}
