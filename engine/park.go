@@ -53,7 +53,7 @@ func (st *streamer) park() {
 // resume takes a slot again to continue the parked exchange, on the same
 // goroutine (and OS thread) as before.
 func (st *streamer) resume() {
-	st.sl = <-st.c.srv.slots
+	st.sl, _ = st.c.srv.slots.take()
 	st.sl.call.resume(st.c.req.Method, st.c.req.Path, st.x.call, time.Now())
 	st.c.srv.stats.entered(st.sl, st.x)
 }

@@ -42,7 +42,7 @@ type Server struct {
 	// slots hands out the app's slots (Options.Slots; --threads for
 	// WSGI); a request holds one while the app runs or produces its
 	// response, not while a client reads it.
-	slots chan *slot
+	slots *slotPool
 	// allSlots lists every slot, for scanning the calls in flight.
 	allSlots []*slot
 	// spares holds exchanges to replace one that a slow response keeps
@@ -181,7 +181,7 @@ func newServer(cfg *config.Config, log zerolog.Logger, lns []net.Listener, opt O
 		writeTimeout:    cfg.WriteTimeout,
 		maxBufferedBody: cfg.MaxBufferedBody,
 		bodies:          newBodyBudgets(cfg),
-		slots:           make(chan *slot, threads),
+		slots:           newSlotPool(threads),
 		gate:            newGate(threads, len(lns), cfg.Workers > 1),
 		connSem:         make(chan struct{}, limit),
 		stop:            make(chan struct{}),
@@ -226,7 +226,7 @@ func newServer(cfg *config.Config, log zerolog.Logger, lns []net.Listener, opt O
 	for i := range threads {
 		sl := &slot{x: s.newExchange(), index: i}
 		s.allSlots = append(s.allSlots, sl)
-		s.slots <- sl
+		s.slots.give(sl)
 	}
 	return s
 }
@@ -235,11 +235,8 @@ func newServer(cfg *config.Config, log zerolog.Logger, lns []net.Listener, opt O
 // request for method and path since now, or since it got the thread
 // when it had to wait.
 func (s *Server) takeSlot(method, path []byte, now time.Time) *slot {
-	var sl *slot
-	select {
-	case sl = <-s.slots:
-	default:
-		sl = <-s.slots
+	sl, waited := s.slots.take()
+	if waited {
 		now = time.Now()
 	}
 	sl.call.begin(method, path, sl.x.call, now)
@@ -266,7 +263,7 @@ func (s *Server) takeSlotFor(c *conn, t0 time.Time) *slot {
 
 func (s *Server) giveSlot(sl *slot) {
 	sl.call.end()
-	s.slots <- sl
+	s.slots.give(sl)
 }
 
 // Serve starts an accept loop on each listener; connections are served
