@@ -5,13 +5,13 @@ import (
 	"testing"
 )
 
-// TestASGIResponsesQueuedWholeLeaveNoMemoryBehind: an app that queues a
-// whole 1 MiB response at once (within --response-buffer) is answered
-// in chunks, and a worker serving hundreds of them one after another
-// does not grow by what it served. Requests rotate through all of the
-// worker's ASGI slots (up to 1,000); each slot's Caller once kept the
-// largest response it had gathered, about 2.5 MiB per request here
-// until every slot had one.
+// TestASGIResponsesQueuedWholeLeaveNoMemoryBehind: an app that sends a
+// 1 MiB response as fast as it can is answered in chunks, and a worker
+// serving hundreds of them one after another does not grow by what it
+// served. Each slot's Caller once kept the largest response it had
+// gathered: about 2.5 MiB per request here, while requests rotated
+// through all of the worker's ASGI slots (up to 1,000) and an app could
+// queue a whole response (its budget was --response-buffer, 4 MiB).
 func TestASGIResponsesQueuedWholeLeaveNoMemoryBehind(t *testing.T) {
 	s := start(t, serverOpts{args: []string{"-w", "1", "-k", "asgi", "asgi_stream:app"}})
 	get := func() {
