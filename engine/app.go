@@ -129,7 +129,10 @@ type Step struct {
 	Big     []byte      // then body bytes sent straight from the app's memory
 	// File, when File.Len > 0, comes after Body and Big: part of a
 	// regular file for the engine to send itself (sendfile). It is the
-	// last body part of the response.
+	// last body part of the Step. A Step with the head and a File is
+	// taken for the whole body when it has no Big (knownBodyLen): a
+	// Caller with more to send after a File sends the head in a Step
+	// before it (an ASGI zerocopysend with more_body).
 	File FileRegion
 	// Done: the response is complete and closed; no Next or Abort
 	// follows.

@@ -43,8 +43,15 @@ enum {
 	GW_OUT_LIFESPAN, /* status: asgi.py's LS_*, text the message */
 	GW_OUT_LOG,      /* text: a line for the worker's log */
 	GW_OUT_WANT,     /* receive() waits for an event */
+	GW_OUT_ZEROCOPY, /* http.response.zerocopysend: text "FD OFFSET COUNT",
+			  * FD a duplicate Go owns; flags GW_OF_MORE */
 	GW_OUT_KINDS,
 };
+
+/* What a zerocopysend region costs against the connection's budget:
+ * each holds a descriptor until Go sends it, so an app queueing many
+ * small regions awaits after a few (16 in the 64 KiB budget). */
+enum { GW_ZEROCOPY_COST = 4096 };
 
 enum { GW_OF_MORE = 1, GW_OF_TRAILERS = 2, GW_OF_TEXT = 4 };
 

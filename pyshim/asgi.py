@@ -17,6 +17,7 @@ import collections
 import functools
 import inspect
 import os
+import stat
 
 import _gowsgi
 
@@ -28,7 +29,7 @@ IN_HTTP, IN_WS, IN_BODY, IN_DISCONNECT, IN_WS_MESSAGE, IN_WRITABLE, \
     IN_STARTUP, IN_SHUTDOWN, IN_STOP, IN_PING, IN_CANCEL = range(11)
 # Events to Go (asgi.h, GW_OUT_*).
 OUT_START, OUT_BODY, OUT_TRAILERS, OUT_PATHSEND, OUT_DONE, OUT_WS_ACCEPT, \
-    OUT_WS_SEND, OUT_WS_CLOSE, OUT_LIFESPAN, OUT_LOG, OUT_WANT, OUT_INFO = range(12)
+    OUT_WS_SEND, OUT_WS_CLOSE, OUT_LIFESPAN, OUT_LOG, OUT_WANT, OUT_ZEROCOPY = range(12)
 # flags of out events
 F_MORE, F_TRAILERS, F_TEXT = 1, 2, 4
 # flags of in events
@@ -131,6 +132,33 @@ def subprotocols(headers):
         if name == b"sec-websocket-protocol":
             protocols += [p.strip() for p in value.decode("latin-1").split(",") if p.strip()]
     return protocols
+
+
+def zerocopy_region(msg):
+    """An http.response.zerocopysend's file region for Go, "FD OFFSET
+    COUNT" (ASGI extensions, "Zero Copy Send"): FD a duplicate of the
+    app's descriptor, which Go sends from and closes, since the app may
+    close its file once send() returns. Without an offset the region
+    starts at the file's position, which moves past it, as sendfile(2)
+    reading from the file would move it; without a count it runs to the
+    end of the file, and a count past the end stops there."""
+    f = msg["file"]
+    fd = f if type(f) is int else f.fileno()
+    offset, count = msg.get("offset"), msg.get("count")
+    for name, v in (("offset", offset), ("count", count)):
+        if v is not None and (type(v) is not int or v < 0):
+            raise ProtocolError("http.response.zerocopysend %s must be an int >= 0, not %r" % (name, v))
+    st = os.fstat(fd)
+    if not stat.S_ISREG(st.st_mode):
+        raise ProtocolError("http.response.zerocopysend file must be a regular file")
+    moves = offset is None
+    if moves:
+        offset = os.lseek(fd, 0, os.SEEK_CUR)
+    count = max(min(st.st_size - offset, st.st_size if count is None else count), 0)
+    dup = os.dup(fd)
+    if moves:
+        os.lseek(fd, offset + count, os.SEEK_SET)
+    return "%d %d %d" % (dup, offset, count)
 
 
 def header_pairs(headers):
@@ -320,6 +348,17 @@ class HTTPCycle(Cycle):
             if not self.trailers:
                 self.state, self.complete = COMPLETE, True
             if self.out(OUT_PATHSEND, 0, None, None, 0, path):
+                await self.room()
+        elif t == "http.response.zerocopysend":
+            if self.state != STARTED or self.body_done:
+                raise ProtocolError("http.response.zerocopysend sent before http.response.start or after the body")
+            more = bool(msg.get("more_body", False))
+            text = zerocopy_region(msg)
+            if not more:
+                self.body_done = True
+                if not self.trailers:
+                    self.state, self.complete = COMPLETE, True
+            if self.out(OUT_ZEROCOPY, 0, None, None, F_MORE if more else 0, text):
                 await self.room()
         else:
             raise ProtocolError("unexpected ASGI message type %r on an HTTP connection" % (t,))

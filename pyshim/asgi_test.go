@@ -114,7 +114,7 @@ func TestASGIScope(t *testing.T) {
 			"headers":   []any{[]any{"content-type", "text/plain"}, []any{"x-dup", "1"}, []any{"x-dup", "2"}},
 			"client":    []any{"127.0.0.1", 40000.0}, "server": []any{"/run/app.sock", nil},
 			"state":      map[string]any{"db": "connected", "mine": "per request"},
-			"extensions": map[string]any{"http.response.pathsend": map[string]any{}, "http.response.trailers": map[string]any{}},
+			"extensions": map[string]any{"http.response.pathsend": map[string]any{}, "http.response.trailers": map[string]any{}, "http.response.zerocopysend": map[string]any{}},
 		}
 		for k, v := range want {
 			if fmt.Sprint(got[k]) != fmt.Sprint(v) {

@@ -7,6 +7,7 @@ import "C"
 
 import (
 	"encoding/binary"
+	"os"
 	"strconv"
 	"sync"
 )
@@ -50,7 +51,8 @@ const (
 	SentWSAccept SentKind = C.GW_OUT_WS_ACCEPT
 	SentWSSend   SentKind = C.GW_OUT_WS_SEND
 	SentWSClose  SentKind = C.GW_OUT_WS_CLOSE
-	SentWant     SentKind = C.GW_OUT_WANT // the app waits in receive(): deliver the next event
+	SentWant     SentKind = C.GW_OUT_WANT     // the app waits in receive(): deliver the next event
+	SentZeroCopy SentKind = C.GW_OUT_ZEROCOPY // http.response.zerocopysend
 )
 
 // Sent is one event the app sent, or the end of its call. Its slices
@@ -67,11 +69,16 @@ type Sent struct {
 	// More: more body (SentBody) or trailers (SentTrailers) follow.
 	More bool
 	// Trailers: SentStart announced http.response.trailers.
-	Trailers    bool
-	Text        bool   // SentWSSend: a text message (valid UTF-8)
-	Path        string // SentPathSend
-	Subprotocol string // SentWSAccept; "" for none
-	Reason      string // SentWSClose
+	Trailers bool
+	Text     bool   // SentWSSend: a text message (valid UTF-8)
+	Path     string // SentPathSend
+	// File, Offset and Count: SentZeroCopy's region, More as for
+	// SentBody. File is a duplicate of the app's descriptor, the
+	// taker's to close (CloseFiles).
+	File          *os.File
+	Offset, Count int64
+	Subprotocol   string // SentWSAccept; "" for none
+	Reason        string // SentWSClose
 	// Traceback: SentDone of an app that raised or broke the protocol.
 	Traceback string
 	// ClientGone: SentDone after the connection was reported gone.

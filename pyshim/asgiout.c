@@ -342,7 +342,8 @@ static void heads_write(const gw_heads *h, char *p)
  * _c.out(q, conn, kind, status, headers, body, flags, text) queues one
  * event for Go and returns its cost: the bytes of header names, values
  * and body, which count against the connection's budget until Go
- * credits them back (IN_WRITABLE). headers is a list or None, body
+ * credits them back (IN_WRITABLE); a zerocopysend region, whose bytes
+ * Go reads from the file, GW_ZEROCOPY_COST. headers is a list or None, body
  * bytes-like or None, text str or None. Loop thread, GIL held.
  */
 PyObject *gw_asgi_out(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
@@ -392,6 +393,8 @@ PyObject *gw_asgi_out(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
 	}
 	rec.body_len = (uint64_t)body.len;
 	rec.cost = heads.cost + (uint64_t)body.len;
+	if (rec.kind == GW_OUT_ZEROCOPY)
+		rec.cost += GW_ZEROCOPY_COST;
 	if (body.len > GW_OREC_INLINE && PyBytes_CheckExact(args[5])) {
 		/* Immutable: Go copies straight from it, and the reference is
 		 * dropped once it has (release_dead). */

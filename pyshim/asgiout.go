@@ -7,6 +7,9 @@ import "C"
 
 import (
 	"encoding/binary"
+	"os"
+	"strconv"
+	"strings"
 	"unsafe"
 )
 
@@ -67,6 +70,10 @@ func (l *Loop) deliver(r *C.gw_orec, payload []byte) {
 	}
 	text := string(payload[len(payload)-int(r.text_len):])
 	kind, status, flags := SentKind(r.kind), int(r.status), int(r.flags)
+	var zc zerocopyRegion
+	if kind == SentZeroCopy {
+		zc = parseZerocopy(text) // owns the descriptor from here, whoever takes the event
+	}
 	if r.conn == 0 {
 		switch kind {
 		case C.GW_OUT_LIFESPAN:
@@ -83,6 +90,7 @@ func (l *Loop) deliver(r *C.gw_orec, payload []byte) {
 	c := l.conns[uint64(r.conn)]
 	l.mu.Unlock()
 	if c == nil {
+		zc.file.Close()
 		return // over: the app's events after its end go nowhere
 	}
 	ev := Sent{Kind: kind, Status: status, More: flags&C.GW_OF_MORE != 0,
@@ -96,6 +104,8 @@ func (l *Loop) deliver(r *C.gw_orec, payload []byte) {
 	switch kind {
 	case SentPathSend:
 		ev.Path = text
+	case SentZeroCopy:
+		ev.File, ev.Offset, ev.Count = zc.file, zc.offset, zc.count
 	case SentWSAccept:
 		ev.Subprotocol = text
 	case SentWSClose:
@@ -124,4 +134,36 @@ func decodeHeaders(b []byte, n int) [][2][]byte {
 		b = b[4+m:]
 	}
 	return hs
+}
+
+// zerocopyRegion is an http.response.zerocopysend's file region.
+type zerocopyRegion struct {
+	file          *os.File // nil when the text was not a region (never: asgi.py writes it)
+	offset, count int64
+}
+
+// parseZerocopy reads asgi.py's "FD OFFSET COUNT" (zerocopy_region);
+// the descriptor is then the returned File's.
+func parseZerocopy(text string) zerocopyRegion {
+	f := strings.Fields(text)
+	if len(f) != 3 {
+		return zerocopyRegion{}
+	}
+	fd, err1 := strconv.Atoi(f[0])
+	off, err2 := strconv.ParseInt(f[1], 10, 64)
+	n, err3 := strconv.ParseInt(f[2], 10, 64)
+	if err1 != nil || err2 != nil || err3 != nil || fd < 0 {
+		return zerocopyRegion{}
+	}
+	return zerocopyRegion{file: os.NewFile(uintptr(fd), "zerocopysend"), offset: off, count: n}
+}
+
+// CloseFiles closes the zerocopysend files of events dropped untaken.
+func CloseFiles(evs []Sent) {
+	for i := range evs {
+		if evs[i].File != nil {
+			evs[i].File.Close()
+			evs[i].File = nil
+		}
+	}
 }

@@ -11,12 +11,12 @@
 enum {
 	K_TYPE, K_ASGI, K_HTTP_VERSION, K_SCHEME, K_PATH, K_RAW_PATH, K_QUERY_STRING, K_ROOT_PATH,
 	K_HEADERS, K_CLIENT, K_SERVER, K_METHOD, K_EXTENSIONS, K_STATE, K_PATHSEND, K_TRAILERS,
-	K_COUNT
+	K_ZEROCOPY, K_COUNT
 };
 static const char *const key_names[K_COUNT] = {
 	"type", "asgi", "http_version", "scheme", "path", "raw_path", "query_string", "root_path",
 	"headers", "client", "server", "method", "extensions", "state", "http.response.pathsend",
-	"http.response.trailers",
+	"http.response.trailers", "http.response.zerocopysend",
 };
 static PyObject *keys[K_COUNT];
 
@@ -171,18 +171,20 @@ error:
 	return NULL;
 }
 
-/* extensions returns the http scope's "extensions": the pathsend and
- * trailers extensions (Go sends the file with sendfile, and trailers
- * after the last chunk). A new dict each time: an app may change it. */
+/* extensions returns the http scope's "extensions": pathsend and
+ * zerocopysend (Go sends the file with sendfile) and trailers (after the
+ * last chunk). A new dict each time: an app may change it. */
 static PyObject *extensions(void)
 {
-	PyObject *ext = PyDict_New(), *a = NULL, *b = NULL;
+	static const int names[] = {K_PATHSEND, K_ZEROCOPY, K_TRAILERS};
+	PyObject *ext = PyDict_New();
 
-	if (ext == NULL || (a = PyDict_New()) == NULL || (b = PyDict_New()) == NULL ||
-	    PyDict_SetItem(ext, keys[K_PATHSEND], a) < 0 || PyDict_SetItem(ext, keys[K_TRAILERS], b) < 0)
-		Py_CLEAR(ext);
-	Py_XDECREF(a);
-	Py_XDECREF(b);
+	for (size_t i = 0; ext != NULL && i < sizeof names / sizeof names[0]; i++) {
+		PyObject *empty = PyDict_New();
+		if (empty == NULL || PyDict_SetItem(ext, keys[names[i]], empty) < 0)
+			Py_CLEAR(ext);
+		Py_XDECREF(empty);
+	}
 	return ext;
 }
 

@@ -79,6 +79,7 @@ func (w *asgiCaller) Start(r *engine.Request, write func(engine.Step) bool) engi
 }
 
 func (w *asgiCaller) reset() {
+	pyshim.CloseFiles(w.events)
 	w.events, w.next = w.events[:0], 0
 	w.status, w.headers, w.gone, w.req, w.denial = w.status[:0], nil, nil, nil, false
 	clear(w.trail)
@@ -230,6 +231,8 @@ func (w *asgiCaller) apply(c *pyshim.Conn, ev *pyshim.Sent) (engine.Step, bool) 
 		}
 	case pyshim.SentPathSend:
 		return w.pathsend(c, ev.Path), true
+	case pyshim.SentZeroCopy:
+		return w.zerocopy(c, ev)
 	case pyshim.SentDone:
 		return w.ended(ev), true
 	}
@@ -262,32 +265,6 @@ func (w *asgiCaller) finishResponse(c *pyshim.Conn) engine.Step {
 	w.reap(c)
 	w.dropEvents()
 	return s
-}
-
-// pathsend opens the file of http.response.pathsend for the engine to
-// send with sendfile; the response ends after it.
-func (w *asgiCaller) pathsend(c *pyshim.Conn, path string) engine.Step {
-	f, err := os.Open(path)
-	var fi os.FileInfo
-	if err == nil {
-		fi, err = f.Stat()
-	}
-	if err != nil || !fi.Mode().IsRegular() {
-		if f != nil {
-			f.Close()
-		}
-		c.Disconnect(0, "")
-		w.detach()
-		w.reap(c)
-		w.complete = true
-		tb := "http.response.pathsend: " + path + " is not a regular file"
-		if err != nil {
-			tb = "http.response.pathsend: " + err.Error()
-		}
-		return w.out(engine.Step{Failed: true, Traceback: tb})
-	}
-	w.file, w.bodyDone, w.fileLast = f, true, true
-	return w.out(engine.Step{File: engine.FileRegion{Fd: int(f.Fd()), Len: fi.Size()}})
 }
 
 // ended is the Step for an app call that returned or raised before its
@@ -323,6 +300,7 @@ func (w *asgiCaller) out(s engine.Step) engine.Step {
 // dropEvents lets go of the events taken for a response that is over,
 // and of the body bytes they hold.
 func (w *asgiCaller) dropEvents() {
+	pyshim.CloseFiles(w.events)
 	clear(w.events)
 	w.events, w.next = w.events[:0], 0
 }
@@ -344,6 +322,7 @@ func (w *asgiCaller) reap(c *pyshim.Conn) {
 		var evs []pyshim.Sent
 		for range c.Ready() {
 			evs = c.Take(evs[:0])
+			pyshim.CloseFiles(evs)
 			for i := range evs {
 				if evs[i].Kind == pyshim.SentDone {
 					logDone(log, &evs[i])

@@ -151,6 +151,39 @@ async def spin(path):
             return
 
 
+async def zerocopy_bad(scope, receive, send):
+    """An http.response.zerocopysend the runtime refuses, ?case=: a
+    negative offset, a count that is no int, a pipe (not a regular
+    file), or one before http.response.start."""
+    case = params(scope)["case"]
+    r, w = os.pipe()
+    try:
+        if case != "early":
+            await start(send)
+        with open(__file__, "rb") as f:
+            msg = {"type": "http.response.zerocopysend", "file": f}
+            if case == "offset":
+                msg["offset"] = -1
+            elif case == "count":
+                msg["count"] = "10"
+            elif case == "pipe":
+                msg["file"] = r
+            await send(msg)
+    finally:
+        os.close(r)
+        os.close(w)
+
+
+async def zerocopy_regions(scope, receive, send):
+    """?n=N one-byte zerocopysend regions of this file, then the end."""
+    n = int(params(scope)["n"])
+    await start(send)
+    with open(__file__, "rb") as f:
+        for i in range(n):
+            await send({"type": "http.response.zerocopysend", "file": f, "offset": i, "count": 1, "more_body": True})
+    await send({"type": "http.response.body", "body": b""})
+
+
 async def sleeper(scope, receive, send):
     await receive()  # the caller sees SentWant: the app runs
     await asyncio.sleep(3600)

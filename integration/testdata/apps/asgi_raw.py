@@ -48,6 +48,37 @@ async def pathsend(scope, receive, send, q):
     await send({"type": "http.response.pathsend", "path": path})
 
 
+async def zerocopy(scope, receive, send, q):
+    """http.response.zerocopysend of this file, ?mode=: whole (no offset
+    or count), window (100 bytes from 100), past-end (a count past the
+    end), or mixed (a body, a region at an offset, regions from the
+    file's position, given a file object and a bare descriptor, then a
+    body naming the position the file was left at). The file closes as
+    soon as the last send() returns: the server sends from its own
+    descriptor."""
+    assert "http.response.zerocopysend" in scope["extensions"]
+    mode = q["mode"]
+    region = {"type": "http.response.zerocopysend"}
+    with open(__file__, "rb") as f:
+        if mode == "whole":
+            await start(send, 200, [(b"content-type", b"text/x-python")])
+            await send({**region, "file": f})
+        elif mode == "window":
+            await start(send)
+            await send({**region, "file": f, "offset": 100, "count": 100})
+        elif mode == "past-end":
+            await start(send)
+            await send({**region, "file": f, "offset": os.fstat(f.fileno()).st_size - 4, "count": 1000})
+        elif mode == "mixed":
+            await start(send)
+            await send({"type": "http.response.body", "body": b"<", "more_body": True})
+            await send({**region, "file": f, "offset": 10, "count": 5, "more_body": True})
+            f.seek(20)
+            await send({**region, "file": f, "count": 7, "more_body": True})
+            await send({**region, "file": f.fileno(), "count": 3, "more_body": True})
+            await send({"type": "http.response.body", "body": b">%d" % f.tell()})
+
+
 async def trailers(scope, receive, send, q):
     await start(send, 200, [(b"content-type", b"text/plain")], trailers=True)
     await send({"type": "http.response.body", "body": b"body before trailers"})
@@ -94,4 +125,4 @@ async def gather(scope, receive, send, q):
 
 
 ROUTES = {"/gather": gather, "/body-first": body_first, "/raise-midway": raise_midway, "/send-after-done": send_after_done,
-          "/pathsend": pathsend, "/trailers": trailers, "/sleep": sleep, "/scope": scope_echo}
+          "/pathsend": pathsend, "/zerocopy": zerocopy, "/trailers": trailers, "/sleep": sleep, "/scope": scope_echo}
