@@ -5,9 +5,10 @@
  *
  * Threads and the GIL: gw_aq_* run on any thread WITHOUT the GIL (they
  * take only the queue's mutex, never while calling Python). The Python
- * functions and gw_asgi_* run on the loop's thread; gw_asgi_prepare and
- * gw_asgi_run take the GIL with that thread's cached thread state and
- * give it back before returning. While the loop waits in epoll, asyncio
+ * functions and gw_asgi_* run on the loop's thread (but gw_asgi_running,
+ * which another thread calls); gw_asgi_prepare, gw_asgi_run and
+ * gw_asgi_running take the GIL with the calling thread's cached thread
+ * state and give it back before returning. While the loop waits in epoll, asyncio
  * (or uvloop) has released the GIL.
  */
 #include "asgiq.h"
@@ -225,9 +226,36 @@ static PyMethodDef asgi_methods[] = {
 
 static PyObject *asgi_mod; /* _gowsgi_asgi; created once, lives for the process */
 
-/* install_module runs src as the module _gowsgi_asgi, with _c (the
- * functions above) in its namespace. GIL held. */
-static int install_module(const char *src)
+/* remember_source puts src in linecache under name, so that a
+ * traceback through it shows its lines: the source is in no file. */
+static int remember_source(const char *name, const char *src)
+{
+	PyObject *linecache = PyImport_ImportModule("linecache"), *cache = NULL, *lines = NULL;
+	PyObject *text = NULL, *entry = NULL;
+	int rc = -1;
+
+	if (linecache == NULL || (cache = PyObject_GetAttrString(linecache, "cache")) == NULL ||
+	    (text = PyUnicode_FromString(src)) == NULL ||
+	    (lines = PyObject_CallMethod(text, "splitlines", "i", 1)) == NULL)
+		goto out;
+	/* (size, mtime, lines, fullname); mtime None: checkcache keeps it */
+	entry = Py_BuildValue("(nOOs)", PyUnicode_GET_LENGTH(text), Py_None, lines, name);
+	if (entry != NULL && PyObject_SetItem(cache, PyTuple_GET_ITEM(entry, 3), entry) == 0)
+		rc = 0;
+out:
+	Py_XDECREF(entry);
+	Py_XDECREF(lines);
+	Py_XDECREF(text);
+	Py_XDECREF(cache);
+	Py_XDECREF(linecache);
+	return rc;
+}
+
+/* install_module runs the sources srcs[0..n) as the module
+ * _gowsgi_asgi, each compiled under its name in names (for tracebacks
+ * and stack dumps), with _c (the functions above) in its namespace.
+ * GIL held. */
+static int install_module(const char *const *names, const char *const *srcs, int n)
 {
 	PyObject *mod = NULL, *c = NULL, *res = NULL, *dict;
 
@@ -244,10 +272,16 @@ static int install_module(const char *src)
 	    PyDict_SetItemString(dict, "_c", c) < 0 ||
 	    PyDict_SetItemString(PyImport_GetModuleDict(), "_gowsgi_asgi", mod) < 0)
 		goto error;
-	res = PyRun_String(src, Py_file_input, dict, dict);
-	if (res == NULL)
-		goto error;
-	Py_DECREF(res);
+	for (int i = 0; i < n; i++) {
+		PyObject *code = Py_CompileString(srcs[i], names[i], Py_file_input);
+		if (code == NULL)
+			goto error;
+		res = PyEval_EvalCode(code, dict, dict);
+		Py_DECREF(code);
+		if (res == NULL || remember_source(names[i], srcs[i]) < 0)
+			goto error;
+		Py_CLEAR(res);
+	}
 	Py_DECREF(c);
 	asgi_mod = mod;
 	return 0;
@@ -279,8 +313,8 @@ static char *dup_utf8(PyObject *s)
  * *loop_name is the loop's module ("asyncio", "uvloop"), malloc'd.
  * Returns 0, or -1 with *err (malloc'd traceback).
  */
-int gw_asgi_prepare(gw_aqueue *q, int efd, const char *src, const char *loop, const char *lifespan,
-		    const char *app, char **loop_name, char **err)
+int gw_asgi_prepare(gw_aqueue *q, int efd, const char *const *names, const char *const *srcs, int nsrc,
+		    const char *loop, const char *lifespan, const char *app, char **loop_name, char **err)
 {
 	PyThreadState *ts = gw_thread_state();
 	PyObject *res = NULL, *qo = NULL;
@@ -291,7 +325,7 @@ int gw_asgi_prepare(gw_aqueue *q, int efd, const char *src, const char *loop, co
 		return -1;
 	}
 	PyEval_RestoreThread(ts);
-	if (asgi_mod == NULL && install_module(src) < 0)
+	if (asgi_mod == NULL && install_module(names, srcs, nsrc) < 0)
 		goto out;
 	qo = PyLong_FromVoidPtr(q);
 	if (qo == NULL)

@@ -32,10 +32,16 @@ import (
 // awaits until the connection's goroutine has taken it (backpressure
 // without a blocked loop).
 
-// asgiSource is the module _gowsgi_asgi: asgi.py, then the lifespan
-// part and the entry points C calls, kept in files of their own for
-// size.
-var asgiSource = asgiMain + "\n" + asgiLifespan + "\n" + asgiEntry
+// asgiSources make up the module _gowsgi_asgi, run in this order in
+// its namespace: asgi.py, then the lifespan part and the entry points C
+// calls, kept in files of their own for size. Each is compiled under
+// its name, which tracebacks and stack dumps show; linecache holds
+// their lines.
+var asgiSources = [...]struct{ name, src string }{
+	{"<gowsgi>/asgi.py", asgiMain},
+	{"<gowsgi>/asgi_lifespan.py", asgiLifespan},
+	{"<gowsgi>/asgi_entry.py", asgiEntry},
+}
 
 //go:embed asgi.py
 var asgiMain string
@@ -173,13 +179,20 @@ func (l *Loop) run(efd C.int, ready chan<- error) {
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
 	defer close(l.stopped)
-	csrc := C.CString(asgiSource)
+	const n = len(asgiSources)
+	names := (*[n]*C.char)(C.malloc(C.size_t(n) * C.size_t(unsafe.Sizeof((*C.char)(nil)))))
+	srcs := (*[n]*C.char)(C.malloc(C.size_t(n) * C.size_t(unsafe.Sizeof((*C.char)(nil)))))
+	for i, part := range asgiSources {
+		names[i], srcs[i] = C.CString(part.name), C.CString(part.src)
+	}
 	cloop, clife, capp := C.CString(l.opt.Loop), C.CString(l.opt.Lifespan), C.CString(l.opt.App)
 	var cname, cerr *C.char
-	rc := C.gw_asgi_prepare(l.q, efd, csrc, cloop, clife, capp, &cname, &cerr)
-	for _, p := range []*C.char{csrc, cloop, clife, capp} {
+	rc := C.gw_asgi_prepare(l.q, efd, &names[0], &srcs[0], C.int(n), cloop, clife, capp, &cname, &cerr)
+	for _, p := range append(append([]*C.char{cloop, clife, capp}, names[:]...), srcs[:]...) {
 		C.free(unsafe.Pointer(p))
 	}
+	C.free(unsafe.Pointer(names))
+	C.free(unsafe.Pointer(srcs))
 	if rc != 0 {
 		l.release()
 		ready <- takeError(cerr, "cannot create the event loop")

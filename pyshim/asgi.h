@@ -90,8 +90,9 @@ char *gw_oq_take(gw_aqueue *q, size_t *len);
 int gw_oq_done(gw_aqueue *q);
 
 /* The loop's thread: takes the GIL, gives it back before returning. */
-int gw_asgi_prepare(gw_aqueue *q, int efd, const char *src, const char *loop,
-		    const char *lifespan, const char *app, char **loop_name, char **err);
+int gw_asgi_prepare(gw_aqueue *q, int efd, const char *const *names, const char *const *srcs,
+		    int nsrc, const char *loop, const char *lifespan, const char *app, char **loop_name,
+		    char **err);
 int gw_asgi_run(char **err);
 /* The calling thread's id as the traceback dump names it ("Thread 0x..."). */
 uint64_t gw_asgi_thread_ident(void);

@@ -149,6 +149,17 @@ func TestASGIRequestBodyInChunks(t *testing.T) {
 	}
 }
 
+// countKind is how many of evs are of kind k.
+func countKind(evs []Sent, k SentKind) int {
+	n := 0
+	for i := range evs {
+		if evs[i].Kind == k {
+			n++
+		}
+	}
+	return n
+}
+
 // TestASGISendAwaitsWhenTheBudgetIsFull: an app streaming faster than
 // its connection takes stops in send() once its budget is queued, while
 // the loop goes on serving others.
@@ -165,13 +176,7 @@ func TestASGISendAwaitsWhenTheBudgetIsFull(t *testing.T) {
 	if r := request(t, l, httpScope("/", "n=1&size=1")); r.done.Status != DoneComplete {
 		t.Fatalf("the other request: %+v", r.done)
 	}
-	first := c.Take(nil)
-	bodies := 0
-	for _, ev := range first {
-		if ev.Kind == SentBody {
-			bodies++
-		}
-	}
+	bodies := countKind(c.Take(nil), SentBody)
 	if bodies != budget/size {
 		t.Fatalf("%d body events queued before the app waited; want %d (budget %d, %d each)", bodies, budget/size, budget, size)
 	}
@@ -289,13 +294,7 @@ func TestASGIStalledLoop(t *testing.T) {
 	}
 	// The loop takes the request, then blocks; the event posted after
 	// it waits, and its age grows.
-	deadline := time.Now().Add(10 * time.Second)
-	for l.Stalled() < 50*time.Millisecond {
-		if time.Now().After(deadline) {
-			t.Fatal("the blocked loop never showed as stalled")
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	awaitStall(t, l)
 	f, err := os.CreateTemp(t.TempDir(), "tb")
 	if err != nil {
 		t.Fatal(err)
@@ -324,6 +323,20 @@ func TestASGIStalledLoop(t *testing.T) {
 	}
 }
 
+// awaitStall waits until l has left an event untaken for 50 ms: the
+// app blocks the loop. Stalled has no event to wait on; its age is the
+// condition.
+func awaitStall(t *testing.T, l *Loop) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for l.Stalled() < 50*time.Millisecond {
+		if time.Now().After(deadline) {
+			t.Fatal("the loop never showed as stalled")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
 // TestASGIRunningSpinningLoop: a handler spinning in Python code holds
 // the GIL, which Running takes at a switch to name the request whose
 // task runs; a task the handler started names none.
@@ -338,13 +351,7 @@ func TestASGIRunningSpinningLoop(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		deadline := time.Now().Add(10 * time.Second)
-		for l.Stalled() < 50*time.Millisecond {
-			if time.Now().After(deadline) {
-				t.Fatal("the spinning loop never showed as stalled")
-			}
-			time.Sleep(5 * time.Millisecond)
-		}
+		awaitStall(t, l)
 		want := c
 		if !tc.named {
 			want = nil

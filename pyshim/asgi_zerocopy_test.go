@@ -47,13 +47,7 @@ func TestASGIZerocopyRegionsCountAgainstTheBudget(t *testing.T) {
 		t.Fatalf("the other request: %+v", r.done)
 	}
 	seen := c.Take(nil)
-	regions := 0
-	for _, ev := range seen {
-		if ev.Kind == SentZeroCopy {
-			regions++
-		}
-	}
-	if regions != budget/4096 {
+	if regions := countKind(seen, SentZeroCopy); regions != budget/4096 {
 		t.Fatalf("%d regions queued before the app waited; want %d", regions, budget/4096)
 	}
 	deadline := time.After(10 * time.Second)
@@ -77,5 +71,21 @@ func TestASGIZerocopyRegionsCountAgainstTheBudget(t *testing.T) {
 	}
 	if len(offsets) != n || offsets[0] != 0 || offsets[n-1] != n-1 {
 		t.Fatalf("offsets %v; want 0..%d", offsets, n-1)
+	}
+}
+
+// TestASGIRuntimeFramesNamed: a traceback through the runtime's own
+// code names its file and shows its line, though the source is in no
+// file: the app's bad zerocopysend raises in asgi.py's send().
+func TestASGIRuntimeFramesNamed(t *testing.T) {
+	l := startLoop(t, "zerocopy_bad", "off")
+	tb := request(t, l, httpScope("/", "case=pipe")).done.Traceback
+	for _, want := range []string{
+		`File "<gowsgi>/asgi.py", line `, ", in send\n    text = zerocopy_region(msg)\n",
+		", in zerocopy_region\n    raise ProtocolError(",
+	} {
+		if !strings.Contains(tb, want) {
+			t.Errorf("no %q in the traceback:\n%s", want, tb)
+		}
 	}
 }
