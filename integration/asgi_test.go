@@ -256,6 +256,26 @@ func TestASGITimeoutCatchesABlockedLoop(t *testing.T) {
 	}
 }
 
+// TestASGITimeoutNamesABlockedWebSocket: a WebSocket session that spins
+// on the loop is named as an HTTP request is, though after its 101 a
+// session holds no slot.
+func TestASGITimeoutNamesABlockedWebSocket(t *testing.T) {
+	s, _ := startFastAPI(t, "--timeout", "2")
+	victim := s.workerPIDs()[0]
+	w := dialWire(t, "tcp", s.address())
+	w.c.Write([]byte("GET /ws-block-loop?room=1 HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
+		"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"))
+	if line, err := w.br.ReadString('\n'); err != nil || line != "HTTP/1.1 101 Switching Protocols\r\n" {
+		t.Fatalf("handshake: %q %v", line, err)
+	}
+	w.c.Write(maskedFrame(0x1, []byte("spin")))
+	s.stuckDump(victim, "/ws-block-loop?room=1", "in ws_block_loop\n")
+	master := s.loggedContaining("worker timeout: a request outlived --timeout")
+	if len(master) != 1 || master[0].str("method") != "GET" || master[0].str("path") != "/ws-block-loop?room=1" {
+		t.Errorf("the master's timeout line: %v; want one naming GET /ws-block-loop?room=1", master)
+	}
+}
+
 // The retirement tests of retire_test.go, with the retire app as an
 // ASGI app: no keep-alive request is lost across HUP and TERM.
 func startASGIRetireServer(t *testing.T) (*server, string) {

@@ -99,6 +99,9 @@ type Conn struct {
 	l      *Loop  // immutable
 	id     uint64 // immutable; 0 is the lifespan's
 	budget int    // immutable: bytes the queue holds before send() awaits
+	// method and target are a WebSocket's request, for the --timeout
+	// log (Request); immutable. An HTTP request's the engine's slot knows.
+	method, target string
 
 	mu    sync.Mutex
 	queue []Sent // guarded by mu: sent, not yet taken
@@ -128,6 +131,12 @@ func (l *Loop) OpenWebSocket(s *Scope, budget int) (*Conn, error) {
 func (l *Loop) open(s *Scope, kind int, budget int) (*Conn, error) {
 	c := &Conn{l: l, budget: max(budget, 1), ready: make(chan struct{}, 1)}
 	c.queue = c.first[:0]
+	if kind == C.GW_IN_WS { // one string per session, which may last hours
+		c.method, c.target = "GET", string(s.RawPath)
+		if len(s.Query) > 0 {
+			c.target += "?" + string(s.Query)
+		}
+	}
 	l.mu.Lock()
 	if l.closed {
 		l.mu.Unlock()
@@ -155,6 +164,10 @@ func (l *Loop) forget(id uint64) {
 	delete(l.conns, id)
 	l.mu.Unlock()
 }
+
+// Request is a WebSocket's request line: "GET" and its target; "" for
+// an HTTP request, which holds an engine slot that knows it.
+func (c *Conn) Request() (method, target string) { return c.method, c.target }
 
 // Ready is signalled when events may be waiting for Take.
 func (c *Conn) Ready() <-chan struct{} { return c.ready }

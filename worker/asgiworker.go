@@ -117,10 +117,14 @@ func (c asgiCalls) OldestStuckCall(time.Time) (engine.StuckCall, bool) {
 	}
 	call.Place = engine.CallPlace{Stage: engine.StageRunning, Thread: c.loop.Thread()}
 	if conn := c.loop.Running(runningWait); conn != nil {
-		call.Method, call.Path, _ = c.srv.RequestOf(func(cl engine.Caller) bool {
-			ac, ok := cl.(*asgiCaller)
-			return ok && ac.conn.Load() == conn
-		})
+		// A WebSocket session left its slot at the 101: its Conn knows.
+		call.Method, call.Path = conn.Request()
+		if call.Method == "" {
+			call.Method, call.Path, _ = c.srv.RequestOf(func(cl engine.Caller) bool {
+				ac, ok := cl.(*asgiCaller)
+				return ok && ac.conn.Load() == conn
+			})
+		}
 	}
 	return call, true
 }

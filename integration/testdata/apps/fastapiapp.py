@@ -145,6 +145,16 @@ async def reverse(ws: WebSocket):
         await ws.send_bytes(data[::-1])
 
 
+@app.websocket("/ws-block-loop")
+async def ws_block_loop(ws: WebSocket):
+    """A session's CPU-bound work on the loop, once the client has its
+    101 and has sent a message: what --timeout catches."""
+    await ws.accept()
+    await ws.receive_text()
+    while True:
+        pass
+
+
 @app.websocket("/deny")
 async def deny(ws: WebSocket):
     await ws.close(code=1008)  # before accept: the handshake gets 403
