@@ -219,8 +219,6 @@ static PyObject *asgi_take(PyObject *self, PyObject *const *args, Py_ssize_t nar
 static PyMethodDef asgi_methods[] = {
 	{"take", (PyCFunction)(void (*)(void))asgi_take, METH_FASTCALL, "take(q, state): the events Go queued"},
 	{"out", (PyCFunction)(void (*)(void))gw_asgi_out, METH_FASTCALL, "out(...): an event for Go"},
-	{"flush", gw_asgi_flush, METH_O, "flush(q): tell Go of the events queued"},
-	{"bind", (PyCFunction)(void (*)(void))gw_asgi_bind, METH_FASTCALL, "bind(q, call_soon, flush)"},
 	{NULL, NULL, 0, NULL},
 };
 

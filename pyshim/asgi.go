@@ -25,9 +25,10 @@ import (
 // into a C queue without the GIL and wakes the loop through an eventfd
 // registered with loop.add_reader: no polling, and an idle loop sleeps in
 // epoll without the GIL. What the app sends is queued in C on the loop
-// thread, which never calls into Go; once per turn of the loop a second
-// eventfd wakes a goroutine of the Loop (dispatch, asgiout.go), which
-// takes the whole batch and hands each event to its Conn. When more
+// thread, which never calls into Go; a second eventfd, written by the
+// first event Go was not yet told of, wakes a goroutine of the Loop
+// (dispatch, asgiout.go), which takes the whole batch and hands each
+// event to its Conn. When more
 // than the Conn's budget is sent and not yet taken, the app's send()
 // awaits until the connection's goroutine has taken it (backpressure
 // without a blocked loop).

@@ -4,9 +4,8 @@
 # Go never calls into it directly: it queues events in C (gw_aq_post) and
 # wakes the loop through an eventfd registered with loop.add_reader, so an
 # idle loop sleeps in epoll without the GIL. What the app sends is queued
-# in C by _c.out, which copies it and never blocks; Go is told once per
-# turn of the loop (_c.flush, queued with call_soon by the turn's first
-# event). When a connection owes Go a whole budget of bytes not yet
+# in C by _c.out, which copies it and never blocks, and tells Go unless
+# Go has not yet taken what it was told of last. When a connection owes Go a whole budget of bytes not yet
 # credited back (IN_WRITABLE), its send() awaits. Go owns every socket:
 # nothing here does network I/O.
 #
@@ -14,7 +13,6 @@
 # HTTP and WebSocket spec version 2.4, lifespan 2.0.
 import asyncio
 import collections
-import functools
 import inspect
 import os
 import stat
@@ -64,7 +62,6 @@ class Runtime:
         self.loop_name = type(self.loop).__module__.split(".")[0]
         self.loop.set_exception_handler(self.on_loop_error)
         self.loop.add_reader(efd, self.wake)
-        _c.bind(q, self.loop.call_soon, functools.partial(_c.flush, q))
 
     def log(self, text):
         _c.out(self.q, 0, OUT_LOG, 0, None, None, 0, text)

@@ -76,7 +76,6 @@ def run():
         loop.run_until_complete(loop.shutdown_asyncgens())
     finally:
         loop.remove_reader(rt.efd)
-        _c.bind(rt.q, None, None)  # what is sent from now on is flushed at once
         asyncio.set_event_loop(None)
         loop.close()
         rt = None

@@ -4,11 +4,13 @@
  * loop's thread with the GIL held, and never calls into Go: a cgo
  * callback from the loop's thread must get a Go P first, and with one P
  * (a worker pinned to one CPU) it waits for the connections' goroutines
- * to give it up, every event. Instead, once per turn of the loop,
- * _c.flush (queued with loop.call_soon by the first event of the turn)
- * writes the out eventfd, which Go's poller waits on, and Go takes the
- * whole buffer at once (gw_oq_take): one wake-up per turn for all the
- * responses the turn produced.
+ * to give it up, every event. Instead, an event that finds Go told of
+ * everything it has taken writes the out eventfd, which Go's poller
+ * waits on, and Go takes the whole buffer at once (gw_oq_take): what
+ * the loop sends meanwhile joins the batch without another wake-up, and
+ * nothing the app sent waits for the loop's turn to end (an app that
+ * computes after a send() without yielding), as a transport would write
+ * it at once.
  */
 #include "asgiq.h"
 #include <errno.h>
@@ -127,7 +129,7 @@ char *gw_oq_take(gw_aqueue *q, size_t *len)
 /*
  * gw_oq_done frees the out-of-line bodies of the last take's records,
  * which Go has copied, and returns 1 when bytes objects now wait for the
- * loop to release them (release_dead, at its next take or flush): Go
+ * loop to release them (release_dead, at its next take): Go
  * then wakes it, so that an idle loop does not keep the last big bodies
  * it sent alive. No GIL; Go's dispatcher, after gw_oq_take.
  */
@@ -178,68 +180,6 @@ static void flush_now(gw_aqueue *q)
 	pthread_mutex_unlock(&q->omu);
 	if (wake)
 		gw_write_efd(q->ofd);
-}
-
-/* schedule_flush makes sure a flush runs once the loop's current turn
- * is over; with no loop bound (before run, after it), flushes at once.
- * -1 with an exception when call_soon fails. */
-static int schedule_flush(gw_aqueue *q)
-{
-	PyObject *r;
-
-	if (q->call_soon == NULL) {
-		flush_now(q);
-		return 0;
-	}
-	if (q->flush_scheduled)
-		return 0;
-	r = PyObject_CallOneArg(q->call_soon, q->flush);
-	if (r == NULL)
-		return -1;
-	Py_DECREF(r);
-	q->flush_scheduled = 1;
-	return 0;
-}
-
-/* _c.flush(q): the end of a turn of the loop: Go is told of what the
- * app sent during it. */
-PyObject *gw_asgi_flush(PyObject *self, PyObject *arg)
-{
-	gw_aqueue *q = PyLong_AsVoidPtr(arg);
-
-	(void)self;
-	if (q == NULL)
-		return NULL;
-	q->flush_scheduled = 0;
-	flush_now(q);
-	release_dead(q);
-	Py_RETURN_NONE;
-}
-
-/* _c.bind(q, call_soon, flush): flushes go through call_soon(flush)
- * from now on; bind(q, None, None) flushes at once again (the loop is
- * closing) and drops the references. */
-PyObject *gw_asgi_bind(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
-{
-	gw_aqueue *q;
-
-	(void)self;
-	if (nargs != 3) {
-		PyErr_SetString(PyExc_TypeError, "bind takes 3 arguments");
-		return NULL;
-	}
-	q = PyLong_AsVoidPtr(args[0]);
-	if (q == NULL)
-		return NULL;
-	Py_CLEAR(q->call_soon);
-	Py_CLEAR(q->flush);
-	if (args[1] != Py_None) {
-		q->call_soon = Py_NewRef(args[1]);
-		q->flush = Py_NewRef(args[2]);
-	}
-	q->flush_scheduled = 0;
-	flush_now(q);
-	Py_RETURN_NONE;
 }
 
 /* A header list being copied: the pairs as fast sequences, held until
@@ -433,10 +373,8 @@ PyObject *gw_asgi_out(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
 	pthread_mutex_unlock(&q->omu);
 	body_ptr = NULL; /* the record owns it */
 
-	if (schedule_flush(q) == 0)
-		res = PyLong_FromUnsignedLongLong(rec.cost);
-	else
-		flush_now(q); /* the loop is closing: the event is queued, Go is told now */
+	flush_now(q);
+	res = PyLong_FromUnsignedLongLong(rec.cost);
 out:
 	free(body_ptr);
 	if (body.obj != NULL)

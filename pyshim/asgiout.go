@@ -15,10 +15,11 @@ import (
 
 // dispatch is the Loop's goroutine that hands the app's events to their
 // Conns: the loop thread queues them in C (asgiout.c) and writes l.out
-// once per turn of the loop; Go's poller wakes this goroutine, which
-// takes the whole batch. The loop thread thus never runs Go code, and
-// a turn that answered thirty requests costs one wake-up, not ninety
-// cgo callbacks each waiting for a P.
+// when it queues the first event since this goroutine's last take; Go's
+// poller wakes this goroutine, which takes the whole batch. The loop
+// thread thus never runs Go code, and the events it queues while this
+// goroutine wakes join one batch, rather than cost a cgo callback each
+// waiting for a P.
 func (l *Loop) dispatch() {
 	var b [8]byte
 	for {

@@ -44,16 +44,10 @@ struct gw_aqueue {
 	PyObject **dead;
 	size_t ndead, capdead;
 	int ofd;           /* immutable; Go's poller waits on it; closed by Go */
-	/* The loop's thread only, GIL held: */
-	int flush_scheduled; /* a flush is queued with call_soon */
-	PyObject *call_soon; /* the loop's call_soon; NULL: flush at once */
-	PyObject *flush;     /* what call_soon gets: a callable doing _c.flush(q) */
 };
 
 /* asgiout.c; loop thread, GIL held. */
 PyObject *gw_asgi_out(PyObject *self, PyObject *const *args, Py_ssize_t nargs);
-PyObject *gw_asgi_flush(PyObject *self, PyObject *arg);
-PyObject *gw_asgi_bind(PyObject *self, PyObject *const *args, Py_ssize_t nargs);
 /* gw_asgi_release_dead drops the bytes objects Go has copied. GIL held. */
 void gw_asgi_release_dead(gw_aqueue *q);
 /* gw_oq_free frees both out buffers and their out-of-line bodies; the

@@ -22,8 +22,8 @@
 // WebSocket; the scope's encoding), asgi.c (the event queue Go posts
 // into and the loop drains, woken through an eventfd), asgiscope.c (the
 // scope dict, built in C), asgiout.c and asgiout.go (the app's send():
-// queued in C, taken by Go in batches, one eventfd wake-up per turn of
-// the loop; the loop thread never calls into Go) and asgi.py (the
+// queued in C, taken by Go in batches, one eventfd wake-up per batch;
+// the loop thread never calls into Go) and asgi.py (the
 // Python side: cycles, protocol checks, lifespan). Go never waits on
 // the loop while holding the GIL and the loop never waits on a socket:
 // the app's events are copied to Go, and send() awaits only when its

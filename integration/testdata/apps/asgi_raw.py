@@ -2,6 +2,7 @@
 runs under any CPython, so bin/gowsgi serves it."""
 import asyncio
 import os
+import time
 import urllib.parse
 
 
@@ -79,6 +80,17 @@ async def zerocopy(scope, receive, send, q):
             await send({"type": "http.response.body", "body": b">%d" % f.tell()})
 
 
+async def send_then_block(scope, receive, send, q):
+    """Sends a first piece, then blocks the loop (a blocking wait, no
+    await) until the file ?path= exists: the piece must reach the client
+    meanwhile, as a transport would have written it."""
+    await start(send)
+    await send({"type": "http.response.body", "body": b"first;", "more_body": True})
+    while not os.path.exists(q["path"]):
+        time.sleep(0.001)
+    await send({"type": "http.response.body", "body": b"last"})
+
+
 async def trailers(scope, receive, send, q):
     await start(send, 200, [(b"content-type", b"text/plain")], trailers=True)
     await send({"type": "http.response.body", "body": b"body before trailers"})
@@ -125,4 +137,4 @@ async def gather(scope, receive, send, q):
 
 
 ROUTES = {"/gather": gather, "/body-first": body_first, "/raise-midway": raise_midway, "/send-after-done": send_after_done,
-          "/pathsend": pathsend, "/zerocopy": zerocopy, "/trailers": trailers, "/sleep": sleep, "/scope": scope_echo}
+          "/pathsend": pathsend, "/zerocopy": zerocopy, "/send-then-block": send_then_block, "/trailers": trailers, "/sleep": sleep, "/scope": scope_echo}
