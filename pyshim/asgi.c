@@ -8,8 +8,8 @@
  * functions and gw_asgi_* run on the loop's thread (but gw_asgi_running,
  * which another thread calls); gw_asgi_prepare, gw_asgi_run and
  * gw_asgi_running take the GIL with the calling thread's cached thread
- * state and give it back before returning. While the loop waits in epoll, asyncio
- * (or uvloop) has released the GIL.
+ * state and give it back before returning. While the loop waits in
+ * epoll, asyncio (or uvloop) has released the GIL.
  */
 #include "asgiq.h"
 #include <errno.h>
@@ -381,11 +381,14 @@ uint64_t gw_asgi_thread_ident(void)
  */
 int gw_asgi_running(uint64_t *conn)
 {
+	PyThreadState *ts = gw_thread_state();
 	PyObject *res = NULL;
 	int rc = -1;
 
 	*conn = 0;
-	PyEval_RestoreThread(gw_thread_state());
+	if (ts == NULL)
+		return -1; /* out of memory: a NULL state must not take the GIL */
+	PyEval_RestoreThread(ts);
 	if (asgi_mod != NULL) /* read under the GIL, which published it */
 		res = PyObject_CallMethod(asgi_mod, "running", NULL);
 	if (res != NULL) {

@@ -94,9 +94,10 @@ int gw_asgi_prepare(gw_aqueue *q, int efd, const char *const *names, const char 
 		    int nsrc, const char *loop, const char *lifespan, const char *app, char **loop_name,
 		    char **err);
 int gw_asgi_run(char **err);
-/* The calling thread's id as the traceback dump names it ("Thread 0x..."). */
-uint64_t gw_asgi_thread_ident(void);
 
+/* The calling thread's id as the traceback dump names it ("Thread
+ * 0x..."); no GIL needed. */
+uint64_t gw_asgi_thread_ident(void);
 /* Any thread but the loop's, without the GIL: takes it (asgi.c). */
 int gw_asgi_running(uint64_t *conn);
 
