@@ -2,10 +2,12 @@ package integration
 
 import (
 	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
 	"testing"
+	"time"
 )
 
 // TestASGIZerocopySend: http.response.zerocopysend (ASGI extensions,
@@ -67,4 +69,35 @@ func openFiles(t *testing.T, pid int) int {
 		t.Fatal(err)
 	}
 	return len(fds)
+}
+
+// TestASGIZerocopySendTLS: over TLS the regions are read and encrypted
+// in Go (no sendfile), in the same framing.
+func TestASGIZerocopySendTLS(t *testing.T) {
+	dir := t.TempDir()
+	ca := newCA(t, "root")
+	cert := ca.serverCert(t, dir, "server", ecdsaP256)
+	s := start(t, serverOpts{args: []string{"-k", "asgi", "--certfile", cert.certFile, "--keyfile", cert.keyFile, "asgi_raw:app"}})
+	src, err := os.ReadFile(filepath.Join(appsDir, "asgi_raw.py"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := ca.clientConfig()
+	cfg.ServerName = "localhost"
+	tc := &http.Client{Transport: &http.Transport{TLSClientConfig: cfg}, Timeout: 10 * time.Second}
+	defer tc.CloseIdleConnections()
+	for mode, want := range map[string]string{
+		"whole": string(src),
+		"mixed": "<" + string(src[10:15]) + string(src[20:27]) + string(src[27:30]) + ">30",
+	} {
+		resp, err := tc.Get("https://" + s.address() + "/zerocopy?mode=" + mode)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if err != nil || string(body) != want {
+			t.Errorf("%s over TLS: %d bytes, %v; want %d bytes", mode, len(body), err, len(want))
+		}
+	}
 }
