@@ -1,6 +1,6 @@
 # The entry points of _gowsgi_asgi that C calls: prepare and run on the
-# loop's thread, running from another. This source is appended to
-# asgi.py's (asgi.go) and runs in the same module.
+# loop's thread, running from another. This source runs after
+# asgi.py's and asgi_lifespan.py's, in the same module (asgi.go).
 
 
 def single_callable(app):

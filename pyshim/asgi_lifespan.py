@@ -1,5 +1,5 @@
-# The lifespan protocol of _gowsgi_asgi: this source is appended to
-# asgi.py's (asgi.go) and runs in the same module.
+# The lifespan protocol of _gowsgi_asgi: this source runs after
+# asgi.py's, in the same module (asgi.go).
 
 
 class Lifespan:

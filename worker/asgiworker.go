@@ -53,9 +53,10 @@ func asgiBudget(cfg *config.Config) int { return min(cfg.ResponseBuffer, asgiRun
 
 // asgiRunAhead bounds how far an app's sends run ahead of its
 // connection's goroutine before send() awaits: Uvicorn's flow-control
-// mark (HIGH_WATER_LIMIT, 64 KiB). A larger budget frees nothing here,
-// as a WSGI app's Python thread is freed by --response-buffer: an
-// awaiting send() holds up no other request. It cost memory instead:
+// mark (HIGH_WATER_LIMIT, 64 KiB). --response-buffer frees a WSGI
+// app's Python thread for other requests; here a larger budget frees
+// nothing, as a send() that awaits holds up no other request. It cost
+// memory instead:
 // with --response-buffer's 4 MiB, a worker streaming 1 MiB responses to
 // 64 clients peaked at 180 MiB, against 50 MiB (and 15% more responses
 // per second) at 64 KiB. The engine's outbox still holds up to
