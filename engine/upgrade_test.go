@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/gowsgi/gowsgi/config"
 )
 
 // upgradeRoutes answer /echo with a 101 and then echo what the client
@@ -156,16 +158,24 @@ func TestUpgradedSessionEndsOnGracefulStop(t *testing.T) {
 // A Step with Upgrade that is not a proper switch is an invalid
 // response (500), and a request that did not ask cannot be switched.
 func TestUpgradeRefusedUnlessBothSidesAgree(t *testing.T) {
-	sessions := make(chan string, 4)
-	app := newFakeApp(t, upgradeRoutes(sessions))
-	_, addr := serveFake(t, app, testConfig(t), 1)
-	for name, raw := range map[string]string{
+	checkUpgradesRefused(t, testConfig(t), map[string]string{
 		"not 101":       "GET /not101 HTTP/1.1\r\n" + askUpgrade,
 		"no protocol":   "GET /noproto HTTP/1.1\r\n" + askUpgrade,
 		"not asked":     get("/echo"),
 		"HTTP/1.0":      "GET /echo HTTP/1.0\r\n" + askUpgrade,
 		"only a header": "GET /echo HTTP/1.1\r\nHost: t\r\nUpgrade: echo\r\n\r\n",
-	} {
+	})
+}
+
+// checkUpgradesRefused sends each request to upgradeRoutes served with
+// cfg: each gets a 500 (the app's 101 is an invalid response to it),
+// and no session runs.
+func checkUpgradesRefused(t *testing.T, cfg *config.Config, requests map[string]string) {
+	t.Helper()
+	sessions := make(chan string, len(requests))
+	app := newFakeApp(t, upgradeRoutes(sessions))
+	_, addr := serveFake(t, app, cfg, 1)
+	for name, raw := range requests {
 		if resp := roundTrip(t, addr, raw); !strings.HasPrefix(resp, "HTTP/1.1 500 ") || !strings.Contains(resp, "invalid response") {
 			t.Errorf("%s: %q", name, resp)
 		}

@@ -142,13 +142,9 @@ func TestASGIDisconnectWhileWaiting(t *testing.T) {
 // packet, and nginx's uwsgi_pass).
 func TestASGIDisconnectWhileWaitingTLSAndUwsgi(t *testing.T) {
 	t.Run("TLS", func(t *testing.T) {
-		dir := t.TempDir()
-		ca := newCA(t, "root")
-		cert := ca.serverCert(t, dir, "server", ecdsaP256)
-		s, marks := disconnectServer(t, "--certfile", cert.certFile, "--keyfile", cert.keyFile)
-		cfg := ca.clientConfig()
-		cfg.ServerName = "localhost"
-		c, err := tls.Dial("tcp", s.address(), cfg)
+		flags, ca := tlsServerFlags(t)
+		s, marks := disconnectServer(t, flags...)
+		c, err := tls.Dial("tcp", s.address(), ca.clientConfig())
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -74,17 +74,13 @@ func openFiles(t *testing.T, pid int) int {
 // TestASGIZerocopySendTLS: over TLS the regions are read and encrypted
 // in Go (no sendfile), in the same framing.
 func TestASGIZerocopySendTLS(t *testing.T) {
-	dir := t.TempDir()
-	ca := newCA(t, "root")
-	cert := ca.serverCert(t, dir, "server", ecdsaP256)
-	s := start(t, serverOpts{args: []string{"-k", "asgi", "--certfile", cert.certFile, "--keyfile", cert.keyFile, "asgi_raw:app"}})
+	flags, ca := tlsServerFlags(t)
+	s := start(t, serverOpts{args: append([]string{"-k", "asgi", "asgi_raw:app"}, flags...)})
 	src, err := os.ReadFile(filepath.Join(appsDir, "asgi_raw.py"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := ca.clientConfig()
-	cfg.ServerName = "localhost"
-	tc := &http.Client{Transport: &http.Transport{TLSClientConfig: cfg}, Timeout: 10 * time.Second}
+	tc := &http.Client{Transport: &http.Transport{TLSClientConfig: ca.clientConfig()}, Timeout: 10 * time.Second}
 	defer tc.CloseIdleConnections()
 	for mode, want := range map[string]string{
 		"whole": string(src),

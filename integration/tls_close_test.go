@@ -16,11 +16,9 @@ var closeNotifyRead = regexp.MustCompile(`<<< TLS 1\.[23], Alert \[length 0002\]
 // openssl s_client against bin/gowsgi: without the alert it reports
 // "unexpected eof while reading" and answers with a decode_error alert.
 func TestTLSCloseNotifyOpenSSL(t *testing.T) {
-	dir := t.TempDir()
-	ca := newCA(t, "root")
-	cert := ca.serverCert(t, dir, "server", ecdsaP256)
-	caFile := ca.write(t, dir, "ca.pem")
-	s := start(t, serverOpts{args: []string{"tlsapp:app", "--certfile", cert.certFile, "--keyfile", cert.keyFile}})
+	flags, ca := tlsServerFlags(t)
+	caFile := ca.write(t, t.TempDir(), "ca.pem")
+	s := start(t, serverOpts{args: append([]string{"tlsapp:app"}, flags...)})
 
 	cases := []struct{ name, req, status string }{
 		{"malformed request", "GET / HTTP/1.1\r\nHost: localhost\r\nNo colon here\r\n\r\n", "HTTP/1.1 400 Bad Request"},

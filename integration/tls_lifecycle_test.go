@@ -24,6 +24,16 @@ func (ca *issuer) clientConfig() *tls.Config {
 	return &tls.Config{RootCAs: pool}
 }
 
+// tlsServerFlags issues a server certificate (localhost, 127.0.0.1)
+// under a new root CA: the flags that serve it, and the CA a client
+// trusts (clientConfig).
+func tlsServerFlags(t *testing.T) ([]string, *issuer) {
+	t.Helper()
+	ca := newCA(t, "root")
+	cert := ca.serverCert(t, t.TempDir(), "server", ecdsaP256)
+	return []string{"--certfile", cert.certFile, "--keyfile", cert.keyFile}, ca
+}
+
 // TestTLSUSR2Upgrade is TestLifecycleUSR2UpgradeUnderLoad over HTTPS:
 // the TLS listeners pass to the new master, which reads the certificate
 // files itself and serves the same certificate, and no request of a
