@@ -43,20 +43,6 @@ func (c *callState) end() { c.since.Store(0) }
 // Python, not a long response made of quick ones.
 func (c *callState) next(now time.Time) { c.since.Store(now.UnixNano()) }
 
-// OldestCall returns how long the oldest in-flight Python call has been
-// running, and its request; zero when no call is in flight. Liveness is
-// computed from this, not from a timer goroutine, because goroutines keep
-// running while an app holds the GIL forever.
-func (s *Server) OldestCall(now time.Time) (age time.Duration, method, path string) {
-	oldest, since := s.oldestCall()
-	if oldest == nil {
-		return 0, "", ""
-	}
-	oldest.mu.Lock()
-	defer oldest.mu.Unlock()
-	return now.Sub(time.Unix(0, since)), string(oldest.method), string(oldest.path)
-}
-
 // oldestCall returns the state of the slot whose call began first and
 // when; nil when every slot is idle.
 func (s *Server) oldestCall() (oldest *callState, since int64) {
@@ -140,8 +126,11 @@ type StuckCall struct {
 	Place CallPlace
 }
 
-// OldestStuckCall is OldestCall with where the call is; ok is false
-// when no call is in flight.
+// OldestStuckCall returns the oldest call in flight: how long it has
+// been running, its request and where it is; ok is false when no call is
+// in flight. Liveness (the heartbeat) and the --timeout log are computed
+// from this, not from a timer goroutine, because goroutines keep running
+// while an app holds the GIL forever.
 func (s *Server) OldestStuckCall(now time.Time) (call StuckCall, ok bool) {
 	oldest, since := s.oldestCall()
 	if oldest == nil {

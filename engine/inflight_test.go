@@ -5,24 +5,24 @@ import (
 	"time"
 )
 
-// OldestCall names the longest-running call, for the heartbeat's
+// OldestStuckCall names the longest-running call, for the heartbeat's
 // liveness; CallsBegun counts calls for --max-requests, resumed ones
 // (a parked response taking a slot again) once.
 func TestOldestCallAndCallsBegun(t *testing.T) {
 	s := &Server{allSlots: []*slot{{index: 0}, {index: 1}}}
 	now := time.Now()
-	if age, _, _ := s.OldestCall(now); age != 0 {
-		t.Fatalf("idle slots report a call %v old", age)
+	if call, ok := s.OldestStuckCall(now); ok || call.Age != 0 {
+		t.Fatalf("idle slots report a call %v old", call.Age)
 	}
 	s.allSlots[0].call.begin([]byte("POST"), []byte("/newer"), nil, now.Add(-time.Second))
 	s.allSlots[1].call.begin([]byte("GET"), []byte("/older"), nil, now.Add(-3*time.Second))
-	if age, method, path := s.OldestCall(now); age != 3*time.Second || method != "GET" || path != "/older" {
-		t.Fatalf("oldest call %v %s %s; want 3s GET /older", age, method, path)
+	if c, _ := s.OldestStuckCall(now); c.Age != 3*time.Second || c.Method != "GET" || c.Path != "/older" {
+		t.Fatalf("oldest call %v %s %s; want 3s GET /older", c.Age, c.Method, c.Path)
 	}
 	s.allSlots[1].call.end()
 	s.allSlots[1].call.resume([]byte("GET"), []byte("/parked"), nil, now)
-	if age, _, path := s.OldestCall(now); age != time.Second || path != "/newer" {
-		t.Fatalf("after the end and a resume: %v %s; want 1s /newer", age, path)
+	if c, _ := s.OldestStuckCall(now); c.Age != time.Second || c.Path != "/newer" {
+		t.Fatalf("after the end and a resume: %v %s; want 1s /newer", c.Age, c.Path)
 	}
 	if n := s.CallsBegun(); n != 2 {
 		t.Fatalf("%d calls begun; want 2 (a resumed call is not a new one)", n)

@@ -102,11 +102,6 @@ const stallNamed = 100 * time.Millisecond
 // runningWait bounds the wait for the GIL held by a loop blocked in C.
 const runningWait = 100 * time.Millisecond
 
-func (c asgiCalls) OldestCall(now time.Time) (time.Duration, string, string) {
-	call, _ := c.OldestStuckCall(now)
-	return call.Age, call.Method, call.Path
-}
-
 // OldestStuckCall is the loop's stall as the --timeout log shows it: on
 // the loop's thread, naming the request whose task runs there when the
 // loop can tell (Loop.Running). ok is false when the loop is not

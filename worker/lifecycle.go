@@ -85,10 +85,12 @@ func (p *process) run() int {
 	}
 }
 
-// calls is what the lifecycle reads of the calls into the app
-// (engine.Server).
+// calls is what the lifecycle reads of the calls into the app:
+// engine.Server, or an ASGI worker's (asgiCalls: its event loop's stall,
+// with the request it runs when the loop can tell). OldestStuckCall's
+// ok is false when no call is in flight.
 type calls interface {
-	OldestCall(now time.Time) (age time.Duration, method, path string)
+	OldestStuckCall(now time.Time) (call engine.StuckCall, ok bool)
 	CallsBegun() uint64
 }
 
@@ -133,8 +135,8 @@ func (lc *lifecycle) send(line string) {
 
 func (lc *lifecycle) tick(now time.Time) {
 	if lc.beatEvery > 0 && now.Sub(lc.lastBeat) >= lc.beatEvery-lc.beatEvery/8 {
-		age, method, path := lc.calls.OldestCall(now)
-		lc.send(handoff.Heartbeat{CallAge: age, Method: method, Path: path}.Line())
+		call, _ := lc.calls.OldestStuckCall(now)
+		lc.send(handoff.Heartbeat{CallAge: call.Age, Method: call.Method, Path: call.Path}.Line())
 		lc.lastBeat = now
 	}
 	if lc.maxCalls > 0 && !lc.retiring && lc.calls.CallsBegun() >= lc.maxCalls {
@@ -160,7 +162,7 @@ func (lc *lifecycle) tick(now time.Time) {
 // in it.
 func (lc *lifecycle) abort(now time.Time) {
 	stacks, err := pythonStacks()
-	call, named := lc.stuckCall(now)
+	call, named := lc.calls.OldestStuckCall(now)
 	ev := lc.log.Error()
 	if call.Method != "" {
 		ev = ev.Str("method", call.Method).Str("path", call.Path)
@@ -189,16 +191,6 @@ func (lc *lifecycle) abort(now time.Time) {
 		}
 	}
 	ev.Msg(msg + ":\n" + stacks)
-}
-
-// stuckCall is the oldest call in flight; named is false when there is
-// none, or no thread to mark.
-func (lc *lifecycle) stuckCall(now time.Time) (call engine.StuckCall, named bool) {
-	if sc, ok := lc.calls.(stuckCaller); ok {
-		return sc.OldestStuckCall(now)
-	}
-	age, method, path := lc.calls.OldestCall(now)
-	return engine.StuckCall{Age: age, Method: method, Path: path}, age > 0 && method != ""
 }
 
 // pythonStacks dumps every Python thread's stack into a memory file and

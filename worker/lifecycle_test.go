@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/gowsgi/gowsgi/config"
+	"github.com/gowsgi/gowsgi/engine"
 	"github.com/rs/zerolog"
 )
 
@@ -22,7 +23,7 @@ func (f *fakeCalls) begin(i int, method, path string, now time.Time) {
 	f.begun++
 }
 
-func (f *fakeCalls) OldestCall(now time.Time) (time.Duration, string, string) {
+func (f *fakeCalls) OldestStuckCall(now time.Time) (engine.StuckCall, bool) {
 	oldest := -1
 	for i, t := range f.since {
 		if !t.IsZero() && (oldest < 0 || t.Before(f.since[oldest])) {
@@ -30,9 +31,9 @@ func (f *fakeCalls) OldestCall(now time.Time) (time.Duration, string, string) {
 		}
 	}
 	if oldest < 0 {
-		return 0, "", ""
+		return engine.StuckCall{}, false
 	}
-	return now.Sub(f.since[oldest]), f.what[oldest][0], f.what[oldest][1]
+	return engine.StuckCall{Age: now.Sub(f.since[oldest]), Method: f.what[oldest][0], Path: f.what[oldest][1]}, true
 }
 
 func (f *fakeCalls) CallsBegun() uint64 { return f.begun }

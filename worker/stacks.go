@@ -29,13 +29,6 @@ func (p *process) answerStacks() {
 	}
 }
 
-// stuckCaller is what abort reads of an engine.Server, and of an ASGI
-// worker's calls (asgiCalls: its event loop's stall, with the request
-// it runs when the loop can tell).
-type stuckCaller interface {
-	OldestStuckCall(now time.Time) (engine.StuckCall, bool)
-}
-
 // Where a timed-out request's call was, as the log's "call" field says.
 const (
 	callInPython = "in Python code" // its thread shows Python frames
