@@ -28,10 +28,9 @@ import (
 // thread, which never calls into Go; a second eventfd, written by the
 // first event Go was not yet told of, wakes a goroutine of the Loop
 // (dispatch, asgiout.go), which takes the whole batch and hands each
-// event to its Conn. When more
-// than the Conn's budget is sent and not yet taken, the app's send()
-// awaits until the connection's goroutine has taken it (backpressure
-// without a blocked loop).
+// event to its Conn. When more than the Conn's budget is sent and not
+// yet taken, the app's send() awaits until the connection's goroutine
+// has taken it (backpressure without a blocked loop).
 
 // asgiSources make up the module _gowsgi_asgi, run in this order in
 // its namespace: asgi.py, then the lifespan part and the entry points C

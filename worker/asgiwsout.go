@@ -83,6 +83,8 @@ func (s *wsSession) take(o *wsOut, evs []pyshim.Sent) {
 				}
 				o.buf = o.wr.AppendMessage(o.buf, op, ev.Body)
 			}
+			pyshim.ReleaseBody(ev.Body) // copied (or dropped): back to its pool, as the HTTP path does
+			ev.Body = nil
 		case pyshim.SentWSClose:
 			o.close(websocket.CloseCode(ev.Status), ev.Reason)
 		case pyshim.SentWant:
