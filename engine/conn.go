@@ -40,6 +40,11 @@ type conn struct {
 	hold     holder      // sends held bytes while the app runs
 	watch    clientWatch // watches for the client going away while the app waits: watch.go
 	guard    panicGuard  // the request a panic would leave behind: containPanic
+	// resp is the response being sent (respond), kept here rather than
+	// allocated per request; writeHook is resp's earlyWrite, bound once
+	// per conn, for the same reason.
+	resp      streamer
+	writeHook func(Step) bool
 	// Scratch for one response step's buffers, and for those plus the
 	// outbox, so that framing a step allocates nothing.
 	step [maxIov][]byte
@@ -75,6 +80,9 @@ func (c *conn) open(s *Server, sk *sock, now time.Time) {
 	}
 	c.srv, c.nc = s, sk
 	c.appReq.c = c
+	if c.writeHook == nil {
+		c.writeHook = c.writeEarly
+	}
 	c.info = connInfo(sk)
 	c.req = httpparse.Request{Headers: c.req.Headers[:0]}
 	c.body = requestBody{}

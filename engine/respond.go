@@ -21,6 +21,7 @@ func statusText(code int) string { return http.StatusText(code) }
 func (c *conn) respond() bool {
 	keep := c.respondOnce()
 	c.guard = panicGuard{} // not reached when respondOnce panics: containPanic needs it
+	c.resp = streamer{}    // lets go of the slot and exchange it used
 	return keep
 }
 
@@ -46,7 +47,8 @@ func (c *conn) respondOnce() bool {
 	defer c.endWatch()        // first: the Caller is done with the response by then
 
 	sl := c.srv.takeSlotFor(c, start)
-	st := &streamer{c: c, sl: sl, x: sl.x}
+	c.resp = streamer{c: c, sl: sl, x: sl.x}
+	st := &c.resp
 	// One goroutine (for WSGI, one OS thread) for the whole exchange: a
 	// generator resumed between chunks sees the same thread state
 	// (threading.local, contextvars).
@@ -57,7 +59,7 @@ func (c *conn) respondOnce() bool {
 		c.writeAppError(http.StatusInternalServerError, "Internal Server Error")
 		return false
 	}
-	step := st.x.call.Start(&c.appReq, st.earlyWrite)
+	step := st.x.call.Start(&c.appReq, c.writeHook)
 	if st.panicked != nil {
 		panic(st.panicked) // caught in write()'s hook, under C frames: panic.go
 	}
@@ -158,6 +160,10 @@ func (st *streamer) begin(step *Step, bodyLen int64) ([]byte, error) {
 	c.w = bodyWriter{nc: c.nc, timeout: c.srv.writeTimeout, plan: plan, remaining: plan.ContentLength}
 	return head, nil
 }
+
+// writeEarly is the write hook the Caller's Start gets: the response's
+// earlyWrite.
+func (c *conn) writeEarly(step Step) bool { return c.resp.earlyWrite(step) }
 
 // earlyWrite sends what the app passes to write() while it still runs:
 // PEP 3333 wants those bytes sent, or buffered for sending, before

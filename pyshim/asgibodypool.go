@@ -55,6 +55,6 @@ func ReleaseBody(b []byte) {
 	if c < 0 || cap(b) != minPooledBody<<c {
 		return
 	}
-	b = b[:0]
-	bodyPools[c].Put(&b)
+	empty := b[:0] // not &b: that would move the parameter to the heap on every call
+	bodyPools[c].Put(&empty)
 }

@@ -43,9 +43,11 @@ type asgiCaller struct {
 	scope  pyshim.Scope     // reused across requests
 	uwsgi  *wsgi.UwsgiScope // a uwsgi request's vars; reused
 	body   *bodyFeed        // the request's body; nil between requests
-	req    *engine.Request  // the request in flight, for its WatchClient; nil between requests
-	gone   <-chan struct{}  // closed when the client left while the app waited: asgibody.go
-	denial bool             // the response is a WebSocket's websocket.http.response: asgiws.go
+	// feed is body's storage, unless the body is a pipe (newBodyFeed).
+	feed   bodyFeed
+	req    *engine.Request // the request in flight, for its WatchClient; nil between requests
+	gone   <-chan struct{} // closed when the client left while the app waited: asgibody.go
+	denial bool            // the response is a WebSocket's websocket.http.response: asgiws.go
 
 	status   []byte      // "200 OK", once http.response.start came
 	headers  [][2][]byte // its headers
@@ -74,7 +76,7 @@ func (w *asgiCaller) Start(r *engine.Request, write func(engine.Step) bool) engi
 		return engine.Step{Failed: true, Traceback: err.Error()}
 	}
 	w.conn.Store(c)
-	w.body, w.req = newBodyFeed(c, r.Body), r
+	w.body, w.req = w.newBodyFeed(c, r.Body), r
 	return w.step()
 }
 
@@ -356,7 +358,7 @@ func (w *asgiCaller) scopeOf(r *engine.Request) *pyshim.Scope {
 	if h.Minor == 0 {
 		s.HTTPVersion = "1.0"
 	}
-	s.Method = string(h.Method)
+	s.Method = methodString(h.Method)
 	s.Scheme = c.Scheme
 	s.RawPath, s.Query = h.Path, h.Query
 	s.RootPath = c.ScriptName
@@ -370,6 +372,28 @@ func (w *asgiCaller) scopeOf(r *engine.Request) *pyshim.Scope {
 		s.Server.Port = -1 // a unix socket: [path, None], as Uvicorn gives it
 	}
 	return s
+}
+
+// methodString is m as a string, without an allocation for the
+// methods most requests use.
+func methodString(m []byte) string {
+	switch string(m) {
+	case "GET":
+		return "GET"
+	case "POST":
+		return "POST"
+	case "HEAD":
+		return "HEAD"
+	case "PUT":
+		return "PUT"
+	case "DELETE":
+		return "DELETE"
+	case "PATCH":
+		return "PATCH"
+	case "OPTIONS":
+		return "OPTIONS"
+	}
+	return string(m)
 }
 
 func atoiOr(s string, def int) int {

@@ -34,13 +34,21 @@ type bodyFeed struct {
 	stop  chan struct{}
 }
 
-func newBodyFeed(c *pyshim.Conn, b engine.Body) *bodyFeed {
-	f := &bodyFeed{c: c, data: b.Data, file: b.File}
-	if f.file != nil {
-		fi, err := f.file.Stat()
-		f.pipe = err != nil || !fi.Mode().IsRegular()
+// newBodyFeed returns the feed of b to c's app: in w's storage, which
+// only the request's goroutine uses, unless b is a pipe, whose feeder
+// goroutine may outlive the request (a read blocked until the engine
+// ends the stream).
+func (w *asgiCaller) newBodyFeed(c *pyshim.Conn, b engine.Body) *bodyFeed {
+	pipe := false
+	if b.File != nil {
+		fi, err := b.File.Stat()
+		pipe = err != nil || !fi.Mode().IsRegular()
 	}
-	return f
+	if pipe {
+		return &bodyFeed{c: c, file: b.File, pipe: true}
+	}
+	w.feed = bodyFeed{c: c, data: b.Data, file: b.File}
+	return &w.feed
 }
 
 // want answers the app's wait in receive(). It reports whether the body
