@@ -256,6 +256,24 @@ func TestASGITimeoutCatchesABlockedLoop(t *testing.T) {
 	}
 }
 
+// TestASGITimeoutNamesATaskGroupsTask: code that spins in a task the
+// handler's task group started (as BaseHTTPMiddleware runs endpoints)
+// is named as the request's own.
+func TestASGITimeoutNamesATaskGroupsTask(t *testing.T) {
+	s, _ := startFastAPI(t, "--timeout", "2")
+	victim := s.workerPIDs()[0]
+	go func() {
+		if resp, err := client.Get(s.url("/block-loop-in-task-group")); err == nil {
+			resp.Body.Close()
+		}
+	}()
+	s.stuckDump(victim, "/block-loop-in-task-group", "in spin_in_task\n")
+	master := s.loggedContaining("worker timeout: a request outlived --timeout")
+	if len(master) != 1 || master[0].str("path") != "/block-loop-in-task-group" {
+		t.Errorf("the master's timeout line: %v; want one naming GET /block-loop-in-task-group", master)
+	}
+}
+
 // TestASGITimeoutNamesABlockedWebSocket: a WebSocket session that spins
 // on the loop is named as an HTTP request is, though after its 101 a
 // session holds no slot.

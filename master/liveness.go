@@ -71,7 +71,7 @@ func (a *arbiter) abort(w *workerProc, now time.Time) {
 	silent := now.Sub(w.heardAt)
 	lg := a.log.Error().Int("worker", w.id).Int("worker_pid", w.pid).Dur("timeout", w.timeout)
 	if w.hb.CallAge > 0 {
-		if w.hb.Method != "" { // an ASGI loop running a task the app started names none
+		if w.hb.Method != "" { // an ASGI loop running nothing of a request names none
 			lg = lg.Str("method", w.hb.Method).Str("path", w.hb.Path)
 		}
 		lg.Dur("elapsed", w.hb.CallAge+silent).

@@ -345,6 +345,10 @@ out:
 	return rc;
 }
 
+/* The loop thread's state while gw_asgi_run runs; guarded by the GIL.
+ * gw_asgi_running reads the context that thread runs in. */
+static PyThreadState *loop_ts;
+
 /* gw_asgi_run runs the loop prepared on this thread until GW_IN_STOP.
  * Returns 0, or -1 with *err (malloc'd traceback). */
 int gw_asgi_run(char **err)
@@ -353,7 +357,9 @@ int gw_asgi_run(char **err)
 	int rc = 0;
 
 	PyEval_RestoreThread(gw_thread_state());
+	loop_ts = PyThreadState_Get();
 	res = PyObject_CallMethod(asgi_mod, "run", NULL);
+	loop_ts = NULL;
 	if (res == NULL) {
 		size_t n;
 		*err = gw_format_exception(&n);
@@ -370,10 +376,10 @@ uint64_t gw_asgi_thread_ident(void)
 }
 
 /*
- * gw_asgi_running stores in *conn the id of the connection whose task
- * the loop is running (asgi.py, running): 0 when it runs none, or a
- * task the app started itself. For the --timeout log, when the loop has
- * taken no event for a while. It takes the GIL: a loop running Python
+ * gw_asgi_running stores in *conn the id of the connection the loop runs
+ * code for (asgi_entry.py, running), read from the context the loop's
+ * thread runs in: 0 when it runs none. For the --timeout log, when the
+ * loop has taken no event for a while. It takes the GIL: a loop running Python
  * code lets go of it within the switch interval (5 ms), one blocked in
  * a call that keeps it (a C extension computing) only when that call
  * returns, so the caller bounds its wait. Returns 0, or -1 when there is
@@ -389,8 +395,12 @@ int gw_asgi_running(uint64_t *conn)
 	if (ts == NULL)
 		return -1; /* out of memory: a NULL state must not take the GIL */
 	PyEval_RestoreThread(ts);
-	if (asgi_mod != NULL) /* read under the GIL, which published it */
-		res = PyObject_CallMethod(asgi_mod, "running", NULL);
+	if (asgi_mod != NULL) { /* read under the GIL, which published it */
+		/* The call's arguments hold the context, which the loop's
+		 * thread may leave while running() lets go of the GIL. */
+		PyObject *ctx = loop_ts != NULL && loop_ts->context != NULL ? loop_ts->context : Py_None;
+		res = PyObject_CallMethod(asgi_mod, "running", "(O)", ctx);
+	}
 	if (res != NULL) {
 		unsigned long long id = PyLong_AsUnsignedLongLong(res);
 		if (!PyErr_Occurred()) {

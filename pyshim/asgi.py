@@ -13,6 +13,7 @@
 # HTTP and WebSocket spec version 2.4, lifespan 2.0.
 import asyncio
 import collections
+import contextvars
 import inspect
 import os
 import stat
@@ -38,6 +39,13 @@ LS_STARTED, LS_FAILED, LS_UNSUPPORTED, LS_STOPPED = range(4)
 NOTHING, STARTED, COMPLETE = range(3)
 
 ASGI_LIFESPAN = {"version": "3.0", "spec_version": "2.0"}
+
+# The connection id of the request (or WebSocket) whose task runs, set in
+# its task's context: a task it starts copies that context, so code the
+# loop runs for a request is known as the request's wherever it runs (a
+# middleware's task group, asyncio.wait_for); 0 outside any request.
+# Read by running() (asgi_entry.py) for the --timeout log.
+REQUEST = contextvars.ContextVar("gowsgi_request", default=0)
 
 
 class ClientDisconnected(OSError):
@@ -361,6 +369,7 @@ class HTTPCycle(Cycle):
             raise ProtocolError("unexpected ASGI message type %r on an HTTP connection" % (t,))
 
     async def run(self):
+        REQUEST.set(self.cid)
         exc = None
         try:
             await self.rt.app(self.scope, self.receive, self.send)
@@ -461,6 +470,7 @@ class WSCycle(Cycle):
             raise ProtocolError("unexpected ASGI message type %r on a WebSocket" % (t,))
 
     async def run(self):
+        REQUEST.set(self.cid)
         exc = None
         try:
             await self.rt.app(self.scope, self.receive, self.send)

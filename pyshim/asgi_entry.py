@@ -35,20 +35,17 @@ def prepare(q, efd, loop_kind, lifespan, spec):
     return rt.loop_name
 
 
-def running():
-    """The id of the connection whose task the loop runs now; 0 when it
-    runs none, or a task the app started itself (a middleware's task
-    group, asyncio.wait_for): those carry no link to their request.
-    Called from another thread (gw_asgi_running) while the loop's is
-    held at a GIL switch, for the --timeout log."""
-    if rt is None:
+def running(ctx):
+    """The id of the connection the loop runs code for now: ctx is the
+    context of the loop's thread (gw_asgi_running), which is the task's
+    it runs, and REQUEST there names the request whose task it is or
+    whose task started it. 0 when the loop runs nothing of a request
+    (it is idle, or runs a task of the lifespan's or one the app started
+    in a context of its own). Called from another thread while the
+    loop's is held at a GIL switch, for the --timeout log."""
+    if rt is None or ctx is None:
         return 0
-    task = asyncio.current_task(rt.loop)
-    if task is not None:
-        for cid, c in list(rt.conns.items()):
-            if c.task is task:
-                return cid
-    return 0
+    return ctx.get(REQUEST, 0)
 
 
 def load(spec):

@@ -39,14 +39,17 @@ func (l *Loop) Stalled() time.Duration {
 // ("Thread 0x..."), for the --timeout log to mark.
 func (l *Loop) Thread() uint64 { return l.thread }
 
-// Running returns the open Conn whose task the loop is running, for the
-// --timeout log of a loop that takes no event: nil when it runs none,
-// or a task the app started itself, which carries no link to its
-// request (a middleware's task group, asyncio.wait_for). It asks the
-// loop under the GIL, which a loop running Python code gives up within
-// the switch interval, and one blocked in a C call that keeps it only
-// when the call returns: it waits at most wait, and while an earlier
-// question still waits for the GIL it answers nil at once.
+// Running returns the open Conn the loop runs code for, for the
+// --timeout log of a loop that takes no event: the Conn whose task it
+// runs, or whose task started the one it runs (a middleware's task
+// group, asyncio.wait_for), as the context of a request's task names
+// it and tasks copy their creator's context. nil when it runs nothing
+// of an open Conn (a lifespan task, a task made with a context of its
+// own). It asks the loop under the GIL, which a loop running Python
+// code gives up within the switch interval, and one blocked in a C call
+// that keeps it only when the call returns: it waits at most wait, and
+// while an earlier question still waits for the GIL it answers nil at
+// once.
 func (l *Loop) Running(wait time.Duration) *Conn {
 	if !l.asking.CompareAndSwap(false, true) {
 		return nil

@@ -75,7 +75,7 @@ func markStuckThread(dump string, call engine.StuckCall) (string, string) {
 	}
 	what := call.Method + " " + call.Path
 	if call.Method == "" {
-		what = "no request known" // an event loop running a task the app started
+		what = "no request known" // an event loop running nothing of a request (a lifespan task)
 	}
 	mark := fmt.Sprintf("; %s for %v, %s", what, call.Age.Round(time.Millisecond), where)
 	return dump[:at+len(header)] + mark + dump[at+len(header):], where

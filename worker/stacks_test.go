@@ -45,7 +45,7 @@ func TestMarkStuckThread(t *testing.T) {
 			where: callInPython, wantMark: marked + "in Python code):\n"},
 		{name: "not in Python", dump: stuckNoFrame, call: call(engine.StageOutside, 0), where: callOutside},
 		{name: "thread not in the dump", dump: otherThread, call: call(engine.StageWaiting, 0x7f03), where: callLost},
-		// An ASGI loop's stall in a task the app started: no request.
+		// An ASGI loop's stall in no request's code (a lifespan task): no request.
 		{name: "no request known", dump: stuckFrames, call: engine.StuckCall{Age: 2001 * time.Millisecond,
 			Place: engine.CallPlace{Stage: engine.StageRunning, Thread: 0x7f01}}, where: callInPython,
 			wantMark: "Thread 0x0000000000007f01 (most recent call first; no request known for 2.001s, in Python code):\n"},

@@ -1,5 +1,6 @@
 """ASGI apps exercising pyshim's ASGI runtime directly (no HTTP)."""
 import asyncio
+import contextvars
 import json
 import os
 import urllib.parse
@@ -129,10 +130,14 @@ def blocking_read(fd):
 
 async def spinner(scope, receive, send):
     """Spins the loop in Python code until the file ?path= exists: in
-    the request's own task, or with ?task=1 in a task it starts and
-    awaits, as a middleware's task group runs the endpoint."""
+    the request's own task; with ?task=1 in a task it starts and awaits,
+    as a middleware's task group runs the endpoint; with ?task=own in a
+    task started in a context of its own, as one started at lifespan
+    startup is."""
     p = params(scope)
-    if p.get("task"):
+    if p.get("task") == "own":
+        await asyncio.get_running_loop().create_task(spin(p["path"]), context=contextvars.Context())
+    elif p.get("task"):
         await asyncio.get_running_loop().create_task(spin(p["path"]))
     else:
         await spin(p["path"])
@@ -141,6 +146,7 @@ async def spinner(scope, receive, send):
 
 
 async def spin(path):
+    open(path + ".spinning", "w").close()  # the test asks once the loop spins here
     n = 0
     while True:
         n += 1

@@ -4,6 +4,7 @@ import hashlib
 import os
 from contextlib import asynccontextmanager
 
+import anyio
 from fastapi import BackgroundTasks, FastAPI, Request, WebSocket, WebSocketDisconnect
 from fastapi.responses import FileResponse, PlainTextResponse, StreamingResponse
 from pydantic import BaseModel
@@ -114,6 +115,19 @@ async def file():
 @app.get("/block-loop")
 async def block_loop():
     """CPU-bound work on the loop itself: what --timeout catches."""
+    while True:
+        pass
+
+
+@app.get("/block-loop-in-task-group")
+async def block_loop_in_task_group():
+    """The same work in a task of the handler's task group, as Starlette's
+    BaseHTTPMiddleware (@app.middleware("http")) runs the endpoint."""
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(spin_in_task)
+
+
+async def spin_in_task():
     while True:
         pass
 
