@@ -171,17 +171,39 @@ static PyObject *take_item(gw_aevent *e, PyObject *state)
 			     (long long)e->code, data);
 }
 
+/* requeue puts the events of a take that failed back at the head of q,
+ * in order, before those posted since, as old as they were. */
+static void requeue(gw_aqueue *q, gw_aevent *head, int64_t since)
+{
+	gw_aevent *last = head;
+
+	if (head == NULL)
+		return;
+	while (last->next != NULL)
+		last = last->next;
+	pthread_mutex_lock(&q->mu);
+	last->next = q->head;
+	if (q->tail == NULL)
+		q->tail = last;
+	q->head = head;
+	q->oldest_ns = since;
+	pthread_mutex_unlock(&q->mu);
+}
+
 /* _c.take(q, state): the queued events as a list of (conn, kind, flags,
  * code, data) tuples (take_item); the queue is left empty and its
  * eventfd read, so that a post from now on wakes the loop again. state
- * is the lifespan state, copied into each new scope. Loop thread, GIL
- * held. */
+ * is the lifespan state, copied into each new scope. When the list
+ * cannot be made (out of memory) it raises with every event queued
+ * again, none lost: a request whose events were dropped would wait
+ * forever. Loop thread, GIL held. */
 static PyObject *asgi_take(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
 {
 	gw_aqueue *q;
-	gw_aevent *e, *next;
+	gw_aevent *first, *e, *next;
 	PyObject *list = NULL, *item;
 	uint64_t count;
+	int64_t since;
 
 	(void)self;
 	if (nargs != 2 || !PyDict_Check(args[1])) {
@@ -196,21 +218,26 @@ static PyObject *asgi_take(PyObject *self, PyObject *const *args, Py_ssize_t nar
 		;
 	gw_asgi_release_dead(q);
 	pthread_mutex_lock(&q->mu);
-	e = q->head;
+	first = q->head;
+	since = q->oldest_ns;
 	q->head = q->tail = NULL;
 	q->signalled = 0;
 	q->oldest_ns = 0;
 	pthread_mutex_unlock(&q->mu);
 
 	list = PyList_New(0);
-	for (; e != NULL; e = next) {
+	for (e = first; e != NULL && list != NULL; e = e->next) {
+		item = take_item(e, args[1]);
+		if (item == NULL || PyList_Append(list, item) < 0)
+			Py_CLEAR(list);
+		Py_XDECREF(item);
+	}
+	if (list == NULL) {
+		requeue(q, first, since);
+		return NULL;
+	}
+	for (e = first; e != NULL; e = next) {
 		next = e->next;
-		if (list != NULL) {
-			item = take_item(e, args[1]);
-			if (item == NULL || PyList_Append(list, item) < 0)
-				Py_CLEAR(list);
-			Py_XDECREF(item);
-		}
 		free(e);
 	}
 	return list;

@@ -108,6 +108,7 @@ type Loop struct {
 	pend      []byte
 	pendSince time.Time
 	spare     []byte // guarded by mu: wakeLoop's previous batch, for pend to reuse
+	handing   bool   // guarded by mu: wakeLoop is handing a batch of pend to C
 
 	// qmu guards qFreed and, read-locked, keeps the C queue from being
 	// freed while wakeLoop or Stalled call into C without mu.
@@ -285,6 +286,7 @@ func (l *Loop) wakeLoop() {
 		l.mu.Lock()
 		batch := l.pend
 		l.pend = l.spare[:0]
+		l.handing = len(batch) > 0
 		l.mu.Unlock()
 		if len(batch) > 0 {
 			l.qmu.RLock() // the queue stays while C uses it, without holding up posts
@@ -304,6 +306,7 @@ func (l *Loop) wakeLoop() {
 		}
 		l.mu.Lock()
 		l.spare = batch[:0]
+		l.handing = false
 		l.mu.Unlock()
 	}
 }

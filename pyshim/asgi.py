@@ -39,6 +39,9 @@ LS_STARTED, LS_FAILED, LS_UNSUPPORTED, LS_STOPPED = range(4)
 NOTHING, STARTED, COMPLETE = range(3)
 
 ASGI_LIFESPAN = {"version": "3.0", "spec_version": "2.0"}
+# Seconds before the events a take could not make (out of memory) are
+# taken again.
+TAKE_RETRY = 0.05
 
 # The connection id of the request (or WebSocket) whose task runs, set in
 # its task's context: a task it starts copies that context, so code the
@@ -66,6 +69,7 @@ class Runtime:
         self.conns = {}
         self.state = {}
         self.lifespan = None
+        self.retrying = False  # a take_again is due
         self.loop = new_loop(loop_kind)
         self.loop_name = type(self.loop).__module__.split(".")[0]
         self.loop.set_exception_handler(self.on_loop_error)
@@ -87,12 +91,26 @@ class Runtime:
         # take reads the eventfd. A new request's data is its scope, built
         # in C (asgiscope.c); its code is the connection's budget.
         conns, create_task = self.conns, self.loop.create_task
-        for cid, kind, flags, code, data in _c.take(self.q, self.state):
+        try:
+            events = _c.take(self.q, self.state)
+        except MemoryError:
+            # take left every event queued. Taken again shortly, as memory
+            # may come back (a large response freed); not at once, which
+            # would spin, nor only at Go's next post, which may not come.
+            if not self.retrying:
+                self.loop.call_later(TAKE_RETRY, self.take_again)
+                self.retrying = True
+            raise  # logged: on_loop_error
+        for cid, kind, flags, code, data in events:
             if kind == IN_HTTP:
                 c = conns[cid] = HTTPCycle(self, cid, data, code)
                 c.task = create_task(c.run())
             else:
                 self.dispatch(cid, kind, flags, code, data)
+
+    def take_again(self):
+        self.retrying = False
+        self.wake()
 
     def dispatch(self, cid, kind, flags, code, data):
         if kind == IN_WS:

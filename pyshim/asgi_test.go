@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -389,6 +390,65 @@ func TestASGIRunningSpinningLoop(t *testing.T) {
 		if r := drive(t, c, nil); string(r.body) != "spun" {
 			t.Fatalf("%q: body %q, done %+v", tc.query, r.body, r.done)
 		}
+	}
+}
+
+// TestASGITakeOutOfMemory: when the loop cannot make the Python objects
+// of the events it takes (out of memory), none is lost: they stay
+// queued, in order, and are taken again shortly, so the requests they
+// carry are served once memory comes back, the first one first.
+func TestASGITakeOutOfMemory(t *testing.T) {
+	l := startLoop(t, "take_fails", "off")
+	// 0: the list fails; 5: a scope fails partway, after the list and,
+	// when the queue starts with the no-op Stalled posted, that event.
+	for _, after := range []int{0, 5} {
+		pr, pw, err := os.Pipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer pr.Close()
+		defer pw.Close()
+		blocker, err := l.OpenHTTP(httpScope("/", fmt.Sprintf("fd=%d&after=%d", pr.Fd(), after)), 1<<20)
+		if err != nil {
+			t.Fatal(err)
+		}
+		awaitStall(t, l) // the blocker holds the loop: what comes now waits in the queue
+		var queued [2]*Conn
+		for i := range queued {
+			if queued[i], err = l.OpenHTTP(httpScope("/", ""), 1<<20); err != nil {
+				t.Fatal(err)
+			}
+		}
+		awaitPosted(t, l)
+		pw.Write([]byte("go"))
+		if r := drive(t, blocker, nil); string(r.body) != "MemoryError" {
+			t.Fatalf("after %d: the blocker's take: %q, done %+v; want MemoryError", after, r.body, r.done)
+		}
+		first := drive(t, queued[0], nil)
+		second := drive(t, queued[1], nil)
+		n, err := strconv.Atoi(string(first.body))
+		if err != nil || string(second.body) != strconv.Itoa(n+1) {
+			t.Fatalf("after %d: the queued requests answered %q and %q; want n and n+1", after, first.body, second.body)
+		}
+	}
+}
+
+// awaitPosted waits until every event posted to l is in the loop's
+// queue.
+func awaitPosted(t *testing.T, l *Loop) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		l.mu.Lock()
+		done := len(l.pend) == 0 && !l.handing
+		l.mu.Unlock()
+		if done {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("posted events never reached the loop's queue")
+		}
+		time.Sleep(time.Millisecond)
 	}
 }
 

@@ -128,6 +128,51 @@ def blocking_read(fd):
     return os.read(fd, 100)
 
 
+taken = 0  # requests take_fails answered without ?fd=
+
+
+async def take_fails(scope, receive, send):
+    """With ?fd=: blocks the loop until the fd has data (the test queues
+    requests meanwhile), then has the runtime take the queued events
+    with every allocation failing from the ?after=-th on
+    (_testcapi.set_nomemory), as on a loop out of memory; answers what
+    the take raised. Without: answers how many such requests came before
+    it and this one, which shows the order the loop took them in."""
+    global taken
+    p = params(scope)
+    if "fd" not in p:
+        taken += 1
+        await start(send)
+        await send({"type": "http.response.body", "body": b"%d" % taken})
+        return
+    import sys
+    import _testcapi
+    runtime = sys.modules["_gowsgi_asgi"]
+    blocking_read(int(p["fd"]))
+    real = runtime._c
+
+    class Failing:  # the runtime's _c for one take
+        out = staticmethod(real.out)
+
+        @staticmethod
+        def take(q, state):
+            runtime._c = real
+            _testcapi.set_nomemory(int(p["after"]), 0)
+            try:
+                return real.take(q, state)
+            finally:
+                _testcapi.remove_mem_hooks()
+
+    runtime._c = Failing
+    try:
+        runtime.rt.wake()
+        result = b"taken"
+    except MemoryError:
+        result = b"MemoryError"
+    await start(send)
+    await send({"type": "http.response.body", "body": result})
+
+
 async def spinner(scope, receive, send):
     """Spins the loop in Python code until the file ?path= exists: in
     the request's own task; with ?task=1 in a task it starts and awaits,
