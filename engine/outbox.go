@@ -9,7 +9,10 @@ import "sync"
 //
 // Owned by the connection goroutine.
 type outbox struct {
-	buf   []byte // pending bytes are buf[off:]; nil when nothing is held
+	buf []byte // pending bytes are buf[off:]; nil when nothing is held
+	// box is the pool's pointer that buf's storage came with, put back
+	// with it: a fresh pointer would be an allocation per response held.
+	box   *[]byte
 	off   int
 	limit int // immutable: --response-buffer
 }
@@ -32,7 +35,8 @@ func (o *outbox) keep(bufs [][]byte) {
 		return
 	}
 	if o.buf == nil {
-		o.buf = (*outboxPool.Get().(*[]byte))[:0]
+		o.box = outboxPool.Get().(*[]byte)
+		o.buf = (*o.box)[:0]
 	} else if o.off > 0 && o.off >= len(o.buf)/2 {
 		o.buf = o.buf[:copy(o.buf, o.buf[o.off:])]
 		o.off = 0
@@ -53,11 +57,11 @@ func (o *outbox) consume(n int) {
 
 // reset forgets the pending bytes and releases the storage.
 func (o *outbox) reset() {
-	if o.buf != nil && cap(o.buf) <= maxPooledOutbox {
-		b := o.buf[:0]
-		outboxPool.Put(&b)
+	if o.box != nil && cap(o.buf) <= maxPooledOutbox {
+		*o.box = o.buf[:0] // buf may have outgrown the storage the pool gave
+		outboxPool.Put(o.box)
 	}
-	o.buf, o.off = nil, 0
+	o.buf, o.box, o.off = nil, nil, 0
 }
 
 // size is the total length of bufs.
