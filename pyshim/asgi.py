@@ -15,6 +15,7 @@ import asyncio
 import collections
 import contextvars
 import inspect
+import itertools
 import os
 import stat
 
@@ -70,6 +71,10 @@ class Runtime:
         self.state = {}
         self.lifespan = None
         self.retrying = False  # a take_again is due
+        # An event whose request could not be started (out of memory),
+        # and the iterator of the rest of its batch: wake starts them
+        # before taking more. None, None when there are none.
+        self.held = self.rest = None
         self.loop = new_loop(loop_kind)
         self.loop_name = type(self.loop).__module__.split(".")[0]
         self.loop.set_exception_handler(self.on_loop_error)
@@ -90,21 +95,43 @@ class Runtime:
     def wake(self):
         # take reads the eventfd. A new request's data is its scope, built
         # in C (asgiscope.c); its code is the connection's budget.
-        conns, create_task = self.conns, self.loop.create_task
         try:
-            events = _c.take(self.q, self.state)
+            if self.held is not None:  # before anything taken since
+                events = itertools.chain((self.held,), self.rest)
+                self.held = self.rest = None
+                self.handle(events)
+            self.handle(iter(_c.take(self.q, self.state)))
         except MemoryError:
-            # take left every event queued. Taken again shortly, as memory
-            # may come back (a large response freed); not at once, which
-            # would spin, nor only at Go's next post, which may not come.
+            # take left every event queued, handle what it could not
+            # start held. Tried again shortly, as memory may come back (a
+            # large response freed); not at once, which would spin, nor
+            # only at Go's next post, which may not come.
             if not self.retrying:
                 self.loop.call_later(TAKE_RETRY, self.take_again)
                 self.retrying = True
             raise  # logged: on_loop_error
-        for cid, kind, flags, code, data in events:
-            if kind == IN_HTTP:
-                c = conns[cid] = HTTPCycle(self, cid, data, code)
-                c.task = create_task(c.run())
+
+    def handle(self, events):
+        """Starts the requests and delivers the events of a batch (an
+        iterator), in order. An event whose request cannot be started
+        for want of memory is held with the rest of the batch, for wake
+        to start them again: only that event's own cycle and task were
+        made, and are made anew."""
+        conns, create_task = self.conns, self.loop.create_task
+        for ev in events:
+            cid, kind, flags, code, data = ev
+            if kind == IN_HTTP or kind == IN_WS:
+                try:
+                    if kind == IN_HTTP:
+                        c = HTTPCycle(self, cid, data, code)
+                    else:
+                        data["subprotocols"] = subprotocols(data["headers"])
+                        c = WSCycle(self, cid, data, code)
+                    c.task = create_task(c.run())
+                except MemoryError:
+                    self.held, self.rest = ev, events
+                    raise
+                conns[cid] = c
             else:
                 self.dispatch(cid, kind, flags, code, data)
 
@@ -113,11 +140,7 @@ class Runtime:
         self.wake()
 
     def dispatch(self, cid, kind, flags, code, data):
-        if kind == IN_WS:
-            data["subprotocols"] = subprotocols(data["headers"])
-            c = self.conns[cid] = WSCycle(self, cid, data, code)
-            c.task = self.loop.create_task(c.run())
-        elif kind == IN_PING:
+        if kind == IN_PING:
             pass
         elif kind == IN_STARTUP:
             self.lifespan = Lifespan(self)

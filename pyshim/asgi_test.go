@@ -433,6 +433,58 @@ func TestASGITakeOutOfMemory(t *testing.T) {
 	}
 }
 
+// TestASGIStartOutOfMemory: when the loop cannot make a request's
+// cycle or task (out of memory), that request and the rest of its batch
+// wait and are started again shortly, in order: none is lost. The
+// first queued request is HTTP, then a WebSocket.
+func TestASGIStartOutOfMemory(t *testing.T) {
+	l := startLoop(t, "start_fails", "off")
+	for _, cls := range []string{"HTTPCycle", "WSCycle"} {
+		pr, pw, err := os.Pipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer pr.Close()
+		defer pw.Close()
+		blocker, err := l.OpenHTTP(httpScope("/", fmt.Sprintf("fd=%d&cls=%s", pr.Fd(), cls)), 1<<20)
+		if err != nil {
+			t.Fatal(err)
+		}
+		awaitStall(t, l) // the blocker holds the loop: what comes now is taken in one batch after it
+		var first *Conn
+		if cls == "WSCycle" {
+			s := httpScope("/ws", "")
+			s.Scheme = "ws"
+			first, err = l.OpenWebSocket(s, 1<<20)
+		} else {
+			first, err = l.OpenHTTP(httpScope("/", ""), 1<<20)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		second, err := l.OpenHTTP(httpScope("/", ""), 1<<20)
+		if err != nil {
+			t.Fatal(err)
+		}
+		awaitPosted(t, l)
+		pw.Write([]byte("go"))
+		if r := drive(t, blocker, nil); string(r.body) != "armed" {
+			t.Fatalf("%s: the blocker: %q, done %+v", cls, r.body, r.done)
+		}
+		r1 := drive(t, first, nil)
+		for _, ev := range r1.events {
+			if ev.Kind == SentWSSend {
+				r1.body = ev.Body
+			}
+		}
+		r2 := drive(t, second, nil)
+		n, err := strconv.Atoi(string(r1.body))
+		if err != nil || string(r2.body) != strconv.Itoa(n+1) || r1.done.Traceback != "" {
+			t.Fatalf("%s: the queued requests answered %q and %q (done %+v); want n and n+1", cls, r1.body, r2.body, r1.done)
+		}
+	}
+}
+
 // awaitPosted waits until every event posted to l is in the loop's
 // queue.
 func awaitPosted(t *testing.T, l *Loop) {

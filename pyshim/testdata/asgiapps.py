@@ -173,6 +173,44 @@ async def take_fails(scope, receive, send):
     await send({"type": "http.response.body", "body": result})
 
 
+async def start_fails(scope, receive, send):
+    """With ?fd=: blocks the loop until the fd has data (the test queues
+    requests meanwhile), then makes the runtime's next ?cls= (HTTPCycle
+    or WSCycle) raise MemoryError once, as on a loop out of memory, and
+    answers "armed". Without, an HTTP request answers, and a WebSocket
+    sends as its one message, how many requests of either came before
+    it and this one (take_fails's count), which shows the order they
+    were started in."""
+    global taken
+    p = params(scope)
+    if "fd" in p:
+        import sys
+        runtime = sys.modules["_gowsgi_asgi"]
+        blocking_read(int(p["fd"]))
+        real = getattr(runtime, p["cls"])
+
+        class Failing(real):
+            __slots__ = ()
+
+            def __init__(self, *args):
+                setattr(runtime, p["cls"], real)
+                raise MemoryError
+
+        setattr(runtime, p["cls"], Failing)
+        await start(send)
+        await send({"type": "http.response.body", "body": b"armed"})
+        return
+    taken += 1
+    if scope["type"] == "websocket":
+        await receive()  # websocket.connect
+        await send({"type": "websocket.accept"})
+        await send({"type": "websocket.send", "text": str(taken)})
+        await send({"type": "websocket.close"})
+        return
+    await start(send)
+    await send({"type": "http.response.body", "body": b"%d" % taken})
+
+
 async def spinner(scope, receive, send):
     """Spins the loop in Python code until the file ?path= exists: in
     the request's own task; with ?task=1 in a task it starts and awaits,
