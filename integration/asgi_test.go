@@ -232,45 +232,36 @@ func TestASGILifespanStartupFailure(t *testing.T) {
 // TestASGITimeoutCatchesABlockedLoop: a handler that spins on the loop
 // is caught by --timeout as a stuck WSGI call is: the master's log and
 // the worker's name the request, the stack of every thread is logged
-// with the loop's thread marked, and the worker is replaced.
+// with the loop's thread marked, and the worker is replaced. So is one
+// that spins in a task its task group started (as Starlette's
+// BaseHTTPMiddleware runs endpoints): it is named as the request's own.
 func TestASGITimeoutCatchesABlockedLoop(t *testing.T) {
-	s, _ := startFastAPI(t, "--timeout", "2")
-	victim := s.workerPIDs()[0]
-	go func() {
-		if resp, err := client.Get(s.url("/block-loop")); err == nil {
-			resp.Body.Close()
-		}
-	}()
-	// The frame's line is the loop's either line, where the dump found it.
-	dump := s.stuckDump(victim, "/block-loop", "in block_loop\n")
-	if call := dump.str("call"); call != callInPython {
-		t.Errorf("the loop's thread: %q; want %q", call, callInPython)
-	}
-	master := s.loggedContaining("worker timeout: a request outlived --timeout")
-	if len(master) != 1 || master[0].str("method") != "GET" || master[0].str("path") != "/block-loop" {
-		t.Errorf("the master's timeout line: %v; want one naming GET /block-loop", master)
-	}
-	s.waitFor(func() bool { return len(s.find("worker ready")) >= 2 })
-	if code, _ := s.get("/hello/again"); code != 200 {
-		t.Fatalf("the replacement worker: %d", code)
-	}
-}
-
-// TestASGITimeoutNamesATaskGroupsTask: code that spins in a task the
-// handler's task group started (as BaseHTTPMiddleware runs endpoints)
-// is named as the request's own.
-func TestASGITimeoutNamesATaskGroupsTask(t *testing.T) {
-	s, _ := startFastAPI(t, "--timeout", "2")
-	victim := s.workerPIDs()[0]
-	go func() {
-		if resp, err := client.Get(s.url("/block-loop-in-task-group")); err == nil {
-			resp.Body.Close()
-		}
-	}()
-	s.stuckDump(victim, "/block-loop-in-task-group", "in spin_in_task\n")
-	master := s.loggedContaining("worker timeout: a request outlived --timeout")
-	if len(master) != 1 || master[0].str("path") != "/block-loop-in-task-group" {
-		t.Errorf("the master's timeout line: %v; want one naming GET /block-loop-in-task-group", master)
+	for _, tc := range []struct{ path, frame string }{
+		{"/block-loop", "in block_loop\n"},
+		{"/block-loop-in-task-group", "in spin_in_task\n"},
+	} {
+		t.Run(tc.path, func(t *testing.T) {
+			s, _ := startFastAPI(t, "--timeout", "2")
+			victim := s.workerPIDs()[0]
+			go func() {
+				if resp, err := client.Get(s.url(tc.path)); err == nil {
+					resp.Body.Close()
+				}
+			}()
+			// The frame's line is the loop's either line, where the dump found it.
+			dump := s.stuckDump(victim, tc.path, tc.frame)
+			if call := dump.str("call"); call != callInPython {
+				t.Errorf("the loop's thread: %q; want %q", call, callInPython)
+			}
+			master := s.loggedContaining("worker timeout: a request outlived --timeout")
+			if len(master) != 1 || master[0].str("method") != "GET" || master[0].str("path") != tc.path {
+				t.Errorf("the master's timeout line: %v; want one naming GET %s", master, tc.path)
+			}
+			s.waitFor(func() bool { return len(s.find("worker ready")) >= 2 })
+			if code, _ := s.get("/hello/again"); code != 200 {
+				t.Fatalf("the replacement worker: %d", code)
+			}
+		})
 	}
 }
 

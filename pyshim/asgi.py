@@ -71,9 +71,9 @@ class Runtime:
         self.state = {}
         self.lifespan = None
         self.retrying = False  # a take_again is due
-        # An event whose request could not be started (out of memory),
-        # and the iterator of the rest of its batch: wake starts them
-        # before taking more. None, None when there are none.
+        # After a MemoryError in handle: the event whose request could not
+        # be started (or None), and the iterator of the rest of its batch
+        # (or None): wake handles them before taking more.
         self.held = self.rest = None
         self.loop = new_loop(loop_kind)
         self.loop_name = type(self.loop).__module__.split(".")[0]
@@ -96,16 +96,16 @@ class Runtime:
         # take reads the eventfd. A new request's data is its scope, built
         # in C (asgiscope.c); its code is the connection's budget.
         try:
-            if self.held is not None:  # before anything taken since
-                events = itertools.chain((self.held,), self.rest)
+            if self.rest is not None:  # before anything taken since
+                events = self.rest if self.held is None else itertools.chain((self.held,), self.rest)
                 self.held = self.rest = None
                 self.handle(events)
             self.handle(iter(_c.take(self.q, self.state)))
         except MemoryError:
-            # take left every event queued, handle what it could not
-            # start held. Tried again shortly, as memory may come back (a
-            # large response freed); not at once, which would spin, nor
-            # only at Go's next post, which may not come.
+            # take left every event queued, and handle the rest of its
+            # batch in held and rest. Tried again shortly, as memory may
+            # come back (a large response freed); not at once, which
+            # would spin, nor only at Go's next post, which may not come.
             if not self.retrying:
                 self.loop.call_later(TAKE_RETRY, self.take_again)
                 self.retrying = True
@@ -113,10 +113,11 @@ class Runtime:
 
     def handle(self, events):
         """Starts the requests and delivers the events of a batch (an
-        iterator), in order. An event whose request cannot be started
-        for want of memory is held with the rest of the batch, for wake
-        to start them again: only that event's own cycle and task were
-        made, and are made anew."""
+        iterator), in order. When memory runs out, the rest of the batch
+        waits for wake, and so does an event whose request could not be
+        started (only its own cycle and task were made, and are made
+        anew); any other event may have been half delivered (a body
+        queued, its receiver not woken) and is not delivered again."""
         conns, create_task = self.conns, self.loop.create_task
         for ev in events:
             cid, kind, flags, code, data = ev
@@ -133,7 +134,11 @@ class Runtime:
                     raise
                 conns[cid] = c
             else:
-                self.dispatch(cid, kind, flags, code, data)
+                try:
+                    self.dispatch(cid, kind, flags, code, data)
+                except MemoryError:
+                    self.rest = events
+                    raise
 
     def take_again(self):
         self.retrying = False

@@ -401,87 +401,97 @@ func TestASGITakeOutOfMemory(t *testing.T) {
 	l := startLoop(t, "take_fails", "off")
 	// 0: the list fails; 5: a scope fails partway, after the list and,
 	// when the queue starts with the no-op Stalled posted, that event.
+	// One allocation fails: the take must raise all the same.
 	for _, after := range []int{0, 5} {
-		pr, pw, err := os.Pipe()
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer pr.Close()
-		defer pw.Close()
-		blocker, err := l.OpenHTTP(httpScope("/", fmt.Sprintf("fd=%d&after=%d", pr.Fd(), after)), 1<<20)
-		if err != nil {
-			t.Fatal(err)
-		}
-		awaitStall(t, l) // the blocker holds the loop: what comes now waits in the queue
-		var queued [2]*Conn
-		for i := range queued {
-			if queued[i], err = l.OpenHTTP(httpScope("/", ""), 1<<20); err != nil {
-				t.Fatal(err)
-			}
-		}
-		awaitPosted(t, l)
-		pw.Write([]byte("go"))
+		what := fmt.Sprintf("after %d", after)
+		blocker, release := blockLoop(t, l, fmt.Sprintf("after=%d", after))
+		first, second := openQueued(t, l, false)
+		release()
 		if r := drive(t, blocker, nil); string(r.body) != "MemoryError" {
-			t.Fatalf("after %d: the blocker's take: %q, done %+v; want MemoryError", after, r.body, r.done)
+			t.Fatalf("%s: the blocker's take: %q, done %+v; want MemoryError", what, r.body, r.done)
 		}
-		first := drive(t, queued[0], nil)
-		second := drive(t, queued[1], nil)
-		n, err := strconv.Atoi(string(first.body))
-		if err != nil || string(second.body) != strconv.Itoa(n+1) {
-			t.Fatalf("after %d: the queued requests answered %q and %q; want n and n+1", after, first.body, second.body)
-		}
+		checkServedInOrder(t, what, first, second)
 	}
 }
 
 // TestASGIStartOutOfMemory: when the loop cannot make a request's
 // cycle or task (out of memory), that request and the rest of its batch
 // wait and are started again shortly, in order: none is lost. The
-// first queued request is HTTP, then a WebSocket.
+// first queued request is HTTP, then a WebSocket; with "dispatch" the
+// loop fails to deliver an event before them (a body for the blocker),
+// and only that event is lost.
 func TestASGIStartOutOfMemory(t *testing.T) {
 	l := startLoop(t, "start_fails", "off")
-	for _, cls := range []string{"HTTPCycle", "WSCycle"} {
-		pr, pw, err := os.Pipe()
-		if err != nil {
-			t.Fatal(err)
+	for _, cls := range []string{"HTTPCycle", "WSCycle", "dispatch"} {
+		blocker, release := blockLoop(t, l, "cls="+cls)
+		if cls == "dispatch" {
+			if err := blocker.Body([]byte("x"), false); err != nil {
+				t.Fatal(err)
+			}
 		}
-		defer pr.Close()
-		defer pw.Close()
-		blocker, err := l.OpenHTTP(httpScope("/", fmt.Sprintf("fd=%d&cls=%s", pr.Fd(), cls)), 1<<20)
-		if err != nil {
-			t.Fatal(err)
-		}
-		awaitStall(t, l) // the blocker holds the loop: what comes now is taken in one batch after it
-		var first *Conn
-		if cls == "WSCycle" {
-			s := httpScope("/ws", "")
-			s.Scheme = "ws"
-			first, err = l.OpenWebSocket(s, 1<<20)
-		} else {
-			first, err = l.OpenHTTP(httpScope("/", ""), 1<<20)
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		second, err := l.OpenHTTP(httpScope("/", ""), 1<<20)
-		if err != nil {
-			t.Fatal(err)
-		}
-		awaitPosted(t, l)
-		pw.Write([]byte("go"))
+		first, second := openQueued(t, l, cls == "WSCycle")
+		release()
 		if r := drive(t, blocker, nil); string(r.body) != "armed" {
 			t.Fatalf("%s: the blocker: %q, done %+v", cls, r.body, r.done)
 		}
-		r1 := drive(t, first, nil)
-		for _, ev := range r1.events {
-			if ev.Kind == SentWSSend {
-				r1.body = ev.Body
-			}
+		checkServedInOrder(t, cls, first, second)
+	}
+}
+
+// blockLoop opens a request whose app blocks the loop reading a pipe
+// (fd=N added to query), waits until it does, and returns it with the
+// function that lets it go on.
+func blockLoop(t *testing.T, l *Loop, query string) (*Conn, func()) {
+	t.Helper()
+	pr, pw, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { pr.Close(); pw.Close() })
+	blocker, err := l.OpenHTTP(httpScope("/", fmt.Sprintf("fd=%d&%s", pr.Fd(), query)), 1<<20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	awaitStall(t, l) // what comes now waits in the queue, to be taken in one batch
+	return blocker, func() { pw.Write([]byte("go")) }
+}
+
+// openQueued opens two requests behind a blocked loop, the first a
+// WebSocket if ws, and waits until both are in the loop's queue.
+func openQueued(t *testing.T, l *Loop, ws bool) (first, second *Conn) {
+	t.Helper()
+	var err error
+	if ws {
+		s := httpScope("/ws", "")
+		s.Scheme = "ws"
+		first, err = l.OpenWebSocket(s, 1<<20)
+	} else {
+		first, err = l.OpenHTTP(httpScope("/", ""), 1<<20)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	if second, err = l.OpenHTTP(httpScope("/", ""), 1<<20); err != nil {
+		t.Fatal(err)
+	}
+	awaitPosted(t, l)
+	return first, second
+}
+
+// checkServedInOrder checks that first and second were served, first
+// first: their apps answer how many requests came before them and
+// themselves (a WebSocket as its one message).
+func checkServedInOrder(t *testing.T, what string, first, second *Conn) {
+	t.Helper()
+	r1, r2 := drive(t, first, nil), drive(t, second, nil)
+	for _, ev := range r1.events {
+		if ev.Kind == SentWSSend {
+			r1.body = ev.Body
 		}
-		r2 := drive(t, second, nil)
-		n, err := strconv.Atoi(string(r1.body))
-		if err != nil || string(r2.body) != strconv.Itoa(n+1) || r1.done.Traceback != "" {
-			t.Fatalf("%s: the queued requests answered %q and %q (done %+v); want n and n+1", cls, r1.body, r2.body, r1.done)
-		}
+	}
+	n, err := strconv.Atoi(string(r1.body))
+	if err != nil || string(r2.body) != strconv.Itoa(n+1) || r1.done.Traceback != "" || r2.done.Traceback != "" {
+		t.Fatalf("%s: the queued requests answered %q and %q (done %+v, %+v); want n and n+1", what, r1.body, r2.body, r1.done, r2.done)
 	}
 }
 

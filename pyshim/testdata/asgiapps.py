@@ -134,7 +134,7 @@ taken = 0  # requests take_fails answered without ?fd=
 async def take_fails(scope, receive, send):
     """With ?fd=: blocks the loop until the fd has data (the test queues
     requests meanwhile), then has the runtime take the queued events
-    with every allocation failing from the ?after=-th on
+    with the allocation after the first ?after= failing
     (_testcapi.set_nomemory), as on a loop out of memory; answers what
     the take raised. Without: answers how many such requests came before
     it and this one, which shows the order the loop took them in."""
@@ -157,7 +157,11 @@ async def take_fails(scope, receive, send):
         @staticmethod
         def take(q, state):
             runtime._c = real
-            _testcapi.set_nomemory(int(p["after"]), 0)
+            # One allocation fails, not every one from there on: with
+            # all failing, raising the MemoryError itself could fail, which
+            # CPython cannot recover from (a fatal error).
+            n = int(p["after"])
+            _testcapi.set_nomemory(n, n + 1)
             try:
                 return real.take(q, state)
             finally:
@@ -176,8 +180,9 @@ async def take_fails(scope, receive, send):
 async def start_fails(scope, receive, send):
     """With ?fd=: blocks the loop until the fd has data (the test queues
     requests meanwhile), then makes the runtime's next ?cls= (HTTPCycle
-    or WSCycle) raise MemoryError once, as on a loop out of memory, and
-    answers "armed". Without, an HTTP request answers, and a WebSocket
+    or WSCycle, or its dispatch of any other event) raise MemoryError
+    once, as on a loop out of memory, and answers "armed". Without, an
+    HTTP request answers, and a WebSocket
     sends as its one message, how many requests of either came before
     it and this one (take_fails's count), which shows the order they
     were started in."""
@@ -187,16 +192,25 @@ async def start_fails(scope, receive, send):
         import sys
         runtime = sys.modules["_gowsgi_asgi"]
         blocking_read(int(p["fd"]))
-        real = getattr(runtime, p["cls"])
+        if p["cls"] == "dispatch":
+            rt = runtime.rt
 
-        class Failing(real):
-            __slots__ = ()
-
-            def __init__(self, *args):
-                setattr(runtime, p["cls"], real)
+            def failing(*args):
+                del rt.dispatch  # the class's again
                 raise MemoryError
 
-        setattr(runtime, p["cls"], Failing)
+            rt.dispatch = failing
+        else:
+            real = getattr(runtime, p["cls"])
+
+            class Failing(real):
+                __slots__ = ()
+
+                def __init__(self, *args):
+                    setattr(runtime, p["cls"], real)
+                    raise MemoryError
+
+            setattr(runtime, p["cls"], Failing)
         await start(send)
         await send({"type": "http.response.body", "body": b"armed"})
         return
