@@ -61,6 +61,8 @@ func TestKeepAliveRequestAllocatesNothing(t *testing.T) {
 	}
 }
 
+// checkNoAllocations serves keep-alive requests answered with steps over
+// loopback, and fails if one allocates.
 func checkNoAllocations(t *testing.T, steps []Step) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
