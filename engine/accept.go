@@ -188,7 +188,7 @@ func (l *listener) queuedLong(now time.Time) bool {
 // listener becomes readable. A forced attempt does not wait for a
 // connection: with none queued it goes back to waiting for room.
 func (l *listener) acceptFD(fd uintptr) bool {
-	if !l.force && !l.gate.hasRoom() {
+	if (!l.force && !l.gate.hasRoom()) || !l.gate.keepsUp() {
 		l.full = true
 		return true
 	}

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"net"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -184,5 +185,44 @@ func TestPatienceGrowsWithTheClientsHeld(t *testing.T) {
 		if got := ld.patience(); got != tc.want {
 			t.Errorf("%d clients on 2 threads: patience %v; want %v", tc.held, got, tc.want)
 		}
+	}
+}
+
+// A worker with room whose app lags (an event loop that has left an
+// event untaken for appBehind) leaves a queued connection to its
+// siblings, even while requests keep taking slots, which lets a full
+// WSGI worker force an accept; it takes the connection once the lag is
+// gone.
+func TestLaggingAppLeavesTheQueue(t *testing.T) {
+	l, ld := oneThreadListener(t)
+	var lag atomic.Int64
+	lag.Store(int64(appBehind))
+	ld.lag = func() time.Duration { return time.Duration(lag.Load()) }
+	client, err := net.Dial("tcp", l.addr.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Close()
+	stop := make(chan struct{})
+	defer close(stop)
+	done := acceptAsync(l, stop)
+	for give := time.Now().Add(100 * acceptGrace); time.Now().Before(give); {
+		ld.took(time.Now())
+		select {
+		case r := <-done:
+			unix.Close(r.fd)
+			t.Fatalf("a worker whose app lags took a connection: %v", r.err)
+		case <-time.After(time.Millisecond):
+		}
+	}
+	lag.Store(int64(appBehind - time.Microsecond))
+	select {
+	case r := <-done:
+		if r.err != nil {
+			t.Fatal(r.err)
+		}
+		unix.Close(r.fd)
+	case <-time.After(10 * time.Second):
+		t.Fatal("the queued connection was not taken once the app caught up")
 	}
 }

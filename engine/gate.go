@@ -34,7 +34,37 @@ type gate struct {
 	// conns counts the worker's open connections; nil in tests of the
 	// accept loop alone. Set before the first accept.
 	conns func() int
+	// lag is Options.AppLag when the worker has siblings, else nil. Set
+	// before the first accept.
+	lag func() time.Duration
 }
+
+// appBehind is how long an event loop must have left an event untaken
+// before its worker stops taking new connections (keepsUp). An ASGI
+// worker's threads are never all busy by the gate's count: its one
+// loop runs every request, and a request awaiting a database holds a
+// slot without being load. A blocked loop (a CPU-bound handler, a
+// time.sleep) shows instead as events it does not take. Uvicorn's loop
+// accepts in its own turn, so a blocked Uvicorn worker takes no
+// connection, and its siblings get them; without this, gowsgi's Go side
+// went on accepting for a blocked loop: of 10 connections opened at
+// once while one of 2 workers spun for 3 s, 5 or 6 waited the 3 s.
+//
+// A healthy loop takes every waiting event each time round, so its lag
+// is at most one round of its own work: about 1 ms for 64 hello
+// requests, 3.5 ms for 64 FastAPI ones. Far enough above that, a
+// saturated worker keeps accepting (a lower mark would leave
+// connections queued between accept ticks while both workers are
+// busy); a loop held for longer lets them go to a sibling that can
+// start them sooner.
+const appBehind = 10 * time.Millisecond
+
+// keepsUp reports whether the app keeps up with the work it has: always
+// for WSGI, whose threads the gate counts (hasRoom), and for a worker
+// without siblings, which has no one to leave connections to. Unlike
+// hasRoom it holds even for a forced accept: a loop that takes no event
+// would only hold the connection until it does.
+func (l *gate) keepsUp() bool { return l.lag == nil || l.lag() < appBehind }
 
 // shedEvery bounds how often a worker with more work than threads closes
 // a keep-alive connection after its response, so that the client's next

@@ -149,7 +149,13 @@ type Options struct {
 	// Slots bounds the concurrent calls into the app (--threads for
 	// WSGI); at least 1. The accept gate keeps the connections that can
 	// make progress below it.
-	Slots  int
+	Slots int
+	// AppLag, when set, reports how long the oldest piece of work the
+	// app has not yet begun has waited: for an event loop, the oldest
+	// event it has not taken. A worker whose app lags by appBehind or
+	// more leaves new connections to its siblings (gate.keepsUp). nil
+	// for WSGI, whose gate counts busy threads instead.
+	AppLag func() time.Duration
 	Extras *Extras // nil: no access log, no proxy trusted, no StatsD
 	Hooks  Hooks   // nil: none
 }
@@ -205,6 +211,9 @@ func newServer(cfg *config.Config, log zerolog.Logger, lns []net.Listener, opt O
 		s.limits.TrailerBytes = httpparse.DefaultLimits.TrailerBytes
 	}
 	s.gate.conns = func() int { return len(s.connSem) }
+	if s.gate.shed {
+		s.gate.lag = opt.AppLag
+	}
 	for i, ln := range lns {
 		l, err := newListener(ln, s.gate, s.gate.wake[i])
 		if err != nil {

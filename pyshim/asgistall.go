@@ -18,21 +18,38 @@ import "time"
 // side shows up at the next call: call it periodically (the worker's
 // reporter does, every second).
 func (l *Loop) Stalled() time.Duration {
+	age, empty := l.lag()
+	if empty {
+		l.post(0, C.GW_IN_PING, 0, 0, nil)
+	}
+	return age
+}
+
+// Lag is Stalled without the no-op event: how long the oldest event not
+// yet taken has waited, 0 when none waits. It queues nothing, so it can
+// be asked for every connection accepted; a loop blocked while nothing
+// waits shows no lag until an event (or Stalled's no-op) is queued.
+func (l *Loop) Lag() time.Duration {
+	age, _ := l.lag()
+	return age
+}
+
+// lag returns the age of the oldest event not yet taken, counting those
+// posted and not yet handed to C, and whether none waits at all.
+func (l *Loop) lag() (age time.Duration, empty bool) {
 	l.mu.Lock()
 	if l.closed {
 		l.mu.Unlock()
-		return 0
+		return 0, false
 	}
-	var empty C.int
-	age := time.Duration(C.gw_aq_stalled(l.q, &empty))
+	var cempty C.int
+	age = time.Duration(C.gw_aq_stalled(l.q, &cempty))
 	pending, since := len(l.pend) > 0, l.pendSince
 	l.mu.Unlock()
 	if pending {
 		age = max(age, time.Since(since))
-	} else if empty != 0 {
-		l.post(0, C.GW_IN_PING, 0, 0, nil)
 	}
-	return age
+	return age, cempty != 0 && !pending
 }
 
 // Thread is the loop's OS thread as the traceback dump names it

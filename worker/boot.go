@@ -8,6 +8,7 @@ import (
 	"os"
 	"runtime"
 	"strings"
+	"time"
 
 	"github.com/gowsgi/gowsgi/config"
 	"github.com/gowsgi/gowsgi/engine"
@@ -58,16 +59,18 @@ func Main() int {
 	}
 	app, slots := engine.App(wsgiApp{timeouts: cfg.RequestTimeout > 0}), cfg.Threads
 	var asgi *asgiApp
+	var lag func() time.Duration
 	if cfg.WorkerClass == config.WorkerClassASGI {
 		var code int
 		if asgi, code = startASGI(cfg, log); code != 0 { // asgiworker.go
 			return code
 		}
-		app, slots = asgi, asgiSlots(cfg)
+		app, slots, lag = asgi, asgiSlots(cfg), asgi.loop.Lag
 	}
 	srv, err := engine.New(cfg, log, listeners, engine.Options{
 		App:    app,
 		Slots:  slots,
+		AppLag: lag,
 		Extras: ext,
 		Hooks:  requestHooksOf(h, asgi == nil),
 	})
