@@ -3,6 +3,7 @@ package integration
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"fmt"
 	"net"
 	"os"
@@ -28,7 +29,8 @@ import (
 // GOWSGI_BALANCE_ADDR=HOST:PORT measures a server already running
 // instead (its app must answer /hello with an X-Worker header, as
 // testdata/apps/concurrency.py does); GOWSGI_BALANCE_ARGS adds flags
-// to the one started here.
+// to the one started here, and GOWSGI_BALANCE_APP names its app
+// (concurrency:app; "-k asgi" with asgi_block:app measures ASGI).
 func BenchmarkBalance(b *testing.B) {
 	addr := os.Getenv("GOWSGI_BALANCE_ADDR")
 	if addr == "" {
@@ -185,7 +187,7 @@ func startForBench(b *testing.B, args []string) string {
 	addr := ln.Addr().String()
 	ln.Close()
 	cmd := exec.Command(binary, append(append([]string{"--chdir", appsDir, "-b", addr, "--log-level", "warning"},
-		args...), "concurrency:app")...)
+		args...), cmp.Or(os.Getenv("GOWSGI_BALANCE_APP"), "concurrency:app"))...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	cmd.Stderr = os.Stderr
 	if err := cmd.Start(); err != nil {

@@ -1,6 +1,7 @@
 """A plain ASGI app whose WebSocket can block its worker's event loop.
 
-HTTP requests are answered with the worker's pid. A WebSocket is sent
+HTTP requests are answered with the worker's pid, in the body and in
+an X-Worker header (for BenchmarkBalance). A WebSocket is sent
 the worker's pid first; then its message "block PATH" makes the app
 answer "blocked" and block the loop (sleeping without awaiting, as a
 CPU-bound handler or a blocking call does) until PATH exists, then
@@ -21,7 +22,7 @@ async def app(scope, receive, send):
                 return
     if scope["type"] == "http":
         await send({"type": "http.response.start", "status": 200,
-                    "headers": [(b"content-type", b"text/plain")]})
+                    "headers": [(b"content-type", b"text/plain"), (b"x-worker", PID.encode())]})
         await send({"type": "http.response.body", "body": PID.encode()})
         return
     assert (await receive())["type"] == "websocket.connect"
