@@ -143,7 +143,42 @@ func TestDjango(t *testing.T) {
 	bin := debianBinary(t)
 	db := []string{"DJSITE_DB_DIR=" + t.TempDir()}
 	s := start(t, serverOpts{args: []string{"djsite.validated"}, env: db, binary: bin})
+	checkDjangoPages(t, s)
+	noValidatorComplaints(t, s)
 
+	// Static files go through wsgi.file_wrapper (Django's FileResponse),
+	// which the worker sends with sendfile.
+	s = start(t, serverOpts{args: []string{"djsite.wsgi"}, env: db, binary: bin})
+	checkDjangoStatic(t, s)
+}
+
+// TestDjangoASGI: the same site through django.core.asgi (Django's own
+// ASGI handler, which runs the views in a thread through asgiref): the
+// pages, the form and its CSRF check, a static file, and keep-alive
+// connections kept open (Gunicorn's ASGI worker closed them after each
+// response for Django apps, benoitc/gunicorn#3655). Django refuses the
+// lifespan protocol; with --lifespan auto the worker goes on without it.
+func TestDjangoASGI(t *testing.T) {
+	db := []string{"DJSITE_DB_DIR=" + t.TempDir()}
+	s := start(t, serverOpts{args: []string{"-k", "asgi", "djsite.asgi"}, env: db, binary: debianBinary(t)})
+	checkDjangoPages(t, s)
+	checkDjangoStatic(t, s)
+	if len(s.linesWhere(func(m string) bool { return strings.HasPrefix(m, "ASGI 'lifespan' protocol appears unsupported") })) != 1 {
+		t.Errorf("want one line saying Django does not support lifespan; output:\n%s", s.output())
+	}
+	w := dialWire(t, "tcp", s.address())
+	for i := range 3 {
+		resp, body := w.roundTrip("GET", "GET /admin/login/ HTTP/1.1\r\nHost: x\r\n\r\n")
+		if resp.StatusCode != 200 || resp.Close || !strings.Contains(body, "Django administration") {
+			t.Fatalf("request %d on one connection: %d, close %v, %.200q", i+1, resp.StatusCode, resp.Close, body)
+		}
+	}
+}
+
+// checkDjangoPages checks djsite's admin login page and its form, with
+// and without the CSRF token.
+func checkDjangoPages(t *testing.T, s *server) {
+	t.Helper()
 	code, body := s.get("/admin/login/")
 	if code != 200 || !strings.Contains(body, "Django administration") || !strings.Contains(body, `name="csrfmiddlewaretoken"`) {
 		t.Fatalf("admin login page: %d %.300q", code, body)
@@ -176,16 +211,17 @@ func TestDjango(t *testing.T) {
 	if code, _ := post(c, url.Values{"name": {"Mallory"}}); code != 403 {
 		t.Errorf("form POST without the CSRF token: %d; want 403", code)
 	}
-	noValidatorComplaints(t, s)
+}
 
-	// Static files go through wsgi.file_wrapper (Django's FileResponse),
-	// which the worker sends with sendfile.
-	s = start(t, serverOpts{args: []string{"djsite.wsgi"}, env: db, binary: bin})
-	resp, err = client.Get(s.url("/static/admin/css/base.css"))
+// checkDjangoStatic fetches one of the admin's static files through
+// Django's FileResponse, whole and with its length.
+func checkDjangoStatic(t *testing.T, s *server) {
+	t.Helper()
+	resp, err := client.Get(s.url("/static/admin/css/base.css"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, _ = io.ReadAll(resp.Body)
+	b, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
 	want := djangoStatic(t, "css/base.css")
 	if resp.StatusCode != 200 || !bytes.Equal(b, want) || resp.Header.Get("Content-Length") != strconv.Itoa(len(want)) {
