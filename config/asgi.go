@@ -23,6 +23,19 @@ func normalizeLoop(v any) (any, error) {
 	return oneOf(v.(string), "event loop", "auto", "asyncio", "uvloop")
 }
 
+// normalizeRootPath refuses what cannot begin a path: a root path is
+// the start of every request's path, as SCRIPT_NAME is.
+func normalizeRootPath(v any) (any, error) {
+	s := v.(string)
+	if s != "" && !strings.HasPrefix(s, "/") {
+		return nil, fmt.Errorf("want a path that begins with /, got %q", s)
+	}
+	if strings.ContainsAny(s, "?#") || strings.ContainsFunc(s, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
+		return nil, fmt.Errorf("want a path without a query, a fragment or control characters, got %q", s)
+	}
+	return s, nil
+}
+
 // normalizeLifespan accepts Uvicorn's --lifespan values in any case.
 //
 //	"on" → "on";  "Off" → "off";  "yes" → error
@@ -54,6 +67,15 @@ var asgiSettings = []*setting{
 		help:      "with --worker-class asgi, the lifespan protocol: `MODE` auto (on if the app supports it), on or off",
 		normalize: normalizeLifespan,
 		field:     func(c *Config) any { return &c.ASGILifespan },
+	},
+	{
+		// Gunicorn 24's and Uvicorn's --root-path, which gowsgi takes as
+		// the mount point for WSGI apps too (as SCRIPT_NAME).
+		name: "root_path", flags: []string{"root-path"}, kind: kindString, def: "",
+		help: "the `PATH` the app is mounted at behind a proxy: an ASGI scope's root_path, a WSGI " +
+			"environ's SCRIPT_NAME (default: the SCRIPT_NAME environment variable)",
+		normalize: normalizeRootPath,
+		field:     func(c *Config) any { return &c.RootPath },
 	},
 	{
 		name: "ws_max_size", flags: []string{"ws-max-size"}, kind: kindInt, def: "16777216",

@@ -49,6 +49,9 @@ type Config struct {
 	// "uvloop") and --lifespan ("auto", "on", "off").
 	ASGILoop     string `json:"asgi_loop"`
 	ASGILifespan string `json:"asgi_lifespan"`
+	// RootPath is --root-path: the mount point, "" for the SCRIPT_NAME
+	// environment variable's.
+	RootPath string `json:"root_path"`
 	// WebSocket limits of the ASGI worker, Uvicorn's --ws-max-size,
 	// --ws-ping-interval and --ws-ping-timeout (0 interval: no pings).
 	WSMaxSize      int           `json:"ws_max_size"`

@@ -92,6 +92,7 @@ func ExampleConfig_WriteTOML() {
 	// threads = 1
 	// asgi_loop = "auto"
 	// asgi_lifespan = "auto"
+	// root_path = ""
 	// ws_max_size = 16777216
 	// ws_ping_interval = 20
 	// ws_ping_timeout = 20

@@ -1,8 +1,10 @@
 package config
 
 import (
+	"encoding/json"
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -33,7 +35,86 @@ var ignored = []*setting{
 		notice: "Gunicorn does not use it either; gowsgi spools large request bodies to $TMPDIR (--max-buffered-body)"},
 	{name: "default_proc_name", kind: kindString,
 		notice: "the process title comes from proc_name or the app, as in Gunicorn"},
+
+	// Gunicorn 25 and 26.
+	{name: "control_socket", flags: []string{"control-socket"}, kind: kindString, help: "`PATH`",
+		notice: controlSocketNotice},
+	{name: "control_socket_mode", flags: []string{"control-socket-mode"}, kind: kindString, help: "`MODE`",
+		notice: controlSocketNotice},
+	{name: "control_socket_disable", flags: []string{"no-control-socket"}, kind: kindBool,
+		notice: controlSocketNotice},
+	{name: "http_parser", flags: []string{"http-parser"}, kind: kindString, help: "`PARSER`",
+		notice: "gowsgi always parses HTTP with its own strict parser, written in Go"},
+	{name: "asgi_disconnect_grace_period", flags: []string{"asgi-disconnect-grace-period"}, kind: kindString,
+		help: "`SECONDS`",
+		notice: "gowsgi does not cancel a request's task when its client goes, as Uvicorn does not: the app " +
+			"gets http.disconnect, its send() raises, and it ends in its own time (--request-timeout bounds it)"},
+	{name: "http_protocols", flags: []string{"http-protocols"}, kind: kindString, help: "`PROTOCOLS`",
+		notice: "gowsgi serves HTTP/1.1 only (HTTP/2 is not supported yet): a TLS client offering h2 is " +
+			"served HTTP/1.1 through ALPN, as Gunicorn serves one that does not select h2"},
+	{name: "http2_cleartext", flags: []string{"http2-cleartext"}, kind: kindString, help: "`MODE`",
+		notice: "cleartext HTTP/2 is off, and gowsgi has no HTTP/2", refuse: refuseH2C},
+	{name: "http2_max_concurrent_streams", flags: []string{"http2-max-concurrent-streams"}, kind: kindString,
+		help: "`N`", notice: noHTTP2Notice},
+	{name: "http2_initial_window_size", flags: []string{"http2-initial-window-size"}, kind: kindString,
+		help: "`BYTES`", notice: noHTTP2Notice},
+	{name: "http2_max_frame_size", flags: []string{"http2-max-frame-size"}, kind: kindString,
+		help: "`BYTES`", notice: noHTTP2Notice},
+	{name: "http2_max_header_list_size", flags: []string{"http2-max-header-list-size"}, kind: kindString,
+		help: "`BYTES`", notice: noHTTP2Notice},
+	{name: "dirty_apps", flags: []string{"dirty-app"}, kind: kindList, help: "`APP`",
+		notice: noDirtyNotice, refuse: refuseDirty},
+	{name: "dirty_workers", flags: []string{"dirty-workers"}, kind: kindString, help: "`N`",
+		notice: noDirtyNotice, refuse: refuseDirty},
+	{name: "dirty_timeout", flags: []string{"dirty-timeout"}, kind: kindString, help: "`SECONDS`",
+		notice: noDirtyNotice},
+	{name: "dirty_threads", flags: []string{"dirty-threads"}, kind: kindString, help: "`N`",
+		notice: noDirtyNotice},
+	{name: "dirty_graceful_timeout", flags: []string{"dirty-graceful-timeout"}, kind: kindString,
+		help: "`SECONDS`", notice: noDirtyNotice},
 }
+
+const (
+	controlSocketNotice = "gowsgi has no control socket for gunicornc: --admin-bind serves the workers' " +
+		"state (/status) and metrics, HUP reloads, TTIN and TTOU add and remove a worker, TERM stops"
+	noHTTP2Notice = "gowsgi has no HTTP/2 yet, so no HTTP/2 connection to limit"
+	noDirtyNotice = "gowsgi has no dirty arbiters (yet)"
+	dirtyRefused  = "gowsgi has no dirty arbiters (yet): the app's calls to its dirty apps would fail"
+)
+
+// refuseH2C refuses cleartext HTTP/2: a peer that opens with the HTTP/2
+// preface would get a 400 where Gunicorn serves it.
+func refuseH2C(v any) string {
+	if s, ok := v.(string); ok && strings.EqualFold(strings.TrimSpace(s), "off") {
+		return ""
+	}
+	return "gowsgi serves HTTP/1.1 only (HTTP/2 is not supported yet): a peer speaking cleartext HTTP/2 " +
+		"would be refused"
+}
+
+// refuseDirty refuses dirty apps and a dirty worker pool, and accepts
+// Gunicorn's defaults (no app, 0 workers), which ask for nothing.
+func refuseDirty(v any) string {
+	switch x := v.(type) {
+	case string:
+		if n, err := strconv.Atoi(strings.TrimSpace(x)); err == nil && n == 0 {
+			return ""
+		}
+	case json.Number:
+		if n, err := x.Int64(); err == nil && n == 0 {
+			return ""
+		}
+	case []any:
+		if len(x) == 0 {
+			return ""
+		}
+	}
+	return dirtyRefused
+}
+
+// dirtyHooks are Gunicorn's dirty arbiter hooks: called only by dirty
+// arbiters, which gowsgi does not have.
+var dirtyHooks = []string{"on_dirty_starting", "dirty_post_fork", "dirty_worker_init", "dirty_worker_exit"}
 
 // unsupported lists Gunicorn's settings whose effect gowsgi cannot give,
 // with their flags and the reason; they stop the server. Naming them

@@ -46,6 +46,11 @@ type setting struct {
 	// notice, for a Gunicorn setting gowsgi accepts and ignores (the
 	// ignored table), says why it changes nothing.
 	notice string
+	// refuse, for an ignored Gunicorn setting some of whose values ask
+	// for what gowsgi cannot give, returns the reason for such a value
+	// ("" for the others). The value is the flag's string, or the Python
+	// config file's value (a str, an int, a list, ...).
+	refuse func(v any) string
 	// secret: --print-config writes the value as a comment saying it is
 	// set, never the value itself.
 	secret bool

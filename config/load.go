@@ -160,13 +160,19 @@ type argSource struct {
 }
 
 // takeIgnored returns uses without the ignored Gunicorn flags, which
-// urfave/cli does not know, and keeps a notice for each.
-func (src *argSource) takeIgnored(uses []flagUse) []flagUse {
+// urfave/cli does not know, and keeps a notice for each; it fails on a
+// value that asks for what gowsgi cannot give (setting.refuse).
+func (src *argSource) takeIgnored(uses []flagUse) ([]flagUse, error) {
 	kept := uses[:0:0]
 	for _, u := range uses {
 		if u.s.notice == "" {
 			kept = append(kept, u)
 			continue
+		}
+		if u.s.refuse != nil {
+			if why := u.s.refuse(u.value); why != "" {
+				return nil, fmt.Errorf("%s %s: %s", u.written, u.value, why)
+			}
 		}
 		n := u.written + " is accepted and ignored: " + u.s.notice
 		if src.name != "" {
@@ -174,7 +180,7 @@ func (src *argSource) takeIgnored(uses []flagUse) []flagUse {
 		}
 		src.notices = append(src.notices, n)
 	}
-	return kept
+	return kept, nil
 }
 
 // parseEnvSource parses the *_CMD_ARGS variable name, if set.
@@ -197,7 +203,9 @@ func parseSource(ix *flagIndex, args []string, name string, stdout io.Writer) (*
 		return nil, ActionServe, &Error{Source: name, Err: err}
 	}
 	src := &argSource{name: name, values: map[*setting][]string{}, written: map[*setting]string{}}
-	sc.uses = src.takeIgnored(sc.uses)
+	if sc.uses, err = src.takeIgnored(sc.uses); err != nil {
+		return nil, ActionServe, &Error{Source: name, Err: err}
+	}
 	for _, u := range sc.uses {
 		src.written[u.s] = u.written
 		if u.s.name == "help" {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"slices"
 	"strings"
 	"unicode"
 )
@@ -197,9 +198,18 @@ func decodePyName(c *Config, where string, n pyName) error {
 	}
 	for _, s := range ignored {
 		if s.name == n.Name {
+			if s.refuse != nil {
+				if why := s.refuse(n.Value); why != "" {
+					return errors.New(why)
+				}
+			}
 			c.Notices = append(c.Notices, fmt.Sprintf("%s: %s is accepted and ignored: %s", where, n.Name, s.notice))
 			return nil
 		}
+	}
+	if slices.Contains(dirtyHooks, n.Name) {
+		c.Notices = append(c.Notices, fmt.Sprintf("%s: %s is a dirty arbiter hook, never called: %s", where, n.Name, noDirtyNotice))
+		return nil
 	}
 	for _, u := range unsupported {
 		for _, name := range u.names {

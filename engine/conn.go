@@ -83,7 +83,7 @@ func (c *conn) open(s *Server, sk *sock, now time.Time) {
 	if c.writeHook == nil {
 		c.writeHook = c.writeEarly
 	}
-	c.info = connInfo(sk)
+	c.info = s.connInfo(sk)
 	c.req = httpparse.Request{Headers: c.req.Headers[:0]}
 	c.body = requestBody{}
 	c.acc = accessRecord{respHeaders: c.acc.respHeaders[:0], headerBuf: c.acc.headerBuf[:0]}

@@ -1,19 +1,23 @@
 package engine
 
 import (
+	"cmp"
 	"net"
 	"os"
-	"sync"
 
+	"github.com/gowsgi/gowsgi/config"
 	"github.com/gowsgi/gowsgi/wsgi"
 )
 
-// mountPoint is SCRIPT_NAME for every request: the server's SCRIPT_NAME
-// environment variable, Gunicorn's mount-point convention. It is read on
-// the first connection, after startPython applied --env.
-var mountPoint = sync.OnceValue(func() string { return wsgi.MountPoint(os.Getenv("SCRIPT_NAME")) })
+// mountPoint is SCRIPT_NAME (an ASGI scope's root_path) for every
+// request: --root-path, else the server's SCRIPT_NAME environment
+// variable, Gunicorn's mount-point convention for WSGI. New reads it
+// after startPython applied --env.
+func mountPoint(cfg *config.Config) string {
+	return wsgi.MountPoint(cmp.Or(cfg.RootPath, os.Getenv("SCRIPT_NAME")))
+}
 
 // connInfo derives the environ's connection keys once per connection.
-func connInfo(nc net.Conn) wsgi.Conn {
-	return wsgi.NewConn(nc.LocalAddr(), nc.RemoteAddr(), "http", mountPoint())
+func (s *Server) connInfo(nc net.Conn) wsgi.Conn {
+	return wsgi.NewConn(nc.LocalAddr(), nc.RemoteAddr(), "http", s.mount)
 }

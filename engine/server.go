@@ -31,6 +31,7 @@ type Server struct {
 	uwsgi             *uwsgiFront // --protocol uwsgi; nil for HTTP
 	tls               *tlsFront   // --certfile; nil for plain HTTP
 	rids              *requestIDs // --request-id-header
+	mount             string      // SCRIPT_NAME of every request (mountPoint)
 
 	// Timeouts and sizes from the config; 0 means none.
 	headerTimeout   time.Duration // from a request's first byte to its last header
@@ -203,6 +204,7 @@ func newServer(cfg *config.Config, log zerolog.Logger, lns []net.Listener, opt O
 			Body:        cfg.LimitRequestBody,
 		},
 	}
+	s.mount = mountPoint(cfg)
 	s.firstByteTimeout = cfg.FirstByteTimeout
 	if s.firstByteTimeout <= 0 {
 		s.firstByteTimeout = cfg.HeaderTimeout

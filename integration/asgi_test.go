@@ -386,9 +386,20 @@ func TestASGIRequestTimeout(t *testing.T) {
 }
 
 // TestASGIScope checks the scope a real request gets, mounted below
-// SCRIPT_NAME.
+// SCRIPT_NAME, or below --root-path (Gunicorn's and Uvicorn's flag),
+// which wins over the variable.
 func TestASGIScope(t *testing.T) {
-	s := start(t, serverOpts{args: []string{"-k", "asgi", "asgi_raw:app"}, env: []string{"SCRIPT_NAME=/mount"}})
+	t.Run("SCRIPT_NAME", func(t *testing.T) {
+		checkASGIScope(t, start(t, serverOpts{args: []string{"-k", "asgi", "asgi_raw:app"}, env: []string{"SCRIPT_NAME=/mount"}}))
+	})
+	t.Run("--root-path", func(t *testing.T) {
+		checkASGIScope(t, start(t, serverOpts{args: []string{"-k", "asgi", "--root-path", "/mount/", "asgi_raw:app"},
+			env: []string{"SCRIPT_NAME=/other"}}))
+	})
+}
+
+func checkASGIScope(t *testing.T, s *server) {
+	t.Helper()
 	var sc map[string]any
 	getJSON(t, s, "/mount/scope?a=1&b=%20", &sc)
 	want := map[string]any{

@@ -126,6 +126,8 @@ func TestEnvironOverUnixSocket(t *testing.T) {
 	expectEnviron(t, env, map[string]any{"SERVER_NAME": sock, "SERVER_PORT": "80", "SERVER_PROTOCOL": "HTTP/1.0"})
 }
 
+// TestScriptNameFromTheServerEnvironment: the mount point comes from the
+// server's SCRIPT_NAME variable, or --root-path.
 func TestScriptNameFromTheServerEnvironment(t *testing.T) {
 	for _, tt := range []struct {
 		name string
@@ -133,6 +135,8 @@ func TestScriptNameFromTheServerEnvironment(t *testing.T) {
 	}{
 		{"environment", serverOpts{args: []string{"pep3333:environ"}, env: []string{"SCRIPT_NAME=/mount/"}}},
 		{"--env", serverOpts{args: []string{"-e", "SCRIPT_NAME=/mount", "pep3333:environ"}}},
+		// Gunicorn's (ASGI) and Uvicorn's flag, over the variable.
+		{"--root-path", serverOpts{args: []string{"--root-path", "/mount", "pep3333:environ"}, env: []string{"SCRIPT_NAME=/other"}}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			s := start(t, tt.opts)
