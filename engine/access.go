@@ -194,7 +194,15 @@ func (c *conn) writeAccessLine(a *AccessLog, start, end time.Time, status int, s
 	}
 	e.Method, e.RawURI, e.Path, e.Query = c.req.Method, c.req.Target, c.req.Path, c.req.Query
 	e.Proto = "HTTP/1.1"
-	if c.req.Minor == 0 {
+	switch {
+	case c.uwsgi != nil:
+		// The client's protocol as the front end saw it: the request's
+		// own Minor 0 is only the framing gowsgi answers the front end in.
+		e.Proto = "HTTP/1.0"
+		if v, ok := c.uwsgi.Get("SERVER_PROTOCOL"); ok && len(v) > 0 {
+			e.Proto = string(v)
+		}
+	case c.req.Minor == 0:
 		e.Proto = "HTTP/1.0"
 	}
 	e.Status, e.Bytes = status, sent

@@ -21,7 +21,9 @@ func TestUwsgiBehindNginx(t *testing.T) {
 	for _, transport := range []string{"tcp", "unix"} {
 		t.Run(transport, func(t *testing.T) {
 			sock := filepath.Join(t.TempDir(), "gowsgi.sock")
-			s := start(t, serverOpts{args: []string{"--protocol", "uwsgi", "-b", "unix:" + sock, "deploy:app"}})
+			accessLog := filepath.Join(t.TempDir(), "access.log")
+			s := start(t, serverOpts{args: []string{"--protocol", "uwsgi", "-b", "unix:" + sock,
+				"--access-logfile", accessLog, "--access-logformat", `"%(r)s" %(s)s %(H)s`, "deploy:app"}})
 			upstream := s.addr
 			if transport == "unix" {
 				upstream = "unix:" + sock
@@ -39,6 +41,11 @@ func TestUwsgiBehindNginx(t *testing.T) {
 				})
 				if env["REMOTE_PORT"] == "" || env["REMOTE_PORT"] == "0" {
 					t.Errorf("REMOTE_PORT %q; want the client's port as nginx saw it", env["REMOTE_PORT"])
+				}
+				// The access log shows the client's protocol, not the
+				// HTTP/1.0 framing gowsgi answers nginx in.
+				if lines := waitForFileLines(t, s, accessLog, 1); lines[0] != `"GET /environ?q=a%20b HTTP/1.1" 200 HTTP/1.1` {
+					t.Errorf("access line %q", lines[0])
 				}
 			})
 			t.Run("mounted with modifier1 30", func(t *testing.T) {
