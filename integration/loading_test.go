@@ -53,6 +53,36 @@ func TestBadAppSpecsStopWithAClearMessage(t *testing.T) {
 	}
 }
 
+// TestAppOfTheOtherKindIsRefused: an ASGI app under a WSGI worker, or a
+// WSGI app under the ASGI worker, stops the server at load with the
+// worker class it needs (Gunicorn serves a 500 with a TypeError for each
+// request instead), also when the app is preloaded in the zygote.
+func TestAppOfTheOtherKindIsRefused(t *testing.T) {
+	const needsASGI, needsWSGI = "is an ASGI app (its __call__ is async); serve it with --worker-class asgi",
+		"is a WSGI app (it takes environ and start_response); serve it without --worker-class asgi"
+	for _, tt := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"asgi_raw:app"}, "'asgi_raw:app' " + needsASGI},
+		{[]string{"--threads", "4", "asgi_raw:app"}, "'asgi_raw:app' " + needsASGI},
+		{[]string{"-k", "asgi", "basic:hello"}, "'basic:hello' " + needsWSGI},
+		{[]string{"-k", "asgi", "flaskapp:app"}, "'flaskapp:app' " + needsWSGI},
+		{[]string{"-k", "asgi", "--preload", "flaskapp:app"}, "'flaskapp:app' " + needsWSGI},
+		{[]string{"--preload", "asgi_raw:app"}, "'asgi_raw:app' " + needsASGI},
+	} {
+		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
+			s := start(t, serverOpts{args: tt.args, ready: -1})
+			if code := s.wait(20 * time.Second); code != 4 {
+				t.Fatalf("exit code %d; want 4 (the app could not be loaded)", code)
+			}
+			if out := s.output(); !strings.Contains(out, tt.want) {
+				t.Fatalf("the log does not say %q:\n%s", tt.want, out)
+			}
+		})
+	}
+}
+
 func TestChdirEnvAndPythonPath(t *testing.T) {
 	a, b := t.TempDir(), t.TempDir()
 	os.WriteFile(filepath.Join(a, "pp_first.py"), []byte(

@@ -61,7 +61,44 @@ def _parse_spec(spec):
     raise AppLoadError("failed to parse %r as an attribute name or function call" % obj)
 
 
-def load_app(spec, paths, multithread, errors=None, file_wrapper=None):
+def _is_async(target):
+    import inspect
+    return inspect.iscoroutinefunction(target) or inspect.iscoroutinefunction(getattr(target, "__call__", None))
+
+
+def _takes_environ(target):
+    """Whether target can only be a WSGI app: a callable, neither a class
+    nor async, that requires exactly two positional arguments (environ,
+    start_response). An ASGI 3 app takes three, an ASGI 2 one takes the
+    scope alone."""
+    import inspect
+    if inspect.isclass(target) or _is_async(target):
+        return False
+    try:
+        params = inspect.signature(target).parameters.values()
+    except (TypeError, ValueError):
+        return False
+    if any(p.kind == p.VAR_POSITIONAL for p in params):
+        return False
+    required = [p for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) and p.default is p.empty]
+    return len(required) == 2
+
+
+def check_interface(spec, target, asgi):
+    """Refuses an app the worker class cannot call: an async one under a
+    WSGI worker (each request would be a 500 with a TypeError), a WSGI one
+    under the ASGI worker (the same)."""
+    if not asgi and _is_async(target):
+        raise AppLoadError(
+            "the application %r is an ASGI app (its __call__ is async); serve it with "
+            "--worker-class asgi (-k asgi)" % spec)
+    if asgi and _takes_environ(target):
+        raise AppLoadError(
+            "the application %r is a WSGI app (it takes environ and start_response); serve it "
+            "without --worker-class asgi" % spec)
+
+
+def load_app(spec, paths, multithread, asgi, errors=None, file_wrapper=None):
     global app, base_environ
     for p in reversed(paths):
         if p in sys.path:
@@ -81,6 +118,7 @@ def load_app(spec, paths, multithread, errors=None, file_wrapper=None):
         raise AppLoadError("the application %r is None" % spec)
     if not callable(target):
         raise AppLoadError("the application %r is not callable" % spec)
+    check_interface(spec, target, asgi)
     app = target
     base_environ = {
         "wsgi.version": (1, 0),

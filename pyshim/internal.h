@@ -95,6 +95,7 @@ typedef struct {
 	int npaths;
 	int multithread; /* the app runs on several threads (--threads > 1) */
 	int gc_freeze;   /* gc.freeze() after the import */
+	int asgi;        /* the ASGI worker will call the app (gw_load_app) */
 } gw_preload_spec;
 
 /* gw_zygote_load starts Python, imports the app and reports to the

@@ -89,21 +89,26 @@ func Init(opt Options) error {
 
 // LoadApp imports the app named by spec ("module:name",
 // "module:factory(args)", "module") with paths prepended to sys.path.
-// Signal handlers the import installs are undone; their numbers are
-// returned so the caller can warn. Main thread, GIL held.
-func LoadApp(spec string, paths []string, multithread bool) (stolenSignals []int, err error) {
+// asgi says whether the ASGI worker will call it: an async app for a
+// WSGI worker, or a WSGI app for the ASGI worker, is an error that says
+// which worker class it needs. Signal handlers the import installs are
+// undone; their numbers are returned so the caller can warn. Main
+// thread, GIL held.
+func LoadApp(spec string, paths []string, multithread, asgi bool) (stolenSignals []int, err error) {
 	cspec := C.CString(spec)
 	defer C.free(unsafe.Pointer(cspec))
 	cpaths, free := cStrings(paths)
 	defer free()
-	mt := C.int(0)
-	if multithread {
-		mt = 1
-	}
 	var cerr *C.char
 	var cstolen [16]C.int
 	var nstolen C.int
-	rc := C.gw_load_app(cspec, cpaths, C.int(len(paths)), mt, &cstolen[0], &nstolen, &cerr)
+	cbool := func(b bool) C.int {
+		if b {
+			return 1
+		}
+		return 0
+	}
+	rc := C.gw_load_app(cspec, cpaths, C.int(len(paths)), cbool(multithread), cbool(asgi), &cstolen[0], &nstolen, &cerr)
 	stolen := make([]int, int(nstolen))
 	for i := range stolen {
 		stolen[i] = int(cstolen[i])

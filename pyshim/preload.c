@@ -82,7 +82,8 @@ int gw_zygote_load(const gw_preload_spec *spec)
 		free(err);
 		return GW_EXIT_BOOT;
 	}
-	rc = gw_load_app(spec->app, spec->paths, spec->npaths, spec->multithread, stolen, &nstolen, &err);
+	rc = gw_load_app(spec->app, spec->paths, spec->npaths, spec->multithread, spec->asgi, stolen,
+			 &nstolen, &err);
 	flush_output();
 	if (rc < 0) {
 		gw_zygote_say_text("failed 4\n", err);

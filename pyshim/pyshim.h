@@ -59,7 +59,7 @@ int gw_initialize(const char *program, const char *executable, const char *boots
 		  char **err);
 int gw_set_environ_keys(const char *const *keys, int n, char **err);
 int gw_load_app(const char *spec, const char *const *paths, int npaths,
-		int multithread, int *stolen, int *nstolen, char **err);
+		int multithread, int asgi, int *stolen, int *nstolen, char **err);
 void gw_release_main(void);
 /* traceback.c: faulthandler's dump of every thread on a spare signal */
 int gw_tracebacks_register(void); /* GIL held */

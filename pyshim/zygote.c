@@ -49,8 +49,15 @@ int gw_preloaded;
 enum {
 	MAX_FDS = 253, /* SCM_MAX_FD */
 	MAX_TEXT = 60000,
-	BOOT_FIELDS = 10,
 };
+
+/* Boot block fields, NUL-terminated, in this order (zygote.go encodes). */
+enum {
+	F_MAGIC, F_FAIL_CODE, F_FAIL_TEXT, F_PROGRAM, F_EXECUTABLE, F_APP,
+	F_MULTITHREAD, F_GC_FREEZE, F_ASGI, F_LISTENERS, F_BOOTSTRAP, /* then paths */
+	BOOT_FIELDS
+};
+#define BOOT_MAGIC "gowsgi-zygote-2"
 
 /* zygote is the zygote's state, written once by boot. */
 static struct {
@@ -64,12 +71,6 @@ static struct {
 	int npaths;
 } zygote;
 
-/* Boot block fields, NUL-terminated, in this order (zygote.go encodes). */
-enum {
-	F_MAGIC, F_FAIL_CODE, F_FAIL_TEXT, F_PROGRAM, F_EXECUTABLE, F_APP,
-	F_MULTITHREAD, F_GC_FREEZE, F_LISTENERS, F_BOOTSTRAP, /* then paths */
-};
-#define BOOT_MAGIC "gowsgi-zygote-1"
 
 void gw_zygote_say(const char *msg, size_t n)
 {
@@ -197,6 +198,7 @@ static int load(void)
 		.npaths = zygote.npaths,
 		.multithread = zygote.field[F_MULTITHREAD][0] == '1',
 		.gc_freeze = zygote.field[F_GC_FREEZE][0] == '1',
+		.asgi = zygote.field[F_ASGI][0] == '1',
 	};
 
 	return gw_zygote_load(&spec);

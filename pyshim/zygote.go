@@ -43,6 +43,8 @@ type ZygoteSpec struct {
 	Multithread bool
 	// GCFreeze calls gc.freeze() after the import.
 	GCFreeze bool
+	// ASGI: the app is for the ASGI worker (LoadApp's asgi).
+	ASGI bool
 	// Listeners is how many listening sockets each worker gets; the
 	// zygote keeps their fd numbers free of the app's files.
 	Listeners int
@@ -63,9 +65,9 @@ func (s *ZygoteSpec) block() []byte {
 		}
 		return "0"
 	}
-	fields := []string{"gowsgi-zygote-1", strconv.Itoa(s.FailCode), s.FailReason,
+	fields := []string{"gowsgi-zygote-2", strconv.Itoa(s.FailCode), s.FailReason,
 		s.Program, cmp.Or(s.Executable, defaultExecutable()), s.App, flag(s.Multithread), flag(s.GCFreeze),
-		strconv.Itoa(s.Listeners), bootstrapSource}
+		flag(s.ASGI), strconv.Itoa(s.Listeners), bootstrapSource}
 	fields = append(fields, s.Paths...)
 	var b []byte
 	for _, f := range fields {

@@ -162,7 +162,7 @@ func startPython(cfg *config.Config, log zerolog.Logger, h *hooks) int {
 		return handoff.ExitWorkerBootError // Gunicorn's worker dies the same way
 	}
 	paths := append([]string{cwd}, cfg.PythonPath...)
-	stolen, err := pyshim.LoadApp(cfg.App, paths, cfg.Threads > 1)
+	stolen, err := pyshim.LoadApp(cfg.App, paths, cfg.Threads > 1, cfg.WorkerClass == config.WorkerClassASGI)
 	for _, sig := range stolen {
 		log.Warn().Int("signal", sig).Msg("the app installed a handler for a signal gowsgi needs; it was restored")
 	}

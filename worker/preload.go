@@ -103,6 +103,7 @@ func prepareZygote(cfg *config.Config, log zerolog.Logger, listeners int) (*pysh
 		Paths:       append([]string{cwd}, cfg.PythonPath...),
 		Multithread: cfg.Threads > 1,
 		GCFreeze:    !cfg.NoGCFreeze,
+		ASGI:        cfg.WorkerClass == config.WorkerClassASGI,
 		Listeners:   listeners,
 	}, nil
 }
