@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -51,7 +52,7 @@ type flagIndex struct {
 
 func newFlagIndex() *flagIndex {
 	ix := &flagIndex{long: map[string]*setting{}, short: map[string]*setting{}}
-	for _, table := range [][]*setting{settings, switches, ignored} {
+	for _, table := range [][]*setting{settings, switches, ignored, uvicornFlags, uvicornIgnored} {
 		for _, s := range table {
 			for _, f := range s.flags {
 				ix.long[f] = s
@@ -74,7 +75,14 @@ func newFlagIndex() *flagIndex {
 }
 
 // resolveLong finds the setting for a long flag name or unique prefix.
+// A unique prefix of one of Gunicorn's own flags (gunicornFlags) means
+// that flag even where gowsgi's and Uvicorn's flags share the prefix:
+// --time is --timeout, as for Gunicorn, not ambiguous with Uvicorn's
+// --timeout-keep-alive.
 func (ix *flagIndex) resolveLong(name string) (*setting, string, error) {
+	if full, ok := uniqueGunicornPrefix(name); ok {
+		return ix.long[full], full, nil
+	}
 	if s, ok := ix.long[name]; ok {
 		return s, name, nil
 	}
@@ -309,4 +317,20 @@ func readDoubleQuoted(s string, w *strings.Builder) (int, error) {
 		}
 	}
 	return 0, errUnterminatedQuote
+}
+
+// uniqueGunicornPrefix returns the one Gunicorn flag that is, or begins
+// with, name.
+func uniqueGunicornPrefix(name string) (string, bool) {
+	i, _ := slices.BinarySearch(gunicornFlags, name)
+	if i == len(gunicornFlags) || !strings.HasPrefix(gunicornFlags[i], name) {
+		return "", false
+	}
+	if gunicornFlags[i] == name {
+		return name, true
+	}
+	if i+1 < len(gunicornFlags) && strings.HasPrefix(gunicornFlags[i+1], name) {
+		return "", false
+	}
+	return gunicornFlags[i], true
 }

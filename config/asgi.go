@@ -108,7 +108,7 @@ var asgiSettings = []*setting{
 		field:     func(c *Config) any { return &c.WorkerConnections },
 	},
 	{
-		name: "max_requests", flags: []string{"max-requests"}, kind: kindInt, def: "0",
+		name: "max_requests", flags: []string{"max-requests", "limit-max-requests"}, kind: kindInt, def: "0",
 		help:      "restart a worker after `N` requests (0 = never)",
 		normalize: intRange(0, maxInt),
 		field:     func(c *Config) any { return &c.MaxRequests },
@@ -128,14 +128,14 @@ var asgiSettings = []*setting{
 		field:     func(c *Config) any { return &c.Timeout },
 	},
 	{
-		name: "graceful_timeout", flags: []string{"graceful-timeout"}, kind: kindSeconds,
+		name: "graceful_timeout", flags: []string{"graceful-timeout", "timeout-graceful-shutdown"}, kind: kindSeconds,
 		def:       "30",
 		help:      "give workers `SECONDS` to finish requests when restarting or stopping",
 		normalize: nonNegativeDuration,
 		field:     func(c *Config) any { return &c.GracefulTimeout },
 	},
 	{
-		name: "keepalive", flags: []string{"keep-alive"}, kind: kindSeconds, def: "2",
+		name: "keepalive", flags: []string{"keep-alive", "timeout-keep-alive"}, kind: kindSeconds, def: "2",
 		help:      "close a keep-alive connection idle for `SECONDS` (0 = no keep-alive)",
 		normalize: nonNegativeDuration,
 		field:     func(c *Config) any { return &c.KeepAlive },

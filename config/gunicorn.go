@@ -262,3 +262,27 @@ func (c *Config) GunicornValues() map[string]any {
 	}
 	return m
 }
+
+// gunicornFlags is every long flag of Gunicorn 26.2.2's command line,
+// without "--", sorted: a unique prefix of one of them means that flag,
+// as Gunicorn's argparse reads it, whatever flags gowsgi adds
+// (flagIndex.resolveLong).
+var gunicornFlags = []string{
+	"access-logfile", "access-logformat", "asgi-disconnect-grace-period", "asgi-lifespan", "asgi-loop",
+	"backlog", "bind", "ca-certs", "capture-output", "casefold-http-method", "cert-reqs", "certfile", "chdir",
+	"check-config", "ciphers", "config", "control-socket", "control-socket-mode", "daemon", "dirty-app",
+	"dirty-graceful-timeout", "dirty-threads", "dirty-timeout", "dirty-workers",
+	"disable-redirect-access-to-syslog", "do-handshake-on-connect", "dogstatsd-tags", "enable-backlog-metric",
+	"enable-stdio-inheritance", "env", "error-logfile", "forwarded-allow-ips", "forwarder-headers",
+	"graceful-timeout", "group", "header-map", "help", "http-parser", "http-protocols", "http2-cleartext",
+	"http2-initial-window-size", "http2-max-concurrent-streams", "http2-max-frame-size",
+	"http2-max-header-list-size", "initgroups", "keep-alive", "keyfile", "limit-request-field_size",
+	"limit-request-fields", "limit-request-line", "log-config", "log-config-json", "log-file", "log-level",
+	"log-syslog", "log-syslog-facility", "log-syslog-prefix", "log-syslog-to", "logger-class", "max-requests",
+	"max-requests-jitter", "name", "no-control-socket", "no-sendfile", "paste", "paste-global", "paster",
+	"permit-obsolete-folding", "permit-unconventional-http-method", "permit-unconventional-http-version", "pid",
+	"preload", "print-config", "protocol", "proxy-allow-from", "proxy-protocol", "pythonpath", "reload",
+	"reload-engine", "reload-extra-file", "reuse-port", "root-path", "spew", "ssl-version", "statsd-host",
+	"statsd-prefix", "strip-header-spaces", "suppress-ragged-eofs", "threads", "timeout", "umask", "user",
+	"uwsgi-allow-from", "version", "worker-class", "worker-connections", "worker-tmp-dir", "workers",
+}

@@ -3,6 +3,8 @@ package config
 import (
 	"bytes"
 	"reflect"
+	"slices"
+	"strings"
 	"testing"
 )
 
@@ -152,6 +154,43 @@ func TestRootPath(t *testing.T) {
 	for _, bad := range []string{"api", "/api?x", "/a\x01"} {
 		if _, _, err := Load([]string{"--root-path", bad, "a:b"}, env(nil), &bytes.Buffer{}); err == nil {
 			t.Errorf("--root-path %q accepted", bad)
+		}
+	}
+}
+
+// Every abbreviation Gunicorn's command line accepts (argparse takes a
+// unique prefix of a long flag) means the same in gowsgi, whatever flags
+// gowsgi adds (its own, Uvicorn's): a deployment's abbreviated flags
+// start as they did.
+func TestGunicornAbbreviationsStillResolve(t *testing.T) {
+	if !slices.IsSorted(gunicornFlags) {
+		t.Fatal("gunicornFlags is not sorted: resolveLong searches it")
+	}
+	ix := newFlagIndex()
+	for _, full := range gunicornFlags {
+		if _, known := ix.long[full]; !known {
+			t.Errorf("--%s: not a flag gowsgi knows", full)
+		}
+		want, _, err := ix.resolveLong(full)
+		if err != nil {
+			t.Errorf("--%s: %v", full, err)
+			continue
+		}
+		for n := 1; n < len(full); n++ {
+			prefix := full[:n]
+			unique := true
+			for _, other := range gunicornFlags {
+				if other != full && strings.HasPrefix(other, prefix) {
+					unique = false
+					break
+				}
+			}
+			if !unique {
+				continue
+			}
+			if got, _, err := ix.resolveLong(prefix); err != nil || got != want {
+				t.Errorf("--%s, which Gunicorn reads as --%s: %v", prefix, full, err)
+			}
 		}
 	}
 }

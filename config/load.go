@@ -123,11 +123,16 @@ func Load(args []string, getenv func(string) string, stdout io.Writer) (*Config,
 	if err := applyConfigFile(c, sources, getenv); err != nil {
 		return nil, action, err
 	}
+	factory := false
 	for _, src := range sources {
 		if err := src.apply(c); err != nil {
 			return nil, action, err
 		}
 		c.Notices = append(c.Notices, src.notices...)
+		factory = factory || src.factory
+	}
+	if err := applyFactory(c, factory); err != nil {
+		return nil, action, err
 	}
 	if err := finish(c, action); err != nil {
 		return nil, action, err
@@ -157,6 +162,7 @@ type argSource struct {
 	config  string                // -c FILE
 	action  Action
 	notices []string // about ignored Gunicorn flags
+	factory bool     // Uvicorn's --factory: the app is called to make the app
 }
 
 // takeIgnored returns uses without the ignored Gunicorn flags, which
@@ -165,7 +171,7 @@ type argSource struct {
 func (src *argSource) takeIgnored(uses []flagUse) ([]flagUse, error) {
 	kept := uses[:0:0]
 	for _, u := range uses {
-		if u.s.notice == "" {
+		if u.s.notice == "" && u.s.refuse == nil {
 			kept = append(kept, u)
 			continue
 		}
@@ -204,6 +210,9 @@ func parseSource(ix *flagIndex, args []string, name string, stdout io.Writer) (*
 	}
 	src := &argSource{name: name, values: map[*setting][]string{}, written: map[*setting]string{}}
 	if sc.uses, err = src.takeIgnored(sc.uses); err != nil {
+		return nil, ActionServe, &Error{Source: name, Err: err}
+	}
+	if sc.uses, err = src.takeUvicorn(sc.uses); err != nil { // uvicorn.go
 		return nil, ActionServe, &Error{Source: name, Err: err}
 	}
 	for _, u := range sc.uses {

@@ -161,7 +161,7 @@ var requestSettings = []*setting{
 		field:     func(c *Config) any { return &c.Chdir },
 	},
 	{
-		name: "pythonpath", flags: []string{"pythonpath"}, kind: kindCSV, def: "",
+		name: "pythonpath", flags: []string{"pythonpath", "app-dir"}, kind: kindCSV, def: "",
 		help:      "prepend the comma-separated `DIRS` to sys.path",
 		normalize: eachItem(nonEmptyItem),
 		field:     func(c *Config) any { return &c.PythonPath },

@@ -295,12 +295,12 @@ func (m *TLSMaterial) ServerConfig(c *Config) (*tls.Config, error) {
 var tlsSettings = []*setting{
 	// Gunicorn's SSL settings, served with Go's crypto/tls
 	{
-		name: "certfile", flags: []string{"certfile"}, kind: kindString, def: "",
+		name: "certfile", flags: []string{"certfile", "ssl-certfile"}, kind: kindString, def: "",
 		help:  "serve HTTPS with the PEM certificate (chain) in `FILE`; off when empty",
 		field: func(c *Config) any { return &c.CertFile },
 	},
 	{
-		name: "keyfile", flags: []string{"keyfile"}, kind: kindString, def: "",
+		name: "keyfile", flags: []string{"keyfile", "ssl-keyfile"}, kind: kindString, def: "",
 		help:  "read the certificate's PEM private key from `FILE` (default: from --certfile)",
 		field: func(c *Config) any { return &c.KeyFile },
 	},
@@ -312,12 +312,12 @@ var tlsSettings = []*setting{
 		field:  func(c *Config) any { return &c.SSLKeyfilePassword },
 	},
 	{
-		name: "ca_certs", flags: []string{"ca-certs"}, kind: kindString, def: "",
+		name: "ca_certs", flags: []string{"ca-certs", "ssl-ca-certs"}, kind: kindString, def: "",
 		help:  "verify client certificates against the PEM CA certificates in `FILE`",
 		field: func(c *Config) any { return &c.CACerts },
 	},
 	{
-		name: "cert_reqs", flags: []string{"cert-reqs"}, kind: kindInt, def: "0",
+		name: "cert_reqs", flags: []string{"cert-reqs", "ssl-cert-reqs"}, kind: kindInt, def: "0",
 		help:      "client certificates: `N` = 0 not asked, 1 verified if given, 2 required and verified",
 		normalize: intRange(0, 2),
 		field:     func(c *Config) any { return &c.CertReqs },
@@ -329,7 +329,7 @@ var tlsSettings = []*setting{
 		field:     func(c *Config) any { return &c.SSLVersion },
 	},
 	{
-		name: "ciphers", flags: []string{"ciphers"}, kind: kindString, def: "",
+		name: "ciphers", flags: []string{"ciphers", "ssl-ciphers"}, kind: kindString, def: "",
 		help:      "allow only the colon-separated TLS 1.2 cipher `SUITES` (OpenSSL or IANA names); default: Go's",
 		normalize: normalizeCiphers,
 		field:     func(c *Config) any { return &c.Ciphers },

@@ -294,6 +294,9 @@ func validateGroup(v any) (any, error) {
 
 func normalizeLogLevel(v any) (any, error) {
 	level := strings.ToLower(strings.TrimSpace(v.(string)))
+	if level == "trace" {
+		level = "debug" // Uvicorn's level below debug: gowsgi has none
+	}
 	for _, l := range errorlog.Levels {
 		if level == l {
 			return level, nil

@@ -1,0 +1,154 @@
+package config
+
+import (
+	"fmt"
+	"net"
+	"strconv"
+	"strings"
+)
+
+// Uvicorn's own command line (`uvicorn main:app --host 0.0.0.0 --port
+// 8000 --workers 4`), so that a Dockerfile or Procfile written for it
+// runs with `uvicorn` replaced by `gowsgi -k asgi`. Uvicorn's flags that
+// share a meaning with a setting are that setting's aliases (--loop,
+// --timeout-keep-alive, --ssl-certfile, ...; see the settings tables);
+// those below are read on the command line (and *_CMD_ARGS) only, as
+// Uvicorn has no config file.
+
+// uvicornFlags become other flag uses (takeUvicorn): the address parts
+// a bind, --factory a call of the app, --access-log an access log on
+// stdout.
+var uvicornFlags = []*setting{
+	{name: "uvicorn_host", flags: []string{"host"}, kind: kindString, help: "`HOST`"},
+	{name: "uvicorn_port", flags: []string{"port"}, kind: kindString, help: "`PORT`"},
+	{name: "uvicorn_uds", flags: []string{"uds"}, kind: kindString, help: "`PATH`"},
+	{name: "uvicorn_fd", flags: []string{"fd"}, kind: kindString, help: "`FD`"},
+	{name: "uvicorn_factory", flags: []string{"factory"}, kind: kindBool},
+	{name: "uvicorn_access_log", flags: []string{"access-log"}, kind: kindBool},
+}
+
+// uvicornIgnored are Uvicorn flags accepted with a notice, as the
+// ignored Gunicorn settings are.
+var uvicornIgnored = []*setting{
+	{name: "uvicorn_no_access_log", flags: []string{"no-access-log"}, kind: kindBool,
+		notice: "gowsgi writes no access log unless --access-logfile asks for one"},
+	{name: "uvicorn_proxy_headers", flags: []string{"proxy-headers", "no-proxy-headers"}, kind: kindBool,
+		notice: "gowsgi trusts X-Forwarded-Proto and its kin from --forwarded-allow-ips (default 127.0.0.1,::1) " +
+			"and from no one else"},
+	{name: "uvicorn_http", flags: []string{"http"}, kind: kindString, help: "`IMPL`",
+		notice: "gowsgi always parses HTTP with its own strict parser, written in Go"},
+	{name: "uvicorn_ws", flags: []string{"ws"}, kind: kindString, help: "`IMPL`",
+		notice: "gowsgi always serves WebSockets itself, framed in Go", refuse: refuseNoWebSockets},
+	{name: "uvicorn_ws_per_message_deflate", flags: []string{"ws-per-message-deflate"}, kind: kindString,
+		help: "`BOOL`", notice: "gowsgi always offers permessage-deflate to a client that asks for it"},
+	{name: "uvicorn_ws_max_queue", flags: []string{"ws-max-queue"}, kind: kindString, help: "`N`",
+		notice: "gowsgi reads at most 16 messages ahead of the app, then leaves the rest in the socket"},
+	{name: "uvicorn_interface", flags: []string{"interface"}, kind: kindString, help: "`INTERFACE`",
+		notice: "the worker class decides (-k asgi for ASGI apps); an app of the other kind is refused at load"},
+	{name: "uvicorn_use_colors", flags: []string{"use-colors", "no-use-colors"}, kind: kindBool,
+		notice: "--log-format console or json decides how the error log looks"},
+	{name: "uvicorn_server_header", flags: []string{"server-header", "no-server-header"}, kind: kindBool,
+		notice: "gowsgi sends Server: gowsgi unless the app sends a Server header"},
+	{name: "uvicorn_date_header", flags: []string{"date-header", "no-date-header"}, kind: kindBool,
+		notice: "gowsgi sends a Date header unless the app sends one"},
+	{name: "uvicorn_h11_max_incomplete_event_size", flags: []string{"h11-max-incomplete-event-size"},
+		kind: kindString, help: "`BYTES`",
+		notice: "--limit-request-line, --limit-request-fields and --limit-request-field_size bound a request head"},
+	{name: "uvicorn_limit_concurrency", flags: []string{"limit-concurrency"}, kind: kindString, help: "`N`",
+		notice: "--worker-connections bounds each worker (at most 1,000 requests at once with -k asgi); " +
+			"past it connections wait in the listen queue instead of getting a 503"},
+	{name: "uvicorn_reset_contextvars", flags: []string{"reset-contextvars"}, kind: kindBool,
+		notice: "each request's task starts from the loop's own context, as asyncio copies it"},
+	{name: "uvicorn_timeout_worker_healthcheck", flags: []string{"timeout-worker-healthcheck"}, kind: kindString,
+		help: "`SECONDS`", notice: "--timeout replaces a worker whose loop takes no event for that long"},
+	{name: "uvicorn_env_file", flags: []string{"env-file"}, kind: kindString, help: "`FILE`",
+		refuse: func(any) string {
+			return "gowsgi does not read .env files: pass each variable with -e KEY=VALUE, or load the file " +
+				"in the app (python-dotenv) or in its supervisor (systemd's EnvironmentFile)"
+		}},
+	{name: "uvicorn_header", flags: []string{"header"}, kind: kindString, help: "`NAME:VALUE`",
+		refuse: func(any) string {
+			return "gowsgi adds no response headers of its own choosing: set them in the app (a middleware) " +
+				"or in the proxy in front"
+		}},
+}
+
+// refuseNoWebSockets refuses --ws none: gowsgi cannot turn WebSockets
+// off, and an app that counts on upgrades being refused would get them.
+func refuseNoWebSockets(v any) string {
+	if s, ok := v.(string); ok && strings.EqualFold(strings.TrimSpace(s), "none") {
+		return "gowsgi cannot turn WebSockets off; refuse them in the app or the proxy"
+	}
+	return ""
+}
+
+// takeUvicorn turns Uvicorn's --host, --port, --uds and --fd into one
+// --bind each address (Uvicorn's defaults: 127.0.0.1 and 8000), and
+// --access-log into --access-logfile -; it notes --factory.
+func (src *argSource) takeUvicorn(uses []flagUse) ([]flagUse, error) {
+	var host, port []string
+	kept := uses[:0:0]
+	for _, u := range uses {
+		switch u.s.name {
+		case "uvicorn_host":
+			host = append(host, u.value)
+		case "uvicorn_port":
+			port = append(port, u.value)
+		case "uvicorn_uds":
+			kept = append(kept, flagUse{s: settingNamed("bind"), written: u.written, value: "unix:" + u.value})
+		case "uvicorn_fd":
+			if _, err := strconv.ParseUint(u.value, 10, 31); err != nil {
+				return nil, fmt.Errorf("%s %s: want a file descriptor number", u.written, u.value)
+			}
+			kept = append(kept, flagUse{s: settingNamed("bind"), written: u.written, value: "fd://" + u.value})
+		case "uvicorn_factory":
+			src.factory = u.value != "false"
+		case "uvicorn_access_log":
+			if u.value != "false" {
+				kept = append(kept, flagUse{s: settingNamed("accesslog"), written: u.written, value: "-"})
+			}
+		default:
+			kept = append(kept, u)
+		}
+	}
+	if len(host) == 0 && len(port) == 0 {
+		return kept, nil
+	}
+	h, p := "127.0.0.1", "8000"
+	if len(host) > 0 {
+		h = host[len(host)-1]
+	}
+	if len(port) > 0 {
+		p = port[len(port)-1]
+		if n, err := strconv.ParseUint(p, 10, 16); err != nil || n > 65535 {
+			return nil, fmt.Errorf("--port %s: want a port number, 0 to 65535", p)
+		}
+	}
+	if h == "" || strings.ContainsAny(h, "/[]") {
+		return nil, fmt.Errorf("--host %q: want a host name or an IP address", h)
+	}
+	return append(kept, flagUse{s: settingNamed("bind"), written: "--host/--port", value: net.JoinHostPort(h, p)}), nil
+}
+
+// settingNamed returns the setting called name; it must exist.
+func settingNamed(name string) *setting {
+	for _, s := range settings {
+		if s.name == name {
+			return s
+		}
+	}
+	panic("config: no setting " + name)
+}
+
+// applyFactory applies Uvicorn's --factory, given in any source, to the
+// app spec: "main:create_app" is served as "main:create_app()".
+func applyFactory(c *Config, factory bool) error {
+	if !factory || c.App == "" || strings.HasSuffix(c.App, ")") {
+		return nil
+	}
+	if !strings.Contains(c.App, ":") {
+		return &Error{Name: "--factory", Err: fmt.Errorf("app %q names no factory: give MODULE:FACTORY", c.App)}
+	}
+	c.App += "()"
+	return nil
+}

@@ -1,0 +1,89 @@
+package config
+
+import (
+	"bytes"
+	"reflect"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+)
+
+// Uvicorn's command line runs with `uvicorn` replaced by `gowsgi -k asgi`.
+func TestUvicornCommandLine(t *testing.T) {
+	for _, tc := range []struct {
+		args  []string
+		check func(*Config) bool
+	}{
+		{[]string{"--host", "0.0.0.0", "--port", "8001", "--workers", "4"},
+			func(c *Config) bool { return slices.Equal(c.Bind, []string{"0.0.0.0:8001"}) && c.Workers == 4 }},
+		{[]string{"--port", "9000"}, func(c *Config) bool { return slices.Equal(c.Bind, []string{"127.0.0.1:9000"}) }},
+		{[]string{"--host", "::1"}, func(c *Config) bool { return slices.Equal(c.Bind, []string{"[::1]:8000"}) }},
+		{[]string{"--uds", "/run/app.sock"}, func(c *Config) bool { return slices.Equal(c.Bind, []string{"unix:/run/app.sock"}) }},
+		{[]string{"--fd", "3"}, func(c *Config) bool { return slices.Equal(c.Bind, []string{"fd://3"}) }},
+		{[]string{"--factory"}, func(c *Config) bool { return c.App == "main:create()" }},
+		{[]string{"--timeout-keep-alive", "5", "--limit-max-requests", "100", "--timeout-graceful-shutdown", "7"},
+			func(c *Config) bool {
+				return c.KeepAlive == 5*time.Second && c.MaxRequests == 100 && c.GracefulTimeout == 7*time.Second
+			}},
+		{[]string{"--access-log", "--app-dir", "src", "--log-level", "trace"},
+			func(c *Config) bool {
+				return c.AccessLog == "-" && slices.Equal(c.PythonPath, []string{"src"}) && c.LogLevel == "debug"
+			}},
+		// Gunicorn's abbreviations mean what they mean to Gunicorn.
+		{[]string{"--time", "30"}, func(c *Config) bool { return c.Timeout == 30*time.Second && c.KeepAlive == 2*time.Second }},
+	} {
+		inTempDir(t, "")
+		c, _, err := Load(append(append([]string{"-k", "asgi"}, tc.args...), "main:create"), env(nil), &bytes.Buffer{})
+		if err != nil || !tc.check(c) {
+			t.Errorf("%v: %v; got bind %v app %q workers %d keepalive %v access %q pythonpath %v level %s timeout %v",
+				tc.args, err, c.Bind, c.App, c.Workers, c.KeepAlive, c.AccessLog, c.PythonPath, c.LogLevel, c.Timeout)
+		}
+	}
+}
+
+func TestUvicornFlagsNoticedOrRefused(t *testing.T) {
+	inTempDir(t, "")
+	c, _, err := Load([]string{"--no-access-log", "--proxy-headers", "--http", "httptools", "--ws", "websockets",
+		"--limit-concurrency", "500", "a:b"}, env(nil), &bytes.Buffer{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, prefix := range []string{"--no-access-log is accepted and ignored: ", "--proxy-headers is accepted and ignored: ",
+		"--http is accepted and ignored: ", "--ws is accepted and ignored: ", "--limit-concurrency is accepted and ignored: "} {
+		if i >= len(c.Notices) || !strings.HasPrefix(c.Notices[i], prefix) {
+			t.Errorf("notices %q; want [%d] to begin %q", c.Notices, i, prefix)
+		}
+	}
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--ws", "none"}, "--ws none: gowsgi cannot turn WebSockets off"},
+		{[]string{"--env-file", ".env"}, "--env-file .env: gowsgi does not read .env files"},
+		{[]string{"--header", "X-A:b"}, "--header-map: Gunicorn's"}, // --header is Gunicorn's --header-map, abbreviated
+		{[]string{"--port", "http"}, "--port http: want a port number"},
+		{[]string{"--fd", "x"}, "--fd x: want a file descriptor number"},
+		{[]string{"--factory", "main"}, "--factory: app \"main\" names no factory"},
+	} {
+		inTempDir(t, "")
+		args := tc.args
+		if args[0] != "--factory" {
+			args = append(args, "a:b")
+		}
+		_, _, err := Load(args, env(nil), &bytes.Buffer{})
+		if err == nil || !strings.HasPrefix(err.Error(), tc.want) {
+			t.Errorf("%v: error %v; want it to begin %q", tc.args, err, tc.want)
+		}
+	}
+}
+
+// What the Uvicorn flags do not change: a Gunicorn command line reads
+// as before.
+func TestUvicornFlagsLeaveGunicornsAlone(t *testing.T) {
+	inTempDir(t, "")
+	c, _, err := Load([]string{"-b", "127.0.0.1:7000", "--keep-alive", "4", "a:b"}, env(nil), &bytes.Buffer{})
+	if err != nil || !reflect.DeepEqual(c.Bind, []string{"127.0.0.1:7000"}) || c.KeepAlive != 4*time.Second || len(c.Notices) != 0 {
+		t.Errorf("bind %v keepalive %v notices %q err %v", c.Bind, c.KeepAlive, c.Notices, err)
+	}
+}
