@@ -62,6 +62,8 @@ def _parse_spec(spec):
 
 
 def _is_async(target):
+    """Whether target, or its __call__, is a coroutine function: an ASGI
+    app, never a WSGI one."""
     import inspect
     return inspect.iscoroutinefunction(target) or inspect.iscoroutinefunction(getattr(target, "__call__", None))
 

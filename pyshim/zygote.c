@@ -71,7 +71,6 @@ static struct {
 	int npaths;
 } zygote;
 
-
 void gw_zygote_say(const char *msg, size_t n)
 {
 	if (send(zygote.sock, msg, n, MSG_NOSIGNAL) < 0)
