@@ -107,8 +107,9 @@ type Loop struct {
 	// (appendEvent's layout); pendSince when the first of them was.
 	pend      []byte
 	pendSince time.Time
-	spare     []byte // guarded by mu: wakeLoop's previous batch, for pend to reuse
-	handing   bool   // guarded by mu: wakeLoop is handing a batch of pend to C
+	probedAt  time.Time // guarded by mu: when lag last queued a no-op
+	spare     []byte    // guarded by mu: wakeLoop's previous batch, for pend to reuse
+	handing   bool      // guarded by mu: wakeLoop is handing a batch of pend to C
 
 	// qmu guards qFreed and, read-locked, keeps the C queue from being
 	// freed while wakeLoop or Stalled call into C without mu.

@@ -17,39 +17,46 @@ import "time"
 // queues a no-op event, so that a loop blocked while idle from Go's
 // side shows up at the next call: call it periodically (the worker's
 // reporter does, every second).
-func (l *Loop) Stalled() time.Duration {
-	age, empty := l.lag()
-	if empty {
-		l.post(0, C.GW_IN_PING, 0, 0, nil)
-	}
-	return age
-}
+func (l *Loop) Stalled() time.Duration { return l.lag(0) }
 
-// Lag is Stalled without the no-op event: how long the oldest event not
-// yet taken has waited, 0 when none waits. It queues nothing, so it can
-// be asked for every connection accepted; a loop blocked while nothing
-// waits shows no lag until an event (or Stalled's no-op) is queued.
-func (l *Loop) Lag() time.Duration {
-	age, _ := l.lag()
-	return age
-}
+// Lag is Stalled for the accept gate, asked for every connection: when
+// nothing waits it queues the no-op at most every lagProbeEvery, so a
+// loop blocked while idle (a background task's CPU work, a slow timer
+// callback) shows as behind within that time plus the gate's mark, not
+// only at the reporter's next no-op a second later.
+func (l *Loop) Lag() time.Duration { return l.lag(lagProbeEvery) }
+
+// lagProbeEvery bounds how often Lag queues a no-op while nothing
+// waits: an idle worker accepting a trickle of connections wakes its
+// loop at most this often for it.
+const lagProbeEvery = 5 * time.Millisecond
 
 // lag returns the age of the oldest event not yet taken, counting those
-// posted and not yet handed to C, and whether none waits at all.
-func (l *Loop) lag() (age time.Duration, empty bool) {
+// posted and not yet handed to C. When none waits it queues a no-op,
+// unless one was queued less than every ago.
+func (l *Loop) lag(every time.Duration) time.Duration {
 	l.mu.Lock()
 	if l.closed {
 		l.mu.Unlock()
-		return 0, false
+		return 0
 	}
-	var cempty C.int
-	age = time.Duration(C.gw_aq_stalled(l.q, &cempty))
-	pending, since := len(l.pend) > 0, l.pendSince
+	var empty C.int
+	age := time.Duration(C.gw_aq_stalled(l.q, &empty))
+	probe := false
+	if len(l.pend) > 0 {
+		age = max(age, time.Since(l.pendSince))
+	} else if empty != 0 {
+		now := time.Now()
+		probe = every == 0 || now.Sub(l.probedAt) >= every
+		if probe {
+			l.probedAt = now
+		}
+	}
 	l.mu.Unlock()
-	if pending {
-		age = max(age, time.Since(since))
+	if probe {
+		l.post(0, C.GW_IN_PING, 0, 0, nil)
 	}
-	return age, cempty != 0 && !pending
+	return age
 }
 
 // Thread is the loop's OS thread as the traceback dump names it

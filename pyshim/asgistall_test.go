@@ -129,3 +129,31 @@ func TestASGIRunningSpinningLoop(t *testing.T) {
 		}
 	}
 }
+
+// TestASGILagShowsALoopBlockedWhileIdle: a loop blocked with no event
+// waiting (its one request spins, nothing else queued) shows no lag
+// until something is queued; Lag queues a no-op then, so the next
+// question sees the loop behind, as the accept gate must.
+func TestASGILagShowsALoopBlockedWhileIdle(t *testing.T) {
+	l := startLoop(t, "spinner", "off")
+	done := filepath.Join(t.TempDir(), "done")
+	c, err := l.OpenHTTP(httpScope("/", "path="+url.QueryEscape(done)), 1<<20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	awaitFile(t, done+".spinning") // the request was taken: nothing waits
+	if got := l.Lag(); got != 0 {
+		t.Fatalf("Lag = %v with nothing queued; want 0", got)
+	}
+	const wait = 20 * time.Millisecond
+	time.Sleep(wait) // the no-op Lag queued is now this old: a bound time keeps
+	if got := l.Lag(); got < wait {
+		t.Errorf("Lag = %v for a loop blocked %v since its no-op; want at least that", got, wait)
+	}
+	if err := os.WriteFile(done, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if r := drive(t, c, nil); string(r.body) != "spun" {
+		t.Fatalf("body %q, done %+v", r.body, r.done)
+	}
+}
