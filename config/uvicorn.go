@@ -120,7 +120,7 @@ func (src *argSource) takeUvicorn(uses []flagUse) ([]flagUse, error) {
 	}
 	if len(port) > 0 {
 		p = port[len(port)-1]
-		if n, err := strconv.ParseUint(p, 10, 16); err != nil || n > 65535 {
+		if _, err := strconv.ParseUint(p, 10, 16); err != nil {
 			return nil, fmt.Errorf("--port %s: want a port number, 0 to 65535", p)
 		}
 	}
