@@ -36,7 +36,7 @@ type gate struct {
 	conns func() int
 	// lag is Options.AppLag when the worker has siblings, else nil. Set
 	// before the first accept.
-	lag func() time.Duration
+	lag func(probe bool) time.Duration
 }
 
 // appBehind is how long an event loop must have left an event untaken
@@ -64,7 +64,7 @@ const appBehind = 10 * time.Millisecond
 // without siblings, which has no one to leave connections to. Unlike
 // hasRoom it holds even for a forced accept: a loop that takes no event
 // would only hold the connection until it does.
-func (l *gate) keepsUp() bool { return l.lag == nil || l.lag() < appBehind }
+func (l *gate) keepsUp() bool { return l.lag == nil || l.lag(true) < appBehind }
 
 // shedEvery bounds how often a worker with more work than threads closes
 // a keep-alive connection after its response, so that the client's next

@@ -28,10 +28,11 @@ type Server struct {
 	hooks   Hooks   // pre_request and post_request; nil when none
 	// preHook and postHook: hooks runs them (Hooks.Runs).
 	preHook, postHook bool
-	uwsgi             *uwsgiFront // --protocol uwsgi; nil for HTTP
-	tls               *tlsFront   // --certfile; nil for plain HTTP
-	rids              *requestIDs // --request-id-header
-	mount             string      // SCRIPT_NAME of every request (mountPoint)
+	uwsgi             *uwsgiFront                    // --protocol uwsgi; nil for HTTP
+	tls               *tlsFront                      // --certfile; nil for plain HTTP
+	rids              *requestIDs                    // --request-id-header
+	mount             string                         // SCRIPT_NAME of every request (mountPoint)
+	appLag            func(probe bool) time.Duration // Options.AppLag
 
 	// Timeouts and sizes from the config; 0 means none.
 	headerTimeout   time.Duration // from a request's first byte to its last header
@@ -153,10 +154,12 @@ type Options struct {
 	Slots int
 	// AppLag, when set, reports how long the oldest piece of work the
 	// app has not yet begun has waited: for an event loop, the oldest
-	// event it has not taken. A worker whose app lags by appBehind or
-	// more leaves new connections to its siblings (gate.keepsUp). nil
-	// for WSGI, whose gate counts busy threads instead.
-	AppLag func() time.Duration
+	// event it has not taken (probe: the gate asks, and the app may queue
+	// a no-op to see a loop blocked while idle). A worker whose app lags
+	// by appBehind or more leaves new connections to its siblings
+	// (gate.keepsUp); the stats report it. nil for WSGI, whose gate
+	// counts busy threads instead.
+	AppLag func(probe bool) time.Duration
 	Extras *Extras // nil: no access log, no proxy trusted, no StatsD
 	Hooks  Hooks   // nil: none
 }
@@ -204,7 +207,7 @@ func newServer(cfg *config.Config, log zerolog.Logger, lns []net.Listener, opt O
 			Body:        cfg.LimitRequestBody,
 		},
 	}
-	s.mount = mountPoint(cfg)
+	s.mount, s.appLag = mountPoint(cfg), opt.AppLag
 	s.firstByteTimeout = cfg.FirstByteTimeout
 	if s.firstByteTimeout <= 0 {
 		s.firstByteTimeout = cfg.HeaderTimeout

@@ -192,6 +192,9 @@ func (ws *stats) collect(now time.Time) *handoff.Stats {
 			}
 		}
 	}
+	if lag := ws.srv.appLag; lag != nil {
+		st.Loop, st.LoopLagMs = true, lag(false).Milliseconds()
+	}
 	ws.srv.mu.Lock()
 	st.Conns = len(ws.srv.conns)
 	ws.srv.mu.Unlock()

@@ -33,6 +33,10 @@ type Stats struct {
 	Timeouts    uint64 `json:"timeouts"` // requests stopped by --request-timeout
 	Panics      uint64 `json:"panics"`   // connections whose goroutine panicked (contained)
 	Served      uint64 `json:"served"`   // requests answered
+	// Loop says the worker runs an event loop (ASGI); LoopLagMs is how
+	// long it has left an event untaken, 0 while it keeps up.
+	Loop      bool  `json:"loop,omitempty"`
+	LoopLagMs int64 `json:"loop_lag_ms,omitempty"`
 	// ConnsClosed counts the connections a worker closed early, by
 	// reason (ConnCloseReasons); reasons never seen are left out.
 	ConnsClosed map[string]uint64 `json:"conns_closed,omitempty"`

@@ -8,6 +8,9 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 )
@@ -146,4 +149,33 @@ func TestASGIConnectionWaitsForALoop(t *testing.T) {
 		t.Errorf("the waiting connection was answered by %q; want the released worker %s", pid, first.pid)
 	}
 	second.release()
+}
+
+// TestASGILoopLagMetric: /metrics shows each ASGI worker's loop lag, so
+// a blocked loop is visible before --timeout acts, and 0 again once it
+// takes its events; a WSGI server has no such metric.
+func TestASGILoopLagMetric(t *testing.T) {
+	s := start(t, serverOpts{args: []string{"-k", "asgi", "-w", "2", "--admin-bind", "127.0.0.1:0", "asgi_block:app"}, ready: 2})
+	metrics := s.adminURL() + "/metrics"
+	lags := func() []float64 {
+		_, body := adminGet(t, metrics)
+		var v []float64
+		for _, line := range strings.Split(body, "\n") {
+			if series, val, ok := strings.Cut(line, " "); ok && strings.HasPrefix(series, "gowsgi_event_loop_lag_seconds{") {
+				f, _ := strconv.ParseFloat(val, 64)
+				v = append(v, f)
+			}
+		}
+		return v
+	}
+	s.waitFor(func() bool { return len(lags()) == 2 }) // both workers reported
+	blocked := blockLoop(t, s)
+	s.waitFor(func() bool { return slices.Max(lags()) >= appBehind.Seconds() })
+	blocked.release()
+	s.waitFor(func() bool { l := lags(); return len(l) == 2 && slices.Max(l) < appBehind.Seconds() })
+
+	_, admin := opsServer(t, 1)
+	if _, body := adminGet(t, admin+"/metrics"); strings.Contains(body, "gowsgi_event_loop_lag_seconds") {
+		t.Errorf("a WSGI server shows an event loop lag:\n%s", body)
+	}
 }

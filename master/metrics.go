@@ -123,6 +123,7 @@ func writeMetrics(p *promWriter, s *snapshot) {
 		ready = 1
 	}
 	p.gauge("gowsgi_ready", "1 when /readyz answers 200.", ready)
+	writeLoopLag(p, s.workers)
 	p.family("gowsgi_worker_resident_memory_bytes", "gauge", "Resident memory (RSS) of each worker.")
 	mems := make([]memUsage, len(s.workers))
 	for i, w := range s.workers {
@@ -132,5 +133,23 @@ func writeMetrics(p *promWriter, s *snapshot) {
 	p.family("gowsgi_worker_private_memory_bytes", "gauge", "Private memory (USS) of each worker, what replacing it frees.")
 	for i, w := range s.workers {
 		p.sample("gowsgi_worker_private_memory_bytes", float64(mems[i].uss), "worker", strconv.Itoa(w.id))
+	}
+}
+
+// writeLoopLag writes how long each ASGI worker's event loop has left
+// an event untaken; nothing for WSGI workers, which have no loop.
+func writeLoopLag(p *promWriter, workers []workerView) {
+	const name = "gowsgi_event_loop_lag_seconds"
+	family := false
+	for _, w := range workers {
+		if w.stats == nil || !w.stats.Loop {
+			continue
+		}
+		if !family {
+			p.family(name, "gauge",
+				"How long each ASGI worker's event loop has left an event untaken, as its last report said (0: it keeps up).")
+			family = true
+		}
+		p.sample(name, float64(w.stats.LoopLagMs)/1000, "worker", strconv.Itoa(w.id))
 	}
 }

@@ -19,12 +19,19 @@ import "time"
 // reporter does, every second).
 func (l *Loop) Stalled() time.Duration { return l.lag(0) }
 
-// Lag is Stalled for the accept gate, asked for every connection: when
-// nothing waits it queues the no-op at most every lagProbeEvery, so a
-// loop blocked while idle (a background task's CPU work, a slow timer
-// callback) shows as behind within that time plus the gate's mark, not
-// only at the reporter's next no-op a second later.
-func (l *Loop) Lag() time.Duration { return l.lag(lagProbeEvery) }
+// Lag is Stalled for the accept gate and the worker's stats. With
+// probe (the gate, asked for every connection), when nothing waits it
+// queues the no-op at most every lagProbeEvery, so a loop blocked while
+// idle (a background task's CPU work, a slow timer callback) shows as
+// behind within that time plus the gate's mark, not only at the
+// reporter's next no-op a second later. Without, it queues nothing: the
+// stats, read four times a second, do not wake an idle loop.
+func (l *Loop) Lag(probe bool) time.Duration {
+	if !probe {
+		return l.lag(-1)
+	}
+	return l.lag(lagProbeEvery)
+}
 
 // lagProbeEvery bounds how often Lag queues a no-op while nothing
 // waits: an idle worker accepting a trickle of connections wakes its
@@ -33,7 +40,7 @@ const lagProbeEvery = 5 * time.Millisecond
 
 // lag returns the age of the oldest event not yet taken, counting those
 // posted and not yet handed to C. When none waits it queues a no-op,
-// unless one was queued less than every ago.
+// unless one was queued less than every ago, or every is negative.
 func (l *Loop) lag(every time.Duration) time.Duration {
 	l.mu.Lock()
 	if l.closed {
@@ -45,7 +52,7 @@ func (l *Loop) lag(every time.Duration) time.Duration {
 	probe := false
 	if len(l.pend) > 0 {
 		age = max(age, time.Since(l.pendSince))
-	} else if empty != 0 {
+	} else if empty != 0 && every >= 0 {
 		now := time.Now()
 		probe = every == 0 || now.Sub(l.probedAt) >= every
 		if probe {

@@ -59,7 +59,7 @@ func Main() int {
 	}
 	app, slots := engine.App(wsgiApp{timeouts: cfg.RequestTimeout > 0}), cfg.Threads
 	var asgi *asgiApp
-	var lag func() time.Duration
+	var lag func(probe bool) time.Duration
 	if cfg.WorkerClass == config.WorkerClassASGI {
 		var code int
 		if asgi, code = startASGI(cfg, log); code != 0 { // asgiworker.go
