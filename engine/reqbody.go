@@ -171,16 +171,22 @@ func (c *conn) readAhead(src io.Reader, length int64) error {
 	if length < 0 {
 		return c.readUnknown(src)
 	}
-	if length <= c.srv.maxBufferedBody {
+	if want := length + 1; length <= c.srv.maxBufferedBody && b.budgets.mem.take(want) {
 		// The extra byte is room for the read that reports the end. The
-		// budget counts the whole buffer, which may be a larger pooled one.
-		b.mem = getBodyFor(length + 1)
-		if held := int64(cap(b.mem.data)); b.budgets.mem.take(held) {
-			b.memHeld = held
-			return c.readToMemory(src)
+		// budget is asked first, so a body it refuses allocates nothing
+		// (a burst of uploads over the budget once allocated a buffer
+		// each before being refused); it counts the whole buffer, which
+		// may be a larger pooled one.
+		b.mem, b.memHeld = getBodyFor(want), want
+		if extra := int64(cap(b.mem.data)) - want; extra > 0 {
+			if b.budgets.mem.take(extra) {
+				b.memHeld += extra
+			} else {
+				putBody(b.mem)
+				b.mem = &bodyBuf{data: make([]byte, 0, want)}
+			}
 		}
-		putBody(b.mem) // not held outside the budget while a file or the stream is used
-		b.mem = nil
+		return c.readToMemory(src)
 	}
 	if b.budgets.disk.take(length) {
 		b.diskHeld = length

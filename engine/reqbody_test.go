@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"runtime"
 	"strings"
 	"testing"
 	"testing/iotest"
@@ -162,6 +163,28 @@ func TestRequestBodyMemoryBudgetIsShared(t *testing.T) {
 	if b := first.srv.bodies; b.mem.used.Load() != 0 || b.disk.used.Load() != 0 {
 		t.Fatalf("budgets still held: memory %d, disk %d", b.mem.used.Load(), b.disk.used.Load())
 	}
+}
+
+// A body the memory budget refuses allocates no buffer of its size: the
+// budget is asked before the buffer is taken. It used to be allocated,
+// refused and dropped, once per upload over the budget.
+func TestRefusedBodyAllocatesNoBuffer(t *testing.T) {
+	const size = 1 << 20
+	c := bodyTestConn(t, postRequest(randomBody(size), false), 0, 2<<20, 0)
+	c.srv.maxBufferedBody = 2 << 20 // the body would go to memory if the budget allowed
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	if err := c.readBody(); err != nil {
+		t.Fatal(err)
+	}
+	runtime.ReadMemStats(&after)
+	if c.body.file == nil {
+		t.Fatal("the body refused by the memory budget is not in a file")
+	}
+	if got := after.TotalAlloc - before.TotalAlloc; got >= size {
+		t.Errorf("reading a %d-byte body to a file allocated %d bytes; want less than the body", size, got)
+	}
+	c.body.release()
 }
 
 // A streamed chunked body that goes over --limit-request-body is cut

@@ -182,10 +182,14 @@ func TestBodiesOverTheBudgetsStream(t *testing.T) {
 	if spilled > diskBudget {
 		t.Errorf("%d bytes spilled; the budget is %d", spilled, diskBudget)
 	}
-	// The memory budget, plus the feeders' buffers and what the runtime
-	// and the apps' threads touch: far below the 96 MiB the bodies hold.
-	if grew := rss - rssBefore; grew > memBudget+12<<20 {
-		t.Errorf("the worker's RSS grew by %d KiB with the bodies in flight; want at most the %d KiB budget and 12 MiB",
+	// The memory budget, plus the feeders' buffers, what the runtime and
+	// the apps' threads touch, and garbage the Go GC has not collected
+	// yet (the chunked bodies' buffers double as they grow, and GOGC lets
+	// garbage reach the live heap's size): far below the 96 MiB the
+	// bodies hold. The growth was 6-13 MiB over 12 runs, once 17 MiB in
+	// a full make test, against a bound of 16 MiB then.
+	if grew := rss - rssBefore; grew > memBudget+20<<20 {
+		t.Errorf("the worker's RSS grew by %d KiB with the bodies in flight; want at most the %d KiB budget and 20 MiB",
 			grew>>10, memBudget>>10)
 	}
 	if code, body := s.get("/hello"); code != 200 || body != "hello" {
