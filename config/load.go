@@ -292,9 +292,12 @@ func newCLIApp(stdout io.Writer, action cli.ActionFunc) *cli.App {
 		}
 	}
 	return &cli.App{
-		Name:                      "gowsgi",
-		Usage:                     "a pre-fork WSGI HTTP server with Gunicorn's command line",
-		UsageText:                 "gowsgi [OPTIONS] [MODULE:APP]",
+		Name:      "gowsgi",
+		Usage:     "a pre-fork WSGI HTTP server with Gunicorn's command line",
+		UsageText: "gowsgi [OPTIONS] [MODULE:APP]",
+		Description: "Gunicorn's flags, gunicorn.conf.py and its hooks (docs/gunicorn.md). ASGI apps run with\n" +
+			"-k asgi (docs/asgi.md). Uvicorn's own flags are read too, for a command line written for\n" +
+			"Uvicorn: --host, --port, --uds, --fd, --factory, --access-log, --timeout-keep-alive, ...",
 		Version:                   version(),
 		Flags:                     flags,
 		Action:                    action,
