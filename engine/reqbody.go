@@ -171,22 +171,21 @@ func (c *conn) readAhead(src io.Reader, length int64) error {
 	if length < 0 {
 		return c.readUnknown(src)
 	}
-	if want := length + 1; length <= c.srv.maxBufferedBody && b.budgets.mem.take(want) {
+	if length <= c.srv.maxBufferedBody {
 		// The extra byte is room for the read that reports the end. The
-		// budget is asked first, so a body it refuses allocates nothing
-		// (a burst of uploads over the budget once allocated a buffer
-		// each before being refused); it counts the whole buffer, which
-		// may be a larger pooled one.
-		b.mem, b.memHeld = getBodyFor(want), want
-		if extra := int64(cap(b.mem.data)) - want; extra > 0 {
-			if b.budgets.mem.take(extra) {
-				b.memHeld += extra
-			} else {
-				putBody(b.mem)
-				b.mem = &bodyBuf{data: make([]byte, 0, want)}
-			}
+		// budget counts the whole buffer, which may be a larger pooled
+		// one, and is asked before the buffer grows to the body's size:
+		// a body it refuses allocates nothing (a burst of uploads over
+		// the budget once allocated a buffer each before being refused).
+		want := length + 1
+		b.mem = pooledBody(want)
+		if held := max(int64(cap(b.mem.data)), want); b.budgets.mem.take(held) {
+			b.memHeld = held
+			b.mem.grow(want)
+			return c.readToMemory(src)
 		}
-		return c.readToMemory(src)
+		putBody(b.mem) // not held outside the budget while a file or the stream is used
+		b.mem = nil
 	}
 	if b.budgets.disk.take(length) {
 		b.diskHeld = length
@@ -380,17 +379,27 @@ var (
 
 // getBodyFor returns an empty buffer with room for n bytes.
 func getBodyFor(n int64) *bodyBuf {
-	pool := &smallBodyPool
+	b := pooledBody(n)
+	b.grow(n)
+	return b
+}
+
+// pooledBody returns an empty buffer from the pool for bodies of n
+// bytes, which may have less room than that (grow gives it).
+func pooledBody(n int64) *bodyBuf {
 	if n > smallBody {
-		pool = &bigBodyPool
+		return bigBodyPool.Get().(*bodyBuf)
 	}
-	b := pool.Get().(*bodyBuf)
+	return smallBodyPool.Get().(*bodyBuf)
+}
+
+// grow gives an empty buffer room for n bytes.
+func (b *bodyBuf) grow(n int64) {
 	if int64(cap(b.data)) < n {
 		// Sized once: growing the buffer by append from 4 KiB copied a
 		// 1 MiB upload about eight times over.
 		b.data = make([]byte, 0, n)
 	}
-	return b
 }
 
 func putBody(b *bodyBuf) {
