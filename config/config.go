@@ -88,6 +88,11 @@ type Config struct {
 	LogLevel        string `json:"loglevel"`
 	LogFormat       string `json:"log_format"` // "console", "json" or "" (auto: console on a TTY)
 	CaptureOutput   bool   `json:"capture_output"`
+	// Python's logging, which each worker sets up before it loads the
+	// app (logconfig.go): the first one set applies.
+	LogConfigDict string `json:"logconfig_dict"` // a logging.config.dictConfig dict, as JSON; "" = none
+	LogConfigJSON string `json:"logconfig_json"` // a JSON file holding such a dict
+	LogConfig     string `json:"logconfig"`      // a fileConfig file (.json, .yaml, .yml: a dictConfig one)
 	// StatsD (statsd.go): StatsdHost is "" (off), "HOST:PORT",
 	// "[IPv6]:PORT" or "unix:PATH".
 	StatsdHost    string `json:"statsd_host"`

@@ -145,6 +145,9 @@ func ExampleConfig_WriteTOML() {
 	// proxy_allow_ips = ["127.0.0.1"]
 	// protocol = "http"
 	// uwsgi_allow_ips = ["127.0.0.1", "::1"]
+	// logconfig_dict = ""
+	// logconfig_json = ""
+	// logconfig = ""
 	// certfile = ""
 	// keyfile = ""
 	// ssl_keyfile_password = ""

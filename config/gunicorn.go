@@ -19,12 +19,6 @@ var ignored = []*setting{
 	{name: "worker_tmp_dir", flags: []string{"worker-tmp-dir"}, kind: kindString,
 		help:   "`DIR`",
 		notice: "gowsgi workers report liveness to the master over a pipe, not through a file, so no directory is needed"},
-	{name: "logconfig", flags: []string{"log-config"}, kind: kindString, help: "`FILE`",
-		notice: logConfigNotice},
-	{name: "logconfig_dict", flags: []string{"log-config-dict"}, kind: kindString, help: "`JSON`",
-		notice: logConfigNotice},
-	{name: "logconfig_json", flags: []string{"log-config-json"}, kind: kindString, help: "`FILE`",
-		notice: logConfigNotice},
 	{name: "disable_redirect_access_to_syslog", flags: []string{"disable-redirect-access-to-syslog"}, kind: kindBool,
 		notice: "gowsgi never sends the access log to syslog"},
 	{name: "enable_stdio_inheritance", flags: []string{"enable-stdio-inheritance"}, short: "R", kind: kindBool,
@@ -148,9 +142,6 @@ var unsupported = []struct {
 		reason: "gowsgi's HTTP parser is always strict and has no switches to relax it"},
 }
 
-const logConfigNotice = "gowsgi writes its error and access logs itself (--error-logfile, --access-logfile, " +
-	"--log-level, --log-format); Python logging configuration is not applied"
-
 // hookArity is every Gunicorn server hook with the number of positional
 // parameters Gunicorn requires of it (gunicorn/config.py,
 // validate_callable); post_request takes 2, 3 or 4.
@@ -245,9 +236,14 @@ func (c *Config) GunicornValues() map[string]any {
 				m[s.name] = p.Seconds()
 			}
 		case *string:
-			if *p == "" {
+			switch {
+			case s.kind == kindJSON: // Gunicorn's default is an empty dict
+				v := map[string]any{}
+				json.Unmarshal([]byte(*p), &v) // "" or the compact JSON of an object
+				m[s.name] = v
+			case *p == "":
 				m[s.name] = nil
-			} else {
+			default:
 				m[s.name] = *p
 			}
 		case *int:

@@ -20,6 +20,7 @@ const (
 	kindSeconds             // time.Duration; whole seconds, or a Go duration such as "1.5s"
 	kindList                // []string; the flag repeats, one item each time
 	kindCSV                 // []string; one comma-separated value
+	kindJSON                // string; a JSON object, in compact form ("" = none); a table or a dict in config files
 )
 
 // setting is one row of the settings table.
@@ -107,6 +108,8 @@ func (s *setting) parseString(v string) (any, error) {
 		return []string{v}, nil
 	case kindCSV:
 		return splitCSV(v), nil
+	case kindJSON:
+		return parseJSONObject(v)
 	}
 	panic(fmt.Sprintf("config: setting %s has unknown kind %d", s.name, s.kind))
 }
@@ -141,6 +144,14 @@ func (s *setting) parseTOML(v any) (any, error) {
 		return secondsFromTOML(v)
 	case kindList, kindCSV:
 		return listFromTOML(s, v)
+	case kindJSON:
+		if str, ok := v.(string); ok {
+			return parseJSONObject(str)
+		}
+		if m, ok := v.(map[string]any); ok {
+			return compactJSON(m)
+		}
+		return nil, wrongType("a table", v)
 	}
 	panic(fmt.Sprintf("config: setting %s has unknown kind %d", s.name, s.kind))
 }

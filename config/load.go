@@ -481,5 +481,8 @@ func finish(c *Config, action Action) error {
 		return &Error{Err: errors.New("no WSGI app given: pass MODULE:APP (such as mysite.wsgi:application) " +
 			"or set wsgi_app in the config file")}
 	}
+	if err := checkLogConfig(c); err != nil { // logconfig.go
+		return err
+	}
 	return checkTLS(c) // tls.go
 }

@@ -288,6 +288,17 @@ func (s *setting) parsePython(v any) (any, error) {
 			return false, nil
 		}
 		return nil, wrongPyType("True or False", v)
+	case kindJSON:
+		switch v := v.(type) {
+		case nil:
+			return "", nil
+		case map[string]any:
+			if err := onlyData(v, ""); err != nil {
+				return nil, err
+			}
+			return compactJSON(v)
+		}
+		return nil, wrongPyType("a dict", v)
 	case kindList, kindCSV:
 		switch v := v.(type) {
 		case nil:

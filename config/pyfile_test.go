@@ -109,7 +109,6 @@ func TestPythonConfigNotices(t *testing.T) {
 	}
 	want := []string{
 		"gunicorn.conf.py:3: worker_tmp_dir is accepted and ignored: " + ignored[0].notice,
-		"gunicorn.conf.py:4: logconfig_dict is accepted and ignored: " + logConfigNotice,
 		"gunicorn.conf.py:5: secure_scheme_headers: gowsgi honours all three of Gunicorn's default secure " +
 			"scheme headers from forwarded_allow_ips, not only those listed",
 		"gunicorn.conf.py:6: worker is not a Gunicorn or gowsgi setting; ignored",
@@ -117,6 +116,9 @@ func TestPythonConfigNotices(t *testing.T) {
 	}
 	if !reflect.DeepEqual(c.Notices, want) {
 		t.Errorf("notices:\n got %q\nwant %q", c.Notices, want)
+	}
+	if c.LogConfigDict != `{"version":1}` {
+		t.Errorf("LogConfigDict = %q, want the dict as JSON", c.LogConfigDict)
 	}
 }
 
@@ -174,7 +176,7 @@ func TestDefaultConfigFiles(t *testing.T) {
 
 func TestIgnoredFlags(t *testing.T) {
 	inTempDir(t, "")
-	c, _, err := Load([]string{"--worker-tmp", "/dev/shm", "-R", "--log-config-dict", `{"version": 1}`, "a:b"},
+	c, _, err := Load([]string{"--worker-tmp", "/dev/shm", "-R", "a:b"},
 		env(map[string]string{"GUNICORN_CMD_ARGS": "--reload-engine=poll"}), &bytes.Buffer{})
 	if err != nil {
 		t.Fatal(err)
@@ -183,7 +185,6 @@ func TestIgnoredFlags(t *testing.T) {
 		"GUNICORN_CMD_ARGS: --reload-engine is accepted and ignored: --reload polls the app's files; there is no engine to choose",
 		"--worker-tmp-dir is accepted and ignored: " + ignored[0].notice,
 		"-R is accepted and ignored: gowsgi never daemonizes: its processes always keep stdout and stderr",
-		"--log-config-dict is accepted and ignored: " + logConfigNotice,
 	}
 	if !reflect.DeepEqual(c.Notices, want) || c.App != "a:b" {
 		t.Errorf("notices:\n got %q\nwant %q (app %q)", c.Notices, want, c.App)

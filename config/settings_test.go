@@ -19,7 +19,7 @@ func TestSettingsCoverConfig(t *testing.T) {
 	}
 	kindType := map[kind]string{
 		kindString: "string", kindInt: "int", kindInt64: "int64", kindMask: "int", kindBool: "bool",
-		kindSeconds: "time.Duration", kindList: "[]string", kindCSV: "[]string",
+		kindSeconds: "time.Duration", kindList: "[]string", kindCSV: "[]string", kindJSON: "string",
 	}
 	covered := map[string]bool{}
 	for _, s := range settings {

@@ -25,3 +25,20 @@ func PythonLevel(name string) zerolog.Level {
 	}
 	return zerolog.ErrorLevel
 }
+
+// PythonLevelNumber maps a Python logging level number (logging.INFO is
+// 20) to the error log's: a custom level counts as the standard one
+// below it.
+func PythonLevelNumber(n int) zerolog.Level {
+	switch {
+	case n >= 50:
+		return zerolog.FatalLevel // written by WithLevel without exiting
+	case n >= 40:
+		return zerolog.ErrorLevel
+	case n >= 30:
+		return zerolog.WarnLevel
+	case n >= 20:
+		return zerolog.InfoLevel
+	}
+	return zerolog.DebugLevel
+}

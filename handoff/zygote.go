@@ -20,7 +20,9 @@ const (
 // ExitAppLoadError and TEXT the reason (a Python traceback). Before it,
 // any number of warnings: "signal N" (the app took signal N; it was
 // restored) and "threads\nNAME\n..." (threads the app started while
-// imported: the workers do not have them).
+// imported: the workers do not have them) and "log LEVEL LOGGER\nTEXT"
+// (a record Python's logging wrote to the error log during the import;
+// LEVEL is its number, logging.INFO is 20).
 //
 // Master to zygote: ZygoteSpawn, carrying (SCM_RIGHTS) the worker's
 // descriptors in the order they get in the worker: the boot pipe
@@ -32,6 +34,7 @@ const (
 	ZygoteFailed  = "failed"
 	ZygoteSignal  = "signal"
 	ZygoteThreads = "threads"
+	ZygoteLog     = "log"
 	ZygoteSpawn   = "spawn"
 	ZygotePID     = "pid"
 	ZygoteError   = "error"

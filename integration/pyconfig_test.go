@@ -178,12 +178,11 @@ func TestBothDefaultConfigFilesRefused(t *testing.T) {
 // TestGunicornFlagsAcceptedAndIgnored: the Dockerfile line Gunicorn's
 // docs recommend starts the server, with a notice.
 func TestGunicornFlagsAcceptedAndIgnored(t *testing.T) {
-	s := start(t, serverOpts{args: []string{"--worker-tmp-dir", "/dev/shm", "--log-config-dict", `{"version": 1}`,
-		"--reload-engine", "poll", "confapp:app"}})
+	s := start(t, serverOpts{args: []string{"--worker-tmp-dir", "/dev/shm", "--reload-engine", "poll", "confapp:app"}})
 	if code, _ := s.get("/"); code != 200 {
 		t.Fatalf("GET /: %d", code)
 	}
-	for _, flag := range []string{"--worker-tmp-dir", "--log-config-dict", "--reload-engine"} {
+	for _, flag := range []string{"--worker-tmp-dir", "--reload-engine"} {
 		if len(s.loggedContaining(flag+" is accepted and ignored: ")) != 1 {
 			t.Errorf("no notice for %s", flag)
 		}

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/gowsgi/gowsgi/config"
+	"github.com/gowsgi/gowsgi/errorlog"
 	"github.com/gowsgi/gowsgi/handoff"
 	"github.com/rs/zerolog"
 	"golang.org/x/sys/unix"
@@ -220,6 +221,11 @@ func (zs *zygotes) await(z *zygote) error {
 			sig, _ := strconv.Atoi(rest)
 			zs.log.Warn().Int("signal", sig).Int("zygote_pid", z.pid).
 				Msg("the app installed a handler for a signal gowsgi needs; it was restored")
+		case word == handoff.ZygoteLog:
+			var level int
+			var logger string
+			fmt.Sscanf(strings.TrimPrefix(head, handoff.ZygoteLog+" "), "%d %s", &level, &logger)
+			zs.log.WithLevel(errorlog.PythonLevelNumber(level)).Str("logger", logger).Int("zygote_pid", z.pid).Msg(text)
 		case head == handoff.ZygoteThreads:
 			zs.log.Warn().Strs("threads", strings.Split(text, "\n")).Int("zygote_pid", z.pid).
 				Msg("the app started threads while it was imported; the forked workers do not have them")

@@ -131,6 +131,36 @@ func TestZygoteLoadReportWithWarnings(t *testing.T) {
 	}
 }
 
+// TestZygoteLogRecords: what the app logs through gunicorn.error while
+// the zygote imports it is written by the master at the record's level.
+func TestZygoteLogRecords(t *testing.T) {
+	r := newZygoteRig(t, 0)
+	r.fake.say("log 20 myapp\nimported", "log 40 myapp.db\nno replica\nTraceback ...", handoff.ZygoteLoaded)
+	if err := r.zs.await(r.z); err != nil || !r.z.loaded {
+		t.Fatalf("await = %v, loaded %v; want nil, loaded", err, r.z.loaded)
+	}
+	var lines []map[string]any
+	for _, l := range strings.Split(strings.TrimSpace(r.log.String()), "\n") {
+		var m map[string]any
+		json.Unmarshal([]byte(l), &m)
+		lines = append(lines, m)
+	}
+	want := []map[string]any{
+		{"level": "info", "logger": "myapp", "message": "imported"},
+		{"level": "error", "logger": "myapp.db", "message": "no replica\nTraceback ..."},
+	}
+	if len(lines) != 3 {
+		t.Fatalf("log %v; want two records and the load", lines)
+	}
+	for i, w := range want {
+		for k, v := range w {
+			if lines[i][k] != v {
+				t.Errorf("line %d: %s = %v, want %v", i, k, lines[i][k], v)
+			}
+		}
+	}
+}
+
 func TestZygoteImportFailureLogsTheTraceback(t *testing.T) {
 	r := newZygoteRig(t, 0)
 	zs, log, z, fake := r.zs, r.log, r.z, r.fake

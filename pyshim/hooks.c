@@ -44,6 +44,62 @@ static char *dup_str(const char *s)
 	return p;
 }
 
+PyObject *gw_module_from_source(const char *name, const char *source)
+{
+	PyObject *mod = PyModule_New(name), *dict, *res;
+
+	if (mod == NULL)
+		return NULL;
+	dict = PyModule_GetDict(mod); /* borrowed */
+	if (PyDict_SetItemString(dict, "__builtins__", PyEval_GetBuiltins()) < 0 ||
+	    PyDict_SetItemString(PyImport_GetModuleDict(), name, mod) < 0)
+		goto error;
+	res = PyRun_String(source, Py_file_input, dict, dict);
+	if (res == NULL)
+		goto error;
+	Py_DECREF(res);
+	return mod;
+error:
+	Py_DECREF(mod);
+	return NULL;
+}
+
+PyObject *gw_module_call(const char *name, const char *source, const char *function, const char *const *args,
+			 int nargs, PyMethodDef *emit_def, PyObject **mod)
+{
+	PyObject *m, *f = NULL, *call = NULL, *res = NULL;
+
+	m = gw_module_from_source(name, source);
+	if (m == NULL)
+		return NULL;
+	f = PyObject_GetAttrString(m, function);
+	call = f ? PyTuple_New(nargs + 1) : NULL;
+	if (call == NULL)
+		goto out;
+	for (int i = 0; i < nargs; i++) {
+		PyObject *arg = PyUnicode_FromString(args[i]);
+		if (arg == NULL)
+			goto out;
+		PyTuple_SET_ITEM(call, i, arg); /* steals */
+	}
+	{
+		PyObject *emit = PyCFunction_New(emit_def, NULL);
+		if (emit == NULL)
+			goto out;
+		PyTuple_SET_ITEM(call, nargs, emit);
+	}
+	res = PyObject_Call(f, call, NULL);
+out:
+	Py_XDECREF(call);
+	Py_XDECREF(f);
+	if (res == NULL) {
+		Py_DECREF(m);
+		return NULL;
+	}
+	*mod = m;
+	return res;
+}
+
 /*
  * gw_hooks_load runs source as the module _gowsgi_hooks, then its
  * load(spec, settings_json, emit), which executes the config file spec
@@ -53,27 +109,13 @@ static char *dup_str(const char *s)
 int gw_hooks_load(const char *source, const char *spec, const char *settings_json, int held,
 		  char **names, char **err)
 {
-	PyObject *mod = NULL, *dict, *res = NULL, *emit = NULL, *sep = NULL, *joined = NULL;
+	const char *args[] = {spec, settings_json};
+	PyObject *mod = NULL, *res, *sep = NULL, *joined = NULL;
 	int rc = -1;
 
 	if (!held)
 		PyEval_RestoreThread(gw_thread_state());
-	mod = PyModule_New("_gowsgi_hooks");
-	if (mod == NULL)
-		goto error;
-	dict = PyModule_GetDict(mod); /* borrowed */
-	if (PyDict_SetItemString(dict, "__builtins__", PyEval_GetBuiltins()) < 0)
-		goto error;
-	if (PyDict_SetItemString(PyImport_GetModuleDict(), "_gowsgi_hooks", mod) < 0)
-		goto error;
-	res = PyRun_String(source, Py_file_input, dict, dict);
-	if (res == NULL)
-		goto error;
-	Py_CLEAR(res);
-	emit = PyCFunction_New(&emit_def, NULL);
-	if (emit == NULL)
-		goto error;
-	res = PyObject_CallMethod(mod, "load", "ssO", spec, settings_json, emit);
+	res = gw_module_call("_gowsgi_hooks", source, "load", args, 2, &emit_def, &mod);
 	if (res == NULL)
 		goto error;
 	sep = PyUnicode_FromString(",");
@@ -95,7 +137,6 @@ error:
 done:
 	Py_XDECREF(joined);
 	Py_XDECREF(sep);
-	Py_XDECREF(emit);
 	Py_XDECREF(res);
 	Py_XDECREF(mod);
 	if (!held)

@@ -32,6 +32,16 @@ typedef struct {
 
 extern PyObject *gw_str_close; /* interned "close" */
 
+/* gw_module_from_source runs source as a new module called name, also
+ * put in sys.modules (hooks.c); a new reference, or NULL. */
+PyObject *gw_module_from_source(const char *name, const char *source);
+/* gw_module_call runs source as the module name and calls its function
+ * with the nargs strings args and then emit, a function made of
+ * emit_def. Returns the call's result and sets *mod to the module (new
+ * references), or returns NULL with an exception set (hooks.c). */
+PyObject *gw_module_call(const char *name, const char *source, const char *function, const char *const *args,
+			 int nargs, PyMethodDef *emit_def, PyObject **mod);
+
 int gw_startresp_init(void);
 /* gw_startresp_new returns a new StartResponse, or NULL. */
 StartResponse *gw_startresp_new(void);
@@ -96,7 +106,19 @@ typedef struct {
 	int multithread; /* the app runs on several threads (--threads > 1) */
 	int gc_freeze;   /* gc.freeze() after the import */
 	int asgi;        /* the ASGI worker will call the app (gw_load_app) */
+	/* gw_logging_setup's source and settings, run before the import
+	 * unless logging is "" */
+	const char *logging_source, *logging;
 } gw_preload_spec;
+
+/* gw_logging_setup (pylogging.c) sets up Python's logging with the
+ * _gowsgi_logging module's source and settings. held: the caller holds
+ * the GIL; without it, takes and releases it. Returns 0, or -1 with
+ * *err set (malloc'd). */
+int gw_logging_setup(const char *source, const char *settings_json, int held, char **err);
+/* gw_logging_to_master sends the records the calling thread logs to the
+ * master (on) or no longer (off): the zygote's import. */
+void gw_logging_to_master(int on);
 
 /* gw_zygote_load starts Python, imports the app and reports to the
  * master: warnings, then "loaded" or "failed CODE\nTEXT" (preload.c).

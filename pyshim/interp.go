@@ -34,6 +34,11 @@ type Options struct {
 	// own sink (SetErrors). It runs without the GIL on the writing
 	// thread. nil writes them to standard error.
 	Errors func(text string)
+	// Log receives the records Python's logging writes to gowsgi's error
+	// log (SetupLogging): the level number (logging.INFO is 20), the
+	// logger's name and the text. It runs without the GIL on the thread
+	// that logged. nil drops them.
+	Log func(level int, logger, text string)
 }
 
 // AppError is a Python exception raised while starting the interpreter
@@ -59,6 +64,7 @@ func takeError(cerr *C.char, fallback string) error {
 // ReleaseMain. Python installs no signal handlers: Go owns them.
 func Init(opt Options) error {
 	defaultErrors = opt.Errors
+	logToGo(opt.Log)
 	cprog := C.CString(opt.Program)
 	defer C.free(unsafe.Pointer(cprog))
 	var cexe *C.char

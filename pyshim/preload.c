@@ -82,8 +82,16 @@ int gw_zygote_load(const gw_preload_spec *spec)
 		free(err);
 		return GW_EXIT_BOOT;
 	}
+	gw_logging_to_master(1);
+	if (spec->logging[0] && gw_logging_setup(spec->logging_source, spec->logging, 1, &err) < 0) {
+		gw_logging_to_master(0);
+		gw_zygote_say_text("failed 3\ncannot set up Python's logging:\n", err);
+		free(err);
+		return GW_EXIT_BOOT;
+	}
 	rc = gw_load_app(spec->app, spec->paths, spec->npaths, spec->multithread, spec->asgi, stolen,
 			 &nstolen, &err);
+	gw_logging_to_master(0);
 	flush_output();
 	if (rc < 0) {
 		gw_zygote_say_text("failed 4\n", err);

@@ -54,10 +54,11 @@ enum {
 /* Boot block fields, NUL-terminated, in this order (zygote.go encodes). */
 enum {
 	F_MAGIC, F_FAIL_CODE, F_FAIL_TEXT, F_PROGRAM, F_EXECUTABLE, F_APP,
-	F_MULTITHREAD, F_GC_FREEZE, F_ASGI, F_LISTENERS, F_BOOTSTRAP, /* then paths */
+	F_MULTITHREAD, F_GC_FREEZE, F_ASGI, F_LISTENERS, F_BOOTSTRAP, F_LOGGING_SOURCE, F_LOGGING,
+	/* then paths */
 	BOOT_FIELDS
 };
-#define BOOT_MAGIC "gowsgi-zygote-2"
+#define BOOT_MAGIC "gowsgi-zygote-3"
 
 /* zygote is the zygote's state, written once by boot. */
 static struct {
@@ -198,6 +199,8 @@ static int load(void)
 		.multithread = zygote.field[F_MULTITHREAD][0] == '1',
 		.gc_freeze = zygote.field[F_GC_FREEZE][0] == '1',
 		.asgi = zygote.field[F_ASGI][0] == '1',
+		.logging_source = zygote.field[F_LOGGING_SOURCE],
+		.logging = zygote.field[F_LOGGING],
 	};
 
 	return gw_zygote_load(&spec);

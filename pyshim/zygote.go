@@ -45,6 +45,9 @@ type ZygoteSpec struct {
 	GCFreeze bool
 	// ASGI: the app is for the ASGI worker (LoadApp's asgi).
 	ASGI bool
+	// LoggingSource and Logging are SetupLogging's source and
+	// settingsJSON, run before the import; none when Logging is "".
+	LoggingSource, Logging string
 	// Listeners is how many listening sockets each worker gets; the
 	// zygote keeps their fd numbers free of the app's files.
 	Listeners int
@@ -65,9 +68,9 @@ func (s *ZygoteSpec) block() []byte {
 		}
 		return "0"
 	}
-	fields := []string{"gowsgi-zygote-2", strconv.Itoa(s.FailCode), s.FailReason,
+	fields := []string{"gowsgi-zygote-3", strconv.Itoa(s.FailCode), s.FailReason,
 		s.Program, cmp.Or(s.Executable, defaultExecutable()), s.App, flag(s.Multithread), flag(s.GCFreeze),
-		flag(s.ASGI), strconv.Itoa(s.Listeners), bootstrapSource}
+		flag(s.ASGI), strconv.Itoa(s.Listeners), bootstrapSource, s.LoggingSource, s.Logging}
 	fields = append(fields, s.Paths...)
 	var b []byte
 	for _, f := range fields {
@@ -83,7 +86,8 @@ func (s *ZygoteSpec) block() []byte {
 // ZygoteSocketFD without close-on-exec; every other descriptor Go opened
 // closes on exec. It returns only on failure.
 func ExecZygote(spec *ZygoteSpec, argv, env []string) error {
-	for _, f := range append([]string{spec.Program, spec.Executable, spec.App, spec.FailReason}, spec.Paths...) {
+	for _, f := range append([]string{spec.Program, spec.Executable, spec.App, spec.FailReason, spec.LoggingSource,
+		spec.Logging}, spec.Paths...) {
 		if strings.IndexByte(f, 0) >= 0 {
 			return fmt.Errorf("pyshim: zygote setting %q holds a NUL byte", f)
 		}
@@ -127,6 +131,7 @@ func Adopt(opt Options) error {
 		return errors.New("pyshim: more than 255 well-known environ keys")
 	}
 	defaultErrors = opt.Errors
+	logToGo(opt.Log)
 	return internEnvironKeys(opt.EnvironKeys)
 }
 

@@ -154,6 +154,10 @@ func startPython(cfg *config.Config, log zerolog.Logger, h *hooks) int {
 		log.Error().Msg("the Python interpreter failed to start: " + err.Error())
 		return handoff.ExitWorkerBootError
 	}
+	if err := pyshim.SetupLogging(pyloggingSource, loggingSettings(cfg), true); err != nil {
+		log.Error().Msg("cannot set up Python's logging:\n" + tracebackOf(err))
+		return handoff.ExitWorkerBootError
+	}
 	if err := h.load(true); err != nil {
 		log.Error().Msg("cannot load the server hooks from the config file:\n" + tracebackOf(err))
 		return handoff.ExitWorkerBootError

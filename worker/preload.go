@@ -97,14 +97,16 @@ func prepareZygote(cfg *config.Config, log zerolog.Logger, listeners int) (*pysh
 	}
 	cwd, _ := os.Getwd()
 	return &pyshim.ZygoteSpec{
-		Program:     opts.Program,
-		Executable:  opts.Executable,
-		App:         cfg.App,
-		Paths:       append([]string{cwd}, cfg.PythonPath...),
-		Multithread: cfg.Threads > 1,
-		GCFreeze:    !cfg.NoGCFreeze,
-		ASGI:        cfg.WorkerClass == config.WorkerClassASGI,
-		Listeners:   listeners,
+		Program:       opts.Program,
+		Executable:    opts.Executable,
+		App:           cfg.App,
+		Paths:         append([]string{cwd}, cfg.PythonPath...),
+		Multithread:   cfg.Threads > 1,
+		GCFreeze:      !cfg.NoGCFreeze,
+		ASGI:          cfg.WorkerClass == config.WorkerClassASGI,
+		LoggingSource: pyloggingSource,
+		Logging:       loggingSettings(cfg),
+		Listeners:     listeners,
 	}, nil
 }
 
@@ -117,7 +119,8 @@ func closeListeners(lns []net.Listener) {
 // adoptPython is startPython in a worker forked by the zygote: the app
 // is imported already; only the Go side of pyshim is left to set up.
 func adoptPython(cfg *config.Config, log zerolog.Logger, h *hooks) int {
-	err := pyshim.Adopt(pyshim.Options{EnvironKeys: wsgi.EnvironKeys, Errors: wsgiErrorsSink(log)})
+	err := pyshim.Adopt(pyshim.Options{EnvironKeys: wsgi.EnvironKeys, Errors: wsgiErrorsSink(log),
+		Log: pythonLogSink(log)})
 	if err != nil {
 		log.Error().Err(err).Msg("cannot use the interpreter inherited from the zygote")
 		return handoff.ExitWorkerBootError

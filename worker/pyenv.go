@@ -20,6 +20,7 @@ func pythonOptions(cfg *config.Config, log zerolog.Logger) (pyshim.Options, erro
 		Program:     exe,
 		EnvironKeys: wsgi.EnvironKeys,
 		Errors:      wsgiErrorsSink(log),
+		Log:         pythonLogSink(log),
 	}
 	if cfg.Virtualenv != "" {
 		python, err := pyshim.VirtualenvPython(cfg.Virtualenv)

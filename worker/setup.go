@@ -69,5 +69,8 @@ func (p *process) reopenLogs() {
 	if err := p.srv.ReopenAccessLog(); err != nil {
 		p.log.Error().Err(err).Msg("cannot reopen the access log")
 	}
+	if err := pyshim.ReopenLogFiles(); err != nil { // Python's logging's (logconfig)
+		p.log.Error().Msg("cannot reopen Python's log files:\n" + tracebackOf(err))
+	}
 	p.log.Info().Msg("reopened the log files")
 }

@@ -1,0 +1,43 @@
+package worker
+
+import (
+	_ "embed"
+	"encoding/json"
+
+	"github.com/gowsgi/gowsgi/config"
+	"github.com/gowsgi/gowsgi/errorlog"
+	"github.com/rs/zerolog"
+)
+
+// Python's logging is set up in each worker's interpreter as Gunicorn
+// sets it up (pylogging.py), before the server hooks and the app load;
+// with --preload, in the zygote before the import.
+
+//go:embed pylogging.py
+var pyloggingSource string
+
+// loggingSettings is what pylogging.py's setup() reads.
+func loggingSettings(cfg *config.Config) string {
+	s := map[string]any{
+		"loglevel":       cfg.LogLevel,
+		"logconfig_json": cfg.LogConfigJSON,
+		"logconfig":      cfg.LogConfig,
+		"asgi":           cfg.WorkerClass == config.WorkerClassASGI,
+	}
+	if cfg.LogConfigDict != "" {
+		s["logconfig_dict"] = json.RawMessage(cfg.LogConfigDict)
+	}
+	b, err := json.Marshal(s)
+	if err != nil {
+		panic("worker: logging settings: " + err.Error()) // strings, a bool and a JSON object
+	}
+	return string(b)
+}
+
+// pythonLogSink writes what Python's logging sends to the error log
+// (gunicorn.error's handler), naming the logger.
+func pythonLogSink(log zerolog.Logger) func(level int, logger, text string) {
+	return func(level int, logger, text string) {
+		log.WithLevel(errorlog.PythonLevelNumber(level)).Str("logger", logger).Msg(text)
+	}
+}
