@@ -48,6 +48,10 @@ type flagIndex struct {
 	long  map[string]*setting // nil value: an unsupported Gunicorn flag
 	short map[string]*setting
 	names []string // sorted keys of long
+	// uvicornHost and uvicornPort are UVICORN_HOST and UVICORN_PORT,
+	// which stand for --host and --port where a source gives only the
+	// other (uvicornenv.go), as under Uvicorn.
+	uvicornHost, uvicornPort string
 }
 
 func newFlagIndex() *flagIndex {

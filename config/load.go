@@ -87,7 +87,8 @@ func (e *Error) Unwrap() error { return e.Err }
 // environment, read only through getenv. Precedence, lowest first:
 // defaults (some from PORT, WEB_CONCURRENCY, FORWARDED_ALLOW_IPS,
 // VIRTUAL_ENV), the config file (-c FILE, else ./gunicorn.conf.py or
-// ./gowsgi.toml when present), GUNICORN_CMD_ARGS, GOWSGI_CMD_ARGS, the command line. A
+// ./gowsgi.toml when present), Uvicorn's UVICORN_* variables,
+// GUNICORN_CMD_ARGS, GOWSGI_CMD_ARGS, the command line. A
 // repeatable flag (-b, -e) given in a later source replaces the earlier
 // list, as in Gunicorn. A MODULE:APP in *_CMD_ARGS counts when the
 // command line has none (Gunicorn ignores it there).
@@ -99,11 +100,15 @@ func (e *Error) Unwrap() error { return e.Err }
 // returns a nil Config. Errors are *Error.
 func Load(args []string, getenv func(string) string, stdout io.Writer) (*Config, Action, error) {
 	ix := newFlagIndex()
+	ix.uvicornHost, ix.uvicornPort = getenv("UVICORN_HOST"), getenv("UVICORN_PORT")
 	cmdline, action, err := parseSource(ix, args, "", stdout)
 	if err != nil || action == ActionHelp || action == ActionVersion {
 		return nil, action, err
 	}
-	sources := []*argSource{}
+	sources, err := uvicornEnvSources(ix, getenv, stdout) // uvicornenv.go
+	if err != nil {
+		return nil, action, err
+	}
 	for _, name := range []string{envGunicornArgs, envGowsgiArgs} {
 		src, envAction, err := parseEnvSource(ix, name, getenv(name), stdout)
 		if err != nil || envAction == ActionHelp || envAction == ActionVersion {
@@ -116,7 +121,7 @@ func Load(args []string, getenv func(string) string, stdout io.Writer) (*Config,
 	}
 	sources = append(sources, cmdline)
 
-	c := &Config{}
+	c := &Config{Notices: uvicornEnvNotices(getenv)}
 	if err := applyDefaults(c, getenv); err != nil {
 		return nil, action, err
 	}
@@ -212,7 +217,7 @@ func parseSource(ix *flagIndex, args []string, name string, stdout io.Writer) (*
 	if sc.uses, err = src.takeIgnored(sc.uses); err != nil {
 		return nil, ActionServe, &Error{Source: name, Err: err}
 	}
-	if sc.uses, err = src.takeUvicorn(sc.uses); err != nil { // uvicorn.go
+	if sc.uses, err = src.takeUvicorn(sc.uses, ix); err != nil { // uvicorn.go
 		return nil, ActionServe, &Error{Source: name, Err: err}
 	}
 	for _, u := range sc.uses {

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"cmp"
 	"fmt"
 	"net"
 	"strconv"
@@ -83,9 +84,10 @@ func refuseNoWebSockets(v any) string {
 }
 
 // takeUvicorn turns Uvicorn's --host, --port, --uds and --fd into one
-// --bind each address (Uvicorn's defaults: 127.0.0.1 and 8000), and
-// --access-log into --access-logfile -; it notes --factory.
-func (src *argSource) takeUvicorn(uses []flagUse) ([]flagUse, error) {
+// --bind each address (when only one of --host and --port is given, the
+// other is its UVICORN_ variable or Uvicorn's default: 127.0.0.1, 8000),
+// and --access-log into --access-logfile -; it notes --factory.
+func (src *argSource) takeUvicorn(uses []flagUse, ix *flagIndex) ([]flagUse, error) {
 	var host, port []string
 	kept := uses[:0:0]
 	for _, u := range uses {
@@ -114,7 +116,7 @@ func (src *argSource) takeUvicorn(uses []flagUse) ([]flagUse, error) {
 	if len(host) == 0 && len(port) == 0 {
 		return kept, nil
 	}
-	h, p := "127.0.0.1", "8000"
+	h, p := cmp.Or(ix.uvicornHost, "127.0.0.1"), cmp.Or(ix.uvicornPort, "8000")
 	if len(host) > 0 {
 		h = host[len(host)-1]
 	}
