@@ -174,11 +174,16 @@ func (ix *flagIndex) scanLong(arg string, rest []string) ([]flagUse, int, error)
 		return nil, 0, unsupportedFlagError(written, full)
 	}
 	if hasValue && !s.takesValue() {
-		b, err := parseBool(value)
+		b, err := s.parseString(value)
 		if err != nil {
 			return nil, 0, fmt.Errorf("%s: %w", written, err)
 		}
-		value = strconv.FormatBool(b)
+		value = fmt.Sprint(b)
+	}
+	if !hasValue && len(rest) > 0 && s.modes != nil {
+		if b, ok := s.modes[strings.ToLower(rest[0])]; ok { // --proxy-protocol v2
+			return []flagUse{{s: s, written: written, value: strconv.FormatBool(b)}}, 1, nil
+		}
 	}
 	if hasValue || !s.takesValue() {
 		return []flagUse{{s: s, written: written, value: value}}, 0, nil

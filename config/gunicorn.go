@@ -66,14 +66,66 @@ var ignored = []*setting{
 		notice: noDirtyNotice},
 	{name: "dirty_graceful_timeout", flags: []string{"dirty-graceful-timeout"}, kind: kindString,
 		help: "`SECONDS`", notice: noDirtyNotice},
+
+	// Settings whose Gunicorn default is what gowsgi does, written out in
+	// a config file (or a --print-config dump); other values are refused.
+	{name: "header_map", flags: []string{"header-map"}, kind: kindString, help: "`BEHAVIOUR`",
+		notice: "gowsgi drops header names with underscores, as \"drop\" does",
+		refuse: refuseHeaderMap},
+	{name: "forwarder_headers", flags: []string{"forwarder-headers"}, kind: kindString, help: "`HEADERS`",
+		notice: "gowsgi takes no WSGI variables from a proxy's headers (a SCRIPT_NAME header is dropped " +
+			"like any name with an underscore): set the mount point with --root-path",
+		refuse: onlyValues("gowsgi takes no WSGI variables from a proxy's headers; set the mount point with "+
+			"--root-path", "SCRIPT_NAME,PATH_INFO", "PATH_INFO,SCRIPT_NAME")},
+	{name: "logger_class", flags: []string{"logger-class"}, kind: kindString, help: "`STRING`",
+		notice: "gowsgi's logs are written in Go, as Gunicorn's own Logger writes them",
+		refuse: onlyValues("gowsgi's logs are written in Go; a Python logger class cannot replace them",
+			"gunicorn.glogging.Logger", "simple")},
+	{name: "syslog_addr", flags: []string{"log-syslog-to"}, kind: kindString, help: "`SYSLOG_ADDR`",
+		notice: noSyslogNotice},
+	{name: "syslog_prefix", flags: []string{"log-syslog-prefix"}, kind: kindString, help: "`SYSLOG_PREFIX`",
+		notice: noSyslogNotice},
+	{name: "syslog_facility", flags: []string{"log-syslog-facility"}, kind: kindString, help: "`SYSLOG_FACILITY`",
+		notice: noSyslogNotice},
+}
+
+// refuseHeaderMap refuses header_map values but "drop", and explains
+// Uvicorn's --header X:Y, which Gunicorn's argparse (and so gowsgi)
+// reads as --header-map.
+func refuseHeaderMap(v any) string {
+	if s, ok := v.(string); ok && strings.Contains(s, ":") {
+		return "Gunicorn reads --header as --header-map (its prefix); gowsgi adds no response headers of its " +
+			"own choosing: set them in the app (a middleware) or in the proxy in front"
+	}
+	return onlyValues(`gowsgi always drops header names with underscores (Gunicorn's "drop"); it cannot `+
+		`refuse the request or map them`, "drop")(v)
+}
+
+// onlyValues refuses every value but those given (compared without
+// case, spaces and, for lists, order), with why.
+func onlyValues(why string, values ...string) func(v any) string {
+	return func(v any) string {
+		s, ok := v.(string)
+		if !ok {
+			return why
+		}
+		canon := strings.ToLower(strings.ReplaceAll(s, " ", ""))
+		for _, ok := range values {
+			if canon == strings.ToLower(ok) {
+				return ""
+			}
+		}
+		return why
+	}
 }
 
 const (
 	controlSocketNotice = "gowsgi has no control socket for gunicornc: --admin-bind serves the workers' " +
 		"state (/status) and metrics, HUP reloads, TTIN and TTOU add and remove a worker, TERM stops"
-	noHTTP2Notice = "gowsgi has no HTTP/2 yet, so no HTTP/2 connection to limit"
-	noDirtyNotice = "gowsgi has no dirty arbiters (yet)"
-	dirtyRefused  = "gowsgi has no dirty arbiters (yet): the app's calls to its dirty apps would fail"
+	noHTTP2Notice  = "gowsgi has no HTTP/2 yet, so no HTTP/2 connection to limit"
+	noDirtyNotice  = "gowsgi has no dirty arbiters (yet)"
+	noSyslogNotice = "used with syslog only, which gowsgi does not support (journald collects stderr under systemd)"
+	dirtyRefused   = "gowsgi has no dirty arbiters (yet): the app's calls to its dirty apps would fail"
 )
 
 // refuseH2C refuses cleartext HTTP/2: a peer that opens with the HTTP/2
@@ -124,21 +176,16 @@ var unsupported = []struct {
 		reason: "run gowsgi in the foreground under a supervisor such as systemd"},
 	{names: []string{"ssl_context"},
 		reason: "the TLS context is built from --certfile, --keyfile, --ca-certs, --cert-reqs, --ssl-version and --ciphers (docs/tls.md)"},
-	{names: []string{"logger_class"}, flags: []string{"logger-class"},
-		reason: "gowsgi's logs are written in Go; a Python logger class cannot replace them"},
-	{names: []string{"syslog", "syslog_addr", "syslog_prefix", "syslog_facility"},
-		flags:  []string{"log-syslog", "log-syslog-to", "log-syslog-prefix", "log-syslog-facility"},
+	{names: []string{"syslog"}, flags: []string{"log-syslog"},
 		reason: "gowsgi logs to a file or stderr, not to syslog; under systemd, journald collects stderr"},
 	{names: []string{"paste", "raw_paste_global_conf"}, flags: []string{"paste", "paster", "paste-global"},
 		reason: "PasteDeploy is not supported; give the app as MODULE:APP"},
 	{names: []string{"spew"}, flags: []string{"spew"}, reason: "use a Python tracer in the app instead"},
 	{names: []string{"sendfile"}, flags: []string{"no-sendfile"}, reason: "gowsgi always sends wsgi.file_wrapper files with sendfile(2) (through TLS, read and encrypted in Go, docs/tls.md)"},
 	{names: []string{"strip_header_spaces", "tolerate_dangerous_framing", "permit_unconventional_http_method",
-		"permit_unconventional_http_version", "casefold_http_method", "header_map", "forwarder_headers",
-		"permit_obsolete_folding"},
+		"permit_unconventional_http_version", "casefold_http_method", "permit_obsolete_folding"},
 		flags: []string{"strip-header-spaces", "tolerate-dangerous-framing", "permit-unconventional-http-method",
-			"permit-unconventional-http-version", "casefold-http-method", "header-map", "forwarder-headers",
-			"permit-obsolete-folding"},
+			"permit-unconventional-http-version", "casefold-http-method", "permit-obsolete-folding"},
 		reason: "gowsgi's HTTP parser is always strict and has no switches to relax it"},
 }
 

@@ -70,7 +70,6 @@ func TestGunicorn26PythonConfig(t *testing.T) {
 		"gunicorn.conf.py:2: asgi_disconnect_grace_period is accepted and ignored: gowsgi does not cancel a " +
 			"request's task when its client goes, as Uvicorn does not: the app gets http.disconnect, its send() " +
 			"raises, and it ends in its own time (--request-timeout bounds it)",
-		"gunicorn.conf.py:3: dirty_apps is accepted and ignored: " + noDirtyNotice,
 		"gunicorn.conf.py:4: dirty_workers is accepted and ignored: " + noDirtyNotice,
 		"gunicorn.conf.py:5: http2_max_frame_size is accepted and ignored: " + noHTTP2Notice,
 		"gunicorn.conf.py:6: on_dirty_starting is a dirty arbiter hook, never called: " + noDirtyNotice,

@@ -55,6 +55,14 @@ type setting struct {
 	// secret: --print-config writes the value as a comment saying it is
 	// set, never the value itself.
 	secret bool
+	// intOK: a kindString setting that takes a whole number from a config
+	// file as its decimal text, as Gunicorn takes user = 1000 and
+	// ssl_version = ssl.PROTOCOL_TLSv1_2.
+	intOK bool
+	// modes: a kindBool setting that also takes these words, each meaning
+	// true or false (Gunicorn 26's proxy_protocol = "v2"); on the command
+	// line the flag takes one as its optional value (--proxy-protocol v2).
+	modes map[string]bool
 }
 
 // takesValue reports whether the flag consumes an argument.
@@ -98,6 +106,9 @@ func (s *setting) parseString(v string) (any, error) {
 	case kindMask:
 		return parseMask(v)
 	case kindBool:
+		if b, ok := s.modes[strings.ToLower(strings.TrimSpace(v))]; ok {
+			return b, nil
+		}
 		return parseBool(v)
 	case kindSeconds:
 		return parseSeconds(v)
@@ -122,6 +133,9 @@ func (s *setting) parseTOML(v any) (any, error) {
 		if str, ok := v.(string); ok {
 			return str, nil
 		}
+		if n, ok := v.(int64); ok && s.intOK {
+			return strconv.FormatInt(n, 10), nil
+		}
 		return nil, wrongType("a string", v)
 	case kindInt:
 		if n, ok := v.(int64); ok && int64(int(n)) == n {
@@ -138,6 +152,9 @@ func (s *setting) parseTOML(v any) (any, error) {
 	case kindBool:
 		if b, ok := v.(bool); ok {
 			return b, nil
+		}
+		if str, ok := v.(string); ok && s.modes != nil {
+			return s.parseString(str)
 		}
 		return nil, wrongType("true or false", v)
 	case kindSeconds:

@@ -188,10 +188,10 @@ func decodePyName(c *Config, where string, n pyName) error {
 		}
 		return err
 	}
-	if !n.Callable && (n.Value == nil || n.Value == false) {
+	if !n.Callable && pyUnset(n.Value) {
 		// Gunicorn's default for the settings below (daemon = False,
-		// tmp_upload_dir = None in Gunicorn's example config): nothing
-		// asked of gowsgi.
+		// tmp_upload_dir = None in Gunicorn's example config,
+		// raw_paste_global_conf = []): nothing asked of gowsgi.
 		if unsupportedName(n.Name) || ignoredName(n.Name) {
 			return nil
 		}
@@ -235,6 +235,24 @@ func decodePyName(c *Config, where string, n pyName) error {
 	return nil
 }
 
+// pyUnset reports whether a config file's value asks for nothing: None,
+// False, "", an empty list or dict.
+func pyUnset(v any) bool {
+	switch v := v.(type) {
+	case nil:
+		return true
+	case bool:
+		return !v
+	case string:
+		return strings.TrimSpace(v) == ""
+	case []any:
+		return len(v) == 0
+	case map[string]any:
+		return len(v) == 0
+	}
+	return false
+}
+
 func hasLower(s string) bool {
 	for _, r := range s {
 		if unicode.IsLower(r) {
@@ -263,6 +281,10 @@ func (s *setting) parsePython(v any) (any, error) {
 			return strings.TrimSpace(v), nil
 		case nil:
 			return "", nil
+		case json.Number:
+			if _, err := v.Int64(); err == nil && s.intOK {
+				return string(v), nil
+			}
 		}
 		return nil, wrongPyType("a str", v)
 	case kindInt, kindInt64, kindMask:

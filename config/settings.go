@@ -208,13 +208,13 @@ var requestSettings = []*setting{
 		field: func(c *Config) any { return &c.Pidfile },
 	},
 	{
-		name: "user", flags: []string{"user"}, short: "u", kind: kindString, def: "",
+		name: "user", flags: []string{"user"}, short: "u", kind: kindString, def: "", intOK: true,
 		help:      "run workers as `USER` (name or uid)",
 		normalize: validateUser,
 		field:     func(c *Config) any { return &c.User },
 	},
 	{
-		name: "group", flags: []string{"group"}, short: "g", kind: kindString, def: "",
+		name: "group", flags: []string{"group"}, short: "g", kind: kindString, def: "", intOK: true,
 		help:      "run workers as `GROUP` (name or gid)",
 		normalize: validateGroup,
 		field:     func(c *Config) any { return &c.Group },
@@ -305,7 +305,9 @@ var requestSettings = []*setting{
 	},
 	{
 		name: "proxy_protocol", flags: []string{"proxy-protocol"}, kind: kindBool, def: "false",
-		help:  "accept the PROXY protocol header from trusted proxies",
+		// Gunicorn 26's modes; gowsgi reads version 1 and 2 headers alike.
+		modes: map[string]bool{"off": false, "none": false, "0": false, "auto": true, "v1": true, "v2": true, "1": true},
+		help:  "accept the PROXY protocol header (version 1 or 2) from trusted proxies",
 		field: func(c *Config) any { return &c.ProxyProtocol },
 	},
 	{

@@ -323,7 +323,7 @@ var tlsSettings = []*setting{
 		field:     func(c *Config) any { return &c.CertReqs },
 	},
 	{
-		name: "ssl_version", flags: []string{"ssl-version"}, kind: kindString, def: "TLS_SERVER",
+		name: "ssl_version", flags: []string{"ssl-version"}, kind: kindString, def: "TLS_SERVER", intOK: true,
 		help:      "the oldest TLS `VERSION` accepted: TLSv1_2 (also TLS, TLS_SERVER, SSLv23) or TLSv1_3",
 		normalize: normalizeSSLVersion,
 		field:     func(c *Config) any { return &c.SSLVersion },

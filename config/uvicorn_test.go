@@ -61,7 +61,8 @@ func TestUvicornFlagsNoticedOrRefused(t *testing.T) {
 	}{
 		{[]string{"--ws", "none"}, "--ws none: gowsgi cannot turn WebSockets off"},
 		{[]string{"--env-file", ".env"}, "--env-file .env: gowsgi does not read .env files"},
-		{[]string{"--header", "X-A:b"}, "--header-map: Gunicorn's"}, // --header is Gunicorn's --header-map, abbreviated
+		// --header is Gunicorn's --header-map, abbreviated
+		{[]string{"--header", "X-A:b"}, "--header-map X-A:b: Gunicorn reads --header as --header-map"},
 		{[]string{"--port", "http"}, "--port http: want a port number"},
 		{[]string{"--fd", "x"}, "--fd x: want a file descriptor number"},
 		{[]string{"--factory", "main"}, "--factory: app \"main\" names no factory"},

@@ -188,3 +188,19 @@ func TestGunicornFlagsAcceptedAndIgnored(t *testing.T) {
 		}
 	}
 }
+
+// TestGunicornDefaultsWrittenOut: a gunicorn.conf.py that writes out
+// every setting of Gunicorn 26.2.2 at its default, as configs copied
+// from --print-config or the docs do (user = os.geteuid(), ssl_version
+// = ssl.PROTOCOL_TLS, proxy_protocol = "off", header_map = "drop",
+// logger_class, syslog_addr, ...), starts and serves.
+func TestGunicornDefaultsWrittenOut(t *testing.T) {
+	conf, err := filepath.Abs("testdata/gunicorn/defaults26.conf.py")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := start(t, serverOpts{args: []string{"-c", conf, "basic:hello"}})
+	if code, _ := s.get("/"); code != 200 {
+		t.Fatalf("GET /: %d", code)
+	}
+}

@@ -1,0 +1,84 @@
+package config
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+)
+
+// Values Gunicorn accepts that gowsgi once refused: Gunicorn's defaults
+// written out, and the types Gunicorn's validators take.
+func TestGunicornValuesAccepted(t *testing.T) {
+	c, err := loadWithReport(t, `{"names": [
+		{"name": "user", "line": 1, "value": 0},
+		{"name": "group", "line": 2, "value": 0},
+		{"name": "ssl_version", "line": 3, "value": 2},
+		{"name": "proxy_protocol", "line": 4, "value": "v2"},
+		{"name": "header_map", "line": 5, "value": "drop"},
+		{"name": "forwarder_headers", "line": 6, "value": "SCRIPT_NAME, PATH_INFO"},
+		{"name": "logger_class", "line": 7, "value": "gunicorn.glogging.Logger"},
+		{"name": "syslog_addr", "line": 8, "value": "udp://localhost:514"},
+		{"name": "raw_paste_global_conf", "line": 9, "value": []},
+		{"name": "paste", "line": 10, "value": null}
+	]}`, "a:b")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.User != "0" || c.Group != "0" || c.SSLVersion != SSLVersionTLS12 || !c.ProxyProtocol {
+		t.Errorf("user %q group %q ssl_version %q proxy_protocol %v; want 0, 0, %s, true",
+			c.User, c.Group, c.SSLVersion, c.ProxyProtocol, SSLVersionTLS12)
+	}
+	var noticed []string
+	for _, n := range c.Notices {
+		name, _, _ := strings.Cut(strings.TrimPrefix(n, "gunicorn.conf.py:"), " is accepted")
+		noticed = append(noticed, name)
+	}
+	if got := strings.Join(noticed, " "); got != "5: header_map 6: forwarder_headers 7: logger_class 8: syslog_addr" {
+		t.Errorf("noticed %q", got)
+	}
+}
+
+func TestGunicornValuesRefused(t *testing.T) {
+	for value, want := range map[string]string{
+		`{"name": "header_map", "value": "refuse"}`:           "header_map: gowsgi always drops header names with underscores",
+		`{"name": "forwarder_headers", "value": "*"}`:         "forwarder_headers: gowsgi takes no WSGI variables from a proxy's headers",
+		`{"name": "logger_class", "value": "app.JSONLogger"}`: "logger_class: gowsgi's logs are written in Go",
+		`{"name": "syslog", "value": true}`:                   "syslog: Gunicorn's setting is not supported by gowsgi",
+		`{"name": "proxy_protocol", "value": "v3"}`:           `proxy_protocol: "v3" is not true or false`,
+		`{"name": "user", "value": 1.5}`:                      "user: want a str, got float 1.5",
+	} {
+		_, err := loadWithReport(t, `{"names": [`+value+`]}`, "a:b")
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: error %v; want %q", value, err, want)
+		}
+	}
+}
+
+// Gunicorn 26's --proxy-protocol takes an optional mode.
+func TestProxyProtocolModes(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want bool
+	}{
+		{[]string{"--proxy-protocol", "a:b"}, true},
+		{[]string{"a:b", "--proxy-protocol"}, true},
+		{[]string{"--proxy-protocol", "v1", "a:b"}, true},
+		{[]string{"--proxy-protocol", "off", "a:b"}, false},
+		{[]string{"--proxy-protocol=auto", "a:b"}, true},
+		{[]string{"--proxy-protocol=off", "a:b"}, false},
+	} {
+		inTempDir(t, "")
+		c, _, err := Load(tc.args, env(nil), &bytes.Buffer{})
+		if err != nil || c.ProxyProtocol != tc.want || c.App != "a:b" {
+			t.Errorf("%q: proxy_protocol %v app %q err %v; want %v", tc.args, c.ProxyProtocol, c.App, err, tc.want)
+		}
+	}
+}
+
+func TestWholeNumbersForStringSettingsInTOML(t *testing.T) {
+	inTempDir(t, "wsgi_app = \"a:b\"\nuser = 0\ngroup = 0\n")
+	c, _, err := Load(nil, env(nil), &bytes.Buffer{})
+	if err != nil || c.User != "0" || c.Group != "0" {
+		t.Fatalf("user %q group %q err %v; want 0 0", c.User, c.Group, err)
+	}
+}
