@@ -73,10 +73,10 @@ var ignored = []*setting{
 		notice: "gowsgi drops header names with underscores, as \"drop\" does",
 		refuse: refuseHeaderMap},
 	{name: "forwarder_headers", flags: []string{"forwarder-headers"}, kind: kindString, help: "`HEADERS`",
-		notice: "gowsgi takes no WSGI variables from a proxy's headers (a SCRIPT_NAME header is dropped " +
-			"like any name with an underscore): set the mount point with --root-path",
-		refuse: onlyValues("gowsgi takes no WSGI variables from a proxy's headers; set the mount point with "+
-			"--root-path", "SCRIPT_NAME,PATH_INFO", "PATH_INFO,SCRIPT_NAME")},
+		notice: "gowsgi takes SCRIPT_NAME and PATH_INFO headers from --forwarded-allow-ips peers, " +
+			"Gunicorn's default, and no others",
+		refuse: onlyValues("gowsgi takes SCRIPT_NAME and PATH_INFO headers from --forwarded-allow-ips peers "+
+			"(Gunicorn's default) and no others", "SCRIPT_NAME,PATH_INFO", "PATH_INFO,SCRIPT_NAME")},
 	{name: "logger_class", flags: []string{"logger-class"}, kind: kindString, help: "`STRING`",
 		notice: "gowsgi's logs are written in Go, as Gunicorn's own Logger writes them",
 		refuse: onlyValues("gowsgi's logs are written in Go; a Python logger class cannot replace them",

@@ -41,7 +41,7 @@ func TestGunicornValuesAccepted(t *testing.T) {
 func TestGunicornValuesRefused(t *testing.T) {
 	for value, want := range map[string]string{
 		`{"name": "header_map", "value": "refuse"}`:           "header_map: gowsgi always drops header names with underscores",
-		`{"name": "forwarder_headers", "value": "*"}`:         "forwarder_headers: gowsgi takes no WSGI variables from a proxy's headers",
+		`{"name": "forwarder_headers", "value": "*"}`:         "forwarder_headers: gowsgi takes SCRIPT_NAME and PATH_INFO headers from --forwarded-allow-ips peers",
 		`{"name": "logger_class", "value": "app.JSONLogger"}`: "logger_class: gowsgi's logs are written in Go",
 		`{"name": "syslog", "value": true}`:                   "syslog: Gunicorn's setting is not supported by gowsgi",
 		`{"name": "proxy_protocol", "value": "v3"}`:           `proxy_protocol: "v3" is not true or false`,

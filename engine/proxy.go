@@ -64,6 +64,7 @@ func (c *conn) chooseScheme() bool {
 	if !c.forwardedTrusted() {
 		return true
 	}
+	c.info.Forwarder = true // its SCRIPT_NAME header too (wsgi.Conn)
 	scheme, err := wsgi.ForwardedScheme(c.req.Headers)
 	if err != nil {
 		c.srv.log.Info().Str("remote", c.info.RemoteAddr).Msg("contradictory scheme headers")

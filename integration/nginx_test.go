@@ -93,6 +93,25 @@ func TestNginxMountedUnderPrefix(t *testing.T) {
 		"RAW_URI": "/app/environ?x=1"})
 }
 
+// TestNginxScriptNameHeader: location /shop/ names the mount point in a
+// SCRIPT_NAME header, as Gunicorn's FAQ does; gowsgi takes it from a
+// trusted proxy only.
+func TestNginxScriptNameHeader(t *testing.T) {
+	s := start(t, serverOpts{args: []string{"deploy:app"}})
+	n := startNginxHTTP(t, s.addr)
+	env := getEnviron(t, http.DefaultClient, n.url("/shop/environ?x=1"), nil)
+	checkEnviron(t, env, map[string]string{"SCRIPT_NAME": "/shop", "PATH_INFO": "/environ", "HTTP_SCRIPT_NAME": "/shop"})
+
+	// A client's own SCRIPT_NAME header (nginx drops it, having
+	// underscores_in_headers off) is dropped by gowsgi too.
+	untrusted := start(t, serverOpts{args: []string{"--forwarded-allow-ips", "192.0.2.1", "deploy:app"}})
+	env = getEnviron(t, http.DefaultClient, untrusted.url("/environ"), http.Header{"SCRIPT_NAME": {"/environ"}})
+	checkEnviron(t, env, map[string]string{"SCRIPT_NAME": "", "PATH_INFO": "/environ"})
+	if _, ok := env["HTTP_SCRIPT_NAME"]; ok {
+		t.Errorf("HTTP_SCRIPT_NAME from an untrusted peer: %q", env["HTTP_SCRIPT_NAME"])
+	}
+}
+
 // nginxHTTP is nginx running the HTTP example, with a client for its
 // TLS port.
 type nginxHTTP struct {

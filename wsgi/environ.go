@@ -69,6 +69,12 @@ type Conn struct {
 	// ScriptName is the mount point (the server's SCRIPT_NAME variable),
 	// without a trailing slash; "" at the root.
 	ScriptName string
+	// Forwarder: the peer is a trusted proxy (--forwarded-allow-ips). As
+	// Gunicorn's default forwarder_headers let it, its SCRIPT_NAME and
+	// PATH_INFO headers reach the environ (HTTP_SCRIPT_NAME,
+	// HTTP_PATH_INFO), and a SCRIPT_NAME header is the request's mount
+	// point instead of ScriptName.
+	Forwarder bool
 	// Vars are more CGI variables of the connection, added to every
 	// request's environ as they are: on a TLS connection HTTPS,
 	// SSL_PROTOCOL and the client certificate's SSL_CLIENT_* (mod_ssl's
@@ -128,7 +134,13 @@ func (e *Environ) addPair(key, value string) {
 func (e *Environ) Build(req *httpparse.Request, c *Conn, bodyLen int64) {
 	e.buf = e.buf[:0]
 	e.addID(idMethod, req.Method)
-	e.buildPath(req.Path, c.ScriptName)
+	scriptName := c.ScriptName
+	if c.Forwarder {
+		if v := lastHeader(req.Headers, "script_name"); v != nil {
+			scriptName = MountPoint(string(v))
+		}
+	}
+	e.buildPath(req.Path, scriptName)
 	e.addID(idQueryString, req.Query)
 	e.addID(idRawURI, req.Target)
 	if req.Minor == 0 {
@@ -154,7 +166,24 @@ func (e *Environ) Build(req *httpparse.Request, c *Conn, bodyLen int64) {
 	case req.HasContentLength:
 		e.addID(idContentLength, strconv.AppendInt(e.name[:0], req.ContentLength, 10))
 	}
-	e.buildHeaders(req.Headers)
+	e.buildHeaders(req.Headers, c.Forwarder)
+}
+
+// lastHeader is the value of the last field named name, or nil.
+func lastHeader(hs []httpparse.Header, name string) []byte {
+	var v []byte
+	for i := range hs {
+		if equalFold(hs[i].Name, []byte(name)) {
+			v = hs[i].Value
+		}
+	}
+	return v
+}
+
+// forwarderHeader reports whether name is one of the headers with an
+// underscore that a trusted proxy may send (Conn.Forwarder).
+func forwarderHeader(name []byte) bool {
+	return equalFold(name, []byte("script_name")) || equalFold(name, []byte("path_info"))
 }
 
 // buildPath sets SCRIPT_NAME and PATH_INFO: the path percent-decoded to
@@ -240,13 +269,15 @@ func splitHostPort(host []byte) (name, port []byte) {
 // buildHeaders adds HTTP_* keys. Content-Type and Content-Length are
 // CONTENT_TYPE/CONTENT_LENGTH only. Names with anything but letters,
 // digits and '-' are dropped: "X_Auth_User" would otherwise alias
-// "X-Auth-User" (Gunicorn's header_map "drop"). Repeated fields are
-// joined with ", " (RFC 9110 §5.3), except Cookie, whose pairs are
-// joined with "; " (RFC 6265 §5.4; HTTP/2 proxies split it into fields).
-func (e *Environ) buildHeaders(hs []httpparse.Header) {
+// "X-Auth-User" (Gunicorn's header_map "drop"), but for a trusted
+// proxy's forwarder headers. Repeated fields are joined with ", " (RFC
+// 9110 §5.3), except Cookie, whose pairs are joined with "; " (RFC 6265
+// §5.4; HTTP/2 proxies split it into fields).
+func (e *Environ) buildHeaders(hs []httpparse.Header, forwarder bool) {
 	for i := range hs {
 		h := &hs[i]
-		if !httpparse.EnvironSafeName(h.Name) || isContentHeader(h.Name) || seenBefore(hs[:i], h.Name) {
+		safe := httpparse.EnvironSafeName(h.Name) || forwarder && forwarderHeader(h.Name)
+		if !safe || isContentHeader(h.Name) || seenBefore(hs[:i], h.Name) {
 			continue
 		}
 		key := append(e.name[:0], "HTTP_"...)

@@ -101,6 +101,19 @@ func TestEnvironMapping(t *testing.T) {
 		conn: Conn{ScriptName: "/app", Scheme: "http"}, bodyLen: -1,
 		want: map[string]string{"PATH_INFO": "/apple"},
 	}, {
+		name: "a trusted proxy's SCRIPT_NAME header is the mount point",
+		raw:  "GET /shop/cart HTTP/1.1\r\nHost: h\r\nSCRIPT_NAME: /x\r\nScript_Name: /shop/\r\nPATH_INFO: /p\r\nX_Other: 1\r\n\r\n",
+		conn: Conn{ScriptName: "/app", Scheme: "http", Forwarder: true}, bodyLen: -1,
+		want: map[string]string{"SCRIPT_NAME": "/shop", "PATH_INFO": "/cart", "HTTP_SCRIPT_NAME": "/x, /shop/",
+			"HTTP_PATH_INFO": "/p"},
+		absent: []string{"HTTP_X_OTHER"},
+	}, {
+		name: "anyone else's SCRIPT_NAME header is dropped",
+		raw:  "GET /app/cart HTTP/1.1\r\nHost: h\r\nSCRIPT_NAME: /shop\r\nPATH_INFO: /p\r\n\r\n",
+		conn: Conn{ScriptName: "/app", Scheme: "http"}, bodyLen: -1,
+		want:   map[string]string{"SCRIPT_NAME": "/app", "PATH_INFO": "/cart"},
+		absent: []string{"HTTP_SCRIPT_NAME", "HTTP_PATH_INFO"},
+	}, {
 		name: "non-ASCII percent-decoded bytes kept as latin-1",
 		raw:  "GET /caf%C3%A9/%ff HTTP/1.0\r\n\r\n",
 		conn: testConn, bodyLen: -1,
