@@ -235,3 +235,30 @@ func TestBadLogConfigStopsTheServer(t *testing.T) {
 		t.Errorf("missing --log-config file: exit %d, stderr %q; want 2 and one line naming it", code, stderr)
 	}
 }
+
+// TestMasterHooksLogThroughPythonLogging: the master's hooks run in the
+// hook host, whose Python logging is set up as a worker's: gunicorn.error
+// writes into the error log, and logconfig_dict configures the rest.
+func TestMasterHooksLogThroughPythonLogging(t *testing.T) {
+	dir := t.TempDir()
+	logPath := filepath.Join(dir, "app.log")
+	conf := filepath.Join(dir, "gunicorn.conf.py")
+	hooks := `
+import logging
+
+def when_ready(server):
+    logging.getLogger("gunicorn.error").info("ready, says the hook")
+    logging.getLogger("myhooks").info("configured by logconfig_dict")
+`
+	if err := os.WriteFile(conf, []byte("logconfig_dict = "+logConfigDict(logPath)+"\n"+hooks), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s := start(t, serverOpts{args: []string{"-c", conf, "pylog:app"}})
+	if l := waitForPyLog(s, "gunicorn.error", "ready, says the hook"); l.str("role") != "master" || l.str("level") != "info" {
+		t.Errorf("the hook's record: %v", l)
+	}
+	s.waitFor(func() bool {
+		data, _ := os.ReadFile(logPath)
+		return strings.Contains(string(data), "PYLOG myhooks INFO configured by logconfig_dict\n")
+	})
+}

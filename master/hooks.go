@@ -76,8 +76,11 @@ type hookReply struct {
 	Ready []string `json:"ready"` // first line: the hooks the file defines
 	Log   string   `json:"log"`   // a line a hook logged: its level
 	Text  string   `json:"text"`
-	Done  string   `json:"done"`  // the hook that finished
-	Error string   `json:"error"` // its traceback, or why the file failed to load
+	// Logger names the Python logger of a record Python's logging wrote
+	// (through gunicorn.error's handler), "" for server.log.
+	Logger string `json:"logger"`
+	Done   string `json:"done"`  // the hook that finished
+	Error  string `json:"error"` // its traceback, or why the file failed to load
 }
 
 // startHookHost starts the hook host for cfg, or returns nil when cfg
@@ -167,7 +170,11 @@ func (h *hookHost) read() (*hookReply, error) {
 		if r.Log == "" {
 			return &r, nil
 		}
-		h.log.WithLevel(errorlog.PythonLevel(r.Log)).Msg(r.Text)
+		ev := h.log.WithLevel(errorlog.PythonLevel(r.Log))
+		if r.Logger != "" {
+			ev = ev.Str("logger", r.Logger)
+		}
+		ev.Msg(r.Text)
 	}
 }
 

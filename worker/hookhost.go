@@ -1,6 +1,7 @@
 package worker
 
 import (
+	"encoding/base64"
 	"fmt"
 	"os"
 )
@@ -16,5 +17,17 @@ func RunHookHost(args []string) int {
 		return 2
 	}
 	exe, _ := os.Executable()
-	return runScript("hook host", args[0], hooksSource+"\nsys.exit(host_main())\n", []string{exe})
+	return runScript("hook host", args[0], hostLoggingModule()+hooksSource+"\nsys.exit(host_main())\n", []string{exe})
+}
+
+// hostLoggingModule is Python that makes pylogging.py the module
+// _gowsgi_logging of the hook host, whose host_main sets up Python's
+// logging with it as a worker does: the master's hooks log as
+// Gunicorn's master's do. The source travels in base64, which any
+// Python string literal holds.
+func hostLoggingModule() string {
+	return "import base64 as _b64, sys as _sys, types as _types\n" +
+		"_sys.modules['_gowsgi_logging'] = _types.ModuleType('_gowsgi_logging')\n" +
+		"exec(_b64.b64decode('" + base64.StdEncoding.EncodeToString([]byte(pyloggingSource)) + "').decode(), " +
+		"_sys.modules['_gowsgi_logging'].__dict__)\n"
 }

@@ -333,6 +333,24 @@ def host_call(name, a):
     return h(server)
 
 
+def _setup_host_logging(settings, send):
+    """Python's logging in the hook host, as in a worker (pylogging.py,
+    run by the host's script as _gowsgi_logging): Gunicorn's master sets
+    it up before its first hook."""
+    mod = sys.modules.get("_gowsgi_logging")
+    if mod is None:
+        return
+    if isinstance(settings, str):
+        settings = json.loads(settings)
+    s = {k: settings.get(k) for k in ("loglevel", "logconfig_dict", "logconfig_json", "logconfig")}
+    s["asgi"] = settings.get("worker_class") == "asgi"
+
+    def emit(levelno, name, text):
+        level = next((LEVELS[n] for n in (50, 40, 30, 20) if levelno >= n), "debug")
+        send({"log": level, "text": text, "logger": name})
+    mod.setup(json.dumps(s), emit)
+
+
 def host_main():
     """The hook host: fd 3 brings one JSON request per line from the
     master, fd 4 takes log lines and one reply per request."""
@@ -353,6 +371,7 @@ def host_main():
     first = json.loads(rd.readline())
     try:
         names = load(first["spec"], first["settings"], lambda lvl, text: send({"log": lvl, "text": text}))
+        _setup_host_logging(first["settings"], send)
     except BaseException:
         send({"error": traceback.format_exc()})
         return 1
