@@ -78,6 +78,13 @@ var asgiSettings = []*setting{
 		field:     func(c *Config) any { return &c.RootPath },
 	},
 	{
+		// Uvicorn's, on by default there too (--no-proxy-headers: uvicorn.go).
+		name: "proxy_headers", flags: []string{"proxy-headers"}, kind: kindBool, def: "true",
+		help: "with --worker-class asgi, take the scope's client from the X-Forwarded-For header of a " +
+			"--forwarded-allow-ips peer, as Uvicorn does (--no-proxy-headers: the peer's own address)",
+		field: func(c *Config) any { return &c.ProxyHeaders },
+	},
+	{
 		name: "ws_max_size", flags: []string{"ws-max-size"}, kind: kindInt, def: "16777216",
 		help:      "with --worker-class asgi, refuse WebSocket messages over `BYTES` (close 1009)",
 		normalize: intRange(1, 1<<30),

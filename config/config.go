@@ -52,6 +52,9 @@ type Config struct {
 	// RootPath is --root-path: the mount point, "" for the SCRIPT_NAME
 	// environment variable's.
 	RootPath string `json:"root_path"`
+	// ProxyHeaders is Uvicorn's --proxy-headers: an ASGI scope's client
+	// is what a --forwarded-allow-ips peer's X-Forwarded-For names.
+	ProxyHeaders bool `json:"proxy_headers"`
 	// WebSocket limits of the ASGI worker, Uvicorn's --ws-max-size,
 	// --ws-ping-interval and --ws-ping-timeout (0 interval: no pings).
 	WSMaxSize      int           `json:"ws_max_size"`

@@ -93,6 +93,7 @@ func ExampleConfig_WriteTOML() {
 	// asgi_loop = "auto"
 	// asgi_lifespan = "auto"
 	// root_path = ""
+	// proxy_headers = true
 	// ws_max_size = 16777216
 	// ws_ping_interval = 20
 	// ws_ping_timeout = 20

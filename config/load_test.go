@@ -78,6 +78,7 @@ func TestLoadDefaults(t *testing.T) {
 		PlainBind:             []string{},
 		SuppressRaggedEOFs:    true,
 		RequestIDHeader:       "X-Request-ID",
+		ProxyHeaders:          true,
 	}
 	if action != ActionServe {
 		t.Errorf("action = %v, want ActionServe", action)

@@ -26,6 +26,7 @@ var uvicornFlags = []*setting{
 	{name: "uvicorn_fd", flags: []string{"fd"}, kind: kindString, help: "`FD`"},
 	{name: "uvicorn_factory", flags: []string{"factory"}, kind: kindBool},
 	{name: "uvicorn_access_log", flags: []string{"access-log"}, kind: kindBool},
+	{name: "uvicorn_no_proxy_headers", flags: []string{"no-proxy-headers"}, kind: kindBool},
 }
 
 // uvicornIgnored are Uvicorn flags accepted with a notice, as the
@@ -33,9 +34,6 @@ var uvicornFlags = []*setting{
 var uvicornIgnored = []*setting{
 	{name: "uvicorn_no_access_log", flags: []string{"no-access-log"}, kind: kindBool,
 		notice: "gowsgi writes no access log unless --access-logfile asks for one"},
-	{name: "uvicorn_proxy_headers", flags: []string{"proxy-headers", "no-proxy-headers"}, kind: kindBool,
-		notice: "gowsgi trusts X-Forwarded-Proto and its kin from --forwarded-allow-ips (default 127.0.0.1,::1) " +
-			"and from no one else"},
 	{name: "uvicorn_http", flags: []string{"http"}, kind: kindString, help: "`IMPL`",
 		notice: "gowsgi always parses HTTP with its own strict parser, written in Go"},
 	{name: "uvicorn_ws", flags: []string{"ws"}, kind: kindString, help: "`IMPL`",
@@ -86,7 +84,8 @@ func refuseNoWebSockets(v any) string {
 // takeUvicorn turns Uvicorn's --host, --port, --uds and --fd into one
 // --bind each address (when only one of --host and --port is given, the
 // other is its UVICORN_ variable or Uvicorn's default: 127.0.0.1, 8000),
-// and --access-log into --access-logfile -; it notes --factory.
+// --access-log into --access-logfile - and --no-proxy-headers into
+// --proxy-headers=false; it notes --factory.
 func (src *argSource) takeUvicorn(uses []flagUse, ix *flagIndex) ([]flagUse, error) {
 	var host, port []string
 	kept := uses[:0:0]
@@ -109,6 +108,9 @@ func (src *argSource) takeUvicorn(uses []flagUse, ix *flagIndex) ([]flagUse, err
 			if u.value != "false" {
 				kept = append(kept, flagUse{s: settingNamed("accesslog"), written: u.written, value: "-"})
 			}
+		case "uvicorn_no_proxy_headers":
+			no := u.value != "false"
+			kept = append(kept, flagUse{s: settingNamed("proxy_headers"), written: u.written, value: strconv.FormatBool(!no)})
 		default:
 			kept = append(kept, u)
 		}

@@ -30,6 +30,10 @@ func TestUvicornCommandLine(t *testing.T) {
 			func(c *Config) bool {
 				return c.AccessLog == "-" && slices.Equal(c.PythonPath, []string{"src"}) && c.LogLevel == "debug"
 			}},
+		// Uvicorn's proxy headers, on by default as there.
+		{[]string{"--no-proxy-headers"}, func(c *Config) bool { return !c.ProxyHeaders }},
+		{[]string{"--proxy-headers"}, func(c *Config) bool { return c.ProxyHeaders }},
+		{[]string{"--no-proxy-headers", "--proxy-headers"}, func(c *Config) bool { return c.ProxyHeaders }},
 		// Gunicorn's abbreviations mean what they mean to Gunicorn.
 		{[]string{"--time", "30"}, func(c *Config) bool { return c.Timeout == 30*time.Second && c.KeepAlive == 2*time.Second }},
 	} {
@@ -44,12 +48,12 @@ func TestUvicornCommandLine(t *testing.T) {
 
 func TestUvicornFlagsNoticedOrRefused(t *testing.T) {
 	inTempDir(t, "")
-	c, _, err := Load([]string{"--no-access-log", "--proxy-headers", "--http", "httptools", "--ws", "websockets",
+	c, _, err := Load([]string{"--no-access-log", "--http", "httptools", "--ws", "websockets",
 		"--limit-concurrency", "500", "a:b"}, env(nil), &bytes.Buffer{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	for i, prefix := range []string{"--no-access-log is accepted and ignored: ", "--proxy-headers is accepted and ignored: ",
+	for i, prefix := range []string{"--no-access-log is accepted and ignored: ",
 		"--http is accepted and ignored: ", "--ws is accepted and ignored: ", "--limit-concurrency is accepted and ignored: "} {
 		if i >= len(c.Notices) || !strings.HasPrefix(c.Notices[i], prefix) {
 			t.Errorf("notices %q; want [%d] to begin %q", c.Notices, i, prefix)

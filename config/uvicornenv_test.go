@@ -65,7 +65,7 @@ func TestUvicornVariables(t *testing.T) {
 
 func TestUvicornVariablesAreNoticed(t *testing.T) {
 	c, err := loadUvicornEnv(t, map[string]string{"UVICORN_HOST": "0.0.0.0", "UVICORN_APP": "main:app",
-		"UVICORN_LOOP": "uvloop", "UVICORN_RELOAD_DIRS": "src", "UVICORN_PROXY_HEADERS": "true"})
+		"UVICORN_LOOP": "uvloop", "UVICORN_RELOAD_DIRS": "src", "UVICORN_PROXY_HEADERS": "true", "UVICORN_HTTP": "h11"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -80,12 +80,12 @@ func TestUvicornVariablesAreNoticed(t *testing.T) {
 		}
 	}
 	if !slices.ContainsFunc(c.Notices, func(n string) bool {
-		return strings.HasPrefix(n, "UVICORN_PROXY_HEADERS: --proxy-headers is accepted and ignored: ")
+		return strings.HasPrefix(n, "UVICORN_HTTP: --http is accepted and ignored: ")
 	}) {
 		t.Errorf("the ignored flag's notice does not name its variable: %q", c.Notices)
 	}
-	if c.ASGILoop != "uvloop" {
-		t.Errorf("asgi_loop %q, want uvloop", c.ASGILoop)
+	if c.ASGILoop != "uvloop" || !c.ProxyHeaders {
+		t.Errorf("asgi_loop %q proxy_headers %v, want uvloop, true", c.ASGILoop, c.ProxyHeaders)
 	}
 }
 

@@ -28,6 +28,9 @@ type asgiApp struct {
 	budget int
 	ws     wsLimits // asgiws.go
 	log    zerolog.Logger
+	// proxies, when set (--proxy-headers), are the --forwarded-allow-ips
+	// peers, whose X-Forwarded-For names the scope's client.
+	proxies *wsgi.TrustedPeers
 }
 
 func (a *asgiApp) NewCaller() engine.Caller { return &asgiCaller{app: a} }
@@ -367,6 +370,12 @@ func (w *asgiCaller) scopeOf(r *engine.Request) *pyshim.Scope {
 		s.Headers = append(s.Headers, [2][]byte{f.Name, f.Value})
 	}
 	s.Client = pyshim.Addr{Host: c.RemoteAddr, Port: atoiOr(c.RemotePort, -1)}
+	if w.app.proxies != nil && c.Forwarder {
+		// As Uvicorn's proxy headers: the port is not forwarded.
+		if host := wsgi.ForwardedClient(h.Headers, *w.app.proxies); host != "" {
+			s.Client = pyshim.Addr{Host: host, Port: 0}
+		}
+	}
 	s.Server = pyshim.Addr{Host: c.ServerName, Port: atoiOr(c.ServerPort, -1)}
 	if c.RemoteAddr == "" && strings.HasPrefix(c.ServerName, "/") {
 		s.Server.Port = -1 // a unix socket: [path, None], as Uvicorn gives it

@@ -8,6 +8,7 @@ import (
 	"github.com/gowsgi/gowsgi/engine"
 	"github.com/gowsgi/gowsgi/handoff"
 	"github.com/gowsgi/gowsgi/pyshim"
+	"github.com/gowsgi/gowsgi/wsgi"
 	"github.com/rs/zerolog"
 )
 
@@ -22,6 +23,15 @@ import (
 // the worker cannot serve: a failed startup is a boot failure
 // (handoff.ExitWorkerBootError), as in Uvicorn, which exits with 3.
 func startASGI(cfg *config.Config, log zerolog.Logger) (*asgiApp, int) {
+	var proxies *wsgi.TrustedPeers
+	if cfg.ProxyHeaders {
+		p, err := wsgi.ParseTrustedPeers(cfg.ForwardedAllowIPs)
+		if err != nil { // config checked it
+			log.Error().Err(err).Msg("cannot use --forwarded-allow-ips")
+			return nil, handoff.ExitWorkerBootError
+		}
+		proxies = &p
+	}
 	loop, err := pyshim.StartLoop(pyshim.LoopOptions{
 		Loop: cfg.ASGILoop, Lifespan: cfg.ASGILifespan,
 		Log: func(text string) { log.Error().Msg(text) },
@@ -43,7 +53,7 @@ func startASGI(cfg *config.Config, log zerolog.Logger) (*asgiApp, int) {
 	log.Info().Str("loop", loop.Name()).Str("lifespan", cfg.ASGILifespan).Msg("ASGI event loop running")
 	ws := wsLimits{maxSize: cfg.WSMaxSize, pingInterval: cfg.WSPingInterval, pingTimeout: cfg.WSPingTimeout,
 		writeTimeout: cfg.WriteTimeout}
-	return &asgiApp{loop: loop, budget: asgiBudget(cfg), ws: ws, log: log}, 0
+	return &asgiApp{loop: loop, budget: asgiBudget(cfg), ws: ws, log: log, proxies: proxies}, 0
 }
 
 // asgiBudget is how many bytes of an ASGI app's events its connection

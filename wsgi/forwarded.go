@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"strings"
 
 	"github.com/gowsgi/gowsgi/httpparse"
 )
@@ -49,21 +50,59 @@ func (t TrustedPeers) Trusts(addr net.Addr) bool {
 	case *net.UnixAddr:
 		return true
 	case *net.TCPAddr:
-		if t.any {
-			return true
-		}
 		ip, ok := netip.AddrFromSlice(a.IP)
-		if !ok {
-			return false
-		}
-		ip = ip.Unmap()
-		for _, p := range t.prefixes {
-			if p.Contains(ip) {
-				return true
-			}
+		return t.any || ok && t.contains(ip)
+	}
+	return false
+}
+
+// contains reports whether ip is in one of the listed networks; an
+// IPv4-mapped address matches its IPv4 entry.
+func (t TrustedPeers) contains(ip netip.Addr) bool {
+	ip = ip.Unmap()
+	for _, p := range t.prefixes {
+		if p.Contains(ip) {
+			return true
 		}
 	}
 	return false
+}
+
+// trustsHost reports whether host, an address as a proxy writes it in
+// X-Forwarded-For, is on the list; a name is not.
+func (t TrustedPeers) trustsHost(host string) bool {
+	ip, err := netip.ParseAddr(strings.TrimSuffix(strings.TrimPrefix(host, "["), "]"))
+	return t.any || err == nil && t.contains(ip)
+}
+
+// ForwardedClient returns the client that a trusted proxy reports in
+// X-Forwarded-For, as Uvicorn's proxy headers read it: each proxy
+// appends the address it saw, so the client is the last address not on
+// t, or the first when all of them are (the client was a trusted proxy
+// too); "" when the header is absent or empty. Only the caller knows
+// the peer is trusted.
+//
+//	"203.0.113.7, 10.0.0.2" with t 10.0.0.0/8 → "203.0.113.7"
+func ForwardedClient(hs []httpparse.Header, t TrustedPeers) string {
+	var list []string
+	for i := range hs {
+		if equalFold(hs[i].Name, []byte("x-forwarded-for")) {
+			for _, item := range strings.Split(string(hs[i].Value), ",") {
+				list = append(list, strings.TrimSpace(item))
+			}
+		}
+	}
+	if len(list) == 0 {
+		return ""
+	}
+	if !t.any {
+		for i := len(list) - 1; i >= 0; i-- {
+			if !t.trustsHost(list[i]) {
+				return list[i]
+			}
+		}
+	}
+	return list[0]
 }
 
 // ErrSchemeConflict: a trusted proxy's scheme headers disagree, so

@@ -50,13 +50,7 @@ func TestParseTrustedPeersRefusesJunk(t *testing.T) {
 }
 
 func TestForwardedScheme(t *testing.T) {
-	h := func(kv ...string) []httpparse.Header {
-		var hs []httpparse.Header
-		for i := 0; i < len(kv); i += 2 {
-			hs = append(hs, httpparse.Header{Name: []byte(kv[i]), Value: []byte(kv[i+1])})
-		}
-		return hs
-	}
+	h := headerList
 	tests := []struct {
 		name    string
 		headers []httpparse.Header
@@ -84,4 +78,43 @@ func TestForwardedScheme(t *testing.T) {
 			t.Errorf("%s: ForwardedScheme = %q, %v; want %q, %v", tt.name, got, err, tt.want, tt.wantErr)
 		}
 	}
+}
+
+func TestForwardedClient(t *testing.T) {
+	h := headerList
+	proxies, err := ParseTrustedPeers([]string{"127.0.0.1", "10.0.0.0/8", "::1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	anyone, _ := ParseTrustedPeers([]string{"*"})
+	for _, tc := range []struct {
+		name    string
+		headers []httpparse.Header
+		peers   TrustedPeers
+		want    string
+	}{
+		{"one proxy", h("X-Forwarded-For", "203.0.113.7"), proxies, "203.0.113.7"},
+		{"the last address not a proxy", h("X-Forwarded-For", "198.51.100.1, 203.0.113.7, 10.0.0.2"), proxies, "203.0.113.7"},
+		{"fields joined", append(h("X-Forwarded-For", "198.51.100.1"), h("x-forwarded-for", "10.1.2.3")...), proxies, "198.51.100.1"},
+		{"every address a proxy: the first", h("X-Forwarded-For", "10.0.0.1, 127.0.0.1"), proxies, "10.0.0.1"},
+		{"a bracketed IPv6 proxy", h("X-Forwarded-For", "2001:db8::1, [::1]"), proxies, "2001:db8::1"},
+		{"a name is not a proxy", h("X-Forwarded-For", "unknown, 10.0.0.2"), proxies, "unknown"},
+		{"* trusts all: the first", h("X-Forwarded-For", "198.51.100.1, 203.0.113.7"), anyone, "198.51.100.1"},
+		{"absent", h("X-Real-IP", "203.0.113.7"), proxies, ""},
+		{"empty", h("X-Forwarded-For", ""), proxies, ""},
+		{"underscore lookalike ignored", h("X_Forwarded_For", "203.0.113.7"), proxies, ""},
+	} {
+		if got := ForwardedClient(tc.headers, tc.peers); got != tc.want {
+			t.Errorf("%s: %q, want %q", tc.name, got, tc.want)
+		}
+	}
+}
+
+// headerList makes header fields of name, value pairs.
+func headerList(kv ...string) []httpparse.Header {
+	var hs []httpparse.Header
+	for i := 0; i < len(kv); i += 2 {
+		hs = append(hs, httpparse.Header{Name: []byte(kv[i]), Value: []byte(kv[i+1])})
+	}
+	return hs
 }
