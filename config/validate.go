@@ -294,8 +294,13 @@ func validateGroup(v any) (any, error) {
 
 func normalizeLogLevel(v any) (any, error) {
 	level := strings.ToLower(strings.TrimSpace(v.(string)))
-	if level == "trace" {
+	switch level {
+	case "trace":
 		level = "debug" // Uvicorn's level below debug: gowsgi has none
+	case "warn", "fatal":
+		// Python's logging's own aliases (logging.WARN, logging.FATAL);
+		// Gunicorn, which knows only the five names, would run at info.
+		level = map[string]string{"warn": "warning", "fatal": "critical"}[level]
 	}
 	for _, l := range errorlog.Levels {
 		if level == l {
