@@ -222,9 +222,8 @@ func (zs *zygotes) await(z *zygote) error {
 			zs.log.Warn().Int("signal", sig).Int("zygote_pid", z.pid).
 				Msg("the app installed a handler for a signal gowsgi needs; it was restored")
 		case word == handoff.ZygoteLog:
-			var level int
-			var logger string
-			fmt.Sscanf(strings.TrimPrefix(head, handoff.ZygoteLog+" "), "%d %s", &level, &logger)
+			number, logger, _ := strings.Cut(strings.TrimPrefix(head, handoff.ZygoteLog+" "), " ")
+			level, _ := strconv.Atoi(number)
 			zs.log.WithLevel(errorlog.PythonLevelNumber(level)).Str("logger", logger).Int("zygote_pid", z.pid).Msg(text)
 		case head == handoff.ZygoteThreads:
 			zs.log.Warn().Strs("threads", strings.Split(text, "\n")).Int("zygote_pid", z.pid).

@@ -135,7 +135,7 @@ func TestZygoteLoadReportWithWarnings(t *testing.T) {
 // the zygote imports it is written by the master at the record's level.
 func TestZygoteLogRecords(t *testing.T) {
 	r := newZygoteRig(t, 0)
-	r.fake.say("log 20 myapp\nimported", "log 40 myapp.db\nno replica\nTraceback ...", handoff.ZygoteLoaded)
+	r.fake.say("log 20 myapp\nimported", "log 40 my app.db\nno replica\nTraceback ...", handoff.ZygoteLoaded)
 	if err := r.zs.await(r.z); err != nil || !r.z.loaded {
 		t.Fatalf("await = %v, loaded %v; want nil, loaded", err, r.z.loaded)
 	}
@@ -147,7 +147,7 @@ func TestZygoteLogRecords(t *testing.T) {
 	}
 	want := []map[string]any{
 		{"level": "info", "logger": "myapp", "message": "imported"},
-		{"level": "error", "logger": "myapp.db", "message": "no replica\nTraceback ..."},
+		{"level": "error", "logger": "my app.db", "message": "no replica\nTraceback ..."},
 	}
 	if len(lines) != 3 {
 		t.Fatalf("log %v; want two records and the load", lines)

@@ -3,6 +3,7 @@ package wsgi
 import (
 	"bufio"
 	"encoding/binary"
+	"fmt"
 	"net"
 	"reflect"
 	"strings"
@@ -198,6 +199,11 @@ func TestEnvironBuildAllocs(t *testing.T) {
 	if n := testing.AllocsPerRun(100, func() { e.Build(req, &testConn, -1) }); n != 0 {
 		t.Fatalf("Environ.Build allocates %v times per request; want 0", n)
 	}
+	proxied := testConn
+	proxied.Forwarder = true // a trusted proxy's request without a SCRIPT_NAME header
+	if n := testing.AllocsPerRun(100, func() { e.Build(req, &proxied, -1) }); n != 0 {
+		t.Fatalf("Environ.Build allocates %v times per proxied request; want 0", n)
+	}
 }
 
 func BenchmarkEnvironBuild(b *testing.B) {
@@ -208,9 +214,15 @@ func BenchmarkEnvironBuild(b *testing.B) {
 		b.Fatal(err)
 	}
 	var e Environ
-	b.ReportAllocs()
-	for b.Loop() {
-		e.Build(&req, &testConn, -1)
+	for _, forwarder := range []bool{false, true} {
+		c := testConn
+		c.Forwarder = forwarder
+		b.Run(fmt.Sprintf("forwarder=%v", forwarder), func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				e.Build(&req, &c, -1)
+			}
+		})
 	}
 }
 
