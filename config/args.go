@@ -56,7 +56,7 @@ type flagIndex struct {
 
 func newFlagIndex() *flagIndex {
 	ix := &flagIndex{long: map[string]*setting{}, short: map[string]*setting{}}
-	for _, table := range [][]*setting{settings, switches, ignored, uvicornFlags, uvicornIgnored} {
+	for _, table := range [][]*setting{settings, switches, ignored, uvicornFlags, uvicornIgnored, negations} {
 		for _, s := range table {
 			for _, f := range s.flags {
 				ix.long[f] = s
@@ -108,6 +108,23 @@ func (ix *flagIndex) resolveLong(name string) (*setting, string, error) {
 		}
 	}
 	return first, matches[0], nil
+}
+
+// negations are flags that turn a boolean setting off: Gunicorn's
+// --no-sendfile, Uvicorn's --no-proxy-headers.
+var negations = []*setting{
+	{name: "no_sendfile", flags: []string{"no-sendfile"}, kind: kindBool, negation: "sendfile"},
+	{name: "no_proxy_headers", flags: []string{"no-proxy-headers"}, kind: kindBool, negation: "proxy_headers"},
+}
+
+// takeNegations turns each use of a negation into a use of the setting
+// it negates: --no-sendfile is --sendfile=false.
+func takeNegations(uses []flagUse) {
+	for i, u := range uses {
+		if u.s.negation != "" {
+			uses[i] = flagUse{s: settingNamed(u.s.negation), written: u.written, value: strconv.FormatBool(u.value == "false")}
+		}
+	}
 }
 
 // unsupportedFlagError explains a Gunicorn flag gowsgi does not implement.

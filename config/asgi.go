@@ -78,7 +78,7 @@ var asgiSettings = []*setting{
 		field:     func(c *Config) any { return &c.RootPath },
 	},
 	{
-		// Uvicorn's, on by default there too (--no-proxy-headers: uvicorn.go).
+		// Uvicorn's, on by default there too (--no-proxy-headers: negations, args.go).
 		name: "proxy_headers", flags: []string{"proxy-headers"}, kind: kindBool, def: "true",
 		help: "with --worker-class asgi, take the scope's client from the X-Forwarded-For header of a " +
 			"--forwarded-allow-ips peer, as Uvicorn does (--no-proxy-headers: the peer's own address)",

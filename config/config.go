@@ -36,6 +36,9 @@ type Config struct {
 	WriteTimeout      time.Duration `json:"write_timeout"`      // longest wait for a client to take response bytes, 0 = none
 	MaxBufferedBody   int64         `json:"max_buffered_body"`  // request bodies past this spill to a file
 	ResponseBuffer    int           `json:"response_buffer"`    // response bytes buffered for a slow client
+	// Sendfile sends wsgi.file_wrapper files with sendfile(2); false
+	// (--no-sendfile) reads and writes them.
+	Sendfile bool `json:"sendfile"`
 	// Per-worker budgets for the request bodies read before the app runs
 	// (worker/reqbody.go): in memory, and spilled to temporary files.
 	BodyMemoryBudget int64 `json:"body_memory_budget"`

@@ -181,7 +181,6 @@ var unsupported = []struct {
 	{names: []string{"paste", "raw_paste_global_conf"}, flags: []string{"paste", "paster", "paste-global"},
 		reason: "PasteDeploy is not supported; give the app as MODULE:APP"},
 	{names: []string{"spew"}, flags: []string{"spew"}, reason: "use a Python tracer in the app instead"},
-	{names: []string{"sendfile"}, flags: []string{"no-sendfile"}, reason: "gowsgi always sends wsgi.file_wrapper files with sendfile(2) (through TLS, read and encrypted in Go, docs/tls.md)"},
 	{names: []string{"strip_header_spaces", "tolerate_dangerous_framing", "permit_unconventional_http_method",
 		"permit_unconventional_http_version", "casefold_http_method", "permit_obsolete_folding"},
 		flags: []string{"strip-header-spaces", "tolerate-dangerous-framing", "permit-unconventional-http-method",

@@ -82,3 +82,22 @@ func TestWholeNumbersForStringSettingsInTOML(t *testing.T) {
 		t.Fatalf("user %q group %q err %v; want 0 0", c.User, c.Group, err)
 	}
 }
+
+// Gunicorn's sendfile: --no-sendfile, or sendfile = False in a config
+// file, turns it off; None (Gunicorn's default) leaves it on.
+func TestSendfileSetting(t *testing.T) {
+	inTempDir(t, "")
+	for args, want := range map[string]bool{"a:b": true, "--no-sendfile a:b": false, "a:b --no-sendfile --sendfile": true,
+		"--sendfile=false a:b": false} {
+		c, _, err := Load(strings.Fields(args), env(nil), &bytes.Buffer{})
+		if err != nil || c.Sendfile != want {
+			t.Errorf("%s: sendfile %v (%v), want %v", args, c.Sendfile, err, want)
+		}
+	}
+	for value, want := range map[string]bool{"false": false, "null": true, "true": true} {
+		c, err := loadWithReport(t, `{"names": [{"name": "sendfile", "line": 1, "value": `+value+`}]}`, "a:b")
+		if err != nil || c.Sendfile != want {
+			t.Errorf("sendfile = %s: %v (%v), want %v", value, c.Sendfile, err, want)
+		}
+	}
+}

@@ -63,6 +63,13 @@ type setting struct {
 	// true or false (Gunicorn 26's proxy_protocol = "v2"); on the command
 	// line the flag takes one as its optional value (--proxy-protocol v2).
 	modes map[string]bool
+	// negation: a flag that sets the kindBool setting of that name to the
+	// opposite of its own value (--no-sendfile: sendfile = false); it has
+	// no field of its own (negations, args.go).
+	negation string
+	// pyNone, when not "", is the value a config file's None gives, in
+	// command-line syntax; otherwise None is the kind's zero value.
+	pyNone string
 }
 
 // takesValue reports whether the flag consumes an argument.

@@ -214,6 +214,7 @@ func parseSource(ix *flagIndex, args []string, name string, stdout io.Writer) (*
 		return nil, ActionServe, &Error{Source: name, Err: err}
 	}
 	src := &argSource{name: name, values: map[*setting][]string{}, written: map[*setting]string{}}
+	takeNegations(sc.uses) // args.go
 	if sc.uses, err = src.takeIgnored(sc.uses); err != nil {
 		return nil, ActionServe, &Error{Source: name, Err: err}
 	}

@@ -79,6 +79,7 @@ func TestLoadDefaults(t *testing.T) {
 		SuppressRaggedEOFs:    true,
 		RequestIDHeader:       "X-Request-ID",
 		ProxyHeaders:          true,
+		Sendfile:              true,
 	}
 	if action != ActionServe {
 		t.Errorf("action = %v, want ActionServe", action)

@@ -268,6 +268,9 @@ func hasLower(s string) bool {
 // for booleans, a string or a list for lists (a comma-separated string
 // for comma-separated settings), and None for "not set".
 func (s *setting) parsePython(v any) (any, error) {
+	if v == nil && s.pyNone != "" {
+		return s.parseString(s.pyNone)
+	}
 	if str, ok := v.(string); ok && s.kind != kindString {
 		if s.kind == kindBool && strings.TrimSpace(str) == "" {
 			return nil, wrongPyType("True or False", v)

@@ -123,6 +123,13 @@ var requestSettings = []*setting{
 		normalize: intRange(0, 1<<30),
 		field:     func(c *Config) any { return &c.ResponseBuffer },
 	},
+	{
+		// Gunicorn's name; its flag is --no-sendfile (negations, args.go),
+		// and in a config file None means on, as in Gunicorn.
+		name: "sendfile", flags: []string{"sendfile"}, kind: kindBool, def: "true", pyNone: "true",
+		help:  "send wsgi.file_wrapper files with sendfile(2) (--no-sendfile: read and write them, for file systems where sendfile misbehaves)",
+		field: func(c *Config) any { return &c.Sendfile },
+	},
 
 	// Security limits
 	{

@@ -26,7 +26,6 @@ var uvicornFlags = []*setting{
 	{name: "uvicorn_fd", flags: []string{"fd"}, kind: kindString, help: "`FD`"},
 	{name: "uvicorn_factory", flags: []string{"factory"}, kind: kindBool},
 	{name: "uvicorn_access_log", flags: []string{"access-log"}, kind: kindBool},
-	{name: "uvicorn_no_proxy_headers", flags: []string{"no-proxy-headers"}, kind: kindBool},
 }
 
 // uvicornIgnored are Uvicorn flags accepted with a notice, as the
@@ -84,8 +83,7 @@ func refuseNoWebSockets(v any) string {
 // takeUvicorn turns Uvicorn's --host, --port, --uds and --fd into one
 // --bind each address (when only one of --host and --port is given, the
 // other is its UVICORN_ variable or Uvicorn's default: 127.0.0.1, 8000),
-// --access-log into --access-logfile - and --no-proxy-headers into
-// --proxy-headers=false; it notes --factory.
+// and --access-log into --access-logfile -; it notes --factory.
 func (src *argSource) takeUvicorn(uses []flagUse, ix *flagIndex) ([]flagUse, error) {
 	var host, port []string
 	kept := uses[:0:0]
@@ -108,9 +106,6 @@ func (src *argSource) takeUvicorn(uses []flagUse, ix *flagIndex) ([]flagUse, err
 			if u.value != "false" {
 				kept = append(kept, flagUse{s: settingNamed("accesslog"), written: u.written, value: "-"})
 			}
-		case "uvicorn_no_proxy_headers":
-			no := u.value != "false"
-			kept = append(kept, flagUse{s: settingNamed("proxy_headers"), written: u.written, value: strconv.FormatBool(!no)})
 		default:
 			kept = append(kept, u)
 		}

@@ -157,7 +157,8 @@ func (st *streamer) begin(step *Step, bodyLen int64) ([]byte, error) {
 		return nil, err
 	}
 	c.noteHead(step, plan)
-	c.w = bodyWriter{nc: c.nc, timeout: c.srv.writeTimeout, plan: plan, remaining: plan.ContentLength}
+	c.w = bodyWriter{nc: c.nc, timeout: c.srv.writeTimeout, noSendfile: !c.srv.cfg.Sendfile, plan: plan,
+		remaining: plan.ContentLength}
 	return head, nil
 }
 
@@ -364,12 +365,13 @@ var lastChunk = []byte("0\r\n\r\n")
 
 // bodyWriter frames body bytes as the plan says.
 type bodyWriter struct {
-	nc        net.Conn      // for sendFile; never nil
-	timeout   time.Duration // longest wait for the client to take bytes; 0 = none
-	plan      wsgi.Plan
-	remaining int64 // FrameLength: bytes still owed
-	sizes     [2][20]byte
-	trailer   []byte // the last chunk with trailer fields; nil without
+	nc         net.Conn      // for sendFile; never nil
+	timeout    time.Duration // longest wait for the client to take bytes; 0 = none
+	noSendfile bool          // --no-sendfile: files are read and written
+	plan       wsgi.Plan
+	remaining  int64 // FrameLength: bytes still owed
+	sizes      [2][20]byte
+	trailer    []byte // the last chunk with trailer fields; nil without
 }
 
 // lastChunk returns the end of a chunked body: the 0-size chunk, then

@@ -108,11 +108,12 @@ func (w *bodyWriter) sendFile(f FileRegion) error {
 }
 
 // copyRegion sends n bytes of fd from off: with sendfile through the
-// socket's poller when the connection exposes its descriptor, else with
+// socket's poller when the connection exposes its descriptor, else (and
+// with --no-sendfile, or where sendfile cannot send this file) with
 // pread and writes.
 func (w *bodyWriter) copyRegion(fd int, off, n int64) error {
 	sc, ok := w.nc.(syscall.Conn)
-	if !ok || encrypts(w.nc) { // tls.go: the bytes go through TLS in user space
+	if !ok || w.noSendfile || encrypts(w.nc) { // tls.go: the bytes go through TLS in user space
 		return w.preadCopy(fd, off, n)
 	}
 	rc, err := sc.SyscallConn()
@@ -124,6 +125,7 @@ func (w *bodyWriter) copyRegion(fd int, off, n int64) error {
 			defer holdUnsentLow(rc)()
 		}
 	}
+	first := true // no byte of the region sent yet
 	for n > 0 {
 		step := min(n, sendfileStep)
 		n -= step
@@ -135,6 +137,9 @@ func (w *bodyWriter) copyRegion(fd int, off, n int64) error {
 			for step > 0 {
 				sent, err := unix.Sendfile(int(sock), fd, &off, int(step))
 				step -= int64(max(sent, 0))
+				if sent > 0 {
+					first = false
+				}
 				switch {
 				case err == unix.EAGAIN:
 					return false // wait until the socket is writable
@@ -152,11 +157,28 @@ func (w *bodyWriter) copyRegion(fd int, off, n int64) error {
 		if err == nil {
 			err = serr
 		}
+		if first && sendfileUnable(err) {
+			// A file system or a sandbox that sendfile cannot serve, as
+			// Go's own net package falls back: the same bytes by hand.
+			return w.preadCopy(fd, off, n+step)
+		}
 		if err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// sendfileUnable reports whether err says sendfile cannot send this
+// file at all (a file system without splice support, an old kernel, a
+// seccomp profile refusing the call), rather than that the transfer
+// failed.
+func sendfileUnable(err error) bool {
+	switch err {
+	case unix.EINVAL, unix.ENOSYS, unix.EOPNOTSUPP, unix.EPERM:
+		return true
+	}
+	return false
 }
 
 // sendfileLowat caps the bytes of a file queued on the socket but not

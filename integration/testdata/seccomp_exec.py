@@ -1,7 +1,8 @@
-"""seccomp_exec.py NR[,NR...] -- COMMAND ARGS...: runs COMMAND under a
-seccomp filter that refuses the system calls numbered NR with EPERM, as
-a container runtime's profile may (integration/sched_seccomp_test.go).
-The numbers are the native architecture's; other ABIs are not checked.
+"""seccomp_exec.py NR[:ERRNO] [NR[:ERRNO]...] -- COMMAND ARGS...: runs
+COMMAND under a seccomp filter that refuses the system calls numbered NR
+with EPERM, as a container runtime's profile may, or with ERRNO
+(integration/sched_seccomp_test.go, sendfile_fallback_test.go). The
+numbers are the native architecture's; other ABIs are not checked.
 """
 import ctypes
 import os
@@ -19,13 +20,16 @@ class SockFprog(ctypes.Structure):
 
 def main():
     sep = sys.argv.index("--")
-    nrs = [int(n) for n in sys.argv[1:sep]]
+    rules = [(int(nr), int(errno or EPERM)) for nr, _, errno in (a.partition(":") for a in sys.argv[1:sep])]
     argv = sys.argv[sep + 1:]
     insns = [(BPF_LD_W_ABS, 0, 0, 0)]  # seccomp_data.nr
-    for i, nr in enumerate(nrs):
-        insns.append((BPF_JEQ_K, len(nrs) - i, 0, nr))
+    for nr, _ in rules:
+        # A match jumps to its own return: past the other rules and the
+        # allow, and then as many returns as there are rules before it.
+        insns.append((BPF_JEQ_K, len(rules), 0, nr))
     insns.append((BPF_RET_K, 0, 0, SECCOMP_RET_ALLOW))
-    insns.append((BPF_RET_K, 0, 0, SECCOMP_RET_ERRNO | EPERM))
+    for _, errno in rules:
+        insns.append((BPF_RET_K, 0, 0, SECCOMP_RET_ERRNO | errno))
     raw = b"".join(struct.pack("HBBI", *insn) for insn in insns)
     buf = ctypes.create_string_buffer(raw, len(raw))
     prog = SockFprog(len(insns), ctypes.cast(buf, ctypes.c_void_p))
