@@ -262,3 +262,29 @@ def when_ready(server):
 		return strings.Contains(string(data), "PYLOG myhooks INFO configured by logconfig_dict\n")
 	})
 }
+
+// TestLogConfigNamesTheAppsOwnClasses: a configuration may name a class
+// from the app's directory, which is on sys.path before logging is set
+// up, as under Gunicorn.
+func TestLogConfigNamesTheAppsOwnClasses(t *testing.T) {
+	for _, preload := range []bool{false, true} {
+		t.Run(fmt.Sprintf("preload=%v", preload), func(t *testing.T) {
+			logPath := filepath.Join(t.TempDir(), "app.log")
+			dict := fmt.Sprintf(`{"version": 1, "formatters": {"f": {"()": "pylogfmt.Shouting", "fmt": "%%(message)s"}},
+ "handlers": {"file": {"class": "logging.FileHandler", "formatter": "f", "filename": %q}},
+ "loggers": {}, "root": {"level": "INFO", "handlers": ["file"]}}`, logPath)
+			args := []string{"--log-config-dict", dict, "pylog:app"}
+			if preload {
+				args = append(args, "--preload")
+			}
+			s := start(t, serverOpts{args: args})
+			if code, _ := s.get("/x"); code != 200 {
+				t.Fatalf("GET /x: %d", code)
+			}
+			lines := waitForFileLines(t, s, logPath, 3)
+			if got := lines[len(lines)-1]; got != "SHOUT MODULE /X" {
+				t.Errorf("%s ends %q, want the app's formatter's line", logPath, got)
+			}
+		})
+	}
+}

@@ -154,7 +154,8 @@ func startPython(cfg *config.Config, log zerolog.Logger, h *hooks) int {
 		log.Error().Msg("the Python interpreter failed to start: " + err.Error())
 		return handoff.ExitWorkerBootError
 	}
-	if err := pyshim.SetupLogging(pyloggingSource, loggingSettings(cfg), true); err != nil {
+	paths := append([]string{cwd}, cfg.PythonPath...)
+	if err := pyshim.SetupLogging(pyloggingSource, loggingSettings(cfg, paths), true); err != nil {
 		log.Error().Msg("cannot set up Python's logging:\n" + tracebackOf(err))
 		return handoff.ExitWorkerBootError
 	}
@@ -165,7 +166,6 @@ func startPython(cfg *config.Config, log zerolog.Logger, h *hooks) int {
 	if h.postFork(true) != nil {
 		return handoff.ExitWorkerBootError // Gunicorn's worker dies the same way
 	}
-	paths := append([]string{cwd}, cfg.PythonPath...)
 	stolen, err := pyshim.LoadApp(cfg.App, paths, cfg.Threads > 1, cfg.WorkerClass == config.WorkerClassASGI)
 	for _, sig := range stolen {
 		log.Warn().Int("signal", sig).Msg("the app installed a handler for a signal gowsgi needs; it was restored")

@@ -96,16 +96,17 @@ func prepareZygote(cfg *config.Config, log zerolog.Logger, listeners int) (*pysh
 		}
 	}
 	cwd, _ := os.Getwd()
+	paths := append([]string{cwd}, cfg.PythonPath...)
 	return &pyshim.ZygoteSpec{
 		Program:       opts.Program,
 		Executable:    opts.Executable,
 		App:           cfg.App,
-		Paths:         append([]string{cwd}, cfg.PythonPath...),
+		Paths:         paths,
 		Multithread:   cfg.Threads > 1,
 		GCFreeze:      !cfg.NoGCFreeze,
 		ASGI:          cfg.WorkerClass == config.WorkerClassASGI,
 		LoggingSource: pyloggingSource,
-		Logging:       loggingSettings(cfg),
+		Logging:       loggingSettings(cfg, paths),
 		Listeners:     listeners,
 	}, nil
 }

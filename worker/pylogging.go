@@ -16,9 +16,14 @@ import (
 //go:embed pylogging.py
 var pyloggingSource string
 
-// loggingSettings is what pylogging.py's setup() reads.
-func loggingSettings(cfg *config.Config) string {
+// loggingSettings is what pylogging.py's setup() reads; paths go on
+// sys.path first, as the app's (the working directory, --pythonpath), so
+// a configuration may name the app's own handler or formatter classes,
+// as under Gunicorn, whose master puts them there before it sets up
+// logging.
+func loggingSettings(cfg *config.Config, paths []string) string {
 	s := map[string]any{
+		"paths":          paths,
 		"loglevel":       cfg.LogLevel,
 		"logconfig_json": cfg.LogConfigJSON,
 		"logconfig":      cfg.LogConfig,

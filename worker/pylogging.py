@@ -15,6 +15,7 @@
 import json
 import logging
 import os
+import sys
 
 LEVELS = {"critical": logging.CRITICAL, "error": logging.ERROR, "warning": logging.WARNING,
           "info": logging.INFO, "debug": logging.DEBUG}
@@ -63,6 +64,10 @@ class ErrorLogHandler(logging.Handler):
 
 def setup(settings, emit):
     s = json.loads(settings)
+    for p in reversed(s.get("paths") or []):  # as load_app puts them
+        if p in sys.path:
+            sys.path.remove(p)
+        sys.path.insert(0, p)
     error_log = logging.getLogger("gunicorn.error")
     error_log.propagate = False
     error_log.setLevel(LEVELS.get(s.get("loglevel"), logging.INFO))
