@@ -81,6 +81,8 @@ deps:
 
 # websocket/'s peer test runs Debian's python3-websockets as a client.
 DEB_PACKAGES += python3-websockets
+# The --paste test loads its app with Debian's PasteDeploy.
+DEB_PACKAGES += python3-pastedeploy
 
 vet:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt needed" >&2; exit 1; }

@@ -99,6 +99,10 @@ type Config struct {
 	LogConfigDict string `json:"logconfig_dict"` // a logging.config.dictConfig dict, as JSON; "" = none
 	LogConfigJSON string `json:"logconfig_json"` // a JSON file holding such a dict
 	LogConfig     string `json:"logconfig"`      // a fileConfig file (.json, .yaml, .yml: a dictConfig one)
+	// Paste is --paste, the PasteDeploy file App was made from (paste.go);
+	// PasteGlobalConf its global_conf, as KEY=VALUE items.
+	Paste           string   `json:"paste"`
+	PasteGlobalConf []string `json:"raw_paste_global_conf"`
 	// StatsD (statsd.go): StatsdHost is "" (off), "HOST:PORT",
 	// "[IPv6]:PORT" or "unix:PATH".
 	StatsdHost    string `json:"statsd_host"`

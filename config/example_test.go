@@ -150,6 +150,8 @@ func ExampleConfig_WriteTOML() {
 	// logconfig_dict = ""
 	// logconfig_json = ""
 	// logconfig = ""
+	// paste = ""
+	// raw_paste_global_conf = []
 	// certfile = ""
 	// keyfile = ""
 	// ssl_keyfile_password = ""

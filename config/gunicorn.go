@@ -178,8 +178,6 @@ var unsupported = []struct {
 		reason: "the TLS context is built from --certfile, --keyfile, --ca-certs, --cert-reqs, --ssl-version and --ciphers (docs/tls.md)"},
 	{names: []string{"syslog"}, flags: []string{"log-syslog"},
 		reason: "gowsgi logs to a file or stderr, not to syslog; under systemd, journald collects stderr"},
-	{names: []string{"paste", "raw_paste_global_conf"}, flags: []string{"paste", "paster", "paste-global"},
-		reason: "PasteDeploy is not supported; give the app as MODULE:APP"},
 	{names: []string{"spew"}, flags: []string{"spew"}, reason: "use a Python tracer in the app instead"},
 	{names: []string{"strip_header_spaces", "tolerate_dangerous_framing", "permit_unconventional_http_method",
 		"permit_unconventional_http_version", "casefold_http_method", "permit_obsolete_folding"},

@@ -483,6 +483,9 @@ func finish(c *Config, action Action) error {
 	if c.WorkerClass == "sync" && c.Threads > 1 {
 		c.WorkerClass = "gthread"
 	}
+	if err := applyPaste(c); err != nil { // paste.go
+		return err
+	}
 	if c.App == "" && action != ActionPrintConfig {
 		return &Error{Err: errors.New("no WSGI app given: pass MODULE:APP (such as mysite.wsgi:application) " +
 			"or set wsgi_app in the config file")}

@@ -80,6 +80,7 @@ func TestLoadDefaults(t *testing.T) {
 		RequestIDHeader:       "X-Request-ID",
 		ProxyHeaders:          true,
 		Sendfile:              true,
+		PasteGlobalConf:       []string{},
 	}
 	if action != ActionServe {
 		t.Errorf("action = %v, want ActionServe", action)
@@ -345,8 +346,8 @@ func TestLoadErrors(t *testing.T) {
 		{name: "quote in GOWSGI_CMD_ARGS", args: []string{"a:b"}, env: map[string]string{"GOWSGI_CMD_ARGS": "-e 'A=b"},
 			want: "GOWSGI_CMD_ARGS: unterminated quote"},
 		{name: "unsupported flag in GUNICORN_CMD_ARGS", args: []string{"a:b"},
-			env:  map[string]string{"GUNICORN_CMD_ARGS": "--paste x.ini"},
-			want: "GUNICORN_CMD_ARGS: --paste: Gunicorn's flag is not supported by gowsgi: PasteDeploy is not supported; give the app as MODULE:APP"},
+			env:  map[string]string{"GUNICORN_CMD_ARGS": "--spew"},
+			want: "GUNICORN_CMD_ARGS: --spew: Gunicorn's flag is not supported by gowsgi: use a Python tracer in the app instead"},
 		{name: "missing -c file", args: []string{"a:b", "-c", "missing.toml"},
 			want: "--config: open " + "DIR/missing.toml: no such file or directory"},
 		{name: "ignored flag missing its value", args: []string{"a:b", "--worker-tmp-dir"},

@@ -54,6 +54,15 @@ func TestPrintedLogConfigDictLoadsBack(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if back := printAndLoad(t, c); back.LogConfigDict != c.LogConfigDict {
+		t.Fatalf("loaded back %q; want %q", back.LogConfigDict, c.LogConfigDict)
+	}
+}
+
+// printAndLoad writes c as --print-config does, in the working
+// directory, and loads the file back.
+func printAndLoad(t *testing.T, c *Config) *Config {
+	t.Helper()
 	var out bytes.Buffer
 	if err := c.WriteTOML(&out); err != nil {
 		t.Fatal(err)
@@ -62,9 +71,10 @@ func TestPrintedLogConfigDictLoadsBack(t *testing.T) {
 		t.Fatal(err)
 	}
 	back, _, err := Load([]string{"-c", "printed.toml"}, env(nil), &bytes.Buffer{})
-	if err != nil || back.LogConfigDict != c.LogConfigDict {
-		t.Fatalf("loaded back %q, %v; want %q", back.LogConfigDict, err, c.LogConfigDict)
+	if err != nil {
+		t.Fatalf("loading the printed config back: %v", err)
 	}
+	return back
 }
 
 func TestLogConfigMistakesAreRefused(t *testing.T) {

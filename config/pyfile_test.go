@@ -138,8 +138,8 @@ func TestPythonConfigErrors(t *testing.T) {
 			want: "gunicorn.conf.py:5: workers: want a value, got a function"},
 		{name: "bool as seconds", report: `{"names": [{"name": "timeout", "line": 1, "value": true}]}`,
 			want: "gunicorn.conf.py:1: timeout: want a number of seconds, got bool True"},
-		{name: "unsupported", report: `{"names": [{"name": "paste", "line": 7, "value": "x.ini"}]}`,
-			want: "gunicorn.conf.py:7: paste: Gunicorn's setting is not supported by gowsgi: PasteDeploy is not supported; give the app as MODULE:APP"},
+		{name: "unsupported", report: `{"names": [{"name": "spew", "line": 7, "value": true}]}`,
+			want: "gunicorn.conf.py:7: spew: Gunicorn's setting is not supported by gowsgi: use a Python tracer in the app instead"},
 		{name: "other scheme header", report: `{"names": [{"name": "secure_scheme_headers", "line": 2, "value": {"X-Scheme": "https"}}]}`,
 			want: "gunicorn.conf.py:2: secure_scheme_headers: X-Scheme: https: gowsgi honours only Gunicorn's default secure scheme headers " +
 				"(X-Forwarded-Proto: https, X-Forwarded-Protocol: ssl, X-Forwarded-Ssl: on)"},

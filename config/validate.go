@@ -189,7 +189,7 @@ func normalizeWorkerClass(v any) (any, error) {
 // MODULE:NAME(ARGS), MODULE a dotted Python module path.
 func normalizeAppSpec(v any) (any, error) {
 	spec := v.(string)
-	if spec == "" {
+	if spec == "" || strings.HasPrefix(spec, "config:/") { // a PasteDeploy URI: --paste (paste.go)
 		return spec, nil
 	}
 	module, object, hasObject := strings.Cut(spec, ":")

@@ -98,7 +98,7 @@ func TestPythonConfigErrors(t *testing.T) {
 	tests := []struct{ name, file, want string }{
 		{"raises", "workers = 2\nbind = BIND\n", "raises.py:2: the config file raised NameError: name 'BIND' is not defined"},
 		{"bad value", "import os\n\nworkers = 'many'\n", `bad value.py:3: workers: "many" is not a whole number`},
-		{"unsupported", "paste = 'x.ini'\n", "unsupported.py:1: paste: Gunicorn's setting is not supported by gowsgi"},
+		{"unsupported", "spew = True\n", "unsupported.py:1: spew: Gunicorn's setting is not supported by gowsgi"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -100,12 +100,7 @@ def check_interface(spec, target, asgi):
             "without --worker-class asgi" % spec)
 
 
-def load_app(spec, paths, multithread, asgi, errors=None, file_wrapper=None):
-    global app, base_environ
-    for p in reversed(paths):
-        if p in sys.path:
-            sys.path.remove(p)
-        sys.path.insert(0, p)
+def _import_app(spec):
     module_name, name, call = _parse_spec(spec)
     module = importlib.import_module(module_name)
     try:
@@ -116,6 +111,40 @@ def load_app(spec, paths, multithread, asgi, errors=None, file_wrapper=None):
         if not callable(target):
             raise AppLoadError("%s.%s is not callable" % (module_name, name))
         target = target(*call[0], **call[1])
+    return target
+
+
+def _load_paste(uri):
+    """--paste: the app PasteDeploy builds from its config file, as
+    Gunicorn's pasterapp.get_wsgi_app does; --paste-global's KEY=VALUE
+    items (\\= for an = in KEY) come in GOWSGI_PASTE_GLOBAL_CONF."""
+    try:
+        from paste.deploy import loadapp
+    except ImportError:
+        raise AppLoadError("--paste needs PasteDeploy in the app's Python (pip install PasteDeploy; "
+                           "Debian: python3-pastedeploy)") from None
+    import json
+    import re
+    global_conf = None
+    raw = os.environ.pop("GOWSGI_PASTE_GLOBAL_CONF", None)
+    if raw is not None:
+        global_conf = {}
+        for item in json.loads(raw):
+            k, v = re.split(r"(?<!\\)=", item, maxsplit=1)
+            global_conf[k.replace("\\=", "=")] = v.replace("\\=", "=")
+    return loadapp(uri, relative_to=os.getcwd(), global_conf=global_conf)
+
+
+def load_app(spec, paths, multithread, asgi, errors=None, file_wrapper=None):
+    global app, base_environ
+    for p in reversed(paths):
+        if p in sys.path:
+            sys.path.remove(p)
+        sys.path.insert(0, p)
+    if spec.startswith("config:/"):
+        target = _load_paste(spec)
+    else:
+        target = _import_app(spec)
     if target is None:
         raise AppLoadError("the application %r is None" % spec)
     if not callable(target):

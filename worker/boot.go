@@ -138,6 +138,7 @@ func startPython(cfg *config.Config, log zerolog.Logger, h *hooks) int {
 			os.Setenv(k, v)
 		}
 	}
+	setPasteGlobalConf(cfg)
 	opts, err := pythonOptions(cfg, log)
 	if err != nil {
 		log.Error().Err(err).Msg("cannot use the virtualenv")

@@ -83,6 +83,7 @@ func prepareZygote(cfg *config.Config, log zerolog.Logger, listeners int) (*pysh
 			os.Setenv(k, v)
 		}
 	}
+	setPasteGlobalConf(cfg)
 	if _, set := os.LookupEnv("PYTHONUNBUFFERED"); cfg.CaptureOutput && !set {
 		os.Setenv("PYTHONUNBUFFERED", "1") // as captureOutput does, before Python reads it
 	}

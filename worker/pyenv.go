@@ -1,6 +1,7 @@
 package worker
 
 import (
+	"encoding/json"
 	"os"
 
 	"github.com/gowsgi/gowsgi/config"
@@ -39,4 +40,18 @@ func wsgiErrorsSink(log zerolog.Logger) func(text string) {
 	return func(text string) {
 		log.WithLevel(zerolog.NoLevel).Str("source", "wsgi.errors").Msg(text)
 	}
+}
+
+// pasteGlobalConfEnv carries --paste-global to the app's loader in
+// pyshim's bootstrap.py, which takes it out of the environment.
+const pasteGlobalConfEnv = "GOWSGI_PASTE_GLOBAL_CONF"
+
+// setPasteGlobalConf puts --paste-global's items in the environment for
+// the loader, before Python starts (a worker, or the zygote).
+func setPasteGlobalConf(cfg *config.Config) {
+	if cfg.Paste == "" || len(cfg.PasteGlobalConf) == 0 {
+		return
+	}
+	b, _ := json.Marshal(cfg.PasteGlobalConf) // strings
+	os.Setenv(pasteGlobalConfEnv, string(b))
 }

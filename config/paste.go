@@ -1,0 +1,87 @@
+package config
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+// Gunicorn's --paste: the app is built by PasteDeploy from an INI file
+// (Pyramid's production.ini), in each worker (pyshim's bootstrap.py
+// loads an app spec "config:/abs/file.ini[#name]"); the file's
+// [loggers] sections configure Python's logging unless logconfig says
+// otherwise, as Gunicorn sets it.
+var pasteSettings = []*setting{
+	{
+		name: "paste", flags: []string{"paste", "paster"}, kind: kindString, def: "",
+		help:  "load the app from the PasteDeploy `CONFIG` file (FILE, or FILE#NAME for an [app:NAME] other than main), as Gunicorn does; needs PasteDeploy in the app's Python",
+		field: func(c *Config) any { return &c.Paste },
+	},
+	{
+		name: "raw_paste_global_conf", flags: []string{"paste-global"}, kind: kindList, def: "",
+		help:      "with --paste, give the app's global_conf `KEY=VALUE` (repeatable; \\= for an = in KEY)",
+		normalize: eachItem(pasteGlobalItem),
+		field:     func(c *Config) any { return &c.PasteGlobalConf },
+	},
+}
+
+// pasteGlobalItem checks a KEY=VALUE of raw_paste_global_conf.
+func pasteGlobalItem(item string) (string, error) {
+	if !strings.Contains(strings.ReplaceAll(item, `\=`, ""), "=") {
+		return "", fmt.Errorf("%q is not KEY=VALUE", item)
+	}
+	return item, nil
+}
+
+// applyPaste makes --paste the app spec, as Gunicorn's WSGIApplication
+// does (it wins over a MODULE:APP): the file, made absolute from
+// --chdir or the working directory, must exist; its [loggers] section
+// becomes logconfig when none is set.
+func applyPaste(c *Config) error {
+	if c.Paste == "" {
+		return nil
+	}
+	file, name, hasName := strings.Cut(c.Paste, "#")
+	if !filepath.IsAbs(file) {
+		dir := c.Chdir
+		if dir == "" {
+			dir, _ = os.Getwd()
+		}
+		file = filepath.Join(dir, file)
+	}
+	hasLoggers, err := iniHasSection(file, "loggers")
+	if err != nil {
+		var pe *os.PathError
+		if errors.As(err, &pe) {
+			err = pe.Err
+		}
+		return &Error{Name: "--paste", Err: fmt.Errorf("%q: %w", c.Paste, err)}
+	}
+	c.App = "config:" + file
+	if hasName {
+		c.App += "#" + name
+	}
+	if hasLoggers && c.LogConfig == "" {
+		c.LogConfig = file
+	}
+	return nil
+}
+
+// iniHasSection reports whether the INI file has the section [name].
+func iniHasSection(path, name string) (bool, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return false, err
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if strings.TrimSpace(sc.Text()) == "["+name+"]" {
+			return true, nil
+		}
+	}
+	return false, sc.Err()
+}
