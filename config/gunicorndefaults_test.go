@@ -66,6 +66,7 @@ func TestProxyProtocolModes(t *testing.T) {
 		{[]string{"--proxy-protocol", "off", "a:b"}, false},
 		{[]string{"--proxy-protocol=auto", "a:b"}, true},
 		{[]string{"--proxy-protocol=off", "a:b"}, false},
+		{[]string{"--proxy-protocol", "false", "a:b"}, false},
 	} {
 		inTempDir(t, "")
 		c, _, err := Load(tc.args, env(nil), &bytes.Buffer{})

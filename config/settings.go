@@ -313,7 +313,8 @@ var requestSettings = []*setting{
 	{
 		name: "proxy_protocol", flags: []string{"proxy-protocol"}, kind: kindBool, def: "false",
 		// Gunicorn 26's modes; gowsgi reads version 1 and 2 headers alike.
-		modes: map[string]bool{"off": false, "none": false, "0": false, "auto": true, "v1": true, "v2": true, "1": true},
+		modes: map[string]bool{"off": false, "none": false, "0": false, "false": false, "auto": true, "v1": true, "v2": true,
+			"1": true, "true": true},
 		help:  "accept the PROXY protocol header (version 1 or 2) from trusted proxies",
 		field: func(c *Config) any { return &c.ProxyProtocol },
 	},
