@@ -87,24 +87,39 @@ func TestGunicornErrorLoggerWritesToTheErrorLog(t *testing.T) {
 	}
 }
 
-func TestLogLevelReachesGunicornErrorLogger(t *testing.T) {
-	s := start(t, serverOpts{args: []string{"pylog:app", "--log-level", "debug"}})
-	if code, _ := s.get("/x"); code != 200 {
-		t.Fatalf("GET /x: %d", code)
-	}
-	if l := waitForPyLog(s, "pylog.app", "debug /x"); l.str("level") != "debug" {
-		t.Errorf("app.logger.debug at --log-level debug: %v", l)
+// TestMoreLoggersReachTheErrorLog: --log-level applies to gunicorn.error
+// (and so to Flask's recipe); with -k asgi, uvicorn.error writes there
+// too, as under Uvicorn's Gunicorn worker.
+func TestMoreLoggersReachTheErrorLog(t *testing.T) {
+	for _, tc := range []struct {
+		args                         []string
+		path, logger, message, level string
+	}{
+		{[]string{"pylog:app", "--log-level", "debug"}, "/x", "pylog.app", "debug /x", "debug"},
+		{[]string{"-k", "asgi", "pylog:asgi"}, "/u", "uvicorn.error", "uvicorn /u", "info"},
+	} {
+		s := start(t, serverOpts{args: tc.args})
+		if code, _ := s.get(tc.path); code != 200 {
+			t.Fatalf("%v: GET %s: %d", tc.args, tc.path, code)
+		}
+		if l := waitForPyLog(s, tc.logger, tc.message); l.str("level") != tc.level {
+			t.Errorf("%v: %s's record %v, want level %s", tc.args, tc.logger, l, tc.level)
+		}
 	}
 }
 
-func TestUvicornErrorLoggerWritesToTheErrorLog(t *testing.T) {
-	s := start(t, serverOpts{args: []string{"-k", "asgi", "pylog:asgi"}})
-	if code, _ := s.get("/u"); code != 200 {
-		t.Fatalf("GET /u: %d", code)
+// startAndGetX starts gowsgi with args (and --preload), and makes one
+// request for /x.
+func startAndGetX(t *testing.T, preload bool, args ...string) *server {
+	t.Helper()
+	if preload {
+		args = append(args, "--preload")
 	}
-	if l := waitForPyLog(s, "uvicorn.error", "uvicorn /u"); l.str("level") != "info" {
-		t.Errorf("uvicorn.error: %v", l)
+	s := start(t, serverOpts{args: args})
+	if code, _ := s.get("/x"); code != 200 {
+		t.Fatalf("GET /x: %d", code)
 	}
+	return s
 }
 
 // logConfigDict is a logconfig_dict that writes every record at INFO and
@@ -130,14 +145,7 @@ func TestLogConfigDictConfiguresTheApp(t *testing.T) {
 			if err := os.WriteFile(conf, []byte("logconfig_dict = "+logConfigDict(logPath)+"\n"), 0o644); err != nil {
 				t.Fatal(err)
 			}
-			args := []string{"-c", conf, "pylog:app"}
-			if preload {
-				args = append(args, "--preload")
-			}
-			s := start(t, serverOpts{args: args})
-			if code, _ := s.get("/x"); code != 200 {
-				t.Fatalf("GET /x: %d", code)
-			}
+			s := startAndGetX(t, preload, "-c", conf, "pylog:app")
 			lines := waitForFileLines(t, s, logPath, 3)
 			want := []string{"PYLOG pylog.app INFO imported", "PYLOG pylog.app INFO info /x", "PYLOG pylog.module INFO module /x"}
 			if strings.Join(lines, "\n") != strings.Join(want, "\n") {
@@ -273,14 +281,7 @@ func TestLogConfigNamesTheAppsOwnClasses(t *testing.T) {
 			dict := fmt.Sprintf(`{"version": 1, "formatters": {"f": {"()": "pylogfmt.Shouting", "fmt": "%%(message)s"}},
  "handlers": {"file": {"class": "logging.FileHandler", "formatter": "f", "filename": %q}},
  "loggers": {}, "root": {"level": "INFO", "handlers": ["file"]}}`, logPath)
-			args := []string{"--log-config-dict", dict, "pylog:app"}
-			if preload {
-				args = append(args, "--preload")
-			}
-			s := start(t, serverOpts{args: args})
-			if code, _ := s.get("/x"); code != 200 {
-				t.Fatalf("GET /x: %d", code)
-			}
+			s := startAndGetX(t, preload, "--log-config-dict", dict, "pylog:app")
 			lines := waitForFileLines(t, s, logPath, 3)
 			if got := lines[len(lines)-1]; got != "SHOUT MODULE /X" {
 				t.Errorf("%s ends %q, want the app's formatter's line", logPath, got)
