@@ -246,7 +246,8 @@ func TestBadLogConfigStopsTheServer(t *testing.T) {
 
 // TestMasterHooksLogThroughPythonLogging: the master's hooks run in the
 // hook host, whose Python logging is set up as a worker's: gunicorn.error
-// writes into the error log, and logconfig_dict configures the rest.
+// writes into the error log, and logconfig_dict configures the rest; USR1
+// reopens its files too.
 func TestMasterHooksLogThroughPythonLogging(t *testing.T) {
 	dir := t.TempDir()
 	logPath := filepath.Join(dir, "app.log")
@@ -257,6 +258,9 @@ import logging
 def when_ready(server):
     logging.getLogger("gunicorn.error").info("ready, says the hook")
     logging.getLogger("myhooks").info("configured by logconfig_dict")
+
+def nworkers_changed(server, new_value, old_value):
+    logging.getLogger("myhooks").info("workers %s", new_value)
 `
 	if err := os.WriteFile(conf, []byte("logconfig_dict = "+logConfigDict(logPath)+"\n"+hooks), 0o644); err != nil {
 		t.Fatal(err)
@@ -269,6 +273,16 @@ def when_ready(server):
 		data, _ := os.ReadFile(logPath)
 		return strings.Contains(string(data), "PYLOG myhooks INFO configured by logconfig_dict\n")
 	})
+
+	if err := os.Rename(logPath, logPath+".1"); err != nil {
+		t.Fatal(err)
+	}
+	s.signal(syscall.SIGUSR1)
+	s.waitFor(func() bool { return len(s.find("log files reopened")) == 1 }) // the host's files too, by then
+	s.signal(syscall.SIGTTIN)
+	if lines := waitForFileLines(t, s, logPath, 1); lines[0] != "PYLOG myhooks INFO workers 2" {
+		t.Errorf("after USR1, %s starts %q, want the hook's next record", logPath, lines[0])
+	}
 }
 
 // TestLogConfigNamesTheAppsOwnClasses: a configuration may name a class

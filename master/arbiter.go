@@ -248,13 +248,15 @@ func (a *arbiter) armWake() {
 	a.wake = a.env.after(max(next.Sub(a.env.now()), 0))
 }
 
-// reopenLogs handles USR1: the master's log file, then the workers'.
+// reopenLogs handles USR1: the master's log file and its hook host's,
+// then the workers'.
 // A worker still booting has no USR1 handler yet (Go would end it), so
 // it is skipped: it opens its files afresh anyway.
 func (a *arbiter) reopenLogs() {
 	if err := a.env.reopenLogs(); err != nil {
 		a.log.Error().Err(err).Msg("cannot reopen the log file")
 	}
+	a.hooks.reopenLogs() // the master's hooks' Python logging
 	a.log.Info().Msg("log files reopened")
 	for _, w := range a.byID() {
 		if w.ready {

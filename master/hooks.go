@@ -200,6 +200,25 @@ func (h *hookHost) run(c hookCall) error {
 	return err
 }
 
+// reopenLogs has the host reopen the files of its Python logging (USR1),
+// as a worker does, and waits for it.
+func (h *hookHost) reopenLogs() {
+	if h == nil {
+		return
+	}
+	err := h.send(map[string]bool{"reopen": true})
+	var r *hookReply
+	if err == nil {
+		r, err = h.read()
+	}
+	if err == nil && r.Error != "" {
+		err = errors.New(r.Error)
+	}
+	if err != nil {
+		h.log.Error().Msg("the hook host cannot reopen Python's log files:\n" + err.Error())
+	}
+}
+
 // close ends the host: it exits when its request pipe closes. The
 // arbiter's wait4 reaps it (an unknown pid to it), or this does at the
 // end.

@@ -379,6 +379,15 @@ def host_main():
     send({"ready": names})
     for line in rd:
         req = json.loads(line)
+        if req.get("reopen"):  # USR1: the master reopened its logs
+            try:
+                mod = sys.modules.get("_gowsgi_logging")
+                if mod is not None:
+                    mod.reopen()
+                send({"done": "reopen"})
+            except BaseException:
+                send({"done": "reopen", "error": traceback.format_exc()})
+            continue
         try:
             host_call(req["hook"], req)
             send({"done": req["hook"]})
