@@ -43,13 +43,15 @@ func (c *conn) acceptProxyHeader() bool {
 const httpScheme = "http"
 
 // forwardedTrusted reports whether the peer may set the scheme with
-// X-Forwarded headers (--forwarded-allow-ips); asked once per
-// connection, as the peer does not change.
+// X-Forwarded headers (--forwarded-allow-ips), and its forwarder
+// headers (wsgi.Conn.Forwarder); asked once per connection, as the peer
+// does not change.
 func (c *conn) forwardedTrusted() bool {
 	if c.fwdTrust == 0 {
 		c.fwdTrust = -1
 		if x := c.srv.extras; x != nil && x.Forwarded.Trusts(c.nc.RemoteAddr()) {
 			c.fwdTrust = 1
+			c.info.Forwarder = true // its SCRIPT_NAME header too (wsgi.Conn)
 		}
 	}
 	return c.fwdTrust > 0
@@ -64,7 +66,6 @@ func (c *conn) chooseScheme() bool {
 	if !c.forwardedTrusted() {
 		return true
 	}
-	c.info.Forwarder = true // its SCRIPT_NAME header too (wsgi.Conn)
 	scheme, err := wsgi.ForwardedScheme(c.req.Headers)
 	if err != nil {
 		c.srv.log.Info().Str("remote", c.info.RemoteAddr).Msg("contradictory scheme headers")

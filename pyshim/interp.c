@@ -149,9 +149,10 @@ static const int guarded_signals[] = {SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1,
 /*
  * gw_load_app imports the app named by spec with paths prepended to
  * sys.path and keeps it in _gowsgi.app; asgi says which worker class
- * will call it, and an app of the other kind is refused. Signal handlers are saved before
- * the import and restored after it; the numbers of the signals the app
- * tried to take are stored in stolen[0:*nstolen] (room for 16).
+ * will call it, and an app of the other kind is refused. Signal
+ * handlers are saved before the import and restored after it; the
+ * numbers of the signals the app tried to take are stored in
+ * stolen[0:*nstolen] (room for 16).
  * GIL held (main thread). Returns 0, or -1 with *err (traceback) set.
  */
 int gw_load_app(const char *spec, const char *const *paths, int npaths, int multithread, int asgi,

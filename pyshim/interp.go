@@ -108,13 +108,7 @@ func LoadApp(spec string, paths []string, multithread, asgi bool) (stolenSignals
 	var cerr *C.char
 	var cstolen [16]C.int
 	var nstolen C.int
-	cbool := func(b bool) C.int {
-		if b {
-			return 1
-		}
-		return 0
-	}
-	rc := C.gw_load_app(cspec, cpaths, C.int(len(paths)), cbool(multithread), cbool(asgi), &cstolen[0], &nstolen, &cerr)
+	rc := C.gw_load_app(cspec, cpaths, C.int(len(paths)), cBool(multithread), cBool(asgi), &cstolen[0], &nstolen, &cerr)
 	stolen := make([]int, int(nstolen))
 	for i := range stolen {
 		stolen[i] = int(cstolen[i])

@@ -22,16 +22,9 @@ import (
 // returns the engine's App, or the exit code that tells the master why
 // the worker cannot serve: a failed startup is a boot failure
 // (handoff.ExitWorkerBootError), as in Uvicorn, which exits with 3.
-func startASGI(cfg *config.Config, log zerolog.Logger) (*asgiApp, int) {
-	var proxies *wsgi.TrustedPeers
-	if cfg.ProxyHeaders {
-		p, err := wsgi.ParseTrustedPeers(cfg.ForwardedAllowIPs)
-		if err != nil { // config checked it
-			log.Error().Err(err).Msg("cannot use --forwarded-allow-ips")
-			return nil, handoff.ExitWorkerBootError
-		}
-		proxies = &p
-	}
+// proxies are the --forwarded-allow-ips peers, whose X-Forwarded-For
+// names the scope's client with --proxy-headers.
+func startASGI(cfg *config.Config, log zerolog.Logger, proxies wsgi.TrustedPeers) (*asgiApp, int) {
 	loop, err := pyshim.StartLoop(pyshim.LoopOptions{
 		Loop: cfg.ASGILoop, Lifespan: cfg.ASGILifespan,
 		Log: func(text string) { log.Error().Msg(text) },
@@ -53,7 +46,11 @@ func startASGI(cfg *config.Config, log zerolog.Logger) (*asgiApp, int) {
 	log.Info().Str("loop", loop.Name()).Str("lifespan", cfg.ASGILifespan).Msg("ASGI event loop running")
 	ws := wsLimits{maxSize: cfg.WSMaxSize, pingInterval: cfg.WSPingInterval, pingTimeout: cfg.WSPingTimeout,
 		writeTimeout: cfg.WriteTimeout}
-	return &asgiApp{loop: loop, budget: asgiBudget(cfg), ws: ws, log: log, proxies: proxies}, 0
+	app := &asgiApp{loop: loop, budget: asgiBudget(cfg), ws: ws, log: log}
+	if cfg.ProxyHeaders {
+		app.proxies = &proxies
+	}
+	return app, 0
 }
 
 // asgiBudget is how many bytes of an ASGI app's events its connection

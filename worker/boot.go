@@ -62,7 +62,7 @@ func Main() int {
 	var lag func(probe bool) time.Duration
 	if cfg.WorkerClass == config.WorkerClassASGI {
 		var code int
-		if asgi, code = startASGI(cfg, log); code != 0 { // asgiworker.go
+		if asgi, code = startASGI(cfg, log, ext.Forwarded); code != 0 { // asgiworker.go
 			return code
 		}
 		app, slots, lag = asgi, asgiSlots(cfg), asgi.loop.Lag
