@@ -48,6 +48,7 @@ def environ_for(path):
         "wsgi.multithread": False,
         "wsgi.multiprocess": True,
         "wsgi.run_once": False,
+        "SERVER_SOFTWARE": "gowsgi",
     }
 
 

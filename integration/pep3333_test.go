@@ -77,6 +77,7 @@ func TestEnvironOverTCP(t *testing.T) {
 		"SERVER_NAME":           "test.example",
 		"SERVER_PORT":           "8080",
 		"SERVER_PROTOCOL":       "HTTP/1.1",
+		"SERVER_SOFTWARE":       "gowsgi",
 		"REMOTE_ADDR":           "127.0.0.1",
 		"REMOTE_PORT":           clientPort,
 		"HTTP_HOST":             "test.example:8080",

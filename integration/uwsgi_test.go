@@ -38,6 +38,7 @@ func TestUwsgiBehindNginx(t *testing.T) {
 					"REQUEST_URI": "/environ?q=a%20b", "RAW_URI": "/environ?q=a%20b", "SERVER_PROTOCOL": "HTTP/1.1",
 					"SERVER_PORT": strconv.Itoa(n.port), "REMOTE_ADDR": "127.0.0.1",
 					"HTTP_HOST": "127.0.0.1", "HTTP_X_TAG": "one", "wsgi.url_scheme": "http",
+					"SERVER_SOFTWARE": "gowsgi",
 				})
 				if env["REMOTE_PORT"] == "" || env["REMOTE_PORT"] == "0" {
 					t.Errorf("REMOTE_PORT %q; want the client's port as nginx saw it", env["REMOTE_PORT"])
@@ -88,13 +89,17 @@ func TestUwsgiMagicVarsIgnored(t *testing.T) {
 		"REQUEST_METHOD", "GET", "PATH_INFO", "/environ", "UWSGI_FILE", evil, "UWSGI_SCRIPT", "evil:application",
 		"UWSGI_MODULE", "evil", "UWSGI_CALLABLE", "application", "UWSGI_CHDIR", "/",
 		"UWSGI_PYHOME", "/nonexistent", "UWSGI_SCHEME", "https", "UWSGI_TOUCH_RELOAD", marker,
-		"uwsgi_pyhome", "/x"))
+		"uwsgi_pyhome", "/x", "SERVER_SOFTWARE", "nginx/1.22.1"))
 	if status != 200 {
 		t.Fatalf("status %d: %s", status, body)
 	}
 	env := decodeEnviron(t, []byte(body))
 	if env["cwd"] != appsDir || env["wsgi.url_scheme"] != "http" {
 		t.Errorf("cwd %q, scheme %q; want %s and http", env["cwd"], env["wsgi.url_scheme"], appsDir)
+	}
+	// An ordinary CGI var the front end sent is kept, over gowsgi's own.
+	if env["SERVER_SOFTWARE"] != "nginx/1.22.1" {
+		t.Errorf("SERVER_SOFTWARE %q; want the one sent", env["SERVER_SOFTWARE"])
 	}
 	for k := range env {
 		if strings.HasPrefix(strings.ToUpper(k), "UWSGI_") {

@@ -152,6 +152,10 @@ def load_app(spec, paths, multithread, asgi, errors=None, file_wrapper=None):
     check_interface(spec, target, asgi)
     app = target
     base_environ = {
+        # CGI's (RFC 3875) and Gunicorn's: apps log it, debug pages show
+        # it, some decide by it (httpbin refuses chunked bodies from a
+        # server it does not know). No version, as in the Server header.
+        "SERVER_SOFTWARE": "gowsgi",
         "wsgi.version": (1, 0),
         "wsgi.multithread": bool(multithread),
         "wsgi.multiprocess": True,
