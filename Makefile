@@ -83,6 +83,9 @@ deps:
 DEB_PACKAGES += python3-websockets
 # The --paste test loads its app with Debian's PasteDeploy.
 DEB_PACKAGES += python3-pastedeploy
+# The chunked upload test runs Debian's Bottle, which decodes chunked
+# bodies itself.
+DEB_PACKAGES += python3-bottle
 
 vet:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt needed" >&2; exit 1; }

@@ -160,13 +160,14 @@ func (e *Environ) Build(req *httpparse.Request, c *Conn, bodyLen int64) {
 	if req.ContentType != nil {
 		e.addID(idContentType, req.ContentType)
 	}
+	dechunked := bodyLen >= 0 && req.Chunked
 	switch {
 	case bodyLen >= 0 && (req.HasContentLength || req.Chunked):
 		e.addID(idContentLength, strconv.AppendInt(e.name[:0], bodyLen, 10))
 	case req.HasContentLength:
 		e.addID(idContentLength, strconv.AppendInt(e.name[:0], req.ContentLength, 10))
 	}
-	e.buildHeaders(req.Headers, c.Forwarder)
+	e.buildHeaders(req.Headers, c.Forwarder, dechunked)
 }
 
 // lastHeader is the value of the last field named name, or nil.
@@ -272,12 +273,21 @@ func splitHostPort(host []byte) (name, port []byte) {
 // "X-Auth-User" (Gunicorn's header_map "drop"), but for a trusted
 // proxy's forwarder headers. Repeated fields are joined with ", " (RFC
 // 9110 §5.3), except Cookie, whose pairs are joined with "; " (RFC 6265
-// §5.4; HTTP/2 proxies split it into fields).
-func (e *Environ) buildHeaders(hs []httpparse.Header, forwarder bool) {
+// §5.4; HTTP/2 proxies split it into fields). dechunked: the body was
+// chunked and read whole, and CONTENT_LENGTH is its length.
+func (e *Environ) buildHeaders(hs []httpparse.Header, forwarder, dechunked bool) {
 	for i := range hs {
 		h := &hs[i]
 		safe := httpparse.EnvironSafeName(h.Name) || forwarder && forwarderHeader(h.Name)
 		if !safe || isContentHeader(h.Name) || seenBefore(hs[:i], h.Name) {
+			continue
+		}
+		// A chunked body read whole reaches the app as a plain body of
+		// CONTENT_LENGTH bytes; HTTP_TRANSFER_ENCODING would say it is
+		// still chunked, and apps that decode chunked input themselves
+		// (Bottle) or refuse it (httpbin) would fail on it. Waitress
+		// drops it the same way.
+		if dechunked && equalFold(h.Name, []byte("transfer-encoding")) {
 			continue
 		}
 		key := append(e.name[:0], "HTTP_"...)
