@@ -31,9 +31,10 @@ type listener struct {
 // bind opens every -b address; umask is --umask, for unix sockets. On
 // error it closes what it opened.
 func bind(addrs []string, backlog int, reusePort bool, umask int) ([]*listener, error) {
+	v4 := ipv4Ports(addrs)
 	var ls []*listener
 	for _, a := range addrs {
-		l, err := bindOne(a, backlog, reusePort, umask)
+		l, err := bindOne(a, backlog, reusePort, umask, v4)
 		if err != nil {
 			closeListeners(ls)
 			return nil, fmt.Errorf("bind %s: %w", a, err)
@@ -67,7 +68,23 @@ func inode(path string) uint64 {
 	return st.Ino
 }
 
-func bindOne(addr string, backlog int, reusePort bool, umask int) (*listener, error) {
+// ipv4Ports is the set of ports addrs bind on an IPv4 address (a bare
+// port is IPv4's wildcard). Port 0 is left out: each such bind gets a
+// port of its own.
+func ipv4Ports(addrs []string) map[int]bool {
+	ports := map[int]bool{}
+	for _, a := range addrs {
+		if strings.HasPrefix(a, "unix:") || strings.HasPrefix(a, "fd://") {
+			continue
+		}
+		if ta, err := net.ResolveTCPAddr("tcp", a); err == nil && ta.Port != 0 && (ta.IP == nil || ta.IP.To4() != nil) {
+			ports[ta.Port] = true
+		}
+	}
+	return ports
+}
+
+func bindOne(addr string, backlog int, reusePort bool, umask int, ipv4Ports map[int]bool) (*listener, error) {
 	switch {
 	case strings.HasPrefix(addr, "unix:"):
 		return bindUnix(strings.TrimPrefix(addr, "unix:"), backlog, umask)
@@ -78,13 +95,19 @@ func bindOne(addr string, backlog int, reusePort bool, umask int) (*listener, er
 		}
 		return adoptFD(n, addr)
 	default:
-		return bindTCP(addr, backlog, reusePort)
+		return bindTCP(addr, backlog, reusePort, ipv4Ports)
 	}
 }
 
 // bindTCP uses raw syscalls rather than net.Listen so --backlog is
 // honoured and the socket is a plain fd to hand to workers.
-func bindTCP(addr string, backlog int, reusePort bool) (*listener, error) {
+//
+// An IPv6 socket keeps the system's IPV6_V6ONLY default (Linux's
+// net.ipv6.bindv6only, 0): "[::]:8000" takes IPv4 clients too, as under
+// Gunicorn, which leaves the option alone. Only where ipv4Ports says
+// the same port is also bound on IPv4 ("-b 0.0.0.0:8000 -b [::]:8000",
+// which Gunicorn cannot bind) is it IPv6-only, so both binds succeed.
+func bindTCP(addr string, backlog int, reusePort bool, ipv4Ports map[int]bool) (*listener, error) {
 	ta, err := net.ResolveTCPAddr("tcp", addr)
 	if err != nil {
 		return nil, err
@@ -110,7 +133,7 @@ func bindTCP(addr string, backlog int, reusePort bool) (*listener, error) {
 	if reusePort {
 		opts = append(opts, [2]int{unix.SOL_SOCKET, unix.SO_REUSEPORT})
 	}
-	if family == unix.AF_INET6 {
+	if family == unix.AF_INET6 && ipv4Ports[ta.Port] {
 		opts = append(opts, [2]int{unix.IPPROTO_IPV6, unix.IPV6_V6ONLY})
 	}
 	for _, o := range opts {

@@ -1,6 +1,7 @@
 package master
 
 import (
+	"maps"
 	"net"
 	"os"
 	"path/filepath"
@@ -246,5 +247,14 @@ func TestResolveBinaryFollowsArgv0(t *testing.T) {
 		if got := resolveBinary(c.argv0, c.cwd); got != c.want {
 			t.Errorf("resolveBinary(%q, %q) = %q; want %q", c.argv0, c.cwd, got, c.want)
 		}
+	}
+}
+
+func TestIPv4Ports(t *testing.T) {
+	got := ipv4Ports([]string{"0.0.0.0:8000", "[::]:8000", ":9000", "127.0.0.1:0", "unix:/run/x.sock",
+		"fd://3", "[::ffff:192.0.2.1]:7000", "[::1]:8001", "[2001:db8::1]:8002"})
+	want := map[int]bool{8000: true, 9000: true, 7000: true}
+	if !maps.Equal(got, want) {
+		t.Errorf("ipv4Ports = %v; want %v", got, want)
 	}
 }

@@ -61,7 +61,7 @@ func TestWorkersGauge(t *testing.T) {
 // accepted into a TCP listener's queue that nobody has taken yet, and
 // the listeners that are not TCP add nothing.
 func TestBacklog(t *testing.T) {
-	tcp, err := bindTCP("127.0.0.1:0", 16, false)
+	tcp, err := bindTCP("127.0.0.1:0", 16, false, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
