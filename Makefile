@@ -86,6 +86,9 @@ DEB_PACKAGES += python3-pastedeploy
 # The chunked upload test runs Debian's Bottle, which decodes chunked
 # bodies itself.
 DEB_PACKAGES += python3-bottle
+# The --env-file test compares gowsgi with Debian's python-dotenv, which
+# Uvicorn's --env-file calls.
+DEB_PACKAGES += python3-dotenv
 
 vet:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt needed" >&2; exit 1; }
@@ -141,7 +144,7 @@ FUZZPARALLEL ?= 1
 FUZZ_TARGETS := \
 	./httpparse/:FuzzReadRequest ./httpparse/:FuzzChunkedBody ./httpparse/:FuzzDifferential \
 	./httpparse/proxyproto/:FuzzRead ./httpparse/uwsgiproto/:FuzzReadPacket \
-	./config/:FuzzDecodeFile ./config/:FuzzCommandLine ./wsgi/:FuzzEnviron ./wsgi/:FuzzBuildUwsgi ./pemkey/:FuzzParsePKCS8
+	./config/:FuzzDecodeFile ./config/:FuzzCommandLine ./config/:FuzzDotenv ./wsgi/:FuzzEnviron ./wsgi/:FuzzBuildUwsgi ./pemkey/:FuzzParsePKCS8
 fuzz:
 	@failed=""; for t in $(FUZZ_TARGETS); do pkg=$${t%%:*}; fn=$${t#*:}; \
 		echo "== $$fn ($$pkg) for $(FUZZTIME)"; \

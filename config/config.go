@@ -76,6 +76,10 @@ type Config struct {
 	Preload    bool     `json:"preload_app"`
 	NoGCFreeze bool     `json:"no_gc_freeze"` // --preload: skip gc.freeze() in the zygote
 	Reload     bool     `json:"reload"`
+	// EnvFile is --env-file (dotenv.go); EnvFileVars, not a setting, are
+	// its KEY=VALUE items as the master read them, for EnvFromFile.
+	EnvFile     string   `json:"env_file"`
+	EnvFileVars []string `json:"env_file_vars"`
 	// ReloadExtraFiles are watched by --reload besides the app's .py files.
 	ReloadExtraFiles []string `json:"reload_extra_files"`
 

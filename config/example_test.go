@@ -152,6 +152,7 @@ func ExampleConfig_WriteTOML() {
 	// logconfig = ""
 	// paste = ""
 	// raw_paste_global_conf = []
+	// env_file = ""
 	// certfile = ""
 	// keyfile = ""
 	// ssl_keyfile_password = ""

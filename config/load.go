@@ -139,7 +139,7 @@ func Load(args []string, getenv func(string) string, stdout io.Writer) (*Config,
 	if err := applyFactory(c, factory); err != nil {
 		return nil, action, err
 	}
-	if err := finish(c, action); err != nil {
+	if err := finish(c, action, getenv); err != nil {
 		return nil, action, err
 	}
 	return c, action, nil
@@ -477,8 +477,9 @@ func lastValue(sources []*argSource, name, def string) string {
 	return def
 }
 
-// finish applies the rules that span settings.
-func finish(c *Config, action Action) error {
+// finish applies the rules that span settings, and reads the files
+// whose contents workers need.
+func finish(c *Config, action Action, getenv func(string) string) error {
 	// Gunicorn runs its threaded worker when sync is asked for with threads.
 	if c.WorkerClass == "sync" && c.Threads > 1 {
 		c.WorkerClass = "gthread"
@@ -491,6 +492,9 @@ func finish(c *Config, action Action) error {
 			"or set wsgi_app in the config file")}
 	}
 	if err := checkLogConfig(c); err != nil { // logconfig.go
+		return err
+	}
+	if err := applyEnvFile(c, getenv); err != nil { // dotenv.go
 		return err
 	}
 	return checkTLS(c) // tls.go

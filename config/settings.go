@@ -10,7 +10,7 @@ import "slices"
 //
 // Defaults are written in command-line syntax and go through the same
 // parser and validator as user input.
-var settings = slices.Concat(serverSettings, asgiSettings, requestSettings, logConfigSettings, pasteSettings,
+var settings = slices.Concat(serverSettings, asgiSettings, requestSettings, logConfigSettings, pasteSettings, dotenvSettings,
 	tlsSettings, operabilitySettings)
 
 // serverSettings: the app, the sockets and the worker processes.

@@ -59,11 +59,6 @@ var uvicornIgnored = []*setting{
 		notice: "each request's task starts from the loop's own context, as asyncio copies it"},
 	{name: "uvicorn_timeout_worker_healthcheck", flags: []string{"timeout-worker-healthcheck"}, kind: kindString,
 		help: "`SECONDS`", notice: "--timeout replaces a worker whose loop takes no event for that long"},
-	{name: "uvicorn_env_file", flags: []string{"env-file"}, kind: kindString, help: "`FILE`",
-		refuse: func(any) string {
-			return "gowsgi does not read .env files: pass each variable with -e KEY=VALUE, or load the file " +
-				"in the app (python-dotenv) or in its supervisor (systemd's EnvironmentFile)"
-		}},
 	{name: "uvicorn_header", flags: []string{"header"}, kind: kindString, help: "`NAME:VALUE`",
 		refuse: func(any) string {
 			return "gowsgi adds no response headers of its own choosing: set them in the app (a middleware) " +

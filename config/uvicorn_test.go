@@ -64,7 +64,7 @@ func TestUvicornFlagsNoticedOrRefused(t *testing.T) {
 		want string
 	}{
 		{[]string{"--ws", "none"}, "--ws none: gowsgi cannot turn WebSockets off"},
-		{[]string{"--env-file", ".env"}, "--env-file .env: gowsgi does not read .env files"},
+		{[]string{"--env-file", ".env"}, `--env-file: ".env": no such file or directory`},
 		// --header is Gunicorn's --header-map, abbreviated
 		{[]string{"--header", "X-A:b"}, "--header-map X-A:b: Gunicorn reads --header as --header-map"},
 		{[]string{"--port", "http"}, "--port http: want a port number"},

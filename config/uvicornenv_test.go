@@ -94,7 +94,7 @@ func TestBadUvicornVariablesAreRefused(t *testing.T) {
 		{"UVICORN_PORT", "http"}:          "UVICORN_PORT: --port http: want a port number",
 		{"UVICORN_WORKERS", "0"}:          "UVICORN_WORKERS: --workers: must be at least 1",
 		{"UVICORN_RELOAD", "maybe"}:       `UVICORN_RELOAD: "maybe" is not a valid boolean`,
-		{"UVICORN_ENV_FILE", "prod.env"}:  "UVICORN_ENV_FILE: --env-file prod.env: gowsgi does not read .env files",
+		{"UVICORN_ENV_FILE", "prod.env"}:  `--env-file: "prod.env": no such file or directory`,
 		{"UVICORN_LIFESPAN", "sometimes"}: "UVICORN_LIFESPAN: --lifespan:",
 	} {
 		_, err := loadUvicornEnv(t, map[string]string{vars[0]: vars[1]}, "main:app")

@@ -108,9 +108,10 @@ func startHookHost(cfg *config.Config, log zerolog.Logger) (*hookHost, error) {
 		return nil, err
 	}
 	cmd := exec.Command(exe, handoff.HookHostCommand, cfg.Virtualenv)
-	// The master's environment with raw_env, as Gunicorn's arbiter sets
-	// it in its own os.environ.
-	cmd.Env = append(childEnviron(os.Environ()), cfg.Env...)
+	// The master's environment with --env-file's variables and raw_env,
+	// as Gunicorn's arbiter sets raw_env in its own os.environ (and
+	// Uvicorn's the file's).
+	cmd.Env = append(append(childEnviron(os.Environ()), cfg.EnvFromFile(os.LookupEnv)...), cfg.Env...)
 	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
 	cmd.Dir = cfg.Chdir                      // Gunicorn's master changes to it before running hooks
 	cmd.ExtraFiles = []*os.File{reqR, respW} // handoff.HookRequestFD, HookReplyFD

@@ -133,7 +133,8 @@ func startPython(cfg *config.Config, log zerolog.Logger, h *hooks) int {
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
 
-	for _, kv := range cfg.Env {
+	// --env-file's variables where the environment has none, then -e's.
+	for _, kv := range append(cfg.EnvFromFile(os.LookupEnv), cfg.Env...) {
 		if k, v, ok := strings.Cut(kv, "="); ok {
 			os.Setenv(k, v)
 		}

@@ -78,7 +78,8 @@ func prepareZygote(cfg *config.Config, log zerolog.Logger, listeners int) (*pysh
 	if err := dropPrivileges(cfg, log); err != nil {
 		return nil, err
 	}
-	for _, kv := range cfg.Env {
+	// --env-file's variables where the environment has none, then -e's.
+	for _, kv := range append(cfg.EnvFromFile(os.LookupEnv), cfg.Env...) {
 		if k, v, ok := strings.Cut(kv, "="); ok {
 			os.Setenv(k, v)
 		}
