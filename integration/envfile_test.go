@@ -75,6 +75,12 @@ func TestEnvFileAsPythonDotenvReadsIt(t *testing.T) {
 	if len(want) < 20 || !strings.Contains(warnings, "line 27") {
 		t.Fatalf("python-dotenv read %d keys, warned %q", len(want), warnings)
 	}
+	withValue := 0 // the file's keys with a value (not KEY alone)
+	for _, v := range want {
+		if v != nil {
+			withValue++
+		}
+	}
 	for _, preload := range []bool{false, true} {
 		args := []string{"--env-file", file, "-e", "DUP=from -e", "envdump:app"}
 		if preload {
@@ -92,6 +98,9 @@ func TestEnvFileAsPythonDotenvReadsIt(t *testing.T) {
 		}
 		if g := got["DUP"]; g == nil || *g != "from -e" {
 			t.Errorf("preload %v: DUP = %s; want -e's value", preload, show(g))
+		}
+		if l := s.find("environment read from " + file); len(l) != 1 || l[0].num("variables") != withValue {
+			t.Errorf("preload %v: want one line saying %d variables were read from the file; output:\n%s", preload, withValue, s.output())
 		}
 		for _, line := range []string{"line 27:", "line 28:"} {
 			if len(s.linesWhere(func(m string) bool { return strings.Contains(m, "--env-file") && strings.Contains(m, line) })) != 1 {

@@ -71,6 +71,10 @@ func runMaster(args []string) int {
 	for _, n := range cfg.Notices {
 		log.Warn().Msg(n)
 	}
+	if cfg.EnvFile != "" { // Uvicorn says "Loading environment from '.env'"
+		log.Info().Str("env_file", cfg.EnvFile).Int("variables", len(cfg.EnvFileVars)).
+			Msg("environment read from " + cfg.EnvFile)
+	}
 	proctitle.Set(proctitle.Title("master", cfg.ProcName, cfg.App)) // best effort: ps shows argv otherwise
 	return master.Run(cfg, elog, args)
 }
