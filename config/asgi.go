@@ -13,8 +13,13 @@ import (
 // "asgi", and Uvicorn's Gunicorn worker classes, which run the same.
 const WorkerClassASGI = "asgi"
 
-// asgiWorkerClasses are the -k values that mean WorkerClassASGI.
-var asgiWorkerClasses = []string{"asgi", "uvicorn.workers.UvicornWorker", "uvicorn_worker.UvicornWorker"}
+// asgiWorkerClasses are the -k values that mean WorkerClassASGI:
+// Gunicorn's (by name and class path) and Uvicorn's worker classes for
+// Gunicorn (in uvicorn and in the uvicorn-worker package), httptools or
+// h11 alike, as gowsgi parses HTTP itself.
+var asgiWorkerClasses = []string{"asgi", "gunicorn.workers.gasgi.ASGIWorker",
+	"uvicorn.workers.UvicornWorker", "uvicorn_worker.UvicornWorker",
+	"uvicorn.workers.UvicornH11Worker", "uvicorn_worker.UvicornH11Worker"}
 
 // normalizeLoop accepts Uvicorn's --loop values in any case.
 //

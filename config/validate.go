@@ -1,12 +1,14 @@
 package config
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"net/netip"
 	"os"
 	"os/user"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -156,25 +158,29 @@ func normalizeBind(addr string) (string, error) {
 var asyncWorkerClasses = []string{"gevent", "eventlet", "tornado"}
 
 // normalizeWorkerClass accepts sync and gthread, also under their Gunicorn
-// class paths, asgi under Uvicorn's too (asgi.go), and explains why the
-// async worker classes are refused.
+// class paths, asgi under Uvicorn's too (asgi.go), each also written as
+// Gunicorn's load_class takes it ("#sync", the entry point
+// "egg:gunicorn#sync", "egg:gunicorn" alone meaning sync), and explains
+// why the async worker classes are refused.
 func normalizeWorkerClass(v any) (any, error) {
 	class := v.(string)
-	switch strings.TrimSpace(class) {
+	name := strings.TrimSpace(class)
+	if rest, ok := strings.CutPrefix(name, "egg:gunicorn"); ok && (rest == "" || rest[0] == '#') {
+		name = cmp.Or(strings.TrimPrefix(rest, "#"), "sync")
+	}
+	switch name = strings.TrimPrefix(name, "#"); name {
 	case "sync", "gunicorn.workers.sync.SyncWorker":
 		return "sync", nil
 	case "gthread", "gunicorn.workers.gthread.ThreadWorker":
 		return "gthread", nil
 	}
-	for _, asgi := range asgiWorkerClasses {
-		if strings.TrimSpace(class) == asgi {
-			return WorkerClassASGI, nil
-		}
+	if slices.Contains(asgiWorkerClasses, name) {
+		return WorkerClassASGI, nil
 	}
 	lower := strings.ToLower(class)
 	if strings.Contains(lower, "uvicorn") {
 		return nil, fmt.Errorf("unknown worker class %q: for an ASGI app use asgi "+
-			"(uvicorn.workers.UvicornWorker and uvicorn_worker.UvicornWorker mean the same)", class)
+			"(uvicorn.workers.UvicornWorker, uvicorn_worker.UvicornWorker and their H11 variants mean the same)", class)
 	}
 	for _, async := range asyncWorkerClasses {
 		if strings.Contains(lower, async) {
