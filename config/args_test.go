@@ -45,7 +45,7 @@ func TestScanArgs(t *testing.T) {
 		{name: "ambiguous prefix", args: []string{"--work", "3"},
 			wantErr: "--work: ambiguous flag, could be --worker-class, --worker-connections, --worker-tmp-dir, --workers"},
 		{name: "prefix shared with longer names", args: []string{"--rel"},
-			wantErr: "--rel: ambiguous flag, could be --reload, --reload-engine, --reload-extra-file"},
+			wantErr: "--rel: ambiguous flag, could be --reload, --reload-delay, --reload-dir, --reload-engine, --reload-exclude, --reload-extra-file, --reload-include"},
 		{name: "unknown long flag", args: []string{"--bogus"}, wantErr: "--bogus: unknown flag (see --help)"},
 		{name: "unknown short flag", args: []string{"-x"}, wantErr: "-x: unknown flag (see --help)"},
 		{name: "unsupported Gunicorn flag", args: []string{"app", "--spew"},

@@ -82,6 +82,13 @@ type Config struct {
 	EnvFileVars []string `json:"env_file_vars"`
 	// ReloadExtraFiles are watched by --reload besides the app's .py files.
 	ReloadExtraFiles []string `json:"reload_extra_files"`
+	// Uvicorn's --reload-dir, --reload-include and --reload-exclude: the
+	// directories --reload watches instead of the app's, and glob
+	// patterns (Python's PurePath.match) of the files it also watches and
+	// ignores (master/watch.go).
+	ReloadDirs     []string `json:"reload_dirs"`
+	ReloadIncludes []string `json:"reload_includes"`
+	ReloadExcludes []string `json:"reload_excludes"`
 
 	Pidfile  string `json:"pidfile"`
 	User     string `json:"user"`

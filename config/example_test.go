@@ -126,6 +126,9 @@ func ExampleConfig_WriteTOML() {
 	// no_gc_freeze = false
 	// reload = false
 	// reload_extra_files = []
+	// reload_dirs = []
+	// reload_includes = []
+	// reload_excludes = []
 	// pidfile = ""
 	// user = ""
 	// group = ""

@@ -81,6 +81,9 @@ func TestLoadDefaults(t *testing.T) {
 		ProxyHeaders:          true,
 		Sendfile:              true,
 		PasteGlobalConf:       []string{},
+		ReloadDirs:            []string{},
+		ReloadIncludes:        []string{},
+		ReloadExcludes:        []string{},
 	}
 	if action != ActionServe {
 		t.Errorf("action = %v, want ActionServe", action)

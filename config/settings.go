@@ -207,6 +207,24 @@ var requestSettings = []*setting{
 		normalize: eachItem(nonEmptyItem),
 		field:     func(c *Config) any { return &c.ReloadExtraFiles },
 	},
+	{
+		name: "reload_dirs", flags: []string{"reload-dir"}, kind: kindList, def: "",
+		help:      "with --reload, watch the files under `DIR` instead of the app's directory and --pythonpath (repeatable; Uvicorn's --reload-dir)",
+		normalize: eachItem(nonEmptyItem),
+		field:     func(c *Config) any { return &c.ReloadDirs },
+	},
+	{
+		name: "reload_includes", flags: []string{"reload-include"}, kind: kindList, def: "",
+		help:      "with --reload, also watch the files matching `GLOB` (*.py always; repeatable; Uvicorn's --reload-include)",
+		normalize: eachItem(reloadPattern),
+		field:     func(c *Config) any { return &c.ReloadIncludes },
+	},
+	{
+		name: "reload_excludes", flags: []string{"reload-exclude"}, kind: kindList, def: "",
+		help:      "with --reload, ignore the files matching `GLOB`, or the directory it names (repeatable; Uvicorn's --reload-exclude)",
+		normalize: eachItem(reloadPattern),
+		field:     func(c *Config) any { return &c.ReloadExcludes },
+	},
 
 	// Server mechanics
 	{

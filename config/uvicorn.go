@@ -59,6 +59,8 @@ var uvicornIgnored = []*setting{
 		notice: "each request's task starts from the loop's own context, as asyncio copies it"},
 	{name: "uvicorn_timeout_worker_healthcheck", flags: []string{"timeout-worker-healthcheck"}, kind: kindString,
 		help: "`SECONDS`", notice: "--timeout replaces a worker whose loop takes no event for that long"},
+	{name: "uvicorn_reload_delay", flags: []string{"reload-delay"}, kind: kindString, help: "`SECONDS`",
+		notice: "--reload looks at the files every half second"},
 	{name: "uvicorn_header", flags: []string{"header"}, kind: kindString, help: "`NAME:VALUE`",
 		refuse: func(any) string {
 			return "gowsgi adds no response headers of its own choosing: set them in the app (a middleware) " +

@@ -32,11 +32,16 @@ var uvicornEnvFlags = []string{
 // uvicornEnvNotRead are Uvicorn's variables for options gowsgi does not
 // have, with the notice each one set gets.
 var uvicornEnvNotRead = [][2]string{
-	{"UVICORN_RELOAD_DIRS", "--reload watches the app's modules and --reload-extra-file other files"},
-	{"UVICORN_RELOAD_INCLUDES", "--reload watches the app's modules and --reload-extra-file other files"},
-	{"UVICORN_RELOAD_EXCLUDES", "--reload watches the app's modules and --reload-extra-file other files"},
 	{"UVICORN_RELOAD_DELAY", "--reload looks at the files every half second"},
 	{"UVICORN_HEADERS", "gowsgi adds no response headers of its own choosing: set them in the app or the proxy"},
+}
+
+// uvicornEnvLists are Uvicorn's repeatable options read from variables
+// named after their parameters, not their flags; click splits a value
+// at whitespace into one use each.
+var uvicornEnvLists = [][2]string{
+	{"UVICORN_RELOAD_DIRS", "reload-dir"}, {"UVICORN_RELOAD_INCLUDES", "reload-include"},
+	{"UVICORN_RELOAD_EXCLUDES", "reload-exclude"},
 }
 
 func uvicornEnvName(flag string) string {
@@ -92,6 +97,17 @@ func uvicornEnvSources(ix *flagIndex, getenv func(string) string, stdout io.Writ
 		}
 		if err := add(name, []string{"--" + flag + "=" + v}, []string{"--" + flag + " " + v}); err != nil {
 			return nil, err
+		}
+	}
+	for _, l := range uvicornEnvLists {
+		var words, read []string
+		for _, v := range strings.Fields(getenv(l[0])) {
+			words, read = append(words, "--"+l[1]+"="+v), append(read, "--"+l[1]+" "+v)
+		}
+		if len(words) > 0 {
+			if err := add(l[0], words, read); err != nil {
+				return nil, err
+			}
 		}
 	}
 	return out, nil

@@ -65,12 +65,15 @@ func TestUvicornVariables(t *testing.T) {
 
 func TestUvicornVariablesAreNoticed(t *testing.T) {
 	c, err := loadUvicornEnv(t, map[string]string{"UVICORN_HOST": "0.0.0.0", "UVICORN_APP": "main:app",
-		"UVICORN_LOOP": "uvloop", "UVICORN_RELOAD_DIRS": "src", "UVICORN_PROXY_HEADERS": "true", "UVICORN_HTTP": "h11"})
+		"UVICORN_LOOP": "uvloop", "UVICORN_RELOAD_DIRS": "src  lib", "UVICORN_PROXY_HEADERS": "true", "UVICORN_HTTP": "h11"})
 	if err != nil {
 		t.Fatal(err)
 	}
+	if !slices.Equal(c.ReloadDirs, []string{"src", "lib"}) {
+		t.Errorf("reload_dirs %q; want UVICORN_RELOAD_DIRS split at whitespace, as click splits it", c.ReloadDirs)
+	}
 	for _, want := range []string{
-		"UVICORN_RELOAD_DIRS is not read: --reload watches the app's modules and --reload-extra-file other files",
+		"UVICORN_RELOAD_DIRS: read as Uvicorn's --reload-dir src and --reload-dir lib",
 		"UVICORN_HOST, UVICORN_APP: read as Uvicorn's --host 0.0.0.0 and app main:app",
 		"UVICORN_LOOP: read as Uvicorn's --loop uvloop",
 		"UVICORN_PROXY_HEADERS: read as Uvicorn's --proxy-headers true",

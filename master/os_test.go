@@ -5,10 +5,13 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/gowsgi/gowsgi/config"
 )
 
 func TestPidfileUpgradeDance(t *testing.T) {
@@ -73,23 +76,66 @@ func TestScanCodeSeesPythonChangesOnly(t *testing.T) {
 	write("env/lib/thing.py", "")
 	write("pkg/__pycache__/mod.cpython-311.py", "")
 	write("README.md", "")
-	before := scanCode([]string{root}, nil)
+	w, _ := newCodeWatch(&config.Config{}, root)
+	before := w.scan()
 	if len(before) != 2 {
 		t.Fatalf("watched %v; want app.py and pkg/mod.py only", keys(before))
 	}
 	write("README.md", "changed")
 	write("env/lib/thing.py", "changed")
-	if p := diffStamps(before, scanCode([]string{root}, nil)); p != "" {
+	if p := diffStamps(before, w.scan()); p != "" {
 		t.Fatalf("a change to %s counted as a code change", p)
 	}
 	write("pkg/mod.py", "y = 3 # longer")
-	if p := diffStamps(before, scanCode([]string{root}, nil)); p != filepath.Join(root, "pkg/mod.py") {
+	if p := diffStamps(before, w.scan()); p != filepath.Join(root, "pkg/mod.py") {
 		t.Fatalf("changed file = %q; want pkg/mod.py", p)
 	}
 	os.Remove(filepath.Join(root, "app.py"))
-	after := scanCode([]string{root}, nil)
+	after := w.scan()
 	if _, ok := after[filepath.Join(root, "app.py")]; ok || diffStamps(before, after) == "" {
 		t.Fatalf("a removed file was not seen")
+	}
+}
+
+// TestReloadFilesAsUvicornPicksThem: --reload-dir replaces the app's
+// directory, --reload-include adds patterns to *.py, --reload-exclude
+// drops files and whole directories, as Uvicorn's file filter does.
+func TestReloadFilesAsUvicornPicksThem(t *testing.T) {
+	base, other := t.TempDir(), t.TempDir()
+	for _, f := range []string{"app.py", "templates/index.html", "templates/old/x.html", "static/site.css",
+		"gen/out.py", ".hidden.py", "~lock.py", "notes.txt"} {
+		p := filepath.Join(base, f)
+		os.MkdirAll(filepath.Dir(p), 0o755)
+		os.WriteFile(p, nil, 0o644)
+	}
+	os.WriteFile(filepath.Join(other, "lib.py"), nil, 0o644)
+	rel := func(m map[string]fileStamp) []string {
+		var out []string
+		for k := range m {
+			r, _ := filepath.Rel(base, k)
+			out = append(out, r)
+		}
+		slices.Sort(out)
+		return out
+	}
+	for _, tc := range []struct {
+		cfg     config.Config
+		want    []string
+		notices int
+	}{
+		{config.Config{}, []string{"app.py", "gen/out.py"}, 0},
+		{config.Config{ReloadIncludes: []string{"*.html"}, ReloadExcludes: []string{"gen", "old/*.html"}},
+			[]string{"app.py", "templates/index.html"}, 0},
+		{config.Config{ReloadIncludes: []string{"templates/old/x.html", "*.css"}, ReloadExcludes: []string{"*.html"}},
+			[]string{"app.py", "gen/out.py", "static/site.css", "templates/old/x.html"}, 0},
+		{config.Config{ReloadExcludes: []string{"*.py"}, ReloadIncludes: []string{"*.txt"}}, []string{"notes.txt"}, 0},
+		{config.Config{ReloadDirs: []string{other, "missing"}}, []string{"../" + filepath.Base(other) + "/lib.py"}, 1},
+		{config.Config{ReloadDirs: []string{"missing"}}, []string{"app.py", "gen/out.py"}, 1},
+	} {
+		w, notices := newCodeWatch(&tc.cfg, base)
+		if got := rel(w.scan()); !slices.Equal(got, tc.want) || len(notices) != tc.notices {
+			t.Errorf("%+v: watched %q, notices %q; want %q and %d notices", tc.cfg.ReloadDirs, got, notices, tc.want, tc.notices)
+		}
 	}
 }
 

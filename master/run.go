@@ -1,9 +1,9 @@
 package master
 
 import (
+	"cmp"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"syscall"
 
 	"github.com/gowsgi/gowsgi/config"
@@ -80,7 +80,11 @@ func Run(cfg *config.Config, elog *errorlog.Log, args []string) int {
 	if cfg.Reload {
 		done := make(chan struct{})
 		defer close(done)
-		go watchCode(codeRoots(cfg, p.cwd), cfg.ReloadExtraFiles, events, done)
+		w, notices := newCodeWatch(cfg, cmp.Or(cfg.Chdir, p.cwd))
+		for _, n := range notices {
+			log.Warn().Msg(n)
+		}
+		go watchCode(w, events, done)
 	}
 
 	if err := hooks.hooks.run(hookCall{Hook: "when_ready", Server: hooks.serverState()}); err != nil {
@@ -135,21 +139,4 @@ func openListeners(cfg *config.Config, p *process, log zerolog.Logger) ([]*liste
 		return ls, err
 	}
 	return bind(cfg.Bind, cfg.Backlog, cfg.ReusePort, cfg.Umask)
-}
-
-// codeRoots are the directories --reload watches: the app's directory
-// and its --pythonpath entries.
-func codeRoots(cfg *config.Config, cwd string) []string {
-	base := cwd
-	if cfg.Chdir != "" {
-		base = cfg.Chdir
-	}
-	roots := []string{base}
-	for _, p := range cfg.PythonPath {
-		if !filepath.IsAbs(p) {
-			p = filepath.Join(base, p)
-		}
-		roots = append(roots, p)
-	}
-	return roots
 }

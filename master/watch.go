@@ -4,8 +4,11 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
+
+	"github.com/gowsgi/gowsgi/config"
 )
 
 // The --reload watcher polls file modification times: it needs no
@@ -22,11 +25,94 @@ type fileStamp struct {
 	size  int64
 }
 
-// watchCode sends evCodeChanged whenever a .py file under roots (or one
-// of extra) is created, changed or removed, until done is closed.
-// Virtualenvs, caches and hidden directories are skipped.
-func watchCode(roots, extra []string, events chan<- event, done <-chan struct{}) {
-	last := scanCode(roots, extra)
+// codeWatch is what --reload looks at: under roots, the files an
+// include pattern matches and no exclude does (Uvicorn's file filter;
+// *.py by default), but in excludeDirs, virtualenvs, caches and hidden
+// directories; and the extra files.
+type codeWatch struct {
+	roots, extra       []string
+	includes, excludes []string // config.MatchReloadPattern patterns
+	excludeDirs        []string
+}
+
+// Uvicorn's defaults: a pattern given among the other list is dropped.
+var (
+	defaultReloadIncludes = []string{"*.py"}
+	defaultReloadExcludes = []string{".*", ".py[cod]", ".sw.*", "~*"}
+)
+
+// newCodeWatch watches --reload-dir's directories, else the app's (base)
+// and --pythonpath's, with --reload-include and --reload-exclude applied
+// as Uvicorn applies them: an exclude naming a directory leaves it out.
+// It returns a notice for each --reload-dir that is not a directory.
+func newCodeWatch(cfg *config.Config, base string) (codeWatch, []string) {
+	abs := func(p string) string {
+		if !filepath.IsAbs(p) {
+			p = filepath.Join(base, p)
+		}
+		return filepath.Clean(p)
+	}
+	w := codeWatch{extra: cfg.ReloadExtraFiles}
+	var notices []string
+	for _, d := range cfg.ReloadDirs {
+		if fi, err := os.Stat(abs(d)); err != nil || !fi.IsDir() {
+			notices = append(notices, "--reload-dir "+d+" is not a directory; not watched")
+			continue
+		}
+		w.roots = append(w.roots, abs(d))
+	}
+	if len(w.roots) == 0 { // Uvicorn, too, falls back to its default then
+		w.roots = []string{base}
+		for _, p := range cfg.PythonPath {
+			w.roots = append(w.roots, abs(p))
+		}
+	}
+	for _, p := range defaultReloadIncludes {
+		if !slices.Contains(cfg.ReloadExcludes, p) {
+			w.includes = append(w.includes, p)
+		}
+	}
+	w.includes = append(w.includes, cfg.ReloadIncludes...)
+	for _, p := range defaultReloadExcludes {
+		if !slices.Contains(cfg.ReloadIncludes, p) {
+			w.excludes = append(w.excludes, p)
+		}
+	}
+	for _, p := range cfg.ReloadExcludes {
+		if fi, err := os.Stat(abs(p)); err == nil && fi.IsDir() {
+			w.excludeDirs = append(w.excludeDirs, abs(p))
+		} else {
+			w.excludes = append(w.excludes, p)
+		}
+	}
+	return w, notices
+}
+
+// wants is Uvicorn's FileFilter: a file an include pattern matches,
+// unless an exclude does (or it is under an excluded directory), but
+// for an include that spells the path's own ending.
+func (w *codeWatch) wants(path string) bool {
+	for _, inc := range w.includes {
+		if !config.MatchReloadPattern(path, inc) {
+			continue
+		}
+		if strings.HasSuffix(path, inc) {
+			return true
+		}
+		for _, ex := range w.excludes {
+			if config.MatchReloadPattern(path, ex) {
+				return false
+			}
+		}
+		return true
+	}
+	return false
+}
+
+// watchCode sends evCodeChanged whenever a watched file is created,
+// changed or removed, until done is closed.
+func watchCode(w codeWatch, events chan<- event, done <-chan struct{}) {
+	last := w.scan()
 	t := time.NewTicker(reloadPoll)
 	defer t.Stop()
 	for {
@@ -35,13 +121,13 @@ func watchCode(roots, extra []string, events chan<- event, done <-chan struct{})
 			return
 		case <-t.C:
 		}
-		now := scanCode(roots, extra)
+		now := w.scan()
 		changed := diffStamps(last, now)
 		if changed == "" {
 			continue
 		}
 		time.Sleep(reloadSettling)
-		last = scanCode(roots, extra)
+		last = w.scan()
 		events <- event{kind: evCodeChanged, note: changed}
 	}
 }
@@ -61,28 +147,28 @@ func diffStamps(old, cur map[string]fileStamp) string {
 	return ""
 }
 
-func scanCode(roots, extra []string) map[string]fileStamp {
+func (w *codeWatch) scan() map[string]fileStamp {
 	out := make(map[string]fileStamp)
-	for _, root := range roots {
+	for _, root := range w.roots {
 		base := strings.Count(filepath.Clean(root), string(filepath.Separator))
 		filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
 			if err != nil || len(out) >= maxWatchFiles {
 				return filepath.SkipDir
 			}
 			if d.IsDir() {
-				if path != root && skipDir(path, d.Name()) ||
+				if path != root && (skipDir(path, d.Name()) || slices.Contains(w.excludeDirs, path)) ||
 					strings.Count(path, string(filepath.Separator))-base > maxWatchDepth {
 					return filepath.SkipDir
 				}
 				return nil
 			}
-			if strings.HasSuffix(d.Name(), ".py") {
+			if w.wants(path) {
 				stampFile(out, path)
 			}
 			return nil
 		})
 	}
-	for _, f := range extra {
+	for _, f := range w.extra {
 		stampFile(out, f)
 	}
 	return out
