@@ -97,6 +97,8 @@ func dotenvHSpace(r rune) bool { return r != '\r' && r != '\n' && dotenvSpace(r)
 type dotenvReader struct {
 	s   []rune
 	pos int
+	// lineAt and lineNo: the line of lineAt, where line last counted to
+	lineAt, lineNo int
 }
 
 var errDotenv = errors.New("not a statement")
@@ -114,22 +116,22 @@ func (r *dotenvReader) skip(class func(rune) bool) {
 	}
 }
 
-// line is the 1-based line of pos; \r\n, \n and \r each end one.
+// line is the 1-based line of pos, which is never before the pos of
+// the call before; \r\n, \n and \r each end one.
 func (r *dotenvReader) line(pos int) int {
-	n := 1
-	for i := 0; i < pos; i++ {
-		if r.s[i] == '\n' || r.s[i] == '\r' && (i+1 >= len(r.s) || r.s[i+1] != '\n') {
-			n++
+	for ; r.lineAt < pos; r.lineAt++ {
+		if c := r.s[r.lineAt]; c == '\n' || c == '\r' && (r.lineAt+1 >= len(r.s) || r.s[r.lineAt+1] != '\n') {
+			r.lineNo++
 		}
 	}
-	return n
+	return r.lineNo
 }
 
 // parseDotenv returns the file's statements with a key, in order, and
 // the lines of those it could not read (python-dotenv warns and skips
 // them, up to the end of their line).
 func parseDotenv(text string) (bindings []dotenvBinding, bad []int) {
-	r := &dotenvReader{s: []rune(text)}
+	r := &dotenvReader{s: []rune(text), lineNo: 1}
 	for {
 		r.skip(dotenvSpace)
 		if r.pos >= len(r.s) {
@@ -159,8 +161,7 @@ func parseDotenv(text string) (bindings []dotenvBinding, bad []int) {
 // end. A comment line gives an empty key.
 func (r *dotenvReader) statement() (dotenvBinding, error) {
 	var b dotenvBinding
-	if strings.HasPrefix(string(r.s[r.pos:min(r.pos+7, len(r.s))]), "export") &&
-		r.pos+6 < len(r.s) && dotenvHSpace(r.s[r.pos+6]) {
+	if r.pos+6 < len(r.s) && string(r.s[r.pos:r.pos+6]) == "export" && dotenvHSpace(r.s[r.pos+6]) {
 		r.pos += 6
 		r.skip(dotenvHSpace)
 	}

@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"mime/multipart"
 	"strings"
 	"testing"
 )
@@ -61,13 +60,8 @@ func TestChunkedUploadsToFrameworks(t *testing.T) {
 
 	t.Run("flask", func(t *testing.T) {
 		s := start(t, serverOpts{args: []string{"flaskapp"}})
-		var mp bytes.Buffer
-		mw := multipart.NewWriter(&mp)
-		mw.WriteField("note", "chunked")
-		fw, _ := mw.CreateFormFile("file", "data.bin")
-		fw.Write(upload)
-		mw.Close()
-		code, b := postBody(t, s.addr, "/upload", mw.FormDataContentType(), mp.Bytes(), true)
+		form, contentType := flaskUploadForm("chunked", upload)
+		code, b := postBody(t, s.addr, "/upload", contentType, form, true)
 		var u struct {
 			Sha256, Note string
 			Size         int

@@ -96,13 +96,8 @@ func checkFlask(t *testing.T, s *server) {
 	}
 
 	upload := bytes.Repeat([]byte("upload\x00\xff"), 300000) // 2.4 MB, binary
-	var mp bytes.Buffer
-	mw := multipart.NewWriter(&mp)
-	mw.WriteField("note", "a note")
-	fw, _ := mw.CreateFormFile("file", "data.bin")
-	fw.Write(upload)
-	mw.Close()
-	resp, err = client.Post(s.url("/upload"), mw.FormDataContentType(), &mp)
+	form, contentType := flaskUploadForm("a note", upload)
+	resp, err = client.Post(s.url("/upload"), contentType, bytes.NewReader(form))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -137,6 +132,18 @@ func checkFlask(t *testing.T, s *server) {
 			return l.str("source") == "wsgi.errors" && strings.Contains(l.str("message"), "flask says W42")
 		})) == 1
 	})
+}
+
+// flaskUploadForm is a multipart form for flaskapp's /upload: a note
+// field and data as the file data.bin.
+func flaskUploadForm(note string, data []byte) (form []byte, contentType string) {
+	var mp bytes.Buffer
+	mw := multipart.NewWriter(&mp)
+	mw.WriteField("note", note)
+	fw, _ := mw.CreateFormFile("file", "data.bin")
+	fw.Write(data)
+	mw.Close()
+	return mp.Bytes(), mw.FormDataContentType()
 }
 
 func TestDjango(t *testing.T) {
