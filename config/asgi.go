@@ -126,7 +126,7 @@ var asgiSettings = []*setting{
 		field:     func(c *Config) any { return &c.MaxRequests },
 	},
 	{
-		name: "max_requests_jitter", flags: []string{"max-requests-jitter"}, kind: kindInt,
+		name: "max_requests_jitter", flags: []string{"max-requests-jitter", "limit-max-requests-jitter"}, kind: kindInt,
 		def:       "0",
 		help:      "add a random 0 to `N` to max_requests, per worker",
 		normalize: intRange(0, maxInt),

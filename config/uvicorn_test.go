@@ -22,9 +22,11 @@ func TestUvicornCommandLine(t *testing.T) {
 		{[]string{"--uds", "/run/app.sock"}, func(c *Config) bool { return slices.Equal(c.Bind, []string{"unix:/run/app.sock"}) }},
 		{[]string{"--fd", "3"}, func(c *Config) bool { return slices.Equal(c.Bind, []string{"fd://3"}) }},
 		{[]string{"--factory"}, func(c *Config) bool { return c.App == "main:create()" }},
-		{[]string{"--timeout-keep-alive", "5", "--limit-max-requests", "100", "--timeout-graceful-shutdown", "7"},
+		{[]string{"--timeout-keep-alive", "5", "--limit-max-requests", "100", "--timeout-graceful-shutdown", "7",
+			"--limit-max-requests-jitter", "10"},
 			func(c *Config) bool {
-				return c.KeepAlive == 5*time.Second && c.MaxRequests == 100 && c.GracefulTimeout == 7*time.Second
+				return c.KeepAlive == 5*time.Second && c.MaxRequests == 100 && c.GracefulTimeout == 7*time.Second &&
+					c.MaxRequestsJitter == 10
 			}},
 		{[]string{"--access-log", "--app-dir", "src", "--log-level", "trace"},
 			func(c *Config) bool {

@@ -23,7 +23,7 @@ var uvicornEnvFlags = []string{
 	"reload", "workers", "loop", "http", "ws", "ws-max-size", "ws-max-queue", "ws-ping-interval",
 	"ws-ping-timeout", "ws-per-message-deflate", "lifespan", "interface", "env-file", "log-config", "log-level",
 	"access-log", "use-colors", "proxy-headers", "server-header", "date-header", "forwarded-allow-ips",
-	"root-path", "limit-concurrency", "backlog", "limit-max-requests", "timeout-keep-alive",
+	"root-path", "limit-concurrency", "backlog", "limit-max-requests", "limit-max-requests-jitter", "timeout-keep-alive",
 	"timeout-graceful-shutdown", "timeout-worker-healthcheck", "ssl-keyfile", "ssl-certfile",
 	"ssl-keyfile-password", "ssl-version", "ssl-cert-reqs", "ssl-ca-certs", "ssl-ciphers", "app-dir",
 	"h11-max-incomplete-event-size", "factory", "reset-contextvars", "uds", "fd",
