@@ -33,8 +33,20 @@ type Entry struct {
 type segment struct {
 	lit  string
 	atom byte
-	key  string // lower-case header name, or environ key, for i/o/e
+	key  string    // lower-case header name, or environ key, for i/o/e
+	conv *convSpec // nil for a plain %(x)s
 }
+
+// convSpec is what a Python %-conversion adds to %(x)s: flags, width,
+// precision, and s or d ("%(h)-15s", "%(D)8d", "%(M)05d").
+type convSpec struct {
+	left, zero, plus, space bool
+	width, prec             int // prec -1: none
+	verb                    byte
+}
+
+// numericAtoms are those Gunicorn gives as numbers, so %d takes them.
+const numericAtoms = "TDMB"
 
 // Format is a parsed --access-logformat.
 type Format struct {
@@ -42,7 +54,8 @@ type Format struct {
 	json bool
 }
 
-// ErrBadFormat is returned for a format Gunicorn would not accept either.
+// ErrBadFormat is returned for a format Gunicorn would not accept either,
+// or would print "-" for (an unknown atom: a typo here stops the start).
 var ErrBadFormat = errors.New("accesslog: bad format")
 
 const atoms = "hlutrsmUqHbBfaTDLMp"
@@ -62,24 +75,98 @@ func Parse(format string) (*Format, error) {
 			i++
 			continue
 		}
-		end := strings.Index(format[i:], ")s")
+		end := closingParen(format, i)
 		if !strings.HasPrefix(format[i:], "%(") || end < 0 {
 			return nil, fmt.Errorf("%w: %q at offset %d: want %%(name)s", ErrBadFormat, format[i:min(len(format), i+8)], i)
 		}
-		name := format[i+2 : i+end]
+		name := format[i+2 : end]
 		seg, err := parseAtom(name)
 		if err != nil {
 			return nil, err
 		}
+		conv, n, err := parseConv(format[end+1:])
+		if err != nil {
+			return nil, fmt.Errorf("%w: %%(%s)%s: %v", ErrBadFormat, name, format[end+1:min(len(format), end+1+n+1)], err)
+		}
+		if conv != nil && conv.verb == 'd' && !(len(name) == 1 && strings.Contains(numericAtoms, name)) {
+			return nil, fmt.Errorf("%w: %%(%s)%s: %s is text (Gunicorn fails on every request there); use %%(%s)s",
+				ErrBadFormat, name, format[end+1:end+1+n], name, name)
+		}
+		seg.conv = conv
 		seg.lit = lit.String()
 		lit.Reset()
 		f.segs = append(f.segs, seg)
-		i += end + 1
+		i = end + n
 	}
 	if lit.Len() > 0 {
 		f.segs = append(f.segs, segment{lit: lit.String()})
 	}
 	return f, nil
+}
+
+// closingParen is the index of the ")" that closes the "%(" at i,
+// nested parentheses counted, as Python's %-formatting counts them; -1
+// when there is none.
+func closingParen(format string, i int) int {
+	depth := 0
+	for j := i + 1; j < len(format); j++ {
+		switch format[j] {
+		case '(':
+			depth++
+		case ')':
+			if depth--; depth == 0 {
+				return j
+			}
+		}
+	}
+	return -1
+}
+
+// parseConv reads what follows "%(name)": flags, width, precision and
+// the conversion, s or d (i and u are d). It returns nil for a plain s,
+// and the length read.
+func parseConv(s string) (*convSpec, int, error) {
+	c := &convSpec{prec: -1}
+	i := 0
+	for ; i < len(s) && strings.IndexByte("-+ 0#", s[i]) >= 0; i++ {
+		switch s[i] {
+		case '-':
+			c.left = true
+		case '+':
+			c.plus = true
+		case ' ':
+			c.space = true
+		case '0':
+			c.zero = true
+		}
+	}
+	digits := func() int {
+		n := 0
+		for ; i < len(s) && '0' <= s[i] && s[i] <= '9' && n < 1000; i++ {
+			n = n*10 + int(s[i]-'0')
+		}
+		return n
+	}
+	c.width = digits()
+	if i < len(s) && s[i] == '.' {
+		i++
+		c.prec = digits()
+	}
+	if i >= len(s) {
+		return nil, i, errors.New("no conversion")
+	}
+	switch s[i] {
+	case 's':
+		c.verb = 's'
+	case 'd', 'i', 'u':
+		c.verb = 'd'
+	default:
+		return nil, i, fmt.Errorf("conversion %q is not supported: use s, or d for T, D, M and B", s[i])
+	}
+	if c.verb == 's' && *c == (convSpec{prec: -1, verb: 's'}) {
+		return nil, i + 1, nil
+	}
+	return c, i + 1, nil
 }
 
 func parseAtom(name string) (segment, error) {
@@ -113,11 +200,51 @@ func (f *Format) Uses(atom byte) bool {
 func (f *Format) Append(dst []byte, e *Entry) []byte {
 	for _, s := range f.segs {
 		dst = append(dst, s.lit...)
-		if s.atom != 0 {
+		switch {
+		case s.conv != nil:
+			dst = s.conv.apply(dst, f.appendAtom(nil, s, e))
+		case s.atom != 0:
 			dst = f.appendAtom(dst, s, e)
 		}
 	}
 	return append(dst, '\n')
+}
+
+// apply appends v, an atom as %(x)s shows it, as Python's conversion
+// would: for d, v is digits (a numeric atom), given a sign and at least
+// prec digits; then padded to width, on the left unless left-aligned
+// (with zeros for a right-aligned d with the 0 flag); s truncates to
+// prec.
+func (c *convSpec) apply(dst, v []byte) []byte {
+	var sign string
+	if c.verb == 'd' {
+		switch {
+		case c.plus:
+			sign = "+"
+		case c.space:
+			sign = " "
+		}
+		for len(v) < c.prec {
+			v = append([]byte{'0'}, v...)
+		}
+	} else if c.prec >= 0 && len(v) > c.prec {
+		v = v[:c.prec]
+	}
+	pad := c.width - len(sign) - len(v)
+	switch {
+	case pad <= 0:
+		dst = append(append(dst, sign...), v...)
+	case c.left:
+		dst = append(append(dst, sign...), v...)
+		dst = append(dst, strings.Repeat(" ", pad)...)
+	case c.zero && c.verb == 'd':
+		dst = append(append(dst, sign...), strings.Repeat("0", pad)...)
+		dst = append(dst, v...)
+	default:
+		dst = append(dst, strings.Repeat(" ", pad)...)
+		dst = append(append(dst, sign...), v...)
+	}
+	return dst
 }
 
 func (f *Format) appendAtom(dst []byte, s segment, e *Entry) []byte {

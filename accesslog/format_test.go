@@ -65,6 +65,37 @@ func TestEveryAtom(t *testing.T) {
 	}
 }
 
+// TestPythonConversions: flags, width and precision of Python's
+// %-formatting, which Gunicorn applies to its format; each want is what
+// CPython 3.11 printed for the same format and Gunicorn's atom values.
+func TestPythonConversions(t *testing.T) {
+	for format, want := range map[string]string{
+		"%(h)-15s|": "10.1.2.3       |", "%(h)15s|": "       10.1.2.3|", "%(D)8d|": "    1500|",
+		"%(M)05d|": "00001|", "%(D)-6d|": "1500  |", "%(s).1s|": "2|", "%(T)+d|": "+0|", "%(T) d|": " 0|",
+		"%(D).6d|": "001500|", "%(D)+08d|": "+0001500|", "%(h)05s|": "10.1.2.3|", "%(D)i %(B)u": "1500 13",
+		"%(m)-5.2s|": "GE   |", "%({x-(i)d}i)s": "-",
+	} {
+		f, err := Parse(format)
+		if err != nil {
+			t.Errorf("Parse(%q): %v", format, err)
+			continue
+		}
+		if got := strings.TrimSuffix(string(f.Append(nil, entry())), "\n"); got != want {
+			t.Errorf("%s = %q; want %q", format, got, want)
+		}
+	}
+	for format, want := range map[string]string{
+		"%(s)d":  "%(s)d: s is text (Gunicorn fails on every request there); use %(s)s",
+		"%(h)r":  `%(h)r: conversion 'r' is not supported: use s, or d for T, D, M and B`,
+		"%(D)#x": `%(D)#x: conversion 'x' is not supported: use s, or d for T, D, M and B`,
+		"%(h)-":  "%(h)-: no conversion",
+	} {
+		if _, err := Parse(format); err == nil || err.Error() != ErrBadFormat.Error()+": "+want {
+			t.Errorf("Parse(%q) error %v; want %q", format, err, want)
+		}
+	}
+}
+
 func TestZeroBytesIsDashForB(t *testing.T) {
 	f, _ := Parse("%(b)s %(B)s")
 	e := entry()
@@ -143,4 +174,26 @@ func TestUses(t *testing.T) {
 			t.Errorf("Uses(%q) = %v; want %v", atom, got, want)
 		}
 	}
+}
+
+// FuzzParse feeds arbitrary formats to Parse and formats an entry with
+// what it accepts. Invariants: no panic; a refusal wraps ErrBadFormat;
+// a line ends with one newline.
+func FuzzParse(f *testing.F) {
+	for _, seed := range []string{`%(h)s %(l)s %(u)s %(t)s "%(r)s" %(s)s %(b)s "%(f)s" "%(a)s"`,
+		"%(h)-15s %(D)+08d %(m).2s %%", "%({x-(a)}i)s %({Content-Type}o)s %({REMOTE_USER}e)s", "%(", "%(h)-"} {
+		f.Add(seed)
+	}
+	f.Fuzz(func(t *testing.T, format string) {
+		p, err := Parse(format)
+		if err != nil {
+			if !errors.Is(err, ErrBadFormat) {
+				t.Fatalf("Parse(%q): %v does not wrap ErrBadFormat", format, err)
+			}
+			return
+		}
+		if line := p.Append(nil, entry()); len(line) == 0 || line[len(line)-1] != '\n' {
+			t.Fatalf("Parse(%q) formats %q", format, line)
+		}
+	})
 }
