@@ -37,11 +37,7 @@ func applyEnvFile(c *Config, getenv func(string) string) error {
 	}
 	data, err := os.ReadFile(path)
 	if err != nil {
-		var pe *os.PathError
-		if errors.As(err, &pe) {
-			err = pe.Err
-		}
-		return &Error{Name: "--env-file", Err: fmt.Errorf("%q: %w", c.EnvFile, err)}
+		return &Error{Name: "--env-file", Err: fmt.Errorf("%q: %w", c.EnvFile, pathless(err))}
 	}
 	if !utf8.Valid(data) { // python-dotenv reads it as UTF-8, and fails
 		return &Error{Name: "--env-file", Err: fmt.Errorf("%s: not UTF-8 text", c.EnvFile)}

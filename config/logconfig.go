@@ -117,11 +117,7 @@ func checkLogConfig(c *Config) error {
 		}
 		data, err := os.ReadFile(path)
 		if err != nil {
-			var pe *os.PathError
-			if errors.As(err, &pe) {
-				err = pe.Err
-			}
-			return &Error{Name: f.flag, Err: fmt.Errorf("log config %q: %w", f.path, err)}
+			return &Error{Name: f.flag, Err: fmt.Errorf("log config %q: %w", f.path, pathless(err))}
 		}
 		if f.flag == "--log-config-json" || strings.EqualFold(filepath.Ext(path), ".json") {
 			if _, err := decodeJSONObject(data); err != nil {

@@ -2,7 +2,6 @@ package config
 
 import (
 	"bufio"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -54,11 +53,7 @@ func applyPaste(c *Config) error {
 	}
 	hasLoggers, err := iniHasSection(file, "loggers")
 	if err != nil {
-		var pe *os.PathError
-		if errors.As(err, &pe) {
-			err = pe.Err
-		}
-		return &Error{Name: "--paste", Err: fmt.Errorf("%q: %w", c.Paste, err)}
+		return &Error{Name: "--paste", Err: fmt.Errorf("%q: %w", c.Paste, pathless(err))}
 	}
 	c.App = "config:" + file
 	if hasName {

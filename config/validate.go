@@ -96,6 +96,16 @@ func eachItem(check func(string) (string, error)) func(any) (any, error) {
 	}
 }
 
+// pathless is a file error without the path, which the message built
+// from it names in its own words ("no such file or directory").
+func pathless(err error) error {
+	var pe *os.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
+}
+
 func nonEmptyItem(item string) (string, error) {
 	if item == "" {
 		return "", errors.New("empty item")
