@@ -45,7 +45,10 @@ type asgiCaller struct {
 	next   int
 	scope  pyshim.Scope     // reused across requests
 	uwsgi  *wsgi.UwsgiScope // a uwsgi request's vars; reused
-	body   *bodyFeed        // the request's body; nil between requests
+	// mounted holds a path and raw_path given the mount point in front
+	// (scopeOf); reused.
+	mounted [2][]byte
+	body    *bodyFeed // the request's body; nil between requests
 	// feed is body's storage, unless the body is a pipe (newBodyFeed).
 	feed   bodyFeed
 	req    *engine.Request // the request in flight, for its WatchClient; nil between requests
@@ -365,6 +368,14 @@ func (w *asgiCaller) scopeOf(r *engine.Request) *pyshim.Scope {
 	s.Scheme = c.Scheme
 	s.RawPath, s.Query = h.Path, h.Query
 	s.RootPath = c.ScriptName
+	// A proxy that strips the mount point sent the path without it: put
+	// it back in front, as Uvicorn 0.26+ does (Starlette 0.35+ builds
+	// request.url from path alone).
+	if p, ok := wsgi.AppendMountedPath(w.mounted[0][:0], h.Path, c.ScriptName); ok {
+		w.mounted[0] = p
+		w.mounted[1] = append(append(w.mounted[1][:0], c.ScriptName...), h.Path...)
+		s.Path, s.RawPath = w.mounted[0], w.mounted[1]
+	}
 	s.Headers = s.Headers[:0]
 	for _, f := range h.Headers {
 		s.Headers = append(s.Headers, [2][]byte{f.Name, f.Value})

@@ -265,3 +265,23 @@ func TestMountPoint(t *testing.T) {
 		}
 	}
 }
+
+func TestAppendMountedPath(t *testing.T) {
+	for _, tc := range []struct {
+		raw, root, want string
+		ok              bool
+	}{
+		{"/items", "/api", "/api/items", true},
+		{"/api/items", "/api", "", false},
+		{"/api", "/api", "", false},
+		{"/apis", "/api", "/api/apis", true},
+		{"/%61pi/x", "/api", "", false}, // under root once decoded
+		{"/caf%C3%A9", "/m", "/m/caf\xc3\xa9", true},
+		{"/items", "", "", false},
+	} {
+		got, ok := AppendMountedPath([]byte("keep"), []byte(tc.raw), tc.root)
+		if ok != tc.ok || string(got) != "keep"+tc.want {
+			t.Errorf("AppendMountedPath(%q, %q) = %q, %v; want %q, %v", tc.raw, tc.root, got, ok, "keep"+tc.want, tc.ok)
+		}
+	}
+}
