@@ -278,6 +278,7 @@ func TestAppendMountedPath(t *testing.T) {
 		{"/%61pi/x", "/api", "", false}, // under root once decoded
 		{"/caf%C3%A9", "/m", "/m/caf\xc3\xa9", true},
 		{"/items", "", "", false},
+		{"*", "/api", "", false}, // OPTIONS *
 	} {
 		got, ok := AppendMountedPath([]byte("keep"), []byte(tc.raw), tc.root)
 		if ok != tc.ok || string(got) != "keep"+tc.want {

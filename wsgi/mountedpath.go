@@ -7,13 +7,14 @@ package wsgi
 // as Uvicorn documents it) sends "/items" for "/api/items", and the
 // ASGI spec's path includes root_path, as Uvicorn 0.26 and later build
 // it. A path already under root is left as it came (Uvicorn would put
-// root in front once more); so is every path when root is "".
+// root in front once more); so is every path when root is "", and the
+// asterisk of "OPTIONS *", which names no resource.
 //
 //	root "/api", "/items"     → "/api/items", true
 //	root "/api", "/api/items" → false
 //	root "/api", "/apis"      → "/api/apis", true
 func AppendMountedPath(dst, rawPath []byte, root string) ([]byte, bool) {
-	if root == "" {
+	if root == "" || len(rawPath) == 0 || rawPath[0] != '/' {
 		return dst, false
 	}
 	n := len(dst)
