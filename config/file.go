@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -24,6 +26,60 @@ import (
 //
 // Unknown keys, tables, wrong types and bad values are errors naming the
 // file, line and key.
+
+// applyConfigFile reads the file named by the last -c among sources, or
+// the default file in the working directory when no -c was given:
+// ./gunicorn.conf.py (Gunicorn's) or ./gowsgi.toml, not both. A -c
+// naming python:MODULE, file:PATH or a .py file is a Python config
+// file (pyfile.go); any other is TOML.
+func applyConfigFile(c *Config, sources []*argSource, getenv func(string) string) error {
+	path, flagSource := "", ""
+	for _, src := range sources {
+		if src.config != "" {
+			path, flagSource = src.config, src.name
+		}
+	}
+	if path == "" {
+		var err error
+		if path, err = defaultConfigFile(); path == "" || err != nil {
+			return err
+		}
+	}
+	if isPythonConfig(path) {
+		return applyPythonFile(c, path, lastValue(sources, "virtualenv", getenv("VIRTUAL_ENV")))
+	}
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return &Error{Source: flagSource, Name: "--config", Err: err}
+	}
+	data, err := os.ReadFile(abs)
+	if err != nil {
+		return &Error{Source: flagSource, Name: "--config", Err: err}
+	}
+	if err := decodeFile(c, path, data); err != nil {
+		return err
+	}
+	c.ConfigFile = abs
+	return nil
+}
+
+// defaultConfigFile returns the config file of the working directory, ""
+// when there is none.
+func defaultConfigFile() (string, error) {
+	var found []string
+	for _, name := range []string{DefaultPythonConfigFile, DefaultConfigFile} {
+		if _, err := os.Stat(name); err == nil {
+			found = append(found, name)
+		}
+	}
+	switch len(found) {
+	case 0:
+		return "", nil
+	case 1:
+		return found[0], nil
+	}
+	return "", &Error{Err: fmt.Errorf("both ./%s and ./%s exist; choose one with -c", found[0], found[1])}
+}
 
 // decodeFile applies the TOML document data, read from path, to c.
 func decodeFile(c *Config, path string, data []byte) error {
