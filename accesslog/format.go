@@ -224,8 +224,8 @@ func (c *convSpec) apply(dst, v []byte) []byte {
 		case c.space:
 			sign = " "
 		}
-		for len(v) < c.prec {
-			v = append([]byte{'0'}, v...)
+		if len(v) < c.prec {
+			v = append([]byte(strings.Repeat("0", c.prec-len(v))), v...)
 		}
 	} else if c.prec >= 0 && len(v) > c.prec {
 		v = v[:c.prec]

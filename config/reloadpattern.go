@@ -15,31 +15,49 @@ func reloadPattern(item string) (string, error) {
 	if item == "" {
 		return "", fmt.Errorf("empty pattern")
 	}
-	for _, part := range strings.Split(strings.Trim(item, "/"), "/") {
-		if _, err := path.Match(fnmatchPattern(part), ""); err != nil {
+	for _, part := range NewReloadPattern(item).parts {
+		if _, err := path.Match(part, ""); err != nil {
 			return "", fmt.Errorf("%q is not a glob pattern", item)
 		}
 	}
 	return item, nil
 }
 
-// MatchReloadPattern reports whether the file path p matches pattern as
-// PurePath(p).match(pattern) does: a relative pattern matches the last
-// components of p, an absolute one all of them.
+// ReloadPattern is a compiled --reload-include or --reload-exclude
+// pattern, matched as PurePath(p).match(pattern) matches: a relative
+// pattern matches the last components of p, an absolute one all of them.
 //
 //	("/app/views/a.py", "*.py") → true;  ("/app/t/x.html", "t/*.html") → true;  ("/app/x.py", "/x.py") → false
-func MatchReloadPattern(p, pattern string) bool {
-	want := strings.Split(strings.Trim(pattern, "/"), "/")
-	have := strings.Split(strings.Trim(p, "/"), "/")
-	if len(want) > len(have) || strings.HasPrefix(pattern, "/") && len(want) != len(have) {
-		return false
+type ReloadPattern struct {
+	Text  string   // as given
+	parts []string // one path.Match pattern per component
+	abs   bool
+}
+
+// NewReloadPattern compiles s, which reloadPattern accepted.
+func NewReloadPattern(s string) ReloadPattern {
+	rp := ReloadPattern{Text: s, abs: strings.HasPrefix(s, "/")}
+	for _, part := range strings.Split(strings.Trim(s, "/"), "/") {
+		rp.parts = append(rp.parts, fnmatchPattern(part))
 	}
-	for i := 1; i <= len(want); i++ {
-		if ok, _ := path.Match(fnmatchPattern(want[len(want)-i]), have[len(have)-i]); !ok {
+	return rp
+}
+
+// Match reports whether the file path p matches, component by component
+// from the right (no allocation: the watcher asks for every file).
+func (rp ReloadPattern) Match(p string) bool {
+	p = strings.Trim(p, "/")
+	for i := len(rp.parts) - 1; i >= 0; i-- {
+		if p == "" {
 			return false
 		}
+		j := strings.LastIndexByte(p, '/')
+		if ok, _ := path.Match(rp.parts[i], p[j+1:]); !ok {
+			return false
+		}
+		p = p[:max(j, 0)]
 	}
-	return true
+	return !rp.abs || p == ""
 }
 
 // fnmatchPattern turns one component of an fnmatch pattern into Go's

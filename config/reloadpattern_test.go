@@ -5,9 +5,9 @@ import (
 	"testing"
 )
 
-// TestMatchReloadPattern: Python's PurePath.match, the cases checked
+// TestReloadPatternMatch: Python's PurePath.match, the cases checked
 // against CPython 3.11.
-func TestMatchReloadPattern(t *testing.T) {
+func TestReloadPatternMatch(t *testing.T) {
 	for _, tc := range []struct {
 		path, pattern string
 		want          bool
@@ -26,8 +26,8 @@ func TestMatchReloadPattern(t *testing.T) {
 		{`/app/a\b.py`, `a\b.py`, true},
 		{"/app/a.py", "app/*/a.py", false},
 	} {
-		if got := MatchReloadPattern(tc.path, tc.pattern); got != tc.want {
-			t.Errorf("MatchReloadPattern(%q, %q) = %v; want %v", tc.path, tc.pattern, got, tc.want)
+		if got := NewReloadPattern(tc.pattern).Match(tc.path); got != tc.want {
+			t.Errorf("NewReloadPattern(%q).Match(%q) = %v; want %v", tc.pattern, tc.path, got, tc.want)
 		}
 	}
 }
@@ -36,5 +36,13 @@ func TestBadReloadPattern(t *testing.T) {
 	_, _, err := Load([]string{"--reload-include", "[a-", "a:b"}, env(nil), &bytes.Buffer{})
 	if err == nil || err.Error() != `--reload-include: "[a-" is not a glob pattern` {
 		t.Errorf("error %v", err)
+	}
+}
+
+// The watcher matches every file of the tree twice a second.
+func TestReloadPatternMatchAllocatesNothing(t *testing.T) {
+	rp := NewReloadPattern("templates/*.html")
+	if n := testing.AllocsPerRun(100, func() { rp.Match("/srv/app/templates/index.html") }); n != 0 {
+		t.Errorf("Match allocates %v times", n)
 	}
 }

@@ -21,10 +21,7 @@ func TestReloadExtraFile(t *testing.T) {
 	if err := os.WriteFile(extra, []byte("a=22\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	s.waitFor(func() bool {
-		now := s.workerPIDs()
-		return len(now) == 1 && !slices.Contains(before, now[0])
-	})
+	waitForReplacedWorker(s, before)
 	if code, _ := s.get("/"); code != 200 {
 		t.Fatalf("after the reload: %d", code)
 	}
@@ -50,11 +47,17 @@ func TestReloadDirsAndPatterns(t *testing.T) {
 	if err := os.WriteFile(page, []byte("22"), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	waitForReplacedWorker(s, before)
+	if !strings.Contains(s.output(), "code changed: "+page) {
+		t.Errorf("the reload does not name %s; output:\n%s", page, s.output())
+	}
+}
+
+// waitForReplacedWorker waits until the one worker is not one of before:
+// --reload restarted it.
+func waitForReplacedWorker(s *server, before []int) {
 	s.waitFor(func() bool {
 		now := s.workerPIDs()
 		return len(now) == 1 && !slices.Contains(before, now[0])
 	})
-	if !strings.Contains(s.output(), "code changed: "+page) {
-		t.Errorf("the reload does not name %s; output:\n%s", page, s.output())
-	}
 }

@@ -31,7 +31,7 @@ type fileStamp struct {
 // directories; and the extra files.
 type codeWatch struct {
 	roots, extra       []string
-	includes, excludes []string // config.MatchReloadPattern patterns
+	includes, excludes []config.ReloadPattern
 	excludeDirs        []string
 }
 
@@ -69,20 +69,22 @@ func newCodeWatch(cfg *config.Config, base string) (codeWatch, []string) {
 	}
 	for _, p := range defaultReloadIncludes {
 		if !slices.Contains(cfg.ReloadExcludes, p) {
-			w.includes = append(w.includes, p)
+			w.includes = append(w.includes, config.NewReloadPattern(p))
 		}
 	}
-	w.includes = append(w.includes, cfg.ReloadIncludes...)
+	for _, p := range cfg.ReloadIncludes {
+		w.includes = append(w.includes, config.NewReloadPattern(p))
+	}
 	for _, p := range defaultReloadExcludes {
 		if !slices.Contains(cfg.ReloadIncludes, p) {
-			w.excludes = append(w.excludes, p)
+			w.excludes = append(w.excludes, config.NewReloadPattern(p))
 		}
 	}
 	for _, p := range cfg.ReloadExcludes {
 		if fi, err := os.Stat(abs(p)); err == nil && fi.IsDir() {
 			w.excludeDirs = append(w.excludeDirs, abs(p))
 		} else {
-			w.excludes = append(w.excludes, p)
+			w.excludes = append(w.excludes, config.NewReloadPattern(p))
 		}
 	}
 	return w, notices
@@ -93,14 +95,14 @@ func newCodeWatch(cfg *config.Config, base string) (codeWatch, []string) {
 // for an include that spells the path's own ending.
 func (w *codeWatch) wants(path string) bool {
 	for _, inc := range w.includes {
-		if !config.MatchReloadPattern(path, inc) {
+		if !inc.Match(path) {
 			continue
 		}
-		if strings.HasSuffix(path, inc) {
+		if strings.HasSuffix(path, inc.Text) {
 			return true
 		}
 		for _, ex := range w.excludes {
-			if config.MatchReloadPattern(path, ex) {
+			if ex.Match(path) {
 				return false
 			}
 		}
