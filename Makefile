@@ -144,7 +144,7 @@ FUZZPARALLEL ?= 1
 FUZZ_TARGETS := \
 	./httpparse/:FuzzReadRequest ./httpparse/:FuzzChunkedBody ./httpparse/:FuzzDifferential \
 	./httpparse/proxyproto/:FuzzRead ./httpparse/uwsgiproto/:FuzzReadPacket \
-	./config/:FuzzDecodeFile ./config/:FuzzCommandLine ./config/:FuzzDotenv ./accesslog/:FuzzParse ./wsgi/:FuzzEnviron ./wsgi/:FuzzBuildUwsgi ./pemkey/:FuzzParsePKCS8
+	./config/:FuzzDecodeFile ./config/:FuzzCommandLine ./config/:FuzzDotenv ./config/:FuzzSelectCiphers ./accesslog/:FuzzParse ./wsgi/:FuzzEnviron ./wsgi/:FuzzBuildUwsgi ./pemkey/:FuzzParsePKCS8
 fuzz:
 	@failed=""; for t in $(FUZZ_TARGETS); do pkg=$${t%%:*}; fn=$${t#*:}; \
 		echo "== $$fn ($$pkg) for $(FUZZTIME)"; \

@@ -138,7 +138,7 @@ type Config struct {
 	CACerts            string `json:"ca_certs"` // client CAs, for CertReqs 1 and 2
 	CertReqs           int    `json:"cert_reqs"`
 	SSLVersion         string `json:"ssl_version"` // the minimum: SSLVersionTLS12 or SSLVersionTLS13
-	Ciphers            string `json:"ciphers"`     // canonical: IANA names, colon-separated
+	Ciphers            string `json:"ciphers"`     // an OpenSSL cipher string, as written (ciphers.go)
 	// PlainBind are the Bind addresses that serve plain HTTP.
 	PlainBind            []string `json:"plain_bind"`
 	DoHandshakeOnConnect bool     `json:"do_handshake_on_connect"`

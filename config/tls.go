@@ -43,62 +43,42 @@ func normalizeSSLVersion(v any) (any, error) {
 	return nil, fmt.Errorf("unknown ssl version %q: use TLSv1_2 (the default, meaning TLS 1.2 or newer) or TLSv1_3", v)
 }
 
-// opensslCipherNames maps OpenSSL's names of the TLS 1.2 suites Go
-// implements to their IANA names (RFC 8422, RFC 7905).
-var opensslCipherNames = map[string]string{
-	"ECDHE-ECDSA-AES128-GCM-SHA256": "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256",
-	"ECDHE-RSA-AES128-GCM-SHA256":   "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256",
-	"ECDHE-ECDSA-AES256-GCM-SHA384": "TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384",
-	"ECDHE-RSA-AES256-GCM-SHA384":   "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384",
-	"ECDHE-ECDSA-CHACHA20-POLY1305": "TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256",
-	"ECDHE-RSA-CHACHA20-POLY1305":   "TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256",
-	"ECDHE-ECDSA-AES128-SHA":        "TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA",
-	"ECDHE-RSA-AES128-SHA":          "TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA",
-	"ECDHE-ECDSA-AES256-SHA":        "TLS_ECDHE_ECDSA_WITH_AES_256_CBC_SHA",
-	"ECDHE-RSA-AES256-SHA":          "TLS_ECDHE_RSA_WITH_AES_256_CBC_SHA",
-}
+// noGoSuite says an item selects none of the TLS 1.2 suites Go
+// implements, and which those are.
+const noGoSuite = "no TLS 1.2 suite that Go implements (the ECDHE ones with AES-GCM, ChaCha20-Poly1305 " +
+	"and AES-CBC-SHA; docs/tls.md lists them)"
 
-// normalizeCiphers accepts a colon-separated list of TLS 1.2 suite
-// names, OpenSSL's or IANA's, each one Go implements, and returns their
-// IANA names; "" keeps Go's defaults. OpenSSL's selection language
-// (HIGH, !aNULL, +) is not understood: a list that uses it is refused,
-// as is a TLS 1.3 suite (Go always enables its three, RFC 8446 §9.1).
+// normalizeCiphers accepts an OpenSSL cipher string (ciphers.go) that
+// selects at least one TLS 1.2 suite Go implements, and keeps it as
+// written: "" keeps Go's defaults.
 //
-//	"ECDHE-RSA-AES128-GCM-SHA256" → "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256"
-//	"HIGH:!aNULL" → error
+//	"ECDHE-RSA-AES128-GCM-SHA256:DHE-RSA-AES128-GCM-SHA256" → itself
+//	"HIGH:!aNULL" → itself
+//	"DHE-RSA-AES128-GCM-SHA256" → error: selects nothing Go has
+//	"HIGH:@FOO" → error: not OpenSSL's syntax
 func normalizeCiphers(v any) (any, error) {
 	s := strings.TrimSpace(v.(string))
 	if s == "" {
 		return "", nil
 	}
-	var out []string
-	for _, name := range strings.FieldsFunc(s, func(r rune) bool { return r == ':' || r == ',' || r == ' ' }) {
-		iana := name
-		if n, ok := opensslCipherNames[strings.ToUpper(name)]; ok {
-			iana = n
-		}
-		id, ok := cipherID(iana)
-		if !ok {
-			return nil, fmt.Errorf("cipher %q is not a TLS 1.2 suite Go implements: name suites one by one, such as ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256 (docs/tls.md lists them)", name)
-		}
-		out = append(out, tls.CipherSuiteName(id))
+	sel, err := selectCiphers(s)
+	if err != nil {
+		return nil, err
 	}
-	return strings.Join(out, ":"), nil
+	if len(sel.ids) == 0 {
+		return nil, fmt.Errorf("%q selects %s", s, noGoSuite)
+	}
+	return s, nil
 }
 
-// cipherID finds a TLS 1.2 suite of Go's secure list by IANA name.
-func cipherID(iana string) (uint16, bool) {
-	for _, cs := range tls.CipherSuites() {
-		if !strings.EqualFold(cs.Name, iana) {
-			continue
-		}
-		for _, v := range cs.SupportedVersions {
-			if v == tls.VersionTLS12 {
-				return cs.ID, true
-			}
-		}
+// cipherNotice says which items of c.Ciphers add nothing, "" if none.
+func cipherNotice(c *Config) string {
+	sel, err := selectCiphers(c.Ciphers)
+	if err != nil || len(sel.unmatched) == 0 {
+		return ""
 	}
-	return 0, false
+	return fmt.Sprintf("--ciphers: %s: %s; ignored, as OpenSSL ignores the suites it lacks",
+		strings.Join(sel.unmatched, ", "), noGoSuite)
 }
 
 // checkTLS checks the TLS settings against each other; the files are
@@ -130,6 +110,9 @@ func checkTLS(c *Config) error {
 	}
 	if c.Protocol == ProtocolUwsgi {
 		return &Error{Err: errors.New("--certfile serves HTTPS; it does not apply to --protocol uwsgi")}
+	}
+	if n := cipherNotice(c); n != "" {
+		c.Notices = append(c.Notices, n)
 	}
 	return nil
 }
@@ -269,13 +252,11 @@ func (m *TLSMaterial) ServerConfig(c *Config) (*tls.Config, error) {
 		tc.MinVersion = tls.VersionTLS13
 	}
 	if c.Ciphers != "" {
-		for _, name := range strings.Split(c.Ciphers, ":") {
-			id, ok := cipherID(name)
-			if !ok {
-				return nil, fmt.Errorf("cipher %q: not a TLS 1.2 suite Go implements", name)
-			}
-			tc.CipherSuites = append(tc.CipherSuites, id)
+		sel, err := selectCiphers(c.Ciphers)
+		if err != nil {
+			return nil, fmt.Errorf("--ciphers: %w", err)
 		}
+		tc.CipherSuites = sel.ids
 	}
 	if m.ClientCAs != nil {
 		tc.ClientCAs = x509.NewCertPool()
@@ -330,7 +311,7 @@ var tlsSettings = []*setting{
 	},
 	{
 		name: "ciphers", flags: []string{"ciphers", "ssl-ciphers"}, kind: kindString, def: "",
-		help:      "allow only the colon-separated TLS 1.2 cipher `SUITES` (OpenSSL or IANA names); default: Go's",
+		help:      "allow only the TLS 1.2 cipher suites the OpenSSL cipher `STRING` selects; default: Go's",
 		normalize: normalizeCiphers,
 		field:     func(c *Config) any { return &c.Ciphers },
 	},

@@ -38,10 +38,11 @@ func TestNormalizeSSLVersion(t *testing.T) {
 func TestNormalizeCiphers(t *testing.T) {
 	for in, want := range map[string]string{
 		"": "",
-		"ECDHE-RSA-AES128-GCM-SHA256:TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256": "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256:TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256",
-		"HIGH:!aNULL":               `error: cipher "HIGH"`,
-		"DHE-RSA-AES128-GCM-SHA256": `error: cipher "DHE-RSA-AES128-GCM-SHA256"`,
-		"TLS_AES_128_GCM_SHA256":    `error: cipher "TLS_AES_128_GCM_SHA256"`, // TLS 1.3: not configurable
+		" ECDHE-RSA-AES128-GCM-SHA256:TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256 ": "ECDHE-RSA-AES128-GCM-SHA256:TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256",
+		"HIGH:!aNULL":               "HIGH:!aNULL",
+		"DHE-RSA-AES128-GCM-SHA256": `error: "DHE-RSA-AES128-GCM-SHA256" selects no TLS 1.2 suite that Go implements`,
+		"TLS_AES_128_GCM_SHA256":    `error: "TLS_AES_128_GCM_SHA256" selects no TLS 1.2 suite that Go implements`, // TLS 1.3: always Go's three
+		"HIGH:@FOO":                 `error: "@FOO": not OpenSSL cipher-string syntax`,
 	} {
 		got, err := normalizeCiphers(in)
 		switch {

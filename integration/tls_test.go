@@ -381,7 +381,9 @@ func TestTLSSettingsRefused(t *testing.T) {
 		{[]string{"--certfile", "c.pem", "--ssl-version", "TLSv1"}, `--ssl-version: ssl version "TLSv1" is not served: gowsgi accepts TLS 1.2 and 1.3 only`},
 		{[]string{"--keyfile", "k.pem"}, "--keyfile needs --certfile"},
 		{[]string{"--certfile", "c.pem", "--cert-reqs", "2"}, "--cert-reqs 1 or 2 needs --ca-certs"},
-		{[]string{"--certfile", "c.pem", "--ciphers", "HIGH:!aNULL"}, `--ciphers: cipher "HIGH" is not a TLS 1.2 suite Go implements`},
+		{[]string{"--certfile", "c.pem", "--ciphers", "HIGH:@FOO"}, `--ciphers: "@FOO": not OpenSSL cipher-string syntax`},
+		{[]string{"--certfile", "c.pem", "--ciphers", "DHE-RSA-AES128-GCM-SHA256"},
+			`--ciphers: "DHE-RSA-AES128-GCM-SHA256" selects no TLS 1.2 suite that Go implements`},
 	} {
 		out, _, err := runBinary(t, append([]string{"tlsapp:app"}, tt.args...)...)
 		if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 2 || strings.Count(out, "\n") != 1 || !strings.Contains(out, tt.want) {
