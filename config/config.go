@@ -166,6 +166,10 @@ type Config struct {
 	// settings accepted and ignored, unknown names in a Python config
 	// file) for the caller of Load to log. Not passed to workers.
 	Notices []string `json:"-"`
+	// sslContextHook is where a Python config file defines Gunicorn's
+	// ssl_context hook ("" if it does not): refused with --certfile
+	// (gowsgi cannot run it), noticed without (Gunicorn never calls it).
+	sslContextHook string
 }
 
 // ErrorLogOptions are the settings the error log of every process

@@ -181,6 +181,10 @@ func decodePyName(c *Config, where string, n pyName) error {
 		c.Hooks = append(c.Hooks, n.Name)
 		return nil
 	}
+	if n.Name == "ssl_context" && n.Callable {
+		c.sslContextHook = where // checkTLS decides, once it knows whether TLS is on
+		return nil
+	}
 	if n.Name == "secure_scheme_headers" {
 		notice, err := checkSchemeHeaders(n.Value)
 		if notice != "" {
@@ -211,12 +215,8 @@ func decodePyName(c *Config, where string, n pyName) error {
 		c.Notices = append(c.Notices, fmt.Sprintf("%s: %s is a dirty arbiter hook, never called: %s", where, n.Name, noDirtyNotice))
 		return nil
 	}
-	for _, u := range unsupported {
-		for _, name := range u.names {
-			if name == n.Name {
-				return fmt.Errorf("Gunicorn's setting is not supported by gowsgi: %s", u.reason)
-			}
-		}
+	if why := unsupportedReason(n.Name); why != "" {
+		return fmt.Errorf("Gunicorn's setting is not supported by gowsgi: %s", why)
 	}
 	for _, s := range switches {
 		if s.name == n.Name {
@@ -374,15 +374,17 @@ func pyTypeName(v any) string {
 	return fmt.Sprintf("%T", v)
 }
 
-func unsupportedName(name string) bool {
+func unsupportedName(name string) bool { return unsupportedReason(name) != "" }
+
+// unsupportedReason is why gowsgi refuses the Gunicorn setting called
+// name, "" if it does not.
+func unsupportedReason(name string) string {
 	for _, u := range unsupported {
-		for _, n := range u.names {
-			if n == name {
-				return true
-			}
+		if slices.Contains(u.names, name) {
+			return u.reason
 		}
 	}
-	return false
+	return ""
 }
 
 func ignoredName(name string) bool {

@@ -122,6 +122,25 @@ func TestPythonConfigNotices(t *testing.T) {
 	}
 }
 
+// TestPythonConfigSSLContextHook: Gunicorn calls ssl_context only to
+// serve TLS; gowsgi cannot run it, so it refuses the hook with a
+// certificate and only notes it without one.
+func TestPythonConfigSSLContextHook(t *testing.T) {
+	const report = `{"names": [{"name": "ssl_context", "line": 3, "callable": true, "arity": 2}]}`
+	_, err := loadWithReport(t, report, "--certfile", "site.pem", "app:app")
+	want := "gunicorn.conf.py:3: ssl_context: gowsgi cannot run this hook: the TLS context is built from --certfile, " +
+		"--keyfile, --ca-certs, --cert-reqs, --ssl-version and --ciphers (docs/tls.md)"
+	if err == nil || err.Error() != want {
+		t.Errorf("with --certfile: %v; want %s", err, want)
+	}
+	c, err := loadWithReport(t, report, "app:app")
+	wantNotices := []string{"gunicorn.conf.py:3: ssl_context is never called: TLS is off (no certfile), " +
+		"and Gunicorn calls it only to serve TLS"}
+	if err != nil || !reflect.DeepEqual(c.Notices, wantNotices) {
+		t.Errorf("without: %v, notices %q; want %q", err, c.Notices, wantNotices)
+	}
+}
+
 func TestPythonConfigErrors(t *testing.T) {
 	tests := []struct {
 		name, report, want string
@@ -145,8 +164,6 @@ func TestPythonConfigErrors(t *testing.T) {
 				"(X-Forwarded-Proto: https, X-Forwarded-Protocol: ssl, X-Forwarded-Ssl: on)"},
 		{name: "hook arity", report: `{"names": [{"name": "post_fork", "line": 9, "callable": true, "arity": 1}]}`,
 			want: "gunicorn.conf.py:9: post_fork: the hook must take 2 arguments, it takes 1"},
-		{name: "TLS hook", report: `{"names": [{"name": "ssl_context", "line": 3, "callable": true, "arity": 2}]}`,
-			want: "gunicorn.conf.py:3: ssl_context: Gunicorn's setting is not supported by gowsgi: the TLS context is built from --certfile, --keyfile, --ca-certs, --cert-reqs, --ssl-version and --ciphers (docs/tls.md)"},
 		{name: "daemon asked for", report: `{"names": [{"name": "daemon", "line": 1, "value": true}]}`,
 			want: "gunicorn.conf.py:1: daemon: Gunicorn's setting is not supported by gowsgi: run gowsgi in the foreground under a supervisor such as systemd"},
 		{name: "hook not callable", report: `{"names": [{"name": "when_ready", "line": 9, "value": 3}]}`,

@@ -84,6 +84,9 @@ func cipherNotice(c *Config) string {
 // checkTLS checks the TLS settings against each other; the files are
 // read by LoadTLSMaterial (the master's job).
 func checkTLS(c *Config) error {
+	if err := checkSSLContextHook(c); err != nil {
+		return err
+	}
 	if c.CertFile == "" {
 		for _, s := range []struct {
 			set  bool
@@ -113,6 +116,23 @@ func checkTLS(c *Config) error {
 	}
 	if n := cipherNotice(c); n != "" {
 		c.Notices = append(c.Notices, n)
+	}
+	return nil
+}
+
+// checkSSLContextHook refuses Gunicorn's ssl_context hook when TLS is
+// on: gowsgi's TLS is Go's, so the hook's changes to a Python SSLContext
+// could not apply. Without --certfile Gunicorn never calls it, and a
+// notice says so.
+func checkSSLContextHook(c *Config) error {
+	switch {
+	case c.sslContextHook == "":
+	case c.CertFile != "":
+		return &Error{Source: c.sslContextHook, Name: "ssl_context", Err: fmt.Errorf("gowsgi cannot run this hook: %s",
+			unsupportedReason("ssl_context"))}
+	default:
+		c.Notices = append(c.Notices, fmt.Sprintf("%s: ssl_context is never called: TLS is off (no certfile), "+
+			"and Gunicorn calls it only to serve TLS", c.sslContextHook))
 	}
 	return nil
 }

@@ -131,11 +131,23 @@ class Config:
 
     @property
     def address(self):
-        return list(self._values.get("bind", []))
+        return [_parse_address(b) for b in self._values.get("bind", [])]
 
     def set(self, name, value):
         raise AttributeError("cfg.set has no effect in gowsgi: the master resolves the settings; "
                              "change the config file and send HUP")
+
+
+def _parse_address(bind):
+    """Gunicorn's util.parse_address of one of gowsgi's canonical binds
+    (HOST:PORT, [IPV6]:PORT, unix:PATH, fd://N): (host, port), a unix
+    socket's path, or a file descriptor number."""
+    if bind.startswith("unix:"):
+        return bind[len("unix:"):]
+    if bind.startswith("fd://"):
+        return int(bind[len("fd://"):])
+    host, _, port = bind.rpartition(":")
+    return host.strip("[]").lower(), int(port)
 
 
 class Server:
@@ -151,10 +163,13 @@ class Server:
         self.master_pid = 0
         self.cfg, self.log = cfg, log
         self.proc_name = cfg.proc_name or cfg.wsgi_app
+        self.address = cfg.address
+        self.timeout = cfg.timeout
 
     def __getattr__(self, name):
         whys = {
             "app": "there is no Gunicorn Application object; the app is imported by each worker",
+            "worker_class": "the workers are gowsgi's own; cfg.worker_class_str names the class asked for",
             "LISTENERS": "the listening sockets belong to the Go master",
             "SIG_QUEUE": "signals are handled by the Go master",
         }

@@ -31,7 +31,7 @@ def on_starting(server):
 
 
 def when_ready(server):
-    _event("when_ready", server.pid)
+    _event("when_ready", server.pid, repr(server.address).replace(" ", ""), server.timeout)
 
 
 def on_reload(server):
