@@ -166,6 +166,10 @@ type Config struct {
 	// settings accepted and ignored, unknown names in a Python config
 	// file) for the caller of Load to log. Not passed to workers.
 	Notices []string `json:"-"`
+	// DetectASGI: no source named a worker class, so a worker serves an
+	// async app as ASGI (WorkerClass then becomes "asgi" in that worker)
+	// and any other as WSGI. Set by Load, not a setting.
+	DetectASGI bool `json:"detect_asgi"`
 	// sslContextHook is where a Python config file defines Gunicorn's
 	// ssl_context hook ("" if it does not): refused with --certfile
 	// (gowsgi cannot run it), noticed without (Gunicorn never calls it).

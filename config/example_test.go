@@ -88,7 +88,7 @@ func ExampleConfig_WriteTOML() {
 	// backlog = 2048
 	// reuse_port = false
 	// workers = 1
-	// worker_class = "sync"
+	// # worker_class = "sync" (none named: an async app is served as with "asgi")
 	// threads = 1
 	// asgi_loop = "auto"
 	// asgi_lifespan = "auto"

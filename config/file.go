@@ -186,8 +186,10 @@ func unknownKeyError(name string) error {
 
 // WriteTOML writes every setting of c as a TOML config file that Load
 // reads back (-c) to the same Config, but for secrets (the key file's
-// password), written as a comment that says they are set. It fails only
-// on write errors and on strings that TOML cannot hold (invalid UTF-8).
+// password), written as a comment that says they are set, and a worker
+// class no source named, written as a comment (naming it would turn off
+// DetectASGI). It fails only on write errors and on strings that TOML
+// cannot hold (invalid UTF-8).
 func (c *Config) WriteTOML(w io.Writer) error {
 	bw := bufio.NewWriter(w)
 	fmt.Fprintln(bw, "# gowsgi configuration, as resolved by --print-config")
@@ -201,6 +203,10 @@ func (c *Config) WriteTOML(w io.Writer) error {
 		v, err := tomlValue(s, s.field(c))
 		if err != nil {
 			return fmt.Errorf("config: %s: %w", s.name, err)
+		}
+		if s.name == "worker_class" && c.DetectASGI {
+			fmt.Fprintf(bw, "# %s = %s (none named: an async app is served as with \"asgi\")\n", s.name, v)
+			continue
 		}
 		fmt.Fprintf(bw, "%s = %s\n", s.name, v)
 	}

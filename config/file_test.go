@@ -154,6 +154,7 @@ func TestExampleConfigFile(t *testing.T) {
 		t.Fatal(err)
 	}
 	fromFile.ConfigFile = ""
+	defaults.DetectASGI = false // the file names the worker class, "sync"
 	if !reflect.DeepEqual(fromFile, defaults) {
 		t.Errorf("example file differs from the defaults:\nfile     %+v\ndefaults %+v", fromFile, defaults)
 	}

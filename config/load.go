@@ -123,6 +123,7 @@ func Load(args []string, getenv func(string) string, stdout io.Writer) (*Config,
 	if err := applyDefaults(c, getenv); err != nil {
 		return nil, action, err
 	}
+	c.WorkerClass = "" // to tell, below, whether any source names one
 	if err := applyConfigFile(c, sources, getenv); err != nil {
 		return nil, action, err
 	}
@@ -136,6 +137,9 @@ func Load(args []string, getenv func(string) string, stdout io.Writer) (*Config,
 	}
 	if err := applyFactory(c, factory); err != nil {
 		return nil, action, err
+	}
+	if c.WorkerClass == "" {
+		c.WorkerClass, c.DetectASGI = "sync", true
 	}
 	if err := finish(c, action, getenv); err != nil {
 		return nil, action, err

@@ -42,6 +42,7 @@ func TestLoadDefaults(t *testing.T) {
 		Backlog:               2048,
 		Workers:               1,
 		WorkerClass:           "sync",
+		DetectASGI:            true, // no worker class named
 		Threads:               1,
 		ASGILoop:              "auto",
 		ASGILifespan:          "auto",

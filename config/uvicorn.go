@@ -26,6 +26,7 @@ var uvicornFlags = []*setting{
 	{name: "uvicorn_fd", flags: []string{"fd"}, kind: kindString, help: "`FD`"},
 	{name: "uvicorn_factory", flags: []string{"factory"}, kind: kindBool},
 	{name: "uvicorn_access_log", flags: []string{"access-log"}, kind: kindBool},
+	{name: "uvicorn_interface", flags: []string{"interface"}, kind: kindString, help: "`INTERFACE`"},
 }
 
 // uvicornIgnored are Uvicorn flags accepted with a notice, as the
@@ -41,8 +42,6 @@ var uvicornIgnored = []*setting{
 		help: "`BOOL`", notice: "gowsgi always offers permessage-deflate to a client that asks for it"},
 	{name: "uvicorn_ws_max_queue", flags: []string{"ws-max-queue"}, kind: kindString, help: "`N`",
 		notice: "gowsgi reads at most 16 messages ahead of the app, then leaves the rest in the socket"},
-	{name: "uvicorn_interface", flags: []string{"interface"}, kind: kindString, help: "`INTERFACE`",
-		notice: "the worker class decides (-k asgi for ASGI apps); an app of the other kind is refused at load"},
 	{name: "uvicorn_use_colors", flags: []string{"use-colors", "no-use-colors"}, kind: kindBool,
 		notice: "--log-format console or json decides how the error log looks"},
 	{name: "uvicorn_server_header", flags: []string{"server-header", "no-server-header"}, kind: kindBool,
@@ -80,7 +79,9 @@ func refuseNoWebSockets(v any) string {
 // takeUvicorn turns Uvicorn's --host, --port, --uds and --fd into one
 // --bind each address (when only one of --host and --port is given, the
 // other is its UVICORN_ variable or Uvicorn's default: 127.0.0.1, 8000),
-// and --access-log into --access-logfile -; it notes --factory.
+// --access-log into --access-logfile -, and --interface into the worker
+// class (asgi3 and asgi2 -k asgi, wsgi -k sync; auto, Uvicorn's default,
+// leaves it to the app, as no -k does); it notes --factory.
 func (src *argSource) takeUvicorn(uses []flagUse, ix *flagIndex) ([]flagUse, error) {
 	var host, port []string
 	kept := uses[:0:0]
@@ -102,6 +103,14 @@ func (src *argSource) takeUvicorn(uses []flagUse, ix *flagIndex) ([]flagUse, err
 		case "uvicorn_access_log":
 			if u.value != "false" {
 				kept = append(kept, flagUse{s: settingNamed("accesslog"), written: u.written, value: "-"})
+			}
+		case "uvicorn_interface":
+			class, ok := map[string]string{"asgi3": WorkerClassASGI, "asgi2": WorkerClassASGI, "wsgi": "sync", "auto": ""}[u.value]
+			if !ok {
+				return nil, fmt.Errorf("%s %s: want auto, asgi3, asgi2 or wsgi", u.written, u.value)
+			}
+			if class != "" {
+				kept = append(kept, flagUse{s: settingNamed("worker_class"), written: u.written, value: class})
 			}
 		default:
 			kept = append(kept, u)

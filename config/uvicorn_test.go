@@ -48,6 +48,37 @@ func TestUvicornCommandLine(t *testing.T) {
 	}
 }
 
+// TestUvicornInterface: Uvicorn's --interface names the worker class;
+// auto, its default, leaves it unnamed (an async app is then ASGI).
+func TestUvicornInterface(t *testing.T) {
+	for _, tc := range []struct {
+		args   []string
+		class  string
+		detect bool
+		err    string
+	}{
+		{args: []string{"--interface", "asgi3"}, class: WorkerClassASGI},
+		{args: []string{"--interface", "asgi2"}, class: WorkerClassASGI},
+		{args: []string{"--interface", "wsgi"}, class: "sync"},
+		{args: []string{"--interface", "auto"}, class: "sync", detect: true},
+		{args: nil, class: "sync", detect: true},
+		{args: []string{"--interface", "auto", "--threads", "4"}, class: "gthread", detect: true},
+		{args: []string{"-k", "gthread"}, class: "gthread"},
+		{args: []string{"--interface", "rsgi"}, err: "--interface rsgi: want auto, asgi3, asgi2 or wsgi"},
+	} {
+		inTempDir(t, "")
+		c, _, err := Load(append(tc.args, "main:app"), env(nil), &bytes.Buffer{})
+		switch {
+		case tc.err != "":
+			if err == nil || !strings.Contains(err.Error(), tc.err) {
+				t.Errorf("%v: %v; want an error saying %q", tc.args, err, tc.err)
+			}
+		case err != nil || c.WorkerClass != tc.class || c.DetectASGI != tc.detect:
+			t.Errorf("%v: %v, worker class %q, detect %v; want %q, %v", tc.args, err, c.WorkerClass, c.DetectASGI, tc.class, tc.detect)
+		}
+	}
+}
+
 func TestUvicornFlagsNoticedOrRefused(t *testing.T) {
 	inTempDir(t, "")
 	c, _, err := Load([]string{"--no-access-log", "--http", "httptools", "--ws", "websockets",

@@ -1,6 +1,7 @@
 package integration
 
 import (
+	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -53,10 +54,11 @@ func TestBadAppSpecsStopWithAClearMessage(t *testing.T) {
 	}
 }
 
-// TestAppOfTheOtherKindIsRefused: an ASGI app under a WSGI worker, or a
-// WSGI app under the ASGI worker, stops the server at load with the
-// worker class it needs (Gunicorn serves a 500 with a TypeError for each
-// request instead), also when the app is preloaded in the zygote.
+// TestAppOfTheOtherKindIsRefused: an ASGI app under a WSGI worker class
+// named, or a WSGI app under the ASGI worker, stops the server at load
+// with the worker class it needs (Gunicorn serves a 500 with a TypeError
+// for each request instead), also when the app is preloaded in the
+// zygote.
 func TestAppOfTheOtherKindIsRefused(t *testing.T) {
 	const needsASGI, needsWSGI = "is an ASGI app (its __call__ is async); serve it with --worker-class asgi",
 		"is a WSGI app (it takes environ and start_response); serve it without --worker-class asgi"
@@ -64,12 +66,12 @@ func TestAppOfTheOtherKindIsRefused(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"asgi_raw:app"}, "'asgi_raw:app' " + needsASGI},
-		{[]string{"--threads", "4", "asgi_raw:app"}, "'asgi_raw:app' " + needsASGI},
+		{[]string{"-k", "sync", "asgi_raw:app"}, "'asgi_raw:app' " + needsASGI},
+		{[]string{"-k", "gthread", "--threads", "4", "asgi_raw:app"}, "'asgi_raw:app' " + needsASGI},
 		{[]string{"-k", "asgi", "basic:hello"}, "'basic:hello' " + needsWSGI},
 		{[]string{"-k", "asgi", "flaskapp:app"}, "'flaskapp:app' " + needsWSGI},
 		{[]string{"-k", "asgi", "--preload", "flaskapp:app"}, "'flaskapp:app' " + needsWSGI},
-		{[]string{"--preload", "asgi_raw:app"}, "'asgi_raw:app' " + needsASGI},
+		{[]string{"-k", "sync", "--preload", "asgi_raw:app"}, "'asgi_raw:app' " + needsASGI},
 	} {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
 			s := start(t, serverOpts{args: tt.args, ready: -1})
@@ -80,6 +82,38 @@ func TestAppOfTheOtherKindIsRefused(t *testing.T) {
 				t.Fatalf("the log does not say %q:\n%s", tt.want, out)
 			}
 		})
+	}
+}
+
+// TestAsyncAppServedWithoutWorkerClass: with no worker class named, an
+// async app is served as ASGI (Uvicorn's command line, `gowsgi main:app
+// --host ... --port ...`, works unchanged), imported in the worker or
+// preloaded in the zygote, and a WSGI app beside it as WSGI.
+func TestAsyncAppServedWithoutWorkerClass(t *testing.T) {
+	for _, args := range [][]string{{"asgi_raw:app"}, {"--preload", "asgi_raw:app"}, {"--threads", "4", "asgi_raw:app"}} {
+		t.Run(strings.Join(args, " "), func(t *testing.T) {
+			s := start(t, serverOpts{args: args})
+			code, body := s.get("/scope?x=1")
+			var scope struct {
+				Type, Path  string
+				ASGI        map[string]string
+				QueryString string `json:"query_string"`
+			}
+			if code != 200 || json.Unmarshal([]byte(body), &scope) != nil || scope.Type != "http" ||
+				scope.ASGI["version"] != "3.0" || scope.QueryString != "x=1" {
+				t.Fatalf("GET /scope?x=1: %d %q; want the app's ASGI scope", code, body)
+			}
+			if l := s.loggedContaining("the app is async: served as ASGI"); len(l) == 0 {
+				t.Errorf("no worker says it serves the app as ASGI:\n%s", s.output())
+			}
+		})
+	}
+	s := start(t, serverOpts{args: []string{"basic:hello"}})
+	if code, body := s.get("/"); code != 200 || body != "Hello, World!" {
+		t.Errorf("a WSGI app with no worker class named: %d %q", code, body)
+	}
+	if l := s.loggedContaining("served as ASGI"); len(l) != 0 {
+		t.Errorf("a WSGI app logged as served as ASGI: %v", l)
 	}
 }
 

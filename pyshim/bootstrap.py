@@ -86,6 +86,14 @@ def _takes_environ(target):
     return len(required) == 2
 
 
+# load_app's asgi: the worker class asked for, or none (DETECT).
+WSGI, ASGI, DETECT = 0, 1, 2
+
+# serves_asgi: whether the app load_app loaded is served as ASGI; read by
+# gw_load_app for the Go side.
+serves_asgi = False
+
+
 def check_interface(spec, target, asgi):
     """Refuses an app the worker class cannot call: an async one under a
     WSGI worker (each request would be a 500 with a TypeError), a WSGI one
@@ -93,7 +101,7 @@ def check_interface(spec, target, asgi):
     if not asgi and _is_async(target):
         raise AppLoadError(
             "the application %r is an ASGI app (its __call__ is async); serve it with "
-            "--worker-class asgi (-k asgi)" % spec)
+            "--worker-class asgi (-k asgi), or name no worker class" % spec)
     if asgi and _takes_environ(target):
         raise AppLoadError(
             "the application %r is a WSGI app (it takes environ and start_response); serve it "
@@ -136,7 +144,7 @@ def _load_paste(uri):
 
 
 def load_app(spec, paths, multithread, asgi, errors=None, file_wrapper=None):
-    global app, base_environ
+    global app, base_environ, serves_asgi
     for p in reversed(paths):
         if p in sys.path:
             sys.path.remove(p)
@@ -149,7 +157,13 @@ def load_app(spec, paths, multithread, asgi, errors=None, file_wrapper=None):
         raise AppLoadError("the application %r is None" % spec)
     if not callable(target):
         raise AppLoadError("the application %r is not callable" % spec)
+    if asgi == DETECT:
+        # No worker class named: an async app is ASGI (as Hypercorn
+        # decides); anything else, a class included (PEP 3333 allows
+        # one), is WSGI, Gunicorn's default.
+        asgi = ASGI if _is_async(target) else WSGI
     check_interface(spec, target, asgi)
+    serves_asgi = asgi == ASGI
     app = target
     base_environ = {
         # CGI's (RFC 3875) and Gunicorn's: apps log it, debug pages show

@@ -22,7 +22,7 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	dir, _ := filepath.Abs("testdata")
-	if _, err := LoadApp("shimapps:app", []string{dir}, false, false); err != nil {
+	if _, err := LoadApp("shimapps:app", []string{dir}, false, AppWSGI); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}

@@ -105,7 +105,7 @@ typedef struct {
 	int npaths;
 	int multithread; /* the app runs on several threads (--threads > 1) */
 	int gc_freeze;   /* gc.freeze() after the import */
-	int asgi;        /* the ASGI worker will call the app (gw_load_app) */
+	int asgi;        /* GW_APP_*: which worker class will call the app (gw_load_app) */
 	/* gw_logging_setup's source and settings, run before the import
 	 * unless logging is "" */
 	const char *logging_source, *logging;

@@ -149,19 +149,37 @@ static const int guarded_signals[] = {SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1,
 /*
  * gw_load_app imports the app named by spec with paths prepended to
  * sys.path and keeps it in _gowsgi.app; asgi says which worker class
- * will call it, and an app of the other kind is refused. Signal
+ * will call it (GW_APP_WSGI, GW_APP_ASGI), and an app of the other kind
+ * is refused, or that none was named (GW_APP_DETECT): an async app is
+ * then ASGI. gw_app_is_asgi says which it is once loaded. Signal
  * handlers are saved before the import and restored after it; the
  * numbers of the signals the app tried to take are stored in
  * stolen[0:*nstolen] (room for 16).
  * GIL held (main thread). Returns 0, or -1 with *err (traceback) set.
  */
+int gw_app_is_asgi;
+
+/* bool_attr is the truth of obj.name: 1, 0, or -1 with an exception.
+ * GIL held. */
+static int bool_attr(PyObject *obj, const char *name)
+{
+	PyObject *v = PyObject_GetAttrString(obj, name);
+	int r;
+
+	if (v == NULL)
+		return -1;
+	r = PyObject_IsTrue(v);
+	Py_DECREF(v);
+	return r;
+}
+
 int gw_load_app(const char *spec, const char *const *paths, int npaths, int multithread, int asgi,
 		int *stolen, int *nstolen, char **err)
 {
 	struct sigaction saved[NGUARDED], now;
 	PyObject *list = NULL, *res = NULL;
 	size_t i, n;
-	int rc = -1;
+	int rc = -1, served_as_asgi;
 
 	*nstolen = 0;
 	for (i = 0; i < NGUARDED; i++)
@@ -179,8 +197,10 @@ int gw_load_app(const char *spec, const char *const *paths, int npaths, int mult
 		Py_DECREF(p);
 	}
 	res = PyObject_CallMethod(gw_bootstrap, "load_app", "sOii", spec, list, multithread, asgi);
-	if (res != NULL)
+	if (res != NULL && (served_as_asgi = bool_attr(gw_bootstrap, "serves_asgi")) >= 0) {
+		gw_app_is_asgi = served_as_asgi;
 		rc = gw_exchange_bind();
+	}
 out:
 	if (rc < 0)
 		*err = gw_format_exception(&n);

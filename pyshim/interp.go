@@ -93,14 +93,24 @@ func Init(opt Options) error {
 	return nil
 }
 
+// AppKind says which worker class will call the app LoadApp loads.
+type AppKind int
+
+// The kinds, as gw_load_app numbers them.
+const (
+	AppWSGI   AppKind = C.GW_APP_WSGI   // a WSGI worker: an async app is refused
+	AppASGI   AppKind = C.GW_APP_ASGI   // the ASGI worker: a WSGI app is refused
+	AppDetect AppKind = C.GW_APP_DETECT // none named: an async app is ASGI, any other WSGI
+)
+
 // LoadApp imports the app named by spec ("module:name",
 // "module:factory(args)", "module") with paths prepended to sys.path.
-// asgi says whether the ASGI worker will call it: an async app for a
-// WSGI worker, or a WSGI app for the ASGI worker, is an error that says
-// which worker class it needs. Signal handlers the import installs are
-// undone; their numbers are returned so the caller can warn. Main
-// thread, GIL held.
-func LoadApp(spec string, paths []string, multithread, asgi bool) (stolenSignals []int, err error) {
+// An async app for a WSGI worker, or a WSGI app for the ASGI worker, is
+// an error that says which worker class it needs; AppIsASGI says which
+// the app is served as. Signal handlers the import installs are undone;
+// their numbers are returned so the caller can warn. Main thread, GIL
+// held.
+func LoadApp(spec string, paths []string, multithread bool, kind AppKind) (stolenSignals []int, err error) {
 	cspec := C.CString(spec)
 	defer C.free(unsafe.Pointer(cspec))
 	cpaths, free := cStrings(paths)
@@ -108,7 +118,7 @@ func LoadApp(spec string, paths []string, multithread, asgi bool) (stolenSignals
 	var cerr *C.char
 	var cstolen [16]C.int
 	var nstolen C.int
-	rc := C.gw_load_app(cspec, cpaths, C.int(len(paths)), cBool(multithread), cBool(asgi), &cstolen[0], &nstolen, &cerr)
+	rc := C.gw_load_app(cspec, cpaths, C.int(len(paths)), cBool(multithread), C.int(kind), &cstolen[0], &nstolen, &cerr)
 	stolen := make([]int, int(nstolen))
 	for i := range stolen {
 		stolen[i] = int(cstolen[i])
@@ -118,6 +128,10 @@ func LoadApp(spec string, paths []string, multithread, asgi bool) (stolenSignals
 	}
 	return stolen, nil
 }
+
+// AppIsASGI reports whether the app loaded, by LoadApp or in the zygote
+// this worker was forked from, is served as ASGI.
+func AppIsASGI() bool { return C.gw_app_is_asgi != 0 }
 
 // ReleaseMain releases the GIL that Init took on the main thread.
 func ReleaseMain() { C.gw_release_main() }

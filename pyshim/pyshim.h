@@ -58,8 +58,13 @@ typedef struct gw_result {
 int gw_initialize(const char *program, const char *executable, const char *bootstrap,
 		  char **err);
 int gw_set_environ_keys(const char *const *keys, int n, char **err);
+/* gw_load_app's asgi; the numbers are bootstrap.py's. */
+enum { GW_APP_WSGI, GW_APP_ASGI, GW_APP_DETECT };
 int gw_load_app(const char *spec, const char *const *paths, int npaths,
 		int multithread, int asgi, int *stolen, int *nstolen, char **err);
+/* gw_app_is_asgi: 1 once gw_load_app has loaded an app served as ASGI,
+ * here or in the zygote this process was forked from. */
+extern int gw_app_is_asgi;
 void gw_release_main(void);
 /* traceback.c: faulthandler's dump of every thread on a spare signal */
 int gw_tracebacks_register(void); /* GIL held */

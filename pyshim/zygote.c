@@ -58,7 +58,7 @@ enum {
 	/* then paths */
 	BOOT_FIELDS
 };
-#define BOOT_MAGIC "gowsgi-zygote-3"
+#define BOOT_MAGIC "gowsgi-zygote-4"
 
 /* zygote is the zygote's state, written once by boot. */
 static struct {
@@ -198,7 +198,7 @@ static int load(void)
 		.npaths = zygote.npaths,
 		.multithread = zygote.field[F_MULTITHREAD][0] == '1',
 		.gc_freeze = zygote.field[F_GC_FREEZE][0] == '1',
-		.asgi = zygote.field[F_ASGI][0] == '1',
+		.asgi = zygote.field[F_ASGI][0] - '0', /* a GW_APP_* digit */
 		.logging_source = zygote.field[F_LOGGING_SOURCE],
 		.logging = zygote.field[F_LOGGING],
 	};

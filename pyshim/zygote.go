@@ -43,8 +43,8 @@ type ZygoteSpec struct {
 	Multithread bool
 	// GCFreeze calls gc.freeze() after the import.
 	GCFreeze bool
-	// ASGI: the app is for the ASGI worker (LoadApp's asgi).
-	ASGI bool
+	// Kind is LoadApp's kind.
+	Kind AppKind
 	// LoggingSource and Logging are SetupLogging's source and
 	// settingsJSON, run before the import; none when Logging is "".
 	LoggingSource, Logging string
@@ -68,9 +68,9 @@ func (s *ZygoteSpec) block() []byte {
 		}
 		return "0"
 	}
-	fields := []string{"gowsgi-zygote-3", strconv.Itoa(s.FailCode), s.FailReason,
+	fields := []string{"gowsgi-zygote-4", strconv.Itoa(s.FailCode), s.FailReason,
 		s.Program, cmp.Or(s.Executable, defaultExecutable()), s.App, flag(s.Multithread), flag(s.GCFreeze),
-		flag(s.ASGI), strconv.Itoa(s.Listeners), bootstrapSource, s.LoggingSource, s.Logging}
+		strconv.Itoa(int(s.Kind)), strconv.Itoa(s.Listeners), bootstrapSource, s.LoggingSource, s.Logging}
 	fields = append(fields, s.Paths...)
 	var b []byte
 	for _, f := range fields {

@@ -168,7 +168,7 @@ func startPython(cfg *config.Config, log zerolog.Logger, h *hooks) int {
 	if h.postFork(true) != nil {
 		return handoff.ExitWorkerBootError // Gunicorn's worker dies the same way
 	}
-	stolen, err := pyshim.LoadApp(cfg.App, paths, cfg.Threads > 1, cfg.WorkerClass == config.WorkerClassASGI)
+	stolen, err := pyshim.LoadApp(cfg.App, paths, cfg.Threads > 1, appKind(cfg))
 	for _, sig := range stolen {
 		log.Warn().Int("signal", sig).Msg("the app installed a handler for a signal gowsgi needs; it was restored")
 	}
@@ -184,9 +184,32 @@ func startPython(cfg *config.Config, log zerolog.Logger, h *hooks) int {
 		return handoff.ExitAppLoadError
 	}
 	pyshim.ReleaseMain()
+	takeAppKind(cfg, log)
 	if h.postWorkerInit() != nil {
 		return handoff.ExitWorkerBootError
 	}
 	log.Info().Str("app", cfg.App).Msg("booted")
 	return 0
+}
+
+// appKind is what LoadApp expects of the app: the worker class's kind,
+// or either when none was named.
+func appKind(cfg *config.Config) pyshim.AppKind {
+	switch {
+	case cfg.WorkerClass == config.WorkerClassASGI:
+		return pyshim.AppASGI
+	case cfg.DetectASGI:
+		return pyshim.AppDetect
+	}
+	return pyshim.AppWSGI
+}
+
+// takeAppKind makes the worker class ASGI when none was named and the
+// app loaded (here or in the zygote) is async, before the worker picks
+// its engine.
+func takeAppKind(cfg *config.Config, log zerolog.Logger) {
+	if cfg.DetectASGI && pyshim.AppIsASGI() {
+		cfg.WorkerClass = config.WorkerClassASGI
+		log.Info().Str("app", cfg.App).Msg("the app is async: served as ASGI, as with --worker-class asgi")
+	}
 }

@@ -106,7 +106,7 @@ func prepareZygote(cfg *config.Config, log zerolog.Logger, listeners int) (*pysh
 		Paths:         paths,
 		Multithread:   cfg.Threads > 1,
 		GCFreeze:      !cfg.NoGCFreeze,
-		ASGI:          cfg.WorkerClass == config.WorkerClassASGI,
+		Kind:          appKind(cfg),
 		LoggingSource: pyloggingSource,
 		Logging:       loggingSettings(cfg, paths),
 		Listeners:     listeners,
@@ -132,6 +132,7 @@ func adoptPython(cfg *config.Config, log zerolog.Logger, h *hooks) int {
 		log.Error().Msg("cannot load the server hooks from the config file:\n" + tracebackOf(err))
 		return handoff.ExitWorkerBootError
 	}
+	takeAppKind(cfg, log)
 	if h.postFork(false) != nil || h.postWorkerInit() != nil {
 		return handoff.ExitWorkerBootError
 	}

@@ -27,7 +27,9 @@ func loggingSettings(cfg *config.Config, paths []string) string {
 		"loglevel":       cfg.LogLevel,
 		"logconfig_json": cfg.LogConfigJSON,
 		"logconfig":      cfg.LogConfig,
-		"asgi":           cfg.WorkerClass == config.WorkerClassASGI,
+		// uvicorn.* loggers as Uvicorn's worker sets them up, also when
+		// the app may turn out to be ASGI (set up before its import).
+		"asgi": cfg.WorkerClass == config.WorkerClassASGI || cfg.DetectASGI,
 	}
 	if cfg.LogConfigDict != "" {
 		s["logconfig_dict"] = json.RawMessage(cfg.LogConfigDict)
