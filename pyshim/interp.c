@@ -146,17 +146,6 @@ static const int guarded_signals[] = {SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1,
 				      SIGUSR2, SIGCHLD, SIGURG, SIGPROF, SIGPIPE};
 #define NGUARDED (sizeof guarded_signals / sizeof guarded_signals[0])
 
-/*
- * gw_load_app imports the app named by spec with paths prepended to
- * sys.path and keeps it in _gowsgi.app; asgi says which worker class
- * will call it (GW_APP_WSGI, GW_APP_ASGI), and an app of the other kind
- * is refused, or that none was named (GW_APP_DETECT): an async app is
- * then ASGI. gw_app_is_asgi says which it is once loaded. Signal
- * handlers are saved before the import and restored after it; the
- * numbers of the signals the app tried to take are stored in
- * stolen[0:*nstolen] (room for 16).
- * GIL held (main thread). Returns 0, or -1 with *err (traceback) set.
- */
 int gw_app_is_asgi;
 
 /* bool_attr is the truth of obj.name: 1, 0, or -1 with an exception.
@@ -173,6 +162,17 @@ static int bool_attr(PyObject *obj, const char *name)
 	return r;
 }
 
+/*
+ * gw_load_app imports the app named by spec with paths prepended to
+ * sys.path and keeps it in _gowsgi.app; asgi says which worker class
+ * will call it (GW_APP_WSGI, GW_APP_ASGI), and an app of the other kind
+ * is refused, or that none was named (GW_APP_DETECT): an async app is
+ * then ASGI. gw_app_is_asgi says which it is once loaded. Signal
+ * handlers are saved before the import and restored after it; the
+ * numbers of the signals the app tried to take are stored in
+ * stolen[0:*nstolen] (room for 16).
+ * GIL held (main thread). Returns 0, or -1 with *err (traceback) set.
+ */
 int gw_load_app(const char *spec, const char *const *paths, int npaths, int multithread, int asgi,
 		int *stolen, int *nstolen, char **err)
 {
