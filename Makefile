@@ -89,6 +89,9 @@ DEB_PACKAGES += python3-bottle
 # The --env-file test compares gowsgi with Debian's python-dotenv, which
 # Uvicorn's --env-file calls.
 DEB_PACKAGES += python3-dotenv
+# TestGunicornLogFormat takes the layout of an error log line from
+# Debian's Gunicorn itself.
+DEB_PACKAGES += gunicorn
 
 vet:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt needed" >&2; exit 1; }

@@ -103,7 +103,7 @@ type Config struct {
 	AccessLogFormat string `json:"access_log_format"`
 	ErrorLog        string `json:"errorlog"` // "-" = stderr
 	LogLevel        string `json:"loglevel"`
-	LogFormat       string `json:"log_format"` // "console", "json" or "" (auto: console on a TTY)
+	LogFormat       string `json:"log_format"` // "console", "json", "gunicorn" or "" (auto: console on a TTY)
 	CaptureOutput   bool   `json:"capture_output"`
 	// Python's logging, which each worker sets up before it loads the
 	// app (logconfig.go): the first one set applies.

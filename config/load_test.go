@@ -342,7 +342,7 @@ func TestLoadErrors(t *testing.T) {
 		{name: "env without =", args: []string{"a:b", "-e", "FOO"}, want: `-e: env "FOO": want KEY=VALUE`},
 		{name: "bad log level", args: []string{"a:b", "--log-level", "loud"},
 			want: `--log-level: log level "loud": want one of debug, info, warning, error, critical`},
-		{name: "bad log format", args: []string{"a:b", "--log-format", "xml"}, want: `--log-format: log format "xml": want console or json`},
+		{name: "bad log format", args: []string{"a:b", "--log-format", "xml"}, want: `--log-format: log format "xml": want console, json or gunicorn`},
 		{name: "bad access log atom", args: []string{"a:b", "--access-logformat", `%(h)s %(zz)s`},
 			want: `--access-logformat: accesslog: bad format: unknown atom %(zz)s`},
 		{name: "bad allowed ip", args: []string{"a:b", "--forwarded-allow-ips", "10.0.0.1,proxy"},

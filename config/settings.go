@@ -287,7 +287,7 @@ var requestSettings = []*setting{
 	},
 	{
 		name: "log_format", flags: []string{"log-format"}, kind: kindString, def: "",
-		help:      "write the error log as `FORMAT`: console or json (default: console on a terminal, json otherwise)",
+		help:      "write the error log as `FORMAT`: console, json, or gunicorn (Gunicorn's line layout) (default: console on a terminal, json otherwise)",
 		normalize: normalizeLogFormat,
 		field:     func(c *Config) any { return &c.LogFormat },
 	},

@@ -43,7 +43,7 @@ var uvicornIgnored = []*setting{
 	{name: "uvicorn_ws_max_queue", flags: []string{"ws-max-queue"}, kind: kindString, help: "`N`",
 		notice: "gowsgi reads at most 16 messages ahead of the app, then leaves the rest in the socket"},
 	{name: "uvicorn_use_colors", flags: []string{"use-colors", "no-use-colors"}, kind: kindBool,
-		notice: "--log-format console or json decides how the error log looks"},
+		notice: "--log-format console, json or gunicorn decides how the error log looks"},
 	{name: "uvicorn_server_header", flags: []string{"server-header", "no-server-header"}, kind: kindBool,
 		notice: "gowsgi sends Server: gowsgi unless the app sends a Server header"},
 	{name: "uvicorn_date_header", flags: []string{"date-header", "no-date-header"}, kind: kindBool,

@@ -326,16 +326,17 @@ func normalizeLogLevel(v any) (any, error) {
 	return nil, fmt.Errorf("log level %q: want one of %s", v, strings.Join(errorlog.Levels, ", "))
 }
 
-// normalizeLogFormat accepts console, json, and "" or auto (console on a
-// terminal, json otherwise), which it stores as "".
+// normalizeLogFormat accepts console, json, gunicorn (Gunicorn's line
+// layout), and "" or auto (console on a terminal, json otherwise), which
+// it stores as "".
 func normalizeLogFormat(v any) (any, error) {
 	switch f := strings.ToLower(strings.TrimSpace(v.(string))); f {
-	case "console", "json":
+	case "console", "json", "gunicorn":
 		return f, nil
 	case "", "auto":
 		return "", nil
 	}
-	return nil, fmt.Errorf("log format %q: want console or json", v)
+	return nil, fmt.Errorf("log format %q: want console, json or gunicorn", v)
 }
 
 // normalizeAllowedIP accepts "*", an IP address or a CIDR prefix.

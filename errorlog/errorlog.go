@@ -3,6 +3,7 @@
 // opens it and logs through zerolog child loggers carrying role and pid.
 //
 //	Open(Options{Path: "-", Level: "info"}) → JSON lines on stderr, or console lines on a terminal
+//	Open(Options{Format: "gunicorn"}) → [2026-12-07 03:23:25 +0000] [6503] [INFO] listening address=127.0.0.1:8000
 //
 // Gunicorn's level names map to zerolog's, and a log file is reopened
 // for rotation on SIGUSR1. It imports nothing of gowsgi: config checks
@@ -30,10 +31,11 @@ import (
 // logger.WithLevel(zerolog.FatalLevel), which unlike logger.Fatal() does
 // not exit.
 type Log struct {
-	path    string        // file appended to; "" for stderr. Immutable.
-	console bool          // human-readable lines instead of JSON. Immutable.
-	color   bool          // ANSI colours (console on a terminal). Immutable.
-	level   zerolog.Level // Immutable.
+	path     string        // file appended to; "" for stderr. Immutable.
+	console  bool          // human-readable lines instead of JSON. Immutable.
+	gunicorn bool          // console lines in Gunicorn's layout. Immutable.
+	color    bool          // ANSI colours (console on a terminal). Immutable.
+	level    zerolog.Level // Immutable.
 	// hook sees every event of every Logger (--statsd-host counts
 	// them); set by SetHook before the first Logger call, nil for none.
 	hook zerolog.Hook
@@ -65,8 +67,9 @@ type Options struct {
 	Path string
 	// Level is one of Levels (--log-level).
 	Level string
-	// Format is "console", "json" or "" (--log-format; "": console on a
-	// terminal, JSON otherwise).
+	// Format is "console", "json", "gunicorn" (console lines in
+	// Gunicorn's layout) or "" (--log-format; "": console on a terminal,
+	// JSON otherwise).
 	Format string
 }
 
@@ -90,14 +93,16 @@ func Open(o Options) (*Log, error) {
 	switch o.Format {
 	case "console":
 		l.console = true
+	case "gunicorn":
+		l.console, l.gunicorn = true, true
 	case "json":
 	case "":
 		l.console = tty
 	default:
 		l.Close()
-		return nil, fmt.Errorf("errorlog: log format %q: want console or json", o.Format)
+		return nil, fmt.Errorf("errorlog: log format %q: want console, json or gunicorn", o.Format)
 	}
-	l.color = l.console && tty
+	l.color = l.console && tty && !l.gunicorn
 	return l, nil
 }
 
@@ -118,7 +123,10 @@ func isTerminal(f *os.File) bool {
 // "worker") and the calling process's pid.
 func (l *Log) Logger(role string) zerolog.Logger {
 	var w io.Writer = logWriter{l}
-	if l.console {
+	switch {
+	case l.gunicorn:
+		w = gunicornWriter(w)
+	case l.console:
 		w = zerolog.ConsoleWriter{
 			Out:         w,
 			NoColor:     !l.color,

@@ -5,8 +5,10 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/rs/zerolog"
 )
@@ -180,7 +182,7 @@ func TestOpenErrors(t *testing.T) {
 		{name: "bad level", o: Options{Path: "-", Level: "loud"},
 			want: `errorlog: log level "loud": want one of debug, info, warning, error, critical`},
 		{name: "bad format", o: Options{Path: "-", Level: "info", Format: "xml"},
-			want: `errorlog: log format "xml": want console or json`},
+			want: `errorlog: log format "xml": want console, json or gunicorn`},
 		{name: "unwritable path", o: Options{Path: "/nonexistent-dir/error.log", Level: "info"},
 			want: "errorlog: open /nonexistent-dir/error.log: no such file or directory"},
 	}
@@ -240,5 +242,47 @@ func TestErrorLogRedirectStderr(t *testing.T) {
 	fl.Info().Msg("to the file")
 	if lines := readLines(t, path); len(lines) != 1 || !strings.Contains(lines[0], "to the file") {
 		t.Fatalf("log file holds %q", lines)
+	}
+}
+
+// TestErrorLogGunicornFormat: --log-format gunicorn writes Gunicorn's
+// error log lines, error_fmt "%(asctime)s [%(process)d] [%(levelname)s]
+// %(message)s" with datefmt "[%Y-%m-%d %H:%M:%S %z]", then the event's
+// fields; a multi-line message (a traceback) stays as it is.
+func TestErrorLogGunicornFormat(t *testing.T) {
+	l, path := openTestLog(t, "gunicorn", "debug")
+	log := l.Logger("worker").With().Int("worker", 3).Logger()
+	before := time.Now().Add(-time.Second)
+	log.Info().Str("app", "hello:app").Msg("booted")
+	log.Warn().Msg("careful")
+	log.WithLevel(zerolog.FatalLevel).Msg("stopping")
+	log.Error().Msg("Traceback (most recent call last):\n  File \"x.py\", line 1\nValueError: boom")
+	log.Debug().Msg("detail")
+	pid := strconv.Itoa(os.Getpid())
+	want := []string{
+		` [` + pid + `] [INFO] booted worker=3 app=hello:app`,
+		` [` + pid + `] [WARNING] careful worker=3`,
+		` [` + pid + `] [CRITICAL] stopping worker=3`,
+		` [` + pid + `] [ERROR] Traceback (most recent call last):`,
+		`  File "x.py", line 1`,
+		`ValueError: boom worker=3`,
+		` [` + pid + `] [DEBUG] detail worker=3`,
+	}
+	lines := readLines(t, path)
+	if len(lines) != len(want) {
+		t.Fatalf("got %d lines, want %d:\n%s", len(lines), len(want), strings.Join(lines, "\n"))
+	}
+	for i, line := range lines {
+		if !strings.HasPrefix(want[i], " [") {
+			if line != want[i] {
+				t.Errorf("line %d = %q, want %q", i, line, want[i])
+			}
+			continue
+		}
+		stamp, rest, ok := strings.Cut(line, "]")
+		at, err := time.Parse("[2006-01-02 15:04:05 -0700", stamp)
+		if !ok || err != nil || at.Before(before) || at.After(time.Now().Add(time.Second)) || rest != want[i] {
+			t.Errorf("line %d = %q; want a [%%Y-%%m-%%d %%H:%%M:%%S %%z] time of now, then %q (%v)", i, line, want[i], err)
+		}
 	}
 }

@@ -337,6 +337,39 @@ func TestConsoleLogFormat(t *testing.T) {
 	}
 }
 
+// TestGunicornLogFormat: --log-format gunicorn lines, the master's and
+// the workers', have the layout of Gunicorn's own error log lines up to
+// the message: the reference line is written by Debian's Gunicorn
+// through its Logger, and the numbers in both are compared as numbers.
+func TestGunicornLogFormat(t *testing.T) {
+	ref, err := exec.Command("/usr/bin/python3", "-c", "from gunicorn.config import Config\n"+
+		"from gunicorn.glogging import Logger\nLogger(Config()).info('reference')").CombinedOutput()
+	refPrefix, _, found := strings.Cut(strings.TrimSpace(string(ref)), "reference")
+	if err != nil || !found {
+		t.Fatalf("Gunicorn's reference line: %v: %q (make test installs Debian's gunicorn)", err, ref)
+	}
+	numbers := regexp.MustCompile(`[0-9]+`)
+	shape := func(prefix string) string { return numbers.ReplaceAllString(prefix, "N") }
+
+	s := start(t, serverOpts{args: []string{"--log-format", "gunicorn", "basic:hello"}, ready: -1})
+	s.waitFor(func() bool { return strings.Contains(s.output(), "[INFO] booted worker=1 app=basic:hello") })
+	pids := map[string]bool{}
+	for _, line := range strings.Split(s.output(), "\n") {
+		prefix, _, ok := strings.Cut(line, "[INFO] ")
+		if !ok {
+			continue
+		}
+		prefix += "[INFO] "
+		if shape(prefix) != shape(refPrefix) {
+			t.Errorf("line %q; want Gunicorn's layout, as %q", line, ref)
+		}
+		pids[strings.Fields(prefix)[3]] = true // [date time zone] [pid]
+	}
+	if len(pids) != 2 {
+		t.Errorf("INFO lines from %d processes %v; want the master's and the worker's:\n%s", len(pids), pids, s.output())
+	}
+}
+
 // The master and the workers show their role and --name in ps.
 func TestProcessTitles(t *testing.T) {
 	s := start(t, serverOpts{args: []string{"-n", "shop", "basic:hello"}})
