@@ -5,18 +5,23 @@ import (
 	"sync"
 )
 
-// Writer appends lines to the access log file, or stdout for "-". Safe
-// for concurrent use: each line is one write(2) under the lock, so lines
-// from the connection goroutines never interleave.
+// Writer appends lines to the access log file, or stdout for "-", and
+// hands each to its tee. Safe for concurrent use: each line is one
+// write(2) under the lock, so lines from the connection goroutines never
+// interleave.
 type Writer struct {
 	path string
+	// tee gets each line, without its newline, under the lock (syslog);
+	// nil for none. Set by Tee before the first line.
+	tee func(line []byte)
 
 	mu  sync.Mutex
-	f   *os.File // guarded by mu; never nil while open
+	f   *os.File // guarded by mu; nil for no file, else never nil while open
 	buf []byte   // guarded by mu
 }
 
-// Open opens path for appending ("-" means stdout).
+// Open opens path for appending ("-" means stdout, "" no file: the lines
+// go only to the tee).
 func Open(path string) (*Writer, error) {
 	w := &Writer{path: path}
 	if err := w.Reopen(); err != nil {
@@ -25,8 +30,15 @@ func Open(path string) (*Writer, error) {
 	return w, nil
 }
 
+// Tee makes every line go to tee too (without its newline). Call it
+// before the first Log.
+func (w *Writer) Tee(tee func(line []byte)) { w.tee = tee }
+
 // Reopen reopens the file by name, for logrotate (USR1).
 func (w *Writer) Reopen() error {
+	if w.path == "" {
+		return nil
+	}
 	if w.path == "-" {
 		w.mu.Lock()
 		w.f = os.Stdout
@@ -51,7 +63,12 @@ func (w *Writer) Reopen() error {
 func (w *Writer) Log(f *Format, e *Entry) {
 	w.mu.Lock()
 	w.buf = f.Append(w.buf[:0], e)
-	w.f.Write(w.buf)
+	if w.f != nil {
+		w.f.Write(w.buf)
+	}
+	if w.tee != nil {
+		w.tee(w.buf[:len(w.buf)-1])
+	}
 	w.mu.Unlock()
 }
 

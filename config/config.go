@@ -110,6 +110,12 @@ type Config struct {
 	LogConfigDict string `json:"logconfig_dict"` // a logging.config.dictConfig dict, as JSON; "" = none
 	LogConfigJSON string `json:"logconfig_json"` // a JSON file holding such a dict
 	LogConfig     string `json:"logconfig"`      // a fileConfig file (.json, .yaml, .yml: a dictConfig one)
+	// Gunicorn's syslog settings (syslog.go).
+	Syslog                        bool   `json:"syslog"`
+	SyslogAddr                    string `json:"syslog_addr"`
+	SyslogPrefix                  string `json:"syslog_prefix"`
+	SyslogFacility                string `json:"syslog_facility"`
+	DisableRedirectAccessToSyslog bool   `json:"disable_redirect_access_to_syslog"`
 	// Paste is --paste, the PasteDeploy file App was made from (paste.go);
 	// PasteGlobalConf its global_conf, as KEY=VALUE items.
 	Paste           string   `json:"paste"`
@@ -179,5 +185,5 @@ type Config struct {
 // ErrorLogOptions are the settings the error log of every process
 // opens with (errorlog.Open).
 func (c *Config) ErrorLogOptions() errorlog.Options {
-	return errorlog.Options{Path: c.ErrorLog, Level: c.LogLevel, Format: c.LogFormat}
+	return errorlog.Options{Path: c.ErrorLog, Level: c.LogLevel, Format: c.LogFormat, Syslog: c.SyslogOptions()}
 }

@@ -153,6 +153,11 @@ func ExampleConfig_WriteTOML() {
 	// logconfig_dict = ""
 	// logconfig_json = ""
 	// logconfig = ""
+	// syslog = false
+	// syslog_addr = "udp://localhost:514"
+	// syslog_prefix = ""
+	// syslog_facility = "user"
+	// disable_redirect_access_to_syslog = false
 	// paste = ""
 	// raw_paste_global_conf = []
 	// env_file = ""

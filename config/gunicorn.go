@@ -19,8 +19,6 @@ var ignored = []*setting{
 	{name: "worker_tmp_dir", flags: []string{"worker-tmp-dir"}, kind: kindString,
 		help:   "`DIR`",
 		notice: "gowsgi workers report liveness to the master over a pipe, not through a file, so no directory is needed"},
-	{name: "disable_redirect_access_to_syslog", flags: []string{"disable-redirect-access-to-syslog"}, kind: kindBool,
-		notice: "gowsgi never sends the access log to syslog"},
 	{name: "enable_stdio_inheritance", flags: []string{"enable-stdio-inheritance"}, short: "R", kind: kindBool,
 		notice: "gowsgi never daemonizes: its processes always keep stdout and stderr"},
 	{name: "reload_engine", flags: []string{"reload-engine"}, kind: kindString, help: "`ENGINE`",
@@ -81,12 +79,6 @@ var ignored = []*setting{
 		notice: "gowsgi's logs are written in Go, as Gunicorn's own Logger writes them",
 		refuse: onlyValues("gowsgi's logs are written in Go; a Python logger class cannot replace them",
 			"gunicorn.glogging.Logger", "simple")},
-	{name: "syslog_addr", flags: []string{"log-syslog-to"}, kind: kindString, help: "`SYSLOG_ADDR`",
-		notice: noSyslogNotice},
-	{name: "syslog_prefix", flags: []string{"log-syslog-prefix"}, kind: kindString, help: "`SYSLOG_PREFIX`",
-		notice: noSyslogNotice},
-	{name: "syslog_facility", flags: []string{"log-syslog-facility"}, kind: kindString, help: "`SYSLOG_FACILITY`",
-		notice: noSyslogNotice},
 }
 
 // refuseHeaderMap refuses header_map values but "drop", and explains
@@ -122,10 +114,9 @@ func onlyValues(why string, values ...string) func(v any) string {
 const (
 	controlSocketNotice = "gowsgi has no control socket for gunicornc: --admin-bind serves the workers' " +
 		"state (/status) and metrics, HUP reloads, TTIN and TTOU add and remove a worker, TERM stops"
-	noHTTP2Notice  = "gowsgi has no HTTP/2 yet, so no HTTP/2 connection to limit"
-	noDirtyNotice  = "gowsgi has no dirty arbiters (yet)"
-	noSyslogNotice = "used with syslog only, which gowsgi does not support (journald collects stderr under systemd)"
-	dirtyRefused   = "gowsgi has no dirty arbiters (yet): the app's calls to its dirty apps would fail"
+	noHTTP2Notice = "gowsgi has no HTTP/2 yet, so no HTTP/2 connection to limit"
+	noDirtyNotice = "gowsgi has no dirty arbiters (yet)"
+	dirtyRefused  = "gowsgi has no dirty arbiters (yet): the app's calls to its dirty apps would fail"
 )
 
 // refuseH2C refuses cleartext HTTP/2: a peer that opens with the HTTP/2
@@ -176,8 +167,6 @@ var unsupported = []struct {
 		reason: "run gowsgi in the foreground under a supervisor such as systemd"},
 	{names: []string{"ssl_context"},
 		reason: "the TLS context is built from --certfile, --keyfile, --ca-certs, --cert-reqs, --ssl-version and --ciphers (docs/tls.md)"},
-	{names: []string{"syslog"}, flags: []string{"log-syslog"},
-		reason: "gowsgi logs to a file or stderr, not to syslog; under systemd, journald collects stderr"},
 	{names: []string{"spew"}, flags: []string{"spew"}, reason: "use a Python tracer in the app instead"},
 	{names: []string{"strip_header_spaces", "tolerate_dangerous_framing", "permit_unconventional_http_method",
 		"permit_unconventional_http_version", "casefold_http_method", "permit_obsolete_folding"},

@@ -71,6 +71,8 @@ func TestLoadDefaults(t *testing.T) {
 		AccessLogFormat:       defaultAccessLogFormat,
 		ErrorLog:              "-",
 		LogLevel:              "info",
+		SyslogAddr:            "udp://localhost:514",
+		SyslogFacility:        "user",
 		ForwardedAllowIPs:     []string{"127.0.0.1", "::1"},
 		ProxyAllowFrom:        []string{"127.0.0.1"},
 		Protocol:              "http",

@@ -10,8 +10,8 @@ import "slices"
 //
 // Defaults are written in command-line syntax and go through the same
 // parser and validator as user input.
-var settings = slices.Concat(serverSettings, asgiSettings, requestSettings, logConfigSettings, pasteSettings, dotenvSettings,
-	tlsSettings, operabilitySettings)
+var settings = slices.Concat(serverSettings, asgiSettings, requestSettings, logConfigSettings, syslogSettings,
+	pasteSettings, dotenvSettings, tlsSettings, operabilitySettings)
 
 // serverSettings: the app, the sockets and the worker processes.
 var serverSettings = []*setting{

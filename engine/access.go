@@ -9,6 +9,7 @@ import (
 
 	"github.com/gowsgi/gowsgi/accesslog"
 	"github.com/gowsgi/gowsgi/config"
+	"github.com/gowsgi/gowsgi/errorlog"
 	"github.com/gowsgi/gowsgi/httpparse"
 	"github.com/gowsgi/gowsgi/wsgi"
 )
@@ -19,15 +20,20 @@ import (
 type AccessLog struct {
 	format *accesslog.Format
 	w      *accesslog.Writer
+	syslog *errorlog.SyslogSender // the lines' copy for syslog; nil for none
 	pid    int
 	// respHeaders: the format shows response headers, so each response
 	// keeps a copy of them until its line is written.
 	respHeaders bool
 }
 
-// OpenAccessLog opens --access-logfile; nil when there is none.
+// OpenAccessLog opens --access-logfile, and with --log-syslog sends the
+// lines to syslog too, as Gunicorn does even without an access log file
+// (unless --disable-redirect-access-to-syslog); nil when the lines go
+// nowhere.
 func OpenAccessLog(cfg *config.Config) (*AccessLog, error) {
-	if cfg.AccessLog == "" {
+	toSyslog := cfg.Syslog && !cfg.DisableRedirectAccessToSyslog
+	if cfg.AccessLog == "" && !toSyslog {
 		return nil, nil
 	}
 	f, err := accesslog.Parse(cfg.AccessLogFormat)
@@ -38,7 +44,15 @@ func OpenAccessLog(cfg *config.Config) (*AccessLog, error) {
 	if err != nil {
 		return nil, fmt.Errorf("access log: %w", err)
 	}
-	return &AccessLog{format: f, w: w, pid: os.Getpid(), respHeaders: f.Uses('o')}, nil
+	a := &AccessLog{format: f, w: w, pid: os.Getpid(), respHeaders: f.Uses('o')}
+	if toSyslog {
+		if a.syslog, err = errorlog.DialSyslog(*cfg.SyslogOptions(), "access"); err != nil {
+			w.Close()
+			return nil, fmt.Errorf("access log: %w", err)
+		}
+		w.Tee(func(line []byte) { a.syslog.Send(errorlog.SeverityInfo, line) })
+	}
+	return a, nil
 }
 
 // accessRecord is what the access log needs to know of the response in
@@ -84,8 +98,13 @@ func (c *conn) noteError(status int, bodyLen int) {
 // Reopen reopens the file by name, after logrotate moved it (USR1).
 func (a *AccessLog) Reopen() error { return a.w.Reopen() }
 
-// Close closes the file.
-func (a *AccessLog) Close() error { return a.w.Close() }
+// Close closes the file and the syslog connection.
+func (a *AccessLog) Close() error {
+	if a.syslog != nil {
+		a.syslog.Close()
+	}
+	return a.w.Close()
+}
 
 func (c *conn) access() *AccessLog {
 	if c.srv.extras == nil {

@@ -39,6 +39,8 @@ type Log struct {
 	// hook sees every event of every Logger (--statsd-host counts
 	// them); set by SetHook before the first Logger call, nil for none.
 	hook zerolog.Hook
+	// syslog also gets every event (--log-syslog); nil for none. Immutable.
+	syslog *SyslogSender
 
 	mu     sync.Mutex
 	out    io.Writer // guarded by mu; the file or os.Stderr
@@ -71,6 +73,8 @@ type Options struct {
 	// Gunicorn's layout) or "" (--log-format; "": console on a terminal,
 	// JSON otherwise).
 	Format string
+	// Syslog, when not nil, sends every event to syslog as well.
+	Syslog *SyslogOptions
 }
 
 // Open opens the error log o describes: a file is opened for appending
@@ -103,6 +107,14 @@ func Open(o Options) (*Log, error) {
 		return nil, fmt.Errorf("errorlog: log format %q: want console, json or gunicorn", o.Format)
 	}
 	l.color = l.console && tty && !l.gunicorn
+	if o.Syslog != nil {
+		s, err := DialSyslog(*o.Syslog, "error")
+		if err != nil {
+			l.Close()
+			return nil, fmt.Errorf("errorlog: %w", err)
+		}
+		l.syslog = s
+	}
 	return l, nil
 }
 
@@ -133,6 +145,9 @@ func (l *Log) Logger(role string) zerolog.Logger {
 			TimeFormat:  "2006-01-02 15:04:05",
 			FieldsOrder: []string{"role", "pid", "worker"},
 		}
+	}
+	if l.syslog != nil {
+		w = zerolog.MultiLevelWriter(w, newSyslogEvents(l.syslog))
 	}
 	log := zerolog.New(w).Level(l.level).With().Timestamp().
 		Str("role", role).Int("pid", os.Getpid()).Logger()
@@ -190,6 +205,9 @@ func (l *Log) Close() error {
 		return nil
 	}
 	l.closed = true
+	if l.syslog != nil {
+		l.syslog.Close()
+	}
 	if l.file == nil {
 		return nil
 	}
