@@ -50,8 +50,6 @@ func TestScanArgs(t *testing.T) {
 		{name: "unknown short flag", args: []string{"-x"}, wantErr: "-x: unknown flag (see --help)"},
 		{name: "unsupported Gunicorn flag", args: []string{"app", "--spew"},
 			wantErr: "--spew: Gunicorn's flag is not supported by gowsgi: use a Python tracer in the app instead"},
-		{name: "unsupported Gunicorn short flag", args: []string{"-D"},
-			wantErr: "-D: Gunicorn's flag is not supported by gowsgi: run gowsgi in the foreground under a supervisor such as systemd"},
 		{name: "unsupported flag by prefix", args: []string{"--sp"},
 			wantErr: "--spew: Gunicorn's flag is not supported by gowsgi: use a Python tracer in the app instead"},
 		{name: "value looks like a flag", args: []string{"--bind", "--workers"},

@@ -90,6 +90,12 @@ type Config struct {
 	ReloadIncludes []string `json:"reload_includes"`
 	ReloadExcludes []string `json:"reload_excludes"`
 
+	// Daemon: the command line detaches a new session and exits
+	// (cmd/gowsgi/daemon.go); EnableStdioInheritance keeps its stdout and
+	// stderr when they are not a terminal.
+	Daemon                 bool `json:"daemon"`
+	EnableStdioInheritance bool `json:"enable_stdio_inheritance"`
+
 	Pidfile  string `json:"pidfile"`
 	User     string `json:"user"`
 	Group    string `json:"group"`

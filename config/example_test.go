@@ -129,6 +129,8 @@ func ExampleConfig_WriteTOML() {
 	// reload_dirs = []
 	// reload_includes = []
 	// reload_excludes = []
+	// daemon = false
+	// enable_stdio_inheritance = false
 	// pidfile = ""
 	// user = ""
 	// group = ""

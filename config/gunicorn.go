@@ -19,8 +19,6 @@ var ignored = []*setting{
 	{name: "worker_tmp_dir", flags: []string{"worker-tmp-dir"}, kind: kindString,
 		help:   "`DIR`",
 		notice: "gowsgi workers report liveness to the master over a pipe, not through a file, so no directory is needed"},
-	{name: "enable_stdio_inheritance", flags: []string{"enable-stdio-inheritance"}, short: "R", kind: kindBool,
-		notice: "gowsgi never daemonizes: its processes always keep stdout and stderr"},
 	{name: "reload_engine", flags: []string{"reload-engine"}, kind: kindString, help: "`ENGINE`",
 		notice: "--reload polls the app's files; there is no engine to choose"},
 	{name: "tmp_upload_dir", kind: kindString,
@@ -163,8 +161,6 @@ var unsupported = []struct {
 	short  string
 	reason string
 }{
-	{names: []string{"daemon"}, flags: []string{"daemon"}, short: "D",
-		reason: "run gowsgi in the foreground under a supervisor such as systemd"},
 	{names: []string{"ssl_context"},
 		reason: "the TLS context is built from --certfile, --keyfile, --ca-certs, --cert-reqs, --ssl-version and --ciphers (docs/tls.md)"},
 	{names: []string{"spew"}, flags: []string{"spew"}, reason: "use a Python tracer in the app instead"},

@@ -164,8 +164,6 @@ func TestPythonConfigErrors(t *testing.T) {
 				"(X-Forwarded-Proto: https, X-Forwarded-Protocol: ssl, X-Forwarded-Ssl: on)"},
 		{name: "hook arity", report: `{"names": [{"name": "post_fork", "line": 9, "callable": true, "arity": 1}]}`,
 			want: "gunicorn.conf.py:9: post_fork: the hook must take 2 arguments, it takes 1"},
-		{name: "daemon asked for", report: `{"names": [{"name": "daemon", "line": 1, "value": true}]}`,
-			want: "gunicorn.conf.py:1: daemon: Gunicorn's setting is not supported by gowsgi: run gowsgi in the foreground under a supervisor such as systemd"},
 		{name: "hook not callable", report: `{"names": [{"name": "when_ready", "line": 9, "value": 3}]}`,
 			want: "gunicorn.conf.py:9: when_ready: a server hook must be a function, got int 3"},
 	}
@@ -193,7 +191,7 @@ func TestDefaultConfigFiles(t *testing.T) {
 
 func TestIgnoredFlags(t *testing.T) {
 	inTempDir(t, "")
-	c, _, err := Load([]string{"--worker-tmp", "/dev/shm", "-R", "a:b"},
+	c, _, err := Load([]string{"--worker-tmp", "/dev/shm", "a:b"},
 		env(map[string]string{"GUNICORN_CMD_ARGS": "--reload-engine=poll"}), &bytes.Buffer{})
 	if err != nil {
 		t.Fatal(err)
@@ -201,7 +199,6 @@ func TestIgnoredFlags(t *testing.T) {
 	want := []string{
 		"GUNICORN_CMD_ARGS: --reload-engine is accepted and ignored: --reload polls the app's files; there is no engine to choose",
 		"--worker-tmp-dir is accepted and ignored: " + ignored[0].notice,
-		"-R is accepted and ignored: gowsgi never daemonizes: its processes always keep stdout and stderr",
 	}
 	if !reflect.DeepEqual(c.Notices, want) || c.App != "a:b" {
 		t.Errorf("notices:\n got %q\nwant %q (app %q)", c.Notices, want, c.App)

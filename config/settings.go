@@ -228,6 +228,17 @@ var requestSettings = []*setting{
 
 	// Server mechanics
 	{
+		name: "daemon", flags: []string{"daemon"}, short: "D", kind: kindBool, def: "false",
+		help:  "detach from the terminal and run in the background, as Gunicorn's -D (use --pid and --error-logfile)",
+		field: func(c *Config) any { return &c.Daemon },
+	},
+	{
+		name: "enable_stdio_inheritance", flags: []string{"enable-stdio-inheritance"}, short: "R", kind: kindBool,
+		def:   "false",
+		help:  "with --daemon, keep stdout and stderr that are not a terminal (a file or pipe) instead of /dev/null",
+		field: func(c *Config) any { return &c.EnableStdioInheritance },
+	},
+	{
 		name: "pidfile", flags: []string{"pid"}, short: "p", kind: kindString, def: "",
 		help:  "write the master's PID to `FILE`",
 		field: func(c *Config) any { return &c.Pidfile },

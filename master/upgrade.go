@@ -30,6 +30,14 @@ const (
 	parentPoll = 200 * time.Millisecond
 )
 
+// Upgrading reports whether this process is a new master an old one
+// started on USR2 (it inherits the listeners): it must not daemonize
+// again, as the old master waits for it.
+func Upgrading() bool {
+	_, ok := os.LookupEnv(envFDs)
+	return ok
+}
+
 // inheritedFD describes one listener in envFDs.
 type inheritedFD struct {
 	FD     int    `json:"fd"`

@@ -60,6 +60,9 @@ func runMaster(args []string) int {
 		}
 		return 0
 	}
+	if code, exit := daemonize(cfg); exit { // daemon.go
+		return code
+	}
 	elog, err := errorlog.Open(cfg.ErrorLogOptions())
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "gowsgi: %v\n", err)
