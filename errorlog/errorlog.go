@@ -3,7 +3,7 @@
 // opens it and logs through zerolog child loggers carrying role and pid.
 //
 //	Open(Options{Path: "-", Level: "info"}) → JSON lines on stderr, or console lines on a terminal
-//	Open(Options{Format: "gunicorn"}) → [2026-12-07 03:23:25 +0000] [6503] [INFO] listening address=127.0.0.1:8000
+//	Open(Options{Format: "gunicorn"}) → [2026-12-07 03:23:25 +0000] [6503] [INFO] Listening at: http://127.0.0.1:8000 (6503)
 //
 // Gunicorn's level names map to zerolog's, and a log file is reopened
 // for rotation on SIGUSR1. It imports nothing of gowsgi: config checks

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -253,14 +254,14 @@ func TestErrorLogGunicornFormat(t *testing.T) {
 	l, path := openTestLog(t, "gunicorn", "debug")
 	log := l.Logger("worker").With().Int("worker", 3).Logger()
 	before := time.Now().Add(-time.Second)
-	log.Info().Str("app", "hello:app").Msg("booted")
+	log.Info().Str("app", "hello:app").Msg("ready")
 	log.Warn().Msg("careful")
 	log.WithLevel(zerolog.FatalLevel).Msg("stopping")
 	log.Error().Msg("Traceback (most recent call last):\n  File \"x.py\", line 1\nValueError: boom")
 	log.Debug().Msg("detail")
 	pid := strconv.Itoa(os.Getpid())
 	want := []string{
-		` [` + pid + `] [INFO] booted worker=3 app=hello:app`,
+		` [` + pid + `] [INFO] ready worker=3 app=hello:app`,
 		` [` + pid + `] [WARNING] careful worker=3`,
 		` [` + pid + `] [CRITICAL] stopping worker=3`,
 		` [` + pid + `] [ERROR] Traceback (most recent call last):`,
@@ -283,6 +284,50 @@ func TestErrorLogGunicornFormat(t *testing.T) {
 		at, err := time.Parse("[2006-01-02 15:04:05 -0700", stamp)
 		if !ok || err != nil || at.Before(before) || at.After(time.Now().Add(time.Second)) || rest != want[i] {
 			t.Errorf("line %d = %q; want a [%%Y-%%m-%%d %%H:%%M:%%S %%z] time of now, then %q (%v)", i, line, want[i], err)
+		}
+	}
+}
+
+// TestErrorLogGunicornMessages: with --log-format gunicorn, the events
+// Gunicorn users alert and wait on read in Gunicorn's words and levels.
+func TestErrorLogGunicornMessages(t *testing.T) {
+	l, path := openTestLog(t, "gunicorn", "info")
+	master, worker := l.Logger("master"), l.Logger("worker").With().Int("worker", 1).Logger()
+	pid := strconv.Itoa(os.Getpid())
+	master.Info().Str("address", "127.0.0.1:8000").Msg("listening")
+	master.Info().Str("address", "unix:/run/app.sock").Msg("listening")
+	worker.Info().Str("app", "a:b").Msg("booted")
+	master.Error().Int("worker", 1).Int("worker_pid", 77).Str("method", "GET").
+		Msg("worker timeout: a request outlived --timeout; killing the worker after it logs its Python stacks")
+	master.Error().Int("worker", 1).Int("worker_pid", 77).Msg("worker timeout: no heartbeat; killing the worker")
+	master.Warn().Str("signal", syscall.SIGKILL.String()).Int("worker", 1).Int("worker_pid", 77).Msg("worker exited")
+	master.Warn().Str("signal", syscall.SIGSEGV.String()).Int("worker", 1).Int("worker_pid", 77).Msg("worker exited")
+	master.Warn().Int("exit_code", 3).Int("worker", 1).Int("worker_pid", 77).Msg("worker exited")
+	master.Info().Int("exit_code", 0).Int("worker", 1).Int("worker_pid", 77).Msg("worker exited")
+	worker.Info().Msg("graceful stop")
+	master.Info().Int("workers", 1).Msg("graceful stop")
+	master.Info().Int("exit_code", 0).Msg("stopped")
+	want := []string{
+		"[INFO] Listening at: http://127.0.0.1:8000 (" + pid + ")",
+		"[INFO] Listening at: unix:/run/app.sock (" + pid + ")",
+		"[INFO] Booting worker with pid: " + pid + " worker=1 app=a:b",
+		"[CRITICAL] WORKER TIMEOUT (pid:77) worker=1 method=GET",
+		"[CRITICAL] WORKER TIMEOUT (pid:77) worker=1",
+		"[ERROR] Worker (pid:77) was sent SIGKILL! Perhaps out of memory? worker=1",
+		"[ERROR] Worker (pid:77) was sent SIGSEGV! worker=1",
+		"[ERROR] Worker (pid:77) exited with code 3. worker=1",
+		"[INFO] worker exited worker=1 exit_code=0 worker_pid=77",
+		"[INFO] Worker exiting (pid: " + pid + ") worker=1",
+		"[INFO] graceful stop workers=1",
+		"[INFO] Shutting down: Master exit_code=0",
+	}
+	lines := readLines(t, path)
+	if len(lines) != len(want) {
+		t.Fatalf("got %d lines, want %d:\n%s", len(lines), len(want), strings.Join(lines, "\n"))
+	}
+	for i, line := range lines {
+		if _, rest, _ := strings.Cut(line, "] ["+pid+"] "); rest != want[i] {
+			t.Errorf("line %d = %q, want it to end %q", i, line, want[i])
 		}
 	}
 }

@@ -3,8 +3,11 @@ package errorlog
 import (
 	"fmt"
 	"io"
+	"strings"
+	"syscall"
 
 	"github.com/rs/zerolog"
+	"golang.org/x/sys/unix"
 )
 
 // gunicornLevels are the level names Gunicorn's error log shows, Python's
@@ -19,9 +22,11 @@ var gunicornLevels = map[string]string{
 // with datefmt "[%Y-%m-%d %H:%M:%S %z]", in local time), so log pipelines
 // parsing Gunicorn's lines parse gowsgi's; the event's other fields
 // follow the message as key=value, where Gunicorn writes them into the
-// message text:
+// message text, and the events gunicornMessages knows are in Gunicorn's
+// words:
 //
-//	[2026-12-07 03:23:25 +0000] [6503] [INFO] listening address=127.0.0.1:8000
+//	[2026-12-07 03:23:25 +0000] [6503] [INFO] worker ready worker=1 boot=55.3 worker_pid=6512
+//	[2026-12-07 03:23:31 +0000] [6503] [CRITICAL] WORKER TIMEOUT (pid:6512) worker=1 method=GET path=/slow
 func gunicornWriter(out io.Writer) zerolog.ConsoleWriter {
 	return zerolog.ConsoleWriter{
 		Out:           out,
@@ -38,5 +43,79 @@ func gunicornWriter(out io.Writer) zerolog.ConsoleWriter {
 			return fmt.Sprintf("[%v]", v)
 		},
 		FormatPartValueByName: func(v any, name string) string { return fmt.Sprintf("[%v]", v) },
+		FormatPrepare:         func(evt map[string]any) error { gunicornWords(evt); return nil },
 	}
+}
+
+// gunicornWords rewrites evt in Gunicorn's words when gunicornMessages
+// has its message.
+func gunicornWords(evt map[string]any) {
+	if msg, ok := evt[zerolog.MessageFieldName].(string); ok {
+		if rewrite := gunicornMessages[msg]; rewrite != nil {
+			rewrite(evt)
+		}
+	}
+}
+
+// gunicornMessages rewrite, in Gunicorn's words and at its level, the
+// events whose Gunicorn lines log monitors, alerts and scripts match on
+// (arbiter.py's and workers/base.py's texts: "WORKER TIMEOUT", "Listening
+// at:"); the event's other fields stay after the message.
+var gunicornMessages = map[string]func(evt map[string]any){
+	"listening": func(evt map[string]any) {
+		url := fmt.Sprint(evt["address"])
+		if !strings.HasPrefix(url, "unix:") && !strings.HasPrefix(url, "fd://") {
+			url = "http://" + url
+		}
+		evt[zerolog.MessageFieldName] = fmt.Sprintf("Listening at: %s (%v)", url, evt["pid"])
+		delete(evt, "address")
+	},
+	"booted": func(evt map[string]any) {
+		evt[zerolog.MessageFieldName] = fmt.Sprintf("Booting worker with pid: %v", evt["pid"])
+	},
+	"stopped": func(evt map[string]any) { evt[zerolog.MessageFieldName] = "Shutting down: Master" },
+	"graceful stop": func(evt map[string]any) {
+		if evt["role"] == "worker" {
+			evt[zerolog.MessageFieldName] = fmt.Sprintf("Worker exiting (pid: %v)", evt["pid"])
+		}
+	},
+	"worker timeout: no heartbeat; killing the worker":                                                 workerTimeout,
+	"worker timeout: a request outlived --timeout; killing the worker after it logs its Python stacks": workerTimeout,
+	"worker exited": func(evt map[string]any) {
+		pid := evt["worker_pid"]
+		switch code := fmt.Sprint(evt["exit_code"]); {
+		case evt["signal"] != nil:
+			msg := fmt.Sprintf("Worker (pid:%v) was sent %s!", pid, sigName(fmt.Sprint(evt["signal"])))
+			if evt["signal"] == syscall.SIGKILL.String() {
+				msg += " Perhaps out of memory?"
+			}
+			evt[zerolog.MessageFieldName], evt[zerolog.LevelFieldName] = msg, zerolog.LevelErrorValue
+			delete(evt, "signal")
+		case evt["exit_code"] != nil && code != "0":
+			evt[zerolog.MessageFieldName] = fmt.Sprintf("Worker (pid:%v) exited with code %s.", pid, code)
+			evt[zerolog.LevelFieldName] = zerolog.LevelErrorValue
+			delete(evt, "exit_code")
+		default:
+			return
+		}
+		delete(evt, "worker_pid")
+	},
+}
+
+func workerTimeout(evt map[string]any) {
+	evt[zerolog.MessageFieldName] = fmt.Sprintf("WORKER TIMEOUT (pid:%v)", evt["worker_pid"])
+	evt[zerolog.LevelFieldName] = zerolog.LevelFatalValue // Gunicorn's critical
+	delete(evt, "worker_pid")
+}
+
+// sigName is the SIGNAME of a signal Go names as name ("killed" → "SIGKILL").
+func sigName(name string) string {
+	for sig := syscall.Signal(1); sig < 65; sig++ {
+		if sig.String() == name {
+			if n := unix.SignalName(sig); n != "" {
+				return n
+			}
+		}
+	}
+	return name
 }

@@ -30,11 +30,11 @@ var SyslogFacilities = map[string]int{
 	"local0": 16, "local1": 17, "local2": 18, "local3": 19, "local4": 20, "local5": 21, "local6": 22, "local7": 23,
 }
 
-// Syslog severities (RFC 5424) of the error log's levels, as Python's
-// SysLogHandler.mapPriority gives them for Python's level names.
-var syslogSeverities = map[zerolog.Level]int{
-	zerolog.TraceLevel: 7, zerolog.DebugLevel: 7, zerolog.InfoLevel: 6, zerolog.WarnLevel: 4,
-	zerolog.ErrorLevel: 3, zerolog.FatalLevel: 2, zerolog.PanicLevel: 2,
+// Syslog severities (RFC 5424) of the error log's levels, by zerolog's
+// names, as Python's SysLogHandler.mapPriority gives them for Python's.
+var syslogSeverities = map[string]int{
+	zerolog.LevelTraceValue: 7, zerolog.LevelDebugValue: 7, zerolog.LevelInfoValue: 6, zerolog.LevelWarnValue: 4,
+	zerolog.LevelErrorValue: 3, zerolog.LevelFatalValue: 2, zerolog.LevelPanicValue: 2,
 }
 
 // SeverityInfo is the severity of an access log line (Gunicorn logs
@@ -174,15 +174,17 @@ func (s *SyslogSender) Close() error {
 	return err
 }
 
-// syslogEvents writes each error log event to syslog as "message
-// key=value..." (the fields as --log-format gunicorn shows them), at
-// the event's level. One per Logger.
+// syslogEvents writes each error log event to syslog as --log-format
+// gunicorn writes it after the level (Gunicorn's words for the events
+// that have them, then the fields as key=value), at the severity of its
+// level (Gunicorn's, for those). One per Logger.
 type syslogEvents struct {
 	s *SyslogSender
 
-	mu  sync.Mutex   // guards out and text: a Logger is used from many goroutines
-	out bytes.Buffer // the console rendering of the event
-	cw  zerolog.ConsoleWriter
+	mu    sync.Mutex   // guards out and level: a Logger is used from many goroutines
+	out   bytes.Buffer // the console rendering of the event
+	level string       // the rendered event's level
+	cw    zerolog.ConsoleWriter
 }
 
 var _ zerolog.LevelWriter = (*syslogEvents)(nil)
@@ -190,22 +192,28 @@ var _ zerolog.LevelWriter = (*syslogEvents)(nil)
 func newSyslogEvents(s *SyslogSender) *syslogEvents {
 	e := &syslogEvents{s: s}
 	e.cw = zerolog.ConsoleWriter{Out: &e.out, NoColor: true, PartsOrder: []string{zerolog.MessageFieldName},
-		FieldsExclude: []string{"role", "pid"}, FieldsOrder: []string{"worker"}}
+		FieldsExclude: []string{"role", "pid"}, FieldsOrder: []string{"worker"},
+		FormatPrepare: func(evt map[string]any) error {
+			gunicornWords(evt)
+			e.level, _ = evt[zerolog.LevelFieldName].(string)
+			return nil
+		}}
 	return e
 }
 
 func (e *syslogEvents) Write(p []byte) (int, error) { return e.WriteLevel(zerolog.NoLevel, p) }
 
-func (e *syslogEvents) WriteLevel(level zerolog.Level, p []byte) (int, error) {
-	severity, ok := syslogSeverities[level]
-	if !ok {
-		severity = SeverityInfo
-	}
+func (e *syslogEvents) WriteLevel(_ zerolog.Level, p []byte) (int, error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	e.out.Reset()
+	e.level = ""
 	if _, err := e.cw.Write(p); err != nil {
 		return 0, err
+	}
+	severity, ok := syslogSeverities[e.level]
+	if !ok {
+		severity = SeverityInfo
 	}
 	e.s.Send(severity, bytes.TrimRight(e.out.Bytes(), "\n"))
 	return len(p), nil

@@ -47,15 +47,17 @@ func TestParseSyslogAddr(t *testing.T) {
 
 // TestErrorLogToSyslog: with Syslog set, each event also goes to syslog
 // as Python's SysLogHandler sends a record under Gunicorn's formatter
-// (<PRI>TAG.error: [PID] MESSAGE, then a NUL), over a datagram socket,
-// a unix stream socket and UDP.
+// (<PRI>TAG.error: [PID] MESSAGE, then a NUL, in Gunicorn's words where
+// it has them), over a datagram socket, a unix stream socket and UDP.
 func TestErrorLogToSyslog(t *testing.T) {
 	dir := t.TempDir()
 	pid := strconv.Itoa(os.Getpid())
 	want := []string{
-		"<14>gunicorn.shop.error: [" + pid + "] booted worker=3 app=shop:app\x00",
+		"<14>gunicorn.shop.error: [" + pid + "] Booting worker with pid: " + pid + " worker=3 app=shop:app\x00",
 		"<12>gunicorn.shop.error: [" + pid + "] careful worker=3\x00",
 		"<10>gunicorn.shop.error: [" + pid + "] Traceback (most recent call last):\nValueError: boom worker=3\x00",
+		// Gunicorn's words and level (critical) for the timeout gowsgi logs as an error.
+		"<10>gunicorn.shop.error: [" + pid + "] WORKER TIMEOUT (pid:77) worker=3\x00",
 	}
 	logAll := func(t *testing.T, addr string) {
 		l, err := Open(Options{Path: filepath.Join(dir, "error.log"), Level: "info",
@@ -69,6 +71,7 @@ func TestErrorLogToSyslog(t *testing.T) {
 		log.Debug().Msg("below the level: not sent")
 		log.Warn().Msg("careful")
 		log.WithLevel(zerolog.FatalLevel).Msg("Traceback (most recent call last):\nValueError: boom")
+		log.Error().Int("worker_pid", 77).Msg("worker timeout: no heartbeat; killing the worker")
 	}
 	t.Run("unixgram", func(t *testing.T) {
 		path := filepath.Join(dir, "dgram.sock")

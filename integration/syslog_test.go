@@ -87,8 +87,8 @@ func TestSyslogAsGunicornSendsIt(t *testing.T) {
 		t.Fatalf("GET /x?y=1: %d", code)
 	}
 	for _, re := range []*regexp.Regexp{
-		regexp.MustCompile(`^<14>gunicorn\.basic\.hello\.error: \[[0-9]+\] listening address=`),
-		regexp.MustCompile(`^<14>gunicorn\.basic\.hello\.error: \[[0-9]+\] booted worker=1 app=basic:hello\x00$`),
+		regexp.MustCompile(`^<14>gunicorn\.basic\.hello\.error: \[[0-9]+\] Listening at: http://127\.0\.0\.1:[0-9]+ \([0-9]+\)\x00$`),
+		regexp.MustCompile(`^<14>gunicorn\.basic\.hello\.error: \[[0-9]+\] Booting worker with pid: [0-9]+ worker=1 app=basic:hello\x00$`),
 	} {
 		d := sys.waitFor(t, re)
 		if prefix, _, _ := strings.Cut(d, "] "); shape(prefix+"] ") != shape(refPrefix) || !strings.HasSuffix(d, "\x00") {
