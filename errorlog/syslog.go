@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/rs/zerolog"
 )
@@ -94,18 +95,27 @@ func ParseSyslogAddr(addr string) (networks []string, address string, err error)
 	return []string{network}, net.JoinHostPort(strings.ToLower(host), port), nil
 }
 
+// A syslog server that takes longer than syslogTimeout to connect or to
+// take a line loses the line, not a request's time; after a failed
+// connection, lines are dropped for syslogRetry before the next try.
+const (
+	syslogTimeout = time.Second
+	syslogRetry   = 5 * time.Second
+)
+
 // SyslogSender sends lines to syslog under one tag. Safe for concurrent
 // use: each line is one write under the lock.
 type SyslogSender struct {
-	prefix   string // "gunicorn.PREFIX.NAME: [PID] ". Immutable.
-	facility int    // Immutable.
-	networks []string
-	address  string
+	prefix   string   // "gunicorn.PREFIX.NAME: [PID] ". Immutable.
+	facility int      // Immutable.
+	networks []string // Immutable.
+	address  string   // Immutable.
 
-	mu     sync.Mutex
-	conn   net.Conn // guarded by mu; nil after a failed redial
-	buf    []byte   // guarded by mu
-	closed bool     // guarded by mu
+	mu      sync.Mutex
+	conn    net.Conn  // guarded by mu; nil after a failed connection
+	retryAt time.Time // guarded by mu; when conn is nil, no try before it
+	buf     []byte    // guarded by mu
+	closed  bool      // guarded by mu
 }
 
 // DialSyslog connects to o.Addr for the lines named name ("error",
@@ -132,7 +142,7 @@ func (s *SyslogSender) dial() (net.Conn, error) {
 	var err error
 	for _, network := range s.networks {
 		var c net.Conn
-		if c, err = net.Dial(network, s.address); err == nil {
+		if c, err = net.DialTimeout(network, s.address, syslogTimeout); err == nil {
 			return c, nil
 		}
 	}
@@ -141,24 +151,38 @@ func (s *SyslogSender) dial() (net.Conn, error) {
 
 // Send sends text at severity: "<PRI>TAG: [PID] TEXT" and a NUL, in one
 // datagram or write. A failed write is retried once on a new
-// connection, then dropped: logging never stops the server.
+// connection, then dropped: logging never stops the server, nor holds a
+// request up for long (syslogTimeout).
 func (s *SyslogSender) Send(severity int, text []byte) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.closed {
+	if s.closed || (s.conn == nil && time.Now().Before(s.retryAt)) {
 		return
 	}
 	s.buf = append(strconv.AppendInt(append(s.buf[:0], '<'), int64(s.facility<<3|severity), 10), '>')
 	s.buf = append(append(append(s.buf, s.prefix...), text...), 0)
+	if s.conn != nil && s.write() == nil {
+		return
+	}
 	if s.conn != nil {
-		if _, err := s.conn.Write(s.buf); err == nil {
-			return
-		}
+		s.conn.Close() // a stream may hold half the line
+	}
+	var err error
+	if s.conn, err = s.dial(); err != nil {
+		s.retryAt = time.Now().Add(syslogRetry)
+		return
+	}
+	if s.write() != nil {
 		s.conn.Close()
+		s.conn = nil
 	}
-	if s.conn, _ = s.dial(); s.conn != nil {
-		s.conn.Write(s.buf)
-	}
+}
+
+// write writes buf on conn within syslogTimeout. s.mu held.
+func (s *SyslogSender) write() error {
+	s.conn.SetWriteDeadline(time.Now().Add(syslogTimeout))
+	_, err := s.conn.Write(s.buf)
+	return err
 }
 
 // Close closes the connection.

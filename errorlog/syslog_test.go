@@ -143,3 +143,44 @@ func TestSyslogUnreachable(t *testing.T) {
 		t.Errorf("Open with a missing syslog socket: %v; want an error naming it", err)
 	}
 }
+
+// TestSyslogStuckServer: a syslog server that stops reading costs each
+// line at most syslogTimeout: Send returns, and the lines are dropped.
+func TestSyslogStuckServer(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		var held []net.Conn // accepted, never read
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				for _, c := range held {
+					c.Close()
+				}
+				return
+			}
+			held = append(held, c)
+		}
+	}()
+	s, err := DialSyslog(SyslogOptions{Addr: "tcp://" + ln.Addr().String(), Facility: "user", Tag: "gunicorn.x"}, "access")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	line := []byte(strings.Repeat("x", 64<<10))
+	done := make(chan struct{})
+	go func() {
+		for range 160 { // 10 MiB: more than the socket buffers hold
+			s.Send(SeverityInfo, line)
+		}
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(60 * time.Second):
+		t.Fatal("Send blocked on a syslog server that does not read")
+	}
+}
