@@ -165,6 +165,9 @@ type Config struct {
 	RequestTimeout  time.Duration `json:"request_timeout"`   // 0 = off
 	MaxWorkerMemory int           `json:"max_worker_memory"` // MB of USS, 0 = off
 	RequestIDHeader string        `json:"request_id_header"` // canonical header name
+	// ResponseHeaders are "NAME: VALUE" fields added to every response
+	// without a NAME field (Uvicorn's --header).
+	ResponseHeaders []string `json:"response_headers"`
 
 	// ConfigFile is the config file the settings were read from, if
 	// any: a TOML file, a Python file (absolute paths) or python:MODULE;

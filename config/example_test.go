@@ -178,4 +178,5 @@ func ExampleConfig_WriteTOML() {
 	// request_timeout = 0
 	// max_worker_memory = 0
 	// request_id_header = "X-Request-ID"
+	// response_headers = []
 }

@@ -79,14 +79,10 @@ var ignored = []*setting{
 			"gunicorn.glogging.Logger", "simple")},
 }
 
-// refuseHeaderMap refuses header_map values but "drop", and explains
-// Uvicorn's --header X:Y, which Gunicorn's argparse (and so gowsgi)
-// reads as --header-map.
+// refuseHeaderMap refuses header_map values but "drop" (Uvicorn's
+// --header X:Y, which Gunicorn's argparse reads as --header-map, is
+// response_headers: takeUvicornHeaders).
 func refuseHeaderMap(v any) string {
-	if s, ok := v.(string); ok && strings.Contains(s, ":") {
-		return "Gunicorn reads --header as --header-map (its prefix); gowsgi adds no response headers of its " +
-			"own choosing: set them in the app (a middleware) or in the proxy in front"
-	}
 	return onlyValues(`gowsgi always drops header names with underscores (Gunicorn's "drop"); it cannot `+
 		`refuse the request or map them`, "drop")(v)
 }

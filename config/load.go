@@ -216,7 +216,8 @@ func parseSource(ix *flagIndex, args []string, name string, stdout io.Writer) (*
 		return nil, ActionServe, &Error{Source: name, Err: err}
 	}
 	src := &argSource{name: name, values: map[*setting][]string{}, written: map[*setting]string{}}
-	takeNegations(sc.uses) // args.go
+	takeNegations(sc.uses)      // args.go
+	takeUvicornHeaders(sc.uses) // uvicorn.go
 	if sc.uses, err = src.takeIgnored(sc.uses); err != nil {
 		return nil, ActionServe, &Error{Source: name, Err: err}
 	}

@@ -81,6 +81,7 @@ func TestLoadDefaults(t *testing.T) {
 		PlainBind:             []string{},
 		SuppressRaggedEOFs:    true,
 		RequestIDHeader:       "X-Request-ID",
+		ResponseHeaders:       []string{},
 		ProxyHeaders:          true,
 		Sendfile:              true,
 		PasteGlobalConf:       []string{},

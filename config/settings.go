@@ -11,7 +11,7 @@ import "slices"
 // Defaults are written in command-line syntax and go through the same
 // parser and validator as user input.
 var settings = slices.Concat(serverSettings, asgiSettings, requestSettings, logConfigSettings, syslogSettings,
-	pasteSettings, dotenvSettings, tlsSettings, operabilitySettings)
+	pasteSettings, dotenvSettings, tlsSettings, operabilitySettings, responseHeaderSettings)
 
 // serverSettings: the app, the sockets and the worker processes.
 var serverSettings = []*setting{

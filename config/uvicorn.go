@@ -60,11 +60,6 @@ var uvicornIgnored = []*setting{
 		help: "`SECONDS`", notice: "--timeout replaces a worker whose loop takes no event for that long"},
 	{name: "uvicorn_reload_delay", flags: []string{"reload-delay"}, kind: kindString, help: "`SECONDS`",
 		notice: "--reload looks at the files every half second"},
-	{name: "uvicorn_header", flags: []string{"header"}, kind: kindString, help: "`NAME:VALUE`",
-		refuse: func(any) string {
-			return "gowsgi adds no response headers of its own choosing: set them in the app (a middleware) " +
-				"or in the proxy in front"
-		}},
 }
 
 // refuseNoWebSockets refuses --ws none: gowsgi cannot turn WebSockets
@@ -133,6 +128,18 @@ func (src *argSource) takeUvicorn(uses []flagUse, ix *flagIndex) ([]flagUse, err
 		return nil, fmt.Errorf("--host %q: want a host name or an IP address", h)
 	}
 	return append(kept, flagUse{s: settingNamed("bind"), written: "--host/--port", value: net.JoinHostPort(h, p)}), nil
+}
+
+// takeUvicornHeaders turns Uvicorn's --header NAME:VALUE into
+// --response-header: Gunicorn's argparse reads --header as --header-map
+// (its only flag so prefixed), whose values (drop, refuse, dangerous)
+// never hold a ':'.
+func takeUvicornHeaders(uses []flagUse) {
+	for i, u := range uses {
+		if u.s.name == "header_map" && strings.Contains(u.value, ":") {
+			uses[i].s, uses[i].written = settingNamed("response_headers"), "--header"
+		}
+	}
 }
 
 // settingNamed returns the setting called name; it must exist.

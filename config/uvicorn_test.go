@@ -48,6 +48,23 @@ func TestUvicornCommandLine(t *testing.T) {
 	}
 }
 
+// TestUvicornHeader: Uvicorn's --header NAME:VALUE (and
+// UVICORN_HEADERS) become response headers; Gunicorn reads --header as
+// --header-map, whose values never hold a ':'.
+func TestUvicornHeader(t *testing.T) {
+	inTempDir(t, "")
+	c, _, err := Load([]string{"--header", "X-Frame-Options:DENY", "--header", "server: edge ", "--header", "drop", "a:b"},
+		env(map[string]string{"UVICORN_HEADERS": "X-A:1 X-B:2"}), &bytes.Buffer{})
+	want := []string{"X-Frame-Options: DENY", "server: edge"}
+	if err != nil || !slices.Equal(c.ResponseHeaders, want) {
+		t.Errorf("--header: %v %q; want %q", err, c.ResponseHeaders, want)
+	}
+	c, _, err = Load([]string{"a:b"}, env(map[string]string{"UVICORN_HEADERS": "X-A:1 X-B:2"}), &bytes.Buffer{})
+	if want := []string{"X-A: 1", "X-B: 2"}; err != nil || !slices.Equal(c.ResponseHeaders, want) {
+		t.Errorf("UVICORN_HEADERS: %v %q; want %q", err, c.ResponseHeaders, want)
+	}
+}
+
 // TestUvicornInterface: Uvicorn's --interface names the worker class;
 // auto, its default, leaves it unnamed (an async app is then ASGI).
 func TestUvicornInterface(t *testing.T) {
@@ -98,8 +115,8 @@ func TestUvicornFlagsNoticedOrRefused(t *testing.T) {
 	}{
 		{[]string{"--ws", "none"}, "--ws none: gowsgi cannot turn WebSockets off"},
 		{[]string{"--env-file", ".env"}, `--env-file: ".env": no such file or directory`},
-		// --header is Gunicorn's --header-map, abbreviated
-		{[]string{"--header", "X-A:b"}, "--header-map X-A:b: Gunicorn reads --header as --header-map"},
+		{[]string{"--header", "Content-Length:3"}, `--header: response header "Content-Length:3": gowsgi writes Content-Length itself`},
+		{[]string{"--header", "X-A"}, `--header-map X-A: gowsgi always drops header names with underscores`}, // Gunicorn's reading
 		{[]string{"--port", "http"}, "--port http: want a port number"},
 		{[]string{"--fd", "x"}, "--fd x: want a file descriptor number"},
 		{[]string{"--factory", "main"}, "--factory: app \"main\" names no factory"},

@@ -33,7 +33,6 @@ var uvicornEnvFlags = []string{
 // have, with the notice each one set gets.
 var uvicornEnvNotRead = [][2]string{
 	{"UVICORN_RELOAD_DELAY", "--reload looks at the files every half second"},
-	{"UVICORN_HEADERS", "gowsgi adds no response headers of its own choosing: set them in the app or the proxy"},
 }
 
 // uvicornEnvLists are Uvicorn's repeatable options read from variables
@@ -41,7 +40,7 @@ var uvicornEnvNotRead = [][2]string{
 // at whitespace into one use each.
 var uvicornEnvLists = [][2]string{
 	{"UVICORN_RELOAD_DIRS", "reload-dir"}, {"UVICORN_RELOAD_INCLUDES", "reload-include"},
-	{"UVICORN_RELOAD_EXCLUDES", "reload-exclude"},
+	{"UVICORN_RELOAD_EXCLUDES", "reload-exclude"}, {"UVICORN_HEADERS", "header"},
 }
 
 func uvicornEnvName(flag string) string {

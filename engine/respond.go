@@ -140,7 +140,7 @@ func (st *streamer) begin(step *Step, bodyLen int64) ([]byte, error) {
 		KeepAlive: req.KeepAlive && c.srv.cfg.KeepAlive > 0 && !c.srv.gate.shouldShed(now) && !c.srv.isDraining(),
 		BodyLen:   bodyLen,
 	}
-	st.x.fields = append(st.x.fields[:0], step.Headers...)
+	st.x.fields = c.srv.defaults.add(append(st.x.fields[:0], step.Headers...))
 	if step.File.Len > 0 && bodyLen >= 0 && !ex.Head {
 		st.x.fields = c.fileLength(st.x.fields, bodyLen)
 	}

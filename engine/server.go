@@ -31,6 +31,7 @@ type Server struct {
 	uwsgi             *uwsgiFront                    // --protocol uwsgi; nil for HTTP
 	tls               *tlsFront                      // --certfile; nil for plain HTTP
 	rids              *requestIDs                    // --request-id-header
+	defaults          *defaultHeaders                // --response-header; nil for none
 	mount             string                         // SCRIPT_NAME of every request (mountPoint)
 	appLag            func(probe bool) time.Duration // Options.AppLag
 
@@ -200,6 +201,7 @@ func newServer(cfg *config.Config, log zerolog.Logger, lns []net.Listener, opt O
 		conns:           make(map[*conn]struct{}),
 		uwsgi:           newUwsgiFront(cfg, log),
 		rids:            newRequestIDs(cfg.RequestIDHeader),
+		defaults:        newDefaultHeaders(cfg),
 		limits: httpparse.Limits{
 			RequestLine: cfg.LimitRequestLine,
 			Fields:      cfg.LimitRequestFields,

@@ -70,7 +70,7 @@ var errBadUpgrade = errors.New("a response that takes the connection over must b
 // hop-by-hop (RFC 9110 §15.2.2: a 101 names the protocols switched to).
 func (c *conn) upgradeHead(st *streamer, step *Step, proto []byte) ([]byte, error) {
 	ex := wsgi.Exchange{Minor: 1, KeepAlive: true, BodyLen: 0}
-	st.x.fields = append(st.x.fields[:0], step.Headers...)
+	st.x.fields = c.srv.defaults.add(append(st.x.fields[:0], step.Headers...))
 	head, plan, err := wsgi.AppendHead(st.x.head[:0], step.Status, st.x.fields, ex, c.srv.dates.Get(time.Now()))
 	if err == nil {
 		head = c.appendRequestID(head, st.x.fields)

@@ -1,0 +1,47 @@
+package integration
+
+import (
+	"net/http"
+	"testing"
+)
+
+// TestResponseHeaders: Uvicorn's --header NAME:VALUE adds the field to
+// every response, WSGI and ASGI, that has none of that name (the app's
+// own wins); a Server field replaces gowsgi's.
+func TestResponseHeaders(t *testing.T) {
+	for _, tt := range []struct{ app, own string }{
+		{"respheaders:app", "/?own=1"},
+		{"asgi_raw:app", ""},
+	} {
+		t.Run(tt.app, func(t *testing.T) {
+			s := start(t, serverOpts{args: []string{"--header", "X-Frame-Options:DENY", "--header", "server: edge",
+				tt.app}})
+			path := "/"
+			if tt.app == "asgi_raw:app" {
+				path = "/scope"
+			}
+			resp, err := http.Get(s.url(path))
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if got := resp.Header.Values("X-Frame-Options"); len(got) != 1 || got[0] != "DENY" {
+				t.Errorf("X-Frame-Options %q; want DENY once", got)
+			}
+			if got := resp.Header.Values("Server"); len(got) != 1 || got[0] != "edge" {
+				t.Errorf("Server %q; want edge, in place of gowsgi's", got)
+			}
+			if tt.own == "" {
+				return
+			}
+			resp, err = http.Get(s.url(tt.own))
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if got := resp.Header.Values("X-Frame-Options"); len(got) != 1 || got[0] != "SAMEORIGIN" {
+				t.Errorf("X-Frame-Options %q when the app sets its own; want the app's, once", got)
+			}
+		})
+	}
+}
