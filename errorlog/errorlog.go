@@ -93,7 +93,7 @@ func Open(o Options) (*Log, error) {
 		}
 		l.file, l.out = f, f
 	}
-	tty := l.file == nil && isTerminal(os.Stderr)
+	tty := l.file == nil && IsTerminal(os.Stderr)
 	switch o.Format {
 	case "console":
 		l.console = true
@@ -126,7 +126,8 @@ func openAppend(path string) (*os.File, error) {
 	return f, nil
 }
 
-func isTerminal(f *os.File) bool {
+// IsTerminal reports whether f is a terminal.
+func IsTerminal(f *os.File) bool {
 	_, err := unix.IoctlGetTermios(int(f.Fd()), unix.TCGETS)
 	return err == nil
 }

@@ -204,7 +204,7 @@ func TestIsTerminal(t *testing.T) {
 	}
 	defer r.Close()
 	defer w.Close()
-	if isTerminal(w) {
+	if IsTerminal(w) {
 		t.Error("a pipe is a terminal")
 	}
 	ptmx, err := os.OpenFile("/dev/ptmx", os.O_RDWR, 0)
@@ -212,7 +212,7 @@ func TestIsTerminal(t *testing.T) {
 		t.Skipf("no pseudo-terminal: %v", err)
 	}
 	defer ptmx.Close()
-	if !isTerminal(ptmx) {
+	if !IsTerminal(ptmx) {
 		t.Error("a pseudo-terminal is not a terminal")
 	}
 }

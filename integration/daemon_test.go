@@ -57,13 +57,11 @@ func TestDaemonDetaches(t *testing.T) {
 			t.Cleanup(func() { // also when a check below fails
 				if pid > 0 {
 					syscall.Kill(pid, syscall.SIGTERM)
-					waitUntil(t, func() bool { return syscall.Kill(pid, 0) != nil })
+					eventually(t, "the daemon to exit", func() bool { return syscall.Kill(pid, 0) != nil })
 				}
 			})
-			waitUntil(t, func() bool {
-				b, _ := os.ReadFile(pidFile)
-				pid, _ = strconv.Atoi(strings.TrimSpace(string(b)))
-				addr = listeningAddress(logFile)
+			eventually(t, "the pid file and the listening line", func() bool {
+				pid, addr = readPidfile(pidFile), listeningAddress(logFile)
 				return pid > 0 && addr != ""
 			})
 			if pid == cmd.Process.Pid {
@@ -87,7 +85,7 @@ func TestDaemonDetaches(t *testing.T) {
 			}
 			resp.Body.Close()
 			syscall.Kill(pid, syscall.SIGTERM)
-			waitUntil(t, func() bool { _, err := os.Stat(pidFile); return os.IsNotExist(err) })
+			eventually(t, "the pid file to go", func() bool { _, err := os.Stat(pidFile); return os.IsNotExist(err) })
 		})
 	}
 }
@@ -114,16 +112,4 @@ func sessionID(pid int) (int, error) {
 	}
 	fields := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+1:]))
 	return strconv.Atoi(fields[3]) // state, ppid, pgrp, session
-}
-
-// waitUntil polls cond until it holds, for at most 20 seconds.
-func waitUntil(t *testing.T, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatal("timed out")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
 }

@@ -389,10 +389,10 @@ func TestGunicornLogFormatWorkerTimeout(t *testing.T) {
 		t.Fatalf("Debian's gunicorn: %v (make test installs it)", err)
 	}
 	defer func() { syscall.Kill(-gunicorn.Process.Pid, syscall.SIGKILL); gunicorn.Wait() }() // its workers too
-	waitUntil(t, func() bool { _, err := os.Stat(sock); return err == nil })
+	eventually(t, "Gunicorn's socket", func() bool { _, err := os.Stat(sock); return err == nil })
 	go exec.Command("curl", "-s", "--max-time", "20", "--unix-socket", sock, "http://x/?seconds=10").Run()
 	timeoutLine := regexp.MustCompile(`\[[0-9]+\] \[CRITICAL\] WORKER TIMEOUT \(pid:[0-9]+\)`)
-	waitUntil(t, func() bool { return timeoutLine.MatchString(gout.String()) })
+	eventually(t, "Gunicorn's timeout line", func() bool { return timeoutLine.MatchString(gout.String()) })
 	reference := timeoutLine.FindString(gout.String())
 
 	s := start(t, serverOpts{args: []string{"--log-format", "gunicorn", "--timeout", "1", "basic:slow"}, ready: -1})

@@ -7,8 +7,8 @@ import (
 	"syscall"
 
 	"github.com/gowsgi/gowsgi/config"
+	"github.com/gowsgi/gowsgi/errorlog"
 	"github.com/gowsgi/gowsgi/master"
-	"golang.org/x/sys/unix"
 )
 
 // envDaemon marks the command started by daemonize: the daemon itself.
@@ -41,7 +41,7 @@ func daemonize(cfg *config.Config) (code int, exit bool) {
 	}
 	defer null.Close()
 	keep := func(f *os.File) *os.File {
-		if cfg.EnableStdioInheritance && !isTerminal(f) {
+		if cfg.EnableStdioInheritance && !errorlog.IsTerminal(f) {
 			return f
 		}
 		return null
@@ -61,9 +61,4 @@ func daemonize(cfg *config.Config) (code int, exit bool) {
 	}
 	cmd.Process.Release()
 	return 0, true
-}
-
-func isTerminal(f *os.File) bool {
-	_, err := unix.IoctlGetTermios(int(f.Fd()), unix.TCGETS)
-	return err == nil
 }
