@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/gowsgi/gowsgi/config"
+	"github.com/gowsgi/gowsgi/errorlog"
 	"github.com/gowsgi/gowsgi/httpparse"
 	"github.com/gowsgi/gowsgi/wsgi"
 	"github.com/rs/zerolog"
@@ -304,7 +305,7 @@ func (s *Server) Drain() {
 		c.wakeIfIdle()
 	}
 	s.mu.Unlock()
-	s.log.Info().Msg("graceful stop")
+	s.log.Info().Msg(errorlog.MsgGracefulStop)
 	for _, ln := range s.lns {
 		ln.Close()
 	}

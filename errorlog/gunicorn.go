@@ -57,12 +57,25 @@ func gunicornWords(evt map[string]any) {
 	}
 }
 
+// The messages of the events gunicornMessages rewrites: the master,
+// the engine and the workers log them by these names, so that a change
+// of wording cannot leave a rewrite behind.
+const (
+	MsgListening      = "listening"
+	MsgBooted         = "booted"
+	MsgStopped        = "stopped"
+	MsgGracefulStop   = "graceful stop"
+	MsgWorkerExited   = "worker exited"
+	MsgTimeoutSilent  = "worker timeout: no heartbeat; killing the worker"
+	MsgTimeoutRequest = "worker timeout: a request outlived --timeout; killing the worker after it logs its Python stacks"
+)
+
 // gunicornMessages rewrite, in Gunicorn's words and at its level, the
 // events whose Gunicorn lines log monitors, alerts and scripts match on
 // (arbiter.py's and workers/base.py's texts: "WORKER TIMEOUT", "Listening
 // at:"); the event's other fields stay after the message.
 var gunicornMessages = map[string]func(evt map[string]any){
-	"listening": func(evt map[string]any) {
+	MsgListening: func(evt map[string]any) {
 		url := fmt.Sprint(evt["address"])
 		if !strings.HasPrefix(url, "unix:") && !strings.HasPrefix(url, "fd://") {
 			url = "http://" + url
@@ -70,18 +83,18 @@ var gunicornMessages = map[string]func(evt map[string]any){
 		evt[zerolog.MessageFieldName] = fmt.Sprintf("Listening at: %s (%v)", url, evt["pid"])
 		delete(evt, "address")
 	},
-	"booted": func(evt map[string]any) {
+	MsgBooted: func(evt map[string]any) {
 		evt[zerolog.MessageFieldName] = fmt.Sprintf("Booting worker with pid: %v", evt["pid"])
 	},
-	"stopped": func(evt map[string]any) { evt[zerolog.MessageFieldName] = "Shutting down: Master" },
-	"graceful stop": func(evt map[string]any) {
+	MsgStopped: func(evt map[string]any) { evt[zerolog.MessageFieldName] = "Shutting down: Master" },
+	MsgGracefulStop: func(evt map[string]any) {
 		if evt["role"] == "worker" {
 			evt[zerolog.MessageFieldName] = fmt.Sprintf("Worker exiting (pid: %v)", evt["pid"])
 		}
 	},
-	"worker timeout: no heartbeat; killing the worker":                                                 workerTimeout,
-	"worker timeout: a request outlived --timeout; killing the worker after it logs its Python stacks": workerTimeout,
-	"worker exited": func(evt map[string]any) {
+	MsgTimeoutSilent:  workerTimeout,
+	MsgTimeoutRequest: workerTimeout,
+	MsgWorkerExited: func(evt map[string]any) {
 		pid := evt["worker_pid"]
 		switch code := fmt.Sprint(evt["exit_code"]); {
 		case evt["signal"] != nil:

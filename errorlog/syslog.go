@@ -215,13 +215,13 @@ var _ zerolog.LevelWriter = (*syslogEvents)(nil)
 
 func newSyslogEvents(s *SyslogSender) *syslogEvents {
 	e := &syslogEvents{s: s}
-	e.cw = zerolog.ConsoleWriter{Out: &e.out, NoColor: true, PartsOrder: []string{zerolog.MessageFieldName},
-		FieldsExclude: []string{"role", "pid"}, FieldsOrder: []string{"worker"},
-		FormatPrepare: func(evt map[string]any) error {
-			gunicornWords(evt)
-			e.level, _ = evt[zerolog.LevelFieldName].(string)
-			return nil
-		}}
+	e.cw = gunicornWriter(&e.out)
+	e.cw.PartsOrder = []string{zerolog.MessageFieldName} // syslog has its own time, pid and severity
+	e.cw.FormatPrepare = func(evt map[string]any) error {
+		gunicornWords(evt)
+		e.level, _ = evt[zerolog.LevelFieldName].(string)
+		return nil
+	}
 	return e
 }
 

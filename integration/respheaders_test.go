@@ -1,13 +1,16 @@
 package integration
 
 import (
+	"bufio"
+	"io"
 	"net/http"
 	"testing"
 )
 
 // TestResponseHeaders: Uvicorn's --header NAME:VALUE adds the field to
-// every response, WSGI and ASGI, that has none of that name (the app's
-// own wins); a Server field replaces gowsgi's.
+// every response, WSGI and ASGI and a WebSocket handshake's, that has
+// none of that name (the app's own wins); a Server field replaces
+// gowsgi's.
 func TestResponseHeaders(t *testing.T) {
 	for _, tt := range []struct{ app, own string }{
 		{"respheaders:app", "/?own=1"},
@@ -43,5 +46,23 @@ func TestResponseHeaders(t *testing.T) {
 				t.Errorf("X-Frame-Options %q when the app sets its own; want the app's, once", got)
 			}
 		})
+	}
+}
+
+func TestResponseHeadersOnWebSocketHandshake(t *testing.T) {
+	s := start(t, serverOpts{args: []string{"--header", "X-Frame-Options:DENY", "--header", "server: edge",
+		"asgi_ws_echo:app"}, env: []string{"ASGI_MARKS=" + t.TempDir()}})
+	c := dial(t, s.address())
+	io.WriteString(c, "GET /?hs HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"+
+		"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n")
+	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil || resp.StatusCode != http.StatusSwitchingProtocols {
+		t.Fatalf("handshake: %v %v", resp, err)
+	}
+	if got := resp.Header.Values("X-Frame-Options"); len(got) != 1 || got[0] != "DENY" {
+		t.Errorf("X-Frame-Options %q on the 101; want DENY once", got)
+	}
+	if got := resp.Header.Values("Server"); len(got) != 1 || got[0] != "edge" {
+		t.Errorf("Server %q on the 101; want edge", got)
 	}
 }

@@ -3,6 +3,7 @@ package master
 import (
 	"time"
 
+	"github.com/gowsgi/gowsgi/errorlog"
 	"github.com/gowsgi/gowsgi/handoff"
 )
 
@@ -75,9 +76,9 @@ func (a *arbiter) abort(w *workerProc, now time.Time) {
 			lg = lg.Str("method", w.hb.Method).Str("path", w.hb.Path)
 		}
 		lg.Dur("elapsed", w.hb.CallAge+silent).
-			Msg("worker timeout: a request outlived --timeout; killing the worker after it logs its Python stacks")
+			Msg(errorlog.MsgTimeoutRequest)
 	} else {
-		lg.Dur("silent", silent).Msg("worker timeout: no heartbeat; killing the worker")
+		lg.Dur("silent", silent).Msg(errorlog.MsgTimeoutSilent)
 	}
 	a.signalApp(w, handoff.AbortSignal)
 	w.state = aborting

@@ -55,7 +55,7 @@ func Run(cfg *config.Config, elog *errorlog.Log, args []string) int {
 		defer startBacklog(sd, ls)() // statsd.go; stopped before the listeners close
 	}
 	for _, l := range ls {
-		log.Info().Str("address", l.addr).Msg("listening")
+		log.Info().Str("address", l.addr).Msg(errorlog.MsgListening)
 	}
 	// Orphans of the workers (an app's subprocesses) are reaped here, and
 	// as PID 1 in a container so are any others.
@@ -110,7 +110,7 @@ func Run(cfg *config.Config, elog *errorlog.Log, args []string) int {
 		removeSocketFiles(ls)
 		pf.remove()
 	}
-	log.Info().Int("exit_code", code).Msg("stopped")
+	log.Info().Int("exit_code", code).Msg(errorlog.MsgStopped)
 	return code
 }
 

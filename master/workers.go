@@ -6,6 +6,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/gowsgi/gowsgi/errorlog"
 	"github.com/gowsgi/gowsgi/handoff"
 )
 
@@ -231,7 +232,7 @@ func (a *arbiter) onExit(e exit) {
 	} else {
 		lg = lg.Int("exit_code", e.status.ExitStatus())
 	}
-	lg.Int("worker", w.id).Int("worker_pid", w.pid).Msg("worker exited")
+	lg.Int("worker", w.id).Int("worker_pid", w.pid).Msg(errorlog.MsgWorkerExited)
 	code := e.code()
 	a.hook(hookCall{Hook: "child_exit", Worker: &hookWorker{PID: &e.pid, PPID: os.Getpid(), Age: w.id, ExitCode: &code}})
 	switch {

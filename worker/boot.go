@@ -188,7 +188,7 @@ func startPython(cfg *config.Config, log zerolog.Logger, h *hooks) int {
 	if h.postWorkerInit() != nil {
 		return handoff.ExitWorkerBootError
 	}
-	log.Info().Str("app", cfg.App).Msg("booted")
+	log.Info().Str("app", cfg.App).Msg(errorlog.MsgBooted)
 	return 0
 }
 

@@ -136,6 +136,6 @@ func adoptPython(cfg *config.Config, log zerolog.Logger, h *hooks) int {
 	if h.postFork(false) != nil || h.postWorkerInit() != nil {
 		return handoff.ExitWorkerBootError
 	}
-	log.Info().Str("app", cfg.App).Bool("preloaded", true).Msg("booted")
+	log.Info().Str("app", cfg.App).Bool("preloaded", true).Msg(errorlog.MsgBooted)
 	return 0
 }
