@@ -165,6 +165,12 @@ type Step struct {
 	// slot back and calls Leave, then calls Upgrade on the connection's
 	// goroutine; the connection closes when it returns.
 	Upgrade func(Upgraded)
+	// Taken, on the last Step Start returns (Done), says that the app
+	// used the client connection it was offered (Request.Socket) to speak
+	// an upgraded protocol itself: nothing more is written, whatever else
+	// the Step says, and the connection closes. Traceback, if set, is an
+	// error the app ended with (no error to the client).
+	Taken bool
 }
 
 // FileRegion is part of an open regular file. Fd stays open until the

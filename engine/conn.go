@@ -57,6 +57,12 @@ type conn struct {
 	hooked     httpparse.Request
 	hookedInfo wsgi.Conn
 
+	// offered is the descriptor the request running may take over
+	// (takeover.go), -1 when none; blocking: the app may have made it
+	// blocking, and it is not yet reclaimed. Serve goroutine only.
+	offered  int
+	blocking bool
+
 	// lastEnd is when the last response was done: the start of the wait
 	// for the next request, without reading the clock again.
 	lastEnd time.Time
@@ -74,6 +80,9 @@ type conn struct {
 	// client is the client's address for fairness in makeRoom: the
 	// PROXY protocol's source when there is one. Guarded by mu.
 	client string
+	// offerLive: the request running was offered the descriptor and has
+	// not ended; a graceful stop then shuts its read side. Guarded by mu.
+	offerLive bool
 }
 
 // open readies c, new or the storage of a connection that ended, to
@@ -100,6 +109,7 @@ func (c *conn) open(s *Server, sk *sock, now time.Time) {
 	c.out.limit = s.cfg.ResponseBuffer
 	c.hold.start(c)
 	c.lastEnd = time.Time{}
+	c.offered, c.blocking, c.offerLive = -1, false, false
 	c.idle, c.fresh = false, true
 	c.inHead, c.since, c.evicted = false, now.UnixNano(), notEvicted
 	c.client = c.info.RemoteAddr

@@ -11,6 +11,9 @@ import (
 type callState struct {
 	since atomic.Int64  // unix nanoseconds the current Python call began; 0 when idle
 	calls atomic.Uint64 // Python calls begun on this slot, for --max-requests
+	// untimed: the call may take the connection over (takeover.go), so
+	// neither --timeout nor --request-timeout times it. Cleared by end.
+	untimed atomic.Bool
 
 	mu     sync.Mutex
 	method []byte // guarded by mu: the request being served; storage reused
@@ -36,7 +39,10 @@ func (c *callState) resume(method, path []byte, caller Caller, now time.Time) {
 	c.since.Store(now.UnixNano())
 }
 
-func (c *callState) end() { c.since.Store(0) }
+func (c *callState) end() {
+	c.since.Store(0)
+	c.untimed.Store(false)
+}
 
 // next marks the start of another call for the same request (the next
 // step of a streamed response), so liveness measures each call into
@@ -47,7 +53,7 @@ func (c *callState) next(now time.Time) { c.since.Store(now.UnixNano()) }
 // when; nil when every slot is idle.
 func (s *Server) oldestCall() (oldest *callState, since int64) {
 	for _, sl := range s.allSlots {
-		if t := sl.call.since.Load(); t != 0 && (since == 0 || t < since) {
+		if t := sl.call.since.Load(); t != 0 && (since == 0 || t < since) && !sl.call.untimed.Load() {
 			oldest, since = &sl.call, t
 		}
 	}

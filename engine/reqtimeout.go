@@ -23,7 +23,7 @@ func (ws *stats) enforceTimeout(now time.Time) {
 	limit := ws.srv.cfg.RequestTimeout
 	for i, sl := range ws.srv.allSlots {
 		since := sl.call.since.Load()
-		if since == 0 || now.Sub(time.Unix(0, since)) < limit {
+		if since == 0 || now.Sub(time.Unix(0, since)) < limit || sl.call.untimed.Load() {
 			continue
 		}
 		x := &ws.slots[i]

@@ -47,6 +47,10 @@ func (c *conn) respondOnce() bool {
 	defer c.endWatch()        // first: the Caller is done with the response by then
 
 	sl := c.srv.takeSlotFor(c, start)
+	if c.offerSocket() >= 0 {
+		sl.call.untimed.Store(true) // a session, not a call that may hang: takeover.go
+	}
+	defer c.endOffer()
 	c.resp = streamer{c: c, sl: sl, x: sl.x}
 	st := &c.resp
 	// One goroutine (for WSGI, one OS thread) for the whole exchange: a
@@ -60,12 +64,16 @@ func (c *conn) respondOnce() bool {
 		return false
 	}
 	step := st.x.call.Start(&c.appReq, c.writeHook)
+	c.reclaimSocket()
 	if st.panicked != nil {
 		panic(st.panicked) // caught in write()'s hook, under C frames: panic.go
 	}
 	c.testPanic("respond")
 	if !st.headSent && c.refuseStreamedBody(st) {
 		return false
+	}
+	if step.Taken {
+		return c.endTakeover(st, &step)
 	}
 	if st.headSent {
 		// write() already sent the head: a failure now can only cut the
@@ -178,6 +186,7 @@ func (st *streamer) earlyWrite(step Step) (ok bool) {
 		}
 	}()
 	c := st.c
+	c.reclaimSocket()
 	c.testPanic("write")
 	bufs := c.step[:0]
 	if !st.headSent {

@@ -36,6 +36,7 @@ type Server struct {
 	schemeHeaders     []wsgi.SchemeHeader            // secure_scheme_headers; immutable
 	mount             string                         // SCRIPT_NAME of every request (mountPoint)
 	appLag            func(probe bool) time.Duration // Options.AppLag
+	offerSockets      bool                           // Options.OfferSockets
 
 	// hookNotes: the kinds of pre_request change the worker ignored and
 	// said so (hookchange.go); set by any serve goroutine, atomically.
@@ -170,8 +171,12 @@ type Options struct {
 	// (gate.keepsUp); the stats report it. nil for WSGI, whose gate
 	// counts busy threads instead.
 	AppLag func(probe bool) time.Duration
-	Extras *Extras // nil: no access log, no proxy trusted, no StatsD
-	Hooks  Hooks   // nil: none
+	// OfferSockets: a request that asks to become a WebSocket may take
+	// the connection over itself (takeover.go; WSGI's
+	// environ["gunicorn.socket"]).
+	OfferSockets bool
+	Extras       *Extras // nil: no access log, no proxy trusted, no StatsD
+	Hooks        Hooks   // nil: none
 }
 
 // New returns a server for the listeners lns, serving opt.App. Only an
@@ -219,7 +224,7 @@ func newServer(cfg *config.Config, log zerolog.Logger, lns []net.Listener, opt O
 			Body:        cfg.LimitRequestBody,
 		},
 	}
-	s.mount, s.appLag = mountPoint(cfg), opt.AppLag
+	s.mount, s.appLag, s.offerSockets = mountPoint(cfg), opt.AppLag, opt.OfferSockets
 	s.firstByteTimeout = cfg.FirstByteTimeout
 	if s.firstByteTimeout <= 0 {
 		s.firstByteTimeout = cfg.HeaderTimeout
@@ -312,6 +317,7 @@ func (s *Server) Drain() {
 	close(s.stop)
 	for c := range s.conns {
 		c.wakeIfIdle()
+		c.stopSession()
 	}
 	s.mu.Unlock()
 	s.log.Info().Msg(errorlog.MsgGracefulStop)

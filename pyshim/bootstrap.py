@@ -181,6 +181,54 @@ def load_app(spec, paths, multithread, asgi, errors=None, file_wrapper=None):
     return app
 
 
+def _client_socket_class():
+    import socket
+
+    class ClientSocket(socket.socket):
+        """The client's connection as Gunicorn gives it to a request that
+        asks to become a WebSocket (environ["gunicorn.socket"]), for an
+        app that speaks the protocol on it itself: simple-websocket, so
+        Flask-Sock and python-engineio. Its first use, of any attribute
+        but the dunder ones, marks it used: gowsgi then sends nothing of
+        the app's response and closes the connection when the call
+        returns. Looking it up, or printing an environ that holds it
+        (repr), is no use."""
+
+        __slots__ = ("_gowsgi_used",)
+
+        def __getattribute__(self, name):
+            if name[:2] != "__":
+                object.__setattr__(self, "_gowsgi_used", True)
+            return object.__getattribute__(self, name)
+
+        def __repr__(self):
+            fileno = object.__getattribute__(self, "fileno")
+            return "<gowsgi client socket fd=%d>" % fileno()
+
+    return ClientSocket
+
+
+_ClientSocket = None
+
+
+def client_socket(fd):
+    # A duplicate, which the socket closes as its own; blocking, as
+    # Gunicorn's is (gowsgi makes the connection non-blocking again once
+    # the app returns: the flag belongs to the open file both share).
+    global _ClientSocket
+    if _ClientSocket is None:
+        _ClientSocket = _client_socket_class()
+    dup = os.dup(fd)
+    try:
+        sock = _ClientSocket(fileno=dup)
+    except BaseException:
+        os.close(dup)
+        raise
+    sock.setblocking(True)
+    object.__setattr__(sock, "_gowsgi_used", False)
+    return sock
+
+
 class FileWrapper:
     """wsgi.file_wrapper (PEP 3333 "Optional Platform-Specific File Handling").
 

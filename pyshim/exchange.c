@@ -28,6 +28,7 @@ struct gw_exchange {
 	PyObject *held;    /* the big chunk Go writes from; dropped on the next call */
 	PyObject *input;   /* wsgi.input, detached at the end */
 	PyObject *errors;  /* wsgi.errors (borrowed from the slot), flushed at the end */
+	PyObject *sock;    /* environ["gunicorn.socket"], when offered */
 	int file_state;    /* the result is sent as a file region by Go */
 	int file_fd;
 	int64_t file_off, file_len;
@@ -36,6 +37,8 @@ struct gw_exchange {
 static PyObject *app;          /* the WSGI callable */
 static PyObject *file_wrapper; /* _gowsgi.FileWrapper */
 static PyObject *file_region;  /* _gowsgi.file_region */
+static PyObject *client_socket; /* _gowsgi.client_socket */
+static PyObject *key_gunicorn_socket, *str_sock_used;
 
 int gw_exchange_init_types(void)
 {
@@ -51,7 +54,10 @@ int gw_exchange_bind(void)
 {
 	if ((app = PyObject_GetAttrString(gw_bootstrap, "app")) == NULL ||
 	    (file_wrapper = PyObject_GetAttrString(gw_bootstrap, "FileWrapper")) == NULL ||
-	    (file_region = PyObject_GetAttrString(gw_bootstrap, "file_region")) == NULL)
+	    (file_region = PyObject_GetAttrString(gw_bootstrap, "file_region")) == NULL ||
+	    (client_socket = PyObject_GetAttrString(gw_bootstrap, "client_socket")) == NULL ||
+	    (key_gunicorn_socket = PyUnicode_InternFromString("gunicorn.socket")) == NULL ||
+	    (str_sock_used = PyUnicode_InternFromString("_gowsgi_used")) == NULL)
 		return -1;
 	return gw_environ_bind();
 }
@@ -160,6 +166,42 @@ static int would_iterate(gw_exchange *x)
 	       x->deferred == NULL && (w == NULL || x->wpos >= PyList_GET_SIZE(w));
 }
 
+/* socket_used reports whether the app used the socket it was offered
+ * (_gowsgi.ClientSocket marks its first use). An exception pending
+ * (the app's) is set aside meanwhile. */
+static int socket_used(PyObject *sock)
+{
+	PyObject *type, *value, *tb, *used;
+	int rc;
+
+	PyErr_Fetch(&type, &value, &tb);
+	used = PyObject_GenericGetAttr(sock, str_sock_used);
+	rc = used == Py_True;
+	Py_XDECREF(used);
+	PyErr_Clear();
+	PyErr_Restore(type, value, tb);
+	return rc;
+}
+
+/* release_socket drops the exchange's reference to the offered socket,
+ * closing its duplicate descriptor first when the app never used it;
+ * one the app used is the app's (a thread of its own may still read
+ * it). No exception may be pending. */
+static void release_socket(gw_exchange *x)
+{
+	PyObject *r;
+
+	if (x->sock == NULL)
+		return;
+	if (!socket_used(x->sock)) {
+		r = PyObject_CallMethodNoArgs(x->sock, gw_str_close);
+		if (r == NULL)
+			PyErr_Clear();
+		Py_XDECREF(r);
+	}
+	Py_CLEAR(x->sock);
+}
+
 /* close_result calls the iterable's close() exactly once (PEP 3333) and
  * drops every reference the exchange holds. Returns -1 with the error
  * set if close() raised. */
@@ -199,12 +241,35 @@ static int close_result(gw_exchange *x)
 	Py_CLEAR(x->deferred);
 	Py_CLEAR(x->held);
 	Py_CLEAR(x->sr);
+	release_socket(x);
 	if (rc < 0) {
 		if (PyErr_Occurred())
 			PyErr_WriteUnraisable(NULL); /* keep close()'s: it is the app's */
 		PyErr_Restore(type, value, tb);
 	}
 	return rc;
+}
+
+/* take_over ends an exchange whose app used the client socket: it
+ * spoke its own protocol on it, so nothing of what it returned is sent.
+ * StopIteration, Gunicorn's "close the connection and write nothing"
+ * (Flask-Sock raises it), is no error; anything else it raised is
+ * reported for the log. */
+static void take_over(gw_exchange *x, int failed, gw_result *res)
+{
+	res->flags |= GW_TAKEN | GW_DONE;
+	if (failed) {
+		if (PyErr_ExceptionMatches(PyExc_StopIteration))
+			PyErr_Clear();
+		else
+			res->err = gw_format_exception(&res->err_len);
+	}
+	if (close_result(x) < 0) {
+		if (res->err == NULL)
+			res->err = gw_format_exception(&res->err_len);
+		else
+			PyErr_Clear();
+	}
 }
 
 static void fail(gw_exchange *x, gw_result *res)
@@ -357,7 +422,7 @@ static void park(gw_exchange *x, gw_result *res)
  * an exception on failure. hook, when set, is where write() sends its
  * blocks while the app runs. */
 static int start(gw_slot *s, gw_exchange *x, const char *env, size_t env_len,
-		 const char *body, size_t body_len, int body_fd, gw_slot *hook)
+		 const char *body, size_t body_len, int body_fd, int sock_fd, gw_slot *hook)
 {
 	PyObject *environ, *args[2];
 	int is_file;
@@ -373,6 +438,11 @@ static int start(gw_slot *s, gw_exchange *x, const char *env, size_t env_len,
 	environ = gw_build_environ(env, env_len, x->input, x->errors);
 	if (environ == NULL)
 		return -1;
+	if (sock_fd >= 0 && ((x->sock = PyObject_CallFunction(client_socket, "i", sock_fd)) == NULL ||
+			     PyDict_SetItem(environ, key_gunicorn_socket, x->sock) < 0)) {
+		Py_DECREF(environ);
+		return -1;
+	}
 	args[0] = environ;
 	args[1] = (PyObject *)x->sr;
 	x->sr->hook = hook;
@@ -413,7 +483,8 @@ static void leave(gw_where *w)
  * without the GIL from any thread.
  */
 int gw_call(gw_slot *s, gw_where *w, const char *env, size_t env_len, const char *body,
-	    size_t body_len, int body_fd, int write_hook, char *out, size_t out_cap, gw_result *res)
+	    size_t body_len, int body_fd, int write_hook, int sock_fd, char *out, size_t out_cap,
+	    gw_result *res)
 {
 	PyThreadState *ts = gw_thread_state();
 	gw_exchange x;
@@ -433,9 +504,11 @@ int gw_call(gw_slot *s, gw_where *w, const char *env, size_t env_len, const char
 		s->tstate = PyThreadState_Get();
 		s->out = out, s->cap = out_cap, s->res = res;
 	}
-	rc = start(s, &x, env, env_len, body, body_len, body_fd, write_hook ? s : NULL);
+	rc = start(s, &x, env, env_len, body, body_len, body_fd, sock_fd, write_hook ? s : NULL);
 	memset(res, 0, sizeof *res); /* the hook may have used it */
-	if (rc < 0) {
+	if (x.sock != NULL && socket_used(x.sock)) {
+		take_over(&x, rc < 0, res);
+	} else if (rc < 0) {
 		fail(&x, res);
 	} else {
 		pump(&x, out, out_cap, res);

@@ -41,6 +41,9 @@ type Exchange struct {
 	// writeHook receives the app's write() blocks while it runs; nil
 	// keeps them for the steps. Set by SetWriteHook between calls.
 	writeHook func(Step) bool
+	// sockFD is the client connection the next Call offers the app
+	// (OfferSocket); -1 for none.
+	sockFD int
 	// where is written by C during Call, Next and Abort and read by
 	// Where from any goroutine, with atomics on both sides.
 	where C.gw_where
@@ -49,7 +52,7 @@ type Exchange struct {
 // NewExchange returns an Exchange with a scratch buffer of bufSize
 // bytes (at least MinBuffer). Close releases it.
 func NewExchange(bufSize int) *Exchange {
-	x := &Exchange{out: make([]byte, max(bufSize, MinBuffer))}
+	x := &Exchange{out: make([]byte, max(bufSize, MinBuffer)), sockFD: -1}
 	x.handle = cgo.NewHandle(x)
 	x.slot = C.gw_slot_new(C.uintptr_t(x.handle))
 	return x
@@ -75,6 +78,14 @@ func (x *Exchange) SetErrors(sink func(text string)) { x.errors = sink }
 // until hook returns. Writes from threads the app started are kept for
 // the steps, as without a hook. nil removes the hook.
 func (x *Exchange) SetWriteHook(hook func(Step) bool) { x.writeHook = hook }
+
+// OfferSocket makes the next Call offer the client connection fd to the
+// app, as Gunicorn does, in environ["gunicorn.socket"]: a blocking
+// socket.socket on a duplicate of fd, which the app may use to speak an
+// upgraded protocol itself (a WebSocket). If it does, the Call's Step is
+// Taken. The app may leave fd blocking: the caller makes it
+// non-blocking again if it needs it so.
+func (x *Exchange) OfferSocket(fd int) { x.sockFD = fd }
 
 // Close releases the Exchange's C and Python resources; the app's
 // wsgi.errors writes go to Options.Errors from then on. No response may
@@ -111,6 +122,12 @@ type Step struct {
 	// Traceback says what. When !HasHead nothing was produced.
 	Failed    bool
 	Traceback string // may also be set on success, if close() raised
+	// Taken (with Done): the app used the socket it was offered
+	// (OfferSocket) and spoke its own protocol on it; nothing of the
+	// step is to be sent. Traceback is what the app ended with, if it
+	// raised anything but StopIteration (Gunicorn's "close and write
+	// nothing").
+	Taken bool
 }
 
 // FileRegion is part of an open regular file. Fd belongs to the app's
@@ -194,8 +211,10 @@ func (x *Exchange) Call(env []byte, body Body) Step {
 	if x.writeHook != nil {
 		hook = 1
 	}
+	sock := C.int(x.sockFD)
+	x.sockFD = -1
 	C.gw_call(x.slot, &x.where, bytesPtr(env), C.size_t(len(env)), bytesPtr(data), C.size_t(len(data)), fd, hook,
-		(*C.char)(unsafe.Pointer(&x.out[0])), C.size_t(len(x.out)), &x.res)
+		sock, (*C.char)(unsafe.Pointer(&x.out[0])), C.size_t(len(x.out)), &x.res)
 	runtime.KeepAlive(body.File)
 	return x.step()
 }
@@ -265,6 +284,7 @@ func (x *Exchange) decode() Step {
 		HasHead: r.flags&C.GW_HEAD != 0,
 		Done:    r.flags&C.GW_DONE != 0,
 		Failed:  r.flags&C.GW_ERROR != 0,
+		Taken:   r.flags&C.GW_TAKEN != 0,
 	}
 	if s.HasHead {
 		s.Status = x.out[:r.status_len]

@@ -326,3 +326,95 @@ func TestGeneratorBlockNotDelayed(t *testing.T) {
 		t.Fatalf("rest %q failed=%v", rest, step.Failed)
 	}
 }
+
+// The client socket offered as environ["gunicorn.socket"]: an app that
+// uses it speaks alone (Taken, and StopIteration is no error), one that
+// only looks it up answers as usual and its duplicate is closed.
+func TestOfferedSocket(t *testing.T) {
+	fds, err := syscall.Socketpair(syscall.AF_UNIX, syscall.SOCK_STREAM, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer syscall.Close(fds[0])
+	defer syscall.Close(fds[1])
+	syscall.SetNonblock(fds[0], true) // as the engine's sockets are
+	x := NewExchange(0)
+	defer x.Close()
+	x.SetErrors(func(string) {})
+
+	if _, _, out, _, _ := run(t, x, "/socket-absent", nil); out != "False" {
+		t.Errorf("not offered: gunicorn.socket in environ is %s", out)
+	}
+	open := openFDs(t)
+	x.OfferSocket(fds[0])
+	step := x.Call(environ("GET", "/socket-look"), Body{})
+	if step.Taken || !step.Done || string(step.Body) != "looked" {
+		t.Errorf("looked up only: %+v", step)
+	}
+	if n := openFDs(t); n != open {
+		t.Errorf("%d descriptors open after the exchange, %d before: the duplicate was not closed", n, open)
+	}
+	for how, wantTB := range map[string]string{"stop": "", "raise": "ValueError: after the session", "return": ""} {
+		x.OfferSocket(fds[0])
+		step := x.Call(environ("GET", "/socket-"+how), Body{})
+		if !step.Taken || !step.Done || step.Failed {
+			t.Errorf("%s: %+v; want Taken and Done", how, step)
+		}
+		if wantTB == "" && step.Traceback != "" || !strings.Contains(step.Traceback, wantTB) {
+			t.Errorf("%s: traceback %q; want %q", how, step.Traceback, wantTB)
+		}
+		buf := make([]byte, 64)
+		if n, _ := syscall.Read(fds[1], buf); string(buf[:n]) != "spoken by the app" {
+			t.Errorf("%s: the peer read %q", how, buf[:n])
+		}
+	}
+	// Python made the socket blocking, as Gunicorn's is; the offer says
+	// the caller makes it non-blocking again if it must.
+	if flags, _ := fcntl(fds[0]); flags&syscall.O_NONBLOCK != 0 {
+		t.Errorf("the offered socket was left non-blocking")
+	}
+
+	// Neither kind of exchange leaks a Python object or a descriptor.
+	runtime.LockOSThread() // one thread state: see TestNoLeak
+	defer runtime.UnlockOSThread()
+	drain := make([]byte, 64)
+	offered := func() {
+		for _, how := range []string{"look", "stop"} {
+			x.OfferSocket(fds[0])
+			x.Call(environ("GET", "/socket-"+how), Body{})
+		}
+		syscall.Read(fds[1], drain)
+	}
+	for range 50 {
+		offered()
+	}
+	_, _, before, _, _ := run(t, x, "/objects", nil)
+	open = openFDs(t)
+	for range 2000 {
+		offered()
+	}
+	_, _, after, _, _ := run(t, x, "/objects", nil)
+	if n0, n1 := atoi(t, before), atoi(t, after); n1 > n0+1000 {
+		t.Errorf("allocated Python blocks grew from %d to %d over 4,000 offered sockets", n0, n1)
+	}
+	if n := openFDs(t); n != open {
+		t.Errorf("%d descriptors open after 4,000 offered sockets, %d before", n, open)
+	}
+}
+
+func openFDs(t *testing.T) int {
+	t.Helper()
+	ents, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return len(ents)
+}
+
+func fcntl(fd int) (int, error) {
+	r, _, errno := syscall.Syscall(syscall.SYS_FCNTL, uintptr(fd), syscall.F_GETFL, 0)
+	if errno != 0 {
+		return 0, errno
+	}
+	return int(r), nil
+}

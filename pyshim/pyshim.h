@@ -23,6 +23,9 @@ enum {
 	GW_BIG = 8,   /* big/big_len point at a chunk held until the next call */
 	GW_FILE = 16, /* after the body bytes, send file_len bytes of file_fd
 		       * from file_off; the fd stays open until the next call */
+	GW_TAKEN = 32, /* with GW_DONE: the app used the client socket it was
+			* offered (sock_fd); nothing of its result is to be sent.
+			* err, if set, is what it ended with */
 };
 
 typedef struct gw_exchange gw_exchange;
@@ -96,9 +99,12 @@ void gw_slot_free(gw_slot *s);
  * unmoved until the exchange is done (GW_DONE or gw_abort); when
  * body_fd >= 0 the body is read from that file instead. With
  * write_hook, each write() the app makes while it runs is handed to
- * gowsgiWriteStep at once, in out and *res. */
+ * gowsgiWriteStep at once, in out and *res. With sock_fd >= 0 the
+ * environ offers the client connection, as a socket on a duplicate of
+ * sock_fd, in "gunicorn.socket". */
 int gw_call(gw_slot *s, gw_where *w, const char *env, size_t env_len, const char *body,
-	    size_t body_len, int body_fd, int write_hook, char *out, size_t out_cap, gw_result *res);
+	    size_t body_len, int body_fd, int write_hook, int sock_fd, char *out, size_t out_cap,
+	    gw_result *res);
 int gw_next(gw_where *w, gw_exchange *x, char *out, size_t out_cap, gw_result *res);
 void gw_abort(gw_where *w, gw_exchange *x, gw_result *res);
 

@@ -71,8 +71,10 @@ func Main() int {
 		App:    app,
 		Slots:  slots,
 		AppLag: lag,
-		Extras: ext,
-		Hooks:  requestHooksOf(h, asgi == nil),
+		// WSGI's environ["gunicorn.socket"]; ASGI has its own WebSockets.
+		OfferSockets: asgi == nil,
+		Extras:       ext,
+		Hooks:        requestHooksOf(h, asgi == nil),
 	})
 	if err != nil {
 		log.Error().Err(err).Msg("cannot serve TLS")

@@ -86,6 +86,9 @@ func (w *wsgiCaller) Start(r *engine.Request, write func(engine.Step) bool) engi
 		w.write = write
 		w.py.SetWriteHook(w.hook)
 	}
+	if fd, ok := r.Socket(); ok {
+		w.py.OfferSocket(fd)
+	}
 	s := w.py.Call(env.Bytes(), pyshim.Body{Data: r.Body.Data, File: r.Body.File})
 	if write != nil {
 		w.py.SetWriteHook(nil)
@@ -141,6 +144,6 @@ func (w *wsgiCaller) step(s *pyshim.Step) engine.Step {
 	return engine.Step{
 		HasHead: s.HasHead, Status: s.Status, Headers: w.fields,
 		Body: s.Body, Big: s.Big, File: engine.FileRegion(s.File),
-		Done: s.Done, Failed: s.Failed, Traceback: s.Traceback,
+		Done: s.Done, Failed: s.Failed, Traceback: s.Traceback, Taken: s.Taken,
 	}
 }

@@ -221,4 +221,24 @@ def app(environ, start_response):
         libc.read(int(environ["HOLD_R"]), buf, 1)
         start_response("200 OK", [])
         return [b"released"]
+    if path.startswith("/socket-"):
+        return socket_app(environ, start_response, path[len("/socket-"):])
     raise RuntimeError("no route " + path)
+
+
+def socket_app(environ, start_response, how):
+    # environ["gunicorn.socket"], as simple-websocket and Flask-Sock use it.
+    if how == "absent":
+        start_response("200 OK", [])
+        return [repr("gunicorn.socket" in environ).encode()]
+    sock = environ["gunicorn.socket"]
+    if how == "look":  # looked up and printed, not used: the response is sent
+        start_response("200 OK", [])
+        return [b"looked" if "client socket" in repr(environ) else b"no repr"]
+    sock.sendall(b"spoken by the app")
+    if how == "stop":  # Flask-Sock's ending: nothing more is to be sent
+        raise StopIteration()
+    if how == "raise":
+        raise ValueError("after the session")
+    start_response("200 OK", [])
+    return [b"never sent"]
