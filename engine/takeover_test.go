@@ -195,7 +195,11 @@ func TestGracefulStopEndsATakenSession(t *testing.T) {
 	if line, err := br.ReadString('\n'); line != "echo hi\n" {
 		t.Fatalf("echo: %q (%v)", line, err)
 	}
-	go s.Drain()
+	drained := make(chan struct{})
+	go func() {
+		s.Drain()
+		close(drained)
+	}()
 	select {
 	case got := <-sessions:
 		if got != "eof" {
@@ -204,6 +208,7 @@ func TestGracefulStopEndsATakenSession(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("the session still reads 10s after the graceful stop began")
 	}
+	<-drained // the request is over: Cleanup checks the Caller left
 }
 
 // An app that looked at the socket, made it blocking and answered
