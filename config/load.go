@@ -455,6 +455,9 @@ func finish(c *Config, action Action, getenv func(string) string) error {
 	if err := applyPaste(c); err != nil { // paste.go
 		return err
 	}
+	if err := underChdir(c); err != nil { // chdirpaths.go
+		return err
+	}
 	if c.App == "" && action != ActionPrintConfig {
 		return &Error{Err: errors.New("no WSGI app given: pass MODULE:APP (such as mysite.wsgi:application) " +
 			"or set wsgi_app in the config file")}

@@ -36,20 +36,24 @@ func pasteGlobalItem(item string) (string, error) {
 }
 
 // applyPaste makes --paste the app spec, as Gunicorn's WSGIApplication
-// does (it wins over a MODULE:APP): the file, made absolute from
-// --chdir or the working directory, must exist; its [loggers] section
-// becomes logconfig when none is set.
+// does (it wins over a MODULE:APP): the file must exist; its [loggers]
+// section becomes logconfig when none is set. A relative path is from
+// the working directory, as Gunicorn makes it absolute before it changes
+// to --chdir; a file found only under --chdir is taken from there.
 func applyPaste(c *Config) error {
 	if c.Paste == "" {
 		return nil
 	}
 	file, name, hasName := strings.Cut(c.Paste, "#")
 	if !filepath.IsAbs(file) {
-		dir := c.Chdir
-		if dir == "" {
-			dir, _ = os.Getwd()
+		cwd, _ := os.Getwd()
+		rel := file
+		file = filepath.Join(cwd, rel)
+		if _, err := os.Stat(file); err != nil && c.Chdir != "" {
+			if _, err := os.Stat(filepath.Join(c.Chdir, rel)); err == nil {
+				file = filepath.Join(c.Chdir, rel)
+			}
 		}
-		file = filepath.Join(dir, file)
 	}
 	hasLoggers, err := iniHasSection(file, "loggers")
 	if err != nil {
