@@ -151,7 +151,7 @@ func startPython(cfg *config.Config, log zerolog.Logger, h *hooks) int {
 	}
 	cwd, _ := os.Getwd()
 	if err := pyshim.Init(opts); err != nil {
-		log.Error().Msg("the Python interpreter failed to start: " + err.Error())
+		log.Error().Msg("the Python interpreter failed to start: " + err.Error() + pythonAccessHint(cfg))
 		return handoff.ExitWorkerBootError
 	}
 	paths := append([]string{cwd}, cfg.PythonPath...)

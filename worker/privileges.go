@@ -4,10 +4,12 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"path/filepath"
 	"strings"
 	"syscall"
 
 	"github.com/gowsgi/gowsgi/config"
+	"github.com/gowsgi/gowsgi/pyshim"
 	"github.com/gowsgi/gowsgi/sysuser"
 	"github.com/rs/zerolog"
 	"golang.org/x/sys/unix"
@@ -92,4 +94,32 @@ func ownUnixSockets(cfg *config.Config, lns []net.Listener) error {
 		}
 	}
 	return nil
+}
+
+// pythonAccessHint explains an interpreter that failed to start in a
+// worker switched to --user: CPython then reads its standard library as
+// that user, and a Python installed under a home directory (pyenv's
+// ~/.pyenv, /root is mode 0700) is out of its reach, which CPython
+// reports only as a missing codec. "" when nothing on the way to the
+// interpreter is closed to the worker.
+func pythonAccessHint(cfg *config.Config) string {
+	python := pyshim.EmbeddedPython().Interpreter
+	if cfg.User == "" || python == "" {
+		return ""
+	}
+	var dirs []string // the interpreter's directory and its ancestors, the root last
+	for d := filepath.Dir(python); ; d = filepath.Dir(d) {
+		dirs = append(dirs, d)
+		if d == filepath.Dir(d) {
+			break
+		}
+	}
+	for i := len(dirs) - 1; i >= 0; i-- {
+		if unix.Access(dirs[i], unix.X_OK) != nil {
+			return fmt.Sprintf(" (the worker runs as user %q, which cannot enter %s on the way to the Python "+
+				"installation of %s: install Python where that user can read it, or run the workers as another user)",
+				cfg.User, dirs[i], python)
+		}
+	}
+	return ""
 }
