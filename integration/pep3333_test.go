@@ -87,7 +87,7 @@ func TestEnvironOverTCP(t *testing.T) {
 		"wsgi.version":          []any{"tuple", "(1, 0)"},
 		"wsgi.url_scheme":       "http",
 		"wsgi.multithread":      []any{"bool", "False"},
-		"wsgi.multiprocess":     []any{"bool", "True"},
+		"wsgi.multiprocess":     []any{"bool", "False"}, // one worker, as Gunicorn's cfg.workers > 1
 		"wsgi.run_once":         []any{"bool", "False"},
 		"wsgi.input_terminated": []any{"bool", "True"},
 		"wsgi.input":            []any{"Input", nil},
@@ -97,7 +97,7 @@ func TestEnvironOverTCP(t *testing.T) {
 }
 
 func TestEnvironOfABody(t *testing.T) {
-	s := start(t, serverOpts{args: []string{"--threads", "2", "pep3333:environ"}})
+	s := start(t, serverOpts{args: []string{"--threads", "2", "-w", "2", "pep3333:environ"}, ready: 2})
 	env := environOf(t, "tcp", s.addr, "POST /form HTTP/1.1\r\nHost: h\r\nContent-Type: text/plain; charset=utf-8\r\n"+
 		"Content-Length: 3\r\nConnection: close\r\n\r\nabc")
 	expectEnviron(t, env, map[string]any{
@@ -109,7 +109,14 @@ func TestEnvironOfABody(t *testing.T) {
 		"SERVER_PORT":         "80",
 		"QUERY_STRING":        "",
 		"wsgi.multithread":    []any{"bool", "True"},
+		"wsgi.multiprocess":   []any{"bool", "True"},
 	})
+	// A worker forked by the preload zygote says the same.
+	for workers, want := range map[string]string{"1": "False", "2": "True"} {
+		s := start(t, serverOpts{args: []string{"--preload", "-w", workers, "pep3333:environ"}, ready: int(workers[0] - '0')})
+		env := environOf(t, "tcp", s.addr, "GET / HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n")
+		expectEnviron(t, env, map[string]any{"wsgi.multiprocess": []any{"bool", want}})
+	}
 }
 
 func TestEnvironOverUnixSocket(t *testing.T) {

@@ -76,6 +76,26 @@ int gw_environ_bind(void)
 	return io_open != NULL ? 0 : -1;
 }
 
+/* gw_set_multiprocess sets wsgi.multiprocess for the requests to come.
+ * Called without the GIL, once the app is loaded (before that there is
+ * no environ to set it in, and nothing to do). */
+int gw_set_multiprocess(int on)
+{
+	PyThreadState *ts;
+	int rc;
+
+	if (base_environ == NULL)
+		return 0;
+	if ((ts = gw_thread_state()) == NULL)
+		return -1;
+	PyEval_RestoreThread(ts);
+	rc = PyDict_SetItemString(base_environ, "wsgi.multiprocess", on ? Py_True : Py_False);
+	if (rc < 0)
+		PyErr_Clear();
+	PyEval_SaveThread();
+	return rc;
+}
+
 /*
  * gw_file_input returns wsgi.input for a body spilled to a file, or
  * streamed through a socket: a buffered reader on a dup of body_fd,

@@ -136,6 +136,17 @@ func AppIsASGI() bool { return C.gw_app_is_asgi != 0 }
 // ReleaseMain releases the GIL that Init took on the main thread.
 func ReleaseMain() { C.gw_release_main() }
 
+// SetMultiprocess sets wsgi.multiprocess for the requests to come (PEP
+// 3333: whether other processes may run the app at the same time, which
+// Gunicorn reads as more than one worker). Call it once the app is
+// loaded, without the GIL.
+func SetMultiprocess(on bool) error {
+	if C.gw_set_multiprocess(cBool(on)) != 0 {
+		return errors.New("pyshim: cannot set wsgi.multiprocess (out of memory)")
+	}
+	return nil
+}
+
 // cStrings returns a C array of C strings and a function freeing both.
 func cStrings(ss []string) (**C.char, func()) {
 	if len(ss) == 0 {

@@ -182,12 +182,21 @@ func startPython(cfg *config.Config, log zerolog.Logger, h *hooks) int {
 		return handoff.ExitAppLoadError
 	}
 	pyshim.ReleaseMain()
+	setMultiprocess(cfg, log)
 	takeAppKind(cfg, log)
 	if h.postWorkerInit() != nil {
 		return handoff.ExitWorkerBootError
 	}
 	log.Info().Str("app", cfg.App).Msg(errorlog.MsgBooted)
 	return 0
+}
+
+// setMultiprocess makes wsgi.multiprocess say whether other workers run
+// the app too, as Gunicorn's environ does (cfg.workers > 1).
+func setMultiprocess(cfg *config.Config, log zerolog.Logger) {
+	if err := pyshim.SetMultiprocess(cfg.Workers > 1); err != nil {
+		log.Warn().Err(err).Msg("wsgi.multiprocess keeps its default, True")
+	}
 }
 
 // appKind is what LoadApp expects of the app: the worker class's kind,
