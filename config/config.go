@@ -85,6 +85,14 @@ type Config struct {
 	// os.environ as it ran (KEY=VALUE set, KEY alone removed), for
 	// EnvChanges.
 	FileEnv []string `json:"file_env"`
+	// ServerSoftware, not a setting, is the WSGI environ's
+	// SERVER_SOFTWARE when a Python config file set
+	// gunicorn.SERVER_SOFTWARE (pyfile.go); nil for gowsgi's own.
+	ServerSoftware *string `json:"server_software,omitempty"`
+	// ServerHeader, not a setting, is "Server: VALUE" when a Python
+	// config file set gunicorn.SERVER (pyfile.go): the Server field of
+	// responses without one, unless ResponseHeaders has one.
+	ServerHeader *string `json:"server_header,omitempty"`
 	// ReloadExtraFiles are watched by --reload besides the app's .py files.
 	ReloadExtraFiles []string `json:"reload_extra_files"`
 	// Uvicorn's --reload-dir, --reload-include and --reload-exclude: the

@@ -46,6 +46,12 @@ type pyResult struct {
 	Environ map[string]string `json:"environ"`
 	Unset   []string          `json:"unset"`
 	Line    int               `json:"line"` // the file's line where it was raised, 0 if unknown
+	// Gunicorn is what the file set gunicorn.SERVER and SERVER_SOFTWARE
+	// to, when it changed them (worker/gunicornmod.py).
+	Gunicorn struct {
+		Server         *string `json:"SERVER"`
+		ServerSoftware *string `json:"SERVER_SOFTWARE"`
+	} `json:"gunicorn"`
 }
 
 // pyName is one top-level name the file defines.
@@ -155,6 +161,9 @@ func decodePython(c *Config, spec string, res *pyResult) error {
 		c.FileEnv = append(c.FileEnv, k+"="+res.Environ[k])
 	}
 	c.FileEnv = append(c.FileEnv, res.Unset...)
+	if err := applyGunicornNames(c, spec, res); err != nil {
+		return err
+	}
 	if res.File != "" {
 		c.ConfigFile = res.File
 	} else {
@@ -409,4 +418,21 @@ func isPyObject(v any) bool {
 	m, ok := v.(map[string]any)
 	_, typed := m["$py"]
 	return ok && typed
+}
+
+// applyGunicornNames applies what the file set of the gunicorn module's
+// names, as Gunicorn 20.1 and later read them: gunicorn.SERVER is the
+// Server header (a real idiom to hide the server; a --response-header
+// server:... still wins), and gunicorn.SERVER_SOFTWARE the WSGI
+// environ's SERVER_SOFTWARE.
+func applyGunicornNames(c *Config, spec string, res *pyResult) error {
+	c.ServerHeader, c.ServerSoftware = nil, res.Gunicorn.ServerSoftware
+	if v := res.Gunicorn.Server; v != nil {
+		h, err := normalizeResponseHeader("Server:" + *v)
+		if err != nil {
+			return &Error{Source: spec, Name: "gunicorn.SERVER", Err: err}
+		}
+		c.ServerHeader = &h
+	}
+	return nil
 }

@@ -42,12 +42,14 @@ func TestSettingsCoverConfig(t *testing.T) {
 			t.Errorf("%s: kind wants a %s field, %s is %s", s.name, kindType[s.kind], f.Name, got)
 		}
 	}
+	// Results of reading the config file (its hooks, the notices about
+	// it, what it did to os.environ and the gunicorn module) or files
+	// settings name, not settings.
+	notSettings := map[string]bool{"ConfigFile": true, "Hooks": true, "Notices": true, "sslContextHook": true,
+		"DetectASGI": true, "argNames": true, "TLS": true, "EnvFileVars": true, "FileEnv": true,
+		"ServerSoftware": true, "ServerHeader": true}
 	for i := 0; i < rv.NumField(); i++ {
-		name := rv.Type().Field(i).Name
-		// The config file, its hooks and the notices about it are results
-		// of reading the file, not settings.
-		if !covered[name] && name != "ConfigFile" && name != "Hooks" && name != "Notices" && name != "sslContextHook" && name != "DetectASGI" && name != "argNames" &&
-			name != "TLS" && name != "EnvFileVars" && name != "FileEnv" { // read by the master from files settings name
+		if name := rv.Type().Field(i).Name; !covered[name] && !notSettings[name] {
 			t.Errorf("Config.%s is set by no setting", name)
 		}
 	}

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"slices"
 	"strings"
 
 	"github.com/gowsgi/gowsgi/config"
@@ -15,13 +16,21 @@ type defaultHeaders struct {
 }
 
 // newDefaultHeaders reads cfg.ResponseHeaders ("NAME: VALUE", as config
-// normalised them); nil for none.
+// normalised them), and the Server field a config file's gunicorn.SERVER
+// gives when they have none; nil for none.
 func newDefaultHeaders(cfg *config.Config) *defaultHeaders {
-	if len(cfg.ResponseHeaders) == 0 {
+	headers := cfg.ResponseHeaders
+	if cfg.ServerHeader != nil && !slices.ContainsFunc(headers, func(h string) bool {
+		name, _, _ := strings.Cut(h, ":")
+		return strings.EqualFold(name, "server")
+	}) {
+		headers = append(slices.Clip(headers), *cfg.ServerHeader)
+	}
+	if len(headers) == 0 {
 		return nil
 	}
 	d := &defaultHeaders{}
-	for _, h := range cfg.ResponseHeaders {
+	for _, h := range headers {
 		name, value, _ := strings.Cut(h, ": ")
 		d.fields = append(d.fields, [2][]byte{[]byte(name), []byte(value)})
 		d.lower = append(d.lower, strings.ToLower(name))

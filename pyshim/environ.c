@@ -76,20 +76,26 @@ int gw_environ_bind(void)
 	return io_open != NULL ? 0 : -1;
 }
 
-/* gw_set_multiprocess sets wsgi.multiprocess for the requests to come.
+/* gw_set_base_environ sets key in the environ of the requests to come:
+ * to the bool on when value is NULL, else to value[0:len] as latin-1.
  * Called without the GIL, once the app is loaded (before that there is
  * no environ to set it in, and nothing to do). */
-int gw_set_multiprocess(int on)
+int gw_set_base_environ(const char *key, const char *value, size_t len, int on)
 {
 	PyThreadState *ts;
-	int rc;
+	PyObject *v;
+	int rc = -1;
 
 	if (base_environ == NULL)
 		return 0;
 	if ((ts = gw_thread_state()) == NULL)
 		return -1;
 	PyEval_RestoreThread(ts);
-	rc = PyDict_SetItemString(base_environ, "wsgi.multiprocess", on ? Py_True : Py_False);
+	v = value == NULL ? Py_NewRef(on ? Py_True : Py_False) : PyUnicode_DecodeLatin1(value, (Py_ssize_t)len, NULL);
+	if (v != NULL) {
+		rc = PyDict_SetItemString(base_environ, key, v);
+		Py_DECREF(v);
+	}
 	if (rc < 0)
 		PyErr_Clear();
 	PyEval_SaveThread();

@@ -141,8 +141,27 @@ func ReleaseMain() { C.gw_release_main() }
 // Gunicorn reads as more than one worker). Call it once the app is
 // loaded, without the GIL.
 func SetMultiprocess(on bool) error {
-	if C.gw_set_multiprocess(cBool(on)) != 0 {
-		return errors.New("pyshim: cannot set wsgi.multiprocess (out of memory)")
+	return setBaseEnviron("wsgi.multiprocess", nil, on)
+}
+
+// SetServerSoftware sets SERVER_SOFTWARE (latin-1) for the requests to
+// come; as SetMultiprocess.
+func SetServerSoftware(s string) error {
+	return setBaseEnviron("SERVER_SOFTWARE", &s, false)
+}
+
+func setBaseEnviron(key string, value *string, on bool) error {
+	ckey := C.CString(key)
+	defer C.free(unsafe.Pointer(ckey))
+	var cval *C.char
+	var n C.size_t
+	if value != nil {
+		cval = C.CString(*value)
+		defer C.free(unsafe.Pointer(cval))
+		n = C.size_t(len(*value))
+	}
+	if C.gw_set_base_environ(ckey, cval, n, cBool(on)) != 0 {
+		return errors.New("pyshim: cannot set " + key + " (out of memory)")
 	}
 	return nil
 }

@@ -102,7 +102,7 @@ void gw_slot_free(gw_slot *s);
  * gowsgiWriteStep at once, in out and *res. With sock_fd >= 0 the
  * environ offers the client connection, as a socket on a duplicate of
  * sock_fd, in "gunicorn.socket". */
-int gw_set_multiprocess(int on);
+int gw_set_base_environ(const char *key, const char *value, size_t len, int on);
 int gw_call(gw_slot *s, gw_where *w, const char *env, size_t env_len, const char *body,
 	    size_t body_len, int body_fd, int write_hook, int sock_fd, char *out, size_t out_cap,
 	    gw_result *res);

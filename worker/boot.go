@@ -182,7 +182,7 @@ func startPython(cfg *config.Config, log zerolog.Logger, h *hooks) int {
 		return handoff.ExitAppLoadError
 	}
 	pyshim.ReleaseMain()
-	setMultiprocess(cfg, log)
+	setEnvironDefaults(cfg, log)
 	takeAppKind(cfg, log)
 	if h.postWorkerInit() != nil {
 		return handoff.ExitWorkerBootError
@@ -191,11 +191,17 @@ func startPython(cfg *config.Config, log zerolog.Logger, h *hooks) int {
 	return 0
 }
 
-// setMultiprocess makes wsgi.multiprocess say whether other workers run
-// the app too, as Gunicorn's environ does (cfg.workers > 1).
-func setMultiprocess(cfg *config.Config, log zerolog.Logger) {
+// setEnvironDefaults makes wsgi.multiprocess say whether other workers run
+// the app too, as Gunicorn's environ does (cfg.workers > 1), and sets
+// SERVER_SOFTWARE as a config file's gunicorn.SERVER_SOFTWARE asks.
+func setEnvironDefaults(cfg *config.Config, log zerolog.Logger) {
 	if err := pyshim.SetMultiprocess(cfg.Workers > 1); err != nil {
 		log.Warn().Err(err).Msg("wsgi.multiprocess keeps its default, True")
+	}
+	if cfg.ServerSoftware != nil {
+		if err := pyshim.SetServerSoftware(*cfg.ServerSoftware); err != nil {
+			log.Warn().Err(err).Msg("SERVER_SOFTWARE keeps its default, gowsgi")
+		}
 	}
 }
 

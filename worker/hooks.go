@@ -22,7 +22,10 @@ import (
 // (hooks.py, load); docs/gunicorn.md says why and what it costs.
 
 //go:embed hooks.py
-var hooksSource string
+var hooksPy string
+
+// hooksSource is hooks.py with the gunicorn module stand-in it uses.
+var hooksSource = gunicornModule + hooksPy
 
 // workerHooks are the hooks that run in a worker; the others run in the
 // master's hook host (master/hooks.go).

@@ -337,18 +337,19 @@ def load(spec, settings, emit):
         p = os.path.abspath(p)
         if p not in sys.path:
             sys.path.insert(0, p)
-    if spec.startswith("python:"):
-        ns = vars(importlib.import_module(spec[len("python:"):]))
-    else:
-        path = spec[len("file:"):] if spec.startswith("file:") else spec
-        loader = None
-        if os.path.splitext(path)[1] not in (".py", ".pyc"):
-            loader = importlib.machinery.SourceFileLoader("__config__", path)
-        mspec = importlib.util.spec_from_file_location("__config__", path, loader=loader)
-        mod = importlib.util.module_from_spec(mspec)
-        sys.modules["__config__"] = mod
-        mspec.loader.exec_module(mod)
-        ns = vars(mod)
+    with gunicorn_module():  # gunicornmod.py
+        if spec.startswith("python:"):
+            ns = vars(importlib.import_module(spec[len("python:"):]))
+        else:
+            path = spec[len("file:"):] if spec.startswith("file:") else spec
+            loader = None
+            if os.path.splitext(path)[1] not in (".py", ".pyc"):
+                loader = importlib.machinery.SourceFileLoader("__config__", path)
+            mspec = importlib.util.spec_from_file_location("__config__", path, loader=loader)
+            mod = importlib.util.module_from_spec(mspec)
+            sys.modules["__config__"] = mod
+            mspec.loader.exec_module(mod)
+            ns = vars(mod)
     for name in HOOKS:
         if name in ns and ns[name] is not None:
             hooks[name] = _resolve(ns[name])

@@ -126,7 +126,7 @@ func adoptPython(cfg *config.Config, log zerolog.Logger, h *hooks) int {
 		log.Error().Msg("cannot load the server hooks from the config file:\n" + tracebackOf(err))
 		return handoff.ExitWorkerBootError
 	}
-	setMultiprocess(cfg, log)
+	setEnvironDefaults(cfg, log)
 	takeAppKind(cfg, log)
 	if h.postFork(false) != nil || h.postWorkerInit() != nil {
 		return handoff.ExitWorkerBootError

@@ -9,7 +9,11 @@ import (
 )
 
 //go:embed pyconfig.py
-var pyconfigSource string
+var pyconfigPy string
+
+// pyconfigSource is pyconfig.py with the gunicorn module stand-in it
+// uses.
+var pyconfigSource = gunicornModule + pyconfigPy
 
 // ReadPythonConfig is the hidden command config.PythonConfigCommand: it
 // executes a Gunicorn config file (a path, file:PATH or python:MODULE)

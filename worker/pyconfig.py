@@ -7,7 +7,8 @@
 #   {"file": "/abs/gunicorn.conf.py",
 #    "names": [{"name": "workers", "line": 3, "value": 5},
 #              {"name": "post_fork", "line": 9, "callable": true, "arity": 2}, ...],
-#    "environ": {"DJANGO_SETTINGS_MODULE": "mysite.settings"}, "unset": []}
+#    "environ": {"DJANGO_SETTINGS_MODULE": "mysite.settings"}, "unset": [],
+#    "gunicorn": {"SERVER": "hidden"}}
 #
 # or, when the file cannot be read or raises, {"error": "...", "line": N}
 # after printing Gunicorn's "Failed to read config file" and the
@@ -174,7 +175,9 @@ def main():
     if not spec.startswith("python:"):
         path = os.path.abspath(spec[len("file:"):] if spec.startswith("file:") else spec)
     try:
-        ns, path = load(spec)
+        with gunicorn_module():  # gunicornmod.py
+            ns, path = load(spec)
+            gunicorn = gunicorn_changes()
     except Exception as exc:
         sys.stderr.write("Failed to read config file: %s\n" % spec)
         # The traceback starts at the config file (or the module it
@@ -205,7 +208,7 @@ def main():
         names.append(item)
     environ = {k: v for k, v in os.environ.items() if environ_before.get(k) != v}
     unset = sorted(k for k in environ_before if k not in os.environ)
-    json.dump({"file": path, "names": names, "environ": environ, "unset": unset}, out)
+    json.dump({"file": path, "names": names, "environ": environ, "unset": unset, "gunicorn": gunicorn}, out)
     return 0
 
 
