@@ -70,7 +70,7 @@ var errBadUpgrade = errors.New("a response that takes the connection over must b
 // head's, then Upgrade and Connection, which AppendHead leaves out as
 // hop-by-hop (RFC 9110 §15.2.2: a 101 names the protocols switched to).
 func (c *conn) upgradeHead(st *streamer, step *Step, proto []byte) ([]byte, error) {
-	ex := wsgi.Exchange{Minor: 1, KeepAlive: true, BodyLen: 0}
+	ex := wsgi.Exchange{Minor: 1, KeepAlive: true, BodyLen: 0, Switching: true}
 	st.x.fields = c.srv.defaults.add(append(st.x.fields[:0], step.Headers...))
 	head, plan, err := wsgi.AppendHead(st.x.head[:0], step.Status, st.x.fields, ex, c.srv.dates.Get(time.Now()))
 	if err == nil {

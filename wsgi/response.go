@@ -14,6 +14,10 @@ var (
 	ErrBadHeaderName    = errors.New("wsgi: response header name is not a token")
 	ErrBadHeaderValue   = errors.New("wsgi: response header value contains a control character")
 	ErrBadContentLength = errors.New("wsgi: response Content-Length is not a single non-negative integer")
+	// ErrInterimStatus: a 1xx status is interim (RFC 9110 §15.2), and the
+	// app gives one response, which must be final; only a switch of
+	// protocols (Exchange.Switching) may be 101.
+	ErrInterimStatus = errors.New("wsgi: a 1xx status is interim; the response must be final (200 or above)")
 )
 
 // HeadError is a response head the app got wrong; it says which header.
@@ -49,6 +53,9 @@ type Exchange struct {
 	// BodyLen is the total body length when the whole body is already
 	// known (the app finished in one step), else -1.
 	BodyLen int64
+	// Switching: the head switches protocols (101, RFC 9110 §15.2.2), the
+	// one 1xx status a response may have.
+	Switching bool
 }
 
 // Plan is the outcome of WriteHead: how to send the body and whether the
@@ -121,6 +128,9 @@ func AppendHead(dst []byte, status []byte, headers [][2][]byte, x Exchange, date
 	code, err := ParseStatus(status)
 	if err != nil {
 		return dst, p, err
+	}
+	if code < 200 && !x.Switching {
+		return dst, p, &HeadError{Err: ErrInterimStatus}
 	}
 	p.Code = code
 	start := len(dst)

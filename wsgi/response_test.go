@@ -123,6 +123,9 @@ func TestAppendHeadRejects(t *testing.T) {
 		{name: "empty name", status: "200 OK", headers: []string{"", "1"}, want: ErrBadHeaderName},
 		{name: "non-ASCII name", status: "200 OK", headers: []string{"X-\xe9", "1"}, want: ErrBadHeaderName},
 		{name: "two lengths", status: "200 OK", headers: []string{"Content-Length", "5", "Content-Length", "6"}, want: ErrBadContentLength},
+		{name: "interim 100", status: "100 Continue", want: ErrInterimStatus},
+		{name: "interim 103", status: "103 Early Hints", want: ErrInterimStatus},
+		{name: "101 without a switch", status: "101 Switching Protocols", want: ErrInterimStatus},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
