@@ -46,9 +46,13 @@ type hooks struct {
 	// pre and post are has["pre_request"] and has["post_request"],
 	// read on every request.
 	pre, post bool
-	// stopping is worker.alive's opposite: set once the worker stops.
+	// stopping is worker.alive's opposite: set once the worker stops,
+	// or a hook set worker.alive = False.
 	stopping atomic.Bool
 	booted   atomic.Bool
+	// retire gets a value when a hook sets worker.alive = False: run
+	// then asks the master for a replacement, as for --max-requests.
+	retire chan struct{}
 }
 
 // newHooks returns the hooks of the worker numbered age, nil when the
@@ -56,7 +60,8 @@ type hooks struct {
 func newHooks(cfg *config.Config, log zerolog.Logger, age int) *hooks {
 	for _, name := range cfg.Hooks {
 		if workerHooks[name] {
-			return &hooks{cfg: cfg, log: log.With().Str("source", "hooks").Logger(), age: age}
+			return &hooks{cfg: cfg, log: log.With().Str("source", "hooks").Logger(), age: age,
+				retire: make(chan struct{}, 1)}
 		}
 	}
 	return nil
@@ -125,7 +130,35 @@ func (h *hooks) call(name string, args map[string]any, env []byte, held bool) ([
 	if err != nil {
 		h.log.Error().Str("hook", name).Msg("the " + name + " hook raised:\n" + tracebackOf(err))
 	}
+	if out != nil {
+		h.noteRetire(name, out)
+	}
 	return out, err
+}
+
+// noteRetire reads whether the hook set worker.alive = False (out is
+// hooks.py's JSON) and, the first time, tells run to retire the worker.
+func (h *hooks) noteRetire(name string, out []byte) {
+	var r struct {
+		Retire bool `json:"retire"`
+	}
+	if json.Unmarshal(out, &r) != nil || !r.Retire || h.stopping.Swap(true) {
+		return
+	}
+	h.log.Info().Str("hook", name).Msg("the hook set worker.alive = False; the master replaces this worker, " +
+		"which serves until then and finishes its requests")
+	select {
+	case h.retire <- struct{}{}:
+	default:
+	}
+}
+
+// retireAsked is where noteRetire signals; nil (never ready) without hooks.
+func (h *hooks) retireAsked() <-chan struct{} {
+	if h == nil {
+		return nil
+	}
+	return h.retire
 }
 
 func tracebackOf(err error) string {
@@ -209,6 +242,9 @@ func (r requestHooks) PreRequest(req map[string]any, key string) (*engine.Reques
 		// hooks.py wrote it: a bug here, not in the hook.
 		r.h.log.Error().Err(err).Str("hook", "pre_request").Msg("cannot read what pre_request changed of req")
 		return nil, err
+	}
+	if *ch == (engine.RequestChange{}) {
+		return nil, nil // only worker.alive changed
 	}
 	return ch, nil
 }

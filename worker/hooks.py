@@ -267,7 +267,7 @@ class Request:
             ch["headers"] = _header_pairs(self.headers)
         if self.version != self._given_version:
             ch["version"] = True
-        return json.dumps(ch) if ch else None
+        return ch
 
     def __getattr__(self, name):
         if name == "body":
@@ -381,27 +381,33 @@ _open_requests = {}
 
 def call(name, args, environ=None):
     """Runs hook name in a worker. args is the JSON the worker sent. It
-    returns None, or for pre_request what the hook changed of req
-    (Request._changes)."""
+    returns None, or JSON: for pre_request what the hook changed of req
+    (Request._changes), and "retire": true when the hook set
+    worker.alive = False, which Gunicorn's worker takes as "stop after
+    this request" (post_request hooks that recycle a worker whose
+    memory grew do it)."""
     a = json.loads(args)
     if "worker" in a:
         _worker_state.update(a["worker"])
     worker = _this_worker()
     h = hooks[name]
+    out = {}
     if name == "pre_request":
         req = Request(a["req"])
         if "post_request" in hooks:
             _open_requests[a["key"]] = req
         h(worker, req)
-        return req._changes()
-    if name == "post_request":
+        out = req._changes()
+    elif name == "post_request":
         req = _open_requests.pop(a["key"], None) or Request(a["req"])
         h(worker, req, environ if environ is not None else {}, Response(a["resp"]))
     elif name in ("post_fork", "worker_exit"):
         h(_this_server(a.get("server", {})), worker)
     else:
         h(worker)
-    return None
+    if worker.alive is False and _worker_state.get("alive", True):
+        out["retire"] = True
+    return json.dumps(out) if out else None
 
 
 def _this_worker():

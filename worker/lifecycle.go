@@ -81,6 +81,8 @@ func (p *process) run() int {
 			}
 		case now := <-lc.ticks:
 			lc.tick(now)
+		case <-p.hooks.retireAsked():
+			lc.retire()
 		}
 	}
 }
@@ -140,9 +142,17 @@ func (lc *lifecycle) tick(now time.Time) {
 		lc.lastBeat = now
 	}
 	if lc.maxCalls > 0 && !lc.retiring && lc.calls.CallsBegun() >= lc.maxCalls {
-		lc.retiring = true
 		lc.log.Info().Uint64("max_requests", lc.maxCalls).
 			Msg("served --max-requests; the master replaces this worker")
+		lc.retire()
+	}
+}
+
+// retire asks the master, once, to replace this worker: it starts a new
+// one, then stops this one gracefully.
+func (lc *lifecycle) retire() {
+	if !lc.retiring {
+		lc.retiring = true
 		lc.send(handoff.MsgRetire)
 	}
 }
