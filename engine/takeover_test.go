@@ -72,6 +72,29 @@ func takeoverRoutes(sessions chan<- string, fds chan<- int) map[string]route {
 const askWebSocket = "Host: t\r\nConnection: keep-alive, Upgrade\r\nUpgrade: WebSocket\r\n" +
 	"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
 
+// askTakeover sends a WebSocket request for path on a new connection
+// and reads the response head: it returns the connection, its reader
+// past the head, and the status line.
+func askTakeover(t *testing.T, addr, path string) (net.Conn, *bufio.Reader, string) {
+	t.Helper()
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	io.WriteString(c, "GET "+path+" HTTP/1.1\r\n"+askWebSocket)
+	br := bufio.NewReader(c)
+	status, err := br.ReadString('\n')
+	for line := status; err == nil && line != "\r\n"; {
+		line, err = br.ReadString('\n')
+	}
+	if err != nil {
+		t.Fatalf("the head of %s (%q): %v", path, status, err)
+	}
+	return c, br, status
+}
+
 func serveTakeover(t *testing.T, sessions chan string, fds chan int) (*Server, string) {
 	t.Helper()
 	app := newFakeApp(t, takeoverRoutes(sessions, fds))
@@ -143,19 +166,9 @@ func firstResponse(t *testing.T, addr, raw string) string {
 func TestTakenConnectionIsTheApps(t *testing.T) {
 	sessions := make(chan string, 1)
 	s, addr := serveTakeover(t, sessions, nil)
-	c, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	c.SetDeadline(time.Now().Add(10 * time.Second))
-	io.WriteString(c, "GET /take HTTP/1.1\r\n"+askWebSocket)
-	br := bufio.NewReader(c)
-	if line, _ := br.ReadString('\n'); line != "HTTP/1.1 101 Switching Protocols\r\n" {
-		t.Fatalf("the app's own head: %q", line)
-	}
-	for line := ""; line != "\r\n"; {
-		line, _ = br.ReadString('\n')
+	c, br, status := askTakeover(t, addr, "/take")
+	if status != "HTTP/1.1 101 Switching Protocols\r\n" {
+		t.Fatalf("the app's own head: %q", status)
 	}
 	io.WriteString(c, "hi\n")
 	if line, err := br.ReadString('\n'); line != "echo hi\n" {
@@ -178,19 +191,7 @@ func TestTakenConnectionIsTheApps(t *testing.T) {
 func TestGracefulStopEndsATakenSession(t *testing.T) {
 	sessions := make(chan string, 1)
 	s, addr := serveTakeover(t, sessions, nil)
-	c, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	c.SetDeadline(time.Now().Add(10 * time.Second))
-	io.WriteString(c, "GET /take HTTP/1.1\r\n"+askWebSocket)
-	br := bufio.NewReader(c)
-	for line := ""; line != "\r\n"; {
-		if line, err = br.ReadString('\n'); err != nil {
-			t.Fatal(err)
-		}
-	}
+	c, br, _ := askTakeover(t, addr, "/take")
 	io.WriteString(c, "hi\n")
 	if line, err := br.ReadString('\n'); line != "echo hi\n" {
 		t.Fatalf("echo: %q (%v)", line, err)
@@ -216,19 +217,9 @@ func TestGracefulStopEndsATakenSession(t *testing.T) {
 func TestOfferedSocketIsNonBlockingAfterTheCall(t *testing.T) {
 	fds := make(chan int, 1)
 	_, addr := serveTakeover(t, nil, fds)
-	c, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	c.SetDeadline(time.Now().Add(10 * time.Second))
-	io.WriteString(c, "GET /refuse HTTP/1.1\r\n"+askWebSocket)
-	br := bufio.NewReader(c)
-	if line, _ := br.ReadString('\n'); line != "HTTP/1.1 426 Upgrade Required\r\n" {
-		t.Fatalf("got %q", line)
-	}
-	for line := ""; line != "\r\n"; {
-		line, _ = br.ReadString('\n')
+	c, br, status := askTakeover(t, addr, "/refuse")
+	if status != "HTTP/1.1 426 Upgrade Required\r\n" {
+		t.Fatalf("got %q", status)
 	}
 	io.ReadFull(br, make([]byte, 2))
 	fd := <-fds

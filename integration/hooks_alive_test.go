@@ -18,7 +18,7 @@ _served = 0
 def post_request(worker, req, environ, resp):
     global _served
     _served += 1
-    if _served == 2:
+    if _served == 2 and worker.age == 1:  # the first worker only, not its replacement
         worker.alive = False
     worker.log.info("post_request %d alive=%s" % (_served, worker.alive))
 `)
