@@ -247,14 +247,14 @@ class Request:
         self.trailers = []
 
     def _changes(self):
-        """What pre_request changed of what the app is given, as JSON for
-        the worker (engine.RequestChange): the changed strings, the whole
-        header list if it changed, "version": true if that changed (the
-        worker ignores it, and says so). None when nothing changed, which
-        is what most requests cost: five string comparisons and one of
-        two lists of the same tuples. A value the app cannot be given
-        (not a str) raises, as the hook itself raising would: the request
-        is answered 500."""
+        """What pre_request changed of what the app is given, as a dict
+        for the worker's JSON (engine.RequestChange): the changed strings,
+        the whole header list if it changed, "version": true if that
+        changed (the worker ignores it, and says so). Empty when nothing
+        changed, which is what most requests cost: five string
+        comparisons and one of two lists of the same tuples. A value the
+        app cannot be given (not a str) raises, as the hook itself raising
+        would: the request is answered 500."""
         g = self._given
         ch = {}
         for name in REQ_STRINGS:
