@@ -75,6 +75,12 @@ func (c *conn) respondOnce() bool {
 	if step.Taken {
 		return c.endTakeover(st, &step)
 	}
+	if c.offered >= 0 {
+		// Not a session: the app answered without the socket, and the
+		// rest of its response is timed as any, from now.
+		st.sl.call.untimed.Store(false)
+		st.sl.call.next(time.Now())
+	}
 	if st.headSent {
 		// write() already sent the head: a failure now can only cut the
 		// connection, and the rest goes out as usual.

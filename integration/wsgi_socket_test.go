@@ -177,3 +177,15 @@ func TestWSGISocketGracefulStop(t *testing.T) {
 		t.Errorf("the session ended with %q; want the reader's eof", b)
 	}
 }
+
+// A request that asked for a WebSocket but was answered without the
+// socket is no session: the rest of its response is timed by --timeout.
+func TestWSGISocketNotTakenIsTimed(t *testing.T) {
+	s, _ := startSocketApp(t, "--timeout", "1")
+	w := dialWire(t, "tcp", s.address())
+	w.send("GET /ws-stream?sleep=30 HTTP/1.1\r\n" + askWS)
+	if line, err := w.br.ReadString('\n'); err != nil || line != "HTTP/1.1 200 OK\r\n" {
+		t.Fatalf("status line %q (%v)", line, err)
+	}
+	s.waitFor(func() bool { return len(s.loggedContaining("worker timeout")) > 0 })
+}

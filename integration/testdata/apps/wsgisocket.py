@@ -7,8 +7,9 @@ For wsgi_socket_test.go; MARKS is a directory where a session writes how
 it ended."""
 import os
 import threading
+import time
 
-from flask import Flask, Response, request
+from flask import Flask, Response, request, stream_with_context
 from wsproto import ConnectionType, WSConnection
 from wsproto.connection import ConnectionState
 from wsproto.events import (AcceptConnection, BytesMessage, CloseConnection,
@@ -147,6 +148,17 @@ def raises():
     resp = Taken()
     resp.exc = lambda: RuntimeError("after the session")
     return resp
+
+
+@app.route("/ws-stream", websocket=True)
+def stream():
+    # Answers the upgrade request without the socket, with a response
+    # whose second block takes SLEEP seconds.
+    def blocks():
+        yield "first\n"
+        time.sleep(float(request.args.get("sleep", "0")))
+        yield "second\n"
+    return Response(stream_with_context(blocks()))
 
 
 @app.route("/ws-refuse", websocket=True)
