@@ -37,8 +37,6 @@ struct gw_exchange {
 static PyObject *app;          /* the WSGI callable */
 static PyObject *file_wrapper; /* _gowsgi.FileWrapper */
 static PyObject *file_region;  /* _gowsgi.file_region */
-static PyObject *client_socket; /* _gowsgi.client_socket */
-static PyObject *key_gunicorn_socket, *str_sock_used;
 
 int gw_exchange_init_types(void)
 {
@@ -55,9 +53,7 @@ int gw_exchange_bind(void)
 	if ((app = PyObject_GetAttrString(gw_bootstrap, "app")) == NULL ||
 	    (file_wrapper = PyObject_GetAttrString(gw_bootstrap, "FileWrapper")) == NULL ||
 	    (file_region = PyObject_GetAttrString(gw_bootstrap, "file_region")) == NULL ||
-	    (client_socket = PyObject_GetAttrString(gw_bootstrap, "client_socket")) == NULL ||
-	    (key_gunicorn_socket = PyUnicode_InternFromString("gunicorn.socket")) == NULL ||
-	    (str_sock_used = PyUnicode_InternFromString("_gowsgi_used")) == NULL)
+	    gw_client_socket_bind() < 0)
 		return -1;
 	return gw_environ_bind();
 }
@@ -77,37 +73,6 @@ static void no_thread_state(gw_result *res)
 		memcpy(res->err, msg, sizeof msg);
 		res->err_len = sizeof msg - 1;
 	}
-}
-
-gw_slot *gw_slot_new(uintptr_t ctx)
-{
-	gw_slot *s = calloc(1, sizeof *s);
-	if (s != NULL)
-		s->ctx = ctx;
-	return s;
-}
-
-void gw_slot_free(gw_slot *s)
-{
-	if (s == NULL)
-		return;
-	if (s->errors != NULL) {
-		PyThreadState *ts = gw_thread_state();
-		/* Without a thread state the stream cannot be released (the
-		 * alternative, PyEval_RestoreThread(NULL), aborts): it is
-		 * leaked, pointed at the default sink since the Go handle is
-		 * deleted when this returns. A pending partial line is lost. */
-		if (ts == NULL) {
-			gw_errors_orphan(s->errors);
-			free(s);
-			return;
-		}
-		PyEval_RestoreThread(ts);
-		gw_errors_detach(s->errors);
-		Py_CLEAR(s->errors);
-		PyEval_SaveThread();
-	}
-	free(s);
 }
 
 /* next_chunk returns a new reference to the next body chunk, or NULL at
@@ -166,42 +131,6 @@ static int would_iterate(gw_exchange *x)
 	       x->deferred == NULL && (w == NULL || x->wpos >= PyList_GET_SIZE(w));
 }
 
-/* socket_used reports whether the app used the socket it was offered
- * (_gowsgi.ClientSocket marks its first use). An exception pending
- * (the app's) is set aside meanwhile. */
-static int socket_used(PyObject *sock)
-{
-	PyObject *type, *value, *tb, *used;
-	int rc;
-
-	PyErr_Fetch(&type, &value, &tb);
-	used = PyObject_GenericGetAttr(sock, str_sock_used);
-	rc = used == Py_True;
-	Py_XDECREF(used);
-	PyErr_Clear();
-	PyErr_Restore(type, value, tb);
-	return rc;
-}
-
-/* release_socket drops the exchange's reference to the offered socket,
- * closing its duplicate descriptor first when the app never used it;
- * one the app used is the app's (a thread of its own may still read
- * it). No exception may be pending. */
-static void release_socket(gw_exchange *x)
-{
-	PyObject *r;
-
-	if (x->sock == NULL)
-		return;
-	if (!socket_used(x->sock)) {
-		r = PyObject_CallMethodNoArgs(x->sock, gw_str_close);
-		if (r == NULL)
-			PyErr_Clear();
-		Py_XDECREF(r);
-	}
-	Py_CLEAR(x->sock);
-}
-
 /* close_result calls the iterable's close() exactly once (PEP 3333) and
  * drops every reference the exchange holds. Returns -1 with the error
  * set if close() raised. */
@@ -241,7 +170,7 @@ static int close_result(gw_exchange *x)
 	Py_CLEAR(x->deferred);
 	Py_CLEAR(x->held);
 	Py_CLEAR(x->sr);
-	release_socket(x);
+	gw_client_socket_release(&x->sock);
 	if (rc < 0) {
 		if (PyErr_Occurred())
 			PyErr_WriteUnraisable(NULL); /* keep close()'s: it is the app's */
@@ -438,8 +367,7 @@ static int start(gw_slot *s, gw_exchange *x, const char *env, size_t env_len,
 	environ = gw_build_environ(env, env_len, x->input, x->errors);
 	if (environ == NULL)
 		return -1;
-	if (sock_fd >= 0 && ((x->sock = PyObject_CallFunction(client_socket, "i", sock_fd)) == NULL ||
-			     PyDict_SetItem(environ, key_gunicorn_socket, x->sock) < 0)) {
+	if (sock_fd >= 0 && (x->sock = gw_client_socket_offer(environ, sock_fd)) == NULL) {
 		Py_DECREF(environ);
 		return -1;
 	}
@@ -506,7 +434,7 @@ int gw_call(gw_slot *s, gw_where *w, const char *env, size_t env_len, const char
 	}
 	rc = start(s, &x, env, env_len, body, body_len, body_fd, sock_fd, write_hook ? s : NULL);
 	memset(res, 0, sizeof *res); /* the hook may have used it */
-	if (x.sock != NULL && socket_used(x.sock)) {
+	if (x.sock != NULL && gw_client_socket_used(x.sock)) {
 		take_over(&x, rc < 0, res);
 	} else if (rc < 0) {
 		fail(&x, res);

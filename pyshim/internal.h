@@ -75,6 +75,12 @@ void gw_errors_orphan(PyObject *errors);
 
 /* The environ (environ.c). body_fd >= 0 means the body is in that file. */
 int gw_environ_bind(void);
+
+/* clientsocket.c: environ["gunicorn.socket"] (GIL held). */
+int gw_client_socket_bind(void);
+PyObject *gw_client_socket_offer(PyObject *environ, int fd);
+int gw_client_socket_used(PyObject *sock);
+void gw_client_socket_release(PyObject **sock);
 PyObject *gw_build_environ(const char *env, size_t env_len, PyObject *input,
 			   PyObject *errors);
 PyObject *gw_file_input(int body_fd);
