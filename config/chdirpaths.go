@@ -17,8 +17,8 @@ func underChdir(c *Config) error {
 		return nil
 	}
 	for _, p := range []*string{&c.AccessLog, &c.ErrorLog, &c.Pidfile, &c.CertFile, &c.KeyFile, &c.CACerts} {
-		if *p != "" && *p != "-" && !filepath.IsAbs(*p) {
-			*p = filepath.Join(c.Chdir, *p)
+		if *p != "" && *p != "-" {
+			*p = c.inChdir(*p)
 		}
 	}
 	for _, binds := range [][]string{c.Bind, c.PlainBind} {
@@ -27,7 +27,7 @@ func underChdir(c *Config) error {
 			if !ok || filepath.IsAbs(path) || strings.HasPrefix(path, "//") {
 				continue
 			}
-			path = filepath.Join(c.Chdir, path)
+			path = c.inChdir(path)
 			if len(path) > unixPathMax {
 				return &Error{Name: "--bind", Err: fmt.Errorf("%q under --chdir is %s, %d bytes; a unix socket path has at most %d",
 					b, path, len(path), unixPathMax)}
@@ -36,4 +36,13 @@ func underChdir(c *Config) error {
 		}
 	}
 	return nil
+}
+
+// inChdir is path as a process in --chdir finds it: a relative path
+// under --chdir (the files a worker or Gunicorn's master opens there).
+func (c *Config) inChdir(path string) string {
+	if filepath.IsAbs(path) || c.Chdir == "" {
+		return path
+	}
+	return filepath.Join(c.Chdir, path)
 }

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -31,11 +30,7 @@ func applyEnvFile(c *Config, getenv func(string) string) error {
 	if c.EnvFile == "" {
 		return nil
 	}
-	path := c.EnvFile
-	if !filepath.IsAbs(path) && c.Chdir != "" {
-		path = filepath.Join(c.Chdir, path)
-	}
-	data, err := os.ReadFile(path)
+	data, err := os.ReadFile(c.inChdir(c.EnvFile))
 	if err != nil {
 		return &Error{Name: "--env-file", Err: fmt.Errorf("%q: %w", c.EnvFile, pathless(err))}
 	}

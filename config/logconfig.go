@@ -111,15 +111,11 @@ func checkLogConfig(c *Config) error {
 		if f.path == "" {
 			continue
 		}
-		path := f.path
-		if !filepath.IsAbs(path) && c.Chdir != "" {
-			path = filepath.Join(c.Chdir, path)
-		}
-		data, err := os.ReadFile(path)
+		data, err := os.ReadFile(c.inChdir(f.path))
 		if err != nil {
 			return &Error{Name: f.flag, Err: fmt.Errorf("log config %q: %w", f.path, pathless(err))}
 		}
-		if f.flag == "--log-config-json" || strings.EqualFold(filepath.Ext(path), ".json") {
+		if f.flag == "--log-config-json" || strings.EqualFold(filepath.Ext(f.path), ".json") {
 			if _, err := decodeJSONObject(data); err != nil {
 				return &Error{Name: f.flag, Err: fmt.Errorf("log config %q: %w", f.path, err)}
 			}

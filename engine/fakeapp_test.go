@@ -262,16 +262,23 @@ func serveFake(t *testing.T, app *fakeApp, cfg *config.Config, slots int, prep .
 	return s, addr
 }
 
-// roundTrip sends raw on a new connection and returns everything the
-// server sends until it closes the connection.
-func roundTrip(t *testing.T, addr, raw string) string {
+// dialTest connects to addr, with 10 s for everything that follows.
+func dialTest(t *testing.T, addr string) net.Conn {
 	t.Helper()
 	c, err := net.Dial("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer c.Close()
 	c.SetDeadline(time.Now().Add(10 * time.Second))
+	return c
+}
+
+// roundTrip sends raw on a new connection and returns everything the
+// server sends until it closes the connection.
+func roundTrip(t *testing.T, addr, raw string) string {
+	t.Helper()
+	c := dialTest(t, addr)
+	defer c.Close()
 	if _, err := io.WriteString(c, raw); err != nil {
 		t.Fatal(err)
 	}

@@ -77,12 +77,8 @@ const askWebSocket = "Host: t\r\nConnection: keep-alive, Upgrade\r\nUpgrade: Web
 // past the head, and the status line.
 func askTakeover(t *testing.T, addr, path string) (net.Conn, *bufio.Reader, string) {
 	t.Helper()
-	c, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := dialTest(t, addr)
 	t.Cleanup(func() { c.Close() })
-	c.SetDeadline(time.Now().Add(10 * time.Second))
 	io.WriteString(c, "GET "+path+" HTTP/1.1\r\n"+askWebSocket)
 	br := bufio.NewReader(c)
 	status, err := br.ReadString('\n')
@@ -130,12 +126,8 @@ func TestSocketOfferedOnlyToAWebSocketRequest(t *testing.T) {
 // Content-Length.
 func firstResponse(t *testing.T, addr, raw string) string {
 	t.Helper()
-	c, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := dialTest(t, addr)
 	defer c.Close()
-	c.SetDeadline(time.Now().Add(10 * time.Second))
 	io.WriteString(c, raw)
 	br := bufio.NewReader(c)
 	var resp strings.Builder
