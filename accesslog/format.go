@@ -68,7 +68,14 @@ var ErrBadFormat = errors.New("accesslog: bad format")
 const atoms = "hlutrsmUqHbBfaTDLMp"
 
 // Parse compiles a Gunicorn access log format. "%%" is a literal '%'.
-func Parse(format string) (*Format, error) {
+func Parse(format string) (*Format, error) { return parse(format, false) }
+
+// ParseOpen is Parse where atoms it does not know are "-", as Gunicorn's
+// SafeAtoms answers for a key the atoms lack: with a logger class, whose
+// atoms() may add them, they are no typo.
+func ParseOpen(format string) (*Format, error) { return parse(format, true) }
+
+func parse(format string, open bool) (*Format, error) {
 	f := &Format{esc: escNginx}
 	if strings.HasPrefix(strings.TrimSpace(format), "{") {
 		f.esc = escJSON
@@ -91,12 +98,19 @@ func Parse(format string) (*Format, error) {
 		}
 		name := format[i+2 : end]
 		seg, err := parseAtom(name)
+		unknown := err != nil && open
+		if unknown {
+			seg, err = segment{atom: 'l'}, nil // the atom that is always "-"
+		}
 		if err != nil {
 			return nil, err
 		}
 		conv, n, err := parseConv(format[end+1:])
 		if err != nil {
 			return nil, fmt.Errorf("%w: %%(%s)%s: %v", ErrBadFormat, name, format[end+1:min(len(format), end+1+n+1)], err)
+		}
+		if unknown {
+			conv = nil // the class's atoms() gives its type
 		}
 		if conv != nil && conv.verb == 'd' && !(len(name) == 1 && strings.Contains(numericAtoms, name)) {
 			return nil, fmt.Errorf("%w: %%(%s)%s: %s is text (Gunicorn fails on every request there); use %%(%s)s",

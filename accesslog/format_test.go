@@ -132,6 +132,43 @@ func TestParseErrors(t *testing.T) {
 	}
 }
 
+// ParseOpen takes the atoms a logger class's atoms() may add, "-"
+// where gowsgi writes the line; what is malformed stays an error.
+func TestParseOpen(t *testing.T) {
+	f, err := ParseOpen(`%(s)s %({start}c)s %(zz)d %(h)s`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := string(f.Append(nil, entry())); got != "200 - - 10.1.2.3\n" {
+		t.Errorf("line %q", got)
+	}
+	for _, bad := range []string{"%(h)", "%h", "%(h)d", "%(x)r"} {
+		if _, err := ParseOpen(bad); !errors.Is(err, ErrBadFormat) {
+			t.Errorf("ParseOpen(%q) = %v; want ErrBadFormat", bad, err)
+		}
+	}
+}
+
+// A line made elsewhere goes where the writer's own lines go: the file
+// and the tee.
+func TestWriteLine(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "access.log")
+	w, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	var teed []string
+	w.Tee(func(line []byte) { teed = append(teed, string(line)) })
+	f, _ := Parse("%(s)s")
+	w.Log(f, entry())
+	w.WriteLine([]byte(`{"status": 200}`))
+	got, _ := os.ReadFile(path)
+	if string(got) != "200\n{\"status\": 200}\n" || strings.Join(teed, "|") != `200|{"status": 200}` {
+		t.Errorf("file %q, tee %q", got, teed)
+	}
+}
+
 func TestWriterReopenAfterMove(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "access.log")

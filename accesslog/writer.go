@@ -72,6 +72,20 @@ func (w *Writer) Log(f *Format, e *Entry) {
 	w.mu.Unlock()
 }
 
+// WriteLine writes line, a line made elsewhere (a Python logger
+// class's), as Log writes its own.
+func (w *Writer) WriteLine(line []byte) {
+	w.mu.Lock()
+	w.buf = append(append(w.buf[:0], line...), '\n')
+	if w.f != nil {
+		w.f.Write(w.buf)
+	}
+	if w.tee != nil {
+		w.tee(w.buf[:len(w.buf)-1])
+	}
+	w.mu.Unlock()
+}
+
 // Close closes the file (never stdout).
 func (w *Writer) Close() error {
 	w.mu.Lock()

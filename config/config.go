@@ -129,6 +129,10 @@ type Config struct {
 	LogConfigDict string `json:"logconfig_dict"` // a logging.config.dictConfig dict, as JSON; "" = none
 	LogConfigJSON string `json:"logconfig_json"` // a JSON file holding such a dict
 	LogConfig     string `json:"logconfig"`      // a fileConfig file (.json, .yaml, .yml: a dictConfig one)
+	// LoggerClass is Gunicorn's logger_class other than its own Logger,
+	// made in each worker (worker/pylogging.py): "module.Class", the
+	// config file's own being "__config__.NAME"; "" for none.
+	LoggerClass string `json:"logger_class"`
 	// Gunicorn's syslog settings (syslog.go).
 	Syslog                        bool   `json:"syslog"`
 	SyslogAddr                    string `json:"syslog_addr"`
@@ -210,6 +214,10 @@ type Config struct {
 	// variables give (Load): their values replace the config file's, so
 	// a refusal of the file's value does not stop gowsgi.
 	argNames map[string]bool
+	// formatFrom is where access_log_format was last set (an Error's
+	// Source and Name), for checkAccessLogFormat, which can judge its
+	// atoms only once logger_class is known; nil for the default.
+	formatFrom *Error
 }
 
 // ErrorLogOptions are the settings the error log of every process

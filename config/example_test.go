@@ -143,6 +143,7 @@ func ExampleConfig_WriteTOML() {
 	// errorlog = "-"
 	// loglevel = "info"
 	// log_format = ""
+	// logger_class = ""
 	// capture_output = false
 	// statsd_host = ""
 	// statsd_prefix = ""

@@ -113,6 +113,7 @@ func decodeFile(c *Config, path string, data []byte) error {
 			return &Error{Source: where, Name: name, Err: p.err}
 		}
 		store(p.setting.field(c), p.value)
+		c.noteFormatFrom(p.setting, path, name)
 	}
 	return nil
 }

@@ -73,10 +73,6 @@ var ignored = []*setting{
 			"Gunicorn's default, and no others",
 		refuse: onlyValues("gowsgi takes SCRIPT_NAME and PATH_INFO headers from --forwarded-allow-ips peers "+
 			"(Gunicorn's default) and no others", "SCRIPT_NAME,PATH_INFO", "PATH_INFO,SCRIPT_NAME")},
-	{name: "logger_class", flags: []string{"logger-class"}, kind: kindString, help: "`STRING`",
-		notice: "gowsgi's logs are written in Go, as Gunicorn's own Logger writes them",
-		refuse: onlyValues("gowsgi's logs are written in Go; a Python logger class cannot replace them",
-			"gunicorn.glogging.Logger", "simple")},
 }
 
 // refuseHeaderMap refuses header_map values but "drop" (Uvicorn's

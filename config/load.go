@@ -407,6 +407,7 @@ func (src *argSource) apply(c *Config) error {
 		if err := set(c, s, func() (any, error) { return s.parseArgs(values) }); err != nil {
 			return &Error{Source: src.name, Name: src.written[s], Err: err}
 		}
+		c.noteFormatFrom(s, src.name, src.written[s])
 	}
 	if src.app != "" {
 		if _, err := normalizeAppSpec(src.app); err != nil {
@@ -463,6 +464,9 @@ func finish(c *Config, action Action, getenv func(string) string) error {
 			"or set wsgi_app in the config file")}
 	}
 	if err := checkLogConfig(c); err != nil { // logconfig.go
+		return err
+	}
+	if err := checkAccessLogFormat(c); err != nil { // validate.go
 		return err
 	}
 	if err := applyEnvFile(c, getenv); err != nil { // dotenv.go

@@ -353,7 +353,12 @@ func TestLoadErrors(t *testing.T) {
 			want: `--log-level: log level "loud": want one of debug, info, warning, error, critical`},
 		{name: "bad log format", args: []string{"a:b", "--log-format", "xml"}, want: `--log-format: log format "xml": want console, json or gunicorn`},
 		{name: "bad access log atom", args: []string{"a:b", "--access-logformat", `%(h)s %(zz)s`},
-			want: `--access-logformat: accesslog: bad format: unknown atom %(zz)s`},
+			want: `--access-logformat: accesslog: bad format: unknown atom %(zz)s (a logger_class's atoms() may add it)`},
+		{name: "bad access log conversion", args: []string{"a:b", "--logger-class", "m.L",
+			"--access-logformat", `%(h)d`}, want: `--access-logformat: accesslog: bad format: %(h)d: h is text ` +
+			`(Gunicorn fails on every request there); use %(h)s`},
+		{name: "logger class not dotted", args: []string{"a:b", "--logger-class", "JSONLogger"},
+			want: `--logger-class: logger class "JSONLogger": give it as module.Class, a subclass of gunicorn.glogging.Logger`},
 		{name: "bad allowed ip", args: []string{"a:b", "--forwarded-allow-ips", "10.0.0.1,proxy"},
 			want: `--forwarded-allow-ips: "proxy" is not *, an IP address or a CIDR network`},
 		{name: "bad umask", args: []string{"a:b", "-m", "0o1000"}, want: `-m: umask "0o1000" is outside 0 to 0o777`},

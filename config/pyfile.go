@@ -182,9 +182,15 @@ func pyWhere(spec string, line int) string {
 // decodePyName applies one name; see decodePython.
 func decodePyName(c *Config, where string, n pyName) error {
 	if s := tomlSetting(n.Name); s != nil {
+		if n.Callable && n.Name == "logger_class" {
+			// A class (or a function returning one), which the config
+			// reader names by where the workers find it again.
+			return set(c, s, func() (any, error) { return s.parsePython(n.Value) })
+		}
 		if n.Callable {
 			return fmt.Errorf("want a value, got a %s", map[bool]string{true: "class", false: "function"}[n.Class])
 		}
+		c.noteFormatFrom(s, where, n.Name)
 		return set(c, s, func() (any, error) { return s.parsePython(n.Value) })
 	}
 	if _, ok := hookArity[n.Name]; ok {

@@ -303,6 +303,12 @@ var requestSettings = []*setting{
 		field:     func(c *Config) any { return &c.LogFormat },
 	},
 	{
+		name: "logger_class", flags: []string{"logger-class"}, kind: kindString, def: "",
+		help:      "log through `CLASS`, a subclass of Gunicorn's gunicorn.glogging.Logger (module.Class)",
+		normalize: normalizeLoggerClass, // logclass.go
+		field:     func(c *Config) any { return &c.LoggerClass },
+	},
+	{
 		name: "capture_output", flags: []string{"capture-output"}, kind: kindBool, def: "false",
 		help:  "send the app's stdout and stderr to the error log",
 		field: func(c *Config) any { return &c.CaptureOutput },

@@ -356,8 +356,35 @@ func normalizeAllowedIP(item string) (string, error) {
 // validateAccessLogFormat accepts what accesslog.Parse compiles, so a
 // typo in an atom stops the start instead of every request's log line.
 func validateAccessLogFormat(v any) (any, error) {
-	if _, err := accesslog.Parse(v.(string)); err != nil {
+	if _, err := accesslog.ParseOpen(v.(string)); err != nil {
 		return nil, err
 	}
 	return v, nil
+}
+
+// checkAccessLogFormat refuses an atom the access log format does not
+// know, a typo that Gunicorn would log as "-", unless a logger class
+// may add it.
+func checkAccessLogFormat(c *Config) error {
+	from := c.formatFrom
+	c.formatFrom = nil // the Config that Load returns holds no bookkeeping
+	if c.LoggerClass != "" {
+		return nil
+	}
+	if _, err := accesslog.Parse(c.AccessLogFormat); err != nil {
+		e := &Error{Name: "access_log_format"}
+		if from != nil {
+			*e = *from
+		}
+		e.Err = fmt.Errorf("%w (a logger_class's atoms() may add it)", err)
+		return e
+	}
+	return nil
+}
+
+// noteFormatFrom records where s was set, when it is access_log_format.
+func (c *Config) noteFormatFrom(s *setting, source, name string) {
+	if s.name == "access_log_format" {
+		c.formatFrom = &Error{Source: source, Name: name}
+	}
 }

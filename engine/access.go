@@ -39,16 +39,16 @@ type AccessLog struct {
 // OpenAccessLog opens --access-logfile, and with --log-syslog sends the
 // lines to syslog too, as Gunicorn does even without an access log file
 // (unless --disable-redirect-access-to-syslog). With a Python logging
-// configuration it opens the log even when its lines go nowhere, for
-// UsePython to give the atoms to Python's logging. Nil when there is
-// nothing to log.
+// configuration or a logger class it opens the log even when its lines
+// go nowhere, for UsePython to give the atoms to Python's logging. Nil
+// when there is nothing to log.
 func OpenAccessLog(cfg *config.Config) (*AccessLog, error) {
 	toSyslog := cfg.AccessToSyslog()
-	configured := cfg.LogConfigDict != "" || cfg.LogConfigJSON != "" || cfg.LogConfig != ""
+	configured := cfg.LogConfigDict != "" || cfg.LogConfigJSON != "" || cfg.LogConfig != "" || cfg.LoggerClass != ""
 	if cfg.AccessLog == "" && !toSyslog && !configured {
 		return nil, nil
 	}
-	f, err := accesslog.Parse(cfg.AccessLogFormat)
+	f, err := accesslog.ParseOpen(cfg.AccessLogFormat) // config checked its atoms
 	if err != nil {
 		return nil, err
 	}
@@ -69,6 +69,14 @@ func OpenAccessLog(cfg *config.Config) (*AccessLog, error) {
 		w.Tee(func(line []byte) { a.syslog.Send(errorlog.SeverityInfo, line) })
 	}
 	return a, nil
+}
+
+// WriteLine writes line, made by a Python logger class's handler, to
+// the access log file and syslog, where the engine's own lines go.
+func (a *AccessLog) WriteLine(line []byte) {
+	if a.w != nil {
+		a.w.WriteLine(line)
+	}
 }
 
 // accessRecord is what the access log needs to know of the response in

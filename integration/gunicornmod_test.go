@@ -59,11 +59,17 @@ def post_fork(server, worker):
 	if resp.Header.Get("Server") != "cli" {
 		t.Errorf("with --response-header server:cli: Server %q", resp.Header.Get("Server"))
 	}
-	// Gunicorn's own modules are not stood in for: the file stops gowsgi,
+	// Gunicorn's modules but glogging (a logger class's base,
+	// loggerclass_test.go) are not stood in for: the file stops gowsgi,
 	// saying why.
-	path = writeConf(t, t.TempDir(), "gunicorn.conf.py", "from gunicorn.glogging import Logger\n")
+	path = writeConf(t, t.TempDir(), "gunicorn.conf.py", "from gunicorn.workers.sync import SyncWorker\n")
 	out, err := exec.Command(binary, "-c", path, "--check-config", "gunicornmod:app").CombinedOutput()
-	if err == nil || !strings.Contains(string(out), "No module named 'gunicorn.glogging': Gunicorn is not installed where gowsgi's Python looks") {
+	if err == nil || !strings.Contains(string(out), "No module named 'gunicorn.workers': Gunicorn is not installed where gowsgi's Python looks") {
+		t.Errorf("a config importing gunicorn.workers.sync: %v\n%s", err, out)
+	}
+	path = writeConf(t, t.TempDir(), "gunicorn.conf.py", "import gunicorn.glogging\nfrom gunicorn.glogging import Logger, CONFIG_DEFAULTS\n"+
+		"class L(gunicorn.glogging.Logger):\n    pass\nlogconfig_dict = dict(CONFIG_DEFAULTS)\n")
+	if out, err := exec.Command(binary, "-c", path, "--chdir", appsDir, "--check-config", "gunicornmod:app").CombinedOutput(); err != nil {
 		t.Errorf("a config importing gunicorn.glogging: %v\n%s", err, out)
 	}
 }

@@ -123,7 +123,7 @@ func TestBadConfigExitsWithOneLine(t *testing.T) {
 	}{
 		{name: "flag", args: []string{"-w", "0", "basic:hello"}, want: "gowsgi: -w: must be at least 1, got 0\n"},
 		{name: "access log atom", args: []string{"--access-logformat", "%(h)s %(nope)s", "basic:hello"},
-			want: "gowsgi: --access-logformat: accesslog: bad format: unknown atom %(nope)s\n"},
+			want: "gowsgi: --access-logformat: accesslog: bad format: unknown atom %(nope)s (a logger_class's atoms() may add it)\n"},
 		{name: "environment", env: []string{"WEB_CONCURRENCY=lots"}, args: []string{"basic:hello"},
 			want: `gowsgi: environment: WEB_CONCURRENCY: "lots" is not a whole number` + "\n"},
 		{name: "config file", args: []string{"-c", toml, "basic:hello"}, want: toml + ":2: threads: "},

@@ -91,6 +91,30 @@ static PyObject *log_emit(PyObject *self, PyObject *args)
 
 static PyMethodDef emit_def = {"_emit", log_emit, METH_VARARGS, "write a record into gowsgi's error log"};
 
+/* Implemented in Go (pylogging.go): one access line, without the GIL. */
+extern void gowsgiAccessLine(char *text, size_t n);
+
+/* _emit_access(text): a logger class's access lines end here. */
+static PyObject *log_emit_access(PyObject *self, PyObject *arg)
+{
+	const char *text;
+	Py_ssize_t n;
+
+	(void)self;
+	text = PyUnicode_AsUTF8AndSize(arg, &n);
+	if (text == NULL)
+		return NULL;
+	if (to_go) { /* lines come from served requests, so only then */
+		Py_BEGIN_ALLOW_THREADS
+		gowsgiAccessLine((char *)text, (size_t)n);
+		Py_END_ALLOW_THREADS
+	}
+	Py_RETURN_NONE;
+}
+
+static PyMethodDef emit_access_def = {"_emit_access", log_emit_access, METH_O,
+				      "write a line into gowsgi's access log"};
+
 /*
  * gw_logging_setup runs source as the module _gowsgi_logging, then its
  * setup(settings_json, emit). Returns 0, or -1 with *err (malloc'd).
@@ -102,6 +126,12 @@ int gw_logging_setup(const char *source, const char *settings_json, int held, ch
 	if (!held)
 		PyEval_RestoreThread(gw_thread_state());
 	res = gw_module_call("_gowsgi_logging", source, "setup", &settings_json, 1, &emit_def, &log_mod);
+	if (res != NULL) {
+		PyObject *fn = PyCFunction_New(&emit_access_def, NULL);
+		if (fn == NULL || PyObject_SetAttrString(log_mod, "_emit_access", fn) < 0)
+			Py_CLEAR(res);
+		Py_XDECREF(fn);
+	}
 	if (res == NULL) {
 		size_t n;
 		*err = gw_format_exception(&n);

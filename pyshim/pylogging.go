@@ -29,6 +29,25 @@ func gowsgiPythonLog(level C.int, name *C.char, text *C.char, n C.size_t) {
 	}
 }
 
+// accessLine is SetAccessLineSink's, written before the worker serves
+// and only read afterwards.
+var accessLine func(line []byte)
+
+// gowsgiAccessLine receives one access line a logger class's handler
+// wrote (pylogging.c), without the GIL.
+//
+//export gowsgiAccessLine
+func gowsgiAccessLine(text *C.char, n C.size_t) {
+	if accessLine != nil {
+		accessLine(C.GoBytes(unsafe.Pointer(text), C.int(n)))
+	}
+}
+
+// SetAccessLineSink makes the access lines of a logger class's handlers
+// (worker/pylogging.py, AccessLineHandler) go to sink. Call it before
+// the worker serves.
+func SetAccessLineSink(sink func(line []byte)) { accessLine = sink }
+
 // logToGo sends the records of Python's logging to log from now on;
 // before, in the --preload zygote, they go to stderr.
 func logToGo(log func(level int, logger, text string)) {

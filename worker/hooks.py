@@ -12,8 +12,6 @@
 # Gunicorn's objects that cannot mean the same thing here raises
 # AttributeError saying why, rather than returning something else.
 import importlib
-import importlib.machinery
-import importlib.util
 import inspect
 import json
 import os
@@ -324,8 +322,9 @@ def _resolve(value):
 
 
 def load(spec, settings, emit):
-    """Executes the config file spec again, as Gunicorn's master did, and
-    keeps the hooks it defines. settings are the resolved settings."""
+    """Executes the config file spec again, as Gunicorn's master did
+    (unless a logger class of the file's did already), and keeps the
+    hooks it defines. settings are the resolved settings."""
     global cfg, log, _emit
     _emit = emit
     if isinstance(settings, str):
@@ -338,18 +337,7 @@ def load(spec, settings, emit):
         if p not in sys.path:
             sys.path.insert(0, p)
     with gunicorn_module():  # gunicornmod.py
-        if spec.startswith("python:"):
-            ns = vars(importlib.import_module(spec[len("python:"):]))
-        else:
-            path = spec[len("file:"):] if spec.startswith("file:") else spec
-            loader = None
-            if os.path.splitext(path)[1] not in (".py", ".pyc"):
-                loader = importlib.machinery.SourceFileLoader("__config__", path)
-            mspec = importlib.util.spec_from_file_location("__config__", path, loader=loader)
-            mod = importlib.util.module_from_spec(mspec)
-            sys.modules["__config__"] = mod
-            mspec.loader.exec_module(mod)
-            ns = vars(mod)
+        ns = vars(load_config(spec))
     for name in HOOKS:
         if name in ns and ns[name] is not None:
             hooks[name] = _resolve(ns[name])

@@ -74,7 +74,10 @@ func usePythonAccess(cfg *config.Config, log zerolog.Logger, ext *engine.Extras,
 		p = startPyAccess(log)
 		rec = p
 	}
-	if !lines && cfg.AccessLog != "" {
+	if cfg.LoggerClass != "" {
+		// The class's handlers write the lines (pylogging.py).
+		pyshim.SetAccessLineSink(ext.Access.WriteLine)
+	} else if !lines && cfg.AccessLog != "" {
 		log.Info().Str("access_logfile", cfg.AccessLog).Msg("the logging configuration replaced the handlers of " +
 			"gunicorn.access, as it replaces Gunicorn's: the access log file gets no lines, they go to its handlers")
 	}

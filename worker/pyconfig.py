@@ -190,6 +190,7 @@ def main():
         sys.stderr.flush()
         msg = traceback.format_exception_only(type(exc), exc)[-1].strip()
         json.dump({"error": msg, "line": error_line(exc, path)}, out)
+        out.flush()  # the traceback's frames keep out alive past the exit, unflushed
         return 1
     lines, imported = assigned_lines(path) if path.endswith(".py") else ({}, set())
     names = []
@@ -203,12 +204,15 @@ def main():
             item["callable"] = True
             item["arity"] = arity(v)
             item["class"] = isinstance(v, type)
+            if k == "logger_class":  # the workers import it, or take the file's own again
+                item["value"] = dotted_name(v) or "__config__.logger_class"
         else:
             item["value"] = encode(v)
         names.append(item)
     environ = {k: v for k, v in os.environ.items() if environ_before.get(k) != v}
     unset = sorted(k for k in environ_before if k not in os.environ)
     json.dump({"file": path, "names": names, "environ": environ, "unset": unset, "gunicorn": gunicorn}, out)
+    out.flush()
     return 0
 
 

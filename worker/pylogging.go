@@ -14,7 +14,11 @@ import (
 // with --preload, in the zygote before the import.
 
 //go:embed pylogging.py
-var pyloggingSource string
+var pyloggingPy string
+
+// pyloggingSource is pylogging.py with the gunicorn module stand-in and
+// gunicorn.glogging it uses.
+var pyloggingSource = gunicornModule + pyloggingPy
 
 // loggingSettings is what pylogging.py's setup() reads; paths go on
 // sys.path first, as the app's (the working directory, --pythonpath), so
@@ -39,6 +43,11 @@ func loggingSettings(cfg *config.Config, paths []string) string {
 	}
 	if cfg.LogConfigDict != "" {
 		s["logconfig_dict"] = json.RawMessage(cfg.LogConfigDict)
+	}
+	if cfg.LoggerClass != "" {
+		// The class is made with Gunicorn's cfg; __config__.NAME is
+		// found in the config file.
+		s["logger_class"], s["cfg"], s["config"] = cfg.LoggerClass, cfg.GunicornValues(), cfg.ConfigFile
 	}
 	b, err := json.Marshal(s)
 	if err != nil {

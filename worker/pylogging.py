@@ -17,36 +17,37 @@
 # record on gunicorn.access as Gunicorn's Logger.access does; the worker
 # calls it (pyshim/pylogging.c) once per request, on a thread of its
 # own, after the response went out.
+#
+# With a logger class (logger_class), setup() makes one, as Gunicorn's
+# master does: its setup() (gowsgi's gunicorn.glogging.Logger.setup,
+# glogging.py, unless it overrides it) sets the loggers up as above, the
+# access lines going through a handler (AccessLineHandler) into the
+# worker's access log; access(atoms) calls its access() with objects
+# shaped as Gunicorn's. gunicornmod.py is put before this source.
+import datetime
+import http
+import importlib
 import json
 import logging
 import os
 import sys
 import traceback
+import types
 
 LEVELS = {"critical": logging.CRITICAL, "error": logging.ERROR, "warning": logging.WARNING,
           "info": logging.INFO, "debug": logging.DEBUG}
 
+_glogging = glogging_module()  # gunicornmod.py
 # gunicorn.glogging.CONFIG_DEFAULTS of Gunicorn 26.
-CONFIG_DEFAULTS = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "root": {"level": "INFO", "handlers": ["console"]},
-    "loggers": {
-        "gunicorn.error": {"level": "INFO", "handlers": ["error_console"], "propagate": True,
-                           "qualname": "gunicorn.error"},
-        "gunicorn.access": {"level": "INFO", "handlers": ["console"], "propagate": True,
-                            "qualname": "gunicorn.access"},
-    },
-    "handlers": {
-        "console": {"class": "logging.StreamHandler", "formatter": "generic", "stream": "ext://sys.stdout"},
-        "error_console": {"class": "logging.StreamHandler", "formatter": "generic",
-                          "stream": "ext://sys.stderr"},
-    },
-    "formatters": {
-        "generic": {"format": "%(asctime)s [%(process)d] [%(levelname)s] %(message)s",
-                    "datefmt": "[%Y-%m-%d %H:%M:%S %z]", "class": "logging.Formatter"},
-    },
-}
+CONFIG_DEFAULTS = _glogging.CONFIG_DEFAULTS
+# SafeAtoms of Gunicorn 26: a formatter reading record.args finds the
+# same dict.
+SafeAtoms = _glogging.SafeAtoms
+
+# _emit_access(text) writes one line into the worker's access log
+# (--access-logfile, syslog); pylogging.c sets it once setup() ran.
+_emit_access = None
+_emit = None  # setup()'s emit, for the logger class's handlers
 
 
 class ErrorLogHandler(logging.Handler):
@@ -66,33 +67,6 @@ class ErrorLogHandler(logging.Handler):
             self._emit(record.levelno, record.name, self.format(record))
         except Exception:
             self.handleError(record)
-
-
-class SafeAtoms(dict):
-    """gunicorn.glogging.SafeAtoms of Gunicorn 26: a formatter reading
-    record.args finds the same dict. Text values have '"' escaped; a
-    missing atom is "-", and {name}i, {name}o and {key}e atoms are looked
-    up in lower case."""
-
-    def __init__(self, atoms):
-        dict.__init__(self)
-        for key, value in atoms.items():
-            if isinstance(value, str):
-                self[key] = value.replace('"', '\\"')
-            else:
-                self[key] = value
-
-    def __getitem__(self, k):
-        if k.startswith("{"):
-            kl = k.lower()
-            if kl in self:
-                return super().__getitem__(kl)
-            else:
-                return "-"
-        if k in self:
-            return super().__getitem__(k)
-        else:
-            return '-'
 
 
 class GunicornAccessHandler(logging.Handler):
@@ -115,7 +89,13 @@ _access = None  # (gunicorn.access, access_log_format, marker) once setup() ran 
 def access(atoms):
     """Writes one request's record, as Gunicorn's Logger.access: msg is
     the access log format, args the SafeAtoms, and what a handler raises
-    goes to gunicorn.error."""
+    goes to gunicorn.error. With a logger class, its access() does."""
+    if _logger is not None:
+        try:
+            _logger.access(*_access_objects(atoms))
+        except Exception:
+            logging.getLogger("gunicorn.error").error(traceback.format_exc())
+        return
     log, fmt, _ = _access
     if not log.isEnabledFor(logging.INFO):  # as log.info() checks, before building SafeAtoms
         return
@@ -133,6 +113,8 @@ def access_state():
     handlers are still on gunicorn.access, so that gowsgi writes their
     lines (a configuration that names gunicorn.access, or the app,
     removed them)."""
+    if _logger is not None:  # its handlers write the lines
+        return _records, False
     if _access is None:
         return False, True
     log, _, marker = _access
@@ -140,12 +122,16 @@ def access_state():
 
 
 def setup(settings, emit):
-    global _access
+    global _access, _emit
+    _emit = emit
     s = json.loads(settings)
     for p in reversed(s.get("paths") or []):  # as load_app puts them
         if p in sys.path:
             sys.path.remove(p)
         sys.path.insert(0, p)
+    if s.get("logger_class"):
+        _setup_logger_class(s)
+        return
     error_log = logging.getLogger("gunicorn.error")
     error_log.propagate = False
     error_log.setLevel(LEVELS.get(s.get("loglevel"), logging.INFO))
@@ -162,6 +148,20 @@ def setup(settings, emit):
             access_log.addHandler(marker)
         _access = (access_log, s.get("access_log_format", ""), marker)
 
+    if not _apply_config(s) and s.get("asgi"):
+        # With no logging configuration of the user's, as Uvicorn's
+        # Gunicorn worker does (UvicornWorker.__init__); a configuration
+        # says itself where uvicorn.error goes, as under Uvicorn.
+        for name, source in (("uvicorn.error", error_log), ("uvicorn.access", access_log)):
+            logger = logging.getLogger(name)
+            logger.handlers = list(source.handlers)
+            logger.setLevel(source.level)
+            logger.propagate = False
+
+
+def _apply_config(s):
+    """Applies logconfig_dict, else logconfig_json, else logconfig, as
+    Gunicorn does; reports whether there was one."""
     if s.get("logconfig_dict"):
         config = dict(CONFIG_DEFAULTS)
         config.update(s["logconfig_dict"])
@@ -173,15 +173,149 @@ def setup(settings, emit):
         _config().dictConfig(config)
     elif s.get("logconfig"):
         _file_config(s["logconfig"])
-    elif s.get("asgi"):
-        # With no logging configuration of the user's, as Uvicorn's
-        # Gunicorn worker does (UvicornWorker.__init__); a configuration
-        # says itself where uvicorn.error goes, as under Uvicorn.
-        for name, source in (("uvicorn.error", error_log), ("uvicorn.access", access_log)):
-            logger = logging.getLogger(name)
-            logger.handlers = list(source.handlers)
-            logger.setLevel(source.level)
-            logger.propagate = False
+    else:
+        return False
+    return True
+
+
+_logger = None    # the logger class's instance, when there is one
+_records = False  # whether its access() is to be called for each request
+
+
+class Config:
+    """The cfg a logger class gets: every resolved setting under
+    Gunicorn's name and with Gunicorn's type, as hooks get it."""
+
+    def __init__(self, values):
+        object.__setattr__(self, "_values", values)
+
+    def __getattr__(self, name):
+        try:
+            return object.__getattribute__(self, "_values")[name]
+        except KeyError:
+            raise AttributeError("No configuration setting for: %s" % name) from None
+
+
+def _access_to_syslog(cfg):
+    return bool(cfg.syslog and not cfg.disable_redirect_access_to_syslog)
+
+
+class _Backend:
+    """What gunicorn.glogging.Logger asks of the worker (glogging.py)."""
+
+    @staticmethod
+    def setup(logger, cfg):
+        logger._set_handler(logger.error_log, cfg.errorlog or "-", logging.Formatter("%(message)s"))
+        if cfg.accesslog is not None:
+            logger._set_handler(logger.access_log, cfg.accesslog, logging.Formatter(logger.access_fmt),
+                                stream=sys.stdout)
+        elif _access_to_syslog(cfg):  # the lines go to syslog only
+            logger._set_handler(logger.access_log, "", logging.Formatter(logger.access_fmt))
+        _apply_config({k: getattr(cfg, k, None) for k in ("logconfig_dict", "logconfig_json", "logconfig")})
+
+    @staticmethod
+    def handler(logger, log, output, stream):
+        """Gunicorn's handler for output: gowsgi's error log or access log
+        when output is theirs ("-" being stderr for the error log and
+        stdout for the access log, as Gunicorn's setup() writes them; a
+        class that asks for the access log on "-" with no stream gets
+        stderr, as under Gunicorn)."""
+        cfg = logger.cfg
+        std = output == "-"
+        if log is logger.error_log and output == (cfg.errorlog or "-") and (not std or stream in (None, sys.stderr)):
+            return ErrorLogHandler(_emit)
+        if log is logger.access_log and output == (cfg.accesslog or "") and (not std or stream is sys.stdout):
+            return AccessLineHandler()
+        if std:
+            return logging.StreamHandler(stream)
+        return logging.FileHandler(output)
+
+    @staticmethod
+    def reopen():
+        reopen()
+
+
+class AccessLineHandler(logging.Handler):
+    """The handler Gunicorn puts on gunicorn.access for accesslog and
+    syslog, for a logger class: each record's text is one line of the
+    worker's access log, where gowsgi writes its own lines otherwise."""
+
+    def emit(self, record):
+        try:
+            if _emit_access is not None:
+                _emit_access(self.format(record))
+        except Exception:
+            self.handleError(record)
+
+
+def _setup_logger_class(s):
+    global _logger, _records
+    glogging = use_glogging()  # gunicornmod.py
+    glogging._backend = _Backend
+    cfg = Config(s["cfg"])
+    with gunicorn_module():
+        cls = _logger_class(s["logger_class"], s.get("config") or "")
+    _logger = cls(cfg)
+    # Logger.access logs nothing without an access log, a logging
+    # configuration or syslog; a class of its own may.
+    _records = type(_logger).access is not glogging.Logger.access or bool(
+        cfg.accesslog or cfg.logconfig or cfg.logconfig_dict or cfg.logconfig_json or _access_to_syslog(cfg))
+
+
+def _logger_class(path, config_spec):
+    """The class path names, as Gunicorn's load_class finds it:
+    module.Class, __config__.NAME being the config file's NAME; a
+    function is called for the class."""
+    module, _, name = path.rpartition(".")
+    mod = load_config(config_spec) if module == "__config__" else importlib.import_module(module)
+    try:
+        obj = getattr(mod, name)
+    except AttributeError:
+        raise ImportError("logger_class %r: module %r has no %r" % (path, module, name)) from None
+    if not isinstance(obj, type) and callable(obj):
+        obj = obj()
+    if not isinstance(obj, type):
+        raise TypeError("logger_class %r is not a class: %r" % (path, obj))
+    return obj
+
+
+def _access_objects(atoms):
+    """Gunicorn's (resp, req, environ, request_time) of one request, from
+    its atoms: the environ's text variables, the request's fields with
+    Gunicorn's upper-case names, the response's with the usual case."""
+    environ, req_headers, resp_headers = {}, [], []
+    for key, value in atoms.items():
+        if key[:1] != "{":
+            continue
+        name, kind = key[1:-2], key[-1]
+        if kind == "e":
+            environ[name if "." in name else name.upper()] = value
+        elif kind == "i":
+            req_headers.append((name.upper(), value))
+        elif kind == "o":
+            resp_headers.append(("-".join(p.capitalize() for p in name.split("-")), value))
+    code = atoms.get("s")
+    status = code
+    if isinstance(code, str):  # WSGI: Gunicorn's is the app's status line; the standard phrase stands in
+        code = int(code) if code.isdigit() else 0
+        try:
+            status = "%d %s" % (code, http.HTTPStatus(code).phrase)
+        except ValueError:
+            status = str(code)
+    length = atoms.get("{content-length}o")
+    resp = types.SimpleNamespace(
+        status=status, status_code=code, headers=resp_headers, sent=atoms.get("B"),
+        response_length=int(length) if length and length.isdigit() else None)
+    uri = environ.get("RAW_URI", "")
+    major, _, minor = (atoms.get("H") or "")[len("HTTP/"):].partition(".")
+    version = (int(major), int(minor)) if major.isdigit() and minor.isdigit() else (1, 1)
+    port = environ.get("REMOTE_PORT", "")
+    req = types.SimpleNamespace(
+        method=atoms.get("m"), uri=uri, path=uri.split("?", 1)[0], query=atoms.get("q") or "", fragment="",
+        version=version, headers=req_headers, trailers=[], scheme=environ.get("wsgi.url_scheme", "http"),
+        remote_addr=(environ.get("REMOTE_ADDR", ""), int(port) if port.isdigit() else 0))
+    req.peer_addr = req.remote_addr
+    return resp, req, environ, datetime.timedelta(microseconds=atoms.get("D") or 0)
 
 
 def reopen():
