@@ -247,13 +247,16 @@ func decodePyName(c *Config, where string, n pyName) error {
 		}
 	}
 	// Helpers (functions, classes, imports, objects, _private and
-	// CONSTANT names) are the file's own business, as in Gunicorn; a
-	// lower-case name bound to data is more likely a misspelt setting,
-	// worth a warning.
+	// CONSTANT names, and data names of the file's own) are the file's
+	// business, as in Gunicorn; a name that spells a flag or nearly a
+	// setting is more likely a misspelt setting, worth a warning.
 	if n.Callable || n.Imported || isPyObject(n.Value) || strings.HasPrefix(n.Name, "_") || !hasLower(n.Name) {
 		return nil
 	}
-	c.Notices = append(c.Notices, fmt.Sprintf("%s: %s is not a Gunicorn or gowsgi setting; ignored", where, n.Name))
+	if meant := likelySetting(n.Name); meant != "" {
+		c.Notices = append(c.Notices, fmt.Sprintf("%s: %s is not a Gunicorn or gowsgi setting; ignored (did you mean %s?)",
+			where, n.Name, meant))
+	}
 	return nil
 }
 

@@ -102,15 +102,21 @@ func TestPythonConfigNotices(t *testing.T) {
 		{"name": "logconfig_dict", "line": 4, "value": {"version": 1}},
 		{"name": "secure_scheme_headers", "line": 5, "value": {"X-Forwarded-Proto": "https"}},
 		{"name": "worker", "line": 6, "value": 4},
-		{"name": "print_config", "line": 7, "value": true}
+		{"name": "print_config", "line": 7, "value": true},
+		{"name": "log_file", "line": 8, "value": "-"},
+		{"name": "host", "line": 9, "value": "0.0.0.0"},
+		{"name": "use_loglevel", "line": 10, "value": "info"},
+		{"name": "workers_per_core_str", "line": 11, "value": "1"}
 	]}`, "app:app")
 	if err != nil {
 		t.Fatal(err)
 	}
 	want := []string{
 		"gunicorn.conf.py:3: worker_tmp_dir is accepted and ignored: " + ignored[0].notice,
-		"gunicorn.conf.py:6: worker is not a Gunicorn or gowsgi setting; ignored",
+		"gunicorn.conf.py:6: worker is not a Gunicorn or gowsgi setting; ignored (did you mean workers?)",
 		"gunicorn.conf.py:7: print_config is a command-line flag (--print-config); ignored in a config file",
+		// A flag's spelling is warned of; the file's own helpers are not.
+		"gunicorn.conf.py:8: log_file is not a Gunicorn or gowsgi setting; ignored (did you mean errorlog?)",
 	}
 	if !reflect.DeepEqual(c.Notices, want) {
 		t.Errorf("notices:\n got %q\nwant %q", c.Notices, want)
