@@ -137,6 +137,10 @@ func TestHooksRunAtTheirMoment(t *testing.T) {
 	if slices.Contains(order, -1) || !slices.IsSorted(order) {
 		t.Errorf("start order (nworkers_changed, on_starting, when_ready, pre_fork) at %v", order)
 	}
+	if forks := eventsNamed(evs, "pre_fork"); len(forks) < 3 || forks[0].fields[3] != "1" || forks[1].fields[3] != "2" ||
+		forks[2].fields[3] != "3" {
+		t.Errorf("pre_fork events %+v; want server.forks counting 1, 2, 3 on one server object", forks)
+	}
 	if eventIndex(evs, "nworkers_changed", master, "3", "2") < 0 {
 		t.Errorf("TTIN ran no nworkers_changed(3, 2)")
 	}

@@ -417,8 +417,10 @@ def _this_server(state):
 
 
 def host_call(name, a):
-    """Runs a master-side hook in the hook host."""
-    server = Server(a.get("server", {}))
+    """Runs a master-side hook in the hook host, with one `server` for all
+    of them, as Gunicorn's arbiter is: what on_starting stores on it
+    (server._ids = set()) is there in pre_fork."""
+    server = _this_server(a.get("server", {}))
     h = hooks[name]
     if name in ("pre_fork", "child_exit"):
         worker = Worker(a.get("worker", {}))

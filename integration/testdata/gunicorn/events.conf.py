@@ -39,7 +39,10 @@ def on_reload(server):
 
 
 def pre_fork(server, worker):
-    _event("pre_fork", server.pid, worker.pid, worker.age)
+    # What a hook stores on server is there in the next hook, as on
+    # Gunicorn's one arbiter (until a HUP's new hook host).
+    server.forks = getattr(server, "forks", 0) + 1
+    _event("pre_fork", server.pid, worker.pid, worker.age, server.forks)
 
 
 def post_fork(server, worker):
