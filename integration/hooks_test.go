@@ -295,3 +295,32 @@ def fork(server, worker):
 		t.Errorf("post_fork given as a string did not run in worker %d", pid)
 	}
 }
+
+// TestNoHelperOutlivesTheMaster: the zygote of --preload and the hook
+// host have exited, reaped by the master, when it exits; left behind
+// they would be orphans (a zombie under an init that does not reap).
+func TestNoHelperOutlivesTheMaster(t *testing.T) {
+	evFile := filepath.Join(t.TempDir(), "events")
+	s := start(t, serverOpts{args: []string{"-c", hookConf(t), "--preload", "--log-level", "debug", "basic:hello"},
+		env: []string{"HOOK_EVENTS=" + evFile}})
+	var helpers []int
+	for _, l := range s.find("zygote started") {
+		helpers = append(helpers, l.num("zygote_pid"))
+	}
+	for _, l := range s.find("hook host ready") {
+		helpers = append(helpers, l.num("hook_host_pid"))
+	}
+	if len(helpers) != 2 || slices.Contains(helpers, 0) {
+		t.Fatalf("helper pids %v; want the zygote's and the hook host's", helpers)
+	}
+	s.signal(syscall.SIGTERM)
+	if code := s.wait(30 * time.Second); code != 0 {
+		t.Fatalf("exit code %d; want 0", code)
+	}
+	for _, pid := range helpers {
+		if _, err := os.Stat("/proc/" + strconv.Itoa(pid)); err == nil {
+			stat, _ := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+			t.Errorf("helper %d is still there after the master exited: %s", pid, stat)
+		}
+	}
+}

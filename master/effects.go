@@ -58,6 +58,9 @@ type osEffects struct {
 	// inForeground reports whether the master runs in the foreground of
 	// a terminal, where WINCH means a window resize.
 	inForeground func() bool
+	// endHelpers stops the helper processes left when the master exits
+	// (the zygotes) and reaps them, so that none outlives it.
+	endHelpers func()
 }
 
 type exit struct {
@@ -197,5 +200,32 @@ func newRealOS(p *process, ls []*listener, pf *pidfile, elog *errorlog.Log, even
 			return pf.promote()
 		},
 		inForeground: inForeground,
+		endHelpers:   func() { zs.end(helperExitWait) },
+	}
+}
+
+// helperExitWait bounds how long an exiting master waits for a helper
+// process (a zygote, the hook host) to exit once told to, before it
+// kills it.
+const helperExitWait = 5 * time.Second
+
+// awaitChild waits for the child pid to exit, for timeout at most, then
+// kills it and reaps it. A child already reaped returns at once.
+func awaitChild(pid int, timeout time.Duration) {
+	done := make(chan struct{})
+	go func() {
+		var ws unix.WaitStatus
+		for {
+			if _, err := unix.Wait4(pid, &ws, 0, nil); err != unix.EINTR {
+				break
+			}
+		}
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(timeout):
+		unix.Kill(pid, unix.SIGKILL)
+		<-done
 	}
 }

@@ -127,7 +127,7 @@ func startHookHost(cfg *config.Config, log zerolog.Logger) (*hookHost, error) {
 		resp: bufio.NewReaderSize(respR, 64<<10), rf: respR}
 	first := map[string]any{"spec": cfg.ConfigFile, "settings": cfg.GunicornValues()}
 	if err := h.send(first); err != nil {
-		h.close()
+		h.end()
 		return nil, err
 	}
 	r, err := h.read()
@@ -135,7 +135,7 @@ func startHookHost(cfg *config.Config, log zerolog.Logger) (*hookHost, error) {
 		err = fmt.Errorf("the config file failed in the hook host:\n%s", r.Error)
 	}
 	if err != nil {
-		h.close()
+		h.end()
 		return nil, err
 	}
 	h.has = map[string]bool{}
@@ -221,7 +221,7 @@ func (h *hookHost) reopenLogs() {
 }
 
 // close ends the host: it exits when its request pipe closes. The
-// arbiter's wait4 reaps it (an unknown pid to it), or this does at the
+// arbiter's wait4 reaps it (an unknown pid to it); end reaps it at the
 // end.
 func (h *hookHost) close() {
 	if h == nil {
@@ -229,6 +229,16 @@ func (h *hookHost) close() {
 	}
 	h.req.Close()
 	h.rf.Close()
+}
+
+// end closes the host and waits for it to exit, when the master exits:
+// a host it left behind would outlive it.
+func (h *hookHost) end() {
+	if h == nil {
+		return
+	}
+	h.close()
+	awaitChild(h.cmd.Process.Pid, helperExitWait) // effects.go
 }
 
 // serverState is what `server` shows.

@@ -51,10 +51,10 @@ func Run(cfg *config.Config, elog *errorlog.Log, args []string) int {
 	hooks := &arbiter{log: log, cur: &generation{cfg: cfg, want: cfg.Workers}}
 	if err := hooks.startHooks(cfg); err != nil {
 		log.Error().Err(err).Msg("the server hooks failed before the start; stopping")
-		hooks.hooks.close()
+		hooks.hooks.end()
 		return ExitHookError
 	}
-	defer func() { hooks.hooks.close() }()
+	defer func() { hooks.hooks.end() }()
 	ls, err := openListeners(cfg, p, log)
 	if err != nil {
 		log.Error().Err(err).Msg("cannot listen")
@@ -101,7 +101,8 @@ func Run(cfg *config.Config, elog *errorlog.Log, args []string) int {
 		pf.remove()
 		return ExitHookError
 	}
-	a := newArbiter(log, newRealOS(p, ls, pf, elog, events), cfg)
+	env := newRealOS(p, ls, pf, elog, events)
+	a := newArbiter(log, env, cfg)
 	a.statsd = sd
 	a.hooks, hooks.hooks = hooks.hooks, nil
 	stopOps, err := startOps(a, cfg, events)
@@ -112,10 +113,11 @@ func Run(cfg *config.Config, elog *errorlog.Log, args []string) int {
 	}
 	defer stopOps()
 	code := a.loop(sigs, events)
+	env.endHelpers()
 	if err := a.hooks.run(hookCall{Hook: "on_exit", Server: a.serverState()}); err != nil && code == 0 {
 		code = ExitHookError
 	}
-	defer a.hooks.close()
+	defer a.hooks.end()
 	if !a.handedOver() {
 		removeSocketFiles(ls)
 		pf.remove()

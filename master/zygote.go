@@ -389,6 +389,21 @@ func (zs *zygotes) tidy() {
 	}
 }
 
+// end stops every zygote left and reaps it, waiting for timeout at most
+// (in all), when the master exits: a zygote it left behind would
+// outlive it, as a zombie under init once it exits.
+func (zs *zygotes) end(timeout time.Duration) {
+	deadline := time.Now().Add(timeout)
+	for _, z := range zs.all {
+		zs.kill(z.pid, syscall.SIGTERM)
+		z.conn.Close()
+	}
+	for _, z := range zs.all {
+		awaitChild(z.pid, time.Until(deadline)) // effects.go
+	}
+	zs.all = nil
+}
+
 // stop signals z and makes sure it is not used again.
 func (zs *zygotes) stop(z *zygote, sig syscall.Signal, why string) {
 	z.stopped = true
