@@ -449,6 +449,9 @@ func lastValue(sources []*argSource, name, def string) string {
 // finish applies the rules that span settings, and reads the files
 // whose contents workers need.
 func finish(c *Config, action Action, getenv func(string) string) error {
+	if err := resolveWorkerClass(c); err != nil { // workerclass.go
+		return err
+	}
 	// Gunicorn runs its threaded worker when sync is asked for with threads.
 	if c.WorkerClass == "sync" && c.Threads > 1 {
 		c.WorkerClass = "gthread"

@@ -25,12 +25,7 @@ func normalizeLoggerClass(v any) (any, error) {
 	if path == "" {
 		return "", nil
 	}
-	parts := strings.Split(path, ".")
-	valid := len(parts) >= 2
-	for _, p := range parts {
-		valid = valid && isIdentifier(p)
-	}
-	if !valid {
+	if !isDottedPath(path) {
 		return nil, fmt.Errorf("logger class %q: give it as module.Class, a subclass of gunicorn.glogging.Logger", path)
 	}
 	return path, nil

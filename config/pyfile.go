@@ -63,6 +63,9 @@ type pyName struct {
 	Class    bool   `json:"class"`
 	Arity    int    `json:"arity"`    // positional parameters of a callable
 	Imported bool   `json:"imported"` // bound by an import statement
+	// UvicornKwargs are the CONFIG_KWARGS a subclass of Uvicorn's worker
+	// changed, for a class:PATH report (workerclass.go).
+	UvicornKwargs map[string]any `json:"uvicorn_kwargs"`
 }
 
 // pyReaderMarker is set in the helper's environment.
@@ -75,16 +78,22 @@ var errPythonConfigFailed = errors.New("the Python config reader failed")
 // report. The file's own output (print) goes to this process's stdout
 // and stderr, as with Gunicorn.
 func readPythonConfig(spec, virtualenv string) (*pyResult, error) {
+	if !strings.HasPrefix(spec, "python:") {
+		if _, err := os.Stat(strings.TrimPrefix(spec, "file:")); err != nil {
+			return nil, err // a *os.PathError: no traceback for a missing file
+		}
+	}
+	return runPythonReader(spec, virtualenv, "", os.Environ())
+}
+
+// runPythonReader runs the helper process on spec (a config file, or
+// class:PATH) in dir ("" for this one's) with env, and returns its report.
+func runPythonReader(spec, virtualenv, dir string, env []string) (*pyResult, error) {
 	// A binary whose main does not dispatch PythonConfigCommand (a test
 	// binary) would run Load again in the child, and so on: the marker
 	// stops that at the first level.
 	if os.Getenv(pyReaderMarker) != "" {
 		return nil, fmt.Errorf("%w: this binary does not execute Python config files", errPythonConfigFailed)
-	}
-	if !strings.HasPrefix(spec, "python:") {
-		if _, err := os.Stat(strings.TrimPrefix(spec, "file:")); err != nil {
-			return nil, err // a *os.PathError: no traceback for a missing file
-		}
 	}
 	exe, err := os.Executable()
 	if err != nil {
@@ -97,7 +106,7 @@ func readPythonConfig(spec, virtualenv string) (*pyResult, error) {
 	defer r.Close()
 	cmd := exec.Command(exe, PythonConfigCommand, spec, virtualenv)
 	cmd.Stdout, cmd.Stderr, cmd.ExtraFiles = os.Stdout, os.Stderr, []*os.File{w}
-	cmd.Env = append(os.Environ(), pyReaderMarker+"=1")
+	cmd.Dir, cmd.Env = dir, append(env, pyReaderMarker+"=1")
 	err = cmd.Start()
 	w.Close()
 	if err != nil {

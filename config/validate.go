@@ -188,6 +188,9 @@ func normalizeWorkerClass(v any) (any, error) {
 		return WorkerClassASGI, nil
 	}
 	lower := strings.ToLower(class)
+	if isDottedPath(name) && !strings.HasPrefix(lower, "gunicorn.") && !strings.HasPrefix(lower, "uvicorn") {
+		return name, nil // a project's own class: resolveWorkerClass finds what it subclasses
+	}
 	if strings.Contains(lower, "uvicorn") {
 		return nil, fmt.Errorf("unknown worker class %q: for an ASGI app use asgi "+
 			"(uvicorn.workers.UvicornWorker, uvicorn_worker.UvicornWorker and their H11 variants mean the same)", class)
@@ -199,6 +202,18 @@ func normalizeWorkerClass(v any) (any, error) {
 		}
 	}
 	return nil, fmt.Errorf("unknown worker class %q: gowsgi has sync and gthread for WSGI apps, asgi for ASGI apps", class)
+}
+
+// isDottedPath reports whether s is a Python import path of a name in a
+// module: identifiers joined by dots, at least two.
+func isDottedPath(s string) bool {
+	parts := strings.Split(s, ".")
+	for _, p := range parts {
+		if !isIdentifier(p) {
+			return false
+		}
+	}
+	return len(parts) >= 2
 }
 
 // normalizeAppSpec checks a WSGI app spec: MODULE, MODULE:NAME or

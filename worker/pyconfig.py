@@ -160,6 +160,42 @@ def error_line(exc, path):
     return line
 
 
+# The worker classes a project's own may subclass, by module prefix and
+# name (uvicorn also matching uvicorn_worker's), with the name gowsgi
+# knows each by and its CONFIG_KWARGS, which a subclass's are compared to.
+WORKER_BASES = {
+    ("uvicorn", "UvicornWorker"): ("uvicorn.workers.UvicornWorker", {"loop": "auto", "http": "auto"}),
+    ("uvicorn", "UvicornH11Worker"): ("uvicorn.workers.UvicornH11Worker", {"loop": "asyncio", "http": "h11"}),
+    ("gunicorn.workers", "SyncWorker"): ("gunicorn.workers.sync.SyncWorker", None),
+    ("gunicorn.workers", "ThreadWorker"): ("gunicorn.workers.gthread.ThreadWorker", None),
+    ("gunicorn.workers", "GeventWorker"): ("gunicorn.workers.ggevent.GeventWorker", None),
+    ("gunicorn.workers", "EventletWorker"): ("gunicorn.workers.geventlet.EventletWorker", None),
+    ("gunicorn.workers", "TornadoWorker"): ("gunicorn.workers.gtornado.TornadoWorker", None),
+}
+
+
+def worker_class(path):
+    """What class:PATH asks: the worker class gowsgi knows that the class
+    at path subclasses (Gunicorn's load_class finds it: module.Class),
+    and for a Uvicorn worker the CONFIG_KWARGS it changed."""
+    module, _, name = path.rpartition(".")
+    cls = getattr(importlib.import_module(module), name)
+    if not isinstance(cls, type):
+        raise TypeError("%s is not a class" % path)
+    for base in inspect.getmro(cls)[1:]:
+        for (prefix, base_name), (known, defaults) in WORKER_BASES.items():
+            mod = getattr(base, "__module__", "") or ""
+            if base.__name__ == base_name and (mod == prefix or mod.startswith(prefix + ".") or
+                                               mod.startswith(prefix + "_worker")):
+                item = {"name": "worker_class", "value": known}
+                if defaults is not None:
+                    kwargs = getattr(cls, "CONFIG_KWARGS", None) or {}
+                    item["uvicorn_kwargs"] = {k: encode(v) for k, v in kwargs.items()
+                                              if k not in defaults or defaults[k] != v}
+                return item
+    raise TypeError("%s subclasses none of Gunicorn's or Uvicorn's worker classes" % path)
+
+
 def main():
     out = os.fdopen(3, "w")
     spec = sys.argv[1]
@@ -168,6 +204,17 @@ def main():
     cwd = os.getcwd()
     if cwd not in sys.path:
         sys.path.insert(0, cwd)
+    if spec.startswith("class:"):
+        try:
+            with gunicorn_module():  # gunicornmod.py
+                report = {"names": [worker_class(spec[len("class:"):])]}
+        except Exception as exc:
+            traceback.print_exc()
+            sys.stderr.flush()
+            report = {"error": traceback.format_exception_only(type(exc), exc)[-1].strip()}
+        json.dump(report, out)
+        out.flush()
+        return 0
     # What the file does to os.environ reaches the workers, as Gunicorn's
     # master, which runs the file, passes its environment on.
     environ_before = dict(os.environ)
