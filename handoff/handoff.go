@@ -8,6 +8,7 @@
 package handoff
 
 import (
+	"encoding/json"
 	"syscall"
 
 	"github.com/gowsgi/gowsgi/config"
@@ -60,6 +61,9 @@ type Boot struct {
 	Listeners int `json:"listeners"`
 	// Config is the master's resolved configuration.
 	Config *config.Config `json:"config"`
+	// HookAttrs are what the pre_fork hook stored on the worker (JSON
+	// values by name), which its worker object starts with.
+	HookAttrs json.RawMessage `json:"hook_attrs,omitempty"`
 }
 
 // Signals the master sends a worker, besides Gunicorn's TERM (graceful

@@ -140,6 +140,8 @@ func TestHooksRunAtTheirMoment(t *testing.T) {
 	if forks := eventsNamed(evs, "pre_fork"); len(forks) < 3 || forks[0].fields[3] != "1" || forks[1].fields[3] != "2" ||
 		forks[2].fields[3] != "3" {
 		t.Errorf("pre_fork events %+v; want server.forks counting 1, 2, 3 on one server object", forks)
+	} else if forks[0].fields[4] != "0" || forks[1].fields[4] != "1" || forks[2].fields[4] != "2" {
+		t.Errorf("pre_fork events %+v; want server.WORKERS to hold the workers earlier pre_forks noted", forks)
 	}
 	if eventIndex(evs, "nworkers_changed", master, "3", "2") < 0 {
 		t.Errorf("TTIN ran no nworkers_changed(3, 2)")
@@ -162,6 +164,18 @@ func TestHooksRunAtTheirMoment(t *testing.T) {
 		}
 		if initd >= 0 && !strings.HasPrefix(evs[initd].fields[2], "raises:worker.tmp_has_no_meaning_in_gowsgi:") {
 			t.Errorf("worker.tmp: %s; want an AttributeError saying it has no meaning", evs[initd].fields[2])
+		}
+		if initd >= 0 && evs[initd].fields[len(evs[initd].fields)-1] != "True" {
+			t.Errorf("post_worker_init: worker.app.callable is not worker.wsgi: %v", evs[initd].fields)
+		}
+		// What pre_fork stored on the worker, in the hook host, is on the
+		// worker's own object and on the master's in child_exit.
+		if fork >= 0 && child >= 0 {
+			f, c := evs[fork].fields, evs[child].fields
+			if f[len(f)-1] != "noted-"+f[3] || c[len(c)-1] != f[len(f)-1] {
+				t.Errorf("worker %d: post_fork saw note %s, child_exit %s; want noted-%s in both", pid,
+					f[len(f)-1], c[len(c)-1], f[3])
+			}
 		}
 		for _, i := range []int{fork, initd, exit} {
 			if i >= 0 && evs[i].pid != pid {

@@ -22,7 +22,8 @@ type osEffects struct {
 	// business: a re-exec of the binary, or with --preload a fork by the
 	// generation's zygote (zygote.go). The worker's control messages
 	// arrive later as events, its death through reap.
-	spawn func(id, gen int, cfg *config.Config) (pid int, err error)
+	// attrs are what pre_fork stored on the worker (handoff.Boot).
+	spawn func(id, gen int, cfg *config.Config, attrs json.RawMessage) (pid int, err error)
 	// signal sends sig to a process.
 	signal func(pid int, sig syscall.Signal) error
 	// signalThread sends sig to thread tid of process pid (tgkill).
@@ -80,7 +81,8 @@ func (e exit) code() int {
 // the file on disk was replaced since) with the hidden worker command,
 // the boot pipe, the control pipe and the listeners at the fds named in
 // handoff. Its control lines become events.
-func spawnWorker(p *process, ls []*listener, events chan<- event, id int, cfg *config.Config) (int, error) {
+func spawnWorker(p *process, ls []*listener, events chan<- event, id int, cfg *config.Config,
+	attrs json.RawMessage) (int, error) {
 	bootR, bootW, err := os.Pipe()
 	if err != nil {
 		return 0, err
@@ -114,7 +116,7 @@ func spawnWorker(p *process, ls []*listener, events chan<- event, id int, cfg *c
 	}
 	pid := cmd.Process.Pid
 	cmd.Process.Release() // the arbiter reaps with wait4, not cmd.Wait
-	boot := handoff.Boot{WorkerID: id, Listeners: len(ls), Config: cfg}
+	boot := handoff.Boot{WorkerID: id, Listeners: len(ls), Config: cfg, HookAttrs: attrs}
 	go func() {
 		json.NewEncoder(bootW).Encode(&boot)
 		bootW.Close()

@@ -2,6 +2,7 @@ package master
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"slices"
 	"strconv"
@@ -68,7 +69,7 @@ func newFakeOS(t *testing.T) *fakeOS {
 
 func (f *fakeOS) effects() *osEffects {
 	return &osEffects{
-		spawn: func(id, _ int, cfg *config.Config) (int, error) {
+		spawn: func(id, _ int, cfg *config.Config, _ json.RawMessage) (int, error) {
 			if f.spawnErr != nil {
 				return 0, f.spawnErr
 			}

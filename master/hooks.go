@@ -61,6 +61,10 @@ type hookServer struct {
 	PID        int   `json:"pid"`
 	NumWorkers int   `json:"num_workers"`
 	Workers    []int `json:"workers"`
+	// WorkerAges and WorkerAttrs are each of Workers' worker.age and
+	// what pre_fork stored on it.
+	WorkerAges  []int             `json:"worker_ages"`
+	WorkerAttrs []json.RawMessage `json:"worker_attrs"`
 }
 
 type hookWorker struct {
@@ -69,6 +73,8 @@ type hookWorker struct {
 	Age      int  `json:"age"`
 	Alive    bool `json:"alive"`
 	ExitCode *int `json:"exitcode,omitempty"`
+	// Attrs are what pre_fork stored on the worker (child_exit).
+	Attrs json.RawMessage `json:"attrs,omitempty"`
 }
 
 // hookReply is one line from the host.
@@ -81,6 +87,9 @@ type hookReply struct {
 	Logger string `json:"logger"`
 	Done   string `json:"done"`  // the hook that finished
 	Error  string `json:"error"` // its traceback, or why the file failed to load
+	// WorkerAttrs are what pre_fork stored on the worker, for it to
+	// start with (handoff.Boot.HookAttrs).
+	WorkerAttrs json.RawMessage `json:"worker_attrs"`
 }
 
 // startHookHost starts the hook host for cfg, or returns nil when cfg
@@ -182,8 +191,15 @@ func (h *hookHost) read() (*hookReply, error) {
 // run calls one hook and waits for it. A hook that raised is logged
 // with its traceback and returned as an error.
 func (h *hookHost) run(c hookCall) error {
+	_, err := h.call(c)
+	return err
+}
+
+// call is run, returning the host's reply (nil when the hook is not
+// defined).
+func (h *hookHost) call(c hookCall) (*hookReply, error) {
 	if h == nil || !h.has[c.Hook] {
-		return nil
+		return nil, nil
 	}
 	err := h.send(c)
 	var r *hookReply
@@ -193,12 +209,12 @@ func (h *hookHost) run(c hookCall) error {
 	if err == nil && r.Error != "" {
 		err = fmt.Errorf("the %s hook raised", c.Hook)
 		h.log.Error().Str("hook", c.Hook).Msg("the " + c.Hook + " hook raised:\n" + r.Error)
-		return err
+		return nil, err
 	}
 	if err != nil {
 		h.log.Error().Err(err).Str("hook", c.Hook).Msg("cannot run the hook")
 	}
-	return err
+	return r, err
 }
 
 // reopenLogs has the host reopen the files of its Python logging (USR1),
@@ -243,26 +259,35 @@ func (h *hookHost) end() {
 
 // serverState is what `server` shows.
 func (a *arbiter) serverState() hookServer {
-	pids := []int{}
+	s := hookServer{PID: os.Getpid(), NumWorkers: a.cur.want, Workers: []int{}}
 	for _, w := range a.byID() {
-		pids = append(pids, w.pid)
+		s.Workers, s.WorkerAges = append(s.Workers, w.pid), append(s.WorkerAges, w.id)
+		s.WorkerAttrs = append(s.WorkerAttrs, w.hookAttrs)
 	}
-	return hookServer{PID: os.Getpid(), NumWorkers: a.cur.want, Workers: pids}
+	return s
 }
 
 // hook runs a master-side hook. When it raises, the master stops, as
 // Gunicorn's arbiter does ("Unhandled exception in main loop"), and
 // hook reports false.
 func (a *arbiter) hook(c hookCall) bool {
+	_, ok := a.hookReply(c)
+	return ok
+}
+
+// hookReply is hook, with the host's reply (nil when the hook is not
+// defined).
+func (a *arbiter) hookReply(c hookCall) (*hookReply, bool) {
 	if a.hooks == nil {
-		return true
+		return nil, true
 	}
 	c.Server = a.serverState()
-	if err := a.hooks.run(c); err != nil {
+	r, err := a.hooks.call(c)
+	if err != nil {
 		a.halt(ExitHookError, "the "+c.Hook+" hook failed; stopping, as Gunicorn does")
-		return false
+		return nil, false
 	}
-	return true
+	return r, true
 }
 
 // nworkersChanged runs nworkers_changed when the number of workers

@@ -1,6 +1,7 @@
 package master
 
 import (
+	"encoding/json"
 	"os"
 	"slices"
 	"syscall"
@@ -29,6 +30,9 @@ type workerProc struct {
 	killed  bool // SIGKILL sent
 	started time.Time
 	timeout time.Duration // its generation's --timeout; 0 = off
+	// hookAttrs are what pre_fork stored on it, shown again to the hooks
+	// that see it (server.WORKERS, child_exit).
+	hookAttrs json.RawMessage
 	// killAt, for a stopping or aborting worker, is when it gets SIGKILL.
 	killAt time.Time
 
@@ -81,10 +85,15 @@ func (a *arbiter) fill() {
 func (a *arbiter) fillGen(g *generation) {
 	for a.stop == running && a.count(g, (*workerProc).active) < g.want {
 		a.nextID++
-		if !a.hook(hookCall{Hook: "pre_fork", Worker: &hookWorker{PPID: os.Getpid(), Age: a.nextID, Alive: true}}) {
+		r, ok := a.hookReply(hookCall{Hook: "pre_fork", Worker: &hookWorker{PPID: os.Getpid(), Age: a.nextID, Alive: true}})
+		if !ok {
 			return
 		}
-		pid, err := a.env.spawn(a.nextID, g.n, g.cfg)
+		var attrs json.RawMessage // what pre_fork stored on the worker, which it starts with
+		if r != nil {
+			attrs = r.WorkerAttrs
+		}
+		pid, err := a.env.spawn(a.nextID, g.n, g.cfg, attrs)
 		if err != nil {
 			a.log.Error().Err(err).Int("worker", a.nextID).Msg("cannot start a worker")
 			if g == a.next {
@@ -97,7 +106,7 @@ func (a *arbiter) fillGen(g *generation) {
 		}
 		now := a.env.now()
 		a.workers[pid] = &workerProc{id: a.nextID, pid: pid, gen: g.n, started: now, heardAt: now,
-			timeout: g.cfg.Timeout}
+			timeout: g.cfg.Timeout, hookAttrs: attrs}
 		a.log.Info().Int("worker", a.nextID).Int("worker_pid", pid).Int("generation", g.n).Msg("worker started")
 	}
 }
@@ -234,7 +243,8 @@ func (a *arbiter) onExit(e exit) {
 	}
 	lg.Int("worker", w.id).Int("worker_pid", w.pid).Msg(errorlog.MsgWorkerExited)
 	code := e.code()
-	a.hook(hookCall{Hook: "child_exit", Worker: &hookWorker{PID: &e.pid, PPID: os.Getpid(), Age: w.id, ExitCode: &code}})
+	a.hook(hookCall{Hook: "child_exit", Worker: &hookWorker{PID: &e.pid, PPID: os.Getpid(), Age: w.id, ExitCode: &code,
+		Attrs: w.hookAttrs}})
 	switch {
 	case a.stop != running:
 	case a.next != nil && w.gen == a.next.n && !w.ready:

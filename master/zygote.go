@@ -82,14 +82,14 @@ func newZygotes(p *process, ls []*listener, events chan<- event, log zerolog.Log
 
 // spawn starts worker id of generation gen: forked by the generation's
 // zygote with --preload, re-executed otherwise.
-func (zs *zygotes) spawn(id, gen int, cfg *config.Config) (int, error) {
+func (zs *zygotes) spawn(id, gen int, cfg *config.Config, attrs json.RawMessage) (int, error) {
 	if !cfg.Preload {
-		return spawnWorker(zs.p, zs.ls, zs.events, id, cfg)
+		return spawnWorker(zs.p, zs.ls, zs.events, id, cfg, attrs)
 	}
-	pid, err := zs.forkFor(id, gen, cfg)
+	pid, err := zs.forkFor(id, gen, cfg, attrs)
 	if errors.Is(err, errZygoteEnded) {
 		// It died and its exit is not reaped yet: a new one forks.
-		pid, err = zs.forkFor(id, gen, cfg)
+		pid, err = zs.forkFor(id, gen, cfg, attrs)
 	}
 	if err != nil {
 		return 0, err
@@ -100,7 +100,7 @@ func (zs *zygotes) spawn(id, gen int, cfg *config.Config) (int, error) {
 
 // forkFor forks worker id from generation gen's zygote, started first
 // if there is none.
-func (zs *zygotes) forkFor(id, gen int, cfg *config.Config) (int, error) {
+func (zs *zygotes) forkFor(id, gen int, cfg *config.Config, attrs json.RawMessage) (int, error) {
 	z := zs.forGen(gen)
 	if z == nil {
 		var err error
@@ -114,7 +114,7 @@ func (zs *zygotes) forkFor(id, gen int, cfg *config.Config) (int, error) {
 			return 0, err
 		}
 	}
-	pid, err := zs.fork(z, id, cfg)
+	pid, err := zs.fork(z, id, cfg, attrs)
 	if err != nil {
 		zs.stop(z, syscall.SIGKILL, "it could not fork a worker")
 		return 0, err
@@ -255,7 +255,7 @@ func errOrEnded(err error) error {
 // fork asks z for worker id: its boot pipe, control pipe and the
 // listeners travel with the request, and the worker's control lines
 // become events as a re-executed worker's do.
-func (zs *zygotes) fork(z *zygote, id int, cfg *config.Config) (int, error) {
+func (zs *zygotes) fork(z *zygote, id int, cfg *config.Config, attrs json.RawMessage) (int, error) {
 	bootR, bootW, err := os.Pipe()
 	if err != nil {
 		return 0, err
@@ -285,7 +285,7 @@ func (zs *zygotes) fork(z *zygote, id int, cfg *config.Config) (int, error) {
 		ctlR.Close()
 		return 0, fmt.Errorf("zygote %d, forking a worker: %w", z.pid, err)
 	}
-	writeBoot(bootW, &handoff.Boot{WorkerID: id, Listeners: len(zs.ls), Config: cfg})
+	writeBoot(bootW, &handoff.Boot{WorkerID: id, Listeners: len(zs.ls), Config: cfg, HookAttrs: attrs})
 	go readControl(pid, ctlR, zs.events)
 	return pid, nil
 }

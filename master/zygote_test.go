@@ -194,7 +194,7 @@ func TestZygoteForkHandsOverTheWorkersDescriptors(t *testing.T) {
 	}
 	done := make(chan result)
 	go func() {
-		pid, err := zs.fork(z, 7, z.cfg)
+		pid, err := zs.fork(z, 7, z.cfg, nil)
 		done <- result{pid, err}
 	}()
 	word, files := fake.request()
@@ -222,7 +222,7 @@ func TestZygoteForkFailure(t *testing.T) {
 		fake.request()
 		fake.say("error fork: Cannot allocate memory")
 	}()
-	if _, err := zs.fork(z, 1, z.cfg); err == nil || !strings.Contains(err.Error(), "Cannot allocate memory") {
+	if _, err := zs.fork(z, 1, z.cfg, nil); err == nil || !strings.Contains(err.Error(), "Cannot allocate memory") {
 		t.Fatalf("fork error %v; want the zygote's reason", err)
 	}
 }

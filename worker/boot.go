@@ -52,7 +52,7 @@ func Main() int {
 		return handoff.ExitWorkerBootError
 	}
 	ext.Statsd = sd
-	h := newHooks(cfg, log, boot.WorkerID)
+	h := newHooks(cfg, log, boot.WorkerID, boot.HookAttrs)
 	if code := startPython(cfg, log, h); code != 0 {
 		return code
 	}

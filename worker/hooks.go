@@ -41,6 +41,9 @@ type hooks struct {
 	cfg *config.Config // immutable
 	log zerolog.Logger // immutable
 	age int            // worker.age: the worker's number in spawn order; immutable
+	// attrs are what pre_fork stored on the worker in the master's hook
+	// host (handoff.Boot.HookAttrs); immutable.
+	attrs json.RawMessage
 	// has is set by load and read-only afterwards.
 	has map[string]bool
 	// pre and post are has["pre_request"] and has["post_request"],
@@ -55,12 +58,13 @@ type hooks struct {
 	retire chan struct{}
 }
 
-// newHooks returns the hooks of the worker numbered age, nil when the
-// config file defines none that run in a worker.
-func newHooks(cfg *config.Config, log zerolog.Logger, age int) *hooks {
+// newHooks returns the hooks of the worker numbered age, which starts
+// with the attributes attrs, nil when the config file defines none that
+// run in a worker.
+func newHooks(cfg *config.Config, log zerolog.Logger, age int, attrs json.RawMessage) *hooks {
 	for _, name := range cfg.Hooks {
 		if workerHooks[name] {
-			return &hooks{cfg: cfg, log: log.With().Str("source", "hooks").Logger(), age: age,
+			return &hooks{cfg: cfg, log: log.With().Str("source", "hooks").Logger(), age: age, attrs: attrs,
 				retire: make(chan struct{}, 1)}
 		}
 	}
@@ -96,8 +100,12 @@ func (h *hooks) logLine(level, text string) {
 
 // state is what `worker` shows of this process.
 func (h *hooks) state() map[string]any {
-	return map[string]any{"pid": os.Getpid(), "ppid": os.Getppid(), "age": h.age,
+	s := map[string]any{"pid": os.Getpid(), "ppid": os.Getppid(), "age": h.age,
 		"alive": !h.stopping.Load(), "booted": h.booted.Load()}
+	if h.attrs != nil {
+		s["attrs"] = h.attrs // read when the worker object is made
+	}
+	return s
 }
 
 // server is what `server` shows in a worker (post_fork, worker_exit).

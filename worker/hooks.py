@@ -165,7 +165,11 @@ class Server:
     def _refresh(self, state):
         self.pid = state.get("pid", 0)
         self.num_workers = state.get("num_workers", 0)
-        self.WORKERS = {p: Worker({"pid": p, "ppid": self.pid}) for p in state.get("workers", [])}
+        pids = state.get("workers", [])
+        ages = state.get("worker_ages") or [0] * len(pids)
+        attrs = state.get("worker_attrs") or [None] * len(pids)
+        self.WORKERS = {p: _host_worker({"pid": p, "ppid": self.pid, "age": age, "attrs": a})
+                        for p, age, a in zip(pids, ages, attrs)}
 
     def __getattr__(self, name):
         whys = {
@@ -178,6 +182,20 @@ class Server:
                                                   "Arbiter has no counterpart of this attribute"))
 
 
+class _Application:
+    """worker.app: Gunicorn's WSGIApplication as far as hooks use it
+    (authentik's post_worker_init calls worker.app.callable's startup)."""
+
+    def __init__(self, app):
+        self.callable, self.cfg = app, cfg
+
+    def wsgi(self):
+        return self.callable
+
+    def __getattr__(self, name):
+        raise _missing("worker.app", name, "gowsgi loads the app itself; worker.app has callable, cfg and wsgi()")
+
+
 class Worker:
     """The `worker` of hooks: in a worker, the worker itself; in the
     master's hooks (pre_fork, child_exit), the worker concerned."""
@@ -186,6 +204,10 @@ class Worker:
         self.cfg, self.log = cfg, log
         self.timeout = cfg.timeout / 2.0 if cfg.timeout else 0
         self._refresh(state)
+        # What pre_fork stored on this worker in the hook host, as a
+        # forked Worker keeps what the arbiter's pre_fork set on it.
+        for k, v in (state.get("attrs") or {}).items():
+            setattr(self, k, v)
 
     def _refresh(self, state):
         """Sets what Gunicorn's Worker tracks from the state Go sent;
@@ -208,11 +230,16 @@ class Worker:
             raise _missing("worker", "wsgi", "the app is not loaded in this process")
         return gw.app
 
+    @property
+    def app(self):
+        """Gunicorn's Application as hooks use it: its callable (the app,
+        WSGI or ASGI), cfg, wsgi()."""
+        return _Application(self.wsgi)
+
     def __getattr__(self, name):
         whys = {
             "tmp": "workers report liveness to the master over a pipe; there is no heartbeat file",
             "sockets": "the listening sockets are served by Go",
-            "app": "there is no Gunicorn Application object; worker.wsgi is the WSGI app",
             "nr": "gowsgi counts requests in Go (see /metrics)",
         }
         raise _missing("worker", name, whys.get(name, "the worker is a Go process embedding Python; "
@@ -416,20 +443,60 @@ def _this_server(state):
     return _server
 
 
+# The master's hooks see one Worker object per worker, by its number
+# (worker.age), as Gunicorn's arbiter keeps one: what pre_fork stores on
+# it (worker._worker_id) is there in server.WORKERS and child_exit. The
+# master keeps what JSON can carry of it, for a host a HUP started.
+_host_workers = {}
+
+# The attributes Worker sets itself; others were stored by hooks.
+_WORKER_FIELDS = {"cfg", "log", "timeout", "pid", "ppid", "age", "alive", "booted", "aborted", "exitcode"}
+
+
+def _host_worker(state):
+    age = state.get("age", 0)
+    w = _host_workers.get(age)
+    if w is None:
+        w = _host_workers[age] = Worker(state)
+    else:
+        w._refresh(state)
+    return w
+
+
 def host_call(name, a):
     """Runs a master-side hook in the hook host, with one `server` for all
     of them, as Gunicorn's arbiter is: what on_starting stores on it
-    (server._ids = set()) is there in pre_fork."""
+    (server._ids = set()) is there in pre_fork. For pre_fork it returns
+    what the hook stored on the worker that JSON can carry, which the
+    worker starts with."""
     server = _this_server(a.get("server", {}))
     h = hooks[name]
     if name in ("pre_fork", "child_exit"):
-        worker = Worker(a.get("worker", {}))
-        if name == "pre_fork" and worker.pid is None:
-            worker.pid = "[booting]"  # Gunicorn's Worker until the fork sets it
-        return h(server, worker)
+        worker = _host_worker(a.get("worker", {}))
+        if name == "pre_fork":
+            if worker.pid is None:
+                worker.pid = "[booting]"  # Gunicorn's Worker until the fork sets it
+            h(server, worker)
+            return _stored_attrs(worker)
+        h(server, worker)
+        _host_workers.pop(worker.age, None)
+        return None
     if name == "nworkers_changed":
         return h(server, a.get("new"), a.get("old"))
     return h(server)
+
+
+def _stored_attrs(worker):
+    out = {}
+    for k, v in vars(worker).items():
+        if k in _WORKER_FIELDS:
+            continue
+        try:
+            json.dumps(v)
+        except (TypeError, ValueError):
+            continue  # a client or a lock: made again in post_fork, as it must be after a fork
+        out[k] = v
+    return out
 
 
 def _setup_host_logging(settings, send):
@@ -488,8 +555,11 @@ def host_main():
                 send({"done": "reopen", "error": traceback.format_exc()})
             continue
         try:
-            host_call(req["hook"], req)
-            send({"done": req["hook"]})
+            attrs = host_call(req["hook"], req)
+            if req["hook"] == "pre_fork" and attrs:
+                send({"done": req["hook"], "worker_attrs": attrs})
+            else:
+                send({"done": req["hook"]})
         except BaseException as exc:
             send({"done": req["hook"], "error": traceback.format_exc(), "exit": isinstance(exc, SystemExit)})
     return 0

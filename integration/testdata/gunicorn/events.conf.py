@@ -42,16 +42,21 @@ def pre_fork(server, worker):
     # What a hook stores on server is there in the next hook, as on
     # Gunicorn's one arbiter (until a HUP's new hook host).
     server.forks = getattr(server, "forks", 0) + 1
-    _event("pre_fork", server.pid, worker.pid, worker.age, server.forks)
+    # What pre_fork stores on the worker is there in server.WORKERS, in
+    # child_exit and in the worker's own hooks, as authentik's worker ids.
+    noted = sum(1 for w in server.WORKERS.values() if hasattr(w, "note"))
+    worker.note = "noted-%d" % worker.age
+    _event("pre_fork", server.pid, worker.pid, worker.age, server.forks, noted)
 
 
 def post_fork(server, worker):
     worker.log.info("post_fork hook in %s", worker.pid)
-    _event("post_fork", server.pid, worker.pid, worker.ppid, worker.age, worker.alive)
+    _event("post_fork", server.pid, worker.pid, worker.ppid, worker.age, worker.alive, getattr(worker, "note", None))
 
 
 def post_worker_init(worker):
-    _event("post_worker_init", worker.pid, worker.wsgi.__name__, _meaningless(worker, "tmp"))
+    _event("post_worker_init", worker.pid, worker.wsgi.__name__, _meaningless(worker, "tmp"),
+           worker.app.callable is worker.wsgi)
 
 
 def pre_request(worker, req):
@@ -77,7 +82,7 @@ def worker_exit(server, worker):
 
 
 def child_exit(server, worker):
-    _event("child_exit", server.pid, worker.pid, worker.age)
+    _event("child_exit", server.pid, worker.pid, worker.age, getattr(worker, "note", None))
 
 
 def pre_exec(server):
