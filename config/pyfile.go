@@ -196,6 +196,15 @@ func decodePyName(c *Config, where string, n pyName) error {
 			// reader names by where the workers find it again.
 			return set(c, s, func() (any, error) { return s.parsePython(n.Value) })
 		}
+		if n.Callable && n.Class && n.Name == "worker_class" {
+			// Gunicorn takes the class itself; gowsgi by its import path
+			// (uvicorn.workers.UvicornWorker, a project's own: workerclass.go).
+			if path, _ := n.Value.(string); path != "" {
+				return set(c, s, func() (any, error) { return s.parsePython(path) })
+			}
+			return errors.New("a worker class the config file defines itself cannot be served: " +
+				"define it in a module and name it (myapp.workers.Worker)")
+		}
 		if n.Callable {
 			return fmt.Errorf("want a value, got a %s", map[bool]string{true: "class", false: "function"}[n.Class])
 		}

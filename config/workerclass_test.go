@@ -64,3 +64,19 @@ func TestProjectWorkerClass(t *testing.T) {
 		}
 	}
 }
+
+// A config file may give the class itself, as Gunicorn takes it: the
+// reader names it by its import path.
+func TestWorkerClassObjectInPythonFile(t *testing.T) {
+	c, err := loadWithReport(t, `{"names": [{"name": "worker_class", "line": 2, "callable": true, "class": true,
+		"value": "uvicorn.workers.UvicornWorker"}]}`, "a:b")
+	if err != nil || c.WorkerClass != WorkerClassASGI {
+		t.Errorf("worker_class = UvicornWorker: %v, worker class %q; want asgi", err, c.WorkerClass)
+	}
+	_, err = loadWithReport(t, `{"names": [{"name": "worker_class", "line": 5, "callable": true, "class": true,
+		"value": ""}]}`, "a:b")
+	want := "gunicorn.conf.py:5: worker_class: a worker class the config file defines itself cannot be served"
+	if err == nil || !strings.HasPrefix(err.Error(), want) {
+		t.Errorf("a class defined in the file: %v; want %q", err, want)
+	}
+}

@@ -37,9 +37,16 @@ func TestProjectWorkerClass(t *testing.T) {
 	if want != "root_path=/mounted client=203.0.113.9\n" {
 		t.Fatalf("Gunicorn with the class answers %q", want)
 	}
+	// The class itself, as a config file may give it to Gunicorn.
+	classConf := filepath.Join(t.TempDir(), "gunicorn.conf.py")
+	if err := os.WriteFile(classConf, []byte("from projworkers import ConfigurableWorker\n"+
+		"worker_class = ConfigurableWorker\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	for _, args := range [][]string{
 		{"-k", "projworkers.ConfigurableWorker", "projworkers:app"},
 		{"-c", conf, "projworkers:app"},
+		{"-c", classConf, "projworkers:app"},
 	} {
 		s := start(t, serverOpts{args: args, env: []string{"PYTHONPATH=" + appsDir}, binary: debianBinary(t)})
 		if got := get(t, "http://"+s.address()); got != want {

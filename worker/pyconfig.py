@@ -253,6 +253,8 @@ def main():
             item["class"] = isinstance(v, type)
             if k == "logger_class":  # the workers import it, or take the file's own again
                 item["value"] = dotted_name(v) or "__config__.logger_class"
+            elif k == "worker_class":  # as Gunicorn takes a class: found again by its import path
+                item["value"] = dotted_name(v)
         else:
             item["value"] = encode(v)
         names.append(item)
