@@ -223,3 +223,30 @@ void gw_release_main(void)
 {
 	gw_tstate = PyEval_SaveThread();
 }
+
+/*
+ * gw_run_atexit runs the functions registered with atexit (the app's,
+ * OpenTelemetry's span flush, logging.shutdown), as a Gunicorn worker's
+ * sys.exit runs them, taking the GIL. What one of them raises is printed
+ * by Python and does not stop the others. Returns 0, or -1 with *err
+ * (malloc'd) when atexit itself cannot be reached.
+ */
+int gw_run_atexit(char **err)
+{
+	PyObject *mod, *res = NULL;
+	int rc = 0;
+
+	PyEval_RestoreThread(gw_thread_state());
+	mod = PyImport_ImportModule("atexit");
+	if (mod != NULL)
+		res = PyObject_CallMethod(mod, "_run_exitfuncs", NULL);
+	if (res == NULL) {
+		size_t n;
+		*err = gw_format_exception(&n);
+		rc = -1;
+	}
+	Py_XDECREF(res);
+	Py_XDECREF(mod);
+	PyEval_SaveThread();
+	return rc;
+}

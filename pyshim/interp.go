@@ -136,6 +136,17 @@ func AppIsASGI() bool { return C.gw_app_is_asgi != 0 }
 // ReleaseMain releases the GIL that Init took on the main thread.
 func ReleaseMain() { C.gw_release_main() }
 
+// RunAtexit runs the functions the app registered with atexit, as
+// Python's exit runs them (a Gunicorn worker leaves through sys.exit).
+// Any goroutine, without the GIL; once, as the worker ends.
+func RunAtexit() error {
+	var cerr *C.char
+	if C.gw_run_atexit(&cerr) != 0 {
+		return takeError(cerr, "running the atexit functions failed")
+	}
+	return nil
+}
+
 // SetMultiprocess sets wsgi.multiprocess for the requests to come (PEP
 // 3333: whether other processes may run the app at the same time, which
 // Gunicorn reads as more than one worker). Call it once the app is

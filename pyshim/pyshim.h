@@ -69,6 +69,7 @@ int gw_load_app(const char *spec, const char *const *paths, int npaths,
  * here or in the zygote this process was forked from. */
 extern int gw_app_is_asgi;
 void gw_release_main(void);
+int gw_run_atexit(char **err);
 /* traceback.c: faulthandler's dump of every thread on a spare signal */
 int gw_tracebacks_register(void); /* GIL held */
 int gw_tracebacks_register_nogil(char **err);

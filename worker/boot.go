@@ -92,7 +92,28 @@ func Main() int {
 	}
 	records.Close()
 	h.exit()
+	runAtexit(cfg, log)
 	return code
+}
+
+// runAtexit runs the app's atexit functions after worker_exit, as a
+// Gunicorn worker's exit runs them: telemetry flushes its buffers there
+// (OpenTelemetry's span processors, Sentry). A function that never
+// returns holds the exit up for --graceful-timeout at most, after which
+// the master would kill the worker anyway.
+func runAtexit(cfg *config.Config, log zerolog.Logger) {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if err := pyshim.RunAtexit(); err != nil {
+			log.Error().Msg("cannot run the atexit functions:\n" + tracebackOf(err))
+		}
+	}()
+	select {
+	case <-done:
+	case <-time.After(cfg.GracefulTimeout):
+		log.Warn().Dur("waited", cfg.GracefulTimeout).Msg("the atexit functions did not return in time; exiting without them")
+	}
 }
 
 func readBoot() (*handoff.Boot, error) {
