@@ -143,6 +143,32 @@ def _load_paste(uri):
     return loadapp(uri, relative_to=os.getcwd(), global_conf=global_conf)
 
 
+def _stop_handler(signum, frame):
+    """The worker's handler of TERM, INT and QUIT as Python's signal
+    module shows it, where Gunicorn's worker has handle_exit and
+    handle_quit: gowsgi's Go side stops the worker, so calling it (an
+    app's handler that chains to the one it replaced) does nothing more."""
+
+
+def adopt_stop_signals():
+    """Makes _stop_handler Python's handler of the stop signals
+    (signals.c puts Go's back underneath at once)."""
+    import signal
+    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGQUIT):
+        signal.signal(sig, _stop_handler)
+
+
+def run_signal_handler(signum):
+    """Calls the handler an app installed for signum, if any, as the
+    signal would have under Gunicorn; reports whether there was one."""
+    import signal
+    handler = signal.getsignal(signum)
+    if not callable(handler) or handler is _stop_handler:
+        return False
+    handler(signum, None)
+    return True
+
+
 def load_app(spec, paths, multithread, asgi, errors=None, file_wrapper=None):
     global app, base_environ, serves_asgi
     for p in reversed(paths):

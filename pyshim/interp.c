@@ -140,12 +140,6 @@ error:
 	return -1;
 }
 
-/* Signals Go relies on in a worker; an app that installs a handler for
- * one of them at import would silently take it from Go. */
-static const int guarded_signals[] = {SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1,
-				      SIGUSR2, SIGCHLD, SIGURG, SIGPROF, SIGPIPE};
-#define NGUARDED (sizeof guarded_signals / sizeof guarded_signals[0])
-
 int gw_app_is_asgi;
 
 /* bool_attr is the truth of obj.name: 1, 0, or -1 with an exception.
@@ -167,23 +161,20 @@ static int bool_attr(PyObject *obj, const char *name)
  * sys.path and keeps it in _gowsgi.app; asgi says which worker class
  * will call it (GW_APP_WSGI, GW_APP_ASGI), and an app of the other kind
  * is refused, or that none was named (GW_APP_DETECT): an async app is
- * then ASGI. gw_app_is_asgi says which it is once loaded. Signal
- * handlers are saved before the import and restored after it; the
- * numbers of the signals the app tried to take are stored in
- * stolen[0:*nstolen] (room for 16).
+ * then ASGI. gw_app_is_asgi says which it is once loaded. Go's signal
+ * handlers are restored after the import (signals.c); the numbers of the
+ * signals the app tried to take are stored in stolen[0:*nstolen] (room
+ * for 16).
  * GIL held (main thread). Returns 0, or -1 with *err (traceback) set.
  */
 int gw_load_app(const char *spec, const char *const *paths, int npaths, int multithread, int asgi,
 		int *stolen, int *nstolen, char **err)
 {
-	struct sigaction saved[NGUARDED], now;
 	PyObject *list = NULL, *res = NULL;
-	size_t i, n;
+	size_t n;
 	int rc = -1, served_as_asgi;
 
 	*nstolen = 0;
-	for (i = 0; i < NGUARDED; i++)
-		sigaction(guarded_signals[i], NULL, &saved[i]);
 
 	list = PyList_New(0);
 	if (list == NULL)
@@ -204,14 +195,7 @@ int gw_load_app(const char *spec, const char *const *paths, int npaths, int mult
 out:
 	if (rc < 0)
 		*err = gw_format_exception(&n);
-	for (i = 0; i < NGUARDED; i++) {
-		sigaction(guarded_signals[i], NULL, &now);
-		if (now.sa_handler != saved[i].sa_handler) {
-			sigaction(guarded_signals[i], &saved[i], NULL);
-			if (*nstolen < 16)
-				stolen[(*nstolen)++] = guarded_signals[i];
-		}
-	}
+	gw_signals_reclaim(stolen, nstolen);
 	Py_XDECREF(res);
 	Py_XDECREF(list);
 	return rc;

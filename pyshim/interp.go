@@ -82,6 +82,9 @@ func Init(opt Options) error {
 		var n C.size_t
 		return takeError(C.gw_format_exception(&n), "cannot register the traceback signal with faulthandler")
 	}
+	if err := captureSignals(); err != nil { // signals.go
+		return fmt.Errorf("pyshim: giving Python's signal module the worker's stop handler: %w", err)
+	}
 	if len(opt.EnvironKeys) > 255 {
 		return errors.New("pyshim: more than 255 well-known environ keys")
 	}

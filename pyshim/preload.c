@@ -89,6 +89,13 @@ int gw_zygote_load(const gw_preload_spec *spec)
 		free(err);
 		return GW_EXIT_BOOT;
 	}
+	/* Python's stop handler as in a worker (signals.c; what it cannot do
+	 * is no reason to fail), then the import's own handlers are put back
+	 * after it. */
+	gw_signals_capture();
+	if (gw_signals_adopt_python(&err) < 0)
+		free(err);
+	err = NULL;
 	rc = gw_load_app(spec->app, spec->paths, spec->npaths, spec->multithread, spec->asgi, stolen,
 			 &nstolen, &err);
 	gw_logging_to_master(0);

@@ -70,6 +70,11 @@ int gw_load_app(const char *spec, const char *const *paths, int npaths,
 extern int gw_app_is_asgi;
 void gw_release_main(void);
 int gw_run_atexit(char **err);
+/* signals.c: Go's signal handlers kept Go's, the app's Python ones run */
+void gw_signals_capture(void);
+void gw_signals_reclaim(int *stolen, int *nstolen);
+int gw_signals_run_python(int sig, int *ran, char **err);
+int gw_signals_adopt_python(char **err); /* GIL held, main thread */
 /* traceback.c: faulthandler's dump of every thread on a spare signal */
 int gw_tracebacks_register(void); /* GIL held */
 int gw_tracebacks_register_nogil(char **err);

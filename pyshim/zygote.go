@@ -147,5 +147,9 @@ func internEnvironKeys(keys []string) error {
 	}
 	// Only now: the Go runtime took every signal handler when it
 	// started, after the zygote forked this process.
-	return enableTracebacks()
+	if err := enableTracebacks(); err != nil {
+		return err
+	}
+	C.gw_signals_capture() // Go's, which ReclaimSignals keeps (signals.go)
+	return nil
 }

@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"runtime"
+	"syscall"
 	"time"
 
 	"github.com/gowsgi/gowsgi/config"
@@ -187,9 +188,10 @@ func startPython(cfg *config.Config, log zerolog.Logger, h *hooks) int {
 	if h.postFork(true) != nil {
 		return handoff.ExitWorkerBootError // Gunicorn's worker dies the same way
 	}
+	reclaimSignals(log) // signals.go
 	stolen, err := pyshim.LoadApp(cfg.App, paths, cfg.Threads > 1, appKind(cfg))
-	for _, sig := range stolen {
-		log.Warn().Int("signal", sig).Msg("the app installed a handler for a signal gowsgi needs; it was restored")
+	for _, sig := range stolen { // LoadApp put them back
+		noteStolen(log, []syscall.Signal{syscall.Signal(sig)})
 	}
 	if err != nil {
 		var appErr *pyshim.AppError
@@ -208,6 +210,7 @@ func startPython(cfg *config.Config, log zerolog.Logger, h *hooks) int {
 	if h.postWorkerInit() != nil {
 		return handoff.ExitWorkerBootError
 	}
+	reclaimSignals(log)
 	log.Info().Str("app", cfg.App).Msg(errorlog.MsgBooted)
 	return 0
 }

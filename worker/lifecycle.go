@@ -58,9 +58,14 @@ func (p *process) run() int {
 		return handoff.ExitWorkerBootError
 	}
 	lc := newLifecycle(p.cfg, p.log, p.calls, p.ctl)
+	reclaim := time.NewTicker(reclaimEvery) // signals.go
+	defer reclaim.Stop()
 	for {
 		select {
 		case sig := <-sigs:
+			if isStopSignal(sig.(syscall.Signal)) {
+				runAppSignalHandler(p.log, sig.(syscall.Signal))
+			}
 			switch sig {
 			case syscall.SIGTERM:
 				p.hooks.stop("")
@@ -81,6 +86,8 @@ func (p *process) run() int {
 			}
 		case now := <-lc.ticks:
 			lc.tick(now)
+		case <-reclaim.C:
+			reclaimSignals(p.log)
 		case <-p.hooks.retireAsked():
 			lc.retire()
 		}

@@ -131,6 +131,7 @@ func adoptPython(cfg *config.Config, log zerolog.Logger, h *hooks) int {
 	if h.postFork(false) != nil || h.postWorkerInit() != nil {
 		return handoff.ExitWorkerBootError
 	}
+	reclaimSignals(log) // signals.go
 	log.Info().Str("app", cfg.App).Bool("preloaded", true).Msg(errorlog.MsgBooted)
 	return 0
 }

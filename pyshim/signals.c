@@ -1,0 +1,112 @@
+/*
+ * signals.c: the signals Go handles in a worker, kept Go's while Python
+ * code would take them.
+ *
+ * signal.signal(SIGTERM, handler) in an app or a hook installs CPython's
+ * C handler with sigaction, so Go no longer sees the master's TERM and
+ * the worker never stops gracefully. gowsgi records Go's handlers once
+ * (gw_signals_capture), puts them back whenever Python code may have run
+ * (gw_signals_reclaim), and runs the Python handler an app installed for
+ * a stop signal when that signal comes (gw_signals_run_python), as the
+ * app's handler would have run under Gunicorn, where the worker's own
+ * handler is Python too.
+ */
+#include "pyshim.h"
+#include "internal.h"
+#include <signal.h>
+#include <string.h>
+
+/* Signals Go relies on in a worker. */
+static const int guarded_signals[] = {SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1,
+				      SIGUSR2, SIGCHLD, SIGURG, SIGPROF, SIGPIPE};
+#define NGUARDED (sizeof guarded_signals / sizeof guarded_signals[0])
+
+static struct sigaction go_actions[NGUARDED];
+static int captured;
+
+/* gw_signals_capture records the handlers installed now as Go's. Call it
+ * once the Go runtime has installed them and before Python code runs. */
+void gw_signals_capture(void)
+{
+	for (size_t i = 0; i < NGUARDED; i++)
+		sigaction(guarded_signals[i], NULL, &go_actions[i]);
+	captured = 1;
+}
+
+/* gw_signals_reclaim puts Go's handler back on every guarded signal whose
+ * handler changed since gw_signals_capture, storing the numbers of those
+ * in stolen[0:*nstolen] (room for 16). Any thread, GIL or not. */
+void gw_signals_reclaim(int *stolen, int *nstolen)
+{
+	struct sigaction now;
+
+	*nstolen = 0;
+	if (!captured)
+		return;
+	for (size_t i = 0; i < NGUARDED; i++) {
+		sigaction(guarded_signals[i], NULL, &now);
+		if (now.sa_handler != go_actions[i].sa_handler) {
+			sigaction(guarded_signals[i], &go_actions[i], NULL);
+			if (*nstolen < 16)
+				stolen[(*nstolen)++] = guarded_signals[i];
+		}
+	}
+}
+
+/*
+ * gw_signals_run_python calls the Python handler that Python's signal
+ * module holds for sig, when it is a function of the app's (not SIG_DFL,
+ * SIG_IGN, None or gowsgi's own stop handler), with (sig, None), taking
+ * the GIL. *ran says whether there was one. SystemExit and
+ * KeyboardInterrupt, which a handler raises to stop the process, are no
+ * error here: the worker is stopping. Returns 0, or -1 with *err
+ * (malloc'd traceback).
+ */
+int gw_signals_run_python(int sig, int *ran, char **err)
+{
+	PyObject *res;
+	int rc = 0;
+
+	*ran = 0;
+	PyEval_RestoreThread(gw_thread_state());
+	res = PyObject_CallMethod(gw_bootstrap, "run_signal_handler", "i", sig);
+	if (res == NULL) {
+		if (PyErr_ExceptionMatches(PyExc_SystemExit) || PyErr_ExceptionMatches(PyExc_KeyboardInterrupt)) {
+			PyErr_Clear();
+			*ran = 1;
+		} else {
+			size_t n;
+			*err = gw_format_exception(&n);
+			*ran = 1;
+			rc = -1;
+		}
+	} else {
+		*ran = PyObject_IsTrue(res) == 1;
+		Py_DECREF(res);
+	}
+	PyEval_SaveThread();
+	return rc;
+}
+
+/*
+ * gw_signals_adopt_python makes gowsgi's stop handler the Python-level
+ * handler of TERM, INT and QUIT (bootstrap.adopt_stop_signals), as
+ * Gunicorn's worker has its own there, so an app that chains to the
+ * handler it replaces (prev = signal.getsignal(SIGTERM)) finds a
+ * function; then gives the signals back to Go. GIL held, on the main
+ * thread, after gw_signals_capture. Returns 0, or -1 with *err.
+ */
+int gw_signals_adopt_python(char **err)
+{
+	PyObject *res = PyObject_CallMethod(gw_bootstrap, "adopt_stop_signals", NULL);
+	int stolen[16], n;
+
+	gw_signals_reclaim(stolen, &n);
+	if (res == NULL) {
+		size_t m;
+		*err = gw_format_exception(&m);
+		return -1;
+	}
+	Py_DECREF(res);
+	return 0;
+}
