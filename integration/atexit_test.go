@@ -60,6 +60,25 @@ func TestAtexitFunctionsRunAsWorkersExit(t *testing.T) {
 	}
 }
 
+// TestNonDaemonThreadsFinishBeforeAtexit: as Python's exit does, a
+// worker that ends waits for the app's non-daemon threads (a queue
+// draining its last items), then runs the atexit functions.
+func TestNonDaemonThreadsFinishBeforeAtexit(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "atexit")
+	s := start(t, serverOpts{args: []string{"atexitapp:app"}, env: []string{"ATEXIT_FILE=" + file}})
+	pid := strconv.Itoa(s.workerPIDs()[0])
+	if code, _ := s.get("/thread"); code != 200 {
+		t.Fatalf("GET /thread: %d", code)
+	}
+	s.signal(syscall.SIGTERM)
+	if code := s.wait(30 * time.Second); code != 0 {
+		t.Fatalf("exit code %d; want 0", code)
+	}
+	if got, want := readFileString(file), "thread-done "+pid+"\nflushed "+pid+"\n"; got != want {
+		t.Errorf("the worker ended with %q; want the thread's work, then atexit: %q", got, want)
+	}
+}
+
 func readFileString(path string) string {
 	b, _ := os.ReadFile(path)
 	return string(b)

@@ -143,6 +143,31 @@ def _load_paste(uri):
     return loadapp(uri, relative_to=os.getcwd(), global_conf=global_conf)
 
 
+def run_exit():
+    """What Python's exit does before it finalizes, as a Gunicorn worker's
+    sys.exit does it: threading's exit functions (concurrent.futures'
+    executors shut down), a join of the app's non-daemon threads, then
+    the atexit functions. Called on a thread that is not the main one,
+    which does not wait for itself or the main thread (where
+    threading._shutdown would)."""
+    threading = sys.modules.get("threading")
+    if threading is not None:
+        for call in reversed(list(getattr(threading, "_threading_atexits", ()))):
+            try:
+                call()
+            except Exception:
+                traceback.print_exc()
+        skip = (threading.main_thread(), threading.current_thread())
+        while True:
+            pending = [t for t in threading.enumerate() if not t.daemon and t not in skip]
+            if not pending:
+                break
+            for t in pending:
+                t.join()
+    import atexit
+    atexit._run_exitfuncs()
+
+
 def _stop_handler(signum, frame):
     """The worker's handler of TERM, INT and QUIT as Python's signal
     module shows it, where Gunicorn's worker has handle_exit and

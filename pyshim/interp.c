@@ -209,28 +209,27 @@ void gw_release_main(void)
 }
 
 /*
- * gw_run_atexit runs the functions registered with atexit (the app's,
- * OpenTelemetry's span flush, logging.shutdown), as a Gunicorn worker's
- * sys.exit runs them, taking the GIL. What one of them raises is printed
- * by Python and does not stop the others. Returns 0, or -1 with *err
- * (malloc'd) when atexit itself cannot be reached.
+ * gw_run_atexit does what Python's exit does before it finalizes, as a
+ * Gunicorn worker's sys.exit does it (bootstrap.run_exit), taking the
+ * GIL: it waits for the app's non-daemon threads (after shutting down
+ * concurrent.futures' executors), then runs the functions registered
+ * with atexit (the app's, OpenTelemetry's span flush, logging.shutdown).
+ * What one of them raises is printed by Python and does not stop the
+ * others. Returns 0, or -1 with *err (malloc'd).
  */
 int gw_run_atexit(char **err)
 {
-	PyObject *mod, *res = NULL;
+	PyObject *res;
 	int rc = 0;
 
 	PyEval_RestoreThread(gw_thread_state());
-	mod = PyImport_ImportModule("atexit");
-	if (mod != NULL)
-		res = PyObject_CallMethod(mod, "_run_exitfuncs", NULL);
+	res = PyObject_CallMethod(gw_bootstrap, "run_exit", NULL);
 	if (res == NULL) {
 		size_t n;
 		*err = gw_format_exception(&n);
 		rc = -1;
 	}
 	Py_XDECREF(res);
-	Py_XDECREF(mod);
 	PyEval_SaveThread();
 	return rc;
 }

@@ -139,9 +139,10 @@ func AppIsASGI() bool { return C.gw_app_is_asgi != 0 }
 // ReleaseMain releases the GIL that Init took on the main thread.
 func ReleaseMain() { C.gw_release_main() }
 
-// RunAtexit runs the functions the app registered with atexit, as
-// Python's exit runs them (a Gunicorn worker leaves through sys.exit).
-// Any goroutine, without the GIL; once, as the worker ends.
+// RunAtexit waits for the app's non-daemon threads, then runs the
+// functions it registered with atexit, as Python's exit does (a Gunicorn
+// worker leaves through sys.exit). Any goroutine, without the GIL; once,
+// as the worker ends.
 func RunAtexit() error {
 	var cerr *C.char
 	if C.gw_run_atexit(&cerr) != 0 {

@@ -97,11 +97,12 @@ func Main() int {
 	return code
 }
 
-// runAtexit runs the app's atexit functions after worker_exit, as a
-// Gunicorn worker's exit runs them: telemetry flushes its buffers there
-// (OpenTelemetry's span processors, Sentry). A function that never
-// returns holds the exit up for --graceful-timeout at most, after which
-// the master would kill the worker anyway.
+// runAtexit waits for the app's non-daemon threads and runs its atexit
+// functions after worker_exit, as a Gunicorn worker's exit does:
+// telemetry flushes its buffers there (OpenTelemetry's span processors,
+// Sentry), a queue-draining thread finishes. A thread or function that
+// never ends holds the exit up for --graceful-timeout at most, after
+// which the master would kill the worker anyway.
 func runAtexit(cfg *config.Config, log zerolog.Logger) {
 	done := make(chan struct{})
 	go func() {

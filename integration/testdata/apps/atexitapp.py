@@ -1,8 +1,11 @@
 """An app that registers an atexit function, as telemetry libraries do
 to flush what they buffered (atexit_test.go): it appends the worker's
-pid to the file $ATEXIT_FILE."""
+pid to the file $ATEXIT_FILE. /thread starts a non-daemon thread that
+finishes its work half a second later, as a queue-draining thread."""
 import atexit
 import os
+import threading
+import time
 
 
 def _flush():
@@ -13,6 +16,14 @@ def _flush():
 atexit.register(_flush)
 
 
+def _work():
+    time.sleep(0.5)
+    with open(os.environ["ATEXIT_FILE"], "a") as f:
+        f.write("thread-done %d\n" % os.getpid())
+
+
 def app(environ, start_response):
+    if environ["PATH_INFO"] == "/thread":
+        threading.Thread(target=_work, daemon=False).start()
     start_response("200 OK", [("Content-Type", "text/plain")])
     return [b"ok\n"]
