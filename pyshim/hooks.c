@@ -64,6 +64,23 @@ error:
 	return NULL;
 }
 
+int gw_call_method(PyObject *obj, const char *name, char **err)
+{
+	PyObject *res;
+	int rc = 0;
+
+	PyEval_RestoreThread(gw_thread_state());
+	res = PyObject_CallMethod(obj, name, NULL);
+	if (res == NULL) {
+		size_t n;
+		*err = gw_format_exception(&n);
+		rc = -1;
+	}
+	Py_XDECREF(res);
+	PyEval_SaveThread();
+	return rc;
+}
+
 PyObject *gw_module_call(const char *name, const char *source, const char *function, const char *const *args,
 			 int nargs, PyMethodDef *emit_def, PyObject **mod)
 {

@@ -35,6 +35,9 @@ extern PyObject *gw_str_close; /* interned "close" */
 /* gw_module_from_source runs source as a new module called name, also
  * put in sys.modules (hooks.c); a new reference, or NULL. */
 PyObject *gw_module_from_source(const char *name, const char *source);
+/* gw_call_method calls obj.name() taking the GIL and releasing it, for
+ * its side effects. Returns 0, or -1 with *err (malloc'd traceback). */
+int gw_call_method(PyObject *obj, const char *name, char **err);
 /* gw_module_call runs source as the module name and calls its function
  * with the nargs strings args and then emit, a function made of
  * emit_def. Returns the call's result and sets *mod to the module (new

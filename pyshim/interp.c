@@ -4,7 +4,7 @@
  * tracebacks.
  */
 #include "pyshim.h"
-#include <signal.h>
+#include "internal.h"
 #include <stdio.h>
 #include <string.h>
 
@@ -219,17 +219,5 @@ void gw_release_main(void)
  */
 int gw_run_atexit(char **err)
 {
-	PyObject *res;
-	int rc = 0;
-
-	PyEval_RestoreThread(gw_thread_state());
-	res = PyObject_CallMethod(gw_bootstrap, "run_exit", NULL);
-	if (res == NULL) {
-		size_t n;
-		*err = gw_format_exception(&n);
-		rc = -1;
-	}
-	Py_XDECREF(res);
-	PyEval_SaveThread();
-	return rc;
+	return gw_call_method(gw_bootstrap, "run_exit", err);
 }

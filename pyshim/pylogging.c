@@ -149,21 +149,9 @@ int gw_logging_setup(const char *source, const char *settings_json, int held, ch
  */
 int gw_logging_reopen(char **err)
 {
-	PyObject *res;
-	int rc = 0;
-
 	if (log_mod == NULL)
 		return 0;
-	PyEval_RestoreThread(gw_thread_state());
-	res = PyObject_CallMethod(log_mod, "reopen", NULL);
-	if (res == NULL) {
-		size_t n;
-		*err = gw_format_exception(&n);
-		rc = -1;
-	}
-	Py_XDECREF(res);
-	PyEval_SaveThread();
-	return rc;
+	return gw_call_method(log_mod, "reopen", err);
 }
 
 /* _gowsgi_logging.access once gw_logging_access_state found the access
