@@ -77,6 +77,9 @@ func TestNonDaemonThreadsFinishBeforeAtexit(t *testing.T) {
 	if got, want := readFileString(file), "thread-done "+pid+"\nflushed "+pid+"\n"; got != want {
 		t.Errorf("the worker ended with %q; want the thread's work, then atexit: %q", got, want)
 	}
+	if len(s.loggedContaining("waiting for the app's non-daemon threads to end: Thread-")) != 1 {
+		t.Errorf("the worker did not say which threads it waited for")
+	}
 }
 
 func readFileString(path string) string {

@@ -158,10 +158,17 @@ def run_exit():
             except Exception:
                 traceback.print_exc()
         skip = (threading.main_thread(), threading.current_thread())
+        waited = set()
         while True:
             pending = [t for t in threading.enumerate() if not t.daemon and t not in skip]
             if not pending:
                 break
+            names = sorted(t.name for t in pending if t not in waited)
+            if names:  # a slow exit says why (on gunicorn.error, as the worker's other records)
+                import logging
+                logging.getLogger("gunicorn.error").info(
+                    "waiting for the app's non-daemon threads to end: %s", ", ".join(names))
+            waited.update(pending)
             for t in pending:
                 t.join()
     import atexit

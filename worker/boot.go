@@ -114,7 +114,8 @@ func runAtexit(cfg *config.Config, log zerolog.Logger) {
 	select {
 	case <-done:
 	case <-time.After(cfg.GracefulTimeout):
-		log.Warn().Dur("waited", cfg.GracefulTimeout).Msg("the atexit functions did not return in time; exiting without them")
+		log.Warn().Dur("waited", cfg.GracefulTimeout).Msg("the app's non-daemon threads or atexit functions " +
+			"did not end in time; exiting without them")
 	}
 }
 
