@@ -59,11 +59,15 @@ func TestASGIWebSocketDenialWhileReceiving(t *testing.T) {
 		waitMark(s, marks, "got", path+" websocket.disconnect 1006")
 	}
 
-	// A close before accept (a 403 with no body), then receive().
+	// A close before accept (a 403 with no body), then receive(). The
+	// connection closes after the refusal, as Uvicorn closes it.
 	w := dialWire(t, "tcp", s.address())
 	w.send(handshake("/close"))
-	if resp, _ := w.response("GET"); resp.StatusCode != 403 {
-		t.Errorf("/close: %d; want 403", resp.StatusCode)
+	if resp, _ := w.response("GET"); resp.StatusCode != 403 || !resp.Close {
+		t.Errorf("/close: %d (Connection: close %v); want 403 with Connection: close", resp.StatusCode, resp.Close)
+	}
+	if !w.closed() {
+		t.Errorf("/close: the connection stays open after the refusal")
 	}
 	waitMark(s, marks, "got", "/close websocket.disconnect 1006")
 

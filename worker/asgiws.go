@@ -118,12 +118,12 @@ func (w *asgiCaller) startWebSocket(r *engine.Request) engine.Step {
 				wsOver(c)
 				w.reap(c)
 				w.complete = true
-				return engine.Step{HasHead: true, Status: []byte("403 Forbidden"), Done: true}
+				return refusedWebSocket()
 			case pyshim.SentDone:
 				if ev.Traceback == "" {
 					w.detach()
 					w.complete = true
-					return engine.Step{HasHead: true, Status: []byte("403 Forbidden"), Done: true}
+					return refusedWebSocket()
 				}
 				return w.ended(ev)
 			}
@@ -132,6 +132,15 @@ func (w *asgiCaller) startWebSocket(r *engine.Request) engine.Step {
 		clear(w.events)
 		w.events, w.next = c.Take(w.events[:0]), 0
 	}
+}
+
+// refusedWebSocket answers a handshake the app closed (or ended) before
+// websocket.accept: 403, as the ASGI spec says, and the connection
+// closes, as Uvicorn closes it: the client asked for another protocol,
+// not for more HTTP on this connection.
+func refusedWebSocket() engine.Step {
+	return engine.Step{HasHead: true, Status: []byte("403 Forbidden"), Done: true,
+		Headers: [][2][]byte{{[]byte("Connection"), []byte("close")}}}
 }
 
 // wsOver tells the app of a WebSocket refused before websocket.accept
