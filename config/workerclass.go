@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -83,13 +84,7 @@ func resolveWorkerClass(c *Config) error {
 // default, no flag.
 func uvicornKwargsFlags(kwargs map[string]any) []string {
 	var words []string
-	for _, k := range slices.Sorted(func(yield func(string) bool) {
-		for k := range kwargs {
-			if !yield(k) {
-				return
-			}
-		}
-	}) {
+	for _, k := range slices.Sorted(maps.Keys(kwargs)) {
 		flag := strings.ReplaceAll(k, "_", "-")
 		switch v := kwargs[k].(type) {
 		case nil:
