@@ -68,11 +68,12 @@ func TestASGIWebSocketChat(t *testing.T) {
 	}
 }
 
-// TestASGIWebSocketGracefulStop: TERM closes an open WebSocket with 1001
-// (going away), and the worker exits once its app has ended.
-func TestASGIWebSocketGracefulStop(t *testing.T) {
-	s, marks := startFastAPI(t)
-	cmd := wsClient(t, s, "stop")
+// stopWithClientOpen starts cmd, a WebSocket client that prints
+// "connected" once it is and then the close code it gets, sends TERM
+// once it is connected, and checks that the client got 1001 (going away)
+// and that the master exited 0 within wait.
+func stopWithClientOpen(t *testing.T, s *server, cmd *exec.Cmd, wait time.Duration) {
+	t.Helper()
 	stdout, _ := cmd.StdoutPipe()
 	cmd.Stderr = os.Stderr
 	if err := cmd.Start(); err != nil {
@@ -87,9 +88,16 @@ func TestASGIWebSocketGracefulStop(t *testing.T) {
 	if !lines.Scan() || lines.Text() != `{"code": 1001}` {
 		t.Fatalf("the client saw %q; want the close code 1001", lines.Text())
 	}
-	if code := s.wait(20 * time.Second); code != 0 {
+	if code := s.wait(wait); code != 0 {
 		t.Fatalf("exit code %d", code)
 	}
+}
+
+// TestASGIWebSocketGracefulStop: TERM closes an open WebSocket with 1001
+// (going away), and the worker exits once its app has ended.
+func TestASGIWebSocketGracefulStop(t *testing.T) {
+	s, marks := startFastAPI(t)
+	stopWithClientOpen(t, s, wsClient(t, s, "stop"), 20*time.Second)
 	if b, _ := os.ReadFile(filepath.Join(marks, "ws-closed")); !strings.Contains(string(b), "carol 1001") {
 		t.Errorf("the app saw %q; want carol's disconnect with 1001", b)
 	}

@@ -1,7 +1,6 @@
 package integration
 
 import (
-	"bufio"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -9,7 +8,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 )
@@ -155,24 +153,7 @@ func TestWSGISocketSessionOutlivesTimeout(t *testing.T) {
 // exits long before --graceful-timeout.
 func TestWSGISocketGracefulStop(t *testing.T) {
 	s, marks := startSocketApp(t, "--graceful-timeout", "120")
-	cmd := socketClient(s.address(), "hold")
-	stdout, _ := cmd.StdoutPipe()
-	cmd.Stderr = os.Stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer cmd.Process.Kill()
-	lines := bufio.NewScanner(stdout)
-	if !lines.Scan() || lines.Text() != "connected" {
-		t.Fatalf("the client did not connect: %q", lines.Text())
-	}
-	s.signal(syscall.SIGTERM)
-	if !lines.Scan() || lines.Text() != `{"code": 1001}` {
-		t.Fatalf("the client saw %q; want the close code 1001", lines.Text())
-	}
-	if code := s.wait(60 * time.Second); code != 0 {
-		t.Fatalf("exit code %d", code)
-	}
+	stopWithClientOpen(t, s, socketClient(s.address(), "hold"), 60*time.Second) // asgi_websocket_test.go
 	if b, _ := os.ReadFile(filepath.Join(marks, "ended")); string(b) != "eof" {
 		t.Errorf("the session ended with %q; want the reader's eof", b)
 	}

@@ -12,6 +12,7 @@ import (
 	_ "embed"
 	"errors"
 	"fmt"
+	"syscall"
 	"unsafe"
 )
 
@@ -113,7 +114,7 @@ const (
 // the app is served as. Signal handlers the import installs are undone;
 // their numbers are returned so the caller can warn. Main thread, GIL
 // held.
-func LoadApp(spec string, paths []string, multithread bool, kind AppKind) (stolenSignals []int, err error) {
+func LoadApp(spec string, paths []string, multithread bool, kind AppKind) (stolen []syscall.Signal, err error) {
 	cspec := C.CString(spec)
 	defer C.free(unsafe.Pointer(cspec))
 	cpaths, free := cStrings(paths)
@@ -122,10 +123,7 @@ func LoadApp(spec string, paths []string, multithread bool, kind AppKind) (stole
 	var cstolen [16]C.int
 	var nstolen C.int
 	rc := C.gw_load_app(cspec, cpaths, C.int(len(paths)), cBool(multithread), C.int(kind), &cstolen[0], &nstolen, &cerr)
-	stolen := make([]int, int(nstolen))
-	for i := range stolen {
-		stolen[i] = int(cstolen[i])
-	}
+	stolen = signalsOf(cstolen[:nstolen])
 	if rc != 0 {
 		return stolen, takeError(cerr, fmt.Sprintf("failed to load %q", spec))
 	}

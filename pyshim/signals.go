@@ -26,9 +26,14 @@ func ReclaimSignals() []syscall.Signal {
 	var cstolen [16]C.int
 	var n C.int
 	C.gw_signals_reclaim(&cstolen[0], &n)
-	out := make([]syscall.Signal, int(n))
-	for i := range out {
-		out[i] = syscall.Signal(cstolen[i])
+	return signalsOf(cstolen[:n])
+}
+
+// signalsOf converts the signal numbers C stored.
+func signalsOf(cs []C.int) []syscall.Signal {
+	out := make([]syscall.Signal, len(cs))
+	for i, c := range cs {
+		out[i] = syscall.Signal(c)
 	}
 	return out
 }

@@ -7,7 +7,6 @@ import (
 	"net"
 	"os"
 	"runtime"
-	"syscall"
 	"time"
 
 	"github.com/gowsgi/gowsgi/config"
@@ -192,9 +191,7 @@ func startPython(cfg *config.Config, log zerolog.Logger, h *hooks) int {
 	}
 	reclaimSignals(log) // signals.go
 	stolen, err := pyshim.LoadApp(cfg.App, paths, cfg.Threads > 1, appKind(cfg))
-	for _, sig := range stolen { // LoadApp put them back
-		noteStolen(log, []syscall.Signal{syscall.Signal(sig)})
-	}
+	noteStolen(log, stolen) // LoadApp put them back
 	if err != nil {
 		var appErr *pyshim.AppError
 		msg := err.Error()

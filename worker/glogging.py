@@ -53,6 +53,17 @@ CONFIG_DEFAULTS = {
 }
 
 
+def access_to_syslog(cfg):
+    """Whether the access lines go to syslog too (gowsgi's, not Gunicorn's)."""
+    return bool(cfg.syslog and not cfg.disable_redirect_access_to_syslog)
+
+
+def logs_access(cfg):
+    """Whether Logger.access logs at all (gowsgi's, not Gunicorn's): an
+    access log, a logging configuration or syslog."""
+    return bool(cfg.accesslog or cfg.logconfig or cfg.logconfig_dict or cfg.logconfig_json or access_to_syslog(cfg))
+
+
 def loggers():
     """Every logger there is, as Gunicorn's loggers()."""
     root = logging.root
@@ -194,13 +205,11 @@ class Logger:
     def access(self, resp, req, environ, request_time):
         """One request's record on gunicorn.access: the access log format
         as the message, the atoms as its args."""
-        cfg = self.cfg
-        if not (cfg.accesslog or cfg.logconfig or cfg.logconfig_dict or cfg.logconfig_json
-                or (cfg.syslog and not cfg.disable_redirect_access_to_syslog)):
+        if not logs_access(self.cfg):
             return
         safe_atoms = self.atoms_wrapper_class(self.atoms(resp, req, environ, request_time))
         try:
-            self.access_log.info(cfg.access_log_format, safe_atoms)
+            self.access_log.info(self.cfg.access_log_format, safe_atoms)
         except Exception:
             self.error(traceback.format_exc())
 

@@ -112,6 +112,62 @@ def gunicorn_changes():
     return changes
 
 
+class Setting:
+    """An item of cfg.settings, as hooks that read .value expect."""
+
+    def __init__(self, name, value):
+        self.name, self.value = name, value
+
+    def get(self):
+        return self.value
+
+
+class GunicornConfig:
+    """Gunicorn's cfg, as hooks (hooks.py) and a logger class
+    (pylogging.py) get it: every resolved setting under Gunicorn's name
+    and with Gunicorn's type (durations in seconds)."""
+
+    def __init__(self, values):
+        object.__setattr__(self, "_values", values)
+        object.__setattr__(self, "settings", {k: Setting(k, v) for k, v in values.items()})
+
+    def __getattr__(self, name):
+        values = object.__getattribute__(self, "_values")
+        if name in values:
+            return values[name]
+        raise AttributeError("No configuration setting for: %s" % name)
+
+    def __setattr__(self, name, value):
+        raise AttributeError("Invalid access!")
+
+    @property
+    def env(self):
+        return dict(e.split("=", 1) for e in self._values.get("raw_env", []) if "=" in e)
+
+    @property
+    def worker_class_str(self):
+        return self._values.get("worker_class", "sync")
+
+    @property
+    def address(self):
+        return [_parse_address(b) for b in self._values.get("bind", [])]
+
+    def set(self, name, value):
+        raise AttributeError("cfg.set has no effect in gowsgi: the master resolves the settings; "
+                             "change the config file and send HUP")
+
+
+def _parse_address(bind):
+    """Gunicorn's util.parse_address of one of gowsgi's canonical binds
+    (HOST:PORT, [IPV6]:PORT, unix:PATH, fd://N): (host, port), a unix
+    socket's path, or a file descriptor number."""
+    if bind.startswith("unix:"):
+        return bind[len("unix:"):]
+    if bind.startswith("fd://"):
+        return int(bind[len("fd://"):])
+    host, _, port = bind.rpartition(":")
+    return host.strip("[]").lower(), int(port)
+
 
 
 def load_config(spec):

@@ -182,24 +182,6 @@ _logger = None    # the logger class's instance, when there is one
 _records = False  # whether its access() is to be called for each request
 
 
-class Config:
-    """The cfg a logger class gets: every resolved setting under
-    Gunicorn's name and with Gunicorn's type, as hooks get it."""
-
-    def __init__(self, values):
-        object.__setattr__(self, "_values", values)
-
-    def __getattr__(self, name):
-        try:
-            return object.__getattribute__(self, "_values")[name]
-        except KeyError:
-            raise AttributeError("No configuration setting for: %s" % name) from None
-
-
-def _access_to_syslog(cfg):
-    return bool(cfg.syslog and not cfg.disable_redirect_access_to_syslog)
-
-
 class _Backend:
     """What gunicorn.glogging.Logger asks of the worker (glogging.py)."""
 
@@ -209,7 +191,7 @@ class _Backend:
         if cfg.accesslog is not None:
             logger._set_handler(logger.access_log, cfg.accesslog, logging.Formatter(logger.access_fmt),
                                 stream=sys.stdout)
-        elif _access_to_syslog(cfg):  # the lines go to syslog only
+        elif _glogging.access_to_syslog(cfg):  # the lines go to syslog only
             logger._set_handler(logger.access_log, "", logging.Formatter(logger.access_fmt))
         _apply_config({k: getattr(cfg, k, None) for k in ("logconfig_dict", "logconfig_json", "logconfig")})
 
@@ -252,14 +234,13 @@ def _setup_logger_class(s):
     global _logger, _records
     glogging = use_glogging()  # gunicornmod.py
     glogging._backend = _Backend
-    cfg = Config(s["cfg"])
+    cfg = GunicornConfig(s["cfg"])  # gunicornmod.py
     with gunicorn_module():
         cls = _logger_class(s["logger_class"], s.get("config") or "")
     _logger = cls(cfg)
     # Logger.access logs nothing without an access log, a logging
     # configuration or syslog; a class of its own may.
-    _records = type(_logger).access is not glogging.Logger.access or bool(
-        cfg.accesslog or cfg.logconfig or cfg.logconfig_dict or cfg.logconfig_json or _access_to_syslog(cfg))
+    _records = type(_logger).access is not glogging.Logger.access or glogging.logs_access(cfg)
 
 
 def _logger_class(path, config_spec):
