@@ -204,6 +204,35 @@ func TestASGILifespanShutdownOnTERM(t *testing.T) {
 	}
 }
 
+// TestASGIStopWaitsForBackgroundTasks: a graceful stop lets a
+// background task that runs after its response finish, then runs the
+// lifespan shutdown, as Uvicorn does; it was cancelled.
+func TestASGIStopWaitsForBackgroundTasks(t *testing.T) {
+	s, marks := startFastAPI(t)
+	goFile := filepath.Join(t.TempDir(), "go")
+	if code, body := s.get("/background-until?go=" + goFile); code != 200 || body != "scheduled" {
+		t.Fatalf("/background-until: %d %q", code, body)
+	}
+	order := filepath.Join(marks, "shutdown")
+	s.waitFor(func() bool { b, _ := os.ReadFile(order); return len(b) > 0 })
+	pid := s.workerPIDs()[0]
+	s.signal(syscall.SIGTERM)
+	s.waitFor(func() bool {
+		return len(s.loggedContaining("waiting for the ASGI app's calls still running")) > 0
+	})
+	if err := os.WriteFile(goFile, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if code := s.wait(20 * time.Second); code != 0 {
+		t.Fatalf("exit code %d", code)
+	}
+	b, _ := os.ReadFile(order)
+	want := fmt.Sprintf("background started\nbackground finished\nshutdown %d\n", pid)
+	if string(b) != want {
+		t.Fatalf("marks %q; want %q (the task finished, then the lifespan shutdown)", b, want)
+	}
+}
+
 func TestASGILifespanStartupFailure(t *testing.T) {
 	for _, tc := range []struct {
 		name, app, lifespan, logged string

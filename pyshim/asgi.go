@@ -99,10 +99,12 @@ type Loop struct {
 	dmu      sync.Mutex
 	outEnded bool // guarded by dmu: the queue is freed
 
-	mu     sync.Mutex
-	conns  map[uint64]*Conn // guarded by mu: open connections by id
-	nextID uint64           // guarded by mu
-	closed bool             // guarded by mu: Stop was called; no more posts
+	mu    sync.Mutex
+	conns map[uint64]*Conn // guarded by mu: open connections by id
+	// noCalls, guarded by mu, is closed when conns empties (AwaitCalls).
+	noCalls chan struct{}
+	nextID  uint64 // guarded by mu
+	closed  bool   // guarded by mu: Stop was called; no more posts
 	// pend is guarded by mu: events posted, not yet handed to C
 	// (appendEvent's layout); pendSince when the first of them was.
 	pend      []byte
@@ -221,6 +223,7 @@ func (l *Loop) release() {
 	l.closed = true
 	conns := l.conns
 	l.conns = nil
+	l.noteCallsEnded()
 	l.mu.Unlock()
 	for _, c := range conns {
 		c.finish(Sent{Kind: SentDone, Traceback: "the event loop stopped"})
@@ -398,6 +401,48 @@ func (l *Loop) Stop(timeout time.Duration) error {
 		return l.runErr
 	case <-t.C:
 		return fmt.Errorf("pyshim: the event loop did not stop within %v", timeout)
+	}
+}
+
+// Calls is how many requests and WebSockets the app's calls are still
+// running for, their responses complete or not.
+func (l *Loop) Calls() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return len(l.conns)
+}
+
+// AwaitCalls waits until the app's calls have all returned, or timeout;
+// it reports whether they did. A call may go on after its response is
+// complete (Starlette's and FastAPI's background tasks run there), and
+// a graceful stop waits for them, as Uvicorn's does, before the
+// lifespan shutdown and Stop, which cancels what is left.
+func (l *Loop) AwaitCalls(timeout time.Duration) bool {
+	l.mu.Lock()
+	if len(l.conns) == 0 {
+		l.mu.Unlock()
+		return true
+	}
+	if l.noCalls == nil {
+		l.noCalls = make(chan struct{})
+	}
+	done := l.noCalls
+	l.mu.Unlock()
+	t := time.NewTimer(timeout)
+	defer t.Stop()
+	select {
+	case <-done:
+		return true
+	case <-t.C:
+		return false
+	}
+}
+
+// noteCallsEnded wakes AwaitCalls once no call is left; under mu.
+func (l *Loop) noteCallsEnded() {
+	if len(l.conns) == 0 && l.noCalls != nil {
+		close(l.noCalls)
+		l.noCalls = nil
 	}
 }
 

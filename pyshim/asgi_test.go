@@ -279,8 +279,9 @@ func TestASGI2App(t *testing.T) {
 	}
 }
 
-// TestASGIStopCancels: Stop ends a loop whose app still runs; its Conn
-// gets SentDone with the cancellation.
+// TestASGIStopCancels: a call that runs on is counted (AwaitCalls times
+// out on it); Stop ends the loop all the same, and its Conn gets
+// SentDone with the cancellation.
 func TestASGIStopCancels(t *testing.T) {
 	l, err := StartLoop(LoopOptions{Loop: "asyncio", Lifespan: "off", App: "asgiapps:sleeper"})
 	if err != nil {
@@ -295,8 +296,14 @@ func TestASGIStopCancels(t *testing.T) {
 			break
 		}
 	}
+	if l.Calls() != 1 || l.AwaitCalls(10*time.Millisecond) {
+		t.Fatalf("%d calls, AwaitCalls true; want the sleeper's call running", l.Calls())
+	}
 	if err := l.Stop(10 * time.Second); err != nil {
 		t.Fatal(err)
+	}
+	if l.Calls() != 0 || !l.AwaitCalls(time.Minute) {
+		t.Fatalf("%d calls after Stop; want none", l.Calls())
 	}
 	r := drive(t, c, nil)
 	if !strings.Contains(r.done.Traceback, "CancelledError") {

@@ -162,6 +162,7 @@ func (l *Loop) open(s *Scope, kind int, budget int) (*Conn, error) {
 func (l *Loop) forget(id uint64) {
 	l.mu.Lock()
 	delete(l.conns, id)
+	l.noteCallsEnded()
 	l.mu.Unlock()
 }
 

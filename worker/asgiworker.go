@@ -78,9 +78,16 @@ const asgiMaxSlots = 1000
 
 func asgiSlots(cfg *config.Config) int { return max(1, min(cfg.WorkerConnections, asgiMaxSlots)) }
 
-// stop runs the lifespan shutdown, then stops the loop; after the
-// engine has finished its last connection.
+// stop waits for the app's calls still running after their responses
+// (background tasks), runs the lifespan shutdown, then stops the loop;
+// after the engine has finished its last connection.
 func (a *asgiApp) stop(grace time.Duration) {
+	if n := a.loop.Calls(); n > 0 {
+		a.log.Info().Int("calls", n).Msg("waiting for the ASGI app's calls still running (background tasks) to return")
+		if !a.loop.AwaitCalls(grace) {
+			a.log.Warn().Int("calls", a.loop.Calls()).Dur("waited", grace).Msg("the ASGI app's calls did not return in time; cancelling them")
+		}
+	}
 	if err := a.loop.Shutdown(grace); err != nil {
 		a.log.Error().Msg("ASGI lifespan shutdown failed:\n" + tracebackOf(err))
 	}

@@ -96,6 +96,20 @@ async def background(tasks: BackgroundTasks, mark: str):
     return PlainTextResponse("scheduled")
 
 
+@app.get("/background-until")
+async def background_until(tasks: BackgroundTasks, go: str):
+    """A background task that runs until the file go exists: it marks
+    "started", then "finished" (in $ASGI_MARKS/shutdown, where the
+    lifespan shutdown marks too, so the order shows)."""
+    async def until():
+        mark("shutdown", "background started\n")
+        while not os.path.exists(go):
+            await asyncio.sleep(0.01)
+        mark("shutdown", "background finished\n")
+    tasks.add_task(until)
+    return PlainTextResponse("scheduled")
+
+
 @app.get("/raise")
 async def boom():
     raise ValueError("the handler failed")
