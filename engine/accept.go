@@ -291,8 +291,8 @@ func (s *Server) acceptLoop(ln *listener) {
 		fd, sa, err := ln.accept(s.stop)
 		if err != nil {
 			<-s.connSem
-			if ln.closed.Load() {
-				return // closed for a graceful stop
+			if ln.closed.Load() || s.isDraining() {
+				return // a graceful stop: the listener closed, or the wait for room ended
 			}
 			s.log.Warn().Err(err).Msg("accept failed")
 			time.Sleep(10 * time.Millisecond) // EMFILE and friends: do not spin

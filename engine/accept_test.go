@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rs/zerolog"
 	"golang.org/x/sys/unix"
 )
 
@@ -224,5 +225,35 @@ func TestLaggingAppLeavesTheQueue(t *testing.T) {
 		unix.Close(r.fd)
 	case <-time.After(10 * time.Second):
 		t.Fatal("the queued connection was not taken once the app caught up")
+	}
+}
+
+// A graceful stop that finds a full worker's accept loop waiting for
+// room (its one thread busy, a connection queued) ends the loop without
+// an "accept failed": nothing failed. It was logged, and the loop went
+// on until the listener was closed (a few HUPs in a hundred).
+func TestAcceptLoopEndsQuietlyAtTheStop(t *testing.T) {
+	var logged lockedBuffer
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := newServer(testConfig(t), zerolog.New(&logged), []net.Listener{ln}, Options{App: newFakeApp(t, nil), Slots: 1})
+	ln.Close() // the server accepts on its own duplicate
+	l := s.lns[0]
+	t.Cleanup(func() { l.Close() })
+	s.gate.add() // its one thread is busy
+	dialTest(t, l.addr.String())
+	close(s.stop)
+	s.wg.Add(1)
+	done := make(chan struct{})
+	go func() { s.acceptLoop(l); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatalf("the accept loop went on after the stop; logged %s", logged.b.String())
+	}
+	if logged.count("accept failed") != 0 {
+		t.Fatalf("the stop logged %s", logged.b.String())
 	}
 }
