@@ -103,6 +103,37 @@ func TestASGIWebSocketGracefulStop(t *testing.T) {
 	}
 }
 
+// TestASGIWebSocketStopKeepsSentMessages: the 1001 Close of a graceful
+// stop follows every message whose send() returned in the app: the last
+// number a counting app sent is the last its client got.
+func TestASGIWebSocketStopKeepsSentMessages(t *testing.T) {
+	s, marks := startFastAPI(t)
+	cmd := wsClient(t, s, "ticks")
+	stdout, _ := cmd.StdoutPipe()
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	lines := bufio.NewScanner(stdout)
+	if !lines.Scan() || lines.Text() != "connected" {
+		t.Fatalf("the client did not count to 50: %q", lines.Text())
+	}
+	s.signal(syscall.SIGTERM)
+	var got struct{ Code, Last int }
+	if !lines.Scan() || json.Unmarshal(lines.Bytes(), &got) != nil {
+		t.Fatalf("the client's report: %q", lines.Text())
+	}
+	if code := s.wait(20 * time.Second); code != 0 {
+		t.Fatalf("exit code %d", code)
+	}
+	b, _ := os.ReadFile(filepath.Join(marks, "ticks"))
+	if got.Code != 1001 || fmt.Sprintf("%d\n", got.Last) != string(b) {
+		t.Fatalf("the client got close code %d after %d; the app sent up to %q; want 1001 after the app's last",
+			got.Code, got.Last, b)
+	}
+}
+
 // TestASGIWebSocketClientStopsReading: an app sending to a client that
 // reads nothing stops in send() once its budget is queued, while the
 // event loop serves every other request.

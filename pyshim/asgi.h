@@ -26,7 +26,10 @@ enum {
 	GW_IN_CANCEL,     /* cancel the connection's task (--request-timeout) */
 };
 
-enum { GW_IF_MORE = 1, GW_IF_TEXT = 2 };
+/* GW_IF_CLOSE, on a WebSocket's GW_IN_DISCONNECT: the server ends it (a
+ * graceful stop), and the loop answers with its GW_OUT_WS_CLOSE, queued
+ * after whatever the app sent before it learned. */
+enum { GW_IF_MORE = 1, GW_IF_TEXT = 2, GW_IF_CLOSE = 4 };
 
 /* Events from the app to Go; asgi.py's OUT_*. */
 enum {

@@ -33,7 +33,7 @@ OUT_START, OUT_BODY, OUT_TRAILERS, OUT_PATHSEND, OUT_DONE, OUT_WS_ACCEPT, \
 # flags of out events
 F_MORE, F_TRAILERS, F_TEXT = 1, 2, 4
 # flags of in events
-IF_MORE, IF_TEXT = 1, 2
+IF_MORE, IF_TEXT, IF_CLOSE = 1, 2, 4
 # What out(OUT_LIFESPAN) reports.
 LS_STARTED, LS_FAILED, LS_UNSUPPORTED, LS_STOPPED = range(4)
 # How far a response got (OUT_DONE's status).
@@ -257,6 +257,10 @@ class Cycle:
             self.gone = True
             if self.paused:
                 self.resume_senders()
+            if flags & IF_CLOSE:
+                # The server ends the WebSocket: its Close goes after what
+                # the app sent before now, and send() refuses from now on.
+                _c.out(self.rt.q, self.cid, OUT_WS_CLOSE, code, None, None, 0, None)
         self.events.append((kind, flags, code, data))
         self.wake_receiver()
 

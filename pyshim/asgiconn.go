@@ -269,6 +269,15 @@ func (c *Conn) Disconnect(code int, reason string) error {
 	return c.l.post(c.id, C.GW_IN_DISCONNECT, 0, int64(code), []byte(reason))
 }
 
+// GoAway ends a WebSocket from the server's side: the app gets
+// websocket.disconnect with code, and the loop answers with a
+// SentWSClose of that code, after every message the app sent before it
+// learned (send() refuses from then on). The session sends its Close
+// on that answer, so no message the app was told it sent is dropped.
+func (c *Conn) GoAway(code int) error {
+	return c.l.post(c.id, C.GW_IN_DISCONNECT, C.GW_IF_CLOSE, int64(code), nil)
+}
+
 // Cancel cancels the app's task (asyncio Task.cancel): CancelledError
 // is raised at the await it waits in, and SentDone carries its
 // traceback, which shows where. For --request-timeout; a handler that

@@ -244,6 +244,7 @@ func (s *wsSession) run(u engine.Upgraded) {
 	}
 	var evs []pyshim.Sent
 	stopping := u.Stopping()
+	var goingAway <-chan time.Time
 	s.take(o, s.early)
 	s.early = nil
 	for !(s.appDone && o.closeSent) || len(o.buf) > 0 {
@@ -262,9 +263,17 @@ func (s *wsSession) run(u engine.Upgraded) {
 		case <-ping:
 			o.ping()
 		case <-stopping: // a graceful stop: going away (RFC 6455 §7.4.1)
+			// The loop answers with the Close (take), after the messages
+			// the app sent before it learned; a loop that does not answer
+			// in time gets it sent without them.
 			stopping = nil
+			s.c.GoAway(1001)
+			t := time.NewTimer(wsGoAwayWait)
+			defer t.Stop()
+			goingAway = t.C
+		case <-goingAway:
+			goingAway = nil
 			o.close(websocket.CloseCode(1001), "")
-			s.c.Disconnect(1001, "")
 		case <-readerDone:
 			readerDone = nil
 			o.lastControl(control)
@@ -346,6 +355,12 @@ func (s *wsSession) read(u engine.Upgraded, control chan<- []byte, done chan<- s
 // wait in the kernel's buffers and then in the client, not in the
 // worker's memory.
 const wsReadAhead = 16
+
+// wsGoAwayWait bounds how long a graceful stop waits for the loop to
+// answer its going-away (Conn.GoAway) before the 1001 Close goes out
+// without it: an answer normally takes one turn of the loop, and a loop
+// stuck in the app's code would keep the client waiting for the Close.
+const wsGoAwayWait = time.Second
 
 // echoCode is the code a server answers a client's Close with: the same
 // (RFC 6455 §5.5.1), or 1000 when the client gave none.

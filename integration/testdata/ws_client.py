@@ -1,5 +1,5 @@
 """WebSocket client for the ASGI tests (Debian's python3-websockets):
-python3 ws_client.py chat|stop ws://HOST:PORT; prints JSON results."""
+python3 ws_client.py chat|stop|ticks|too-big ws://HOST:PORT; prints JSON results."""
 import asyncio
 import json
 import sys
@@ -43,6 +43,20 @@ async def stop(base):
             print(json.dumps({"code": e.code}), flush=True)
 
 
+async def ticks(base):
+    """Reads the server's count (/ticks) until the server closes; says
+    "connected" at 50, then reports the close code and the last number."""
+    last = None
+    async with websockets.connect(base + "/ticks") as c:
+        try:
+            while True:
+                last = int(await c.recv())
+                if last == 50:
+                    print("connected", flush=True)
+        except websockets.exceptions.ConnectionClosed as e:
+            print(json.dumps({"code": e.code, "last": last}), flush=True)
+
+
 async def too_big(base):
     """Sends a message over the server's --ws-max-size; reports the close."""
     async with websockets.connect(base + "/reverse", compression=None) as r:
@@ -53,4 +67,4 @@ async def too_big(base):
             print(json.dumps({"code": e.code}), flush=True)
 
 
-asyncio.run({"chat": chat, "stop": stop, "too-big": too_big}[sys.argv[1]](sys.argv[2]))
+asyncio.run({"chat": chat, "stop": stop, "ticks": ticks, "too-big": too_big}[sys.argv[1]](sys.argv[2]))

@@ -165,6 +165,21 @@ async def chat(ws: WebSocket, name: str):
         chatters.discard(ws)
 
 
+@app.websocket("/ticks")
+async def ticks(ws: WebSocket):
+    """Counts to the client until the server ends the socket; marks the
+    last number whose send returned ($ASGI_MARKS/ticks)."""
+    await ws.accept()
+    sent = -1
+    try:
+        while True:
+            await ws.send_text(str(sent + 1))
+            sent += 1
+            await asyncio.sleep(0)
+    except Exception:
+        mark("ticks", "%d\n" % sent)
+
+
 @app.websocket("/reverse")
 async def reverse(ws: WebSocket):
     await ws.accept()
