@@ -246,6 +246,25 @@ func readHead(t *testing.T, c net.Conn) *http.Response {
 	return resp
 }
 
+// TestSpilledBodyFreedWithItsRequest: an app that keeps wsgi.input
+// past its request holds no spilled body: the file is freed when the
+// request ends, and the kept stream reads as empty.
+func TestSpilledBodyFreedWithItsRequest(t *testing.T) {
+	spill := t.TempDir()
+	s := start(t, serverOpts{args: []string{"--body-memory-budget", "0", "bodies:app"},
+		env: []string{"TMPDIR=" + spill}})
+	pid := s.workerPIDs()[0]
+	for range 3 {
+		if code, body := do(t, http.MethodPost, s.url("/keep"), strings.Repeat("x", 1<<20)); code != 200 || body != "kept file" {
+			t.Fatalf("/keep: %d %q", code, body)
+		}
+	}
+	s.waitFor(func() bool { return spilledBytes(t, pid, spill) == 0 })
+	if code, body := s.get("/kept"); code != 200 || body != "0 0 0" {
+		t.Fatalf("/kept: %d %q; want three empty streams", code, body)
+	}
+}
+
 // TestBodyOverTheLimit: a body over --limit-request-body gets 413 and
 // Connection: close, never the app: at once when Content-Length says
 // so (no body byte sent), and as soon as the limit is passed when

@@ -13,7 +13,9 @@
  * keeps the stream reads EOF afterwards, never freed memory.
  */
 #include "internal.h"
+#include <fcntl.h>
 #include <string.h>
+#include <unistd.h>
 
 typedef struct {
 	PyObject_HEAD
@@ -35,13 +37,40 @@ PyObject *gw_input_new(const char *data, size_t len)
 	return (PyObject *)in;
 }
 
+/* detach_file points the descriptor of a file-backed stream (a spilled
+ * body, a streamed body's socket; gw_file_input) at /dev/null: an app
+ * that keeps the stream past its request (Django's request in a
+ * reference cycle keeps it until the garbage collector runs) reads EOF
+ * after what its buffer holds, and the body's file is freed with the
+ * request, not with the stream: held until then, the files of a few
+ * uploads kept gigabytes of disk past --body-spill-budget. A stream the
+ * app closed has no descriptor left to point. */
+static void detach_file(PyObject *obj)
+{
+	static int devnull = -1;
+	int fd = PyObject_AsFileDescriptor(obj);
+
+	if (fd < 0) {
+		PyErr_Clear(); /* closed by the app */
+		return;
+	}
+	if (devnull < 0)
+		devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	if (devnull >= 0)
+		dup3(devnull, fd, O_CLOEXEC);
+}
+
 void gw_input_detach(PyObject *obj)
 {
-	if (obj != NULL && Py_IS_TYPE(obj, &InputType)) {
+	if (obj == NULL)
+		return;
+	if (Py_IS_TYPE(obj, &InputType)) {
 		Input *in = (Input *)obj;
 		in->data = NULL;
 		in->len = in->pos = 0;
+		return;
 	}
+	detach_file(obj);
 }
 
 /* size_arg reads an optional size argument: absent, None or negative

@@ -58,7 +58,8 @@ int gw_input_init(void);
 /* gw_input_new returns a new reference to a stream reading data[0:len]. */
 PyObject *gw_input_new(const char *data, size_t len);
 /* gw_input_detach makes the stream read as empty from now on: the bytes
- * it pointed at are about to go away. Accepts any object. */
+ * it pointed at are about to go away; a file-backed stream's descriptor
+ * is pointed at /dev/null. Accepts any object. */
 void gw_input_detach(PyObject *input);
 
 /* wsgi.errors (errors.c). */

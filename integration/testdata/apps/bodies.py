@@ -99,7 +99,26 @@ def together(environ, start_response):
     return [b""]
 
 
-ROUTES = {"/digest": digest, "/hello": hello, "/big": big, "/write": write, "/together": together}
+KEPT = []
+
+
+def keep(environ, start_response):
+    """Keeps wsgi.input past the request (as Django's request in a
+    reference cycle does until a collection), then answers "kept KIND"."""
+    KEPT.append(environ["wsgi.input"])
+    body = ("kept " + _kind(environ["wsgi.input"])).encode()
+    start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", str(len(body)))])
+    return [body]
+
+
+def kept(environ, start_response):
+    """What reading the kept streams gives now: their sizes."""
+    body = " ".join(str(len(f.read())) for f in KEPT).encode()
+    start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", str(len(body)))])
+    return [body]
+
+
+ROUTES = {"/keep": keep, "/kept": kept, "/digest": digest, "/hello": hello, "/big": big, "/write": write, "/together": together}
 
 
 def app(environ, start_response):
