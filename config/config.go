@@ -37,6 +37,9 @@ type Config struct {
 	WriteTimeout      time.Duration `json:"write_timeout"`      // longest wait for a client to take response bytes, 0 = none
 	MaxBufferedBody   int64         `json:"max_buffered_body"`  // request bodies past this spill to a file
 	ResponseBuffer    int           `json:"response_buffer"`    // response bytes buffered for a slow client
+	// ResponseMemoryBudget bounds the response bytes a worker buffers for
+	// slow clients in all (the outboxes' storage).
+	ResponseMemoryBudget int64 `json:"response_memory_budget"`
 	// Sendfile sends wsgi.file_wrapper files with sendfile(2); false
 	// (--no-sendfile) reads and writes them.
 	Sendfile bool `json:"sendfile"`

@@ -114,6 +114,7 @@ func ExampleConfig_WriteTOML() {
 	// body_memory_budget = 67108864
 	// body_spill_budget = 1073741824
 	// response_buffer = 4194304
+	// response_memory_budget = 67108864
 	// sendfile = true
 	// limit_request_line = 4094
 	// limit_request_fields = 100

@@ -62,6 +62,7 @@ func TestLoadDefaults(t *testing.T) {
 		BodyMemoryBudget:      64 << 20,
 		BodySpillBudget:       1 << 30,
 		ResponseBuffer:        4 << 20,
+		ResponseMemoryBudget:  64 << 20,
 		LimitRequestLine:      4094,
 		LimitRequestFields:    100,
 		LimitRequestFieldSize: 8190,

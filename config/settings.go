@@ -124,6 +124,12 @@ var requestSettings = []*setting{
 		field:     func(c *Config) any { return &c.ResponseBuffer },
 	},
 	{
+		name: "response_memory_budget", flags: []string{"response-memory-budget"}, kind: kindInt64, def: "67108864",
+		help:      "buffer at most `BYTES` of responses for slow clients per worker; past it, responses wait for their clients",
+		normalize: nonNegativeInt64,
+		field:     func(c *Config) any { return &c.ResponseMemoryBudget },
+	},
+	{
 		// Gunicorn's name; its flag is --no-sendfile (negations, args.go),
 		// and in a config file None means on, as in Gunicorn.
 		name: "sendfile", flags: []string{"sendfile"}, kind: kindBool, def: "true", pyNone: "true",

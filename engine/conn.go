@@ -106,7 +106,7 @@ func (c *conn) open(s *Server, sk *sock, now time.Time) {
 	c.uwsgi, c.rid, c.fwdTrust = nil, nil, 0
 	c.w = bodyWriter{}
 	c.out.reset()
-	c.out.limit = s.cfg.ResponseBuffer
+	c.out.limit, c.out.budget = s.cfg.ResponseBuffer, &s.outboxes
 	c.hold.start(c)
 	c.lastEnd = time.Time{}
 	c.offered, c.blocking, c.offerLive = -1, false, false

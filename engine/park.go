@@ -40,19 +40,42 @@ func (c *conn) trySend(bufs [][]byte) ([][]byte, error) {
 }
 
 // park gives the slot back for the wait on a slow client, keeping the
-// exchange (and the app's open iterator) for this response.
-func (st *streamer) park() {
+// exchange (and the app's open iterator) for this response, and reports
+// true; resume takes a slot again. Unless maxParkedResponses wait so
+// already: then it keeps the slot and reports false.
+func (st *streamer) park() bool {
+	s := st.c.srv
+	if s.parked.Add(1) > s.maxParked {
+		s.parked.Add(-1)
+		if !s.parkedFull.Swap(true) {
+			s.log.Warn().Int64("parked", s.maxParked).Msg("responses wait for slow clients holding their slots: " +
+				"as many as a worker parks wait already")
+		}
+		return false
+	}
 	if !st.parked {
 		st.sl.x = st.c.srv.spares.get()
 		st.parked = true
 	}
 	st.c.srv.giveSlot(st.sl)
 	st.sl = nil
+	return true
 }
+
+// maxParkedResponses bounds the responses a worker parks at once. Each keeps its
+// OS thread while it waits (a streamed response resumes on the thread it
+// started on: threading.local, contextvars), and Go ends the process at
+// 10,000 threads: 11,500 clients that did not read their streams once
+// took a worker there (fatal error: thread exhaustion). Past the bound a
+// response waits for its client holding its slot, as in a server that
+// does not park, and the worker, full, leaves new connections to its
+// siblings; --write-timeout ends the waits of clients that read nothing.
+const maxParkedResponses = 1000
 
 // resume takes a slot again to continue the parked exchange, on the same
 // goroutine (and OS thread) as before.
 func (st *streamer) resume() {
+	st.c.srv.parked.Add(-1)
 	st.sl, _ = st.c.srv.slots.take()
 	st.sl.call.resume(st.c.req.Method, st.c.req.Path, st.x.call, time.Now())
 	st.c.srv.stats.entered(st.sl, st.x)

@@ -336,17 +336,19 @@ func (st *streamer) send(bufs [][]byte, done bool) error {
 	if err != nil {
 		return err
 	}
-	if done || size(rest) <= c.out.room() {
+	if c.out.fits(size(rest), done) {
 		c.out.keep(rest)
 		return nil
 	}
-	st.park()
+	parked := st.park()
 	sendv := append(c.send[:0], c.out.pending())
 	sendv = append(sendv, rest...)
 	err = c.nc.writeAll(sendv, c.srv.writeTimeout)
 	clear(sendv)
 	c.out.reset()
-	st.resume()
+	if parked {
+		st.resume()
+	}
 	return err
 }
 
@@ -356,14 +358,16 @@ func (st *streamer) send(bufs [][]byte, done bool) error {
 // a Python thread. Meanwhile the connection does not count as load.
 func (st *streamer) sendFile(f FileRegion) bool {
 	c := st.c
-	st.park()
+	parked := st.park()
 	err := c.flushOut()
 	if err == nil {
 		c.nc.beginWait()
 		err = c.w.sendFile(f)
 		c.nc.endWait()
 	}
-	st.resume()
+	if parked {
+		st.resume()
+	}
 	if err != nil {
 		st.abort()
 		return false

@@ -56,8 +56,17 @@ type Server struct {
 	// allSlots lists every slot, for scanning the calls in flight.
 	allSlots []*slot
 	// spares holds exchanges to replace one that a slow response keeps
-	// parked after giving its slot back.
+	// parked after giving its slot back; parked counts those responses
+	// (park.go).
 	spares spareExchanges
+	parked atomic.Int64
+	// maxParked is immutable once serving: maxParkedResponses, lowered
+	// in tests; parkedFull notes that a response waited unparked.
+	maxParked  int64
+	parkedFull atomic.Bool
+	// outboxes bounds the response bytes held for slow clients in all
+	// (--response-memory-budget).
+	outboxes outboxBudget
 	// load gates accepting on the Python threads being free.
 	gate *gate
 	// connSem bounds open connections (--worker-connections, lowered to
@@ -248,6 +257,8 @@ func newServer(cfg *config.Config, log zerolog.Logger, lns []net.Listener, opt O
 		s.lns = append(s.lns, l)
 	}
 	s.spares.make = s.newExchange
+	s.maxParked = maxParkedResponses
+	s.outboxes.limit = cfg.ResponseMemoryBudget
 	if p, ok := s.app.(Preparer); ok {
 		s.prepare = p.Prepare
 	}

@@ -1,0 +1,102 @@
+package engine
+
+import (
+	"bytes"
+	"io"
+	"net"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+)
+
+// until polls cond, which reads atomics the server's goroutines set,
+// for up to 10 s.
+func until(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); !cond(); time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("still not: %s", what)
+		}
+	}
+}
+
+// streamRoute answers n steps of chunk each, with a Content-Length.
+func streamRoute(chunk []byte, n int) route {
+	return func(*fakeCaller, *Request, func(Step) bool) []Step {
+		steps := []Step{head("200 OK", "", "Content-Length", strconv.Itoa(n*len(chunk)))}
+		for range n {
+			steps = append(steps, Step{Big: chunk})
+		}
+		return steps
+	}
+}
+
+// nonReaders opens n connections that ask for path and read nothing yet.
+func nonReaders(t *testing.T, addr, path string, n int) []net.Conn {
+	t.Helper()
+	conns := make([]net.Conn, n)
+	for i := range conns {
+		conns[i] = dialTest(t, addr)
+		io.WriteString(conns[i], get(path))
+	}
+	return conns
+}
+
+// readAllBodies reads each connection's whole response and checks its
+// body length.
+func readAllBodies(t *testing.T, conns []net.Conn, want int) {
+	t.Helper()
+	for i, c := range conns {
+		got, err := io.ReadAll(c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, body := bodyOf(t, string(got)); len(body) != want {
+			t.Fatalf("client %d got %d body bytes; want %d", i, len(body), want)
+		}
+	}
+}
+
+// Clients that read nothing hold at most --response-memory-budget of a
+// worker's memory in all, not --response-buffer each: past the budget
+// their responses wait parked, and every byte still arrives.
+func TestOutboxesStayWithinTheWorkersBudget(t *testing.T) {
+	const budget, clients = 1 << 20, 8
+	chunk := bytes.Repeat([]byte("x"), 64<<10)
+	app := newFakeApp(t, map[string]route{"/stream": streamRoute(chunk, 256)}) // 16 MiB each
+	s, addr := serveFake(t, app, testConfig(t, "--response-buffer", "4194304",
+		"--response-memory-budget", strconv.Itoa(budget)), 1)
+	conns := nonReaders(t, addr, "/stream", clients)
+	until(t, "every response parked", func() bool { return s.parked.Load() == clients })
+	// Each outbox may overshoot by the step it kept last, and storage
+	// grows by doubling.
+	if held := s.outboxes.held.Load(); held > 2*budget+clients*int64(len(chunk)) {
+		t.Fatalf("the outboxes hold %d bytes; the budget is %d (each would hold 4 MiB without it)", held, budget)
+	}
+	readAllBodies(t, conns, 256*len(chunk))
+	until(t, "the outboxes' storage given back", func() bool { return s.outboxes.held.Load() == 0 })
+}
+
+// Past maxParked, a response waits for its client holding its slot
+// (each parked one keeps an OS thread, and Go ends a process at 10,000),
+// said once in the log; every client still gets its whole response.
+func TestParkedResponsesAreBounded(t *testing.T) {
+	chunk := bytes.Repeat([]byte("y"), 1<<20)
+	app := newFakeApp(t, map[string]route{"/stream": streamRoute(chunk, 16)})
+	var logged lockedBuffer
+	s, addr := serveFake(t, app, testConfig(t, "--response-buffer", "65536"), 2, func(s *Server) {
+		s.maxParked = 1
+		s.log = zerolog.New(&logged)
+	})
+	conns := nonReaders(t, addr, "/stream", 2)
+	until(t, "the second response refused parking", func() bool { return logged.count("holding their slots") == 1 })
+	if n := s.parked.Load(); n != 1 {
+		t.Fatalf("%d responses parked; want 1", n)
+	}
+	readAllBodies(t, conns, 16*len(chunk))
+	if n := s.parked.Load(); n != 0 {
+		t.Fatalf("%d parked after the responses; want 0", n)
+	}
+}
