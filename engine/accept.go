@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"errors"
 	"fmt"
 	"net"
 	"net/netip"
@@ -291,8 +292,11 @@ func (s *Server) acceptLoop(ln *listener) {
 		fd, sa, err := ln.accept(s.stop)
 		if err != nil {
 			<-s.connSem
-			if ln.closed.Load() || s.isDraining() {
-				return // a graceful stop: the listener closed, or the wait for room ended
+			if ln.closed.Load() || s.isDraining() || errors.Is(err, unix.EINVAL) {
+				// A graceful stop: the listener closed, the wait for
+				// room ended, or the master's stop shut the socket down
+				// (it listens no more) before this worker heard of it.
+				return
 			}
 			s.log.Warn().Err(err).Msg("accept failed")
 			time.Sleep(10 * time.Millisecond) // EMFILE and friends: do not spin

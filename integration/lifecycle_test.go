@@ -1,6 +1,7 @@
 package integration
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -76,6 +77,45 @@ func TestLifecycleTermServesQueuedConnections(t *testing.T) {
 	}
 	if code := s.wait(15 * time.Second); code != 0 {
 		t.Fatalf("exit code %d; want 0", code)
+	}
+}
+
+// TestLifecycleTermRefusesNewConnections: once a graceful stop has
+// served the queued connections, a new connection is refused at once
+// (the socket listens no more), not left to retry until the master
+// exits, while the request in flight still finishes.
+func TestLifecycleTermRefusesNewConnections(t *testing.T) {
+	dir := t.TempDir()
+	mark, gate := filepath.Join(dir, "in-flight"), filepath.Join(dir, "gate")
+	s := start(t, serverOpts{args: []string{"--graceful-timeout", "30", "lifecycle:app"}})
+	c, err := net.Dial("tcp", s.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	fmt.Fprintf(c, "GET /?mark=%s&gate=%s HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n", mark, gate)
+	s.waitFor(func() bool { _, err := os.Stat(mark); return err == nil })
+	s.signal(syscall.SIGTERM)
+	s.waitFor(func() bool { return len(s.loggedContaining("graceful stop")) > 0 })
+	d := net.Dialer{Timeout: 5 * time.Second}
+	if nc, err := d.Dial("tcp", s.addr); !errors.Is(err, syscall.ECONNREFUSED) {
+		if nc != nil {
+			nc.Close()
+		}
+		t.Fatalf("a new connection during the stop: %v; want it refused", err)
+	}
+	if err := os.WriteFile(gate, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	c.SetReadDeadline(time.Now().Add(20 * time.Second))
+	if b, err := io.ReadAll(c); err != nil || !strings.HasPrefix(string(b), "HTTP/1.1 200 ") {
+		t.Fatalf("the request in flight: %q, %v; want a 200", b, err)
+	}
+	if code := s.wait(15 * time.Second); code != 0 {
+		t.Fatalf("exit code %d; want 0", code)
+	}
+	if len(s.loggedContaining("accept failed")) > 0 {
+		t.Errorf("the worker's accept loop met the stopped socket as a failure")
 	}
 }
 

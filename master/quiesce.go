@@ -19,16 +19,20 @@ const quiesceSettle = 50 * time.Millisecond
 // the queue stops growing and drains, then the workers stop.
 //
 // A TCP socket gets a socket filter that drops every packet: new SYNs
-// are ignored (the client retries and, once the socket is closed, gets
-// a refusal) while queued connections stay acceptable. A unix socket's
-// file is removed, so new connect(2) calls fail at once. Sockets this
-// server did not create (fd://, systemd, or shared with a new master
-// after USR2) are left as they are: others still accept on them.
+// are ignored (the client retries) while queued connections stay
+// acceptable; once its queue is empty, the socket stops listening
+// (shutdown(2)), and new connections are refused at once rather than
+// retried until the master exits (a client waited up to 11 s, and
+// nginx in front of two servers waited on it instead of trying the
+// other). A unix socket's file is removed, so new connect(2) calls fail
+// at once. Sockets this server did not create (fd://, systemd, or
+// shared with a new master after USR2) are left as they are: others
+// still accept on them.
 //
 // The returned channel is closed when every accept queue is empty or
 // after max; at once when wait is false (no worker accepts).
 func quiesce(ls []*listener, wait bool, max time.Duration) <-chan struct{} {
-	var fds []int
+	var fds, tcp []int
 	for _, l := range ls {
 		if !l.owned {
 			continue
@@ -41,6 +45,8 @@ func quiesce(ls []*listener, wait bool, max time.Duration) <-chan struct{} {
 			l.unlink = ""
 		} else if dropNewConnections(fd) != nil {
 			continue
+		} else {
+			tcp = append(tcp, fd)
 		}
 		fds = append(fds, fd)
 	}
@@ -49,6 +55,11 @@ func quiesce(ls []*listener, wait bool, max time.Duration) <-chan struct{} {
 		defer close(done)
 		if wait && awaitEmptyQueues(fds, time.Now().Add(max)) {
 			time.Sleep(quiesceSettle)
+			for _, fd := range tcp {
+				// No connection is queued to be reset: every process
+				// holding the socket (workers, zygotes) sees it stop.
+				unix.Shutdown(fd, unix.SHUT_RD)
+			}
 		}
 	}()
 	return done

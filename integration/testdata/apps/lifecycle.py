@@ -21,8 +21,8 @@ def _query(environ):
 
 
 def app(environ, start_response):
-    """Answers with the worker's pid after sleeping ?ms milliseconds;
-    /stuck never answers."""
+    """Answers with the worker's pid after sleeping ?ms milliseconds, and
+    with ?gate=PATH once PATH exists; /stuck never answers."""
     if environ["PATH_INFO"] == "/stuck":
         return stuck(environ, start_response)
     if environ["PATH_INFO"] == "/orphan":
@@ -35,6 +35,10 @@ def app(environ, start_response):
     ms = int(q.get("ms", "0"))
     if ms:
         time.sleep(ms / 1000)
+    if "gate" in q:
+        deadline = time.monotonic() + 60
+        while not os.path.exists(q["gate"]) and time.monotonic() < deadline:
+            time.sleep(0.01)
     body = str(os.getpid()).encode()
     start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", str(len(body)))])
     return [body]
