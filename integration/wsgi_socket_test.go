@@ -153,7 +153,9 @@ func TestWSGISocketSessionOutlivesTimeout(t *testing.T) {
 // exits long before --graceful-timeout.
 func TestWSGISocketGracefulStop(t *testing.T) {
 	s, marks := startSocketApp(t, "--graceful-timeout", "120")
-	stopWithClientOpen(t, s, socketClient(s.address(), "hold"), 60*time.Second) // asgi_websocket_test.go
+	if got := stopWithClientOpen(t, s, socketClient(s.address(), "hold"), 60*time.Second); got != closeCode1001 { // asgi_websocket_test.go
+		t.Fatalf("the client saw %q; want the close code 1001", got)
+	}
 	if b, _ := os.ReadFile(filepath.Join(marks, "ended")); string(b) != "eof" {
 		t.Errorf("the session ended with %q; want the reader's eof", b)
 	}
