@@ -68,6 +68,14 @@ type bodyStream struct {
 
 	// received counts the body bytes read ahead and read since (stats).
 	received atomic.Int64
+	// call is the liveness clock of the slot the app reads the body in
+	// (nil while it holds none): each piece from the client restarts it,
+	// as each step of a streamed response does, so a long upload from a
+	// slow client is not a stuck worker (--timeout), nor --request-
+	// timeout's request; --body-timeout bounds the client's pauses. The
+	// pair buffers 128 KiB at most, so an app that stops reading stops
+	// the restarts.
+	call atomic.Pointer[callState]
 
 	mu      sync.Mutex
 	stopped bool  // guarded by mu: the feeder reads no more
@@ -177,6 +185,9 @@ func (s *bodyStream) copy() error {
 		if n > 0 {
 			if _, werr := s.goEnd.Write(buf[:n]); werr != nil {
 				return werr
+			}
+			if call := s.call.Load(); call != nil {
+				call.next(time.Now())
 			}
 		}
 		if err == io.EOF {

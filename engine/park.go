@@ -57,9 +57,22 @@ func (st *streamer) park() bool {
 		st.sl.x = st.c.srv.spares.get()
 		st.parked = true
 	}
+	st.bindBody(nil)
 	st.c.srv.giveSlot(st.sl)
 	st.sl = nil
 	return true
+}
+
+// bindBody points a streamed request body's progress at the liveness
+// clock of sl, the slot the response now holds (nil: none).
+func (st *streamer) bindBody(sl *slot) {
+	if bs := st.c.body.stream.Load(); bs != nil {
+		if sl == nil {
+			bs.call.Store(nil)
+		} else {
+			bs.call.Store(&sl.call)
+		}
+	}
 }
 
 // maxParkedResponses bounds the responses a worker parks at once. Each keeps its
@@ -78,6 +91,7 @@ func (st *streamer) resume() {
 	st.c.srv.parked.Add(-1)
 	st.sl, _ = st.c.srv.slots.take()
 	st.sl.call.resume(st.c.req.Method, st.c.req.Path, st.x.call, time.Now())
+	st.bindBody(st.sl)
 	st.c.srv.stats.entered(st.sl, st.x)
 }
 
@@ -113,6 +127,7 @@ func (st *streamer) finish() {
 		st.entered = false
 	}
 	if st.sl != nil {
+		st.bindBody(nil)
 		st.c.srv.giveSlot(st.sl)
 		st.sl = nil
 	}

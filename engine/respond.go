@@ -53,6 +53,7 @@ func (c *conn) respondOnce() bool {
 	defer c.endOffer()
 	c.resp = streamer{c: c, sl: sl, x: sl.x}
 	st := &c.resp
+	st.bindBody(sl)
 	// One goroutine (for WSGI, one OS thread) for the whole exchange: a
 	// generator resumed between chunks sees the same thread state
 	// (threading.local, contextvars).

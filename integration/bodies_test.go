@@ -320,6 +320,38 @@ func TestBodyOverTheLimit(t *testing.T) {
 	}
 }
 
+// TestSlowUploadIsNotAStuckWorker: a streamed body that a client sends
+// slowly, for longer than --timeout, to an app that reads it: each piece
+// restarts the liveness clock, as each step of a streamed response does,
+// so the worker is not killed (with the other requests it serves) and
+// the upload completes. It was killed at --timeout.
+func TestSlowUploadIsNotAStuckWorker(t *testing.T) {
+	s := start(t, serverOpts{args: []string{"--timeout", "2", "--body-memory-budget", "0", "--body-spill-budget", "0", "bodies:app"}})
+	c, err := net.Dial("tcp", s.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	fmt.Fprintf(c, "POST /digest HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n")
+	piece := strings.Repeat("u", 1000)
+	h := sha256.New()
+	for range 12 { // 12 pieces 400 ms apart: 4.8 s, over --timeout
+		fmt.Fprintf(c, "%x\r\n%s\r\n", len(piece), piece)
+		h.Write([]byte(piece))
+		time.Sleep(400 * time.Millisecond) // the slow client under test, not a synchronisation
+	}
+	io.WriteString(c, "0\r\n\r\n")
+	c.SetReadDeadline(time.Now().Add(20 * time.Second))
+	b, err := io.ReadAll(c)
+	want := fmt.Sprintf("%x %d stream", h.Sum(nil), 12*len(piece))
+	if err != nil || !strings.HasSuffix(string(b), want) {
+		t.Fatalf("the slow upload: %q, %v; want a body ending %q", b, err, want)
+	}
+	if len(s.find("worker timeout")) > 0 {
+		t.Fatal("the worker was killed as stuck while its client uploaded")
+	}
+}
+
 // TestStreamedBodyAndRequestTimeout: an app waiting in wsgi.input for
 // streamed body bytes that do not come waits in read(2) without the GIL
 // (another request of the worker is answered meanwhile), and
