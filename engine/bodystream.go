@@ -4,11 +4,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/http"
 	"os"
 	"runtime/debug"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/gowsgi/gowsgi/httpparse"
@@ -265,24 +265,39 @@ func (s *bodyStream) failed() error {
 	return s.err
 }
 
-// refuseStreamedBody answers 413 in place of the app's response when a
-// streamed body went over --limit-request-body while the app read it
-// (RFC 9110 §15.5.14): the app saw the body cut short, so whatever it
-// made of it is not the answer. Called once the app's first step is in,
-// before anything was sent; it reports whether it answered.
+// refuseStreamedBody answers for the app when the streamed body it read
+// was cut by the client (the app saw it end early, so whatever it made
+// of it is not the answer): past --limit-request-body or malformed
+// framing, the parser's answer (413, RFC 9110 §15.5.14; 400, 431), as
+// for a body read ahead; a client that went away mid-body gets none,
+// and the app's answer or error is logged at debug level, as for a
+// client that left while the app waited (Gunicorn ignores such resets).
+// Called once the app's first step is in, before anything was sent; it
+// reports whether it answered.
 func (c *conn) refuseStreamedBody(st *streamer) bool {
 	s := c.body.stream.Load()
 	if s == nil {
 		return false
 	}
+	err := s.failed()
 	var perr *httpparse.Error
-	if !errors.As(s.failed(), &perr) || perr.Status != http.StatusRequestEntityTooLarge {
-		return false
+	switch {
+	case errors.As(err, &perr):
+		st.x.call.Abort() // the app's error, if any, is the cut body it read
+		st.finish()
+		c.srv.log.Info().Int("status", perr.Status).Str("reason", perr.Reason).
+			Str("remote", c.info.RemoteAddr).Msg("bad request: the streamed body")
+		c.writeAppError(perr.Status, perr.Reason)
+		return true
+	case errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE):
+		st.x.call.Abort()
+		st.finish()
+		if c.acc.status == 0 {
+			c.acc.status = StatusClientClosed
+		}
+		c.srv.log.Debug().Str("path", string(c.req.Path)).Str("request_id", c.requestID()).Err(err).
+			Msg("the client went away while sending the body; nobody to answer")
+		return true
 	}
-	st.x.call.Abort() // the app's error, if any, is the cut body it read
-	st.finish()
-	c.srv.log.Info().Int("status", perr.Status).Str("reason", perr.Reason).
-		Str("remote", c.info.RemoteAddr).Msg("bad request: streamed body over --limit-request-body")
-	c.writeAppError(perr.Status, "Request body too large.")
-	return true
+	return false
 }

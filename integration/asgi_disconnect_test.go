@@ -108,6 +108,16 @@ func TestASGIDisconnectWhileWaiting(t *testing.T) {
 		}
 	})
 
+	t.Run("mid-way through a streamed upload, closed", func(t *testing.T) {
+		// The app hears http.disconnect in its body loop and returns
+		// without a response: nobody to answer, no error (Uvicorn's rule).
+		c := dial(t, s.address())
+		io.WriteString(c, "POST /wait?d HTTP/1.1\r\nHost: x\r\nContent-Length: 1000000\r\n\r\n"+strings.Repeat("u", 200<<10))
+		s.waitFor(func() bool { return len(s.linesWhere(func(m string) bool { return strings.HasPrefix(m, "request body streams to the app") })) >= 2 })
+		c.Close()
+		s.waitFor(func() bool { return strings.Contains(s.output(), `"POST /wait?d HTTP/1.1" 499 -`) })
+	})
+
 	t.Run("a pipelined request arrives during the watch", func(t *testing.T) {
 		c := dial(t, s.address())
 		io.WriteString(c, "GET /hold HTTP/1.1\r\nHost: x\r\n\r\n")

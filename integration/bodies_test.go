@@ -320,6 +320,29 @@ func TestBodyOverTheLimit(t *testing.T) {
 	}
 }
 
+// TestStreamedBodyCutByTheClient: a streamed body the client cuts gets
+// the answer a body read ahead would: malformed framing the parser's
+// 400 (the app's error over the cut body is not the answer), and a
+// client that goes away mid-body nothing, with no error logged (the app
+// sees ConnectionResetError in its read; Gunicorn ignores such resets).
+func TestStreamedBodyCutByTheClient(t *testing.T) {
+	s := start(t, serverOpts{args: []string{"--body-memory-budget", "0", "--body-spill-budget", "0",
+		"--access-logfile", "-", "--log-level", "debug", "bodies:app"}})
+	c := dial(t, s.address())
+	io.WriteString(c, "POST /digest?bad HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n4\r\nabcd\r\nzz\r\n")
+	if resp := readHead(t, c); resp.StatusCode != 400 || !resp.Close {
+		t.Errorf("a malformed chunk: %d, close %v; want 400 and Connection: close", resp.StatusCode, resp.Close)
+	}
+	c = dial(t, s.address())
+	io.WriteString(c, "POST /digest?gone HTTP/1.1\r\nHost: t\r\nContent-Length: 1000000\r\n\r\n"+strings.Repeat("g", 100<<10))
+	s.waitFor(func() bool { return len(s.linesWhere(func(m string) bool { return strings.HasPrefix(m, "request body streams to the app") })) >= 2 })
+	c.Close()
+	s.waitFor(func() bool { return strings.Contains(s.output(), `"POST /digest?gone HTTP/1.1" 499 -`) })
+	if errs := s.find("error handling request"); len(errs) > 0 {
+		t.Errorf("a client that left mid-body was logged as an app error: %v", errs)
+	}
+}
+
 // TestSlowUploadIsNotAStuckWorker: a streamed body that a client sends
 // slowly, for longer than --timeout, to an app that reads it: each piece
 // restarts the liveness clock, as each step of a streamed response does,
