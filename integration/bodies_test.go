@@ -320,6 +320,12 @@ func TestBodyOverTheLimit(t *testing.T) {
 	}
 }
 
+// streamedBodies counts the bodies s logged (at debug level) as streamed
+// to the app.
+func streamedBodies(s *server) int {
+	return len(s.linesWhere(func(m string) bool { return strings.HasPrefix(m, "request body streams to the app") }))
+}
+
 // TestStreamedBodyCutByTheClient: a streamed body the client cuts gets
 // the answer a body read ahead would: malformed framing the parser's
 // 400 (the app's error over the cut body is not the answer), and a
@@ -335,7 +341,7 @@ func TestStreamedBodyCutByTheClient(t *testing.T) {
 	}
 	c = dial(t, s.address())
 	io.WriteString(c, "POST /digest?gone HTTP/1.1\r\nHost: t\r\nContent-Length: 1000000\r\n\r\n"+strings.Repeat("g", 100<<10))
-	s.waitFor(func() bool { return len(s.linesWhere(func(m string) bool { return strings.HasPrefix(m, "request body streams to the app") })) >= 2 })
+	s.waitFor(func() bool { return streamedBodies(s) >= 2 })
 	c.Close()
 	s.waitFor(func() bool { return strings.Contains(s.output(), `"POST /digest?gone HTTP/1.1" 499 -`) })
 	if errs := s.find("error handling request"); len(errs) > 0 {
