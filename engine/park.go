@@ -75,10 +75,10 @@ func (st *streamer) bindBody(sl *slot) {
 	}
 }
 
-// maxParkedResponses bounds the responses a worker parks at once. Each
-// keeps its OS thread while it waits (a streamed response resumes on the
-// thread it started on: threading.local, contextvars), and Go ends the
-// process at 10,000 threads: 11,500 clients that did not read their
+// maxParkedResponses bounds the responses a WSGI worker parks at once.
+// Each keeps its OS thread while it waits (a streamed response resumes on
+// the thread it started on: threading.local, contextvars), and Go ends
+// the process at 10,000 threads: 11,500 clients that did not read their
 // streams once took a worker there (fatal error: thread exhaustion).
 // Past the bound a response waits for its client holding its slot, as in
 // a server that does not park, and the worker, full, leaves new

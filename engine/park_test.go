@@ -3,6 +3,7 @@ package engine
 import (
 	"bytes"
 	"io"
+	"math"
 	"net"
 	"strconv"
 	"testing"
@@ -98,5 +99,16 @@ func TestParkedResponsesAreBounded(t *testing.T) {
 	readAllBodies(t, conns, 16*len(chunk))
 	if n := s.parked.Load(); n != 0 {
 		t.Fatalf("%d parked after the responses; want 0", n)
+	}
+}
+
+// Only Callers that keep their OS thread while parked (WSGI) are bounded:
+// an ASGI response parks without one.
+func TestParkingBoundIsForPinnedThreads(t *testing.T) {
+	for _, pins := range []bool{true, false} {
+		s := newServer(testConfig(t), nopLog, nil, Options{App: newFakeApp(t, nil), Slots: 1, PinsThreads: pins})
+		if want := map[bool]int64{true: maxParkedResponses, false: math.MaxInt64}[pins]; s.maxParked != want {
+			t.Errorf("PinsThreads %v: at most %d parked; want %d", pins, s.maxParked, want)
+		}
 	}
 }

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"math"
 	"net"
 	"sync"
 	"sync/atomic"
@@ -60,8 +61,9 @@ type Server struct {
 	// (park.go).
 	spares spareExchanges
 	parked atomic.Int64
-	// maxParked is immutable once serving: maxParkedResponses, lowered
-	// in tests; parkedFull notes that a response waited unparked.
+	// maxParked is immutable once serving: maxParkedResponses when the
+	// Callers pin threads (Options.PinsThreads), lowered in tests;
+	// parkedFull notes that a response waited unparked.
 	maxParked  int64
 	parkedFull atomic.Bool
 	// outboxes bounds the response bytes held for slow clients in all
@@ -184,8 +186,13 @@ type Options struct {
 	// the connection over itself (takeover.go; WSGI's
 	// environ["gunicorn.socket"]).
 	OfferSockets bool
-	Extras       *Extras // nil: no access log, no proxy trusted, no StatsD
-	Hooks        Hooks   // nil: none
+	// PinsThreads: the app's Callers keep their OS thread while their
+	// response is parked (WSGI: Enter locks it), so at most
+	// maxParkedResponses park at once (park.go). An ASGI response parks
+	// without one, and without that bound.
+	PinsThreads bool
+	Extras      *Extras // nil: no access log, no proxy trusted, no StatsD
+	Hooks       Hooks   // nil: none
 }
 
 // New returns a server for the listeners lns, serving opt.App. Only an
@@ -257,7 +264,10 @@ func newServer(cfg *config.Config, log zerolog.Logger, lns []net.Listener, opt O
 		s.lns = append(s.lns, l)
 	}
 	s.spares.make = s.newExchange
-	s.maxParked = maxParkedResponses
+	s.maxParked = math.MaxInt64
+	if opt.PinsThreads {
+		s.maxParked = maxParkedResponses
+	}
 	s.outboxes.limit = cfg.ResponseMemoryBudget
 	if p, ok := s.app.(Preparer); ok {
 		s.prepare = p.Prepare

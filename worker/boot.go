@@ -73,6 +73,7 @@ func Main() int {
 		AppLag: lag,
 		// WSGI's environ["gunicorn.socket"]; ASGI has its own WebSockets.
 		OfferSockets: asgi == nil,
+		PinsThreads:  asgi == nil, // a WSGI response resumes on its thread
 		Extras:       ext,
 		Hooks:        requestHooksOf(h, asgi == nil),
 	})
