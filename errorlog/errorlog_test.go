@@ -306,6 +306,7 @@ func TestErrorLogGunicornMessages(t *testing.T) {
 	master.Info().Int("exit_code", 0).Int("worker", 1).Int("worker_pid", 77).Msg("worker exited")
 	worker.Info().Msg("graceful stop")
 	master.Info().Int("workers", 1).Msg("graceful stop")
+	master.Info().Str("signal", "hup").Msg("handling signal")
 	master.Info().Int("exit_code", 0).Msg("stopped")
 	want := []string{
 		"[INFO] Listening at: http://127.0.0.1:8000 (" + pid + ")",
@@ -319,6 +320,7 @@ func TestErrorLogGunicornMessages(t *testing.T) {
 		"[INFO] worker exited worker=1 exit_code=0 worker_pid=77",
 		"[INFO] Worker exiting (pid: " + pid + ") worker=1",
 		"[INFO] graceful stop workers=1",
+		"[INFO] Handling signal: hup",
 		"[INFO] Shutting down: Master exit_code=0",
 	}
 	lines := readLines(t, path)

@@ -64,6 +64,7 @@ const (
 	MsgListening      = "listening"
 	MsgBooted         = "booted"
 	MsgStopped        = "stopped"
+	MsgSignal         = "handling signal"
 	MsgGracefulStop   = "graceful stop"
 	MsgWorkerExited   = "worker exited"
 	MsgTimeoutSilent  = "worker timeout: no heartbeat; killing the worker"
@@ -87,6 +88,10 @@ var gunicornMessages = map[string]func(evt map[string]any){
 		evt[zerolog.MessageFieldName] = fmt.Sprintf("Booting worker with pid: %v", evt["pid"])
 	},
 	MsgStopped: func(evt map[string]any) { evt[zerolog.MessageFieldName] = "Shutting down: Master" },
+	MsgSignal: func(evt map[string]any) {
+		evt[zerolog.MessageFieldName] = fmt.Sprintf("Handling signal: %v", evt["signal"])
+		delete(evt, "signal")
+	},
 	MsgGracefulStop: func(evt map[string]any) {
 		if evt["role"] == "worker" {
 			evt[zerolog.MessageFieldName] = fmt.Sprintf("Worker exiting (pid: %v)", evt["pid"])

@@ -374,6 +374,10 @@ func TestGunicornLogFormat(t *testing.T) {
 	if len(pids) != 2 {
 		t.Errorf("INFO lines from %d processes %v; want the master's and the worker's:\n%s", len(pids), pids, s.output())
 	}
+	// The master logs each signal it handles as Gunicorn's arbiter does.
+	s.cmd.Process.Signal(syscall.SIGHUP)
+	handled := "[" + strconv.Itoa(s.cmd.Process.Pid) + "] [INFO] Handling signal: hup\n"
+	s.waitFor(func() bool { return strings.Contains(s.output(), handled) })
 }
 
 // TestGunicornLogFormatWorkerTimeout: a request that outlives --timeout

@@ -2,13 +2,16 @@ package master
 
 import (
 	"os"
+	"strings"
 	"syscall"
 	"time"
 
 	"github.com/gowsgi/gowsgi/config"
+	"github.com/gowsgi/gowsgi/errorlog"
 	"github.com/gowsgi/gowsgi/handoff"
 	"github.com/gowsgi/gowsgi/statsd"
 	"github.com/rs/zerolog"
+	"golang.org/x/sys/unix"
 )
 
 type evKind uint8
@@ -182,6 +185,12 @@ func (a *arbiter) onEvent(ev event) {
 }
 
 func (a *arbiter) onSignal(sig syscall.Signal) {
+	if sig != syscall.SIGCHLD {
+		// As Gunicorn's arbiter logs each signal it handles ("Handling
+		// signal: hup" under --log-format gunicorn), by its short name.
+		a.log.Info().Str("signal", strings.ToLower(strings.TrimPrefix(unix.SignalName(sig), "SIG"))).
+			Msg(errorlog.MsgSignal)
+	}
 	switch sig {
 	case syscall.SIGCHLD:
 		for _, e := range a.env.reap() {
