@@ -31,7 +31,8 @@ import (
 // the default file in the working directory when no -c was given:
 // ./gunicorn.conf.py (Gunicorn's) or ./gowsgi.toml, not both. A -c
 // naming python:MODULE, file:PATH or a .py file is a Python config
-// file (pyfile.go); any other is TOML.
+// file (pyfile.go), a .toml file is TOML, and any other is TOML when it
+// parses as TOML and else Python, as Gunicorn reads it.
 func applyConfigFile(c *Config, sources []*argSource, getenv func(string) string) error {
 	path, flagSource := "", ""
 	for _, src := range sources {
@@ -56,11 +57,28 @@ func applyConfigFile(c *Config, sources []*argSource, getenv func(string) string
 	if err != nil {
 		return &Error{Source: flagSource, Name: "--config", Err: err}
 	}
+	if !strings.HasSuffix(path, ".toml") && !parsesAsTOML(data) {
+		// Gunicorn executes any -c file as Python whatever its name
+		// (gunicorn -c gunicorn.conf, python.org's Procfile); one that
+		// TOML cannot parse is such a file.
+		c.Notices = append(c.Notices, fmt.Sprintf("%s is not TOML: read as a Python config file, "+
+			"as Gunicorn reads any -c file (a .py or .toml name says which)", path))
+		return applyPythonFile(c, path, lastValue(sources, "virtualenv", getenv("VIRTUAL_ENV")))
+	}
 	if err := decodeFile(c, path, data); err != nil {
 		return err
 	}
 	c.ConfigFile = abs
 	return nil
+}
+
+// parsesAsTOML reports whether data is a TOML document; what its keys
+// and values mean is decodeFile's to check.
+func parsesAsTOML(data []byte) bool {
+	var doc map[string]toml.Primitive
+	_, err := toml.Decode(string(data), &doc)
+	var pe toml.ParseError
+	return !errors.As(err, &pe)
 }
 
 // defaultConfigFile returns the config file of the working directory, ""

@@ -69,6 +69,32 @@ workerz = 4
 	}
 }
 
+// TestPythonConfigWithoutPyName: a -c file TOML cannot parse is executed
+// as Python whatever its name, as Gunicorn executes any -c file
+// (gunicorn -c gunicorn.conf), with a notice; a TOML file under another
+// name than .toml stays TOML.
+func TestPythonConfigWithoutPyName(t *testing.T) {
+	dir := t.TempDir()
+	conf := writeConf(t, dir, "gunicorn.conf", "import multiprocessing\n"+
+		"workers = min(multiprocessing.cpu_count(), 2)\npreload_app = True\nraw_env = ['CONF_GREETING=from-python']\n")
+	s := start(t, serverOpts{args: []string{"-c", conf, "confapp:app"}, ready: 2})
+	if code, body := s.get("/"); code != 200 || !strings.Contains(body, " from-python http") {
+		t.Errorf("GET / under -c gunicorn.conf: %d %q; want the raw_env greeting", code, body)
+	}
+	if len(s.loggedContaining(conf+" is not TOML: read as a Python config file")) != 1 {
+		t.Errorf("no notice that %s was read as Python", conf)
+	}
+
+	toml := writeConf(t, dir, "gowsgi.conf", "workers = 1\npreload_app = true\nraw_env = [\"CONF_GREETING=from-toml\"]\n")
+	s = start(t, serverOpts{args: []string{"-c", toml, "confapp:app"}})
+	if code, body := s.get("/"); code != 200 || !strings.Contains(body, " from-toml http") {
+		t.Errorf("GET / under -c gowsgi.conf (TOML): %d %q; want the raw_env greeting", code, body)
+	}
+	if n := len(s.loggedContaining("is not TOML")); n != 0 {
+		t.Errorf("%d notices that a TOML file is not TOML", n)
+	}
+}
+
 // TestPythonConfigPrecedence: config file < GUNICORN_CMD_ARGS < command
 // line, as in Gunicorn, also for a file value gowsgi would refuse; -c
 // python:MODULE imports the module from the working directory.
