@@ -270,8 +270,10 @@ def post_request(worker, req, environ, resp):
 	})
 }
 
-// TestHookWorkerAbort: worker_abort runs in the worker whose request
-// outlived --timeout, before the master kills it.
+// TestHookWorkerAbort: worker_abort, then worker_exit, run in the worker
+// whose request outlived --timeout, before the master kills it (a
+// Gunicorn worker leaves its abort handler by sys.exit, and worker_exit
+// runs on the way out).
 func TestHookWorkerAbort(t *testing.T) {
 	evFile := filepath.Join(t.TempDir(), "events")
 	mark := filepath.Join(t.TempDir(), "mark")
@@ -283,6 +285,12 @@ func TestHookWorkerAbort(t *testing.T) {
 	s.waitFor(func() bool { return eventIndex(readEvents(t, evFile), "worker_abort", strconv.Itoa(pid)) >= 0 })
 	if i := eventIndex(readEvents(t, evFile), "worker_abort", strconv.Itoa(pid)); readEvents(t, evFile)[i].pid != pid {
 		t.Errorf("worker_abort did not run in the worker %d", pid)
+	}
+	s.waitFor(func() bool { return len(s.find("worker exited")) == 1 })
+	evs := readEvents(t, evFile)
+	abort, exit := eventIndex(evs, "worker_abort", strconv.Itoa(pid)), eventIndex(evs, "worker_exit", strconv.Itoa(s.cmd.Process.Pid), strconv.Itoa(pid))
+	if exit < 0 || evs[exit].pid != pid || exit < abort {
+		t.Errorf("events %v; want worker_exit in the aborted worker %d after its worker_abort", evs, pid)
 	}
 }
 

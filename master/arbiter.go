@@ -109,7 +109,7 @@ type arbiter struct {
 // row (at once when the app never loaded at all).
 const (
 	quickStopGrace  = 2 * time.Second
-	abortGrace      = 2 * time.Second // from SIGABRT to SIGKILL
+	abortGrace      = 3 * time.Second // from SIGABRT to SIGKILL: worker_abort and worker_exit get a second each
 	minBootTimeout  = 10 * time.Second
 	crashWindow     = 10 * time.Second
 	crashesForDelay = 3

@@ -270,8 +270,8 @@ func (r requestHooks) PostRequest(req, resp map[string]any, key string, er *engi
 }
 
 // abortHookWait bounds how long worker_abort may delay the stack dump
-// the master waits for: an app stuck holding the GIL would keep the
-// hook from ever starting.
+// the master waits for, and worker_exit the kill after it: an app
+// stuck holding the GIL would keep either hook from ever starting.
 const abortHookWait = time.Second
 
 // abortHook runs worker_abort on the master's abort signal (a request
@@ -281,14 +281,32 @@ func (h *hooks) abortHook() {
 		return
 	}
 	h.stopping.Store(true)
+	h.runWithin("worker_abort", nil, "worker_abort did not finish within a second (the app holds the GIL?); dumping the stacks")
+}
+
+// exitAfterAbort runs worker_exit in a worker the master is about to
+// kill for --timeout: a Gunicorn worker leaves its abort handler by
+// sys.exit(1), and its spawn_worker runs worker_exit on the way out.
+func (h *hooks) exitAfterAbort() {
+	if h == nil || !h.has["worker_exit"] {
+		return
+	}
+	h.stopping.Store(true)
+	h.runWithin("worker_exit", map[string]any{"server": h.server()},
+		"worker_exit did not finish within a second of the timeout's stack dump (the app holds the GIL?); leaving it")
+}
+
+// runWithin runs the hook name for at most abortHookWait, logging late
+// when it has not returned by then (it goes on, and the kill ends it).
+func (h *hooks) runWithin(name string, args map[string]any, late string) {
 	done := make(chan struct{})
 	go func() {
-		h.run("worker_abort", nil, nil, false)
+		h.run(name, args, nil, false)
 		close(done)
 	}()
 	select {
 	case <-done:
 	case <-time.After(abortHookWait):
-		h.log.Warn().Msg("worker_abort did not finish within a second (the app holds the GIL?); dumping the stacks")
+		h.log.Warn().Msg(late)
 	}
 }

@@ -82,6 +82,7 @@ func (p *process) run() int {
 				p.hooks.abortHook()
 				lc.abort(time.Now())
 				p.srv.LogUnfinished(engine.StatusTimedOut)
+				p.hooks.exitAfterAbort()
 				lc.send(handoff.MsgAborted)
 			}
 		case now := <-lc.ticks:
