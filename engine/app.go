@@ -126,6 +126,13 @@ type Step struct {
 	// HasHead: Status and Headers are set (the first Step with body
 	// bytes, or the last Step, whichever comes first).
 	HasHead bool
+	// Interim, with HasHead, on a Step passed to Start's write before
+	// the response's head: an informational head (1xx but 101: 103
+	// Early Hints) to send at once; it has no body. The engine sends it
+	// to an HTTP/1.1 client, and drops it for one that cannot take it
+	// (HTTP/1.0, RFC 9110 §15.2; a uwsgi peer), after the head, or when
+	// it is invalid (logged).
+	Interim bool
 	Status  []byte      // e.g. "200 OK"; validated by the engine
 	Headers [][2][]byte // name, value; validated by the engine
 	Body    []byte      // body bytes the Caller copied out of the app

@@ -195,6 +195,9 @@ func (st *streamer) earlyWrite(step Step) (ok bool) {
 	c := st.c
 	c.reclaimSocket()
 	c.testPanic("write")
+	if step.Interim {
+		return st.sendInterim(&step) // interim.go
+	}
 	bufs := c.step[:0]
 	if !st.headSent {
 		head, err := st.begin(&step, -1)

@@ -48,6 +48,7 @@ enum {
 	GW_OUT_WANT,     /* receive() waits for an event */
 	GW_OUT_ZEROCOPY, /* http.response.zerocopysend: text "FD OFFSET COUNT",
 			  * FD a duplicate Go owns; flags GW_OF_MORE */
+	GW_OUT_INFO,     /* http.response.informational: status, headers */
 	GW_OUT_KINDS,
 };
 

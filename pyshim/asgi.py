@@ -29,7 +29,8 @@ IN_HTTP, IN_WS, IN_BODY, IN_DISCONNECT, IN_WS_MESSAGE, IN_WRITABLE, \
     IN_STARTUP, IN_SHUTDOWN, IN_STOP, IN_PING, IN_CANCEL = range(11)
 # Events to Go (asgi.h, GW_OUT_*).
 OUT_START, OUT_BODY, OUT_TRAILERS, OUT_PATHSEND, OUT_DONE, OUT_WS_ACCEPT, \
-    OUT_WS_SEND, OUT_WS_CLOSE, OUT_LIFESPAN, OUT_LOG, OUT_WANT, OUT_ZEROCOPY = range(12)
+    OUT_WS_SEND, OUT_WS_CLOSE, OUT_LIFESPAN, OUT_LOG, OUT_WANT, OUT_ZEROCOPY, \
+    OUT_INFO = range(13)
 # flags of out events
 F_MORE, F_TRAILERS, F_TEXT = 1, 2, 4
 # flags of in events
@@ -414,6 +415,17 @@ class HTTPCycle(Cycle):
                 if not self.trailers:
                     self.state, self.complete = COMPLETE, True
             if self.out(OUT_ZEROCOPY, 0, None, None, F_MORE if more else 0, text):
+                await self.room()
+        elif t == "http.response.informational":
+            # Gunicorn 25's message for a 1xx before the response (103
+            # Early Hints); Go drops it where a client cannot take one.
+            if self.state != NOTHING:
+                raise ProtocolError("http.response.informational sent after http.response.start")
+            status = msg["status"]
+            if type(status) is not int or not 100 <= status <= 199 or status == 101:
+                raise ProtocolError("http.response.informational status must be an int from 100 to 199 "
+                                    "other than 101, not %r" % (status,))
+            if self.out(OUT_INFO, status, header_pairs(msg.get("headers", ())), None, 0, None):
                 await self.room()
         else:
             raise ProtocolError("unexpected ASGI message type %r on an HTTP connection" % (t,))

@@ -53,18 +53,19 @@ const (
 	SentWSClose  SentKind = C.GW_OUT_WS_CLOSE
 	SentWant     SentKind = C.GW_OUT_WANT     // the app waits in receive(): deliver the next event
 	SentZeroCopy SentKind = C.GW_OUT_ZEROCOPY // http.response.zerocopysend
+	SentInfo     SentKind = C.GW_OUT_INFO     // http.response.informational (103 Early Hints)
 )
 
 // Sent is one event the app sent, or the end of its call. Its slices
 // are copies: the caller owns them.
 type Sent struct {
 	Kind SentKind
-	// Status: the response status (SentStart); the close code
+	// Status: the response status (SentStart, SentInfo); the close code
 	// (SentWSClose); for SentDone how far the response got: 0 nothing
 	// sent, 1 started, 2 complete (HTTP). For a WebSocket's SentDone:
 	// 0 connecting, 1 accepted, 2 closed, 3 denial started, 4 denied.
 	Status  int
-	Headers [][2][]byte // SentStart, SentTrailers, SentWSAccept
+	Headers [][2][]byte // SentStart, SentInfo, SentTrailers, SentWSAccept
 	Body    []byte      // SentBody, SentWSSend
 	// More: more body (SentBody) or trailers (SentTrailers) follow.
 	More bool

@@ -64,12 +64,17 @@ int gw_set_environ_keys(const char *const *keys, int n, char **err)
  * while an earlier one's exception is pending. */
 int gw_environ_bind(void)
 {
-	PyObject *io;
+	PyObject *io, *hints;
+	int rc;
 
 	if ((key_wsgi_input = PyUnicode_InternFromString("wsgi.input")) == NULL ||
 	    (key_wsgi_errors = PyUnicode_InternFromString("wsgi.errors")) == NULL ||
 	    (base_environ = PyObject_GetAttrString(gw_bootstrap, "base_environ")) == NULL ||
-	    (io = PyImport_ImportModule("io")) == NULL)
+	    (hints = gw_early_hints_new()) == NULL)
+		return -1;
+	rc = PyDict_SetItemString(base_environ, "wsgi.early_hints", hints);
+	Py_DECREF(hints);
+	if (rc < 0 || (io = PyImport_ImportModule("io")) == NULL)
 		return -1;
 	io_open = PyObject_GetAttrString(io, "open");
 	Py_DECREF(io);

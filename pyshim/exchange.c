@@ -374,7 +374,9 @@ static int start(gw_slot *s, gw_exchange *x, const char *env, size_t env_len,
 	args[0] = environ;
 	args[1] = (PyObject *)x->sr;
 	x->sr->hook = hook;
+	gw_startresp_running(hook != NULL ? x->sr : NULL);
 	x->result = PyObject_Vectorcall(app, args, 2, NULL);
+	gw_startresp_running(NULL);
 	x->sr->hook = NULL; /* later write() data goes out with the steps */
 	Py_DECREF(environ);
 	if (x->result == NULL)

@@ -105,7 +105,11 @@ func (x *Exchange) Close() {
 type Step struct {
 	// HasHead: Status and Headers are set (the first step with body
 	// bytes or the last step, whichever comes first).
-	HasHead  bool
+	HasHead bool
+	// Interim (with HasHead, through the write hook only): the head is
+	// an informational one (wsgi.early_hints' 103) to send before the
+	// response's; the step has no body.
+	Interim  bool
 	Status   []byte // latin-1, e.g. "200 OK"; not yet validated
 	headers  []byte
 	nheaders int
@@ -282,6 +286,7 @@ func (x *Exchange) decode() Step {
 	r := &x.res
 	s := Step{
 		HasHead: r.flags&C.GW_HEAD != 0,
+		Interim: r.flags&C.GW_INTERIM != 0,
 		Done:    r.flags&C.GW_DONE != 0,
 		Failed:  r.flags&C.GW_ERROR != 0,
 		Taken:   r.flags&C.GW_TAKEN != 0,

@@ -46,6 +46,11 @@ PyObject *gw_module_call(const char *name, const char *source, const char *funct
 			 int nargs, PyMethodDef *emit_def, PyObject **mod);
 
 int gw_startresp_init(void);
+/* gw_startresp_running marks sr as the start_response of the app call
+ * running on this thread (NULL: none), for wsgi.early_hints. */
+void gw_startresp_running(StartResponse *sr);
+/* gw_early_hints_new returns wsgi.early_hints, a new reference, or NULL. */
+PyObject *gw_early_hints_new(void);
 /* gw_startresp_new returns a new StartResponse, or NULL. */
 StartResponse *gw_startresp_new(void);
 /* gw_emit_head writes status and headers at out[0:] (see gw_result) and

@@ -26,6 +26,9 @@ enum {
 	GW_TAKEN = 32, /* with GW_DONE: the app used the client socket it was
 			* offered (sock_fd); nothing of its result is to be sent.
 			* err, if set, is what it ended with */
+	GW_INTERIM = 64, /* with GW_HEAD, through the write hook only: an
+			  * informational head (103 Early Hints) to send before
+			  * the response's; no body */
 };
 
 typedef struct gw_exchange gw_exchange;

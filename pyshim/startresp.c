@@ -8,6 +8,9 @@
 PyObject *gw_str_close;
 static PyObject *str_write;
 
+static int put_latin1(PyObject *s, const char *what, char *out, size_t cap, size_t *pos,
+		      int with_len);
+
 static void sr_dealloc(StartResponse *self)
 {
 	Py_XDECREF(self->status);
@@ -143,6 +146,69 @@ static PyObject *sr_write(StartResponse *self, PyObject *data)
 	Py_RETURN_NONE;
 }
 
+/* The start_response of the app call running on this thread, while it
+ * has a write hook: wsgi.early_hints sends through it. */
+static __thread StartResponse *running;
+
+void gw_startresp_running(StartResponse *sr) { running = sr; }
+
+static PyObject *str_early_hints_status; /* "103 Early Hints" */
+
+/*
+ * early_hints(headers) is environ["wsgi.early_hints"] (Gunicorn 25's):
+ * a 103 Early Hints head with headers, a list of (str, str), sent at
+ * once, before the response (RFC 8297). Go drops it for a client that
+ * cannot take one (HTTP/1.0) or once the response's head is out, and
+ * logs headers it refuses; hints are advisory, so a call from outside
+ * the app's own call (another thread, a generator's later step) is
+ * ignored too. A client that went away becomes a ConnectionError.
+ */
+static PyObject *early_hints(PyObject *module, PyObject *headers)
+{
+	StartResponse *sr = running;
+	gw_slot *s;
+	gw_result *res;
+	size_t pos = 0;
+	Py_ssize_t i, n;
+	int ok;
+
+	(void)module;
+	if (check_headers(headers) < 0)
+		return NULL;
+	if (sr == NULL || sr->hook == NULL || sr->headers_sent ||
+	    (sr->written != NULL && PyList_GET_SIZE(sr->written) > 0))
+		Py_RETURN_NONE;
+	s = sr->hook;
+	res = s->res;
+	memset(res, 0, sizeof *res);
+	if (put_latin1(str_early_hints_status, "status", s->out, s->cap, &pos, 0) < 0)
+		return NULL;
+	res->status_len = (uint32_t)pos;
+	n = PyList_GET_SIZE(headers);
+	for (i = 0; i < n; i++) {
+		PyObject *h = PyList_GET_ITEM(headers, i);
+		if (put_latin1(PyTuple_GET_ITEM(h, 0), "early hint name", s->out, s->cap, &pos, 1) < 0 ||
+		    put_latin1(PyTuple_GET_ITEM(h, 1), "early hint value", s->out, s->cap, &pos, 1) < 0)
+			return NULL;
+	}
+	res->nheaders = (uint32_t)n;
+	res->head_len = res->body_off = (uint32_t)pos;
+	res->flags = GW_HEAD | GW_INTERIM;
+	Py_BEGIN_ALLOW_THREADS
+	ok = gowsgiWriteStep(s->ctx);
+	Py_END_ALLOW_THREADS
+	if (!ok) {
+		PyErr_SetString(PyExc_ConnectionError, "gowsgi: the client is gone");
+		return NULL;
+	}
+	Py_RETURN_NONE;
+}
+
+static PyMethodDef early_hints_def = {"early_hints", early_hints, METH_O,
+				      "early_hints(headers): send a 103 Early Hints head now"};
+
+PyObject *gw_early_hints_new(void) { return PyCFunction_New(&early_hints_def, NULL); }
+
 static PyMethodDef sr_methods[] = {
 	{"write", (PyCFunction)sr_write, METH_O, "write(data): send bytes (PEP 3333)"},
 	{NULL, NULL, 0, NULL},
@@ -165,7 +231,8 @@ int gw_startresp_init(void)
 		return -1;
 	str_write = PyUnicode_InternFromString("write");
 	gw_str_close = PyUnicode_InternFromString("close");
-	if (str_write == NULL || gw_str_close == NULL)
+	str_early_hints_status = PyUnicode_InternFromString("103 Early Hints");
+	if (str_write == NULL || gw_str_close == NULL || str_early_hints_status == NULL)
 		return -1;
 	return 0;
 }

@@ -66,6 +66,10 @@ type asgiCaller struct {
 	fileLast bool        // the last Step was http.response.pathsend's file
 	buf      []byte      // the body bytes of the Step being built
 	file     *os.File    // http.response.pathsend's file, until Next or Abort
+	// write is Start's, while Start runs: the engine sends an
+	// http.response.informational through it.
+	write func(engine.Step) bool
+	info  []byte // the status line of the last informational head
 }
 
 func (w *asgiCaller) Enter() {}
@@ -83,7 +87,12 @@ func (w *asgiCaller) Start(r *engine.Request, write func(engine.Step) bool) engi
 	}
 	w.conn.Store(c)
 	w.body, w.req = w.newBodyFeed(c, r.Body), r
-	return w.step()
+	// The Step Start returns carries the head: an informational head
+	// the app sends before it goes through write (w.informational).
+	w.write = write
+	s := w.step()
+	w.write = nil
+	return s
 }
 
 func (w *asgiCaller) reset() {
@@ -237,6 +246,8 @@ func (w *asgiCaller) apply(c *pyshim.Conn, ev *pyshim.Sent) (engine.Step, bool) 
 		if !ev.More {
 			return w.finishResponse(c), true
 		}
+	case pyshim.SentInfo:
+		w.informational(ev)
 	case pyshim.SentPathSend:
 		return w.pathsend(c, ev.Path), true
 	case pyshim.SentZeroCopy:
@@ -245,6 +256,19 @@ func (w *asgiCaller) apply(c *pyshim.Conn, ev *pyshim.Sent) (engine.Step, bool) 
 		return w.ended(ev), true
 	}
 	return engine.Step{}, false
+}
+
+// informational hands an http.response.informational (103 Early Hints)
+// to the engine, which sends it at once or drops it (Step.Interim). It
+// comes before http.response.start (asgi.py checks), so within Start;
+// a client gone meanwhile is seen by the response that follows.
+func (w *asgiCaller) informational(ev *pyshim.Sent) {
+	if w.write == nil {
+		return
+	}
+	w.info = strconv.AppendInt(w.info[:0], int64(ev.Status), 10)
+	w.info = append(append(w.info, ' '), http.StatusText(ev.Status)...)
+	w.write(engine.Step{HasHead: true, Interim: true, Status: w.info, Headers: ev.Headers})
 }
 
 // finishResponse returns the Step ending the response. The app's call

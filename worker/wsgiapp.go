@@ -142,7 +142,7 @@ func (w *wsgiCaller) Locate() engine.CallPlace {
 func (w *wsgiCaller) step(s *pyshim.Step) engine.Step {
 	w.fields = s.AppendHeaders(w.fields[:0])
 	return engine.Step{
-		HasHead: s.HasHead, Status: s.Status, Headers: w.fields,
+		HasHead: s.HasHead, Interim: s.Interim, Status: s.Status, Headers: w.fields,
 		Body: s.Body, Big: s.Big, File: engine.FileRegion(s.File),
 		Done: s.Done, Failed: s.Failed, Traceback: s.Traceback, Taken: s.Taken,
 	}
