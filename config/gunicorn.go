@@ -70,9 +70,26 @@ var ignored = []*setting{
 		refuse: refuseHeaderMap},
 	{name: "forwarder_headers", flags: []string{"forwarder-headers"}, kind: kindString, help: "`HEADERS`",
 		notice: "gowsgi takes SCRIPT_NAME and PATH_INFO headers from --forwarded-allow-ips peers, " +
-			"Gunicorn's default, and no others",
-		refuse: onlyValues("gowsgi takes SCRIPT_NAME and PATH_INFO headers from --forwarded-allow-ips peers "+
-			"(Gunicorn's default) and no others", "SCRIPT_NAME,PATH_INFO", "PATH_INFO,SCRIPT_NAME")},
+			"Gunicorn's default, and drops other header names with underscores (names without one, " +
+			"such as X-Forwarded-For, are not the setting's business, in Gunicorn either)",
+		refuse: refuseForwarderHeaders},
+}
+
+// refuseForwarderHeaders refuses a forwarder_headers list naming a
+// header with an underscore that gowsgi would drop, which the app would
+// then miss. Gunicorn consults the list only for names with one, so
+// others (X-REAL-IP,X-FORWARDED-FOR in real configs) change nothing; "*"
+// and a list without SCRIPT_NAME or PATH_INFO get the notice.
+func refuseForwarderHeaders(v any) string {
+	s, _ := v.(string)
+	for _, name := range strings.Split(s, ",") {
+		name = strings.ToUpper(strings.TrimSpace(name))
+		if strings.Contains(name, "_") && name != "SCRIPT_NAME" && name != "PATH_INFO" {
+			return fmt.Sprintf("gowsgi takes SCRIPT_NAME and PATH_INFO headers from --forwarded-allow-ips peers "+
+				"(Gunicorn's default) and drops other header names with underscores, so the app would not see %s", name)
+		}
+	}
+	return ""
 }
 
 // refuseHeaderMap refuses header_map values but "drop" (Uvicorn's
