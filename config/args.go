@@ -97,6 +97,9 @@ func (ix *flagIndex) resolveLong(name string) (*setting, string, error) {
 		}
 	}
 	if len(matches) == 0 {
+		if near := ix.nearFlag(name); near != "" {
+			return nil, "", fmt.Errorf("--%s: unknown flag; did you mean --%s? (see --help)", name, near)
+		}
 		return nil, "", fmt.Errorf("--%s: unknown flag (see --help)", name)
 	}
 	// Aliases of one setting (--limit-request-field_size and

@@ -47,6 +47,8 @@ func TestScanArgs(t *testing.T) {
 		{name: "prefix shared with longer names", args: []string{"--rel"},
 			wantErr: "--rel: ambiguous flag, could be --reload, --reload-delay, --reload-dir, --reload-engine, --reload-exclude, --reload-extra-file, --reload-include"},
 		{name: "unknown long flag", args: []string{"--bogus"}, wantErr: "--bogus: unknown flag (see --help)"},
+		{name: "mistyped long flag", args: []string{"--wokers", "3"}, wantErr: "--wokers: unknown flag; did you mean --workers? (see --help)"},
+		{name: "mistyped long flag with a value", args: []string{"--graceful-timout=5"}, wantErr: "--graceful-timout: unknown flag; did you mean --graceful-timeout? (see --help)"},
 		{name: "unknown short flag", args: []string{"-x"}, wantErr: "-x: unknown flag (see --help)"},
 		{name: "unsupported Gunicorn flag", args: []string{"app", "--spew"},
 			wantErr: "--spew: Gunicorn's flag is not supported by gowsgi: use a Python tracer in the app instead"},

@@ -32,6 +32,21 @@ func likelySetting(name string) string {
 	return ""
 }
 
+// nearFlag returns the long flag a mistyped one was probably meant to
+// be, "" for none: the first, in name order, that it misses by a letter
+// or two (--wokers, --max-request), for a name long enough to tell.
+func (ix *flagIndex) nearFlag(name string) string {
+	if len(name) < 5 {
+		return ""
+	}
+	for _, n := range ix.names {
+		if editDistance(name, n) <= 2 {
+			return n
+		}
+	}
+	return ""
+}
+
 // editDistance is the Levenshtein distance between a and b, in bytes.
 func editDistance(a, b string) int {
 	prev, cur := make([]int, len(b)+1), make([]int, len(b)+1)
