@@ -108,6 +108,12 @@ func TestParkedResponsesAreBounded(t *testing.T) {
 	if n := s.parked.Load(); n != 1 {
 		t.Fatalf("%d responses parked; want 1", n)
 	}
+	// The wait for the client is not the app's time: a worker killed for
+	// --timeout here once lost every connection it held.
+	until(t, "the slot waiting for its client out of --timeout's sight", func() bool {
+		oldest, _ := s.oldestCall()
+		return oldest == nil
+	})
 	readAllBodies(t, conns, 16*len(chunk))
 	if n := s.parked.Load(); n != 0 {
 		t.Fatalf("%d parked after the responses; want 0", n)

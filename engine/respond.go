@@ -345,6 +345,13 @@ func (st *streamer) send(bufs [][]byte, done bool) error {
 		return nil
 	}
 	parked := st.park()
+	untimed := false
+	if !parked {
+		// Past the parking bound the wait keeps the slot, but it is the
+		// client's time, not the app's: neither --timeout nor
+		// --request-timeout may take it for a stuck call.
+		untimed = st.sl.call.untimed.Swap(true)
+	}
 	sendv := append(c.send[:0], c.out.pending())
 	sendv = append(sendv, rest...)
 	err = c.nc.writeAll(sendv, c.srv.writeTimeout)
@@ -352,6 +359,9 @@ func (st *streamer) send(bufs [][]byte, done bool) error {
 	c.out.reset()
 	if parked {
 		st.resume()
+	} else {
+		st.sl.call.untimed.Store(untimed)
+		st.sl.call.next(time.Now())
 	}
 	return err
 }
