@@ -1,6 +1,7 @@
 package config
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"io"
@@ -342,7 +343,7 @@ func cliFlag(s *setting) cli.Flag {
 	}
 	switch s.kind {
 	case kindBool:
-		return &cli.BoolFlag{Name: s.flags[0], Aliases: names, Usage: s.help}
+		return &cli.BoolFlag{Name: s.flags[0], Aliases: names, Usage: s.help, DefaultText: cmp.Or(def, "false")}
 	case kindList:
 		return &cli.StringSliceFlag{Name: s.flags[0], Aliases: names, Usage: s.help, DefaultText: def}
 	}

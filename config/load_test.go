@@ -2,6 +2,7 @@ package config
 
 import (
 	"bytes"
+	"cmp"
 	"errors"
 	"os"
 	"path/filepath"
@@ -402,5 +403,34 @@ func TestLoadErrors(t *testing.T) {
 				t.Errorf("Load error:\n got %s\nwant %s", got, tt.want)
 			}
 		})
+	}
+}
+
+// --help gives each switch's real default: the ones on by default
+// (--sendfile, --suppress-ragged-eofs) once read "(default: false)".
+func TestHelpShowsSwitchDefaults(t *testing.T) {
+	inTempDir(t, "")
+	var stdout bytes.Buffer
+	if _, _, err := Load([]string{"--help"}, env(nil), &stdout); err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(stdout.String(), "\n")
+	checked := 0
+	for _, s := range settings {
+		if s.kind != kindBool || s.negation != "" {
+			continue
+		}
+		want := "(default: " + cmp.Or(s.def, "false") + ")"
+		for _, l := range lines {
+			if f := strings.Fields(l); len(f) > 0 && f[0] == "--"+s.flags[0] {
+				if !strings.HasSuffix(l, want) {
+					t.Errorf("--help: %q; want it to end %q", strings.TrimSpace(l), want)
+				}
+				checked++
+			}
+		}
+	}
+	if checked < 10 {
+		t.Errorf("checked %d switches in --help; want every one", checked)
 	}
 }
