@@ -389,7 +389,7 @@ func (c *conn) connScheme() string {
 //
 //	HTTPS "on";  SSL_PROTOCOL "TLSv1.3";  SSL_CIPHER "TLS_AES_128_GCM_SHA256"
 //	SSL_CLIENT_VERIFY "SUCCESS" or "NONE"
-//	SSL_CLIENT_S_DN "CN=client,O=Example" (RFC 2253), SSL_CLIENT_I_DN, SSL_CLIENT_SERIAL "1F" (hex)
+//	SSL_CLIENT_S_DN "CN=client,O=Example" (RFC 2253, as nginx: tlsdn.go), SSL_CLIENT_I_DN, SSL_CLIENT_SERIAL "1F" (hex)
 //
 // A client certificate that fails verification ends the handshake, so
 // FAILED never reaches the app.
@@ -405,8 +405,8 @@ func tlsVars(st tls.ConnectionState, auth tls.ClientAuthType) [][2]string {
 	cert := st.PeerCertificates[0]
 	return append(vars,
 		[2]string{"SSL_CLIENT_VERIFY", "SUCCESS"},
-		[2]string{"SSL_CLIENT_S_DN", cert.Subject.String()},
-		[2]string{"SSL_CLIENT_I_DN", cert.Issuer.String()},
+		[2]string{"SSL_CLIENT_S_DN", distinguishedName(cert.RawSubject, cert.Subject)},
+		[2]string{"SSL_CLIENT_I_DN", distinguishedName(cert.RawIssuer, cert.Issuer)},
 		[2]string{"SSL_CLIENT_SERIAL", fmt.Sprintf("%X", cert.SerialNumber)},
 	)
 }
