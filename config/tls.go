@@ -14,7 +14,9 @@ import (
 )
 
 // Values of Config.SSLVersion (--ssl-version): the oldest TLS version a
-// client may use. TLS 1.0 and 1.1 are refused (RFC 8996 deprecates them).
+// client may use. An older one asked for is kept by its name and served
+// as TLS 1.2 (checkTLS says so): RFC 8996 deprecates them, and Gunicorn
+// 21 and later ignore ssl_version altogether.
 const (
 	SSLVersionTLS12 = "TLSv1_2"
 	SSLVersionTLS13 = "TLSv1_3"
@@ -22,13 +24,13 @@ const (
 
 // normalizeSSLVersion maps Gunicorn's --ssl-version values, the names
 // (with or without PROTOCOL_) and numbers of Python's ssl._SSLMethod, to
-// the minimum version gowsgi serves:
+// the minimum version gowsgi serves, or the name of an older one:
 //
 //	"TLS_SERVER", "TLS", "SSLv23", "2", "17", "TLSv1_2", "5", "1.2" → "TLSv1_2"
 //	"TLSv1_3", "1.3" → "TLSv1_3"
-//	"TLSv1", "TLSv1_1", "SSLv3", "3", "4" → error: too old
+//	"TLSv1", "3", "1.0" → "TLSv1";  "TLSv1_1", "4", "1.1" → "TLSv1_1";  "SSLv3", "1" → "SSLv3"
 //
-// Gunicorn's TLSv1_2 pins exactly TLS 1.2 (Python's PROTOCOL_TLSv1_2);
+// Gunicorn 20's TLSv1_2 pins exactly TLS 1.2 (Python's PROTOCOL_TLSv1_2);
 // here it is a minimum, so clients that can use TLS 1.3 do.
 func normalizeSSLVersion(v any) (any, error) {
 	s := strings.TrimPrefix(strings.TrimSpace(v.(string)), "PROTOCOL_")
@@ -37,8 +39,12 @@ func normalizeSSLVersion(v any) (any, error) {
 		return SSLVersionTLS12, nil
 	case "TLSV1_3", "1.3":
 		return SSLVersionTLS13, nil
-	case "TLSV1", "TLSV1_0", "1.0", "3", "TLSV1_1", "1.1", "4", "SSLV2", "SSLV3", "1":
-		return nil, fmt.Errorf("ssl version %q is not served: gowsgi accepts TLS 1.2 and 1.3 only (RFC 8996 deprecates older versions); use TLSv1_2 or TLSv1_3", v)
+	case "TLSV1", "TLSV1_0", "1.0", "3":
+		return "TLSv1", nil
+	case "TLSV1_1", "1.1", "4":
+		return "TLSv1_1", nil
+	case "SSLV2", "SSLV3", "1":
+		return "SSLv3", nil
 	}
 	return nil, fmt.Errorf("unknown ssl version %q: use TLSv1_2 (the default, meaning TLS 1.2 or newer) or TLSv1_3", v)
 }
@@ -91,16 +97,30 @@ func checkTLS(c *Config) error {
 		for _, s := range []struct {
 			set  bool
 			flag string
-		}{
-			{c.KeyFile != "", "--keyfile"}, {c.CACerts != "", "--ca-certs"}, {c.CertReqs != 0, "--cert-reqs"},
-			{c.Ciphers != "", "--ciphers"}, {c.SSLVersion != SSLVersionTLS12, "--ssl-version"},
-			{len(c.PlainBind) > 0, "--plain-bind"},
-		} {
+		}{{c.KeyFile != "", "--keyfile"}, {len(c.PlainBind) > 0, "--plain-bind"}} {
 			if s.set {
 				return &Error{Err: fmt.Errorf("%s needs --certfile: TLS is on only with a certificate", s.flag)}
 			}
 		}
+		// As Gunicorn does, which reads them only when TLS is on: a shared
+		// config file may set them for the deployments that give a
+		// certificate.
+		for _, s := range []struct {
+			set  bool
+			flag string
+		}{
+			{c.CACerts != "", "--ca-certs"}, {c.CertReqs != 0, "--cert-reqs"}, {c.Ciphers != "", "--ciphers"},
+			{c.SSLVersion != SSLVersionTLS12, "--ssl-version"},
+		} {
+			if s.set {
+				c.Notices = append(c.Notices, s.flag+" is ignored: TLS is on only with --certfile")
+			}
+		}
 		return nil
+	}
+	if c.SSLVersion != SSLVersionTLS12 && c.SSLVersion != SSLVersionTLS13 {
+		c.Notices = append(c.Notices, fmt.Sprintf("--ssl-version %s: served as TLSv1_2, TLS 1.2 or newer "+
+			"(RFC 8996 deprecates older versions; Gunicorn 21 and later ignore ssl_version)", c.SSLVersion))
 	}
 	for _, p := range c.PlainBind {
 		if !slices.Contains(c.Bind, p) {

@@ -20,8 +20,8 @@ func TestNormalizeSSLVersion(t *testing.T) {
 	for in, want := range map[string]string{
 		"TLS_SERVER": SSLVersionTLS12, "PROTOCOL_TLS": SSLVersionTLS12, "SSLv23": SSLVersionTLS12, "17": SSLVersionTLS12,
 		"TLSv1_2": SSLVersionTLS12, "5": SSLVersionTLS12, "tlsv1_3": SSLVersionTLS13, "1.3": SSLVersionTLS13,
-		"TLSv1": "error: is not served", "TLSv1_1": "error: is not served", "3": "error: is not served",
-		"SSLv3": "error: is not served", "TLSv9": "error: unknown ssl version",
+		"TLSv1": "TLSv1", "TLSv1_1": "TLSv1_1", "3": "TLSv1", "PROTOCOL_TLSv1_1": "TLSv1_1",
+		"SSLv3": "SSLv3", "TLSv9": "error: unknown ssl version",
 	} {
 		got, err := normalizeSSLVersion(in)
 		switch {
@@ -127,18 +127,25 @@ func TestLoadTLSMaterial(t *testing.T) {
 func TestCheckTLS(t *testing.T) {
 	base := Config{Bind: []string{"0.0.0.0:443", "127.0.0.1:8080"}, SSLVersion: SSLVersionTLS12, Protocol: ProtocolHTTP}
 	tests := []struct {
-		name string
-		edit func(*Config)
-		want string // "" = accepted
+		name   string
+		edit   func(*Config)
+		want   string // "" = accepted
+		notice string // "" = none
 	}{
-		{"TLS off", func(c *Config) {}, ""},
-		{"plain bind among the binds", func(c *Config) { c.CertFile, c.PlainBind = "c.pem", []string{"127.0.0.1:8080"} }, ""},
+		{"TLS off", func(c *Config) {}, "", ""},
+		{"TLS settings without TLS", func(c *Config) {
+			c.CACerts, c.CertReqs, c.Ciphers, c.SSLVersion = "ca.pem", 2, "HIGH", "TLSv1"
+		}, "", "--ca-certs is ignored: TLS is on only with --certfile"},
+		{"an old TLS version", func(c *Config) { c.CertFile, c.SSLVersion = "c.pem", "TLSv1_1" }, "",
+			"--ssl-version TLSv1_1: served as TLSv1_2, TLS 1.2 or newer"},
+		{"plain bind among the binds", func(c *Config) { c.CertFile, c.PlainBind = "c.pem", []string{"127.0.0.1:8080"} }, "", ""},
 		{"plain bind not bound", func(c *Config) { c.CertFile, c.PlainBind = "c.pem", []string{"127.0.0.1:9"} },
-			"--plain-bind 127.0.0.1:9 is not one of the --bind addresses"},
-		{"plain bind without TLS", func(c *Config) { c.PlainBind = []string{"127.0.0.1:8080"} }, "--plain-bind needs --certfile"},
-		{"key without certificate", func(c *Config) { c.KeyFile = "k.pem" }, "--keyfile needs --certfile"},
-		{"required client certificates without CAs", func(c *Config) { c.CertFile, c.CertReqs = "c.pem", 2 }, "--cert-reqs 1 or 2 needs --ca-certs"},
-		{"uwsgi", func(c *Config) { c.CertFile, c.Protocol = "c.pem", ProtocolUwsgi }, "does not apply to --protocol uwsgi"},
+			"--plain-bind 127.0.0.1:9 is not one of the --bind addresses", ""},
+		{"plain bind without TLS", func(c *Config) { c.PlainBind = []string{"127.0.0.1:8080"} }, "--plain-bind needs --certfile", ""},
+		{"key without certificate", func(c *Config) { c.KeyFile = "k.pem" }, "--keyfile needs --certfile", ""},
+		{"required client certificates without CAs", func(c *Config) { c.CertFile, c.CertReqs = "c.pem", 2 },
+			"--cert-reqs 1 or 2 needs --ca-certs", ""},
+		{"uwsgi", func(c *Config) { c.CertFile, c.Protocol = "c.pem", ProtocolUwsgi }, "does not apply to --protocol uwsgi", ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -147,6 +154,9 @@ func TestCheckTLS(t *testing.T) {
 			err := checkTLS(&c)
 			if (tt.want == "") != (err == nil) || err != nil && !strings.Contains(err.Error(), tt.want) {
 				t.Errorf("checkTLS = %v; want %q", err, tt.want)
+			}
+			if notices := strings.Join(c.Notices, "\n"); (tt.notice == "") != (notices == "") || !strings.Contains(notices, tt.notice) {
+				t.Errorf("notices %q; want one saying %q", notices, tt.notice)
 			}
 		})
 	}

@@ -378,7 +378,6 @@ func TestTLSSettingsRefused(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"--certfile", "c.pem", "--ssl-version", "TLSv1"}, `--ssl-version: ssl version "TLSv1" is not served: gowsgi accepts TLS 1.2 and 1.3 only`},
 		{[]string{"--keyfile", "k.pem"}, "--keyfile needs --certfile"},
 		{[]string{"--certfile", "c.pem", "--cert-reqs", "2"}, "--cert-reqs 1 or 2 needs --ca-certs"},
 		{[]string{"--certfile", "c.pem", "--ciphers", "HIGH:@FOO"}, `--ciphers: "@FOO": not OpenSSL cipher-string syntax`},
