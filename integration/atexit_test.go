@@ -16,7 +16,8 @@ import (
 // Gunicorn worker's sys.exit does; telemetry flushes its buffers there.
 // Once per worker, on a graceful stop, a quick stop, a --max-requests
 // retirement and with --preload (registered in the zygote, run in each
-// forked worker).
+// forked worker). What the app printed to a block-buffered stdout (a
+// pipe, no PYTHONUNBUFFERED) is flushed then, as Python's exit does.
 func TestAtexitFunctionsRunAsWorkersExit(t *testing.T) {
 	for _, tc := range []struct {
 		name    string
@@ -31,12 +32,14 @@ func TestAtexitFunctionsRunAsWorkersExit(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			file := filepath.Join(t.TempDir(), "atexit")
-			s := start(t, serverOpts{args: append(tc.args, "atexitapp:app"), env: []string{"ATEXIT_FILE=" + file},
-				ready: tc.workers})
+			s := start(t, serverOpts{args: append(tc.args, "atexitapp:app"),
+				env: []string{"ATEXIT_FILE=" + file, "PYTHONUNBUFFERED="}, ready: tc.workers})
 			pids := s.workerPIDs()
-			if code, _ := s.get("/"); code != 200 {
-				t.Fatalf("GET /: %d", code)
+			code, body := s.get("/pid")
+			if code != 200 {
+				t.Fatalf("GET /pid: %d", code)
 			}
+			printed := "printed by " + strings.TrimSpace(body) + "\n"
 			if tc.name == "retired by --max-requests" {
 				s.waitFor(func() bool { return strings.Contains(readFileString(file), "flushed "+strconv.Itoa(pids[0])) })
 				s.waitFor(func() bool { return len(s.workerPIDs()) == 1 && s.workerPIDs()[0] != pids[0] })
@@ -55,6 +58,9 @@ func TestAtexitFunctionsRunAsWorkersExit(t *testing.T) {
 			slices.Sort(pids)
 			if !slices.Equal(flushed, pids) {
 				t.Errorf("atexit ran in %v; want once in each worker, %v", flushed, pids)
+			}
+			if strings.Count(s.output(), printed) != 1 {
+				t.Errorf("output lacks the app's print %q:\n%s", printed, s.output())
 			}
 		})
 	}

@@ -147,9 +147,9 @@ def run_exit():
     """What Python's exit does before it finalizes, as a Gunicorn worker's
     sys.exit does it: threading's exit functions (concurrent.futures'
     executors shut down), a join of the app's non-daemon threads, then
-    the atexit functions. Called on a thread that is not the main one,
-    which does not wait for itself or the main thread (where
-    threading._shutdown would)."""
+    the atexit functions, then a flush of sys.stdout and sys.stderr.
+    Called on a thread that is not the main one, which does not wait for
+    itself or the main thread (where threading._shutdown would)."""
     threading = sys.modules.get("threading")
     if threading is not None:
         for call in reversed(list(getattr(threading, "_threading_atexits", ()))):
@@ -173,6 +173,15 @@ def run_exit():
                 t.join()
     import atexit
     atexit._run_exitfuncs()
+    # Then, as Python's finalization does, what print() left in a
+    # block-buffered stdout (a pipe or file, no PYTHONUNBUFFERED): the
+    # worker exits without finalizing, which would lose it.
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            if stream is not None:
+                stream.flush()
+        except Exception:
+            pass
 
 
 def _stop_handler(signum, frame):
