@@ -193,10 +193,57 @@ def _stop_handler(signum, frame):
 
 def adopt_stop_signals():
     """Makes _stop_handler Python's handler of the stop signals
-    (signals.c puts Go's back underneath at once)."""
+    (signals.c puts Go's back underneath at once), and has a process the
+    app forks take Python's handlers back."""
     import signal
     for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGQUIT):
         signal.signal(sig, _stop_handler)
+    os.register_at_fork(before=_block_signals_for_fork, after_in_parent=_unblock_signals_after_fork,
+                        after_in_child=_signals_after_fork)
+
+
+# The signal mask of each thread forking, by thread id, while it forks.
+_fork_masks = {}
+
+
+def _block_signals_for_fork():
+    """Blocks every signal on the forking thread, so a signal sent to the
+    child before it has Python's handlers (Pool.terminate right after the
+    fork) waits for them instead of reaching Go's."""
+    import signal
+    _fork_masks[threading.get_ident()] = signal.pthread_sigmask(signal.SIG_BLOCK, signal.valid_signals())
+
+
+def _unblock_signals_after_fork():
+    import signal
+    signal.pthread_sigmask(signal.SIG_SETMASK, _fork_masks.pop(threading.get_ident(), ()))
+
+
+def _signals_after_fork():
+    """In a process forked from a worker (multiprocessing's fork start
+    method, os.fork in the app) only Python runs: the Go runtime did not
+    come along, but its handlers of every signal did, and they swallow
+    what comes (the SIGTERM of Pool.terminate, which then waits for its
+    workers for ever). Each signal gets what a plain Python process has,
+    the app's own handler, else the default (SIGPIPE and SIGXFSZ ignored,
+    SIGINT raising KeyboardInterrupt, as Python sets them), and then the
+    signals blocked for the fork are let in."""
+    import signal
+    python_default = {signal.SIGPIPE: signal.SIG_IGN, signal.SIGXFSZ: signal.SIG_IGN,
+                      signal.SIGINT: signal.default_int_handler}
+    for sig in signal.valid_signals():
+        if sig in (signal.SIGKILL, signal.SIGSTOP):
+            continue
+        try:
+            handler = signal.getsignal(sig)
+            if handler is None or handler is _stop_handler or handler == signal.SIG_DFL:
+                handler = python_default.get(sig, signal.SIG_DFL)
+            signal.signal(sig, handler)
+        except (OSError, ValueError, RuntimeError):
+            pass
+    mask = _fork_masks.pop(threading.get_ident(), ())
+    _fork_masks.clear()  # other threads' forks happened in the parent
+    signal.pthread_sigmask(signal.SIG_SETMASK, mask)
 
 
 def run_signal_handler(signum):
