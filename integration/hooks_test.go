@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -344,5 +345,34 @@ func TestNoHelperOutlivesTheMaster(t *testing.T) {
 			stat, _ := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
 			t.Errorf("helper %d is still there after the master exited: %s", pid, stat)
 		}
+	}
+}
+
+// TestHookHostTracebackShowsGowsgisLines: a traceback through gowsgi's
+// own Python in the hook host names each embedded source and shows its
+// line, as one through a file does. Run as bare "<string>" sources, they
+// showed no line (CPython 3.11, 3.12) or the line of another such source
+// (3.13, which keeps "<string>" sources in linecache).
+func TestHookHostTracebackShowsGowsgisLines(t *testing.T) {
+	conf := writeConf(t, t.TempDir(), "gunicorn.conf.py",
+		"logconfig_dict = {'version': 1, 'handlers': {'h': {'class': 'logging.StreamHandler'}}}\n"+
+			"def on_starting(server):\n    pass\n")
+	s := start(t, serverOpts{args: []string{"-c", conf, "basic:hello"}, ready: -1})
+	if code := s.wait(20 * time.Second); code == 0 {
+		t.Fatalf("exit code 0 with a logconfig_dict that cannot work")
+	}
+	failed := s.linesWhere(func(string) bool { return true })
+	var tb string
+	for _, l := range failed {
+		if e := l.str("error"); strings.Contains(e, "Traceback") {
+			tb = e
+		}
+	}
+	if strings.Contains(tb, `File "<string>"`) {
+		t.Errorf("a frame of an unnamed source:\n%s", tb)
+	}
+	frame := regexp.MustCompile(`File "<gowsgi>/_gowsgi_logging\.py", line \d+, in _apply_config\n +(.*)\n`)
+	if m := frame.FindStringSubmatch(tb); m == nil || !strings.Contains(m[1], "dictConfig(") {
+		t.Errorf("the frame of _gowsgi_logging's _apply_config does not show its call of dictConfig:\n%s", tb)
 	}
 }

@@ -253,31 +253,6 @@ static PyMethodDef asgi_methods[] = {
 
 static PyObject *asgi_mod; /* _gowsgi_asgi; created once, lives for the process */
 
-/* remember_source puts src in linecache under name, so that a
- * traceback through it shows its lines: the source is in no file. */
-static int remember_source(const char *name, const char *src)
-{
-	PyObject *linecache = PyImport_ImportModule("linecache"), *cache = NULL, *lines = NULL;
-	PyObject *text = NULL, *entry = NULL;
-	int rc = -1;
-
-	if (linecache == NULL || (cache = PyObject_GetAttrString(linecache, "cache")) == NULL ||
-	    (text = PyUnicode_FromString(src)) == NULL ||
-	    (lines = PyObject_CallMethod(text, "splitlines", "i", 1)) == NULL)
-		goto out;
-	/* (size, mtime, lines, fullname); mtime None: checkcache keeps it */
-	entry = Py_BuildValue("(nOOs)", PyUnicode_GET_LENGTH(text), Py_None, lines, name);
-	if (entry != NULL && PyObject_SetItem(cache, PyTuple_GET_ITEM(entry, 3), entry) == 0)
-		rc = 0;
-out:
-	Py_XDECREF(entry);
-	Py_XDECREF(lines);
-	Py_XDECREF(text);
-	Py_XDECREF(cache);
-	Py_XDECREF(linecache);
-	return rc;
-}
-
 /* install_module runs the sources srcs[0..n) as the module
  * _gowsgi_asgi, each compiled under its name in names (for tracebacks
  * and stack dumps), with _c (the functions above) in its namespace.
@@ -305,7 +280,7 @@ static int install_module(const char *const *names, const char *const *srcs, int
 			goto error;
 		res = PyEval_EvalCode(code, dict, dict);
 		Py_DECREF(code);
-		if (res == NULL || remember_source(names[i], srcs[i]) < 0)
+		if (res == NULL || gw_remember_source(names[i], srcs[i]) < 0)
 			goto error;
 		Py_CLEAR(res);
 	}

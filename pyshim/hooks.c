@@ -44,9 +44,54 @@ static char *dup_str(const char *s)
 	return p;
 }
 
+/* gw_remember_source puts src in linecache under name, so that a
+ * traceback through it shows its lines: the source is in no file. */
+int gw_remember_source(const char *name, const char *src)
+{
+	PyObject *linecache = PyImport_ImportModule("linecache"), *cache = NULL, *lines = NULL;
+	PyObject *text = NULL, *entry = NULL;
+	int rc = -1;
+
+	if (linecache == NULL || (cache = PyObject_GetAttrString(linecache, "cache")) == NULL ||
+	    (text = PyUnicode_FromString(src)) == NULL ||
+	    (lines = PyObject_CallMethod(text, "splitlines", "i", 1)) == NULL)
+		goto out;
+	/* (size, mtime, lines, fullname); mtime None: checkcache keeps it */
+	entry = Py_BuildValue("(nOOs)", PyUnicode_GET_LENGTH(text), Py_None, lines, name);
+	if (entry != NULL && PyObject_SetItem(cache, PyTuple_GET_ITEM(entry, 3), entry) == 0)
+		rc = 0;
+out:
+	Py_XDECREF(entry);
+	Py_XDECREF(lines);
+	Py_XDECREF(text);
+	Py_XDECREF(cache);
+	Py_XDECREF(linecache);
+	return rc;
+}
+
+/* gw_run_named runs source in dict, compiled as the file name, whose
+ * lines tracebacks then show (gw_remember_source): compiled as
+ * "<string>", as PyRun_String does, frames of every embedded module
+ * shared one name, and CPython 3.13, which keeps such sources in
+ * linecache, showed lines of whichever ran last. */
+int gw_run_named(const char *name, const char *source, PyObject *dict)
+{
+	PyObject *code = Py_CompileString(source, name, Py_file_input), *res;
+
+	if (code == NULL)
+		return -1;
+	res = PyEval_EvalCode(code, dict, dict);
+	Py_DECREF(code);
+	if (res == NULL)
+		return -1;
+	Py_DECREF(res);
+	return gw_remember_source(name, source);
+}
+
 PyObject *gw_module_from_source(const char *name, const char *source)
 {
-	PyObject *mod = PyModule_New(name), *dict, *res;
+	PyObject *mod = PyModule_New(name), *dict, *file;
+	int rc;
 
 	if (mod == NULL)
 		return NULL;
@@ -54,10 +99,12 @@ PyObject *gw_module_from_source(const char *name, const char *source)
 	if (PyDict_SetItemString(dict, "__builtins__", PyEval_GetBuiltins()) < 0 ||
 	    PyDict_SetItemString(PyImport_GetModuleDict(), name, mod) < 0)
 		goto error;
-	res = PyRun_String(source, Py_file_input, dict, dict);
-	if (res == NULL)
+	if ((file = PyUnicode_FromFormat("<gowsgi>/%s.py", name)) == NULL)
 		goto error;
-	Py_DECREF(res);
+	rc = gw_run_named(PyUnicode_AsUTF8(file), source, dict);
+	Py_DECREF(file);
+	if (rc < 0)
+		goto error;
 	return mod;
 error:
 	Py_DECREF(mod);

@@ -32,6 +32,11 @@ typedef struct {
 
 extern PyObject *gw_str_close; /* interned "close" */
 
+/* gw_remember_source puts src in linecache under name (hooks.c). */
+int gw_remember_source(const char *name, const char *src);
+/* gw_run_named runs source in dict compiled as the file name, which
+ * tracebacks show with its lines. Returns 0, or -1 with an exception. */
+int gw_run_named(const char *name, const char *source, PyObject *dict);
 /* gw_module_from_source runs source as a new module called name, also
  * put in sys.modules (hooks.c); a new reference, or NULL. */
 PyObject *gw_module_from_source(const char *name, const char *source);

@@ -93,7 +93,7 @@ int gw_initialize(const char *program, const char *executable, const char *boots
 {
 	PyConfig config;
 	PyStatus st;
-	PyObject *mod = NULL, *dict, *res = NULL, *modules;
+	PyObject *mod = NULL, *dict, *modules;
 	char *argv[1] = {(char *)program};
 
 	PyConfig_InitPythonConfig(&config);
@@ -120,13 +120,11 @@ int gw_initialize(const char *program, const char *executable, const char *boots
 	dict = PyModule_GetDict(mod); /* borrowed */
 	if (PyDict_SetItemString(dict, "__builtins__", PyEval_GetBuiltins()) < 0)
 		goto error;
-	res = PyRun_String(bootstrap, Py_file_input, dict, dict);
-	if (res == NULL)
+	if (gw_run_named("<gowsgi>/bootstrap.py", bootstrap, dict) < 0)
 		goto error;
 	modules = PyImport_GetModuleDict(); /* borrowed */
 	if (PyDict_SetItemString(modules, "_gowsgi", mod) < 0)
 		goto error;
-	Py_DECREF(res);
 	gw_bootstrap = mod;
 	return gw_exchange_init_types();
 
@@ -135,7 +133,6 @@ error:
 		size_t n;
 		*err = gw_format_exception(&n);
 	}
-	Py_XDECREF(res);
 	Py_XDECREF(mod);
 	return -1;
 }

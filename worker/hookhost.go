@@ -4,6 +4,7 @@ import (
 	"encoding/base64"
 	"fmt"
 	"os"
+	"strconv"
 )
 
 // RunHookHost is the hidden command handoff.HookHostCommand: the Python
@@ -17,7 +18,8 @@ func RunHookHost(args []string) int {
 		return 2
 	}
 	exe, _ := os.Executable()
-	return runScript("hook host", args[0], hostLoggingModule()+hooksSource+"\nsys.exit(host_main())\n", []string{exe})
+	return runScript("hook host", "<gowsgi>/hooks.py", args[0],
+		hostLoggingModule()+hooksSource+"\nsys.exit(host_main())\n", []string{exe})
 }
 
 // hostLoggingModule is Python that makes pylogging.py the module
@@ -26,8 +28,22 @@ func RunHookHost(args []string) int {
 // Gunicorn's master's do. The source travels in base64, which any
 // Python string literal holds.
 func hostLoggingModule() string {
-	return "import base64 as _b64, sys as _sys, types as _types\n" +
+	return "import sys as _sys, types as _types\n" +
 		"_sys.modules['_gowsgi_logging'] = _types.ModuleType('_gowsgi_logging')\n" +
-		"exec(_b64.b64decode('" + base64.StdEncoding.EncodeToString([]byte(pyloggingSource)) + "').decode(), " +
-		"_sys.modules['_gowsgi_logging'].__dict__)\n"
+		pythonRunAs("<gowsgi>/_gowsgi_logging.py", pyloggingSource, "_sys.modules['_gowsgi_logging'].__dict__")
+}
+
+// pythonRunAs is Python that runs source in the namespace ns (a Python
+// expression) compiled as file, with its lines in linecache for the
+// tracebacks through it. exec of a bare string, or python3 -c, compiles
+// it as "<string>", every such source alike, and CPython 3.13, which
+// keeps "<string>" sources in linecache, then showed a frame of one with
+// the lines of another. The source travels in base64, which any Python
+// string literal holds.
+func pythonRunAs(file, source, ns string) string {
+	name := strconv.Quote(file)
+	return "import base64 as _gw_b64, linecache as _gw_lc\n" +
+		"_gw_src = _gw_b64.b64decode('" + base64.StdEncoding.EncodeToString([]byte(source)) + "').decode()\n" +
+		"_gw_lc.cache[" + name + "] = (len(_gw_src), None, _gw_src.splitlines(True), " + name + ")\n" +
+		"exec(compile(_gw_src, " + name + ", 'exec'), " + ns + ")\n"
 }

@@ -28,14 +28,15 @@ func ReadPythonConfig(args []string) int {
 		return 2
 	}
 	exe, _ := os.Executable()
-	return runScript("reading "+args[0], args[1], pyconfigSource, []string{exe, args[0]})
+	return runScript("reading "+args[0], "<gowsgi>/pyconfig.py", args[1], pyconfigSource, []string{exe, args[0]})
 }
 
-// runScript runs source as the main module of the embedded CPython with
-// sys.argv argv, in the virtualenv venv ("" for none), for the hidden
-// commands that give the master a Python process; what names the command
-// in the one line a bad virtualenv gets. It returns the exit code.
-func runScript(what, venv, source string, argv []string) int {
+// runScript runs source as the main module of the embedded CPython,
+// compiled as file (for tracebacks), with sys.argv argv, in the
+// virtualenv venv ("" for none), for the hidden commands that give the
+// master a Python process; what names the command in the one line a bad
+// virtualenv gets. It returns the exit code.
+func runScript(what, file, venv, source string, argv []string) int {
 	python := ""
 	if venv != "" {
 		p, err := pyshim.VirtualenvPython(venv)
@@ -46,5 +47,5 @@ func runScript(what, venv, source string, argv []string) int {
 		python = p
 	}
 	exe, _ := os.Executable()
-	return pyshim.RunScript(exe, python, source, argv)
+	return pyshim.RunScript(exe, python, pythonRunAs(file, source, "globals()"), argv)
 }
