@@ -76,7 +76,9 @@ class Runtime:
         # be started (or None), and the iterator of the rest of its batch
         # (or None): wake handles them before taking more.
         self.held = self.rest = None
-        self.loop = new_loop(loop_kind)
+        # The loop the app's import saw as current, if any: asyncio.get_event_loop()
+        # at import then gives the loop that serves, as under Uvicorn.
+        self.loop = _gowsgi.take_import_loop() or _gowsgi.new_loop(loop_kind)
         self.loop_name = type(self.loop).__module__.split(".")[0]
         self.loop.set_exception_handler(self.on_loop_error)
         self.loop.add_reader(efd, self.wake)
@@ -162,18 +164,6 @@ class Runtime:
             c = self.conns.get(cid)
             if c is not None:
                 c.deliver(kind, flags, code, data)
-
-
-def new_loop(kind):
-    if kind in ("auto", "uvloop"):
-        try:
-            import uvloop
-        except ImportError:
-            if kind == "uvloop":
-                raise
-        else:
-            return uvloop.new_event_loop()
-    return asyncio.new_event_loop()
 
 
 def subprotocols(headers):

@@ -257,6 +257,66 @@ def run_signal_handler(signum):
     return True
 
 
+def new_loop(kind):
+    """A new event loop of --loop's kind: uvloop's for auto when it is
+    installed, asyncio's otherwise."""
+    if kind in ("auto", "uvloop"):
+        try:
+            import uvloop
+        except ImportError:
+            if kind == "uvloop":
+                raise
+        else:
+            return uvloop.new_event_loop()
+    import asyncio
+    return asyncio.new_event_loop()
+
+
+# The event loop an ASGI app's import saw as current, for the worker to
+# serve on (take_import_loop); only in a worker (prepare_import_loop),
+# never in the --preload zygote, whose loop the forked workers would
+# share.
+import_loop = None
+_import_loop_wanted = False
+
+
+def prepare_import_loop(kind, create):
+    """Lets an ASGI app's import see the loop that will serve it, as
+    Uvicorn does by importing the app inside its running loop: a module
+    that calls asyncio.get_event_loop() at import (a client bound to it,
+    run_in_executor, a future) gets that loop, where it got one that never
+    ran. create (the ASGI worker class was named): the loop is made now,
+    of kind, and set current; else (the worker class is found from the
+    app) a loop the import itself made current is kept if the app is
+    ASGI."""
+    global import_loop, _import_loop_wanted
+    _import_loop_wanted = True
+    if create:
+        import asyncio
+        import_loop = new_loop(kind)
+        asyncio.set_event_loop(import_loop)
+
+
+def _keep_import_loop():
+    """After an ASGI app's import: the loop it made current, if any."""
+    global import_loop
+    if not _import_loop_wanted or import_loop is not None or "asyncio" not in sys.modules:
+        return
+    policy = sys.modules["asyncio"].get_event_loop_policy()
+    loop = getattr(getattr(policy, "_local", None), "_loop", None)
+    if loop is not None and not loop.is_closed() and not loop.is_running():
+        import_loop = loop
+
+
+def take_import_loop():
+    """The loop the import saw, once, if it can still serve; else None."""
+    global import_loop
+    loop, import_loop = import_loop, None
+    if loop is None or loop.is_closed() or loop.is_running():
+        return None
+    return loop
+
+
 def load_app(spec, paths, multithread, asgi, errors=None, file_wrapper=None):
     global app, base_environ, serves_asgi
     for p in reversed(paths):
@@ -278,6 +338,8 @@ def load_app(spec, paths, multithread, asgi, errors=None, file_wrapper=None):
         asgi = ASGI if _is_async(target) else WSGI
     check_interface(spec, target, asgi)
     serves_asgi = asgi == ASGI
+    if serves_asgi:
+        _keep_import_loop()
     app = target
     base_environ = {
         # CGI's (RFC 3875) and Gunicorn's: apps log it, debug pages show

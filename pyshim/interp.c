@@ -198,6 +198,22 @@ out:
 	return rc;
 }
 
+/* gw_prepare_import_loop has the app's import see the event loop that
+ * will serve it (bootstrap.prepare_import_loop). Main thread, GIL held.
+ * Returns 0, or -1 with *err (malloc'd). */
+int gw_prepare_import_loop(const char *kind, int create, char **err)
+{
+	PyObject *res = PyObject_CallMethod(gw_bootstrap, "prepare_import_loop", "si", kind, create);
+	size_t n;
+
+	if (res == NULL) {
+		*err = gw_format_exception(&n);
+		return -1;
+	}
+	Py_DECREF(res);
+	return 0;
+}
+
 /* gw_release_main releases the GIL held since gw_initialize; the main
  * thread's state stays cached for this OS thread. */
 void gw_release_main(void)

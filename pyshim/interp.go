@@ -134,6 +134,21 @@ func LoadApp(spec string, paths []string, multithread bool, kind AppKind) (stole
 // this worker was forked from, is served as ASGI.
 func AppIsASGI() bool { return C.gw_app_is_asgi != 0 }
 
+// PrepareImportLoop has the app LoadApp imports next see the event loop
+// an ASGI worker will serve it on, of kind (--loop), as Uvicorn imports
+// the app inside its loop: made now when create (the ASGI worker class
+// was named), else the one the import makes current, if the app is
+// ASGI. Never in a --preload zygote. Main thread, GIL held.
+func PrepareImportLoop(kind string, create bool) error {
+	ckind := C.CString(kind)
+	defer C.free(unsafe.Pointer(ckind))
+	var cerr *C.char
+	if C.gw_prepare_import_loop(ckind, cBool(create), &cerr) != 0 {
+		return takeError(cerr, "cannot make the event loop for the app's import")
+	}
+	return nil
+}
+
 // ReleaseMain releases the GIL that Init took on the main thread.
 func ReleaseMain() { C.gw_release_main() }
 

@@ -72,6 +72,7 @@ int gw_load_app(const char *spec, const char *const *paths, int npaths,
  * here or in the zygote this process was forked from. */
 extern int gw_app_is_asgi;
 void gw_release_main(void);
+int gw_prepare_import_loop(const char *kind, int create, char **err);
 int gw_run_atexit(char **err);
 /* signals.c: Go's signal handlers kept Go's, the app's Python ones run */
 void gw_signals_capture(void);

@@ -191,6 +191,12 @@ func startPython(cfg *config.Config, log zerolog.Logger, h *hooks) int {
 		return handoff.ExitWorkerBootError // Gunicorn's worker dies the same way
 	}
 	reclaimSignals(log) // signals.go
+	if kind := appKind(cfg); kind != pyshim.AppWSGI {
+		if err := pyshim.PrepareImportLoop(cfg.ASGILoop, kind == pyshim.AppASGI); err != nil {
+			log.Error().Str("loop", cfg.ASGILoop).Msg("cannot start the ASGI event loop:\n" + tracebackOf(err))
+			return handoff.ExitWorkerBootError
+		}
+	}
 	stolen, err := pyshim.LoadApp(cfg.App, paths, cfg.Threads > 1, appKind(cfg))
 	noteStolen(log, stolen) // LoadApp put them back
 	if err != nil {
