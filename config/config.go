@@ -217,6 +217,10 @@ type Config struct {
 	// variables give (Load): their values replace the config file's, so
 	// a refusal of the file's value does not stop gowsgi.
 	argNames map[string]bool
+	// fileAction is what a Python config file's check_config or
+	// print_config asks (Gunicorn honours them there too); Load combines
+	// it with the command line's.
+	fileAction Action
 	// formatFrom is where access_log_format was last set (an Error's
 	// Source and Name), for checkAccessLogFormat, which can judge its
 	// atoms only once logger_class is known; nil for the default.

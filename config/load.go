@@ -131,6 +131,7 @@ func Load(args []string, getenv func(string) string, stdout io.Writer) (*Config,
 	if err != nil {
 		return nil, action, err
 	}
+	action = stronger(action, c.fileAction)
 	factory := false
 	for _, src := range sources {
 		if err := src.apply(c); err != nil {

@@ -257,6 +257,12 @@ func decodePyName(c *Config, where string, n pyName) error {
 	if why := unsupportedReason(n.Name); why != "" {
 		return fmt.Errorf("Gunicorn's setting is not supported by gowsgi: %s", why)
 	}
+	if action, ok := fileActions[n.Name]; ok {
+		if !pyUnset(n.Value) {
+			c.fileAction = stronger(c.fileAction, action)
+		}
+		return nil
+	}
 	for _, s := range switches {
 		if s.name == n.Name {
 			c.Notices = append(c.Notices, fmt.Sprintf("%s: %s is a command-line flag (%s); ignored in a config file",
@@ -277,6 +283,10 @@ func decodePyName(c *Config, where string, n pyName) error {
 	}
 	return nil
 }
+
+// fileActions are the switches a Python config file may set, as in
+// Gunicorn, where check_config = True checks and exits.
+var fileActions = map[string]Action{"check_config": ActionCheckConfig, "print_config": ActionPrintConfig}
 
 // pyUnset reports whether a config file's value asks for nothing: None,
 // False, "", an empty list or dict.

@@ -102,7 +102,7 @@ func TestPythonConfigNotices(t *testing.T) {
 		{"name": "logconfig_dict", "line": 4, "value": {"version": 1}},
 		{"name": "secure_scheme_headers", "line": 5, "value": {"X-Forwarded-Proto": "https"}},
 		{"name": "worker", "line": 6, "value": 4},
-		{"name": "print_config", "line": 7, "value": true},
+		{"name": "config", "line": 7, "value": "other.py"},
 		{"name": "log_file", "line": 8, "value": "-"},
 		{"name": "host", "line": 9, "value": "0.0.0.0"},
 		{"name": "use_loglevel", "line": 10, "value": "info"},
@@ -114,7 +114,7 @@ func TestPythonConfigNotices(t *testing.T) {
 	want := []string{
 		"gunicorn.conf.py:3: worker_tmp_dir is accepted and ignored: " + ignored[0].notice,
 		"gunicorn.conf.py:6: worker is not a Gunicorn or gowsgi setting; ignored (did you mean workers?)",
-		"gunicorn.conf.py:7: print_config is a command-line flag (--print-config); ignored in a config file",
+		"gunicorn.conf.py:7: config is a command-line flag (--config); ignored in a config file",
 		// A flag's spelling is warned of; the file's own helpers are not.
 		"gunicorn.conf.py:8: log_file is not a Gunicorn or gowsgi setting; ignored (did you mean errorlog?)",
 	}
@@ -123,6 +123,26 @@ func TestPythonConfigNotices(t *testing.T) {
 	}
 	if c.LogConfigDict != `{"version":1}` {
 		t.Errorf("LogConfigDict = %q, want the dict as JSON", c.LogConfigDict)
+	}
+}
+
+// TestPythonConfigActions: check_config and print_config set in a Python
+// config file check or print the configuration and exit, as Gunicorn's
+// do; False leaves the server to start.
+func TestPythonConfigActions(t *testing.T) {
+	saved := pythonConfigReader
+	t.Cleanup(func() { pythonConfigReader = saved })
+	for report, want := range map[string]Action{
+		`{"names": [{"name": "check_config", "line": 1, "value": true}]}`:  ActionCheckConfig,
+		`{"names": [{"name": "print_config", "line": 1, "value": true}]}`:  ActionPrintConfig,
+		`{"names": [{"name": "check_config", "line": 1, "value": false}]}`: ActionServe,
+	} {
+		inTempDir(t, "")
+		pythonConfigReader = func(string, string) (*pyResult, error) { return pyReport(t, report), nil }
+		c, action, err := Load([]string{"-c", "gunicorn.conf.py", "app:app"}, env(nil), &bytes.Buffer{})
+		if err != nil || action != want || len(c.Notices) != 0 {
+			t.Errorf("%s: action %v, notices %q, %v; want %v and no notice", report, action, c.Notices, err, want)
+		}
 	}
 }
 

@@ -47,7 +47,7 @@ func TestSettingsCoverConfig(t *testing.T) {
 	// settings name, not settings.
 	notSettings := map[string]bool{"ConfigFile": true, "Hooks": true, "Notices": true, "sslContextHook": true,
 		"DetectASGI": true, "argNames": true, "TLS": true, "EnvFileVars": true, "FileEnv": true,
-		"ServerSoftware": true, "ServerHeader": true, "formatFrom": true}
+		"ServerSoftware": true, "ServerHeader": true, "formatFrom": true, "fileAction": true}
 	for i := 0; i < rv.NumField(); i++ {
 		if name := rv.Type().Field(i).Name; !covered[name] && !notSettings[name] {
 			t.Errorf("Config.%s is set by no setting", name)
