@@ -3,6 +3,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"regexp"
 	"slices"
 	"sort"
@@ -39,6 +40,10 @@ type flagUse struct {
 type scannedArgs struct {
 	uses        []flagUse
 	positionals []string
+	// notMode is a positional that came right after a flag taking an
+	// optional mode (--proxy-protocol v3) and is none of its modes: the
+	// likelier mistake when a second positional follows.
+	notMode string
 }
 
 // flagIndex resolves flag names: long names include every setting,
@@ -177,6 +182,11 @@ func (ix *flagIndex) scanArgs(args []string) (scannedArgs, error) {
 		}
 		out.uses = append(out.uses, uses...)
 		i += used
+		if last := len(uses) - 1; last >= 0 && used == 0 && uses[last].s.modes != nil && !strings.Contains(arg, "=") &&
+			i+1 < len(args) && !looksLikeFlag(args[i+1]) && out.notMode == "" {
+			out.notMode = fmt.Sprintf("%q after %s is not one of its modes (%s)", args[i+1], uses[last].written,
+				strings.Join(slices.Sorted(maps.Keys(uses[last].s.modes)), ", "))
+		}
 	}
 	return out, nil
 }

@@ -50,7 +50,7 @@ func TestGunicornValuesRefused(t *testing.T) {
 		`{"name": "logger_class", "value": "JSONLogger"}`:                `logger_class: logger class "JSONLogger": give it as module.Class`,
 		`{"name": "syslog_facility", "value": "local9"}`:                 `syslog_facility: unknown syslog facility "local9"`,
 		`{"name": "syslog_addr", "value": "syslog://x"}`:                 `syslog_addr: invalid syslog address "syslog://x"`,
-		`{"name": "proxy_protocol", "value": "v3"}`:                      `proxy_protocol: "v3" is not true or false`,
+		`{"name": "proxy_protocol", "value": "v3"}`:                      `proxy_protocol: "v3" is not one of 0, 1, auto, false, none, off, true, v1, v2`,
 		`{"name": "user", "value": 1.5}`:                                 "user: want a str, got float 1.5",
 	} {
 		_, err := loadWithReport(t, `{"names": [`+value+`]}`, "a:b")

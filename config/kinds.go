@@ -2,6 +2,8 @@ package config
 
 import (
 	"fmt"
+	"maps"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -116,7 +118,11 @@ func (s *setting) parseString(v string) (any, error) {
 		if b, ok := s.modes[strings.ToLower(strings.TrimSpace(v))]; ok {
 			return b, nil
 		}
-		return parseBool(v)
+		b, err := parseBool(v)
+		if err != nil && s.modes != nil {
+			err = fmt.Errorf("%q is not one of %s", v, strings.Join(slices.Sorted(maps.Keys(s.modes)), ", "))
+		}
+		return b, err
 	case kindSeconds:
 		return parseSeconds(v)
 	case kindList:

@@ -271,7 +271,11 @@ func (src *argSource) collect(ctx *cli.Context, sc scannedArgs) error {
 	case 1:
 		src.app = sc.positionals[0]
 	default:
-		return &Error{Source: src.name, Err: fmt.Errorf("unexpected argument %q: give one app (MODULE:APP)", sc.positionals[1])}
+		err := fmt.Errorf("unexpected argument %q: give one app (MODULE:APP)", sc.positionals[1])
+		if sc.notMode != "" {
+			err = fmt.Errorf("%w; %s", err, sc.notMode)
+		}
+		return &Error{Source: src.name, Err: err}
 	}
 	for _, s := range settings {
 		if len(s.flags) == 0 || !ctx.IsSet(s.flags[0]) {

@@ -314,6 +314,11 @@ func TestLoadErrors(t *testing.T) {
 			"or set wsgi_app in the config file"},
 		{name: "two apps", args: []string{"a:b", "c:d"},
 			want: `unexpected argument "c:d": give one app (MODULE:APP)`},
+		{name: "not a mode of --proxy-protocol", args: []string{"--proxy-protocol", "v3", "a:b"},
+			want: `unexpected argument "a:b": give one app (MODULE:APP); "v3" after --proxy-protocol is not one of ` +
+				`its modes (0, 1, auto, false, none, off, true, v1, v2)`},
+		{name: "not a mode of --proxy-protocol=", args: []string{"--proxy-protocol=v3", "a:b"},
+			want: `--proxy-protocol: "v3" is not one of 0, 1, auto, false, none, off, true, v1, v2`},
 		{name: "app as a file name", args: []string{"mysite/wsgi.py"},
 			want: `app "mysite/wsgi.py": give a module path, not a file name (did you mean "wsgi:application"?)`},
 		{name: "bad app object", args: []string{"a:b c"}, want: `app "a:b c": "b c" is neither a name nor a call such as create_app()`},
