@@ -85,6 +85,23 @@ static PyObject *sr_call(StartResponse *self, PyObject *args, PyObject *kw)
 	return PyObject_GetAttr((PyObject *)self, str_write);
 }
 
+/* write_step hands the step described in s->res to Go without the GIL
+ * (the write hook); a client that went away becomes a ConnectionError in
+ * the app. */
+static PyObject *write_step(gw_slot *s)
+{
+	int ok;
+
+	Py_BEGIN_ALLOW_THREADS
+	ok = gowsgiWriteStep(s->ctx);
+	Py_END_ALLOW_THREADS
+	if (!ok) {
+		PyErr_SetString(PyExc_ConnectionError, "gowsgi: the client is gone");
+		return NULL;
+	}
+	Py_RETURN_NONE;
+}
+
 /*
  * hand_over sends the head (the first time) and data to Go through the
  * write hook, without the GIL, as PEP 3333 wants of write(): the bytes
@@ -96,7 +113,6 @@ static PyObject *hand_over(StartResponse *self, PyObject *data)
 	gw_slot *s = self->hook;
 	gw_result *res = s->res;
 	size_t pos = 0, n = (size_t)PyBytes_GET_SIZE(data);
-	int ok;
 
 	memset(res, 0, sizeof *res);
 	if (!self->headers_sent) {
@@ -112,14 +128,7 @@ static PyObject *hand_over(StartResponse *self, PyObject *data)
 		res->big_len = (int64_t)n;
 		res->flags |= GW_BIG;
 	}
-	Py_BEGIN_ALLOW_THREADS
-	ok = gowsgiWriteStep(s->ctx);
-	Py_END_ALLOW_THREADS
-	if (!ok) {
-		PyErr_SetString(PyExc_ConnectionError, "gowsgi: the client is gone");
-		return NULL;
-	}
-	Py_RETURN_NONE;
+	return write_step(s);
 }
 
 static PyObject *sr_write(StartResponse *self, PyObject *data)
@@ -170,7 +179,6 @@ static PyObject *early_hints(PyObject *module, PyObject *headers)
 	gw_result *res;
 	size_t pos = 0;
 	Py_ssize_t i, n;
-	int ok;
 
 	(void)module;
 	if (check_headers(headers) < 0)
@@ -194,14 +202,7 @@ static PyObject *early_hints(PyObject *module, PyObject *headers)
 	res->nheaders = (uint32_t)n;
 	res->head_len = res->body_off = (uint32_t)pos;
 	res->flags = GW_HEAD | GW_INTERIM;
-	Py_BEGIN_ALLOW_THREADS
-	ok = gowsgiWriteStep(s->ctx);
-	Py_END_ALLOW_THREADS
-	if (!ok) {
-		PyErr_SetString(PyExc_ConnectionError, "gowsgi: the client is gone");
-		return NULL;
-	}
-	Py_RETURN_NONE;
+	return write_step(s);
 }
 
 static PyMethodDef early_hints_def = {"early_hints", early_hints, METH_O,
