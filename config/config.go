@@ -155,6 +155,9 @@ type Config struct {
 	EnableBacklogMetric bool `json:"enable_backlog_metric"`
 
 	ForwardedAllowIPs []string `json:"forwarded_allow_ips"`
+	// HeaderMap is Gunicorn's header_map: what becomes of a request
+	// header whose name has an underscore (HeaderMapDrop, HeaderMapRefuse).
+	HeaderMap string `json:"header_map"`
 	// SecureSchemeHeaders is Gunicorn's secure_scheme_headers, a JSON
 	// object of header name: the value meaning https ("" for none);
 	// SchemeHeaders reads it.

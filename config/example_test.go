@@ -120,6 +120,7 @@ func ExampleConfig_WriteTOML() {
 	// limit_request_fields = 100
 	// limit_request_field_size = 8190
 	// limit_request_body = 0
+	// header_map = "drop"
 	// chdir = ""
 	// pythonpath = []
 	// raw_env = []

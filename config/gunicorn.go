@@ -65,9 +65,6 @@ var ignored = []*setting{
 
 	// Settings whose Gunicorn default is what gowsgi does, written out in
 	// a config file (or a --print-config dump); other values are refused.
-	{name: "header_map", flags: []string{"header-map"}, kind: kindString, help: "`BEHAVIOUR`",
-		notice: "gowsgi drops header names with underscores, as \"drop\" does",
-		refuse: refuseHeaderMap},
 	{name: "forwarder_headers", flags: []string{"forwarder-headers"}, kind: kindString, help: "`HEADERS`",
 		notice: "gowsgi takes SCRIPT_NAME and PATH_INFO headers from --forwarded-allow-ips peers, " +
 			"Gunicorn's default, and drops other header names with underscores (names without one, " +
@@ -90,14 +87,6 @@ func refuseForwarderHeaders(v any) string {
 		}
 	}
 	return ""
-}
-
-// refuseHeaderMap refuses header_map values but "drop" (Uvicorn's
-// --header X:Y, which Gunicorn's argparse reads as --header-map, is
-// response_headers: takeUvicornHeaders).
-func refuseHeaderMap(v any) string {
-	return onlyValues(`gowsgi always drops header names with underscores (Gunicorn's "drop"); it cannot `+
-		`refuse the request or map them`, "drop")(v)
 }
 
 // onlyValues refuses every value but those given (compared without

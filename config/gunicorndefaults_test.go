@@ -35,7 +35,7 @@ func TestGunicornValuesAccepted(t *testing.T) {
 		name, _, _ := strings.Cut(strings.TrimPrefix(n, "gunicorn.conf.py:"), " is accepted")
 		noticed = append(noticed, name)
 	}
-	if got := strings.Join(noticed, " "); got != "5: header_map 6: forwarder_headers 11: forwarder_headers 12: forwarder_headers" {
+	if got := strings.Join(noticed, " "); got != "6: forwarder_headers 11: forwarder_headers 12: forwarder_headers" {
 		t.Errorf("noticed %q", got)
 	}
 	if c.LoggerClass != "" {
@@ -45,7 +45,7 @@ func TestGunicornValuesAccepted(t *testing.T) {
 
 func TestGunicornValuesRefused(t *testing.T) {
 	for value, want := range map[string]string{
-		`{"name": "header_map", "value": "refuse"}`:                      "header_map: gowsgi always drops header names with underscores",
+		`{"name": "header_map", "value": "dangerous"}`:                   `header_map: "dangerous" is not offered`,
 		`{"name": "forwarder_headers", "value": "SCRIPT_NAME,X_TENANT"}`: "forwarder_headers: gowsgi takes SCRIPT_NAME and PATH_INFO headers from --forwarded-allow-ips peers (Gunicorn's default) and drops other header names with underscores, so the app would not see X_TENANT",
 		`{"name": "logger_class", "value": "JSONLogger"}`:                `logger_class: logger class "JSONLogger": give it as module.Class`,
 		`{"name": "syslog_facility", "value": "local9"}`:                 `syslog_facility: unknown syslog facility "local9"`,

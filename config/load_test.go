@@ -76,6 +76,7 @@ func TestLoadDefaults(t *testing.T) {
 		SyslogAddr:            "udp://localhost:514",
 		SyslogFacility:        "user",
 		ForwardedAllowIPs:     []string{"127.0.0.1", "::1"},
+		HeaderMap:             "drop",
 		SecureSchemeHeaders:   `{"X-FORWARDED-PROTO":"https","X-FORWARDED-PROTOCOL":"ssl","X-FORWARDED-SSL":"on"}`,
 		ProxyAllowFrom:        []string{"127.0.0.1"},
 		Protocol:              "http",

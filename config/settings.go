@@ -166,6 +166,13 @@ var requestSettings = []*setting{
 		normalize: nonNegativeInt64,
 		field:     func(c *Config) any { return &c.LimitRequestBody },
 	},
+	{
+		name: "header_map", flags: []string{"header-map"}, kind: kindString, def: HeaderMapDrop,
+		help: "what a request header whose name has an underscore gets, `MODE`: drop (it is dropped) " +
+			"or refuse (its request gets a 400)",
+		normalize: normalizeHeaderMap,
+		field:     func(c *Config) any { return &c.HeaderMap },
+	},
 
 	// Application
 	{

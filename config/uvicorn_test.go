@@ -119,7 +119,7 @@ func TestUvicornFlagsNoticedOrRefused(t *testing.T) {
 		{[]string{"--ws", "none"}, "--ws none: gowsgi cannot turn WebSockets off"},
 		{[]string{"--env-file", ".env"}, `--env-file: ".env": no such file or directory`},
 		{[]string{"--header", "Content-Length:3"}, `--header: response header "Content-Length:3": gowsgi writes Content-Length itself`},
-		{[]string{"--header", "X-A"}, `--header-map X-A: gowsgi always drops header names with underscores`}, // Gunicorn's reading
+		{[]string{"--header", "X-A"}, `--header-map: "X-A": want drop or refuse`}, // Gunicorn's reading
 		{[]string{"--port", "http"}, "--port http: want a port number"},
 		{[]string{"--fd", "x"}, "--fd x: want a file descriptor number"},
 		{[]string{"--factory", "main"}, "--factory: app \"main\" names no factory"},

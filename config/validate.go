@@ -403,3 +403,27 @@ func (c *Config) noteFormatFrom(s *setting, source, name string) {
 		c.formatFrom = &Error{Source: source, Name: name}
 	}
 }
+
+// Values of Config.HeaderMap, Gunicorn's header_map: a request header
+// whose name has an underscore would map to the same environ key as its
+// dashed twin (X_Forwarded_For and X-Forwarded-For), so it is dropped or
+// its request refused with a 400. Gunicorn's third value, "dangerous"
+// (mapped anyway), is not offered.
+const (
+	HeaderMapDrop   = "drop"
+	HeaderMapRefuse = "refuse"
+)
+
+// normalizeHeaderMap accepts drop and refuse, in any case.
+//
+//	"Drop" → "drop";  "refuse" → "refuse";  "dangerous" → error
+func normalizeHeaderMap(v any) (any, error) {
+	switch s := strings.ToLower(strings.TrimSpace(v.(string))); s {
+	case HeaderMapDrop, HeaderMapRefuse:
+		return s, nil
+	case "dangerous":
+		return nil, fmt.Errorf(`"dangerous" is not offered: a header name with an underscore maps to the same ` +
+			`environ key as its dashed twin, which lets a client pass one header for the other; use drop or refuse`)
+	}
+	return nil, fmt.Errorf("%q: want drop or refuse", v)
+}

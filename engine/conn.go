@@ -211,6 +211,9 @@ func (c *conn) serve() {
 		if slow {
 			c.endHead(err)
 		}
+		if err == nil && c.refusedHeaderName() { // headermap.go
+			err = errUnderscoreHeader
+		}
 		if err != nil {
 			c.reject(err)
 			return

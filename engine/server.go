@@ -48,7 +48,9 @@ type Server struct {
 	bodyTimeout     time.Duration // longest wait for request body bytes
 	writeTimeout    time.Duration // longest wait for the client to take response bytes
 	maxBufferedBody int64         // request bodies past this spill to a file
-	bodies          *bodyBudgets  // never nil
+	// refuseUnderscores: --header-map refuse (headermap.go).
+	refuseUnderscores bool
+	bodies            *bodyBudgets // never nil
 
 	// slots hands out the app's slots (Options.Slots; --threads for
 	// WSGI); a request holds one while the app runs or produces its
@@ -241,6 +243,7 @@ func newServer(cfg *config.Config, log zerolog.Logger, lns []net.Listener, opt O
 		},
 	}
 	s.mount, s.appLag, s.offerSockets = mountPoint(cfg), opt.AppLag, opt.OfferSockets
+	s.refuseUnderscores = cfg.HeaderMap == config.HeaderMapRefuse
 	s.firstByteTimeout = cfg.FirstByteTimeout
 	if s.firstByteTimeout <= 0 {
 		s.firstByteTimeout = cfg.HeaderTimeout

@@ -263,3 +263,26 @@ func TestWSGIErrorsGoToTheErrorLog(t *testing.T) {
 		t.Fatalf("wsgi.errors logged %q; want %q", got, want)
 	}
 }
+
+// TestHeaderMapRefuse: with --header-map refuse (Gunicorn's header_map),
+// a request with a header name that has an underscore gets a 400 and a
+// close, where the default drops the header; a trusted proxy's
+// SCRIPT_NAME header still passes, as Gunicorn's forwarder_headers let it.
+func TestHeaderMapRefuse(t *testing.T) {
+	s := start(t, serverOpts{args: []string{"--header-map", "refuse", "pep3333:environ"}})
+	for _, tc := range []struct {
+		header string
+		want   int
+	}{{"X_Custom: 1", 400}, {"X-Custom: 1", 200}, {"SCRIPT_NAME: /mount", 200}} {
+		raw := rawResponse(t, s.address(), "GET /mount/x HTTP/1.1\r\nHost: t\r\n"+tc.header+"\r\nConnection: close\r\n\r\n")
+		if want := fmt.Sprintf("HTTP/1.1 %d ", tc.want); !bytes.HasPrefix(raw, []byte(want)) {
+			t.Errorf("%s: %q; want %s", tc.header, raw, want)
+		}
+		if tc.header == "SCRIPT_NAME: /mount" && !bytes.Contains(raw, []byte(`"SCRIPT_NAME": "/mount"`)) {
+			t.Errorf("a trusted proxy's SCRIPT_NAME header is not the mount point: %q", raw)
+		}
+	}
+	if n := len(s.linesWhere(func(m string) bool { return m == "bad request" })); n != 1 {
+		t.Errorf("%d bad request lines; want the refused one", n)
+	}
+}

@@ -181,9 +181,9 @@ func lastHeader(hs []httpparse.Header, name string) []byte {
 	return v
 }
 
-// forwarderHeader reports whether name is one of the headers with an
+// ForwarderHeader reports whether name is one of the headers with an
 // underscore that a trusted proxy may send (Conn.Forwarder).
-func forwarderHeader(name []byte) bool {
+func ForwarderHeader(name []byte) bool {
 	return EqualFold(name, []byte("script_name")) || EqualFold(name, []byte("path_info"))
 }
 
@@ -278,7 +278,7 @@ func splitHostPort(host []byte) (name, port []byte) {
 func (e *Environ) buildHeaders(hs []httpparse.Header, forwarder, dechunked bool) {
 	for i := range hs {
 		h := &hs[i]
-		safe := httpparse.EnvironSafeName(h.Name) || forwarder && forwarderHeader(h.Name)
+		safe := httpparse.EnvironSafeName(h.Name) || forwarder && ForwarderHeader(h.Name)
 		if !safe || isContentHeader(h.Name) || seenBefore(hs[:i], h.Name) {
 			continue
 		}
