@@ -8,14 +8,23 @@ import "testing"
 // process's handlers back, so SIGTERM ends it. With Go's it swallowed
 // SIGTERM, and Pool.__exit__, which terminates its workers so, waited for
 // them until --timeout killed the worker.
+//
+// Under --preload the zygote forks the workers through CPython's fork
+// hooks too, and must not have these: a worker keeps gowsgi's Python
+// stop handler (a Dify-style config refuses to boot without it).
 func TestForkedChildTakesSignals(t *testing.T) {
-	s := start(t, serverOpts{args: []string{"--threads", "2", "forking:app"}})
-	if code, body := s.get("/term"); code != 200 || body != "killed by signal 15" {
-		t.Errorf("GET /term: %d %q; want the forked child killed by SIGTERM", code, body)
-	}
-	for range 5 {
-		if code, body := s.get("/pool"); code != 200 || body != "[3, 2, 1, 0, 1, 2]" {
-			t.Fatalf("GET /pool: %d %q; want the pool's map", code, body)
+	for _, args := range [][]string{{"--threads", "2"}, {"--preload"}} {
+		s := start(t, serverOpts{args: append(args, "forking:app")})
+		if code, body := s.get("/term"); code != 200 || body != "killed by signal 15" {
+			t.Errorf("%v: GET /term: %d %q; want the forked child killed by SIGTERM", args, code, body)
+		}
+		for range 5 {
+			if code, body := s.get("/pool"); code != 200 || body != "[3, 2, 1, 0, 1, 2]" {
+				t.Fatalf("%v: GET /pool: %d %q; want the pool's map", args, code, body)
+			}
+		}
+		if code, body := s.get("/stop-handler"); code != 200 || body != "_stop_handler" {
+			t.Errorf("%v: the worker's SIGTERM handler in Python: %d %q; want gowsgi's _stop_handler", args, code, body)
 		}
 	}
 }

@@ -193,13 +193,25 @@ def _stop_handler(signum, frame):
 
 def adopt_stop_signals():
     """Makes _stop_handler Python's handler of the stop signals
-    (signals.c puts Go's back underneath at once), and has a process the
-    app forks take Python's handlers back."""
+    (signals.c puts Go's back underneath at once)."""
     import signal
     for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGQUIT):
         signal.signal(sig, _stop_handler)
-    os.register_at_fork(before=_block_signals_for_fork, after_in_parent=_unblock_signals_after_fork,
-                        after_in_child=_signals_after_fork)
+
+
+_fork_hooks_registered = False
+
+
+def register_fork_hooks():
+    """Has a process the app forks take Python's signal handlers back
+    (_signals_after_fork). In a worker only, where Go runs: the --preload
+    zygote forks the workers themselves through CPython's fork hooks, and
+    a worker must keep _stop_handler."""
+    global _fork_hooks_registered
+    if not _fork_hooks_registered:
+        os.register_at_fork(before=_block_signals_for_fork, after_in_parent=_unblock_signals_after_fork,
+                            after_in_child=_signals_after_fork)
+        _fork_hooks_registered = True
 
 
 # The signal mask of each thread forking, by thread id, while it forks.

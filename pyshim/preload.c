@@ -133,6 +133,8 @@ int gw_adopt(const char *const *keys, int n, char **err)
 	}
 	PyEval_RestoreThread(ts);
 	rc = gw_set_environ_keys(keys, n, err);
+	if (rc == 0)
+		rc = gw_register_fork_hooks(err);
 	PyEval_SaveThread();
 	return rc;
 }

@@ -79,6 +79,7 @@ void gw_signals_capture(void);
 void gw_signals_reclaim(int *stolen, int *nstolen);
 int gw_signals_run_python(int sig, int *ran, char **err);
 int gw_signals_adopt_python(char **err); /* GIL held, main thread */
+int gw_register_fork_hooks(char **err);  /* GIL held; a worker only */
 /* traceback.c: faulthandler's dump of every thread on a spare signal */
 int gw_tracebacks_register(void); /* GIL held */
 int gw_tracebacks_register_nogil(char **err);

@@ -89,6 +89,24 @@ int gw_signals_run_python(int sig, int *ran, char **err)
 }
 
 /*
+ * gw_register_fork_hooks has a process the app forks take plain Python's
+ * signal handlers (bootstrap.register_fork_hooks). In a worker only,
+ * never the --preload zygote. GIL held. Returns 0, or -1 with *err.
+ */
+int gw_register_fork_hooks(char **err)
+{
+	PyObject *res = PyObject_CallMethod(gw_bootstrap, "register_fork_hooks", NULL);
+	size_t n;
+
+	if (res == NULL) {
+		*err = gw_format_exception(&n);
+		return -1;
+	}
+	Py_DECREF(res);
+	return 0;
+}
+
+/*
  * gw_signals_adopt_python makes gowsgi's stop handler the Python-level
  * handler of TERM, INT and QUIT (bootstrap.adopt_stop_signals), as
  * Gunicorn's worker has its own there, so an app that chains to the

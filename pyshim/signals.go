@@ -51,14 +51,15 @@ func RunSignalHandler(sig syscall.Signal) (ran bool, err error) {
 	return cran != 0, nil
 }
 
-// captureSignals records the handlers installed now as Go's and gives
+// captureSignals records the handlers installed now as Go's, gives
 // Python's signal module gowsgi's stop handler for TERM, INT and QUIT
-// (so an app that chains to the handler it replaces finds a function).
+// (so an app that chains to the handler it replaces finds a function),
+// and registers the fork hooks of the processes the app forks.
 // Main thread, GIL held.
 func captureSignals() error {
 	C.gw_signals_capture()
 	var cerr *C.char
-	if C.gw_signals_adopt_python(&cerr) != 0 {
+	if C.gw_signals_adopt_python(&cerr) != 0 || C.gw_register_fork_hooks(&cerr) != 0 {
 		msg := C.GoString(cerr)
 		C.free(unsafe.Pointer(cerr))
 		return &AppError{Traceback: msg}

@@ -31,7 +31,9 @@
 extern int gw_preloaded;
 
 /* gw_adopt (preload.c) finishes the interpreter a preloaded worker
- * inherited: it interns the environ keys (gw_set_environ_keys). Called
+ * inherited: it interns the environ keys (gw_set_environ_keys) and
+ * registers the fork hooks of the app's own forks, which the zygote
+ * must not have (gw_register_fork_hooks). Called
  * WITHOUT the GIL, from any thread. Returns 0, or -1 with *err set
  * (malloc'd). */
 int gw_adopt(const char *const *keys, int n, char **err);

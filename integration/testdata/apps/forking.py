@@ -1,7 +1,8 @@
 """An app that forks, as multiprocessing's fork start method does, for
 forking_test.go. /term forks a child that would sleep, sends it SIGTERM
 and says how it ended; /pool maps over a multiprocessing.Pool, whose
-__exit__ terminates its workers with SIGTERM."""
+__exit__ terminates its workers with SIGTERM; /stop-handler names the
+worker's own Python handler of SIGTERM, which must stay gowsgi's."""
 import multiprocessing
 import os
 import signal
@@ -16,7 +17,9 @@ def _child_sleeps():
 
 
 def app(environ, start_response):
-    if environ["PATH_INFO"] == "/pool":
+    if environ["PATH_INFO"] == "/stop-handler":
+        body = getattr(signal.getsignal(signal.SIGTERM), "__name__", repr(signal.getsignal(signal.SIGTERM)))
+    elif environ["PATH_INFO"] == "/pool":
         with multiprocessing.get_context("fork").Pool(2) as pool:
             body = repr(pool.map(abs, range(-3, 3)))
     else:
