@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -31,8 +32,8 @@ import (
 // the default file in the working directory when no -c was given:
 // ./gunicorn.conf.py (Gunicorn's) or ./gowsgi.toml, not both. A -c
 // naming python:MODULE, file:PATH or a .py file is a Python config
-// file (pyfile.go), a .toml file is TOML, and any other is TOML when it
-// parses as TOML and else Python, as Gunicorn reads it.
+// file (pyfile.go), a .toml file is TOML, and any other is TOML when
+// gowsgi's TOML reads it whole and else Python, as Gunicorn reads it.
 func applyConfigFile(c *Config, sources []*argSource, getenv func(string) string) error {
 	path, flagSource := "", ""
 	for _, src := range sources {
@@ -57,28 +58,31 @@ func applyConfigFile(c *Config, sources []*argSource, getenv func(string) string
 	if err != nil {
 		return &Error{Source: flagSource, Name: "--config", Err: err}
 	}
-	if !strings.HasSuffix(path, ".toml") && !parsesAsTOML(data) {
-		// Gunicorn executes any -c file as Python whatever its name
-		// (gunicorn -c gunicorn.conf, python.org's Procfile); one that
-		// TOML cannot parse is such a file.
-		c.Notices = append(c.Notices, fmt.Sprintf("%s is not TOML: read as a Python config file, "+
-			"as Gunicorn reads any -c file (a .py or .toml name says which)", path))
-		return applyPythonFile(c, path, lastValue(sources, "virtualenv", getenv("VIRTUAL_ENV")))
+	if strings.HasSuffix(path, ".toml") {
+		if err := decodeFile(c, path, data); err != nil {
+			return err
+		}
+		c.ConfigFile = abs
+		return nil
 	}
-	if err := decodeFile(c, path, data); err != nil {
-		return err
+	// Gunicorn executes any -c file as Python whatever its name (gunicorn
+	// -c gunicorn.conf, python.org's Procfile): a file TOML does not read
+	// whole, for its syntax or for a name gowsgi's TOML does not take
+	// (worker_tmp_dir, a helper variable), is read so.
+	trial := *c
+	tomlErr := decodeFile(&trial, path, data)
+	if tomlErr == nil {
+		*c = trial
+		c.ConfigFile = abs
+		return nil
 	}
-	c.ConfigFile = abs
+	pyNotices := len(c.Notices)
+	if err := applyPythonFile(c, path, lastValue(sources, "virtualenv", getenv("VIRTUAL_ENV"))); err != nil {
+		return &Error{Source: path, Err: fmt.Errorf("neither TOML (%v) nor Python, as Gunicorn reads a -c file: %w", tomlErr, err)}
+	}
+	c.Notices = slices.Insert(c.Notices, pyNotices, fmt.Sprintf("%s is not TOML (%v): read as a Python config file, "+
+		"as Gunicorn reads any -c file (a .py or .toml name says which)", path, tomlErr))
 	return nil
-}
-
-// parsesAsTOML reports whether data is a TOML document; what its keys
-// and values mean is decodeFile's to check.
-func parsesAsTOML(data []byte) bool {
-	var doc map[string]toml.Primitive
-	_, err := toml.Decode(string(data), &doc)
-	var pe toml.ParseError
-	return !errors.As(err, &pe)
 }
 
 // defaultConfigFile returns the config file of the working directory, ""

@@ -81,8 +81,22 @@ func TestPythonConfigWithoutPyName(t *testing.T) {
 	if code, body := s.get("/"); code != 200 || !strings.Contains(body, " from-python http") {
 		t.Errorf("GET / under -c gunicorn.conf: %d %q; want the raw_env greeting", code, body)
 	}
-	if len(s.loggedContaining(conf+" is not TOML: read as a Python config file")) != 1 {
+	if l := s.loggedContaining(conf + " is not TOML ("); len(l) != 1 || !strings.Contains(l[0].str("message"), "read as a Python config file") {
 		t.Errorf("no notice that %s was read as Python", conf)
+	}
+
+	// Valid TOML, but with a Gunicorn setting gowsgi's TOML refuses: Python.
+	plain := writeConf(t, dir, "plain.conf", "workers = 1\nworker_tmp_dir = \"/dev/shm\"\nraw_env = [\"CONF_GREETING=plain\"]\n")
+	s = start(t, serverOpts{args: []string{"-c", plain, "confapp:app"}})
+	if code, body := s.get("/"); code != 200 || !strings.Contains(body, " plain http") {
+		t.Errorf("GET / under -c plain.conf: %d %q; want the raw_env greeting", code, body)
+	}
+	// Neither: both readings' errors.
+	broken := writeConf(t, dir, "broken.conf", "workers = 2\nbind = [\"127.0.0.1:0\"\n")
+	out, _, err := runBinary(t, "-c", broken, "confapp:app")
+	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 2 ||
+		!strings.Contains(out, "broken.conf: neither TOML (") || !strings.Contains(out, "nor Python, as Gunicorn reads a -c file") {
+		t.Errorf("-c broken.conf: %v %q; want exit 2 saying it is neither TOML nor Python", err, out)
 	}
 
 	toml := writeConf(t, dir, "gowsgi.conf", "workers = 1\npreload_app = true\nraw_env = [\"CONF_GREETING=from-toml\"]\n")
