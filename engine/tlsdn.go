@@ -61,19 +61,6 @@ type dnAttr struct {
 	Value asn1.RawValue
 }
 
-// dnAttrNames are OpenSSL's short names of the attributes certificates
-// name (crypto/objects/objects.txt).
-var dnAttrNames = map[string]string{
-	"2.5.4.3": "CN", "2.5.4.4": "SN", "2.5.4.5": "serialNumber", "2.5.4.6": "C", "2.5.4.7": "L",
-	"2.5.4.8": "ST", "2.5.4.9": "street", "2.5.4.10": "O", "2.5.4.11": "OU", "2.5.4.12": "title",
-	"2.5.4.15": "businessCategory", "2.5.4.17": "postalCode", "2.5.4.42": "GN", "2.5.4.43": "initials",
-	"2.5.4.44": "generationQualifier", "2.5.4.46": "dnQualifier", "2.5.4.65": "pseudonym",
-	"2.5.4.97": "organizationIdentifier", "1.2.840.113549.1.9.1": "emailAddress",
-	"0.9.2342.19200300.100.1.1": "UID", "0.9.2342.19200300.100.1.25": "DC",
-	"1.3.6.1.4.1.311.60.2.1.1": "jurisdictionL", "1.3.6.1.4.1.311.60.2.1.2": "jurisdictionST",
-	"1.3.6.1.4.1.311.60.2.1.3": "jurisdictionC",
-}
-
 // dnString decodes a value of one of the string types a name uses, as
 // OpenSSL converts it to UTF-8 (T.61 read as Latin-1).
 func dnString(v asn1.RawValue) (string, bool) {
@@ -81,7 +68,7 @@ func dnString(v asn1.RawValue) (string, bool) {
 		return "", false
 	}
 	switch v.Tag {
-	case asn1.TagUTF8String, asn1.TagPrintableString, asn1.TagIA5String, 26: // 26: VisibleString
+	case asn1.TagUTF8String, asn1.TagPrintableString, asn1.TagIA5String, asn1.TagNumericString, 26: // 26: VisibleString
 		return string(v.Bytes), true
 	case asn1.TagT61String:
 		r := make([]rune, len(v.Bytes))
