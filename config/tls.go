@@ -28,7 +28,7 @@ const (
 //
 //	"TLS_SERVER", "TLS", "SSLv23", "2", "17", "TLSv1_2", "5", "1.2" → "TLSv1_2"
 //	"TLSv1_3", "1.3" → "TLSv1_3"
-//	"TLSv1", "3", "1.0" → "TLSv1";  "TLSv1_1", "4", "1.1" → "TLSv1_1";  "SSLv3", "1" → "SSLv3"
+//	"TLSv1", "3", "1.0" → "TLSv1";  "TLSv1_1", "4", "1.1" → "TLSv1_1";  "SSLv3", "1" → "SSLv3";  "SSLv2", "0" → "SSLv2"
 //
 // Gunicorn 20's TLSv1_2 pins exactly TLS 1.2 (Python's PROTOCOL_TLSv1_2);
 // here it is a minimum, so clients that can use TLS 1.3 do.
@@ -43,7 +43,9 @@ func normalizeSSLVersion(v any) (any, error) {
 		return "TLSv1", nil
 	case "TLSV1_1", "1.1", "4":
 		return "TLSv1_1", nil
-	case "SSLV2", "SSLV3", "1":
+	case "SSLV2", "0":
+		return "SSLv2", nil
+	case "SSLV3", "1":
 		return "SSLv3", nil
 	}
 	return nil, fmt.Errorf("unknown ssl version %q: use TLSv1_2 (the default, meaning TLS 1.2 or newer) or TLSv1_3", v)

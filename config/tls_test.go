@@ -21,7 +21,7 @@ func TestNormalizeSSLVersion(t *testing.T) {
 		"TLS_SERVER": SSLVersionTLS12, "PROTOCOL_TLS": SSLVersionTLS12, "SSLv23": SSLVersionTLS12, "17": SSLVersionTLS12,
 		"TLSv1_2": SSLVersionTLS12, "5": SSLVersionTLS12, "tlsv1_3": SSLVersionTLS13, "1.3": SSLVersionTLS13,
 		"TLSv1": "TLSv1", "TLSv1_1": "TLSv1_1", "3": "TLSv1", "PROTOCOL_TLSv1_1": "TLSv1_1",
-		"SSLv3": "SSLv3", "TLSv9": "error: unknown ssl version",
+		"SSLv3": "SSLv3", "SSLv2": "SSLv2", "0": "SSLv2", "TLSv9": "error: unknown ssl version",
 	} {
 		got, err := normalizeSSLVersion(in)
 		switch {

@@ -176,10 +176,13 @@ func TestASGIRetireKeepAliveAcrossTERM(t *testing.T) {
 // TestASGIImportSeesTheServingLoop: a module that calls
 // asyncio.get_event_loop() at import gets the loop that serves it, as
 // under Uvicorn, which imports the app inside its running loop, whether
-// the ASGI worker class is named or found from the app. It got a loop
-// that never ran: run_in_executor on it raised in every request.
+// the ASGI worker class is named or found from the app, and when the
+// app installs an event loop policy of its own first (uvloop.install()).
+// It got a loop that never ran: run_in_executor on it raised in every
+// request.
 func TestASGIImportSeesTheServingLoop(t *testing.T) {
-	for _, args := range [][]string{{"-k", "asgi", "asgi_importloop:app"}, {"asgi_importloop:app"}} {
+	for _, args := range [][]string{{"-k", "asgi", "asgi_importloop:app"}, {"asgi_importloop:app"},
+		{"-k", "asgi", "asgi_importloop_policy:app"}} {
 		s := start(t, serverOpts{args: args})
 		if code, body := s.get("/"); code != 200 || body != "same loop True, executor 3" {
 			t.Errorf("%v: GET /: %d %q; want the import's loop serving", args, code, body)

@@ -310,14 +310,21 @@ def prepare_import_loop(kind, create):
 
 
 def _keep_import_loop():
-    """After an ASGI app's import: the loop it made current, if any."""
+    """After an ASGI app's import: the loop it left current, if any, is
+    the one to serve on. It may be another than the one made before the
+    import: an app that installs uvloop's policy (uvloop.install()) and
+    then asks for a loop gets a loop of that policy's; the one made
+    before is then closed."""
     global import_loop
-    if not _import_loop_wanted or import_loop is not None or "asyncio" not in sys.modules:
+    if not _import_loop_wanted or "asyncio" not in sys.modules:
         return
     policy = sys.modules["asyncio"].get_event_loop_policy()
-    loop = getattr(getattr(policy, "_local", None), "_loop", None)
-    if loop is not None and not loop.is_closed() and not loop.is_running():
-        import_loop = loop
+    current = getattr(getattr(policy, "_local", None), "_loop", None)
+    if current is None or current is import_loop or current.is_closed() or current.is_running():
+        return
+    if import_loop is not None and not import_loop.is_closed():
+        import_loop.close()
+    import_loop = current
 
 
 def take_import_loop():
