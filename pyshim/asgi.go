@@ -33,18 +33,22 @@ import (
 // has taken it (backpressure without a blocked loop).
 
 // asgiSources make up the module _gowsgi_asgi, run in this order in
-// its namespace: asgi.py, then the lifespan part and the entry points C
-// calls, kept in files of their own for size. Each is compiled under
+// its namespace: asgi.py, then the WebSocket part, the lifespan part and
+// the entry points C calls, kept in files of their own for size. Each is compiled under
 // its name, which tracebacks and stack dumps show; linecache holds
 // their lines.
 var asgiSources = [...]struct{ name, src string }{
 	{"<gowsgi>/asgi.py", asgiMain},
+	{"<gowsgi>/asgi_ws.py", asgiWebSocket},
 	{"<gowsgi>/asgi_lifespan.py", asgiLifespan},
 	{"<gowsgi>/asgi_entry.py", asgiEntry},
 }
 
 //go:embed asgi.py
 var asgiMain string
+
+//go:embed asgi_ws.py
+var asgiWebSocket string
 
 //go:embed asgi_lifespan.py
 var asgiLifespan string
