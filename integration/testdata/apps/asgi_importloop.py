@@ -4,16 +4,14 @@ run_in_executor): / says whether that loop is the one serving, and runs
 an executor call on it."""
 import asyncio
 
+from asgi_lifespan_ok import lifespan
+
 IMPORT_LOOP = asyncio.get_event_loop()
 
 
 async def app(scope, receive, send):
     if scope["type"] == "lifespan":
-        while True:
-            msg = await receive()
-            await send({"type": msg["type"] + ".complete"})
-            if msg["type"] == "lifespan.shutdown":
-                return
+        return await lifespan(receive, send)
     same = IMPORT_LOOP is asyncio.get_running_loop()
     total = await IMPORT_LOOP.run_in_executor(None, sum, [1, 2])
     await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"text/plain")]})

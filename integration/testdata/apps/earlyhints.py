@@ -8,6 +8,8 @@ import os
 import time
 import urllib.parse
 
+from asgi_lifespan_ok import lifespan
+
 HINTS = [("Link", "</style.css>; rel=preload; as=style"), ("Link", "</app.js>; rel=preload; as=script")]
 BAD = [("Link", "</a.css>\r\nX-Injected: 1")]
 
@@ -28,11 +30,7 @@ def app(environ, start_response):
 
 async def asgi(scope, receive, send):
     if scope["type"] == "lifespan":
-        while True:
-            msg = await receive()
-            await send({"type": msg["type"] + ".complete"})
-            if msg["type"] == "lifespan.shutdown":
-                return
+        return await lifespan(receive, send)
     q = dict(urllib.parse.parse_qsl(scope["query_string"].decode()))
     hints = BAD if scope["path"] == "/bad" else HINTS
     await send({"type": "http.response.informational", "status": 103,
