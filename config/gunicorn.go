@@ -73,15 +73,16 @@ var ignored = []*setting{
 }
 
 // refuseForwarderHeaders refuses a forwarder_headers list naming a
-// header with an underscore that gowsgi would drop, which the app would
-// then miss. Gunicorn consults the list only for names with one, so
-// others (X-REAL-IP,X-FORWARDED-FOR in real configs) change nothing; "*"
-// and a list without SCRIPT_NAME or PATH_INFO get the notice.
+// header with an underscore that gowsgi would drop, or "*" (every such
+// header), which the app would then miss. Gunicorn consults the list
+// only for names with one, so others (X-REAL-IP,X-FORWARDED-FOR in real
+// configs) change nothing; a list without SCRIPT_NAME or PATH_INFO gets
+// the notice.
 func refuseForwarderHeaders(v any) string {
 	s, _ := v.(string)
 	for _, name := range strings.Split(s, ",") {
 		name = strings.ToUpper(strings.TrimSpace(name))
-		if strings.Contains(name, "_") && name != "SCRIPT_NAME" && name != "PATH_INFO" {
+		if name == "*" || strings.Contains(name, "_") && name != "SCRIPT_NAME" && name != "PATH_INFO" {
 			return fmt.Sprintf("gowsgi takes SCRIPT_NAME and PATH_INFO headers from --forwarded-allow-ips peers "+
 				"(Gunicorn's default) and drops other header names with underscores, so the app would not see %s", name)
 		}

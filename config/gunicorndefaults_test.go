@@ -17,7 +17,6 @@ func TestGunicornValuesAccepted(t *testing.T) {
 		{"name": "header_map", "line": 5, "value": "drop"},
 		{"name": "forwarder_headers", "line": 6, "value": "SCRIPT_NAME, PATH_INFO"},
 		{"name": "forwarder_headers", "line": 11, "value": "X-REAL-IP,X-FORWARDED-FOR,X-FORWARDED-PROTO"},
-		{"name": "forwarder_headers", "line": 12, "value": "*"},
 		{"name": "logger_class", "line": 7, "value": "gunicorn.glogging.Logger"},
 		{"name": "syslog_addr", "line": 8, "value": "udp://localhost:514"},
 		{"name": "raw_paste_global_conf", "line": 9, "value": []},
@@ -35,7 +34,7 @@ func TestGunicornValuesAccepted(t *testing.T) {
 		name, _, _ := strings.Cut(strings.TrimPrefix(n, "gunicorn.conf.py:"), " is accepted")
 		noticed = append(noticed, name)
 	}
-	if got := strings.Join(noticed, " "); got != "6: forwarder_headers 11: forwarder_headers 12: forwarder_headers" {
+	if got := strings.Join(noticed, " "); got != "6: forwarder_headers 11: forwarder_headers" {
 		t.Errorf("noticed %q", got)
 	}
 	if c.LoggerClass != "" {
@@ -46,6 +45,7 @@ func TestGunicornValuesAccepted(t *testing.T) {
 func TestGunicornValuesRefused(t *testing.T) {
 	for value, want := range map[string]string{
 		`{"name": "header_map", "value": "dangerous"}`:                   `header_map: "dangerous" is not offered`,
+		`{"name": "forwarder_headers", "value": "*"}`:                    "so the app would not see *",
 		`{"name": "forwarder_headers", "value": "SCRIPT_NAME,X_TENANT"}`: "forwarder_headers: gowsgi takes SCRIPT_NAME and PATH_INFO headers from --forwarded-allow-ips peers (Gunicorn's default) and drops other header names with underscores, so the app would not see X_TENANT",
 		`{"name": "logger_class", "value": "JSONLogger"}`:                `logger_class: logger class "JSONLogger": give it as module.Class`,
 		`{"name": "syslog_facility", "value": "local9"}`:                 `syslog_facility: unknown syslog facility "local9"`,
