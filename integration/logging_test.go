@@ -1,6 +1,7 @@
 package integration
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/json"
 	"net/http"
@@ -456,4 +457,50 @@ func latin1(s string) string {
 		r[i] = rune(s[i])
 	}
 	return string(r)
+}
+
+// TestLogReaderGoneKeepsServing: when the reader of gowsgi's stdout and
+// stderr goes away (a pipe to a log shipper that exits), the master and
+// the workers go on serving, as Gunicorn's do; Go ends a program at a
+// broken pipe on fd 1 or 2 unless it handles SIGPIPE, and the next log
+// line took the whole server down (exit status 141, nothing logged).
+func TestLogReaderGoneKeepsServing(t *testing.T) {
+	addr := unusedAddr(t)
+	cmd := exec.Command(binary, "--chdir", appsDir, "-b", addr, "-w", "2", "--access-logfile", "-", "basic:hello")
+	pr, pw, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stdout, cmd.Stderr = pw, pw
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	pw.Close()
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	defer func() { syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL); <-exited }()
+	// The log reader reads until both workers are ready, then goes away.
+	br := bufio.NewReader(pr)
+	for ready := 0; ready < 2; {
+		line, err := br.ReadString('\n')
+		if err != nil {
+			t.Fatalf("the log ended before the workers were ready: %v", err)
+		}
+		if strings.Contains(line, `"message":"worker ready"`) {
+			ready++
+		}
+	}
+	pr.Close()
+	for i := range 20 { // each one an access log line and more to a pipe nobody reads
+		code, body := do(t, http.MethodGet, "http://"+addr+"/", "")
+		if code != 200 {
+			t.Fatalf("request %d after the log reader left: %d %q", i, code, body)
+		}
+	}
+	select {
+	case err := <-exited:
+		t.Fatalf("gowsgi exited after its log reader left: %v", err)
+	default:
+	}
 }

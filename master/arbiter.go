@@ -185,6 +185,9 @@ func (a *arbiter) onEvent(ev event) {
 }
 
 func (a *arbiter) onSignal(sig syscall.Signal) {
+	if sig == syscall.SIGPIPE {
+		return // a log reader went away (run.go); the writes say so with EPIPE
+	}
 	if sig != syscall.SIGCHLD {
 		// As Gunicorn's arbiter logs each signal it handles ("Handling
 		// signal: hup" under --log-format gunicorn), by its short name.

@@ -79,9 +79,12 @@ func Run(cfg *config.Config, elog *errorlog.Log, args []string) int {
 	}
 
 	sigs := make(chan os.Signal, 64)
+	// SIGPIPE is handled so that a log reader going away (a pipe to a
+	// shipper that exits) makes the master's log writes fail with EPIPE:
+	// unhandled, Go ends the program at a broken pipe on fd 1 or 2.
 	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGQUIT, syscall.SIGHUP,
 		syscall.SIGCHLD, syscall.SIGTTIN, syscall.SIGTTOU, syscall.SIGUSR1, syscall.SIGUSR2,
-		syscall.SIGWINCH)
+		syscall.SIGWINCH, syscall.SIGPIPE)
 	defer signal.Stop(sigs)
 	events := make(chan event, 256)
 	if p.parentPID != 0 {

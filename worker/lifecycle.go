@@ -50,8 +50,10 @@ type process struct {
 // run serves until a signal stops the worker and returns the exit code.
 func (p *process) run() int {
 	sigs := make(chan os.Signal, 8)
+	// SIGPIPE, handled, makes a write to a log reader that went away fail
+	// with EPIPE instead of ending the worker (master/run.go).
 	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGQUIT, syscall.SIGHUP,
-		syscall.SIGUSR1, syscall.SIGWINCH, handoff.AbortSignal)
+		syscall.SIGUSR1, syscall.SIGWINCH, handoff.AbortSignal, syscall.SIGPIPE)
 	p.srv.Serve()
 	if _, err := p.ctl.WriteString(handoff.SignalThreadLine(signalThread()) + "\n" + handoff.MsgReady + "\n"); err != nil {
 		p.log.Error().Err(err).Msg("cannot tell the master this worker is ready")
