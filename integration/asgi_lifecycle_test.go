@@ -189,3 +189,23 @@ func TestASGIImportSeesTheServingLoop(t *testing.T) {
 		}
 	}
 }
+
+// TestASGISubprocessOnUvloop: asyncio.create_subprocess_exec(...)
+// .communicate() returns under uvloop, whose child watcher is the
+// SIGCHLD handler it installs; the worker took SIGCHLD back for Go and
+// the call never returned (the app's wait timed out, a 500), once the
+// worker's check of its handlers (every second) had run: the twenty
+// children take 0.1 s each, so it runs among them. Many children, so
+// their SIGCHLDs land on Go's threads too.
+func TestASGISubprocessOnUvloop(t *testing.T) {
+	s := start(t, serverOpts{args: []string{"-k", "asgi", "--loop", "uvloop", "--threads", "4", "asgi_subprocess:app"},
+		binary: debianBinary(t)})
+	for i := range 20 {
+		if code, body := s.get("/"); code != 200 || body != "hi\nrc=0" {
+			t.Fatalf("request %d: %d %q; want the subprocess's output", i, code, body)
+		}
+	}
+	if l := s.loggedContaining("the app installed a handler for a signal gowsgi needs"); len(l) != 0 {
+		t.Errorf("uvloop's SIGCHLD handler was taken back: %v", l)
+	}
+}

@@ -33,9 +33,31 @@ void gw_signals_capture(void)
 	captured = 1;
 }
 
+/*
+ * keep_child_watcher keeps a SIGCHLD handler an event loop installed to
+ * learn that its subprocesses ended (uvloop's, libuv's child watcher):
+ * Go's worker does nothing with SIGCHLD, and put back in its place,
+ * asyncio.create_subprocess_exec(...).communicate() never returned under
+ * uvloop. The handler is made to run on the signal stack Go gives each
+ * of its threads (SA_ONSTACK), without which a SIGCHLD landing on a Go
+ * thread could crash the worker (Go's cgo rules). SIG_DFL and SIG_IGN
+ * are not kept: Go's handler goes back, as for the other signals.
+ */
+static int keep_child_watcher(int sig, struct sigaction *now)
+{
+	if (sig != SIGCHLD || now->sa_handler == SIG_DFL || now->sa_handler == SIG_IGN)
+		return 0;
+	if (!(now->sa_flags & SA_ONSTACK)) {
+		now->sa_flags |= SA_ONSTACK;
+		sigaction(SIGCHLD, now, NULL);
+	}
+	return 1;
+}
+
 /* gw_signals_reclaim puts Go's handler back on every guarded signal whose
- * handler changed since gw_signals_capture, storing the numbers of those
- * in stolen[0:*nstolen] (room for 16). Any thread, GIL or not. */
+ * handler changed since gw_signals_capture (but an event loop's SIGCHLD
+ * handler: keep_child_watcher), storing the numbers of those in
+ * stolen[0:*nstolen] (room for 16). Any thread, GIL or not. */
 void gw_signals_reclaim(int *stolen, int *nstolen)
 {
 	struct sigaction now;
@@ -46,6 +68,8 @@ void gw_signals_reclaim(int *stolen, int *nstolen)
 	for (size_t i = 0; i < NGUARDED; i++) {
 		sigaction(guarded_signals[i], NULL, &now);
 		if (now.sa_handler != go_actions[i].sa_handler) {
+			if (keep_child_watcher(guarded_signals[i], &now))
+				continue;
 			sigaction(guarded_signals[i], &go_actions[i], NULL);
 			if (*nstolen < 16)
 				stolen[(*nstolen)++] = guarded_signals[i];
