@@ -17,8 +17,9 @@ import (
 // below). docs/gunicorn.md has the whole table.
 var ignored = []*setting{
 	{name: "worker_tmp_dir", flags: []string{"worker-tmp-dir"}, kind: kindString,
-		help:   "`DIR`",
-		notice: "gowsgi workers report liveness to the master over a pipe, not through a file, so no directory is needed"},
+		help: "`DIR`",
+		notice: "gowsgi workers report liveness to the master over a pipe, not through a file, so no directory is needed " +
+			"(request bodies over --max-buffered-body spill to $TMPDIR, or stream to the app without a writable one)"},
 	{name: "reload_engine", flags: []string{"reload-engine"}, kind: kindString, help: "`ENGINE`",
 		notice: "--reload polls the app's files; there is no engine to choose"},
 	{name: "tmp_upload_dir", kind: kindString,

@@ -270,7 +270,17 @@ func (c *conn) spillBody(src io.Reader, length int64) error {
 	}
 	f, err := tempFile()
 	if err != nil {
-		return fmt.Errorf("%w: %w", errBodyStore, err)
+		// No writable temporary directory (a read-only root file system,
+		// an unwritable TMPDIR): the body streams to the app instead, as
+		// past the disk budget, and Gunicorn's do; it was a 500 for every
+		// upload over --max-buffered-body.
+		b.budgets.disk.give(b.diskHeld)
+		b.diskHeld = 0
+		if !c.srv.spillUnwritable.Swap(true) {
+			c.srv.log.Warn().Err(err).Str("dir", os.TempDir()).Msg("cannot create a temporary file for a request " +
+				"body; bodies over --max-buffered-body stream to the app instead (set TMPDIR to a writable directory)")
+		}
+		return c.startStream(src, length)
 	}
 	b.file = f
 	if _, err := f.Write(b.mem.data); err != nil {

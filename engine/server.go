@@ -50,7 +50,10 @@ type Server struct {
 	maxBufferedBody int64         // request bodies past this spill to a file
 	// refuseUnderscores: --header-map refuse (headermap.go).
 	refuseUnderscores bool
-	bodies            *bodyBudgets // never nil
+	// spillUnwritable: a body could not be spilled (no writable
+	// temporary directory), which is logged once (reqbody.go).
+	spillUnwritable atomic.Bool
+	bodies          *bodyBudgets // never nil
 
 	// slots hands out the app's slots (Options.Slots; --threads for
 	// WSGI); a request holds one while the app runs or produces its
