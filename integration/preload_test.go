@@ -346,3 +346,24 @@ func TestPreloadDropsPrivilegesBeforeTheImport(t *testing.T) {
 		t.Errorf("%s: owner %d:%d mode %v; want 65534:65534 0770", sock, st.Uid, st.Gid, fi.Mode().Perm())
 	}
 }
+
+// TestPreloadStopDuringImport: TERM while the zygote still imports the
+// app stops the server at once, as Gunicorn does, where the master's
+// loop, waiting for the import, saw it only when the import timed out
+// (30 s) and then started another zygote, five times, to exit 3.
+func TestPreloadStopDuringImport(t *testing.T) {
+	gate := filepath.Join(t.TempDir(), "gate") // never made: the import waits
+	s := start(t, serverOpts{args: []string{"--preload", "-w", "2", "slowimport:app"},
+		env: []string{"SLOW_IMPORT_GATE=" + gate}, ready: -1})
+	s.waitFor(func() bool { return len(s.find("zygote started")) == 1 })
+	s.signal(syscall.SIGTERM)
+	if code := s.wait(10 * time.Second); code != 0 {
+		t.Errorf("exit code %d after TERM during the import; want 0", code)
+	}
+	if n := len(s.find("zygote started")); n != 1 {
+		t.Errorf("%d zygotes started; want none after the TERM", n)
+	}
+	if l := s.find("cannot start a worker"); len(l) != 0 {
+		t.Errorf("a stop reported as a failure: %v", l)
+	}
+}

@@ -2,6 +2,7 @@ package master
 
 import (
 	"encoding/json"
+	"errors"
 	"os"
 	"slices"
 	"syscall"
@@ -94,6 +95,12 @@ func (a *arbiter) fillGen(g *generation) {
 			attrs = r.WorkerAttrs
 		}
 		pid, err := a.env.spawn(a.nextID, g.n, g.cfg, attrs)
+		if errors.Is(err, errStopDuringImport) {
+			// A stop signal cut the --preload import short: the loop
+			// takes it next; no failure to count or retry.
+			a.log.Info().Msg("the app's import was cut short by a stop signal")
+			return
+		}
 		if err != nil {
 			a.log.Error().Err(err).Int("worker", a.nextID).Msg("cannot start a worker")
 			if g == a.next {

@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"os/signal"
 	"strconv"
 	"strings"
 	"syscall"
@@ -50,6 +51,9 @@ type zygotes struct {
 	log    zerolog.Logger
 	kill   func(pid int, sig syscall.Signal) error
 	all    []*zygote // started and not reaped yet, oldest first
+	// stopping: a stop signal came while an import was awaited; no
+	// zygote starts after it (the arbiter's loop takes the signal next).
+	stopping bool
 }
 
 // zygote is one zygote process.
@@ -101,6 +105,9 @@ func (zs *zygotes) spawn(id, gen int, cfg *config.Config, attrs json.RawMessage)
 // forkFor forks worker id from generation gen's zygote, started first
 // if there is none.
 func (zs *zygotes) forkFor(id, gen int, cfg *config.Config, attrs json.RawMessage) (int, error) {
+	if zs.stopping {
+		return 0, errStopDuringImport
+	}
 	z := zs.forGen(gen)
 	if z == nil {
 		var err error
@@ -109,7 +116,10 @@ func (zs *zygotes) forkFor(id, gen int, cfg *config.Config, attrs json.RawMessag
 		}
 	}
 	if !z.loaded && !z.failed {
-		if err := zs.await(z); err != nil {
+		if err := zs.await(z); errors.Is(err, errStopDuringImport) {
+			zs.stop(z, syscall.SIGKILL, "the server stops")
+			return 0, err
+		} else if err != nil {
 			zs.stop(z, syscall.SIGKILL, "it did not load the app")
 			return 0, err
 		}
@@ -194,13 +204,38 @@ func writeBoot(w *os.File, boot *handoff.Boot) {
 // errZygoteEnded: the zygote closed its socket before answering.
 var errZygoteEnded = errors.New("master: the zygote ended")
 
+// errStopDuringImport: TERM, INT or QUIT came while a zygote imported the
+// app.
+var errStopDuringImport = errors.New("master: stopping while the app was being imported")
+
 // await reads the zygote's report of its import: warnings, then loaded
-// or failed.
+// or failed. A stop signal ends the wait at once (errStopDuringImport):
+// the arbiter's loop, which takes signals, waits here, and an import may
+// take long (Gunicorn stops at once too).
 func (zs *zygotes) await(z *zygote) error {
 	z.conn.SetReadDeadline(time.Now().Add(max(z.cfg.Timeout, zygoteLoadTimeout)))
+	stop := make(chan os.Signal, 1)
+	signal.Notify(stop, syscall.SIGTERM, syscall.SIGINT, syscall.SIGQUIT) // the loop's channel gets it too
+	defer signal.Stop(stop)
+	done, stopped := make(chan struct{}), make(chan struct{})
+	defer close(done)
+	go func() {
+		select {
+		case <-stop:
+			close(stopped)
+			z.conn.SetReadDeadline(time.Now()) // ends the Read below
+		case <-done:
+		}
+	}()
 	buf := make([]byte, maxZygoteMessage)
 	for {
 		n, err := z.conn.Read(buf)
+		select {
+		case <-stopped:
+			zs.stopping = true
+			return errStopDuringImport
+		default:
+		}
 		if err != nil {
 			return fmt.Errorf("zygote %d, before it loaded the app: %w", z.pid, errOrEnded(err))
 		}
