@@ -91,6 +91,7 @@ int gw_run_named(const char *name, const char *source, PyObject *dict)
 PyObject *gw_module_from_source(const char *name, const char *source)
 {
 	PyObject *mod = PyModule_New(name), *dict, *file;
+	const char *fname;
 	int rc;
 
 	if (mod == NULL)
@@ -101,7 +102,8 @@ PyObject *gw_module_from_source(const char *name, const char *source)
 		goto error;
 	if ((file = PyUnicode_FromFormat("<gowsgi>/%s.py", name)) == NULL)
 		goto error;
-	rc = gw_run_named(PyUnicode_AsUTF8(file), source, dict);
+	fname = PyUnicode_AsUTF8(file);
+	rc = fname != NULL ? gw_run_named(fname, source, dict) : -1;
 	Py_DECREF(file);
 	if (rc < 0)
 		goto error;
