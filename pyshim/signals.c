@@ -40,14 +40,16 @@ void gw_signals_capture(void)
  * asyncio.create_subprocess_exec(...).communicate() never returned under
  * uvloop. The handler is made to run on the signal stack Go gives each
  * of its threads (SA_ONSTACK), without which a SIGCHLD landing on a Go
- * thread could crash the worker (Go's cgo rules). SIG_DFL and SIG_IGN
- * are not kept: Go's handler goes back, as for the other signals.
+ * thread could crash the worker (Go's cgo rules). SIG_DFL is kept too:
+ * libuv puts it back when its last child is gone, and installs its
+ * handler again for the next. SIG_IGN is not (children would be reaped
+ * by the kernel, unseen): Go's handler goes back, as for the others.
  */
 static int keep_child_watcher(int sig, struct sigaction *now)
 {
-	if (sig != SIGCHLD || now->sa_handler == SIG_DFL || now->sa_handler == SIG_IGN)
+	if (sig != SIGCHLD || now->sa_handler == SIG_IGN)
 		return 0;
-	if (!(now->sa_flags & SA_ONSTACK)) {
+	if (now->sa_handler != SIG_DFL && !(now->sa_flags & SA_ONSTACK)) {
 		now->sa_flags |= SA_ONSTACK;
 		sigaction(SIGCHLD, now, NULL);
 	}
