@@ -150,14 +150,7 @@ func startASGIRetireServer(t *testing.T) (*server, string) {
 
 func TestASGIRetireKeepAliveAcrossHUP(t *testing.T) {
 	s, record := startASGIRetireServer(t)
-	k := startKeepAliveClients(t, s.address(), record, retireClients)
-	k.waitRecorded(100)
-	for round := 1; round <= 2; round++ {
-		s.signal(syscall.SIGHUP)
-		s.waitFor(func() bool { return s.exitedWorkers(0) >= 2*round })
-		k.waitRecorded(100)
-	}
-	k.finish(false)
+	keepAliveAcrossHUPs(t, s, record) // retire_test.go
 }
 
 func TestASGIRetireKeepAliveAcrossTERM(t *testing.T) {

@@ -30,6 +30,14 @@ const retireClients = 4
 
 func TestRetireKeepAliveAcrossHUP(t *testing.T) {
 	s, record := startRetireServer(t, 2)
+	keepAliveAcrossHUPs(t, s, record)
+}
+
+// keepAliveAcrossHUPs keeps retireClients keep-alive clients busy on s,
+// whose app records each request in record, through two HUPs of its
+// two workers, and checks that every request was answered.
+func keepAliveAcrossHUPs(t *testing.T, s *server, record string) {
+	t.Helper()
 	k := startKeepAliveClients(t, s.address(), record, retireClients)
 	k.waitRecorded(100)
 	for round := 1; round <= 2; round++ {
