@@ -54,6 +54,10 @@ type zygotes struct {
 	// stopping: a stop signal came while an import was awaited; no
 	// zygote starts after it (the arbiter's loop takes the signal next).
 	stopping bool
+	// stopSigs gets TERM, INT and QUIT from the start, as the loop's
+	// channel does, so that one sent just before an import's wait began
+	// still ends it (await).
+	stopSigs chan os.Signal
 }
 
 // zygote is one zygote process.
@@ -81,7 +85,9 @@ const (
 )
 
 func newZygotes(p *process, ls []*listener, events chan<- event, log zerolog.Logger) *zygotes {
-	return &zygotes{p: p, ls: ls, events: events, log: log, kill: unix.Kill}
+	zs := &zygotes{p: p, ls: ls, events: events, log: log, kill: unix.Kill, stopSigs: make(chan os.Signal, 1)}
+	signal.Notify(zs.stopSigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGQUIT) // the loop's channel gets them too
+	return zs
 }
 
 // spawn starts worker id of generation gen: forked by the generation's
@@ -214,14 +220,11 @@ var errStopDuringImport = errors.New("master: stopping while the app was being i
 // take long (Gunicorn stops at once too).
 func (zs *zygotes) await(z *zygote) error {
 	z.conn.SetReadDeadline(time.Now().Add(max(z.cfg.Timeout, zygoteLoadTimeout)))
-	stop := make(chan os.Signal, 1)
-	signal.Notify(stop, syscall.SIGTERM, syscall.SIGINT, syscall.SIGQUIT) // the loop's channel gets it too
-	defer signal.Stop(stop)
 	done, stopped := make(chan struct{}), make(chan struct{})
 	defer close(done)
 	go func() {
 		select {
-		case <-stop:
+		case <-zs.stopSigs:
 			close(stopped)
 			z.conn.SetReadDeadline(time.Now()) // ends the Read below
 		case <-done:
