@@ -17,6 +17,11 @@ const (
 	// MsgAborted: after AbortSignal the worker logged its Python stacks;
 	// the master may SIGKILL it now rather than at the deadline.
 	MsgAborted = "aborted"
+	// MsgTermed: the worker got TERM, not from the master. It serves on
+	// until the master sends GracefulStopSignal: at once for a TERM sent
+	// to this worker alone, after emptying the accept queues when the
+	// master is stopping too.
+	MsgTermed = "termed"
 )
 
 // Heartbeat is a worker's liveness report, sent every

@@ -73,4 +73,13 @@ const (
 	// the Python stack of every thread, then answer MsgAborted; the
 	// master SIGKILLs it either way. Gunicorn sends SIGABRT too.
 	AbortSignal = syscall.SIGABRT
+	// GracefulStopSignal is how the master stops a ready worker
+	// gracefully, once it has emptied the accept queues (master/quiesce.go).
+	// A TERM the worker gets from anyone else (systemd's default
+	// KillMode=control-group and Heroku signal every process of the
+	// service at once) only makes it send MsgTermed and serve on until
+	// this signal comes: stopping at once would leave the connections
+	// queued on the listeners to be reset. It is SIGRTMIN+6 in glibc's
+	// numbering; Go ignores it in a process that does not ask for it.
+	GracefulStopSignal = syscall.Signal(40)
 )

@@ -40,6 +40,22 @@ func TestLifecycleTermUnderLoadDropsNothing(t *testing.T) {
 // behind a worker that accepts one connection at a time, then stops the
 // server: every queued connection is served, none is reset.
 func TestLifecycleTermServesQueuedConnections(t *testing.T) {
+	termServesQueuedConnections(t, func(s *server) { s.signal(syscall.SIGTERM) })
+}
+
+// TestLifecycleGroupTermServesQueuedConnections: the same when TERM
+// goes to the master and its workers at once, as systemd's default
+// KillMode=control-group and Heroku send it. A worker that stopped at
+// its own TERM left the queued connections to be reset.
+func TestLifecycleGroupTermServesQueuedConnections(t *testing.T) {
+	termServesQueuedConnections(t, func(s *server) {
+		if err := syscall.Kill(-s.cmd.Process.Pid, syscall.SIGTERM); err != nil {
+			t.Fatal(err)
+		}
+	})
+}
+
+func termServesQueuedConnections(t *testing.T, term func(s *server)) {
 	mark := filepath.Join(t.TempDir(), "in-flight")
 	s := start(t, serverOpts{args: []string{"--worker-connections", "1", "--graceful-timeout", "10", "lifecycle:app"}})
 	type result struct {
@@ -68,7 +84,7 @@ func TestLifecycleTermServesQueuedConnections(t *testing.T) {
 	for i := 1; i <= 3; i++ {
 		send(i, "/")
 	}
-	s.signal(syscall.SIGTERM)
+	term(s)
 	for range 4 {
 		r := <-results
 		if r.err != nil || !strings.HasPrefix(r.resp, "HTTP/1.1 200 ") {
@@ -77,6 +93,51 @@ func TestLifecycleTermServesQueuedConnections(t *testing.T) {
 	}
 	if code := s.wait(15 * time.Second); code != 0 {
 		t.Fatalf("exit code %d; want 0", code)
+	}
+}
+
+// TestLifecycleTermToOneWorkerReplacesIt: a TERM sent to one worker
+// alone (Gunicorn's way to recycle one) stops that worker gracefully,
+// finishing its request, and the master starts another; the server
+// serves on.
+func TestLifecycleTermToOneWorkerReplacesIt(t *testing.T) {
+	dir := t.TempDir()
+	mark, gate := filepath.Join(dir, "in-flight"), filepath.Join(dir, "gate")
+	s := start(t, serverOpts{args: []string{"--graceful-timeout", "30", "lifecycle:app"}})
+	worker := s.workerPIDs()[0]
+	c, err := net.Dial("tcp", s.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	fmt.Fprintf(c, "GET /?mark=%s&gate=%s HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n", mark, gate)
+	s.waitFor(func() bool { _, err := os.Stat(mark); return err == nil })
+	if err := syscall.Kill(worker, syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	s.waitFor(func() bool {
+		for _, l := range s.find("stopping worker") {
+			if l.num("worker_pid") == worker && l.str("reason") == "it was sent TERM" {
+				return true
+			}
+		}
+		return false
+	})
+	if err := os.WriteFile(gate, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	c.SetReadDeadline(time.Now().Add(20 * time.Second))
+	if b, err := io.ReadAll(c); err != nil || !strings.HasPrefix(string(b), "HTTP/1.1 200 ") {
+		t.Fatalf("the request in flight: %q, %v; want a 200", b, err)
+	}
+	s.waitFor(func() bool { pids := s.workerPIDs(); return len(pids) == 1 && pids[0] != worker })
+	if code, _ := s.get("/"); code != 200 {
+		t.Fatalf("GET after the worker was replaced: %d", code)
+	}
+	select {
+	case <-s.exited:
+		t.Fatal("the master exited")
+	default:
 	}
 }
 

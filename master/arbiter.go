@@ -21,6 +21,7 @@ const (
 	evHeartbeat                 // a worker's liveness report (hb)
 	evRetire                    // a worker served --max-requests
 	evAborted                   // a timed-out worker logged its stacks
+	evTermed                    // a worker got TERM from someone else
 	evChildReady                // the master started by USR2 serves
 	evPromoted                  // the old master of our upgrade exited
 	evCodeChanged               // --reload: a file of the app changed (note)
@@ -108,7 +109,10 @@ type arbiter struct {
 // Workers that never boot stop the master after maxBootFailures in a
 // row (at once when the app never loaded at all).
 const (
-	quickStopGrace  = 2 * time.Second
+	quickStopGrace = 2 * time.Second
+	// termedGrace is how long after a worker says it got a TERM the
+	// master's own TERM may still come (onTermed).
+	termedGrace     = time.Second
 	abortGrace      = 3 * time.Second // from SIGABRT to SIGKILL: worker_abort and worker_exit get a second each
 	minBootTimeout  = 10 * time.Second
 	crashWindow     = 10 * time.Second
@@ -169,6 +173,8 @@ func (a *arbiter) onEvent(ev event) {
 		if w := a.workers[ev.pid]; w != nil && w.state == aborting {
 			a.kill(w)
 		}
+	case evTermed:
+		a.onTermed(ev.pid)
 	case evChildReady:
 		a.onChildReady(ev.pid)
 	case evPromoted:

@@ -71,7 +71,7 @@ func TestRespawnBacksOffWhenWorkersKeepDying(t *testing.T) {
 		}
 		ta.onSignal(syscall.SIGTTOU)
 		ta.readyAll()
-		for _, pid := range ta.os.signalled(syscall.SIGTERM) {
+		for _, pid := range ta.os.stopped() {
 			if ta.workers[pid] != nil {
 				ta.die(pid, 0)
 			}
@@ -185,7 +185,7 @@ func TestTTINAndTTOU(t *testing.T) {
 	}
 	ta.readyAll()
 	ta.onSignal(syscall.SIGTTOU)
-	if got := ta.os.signalled(syscall.SIGTERM); !equalInts(got, []int{oldest}) {
+	if got := ta.os.stopped(); !equalInts(got, []int{oldest}) {
 		t.Fatalf("TTOU sent TERM to %v; want the oldest, %d", got, oldest)
 	}
 	ta.die(oldest, 0)
@@ -195,8 +195,8 @@ func TestTTINAndTTOU(t *testing.T) {
 	for range 5 {
 		ta.onSignal(syscall.SIGTTOU)
 	}
-	if ta.cur.want != 1 || len(ta.os.signalled(syscall.SIGTERM)) != 2 {
-		t.Fatalf("after many TTOU: want %d, %d TERMs; want 1 worker, 2 TERMs", ta.cur.want, len(ta.os.signalled(syscall.SIGTERM)))
+	if ta.cur.want != 1 || len(ta.os.stopped()) != 2 {
+		t.Fatalf("after many TTOU: want %d, %d TERMs; want 1 worker, 2 TERMs", ta.cur.want, len(ta.os.stopped()))
 	}
 }
 
@@ -229,7 +229,7 @@ func TestGracefulStopQuiescesBeforeTERM(t *testing.T) {
 		t.Fatalf("notified %q; want STOPPING=1", ta.os.notified)
 	}
 	ta.onQuiesced()
-	if got := ta.os.signalled(syscall.SIGTERM); len(got) != 2 {
+	if got := ta.os.stopped(); len(got) != 2 {
 		t.Fatalf("TERM sent to %v; want both workers", got)
 	}
 	ta.die(ta.os.spawned[0].pid, 0)
@@ -255,7 +255,7 @@ func TestSecondQuitMakesGracefulStopQuick(t *testing.T) {
 		t.Fatalf("INT during a graceful stop: stop %d, QUITs %v", ta.stop, ta.os.signalled(syscall.SIGQUIT))
 	}
 	ta.onQuiesced() // late: must not send TERM during a quick stop
-	if len(ta.os.signalled(syscall.SIGTERM)) != 0 {
+	if len(ta.os.stopped()) != 0 {
 		t.Fatalf("TERM sent during a quick stop")
 	}
 	ta.tick(quickStopGrace)
@@ -294,7 +294,7 @@ func TestWINCHStopsWorkersAndKeepsMaster(t *testing.T) {
 	}
 	ta.os.foreground = false
 	ta.onSignal(syscall.SIGWINCH)
-	if got := ta.os.signalled(syscall.SIGTERM); len(got) != 2 {
+	if got := ta.os.stopped(); len(got) != 2 {
 		t.Fatalf("WINCH sent TERM to %v; want both workers", got)
 	}
 	ta.die(ta.os.spawned[0].pid, 0)
@@ -323,7 +323,7 @@ func TestUpgradeThenStopHandsOver(t *testing.T) {
 	if len(ta.os.quiesces) != 0 {
 		t.Fatalf("the stop quiesced listeners the new master serves")
 	}
-	if got := ta.os.signalled(syscall.SIGTERM); len(got) != 2 {
+	if got := ta.os.stopped(); len(got) != 2 {
 		t.Fatalf("TERM to %v; want both workers at once", got)
 	}
 	if !equalStrings(ta.os.notified, []string{"MAINPID=" + itoa(child)}) {

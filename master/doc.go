@@ -6,7 +6,8 @@
 // Signals, as Gunicorn documents them, and where gowsgi does better:
 //
 //	TERM     graceful stop: new connections are refused, those already
-//	         queued and in flight are served, within --graceful-timeout
+//	         queued and in flight are served, within --graceful-timeout;
+//	         also when the workers got it too (a whole process group)
 //	INT QUIT quick stop; a second one during a graceful stop hastens it
 //	HUP      reload: re-read the configuration, boot a new generation of
 //	         workers and stop the old one only once every new worker is

@@ -138,6 +138,8 @@ func readControl(pid int, f *os.File, events chan<- event) {
 			events <- event{kind: evRetire, pid: pid}
 		case handoff.MsgAborted:
 			events <- event{kind: evAborted, pid: pid}
+		case handoff.MsgTermed:
+			events <- event{kind: evTermed, pid: pid}
 		default:
 			if hb, ok := handoff.ParseHeartbeat(line); ok {
 				events <- event{kind: evHeartbeat, pid: pid, hb: hb}

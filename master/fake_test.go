@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/gowsgi/gowsgi/config"
+	"github.com/gowsgi/gowsgi/handoff"
 	"github.com/rs/zerolog"
 	"golang.org/x/sys/unix"
 )
@@ -134,6 +135,18 @@ func (f *fakeOS) signalled(sig syscall.Signal) []int {
 	var pids []int
 	for _, s := range f.sent {
 		if s.sig == sig {
+			pids = append(pids, s.pid)
+		}
+	}
+	return pids
+}
+
+// stopped lists the workers told to stop gracefully: a ready one by
+// handoff.GracefulStopSignal, one still booting by TERM.
+func (f *fakeOS) stopped() []int {
+	var pids []int
+	for _, s := range f.sent {
+		if s.sig == handoff.GracefulStopSignal || s.sig == syscall.SIGTERM {
 			pids = append(pids, s.pid)
 		}
 	}

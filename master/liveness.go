@@ -21,6 +21,15 @@ func bootTimeout(timeout time.Duration) time.Duration { return max(timeout, minB
 
 // deadline is the next moment something must happen to w; zero if none.
 func (w *workerProc) deadline() time.Time {
+	d := w.stateDeadline()
+	if t := w.termedAt.Add(termedGrace); !w.termedAt.IsZero() && (d.IsZero() || t.Before(d)) {
+		d = t
+	}
+	return d
+}
+
+// stateDeadline is w's deadline in its state (booting, stuck, stopping).
+func (w *workerProc) stateDeadline() time.Time {
 	switch {
 	case w.killed:
 		return time.Time{}
@@ -43,7 +52,10 @@ func (w *workerProc) deadline() time.Time {
 // checkWorkers acts on every deadline that has come.
 func (a *arbiter) checkWorkers(now time.Time) {
 	for _, w := range a.byID() {
-		d := w.deadline()
+		if a.checkTermed(w, now) {
+			continue // its next deadline, if it has come, is the next tick's
+		}
+		d := w.stateDeadline()
 		if d.IsZero() || now.Before(d) {
 			continue
 		}

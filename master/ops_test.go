@@ -54,7 +54,7 @@ func TestMemoryRecyclingReplacesOneWorkerAtATime(t *testing.T) {
 	}
 	repl := ta.os.spawned[2].pid
 	ta.onEvent(event{kind: evReady, pid: repl})
-	if sigs := ta.os.signalled(syscall.SIGTERM); !equalInts(sigs, []int{first[0]}) {
+	if sigs := ta.os.stopped(); !equalInts(sigs, []int{first[0]}) {
 		t.Fatalf("TERM sent to %v, want %d once its replacement is ready", sigs, first[0])
 	}
 	ta.die(first[0], 0)
@@ -95,7 +95,7 @@ func TestShutdownDelayFailsReadinessFirst(t *testing.T) {
 	if why := ta.notReady(); why != "stopping" {
 		t.Fatalf("notReady after TERM = %q, want stopping", why)
 	}
-	if ta.stop != running || len(ta.os.signalled(syscall.SIGTERM)) != 0 || len(ta.os.quiesces) != 0 {
+	if ta.stop != running || len(ta.os.stopped()) != 0 || len(ta.os.quiesces) != 0 {
 		t.Fatal("the stop began before the shutdown delay")
 	}
 	ta.onSignal(syscall.SIGTERM) // a second TERM does not cut the delay short

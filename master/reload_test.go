@@ -28,7 +28,7 @@ func TestHUPBootsNewGenerationBeforeStoppingOld(t *testing.T) {
 		t.Fatalf("old workers signalled %v before the whole new generation was ready", ta.os.sent)
 	}
 	ta.onEvent(event{kind: evReady, pid: fresh[2]})
-	if got := ta.os.signalled(syscall.SIGTERM); !equalInts(got, old) {
+	if got := ta.os.stopped(); !equalInts(got, old) {
 		t.Fatalf("TERM to %v; want the old generation %v", got, old)
 	}
 	if !equalStrings(ta.os.notified, []string{"RELOADING=1", "READY=1"}) {
@@ -55,7 +55,7 @@ func TestHUPWithBrokenAppKeepsOldWorkers(t *testing.T) {
 	if got := ta.os.signalled(syscall.SIGKILL); !equalInts(got, fresh[1:]) {
 		t.Fatalf("SIGKILL to %v; want the rest of the new generation, still booting, %v", got, fresh[1:])
 	}
-	if len(ta.os.signalled(syscall.SIGTERM)) != 0 {
+	if len(ta.os.stopped()) != 0 {
 		t.Fatalf("old workers were stopped")
 	}
 	ta.die(fresh[1], 0)
@@ -67,7 +67,7 @@ func TestHUPWithBrokenAppKeepsOldWorkers(t *testing.T) {
 	}
 	ta.hupTo(2) // fixed: the next HUP works
 	ta.readyAll()
-	if got := ta.os.signalled(syscall.SIGTERM); !equalInts(got, old) {
+	if got := ta.os.stopped(); !equalInts(got, old) {
 		t.Fatalf("the next HUP stopped %v; want %v", got, old)
 	}
 }
@@ -151,7 +151,7 @@ func TestMaxRequestsStartsReplacementFirst(t *testing.T) {
 		t.Fatalf("the retiring worker was signalled before its replacement was ready: %v", ta.os.sent)
 	}
 	ta.onEvent(event{kind: evReady, pid: ta.os.spawned[2].pid})
-	if got := ta.os.signalled(syscall.SIGTERM); !equalInts(got, []int{tired}) {
+	if got := ta.os.stopped(); !equalInts(got, []int{tired}) {
 		t.Fatalf("TERM to %v; want the retiring worker %d", got, tired)
 	}
 	ta.die(tired, 0)
@@ -167,7 +167,7 @@ func TestReloadCommitStopsRetiringWorkers(t *testing.T) {
 	ta.onEvent(event{kind: evRetire, pid: tired})
 	ta.hupTo(1)
 	ta.onEvent(event{kind: evReady, pid: ta.os.spawned[2].pid}) // the reload's worker
-	if got := ta.os.signalled(syscall.SIGTERM); len(got) != 2 || got[0] != tired {
+	if got := ta.os.stopped(); len(got) != 2 || got[0] != tired {
 		t.Fatalf("TERM to %v; want the retiring worker and its replacement of the old generation", got)
 	}
 }

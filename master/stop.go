@@ -11,9 +11,10 @@ import (
 //
 // A graceful stop must not reset the connections the kernel has already
 // queued: the listeners first stop taking new connections and the
-// workers drain the queues (see quiesce); only then do the workers get
-// TERM. After a USR2 upgrade the new master shares the listeners and
-// serves the queues, so the workers get TERM at once.
+// workers drain the queues (see quiesce); only then are the workers
+// told to stop, also those that got the TERM themselves (onTermed).
+// After a USR2 upgrade the new master shares the listeners and serves
+// the queues, so the workers are told at once.
 func (a *arbiter) beginStop(mode stopMode, why string) {
 	if mode <= a.stop {
 		return

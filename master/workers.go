@@ -39,6 +39,9 @@ type workerProc struct {
 
 	heardAt time.Time         // its last heartbeat (or ready)
 	hb      handoff.Heartbeat // its last heartbeat
+	// termedAt is when it said it got a TERM not from the master, until
+	// the master acts on it (onTermed).
+	termedAt time.Time
 	// signalTID is the thread its abort and stack signals go to
 	// (signalApp); 0 until the worker names it.
 	signalTID int
@@ -130,10 +133,11 @@ func (a *arbiter) trim(g *generation, why string) {
 	}
 }
 
-// stopWorker sends TERM: the worker stops accepting, finishes its
-// requests within --graceful-timeout and exits; SIGKILL after that.
+// stopWorker asks for a graceful stop: the worker stops accepting,
+// finishes its requests within --graceful-timeout and exits; SIGKILL
+// after that.
 func (a *arbiter) stopWorker(w *workerProc, why string) {
-	a.env.signal(w.pid, syscall.SIGTERM)
+	a.env.signal(w.pid, gracefulStopSignal(w))
 	w.state = stopping
 	w.killAt = a.env.now().Add(a.cur.cfg.GracefulTimeout)
 	a.log.Info().Int("worker", w.id).Int("worker_pid", w.pid).Str("reason", why).Msg("stopping worker")
@@ -149,14 +153,63 @@ func (a *arbiter) kill(w *workerProc) {
 	a.env.signal(w.pid, syscall.SIGKILL)
 }
 
-// signalAll sends sig to every worker, which all count as stopping.
+// gracefulStopSignal is the master's graceful stop for w. A ready
+// worker takes a TERM as coming from elsewhere (onTermed); one still
+// booting has no handler for GracefulStopSignal yet, and TERM ends it.
+func gracefulStopSignal(w *workerProc) syscall.Signal {
+	if w.ready {
+		return handoff.GracefulStopSignal
+	}
+	return syscall.SIGTERM
+}
+
+// onTermed: a worker got TERM from someone else, and serves on until
+// told to stop. Sent to that worker alone, the TERM means a graceful
+// stop of that worker (which is then replaced), as in Gunicorn. When
+// the whole process group or cgroup got it (systemd's default KillMode,
+// Heroku), the master is stopping too and tells every worker once the
+// accept queues are empty; stopping the worker at once would reset the
+// connections still queued. Which of the two it was is known only once
+// the master's own TERM could have come: the workers' messages often
+// arrive first. So a TERM counts as the worker's alone when termedGrace
+// passes with the master still running (checkTermed).
+func (a *arbiter) onTermed(pid int) {
+	w := a.workers[pid]
+	switch {
+	case w == nil || w.state == aborting:
+	case w.state == stopping:
+		a.env.signal(w.pid, gracefulStopSignal(w))
+	case w.termedAt.IsZero():
+		w.termedAt = a.env.now()
+	}
+}
+
+// checkTermed stops, once termedGrace has passed, a worker that got a
+// TERM of its own (onTermed); it reports whether it acted on w.
+func (a *arbiter) checkTermed(w *workerProc, now time.Time) bool {
+	if w.termedAt.IsZero() || now.Before(w.termedAt.Add(termedGrace)) {
+		return false
+	}
+	w.termedAt = time.Time{}
+	if a.stop == running && !(a.ops != nil && a.ops.delaying) && (w.state == serving || w.state == replacing) {
+		a.stopWorker(w, "it was sent TERM")
+	}
+	return true
+}
+
+// signalAll sends sig to every worker, which all count as stopping;
+// SIGTERM means each one's graceful stop signal.
 func (a *arbiter) signalAll(sig syscall.Signal) {
 	for _, w := range a.byID() {
 		if sig == syscall.SIGQUIT {
 			a.quit(w)
 			continue
 		}
-		a.env.signal(w.pid, sig)
+		if sig == syscall.SIGTERM {
+			a.env.signal(w.pid, gracefulStopSignal(w))
+		} else {
+			a.env.signal(w.pid, sig)
+		}
 		if w.state != aborting {
 			w.state = stopping
 		}

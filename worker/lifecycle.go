@@ -19,7 +19,9 @@ import (
 )
 
 // The worker's side of the lifecycle contract with the master (Gunicorn's
-// worker signals): TERM drains gracefully; INT and QUIT stop at once;
+// worker signals): the master's handoff.GracefulStopSignal drains
+// gracefully, and a TERM from elsewhere asks the master for it
+// (askToStop); INT and QUIT stop at once;
 // USR1 reopens the log files; ABRT, sent by the master when an app call
 // outlived --timeout, logs the Python stack of every thread before the
 // master kills the worker. Meanwhile the worker reports its liveness and,
@@ -53,7 +55,7 @@ func (p *process) run() int {
 	// SIGPIPE, handled, makes a write to a log reader that went away fail
 	// with EPIPE instead of ending the worker (master/run.go).
 	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGQUIT, syscall.SIGHUP,
-		syscall.SIGUSR1, syscall.SIGWINCH, handoff.AbortSignal, syscall.SIGPIPE)
+		syscall.SIGUSR1, syscall.SIGWINCH, handoff.AbortSignal, syscall.SIGPIPE, handoff.GracefulStopSignal)
 	p.srv.Serve()
 	if _, err := p.ctl.WriteString(handoff.SignalThreadLine(signalThread()) + "\n" + handoff.MsgReady + "\n"); err != nil {
 		p.log.Error().Err(err).Msg("cannot tell the master this worker is ready")
@@ -65,15 +67,16 @@ func (p *process) run() int {
 	for {
 		select {
 		case sig := <-sigs:
-			if isStopSignal(sig.(syscall.Signal)) {
-				runAppSignalHandler(p.log, sig.(syscall.Signal))
-			}
 			switch sig {
 			case syscall.SIGTERM:
-				p.hooks.stop("")
-				p.srv.Drain() // logs "graceful stop" once it has begun
-				return handoff.ExitOK
+				if lc.askToStop(p.cfg.GracefulTimeout + p.cfg.ShutdownDelay) {
+					continue
+				}
+				return p.stopGracefully()
+			case handoff.GracefulStopSignal:
+				return p.stopGracefully()
 			case syscall.SIGINT, syscall.SIGQUIT:
+				runAppSignalHandler(p.log, sig.(syscall.Signal))
 				p.log.Info().Str("signal", sig.String()).Msg("quick stop")
 				p.hooks.stop("worker_int")
 				p.srv.LogUnfinished(engine.StatusStopped)
@@ -93,8 +96,21 @@ func (p *process) run() int {
 			reclaimSignals(p.log)
 		case <-p.hooks.retireAsked():
 			lc.retire()
+		case <-lc.unanswered:
+			p.log.Warn().Msg("the master did not answer this worker's TERM in time; stopping")
+			return p.stopGracefully()
 		}
 	}
+}
+
+// stopGracefully stops accepting, finishes the requests under way and
+// returns the exit code. The app's Python handler of TERM runs first,
+// where Gunicorn's worker would have run it.
+func (p *process) stopGracefully() int {
+	runAppSignalHandler(p.log, syscall.SIGTERM)
+	p.hooks.stop("")
+	p.srv.Drain() // logs "graceful stop" once it has begun
+	return handoff.ExitOK
 }
 
 // calls is what the lifecycle reads of the calls into the app:
@@ -118,6 +134,9 @@ type lifecycle struct {
 	// maxCalls is --max-requests plus this worker's jitter; 0 = off.
 	maxCalls uint64
 	retiring bool // the master was asked for a replacement
+	// unanswered fires when the master has not answered a TERM this
+	// worker forwarded (askToStop); nil until then.
+	unanswered <-chan time.Time
 }
 
 func newLifecycle(cfg *config.Config, log zerolog.Logger, c calls, ctl *os.File) *lifecycle {
@@ -156,6 +175,26 @@ func (lc *lifecycle) tick(now time.Time) {
 			Msg("served --max-requests; the master replaces this worker")
 		lc.retire()
 	}
+}
+
+// askToStop answers a TERM, which never comes from the master (its
+// graceful stop is handoff.GracefulStopSignal), by telling the master
+// and serving on until it answers: at once when the TERM was this
+// worker's alone, after the accept queues are empty when the master got
+// it too (a whole process group or cgroup signalled at once). It
+// reports false when the worker should stop now instead: a second TERM,
+// or no master to tell (the pipe is broken); and the answer is awaited
+// for at most bound.
+func (lc *lifecycle) askToStop(bound time.Duration) bool {
+	if lc.unanswered != nil {
+		return false
+	}
+	if _, err := lc.ctl.WriteString(handoff.MsgTermed + "\n"); err != nil {
+		return false
+	}
+	lc.unanswered = time.After(bound)
+	lc.log.Info().Msg("TERM: serving on until the master, once no connection is queued, says to stop")
+	return true
 }
 
 // retire asks the master, once, to replace this worker: it starts a new
