@@ -276,10 +276,11 @@ func splitHostPort(host []byte) (name, port []byte) {
 // §5.4; HTTP/2 proxies split it into fields). dechunked: the body was
 // chunked and read whole, and CONTENT_LENGTH is its length.
 func (e *Environ) buildHeaders(hs []httpparse.Header, forwarder, dechunked bool) {
+	fields := indexFields(hs)
 	for i := range hs {
 		h := &hs[i]
 		safe := httpparse.EnvironSafeName(h.Name) || forwarder && ForwarderHeader(h.Name)
-		if !safe || isContentHeader(h.Name) || seenBefore(hs[:i], h.Name) {
+		if !safe || isContentHeader(h.Name) || fields.repeated(i) {
 			continue
 		}
 		// A chunked body read whole reaches the app as a plain body of
@@ -297,13 +298,11 @@ func (e *Environ) buildHeaders(hs []httpparse.Header, forwarder, dechunked bool)
 			sep = "; "
 		}
 		var joined []byte
-		for j := i + 1; j < len(hs); j++ {
-			if EqualFold(hs[j].Name, h.Name) {
-				if joined == nil {
-					joined = append([]byte(nil), value...)
-				}
-				joined = append(append(joined, sep...), hs[j].Value...)
+		for j := fields.after(i); j >= 0; j = fields.after(j) {
+			if joined == nil {
+				joined = append([]byte(nil), value...)
 			}
+			joined = append(append(joined, sep...), hs[j].Value...)
 		}
 		if joined != nil {
 			value = joined
@@ -314,15 +313,6 @@ func (e *Environ) buildHeaders(hs []httpparse.Header, forwarder, dechunked bool)
 
 func isContentHeader(name []byte) bool {
 	return EqualFold(name, []byte("content-type")) || EqualFold(name, []byte("content-length"))
-}
-
-func seenBefore(hs []httpparse.Header, name []byte) bool {
-	for i := range hs {
-		if EqualFold(hs[i].Name, name) {
-			return true
-		}
-	}
-	return false
 }
 
 // appendHTTPKey appends the CGI key of a header field name (RFC 3875

@@ -96,16 +96,15 @@ func (e *Environ) BuildASGIAccess(req *httpparse.Request, remoteAddr string) {
 		remoteAddr = "-"
 	}
 	e.addString(idRemoteAddr, remoteAddr)
+	fields := indexFields(req.Headers)
 	for i := range req.Headers {
 		h := &req.Headers[i]
-		if seenBefore(req.Headers[:i], h.Name) {
+		if fields.repeated(i) {
 			continue
 		}
 		value := h.Value
-		for j := i + 1; j < len(req.Headers); j++ {
-			if EqualFold(req.Headers[j].Name, h.Name) {
-				value = req.Headers[j].Value
-			}
+		for j := fields.after(i); j >= 0; j = fields.after(j) {
+			value = req.Headers[j].Value
 		}
 		key := appendHTTPKey(e.name[:0], h.Name)
 		e.addKey(key, value)
