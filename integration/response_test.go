@@ -216,6 +216,17 @@ func TestBrokenAppsGet500AndTheWorkerLives(t *testing.T) {
 	}
 }
 
+// TestBareStatusCodeGetsItsReason: start_response("201", ...) is
+// answered as Gunicorn and uWSGI answer it, with the usual reason phrase.
+func TestBareStatusCodeGetsItsReason(t *testing.T) {
+	s := start(t, serverOpts{args: []string{"pep3333:bare_status"}})
+	w := dialWire(t, "tcp", s.addr)
+	w.send("GET / HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n")
+	if raw := w.rest(); !strings.HasPrefix(raw, "HTTP/1.1 201 Created\r\n") || !strings.HasSuffix(raw, "\r\n\r\nmade") {
+		t.Fatalf("response %q; want a 201 Created with the body", raw)
+	}
+}
+
 func TestFailureAfterTheHeadCutsTheConnection(t *testing.T) {
 	s := start(t, serverOpts{args: []string{"pep3333:raise_mid_body"}})
 	mark := filepath.Join(t.TempDir(), "mark")

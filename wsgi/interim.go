@@ -28,9 +28,7 @@ func AppendInterim(dst, status []byte, fields [][2][]byte) ([]byte, error) {
 		return dst, &HeadError{Err: ErrBadInterim}
 	}
 	start := len(dst)
-	dst = append(dst, "HTTP/1.1 "...)
-	dst = append(dst, status...)
-	dst = append(dst, "\r\n"...)
+	dst = appendStatusLine(dst, status, code)
 	for _, f := range fields {
 		name, value := f[0], f[1]
 		if err := checkField(name, value); err != nil {

@@ -2,6 +2,7 @@ package wsgi
 
 import (
 	"errors"
+	"net/http"
 	"strconv"
 
 	"github.com/gowsgi/gowsgi/httpparse"
@@ -89,11 +90,13 @@ func hopByHop(name []byte) bool {
 }
 
 // ParseStatus checks "NNN reason" (RFC 9112 §4 status-line, as PEP 3333
-// asks of the status string) and returns the code.
+// asks of the status string) and returns the code. A bare "NNN" is taken
+// too, as Gunicorn and uWSGI take it (and wsgiref.validate only warns):
+// apps that pass str(code) work there.
 //
-//	"200 OK" → 200;  "404 " → 404;  "200" → error;  "20x OK" → error
+//	"200 OK" → 200;  "404 " → 404;  "200" → 200;  "20x OK" → error
 func ParseStatus(status []byte) (int, error) {
-	if len(status) < 4 || status[3] != ' ' {
+	if len(status) < 3 || len(status) > 3 && status[3] != ' ' {
 		return 0, &HeadError{Err: ErrBadStatus}
 	}
 	code := 0
@@ -106,12 +109,24 @@ func ParseStatus(status []byte) (int, error) {
 	if code < 100 {
 		return 0, &HeadError{Err: ErrBadStatus}
 	}
-	for _, b := range status[4:] {
+	for _, b := range status[3:] {
 		if isCTL(b) && b != '\t' {
 			return 0, &HeadError{Err: ErrBadStatus}
 		}
 	}
 	return code, nil
+}
+
+// appendStatusLine appends "HTTP/1.1 " and a status ParseStatus took,
+// with the code's usual reason phrase when the app gave none ("200"):
+// the space after the code is not optional (RFC 9112 §4).
+func appendStatusLine(dst, status []byte, code int) []byte {
+	dst = append(dst, "HTTP/1.1 "...)
+	dst = append(dst, status...)
+	if len(status) == 3 {
+		dst = append(append(dst, ' '), http.StatusText(code)...)
+	}
+	return append(dst, "\r\n"...)
 }
 
 func isCTL(b byte) bool { return b < 0x20 || b == 0x7f }
@@ -134,9 +149,7 @@ func AppendHead(dst []byte, status []byte, headers [][2][]byte, x Exchange, date
 	}
 	p.Code = code
 	start := len(dst)
-	dst = append(dst, "HTTP/1.1 "...)
-	dst = append(dst, status...)
-	dst = append(dst, "\r\n"...)
+	dst = appendStatusLine(dst, status, code)
 	appLength := int64(-1)
 	appClose, haveDate, haveServer := false, false, false
 	for _, h := range headers {

@@ -75,6 +75,16 @@ func TestAppendHeadFraming(t *testing.T) {
 		wantFraming: FrameLength, wantKeep: true,
 		contains: []string{"Date: x\r\n", "Server: y\r\n"},
 		lacks:    []string{"gowsgi"},
+	}, {
+		name: "a bare code gets its reason phrase", status: "404",
+		x:           Exchange{Minor: 1, KeepAlive: true, BodyLen: 0},
+		wantFraming: FrameLength, wantKeep: true,
+		contains: []string{"HTTP/1.1 404 Not Found\r\n"},
+	}, {
+		name: "an empty reason stays empty", status: "404 ",
+		x:           Exchange{Minor: 1, KeepAlive: true, BodyLen: 0},
+		wantFraming: FrameLength, wantKeep: true,
+		contains: []string{"HTTP/1.1 404 \r\n"},
 	}}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -109,7 +119,8 @@ func TestAppendHeadRejects(t *testing.T) {
 		headers []string
 		want    error
 	}{
-		{name: "no reason separator", status: "200", want: ErrBadStatus},
+		{name: "no separator before the reason", status: "200OK", want: ErrBadStatus},
+		{name: "two digits", status: "20", want: ErrBadStatus},
 		{name: "letters in code", status: "2x0 OK", want: ErrBadStatus},
 		{name: "CR in status", status: "200 OK\r\nX: y", want: ErrBadStatus},
 		{name: "response splitting in value", status: "200 OK", headers: []string{"X", "a\r\nSet-Cookie: s=1"}, want: ErrBadHeaderValue},

@@ -280,6 +280,12 @@ def not_latin1(environ, start_response):
     return [b"never"]
 
 
+def bare_status(environ, start_response):
+    """str(code) as the status, which Gunicorn and uWSGI take."""
+    start_response(str(201), TEXT)
+    return [b"made"]
+
+
 def bad_status(environ, start_response):
     start_response("OK", TEXT)
     return [b"never"]
