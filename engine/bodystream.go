@@ -58,7 +58,9 @@ type bodyStream struct {
 	c   *conn     // its connection; the feeder owns c.br and c.req.Body until done is closed
 	src io.Reader // the body, from the connection
 	// The part read ahead before the budget ran out, delivered first: a
-	// spilled file (from offset 0) or else memory. Owned by requestBody.
+	// spilled file (from offset 0), then memory (all of it when nothing
+	// was spilled; what could not be stored when the disk filled up).
+	// Owned by requestBody.
 	prefixFile *os.File
 	prefixMem  []byte
 
@@ -104,9 +106,8 @@ func (c *conn) startStream(src io.Reader, length int64) error {
 		pyEnd: os.NewFile(uintptr(fds[1]), "wsgi.input"),
 		done:  make(chan struct{}),
 	}
-	if b.file != nil {
-		s.prefixFile = b.file
-	} else if b.mem != nil {
+	s.prefixFile = b.file
+	if b.mem != nil {
 		s.prefixMem = b.mem.data
 	}
 	s.received.Store(max(b.size, 0)) // what was read ahead
@@ -154,11 +155,6 @@ func (s *bodyStream) copyContained() (err error) {
 }
 
 func (s *bodyStream) copy() error {
-	if len(s.prefixMem) > 0 {
-		if _, err := s.goEnd.Write(s.prefixMem); err != nil {
-			return err
-		}
-	}
 	buf := make([]byte, streamChunk)
 	if s.prefixFile != nil {
 		for {
@@ -174,6 +170,11 @@ func (s *bodyStream) copy() error {
 			if err != nil {
 				return fmt.Errorf("%w: %w", errBodyStore, err)
 			}
+		}
+	}
+	if len(s.prefixMem) > 0 {
+		if _, err := s.goEnd.Write(s.prefixMem); err != nil {
+			return err
 		}
 	}
 	for {

@@ -283,8 +283,8 @@ func (c *conn) spillBody(src io.Reader, length int64) error {
 		return c.startStream(src, length)
 	}
 	b.file = f
-	if _, err := f.Write(b.mem.data); err != nil {
-		return fmt.Errorf("%w: %w", errBodyStore, err)
+	if w, err := f.Write(b.mem.data); err != nil {
+		return c.spillFailed(err, b.mem.data[w:], src, length)
 	}
 	scratch := b.mem.data[:cap(b.mem.data)]
 	if len(scratch) < 64<<10 {
@@ -315,10 +315,10 @@ func (c *conn) spillBody(src io.Reader, length int64) error {
 		c.bodyDeadline()
 		n, err := src.Read(scratch[:min(int64(len(scratch)), room)])
 		if n > 0 {
-			if _, werr := f.Write(scratch[:n]); werr != nil {
-				return fmt.Errorf("%w: %w", errBodyStore, werr)
-			}
 			b.size += int64(n)
+			if w, werr := f.Write(scratch[:n]); werr != nil {
+				return c.spillFailed(werr, scratch[w:n], src, length)
+			}
 		}
 		if err == io.EOF {
 			break

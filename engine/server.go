@@ -53,6 +53,8 @@ type Server struct {
 	// spillUnwritable: a body could not be spilled (no writable
 	// temporary directory), which is logged once (reqbody.go).
 	spillUnwritable atomic.Bool
+	// spillFull: a spilled body met a full disk, logged once (spillfull.go).
+	spillFull atomic.Bool
 	bodies          *bodyBudgets // never nil
 
 	// slots hands out the app's slots (Options.Slots; --threads for
