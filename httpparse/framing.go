@@ -82,7 +82,7 @@ func (r *Reader) frame(req *Request) error {
 		return ErrDuplicateContentType
 	case f.hosts == 0 && http11:
 		return ErrMissingHost
-	case f.hosts == 1 && !validHost(f.hostValue):
+	case f.hosts == 1 && (!validHost(f.hostValue) || !portIsDigits(f.hostValue)):
 		return ErrInvalidHost
 	}
 	if req.Host == nil { // absolute-form authority wins (RFC 9112 §3.2.2)

@@ -166,7 +166,7 @@ func parseAbsoluteForm(target []byte, off, schemeLen int, rl *requestLine) error
 	authority := rest[:authEnd]
 	// A percent-encoded authority would reach HTTP_HOST raw while URL
 	// parsers decode it; no client sends one, so it is refused.
-	if len(authority) == 0 || !validHost(authority) || bytes.IndexByte(authority, '%') >= 0 {
+	if len(authority) == 0 || !validHost(authority) || !portIsDigits(authority) || bytes.IndexByte(authority, '%') >= 0 {
 		return ErrInvalidTarget
 	}
 	base := off + schemeLen
@@ -198,6 +198,41 @@ func isAuthorityForm(t []byte) bool {
 func validHost(h []byte) bool {
 	for _, c := range h {
 		if !hostTable[c] {
+			return false
+		}
+	}
+	return true
+}
+
+// portIsDigits reports whether the port of a Host value, if it has one,
+// is digits (RFC 3986 §3.2.3, port = *DIGIT), so that SERVER_PORT is a
+// number: "h:abc" → false; "h", "h:", "h:8080", "[::1]:8080" → true. A
+// bare IPv6 address ("::1", which validHost lets through, as net/http
+// does) has no port to judge.
+func portIsDigits(h []byte) bool {
+	port := h
+	if len(h) > 0 && h[0] == '[' {
+		end := bytes.IndexByte(h, ']')
+		if end < 0 {
+			return false
+		}
+		port = h[end+1:]
+		if len(port) == 0 {
+			return true
+		}
+		if port[0] != ':' {
+			return false
+		}
+		port = port[1:]
+	} else {
+		colon := bytes.IndexByte(h, ':')
+		if colon < 0 || bytes.IndexByte(h[colon+1:], ':') >= 0 {
+			return true
+		}
+		port = h[colon+1:]
+	}
+	for _, c := range port {
+		if c < '0' || c > '9' {
 			return false
 		}
 	}
