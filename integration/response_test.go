@@ -227,6 +227,29 @@ func TestBareStatusCodeGetsItsReason(t *testing.T) {
 	}
 }
 
+// TestHeaderPairsAsGunicornTakesThem: response headers given as
+// dict.items(), a tuple or a list of lists are sent, as Gunicorn and uWSGI
+// send them (PEP 3333 asks for a list of tuples); a dict, whose items are
+// its keys, is still a 500.
+func TestHeaderPairsAsGunicornTakesThem(t *testing.T) {
+	s := start(t, serverOpts{args: []string{"pep3333:header_pairs"}})
+	for _, kind := range []string{"items", "tuple", "lists"} {
+		resp, err := http.Get(s.url("/?as=" + kind))
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 || resp.Header.Get("X-Pairs") != "yes" || string(body) != kind {
+			t.Errorf("headers as %s: %d %v %q; want 200 with X-Pairs", kind, resp.StatusCode, resp.Header, body)
+		}
+	}
+	if code, _ := s.get("/?as=dict"); code != 500 {
+		t.Errorf("headers as a dict: %d; want 500", code)
+	}
+	s.waitFor(func() bool { return len(s.loggedContaining("response header 0 must be a (str, str) tuple")) == 1 })
+}
+
 func TestFailureAfterTheHeadCutsTheConnection(t *testing.T) {
 	s := start(t, serverOpts{args: []string{"pep3333:raise_mid_body"}})
 	mark := filepath.Join(t.TempDir(), "mark")

@@ -19,24 +19,58 @@ static void sr_dealloc(StartResponse *self)
 	PyObject_Free(self);
 }
 
-static int check_headers(PyObject *headers)
+static int is_str_pair(PyObject *h)
 {
-	if (!PyList_Check(headers)) {
-		PyErr_Format(PyExc_TypeError, "response_headers must be a list, not %.200s",
-			     Py_TYPE(headers)->tp_name);
-		return -1;
+	return PyTuple_Check(h) && PyTuple_GET_SIZE(h) == 2 && PyUnicode_Check(PyTuple_GET_ITEM(h, 0)) &&
+	       PyUnicode_Check(PyTuple_GET_ITEM(h, 1));
+}
+
+/*
+ * header_list returns (a new reference) the response headers as a list of
+ * (str, str) tuples: headers itself when it is one, as PEP 3333 asks;
+ * else a new list made of any iterable of pairs (dict.items(), a tuple of
+ * tuples, a list of lists), which Gunicorn and uWSGI take too, so apps
+ * written for them work. Names and values must be str, as everywhere.
+ */
+static PyObject *header_list(PyObject *headers)
+{
+	PyObject *list;
+	Py_ssize_t i, n;
+
+	if (PyList_Check(headers)) {
+		for (i = 0; i < PyList_GET_SIZE(headers); i++)
+			if (!is_str_pair(PyList_GET_ITEM(headers, i)))
+				break;
+		if (i == PyList_GET_SIZE(headers))
+			return Py_NewRef(headers);
 	}
-	for (Py_ssize_t i = 0; i < PyList_GET_SIZE(headers); i++) {
-		PyObject *h = PyList_GET_ITEM(headers, i);
-		if (!PyTuple_Check(h) || PyTuple_GET_SIZE(h) != 2 ||
-		    !PyUnicode_Check(PyTuple_GET_ITEM(h, 0)) ||
-		    !PyUnicode_Check(PyTuple_GET_ITEM(h, 1))) {
+	list = PySequence_List(headers);
+	if (list == NULL) {
+		if (PyErr_ExceptionMatches(PyExc_TypeError)) {
+			PyErr_Clear();
 			PyErr_Format(PyExc_TypeError,
-				     "response header %zd must be a (str, str) tuple", i);
-			return -1;
+				     "response_headers must be a list of (name, value) tuples, not %.200s",
+				     Py_TYPE(headers)->tp_name);
 		}
+		return NULL;
 	}
-	return 0;
+	n = PyList_GET_SIZE(list);
+	for (i = 0; i < n; i++) {
+		PyObject *h = PyList_GET_ITEM(list, i), *pair;
+		if (is_str_pair(h))
+			continue;
+		pair = PySequence_Check(h) && !PyUnicode_Check(h) && !PyBytes_Check(h) ? PySequence_Tuple(h) : NULL;
+		if (pair == NULL || !is_str_pair(pair)) {
+			Py_XDECREF(pair);
+			Py_DECREF(list);
+			PyErr_Clear();
+			PyErr_Format(PyExc_TypeError, "response header %zd must be a (str, str) tuple", i);
+			return NULL;
+		}
+		PyList_SET_ITEM(list, i, pair); /* steals pair */
+		Py_DECREF(h);
+	}
+	return list;
 }
 
 /* PEP 3333 §"The start_response() Callable". Runs with the GIL. */
@@ -76,11 +110,10 @@ static PyObject *sr_call(StartResponse *self, PyObject *args, PyObject *kw)
 			     Py_TYPE(status)->tp_name);
 		return NULL;
 	}
-	if (check_headers(headers) < 0)
+	if ((headers = header_list(headers)) == NULL)
 		return NULL;
 	Py_INCREF(status);
 	Py_XSETREF(self->status, status);
-	Py_INCREF(headers);
 	Py_XSETREF(self->headers, headers);
 	return PyObject_GetAttr((PyObject *)self, str_write);
 }
@@ -165,7 +198,7 @@ static PyObject *str_early_hints_status; /* "103 Early Hints" */
 
 /*
  * early_hints(headers) is environ["wsgi.early_hints"] (Gunicorn 25's):
- * a 103 Early Hints head with headers, a list of (str, str), sent at
+ * a 103 Early Hints head with headers, (str, str) pairs, sent at
  * once, before the response (RFC 8297). Go drops it for a client that
  * cannot take one (HTTP/1.0) or once the response's head is out, and
  * logs headers it refuses; hints are advisory, so a call from outside
@@ -179,30 +212,37 @@ static PyObject *early_hints(PyObject *module, PyObject *headers)
 	gw_result *res;
 	size_t pos = 0;
 	Py_ssize_t i, n;
+	PyObject *list;
 
 	(void)module;
-	if (check_headers(headers) < 0)
+	if ((list = header_list(headers)) == NULL)
 		return NULL;
 	if (sr == NULL || sr->hook == NULL || sr->headers_sent ||
-	    (sr->written != NULL && PyList_GET_SIZE(sr->written) > 0))
+	    (sr->written != NULL && PyList_GET_SIZE(sr->written) > 0)) {
+		Py_DECREF(list);
 		Py_RETURN_NONE;
+	}
 	s = sr->hook;
 	res = s->res;
 	memset(res, 0, sizeof *res);
 	if (put_latin1(str_early_hints_status, "status", s->out, s->cap, &pos, 0) < 0)
-		return NULL;
+		goto error;
 	res->status_len = (uint32_t)pos;
-	n = PyList_GET_SIZE(headers);
+	n = PyList_GET_SIZE(list);
 	for (i = 0; i < n; i++) {
-		PyObject *h = PyList_GET_ITEM(headers, i);
+		PyObject *h = PyList_GET_ITEM(list, i);
 		if (put_latin1(PyTuple_GET_ITEM(h, 0), "early hint name", s->out, s->cap, &pos, 1) < 0 ||
 		    put_latin1(PyTuple_GET_ITEM(h, 1), "early hint value", s->out, s->cap, &pos, 1) < 0)
-			return NULL;
+			goto error;
 	}
+	Py_DECREF(list); /* put_latin1 copied the bytes out */
 	res->nheaders = (uint32_t)n;
 	res->head_len = res->body_off = (uint32_t)pos;
 	res->flags = GW_HEAD | GW_INTERIM;
 	return write_step(s);
+error:
+	Py_DECREF(list);
+	return NULL;
 }
 
 static PyMethodDef early_hints_def = {"early_hints", early_hints, METH_O,
@@ -282,13 +322,17 @@ int gw_emit_head(StartResponse *sr, char *out, size_t cap, gw_result *res)
 {
 	size_t pos = 0;
 	Py_ssize_t i, n;
+	PyObject *headers;
 
 	if (sr->status == NULL) {
 		PyErr_SetString(PyExc_RuntimeError, "the application did not call start_response()");
 		return -1;
 	}
-	if (check_headers(sr->headers) < 0)
+	/* Again: the app may have changed its list since start_response. */
+	headers = header_list(sr->headers);
+	if (headers == NULL)
 		return -1;
+	Py_SETREF(sr->headers, headers);
 	if (put_latin1(sr->status, "status", out, cap, &pos, 0) < 0)
 		return -1;
 	res->status_len = (uint32_t)pos;

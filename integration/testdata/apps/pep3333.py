@@ -286,6 +286,22 @@ def bare_status(environ, start_response):
     return [b"made"]
 
 
+def header_pairs(environ, start_response):
+    """Headers as Gunicorn and uWSGI take them besides a list of tuples:
+    ?as=items (dict.items()), tuple, lists (a list of lists); ?as=dict
+    passes the dict itself, whose keys are no pairs."""
+    fields = {"Content-Type": "text/plain", "X-Pairs": "yes"}
+    kind = environ["QUERY_STRING"].partition("=")[2]
+    headers = {
+        "items": fields.items(),
+        "tuple": tuple(fields.items()),
+        "lists": [list(p) for p in fields.items()],
+        "dict": fields,
+    }[kind]
+    start_response("200 OK", headers)
+    return [kind.encode()]
+
+
 def bad_status(environ, start_response):
     start_response("OK", TEXT)
     return [b"never"]
