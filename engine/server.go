@@ -55,7 +55,7 @@ type Server struct {
 	spillUnwritable atomic.Bool
 	// spillFull: a spilled body met a full disk, logged once (spillfull.go).
 	spillFull atomic.Bool
-	bodies          *bodyBudgets // never nil
+	bodies    *bodyBudgets // never nil
 
 	// slots hands out the app's slots (Options.Slots; --threads for
 	// WSGI); a request holds one while the app runs or produces its
