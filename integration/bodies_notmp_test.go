@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"syscall"
 	"testing"
 )
 
@@ -53,7 +54,12 @@ func TestUploadWithFullTmpdir(t *testing.T) {
 	// while the rest is.
 	post(0, false)
 	post(1, true)
-	// With 1.5 MiB taken, already the first MiB does not fit.
+	// With 1.5 MiB taken, already the first MiB does not fit; once the
+	// uploads' files are gone (they go after the response).
+	s.waitFor(func() bool {
+		var fs syscall.Statfs_t
+		return syscall.Statfs(tmp, &fs) == nil && fs.Bfree == fs.Blocks
+	})
 	if err := os.WriteFile(filepath.Join(tmp, "filler"), make([]byte, 3<<19), 0o600); err != nil {
 		t.Fatal(err)
 	}
