@@ -124,6 +124,22 @@ func (b *requestBody) received() int64 {
 	return max(b.size, 0)
 }
 
+// unfinished reports whether part of a streamed body is still to come
+// from the client: the connection then closes after the response, as
+// that part is not read (bodyStream.stop).
+func (b *requestBody) unfinished() bool {
+	s := b.stream.Load()
+	if s == nil {
+		return false
+	}
+	select {
+	case <-s.done:
+		return false
+	default:
+		return true
+	}
+}
+
 // release stops a stream, returns the storage and the budget, and
 // forgets the body.
 func (b *requestBody) release() {

@@ -150,10 +150,13 @@ func (st *streamer) begin(step *Step, bodyLen int64) ([]byte, error) {
 	c, req := st.c, &st.c.req
 	now := time.Now()
 	ex := wsgi.Exchange{
-		Minor:     req.Minor,
-		Head:      string(req.Method) == "HEAD",
-		KeepAlive: req.KeepAlive && c.srv.cfg.KeepAlive > 0 && !c.srv.gate.shouldShed(now) && !c.srv.isDraining(),
-		BodyLen:   bodyLen,
+		Minor: req.Minor,
+		Head:  string(req.Method) == "HEAD",
+		// A streamed body the app has not read to its end closes the
+		// connection after the response: the head says so.
+		KeepAlive: req.KeepAlive && c.srv.cfg.KeepAlive > 0 && !c.srv.gate.shouldShed(now) && !c.srv.isDraining() &&
+			!c.body.unfinished(),
+		BodyLen: bodyLen,
 	}
 	st.x.fields = c.srv.defaults.add(append(st.x.fields[:0], step.Headers...))
 	if step.File.Len > 0 && bodyLen >= 0 && !ex.Head {

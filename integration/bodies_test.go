@@ -466,3 +466,28 @@ func TestUwsgiBodiesWithinTheBudgets(t *testing.T) {
 		}
 	}
 }
+
+// TestUnreadStreamedBodyClosesAndSaysSo: an app that answers without
+// reading a streamed body (over the budgets) gets its response sent
+// with Connection: close, as the connection then closes (the rest of
+// the body is not read); the head said keep-alive, and a client that
+// reused the connection met a reset.
+func TestUnreadStreamedBodyClosesAndSaysSo(t *testing.T) {
+	s := start(t, serverOpts{args: []string{"--body-memory-budget", "0", "--body-spill-budget", "0", "bodies:app"}})
+	c, err := net.Dial("tcp", s.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	fmt.Fprintf(c, "POST /hello HTTP/1.1\r\nHost: t\r\nContent-Length: %d\r\n\r\n", 3<<20)
+	c.Write(make([]byte, 256<<10)) // of 3 MiB: most of the body is still to come
+	c.SetReadDeadline(time.Now().Add(20 * time.Second))
+	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != 200 || string(body) != "hello" || !resp.Close {
+		t.Fatalf("%d %q, Connection %q; want 200 hello with Connection: close", resp.StatusCode, body, resp.Header.Get("Connection"))
+	}
+}
