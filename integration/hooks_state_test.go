@@ -1,8 +1,13 @@
 package integration
 
 import (
+	"fmt"
+	"io"
+	"net"
+	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -64,5 +69,69 @@ func TestHookStateKeptOnWorker(t *testing.T) {
 				t.Errorf("a hook raised: %s", tb[0].str("message"))
 			}
 		})
+	}
+}
+
+// TestHookHostLivesAcrossHUP: a HUP re-reads the config file in the same
+// hook host, as Gunicorn's arbiter re-reads it in itself, so what
+// when_ready started (here a server on a unix socket, as a Prometheus
+// multiprocess exporter is started) keeps answering and what the hooks
+// stored on `server` is still there. A HUP whose file raises keeps the
+// old hooks (their state and server too). A new host at each HUP left the exporter dead after the
+// first one.
+func TestHookHostLivesAcrossHUP(t *testing.T) {
+	dir := t.TempDir()
+	sock, marks := filepath.Join(dir, "ready.sock"), filepath.Join(dir, "marks")
+	good := fmt.Sprintf(`import os, socket, threading
+def when_ready(server):
+    s = socket.socket(socket.AF_UNIX)
+    s.bind(%[1]q)
+    s.listen()
+    def serve():
+        while True:
+            c, _ = s.accept()
+            c.sendall(("%%d %%s" %% (os.getpid(), server.note)).encode())
+            c.close()
+    threading.Thread(target=serve, daemon=True).start()
+    server.note = "set-in-when-ready"
+def on_reload(server):
+    with open(%[2]q, "a") as f:
+        f.write("%%d %%s\n" %% (os.getpid(), server.note))
+`, sock, marks)
+	conf := writeConf(t, dir, "gunicorn.conf.py", good)
+	s := start(t, serverOpts{args: []string{"-c", conf, "-w", "1", "basic:pid"}})
+	ask := func() string {
+		t.Helper()
+		c, err := net.Dial("unix", sock)
+		if err != nil {
+			t.Fatalf("when_ready's server: %v", err)
+		}
+		defer c.Close()
+		b, _ := io.ReadAll(c)
+		return string(b)
+	}
+	first := ask()
+	host, _, _ := strings.Cut(first, " ")
+	if !strings.HasSuffix(first, " set-in-when-ready") {
+		t.Fatalf("when_ready's server answered %q", first)
+	}
+	s.signal(syscall.SIGHUP)
+	s.waitFor(func() bool { b, _ := os.ReadFile(marks); return len(b) > 0 })
+	if b, _ := os.ReadFile(marks); string(b) != host+" set-in-when-ready\n" {
+		t.Fatalf("on_reload wrote %q; want it run in the same host (%s), with server.note", b, host)
+	}
+	if got := ask(); got != first {
+		t.Fatalf("after HUP when_ready's server answered %q; want %q", got, first)
+	}
+	// A hook named by a module the host cannot import: the file itself
+	// reads (the master's reader does not import hooks).
+	writeConf(t, dir, "gunicorn.conf.py", good+"on_exit = 'no_such_module_here.on_exit'\n")
+	s.signal(syscall.SIGHUP)
+	s.waitFor(func() bool { return len(s.loggedContaining("the server hooks cannot be loaded")) == 1 })
+	writeConf(t, dir, "gunicorn.conf.py", good)
+	s.signal(syscall.SIGHUP)
+	s.waitFor(func() bool { b, _ := os.ReadFile(marks); return strings.Count(string(b), "\n") == 2 })
+	if got := ask(); got != first {
+		t.Fatalf("after a failed HUP and a good one, when_ready's server answered %q; want %q", got, first)
 	}
 }

@@ -46,6 +46,9 @@ type hookHost struct {
 	resp *bufio.Reader // log lines and replies, from the host
 	rf   *os.File      // resp's file, closed with the host
 	has  map[string]bool
+	// process is what the host was started with (hostProcess): a HUP
+	// that changes none of it reloads the file in this host.
+	process string
 }
 
 // hookCall is one request: the hook and what its arguments show.
@@ -133,26 +136,41 @@ func startHookHost(cfg *config.Config, log zerolog.Logger) (*hookHost, error) {
 		return nil, err
 	}
 	h := &hookHost{log: log.With().Str("source", "hooks").Logger(), cmd: cmd, req: reqW,
-		resp: bufio.NewReaderSize(respR, 64<<10), rf: respR}
-	first := map[string]any{"spec": cfg.ConfigFile, "settings": cfg.GunicornValues()}
-	if err := h.send(first); err != nil {
+		resp: bufio.NewReaderSize(respR, 64<<10), rf: respR, process: hostProcess(cfg)}
+	if err := h.load(map[string]any{"spec": cfg.ConfigFile, "settings": cfg.GunicornValues()}); err != nil {
 		h.end()
 		return nil, err
 	}
-	r, err := h.read()
+	return h, nil
+}
+
+// hostProcess is what a hook host process is made of: the interpreter
+// (virtualenv), the working directory and the environment changes.
+func hostProcess(cfg *config.Config) string {
+	b, _ := json.Marshal([]any{cfg.Virtualenv, cfg.Chdir, cfg.EnvChanges(os.LookupEnv)})
+	return string(b)
+}
+
+// load sends the host its config file (the first request, or a
+// "reload") and takes the hooks it defines.
+func (h *hookHost) load(req any) error {
+	err := h.send(req)
+	var r *hookReply
+	if err == nil {
+		r, err = h.read()
+	}
 	if err == nil && r.Error != "" {
 		err = fmt.Errorf("the config file failed in the hook host:\n%s", r.Error)
 	}
 	if err != nil {
-		h.end()
-		return nil, err
+		return err
 	}
 	h.has = map[string]bool{}
 	for _, n := range r.Ready {
 		h.has[n] = masterHooks[n]
 	}
-	h.log.Debug().Int("hook_host_pid", cmd.Process.Pid).Strs("hooks", r.Ready).Msg("hook host ready")
-	return h, nil
+	h.log.Debug().Int("hook_host_pid", h.cmd.Process.Pid).Strs("hooks", r.Ready).Msg("hook host ready")
+	return nil
 }
 
 func (h *hookHost) send(msg any) error {
@@ -317,9 +335,20 @@ func (a *arbiter) startHooks(cfg *config.Config) error {
 	return nil
 }
 
-// reloadHooks replaces the hook host with one for the configuration a
-// HUP read (it may define other hooks), then runs on_reload.
+// reloadHooks takes the hooks of the configuration a HUP read (it may
+// define other hooks). The hook host executes the re-read file itself,
+// as Gunicorn's arbiter does, so what its hooks started (a thread, a
+// metrics server in when_ready) runs on; on failure it keeps the old
+// hooks. Only a new virtualenv, working directory or environment takes
+// a new host.
 func (a *arbiter) reloadHooks(nc *config.Config) error {
+	if a.hooks != nil && a.hooks.process == hostProcess(nc) {
+		err := a.hooks.load(map[string]any{"reload": map[string]any{"spec": nc.ConfigFile, "settings": nc.GunicornValues()}})
+		if !errors.Is(err, errHookHostGone) {
+			return err
+		}
+		a.log.Warn().Err(err).Msg("reload: the hook host is gone; starting a new one")
+	}
 	h, err := startHookHost(nc, a.log)
 	if err != nil {
 		return err

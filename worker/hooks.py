@@ -330,6 +330,26 @@ def load(spec, settings, emit):
     return sorted(hooks)
 
 
+def reload(spec, settings, emit):
+    """HUP in the hook host: executes the re-read config file in this same
+    process, as Gunicorn's arbiter re-reads it in itself, so that what
+    its hooks started (a metrics server in when_ready) keeps running and
+    what they stored on `server` stays. The hooks are then the new
+    file's; when it fails, still the old ones."""
+    global cfg, log
+    saved = dict(hooks), cfg, log, sys.modules.pop("__config__", None)  # load_config's, executed afresh
+    hooks.clear()
+    try:
+        return load(spec, settings, emit)
+    except BaseException:
+        hooks.clear()
+        hooks.update(saved[0])
+        cfg, log = saved[1], saved[2]
+        if saved[3] is not None:
+            sys.modules["__config__"] = saved[3]
+        raise
+
+
 # The worker's own state, kept between calls (worker side only).
 _worker_state = {}
 # The `worker` and `server` of this worker process, made by the first
@@ -497,6 +517,15 @@ def host_main():
     send({"ready": names})
     for line in rd:
         req = json.loads(line)
+        if "reload" in req:  # HUP
+            r = req["reload"]
+            try:
+                names = reload(r["spec"], r["settings"], lambda lvl, text: send({"log": lvl, "text": text}))
+                _setup_host_logging(r["settings"], send)
+                send({"ready": names})
+            except BaseException:
+                send({"error": traceback.format_exc()})
+            continue
         if req.get("reopen"):  # USR1: the master reopened its logs
             try:
                 mod = sys.modules.get("_gowsgi_logging")

@@ -135,6 +135,9 @@ def setup(settings, emit):
     error_log = logging.getLogger("gunicorn.error")
     error_log.propagate = False
     error_log.setLevel(LEVELS.get(s.get("loglevel"), logging.INFO))
+    # Set up again after a HUP (in the hook host, which lives on): one
+    # handler of ours, as Gunicorn's Logger.setup keeps one.
+    error_log.handlers = [h for h in error_log.handlers if not isinstance(h, ErrorLogHandler)]
     error_log.addHandler(ErrorLogHandler(emit))
     access_log = logging.getLogger("gunicorn.access")
     access_log.propagate = False
