@@ -141,3 +141,32 @@ func TestLifecycleTimeoutWhileAnotherThreadHoldsTheGIL(t *testing.T) {
 	}
 	s.waitFor(func() bool { pids := s.workerPIDs(); return len(pids) == 1 && !slices.Contains(pids, victim) })
 }
+
+// TestTimeoutBoundsARetiringWorker: a call that outlives --timeout in a
+// worker already being replaced (--max-requests 1: it retires as its
+// first request runs) is aborted at --timeout, as Gunicorn's arbiter
+// times every worker; it ran on until --graceful-timeout.
+func TestTimeoutBoundsARetiringWorker(t *testing.T) {
+	s := start(t, serverOpts{args: []string{"-w", "1", "--timeout", "2", "--max-requests", "1", "--graceful-timeout", "120",
+		"lifecycle:app"}})
+	victim := s.workerPIDs()[0]
+	go func() { // cut when its worker is killed
+		if resp, err := http.Get(s.url("/?ms=100000")); err == nil {
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+		}
+	}()
+	s.waitFor(func() bool {
+		for _, l := range s.find("stopping worker") {
+			if l.num("worker_pid") == victim {
+				return true
+			}
+		}
+		return false
+	})
+	s.waitFor(func() bool { return len(s.logged("worker timeout: a request outlived")) == 1 })
+	if line := s.logged("worker timeout: a request outlived")[0]; line.num("worker_pid") != victim {
+		t.Fatalf("timeout logged as %v; want worker %d", line, victim)
+	}
+	s.waitFor(func() bool { pids := s.workerPIDs(); return len(pids) == 1 && !slices.Contains(pids, victim) })
+}

@@ -33,12 +33,31 @@ func (w *workerProc) stateDeadline() time.Time {
 	switch {
 	case w.killed:
 		return time.Time{}
-	case w.state == stopping || w.state == aborting:
+	case w.state == aborting:
 		return w.killAt
-	case w.timeout <= 0:
-		return time.Time{}
+	case w.state == stopping:
+		// --timeout still bounds the calls a stopping worker finishes,
+		// as Gunicorn's arbiter times every worker: a call hung in a
+		// worker a HUP or --max-requests retired ran on until
+		// --graceful-timeout.
+		if d := w.stuckAt(); w.ready && !d.IsZero() && d.Before(w.killAt) {
+			return d
+		}
+		return w.killAt
 	case w.state == booting:
+		if w.timeout <= 0 {
+			return time.Time{}
+		}
 		return w.started.Add(bootTimeout(w.timeout))
+	}
+	return w.stuckAt()
+}
+
+// stuckAt is when a ready worker's oldest call (or its silence) outlives
+// --timeout; zero when the timeout is off.
+func (w *workerProc) stuckAt() time.Time {
+	if w.timeout <= 0 {
+		return time.Time{}
 	}
 	silence := w.heardAt.Add(w.timeout)
 	if w.hb.CallAge > 0 {
@@ -67,6 +86,10 @@ func (a *arbiter) checkWorkers(now time.Time) {
 		case serving, replacing:
 			a.abort(w, now)
 		case stopping:
+			if now.Before(w.killAt) { // stuck, before --graceful-timeout
+				a.abort(w, now)
+				continue
+			}
 			if w.hb.Method != "" {
 				lg = lg.Str("method", w.hb.Method).Str("path", w.hb.Path)
 			}

@@ -135,3 +135,30 @@ func TestWorkerThatNeverBootsIsKilled(t *testing.T) {
 		t.Fatalf("boot failures %d, spawned %d; want 1 failure and a new try", ta.bootFailures, len(ta.os.spawned))
 	}
 }
+
+// A stopping worker's calls are still timed: one hung in a worker that
+// TTOU (or a HUP, --max-requests) stopped is aborted at --timeout, not
+// left to --graceful-timeout.
+func TestStoppingWorkerIsStillTimed(t *testing.T) {
+	cfg := testConfig(2)
+	cfg.Timeout = 2 * time.Second
+	ta := startArbiter(t, cfg)
+	ta.readyAll()
+	stuck := ta.os.spawned[0].pid
+	ta.onEvent(event{kind: evHeartbeat, pid: stuck, hb: handoff.Heartbeat{CallAge: time.Second, Method: "GET", Path: "/slow"}})
+	ta.onSignal(syscall.SIGTTOU) // stops the oldest, the stuck one
+	if ta.workers[stuck].state != stopping {
+		t.Fatalf("TTOU left the oldest worker %v", ta.workers[stuck].state)
+	}
+	ta.tick(time.Second - time.Millisecond)
+	if len(ta.os.signalled(handoff.AbortSignal)) != 0 {
+		t.Fatal("aborted before the call outlived --timeout")
+	}
+	ta.tick(time.Millisecond)
+	if got := ta.os.signalled(handoff.AbortSignal); !equalInts(got, []int{stuck}) {
+		t.Fatalf("SIGABRT to %v; want the stopping worker %d, whose call outlived --timeout", got, stuck)
+	}
+	if len(ta.os.spawned) != 2 {
+		t.Fatalf("%d workers spawned; TTOU's worker is not replaced", len(ta.os.spawned))
+	}
+}

@@ -64,17 +64,24 @@ func (p *process) run() int {
 	lc := newLifecycle(p.cfg, p.log, p.calls, p.ctl)
 	reclaim := time.NewTicker(reclaimEvery) // signals.go
 	defer reclaim.Stop()
+	// drained is closed once a graceful stop has finished the requests;
+	// nil until one begins. Until then the loop goes on: heartbeats, so
+	// that --timeout still bounds the calls a stopping worker finishes,
+	// and the abort that follows.
+	var drained <-chan struct{}
 	for {
 		select {
 		case sig := <-sigs:
 			switch sig {
 			case syscall.SIGTERM:
-				if lc.askToStop(p.cfg.GracefulTimeout + p.cfg.ShutdownDelay) {
+				if drained != nil || lc.askToStop(p.cfg.GracefulTimeout+p.cfg.ShutdownDelay) {
 					continue
 				}
-				return p.stopGracefully()
+				drained = p.stopGracefully(lc)
 			case handoff.GracefulStopSignal:
-				return p.stopGracefully()
+				if drained == nil {
+					drained = p.stopGracefully(lc)
+				}
 			case syscall.SIGINT, syscall.SIGQUIT:
 				runAppSignalHandler(p.log, sig.(syscall.Signal))
 				p.log.Info().Str("signal", sig.String()).Msg("quick stop")
@@ -97,20 +104,30 @@ func (p *process) run() int {
 		case <-p.hooks.retireAsked():
 			lc.retire()
 		case <-lc.unanswered:
-			p.log.Warn().Msg("the master did not answer this worker's TERM in time; stopping")
-			return p.stopGracefully()
+			lc.unanswered = nil
+			if drained == nil {
+				p.log.Warn().Msg("the master did not answer this worker's TERM in time; stopping")
+				drained = p.stopGracefully(lc)
+			}
+		case <-drained:
+			return handoff.ExitOK
 		}
 	}
 }
 
-// stopGracefully stops accepting, finishes the requests under way and
-// returns the exit code. The app's Python handler of TERM runs first,
-// where Gunicorn's worker would have run it.
-func (p *process) stopGracefully() int {
+// stopGracefully stops accepting and finishes the requests under way;
+// the returned channel is closed when they are done. The app's Python
+// handler of TERM runs first, where Gunicorn's worker would have run it.
+func (p *process) stopGracefully(lc *lifecycle) <-chan struct{} {
 	runAppSignalHandler(p.log, syscall.SIGTERM)
 	p.hooks.stop("")
-	p.srv.Drain() // logs "graceful stop" once it has begun
-	return handoff.ExitOK
+	lc.retiring = true // a stopping worker asks for no replacement
+	done := make(chan struct{})
+	go func() {
+		p.srv.Drain() // logs "graceful stop" once it has begun
+		close(done)
+	}()
+	return done
 }
 
 // calls is what the lifecycle reads of the calls into the app:
