@@ -302,6 +302,7 @@ func TestErrorLogGunicornMessages(t *testing.T) {
 	master.Error().Int("worker", 1).Int("worker_pid", 77).Msg("worker timeout: no heartbeat; killing the worker")
 	master.Warn().Str("signal", syscall.SIGKILL.String()).Int("worker", 1).Int("worker_pid", 77).Msg("worker exited")
 	master.Warn().Str("signal", syscall.SIGSEGV.String()).Int("worker", 1).Int("worker_pid", 77).Msg("worker exited")
+	master.Info().Str("signal", syscall.SIGTERM.String()).Int("worker", 1).Int("worker_pid", 77).Msg("worker exited")
 	master.Warn().Int("exit_code", 3).Int("worker", 1).Int("worker_pid", 77).Msg("worker exited")
 	master.Info().Int("exit_code", 0).Int("worker", 1).Int("worker_pid", 77).Msg("worker exited")
 	worker.Info().Msg("graceful stop")
@@ -315,7 +316,8 @@ func TestErrorLogGunicornMessages(t *testing.T) {
 		"[CRITICAL] WORKER TIMEOUT (pid:77) worker=1 method=GET",
 		"[CRITICAL] WORKER TIMEOUT (pid:77) worker=1",
 		"[ERROR] Worker (pid:77) was sent SIGKILL! Perhaps out of memory? worker=1",
-		"[ERROR] Worker (pid:77) was sent SIGSEGV! worker=1",
+		"[WARNING] Worker (pid:77) was sent SIGSEGV! worker=1",
+		"[INFO] Worker (pid:77) was sent SIGTERM! worker=1",
 		"[ERROR] Worker (pid:77) exited with code 3. worker=1",
 		"[INFO] worker exited worker=1 exit_code=0 worker_pid=77",
 		"[INFO] Worker exiting (pid: " + pid + ") worker=1",

@@ -103,11 +103,19 @@ var gunicornMessages = map[string]func(evt map[string]any){
 		pid := evt["worker_pid"]
 		switch code := fmt.Sprint(evt["exit_code"]); {
 		case evt["signal"] != nil:
+			// Gunicorn main's levels: SIGKILL an error (perhaps the OOM
+			// killer), SIGTERM (a worker stopped while it booted) info,
+			// any other signal a warning.
 			msg := fmt.Sprintf("Worker (pid:%v) was sent %s!", pid, sigName(fmt.Sprint(evt["signal"])))
-			if evt["signal"] == syscall.SIGKILL.String() {
+			level := zerolog.LevelWarnValue
+			switch evt["signal"] {
+			case syscall.SIGKILL.String():
 				msg += " Perhaps out of memory?"
+				level = zerolog.LevelErrorValue
+			case syscall.SIGTERM.String():
+				level = zerolog.LevelInfoValue
 			}
-			evt[zerolog.MessageFieldName], evt[zerolog.LevelFieldName] = msg, zerolog.LevelErrorValue
+			evt[zerolog.MessageFieldName], evt[zerolog.LevelFieldName] = msg, level
 			delete(evt, "signal")
 		case evt["exit_code"] != nil && code != "0":
 			evt[zerolog.MessageFieldName] = fmt.Sprintf("Worker (pid:%v) exited with code %s.", pid, code)

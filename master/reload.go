@@ -31,7 +31,9 @@ func (a *arbiter) startReload(req reloadReq) {
 			return
 		}
 		for _, n := range nc.Notices {
-			a.log.Warn().Msg(n)
+			if !slices.Contains(a.cur.cfg.Notices, n) { // said at start, or at the last reload
+				a.log.Warn().Msg(n)
+			}
 		}
 		if err := a.reloadHooks(nc); err != nil {
 			a.log.Error().Err(err).Msg("reload: the server hooks cannot be loaded; keeping the current configuration")

@@ -171,3 +171,25 @@ func TestReloadCommitStopsRetiringWorkers(t *testing.T) {
 		t.Fatalf("TERM to %v; want the retiring worker and its replacement of the old generation", got)
 	}
 }
+
+// A notice about the configuration (an ignored setting) is logged once,
+// not again at every HUP that reads the same file.
+func TestHUPRepeatsNoNotice(t *testing.T) {
+	const notice = "--worker-tmp-dir is accepted and ignored"
+	cfg := testConfig(1)
+	cfg.Notices = []string{notice}
+	ta := startArbiter(t, cfg)
+	ta.readyAll()
+	for range 2 {
+		ta.os.newConfig = testConfig(1)
+		ta.os.newConfig.Notices = []string{notice, "a new one"}
+		ta.onSignal(syscall.SIGHUP)
+		ta.readyAll()
+	}
+	if n := strings.Count(ta.log.String(), notice); n != 0 {
+		t.Errorf("the start's notice logged %d times by the HUPs; want 0", n)
+	}
+	if n := strings.Count(ta.log.String(), "a new one"); n != 1 {
+		t.Errorf("a notice new at a HUP logged %d times; want once", n)
+	}
+}
