@@ -151,19 +151,25 @@ func AppendHead(dst []byte, status []byte, headers [][2][]byte, x Exchange, date
 	start := len(dst)
 	dst = appendStatusLine(dst, status, code)
 	appLength := int64(-1)
-	appClose, haveDate, haveServer := false, false, false
+	appClose, haveDate, haveServer, advertise := false, false, false, false
 	for _, h := range headers {
 		name, value := h[0], h[1]
 		if err := checkField(name, value); err != nil {
 			return dst[:start], p, err
 		}
 		switch {
+		case !x.Switching && EqualFold(name, []byte("upgrade")):
+			// The protocols the server offers (RFC 9110 §7.8), which a
+			// 426 must name (§15.5.22); with "upgrade" in Connection
+			// below. A 101's Upgrade is the engine's to write.
+			advertise = true
 		case hopByHop(name):
 			if EqualFold(name, []byte("connection")) && hasToken(value, "close") {
 				appClose = true
 			}
 			continue
 		case EqualFold(name, []byte("content-length")):
+			value = httpparse.TrimOWS(value) // " 5 ": Gunicorn strips values too
 			n, ok := httpparse.ParseDecimal(value)
 			if !ok || (appLength >= 0 && n != appLength) {
 				return dst[:start], p, &HeadError{Err: ErrBadContentLength, Header: string(name)}
@@ -210,11 +216,19 @@ func AppendHead(dst []byte, status []byte, headers [][2][]byte, x Exchange, date
 		p.Framing = FrameClose
 		p.KeepAlive = false
 	}
-	switch {
-	case !p.KeepAlive:
-		dst = append(dst, "Connection: close\r\n"...)
-	case x.Minor == 0:
-		dst = append(dst, "Connection: keep-alive\r\n"...)
+	if !p.KeepAlive || x.Minor == 0 || advertise {
+		dst = append(dst, "Connection: "...)
+		sep := ""
+		switch {
+		case !p.KeepAlive:
+			dst, sep = append(dst, "close"...), ", "
+		case x.Minor == 0:
+			dst, sep = append(dst, "keep-alive"...), ", "
+		}
+		if advertise {
+			dst = append(append(dst, sep...), "upgrade"...)
+		}
+		dst = append(dst, "\r\n"...)
 	}
 	return append(dst, "\r\n"...), p, nil
 }

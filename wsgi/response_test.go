@@ -76,6 +76,23 @@ func TestAppendHeadFraming(t *testing.T) {
 		contains: []string{"Date: x\r\n", "Server: y\r\n"},
 		lacks:    []string{"gowsgi"},
 	}, {
+		name: "spaces around the app's length go", status: "200 OK", headers: []string{"Content-Length", " 5 "},
+		x:           Exchange{Minor: 1, KeepAlive: true, BodyLen: -1},
+		wantFraming: FrameLength, wantKeep: true,
+		contains: []string{"\r\nContent-Length: 5\r\n"},
+	}, {
+		name: "a 426 names the protocol to upgrade to", status: "426 Upgrade Required",
+		headers:     []string{"Upgrade", "websocket", "Connection", "Upgrade"},
+		x:           Exchange{Minor: 1, KeepAlive: true, BodyLen: 0},
+		wantFraming: FrameLength, wantKeep: true,
+		contains: []string{"\r\nUpgrade: websocket\r\n", "\r\nConnection: upgrade\r\n"},
+	}, {
+		name: "Upgrade on a closing HTTP/1.0 response", status: "426 Upgrade Required",
+		headers:     []string{"Upgrade", "h2c"},
+		x:           Exchange{Minor: 0, KeepAlive: false, BodyLen: 0},
+		wantFraming: FrameLength,
+		contains:    []string{"\r\nUpgrade: h2c\r\n", "\r\nConnection: close, upgrade\r\n"},
+	}, {
 		name: "a bare code gets its reason phrase", status: "404",
 		x:           Exchange{Minor: 1, KeepAlive: true, BodyLen: 0},
 		wantFraming: FrameLength, wantKeep: true,
@@ -129,7 +146,7 @@ func TestAppendHeadRejects(t *testing.T) {
 		{name: "colon in name", status: "200 OK", headers: []string{"X:", "1"}, want: ErrBadHeaderName},
 		{name: "signed length", status: "200 OK", headers: []string{"Content-Length", "+5"}, want: ErrBadContentLength},
 		{name: "empty length", status: "200 OK", headers: []string{"Content-Length", ""}, want: ErrBadContentLength},
-		{name: "spaced length", status: "200 OK", headers: []string{"Content-Length", " 5"}, want: ErrBadContentLength},
+		{name: "space inside the length", status: "200 OK", headers: []string{"Content-Length", "5 5"}, want: ErrBadContentLength},
 		{name: "length over int64", status: "200 OK", headers: []string{"Content-Length", "9223372036854775808"}, want: ErrBadContentLength},
 		{name: "empty name", status: "200 OK", headers: []string{"", "1"}, want: ErrBadHeaderName},
 		{name: "non-ASCII name", status: "200 OK", headers: []string{"X-\xe9", "1"}, want: ErrBadHeaderName},
