@@ -288,8 +288,8 @@ func (e *Environ) buildHeaders(hs []httpparse.Header, forwarder, dechunked bool)
 		// still chunked, and apps that decode chunked input themselves
 		// (Bottle) or refuse it (httpbin) would fail on it. Waitress
 		// drops it the same way.
-		if dechunked && EqualFold(h.Name, []byte("transfer-encoding")) {
-			continue
+		if dechunked && (EqualFold(h.Name, []byte("transfer-encoding")) || EqualFold(h.Name, []byte("trailer"))) {
+			continue // Trailer announced fields of the chunked framing, which is gone
 		}
 		key := appendHTTPKey(e.name[:0], h.Name)
 		value := h.Value

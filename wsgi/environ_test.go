@@ -82,10 +82,10 @@ func TestEnvironMapping(t *testing.T) {
 		absent: []string{"HTTP_CONTENT_TYPE", "HTTP_CONTENT_LENGTH"},
 	}, {
 		name: "chunked upload buffered whole gets a real length, and is no longer chunked",
-		raw:  "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\nX-After: 1\r\n\r\n3\r\nabc\r\n0\r\n\r\n",
+		raw:  "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\nTrailer: X-Sum\r\nX-After: 1\r\n\r\n3\r\nabc\r\n0\r\n\r\n",
 		conn: testConn, bodyLen: 3,
 		want:   map[string]string{"CONTENT_LENGTH": "3", "HTTP_X_AFTER": "1"},
-		absent: []string{"HTTP_TRANSFER_ENCODING"},
+		absent: []string{"HTTP_TRANSFER_ENCODING", "HTTP_TRAILER"},
 	}, {
 		name: "repeated headers joined, underscore names dropped",
 		raw:  "GET / HTTP/1.1\r\nHost: h\r\nX-A: 1\r\nX_Auth_User: evil\r\nx-a: 2\r\n\r\n",
