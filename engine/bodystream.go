@@ -117,7 +117,7 @@ func (c *conn) startStream(src io.Reader, length int64) error {
 	// the client: the app's Python thread is taken, and the accept gate
 	// must not count it free (the accept gate). Cleared by stop, after the feeder.
 	c.nc.hold = true
-	c.srv.log.Debug().Int64("content_length", length).Msg("request body streams to the app: over the body budgets")
+	c.srv.log.Debug().Int64("content_length", length).Msg("request body streams to the app")
 	go s.feed()
 	return nil
 }

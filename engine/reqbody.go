@@ -178,12 +178,20 @@ func (c *conn) readBody() error {
 
 var continue100 = []byte("HTTP/1.1 100 Continue\r\n\r\n")
 
+// streamedOver: with Options.StreamBodies, a body of known length up to
+// this is still read ahead (it is in the first packets, and a stream
+// costs a socket pair and a goroutine).
+const streamedOver = 64 << 10
+
 // readAhead reads a body of length bytes (-1: unknown, ends at src's
 // io.EOF) from src into memory or a temporary file, as the budgets
 // allow, or starts streaming what does not fit.
 func (c *conn) readAhead(src io.Reader, length int64) error {
 	b := &c.body
 	b.budgets = c.srv.bodies
+	if c.srv.streamBodies && (length < 0 || length > streamedOver) {
+		return c.startStream(src, length)
+	}
 	if length < 0 {
 		return c.readUnknown(src)
 	}

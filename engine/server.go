@@ -38,6 +38,7 @@ type Server struct {
 	mount             string                         // SCRIPT_NAME of every request (mountPoint)
 	appLag            func(probe bool) time.Duration // Options.AppLag
 	offerSockets      bool                           // Options.OfferSockets
+	streamBodies      bool                           // Options.StreamBodies
 
 	// hookNotes: the kinds of pre_request change the worker ignored and
 	// said so (hookchange.go); set by any serve goroutine, atomically.
@@ -198,8 +199,14 @@ type Options struct {
 	// maxParkedResponses park at once (park.go). An ASGI response parks
 	// without one, and without that bound.
 	PinsThreads bool
-	Extras      *Extras // nil: no access log, no proxy trusted, no StatsD
-	Hooks       Hooks   // nil: none
+	// StreamBodies: a request body over streamedOver bytes, or chunked,
+	// streams to the app as it arrives instead of being read ahead, for
+	// an app whose wait for the body takes no thread (ASGI): it runs as
+	// soon as the head is in, as under Uvicorn, and may refuse an upload
+	// (a 401, its own 413) before the upload is all sent.
+	StreamBodies bool
+	Extras       *Extras // nil: no access log, no proxy trusted, no StatsD
+	Hooks        Hooks   // nil: none
 }
 
 // New returns a server for the listeners lns, serving opt.App. Only an
@@ -248,6 +255,7 @@ func newServer(cfg *config.Config, log zerolog.Logger, lns []net.Listener, opt O
 		},
 	}
 	s.mount, s.appLag, s.offerSockets = mountPoint(cfg), opt.AppLag, opt.OfferSockets
+	s.streamBodies = opt.StreamBodies
 	s.refuseUnderscores = cfg.HeaderMap == config.HeaderMapRefuse
 	s.firstByteTimeout = cfg.FirstByteTimeout
 	if s.firstByteTimeout <= 0 {

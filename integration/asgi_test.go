@@ -16,6 +16,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 )
 
 // The ASGI worker (--worker-class asgi, docs/asgi.md) with real
@@ -351,5 +352,25 @@ func TestASGIStarlette(t *testing.T) {
 	if code, body := do(t, "POST", s.url("/echo?x=1"), `{"a": [1, 2]}`); code != 200 ||
 		body != `{"you sent":{"a":[1,2]},"query":{"x":"1"}}` {
 		t.Errorf("POST /echo: %d %q", code, body)
+	}
+}
+
+// TestASGIAppRunsBeforeTheUploadIsIn: an ASGI app is called as soon as
+// the head is in, with a large body streaming to receive() as it comes,
+// as under Uvicorn: one that refuses the request without reading the
+// body answers while the client has sent 1 KiB of 50 MiB. The body was
+// read ahead first, so the 401 came only after the whole upload.
+func TestASGIAppRunsBeforeTheUploadIsIn(t *testing.T) {
+	s := start(t, serverOpts{args: []string{"-k", "asgi", "asgi_raw:app"}})
+	c := dial(t, s.address())
+	fmt.Fprintf(c, "POST /refuse HTTP/1.1\r\nHost: t\r\nContent-Length: %d\r\n\r\n", 50<<20)
+	c.Write(make([]byte, 1024))
+	c.SetReadDeadline(time.Now().Add(20 * time.Second))
+	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil {
+		t.Fatalf("no answer while the body is still to come: %v", err)
+	}
+	if body, _ := io.ReadAll(resp.Body); resp.StatusCode != 401 || string(body) != "no" {
+		t.Fatalf("%d %q; want the app's 401", resp.StatusCode, body)
 	}
 }

@@ -74,6 +74,7 @@ func Main() int {
 		// WSGI's environ["gunicorn.socket"]; ASGI has its own WebSockets.
 		OfferSockets: asgi == nil,
 		PinsThreads:  asgi == nil, // a WSGI response resumes on its thread
+		StreamBodies: asgi != nil, // the event loop waits for a body without a thread
 		Extras:       ext,
 		Hooks:        requestHooksOf(h, asgi == nil),
 	})

@@ -136,5 +136,12 @@ async def gather(scope, receive, send, q):
     await send({"type": "http.response.body", "body": b"together"})
 
 
-ROUTES = {"/gather": gather, "/body-first": body_first, "/raise-midway": raise_midway, "/send-after-done": send_after_done,
+async def refuse(scope, receive, send, q):
+    """Refuses the request without reading its body, as an auth check of
+    an upload route does."""
+    await start(send, 401, [(b"content-length", b"2")])
+    await send({"type": "http.response.body", "body": b"no"})
+
+
+ROUTES = {"/refuse": refuse, "/gather": gather, "/body-first": body_first, "/raise-midway": raise_midway, "/send-after-done": send_after_done,
           "/pathsend": pathsend, "/zerocopy": zerocopy, "/send-then-block": send_then_block, "/trailers": trailers, "/sleep": sleep, "/scope": scope_echo}
