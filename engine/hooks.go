@@ -2,7 +2,6 @@ package engine
 
 import (
 	"fmt"
-	"net/http"
 	"strconv"
 )
 
@@ -73,7 +72,7 @@ func (c *conn) postRequestHook() {
 		headers = append(headers, [2]string{string(a.respHeaders[i]), string(a.respHeaders[i+1])})
 	}
 	resp := map[string]any{
-		"status":      strconv.Itoa(a.status) + " " + http.StatusText(a.status),
+		"status":      strconv.Itoa(a.status) + " " + statusText(a.status),
 		"status_code": a.status, "headers": headers, "sent": a.sent(),
 	}
 	h.PostRequest(c.hookRequest(), resp, c.hookKey(), &c.appReq)

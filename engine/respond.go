@@ -9,7 +9,7 @@ import (
 	"github.com/gowsgi/gowsgi/wsgi"
 )
 
-func statusText(code int) string { return http.StatusText(code) }
+func statusText(code int) string { return wsgi.ReasonPhrase(code) }
 
 // respond runs the app for the current request and sends its response.
 // It reports whether the connection may carry another request.

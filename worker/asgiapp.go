@@ -1,7 +1,6 @@
 package worker
 
 import (
-	"net/http"
 	"os"
 	"slices"
 	"strconv"
@@ -222,7 +221,7 @@ func (w *asgiCaller) apply(c *pyshim.Conn, ev *pyshim.Sent) (engine.Step, bool) 
 		}
 	case pyshim.SentStart:
 		w.status = strconv.AppendInt(w.status[:0], int64(ev.Status), 10)
-		w.status = append(append(w.status, ' '), http.StatusText(ev.Status)...)
+		w.status = append(append(w.status, ' '), wsgi.ReasonPhrase(ev.Status)...)
 		w.headers, w.started, w.trailers = ev.Headers, true, ev.Trailers
 	case pyshim.SentBody:
 		w.buf = append(w.buf, ev.Body...)
@@ -267,7 +266,7 @@ func (w *asgiCaller) informational(ev *pyshim.Sent) {
 		return
 	}
 	w.info = strconv.AppendInt(w.info[:0], int64(ev.Status), 10)
-	w.info = append(append(w.info, ' '), http.StatusText(ev.Status)...)
+	w.info = append(append(w.info, ' '), wsgi.ReasonPhrase(ev.Status)...)
 	w.write(engine.Step{HasHead: true, Interim: true, Status: w.info, Headers: ev.Headers})
 }
 

@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"errors"
-	"net/http"
 	"slices"
 	"strconv"
 	"strings"
@@ -156,7 +155,7 @@ func wsOver(c *pyshim.Conn) {
 // handshakeRefusal answers a handshake that RFC 6455 refuses.
 func handshakeRefusal(he *websocket.HandshakeError) engine.Step {
 	s := engine.Step{HasHead: true, Done: true, Body: []byte(he.Reason + "\n"),
-		Status:  []byte(strconv.Itoa(he.Status) + " " + http.StatusText(he.Status)),
+		Status:  []byte(strconv.Itoa(he.Status) + " " + wsgi.ReasonPhrase(he.Status)),
 		Headers: [][2][]byte{{[]byte("Content-Type"), []byte("text/plain; charset=utf-8")}}}
 	for _, f := range he.Header {
 		s.Headers = append(s.Headers, [2][]byte{[]byte(f[0]), []byte(f[1])})

@@ -124,9 +124,26 @@ func appendStatusLine(dst, status []byte, code int) []byte {
 	dst = append(dst, "HTTP/1.1 "...)
 	dst = append(dst, status...)
 	if len(status) == 3 {
-		dst = append(append(dst, ' '), http.StatusText(code)...)
+		dst = append(append(dst, ' '), ReasonPhrase(code)...)
 	}
 	return append(dst, "\r\n"...)
+}
+
+// ReasonPhrase is the reason phrase of code as RFC 9110 §15 names it
+// ("" for a code it does not name); Go's http.StatusText still has RFC
+// 7231's names for four of them.
+func ReasonPhrase(code int) string {
+	switch code {
+	case http.StatusRequestEntityTooLarge:
+		return "Content Too Large"
+	case http.StatusRequestURITooLong:
+		return "URI Too Long"
+	case http.StatusRequestedRangeNotSatisfiable:
+		return "Range Not Satisfiable"
+	case http.StatusUnprocessableEntity:
+		return "Unprocessable Content"
+	}
+	return http.StatusText(code)
 }
 
 func isCTL(b byte) bool { return b < 0x20 || b == 0x7f }

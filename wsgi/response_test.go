@@ -187,3 +187,12 @@ func TestAppendHeadAllocs(t *testing.T) {
 		t.Fatalf("AppendHead allocates %v times per response; want 0", n)
 	}
 }
+
+func TestReasonPhraseIsRFC9110s(t *testing.T) {
+	for code, want := range map[int]string{200: "OK", 413: "Content Too Large", 414: "URI Too Long",
+		416: "Range Not Satisfiable", 422: "Unprocessable Content", 431: "Request Header Fields Too Large", 599: ""} {
+		if got := ReasonPhrase(code); got != want {
+			t.Errorf("ReasonPhrase(%d) = %q; want %q", code, got, want)
+		}
+	}
+}
