@@ -75,14 +75,17 @@ func TestHookStateKeptOnWorker(t *testing.T) {
 // TestHookHostLivesAcrossHUP: a HUP re-reads the config file in the same
 // hook host, as Gunicorn's arbiter re-reads it in itself, so what
 // when_ready started (here a server on a unix socket, as a Prometheus
-// multiprocess exporter is started) keeps answering and what the hooks
-// stored on `server` is still there. A HUP whose file raises keeps the
-// old hooks (their state and server too). A new host at each HUP left the exporter dead after the
-// first one.
+// multiprocess exporter is started) keeps answering, what the hooks
+// stored on `server` is still there, and server.cfg is the new file's.
+// A HUP whose file cannot be loaded in the host (a hook that does not
+// import, a logging configuration that fails) keeps the old hooks. A
+// new host at each HUP left the exporter dead after the first one.
 func TestHookHostLivesAcrossHUP(t *testing.T) {
 	dir := t.TempDir()
 	sock, marks := filepath.Join(dir, "ready.sock"), filepath.Join(dir, "marks")
-	good := fmt.Sprintf(`import os, socket, threading
+	conf := func(version string, timeout int, extra string) string {
+		return fmt.Sprintf(`import os, socket, threading
+timeout = %[3]d
 def when_ready(server):
     s = socket.socket(socket.AF_UNIX)
     s.bind(%[1]q)
@@ -96,10 +99,14 @@ def when_ready(server):
     server.note = "set-in-when-ready"
 def on_reload(server):
     with open(%[2]q, "a") as f:
-        f.write("%%d %%s\n" %% (os.getpid(), server.note))
-`, sock, marks)
-	conf := writeConf(t, dir, "gunicorn.conf.py", good)
-	s := start(t, serverOpts{args: []string{"-c", conf, "-w", "1", "basic:pid"}})
+        f.write("on_reload %%d %%s %%d\n" %% (os.getpid(), server.note, server.cfg.timeout))
+def pre_fork(server, worker):
+    with open(%[2]q, "a") as f:
+        f.write("pre_fork %[4]s\n")
+%[5]s`, sock, marks, timeout, version, extra)
+	}
+	file := writeConf(t, dir, "gunicorn.conf.py", conf("A", 30, ""))
+	s := start(t, serverOpts{args: []string{"-c", file, "-w", "1", "basic:pid"}})
 	ask := func() string {
 		t.Helper()
 		c, err := net.Dial("unix", sock)
@@ -110,28 +117,49 @@ def on_reload(server):
 		b, _ := io.ReadAll(c)
 		return string(b)
 	}
+	lines := func(prefix string) []string {
+		b, _ := os.ReadFile(marks)
+		var out []string
+		for _, l := range strings.Split(string(b), "\n") {
+			if strings.HasPrefix(l, prefix) {
+				out = append(out, l)
+			}
+		}
+		return out
+	}
 	first := ask()
 	host, _, _ := strings.Cut(first, " ")
 	if !strings.HasSuffix(first, " set-in-when-ready") {
 		t.Fatalf("when_ready's server answered %q", first)
 	}
+	writeConf(t, dir, "gunicorn.conf.py", conf("A", 31, ""))
 	s.signal(syscall.SIGHUP)
-	s.waitFor(func() bool { b, _ := os.ReadFile(marks); return len(b) > 0 })
-	if b, _ := os.ReadFile(marks); string(b) != host+" set-in-when-ready\n" {
-		t.Fatalf("on_reload wrote %q; want it run in the same host (%s), with server.note", b, host)
+	s.waitFor(func() bool { return len(lines("on_reload")) == 1 })
+	if got := lines("on_reload")[0]; got != "on_reload "+host+" set-in-when-ready 31" {
+		t.Fatalf("on_reload wrote %q; want it run in the same host (%s), with server.note and the new timeout", got, host)
 	}
 	if got := ask(); got != first {
 		t.Fatalf("after HUP when_ready's server answered %q; want %q", got, first)
 	}
-	// A hook named by a module the host cannot import: the file itself
-	// reads (the master's reader does not import hooks).
-	writeConf(t, dir, "gunicorn.conf.py", good+"on_exit = 'no_such_module_here.on_exit'\n")
+	// Files the master reads but the host cannot load: the old hooks stay
+	// (pre_fork A, for the worker TTIN adds).
+	for i, bad := range []string{
+		"on_exit = 'no_such_module_here.on_exit'",
+		"logconfig_dict = {'version': 1, 'handlers': {'x': {'class': 'no_such_module_here.Handler'}}}",
+	} {
+		writeConf(t, dir, "gunicorn.conf.py", conf("B", 32, bad))
+		s.signal(syscall.SIGHUP)
+		s.waitFor(func() bool { return len(s.loggedContaining("the server hooks cannot be loaded")) == i+1 })
+		s.signal(syscall.SIGTTIN)
+		s.waitFor(func() bool { return len(lines("pre_fork")) >= i+3 })
+		if got := lines("pre_fork")[i+2]; got != "pre_fork A" {
+			t.Fatalf("after a HUP the host could not load (%s), pre_fork wrote %q; want the old hook's", bad, got)
+		}
+	}
+	writeConf(t, dir, "gunicorn.conf.py", conf("A", 33, ""))
 	s.signal(syscall.SIGHUP)
-	s.waitFor(func() bool { return len(s.loggedContaining("the server hooks cannot be loaded")) == 1 })
-	writeConf(t, dir, "gunicorn.conf.py", good)
-	s.signal(syscall.SIGHUP)
-	s.waitFor(func() bool { b, _ := os.ReadFile(marks); return strings.Count(string(b), "\n") == 2 })
+	s.waitFor(func() bool { return len(lines("on_reload")) == 2 })
 	if got := ask(); got != first {
-		t.Fatalf("after a failed HUP and a good one, when_ready's server answered %q; want %q", got, first)
+		t.Fatalf("after failed HUPs and a good one, when_ready's server answered %q; want %q", got, first)
 	}
 }

@@ -330,17 +330,24 @@ def load(spec, settings, emit):
     return sorted(hooks)
 
 
-def reload(spec, settings, emit):
+def reload(spec, settings, emit, setup_logging):
     """HUP in the hook host: executes the re-read config file in this same
     process, as Gunicorn's arbiter re-reads it in itself, so that what
     its hooks started (a metrics server in when_ready) keeps running and
-    what they stored on `server` stays. The hooks are then the new
-    file's; when it fails, still the old ones."""
+    what they stored on `server` stays; `server` takes the new settings,
+    as the arbiter's setup() gives them. The hooks are then the new
+    file's; when it or the logging setup fails, still the old ones."""
     global cfg, log
     saved = dict(hooks), cfg, log, sys.modules.pop("__config__", None)  # load_config's, executed afresh
     hooks.clear()
     try:
-        return load(spec, settings, emit)
+        names = load(spec, settings, emit)
+        setup_logging()
+        if _server is not None:
+            _server.cfg, _server.log = cfg, log
+            _server.proc_name = cfg.proc_name or cfg.wsgi_app
+            _server.address, _server.timeout = cfg.address, cfg.timeout
+        return names
     except BaseException:
         hooks.clear()
         hooks.update(saved[0])
@@ -520,8 +527,8 @@ def host_main():
         if "reload" in req:  # HUP
             r = req["reload"]
             try:
-                names = reload(r["spec"], r["settings"], lambda lvl, text: send({"log": lvl, "text": text}))
-                _setup_host_logging(r["settings"], send)
+                names = reload(r["spec"], r["settings"], lambda lvl, text: send({"log": lvl, "text": text}),
+                               lambda: _setup_host_logging(r["settings"], send))
                 send({"ready": names})
             except BaseException:
                 send({"error": traceback.format_exc()})
