@@ -22,6 +22,11 @@ const (
 	// to this worker alone, after emptying the accept queues when the
 	// master is stopping too.
 	MsgTermed = "termed"
+	// MsgExiting: the worker's requests are done; it now shuts down
+	// (an ASGI app's background tasks and lifespan shutdown, worker_exit,
+	// atexit) and sends no more heartbeats, bounded by
+	// --graceful-timeout only.
+	MsgExiting = "exiting"
 )
 
 // Heartbeat is a worker's liveness report, sent every

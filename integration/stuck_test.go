@@ -170,3 +170,41 @@ func TestTimeoutBoundsARetiringWorker(t *testing.T) {
 	}
 	s.waitFor(func() bool { pids := s.workerPIDs(); return len(pids) == 1 && !slices.Contains(pids, victim) })
 }
+
+// TestTimeoutSparesAStoppingWorkersShutdown: once a stopping worker's
+// requests are done, its shutdown (here an atexit function; an ASGI
+// app's background tasks and lifespan shutdown alike) sends no
+// heartbeats and is bounded by --graceful-timeout only, not --timeout.
+func TestTimeoutSparesAStoppingWorkersShutdown(t *testing.T) {
+	dir := t.TempDir()
+	mark := filepath.Join(dir, "atexit-done")
+	writeModule(t, dir, "slow_atexit", fmt.Sprintf(`import atexit, time
+def _bye():
+    time.sleep(4)
+    open(%q, "w").close()
+atexit.register(_bye)
+def app(environ, start_response):
+    start_response("200 OK", [("Content-Length", "2")])
+    return [b"ok"]
+`, mark))
+	s := start(t, serverOpts{args: []string{"--chdir", dir, "-w", "1", "--timeout", "2", "--max-requests", "1",
+		"--graceful-timeout", "60", "slow_atexit:app"}})
+	victim := s.workerPIDs()[0]
+	if code, _ := s.get("/"); code != 200 {
+		t.Fatalf("GET: %d", code)
+	}
+	s.waitFor(func() bool {
+		for _, l := range s.find("worker exited") {
+			if l.num("worker_pid") == victim {
+				return true
+			}
+		}
+		return false
+	})
+	if _, err := os.Stat(mark); err != nil {
+		t.Fatalf("the atexit function did not finish: %v", err)
+	}
+	if n := len(s.logged("worker timeout")); n != 0 {
+		t.Fatalf("%d worker timeouts for a worker shutting down", n)
+	}
+}

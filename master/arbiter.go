@@ -22,6 +22,7 @@ const (
 	evRetire                    // a worker served --max-requests
 	evAborted                   // a timed-out worker logged its stacks
 	evTermed                    // a worker got TERM from someone else
+	evExiting                   // a stopping worker's requests are done
 	evChildReady                // the master started by USR2 serves
 	evPromoted                  // the old master of our upgrade exited
 	evCodeChanged               // --reload: a file of the app changed (note)
@@ -175,6 +176,10 @@ func (a *arbiter) onEvent(ev event) {
 		}
 	case evTermed:
 		a.onTermed(ev.pid)
+	case evExiting:
+		if w := a.workers[ev.pid]; w != nil {
+			w.exiting = true
+		}
 	case evChildReady:
 		a.onChildReady(ev.pid)
 	case evPromoted:

@@ -140,6 +140,8 @@ func readControl(pid int, f *os.File, events chan<- event) {
 			events <- event{kind: evAborted, pid: pid}
 		case handoff.MsgTermed:
 			events <- event{kind: evTermed, pid: pid}
+		case handoff.MsgExiting:
+			events <- event{kind: evExiting, pid: pid}
 		default:
 			if hb, ok := handoff.ParseHeartbeat(line); ok {
 				events <- event{kind: evHeartbeat, pid: pid, hb: hb}

@@ -39,8 +39,11 @@ func (w *workerProc) stateDeadline() time.Time {
 		// --timeout still bounds the calls a stopping worker finishes,
 		// as Gunicorn's arbiter times every worker: a call hung in a
 		// worker a HUP or --max-requests retired ran on until
-		// --graceful-timeout.
-		if d := w.stuckAt(); w.ready && !d.IsZero() && d.Before(w.killAt) {
+		// --graceful-timeout. Once they are done, its shutdown (which
+		// sends no heartbeats) has --graceful-timeout alone. killAt is
+		// zero in a stop of the whole server (its deadline is the
+		// arbiter's).
+		if d := w.stuckAt(); w.ready && !w.exiting && !d.IsZero() && (w.killAt.IsZero() || d.Before(w.killAt)) {
 			return d
 		}
 		return w.killAt
@@ -86,7 +89,7 @@ func (a *arbiter) checkWorkers(now time.Time) {
 		case serving, replacing:
 			a.abort(w, now)
 		case stopping:
-			if now.Before(w.killAt) { // stuck, before --graceful-timeout
+			if w.killAt.IsZero() || now.Before(w.killAt) { // stuck, before --graceful-timeout
 				a.abort(w, now)
 				continue
 			}

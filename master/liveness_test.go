@@ -1,6 +1,7 @@
 package master
 
 import (
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -160,5 +161,43 @@ func TestStoppingWorkerIsStillTimed(t *testing.T) {
 	}
 	if len(ta.os.spawned) != 2 {
 		t.Fatalf("%d workers spawned; TTOU's worker is not replaced", len(ta.os.spawned))
+	}
+}
+
+// Once a stopping worker's requests are done (MsgExiting) its shutdown
+// sends no heartbeats (an ASGI app's background tasks, atexit): only
+// --graceful-timeout bounds it.
+func TestExitingWorkerIsNotTimed(t *testing.T) {
+	cfg := testConfig(2)
+	cfg.Timeout = 2 * time.Second
+	ta := startArbiter(t, cfg)
+	ta.readyAll()
+	w := ta.os.spawned[0].pid
+	ta.onSignal(syscall.SIGTTOU)
+	ta.onEvent(event{kind: evExiting, pid: w})
+	ta.tick(29 * time.Second) // the other worker, silent meanwhile, is aborted
+	if slices.Contains(ta.os.signalled(handoff.AbortSignal), w) || slices.Contains(ta.os.signalled(syscall.SIGKILL), w) {
+		t.Fatalf("signals %v to a worker shutting down within --graceful-timeout", ta.os.sent)
+	}
+	ta.tick(time.Second)
+	if !slices.Contains(ta.os.signalled(syscall.SIGKILL), w) {
+		t.Fatalf("no SIGKILL to %d at --graceful-timeout: %v", w, ta.os.sent)
+	}
+}
+
+// In a graceful stop of the whole server a worker's stuck call is
+// aborted at --timeout too.
+func TestStuckCallIsAbortedDuringAStop(t *testing.T) {
+	cfg := testConfig(1)
+	cfg.Timeout = 2 * time.Second
+	ta := startArbiter(t, cfg)
+	ta.readyAll()
+	w := ta.os.spawned[0].pid
+	ta.onEvent(event{kind: evHeartbeat, pid: w, hb: handoff.Heartbeat{CallAge: time.Second, Method: "GET", Path: "/slow"}})
+	ta.onSignal(syscall.SIGTERM)
+	ta.onQuiesced()
+	ta.tick(time.Second)
+	if got := ta.os.signalled(handoff.AbortSignal); !equalInts(got, []int{w}) {
+		t.Fatalf("SIGABRT to %v; want the stopping worker %d, whose call outlived --timeout", got, w)
 	}
 }

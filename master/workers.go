@@ -39,6 +39,9 @@ type workerProc struct {
 
 	heardAt time.Time         // its last heartbeat (or ready)
 	hb      handoff.Heartbeat // its last heartbeat
+	// exiting: its requests are done and it shuts down, sending no more
+	// heartbeats (handoff.MsgExiting).
+	exiting bool
 	// termedAt is when it said it got a TERM not from the master, until
 	// the master acts on it (onTermed).
 	termedAt time.Time

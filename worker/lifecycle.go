@@ -87,6 +87,7 @@ func (p *process) run() int {
 				p.log.Info().Str("signal", sig.String()).Msg("quick stop")
 				p.hooks.stop("worker_int")
 				p.srv.LogUnfinished(engine.StatusStopped)
+				lc.send(handoff.MsgExiting)
 				return handoff.ExitOK
 			case syscall.SIGUSR1:
 				p.reopenLogs()
@@ -110,6 +111,7 @@ func (p *process) run() int {
 				drained = p.stopGracefully(lc)
 			}
 		case <-drained:
+			lc.send(handoff.MsgExiting)
 			return handoff.ExitOK
 		}
 	}
