@@ -206,9 +206,9 @@ func validHost(h []byte) bool {
 
 // portIsDigits reports whether the port of a Host value, if it has one,
 // is digits (RFC 3986 §3.2.3, port = *DIGIT), so that SERVER_PORT is a
-// number: "h:abc" → false; "h", "h:", "h:8080", "[::1]:8080" → true. A
-// bare IPv6 address ("::1", which validHost lets through, as net/http
-// does) has no port to judge.
+// number: "h:abc", "h:80:x" → false; "h", "h:", "h:8080", "[::1]:8080" →
+// true. An IPv6 address must be in brackets (§3.2.2): a bare "::1",
+// which net/http lets through, gave SERVER_NAME ':' and SERVER_PORT '1'.
 func portIsDigits(h []byte) bool {
 	port := h
 	if len(h) > 0 && h[0] == '[' {
@@ -226,10 +226,10 @@ func portIsDigits(h []byte) bool {
 		port = port[1:]
 	} else {
 		colon := bytes.IndexByte(h, ':')
-		if colon < 0 || bytes.IndexByte(h[colon+1:], ':') >= 0 {
+		if colon < 0 {
 			return true
 		}
-		port = h[colon+1:]
+		port = h[colon+1:] // a second ':' is not a digit
 	}
 	for _, c := range port {
 		if c < '0' || c > '9' {
