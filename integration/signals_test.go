@@ -94,3 +94,39 @@ func TestAppSignalHandlersRunAtStop(t *testing.T) {
 		})
 	}
 }
+
+// TestAppCannotTakeAwayTheGracefulStop: an app that takes the master's
+// graceful stop signal at import (SIG_IGN on SIGRTMIN+6) gets it put
+// back, with a warning, and a HUP still stops its worker gracefully; it
+// was killed after --graceful-timeout.
+func TestAppCannotTakeAwayTheGracefulStop(t *testing.T) {
+	dir := t.TempDir()
+	writeModule(t, dir, "takes_rt6", `import signal
+signal.signal(signal.SIGRTMIN + 6, signal.SIG_IGN)
+def app(environ, start_response):
+    start_response("200 OK", [("Content-Length", "2")])
+    return [b"ok"]
+`)
+	s := start(t, serverOpts{args: []string{"--chdir", dir, "-w", "1", "--graceful-timeout", "60", "takes_rt6:app"}})
+	old := s.workerPIDs()[0]
+	s.waitFor(func() bool {
+		for _, l := range s.find("the app installed a handler for a signal gowsgi needs; it was restored") {
+			if l.num("signal") == 40 {
+				return true
+			}
+		}
+		return false
+	})
+	s.signal(syscall.SIGHUP)
+	s.waitFor(func() bool {
+		for _, l := range s.find("worker exited") {
+			if l.num("worker_pid") == old {
+				return true
+			}
+		}
+		return false
+	})
+	if code, body := s.get("/"); code != 200 || body != "ok" {
+		t.Fatalf("after the reload: %d %q", code, body)
+	}
+}

@@ -76,6 +76,7 @@ int gw_prepare_import_loop(const char *kind, int create, char **err);
 int gw_run_atexit(char **err);
 /* signals.c: Go's signal handlers kept Go's, the app's Python ones run */
 void gw_signals_capture(void);
+int gw_graceful_stop_signal(void);
 void gw_signals_reclaim(int *stolen, int *nstolen);
 int gw_signals_run_python(int sig, int *ran, char **err);
 int gw_signals_adopt_python(char **err); /* GIL held, main thread */

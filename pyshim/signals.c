@@ -16,9 +16,16 @@
 #include <signal.h>
 #include <string.h>
 
+/* The master's graceful stop of a worker (SIGRTMIN+6 in glibc's
+ * numbering): handoff.GracefulStopSignal, which pyshim.GracefulStopSignal
+ * mirrors (worker's TestGracefulStopSignalIsGuarded checks they agree). */
+#define GW_GRACEFUL_STOP_SIGNAL 40
+
 /* Signals Go relies on in a worker. */
-static const int guarded_signals[] = {SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1,
-				      SIGUSR2, SIGCHLD, SIGURG, SIGPROF, SIGPIPE};
+static const int guarded_signals[] = {SIGTERM, SIGINT,  SIGHUP,  SIGQUIT, SIGUSR1, SIGUSR2,
+				      SIGCHLD, SIGURG,  SIGPROF, SIGPIPE, GW_GRACEFUL_STOP_SIGNAL};
+
+int gw_graceful_stop_signal(void) { return GW_GRACEFUL_STOP_SIGNAL; }
 #define NGUARDED (sizeof guarded_signals / sizeof guarded_signals[0])
 
 static struct sigaction go_actions[NGUARDED];

@@ -19,6 +19,10 @@ import (
 // app installed for a stop signal is run by RunSignalHandler when that
 // signal comes, as it would have run under Gunicorn.
 
+// GracefulStopSignal is the master's graceful stop of a worker, kept
+// Go's with the others; it must be handoff.GracefulStopSignal.
+var GracefulStopSignal = syscall.Signal(C.gw_graceful_stop_signal())
+
 // ReclaimSignals puts Go's handlers back on the signals Python code
 // took since the interpreter started, and returns those signals. Any
 // goroutine, with or without the GIL.
