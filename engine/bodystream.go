@@ -70,6 +70,9 @@ type bodyStream struct {
 
 	// received counts the body bytes read ahead and read since (stats).
 	received atomic.Int64
+	// whole: the feeder has read the body to its end from the client
+	// (set before the app can see the end; done is closed after).
+	whole atomic.Bool
 	// call is the liveness clock of the slot the app reads the body in
 	// (nil while it holds none): each piece from the client restarts it,
 	// as each step of a streamed response does, so a long upload from a
@@ -183,6 +186,9 @@ func (s *bodyStream) copy() error {
 		}
 		n, err := s.src.Read(buf)
 		s.received.Add(int64(n))
+		if err == io.EOF {
+			s.whole.Store(true) // before the app can read the last bytes
+		}
 		if n > 0 {
 			if _, werr := s.goEnd.Write(buf[:n]); werr != nil {
 				return werr
@@ -243,6 +249,17 @@ func (s *bodyStream) stop() {
 		s.stopped = true
 		s.mu.Unlock()
 	default:
+		if s.whole.Load() {
+			// The client sent it all, so the connection may carry
+			// another request; the feeder may still wait to hand the
+			// app the last bytes, which it will not read now.
+			s.goEnd.SetWriteDeadline(pastDeadline)
+			<-s.done
+			s.mu.Lock()
+			s.stopped = true
+			s.mu.Unlock()
+			break
+		}
 		s.cut(errStreamStopped)
 		<-s.done
 		interrupted = true

@@ -129,15 +129,7 @@ func (b *requestBody) received() int64 {
 // that part is not read (bodyStream.stop).
 func (b *requestBody) unfinished() bool {
 	s := b.stream.Load()
-	if s == nil {
-		return false
-	}
-	select {
-	case <-s.done:
-		return false
-	default:
-		return true
-	}
+	return s != nil && !s.whole.Load()
 }
 
 // release stops a stream, returns the storage and the budget, and
