@@ -101,17 +101,9 @@ func termServesQueuedConnections(t *testing.T, term func(s *server)) {
 // finishing its request, and the master starts another; the server
 // serves on.
 func TestLifecycleTermToOneWorkerReplacesIt(t *testing.T) {
-	dir := t.TempDir()
-	mark, gate := filepath.Join(dir, "in-flight"), filepath.Join(dir, "gate")
 	s := start(t, serverOpts{args: []string{"--graceful-timeout", "30", "lifecycle:app"}})
 	worker := s.workerPIDs()[0]
-	c, err := net.Dial("tcp", s.addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	fmt.Fprintf(c, "GET /?mark=%s&gate=%s HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n", mark, gate)
-	s.waitFor(func() bool { _, err := os.Stat(mark); return err == nil })
+	c, gate := requestHeldAtGate(t, s)
 	if err := syscall.Kill(worker, syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
@@ -146,16 +138,8 @@ func TestLifecycleTermToOneWorkerReplacesIt(t *testing.T) {
 // (the socket listens no more), not left to retry until the master
 // exits, while the request in flight still finishes.
 func TestLifecycleTermRefusesNewConnections(t *testing.T) {
-	dir := t.TempDir()
-	mark, gate := filepath.Join(dir, "in-flight"), filepath.Join(dir, "gate")
 	s := start(t, serverOpts{args: []string{"--graceful-timeout", "30", "lifecycle:app"}})
-	c, err := net.Dial("tcp", s.addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	fmt.Fprintf(c, "GET /?mark=%s&gate=%s HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n", mark, gate)
-	s.waitFor(func() bool { _, err := os.Stat(mark); return err == nil })
+	c, gate := requestHeldAtGate(t, s)
 	s.signal(syscall.SIGTERM)
 	s.waitFor(func() bool { return len(s.loggedContaining("graceful stop")) > 0 })
 	d := net.Dialer{Timeout: 5 * time.Second}
@@ -178,6 +162,22 @@ func TestLifecycleTermRefusesNewConnections(t *testing.T) {
 	if len(s.loggedContaining("accept failed")) > 0 {
 		t.Errorf("the worker's accept loop met the stopped socket as a failure")
 	}
+}
+
+// requestHeldAtGate sends lifecycle:app a request that waits in the app
+// until the returned gate file exists, and returns once the app has it.
+func requestHeldAtGate(t *testing.T, s *server) (net.Conn, string) {
+	t.Helper()
+	dir := t.TempDir()
+	mark, gate := filepath.Join(dir, "in-flight"), filepath.Join(dir, "gate")
+	c, err := net.Dial("tcp", s.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	fmt.Fprintf(c, "GET /?mark=%s&gate=%s HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n", mark, gate)
+	s.waitFor(func() bool { _, err := os.Stat(mark); return err == nil })
+	return c, gate
 }
 
 // writeModule writes dir/name.py.

@@ -1,6 +1,7 @@
 package worker
 
 import (
+	_ "embed"
 	"encoding/base64"
 	"fmt"
 	"os"
@@ -19,8 +20,13 @@ func RunHookHost(args []string) int {
 	}
 	exe, _ := os.Executable()
 	return runScript("hook host", "<gowsgi>/hooks.py", args[0],
-		hostLoggingModule()+hooksSource+"\nsys.exit(host_main())\n", []string{exe})
+		hostLoggingModule()+hooksSource+hookhostPy+"\nsys.exit(host_main())\n", []string{exe})
 }
+
+// hookhostPy is the host's part of the hooks' source, after hooks.py.
+//
+//go:embed hookhost.py
+var hookhostPy string
 
 // hostLoggingModule is Python that makes pylogging.py the module
 // _gowsgi_logging of the hook host, whose host_main sets up Python's
