@@ -70,9 +70,11 @@ type bodyStream struct {
 
 	// received counts the body bytes read ahead and read since (stats).
 	received atomic.Int64
-	// whole: the feeder has read the body to its end from the client
-	// (set before the app can see the end; done is closed after).
-	whole atomic.Bool
+	// whole: the client has sent the whole body (its length, or the
+	// end of a chunked one), set before the app can have the last
+	// bytes; done is closed later.
+	whole  atomic.Bool
+	length int64 // the body's length, -1 for chunked
 	// call is the liveness clock of the slot the app reads the body in
 	// (nil while it holds none): each piece from the client restarts it,
 	// as each step of a streamed response does, so a long upload from a
@@ -104,7 +106,7 @@ func (c *conn) startStream(src io.Reader, length int64) error {
 	}
 	unix.SetsockoptInt(fds[0], unix.SOL_SOCKET, unix.SO_SNDBUF, streamSendBuffer) // best effort
 	s := &bodyStream{
-		c: c, src: src,
+		c: c, src: src, length: length,
 		goEnd: os.NewFile(uintptr(fds[0]), "body stream"),
 		pyEnd: os.NewFile(uintptr(fds[1]), "wsgi.input"),
 		done:  make(chan struct{}),
@@ -114,7 +116,8 @@ func (c *conn) startStream(src io.Reader, length int64) error {
 		s.prefixMem = b.mem.data
 	}
 	s.received.Store(max(b.size, 0)) // what was read ahead
-	b.size = length                  // CONTENT_LENGTH when known; a chunked body has none
+	s.whole.Store(length >= 0 && b.size >= length)
+	b.size = length // CONTENT_LENGTH when known; a chunked body has none
 	b.stream.Store(s)
 	// The connection keeps counting as load while the feeder waits for
 	// the client: the app's Python thread is taken, and the accept gate
@@ -185,9 +188,10 @@ func (s *bodyStream) copy() error {
 			return errStreamStopped
 		}
 		n, err := s.src.Read(buf)
-		s.received.Add(int64(n))
-		if err == io.EOF {
-			s.whole.Store(true) // before the app can read the last bytes
+		// Before the app can read the last bytes: one that reads
+		// CONTENT_LENGTH bytes answers without waiting for the end.
+		if got := s.received.Add(int64(n)); err == io.EOF || s.length >= 0 && got >= s.length {
+			s.whole.Store(true)
 		}
 		if n > 0 {
 			if _, werr := s.goEnd.Write(buf[:n]); werr != nil {
