@@ -57,6 +57,33 @@ func TestASGIStopWaitsForBackgroundTasks(t *testing.T) {
 	}
 }
 
+// TestASGIQuickStopRunsTheLifespanShutdown: a quick stop (QUIT, INT) does
+// not wait --graceful-timeout for a background task: the task is
+// cancelled and the lifespan shutdown runs within the master's 2 s. The
+// worker waited for the task and was killed, without the shutdown.
+func TestASGIQuickStopRunsTheLifespanShutdown(t *testing.T) {
+	s, marks := startFastAPI(t)
+	goFile := filepath.Join(t.TempDir(), "go") // never written: the task waits
+	if code, body := s.get("/background-until?go=" + goFile); code != 200 || body != "scheduled" {
+		t.Fatalf("/background-until: %d %q", code, body)
+	}
+	order := filepath.Join(marks, "shutdown")
+	s.waitFor(func() bool { b, _ := os.ReadFile(order); return len(b) > 0 })
+	pid := s.workerPIDs()[0]
+	s.signal(syscall.SIGQUIT)
+	if code := s.wait(20 * time.Second); code != 0 {
+		t.Fatalf("exit code %d", code)
+	}
+	if b, _ := os.ReadFile(order); !strings.HasSuffix(string(b), fmt.Sprintf("shutdown %d\n", pid)) {
+		t.Fatalf("marks %q; want the lifespan shutdown after the cancelled task", b)
+	}
+	for _, l := range s.find("worker exited") {
+		if l.num("worker_pid") == pid && l.str("signal") != "" {
+			t.Fatalf("the worker was killed (%s) instead of stopping", l.str("signal"))
+		}
+	}
+}
+
 func TestASGILifespanStartupFailure(t *testing.T) {
 	for _, tc := range []struct {
 		name, app, lifespan, logged string

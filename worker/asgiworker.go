@@ -76,6 +76,10 @@ const asgiRunAhead = 64 << 10
 // worker_connections (default 1000) as this limit too.
 const asgiMaxSlots = 1000
 
+// quickStopShutdown bounds each step of an ASGI worker's shutdown after a
+// quick stop (INT, QUIT): the master kills the worker 2 s after it.
+const quickStopShutdown = 400 * time.Millisecond
+
 func asgiSlots(cfg *config.Config) int { return max(1, min(cfg.WorkerConnections, asgiMaxSlots)) }
 
 // stop waits for the app's calls still running after their responses

@@ -90,7 +90,14 @@ func Main() int {
 	p.startReports()
 	code := p.run()
 	if asgi != nil {
-		asgi.stop(cfg.GracefulTimeout)
+		grace := cfg.GracefulTimeout
+		if p.quick {
+			// The app's calls still running are cancelled at once and
+			// the lifespan shutdown gets its share of the master's 2 s;
+			// waiting --graceful-timeout ended in a SIGKILL.
+			grace = quickStopShutdown
+		}
+		asgi.stop(grace)
 	}
 	records.Close()
 	h.exit()

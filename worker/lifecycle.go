@@ -47,6 +47,9 @@ type process struct {
 	calls calls
 	hooks *hooks // nil when the config file defines no worker hook
 	ctl   *os.File
+	// quick: run ended with a quick stop (INT, QUIT), which the master
+	// gives 2 s before it kills the worker.
+	quick bool
 }
 
 // run serves until a signal stops the worker and returns the exit code.
@@ -87,6 +90,7 @@ func (p *process) run() int {
 				p.log.Info().Str("signal", sig.String()).Msg("quick stop")
 				p.hooks.stop("worker_int")
 				p.srv.LogUnfinished(engine.StatusStopped)
+				p.quick = true
 				lc.send(handoff.MsgExiting)
 				return handoff.ExitOK
 			case syscall.SIGUSR1:
