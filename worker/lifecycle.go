@@ -202,9 +202,9 @@ func (lc *lifecycle) tick(now time.Time) {
 
 // askToStop answers a TERM, which never comes from the master (its
 // graceful stop is handoff.GracefulStopSignal), by telling the master
-// and serving on until it answers: at once when the TERM was this
-// worker's alone, after the accept queues are empty when the master got
-// it too (a whole process group or cgroup signalled at once). It
+// and serving on until it answers: within a second when the TERM was
+// this worker's alone, after the accept queues are empty when the
+// master got it too (a whole process group or cgroup signalled at once). It
 // reports false when the worker should stop now instead: a second TERM,
 // or no master to tell (the pipe is broken); and the answer is awaited
 // for at most bound.
