@@ -11,10 +11,7 @@ import (
 )
 
 func TestStuckCallIsAbortedThenKilledAndReplaced(t *testing.T) {
-	cfg := testConfig(1)
-	cfg.Timeout = 2 * time.Second
-	ta := startArbiter(t, cfg)
-	ta.readyAll()
+	ta := servingWithTimeout(t, 1, 2*time.Second)
 	stuck := ta.os.spawned[0].pid
 	ta.tick(time.Second)
 	ta.onEvent(event{kind: evHeartbeat, pid: stuck,
@@ -54,10 +51,7 @@ func TestStuckCallIsAbortedThenKilledAndReplaced(t *testing.T) {
 }
 
 func TestAbortedWorkerIsKilledAfterGraceWithoutAnswer(t *testing.T) {
-	cfg := testConfig(1)
-	cfg.Timeout = 2 * time.Second
-	ta := startArbiter(t, cfg)
-	ta.readyAll()
+	ta := servingWithTimeout(t, 1, 2*time.Second)
 	pid := ta.os.spawned[0].pid
 	ta.onEvent(event{kind: evHeartbeat, pid: pid, hb: handoff.Heartbeat{CallAge: time.Second, Method: "POST", Path: "/"}})
 	ta.tick(time.Second)
@@ -75,10 +69,7 @@ func TestAbortedWorkerIsKilledAfterGraceWithoutAnswer(t *testing.T) {
 }
 
 func TestSilentWorkerIsAborted(t *testing.T) {
-	cfg := testConfig(2)
-	cfg.Timeout = 2 * time.Second
-	ta := startArbiter(t, cfg)
-	ta.readyAll()
+	ta := servingWithTimeout(t, 2, 2*time.Second)
 	alive, frozen := ta.os.spawned[0].pid, ta.os.spawned[1].pid
 	for range 4 {
 		ta.tick(500 * time.Millisecond)
@@ -93,10 +84,7 @@ func TestSilentWorkerIsAborted(t *testing.T) {
 }
 
 func TestIdleHeartbeatsKeepWorkerAlive(t *testing.T) {
-	cfg := testConfig(1)
-	cfg.Timeout = time.Second
-	ta := startArbiter(t, cfg)
-	ta.readyAll()
+	ta := servingWithTimeout(t, 1, time.Second)
 	for range 100 {
 		ta.tick(250 * time.Millisecond)
 		ta.onEvent(event{kind: evHeartbeat, pid: ta.os.spawned[0].pid, hb: handoff.Heartbeat{}})
@@ -107,10 +95,7 @@ func TestIdleHeartbeatsKeepWorkerAlive(t *testing.T) {
 }
 
 func TestTimeoutZeroNeverAborts(t *testing.T) {
-	cfg := testConfig(1)
-	cfg.Timeout = 0
-	ta := startArbiter(t, cfg)
-	ta.readyAll()
+	ta := servingWithTimeout(t, 1, 0)
 	ta.onEvent(event{kind: evHeartbeat, pid: ta.os.spawned[0].pid, hb: handoff.Heartbeat{CallAge: time.Hour, Method: "GET", Path: "/"}})
 	ta.tick(24 * time.Hour)
 	if len(ta.os.sent) != 0 {
@@ -141,10 +126,7 @@ func TestWorkerThatNeverBootsIsKilled(t *testing.T) {
 // TTOU (or a HUP, --max-requests) stopped is aborted at --timeout, not
 // left to --graceful-timeout.
 func TestStoppingWorkerIsStillTimed(t *testing.T) {
-	cfg := testConfig(2)
-	cfg.Timeout = 2 * time.Second
-	ta := startArbiter(t, cfg)
-	ta.readyAll()
+	ta := servingWithTimeout(t, 2, 2*time.Second)
 	stuck := ta.os.spawned[0].pid
 	ta.onEvent(event{kind: evHeartbeat, pid: stuck, hb: handoff.Heartbeat{CallAge: time.Second, Method: "GET", Path: "/slow"}})
 	ta.onSignal(syscall.SIGTTOU) // stops the oldest, the stuck one
@@ -168,10 +150,7 @@ func TestStoppingWorkerIsStillTimed(t *testing.T) {
 // sends no heartbeats (an ASGI app's background tasks, atexit): only
 // --graceful-timeout bounds it.
 func TestExitingWorkerIsNotTimed(t *testing.T) {
-	cfg := testConfig(2)
-	cfg.Timeout = 2 * time.Second
-	ta := startArbiter(t, cfg)
-	ta.readyAll()
+	ta := servingWithTimeout(t, 2, 2*time.Second)
 	w := ta.os.spawned[0].pid
 	ta.onSignal(syscall.SIGTTOU)
 	ta.onEvent(event{kind: evExiting, pid: w})
@@ -188,10 +167,7 @@ func TestExitingWorkerIsNotTimed(t *testing.T) {
 // In a graceful stop of the whole server a worker's stuck call is
 // aborted at --timeout too.
 func TestStuckCallIsAbortedDuringAStop(t *testing.T) {
-	cfg := testConfig(1)
-	cfg.Timeout = 2 * time.Second
-	ta := startArbiter(t, cfg)
-	ta.readyAll()
+	ta := servingWithTimeout(t, 1, 2*time.Second)
 	w := ta.os.spawned[0].pid
 	ta.onEvent(event{kind: evHeartbeat, pid: w, hb: handoff.Heartbeat{CallAge: time.Second, Method: "GET", Path: "/slow"}})
 	ta.onSignal(syscall.SIGTERM)
@@ -200,4 +176,14 @@ func TestStuckCallIsAbortedDuringAStop(t *testing.T) {
 	if got := ta.os.signalled(handoff.AbortSignal); !equalInts(got, []int{w}) {
 		t.Fatalf("SIGABRT to %v; want the stopping worker %d, whose call outlived --timeout", got, w)
 	}
+}
+
+// servingWithTimeout is an arbiter whose workers are all ready, with
+// --timeout timeout.
+func servingWithTimeout(t *testing.T, workers int, timeout time.Duration) *testArbiter {
+	cfg := testConfig(workers)
+	cfg.Timeout = timeout
+	ta := startArbiter(t, cfg)
+	ta.readyAll()
+	return ta
 }
