@@ -92,9 +92,9 @@ func Main() int {
 	if asgi != nil {
 		grace := cfg.GracefulTimeout
 		if p.quick {
-			// The app's calls still running are cancelled at once and
-			// the lifespan shutdown gets its share of the master's 2 s;
-			// waiting --graceful-timeout ended in a SIGKILL.
+			// The app's calls still running get 0.4 s, then are
+			// cancelled, and the lifespan shutdown gets its share of the
+			// master's 2 s; waiting --graceful-timeout ended in a SIGKILL.
 			grace = quickStopShutdown
 		}
 		asgi.stop(grace)
