@@ -14,7 +14,6 @@ import (
 	"os"
 	"runtime"
 	"sync"
-	"sync/atomic"
 	"time"
 	"unsafe"
 )
@@ -94,7 +93,7 @@ type Loop struct {
 	opt     LoopOptions
 	name    string        // "asyncio" or "uvloop"; immutable after StartLoop
 	thread  uint64        // the loop's thread as the traceback dump names it; immutable after StartLoop
-	asking  atomic.Bool   // a Running call waits for the GIL
+	asking  *loopQuestion // guarded by mu: Running's question waiting for the GIL, or nil
 	stopped chan struct{} // closed when the loop's thread has returned
 	runErr  error         // set before stopped is closed
 

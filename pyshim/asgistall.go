@@ -79,32 +79,45 @@ func (l *Loop) Thread() uint64 { return l.thread }
 // own). It asks the loop under the GIL, which a loop running Python
 // code gives up within the switch interval, and one blocked in a C call
 // that keeps it only when the call returns: it waits at most wait, and
-// while an earlier question still waits for the GIL it answers nil at
-// once.
+// while an earlier question still waits for the GIL it waits for that
+// one's answer rather than ask again.
 func (l *Loop) Running(wait time.Duration) *Conn {
-	if !l.asking.CompareAndSwap(false, true) {
-		return nil
+	l.mu.Lock()
+	q := l.asking
+	if q == nil {
+		q = &loopQuestion{answered: make(chan struct{})}
+		l.asking = q
+		go func() {
+			var id C.uint64_t
+			if C.gw_asgi_running(&id) != 0 {
+				id = 0
+			}
+			q.id = uint64(id)
+			l.mu.Lock()
+			l.asking = nil
+			l.mu.Unlock()
+			close(q.answered)
+		}()
 	}
-	answer := make(chan uint64, 1)
-	go func() {
-		defer l.asking.Store(false)
-		var id C.uint64_t
-		if C.gw_asgi_running(&id) != 0 {
-			id = 0
-		}
-		answer <- uint64(id)
-	}()
+	l.mu.Unlock()
 	t := time.NewTimer(wait)
 	defer t.Stop()
 	select {
-	case id := <-answer:
-		if id == 0 {
+	case <-q.answered:
+		if q.id == 0 {
 			return nil
 		}
 		l.mu.Lock()
 		defer l.mu.Unlock()
-		return l.conns[id]
+		return l.conns[q.id]
 	case <-t.C:
 		return nil
 	}
+}
+
+// loopQuestion is one question Running put to the loop: id is the
+// answer's Conn id (0: none), set before answered is closed.
+type loopQuestion struct {
+	answered chan struct{}
+	id       uint64
 }

@@ -108,6 +108,18 @@ func (a *asgiApp) stop(grace time.Duration) {
 type asgiCalls struct {
 	srv  *engine.Server
 	loop *pyshim.Loop
+	// named is the request the loop's current stall was last found
+	// running, asked by a heartbeat: the --timeout log's own question
+	// may find the GIL still held longer than it waits, on a starved
+	// machine, or the heartbeat's question still waiting for it.
+	named namedStall
+}
+
+// namedStall is a stall that began at since, in the request
+// method path.
+type namedStall struct {
+	since        time.Time
+	method, path string
 }
 
 // stallNamed is how long the loop must have taken no event before the
@@ -124,11 +136,13 @@ const runningWait = 100 * time.Millisecond
 // the loop's thread, naming the request whose task runs there when the
 // loop can tell (Loop.Running). ok is false when the loop is not
 // stalled.
-func (c asgiCalls) OldestStuckCall(time.Time) (engine.StuckCall, bool) {
+// Lifecycle goroutine only.
+func (c *asgiCalls) OldestStuckCall(time.Time) (engine.StuckCall, bool) {
 	call := engine.StuckCall{Age: c.loop.Stalled()}
 	if call.Age < stallNamed {
 		return call, false
 	}
+	since := time.Now().Add(-call.Age)
 	call.Place = engine.CallPlace{Stage: engine.StageRunning, Thread: c.loop.Thread()}
 	if conn := c.loop.Running(runningWait); conn != nil {
 		// A WebSocket session left its slot at the 101: its Conn knows.
@@ -139,8 +153,18 @@ func (c asgiCalls) OldestStuckCall(time.Time) (engine.StuckCall, bool) {
 				return ok && ac.conn.Load() == conn
 			})
 		}
+		if call.Method != "" {
+			c.named = namedStall{since: since, method: call.Method, path: call.Path}
+		}
+	} else if d := since.Sub(c.named.since); d > -sameStall && d < sameStall {
+		call.Method, call.Path = c.named.method, c.named.path
 	}
 	return call, true
 }
 
-func (c asgiCalls) CallsBegun() uint64 { return c.srv.CallsBegun() }
+// sameStall: two stalls whose starts, as measured, are closer than this
+// are one. Distinct stalls start at least stallNamed apart, as one must
+// last that long to be named.
+const sameStall = stallNamed / 2
+
+func (c *asgiCalls) CallsBegun() uint64 { return c.srv.CallsBegun() }

@@ -85,7 +85,7 @@ func Main() int {
 	p := &process{cfg: cfg, log: log, elog: elog, srv: srv, calls: srv, hooks: h,
 		ctl: os.NewFile(handoff.ControlFD, "control")}
 	if asgi != nil {
-		p.calls = asgiCalls{srv: srv, loop: asgi.loop}
+		p.calls = &asgiCalls{srv: srv, loop: asgi.loop}
 	}
 	p.startReports()
 	code := p.run()
