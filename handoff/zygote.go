@@ -17,7 +17,8 @@ const (
 
 // Zygote to master, once the import is done: ZygoteLoaded, or
 // "failed CODE\nTEXT" where CODE is ExitWorkerBootError or
-// ExitAppLoadError and TEXT the reason (a Python traceback). Before it,
+// ExitAppLoadError and TEXT the reason, or "failed CODE app\nTEXT" when
+// loading the app failed and TEXT is the Python traceback. Before it,
 // any number of warnings: "signal N" (the app took signal N; it was
 // restored) and "threads\nNAME\n..." (threads the app started while
 // imported: the workers do not have them) and "log LEVEL LOGGER\nTEXT"

@@ -31,15 +31,24 @@ func TestAppSpecs(t *testing.T) {
 	}
 }
 
+// TestBadAppSpecsStopWithAClearMessage: the exit codes are Gunicorn's:
+// 4 (App failed to load) when the spec names nothing that can serve, 3
+// (Worker failed to boot) when importing the module raised, with the
+// traceback in the log.
 func TestBadAppSpecsStopWithAClearMessage(t *testing.T) {
 	tests := []struct {
 		spec, want string
-		exit       int // 2: refused with the command line; 4: by the worker, as an app load error
+		exit       int // 2: refused with the command line; 3: the import raised; 4: no app
 	}{
 		{"loading.py", `did you mean "loading:application"?`, 2},
 		{"apps/loading.py:factory('x')", `did you mean "loading:factory('x')"?`, 2},
 		{"loading:nothing_here", "failed to find attribute 'nothing_here' in 'loading'", 4},
 		{"loading:factory(os.getcwd())", "factory arguments in 'factory(os.getcwd())' must be literals", 4},
+		{"loading:os", "the application 'loading:os' is not callable", 4},
+		{"loading:factory()", "loading:factory: the factory's arguments do not fit: missing a required argument: 'greeting'", 4},
+		{"loading:factory('x', colour=1)", "got an unexpected keyword argument 'colour'", 4},
+		{"broken_import:app", "ModuleNotFoundError: No module named 'this_module_does_not_exist_gowsgi'", 3},
+		{"broken_syntax:app", "SyntaxError", 3},
 	}
 	for _, tt := range tests {
 		t.Run(tt.spec, func(t *testing.T) {
@@ -47,8 +56,12 @@ func TestBadAppSpecsStopWithAClearMessage(t *testing.T) {
 			if code := s.wait(20 * time.Second); code != tt.exit {
 				t.Fatalf("exit code %d; want %d", code, tt.exit)
 			}
-			if out := s.output(); !strings.Contains(out, tt.want) {
+			out := s.output()
+			if !strings.Contains(out, tt.want) {
 				t.Fatalf("the log does not say %q:\n%s", tt.want, out)
+			}
+			if tt.exit == 3 && !strings.Contains(out, "Traceback (most recent call last)") {
+				t.Fatalf("no traceback for an import that raised:\n%s", out)
 			}
 		})
 	}

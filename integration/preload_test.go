@@ -180,14 +180,19 @@ func TestPreloadHUPWithBrokenCodeKeepsServing(t *testing.T) {
 	l.requireNoFailures(false)
 }
 
-func TestPreloadBrokenAppStopsWithCode4(t *testing.T) {
+// TestPreloadBrokenAppStopsWithCode3: an import that raises in the
+// zygote is Gunicorn's worker boot error, logged as the app's failure.
+func TestPreloadBrokenAppStopsWithCode3(t *testing.T) {
 	s := start(t, serverOpts{args: []string{"-w", "3", "--preload", "broken_import:app"}, ready: -1})
-	if code := s.wait(20 * time.Second); code != 4 {
-		t.Fatalf("exit code = %d; want 4", code)
+	if code := s.wait(20 * time.Second); code != 3 {
+		t.Fatalf("exit code = %d; want 3", code)
 	}
 	out := s.output()
 	if !strings.Contains(out, "Traceback") || strings.Count(out, "ModuleNotFoundError") != 1 {
 		t.Errorf("output %q; want the zygote's traceback, once", out)
+	}
+	if !strings.Contains(out, "failed to load the application") {
+		t.Errorf("output %q; want it to say the application failed to load", out)
 	}
 }
 

@@ -100,19 +100,6 @@ func TestTermFinishesInFlightRequest(t *testing.T) {
 	}
 }
 
-func TestImportErrorExitsWithCode4(t *testing.T) {
-	s := start(t, serverOpts{args: []string{"-w", "2", "broken_import:app"}, ready: -1})
-	if code := s.wait(20 * time.Second); code != 4 {
-		t.Fatalf("exit code = %d; want 4", code)
-	}
-	out := s.output()
-	for _, want := range []string{"Traceback", "ModuleNotFoundError", "this_module_does_not_exist_gowsgi"} {
-		if !strings.Contains(out, want) {
-			t.Errorf("stderr lacks %q", want)
-		}
-	}
-}
-
 func TestAppExceptionGives500AndWorkerLives(t *testing.T) {
 	s := start(t, serverOpts{args: []string{"basic:raises"}})
 	pids := s.workerPIDs()

@@ -270,9 +270,10 @@ func (zs *zygotes) await(z *zygote) error {
 	}
 }
 
-func (zs *zygotes) logFailure(z *zygote, code, text string) {
+// logFailure logs a zygote's "failed STATUS\nTEXT" (handoff.ZygoteFailed).
+func (zs *zygotes) logFailure(z *zygote, status, text string) {
 	lg := zs.log.Error().Int("zygote_pid", z.pid).Str("app", z.cfg.App)
-	if code == strconv.Itoa(handoff.ExitAppLoadError) {
+	if _, what, _ := strings.Cut(status, " "); what == "app" {
 		// The traceback is the message, as a worker logs it.
 		lg.Msg("failed to load the application:\n" + text)
 		return

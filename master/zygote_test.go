@@ -161,18 +161,27 @@ func TestZygoteLogRecords(t *testing.T) {
 	}
 }
 
+// TestZygoteImportFailureLogsTheTraceback: an app that failed to load,
+// whether its import raised (3) or it names no app (4), is logged as
+// such with the traceback; a setup failure as the zygote's.
 func TestZygoteImportFailureLogsTheTraceback(t *testing.T) {
-	r := newZygoteRig(t, 0)
-	zs, log, z, fake := r.zs, r.log, r.z, r.fake
 	tb := "Traceback (most recent call last):\n  File \"app.py\", line 1\nImportError: nope"
-	fake.say("failed 4\n" + tb)
-	if err := zs.await(z); err != nil || !z.failed || z.loaded {
-		t.Fatalf("await = %v, loaded %v, failed %v; want nil and failed", err, z.loaded, z.failed)
-	}
-	var line map[string]any
-	json.Unmarshal(log.Bytes(), &line)
-	if line["message"] != "failed to load the application:\n"+tb || line["level"] != "error" {
-		t.Fatalf("log %v; want the traceback as the error's message", line)
+	for _, tt := range []struct{ msg, want string }{
+		{"failed 3 app\n" + tb, "failed to load the application:\n" + tb},
+		{"failed 4 app\n" + tb, "failed to load the application:\n" + tb},
+		{"failed 3\ncannot set up Python's logging: x", "the zygote cannot start: cannot set up Python's logging: x"},
+	} {
+		r := newZygoteRig(t, 0)
+		zs, log, z, fake := r.zs, r.log, r.z, r.fake
+		fake.say(tt.msg)
+		if err := zs.await(z); err != nil || !z.failed || z.loaded {
+			t.Fatalf("%q: await = %v, loaded %v, failed %v; want nil and failed", tt.msg, err, z.loaded, z.failed)
+		}
+		var line map[string]any
+		json.Unmarshal(log.Bytes(), &line)
+		if line["message"] != tt.want || line["level"] != "error" {
+			t.Fatalf("%q: log %v; want %q", tt.msg, line, tt.want)
+		}
 	}
 }
 

@@ -21,7 +21,9 @@ base_environ = None
 
 
 class AppLoadError(Exception):
-    """The app spec names something that cannot serve as a WSGI app."""
+    """The app's module imported, but the spec names nothing that can
+    serve (Gunicorn's AppImportError, exit 4); an exception the import
+    itself raises is a worker boot error (exit 3), as in Gunicorn."""
 
 
 def format_exception(exc):
@@ -118,8 +120,24 @@ def _import_app(spec):
     if call is not None:
         if not callable(target):
             raise AppLoadError("%s.%s is not callable" % (module_name, name))
+        _check_factory_arguments(target, call, "%s:%s" % (module_name, name))
         target = target(*call[0], **call[1])
     return target
+
+
+def _check_factory_arguments(factory, call, where):
+    # Arguments the factory does not take are the spec's mistake, not the
+    # app's (Gunicorn's _called_with_wrong_args): said in one line, where
+    # a TypeError the factory raises itself keeps its traceback.
+    import inspect
+    try:
+        signature = inspect.signature(factory)
+    except (TypeError, ValueError):  # a builtin, say: let the call tell
+        return
+    try:
+        signature.bind(*call[0], **call[1])
+    except TypeError as e:
+        raise AppLoadError("%s: the factory's arguments do not fit: %s" % (where, e)) from None
 
 
 def _load_paste(uri):

@@ -153,6 +153,24 @@ static int bool_attr(PyObject *obj, const char *name)
 	return r;
 }
 
+/* raised_app_load_error reports whether the exception set is
+ * bootstrap.AppLoadError, and leaves it set. */
+static int raised_app_load_error(void)
+{
+	PyObject *type, *value, *tb, *cls;
+	int r = 0;
+
+	PyErr_Fetch(&type, &value, &tb);
+	cls = PyObject_GetAttrString(gw_bootstrap, "AppLoadError");
+	if (cls == NULL)
+		PyErr_Clear();
+	else
+		r = type != NULL && PyErr_GivenExceptionMatches(type, cls);
+	Py_XDECREF(cls);
+	PyErr_Restore(type, value, tb);
+	return r;
+}
+
 /*
  * gw_load_app imports the app named by spec with paths prepended to
  * sys.path and keeps it in _gowsgi.app; asgi says which worker class
@@ -162,7 +180,8 @@ static int bool_attr(PyObject *obj, const char *name)
  * handlers are restored after the import (signals.c); the numbers of the
  * signals the app tried to take are stored in stolen[0:*nstolen] (room
  * for 16).
- * GIL held (main thread). Returns 0, or -1 with *err (traceback) set.
+ * GIL held (main thread). Returns 0, or GW_LOAD_RAISED or GW_LOAD_NO_APP
+ * with *err (traceback) set.
  */
 int gw_load_app(const char *spec, const char *const *paths, int npaths, int multithread, int asgi,
 		int *stolen, int *nstolen, char **err)
@@ -190,8 +209,11 @@ int gw_load_app(const char *spec, const char *const *paths, int npaths, int mult
 		rc = gw_exchange_bind();
 	}
 out:
-	if (rc < 0)
+	if (rc < 0) {
+		if (raised_app_load_error())
+			rc = GW_LOAD_NO_APP;
 		*err = gw_format_exception(&n);
+	}
 	gw_signals_reclaim(stolen, nstolen);
 	Py_XDECREF(res);
 	Py_XDECREF(list);

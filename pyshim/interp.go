@@ -46,6 +46,11 @@ type Options struct {
 // or loading the app; Traceback is Python's own formatting of it.
 type AppError struct {
 	Traceback string
+	// NoApp: the app's module imported, but the spec names nothing that
+	// can serve (no such attribute, not callable, the other kind of app,
+	// a factory's arguments that do not fit). Gunicorn exits 4 for
+	// those, and 3 for an exception the import raised.
+	NoApp bool
 }
 
 func (e *AppError) Error() string { return "pyshim: " + e.Traceback }
@@ -125,7 +130,9 @@ func LoadApp(spec string, paths []string, multithread bool, kind AppKind) (stole
 	rc := C.gw_load_app(cspec, cpaths, C.int(len(paths)), cBool(multithread), C.int(kind), &cstolen[0], &nstolen, &cerr)
 	stolen = signalsOf(cstolen[:nstolen])
 	if rc != 0 {
-		return stolen, takeError(cerr, fmt.Sprintf("failed to load %q", spec))
+		err := takeError(cerr, fmt.Sprintf("failed to load %q", spec)).(*AppError)
+		err.NoApp = rc == C.GW_LOAD_NO_APP
+		return stolen, err
 	}
 	return stolen, nil
 }

@@ -101,9 +101,13 @@ int gw_zygote_load(const gw_preload_spec *spec)
 	gw_logging_to_master(0);
 	flush_output();
 	if (rc < 0) {
-		gw_zygote_say_text("failed 4\n", err);
+		int code = rc == GW_LOAD_NO_APP ? GW_EXIT_APP : GW_EXIT_BOOT;
+		char head[32];
+
+		snprintf(head, sizeof head, "failed %d app\n", code);
+		gw_zygote_say_text(head, err);
 		free(err);
-		return GW_EXIT_APP;
+		return code;
 	}
 	for (int i = 0; i < nstolen; i++)
 		gw_zygote_sayf("signal %d", stolen[i]);

@@ -66,6 +66,10 @@ int gw_initialize(const char *program, const char *executable, const char *boots
 int gw_set_environ_keys(const char *const *keys, int n, char **err);
 /* gw_load_app's asgi; the numbers are bootstrap.py's. */
 enum { GW_APP_WSGI, GW_APP_ASGI, GW_APP_DETECT };
+/* gw_load_app's failures: the import raised (a worker boot error, as in
+ * Gunicorn), or the module imported but the spec names no app that can
+ * serve (bootstrap.AppLoadError, Gunicorn's app load error). */
+enum { GW_LOAD_RAISED = -1, GW_LOAD_NO_APP = -2 };
 int gw_load_app(const char *spec, const char *const *paths, int npaths,
 		int multithread, int asgi, int *stolen, int *nstolen, char **err);
 /* gw_app_is_asgi: 1 once gw_load_app has loaded an app served as ASGI,

@@ -209,14 +209,17 @@ func startPython(cfg *config.Config, log zerolog.Logger, h *hooks) int {
 	noteStolen(log, stolen) // LoadApp put them back
 	if err != nil {
 		var appErr *pyshim.AppError
-		msg := err.Error()
+		msg, code := err.Error(), handoff.ExitWorkerBootError
 		if errors.As(err, &appErr) {
 			msg = appErr.Traceback
+			if appErr.NoApp {
+				code = handoff.ExitAppLoadError
+			}
 		}
 		// The traceback is the message, so a console log shows it as
 		// Python printed it.
 		log.Error().Str("app", cfg.App).Msg("failed to load the application:\n" + msg)
-		return handoff.ExitAppLoadError
+		return code
 	}
 	pyshim.ReleaseMain()
 	setEnvironDefaults(cfg, log)
