@@ -76,9 +76,14 @@ func readAllBodies(t *testing.T, conns []net.Conn, want int) {
 // worker's memory in all, not --response-buffer each: past the budget
 // their responses wait parked, and every byte still arrives.
 func TestOutboxesStayWithinTheWorkersBudget(t *testing.T) {
-	const budget, clients, steps = 1 << 20, 8, 80
+	// 10 MiB each: a loopback connection whose client reads nothing
+	// takes about 4.1 MiB into its socket buffers (tcp_wmem's 4 MiB send
+	// buffer, grown as the kernel sees fit), and a response must still
+	// have more than the budget left after that to park. With 5 MiB,
+	// the last response fitted on some days and the test failed.
+	const budget, clients, steps = 1 << 20, 8, 160
 	chunk := bytes.Repeat([]byte("x"), 64<<10)
-	app := newFakeApp(t, map[string]route{"/stream": streamRoute(chunk, steps)}) // 5 MiB each
+	app := newFakeApp(t, map[string]route{"/stream": streamRoute(chunk, steps)})
 	s, addr := serveFake(t, app, testConfig(t, "--response-buffer", "4194304",
 		"--response-memory-budget", strconv.Itoa(budget)), 1)
 	conns := nonReaders(t, addr, "/stream", clients)
