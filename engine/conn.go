@@ -62,6 +62,9 @@ type conn struct {
 	// blocking, and it is not yet reclaimed. Serve goroutine only.
 	offered  int
 	blocking bool
+	// passed: a sibling worker passed the connection here (pass.go),
+	// after its PROXY header if it had one. Serve goroutine only.
+	passed bool
 
 	// lastEnd is when the last response was done: the start of the wait
 	// for the next request, without reading the clock again.
@@ -109,7 +112,7 @@ func (c *conn) open(s *Server, sk *sock, now time.Time) {
 	c.out.limit, c.out.budget = s.cfg.ResponseBuffer, &s.outboxes
 	c.hold.start(c)
 	c.lastEnd = time.Time{}
-	c.offered, c.blocking, c.offerLive = -1, false, false
+	c.offered, c.blocking, c.offerLive, c.passed = -1, false, false, false
 	c.idle, c.fresh = false, true
 	c.inHead, c.since, c.evicted = false, now.UnixNano(), notEvicted
 	c.client = c.info.RemoteAddr
@@ -183,7 +186,7 @@ func (c *conn) serve() {
 	defer c.nc.Close()
 	defer c.out.reset()
 	defer c.containPanic() // first of the defers to run
-	if !c.acceptProxyHeader() {
+	if !c.passed && !c.acceptProxyHeader() {
 		return
 	}
 	if c.nc.tlsFront != nil && !c.startTLS() {
@@ -202,6 +205,9 @@ func (c *conn) serve() {
 		}
 		if !c.awaitRequest(wait) {
 			return
+		}
+		if c.awaitThreadOrPass() {
+			return // a sibling serves it now
 		}
 		slow := !c.headBuffered()
 		if slow {

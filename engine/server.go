@@ -39,6 +39,7 @@ type Server struct {
 	appLag            func(probe bool) time.Duration // Options.AppLag
 	offerSockets      bool                           // Options.OfferSockets
 	streamBodies      bool                           // Options.StreamBodies
+	passer            *passer                        // Options.Pass with siblings; nil: no passing (pass.go)
 
 	// hookNotes: the kinds of pre_request change the worker ignored and
 	// said so (hookchange.go); set by any serve goroutine, atomically.
@@ -207,6 +208,10 @@ type Options struct {
 	StreamBodies bool
 	Extras       *Extras // nil: no access log, no proxy trusted, no StatsD
 	Hooks        Hooks   // nil: none
+	// Pass: the sockets the workers share to pass each other a
+	// connection whose request waits for a thread (pass.go); nil: none.
+	// Used when there are siblings (--workers above 1).
+	Pass *PassSockets
 }
 
 // New returns a server for the listeners lns, serving opt.App. Only an
@@ -237,7 +242,7 @@ func newServer(cfg *config.Config, log zerolog.Logger, lns []net.Listener, opt O
 		maxBufferedBody: cfg.MaxBufferedBody,
 		bodies:          newBodyBudgets(cfg),
 		slots:           newSlotPool(threads),
-		gate:            newGate(threads, len(lns), cfg.Workers > 1),
+		gate:            newGate(threads, len(lns)+1, cfg.Workers > 1), // the last wake is the pass loop's
 		connSem:         make(chan struct{}, limit),
 		stop:            make(chan struct{}),
 		handoff:         make(chan *conn),
@@ -278,6 +283,9 @@ func newServer(cfg *config.Config, log zerolog.Logger, lns []net.Listener, opt O
 		}
 		l.plain = plainListener(cfg, i)
 		s.lns = append(s.lns, l)
+	}
+	if opt.Pass != nil {
+		s.passer = s.newPasser(*opt.Pass, cfg.Workers > 1)
 	}
 	s.spares.make = s.newExchange
 	s.maxParked = math.MaxInt64
@@ -341,6 +349,10 @@ func (s *Server) Serve() {
 		s.wg.Add(1)
 		go s.acceptLoop(ln)
 	}
+	if s.passer != nil {
+		s.wg.Add(1)
+		go s.passLoop()
+	}
 }
 
 // Drain stops accepting (the master keeps the listening sockets, so
@@ -361,7 +373,13 @@ func (s *Server) Drain() {
 	for _, ln := range s.lns {
 		ln.Close()
 	}
+	if s.passer != nil {
+		s.passer.recv.Close() // ends the pass loop's wait, as closing a listener does
+	}
 	s.wg.Wait()
+	if s.passer != nil {
+		s.passer.send.Close()
+	}
 }
 
 // newConn registers a connection on the descriptor fd, or returns nil

@@ -16,6 +16,9 @@ type slotPool struct {
 	mu      sync.Mutex
 	free    []*slot      // guarded by mu: a stack, the top last
 	waiters []chan *slot // guarded by mu: requests waiting, first come first
+	// onFree, guarded by mu, is closed when a slot next becomes free
+	// (freed); nil when nobody asked.
+	onFree chan struct{}
 }
 
 func newSlotPool(n int) *slotPool {
@@ -50,5 +53,26 @@ func (p *slotPool) give(sl *slot) {
 		return
 	}
 	p.free = append(p.free, sl)
+	if p.onFree != nil {
+		close(p.onFree)
+		p.onFree = nil
+	}
 	p.mu.Unlock()
+}
+
+// freed returns a channel closed when a slot is next given back with
+// no request waiting for it, or nil when a request need not wait for
+// that: a slot is free now, or requests already wait in line for one
+// (the worker is busy rather than held up, and a newcomer joins the
+// line).
+func (p *slotPool) freed() <-chan struct{} {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if len(p.free) > 0 || len(p.waiters) > 0 {
+		return nil
+	}
+	if p.onFree == nil {
+		p.onFree = make(chan struct{})
+	}
+	return p.onFree
 }

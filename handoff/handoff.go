@@ -59,6 +59,11 @@ type Boot struct {
 	WorkerID int `json:"worker_id"`
 	// Listeners is how many listening sockets follow FirstListenerFD.
 	Listeners int `json:"listeners"`
+	// PassSockets: after the listeners come the two ends of the socket
+	// pair the workers pass each other connections on (engine/pass.go),
+	// the sending end first. A zygote gets none itself: the spawn
+	// requests of its workers carry them.
+	PassSockets bool `json:"pass_sockets,omitempty"`
 	// Config is the master's resolved configuration.
 	Config *config.Config `json:"config"`
 	// HookAttrs are what the pre_fork hook stored on the worker (JSON

@@ -81,7 +81,7 @@ func (e exit) code() int {
 // the file on disk was replaced since) with the hidden worker command,
 // the boot pipe, the control pipe and the listeners at the fds named in
 // handoff. Its control lines become events.
-func spawnWorker(p *process, ls []*listener, events chan<- event, id int, cfg *config.Config,
+func spawnWorker(p *process, ls []*listener, pass *passPair, events chan<- event, id int, cfg *config.Config,
 	attrs json.RawMessage) (int, error) {
 	bootR, bootW, err := os.Pipe()
 	if err != nil {
@@ -98,6 +98,7 @@ func spawnWorker(p *process, ls []*listener, events chan<- event, id int, cfg *c
 	for _, l := range ls {
 		files = append(files, l.file)
 	}
+	files = append(files, pass.files()...)
 	cmd := &exec.Cmd{
 		Path:       "/proc/self/exe",
 		Args:       []string{p.exe, handoff.WorkerCommand},
@@ -116,7 +117,7 @@ func spawnWorker(p *process, ls []*listener, events chan<- event, id int, cfg *c
 	}
 	pid := cmd.Process.Pid
 	cmd.Process.Release() // the arbiter reaps with wait4, not cmd.Wait
-	boot := handoff.Boot{WorkerID: id, Listeners: len(ls), Config: cfg, HookAttrs: attrs}
+	boot := handoff.Boot{WorkerID: id, Listeners: len(ls), PassSockets: pass != nil, Config: cfg, HookAttrs: attrs}
 	go func() {
 		json.NewEncoder(bootW).Encode(&boot)
 		bootW.Close()
@@ -184,8 +185,9 @@ func inForeground() bool {
 }
 
 // newRealOS wires the arbiter to the real world.
-func newRealOS(p *process, ls []*listener, pf *pidfile, elog *errorlog.Log, events chan<- event) *osEffects {
+func newRealOS(p *process, ls []*listener, pass *passPair, pf *pidfile, elog *errorlog.Log, events chan<- event) *osEffects {
 	zs := newZygotes(p, ls, events, elog.Logger("master"))
+	zs.pass = pass
 	return &osEffects{
 		spawn:  zs.spawn,
 		signal: func(pid int, sig syscall.Signal) error { return unix.Kill(pid, sig) },
@@ -195,7 +197,7 @@ func newRealOS(p *process, ls []*listener, pf *pidfile, elog *errorlog.Log, even
 		reap:       func() []exit { return zs.reap(reapAll()) },
 		now:        time.Now,
 		after:      time.After,
-		quiesce:    func(wait bool, max time.Duration) <-chan struct{} { return quiesce(ls, wait, max) },
+		quiesce:    func(wait bool, max time.Duration) <-chan struct{} { return quiesce(ls, pass.queue(), wait, max) },
 		loadConfig: p.loadConfig,
 		execMaster: func() (int, error) { return execMaster(p, ls, events) },
 		ready:      p.announceReady,

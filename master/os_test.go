@@ -167,7 +167,7 @@ func TestQuiesceKeepsQueuedAndRefusesNew(t *testing.T) {
 	if awaitEmptyQueues([]int{fd}, time.Now()) {
 		t.Fatalf("the queue reads as empty with a connection in it")
 	}
-	done := quiesce(ls, true, 10*time.Second)
+	done := quiesce(ls, -1, true, 10*time.Second)
 	select {
 	case <-done:
 		t.Fatalf("quiesce returned with a connection still queued")
@@ -225,7 +225,7 @@ func TestQuiesceRemovesOwnSocketFileOnly(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer closeListeners(ls)
-	<-quiesce(ls, false, time.Second)
+	<-quiesce(ls, -1, false, time.Second)
 	if _, err := os.Stat(path); !os.IsNotExist(err) {
 		t.Fatalf("the socket file is still there: new clients could queue")
 	}
@@ -248,7 +248,7 @@ func TestQuiesceLeavesForeignSockets(t *testing.T) {
 	}
 	defer closeListeners(ls)
 	ls[0].owned = false // as if it came from systemd or fd://
-	<-quiesce(ls, true, time.Second)
+	<-quiesce(ls, -1, true, time.Second)
 	c, err := net.DialTimeout("tcp", ls[0].addr, time.Second)
 	if err != nil {
 		t.Fatalf("a socket we do not own was closed to new connections: %v", err)

@@ -29,10 +29,14 @@ const quiesceSettle = 50 * time.Millisecond
 // shared with a new master after USR2) are left as they are: others
 // still accept on them.
 //
-// The returned channel is closed when every accept queue is empty or
-// after max; at once when wait is false (no worker accepts).
-func quiesce(ls []*listener, wait bool, max time.Duration) <-chan struct{} {
+// The returned channel is closed when every accept queue, and the queue
+// of connections the workers pass each other (passQueue, -1 for none),
+// is empty or after max; at once when wait is false (no worker accepts).
+func quiesce(ls []*listener, passQueue int, wait bool, max time.Duration) <-chan struct{} {
 	var fds, tcp []int
+	if passQueue >= 0 {
+		fds = append(fds, passQueue)
+	}
 	for _, l := range ls {
 		if !l.owned {
 			continue

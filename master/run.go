@@ -104,7 +104,12 @@ func Run(cfg *config.Config, elog *errorlog.Log, args []string) int {
 		pf.remove()
 		return ExitHookError
 	}
-	env := newRealOS(p, ls, pf, elog, events)
+	pass, err := newPassPair()
+	if err != nil {
+		log.Warn().Err(err).Msg("the workers cannot pass each other connections")
+	}
+	defer pass.close()
+	env := newRealOS(p, ls, pass, pf, elog, events)
 	a := newArbiter(log, env, cfg)
 	a.statsd = sd
 	a.hooks, hooks.hooks = hooks.hooks, nil

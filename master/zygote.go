@@ -47,6 +47,7 @@ import (
 type zygotes struct {
 	p      *process
 	ls     []*listener
+	pass   *passPair // every worker's, after the listeners; nil: none
 	events chan<- event
 	log    zerolog.Logger
 	kill   func(pid int, sig syscall.Signal) error
@@ -94,7 +95,7 @@ func newZygotes(p *process, ls []*listener, events chan<- event, log zerolog.Log
 // zygote with --preload, re-executed otherwise.
 func (zs *zygotes) spawn(id, gen int, cfg *config.Config, attrs json.RawMessage) (int, error) {
 	if !cfg.Preload {
-		return spawnWorker(zs.p, zs.ls, zs.events, id, cfg, attrs)
+		return spawnWorker(zs.p, zs.ls, zs.pass, zs.events, id, cfg, attrs)
 	}
 	pid, err := zs.forkFor(id, gen, cfg, attrs)
 	if errors.Is(err, errZygoteEnded) {
@@ -192,7 +193,7 @@ func (zs *zygotes) start(gen int, cfg *config.Config) (*zygote, error) {
 	z := &zygote{gen: gen, cfg: cfg, pid: cmd.Process.Pid, conn: conn, started: time.Now(),
 		workers: map[int]struct{}{}}
 	cmd.Process.Release() // reaped with wait4, through zygotes.reap
-	writeBoot(bootW, &handoff.Boot{Listeners: len(zs.ls), Config: cfg})
+	writeBoot(bootW, &handoff.Boot{Listeners: len(zs.ls), PassSockets: zs.pass != nil, Config: cfg})
 	zs.all = append(zs.all, z)
 	zs.log.Info().Int("zygote_pid", z.pid).Int("generation", gen).Msg("zygote started")
 	return z, nil
@@ -309,6 +310,9 @@ func (zs *zygotes) fork(z *zygote, id int, cfg *config.Config, attrs json.RawMes
 	for _, l := range zs.ls {
 		fds = append(fds, int(l.file.Fd()))
 	}
+	for _, f := range zs.pass.files() {
+		fds = append(fds, int(f.Fd()))
+	}
 	_, _, err = z.conn.WriteMsgUnix([]byte(handoff.ZygoteSpawn), unix.UnixRights(fds...), nil)
 	bootR.Close() // the zygote holds its own copies now
 	ctlW.Close()
@@ -324,7 +328,7 @@ func (zs *zygotes) fork(z *zygote, id int, cfg *config.Config, attrs json.RawMes
 		ctlR.Close()
 		return 0, fmt.Errorf("zygote %d, forking a worker: %w", z.pid, err)
 	}
-	writeBoot(bootW, &handoff.Boot{WorkerID: id, Listeners: len(zs.ls), Config: cfg, HookAttrs: attrs})
+	writeBoot(bootW, &handoff.Boot{WorkerID: id, Listeners: len(zs.ls), PassSockets: zs.pass != nil, Config: cfg, HookAttrs: attrs})
 	go readControl(pid, ctlR, zs.events)
 	return pid, nil
 }

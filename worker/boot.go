@@ -15,6 +15,7 @@ import (
 	"github.com/gowsgi/gowsgi/handoff"
 	"github.com/gowsgi/gowsgi/pyshim"
 	"github.com/rs/zerolog"
+	"golang.org/x/sys/unix"
 )
 
 // Main runs a worker process started by the master and returns its exit
@@ -46,6 +47,7 @@ func Main() int {
 		log.Error().Err(err).Msg("cannot use the inherited listeners")
 		return handoff.ExitWorkerBootError
 	}
+	pass := inheritPassSockets(boot)
 	ext, err := prepareProcess(cfg, elog, log, listeners)
 	if err != nil {
 		log.Error().Err(err).Msg("cannot prepare the worker process")
@@ -67,6 +69,12 @@ func Main() int {
 		app, slots, lag = asgi, asgiSlots(cfg), asgi.loop.Lag
 	}
 	records := usePythonAccess(cfg, log, ext, asgi != nil) // pyaccess.go
+	if asgi != nil && pass != nil {
+		// One event loop runs many requests: none waits for a thread.
+		unix.Close(pass.Send)
+		unix.Close(pass.Receive)
+		pass = nil
+	}
 	srv, err := engine.New(cfg, log, listeners, engine.Options{
 		App:    app,
 		Slots:  slots,
@@ -77,6 +85,7 @@ func Main() int {
 		StreamBodies: asgi != nil, // the event loop waits for a body without a thread
 		Extras:       ext,
 		Hooks:        requestHooksOf(h, asgi == nil),
+		Pass:         pass,
 	})
 	if err != nil {
 		log.Error().Err(err).Msg("cannot serve TLS")
@@ -156,6 +165,18 @@ func inheritListeners(n int) ([]net.Listener, error) {
 		ls = append(ls, l)
 	}
 	return ls, nil
+}
+
+// inheritPassSockets returns the pass sockets' descriptors when the
+// master sent them, after the listeners; nil otherwise.
+func inheritPassSockets(boot *handoff.Boot) *engine.PassSockets {
+	if !boot.PassSockets {
+		return nil
+	}
+	first := handoff.FirstListenerFD + boot.Listeners
+	unix.CloseOnExec(first)
+	unix.CloseOnExec(first + 1)
+	return &engine.PassSockets{Send: first, Receive: first + 1}
 }
 
 // startPython initialises CPython and imports the app on the locked main

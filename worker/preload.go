@@ -46,6 +46,9 @@ func Zygote() int {
 		spec = &pyshim.ZygoteSpec{Listeners: boot.Listeners,
 			FailCode: handoff.ExitWorkerBootError, FailReason: err.Error()}
 	}
+	if boot.PassSockets {
+		spec.Listeners += 2 // what each worker gets after its listeners
+	}
 	argv := []string{proctitle.Title("zygote", cfg.ProcName, cfg.App), handoff.WorkerCommand}
 	err = pyshim.ExecZygote(spec, argv, os.Environ())
 	log.Error().Err(err).Msg("cannot start the zygote")
