@@ -297,13 +297,14 @@ func TestErrorLogGunicornMessages(t *testing.T) {
 	master.Info().Str("address", "127.0.0.1:8000").Msg("listening")
 	master.Info().Str("address", "unix:/run/app.sock").Msg("listening")
 	worker.Info().Str("app", "a:b").Msg("booted")
-	master.Error().Int("worker", 1).Int("worker_pid", 77).Str("method", "GET").
+	master.WithLevel(zerolog.FatalLevel).Int("worker", 1).Int("worker_pid", 77).Str("method", "GET").
 		Msg("worker timeout: a request outlived --timeout; killing the worker after it logs its Python stacks")
-	master.Error().Int("worker", 1).Int("worker_pid", 77).Msg("worker timeout: no heartbeat; killing the worker")
-	master.Warn().Str("signal", syscall.SIGKILL.String()).Int("worker", 1).Int("worker_pid", 77).Msg("worker exited")
+	master.WithLevel(zerolog.FatalLevel).Int("worker", 1).Int("worker_pid", 77).Msg("worker timeout: no heartbeat; killing the worker")
+	master.Error().Str("signal", syscall.SIGKILL.String()).Int("worker", 1).Int("worker_pid", 77).Msg("worker exited")
+	master.Info().Str("signal", syscall.SIGKILL.String()).Str("killed_by", "master").Int("worker", 1).Int("worker_pid", 77).Msg("worker exited")
 	master.Warn().Str("signal", syscall.SIGSEGV.String()).Int("worker", 1).Int("worker_pid", 77).Msg("worker exited")
 	master.Info().Str("signal", syscall.SIGTERM.String()).Int("worker", 1).Int("worker_pid", 77).Msg("worker exited")
-	master.Warn().Int("exit_code", 3).Int("worker", 1).Int("worker_pid", 77).Msg("worker exited")
+	master.Error().Int("exit_code", 3).Int("worker", 1).Int("worker_pid", 77).Msg("worker exited")
 	master.Info().Int("exit_code", 0).Int("worker", 1).Int("worker_pid", 77).Msg("worker exited")
 	worker.Info().Msg("graceful stop")
 	master.Info().Int("workers", 1).Msg("graceful stop")
@@ -316,6 +317,7 @@ func TestErrorLogGunicornMessages(t *testing.T) {
 		"[CRITICAL] WORKER TIMEOUT (pid:77) worker=1 method=GET",
 		"[CRITICAL] WORKER TIMEOUT (pid:77) worker=1",
 		"[ERROR] Worker (pid:77) was sent SIGKILL! Perhaps out of memory? worker=1",
+		"[INFO] Worker (pid:77) was sent SIGKILL! worker=1 killed_by=master",
 		"[WARNING] Worker (pid:77) was sent SIGSEGV! worker=1",
 		"[INFO] Worker (pid:77) was sent SIGTERM! worker=1",
 		"[ERROR] Worker (pid:77) exited with code 3. worker=1",

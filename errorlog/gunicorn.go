@@ -103,23 +103,17 @@ var gunicornMessages = map[string]func(evt map[string]any){
 		pid := evt["worker_pid"]
 		switch code := fmt.Sprint(evt["exit_code"]); {
 		case evt["signal"] != nil:
-			// Gunicorn main's levels: SIGKILL an error (perhaps the OOM
-			// killer), SIGTERM (a worker stopped while it booted) info,
-			// any other signal a warning.
+			// The level is the master's, Gunicorn main's for the
+			// unexpected (master/workers.go exitLevel), so that the line
+			// and its StatsD counter agree.
 			msg := fmt.Sprintf("Worker (pid:%v) was sent %s!", pid, sigName(fmt.Sprint(evt["signal"])))
-			level := zerolog.LevelWarnValue
-			switch evt["signal"] {
-			case syscall.SIGKILL.String():
+			if evt["signal"] == syscall.SIGKILL.String() && evt["killed_by"] != "master" {
 				msg += " Perhaps out of memory?"
-				level = zerolog.LevelErrorValue
-			case syscall.SIGTERM.String():
-				level = zerolog.LevelInfoValue
 			}
-			evt[zerolog.MessageFieldName], evt[zerolog.LevelFieldName] = msg, level
+			evt[zerolog.MessageFieldName] = msg
 			delete(evt, "signal")
 		case evt["exit_code"] != nil && code != "0":
 			evt[zerolog.MessageFieldName] = fmt.Sprintf("Worker (pid:%v) exited with code %s.", pid, code)
-			evt[zerolog.LevelFieldName] = zerolog.LevelErrorValue
 			delete(evt, "exit_code")
 		default:
 			return
@@ -128,9 +122,9 @@ var gunicornMessages = map[string]func(evt map[string]any){
 	},
 }
 
+// workerTimeout: the master logs it critical (fatal), as Gunicorn does.
 func workerTimeout(evt map[string]any) {
 	evt[zerolog.MessageFieldName] = fmt.Sprintf("WORKER TIMEOUT (pid:%v)", evt["worker_pid"])
-	evt[zerolog.LevelFieldName] = zerolog.LevelFatalValue // Gunicorn's critical
 	delete(evt, "worker_pid")
 }
 

@@ -71,7 +71,7 @@ func TestErrorLogToSyslog(t *testing.T) {
 		log.Debug().Msg("below the level: not sent")
 		log.Warn().Msg("careful")
 		log.WithLevel(zerolog.FatalLevel).Msg("Traceback (most recent call last):\nValueError: boom")
-		log.Error().Int("worker_pid", 77).Msg("worker timeout: no heartbeat; killing the worker")
+		log.WithLevel(zerolog.FatalLevel).Int("worker_pid", 77).Msg("worker timeout: no heartbeat; killing the worker")
 	}
 	t.Run("unixgram", func(t *testing.T) {
 		path := filepath.Join(dir, "dgram.sock")

@@ -61,7 +61,9 @@ func TestGunicornLogFormat(t *testing.T) {
 
 // TestGunicornLogFormatWorkerTimeout: a request that outlives --timeout
 // reads, with --log-format gunicorn, as Debian's Gunicorn logs it (the
-// line log monitors alert on): "[CRITICAL] WORKER TIMEOUT (pid:N)".
+// line log monitors alert on): "[CRITICAL] WORKER TIMEOUT (pid:N)",
+// counted in gunicorn.log.critical as Gunicorn counts it; the master's
+// own kill of the worker is no "Perhaps out of memory?".
 func TestGunicornLogFormatWorkerTimeout(t *testing.T) {
 	sock := filepath.Join(t.TempDir(), "gunicorn.sock")
 	gunicorn := exec.Command("/usr/bin/gunicorn", "--chdir", appsDir, "-b", "unix:"+sock, "--timeout", "1", "basic:slow")
@@ -78,7 +80,9 @@ func TestGunicornLogFormatWorkerTimeout(t *testing.T) {
 	eventually(t, "Gunicorn's timeout line", func() bool { return timeoutLine.MatchString(gout.String()) })
 	reference := timeoutLine.FindString(gout.String())
 
-	s := start(t, serverOpts{args: []string{"--log-format", "gunicorn", "--timeout", "1", "basic:slow"}, ready: -1})
+	sd := listenStatsd(t, "udp", "127.0.0.1:0")
+	s := start(t, serverOpts{args: []string{"--log-format", "gunicorn", "--timeout", "1",
+		"--statsd-host", sd.pc.LocalAddr().String(), "basic:slow"}, ready: -1})
 	listening := regexp.MustCompile(`Listening at: http://(\S+) `) // the harness reads JSON lines only
 	s.waitFor(func() bool {
 		return strings.Contains(s.output(), "[INFO] Booting worker with pid:") && listening.MatchString(s.output())
@@ -88,6 +92,14 @@ func TestGunicornLogFormatWorkerTimeout(t *testing.T) {
 	numbers := regexp.MustCompile(`[0-9]+`)
 	if got := timeoutLine.FindString(s.output()); numbers.ReplaceAllString(got, "N") != numbers.ReplaceAllString(reference, "N") {
 		t.Errorf("gowsgi's timeout line %q; want Gunicorn's %q", got, reference)
+	}
+	s.waitFor(func() bool { return strings.Contains(s.output(), "] [INFO] Worker (pid:") })
+	if out := s.output(); strings.Contains(out, "Perhaps out of memory") || !strings.Contains(out, "was sent SIGKILL! worker=") {
+		t.Errorf("the timed-out worker's exit; want an INFO SIGKILL line without the OOM hint:\n%s", out)
+	}
+	s.waitFor(func() bool { return sd.count("gunicorn.log.critical", "") == 1 })
+	if n := sd.count("gunicorn.log.error", ""); n != 0 {
+		t.Errorf("gunicorn.log.error = %d; want 0 (the timeout is critical)", n)
 	}
 }
 

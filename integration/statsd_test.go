@@ -170,14 +170,15 @@ func TestStatsd(t *testing.T) {
 		t.Errorf("gunicorn.log.error = %d; want 0", n)
 	}
 
-	// A worker killed: the master warns ("worker exited"), counts its
-	// warning, and the gauge follows the workers back to 2.
-	warnings := sd.count("myapp.gunicorn.log.warning", master)
+	// A worker killed: the master logs an error ("worker exited", perhaps
+	// the OOM killer), counts it, and the gauge follows the workers back
+	// to 2.
+	errors := sd.count("myapp.gunicorn.log.error", master)
 	pids := s.workerPIDs()
 	if err := syscall.Kill(pids[0], syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
-	s.waitFor(func() bool { return sd.count("myapp.gunicorn.log.warning", master) > warnings })
+	s.waitFor(func() bool { return sd.count("myapp.gunicorn.log.error", master) > errors })
 	s.waitFor(func() bool { return len(s.workerPIDs()) == 2 })
 	s.waitFor(func() bool { n, _ := sd.lastGauge("myapp.gunicorn.workers"); return n == 2 })
 

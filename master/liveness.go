@@ -5,6 +5,7 @@ import (
 
 	"github.com/gowsgi/gowsgi/errorlog"
 	"github.com/gowsgi/gowsgi/handoff"
+	"github.com/rs/zerolog"
 )
 
 // Liveness. A worker reports, every handoff.HeartbeatInterval, how long
@@ -108,7 +109,8 @@ func (a *arbiter) checkWorkers(now time.Time) {
 // Python stacks, and replace it.
 func (a *arbiter) abort(w *workerProc, now time.Time) {
 	silent := now.Sub(w.heardAt)
-	lg := a.log.Error().Int("worker", w.id).Int("worker_pid", w.pid).Dur("timeout", w.timeout)
+	// Critical, as Gunicorn logs it (and counts it: gunicorn.log.critical).
+	lg := a.log.WithLevel(zerolog.FatalLevel).Int("worker", w.id).Int("worker_pid", w.pid).Dur("timeout", w.timeout)
 	if w.hb.CallAge > 0 {
 		if w.hb.Method != "" { // an ASGI loop running nothing of a request names none
 			lg = lg.Str("method", w.hb.Method).Str("path", w.hb.Path)

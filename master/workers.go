@@ -10,6 +10,7 @@ import (
 
 	"github.com/gowsgi/gowsgi/errorlog"
 	"github.com/gowsgi/gowsgi/handoff"
+	"github.com/rs/zerolog"
 )
 
 type workerState uint8
@@ -295,12 +296,12 @@ func (a *arbiter) onExit(e exit) {
 	}
 	delete(a.workers, e.pid)
 	expected := a.stop != running || w.state == stopping || w.state == aborting
-	lg := a.log.Info()
-	if !expected {
-		lg = a.log.Warn()
-	}
+	lg := a.log.WithLevel(exitLevel(e, expected))
 	if e.status.Signaled() {
 		lg = lg.Str("signal", e.status.Signal().String())
+		if w.killed {
+			lg = lg.Str("killed_by", "master") // not the OOM killer
+		}
 	} else {
 		lg = lg.Int("exit_code", e.status.ExitStatus())
 	}
@@ -369,6 +370,25 @@ func (a *arbiter) scheduleRespawn() {
 	delay := min(minBackoff<<min(len(a.crashes)-crashesForDelay, 10), maxBackoff)
 	a.log.Warn().Dur("delay", delay).Msg("workers keep exiting; delaying the respawn")
 	a.respawnAt = now.Add(delay)
+}
+
+// exitLevel is the level of a worker's exit in the log, and so in the
+// StatsD log counters: info when the master expected it (a stop, a
+// timeout's kill), else Gunicorn main's (arbiter.reap_workers): an
+// error for a non-zero exit code or a SIGKILL (perhaps the OOM killer),
+// info for a SIGTERM, a warning for any other signal or a clean exit.
+func exitLevel(e exit, expected bool) zerolog.Level {
+	switch {
+	case expected:
+		return zerolog.InfoLevel
+	case e.status.Signaled() && e.status.Signal() == syscall.SIGKILL:
+		return zerolog.ErrorLevel
+	case e.status.Signaled() && e.status.Signal() == syscall.SIGTERM:
+		return zerolog.InfoLevel
+	case !e.status.Signaled() && e.status.ExitStatus() != 0:
+		return zerolog.ErrorLevel
+	}
+	return zerolog.WarnLevel
 }
 
 func exitReason(e exit) string {
