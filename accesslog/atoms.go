@@ -2,7 +2,6 @@ package accesslog
 
 import (
 	"encoding/binary"
-	"strconv"
 	"unicode/utf8"
 )
 
@@ -85,16 +84,14 @@ func AppendAtoms(dst []byte, e *Entry, asgi bool) []byte {
 
 // appendGunicornAtom appends a letter atom's value as Gunicorn's atoms()
 // computes it, where that differs from the line gowsgi writes itself
-// (appendAtom): %(t)s is the time of the record, the request's end; %(b)s
-// is "0" for an empty body (Gunicorn's str(resp.sent)); %(U)s, %(f)s and
-// %(a)s are read from the environ, PATH_INFO percent-decoded; a user
-// name that is not UTF-8 is "-", as when Gunicorn fails to decode it.
+// (appendAtom): %(t)s is the time of the record, the request's end;
+// %(U)s, %(f)s and %(a)s are read from the environ, PATH_INFO
+// percent-decoded; a user name that is not UTF-8 is "-", as when
+// Gunicorn fails to decode it.
 func (e *Entry) appendGunicornAtom(dst []byte, atom byte) []byte {
 	switch atom {
 	case 't':
 		return e.Start.Add(e.Duration).AppendFormat(dst, "[02/Jan/2006:15:04:05 -0700]")
-	case 'b':
-		return strconv.AppendInt(dst, e.Bytes, 10)
 	case 'U':
 		if v, ok := e.environ("PATH_INFO"); ok {
 			return append(dst, v...)

@@ -168,7 +168,7 @@ func TestAtomsWhereGunicornDiffersFromTheLine(t *testing.T) {
 	e.Environ = func(string) (string, bool) { return "", false }
 	dict, _ := decodeAtoms(t, AppendAtoms(nil, e, false))
 	for k, w := range map[string]string{
-		"b": "0",                            // str(resp.sent), not the line's "-"
+		"b": "0",                            // str(resp.sent)
 		"L": "2.001999",                     // "%d.%06d": truncated, not rounded
 		"M": "2001",                         // whole milliseconds
 		"t": "[07/Dec/2026:05:22:01 +0000]", // the record's time: the request's end

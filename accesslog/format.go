@@ -299,12 +299,10 @@ func (e *Entry) appendAtom(dst []byte, atom byte, key string, esc escaping) []by
 		return esc.appendBytes(dst, e.Query)
 	case 'H':
 		return append(dst, e.Proto...)
-	case 'b':
-		if e.Bytes == 0 {
-			return append(dst, '-')
-		}
-		return strconv.AppendInt(dst, e.Bytes, 10)
-	case 'B':
+	case 'b', 'B':
+		// b is "0" for an empty body, as Gunicorn writes it
+		// (str(resp.sent)), not Apache's "-": log parsers and dashboards
+		// built on Gunicorn's lines read a number there.
 		return strconv.AppendInt(dst, e.Bytes, 10)
 	case 'f':
 		return esc.appendBytes(dst, orDashBytes(header(e.ReqHeader, "referer")))

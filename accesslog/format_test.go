@@ -96,11 +96,11 @@ func TestPythonConversions(t *testing.T) {
 	}
 }
 
-func TestZeroBytesIsDashForB(t *testing.T) {
+func TestZeroBytesIsZeroForB(t *testing.T) {
 	f, _ := Parse("%(b)s %(B)s")
 	e := entry()
 	e.Bytes = 0
-	if got := string(f.Append(nil, e)); got != "- 0\n" {
+	if got := string(f.Append(nil, e)); got != "0 0\n" {
 		t.Fatalf("got %q", got)
 	}
 }

@@ -57,7 +57,7 @@ func TestLogUnfinished(t *testing.T) {
 	s.LogUnfinished(504)
 	s.LogUnfinished(504)
 	busy.logAccess(start, time.Now())
-	want := []string{`10.0.0.9 "GET /stuck?x=1 HTTP/1.1" 504 - 7`}
+	want := []string{`10.0.0.9 "GET /stuck?x=1 HTTP/1.1" 504 0 7`}
 	if got := accessLines(t, path); strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Fatalf("access log %q; want %q", got, want)
 	}
@@ -74,7 +74,7 @@ func TestLogAccessOfServerError(t *testing.T) {
 	start = time.Now()
 	c2.beginAccess(start)
 	c2.logAccess(start, time.Now())
-	want := `10.0.0.9 "POST /p HTTP/1.0" 500 42 -` + "\n" + `10.0.0.9 "POST /p HTTP/1.0" 0 - -`
+	want := `10.0.0.9 "POST /p HTTP/1.0" 500 42 -` + "\n" + `10.0.0.9 "POST /p HTTP/1.0" 0 0 -`
 	if got := strings.Join(accessLines(t, path), "\n"); got != want {
 		t.Fatalf("access log:\n%s\nwant:\n%s", got, want)
 	}
@@ -109,7 +109,7 @@ func TestAccessLineShowsTheLastOfRepeatedFields(t *testing.T) {
 	start := time.Now()
 	c.beginAccess(start)
 	c.logAccess(start, time.Now())
-	if got, want := accessLines(t, path), `10.0.0.9 "GET /p HTTP/1.1" 0 - 2`; len(got) != 1 || got[0] != want {
+	if got, want := accessLines(t, path), `10.0.0.9 "GET /p HTTP/1.1" 0 0 2`; len(got) != 1 || got[0] != want {
 		t.Fatalf("access log %q; want %q", got, want)
 	}
 	if v := responseHeader([][]byte{[]byte("Set-Cookie"), []byte("a=1"), []byte("Set-Cookie"), []byte("b=2")}, "set-cookie"); string(v) != "b=2" {
