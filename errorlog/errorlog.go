@@ -11,6 +11,8 @@
 package errorlog
 
 import (
+	"bytes"
+	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -138,14 +140,14 @@ func (l *Log) Logger(role string) zerolog.Logger {
 	var w io.Writer = logWriter{l}
 	switch {
 	case l.gunicorn:
-		w = gunicornWriter(w)
+		w = bareCaptured{gunicornWriter(w), w}
 	case l.console:
-		w = zerolog.ConsoleWriter{
+		w = bareCaptured{zerolog.ConsoleWriter{
 			Out:         w,
 			NoColor:     !l.color,
 			TimeFormat:  "2006-01-02 15:04:05",
 			FieldsOrder: []string{"role", "pid", "worker"},
-		}
+		}, w}
 	}
 	if l.syslog != nil {
 		w = zerolog.MultiLevelWriter(w, newSyslogEvents(l.syslog))
@@ -213,4 +215,31 @@ func (l *Log) Close() error {
 		return nil
 	}
 	return l.file.Close()
+}
+
+// CapturedStream is the field naming the stream ("stdout", "stderr") of
+// an event that is a line of the app's output (--capture-output); such
+// an event has no level.
+const CapturedStream = "stream"
+
+// bareCaptured writes the app's captured output lines as the bare line,
+// as Gunicorn's capture writes them into its error log, and every other
+// event with text.
+type bareCaptured struct {
+	text io.Writer // the text format
+	out  io.Writer // under it
+}
+
+func (b bareCaptured) Write(p []byte) (int, error) {
+	if bytes.Contains(p, []byte(`"`+CapturedStream+`":"`)) {
+		var evt map[string]any
+		if json.Unmarshal(p, &evt) == nil && evt[zerolog.LevelFieldName] == nil && evt[CapturedStream] != nil {
+			msg, _ := evt[zerolog.MessageFieldName].(string)
+			if _, err := io.WriteString(b.out, msg+"\n"); err != nil {
+				return 0, err
+			}
+			return len(p), nil
+		}
+	}
+	return b.text.Write(p)
 }

@@ -337,3 +337,30 @@ func TestErrorLogGunicornMessages(t *testing.T) {
 		}
 	}
 }
+
+// TestCapturedOutputIsTheBareLine: a line of the app's captured output
+// (no level, a stream) is written bare in the text formats, as Gunicorn's
+// capture writes it, whatever the --log-level; JSON keeps the event.
+func TestCapturedOutputIsTheBareLine(t *testing.T) {
+	for _, format := range []string{"gunicorn", "json"} {
+		l, path := openTestLog(t, format, "warning")
+		worker := l.Logger("worker").With().Int("worker", 1).Logger()
+		worker.WithLevel(zerolog.NoLevel).Str(CapturedStream, "stderr").Msg(`INFO:app:started {"stream":"x"}`)
+		worker.Info().Msg("filtered out")
+		worker.Warn().Str(CapturedStream, "stdout").Msg("a warning naming a stream")
+		lines := readLines(t, path)
+		if len(lines) != 2 {
+			t.Fatalf("%s: %d lines; want the captured line and the warning:\n%s", format, len(lines), strings.Join(lines, "\n"))
+		}
+		switch format {
+		case "gunicorn":
+			if lines[0] != `INFO:app:started {"stream":"x"}` || !strings.Contains(lines[1], "[WARNING] a warning naming a stream worker=1") {
+				t.Errorf("gunicorn: %q", lines)
+			}
+		case "json":
+			if !strings.Contains(lines[0], `"stream":"stderr"`) || strings.Contains(lines[0], `"level"`) {
+				t.Errorf("json: %q; want the event with its stream and no level", lines[0])
+			}
+		}
+	}
+}

@@ -18,7 +18,11 @@ const maxCapturedLine = 64 << 10
 
 // captureOutput (--capture-output) turns whatever is written to fd 1 and
 // fd 2 (print(), the logging module's default handler, C libraries) into
-// error-log events, one per line, with stream "stdout" or "stderr".
+// error-log events, one per line, with stream "stdout" or "stderr" and no
+// level, as Gunicorn's capture writes the app's output raw into its error
+// log: --log-level does not hide them, the StatsD log counters do not
+// count them (an app logging at INFO to stderr counted every line in
+// gunicorn.log.warning), and the text formats write the bare line.
 //
 // Go's own writers keep the original outputs: os.Stdout and os.Stderr
 // become duplicates of them, the error log writes to the stderr
@@ -51,8 +55,8 @@ func captureOutput(elog *errorlog.Log, log zerolog.Logger) error {
 	if _, set := os.LookupEnv("PYTHONUNBUFFERED"); !set {
 		os.Setenv("PYTHONUNBUFFERED", "1")
 	}
-	go forwardLines(outR, log, zerolog.InfoLevel, "stdout")
-	go forwardLines(errR, log, zerolog.WarnLevel, "stderr")
+	go forwardLines(outR, log, "stdout")
+	go forwardLines(errR, log, "stderr")
 	return nil
 }
 
@@ -79,15 +83,15 @@ func redirect(fd int) (*os.File, error) {
 	return r, nil
 }
 
-// forwardLines logs each line read from r as an event at level with
-// the stream's name, until the process exits.
-func forwardLines(r io.Reader, log zerolog.Logger, level zerolog.Level, stream string) {
+// forwardLines logs each line read from r as an event with the stream's
+// name, until the process exits.
+func forwardLines(r io.Reader, log zerolog.Logger, stream string) {
 	br := bufio.NewReaderSize(r, maxCapturedLine)
 	for {
 		line, err := br.ReadSlice('\n')
 		line = bytes.TrimSuffix(line, []byte("\n"))
 		if len(line) > 0 || err == nil {
-			log.WithLevel(level).Str("stream", stream).Msg(string(line))
+			log.WithLevel(zerolog.NoLevel).Str(errorlog.CapturedStream, stream).Msg(string(line))
 		}
 		if err != nil && !errors.Is(err, bufio.ErrBufferFull) {
 			return
