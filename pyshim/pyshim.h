@@ -89,6 +89,8 @@ int gw_register_fork_hooks(char **err);  /* GIL held; a worker only */
 int gw_tracebacks_register(void); /* GIL held */
 int gw_tracebacks_register_nogil(char **err);
 int gw_dump_tracebacks(const char **msg); /* no GIL */
+/* gw_crash_output sets where a crash in C code reports (crash.c). */
+void gw_crash_output(int fd);
 
 /*
  * gw_where is where an Exchange's call is, for the log of a worker

@@ -105,8 +105,12 @@ int gw_dump_tracebacks(const char **msg)
 	struct sigaction now;
 	sigset_t one, saved;
 
-	if (!Py_IsInitialized() || tb_fd < 0) {
+	if (!Py_IsInitialized()) {
 		*msg = "the Python interpreter is not running";
+		return -1;
+	}
+	if (tb_fd < 0) {
+		*msg = "no stack dump in this process: the --preload zygote, or a worker not yet serving";
 		return -1;
 	}
 	if (sigaction(tb_signal(), NULL, &now) < 0 || now.sa_handler != tb_action.sa_handler) {

@@ -27,6 +27,11 @@ func enableTracebacks() error {
 	return nil
 }
 
+// SetCrashOutput sends the report of a crash in C code (crash.c: a
+// segfault in an extension module) to fd instead of stderr, as
+// debug.SetCrashOutput does Go's.
+func SetCrashOutput(fd uintptr) { C.gw_crash_output(C.int(fd)) }
+
 // DumpTracebacks writes the Python stack of every thread to the file
 // descriptor fd, most recent call first, in faulthandler's format:
 //

@@ -9,6 +9,7 @@ import (
 	"runtime/debug"
 
 	"github.com/gowsgi/gowsgi/errorlog"
+	"github.com/gowsgi/gowsgi/pyshim"
 	"github.com/rs/zerolog"
 	"golang.org/x/sys/unix"
 )
@@ -50,6 +51,7 @@ func captureOutput(elog *errorlog.Log, log zerolog.Logger) error {
 	if err := debug.SetCrashOutput(origErr, debug.CrashOptions{}); err != nil {
 		log.Warn().Err(err).Msg("Go crash reports may be lost with --capture-output")
 	}
+	pyshim.SetCrashOutput(origErr.Fd())
 	// Python buffers a piped stdout by blocks; lines should show when
 	// printed, as they do on a terminal.
 	if _, set := os.LookupEnv("PYTHONUNBUFFERED"); !set {

@@ -29,6 +29,8 @@ def app(environ, start_response):
         return orphan(environ, start_response)
     if environ["PATH_INFO"] == "/hold-gil":
         return hold_gil(environ, start_response)
+    if environ["PATH_INFO"] == "/segv":
+        return segv()
     q = _query(environ)
     if "mark" in q:
         open(q["mark"], "w").close()
@@ -78,3 +80,8 @@ def orphan(environ, start_response):
     out = subprocess.check_output(["sh", "-c", "sleep 0.5 >/dev/null 2>&1 & echo $!"])
     start_response("200 OK", [("Content-Type", "text/plain")])
     return [out.strip()]
+
+
+def segv():
+    """Crashes in C code, as a broken extension module does."""
+    ctypes.string_at(0)  # SEGV-HERE
