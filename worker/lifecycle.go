@@ -82,6 +82,7 @@ func (p *process) run() int {
 				}
 				drained = p.stopGracefully(lc)
 			case handoff.GracefulStopSignal:
+				lc.answered()
 				if drained == nil {
 					drained = p.stopGracefully(lc)
 				}
@@ -109,10 +110,18 @@ func (p *process) run() int {
 		case <-p.hooks.retireAsked():
 			lc.retire()
 		case <-lc.unanswered:
-			lc.unanswered = nil
+			lc.answered()
 			if drained == nil {
 				p.log.Warn().Msg("the master did not answer this worker's TERM in time; stopping")
 				drained = p.stopGracefully(lc)
+			}
+		case <-lc.masterChecks():
+			if lc.masterGone() {
+				lc.answered()
+				if drained == nil {
+					p.log.Warn().Msg("the master is gone; stopping")
+					drained = p.stopGracefully(lc)
+				}
 			}
 		case <-drained:
 			lc.send(handoff.MsgExiting)
@@ -158,12 +167,16 @@ type lifecycle struct {
 	maxCalls uint64
 	retiring bool // the master was asked for a replacement
 	// unanswered fires when the master has not answered a TERM this
-	// worker forwarded (askToStop); nil until then.
-	unanswered <-chan time.Time
+	// worker forwarded (askToStop); nil until then. While it waits,
+	// masterCheck ticks (nil otherwise) to see whether the master is
+	// still this worker's parent, master.
+	unanswered  <-chan time.Time
+	masterCheck *time.Ticker
+	master      int
 }
 
 func newLifecycle(cfg *config.Config, log zerolog.Logger, c calls, ctl *os.File) *lifecycle {
-	lc := &lifecycle{log: log, calls: c, ctl: ctl}
+	lc := &lifecycle{log: log, calls: c, ctl: ctl, master: os.Getppid()}
 	period := time.Duration(0)
 	if cfg.Timeout > 0 {
 		lc.beatEvery = handoff.HeartbeatInterval(cfg.Timeout)
@@ -216,8 +229,46 @@ func (lc *lifecycle) askToStop(bound time.Duration) bool {
 		return false
 	}
 	lc.unanswered = time.After(bound)
+	lc.masterCheck = time.NewTicker(masterCheckEvery)
 	lc.log.Info().Msg("TERM: serving on until the master, once no connection is queued, says to stop")
 	return true
+}
+
+// masterCheckEvery is how often a worker waiting for the master's answer
+// to a forwarded TERM looks whether the master is still there.
+//
+// The TERM may be this worker's parent-death signal: Linux sends it when
+// the master's thread that started the worker exits, which, for a
+// master killed with SIGKILL, can be while its other threads still hold
+// the control pipe open, so the message goes through and no answer will
+// ever come. Once the whole master is gone the worker has another
+// parent. TestUnprivilegedWorkersDieWithTheirMaster failed once in make
+// test that way: a worker of a SIGKILLed master logged that it waited
+// for the master's answer, and still ran 15 s later (the bound is
+// --graceful-timeout, 30 s by default); the later parent-death signals
+// that should have made it a second TERM did not come, or came merged
+// with the first.
+const masterCheckEvery = 100 * time.Millisecond
+
+// masterGone reports whether the master this worker was started by is
+// no longer its parent.
+func (lc *lifecycle) masterGone() bool { return os.Getppid() != lc.master }
+
+// answered ends the wait for the master's answer to a forwarded TERM.
+func (lc *lifecycle) answered() {
+	lc.unanswered = nil
+	if lc.masterCheck != nil {
+		lc.masterCheck.Stop()
+		lc.masterCheck = nil
+	}
+}
+
+// masterChecks is masterCheck's channel, nil when there is none.
+func (lc *lifecycle) masterChecks() <-chan time.Time {
+	if lc.masterCheck == nil {
+		return nil
+	}
+	return lc.masterCheck.C
 }
 
 // retire asks the master, once, to replace this worker: it starts a new
