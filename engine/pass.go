@@ -336,10 +336,6 @@ func (s *Server) adoptConn(fd int, msg []byte) *conn {
 		c.newReader()
 	}
 	c.br.Reset(io.MultiReader(bytes.NewReader(data), sk))
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.conns[c] = struct{}{}
-	s.openConns.Add(1)
-	s.wg.Add(1)
+	s.register(c)
 	return c
 }

@@ -398,12 +398,17 @@ func (s *Server) newConn(fd int, sa unix.Sockaddr, ln *listener) *conn {
 	}
 	c := s.spareConn()
 	c.open(s, sk, time.Now())
+	s.register(c)
+	return c
+}
+
+// register counts c among the open connections, which Drain waits for.
+func (s *Server) register(c *conn) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.conns[c] = struct{}{}
 	s.openConns.Add(1)
 	s.wg.Add(1)
-	return c
 }
 
 // maxIdleServers bounds the goroutines that wait for a connection to
