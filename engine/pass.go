@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"io"
+	"math"
 	"net"
 	"os"
 	"syscall"
@@ -22,7 +23,8 @@ import (
 // slow request's own client wait.
 //
 // So a request that has waited passAfter for a thread, before its head
-// is read, moves: the worker sends the connection's descriptor
+// is read, while every thread has been in its call for passAfterCall,
+// moves: the worker sends the connection's descriptor
 // (SCM_RIGHTS) with the bytes it has already read on a SOCK_SEQPACKET
 // socket pair the master made and every worker shares (PassSockets),
 // and goes on. Whichever worker has room takes it from the other end,
@@ -33,15 +35,25 @@ import (
 // another: the siblings are busy too, and passing would only move the
 // wait. TLS connections stay (their session state lives in the
 // worker), as do --protocol uwsgi ones (nginx's uwsgi_pass does not
-// keep connections).
+// keep connections). A worker that stops takes whatever is still queued,
+// room or not (passLoop), so that no passed connection is left with
+// nobody to take it.
 
 // passAfter is how long a request waits for a Python thread before its
-// connection goes to a sibling: longer than most calls, shorter than a
-// slow one. A worker busy with a stream of short calls has requests
-// waiting in line, and a newcomer joins them rather than wait to pass
-// (awaitThreadOrPass): on Flask under `wrk -c64`, one connection in
-// 42,000 requests was passed.
+// connection may go to a sibling (once passAfterCall also holds). A
+// worker busy with a stream of short calls has requests waiting in line,
+// and a newcomer joins them rather than wait to pass (awaitThreadOrPass).
 const passAfter = 20 * time.Millisecond
+
+// passAfterCall: a request passes only once every thread of its worker
+// has been in its current call this long, the mark of a slow request
+// (a report, an upstream that hangs) holding the worker up. Calls of
+// tens of milliseconds are a busy worker, whose siblings are as busy:
+// with 4 keep-alive clients of 50 ms calls on 2 workers, passing after
+// passAfter alone moved a third of the requests and took p99 from 154
+// to 257-305 ms, as passed connections waited in the shared queue
+// behind the siblings' own requests.
+const passAfterCall = time.Second
 
 // PassSockets are the two ends of the socket pair the workers share to
 // pass connections: a worker sends on Send and takes from Receive.
@@ -61,14 +73,16 @@ type passer struct {
 	wake       chan struct{} // the gate's signal that there is room again
 
 	// The take in progress, for takeFn (bound once, no allocation);
-	// the pass loop's only.
-	full   bool
-	nfd    int
-	msg    []byte
-	err    error
-	buf    [passMax]byte
-	oob    []byte
-	takeFn func(fd uintptr) bool
+	// the pass loop's only. anyRoom: take one whether or not there is
+	// room (a stopping worker).
+	anyRoom bool
+	full    bool
+	nfd     int
+	msg     []byte
+	err     error
+	buf     [passMax]byte
+	oob     []byte
+	takeFn  func(fd uintptr) bool
 }
 
 func newPasser(ps PassSockets, g *gate, wake chan struct{}) (*passer, error) {
@@ -123,10 +137,11 @@ func (c *conn) mayPass() bool {
 // is read. When every Python thread is in a call and no request waits
 // in line for one (a long call holds the worker up, rather than a
 // steady stream of short ones), it waits for a thread to be given
-// back, and once that has taken passAfter it passes the connection to
-// a sibling, unless another passed connection still waits for one
-// (they are all busy too). It reports whether it passed the connection,
-// which is then no longer this worker's: close it.
+// back; once that has taken passAfter and every call has run for
+// passAfterCall, it passes the connection to a sibling, unless another
+// passed connection still waits for one (they are all busy too). It
+// reports whether it passed the connection, which is then no longer
+// this worker's: close it.
 func (c *conn) awaitThreadOrPass() bool {
 	s := c.srv
 	if s.passer == nil {
@@ -146,11 +161,30 @@ func (c *conn) awaitThreadOrPass() bool {
 			return false
 		case <-t.C:
 		}
+		if young := passAfterCall - s.youngestCall(); young > 0 {
+			t.Reset(max(young, passAfter))
+			continue
+		}
 		if !s.passer.queued() {
 			return s.passer.pass(c)
 		}
 		t.Reset(passAfter)
 	}
+}
+
+// youngestCall is how long the most recent of the calls in flight has
+// run; 0 when a slot is free.
+func (s *Server) youngestCall() time.Duration {
+	now := time.Now().UnixNano()
+	youngest := int64(math.MaxInt64)
+	for _, sl := range s.allSlots {
+		since := sl.call.since.Load()
+		if since == 0 {
+			return 0
+		}
+		youngest = min(youngest, now-since)
+	}
+	return time.Duration(max(youngest, 0))
 }
 
 // pass sends c's descriptor and what was read of it. The message is
@@ -203,7 +237,7 @@ func (p *passer) take(stop <-chan struct{}) (int, []byte, error) {
 
 // takeFD runs inside recvRC.Read, as listener.acceptFD does.
 func (p *passer) takeFD(fd uintptr) bool {
-	if !p.gate.hasRoom() {
+	if !p.anyRoom && !p.gate.hasRoom() {
 		p.full = true
 		return true
 	}
@@ -262,7 +296,8 @@ func (s *Server) newPasser(ps PassSockets, siblings bool) *passer {
 }
 
 // passLoop takes the connections siblings pass, while the worker has
-// room, and serves each as a new one.
+// room, and serves each as a new one; once the worker stops, it takes
+// what is left (takeLeftovers).
 func (s *Server) passLoop() {
 	defer s.wg.Done()
 	p := s.passer
@@ -270,30 +305,69 @@ func (s *Server) passLoop() {
 		select {
 		case s.connSem <- struct{}{}:
 		case <-s.stop:
+			s.takeLeftovers()
 			return
 		}
 		fd, msg, err := p.take(s.stop)
 		if err != nil {
 			<-s.connSem
 			if s.isDraining() {
+				s.takeLeftovers()
 				return
 			}
 			s.log.Warn().Err(err).Msg("taking a passed connection failed")
 			time.Sleep(10 * time.Millisecond) // EMFILE and friends: do not spin
 			continue
 		}
-		c := s.adoptConn(fd, msg)
-		if c == nil {
-			<-s.connSem
-			continue
-		}
-		select {
-		case s.handoff <- c:
+		s.servePassed(fd, msg)
+	}
+}
+
+// servePassed serves a passed connection, its place in connSem taken.
+func (s *Server) servePassed(fd int, msg []byte) {
+	c := s.adoptConn(fd, msg)
+	if c == nil {
+		<-s.connSem
+		return
+	}
+	select {
+	case s.handoff <- c:
+	default:
+		go s.serveConns(c)
+	}
+}
+
+// takeLeftovers: a stopping worker takes every passed connection still
+// queued, room or not, and answers it (with Connection: close, as any
+// request during a stop), until none is queued and it serves nothing
+// else. Otherwise a connection passed while every worker was busy was
+// lost when they all stopped: the master's quiesce waits for the queue
+// only up to half --graceful-timeout, and after USR2 not at all.
+func (s *Server) takeLeftovers() {
+	p := s.passer
+	p.anyRoom = true
+	for {
+		// A wait bounded so the worker's own end is seen.
+		p.recv.SetReadDeadline(time.Now().Add(leftoverPoll))
+		p.nfd, p.msg, p.err = -1, nil, nil
+		err := p.recvRC.Read(p.takeFn)
+		switch {
+		case err == nil && p.err == nil:
+			s.connSem <- struct{}{}
+			s.servePassed(p.nfd, p.msg)
+		case errors.Is(err, os.ErrDeadlineExceeded):
+			if s.openConns.Load() == 0 {
+				return
+			}
 		default:
-			go s.serveConns(c)
+			return
 		}
 	}
 }
+
+// leftoverPoll is how often a stopping worker with nothing left to take
+// looks whether it serves anything still.
+const leftoverPoll = 50 * time.Millisecond
 
 // adoptConn registers a connection a sibling passed, with the bytes it
 // had read buffered as if read here; nil when it cannot be set up.

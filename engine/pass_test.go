@@ -14,7 +14,7 @@ import (
 // passPair serves two fake workers, named a and b, of one thread each,
 // sharing pass sockets as a master's workers do. Closing release[i]
 // lets worker i's "/long" calls return.
-func passPair(t *testing.T) (addrs [2]string, apps [2]*fakeApp, release [2]chan struct{}) {
+func passPair(t *testing.T) (addrs [2]string, apps [2]*fakeApp, release [2]chan struct{}, srvs [2]*Server) {
 	t.Helper()
 	pair, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
@@ -40,7 +40,7 @@ func passPair(t *testing.T) (addrs [2]string, apps [2]*fakeApp, release [2]chan 
 		if err1 != nil || err2 != nil {
 			t.Fatal(err1, err2)
 		}
-		_, addrs[i] = serveFake(t, apps[i], cfg, 1, func(s *Server) {
+		srvs[i], addrs[i] = serveFake(t, apps[i], cfg, 1, func(s *Server) {
 			s.passer = s.newPasser(PassSockets{Send: send, Receive: recv}, true)
 		})
 		// Registered after serveFake's Cleanup, so it runs first: the
@@ -53,7 +53,7 @@ func passPair(t *testing.T) (addrs [2]string, apps [2]*fakeApp, release [2]chan 
 			}
 		})
 	}
-	return addrs, apps, release
+	return addrs, apps, release, srvs
 }
 
 // keepAlive is one keep-alive client connection.
@@ -102,12 +102,12 @@ func (k *keepAlive) who(name string) string {
 }
 
 // TestPassMovesRequestsHeldUpByALongCall: a keep-alive connection whose
-// worker's only thread is in a long call has its next requests (two,
-// pipelined) served by the idle sibling, with the client's address,
-// while the long call still runs; the long call's own client is
-// answered when it ends.
+// worker's only thread is in a long call (past passAfterCall) has its
+// next requests (two, pipelined) served by the idle sibling, with the
+// client's address, while the long call still runs; the long call's own
+// client is answered when it ends.
 func TestPassMovesRequestsHeldUpByALongCall(t *testing.T) {
-	addrs, apps, release := passPair(t)
+	addrs, apps, release, _ := passPair(t)
 	k := dialKeepAlive(t, addrs[0])
 	k.send("/who")
 	if got := k.read(); got != k.who("a") {
@@ -135,21 +135,57 @@ func TestPassMovesRequestsHeldUpByALongCall(t *testing.T) {
 	}
 }
 
-// TestPassWaitsForAWorkerWithRoom: passed while every worker is in a
-// long call, a connection waits until one has room (here its own), and
-// is served then.
-func TestPassWaitsForAWorkerWithRoom(t *testing.T) {
-	addrs, apps, release := passPair(t)
+// busyPair starts a long call on each worker of a pair, and returns a
+// keep-alive connection to worker a that a accepted before.
+func busyPair(t *testing.T, addrs [2]string, apps [2]*fakeApp) *keepAlive {
+	t.Helper()
+	k := dialKeepAlive(t, addrs[0])
+	k.send("/who")
+	if got := k.read(); got != k.who("a") {
+		t.Fatalf("first answer %q; want %q", got, k.who("a"))
+	}
+	<-apps[0].started
 	for i := range 2 {
 		dialKeepAlive(t, addrs[i]).send("/long")
 		if p := <-apps[i].started; p != "/long" {
 			t.Fatalf("started %q", p)
 		}
 	}
-	k := dialKeepAlive(t, addrs[0])
+	return k
+}
+
+// TestPassWaitsForAWorkerWithRoom: passed while every worker is in a
+// long call, a connection waits until one has room, and is served there
+// (here by b, whose call ends first: a's never does).
+func TestPassWaitsForAWorkerWithRoom(t *testing.T) {
+	addrs, apps, release, srvs := passPair(t)
+	k := busyPair(t, addrs, apps)
 	k.send("/who")
-	close(release[0])
-	if got := k.read(); got != k.who("a") {
-		t.Fatalf("%q; want %q", got, k.who("a"))
+	until(t, "the connection passed", srvs[0].passer.queued)
+	close(release[1])
+	if got := k.read(); got != k.who("b") {
+		t.Fatalf("%q; want %q", got, k.who("b"))
 	}
+}
+
+// TestPassLeftoversServedByAStoppingWorker: a connection passed while
+// every worker is busy is not lost when they stop: a stopping worker
+// takes what is queued, room or not, and answers it (Connection: close).
+func TestPassLeftoversServedByAStoppingWorker(t *testing.T) {
+	addrs, apps, release, srvs := passPair(t)
+	k := busyPair(t, addrs, apps)
+	k.send("/who")
+	until(t, "the connection passed", srvs[0].passer.queued)
+	drained := make(chan struct{})
+	go func() { srvs[1].Drain(); close(drained) }()
+	close(release[1])
+	resp, err := http.ReadResponse(k.br, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	if string(body) != k.who("b") || !resp.Close {
+		t.Fatalf("%q, close %v; want %q and Connection: close", body, resp.Close, k.who("b"))
+	}
+	<-drained
 }

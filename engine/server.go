@@ -374,11 +374,13 @@ func (s *Server) Drain() {
 		ln.Close()
 	}
 	if s.passer != nil {
-		s.passer.recv.Close() // ends the pass loop's wait, as closing a listener does
+		// Ends the pass loop's wait, as closing a listener does; it then
+		// takes what is left (takeLeftovers).
+		s.passer.recv.SetReadDeadline(time.Now())
 	}
 	s.wg.Wait()
 	if s.passer != nil {
-		s.passer.send.Close()
+		s.passer.close()
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -59,5 +60,50 @@ func longCallOnSibling(t *testing.T, s *server) {
 	}
 	if _, again := held[1].roundTrip("GET", "GET / HTTP/1.1\r\nHost: t\r\n\r\n"); again != pid {
 		t.Fatalf("the moved connection's next request: from %s; want %s, which holds it now", again, pid)
+	}
+}
+
+// TestPassedConnectionServedDuringAGracefulStop: a connection passed
+// while both workers are in long calls, and still waiting to be taken
+// when the graceful stop reaches the workers (the master's quiesce waits
+// for it only half --graceful-timeout), is answered by a stopping
+// worker, not dropped.
+func TestPassedConnectionServedDuringAGracefulStop(t *testing.T) {
+	s := start(t, serverOpts{args: []string{"-w", "2", "--keep-alive", "30", "--graceful-timeout", "4",
+		"--log-level", "debug", "lifecycle:app"}})
+	byPID := map[string][]*wireConn{}
+	var held []*wireConn
+	var busy string
+	for len(held) < 2 {
+		w := dialWire(t, "tcp", s.addr)
+		_, busy = w.roundTrip("GET", "GET / HTTP/1.1\r\nHost: t\r\n\r\n")
+		byPID[busy] = append(byPID[busy], w)
+		held = byPID[busy]
+	}
+	dir := t.TempDir()
+	gate := filepath.Join(dir, "gate")
+	for i, w := range []*wireConn{held[0], dialWire(t, "tcp", s.addr)} { // busy, then its sibling
+		mark := filepath.Join(dir, fmt.Sprint("in-flight-", i))
+		w.send(fmt.Sprintf("GET /?mark=%s&gate=%s HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n", mark, gate))
+		s.waitFor(func() bool { _, err := os.Stat(mark); return err == nil })
+	}
+	held[1].send("GET / HTTP/1.1\r\nHost: t\r\n\r\n")
+	s.waitFor(func() bool { return len(s.loggedContaining("its connection goes to a sibling worker")) == 1 })
+	s.signal(syscall.SIGTERM)
+	s.waitFor(func() bool {
+		n := 0
+		for _, l := range s.find("graceful stop") {
+			if l.str("role") == "worker" {
+				n++
+			}
+		}
+		return n == 2
+	})
+	if err := os.WriteFile(gate, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	held[1].c.SetDeadline(time.Now().Add(10 * time.Second))
+	if resp, pid := held[1].response("GET"); resp.StatusCode != 200 || pid == "" || !resp.Close {
+		t.Fatalf("the passed request: %d %q, close %v; want 200 from a worker, and Connection: close", resp.StatusCode, pid, resp.Close)
 	}
 }
