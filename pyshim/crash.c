@@ -27,7 +27,7 @@
 /* Where the report goes: stderr, or with --capture-output the original
  * stderr (gw_crash_output), as Go's own crash reports. */
 static volatile sig_atomic_t crash_fd = 2;
-static volatile sig_atomic_t crashing;
+static int crashing; /* set once, by the first thread to crash */
 
 void gw_crash_output(int fd)
 {
@@ -76,25 +76,27 @@ static void crash_handler(int sig, siginfo_t *info, void *ctx)
 
 	(void)info;
 	(void)ctx;
-	if (!crashing) {
-		crashing = 1;
-		crash_say("Fatal Python error: ");
-		crash_say(crash_name(sig));
-		crash_say(" in C code the worker ran; the Python stack of every thread, most recent call first:\n");
-		fd = gw_dump_tracebacks(&msg);
-		if (fd < 0) {
-			crash_say("(");
-			crash_say(msg);
-			crash_say(")\n");
-		} else {
-			for (off_t off = 0;;) {
-				ssize_t n = pread(fd, buf, sizeof buf, off);
-				if (n <= 0)
-					break;
-				crash_write(buf, (size_t)n);
-				off += n;
-			}
-		}
+	if (!__sync_bool_compare_and_swap(&crashing, 0, 1)) {
+		/* Another thread crashed first and writes the report; it ends
+		 * the process when done. */
+		for (;;)
+			pause();
+	}
+	crash_say("Fatal Python error: ");
+	crash_say(crash_name(sig));
+	crash_say(" in C code the worker ran; the Python stack of every thread, most recent call first:\n");
+	fd = gw_dump_tracebacks(&msg);
+	if (fd < 0) {
+		crash_say("(");
+		crash_say(msg);
+		crash_say(")\n");
+	}
+	for (off_t off = 0; fd >= 0;) {
+		ssize_t n = pread(fd, buf, sizeof buf, off);
+		if (n <= 0)
+			break;
+		crash_write(buf, (size_t)n);
+		off += n;
 	}
 	/* Die by the signal: the default action once this handler returns
 	 * (the faulting instruction runs again) or at once for one raised. */
