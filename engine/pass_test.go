@@ -178,6 +178,7 @@ func TestPassLeftoversServedByAStoppingWorker(t *testing.T) {
 	until(t, "the connection passed", srvs[0].passer.queued)
 	drained := make(chan struct{})
 	go func() { srvs[1].Drain(); close(drained) }()
+	until(t, "b stopping", srvs[1].isDraining) // before its call ends and it has room
 	close(release[1])
 	resp, err := http.ReadResponse(k.br, nil)
 	if err != nil {
