@@ -28,17 +28,23 @@ func TestKeepAliveRequestHeldUpByALongCallGoesToTheSibling(t *testing.T) {
 	}
 }
 
-func longCallOnSibling(t *testing.T, s *server) {
-	// Keep-alive connections until two are held by one worker.
+// twoOnOneWorker opens keep-alive connections to lifecycle:app until
+// one worker holds two, and returns them with that worker's pid.
+func twoOnOneWorker(t *testing.T, s *server) ([]*wireConn, string) {
+	t.Helper()
 	byPID := map[string][]*wireConn{}
-	var held []*wireConn
-	var busy string
-	for len(held) < 2 {
+	for {
 		w := dialWire(t, "tcp", s.addr)
-		_, busy = w.roundTrip("GET", "GET / HTTP/1.1\r\nHost: t\r\n\r\n")
-		byPID[busy] = append(byPID[busy], w)
-		held = byPID[busy]
+		_, pid := w.roundTrip("GET", "GET / HTTP/1.1\r\nHost: t\r\n\r\n")
+		byPID[pid] = append(byPID[pid], w)
+		if len(byPID[pid]) == 2 {
+			return byPID[pid], pid
+		}
 	}
+}
+
+func longCallOnSibling(t *testing.T, s *server) {
+	held, busy := twoOnOneWorker(t, s)
 	dir := t.TempDir()
 	mark, gate := filepath.Join(dir, "in-flight"), filepath.Join(dir, "gate")
 	held[0].send(fmt.Sprintf("GET /?mark=%s&gate=%s HTTP/1.1\r\nHost: t\r\n\r\n", mark, gate))
@@ -71,15 +77,7 @@ func longCallOnSibling(t *testing.T, s *server) {
 func TestPassedConnectionServedDuringAGracefulStop(t *testing.T) {
 	s := start(t, serverOpts{args: []string{"-w", "2", "--keep-alive", "30", "--graceful-timeout", "4",
 		"--log-level", "debug", "lifecycle:app"}})
-	byPID := map[string][]*wireConn{}
-	var held []*wireConn
-	var busy string
-	for len(held) < 2 {
-		w := dialWire(t, "tcp", s.addr)
-		_, busy = w.roundTrip("GET", "GET / HTTP/1.1\r\nHost: t\r\n\r\n")
-		byPID[busy] = append(byPID[busy], w)
-		held = byPID[busy]
-	}
+	held, _ := twoOnOneWorker(t, s)
 	dir := t.TempDir()
 	gate := filepath.Join(dir, "gate")
 	for i, w := range []*wireConn{held[0], dialWire(t, "tcp", s.addr)} { // busy, then its sibling
