@@ -118,9 +118,13 @@ func (c *conn) open(s *Server, sk *sock, now time.Time) {
 	c.client = c.info.RemoteAddr
 }
 
+// readBufferSize is a connection's read buffer: a request head that
+// fits is parsed without waiting on the client (headBuffered).
+const readBufferSize = 4096
+
 // newReader gives the connection its read buffer and parser.
 func (c *conn) newReader() {
-	c.br = bufio.NewReaderSize(c.nc, 4096)
+	c.br = bufio.NewReaderSize(c.nc, readBufferSize)
 	c.reader = httpparse.NewReader(c.br, c.srv.limits)
 }
 

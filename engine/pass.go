@@ -62,7 +62,7 @@ type PassSockets struct{ Send, Receive int }
 
 // passMax bounds a pass message: the read buffer's bytes plus the
 // connection's addresses.
-const passMax = 4096 + 512
+const passMax = readBufferSize + 512
 
 // passer is a worker's side of the pass sockets.
 type passer struct {
@@ -127,10 +127,9 @@ func (p *passer) queued() bool {
 
 // mayPass reports whether c, whose next request has begun to arrive,
 // could be passed to a sibling: a plain HTTP connection with nothing of
-// its own pending that fits a message.
+// its own pending. What it has read fits a message (passMax).
 func (c *conn) mayPass() bool {
-	return c.nc.tls == nil && c.nc.tlsFront == nil &&
-		c.offered < 0 && len(c.out.pending()) == 0 && c.br != nil && c.br.Buffered() <= 4096
+	return c.nc.tls == nil && c.nc.tlsFront == nil && c.offered < 0 && len(c.out.pending()) == 0
 }
 
 // awaitThreadOrPass runs when a request has begun to arrive, before it

@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"strings"
 	"testing"
@@ -20,11 +19,7 @@ import (
 // reused the connection met a reset.
 func TestUnreadStreamedBodyClosesAndSaysSo(t *testing.T) {
 	s := start(t, serverOpts{args: []string{"--body-memory-budget", "0", "--body-spill-budget", "0", "bodies:app"}})
-	c, err := net.Dial("tcp", s.addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := dial(t, s.addr)
 	fmt.Fprintf(c, "POST /hello HTTP/1.1\r\nHost: t\r\nContent-Length: %d\r\n\r\n", 3<<20)
 	c.Write(make([]byte, 256<<10)) // of 3 MiB: most of the body is still to come
 	c.SetReadDeadline(time.Now().Add(20 * time.Second))
