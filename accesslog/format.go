@@ -57,12 +57,13 @@ const numericAtoms = "TDMB"
 
 // Format is a parsed --access-logformat.
 type Format struct {
-	segs []segment
-	esc  escaping
+	segs    []segment
+	esc     escaping
+	unknown []string // ParseOpen: the atoms it writes as "-", %(name)s each
 }
 
 // ErrBadFormat is returned for a format Gunicorn would not accept either,
-// or would print "-" for (an unknown atom: a typo here stops the start).
+// or, by Parse, would print "-" for (an unknown atom).
 var ErrBadFormat = errors.New("accesslog: bad format")
 
 const atoms = "hlutrsmUqHbBfaTDLMp"
@@ -101,6 +102,7 @@ func parse(format string, open bool) (*Format, error) {
 		unknown := err != nil && open
 		if unknown {
 			seg, err = segment{atom: 'l'}, nil // the atom that is always "-"
+			f.unknown = append(f.unknown, "%("+name+")s")
 		}
 		if err != nil {
 			return nil, err
@@ -208,6 +210,10 @@ func parseAtom(name string) (segment, error) {
 	}
 	return segment{}, fmt.Errorf("%w: unknown atom %%(%s)s", ErrBadFormat, name)
 }
+
+// UnknownAtoms are the atoms of a ParseOpen format it writes as "-",
+// such as %(asctime)s copied from a Python logging format.
+func (f *Format) UnknownAtoms() []string { return f.unknown }
 
 // Uses reports whether the format has the atom letter, such as 'o' for
 // any %({name}o)s, so the caller collects only what will be shown.

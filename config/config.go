@@ -225,7 +225,7 @@ type Config struct {
 	// it with the command line's.
 	fileAction Action
 	// formatFrom is where access_log_format was last set (an Error's
-	// Source and Name), for checkAccessLogFormat, which can judge its
+	// Source and Name), for noteUnknownAtoms, which can judge its
 	// atoms only once logger_class is known; nil for the default.
 	formatFrom *Error
 }

@@ -475,9 +475,7 @@ func finish(c *Config, action Action, getenv func(string) string) error {
 	if err := checkLogConfig(c); err != nil { // logconfig.go
 		return err
 	}
-	if err := checkAccessLogFormat(c); err != nil { // validate.go
-		return err
-	}
+	noteUnknownAtoms(c)                             // validate.go
 	if err := applyEnvFile(c, getenv); err != nil { // dotenv.go
 		return err
 	}

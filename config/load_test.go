@@ -360,8 +360,8 @@ func TestLoadErrors(t *testing.T) {
 		{name: "bad log level", args: []string{"a:b", "--log-level", "loud"},
 			want: `--log-level: log level "loud": want one of debug, info, warning, error, critical`},
 		{name: "bad log format", args: []string{"a:b", "--log-format", "xml"}, want: `--log-format: log format "xml": want console, json or gunicorn`},
-		{name: "bad access log atom", args: []string{"a:b", "--access-logformat", `%(h)s %(zz)s`},
-			want: `--access-logformat: accesslog: bad format: unknown atom %(zz)s (a logger_class's atoms() may add it)`},
+		{name: "bad access log format", args: []string{"a:b", "--access-logformat", `%(h)s %(zz`},
+			want: `--access-logformat: accesslog: bad format: "%(zz" at offset 6: want %(name)s`},
 		{name: "bad access log conversion", args: []string{"a:b", "--logger-class", "m.L",
 			"--access-logformat", `%(h)d`}, want: `--access-logformat: accesslog: bad format: %(h)d: h is text ` +
 			`(Gunicorn fails on every request there); use %(h)s`},

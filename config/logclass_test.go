@@ -2,6 +2,7 @@ package config
 
 import (
 	"bytes"
+	"slices"
 	"testing"
 )
 
@@ -45,29 +46,35 @@ func TestLoggerClassFromPythonFile(t *testing.T) {
 	}
 }
 
-// An atom the access log does not know is a typo, unless a logger
-// class may add it (its atoms()), as under Gunicorn.
-func TestAccessLogAtomsOfALoggerClass(t *testing.T) {
+// An atom the access log does not know is written as "-", as Gunicorn's
+// SafeAtoms writes it, with a notice at start; none with a logger class,
+// whose atoms() may add it.
+func TestAccessLogUnknownAtoms(t *testing.T) {
 	format := `%(h)s %({start}c)s %(zz)d`
-	if _, _, err := Load([]string{"a:b", "--access-logformat", format}, env(nil), &bytes.Buffer{}); err == nil {
-		t.Errorf("format %q without a logger class: loaded; want an error", format)
+	c, _, err := Load([]string{"a:b", "--access-logformat", format}, env(nil), &bytes.Buffer{})
+	if err != nil {
+		t.Fatalf("format %q without a logger class: %v", format, err)
 	}
-	c, _, err := Load([]string{"a:b", "--access-logformat", format, "--logger-class", "app.Logger"},
+	want := `--access-logformat: %({start}c)s, %(zz)s are not access log atoms; logged as "-", as under Gunicorn`
+	if !slices.Equal(c.Notices, []string{want}) {
+		t.Errorf("notices %q; want %q", c.Notices, want)
+	}
+	c, _, err = Load([]string{"a:b", "--access-logformat", format, "--logger-class", "app.Logger"},
 		env(nil), &bytes.Buffer{})
 	if err != nil {
 		t.Fatalf("format %q with a logger class: %v", format, err)
 	}
-	if c.AccessLogFormat != format {
-		t.Errorf("AccessLogFormat %q; want %q", c.AccessLogFormat, format)
+	if c.AccessLogFormat != format || len(c.Notices) != 0 {
+		t.Errorf("AccessLogFormat %q, notices %q; want %q and none", c.AccessLogFormat, c.Notices, format)
 	}
 }
 
-// Judged once logger_class is known, a bad atom is still reported where
+// Judged once logger_class is known, an unknown atom is reported where
 // the format was set.
-func TestAccessLogAtomErrorSaysWhere(t *testing.T) {
-	_, err := loadWithReport(t, `{"names": [{"name": "access_log_format", "line": 4, "value": "%(h)s %(zz)s"}]}`, "a:b")
-	want := `gunicorn.conf.py:4: access_log_format: accesslog: bad format: unknown atom %(zz)s (a logger_class's atoms() may add it)`
-	if err == nil || err.Error() != want {
-		t.Errorf("error %v; want %q", err, want)
+func TestAccessLogAtomNoticeSaysWhere(t *testing.T) {
+	c, err := loadWithReport(t, `{"names": [{"name": "access_log_format", "line": 4, "value": "%(h)s %(asctime)s"}]}`, "a:b")
+	want := `gunicorn.conf.py:4: access_log_format: %(asctime)s is not an access log atom; logged as "-", as under Gunicorn`
+	if err != nil || !slices.Contains(c.Notices, want) {
+		t.Errorf("error %v, notices %q; want a notice %q", err, c.Notices, want)
 	}
 }

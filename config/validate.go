@@ -368,8 +368,8 @@ func normalizeAllowedIP(item string) (string, error) {
 	return "", fmt.Errorf("%q is not *, an IP address or a CIDR network", item)
 }
 
-// validateAccessLogFormat accepts what accesslog.Parse compiles, so a
-// typo in an atom stops the start instead of every request's log line.
+// validateAccessLogFormat accepts what accesslog.ParseOpen compiles, so
+// a malformed format stops the start instead of every request's log line.
 func validateAccessLogFormat(v any) (any, error) {
 	if _, err := accesslog.ParseOpen(v.(string)); err != nil {
 		return nil, err
@@ -377,24 +377,35 @@ func validateAccessLogFormat(v any) (any, error) {
 	return v, nil
 }
 
-// checkAccessLogFormat refuses an atom the access log format does not
-// know, a typo that Gunicorn would log as "-", unless a logger class
-// may add it.
-func checkAccessLogFormat(c *Config) error {
+// noteUnknownAtoms gives a notice for the atoms the access log format
+// does not know, a typo or a Python logging attribute (%(asctime)s)
+// that Gunicorn writes as "-", and so does gowsgi: a config that runs
+// under Gunicorn starts. Not with a logger class, whose atoms() may add
+// them.
+func noteUnknownAtoms(c *Config) {
 	from := c.formatFrom
 	c.formatFrom = nil // the Config that Load returns holds no bookkeeping
 	if c.LoggerClass != "" {
-		return nil
+		return
 	}
-	if _, err := accesslog.Parse(c.AccessLogFormat); err != nil {
-		e := &Error{Name: "access_log_format"}
-		if from != nil {
-			*e = *from
-		}
-		e.Err = fmt.Errorf("%w (a logger_class's atoms() may add it)", err)
-		return e
+	f, err := accesslog.ParseOpen(c.AccessLogFormat)
+	if err != nil { // refused when it was set
+		return
 	}
-	return nil
+	unknown := f.UnknownAtoms()
+	if len(unknown) == 0 {
+		return
+	}
+	what := unknown[0] + " is not an access log atom"
+	if len(unknown) > 1 {
+		what = strings.Join(unknown, ", ") + " are not access log atoms"
+	}
+	e := &Error{Name: "access_log_format"}
+	if from != nil {
+		*e = *from
+	}
+	e.Err = errors.New(what + `; logged as "-", as under Gunicorn`)
+	c.Notices = append(c.Notices, e.Error())
 }
 
 // noteFormatFrom records where s was set, when it is access_log_format.

@@ -122,8 +122,8 @@ func TestBadConfigExitsWithOneLine(t *testing.T) {
 		want string
 	}{
 		{name: "flag", args: []string{"-w", "0", "basic:hello"}, want: "gowsgi: -w: must be at least 1, got 0\n"},
-		{name: "access log atom", args: []string{"--access-logformat", "%(h)s %(nope)s", "basic:hello"},
-			want: "gowsgi: --access-logformat: accesslog: bad format: unknown atom %(nope)s (a logger_class's atoms() may add it)\n"},
+		{name: "access log format", args: []string{"--access-logformat", "%(h)s %(nope", "basic:hello"},
+			want: "gowsgi: --access-logformat: accesslog: bad format: \"%(nope\" at offset 6: want %(name)s\n"},
 		{name: "environment", env: []string{"WEB_CONCURRENCY=lots"}, args: []string{"basic:hello"},
 			want: `gowsgi: environment: WEB_CONCURRENCY: "lots" is not a whole number` + "\n"},
 		{name: "config file", args: []string{"-c", toml, "basic:hello"}, want: toml + ":2: threads: "},
@@ -228,6 +228,25 @@ func TestAccessLogText(t *testing.T) {
 	m = accessLineRE.FindStringSubmatch(lines[1])
 	if m == nil || m[5] != "HEAD /h?n=7 HTTP/1.1" || m[7] != "0" || m[14] != "0" || m[3] != "-" || m[16] != "-" {
 		t.Errorf("HEAD line %q; want request HEAD /h?n=7, %%(b)s 0, %%(B)s 0, %%(u)s -, %%({X-Req}i)s -", lines[1])
+	}
+}
+
+// An atom the access log does not know, such as a Python logging
+// attribute copied into the format, is "-" as under Gunicorn (its
+// SafeAtoms): the config starts, with a warning naming the atom.
+func TestAccessLogUnknownAtomIsADash(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "access.log")
+	s := start(t, serverOpts{args: []string{"--access-logfile", path,
+		"--access-logformat", `%(asctime)s %(h)s "%(r)s" %(s)s`, "basic:hello"}})
+	if code, _ := s.get("/x"); code != 200 {
+		t.Fatalf("GET /x = %d; want 200", code)
+	}
+	if lines := waitForFileLines(t, s, path, 1); lines[0] != `- 127.0.0.1 "GET /x HTTP/1.1" 200` {
+		t.Errorf("access line %q; want %q", lines[0], `- 127.0.0.1 "GET /x HTTP/1.1" 200`)
+	}
+	warned := s.find(`--access-logformat: %(asctime)s is not an access log atom; logged as "-", as under Gunicorn`)
+	if len(warned) != 1 || warned[0].str("level") != "warn" {
+		t.Errorf("warnings about the unknown atom %v; want one:\n%s", warned, s.output())
 	}
 }
 
