@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 )
 
@@ -15,7 +14,7 @@ import (
 // each worker's interpreter applies them before it loads the app
 // (worker/pylogging.py), as Gunicorn's master does before it forks; the
 // master checks here what it can without Python: the files are there,
-// the JSON is an object, a dict from gunicorn.conf.py holds only data.
+// the JSON is an object.
 var logConfigSettings = []*setting{
 	{
 		name: "logconfig_dict", flags: []string{"log-config-dict"}, kind: kindJSON, def: "",
@@ -68,38 +67,6 @@ func compactJSON(m map[string]any) (any, error) {
 		return nil, err
 	}
 	return strings.TrimSuffix(b.String(), "\n"), nil
-}
-
-// onlyData refuses a value from a Python config file that JSON cannot
-// carry to the workers (pyconfig.py marks it {"$py": TYPE, ...}): an
-// object such as sys.stdout, a class, a function. at is its path in the
-// dict, for the message.
-func onlyData(v any, at string) error {
-	switch v := v.(type) {
-	case map[string]any:
-		if _, ok := v["$py"].(string); ok {
-			return fmt.Errorf("%s is a Python object (%s), which gowsgi cannot pass to its workers: "+
-				"write a stream as \"ext://sys.stdout\" and a class or factory as its dotted name, "+
-				"\"package.module.Name\", as dictConfig accepts", strings.TrimPrefix(at, "."), pyTypeName(v))
-		}
-		keys := make([]string, 0, len(v))
-		for k := range v {
-			keys = append(keys, k)
-		}
-		sort.Strings(keys)
-		for _, k := range keys {
-			if err := onlyData(v[k], at+"."+k); err != nil {
-				return err
-			}
-		}
-	case []any:
-		for i, item := range v {
-			if err := onlyData(item, fmt.Sprintf("%s[%d]", at, i)); err != nil {
-				return err
-			}
-		}
-	}
-	return nil
 }
 
 // checkLogConfig checks the log config files the workers will read: they

@@ -136,14 +136,13 @@ func TestLogConfigFilesAreFoundFromChdir(t *testing.T) {
 	}
 }
 
-func TestPythonObjectsInLogConfigDictAreRefused(t *testing.T) {
-	_, err := loadWithReport(t, `{"names": [{"name": "logconfig_dict", "line": 7, "value": {"version": 1,
-		"handlers": {"console": {"class": "logging.StreamHandler",
-			"stream": {"$py": "TextIOWrapper", "repr": "<_io.TextIOWrapper name='<stdout>'>"}}}}}]}`, "a:b")
-	want := "gunicorn.conf.py:7: logconfig_dict: handlers.console.stream is a Python object (TextIOWrapper " +
-		"<_io.TextIOWrapper name='<stdout>'>), which gowsgi cannot pass to its workers: write a stream as " +
-		"\"ext://sys.stdout\""
-	if err == nil || !strings.HasPrefix(err.Error(), want) {
-		t.Fatalf("error %v; want it to start %s", err, want)
+// A logconfig_dict holding objects only the file has is kept with their
+// marks: the workers take the dict from the file (worker/pylogging.py).
+func TestPythonObjectsInLogConfigDictAreKept(t *testing.T) {
+	c, err := loadWithReport(t, `{"names": [{"name": "logconfig_dict", "line": 7, "value": {"version": 1,
+		"filters": {"f": {"()": {"$py": "type", "repr": "<class '__config__.OnlyInfo'>"}}}}}]}`, "a:b")
+	want := `{"filters":{"f":{"()":{"$py":"type","repr":"<class '__config__.OnlyInfo'>"}}},"version":1}`
+	if err != nil || c.LogConfigDict != want {
+		t.Fatalf("error %v, logconfig_dict %s; want %s", err, c.LogConfigDict, want)
 	}
 }

@@ -371,9 +371,9 @@ func (s *setting) parsePython(v any) (any, error) {
 		case nil:
 			return "", nil
 		case map[string]any:
-			if err := onlyData(v, ""); err != nil {
-				return nil, err
-			}
+			// A logconfig_dict may hold objects only the file has (marked
+			// {"$py": TYPE}): the workers take that dict from the file,
+			// which they execute again (worker/pylogging.py).
 			return compactJSON(v)
 		}
 		return nil, wrongPyType("a dict", v)

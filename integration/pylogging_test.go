@@ -190,6 +190,67 @@ logconfig_dict = {
 	s.waitFor(func() bool { return strings.Contains(s.output(), "PYLOG pylog.module INFO module /x\n") })
 }
 
+// TestLogConfigDictWithTheFilesOwnObjects: a logconfig_dict may hold
+// objects only the config file has (a filter class it defines, a lambda
+// factory), as under Gunicorn, whose master hands the dict to dictConfig
+// as it is: each worker and the hook host take the dict from the file
+// they execute again. The hooks' server.log and worker.log write through
+// gunicorn.error, as Gunicorn's Logger does, so the configuration
+// applies to their lines as well.
+func TestLogConfigDictWithTheFilesOwnObjects(t *testing.T) {
+	for _, preload := range []bool{false, true} {
+		t.Run(fmt.Sprintf("preload=%v", preload), func(t *testing.T) {
+			conf := writeConf(t, t.TempDir(), "gunicorn.conf.py", `import logging
+import sys
+
+
+class BelowWarning(logging.Filter):
+    def filter(self, record):
+        return record.levelno < logging.WARNING
+
+
+class Tagged(logging.Filter):
+    def __init__(self, tag):
+        super().__init__()
+        self.tag = tag
+
+    def filter(self, record):
+        record.tag = self.tag
+        return True
+
+
+logconfig_dict = {
+    "version": 1,
+    "filters": {"below": {"()": BelowWarning}, "tag": {"()": lambda: Tagged("T1")}},
+    "formatters": {"plain": {"format": "CFG %(tag)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"out": {"class": "logging.StreamHandler", "stream": sys.stdout,
+                         "filters": ["below", "tag"], "formatter": "plain"}},
+    "loggers": {"gunicorn.error": {"handlers": ["out"], "level": "INFO", "propagate": False}},
+    "root": {"level": "WARNING", "handlers": []},
+}
+
+
+def when_ready(server):
+    server.log.warning("filtered out")
+    server.log.info("when_ready %s", "hook")
+
+
+def post_fork(server, worker):
+    worker.log.warning("filtered out")
+    worker.log.info("post_fork hook")
+`)
+			s := startAndGetX(t, preload, "-c", conf, "pylog:app")
+			for _, want := range []string{"CFG T1 INFO gunicorn.error when_ready hook\n",
+				"CFG T1 INFO gunicorn.error post_fork hook\n", "CFG T1 INFO pylog.app info /x\n"} {
+				s.waitFor(func() bool { return strings.Contains(s.output(), want) })
+			}
+			if out := s.output(); strings.Contains(out, "filtered out") {
+				t.Errorf("a warning passed the file's filter:\n%s", out)
+			}
+		})
+	}
+}
+
 // TestLogConfigFiles: the same configuration from each kind of file.
 func TestLogConfigFiles(t *testing.T) {
 	tests := []struct {

@@ -68,7 +68,7 @@ def _setup_host_logging(settings, send):
         return
     if isinstance(settings, str):
         settings = json.loads(settings)
-    s = {k: settings.get(k) for k in ("loglevel", "logconfig_dict", "logconfig_json", "logconfig")}
+    s = {k: settings.get(k) for k in ("loglevel", "logconfig_dict", "logconfig_json", "logconfig", "config")}
     s["paths"] = None  # load() put the working directory and pythonpath on sys.path
     s["asgi"] = settings.get("worker_class") == "asgi"
 

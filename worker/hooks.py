@@ -11,9 +11,11 @@
 # The objects given to hooks carry what real hooks use. An attribute of
 # Gunicorn's objects that cannot mean the same thing here raises
 # AttributeError saying why, rather than returning something else.
+import collections.abc
 import importlib
 import inspect
 import json
+import logging
 import os
 import sys
 import time
@@ -36,8 +38,11 @@ def _missing(owner, name, why):
 
 
 class Log:
-    """server.log and worker.log: Gunicorn's logger methods, writing to
-    gowsgi's error log."""
+    """server.log and worker.log: Gunicorn's logger methods. As Gunicorn's
+    Logger, they write through the gunicorn.error logger, or the logger
+    class's instance, once Python's logging is set up in this process
+    (pylogging.py), so that a logging configuration applies to the hooks'
+    lines too; before that, straight into gowsgi's error log."""
 
     def debug(self, msg, *args, **kwargs):
         self._log("debug", msg, args, kwargs)
@@ -63,16 +68,24 @@ class Log:
     def log(self, lvl, msg, *args, **kwargs):
         if isinstance(lvl, int):
             lvl = LEVELS.get(lvl - lvl % 10, "info")
-        self._log(str(lvl).lower(), msg, args, kwargs)
+        lvl = str(lvl).lower()
+        self._log(lvl if lvl in LEVELS.values() else "info", msg, args, kwargs)  # as Gunicorn's LOG_LEVELS.get
 
     def reopen_files(self):
         pass  # gowsgi reopens its log files on USR1 itself
 
     def _log(self, level, msg, args, kwargs):
         try:
-            text = str(msg) % args if args else str(msg)
+            # as logging.LogRecord formats: one dict argument is the mapping
+            mapping = len(args) == 1 and isinstance(args[0], collections.abc.Mapping) and args[0]
+            text = str(msg) % (args[0] if mapping else args) if args else str(msg)
         except (TypeError, ValueError):
-            text = "%s %r" % (msg, args)
+            msg = text = "%s %r" % (msg, args)
+            args = ()
+        target = _error_log()
+        if target is not None:
+            getattr(target, level)(msg, *args, **kwargs)
+            return
         exc = kwargs.get("exc_info")
         if exc:
             if isinstance(exc, BaseException):
@@ -88,6 +101,16 @@ class Log:
             raise _missing("log", name, "gowsgi writes the access log itself (--access-logfile)")
         raise _missing("log", name, "gowsgi's logs are written in Go; use debug, info, warning, "
                        "error, exception or critical")
+
+
+def _error_log():
+    """Where Gunicorn's Logger writes its error lines: the logger class's
+    instance (pylogging.py's _logger) or the gunicorn.error logger, once
+    pylogging.py's setup() ran in this process; None before."""
+    mod = sys.modules.get("_gowsgi_logging")
+    if mod is None or getattr(mod, "_emit", None) is None:
+        return None
+    return getattr(mod, "_logger", None) or logging.getLogger("gunicorn.error")
 
 
 class Config(GunicornConfig):  # gunicornmod.py

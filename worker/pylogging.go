@@ -44,10 +44,12 @@ func loggingSettings(cfg *config.Config, paths []string) string {
 	if cfg.LogConfigDict != "" {
 		s["logconfig_dict"] = json.RawMessage(cfg.LogConfigDict)
 	}
+	// The config file: __config__.NAME of a logger class is found there,
+	// and a logconfig_dict that holds its objects is taken from it.
+	s["config"] = cfg.ConfigFile
 	if cfg.LoggerClass != "" {
-		// The class is made with Gunicorn's cfg; __config__.NAME is
-		// found in the config file.
-		s["logger_class"], s["cfg"], s["config"] = cfg.LoggerClass, cfg.GunicornValues(), cfg.ConfigFile
+		// The class is made with Gunicorn's cfg.
+		s["logger_class"], s["cfg"] = cfg.LoggerClass, cfg.GunicornValues()
 	}
 	b, err := json.Marshal(s)
 	if err != nil {

@@ -122,9 +122,10 @@ def access_state():
 
 
 def setup(settings, emit):
-    global _access, _emit
+    global _access, _emit, _config_spec
     _emit = emit
     s = json.loads(settings)
+    _config_spec = s.get("config") or ""
     for p in reversed(s.get("paths") or []):  # as load_app puts them
         if p in sys.path:
             sys.path.remove(p)
@@ -167,7 +168,7 @@ def _apply_config(s):
     Gunicorn does; reports whether there was one."""
     if s.get("logconfig_dict"):
         config = dict(CONFIG_DEFAULTS)
-        config.update(s["logconfig_dict"])
+        config.update(_logconfig_dict(s["logconfig_dict"]))
         _config().dictConfig(config)
     elif s.get("logconfig_json"):
         with open(s["logconfig_json"], encoding="utf-8") as f:
@@ -181,6 +182,28 @@ def _apply_config(s):
     return True
 
 
+def _logconfig_dict(d):
+    """d, or the config file's own logconfig_dict when d holds objects
+    only the file has (a filter class it defines, a lambda), which its
+    reader marks {"$py": TYPE} (pyconfig.py): the file, executed again
+    in this process as for the hooks (load_config), makes them anew."""
+    if not _holds_objects(d):
+        return d
+    if not _config_spec:  # a --print-config output read back, say
+        raise ValueError("logconfig_dict holds Python objects a config file made, and no config file is given")
+    with gunicorn_module():  # gunicornmod.py
+        return load_config(_config_spec).logconfig_dict
+
+
+def _holds_objects(v):
+    if isinstance(v, dict):
+        return "$py" in v or any(_holds_objects(x) for x in v.values())
+    if isinstance(v, list):
+        return any(_holds_objects(x) for x in v)
+    return False
+
+
+_config_spec = ""  # the config file (Gunicorn's cfg.config), for _logconfig_dict
 _logger = None    # the logger class's instance, when there is one
 _records = False  # whether its access() is to be called for each request
 
