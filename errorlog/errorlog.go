@@ -222,8 +222,10 @@ func (l *Log) Close() error {
 // an event has no level.
 const CapturedStream = "stream"
 
-// bareCaptured writes the app's captured output lines as the bare line,
-// as Gunicorn's capture writes them into its error log, and every other
+// bareCaptured writes the lines of the app's own output that the error
+// log carries without a level, its captured stdout and stderr
+// (CapturedStream) and what it writes to wsgi.errors, as the bare line,
+// as Gunicorn writes both into its error log's stream, and every other
 // event with text.
 type bareCaptured struct {
 	text io.Writer // the text format
@@ -231,9 +233,9 @@ type bareCaptured struct {
 }
 
 func (b bareCaptured) Write(p []byte) (int, error) {
-	if bytes.Contains(p, []byte(`"`+CapturedStream+`":"`)) {
+	if !bytes.Contains(p, []byte(`"`+zerolog.LevelFieldName+`":`)) {
 		var evt map[string]any
-		if json.Unmarshal(p, &evt) == nil && evt[zerolog.LevelFieldName] == nil && evt[CapturedStream] != nil {
+		if json.Unmarshal(p, &evt) == nil && evt[zerolog.LevelFieldName] == nil {
 			msg, _ := evt[zerolog.MessageFieldName].(string)
 			if _, err := io.WriteString(b.out, msg+"\n"); err != nil {
 				return 0, err

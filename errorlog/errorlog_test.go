@@ -339,8 +339,9 @@ func TestErrorLogGunicornMessages(t *testing.T) {
 }
 
 // TestCapturedOutputIsTheBareLine: a line of the app's captured output
-// (no level, a stream) is written bare in the text formats, as Gunicorn's
-// capture writes it, whatever the --log-level; JSON keeps the event.
+// (no level, a stream), or of its wsgi.errors (no level), is written bare
+// in the text formats, as Gunicorn writes them, whatever the
+// --log-level; JSON keeps the event.
 func TestCapturedOutputIsTheBareLine(t *testing.T) {
 	for _, format := range []string{"gunicorn", "json"} {
 		l, path := openTestLog(t, format, "warning")
@@ -348,13 +349,16 @@ func TestCapturedOutputIsTheBareLine(t *testing.T) {
 		worker.WithLevel(zerolog.NoLevel).Str(CapturedStream, "stderr").Msg(`INFO:app:started {"stream":"x"}`)
 		worker.Info().Msg("filtered out")
 		worker.Warn().Str(CapturedStream, "stdout").Msg("a warning naming a stream")
+		worker.WithLevel(zerolog.NoLevel).Str("source", "wsgi.errors").Msg(`app says "level": 1`)
 		lines := readLines(t, path)
-		if len(lines) != 2 {
-			t.Fatalf("%s: %d lines; want the captured line and the warning:\n%s", format, len(lines), strings.Join(lines, "\n"))
+		if len(lines) != 3 {
+			t.Fatalf("%s: %d lines; want the captured line, the warning and the wsgi.errors line:\n%s",
+				format, len(lines), strings.Join(lines, "\n"))
 		}
 		switch format {
 		case "gunicorn":
-			if lines[0] != `INFO:app:started {"stream":"x"}` || !strings.Contains(lines[1], "[WARNING] a warning naming a stream worker=1") {
+			if lines[0] != `INFO:app:started {"stream":"x"}` || !strings.Contains(lines[1], "[WARNING] a warning naming a stream worker=1") ||
+				lines[2] != `app says "level": 1` {
 				t.Errorf("gunicorn: %q", lines)
 			}
 		case "json":

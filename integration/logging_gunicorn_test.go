@@ -59,6 +59,26 @@ func TestGunicornLogFormat(t *testing.T) {
 	s.waitFor(func() bool { return strings.Contains(s.output(), handled) })
 }
 
+// TestGunicornLogFormatWSGIErrorsLinesAreBare: what an app writes to
+// wsgi.errors (Flask's app.logger does during a request) is written as
+// it is with --log-format gunicorn, as Gunicorn's WSGIErrorsWrapper
+// writes it into the error log's stream: no level a log parser would
+// choke on.
+func TestGunicornLogFormatWSGIErrorsLinesAreBare(t *testing.T) {
+	sock := filepath.Join(t.TempDir(), "gowsgi.sock")
+	s := start(t, serverOpts{args: []string{"--log-format", "gunicorn", "-b", "unix:" + sock, "pep3333:errors"}, ready: -1})
+	s.waitFor(func() bool { return strings.Contains(s.output(), "[INFO] Booting worker with pid: ") })
+	if out, err := exec.Command("curl", "-sS", "--max-time", "20", "--unix-socket", sock, "http://x/?tag=T8").CombinedOutput(); err != nil || string(out) != "logged" {
+		t.Fatalf("curl: %v: %q", err, out)
+	}
+	s.waitFor(func() bool { return strings.Contains(s.output(), "\nsixth T8\n") })
+	for _, line := range []string{"first T8 line", "second T8", "third T8", "fourth T8", "fifth T8"} {
+		if !strings.Contains(s.output(), "\n"+line+"\n") {
+			t.Errorf("no bare line %q in:\n%s", line, s.output())
+		}
+	}
+}
+
 // TestGunicornLogFormatWorkerTimeout: a request that outlives --timeout
 // reads, with --log-format gunicorn, as Debian's Gunicorn logs it (the
 // line log monitors alert on): "[CRITICAL] WORKER TIMEOUT (pid:N)",
