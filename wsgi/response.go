@@ -25,13 +25,25 @@ var (
 type HeadError struct {
 	Err    error
 	Header string // the offending header name, "" for the status
+	Value  string // the offending status or header value, when there is one
 }
 
+// maxQuotedValue bounds how much of a bad value the error quotes.
+const maxQuotedValue = 120
+
 func (e *HeadError) Error() string {
-	if e.Header == "" {
-		return e.Err.Error()
+	s := e.Err.Error()
+	if e.Header != "" {
+		s += ": " + strconv.Quote(e.Header)
 	}
-	return e.Err.Error() + ": " + strconv.Quote(e.Header)
+	if e.Value != "" || e.Header == "" && errors.Is(e.Err, ErrBadStatus) {
+		v, more := e.Value, ""
+		if len(v) > maxQuotedValue {
+			v, more = v[:maxQuotedValue], "..."
+		}
+		s += ": " + strconv.Quote(v) + more
+	}
+	return s
 }
 
 func (e *HeadError) Unwrap() error { return e.Err }
@@ -97,25 +109,28 @@ func hopByHop(name []byte) bool {
 //	"200 OK" → 200;  "404 " → 404;  "200" → 200;  "20x OK" → error
 func ParseStatus(status []byte) (int, error) {
 	if len(status) < 3 || len(status) > 3 && status[3] != ' ' {
-		return 0, &HeadError{Err: ErrBadStatus}
+		return 0, badStatus(status)
 	}
 	code := 0
 	for _, b := range status[:3] {
 		if b < '0' || b > '9' {
-			return 0, &HeadError{Err: ErrBadStatus}
+			return 0, badStatus(status)
 		}
 		code = code*10 + int(b-'0')
 	}
 	if code < 100 {
-		return 0, &HeadError{Err: ErrBadStatus}
+		return 0, badStatus(status)
 	}
 	for _, b := range status[3:] {
 		if isCTL(b) && b != '\t' {
-			return 0, &HeadError{Err: ErrBadStatus}
+			return 0, badStatus(status)
 		}
 	}
 	return code, nil
 }
+
+// badStatus is made only on the error path: ParseStatus must not allocate.
+func badStatus(status []byte) error { return &HeadError{Err: ErrBadStatus, Value: string(status)} }
 
 // appendStatusLine appends "HTTP/1.1 " and a status ParseStatus took,
 // with the code's usual reason phrase when the app gave none ("200"):
@@ -162,7 +177,7 @@ func AppendHead(dst []byte, status []byte, headers [][2][]byte, x Exchange, date
 		return dst, p, err
 	}
 	if code < 200 && !x.Switching {
-		return dst, p, &HeadError{Err: ErrInterimStatus}
+		return dst, p, &HeadError{Err: ErrInterimStatus, Value: string(status)}
 	}
 	p.Code = code
 	start := len(dst)
@@ -189,7 +204,7 @@ func AppendHead(dst []byte, status []byte, headers [][2][]byte, x Exchange, date
 			value = httpparse.TrimOWS(value) // " 5 ": Gunicorn strips values too
 			n, ok := httpparse.ParseDecimal(value)
 			if !ok || (appLength >= 0 && n != appLength) {
-				return dst[:start], p, &HeadError{Err: ErrBadContentLength, Header: string(name)}
+				return dst[:start], p, &HeadError{Err: ErrBadContentLength, Header: string(name), Value: string(h[1])}
 			}
 			if appLength >= 0 {
 				continue // an identical duplicate
@@ -218,7 +233,8 @@ func AppendHead(dst []byte, status []byte, headers [][2][]byte, x Exchange, date
 	switch {
 	case x.Head || code < 200 || code == 204 || code == 304:
 		p.Framing = FrameNone
-		if appLength < 0 && x.BodyLen >= 0 && x.Head && x.BodyLen > 0 {
+		// HEAD: the length a GET would get, which 204 and 304 do not
+		if appLength < 0 && x.BodyLen > 0 && x.Head && code >= 200 && code != 204 && code != 304 {
 			dst = appendLength(dst, x.BodyLen)
 		}
 	case appLength >= 0:
@@ -268,7 +284,7 @@ func checkField(name, value []byte) error {
 	}
 	for _, b := range value {
 		if isCTL(b) && b != '\t' {
-			return &HeadError{Err: ErrBadHeaderValue, Header: string(name)}
+			return &HeadError{Err: ErrBadHeaderValue, Header: string(name), Value: string(value)}
 		}
 	}
 	return nil

@@ -60,6 +60,21 @@ func TestAppendHeadFraming(t *testing.T) {
 		wantFraming: FrameNone, wantKeep: true,
 		lacks: []string{"Content-Length"},
 	}, {
+		name: "HEAD gets the length a GET would", status: "200 OK",
+		x:           Exchange{Minor: 1, Head: true, KeepAlive: true, BodyLen: 18},
+		wantFraming: FrameNone, wantKeep: true,
+		contains: []string{"Content-Length: 18\r\n"},
+	}, {
+		name: "HEAD of a 204 with a body gets no length", status: "204 No Content",
+		x:           Exchange{Minor: 1, Head: true, KeepAlive: true, BodyLen: 18},
+		wantFraming: FrameNone, wantKeep: true,
+		lacks: []string{"Content-Length"},
+	}, {
+		name: "HEAD of a 304 with a body gets no length, as its GET", status: "304 Not Modified",
+		x:           Exchange{Minor: 1, Head: true, KeepAlive: true, BodyLen: 18},
+		wantFraming: FrameNone, wantKeep: true,
+		lacks: []string{"Content-Length"},
+	}, {
 		name: "HEAD keeps the app's length", status: "200 OK", headers: []string{"Content-Length", "42"},
 		x:           Exchange{Minor: 1, Head: true, KeepAlive: true, BodyLen: 0},
 		wantFraming: FrameNone, wantKeep: true,
@@ -166,6 +181,28 @@ func TestAppendHeadRejects(t *testing.T) {
 				t.Fatalf("a rejected head left bytes behind: %q", got)
 			}
 		})
+	}
+}
+
+// The error names what was wrong, so the log shows the app's mistake.
+func TestAppendHeadErrorsQuoteTheValue(t *testing.T) {
+	for _, tt := range []struct {
+		status  string
+		headers []string
+		want    string
+	}{
+		{"2000 X", nil, `wsgi: status must be a 3-digit code, a space and a reason phrase: "2000 X"`},
+		{"", nil, `wsgi: status must be a 3-digit code, a space and a reason phrase: ""`},
+		{"101 Switching Protocols", nil, `wsgi: a 1xx status is interim; the response must be final (200 or above): "101 Switching Protocols"`},
+		{"200 OK", []string{"Content-Length", "abc"}, `wsgi: response Content-Length is not a single non-negative integer: "Content-Length": "abc"`},
+		{"200 OK", []string{"X-A", "a\r\nb"}, `wsgi: response header value contains a control character: "X-A": "a\r\nb"`},
+		{"200 OK", []string{"X-A", strings.Repeat("v", 200) + "\n"}, `wsgi: response header value contains a control character: "X-A": "` + strings.Repeat("v", 120) + `"...`},
+		{"200 OK", []string{"X Y", "1"}, `wsgi: response header name is not a token: "X Y"`},
+	} {
+		_, _, err := AppendHead(nil, []byte(tt.status), headers(tt.headers...), Exchange{Minor: 1, BodyLen: -1}, date)
+		if err == nil || err.Error() != tt.want {
+			t.Errorf("%q %q: error %v; want %s", tt.status, tt.headers, err, tt.want)
+		}
 	}
 }
 
