@@ -159,9 +159,6 @@ func (st *streamer) begin(step *Step, bodyLen int64) ([]byte, error) {
 		BodyLen: bodyLen,
 	}
 	st.x.fields = c.srv.defaults.add(append(st.x.fields[:0], step.Headers...))
-	if step.File.Len > 0 && bodyLen >= 0 && !ex.Head {
-		st.x.fields = c.fileLength(st.x.fields, bodyLen)
-	}
 	head, plan, err := wsgi.AppendHead(st.x.head[:0], step.Status, st.x.fields, ex, c.srv.dates.Get(now))
 	if err == nil {
 		head = c.appendRequestID(head, st.x.fields)
@@ -321,7 +318,23 @@ func (st *streamer) run(head []byte, step Step) bool {
 	if err := c.flushOut(); err != nil || cut {
 		return false
 	}
-	return c.w.complete() && c.w.plan.KeepAlive
+	if !c.w.complete() {
+		c.logShortBody()
+		return false
+	}
+	return c.w.plan.KeepAlive
+}
+
+// logShortBody says why a response's connection closes: its body was
+// shorter than the app's Content-Length (a wsgi.file_wrapper file that
+// holds less, a list that adds up to less), so the client, which waits
+// for the rest, sees the response cut off, as under Gunicorn, instead of
+// a complete-looking one. The app has a bug, or its file shrank.
+func (c *conn) logShortBody() {
+	c.srv.log.Warn().Int64("content_length", c.w.plan.ContentLength).
+		Int64("sent", c.w.plan.ContentLength-c.w.remaining).Str("path", string(c.req.Path)).
+		Str("request_id", c.requestID()).
+		Msg("the app's body is shorter than its Content-Length: closing the connection")
 }
 
 // deliver hands one step's bytes to the client: what the socket takes

@@ -1,7 +1,6 @@
 package engine
 
 import (
-	"bytes"
 	"errors"
 	"net"
 	"strconv"
@@ -35,32 +34,6 @@ func knownBodyLen(step *Step) int64 {
 		return int64(len(step.Body)) + step.File.Len
 	}
 	return -1
-}
-
-// fileLength corrects an app's Content-Length that is longer than the
-// body it gave, a wsgi.file_wrapper file (and any bytes before it) whose
-// size is known before the head goes out: the head says bodyLen, the
-// true length, and the connection stays usable, where the promised
-// length would have left the client waiting for bytes that never come
-// and the connection cut. Waitress does the same (its file buffer's
-// prepare() sets the response length to what the file holds); a shorter
-// Content-Length still limits what is sent. Logged as a warning: the app
-// has a bug. fields is modified in place.
-func (c *conn) fileLength(fields [][2][]byte, bodyLen int64) [][2][]byte {
-	for i, f := range fields {
-		if !bytes.EqualFold(f[0], []byte("Content-Length")) {
-			continue
-		}
-		n, err := strconv.ParseInt(string(f[1]), 10, 64)
-		if err != nil || n <= bodyLen {
-			continue // invalid: AppendHead refuses it; shorter: sent as said
-		}
-		c.srv.log.Warn().Int64("content_length", n).Int64("file_bytes", bodyLen).Str("path", string(c.req.Path)).
-			Str("request_id", c.requestID()).
-			Msg("the app's Content-Length is longer than its wsgi.file_wrapper file: sending the file's length")
-		fields[i][1] = strconv.AppendInt(nil, bodyLen, 10)
-	}
-	return fields
 }
 
 // sendsFile reports whether sendFile will put bytes of f on the wire
