@@ -348,6 +348,35 @@ func TestLifecycleStuckWorkerIsDumpedAndReplaced(t *testing.T) {
 	}
 }
 
+// TestLifecycleStoppedMasterKeepsLiveWorkers: a master stopped for
+// longer than --timeout (SIGSTOP, a debugger) while its workers go on
+// finds them alive when it continues: it reads their heartbeats before
+// it judges their silence, where it used to kill every worker at once
+// (Gunicorn's arbiter finds its workers' files fresh). A worker that was
+// stopped too is still caught: the marker that the judging happened.
+func TestLifecycleStoppedMasterKeepsLiveWorkers(t *testing.T) {
+	s := start(t, serverOpts{args: []string{"-w", "2", "--timeout", "1", "basic:hello"}, ready: 2})
+	pids := s.workerPIDs()
+	live, frozen := pids[0], pids[1]
+	s.signal(syscall.SIGSTOP)
+	if err := syscall.Kill(frozen, syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { syscall.Kill(frozen, syscall.SIGCONT) })
+	time.Sleep(4 * time.Second) // the pause itself: four timeouts
+	s.signal(syscall.SIGCONT)
+	s.waitFor(func() bool { return len(s.logged("the master ran late")) == 1 })
+	s.waitFor(func() bool { return len(s.logged("worker timeout")) > 0 })
+	for _, l := range s.logged("worker timeout") {
+		if l.num("worker_pid") != frozen {
+			t.Errorf("%v; want only the stopped worker %d judged stuck, not the live one %d", l, frozen, live)
+		}
+	}
+	if code, _ := s.get("/"); code != 200 {
+		t.Errorf("GET / = %d after the pause", code)
+	}
+}
+
 func TestLifecycleMaxRequestsRecyclesWithoutFailures(t *testing.T) {
 	s := start(t, serverOpts{args: []string{"-w", "2", "--max-requests", "40", "--max-requests-jitter", "10", "lifecycle:app"}, ready: 2})
 	l := startLoad(t, s.url("/"), 6)

@@ -96,6 +96,9 @@ type arbiter struct {
 
 	wake   <-chan time.Time // fires at wakeAt; nil when no deadline is armed
 	wakeAt time.Time
+	// judgeAfter: until then, after the master itself ran late, no
+	// worker is judged by its deadlines (onWake).
+	judgeAfter time.Time
 
 	ops *ops // admin listener, stats, memory recycling (admin.go); nil in unit tests
 
@@ -147,8 +150,9 @@ func (a *arbiter) loop(sigs <-chan os.Signal, events <-chan event) int {
 		case ev := <-events:
 			a.onEvent(ev)
 		case <-a.wake:
+			due := a.wakeAt
 			a.wake, a.wakeAt = nil, time.Time{}
-			a.onTick()
+			a.onWake(due)
 		case <-a.quiesced:
 			a.quiesced = nil
 			a.onQuiesced()
@@ -261,8 +265,12 @@ func (a *arbiter) armWake() {
 	if a.stop != running {
 		earlier(a.stopDeadline)
 	}
-	for _, w := range a.workers {
-		earlier(w.deadline())
+	if a.env.now().Before(a.judgeAfter) {
+		earlier(a.judgeAfter) // the workers' deadlines wait for it
+	} else {
+		for _, w := range a.workers {
+			earlier(w.deadline())
+		}
 	}
 	if next.IsZero() || (a.wake != nil && !a.wakeAt.After(next)) {
 		return

@@ -72,8 +72,37 @@ func (w *workerProc) stuckAt() time.Time {
 	return silence
 }
 
+// lateWake is how late the arbiter may wake for a deadline before it
+// takes itself to have been stopped or starved (SIGSTOP, a debugger, a
+// frozen VM, a machine out of CPU). The workers' heartbeats of that time
+// then still wait unread in their pipes, and a silence judged without
+// them would kill every healthy worker at once: Gunicorn's workers touch
+// a file the master reads whenever it runs, so a paused master finds
+// them alive. judgeGrace is how long the arbiter then reads heartbeats
+// (a worker sends one at least every second) before it judges any
+// worker's deadlines again; a worker that stays silent through it is
+// judged as ever.
+const (
+	lateWake   = time.Second
+	judgeGrace = 2 * time.Second
+)
+
+// onWake runs the deadlines of a wake timer set for due.
+func (a *arbiter) onWake(due time.Time) {
+	now := a.env.now()
+	if late := now.Sub(due); !due.IsZero() && late > lateWake {
+		a.judgeAfter = now.Add(judgeGrace)
+		a.log.Warn().Dur("late", late).Dur("grace", judgeGrace).
+			Msg("the master ran late (stopped or starved): the workers are judged again once their heartbeats are read")
+	}
+	a.onTick()
+}
+
 // checkWorkers acts on every deadline that has come.
 func (a *arbiter) checkWorkers(now time.Time) {
+	if now.Before(a.judgeAfter) {
+		return // after the master ran late: onWake
+	}
 	for _, w := range a.byID() {
 		if a.checkTermed(w, now) {
 			continue // its next deadline, if it has come, is the next tick's

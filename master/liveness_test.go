@@ -187,3 +187,42 @@ func servingWithTimeout(t *testing.T, workers int, timeout time.Duration) *testA
 	ta.readyAll()
 	return ta
 }
+
+// TestMasterRunningLateJudgesAfterHeartbeats: a master that wakes far
+// past its deadline (it was stopped, or starved of CPU) kills nobody for
+// a silence it did not hear through: it reads the heartbeats first, then
+// judges, and a worker still silent after that is a stuck worker as ever.
+func TestMasterRunningLateJudgesAfterHeartbeats(t *testing.T) {
+	ta := servingWithTimeout(t, 2, 10*time.Second)
+	alive, silent := ta.os.spawned[0].pid, ta.os.spawned[1].pid
+	ta.armWake()
+	due := ta.wakeAt
+	ta.wake, ta.wakeAt = nil, time.Time{} // as the loop takes the wake
+	ta.os.advance(40 * time.Second)       // SIGSTOP of the master, then SIGCONT
+	ta.onWake(due)
+	if len(ta.os.sent) != 0 || !strings.Contains(ta.log.String(), "the master ran late") {
+		t.Fatalf("after a late wake: signals %v; want none, and the lateness logged:\n%s", ta.os.sent, ta.log)
+	}
+	ta.armWake()
+	if got := ta.wakeAt.Sub(ta.os.now); got != judgeGrace {
+		t.Fatalf("next wake in %v; want the end of the grace, %v", got, judgeGrace)
+	}
+	ta.onEvent(event{kind: evHeartbeat, pid: alive}) // queued during the stop, read now
+	ta.tick(judgeGrace)
+	if got := ta.os.signalled(handoff.AbortSignal); !equalInts(got, []int{silent}) {
+		t.Fatalf("SIGABRT to %v; want only the worker that stayed silent, %d", got, silent)
+	}
+}
+
+// A wake a little late, as a busy machine's timers are, is no pause.
+func TestMasterWakingSlightlyLateJudgesAtOnce(t *testing.T) {
+	ta := servingWithTimeout(t, 1, 2*time.Second)
+	ta.armWake()
+	due := ta.wakeAt
+	ta.wake, ta.wakeAt = nil, time.Time{}
+	ta.os.advance(2*time.Second + lateWake)
+	ta.onWake(due)
+	if got := ta.os.signalled(handoff.AbortSignal); len(got) != 1 || strings.Contains(ta.log.String(), "ran late") {
+		t.Fatalf("SIGABRT to %v; want the silent worker, judged at once", got)
+	}
+}
