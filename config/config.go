@@ -34,6 +34,7 @@ type Config struct {
 	FirstByteTimeout  time.Duration `json:"first_byte_timeout"` // a new connection's first byte, 0 = HeaderTimeout
 	HeaderMinRate     int           `json:"header_min_rate"`    // bytes/s a head must keep up after FirstByteTimeout, 0 = none
 	BodyTimeout       time.Duration `json:"body_timeout"`       // longest wait for request body bytes, 0 = none
+	BodyMinRate       int           `json:"body_min_rate"`      // bytes/s a body streaming to the app must keep up, 0 = none
 	WriteTimeout      time.Duration `json:"write_timeout"`      // longest wait for a client to take response bytes, 0 = none
 	MaxBufferedBody   int64         `json:"max_buffered_body"`  // request bodies past this spill to a file
 	ResponseBuffer    int           `json:"response_buffer"`    // response bytes buffered for a slow client

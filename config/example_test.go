@@ -109,6 +109,7 @@ func ExampleConfig_WriteTOML() {
 	// first_byte_timeout = 5
 	// header_min_rate = 500
 	// body_timeout = 30
+	// body_min_rate = 500
 	// write_timeout = 30
 	// max_buffered_body = 1048576
 	// body_memory_budget = 67108864

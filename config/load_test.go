@@ -58,6 +58,7 @@ func TestLoadDefaults(t *testing.T) {
 		FirstByteTimeout:      5 * time.Second,
 		HeaderMinRate:         500,
 		BodyTimeout:           30 * time.Second,
+		BodyMinRate:           500,
 		WriteTimeout:          30 * time.Second,
 		MaxBufferedBody:       1 << 20,
 		BodyMemoryBudget:      64 << 20,

@@ -94,6 +94,12 @@ var requestSettings = []*setting{
 		field:     func(c *Config) any { return &c.BodyTimeout },
 	},
 	{
+		name: "body_min_rate", flags: []string{"body-min-rate"}, kind: kindInt, def: "500",
+		help:      "close a connection whose request body, streaming to the app (past the body budgets), arrives slower than `BYTES` per second after its first --first-byte-timeout of waiting (0 = no minimum)",
+		normalize: intRange(0, 1<<30),
+		field:     func(c *Config) any { return &c.BodyMinRate },
+	},
+	{
 		name: "write_timeout", flags: []string{"write-timeout"}, kind: kindSeconds, def: "30",
 		help:      "close a connection whose client takes no response bytes for `SECONDS` (0 = never)",
 		normalize: nonNegativeDuration,

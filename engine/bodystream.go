@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"runtime/debug"
 	"sync"
@@ -46,6 +47,9 @@ const streamChunk = 64 << 10
 // the request timed out) before the app read the whole body.
 var errStreamStopped = errors.New("worker: request body stream stopped")
 
+// errBodyTooSlow: a streamed body fell below --body-min-rate.
+var errBodyTooSlow = errors.New("worker: the request body arrives slower than --body-min-rate")
+
 // errStreamPanicked: the feeder panicked (contained).
 var errStreamPanicked = errors.New("worker: request body stream panicked")
 
@@ -83,6 +87,13 @@ type bodyStream struct {
 	// pair buffers 128 KiB at most, so an app that stops reading stops
 	// the restarts.
 	call atomic.Pointer[callState]
+
+	// The client's time under --body-min-rate (the feeder's): how long
+	// it has kept the feeder waiting, for how many bytes, and whether
+	// the read deadline armed is the rate's.
+	waited     time.Duration
+	fromClient int64
+	rateBound  bool
 
 	mu      sync.Mutex
 	stopped bool  // guarded by mu: the feeder reads no more
@@ -187,7 +198,13 @@ func (s *bodyStream) copy() error {
 		if !s.arm() {
 			return errStreamStopped
 		}
+		readAt := time.Now()
 		n, err := s.src.Read(buf)
+		s.waited += time.Since(readAt)
+		s.fromClient += int64(n)
+		if err != nil && s.rateBound && errors.Is(err, os.ErrDeadlineExceeded) {
+			err = errBodyTooSlow
+		}
 		// Before the app can read the last bytes: one that reads
 		// CONTENT_LENGTH bytes answers without waiting for the end.
 		if got := s.received.Add(int64(n)); err == io.EOF || s.length >= 0 && got >= s.length {
@@ -219,7 +236,7 @@ func (s *bodyStream) arm() bool {
 	if s.stopped {
 		return false
 	}
-	s.c.bodyDeadline()
+	s.rateBound = s.c.streamDeadline(s.waited, s.fromClient)
 	return true
 }
 
@@ -310,6 +327,19 @@ func (c *conn) refuseStreamedBody(st *streamer) bool {
 		c.srv.log.Info().Int("status", perr.Status).Str("reason", perr.Reason).
 			Str("remote", c.info.RemoteAddr).Msg("bad request: the streamed body")
 		c.writeAppError(perr.Status, perr.Reason)
+		return true
+	case errors.Is(err, errBodyTooSlow) || errors.Is(err, os.ErrDeadlineExceeded):
+		// --body-min-rate or --body-timeout cut it while the app's
+		// thread waited: the client is slow, not gone, and gets a 408.
+		st.x.call.Abort()
+		st.finish()
+		msg := "the request body arrived slower than --body-min-rate; cut"
+		if !errors.Is(err, errBodyTooSlow) {
+			msg = "the request body made no progress for --body-timeout; cut"
+		}
+		c.srv.log.Info().Str("path", string(c.req.Path)).Str("request_id", c.requestID()).
+			Str("remote", c.info.RemoteAddr).Int64("received", s.received.Load()).Msg(msg)
+		c.writeAppError(http.StatusRequestTimeout, "The request body arrived too slowly.")
 		return true
 	case errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE):
 		st.x.call.Abort()

@@ -369,6 +369,44 @@ func (c *conn) bodyDeadline() {
 	c.nc.setReadDeadlineNear(deadline, c.srv.bodyTimeout/deadlineSlack)
 }
 
+// streamDeadline is bodyDeadline for a body streaming to the app, whose
+// Python thread waits while the client sends: with --body-min-rate the
+// client may also keep the feeder waiting, in all, no longer than a
+// grace (--first-byte-timeout, as for a head) plus a second per rate
+// bytes it sent, so a trickle cannot hold the thread for good. waited
+// and sent are the stream's so far; the time the app takes between its
+// reads is not the client's. It reports whether the rate's deadline is
+// the one armed.
+func (c *conn) streamDeadline(waited time.Duration, sent int64) bool {
+	rate := c.srv.cfg.BodyMinRate
+	if rate <= 0 {
+		c.bodyDeadline()
+		return false
+	}
+	now := time.Now()
+	earned := min(float64(sent)/float64(rate), maxRateCredit.Seconds())
+	deadline := now.Add(c.srv.bodyRateGrace() + time.Duration(earned*float64(time.Second)) - waited)
+	byRate := true
+	if t := c.srv.bodyTimeout; t > 0 && now.Add(t).Before(deadline) {
+		deadline, byRate = now.Add(t), false
+	}
+	c.nc.SetReadDeadline(deadline)
+	return byRate
+}
+
+// maxRateCredit caps the time a streamed body's bytes earn, far beyond
+// any real upload, so the sum cannot overflow.
+const maxRateCredit = 1_000_000 * time.Hour
+
+// bodyRateGrace is the waiting a streamed body's client gets before
+// --body-min-rate counts: --first-byte-timeout, or 5 s without one.
+func (s *Server) bodyRateGrace() time.Duration {
+	if s.firstByteTimeout > 0 {
+		return s.firstByteTimeout
+	}
+	return 5 * time.Second
+}
+
 // tempFile returns an anonymous file in the temporary directory
 // ($TMPDIR): O_TMPFILE where the file system has it, else a named file
 // removed at once. Either way, nothing is left behind by a crash.
