@@ -285,6 +285,7 @@ func sockaddrToAddr(sa unix.Sockaddr) net.Addr {
 // own goroutine.
 func (s *Server) acceptLoop(ln *listener) {
 	defer s.wg.Done()
+	var failures acceptFailures
 	for {
 		if !s.reserveConn(ln) {
 			return
@@ -298,10 +299,10 @@ func (s *Server) acceptLoop(ln *listener) {
 				// (it listens no more) before this worker heard of it.
 				return
 			}
-			s.log.Warn().Err(err).Msg("accept failed")
-			time.Sleep(10 * time.Millisecond) // EMFILE and friends: do not spin
+			s.acceptFailed(&failures, err)
 			continue
 		}
+		failures.ok()
 		c := s.newConn(fd, sa, ln)
 		if c == nil {
 			<-s.connSem
@@ -314,3 +315,49 @@ func (s *Server) acceptLoop(ln *listener) {
 		}
 	}
 }
+
+// acceptFailures is an accept loop's run of failed accepts (out of
+// descriptors or memory, mostly).
+type acceptFailures struct {
+	delay    time.Duration // the next back-off
+	unlogged int           // failures since the last line
+	loggedAt time.Time
+}
+
+// Failed accepts back off from minAcceptBackoff, doubling up to
+// maxAcceptBackoff, as net/http's Server does: the loop neither spins
+// nor sleeps long through a short burst; they are logged once, then at
+// most every acceptLogEvery with their count (a worker out of
+// descriptors logged a line every 10 ms, 8 million a day).
+const (
+	minAcceptBackoff = 5 * time.Millisecond
+	maxAcceptBackoff = time.Second
+	acceptLogEvery   = 10 * time.Second
+)
+
+// acceptFailed handles an accept that failed other than by a stop. Out
+// of descriptors, it first closes idle connections (makeRoom, the
+// cheapest first, as when --worker-connections is full) to give some
+// back: a new client then waits for a descriptor, not for an idle one's
+// --keep-alive.
+func (s *Server) acceptFailed(f *acceptFailures, err error) {
+	now := time.Now()
+	f.unlogged++
+	if f.loggedAt.IsZero() || now.Sub(f.loggedAt) >= acceptLogEvery {
+		s.log.Warn().Err(err).Int("failures", f.unlogged).Msg("accept failed")
+		f.unlogged, f.loggedAt = 0, now
+	}
+	if (errors.Is(err, unix.EMFILE) || errors.Is(err, unix.ENFILE)) && s.evictPending.Load() == 0 {
+		s.makeRoom(now)
+	}
+	f.delay = min(max(2*f.delay, minAcceptBackoff), maxAcceptBackoff)
+	t := time.NewTimer(f.delay)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-s.stop:
+	}
+}
+
+// ok ends a run of failures: the next one backs off from the start.
+func (f *acceptFailures) ok() { f.delay = 0 }
