@@ -48,6 +48,9 @@ type Log struct {
 	out    io.Writer // guarded by mu; the file or os.Stderr
 	file   *os.File  // guarded by mu; nil for stderr
 	closed bool      // guarded by mu
+	// failing: the file refused the last write (guarded by mu), whose
+	// events then go to stderr (logWriter).
+	failing bool
 }
 
 // logWriter passes each event to the Log's current output, so
@@ -57,12 +60,33 @@ type logWriter struct{ l *Log }
 var _ io.Writer = logWriter{}
 
 func (w logWriter) Write(p []byte) (int, error) {
-	w.l.mu.Lock()
-	defer w.l.mu.Unlock()
-	if w.l.closed {
+	l := w.l
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.closed {
 		return 0, os.ErrClosed
 	}
-	return w.l.out.Write(p)
+	n, err := l.out.Write(p)
+	if l.file == nil {
+		return n, err
+	}
+	// A file that cannot take the event (its disk full, say) must not
+	// lose it: it is often the reason for what happens next, such as
+	// the server's own stop. It goes to stderr, after one line saying
+	// why, until the file takes events again.
+	switch {
+	case err == nil:
+		l.failing = false
+	case !l.failing:
+		l.failing = true
+		fmt.Fprintf(os.Stderr, "gowsgi: cannot write the error log %s (%v); its events go to stderr until it can\n", l.path, err)
+		fallthrough
+	default:
+		if _, serr := os.Stderr.Write(p); serr == nil {
+			return len(p), nil
+		}
+	}
+	return n, err
 }
 
 // Options are the settings a Log is opened with.

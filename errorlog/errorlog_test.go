@@ -368,3 +368,30 @@ func TestCapturedOutputIsTheBareLine(t *testing.T) {
 		}
 	}
 }
+
+// TestEventsTheFileRefusesGoToStderr: an error log file that cannot take
+// an event (a full disk: /dev/full) does not lose it: the event goes to
+// stderr after one line saying why, once per run of failures.
+func TestEventsTheFileRefusesGoToStderr(t *testing.T) {
+	stderr, err := os.CreateTemp(t.TempDir(), "stderr")
+	if err != nil {
+		t.Fatal(err)
+	}
+	saved := os.Stderr
+	os.Stderr = stderr
+	t.Cleanup(func() { os.Stderr = saved })
+	l, err := Open(Options{Path: "/dev/full", Format: "json", Level: "info"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	log := l.Logger("master")
+	log.Error().Msg("cannot write the pidfile")
+	log.Info().Msg("stopping")
+	data, _ := os.ReadFile(stderr.Name())
+	lines := strings.Split(strings.TrimSpace(string(data)), "\n")
+	if len(lines) != 3 || !strings.HasPrefix(lines[0], "gowsgi: cannot write the error log /dev/full (") ||
+		!strings.Contains(lines[1], `"message":"cannot write the pidfile"`) || !strings.Contains(lines[2], `"message":"stopping"`) {
+		t.Fatalf("stderr:\n%s\nwant the reason once, then both events", data)
+	}
+}
