@@ -14,10 +14,15 @@ type Writer struct {
 	// tee gets each line, without its newline, under the lock (syslog);
 	// nil for none. Set by Tee before the first line.
 	tee func(line []byte)
+	// onFail hears of a line the file refused (a full disk), once per
+	// run of refusals; nil for none. Set by OnFailure before the first
+	// line.
+	onFail func(err error)
 
-	mu  sync.Mutex
-	f   *os.File // guarded by mu; nil for no file, else never nil while open
-	buf []byte   // guarded by mu
+	mu      sync.Mutex
+	f       *os.File // guarded by mu; nil for no file, else never nil while open
+	buf     []byte   // guarded by mu
+	failing bool     // guarded by mu: the last write failed
 }
 
 // Open opens path for appending ("-" means stdout, "" no file: the lines
@@ -33,6 +38,11 @@ func Open(path string) (*Writer, error) {
 // Tee makes every line go to tee too (without its newline). Call it
 // before the first Log.
 func (w *Writer) Tee(tee func(line []byte)) { w.tee = tee }
+
+// OnFailure makes a line the file refuses call fail, once until a line
+// is written again (under the lock: fail must not log to this Writer).
+// Call it before the first Log.
+func (w *Writer) OnFailure(fail func(err error)) { w.onFail = fail }
 
 // Reopen reopens the file by name, for logrotate (USR1).
 func (w *Writer) Reopen() error {
@@ -63,9 +73,7 @@ func (w *Writer) Reopen() error {
 func (w *Writer) Log(f *Format, e *Entry) {
 	w.mu.Lock()
 	w.buf = f.Append(w.buf[:0], e)
-	if w.f != nil {
-		w.f.Write(w.buf)
-	}
+	w.writeBuf()
 	if w.tee != nil {
 		w.tee(w.buf[:len(w.buf)-1])
 	}
@@ -77,13 +85,28 @@ func (w *Writer) Log(f *Format, e *Entry) {
 func (w *Writer) WriteLine(line []byte) {
 	w.mu.Lock()
 	w.buf = append(append(w.buf[:0], line...), '\n')
-	if w.f != nil {
-		w.f.Write(w.buf)
-	}
+	w.writeBuf()
 	if w.tee != nil {
 		w.tee(w.buf[:len(w.buf)-1])
 	}
 	w.mu.Unlock()
+}
+
+// writeBuf writes buf to the file, if any, under the lock.
+func (w *Writer) writeBuf() {
+	if w.f == nil {
+		return
+	}
+	_, err := w.f.Write(w.buf)
+	switch {
+	case err == nil:
+		w.failing = false
+	case !w.failing:
+		w.failing = true
+		if w.onFail != nil {
+			w.onFail(err)
+		}
+	}
 }
 
 // Close closes the file (never stdout).

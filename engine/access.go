@@ -12,6 +12,7 @@ import (
 	"github.com/gowsgi/gowsgi/errorlog"
 	"github.com/gowsgi/gowsgi/httpparse"
 	"github.com/gowsgi/gowsgi/wsgi"
+	"github.com/rs/zerolog"
 )
 
 // AccessLog writes one line per response with --access-logformat, and
@@ -69,6 +70,17 @@ func OpenAccessLog(cfg *config.Config) (*AccessLog, error) {
 		w.Tee(func(line []byte) { a.syslog.Send(errorlog.SeverityInfo, line) })
 	}
 	return a, nil
+}
+
+// WarnOnFailure logs a warning when the access log file refuses a line
+// (a full disk), once until it takes lines again: meanwhile its lines
+// are lost, and the log's end is the only other sign.
+func (a *AccessLog) WarnOnFailure(log zerolog.Logger) {
+	if a != nil && a.w != nil {
+		a.w.OnFailure(func(err error) {
+			log.Warn().Err(err).Msg("cannot write the access log; its lines are lost until it can")
+		})
+	}
 }
 
 // WriteLine writes line, made by a Python logger class's handler, to

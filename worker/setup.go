@@ -48,6 +48,7 @@ func prepareProcess(cfg *config.Config, elog *errorlog.Log, log zerolog.Logger, 
 	if x.Access, err = engine.OpenAccessLog(cfg); err != nil {
 		return nil, err
 	}
+	x.Access.WarnOnFailure(log)
 	if !pyshim.Preloaded() { // else the zygote did it, while it was root
 		if err := ownUnixSockets(cfg, lns); err != nil {
 			return nil, err
