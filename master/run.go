@@ -45,6 +45,7 @@ func Run(cfg *config.Config, elog *errorlog.Log, args []string) int {
 	watchStatsd(sd, log)
 	defer closeStatsd(sd, log)
 	raiseFDLimit(log, cfg.WorkerConnections)
+	warnAddressSpaceLimit(log)
 	p := currentProcess(args)
 	// Server hooks, as Gunicorn's arbiter runs them: on_starting before
 	// the listeners, when_ready once they listen, on_exit at the end.
