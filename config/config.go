@@ -209,6 +209,9 @@ type Config struct {
 	// settings accepted and ignored, unknown names in a Python config
 	// file) for the caller of Load to log. Not passed to workers.
 	Notices []string `json:"-"`
+	// remarks are the Notices about settings whose purpose gowsgi serves
+	// another way (setting.served): Remark tells them apart.
+	remarks map[string]bool
 	// DetectASGI: no source named a worker class, so a worker serves an
 	// async app as ASGI (WorkerClass then becomes "asgi" in that worker)
 	// and any other as WSGI. Set by Load, not a setting.
@@ -229,6 +232,19 @@ type Config struct {
 	// Source and Name), for noteUnknownAtoms, which can judge its
 	// atoms only once logger_class is known; nil for the default.
 	formatFrom *Error
+}
+
+// Remark reports whether notice n (one of Notices) is a remark, to log
+// at info level: a setting whose purpose gowsgi serves another way
+// (worker_tmp_dir), not one whose effect is missing.
+func (c *Config) Remark(n string) bool { return c.remarks[n] }
+
+// remark adds n to Notices as a remark.
+func (c *Config) remark(n string) {
+	if c.remarks == nil {
+		c.remarks = map[string]bool{}
+	}
+	c.remarks[n] = true
 }
 
 // ErrorLogOptions are the settings the error log of every process

@@ -16,15 +16,15 @@ import (
 // effect gowsgi cannot give are refused instead (unsupported,
 // below). docs/gunicorn.md has the whole table.
 var ignored = []*setting{
-	{name: "worker_tmp_dir", flags: []string{"worker-tmp-dir"}, kind: kindString,
+	{name: "worker_tmp_dir", served: true, flags: []string{"worker-tmp-dir"}, kind: kindString,
 		help: "`DIR`",
 		notice: "gowsgi workers report liveness to the master over a pipe, not through a file, so no directory is needed " +
 			"(request bodies over --max-buffered-body spill to $TMPDIR, or stream to the app without a writable one)"},
-	{name: "reload_engine", flags: []string{"reload-engine"}, kind: kindString, help: "`ENGINE`",
+	{name: "reload_engine", served: true, flags: []string{"reload-engine"}, kind: kindString, help: "`ENGINE`",
 		notice: "--reload polls the app's files; there is no engine to choose"},
-	{name: "tmp_upload_dir", kind: kindString,
+	{name: "tmp_upload_dir", served: true, kind: kindString,
 		notice: "Gunicorn does not use it either; gowsgi spools large request bodies to $TMPDIR (--max-buffered-body)"},
-	{name: "default_proc_name", kind: kindString,
+	{name: "default_proc_name", served: true, kind: kindString,
 		notice: "the process title comes from proc_name or the app, as in Gunicorn"},
 
 	// Gunicorn 25 and 26.
@@ -34,7 +34,7 @@ var ignored = []*setting{
 		notice: controlSocketNotice},
 	{name: "control_socket_disable", flags: []string{"no-control-socket"}, kind: kindBool,
 		notice: controlSocketNotice},
-	{name: "http_parser", flags: []string{"http-parser"}, kind: kindString, help: "`PARSER`",
+	{name: "http_parser", served: true, flags: []string{"http-parser"}, kind: kindString, help: "`PARSER`",
 		notice: "gowsgi always parses HTTP with its own strict parser, written in Go"},
 	{name: "asgi_disconnect_grace_period", flags: []string{"asgi-disconnect-grace-period"}, kind: kindString,
 		help: "`SECONDS`",

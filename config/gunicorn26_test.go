@@ -193,3 +193,26 @@ func TestGunicornAbbreviationsStillResolve(t *testing.T) {
 		}
 	}
 }
+
+// A setting whose purpose gowsgi serves another way is a remark (logged
+// at info: the most copied Docker template sets --worker-tmp-dir, and a
+// warning on every start would page someone); one whose effect is
+// missing stays a warning.
+func TestServedSettingsAreRemarks(t *testing.T) {
+	c, _, err := Load([]string{"a:b", "--worker-tmp-dir", "/dev/shm", "--control-socket", "/tmp/x.sock"}, env(nil), &bytes.Buffer{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(c.Notices) != 2 {
+		t.Fatalf("notices %q; want two", c.Notices)
+	}
+	for _, n := range c.Notices {
+		if want := strings.HasPrefix(n, "--worker-tmp-dir "); c.Remark(n) != want {
+			t.Errorf("Remark(%q) = %v; want %v", n, !want, want)
+		}
+	}
+	c, err = loadWithReport(t, `{"names": [{"name": "worker_tmp_dir", "line": 3, "value": "/dev/shm"}]}`, "a:b")
+	if err != nil || len(c.Notices) != 1 || !c.Remark(c.Notices[0]) {
+		t.Errorf("gunicorn.conf.py worker_tmp_dir: error %v, notices %q; want one remark", err, c.Notices)
+	}
+}

@@ -49,6 +49,10 @@ type setting struct {
 	// notice, for a Gunicorn setting gowsgi accepts and ignores (the
 	// ignored table), says why it changes nothing.
 	notice string
+	// served: an ignored setting whose purpose gowsgi serves another way
+	// (worker_tmp_dir: liveness goes over a pipe), so its notice is a
+	// remark, logged at info, not a warning a deployment would alert on.
+	served bool
 	// refuse, for an ignored Gunicorn setting some of whose values ask
 	// for what gowsgi cannot give, returns the reason for such a value
 	// ("" for the others). The value is the flag's string, or the Python

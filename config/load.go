@@ -138,6 +138,9 @@ func Load(args []string, getenv func(string) string, stdout io.Writer) (*Config,
 			return nil, action, err
 		}
 		c.Notices = append(c.Notices, src.notices...)
+		for _, n := range src.remarks {
+			c.remark(n)
+		}
 		factory = factory || src.factory
 	}
 	if err := applyFactory(c, factory); err != nil {
@@ -174,6 +177,7 @@ type argSource struct {
 	config  string                // -c FILE
 	action  Action
 	notices []string // about ignored Gunicorn flags
+	remarks []string // those of notices that are remarks (setting.served)
 	ignored []string // the names of the ignored Gunicorn settings it gives
 	factory bool     // Uvicorn's --factory: the app is called to make the app
 }
@@ -199,6 +203,9 @@ func (src *argSource) takeIgnored(uses []flagUse) ([]flagUse, error) {
 			n = src.name + ": " + n
 		}
 		src.notices = append(src.notices, n)
+		if u.s.served {
+			src.remarks = append(src.remarks, n)
+		}
 	}
 	return kept, nil
 }

@@ -246,7 +246,11 @@ func decodePyName(c *Config, where string, n pyName) error {
 					return errors.New(why)
 				}
 			}
-			c.Notices = append(c.Notices, fmt.Sprintf("%s: %s is accepted and ignored: %s", where, n.Name, s.notice))
+			notice := fmt.Sprintf("%s: %s is accepted and ignored: %s", where, n.Name, s.notice)
+			c.Notices = append(c.Notices, notice)
+			if s.served {
+				c.remark(notice)
+			}
 			return nil
 		}
 	}

@@ -45,7 +45,7 @@ func TestSettingsCoverConfig(t *testing.T) {
 	// Results of reading the config file (its hooks, the notices about
 	// it, what it did to os.environ and the gunicorn module) or files
 	// settings name, not settings.
-	notSettings := map[string]bool{"ConfigFile": true, "Hooks": true, "Notices": true, "sslContextHook": true,
+	notSettings := map[string]bool{"ConfigFile": true, "Hooks": true, "Notices": true, "remarks": true, "sslContextHook": true,
 		"DetectASGI": true, "argNames": true, "TLS": true, "EnvFileVars": true, "FileEnv": true,
 		"ServerSoftware": true, "ServerHeader": true, "formatFrom": true, "fileAction": true}
 	for i := 0; i < rv.NumField(); i++ {

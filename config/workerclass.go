@@ -72,6 +72,9 @@ func resolveWorkerClass(c *Config) error {
 			return err
 		}
 		c.Notices = append(c.Notices, src.notices...)
+		for _, n := range src.remarks {
+			c.remark(n)
+		}
 		notice += ", its CONFIG_KWARGS read as " + strings.Join(words, " ")
 	}
 	c.Notices = append(c.Notices, notice)

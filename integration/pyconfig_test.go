@@ -64,7 +64,7 @@ workerz = 4
 		"gunicorn.conf.py:13: workerz is not a Gunicorn or gowsgi setting; ignored",
 	} {
 		if len(s.loggedContaining(want)) != 1 {
-			t.Errorf("no warning %q", want)
+			t.Errorf("no notice %q", want)
 		}
 	}
 }

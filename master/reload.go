@@ -31,7 +31,12 @@ func (a *arbiter) startReload(req reloadReq) {
 			return
 		}
 		for _, n := range nc.Notices {
-			if !slices.Contains(a.cur.cfg.Notices, n) { // said at start, or at the last reload
+			if slices.Contains(a.cur.cfg.Notices, n) { // said at start, or at the last reload
+				continue
+			}
+			if nc.Remark(n) {
+				a.log.Info().Msg(n)
+			} else {
 				a.log.Warn().Msg(n)
 			}
 		}

@@ -72,7 +72,11 @@ func runMaster(args []string) int {
 	logEmbeddedPython(elog)
 	log := elog.Logger("master")
 	for _, n := range cfg.Notices {
-		log.Warn().Msg(n)
+		if cfg.Remark(n) {
+			log.Info().Msg(n)
+		} else {
+			log.Warn().Msg(n)
+		}
 	}
 	if cfg.EnvFile != "" { // Uvicorn says "Loading environment from '.env'"
 		log.Info().Str("env_file", cfg.EnvFile).Int("variables", len(cfg.EnvFileVars)).
