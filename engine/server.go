@@ -113,6 +113,9 @@ type Server struct {
 	// openConns is len(conns), read without mu (--limit-concurrency);
 	// connSem also counts the places accept loops reserve.
 	openConns atomic.Int64
+	// peakConns is the most connections open at once since the memory
+	// they held was last released (release.go); guarded by mu.
+	peakConns int
 	// retireBy and retireFreshBy are when idle connections are closed
 	// in a graceful stop (retire.go); written by drain before it closes
 	// stop, read after.
@@ -409,6 +412,7 @@ func (s *Server) register(c *conn) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.conns[c] = struct{}{}
+	s.notePeak()
 	s.openConns.Add(1)
 	s.wg.Add(1)
 }

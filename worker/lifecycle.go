@@ -107,6 +107,7 @@ func (p *process) run() int {
 			lc.tick(now)
 		case <-reclaim.C:
 			reclaimSignals(p.log)
+			p.srv.ReleaseAfterBurst() // engine/release.go
 		case <-p.hooks.retireAsked():
 			lc.retire()
 		case <-lc.unanswered:
