@@ -95,3 +95,18 @@ func TestASGIWebSocketDenialWhileReceiving(t *testing.T) {
 	}
 	noAppErrors(t, s)
 }
+
+// TestASGIWebSocketScopeAdvertisesTheDenialResponse: the WebSocket scope
+// names the websocket.http.response extension, which frameworks look for
+// before they send a denial (Quart closes with a bare 403 without it,
+// Starlette raises): gowsgi served the denial all along, but no framework
+// would use it.
+func TestASGIWebSocketScopeAdvertisesTheDenialResponse(t *testing.T) {
+	s := start(t, serverOpts{args: []string{"-k", "asgi", "asgi_ws_ext:app"}})
+	w := dialWire(t, "tcp", s.address())
+	w.send("GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
+		"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n")
+	if resp, body := w.response("GET"); resp.StatusCode != 401 || body != "login first\n" {
+		t.Fatalf("%d %q; want the app's denial, 401 \"login first\\n\"", resp.StatusCode, body)
+	}
+}

@@ -11,12 +11,12 @@
 enum {
 	K_TYPE, K_ASGI, K_HTTP_VERSION, K_SCHEME, K_PATH, K_RAW_PATH, K_QUERY_STRING, K_ROOT_PATH,
 	K_HEADERS, K_CLIENT, K_SERVER, K_METHOD, K_EXTENSIONS, K_STATE, K_PATHSEND, K_TRAILERS,
-	K_ZEROCOPY, K_COUNT
+	K_ZEROCOPY, K_WS_RESPONSE, K_COUNT
 };
 static const char *const key_names[K_COUNT] = {
 	"type", "asgi", "http_version", "scheme", "path", "raw_path", "query_string", "root_path",
 	"headers", "client", "server", "method", "extensions", "state", "http.response.pathsend",
-	"http.response.trailers", "http.response.zerocopysend",
+	"http.response.trailers", "http.response.zerocopysend", "websocket.http.response",
 };
 static PyObject *keys[K_COUNT];
 
@@ -171,15 +171,21 @@ error:
 	return NULL;
 }
 
-/* extensions returns the http scope's "extensions": pathsend and
+/* extensions returns the scope's "extensions": for http, pathsend and
  * zerocopysend (Go sends the file with sendfile) and trailers (after the
- * last chunk). A new dict each time: an app may change it. */
-static PyObject *extensions(void)
+ * last chunk); for websocket, the denial response (websocket.http.response,
+ * which frameworks look for before they send one: Starlette raises,
+ * Quart closes with a bare 403, when it is missing). A new dict each
+ * time: an app may change it. */
+static PyObject *extensions(int ws)
 {
-	static const int names[] = {K_PATHSEND, K_ZEROCOPY, K_TRAILERS};
+	static const int http_names[] = {K_PATHSEND, K_ZEROCOPY, K_TRAILERS};
+	static const int ws_names[] = {K_WS_RESPONSE};
+	const int *names = ws ? ws_names : http_names;
+	size_t count = ws ? sizeof ws_names / sizeof ws_names[0] : sizeof http_names / sizeof http_names[0];
 	PyObject *ext = PyDict_New();
 
-	for (size_t i = 0; ext != NULL && i < sizeof names / sizeof names[0]; i++) {
+	for (size_t i = 0; ext != NULL && i < count; i++) {
 		PyObject *empty = PyDict_New();
 		if (empty == NULL || PyDict_SetItem(ext, keys[names[i]], empty) < 0)
 			Py_CLEAR(ext);
@@ -217,10 +223,10 @@ PyObject *gw_asgi_scope(const char *data, size_t len, int ws, PyObject *state)
 	    set(scope, K_QUERY_STRING, PyBytes_FromStringAndSize(f[5], (Py_ssize_t)n[5])) < 0 ||
 	    set(scope, K_ROOT_PATH, PyUnicode_DecodeUTF8(f[6], (Py_ssize_t)n[6], "replace")) < 0 ||
 	    set(scope, K_CLIENT, address(&c)) < 0 || set(scope, K_SERVER, address(&c)) < 0 ||
-	    set(scope, K_HEADERS, headers(&c)) < 0 || set(scope, K_STATE, PyDict_Copy(state)) < 0)
+	    set(scope, K_HEADERS, headers(&c)) < 0 || set(scope, K_STATE, PyDict_Copy(state)) < 0 ||
+	    set(scope, K_EXTENSIONS, extensions(ws)) < 0)
 		goto error;
-	if (!ws && (set(scope, K_METHOD, ascii_str(f[1], n[1])) < 0 ||
-		    set(scope, K_EXTENSIONS, extensions()) < 0))
+	if (!ws && set(scope, K_METHOD, ascii_str(f[1], n[1])) < 0)
 		goto error;
 	return scope;
 error:
