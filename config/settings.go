@@ -95,7 +95,7 @@ var requestSettings = []*setting{
 	},
 	{
 		name: "body_min_rate", flags: []string{"body-min-rate"}, kind: kindInt, def: "500",
-		help:      "close a connection whose request body, streaming to the app (past the body budgets), arrives slower than `BYTES` per second after its first --first-byte-timeout of waiting (0 = no minimum)",
+		help:      "close a connection whose request body, streaming to a WSGI app (past the body budgets), arrives slower than `BYTES` per second after its first --first-byte-timeout of waiting (0 = no minimum)",
 		normalize: intRange(0, 1<<30),
 		field:     func(c *Config) any { return &c.BodyMinRate },
 	},

@@ -171,9 +171,18 @@ func (c *conn) readBody() error {
 var continue100 = []byte("HTTP/1.1 100 Continue\r\n\r\n")
 
 // streamedOver: with Options.StreamBodies, a body of known length up to
-// this is still read ahead (it is in the first packets, and a stream
-// costs a socket pair and a goroutine).
+// this is still read ahead when it has all arrived (it is in the first
+// packets, and a stream costs a socket pair and a goroutine); one still
+// on its way streams, so that the app runs at once, as under Uvicorn.
 const streamedOver = 64 << 10
+
+// bodyArrived reports whether the first length bytes of the request
+// body have arrived: in the read buffer, or waiting in the socket (for
+// TLS its records, a little more than their text).
+func (c *conn) bodyArrived(length int64) bool {
+	have := int64(c.br.Buffered())
+	return have >= length || have+int64(c.nc.pending()) >= length
+}
 
 // readAhead reads a body of length bytes (-1: unknown, ends at src's
 // io.EOF) from src into memory or a temporary file, as the budgets
@@ -181,7 +190,7 @@ const streamedOver = 64 << 10
 func (c *conn) readAhead(src io.Reader, length int64) error {
 	b := &c.body
 	b.budgets = c.srv.bodies
-	if c.srv.streamBodies && (length < 0 || length > streamedOver) {
+	if c.srv.streamBodies && (length < 0 || length > streamedOver || !c.bodyArrived(length)) {
 		return c.startStream(src, length)
 	}
 	if length < 0 {
@@ -376,10 +385,12 @@ func (c *conn) bodyDeadline() {
 // bytes it sent, so a trickle cannot hold the thread for good. waited
 // and sent are the stream's so far; the time the app takes between its
 // reads is not the client's. It reports whether the rate's deadline is
-// the one armed.
+// the one armed. Not for ASGI (streamBodies): its app waits for the body
+// without a thread, as under Uvicorn, which has no such minimum, and a
+// request body may be a slow stream of events by design.
 func (c *conn) streamDeadline(waited time.Duration, sent int64) bool {
 	rate := c.srv.cfg.BodyMinRate
-	if rate <= 0 {
+	if rate <= 0 || c.srv.streamBodies {
 		c.bodyDeadline()
 		return false
 	}

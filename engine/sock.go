@@ -176,6 +176,18 @@ func deadlineNanos(t time.Time) int64 {
 // SyscallConn gives direct access to the descriptor (sendfile).
 func (s *sock) SyscallConn() (syscall.RawConn, error) { return s.rc, nil }
 
+// pending is how many bytes wait in the socket's receive queue
+// (SIOCINQ), 0 when it cannot tell.
+func (s *sock) pending() int {
+	n := 0
+	s.rc.Control(func(fd uintptr) {
+		if v, err := unix.IoctlGetInt(int(fd), unix.SIOCINQ); err == nil {
+			n = v
+		}
+	})
+	return n
+}
+
 // Write writes all of p, waiting for the peer up to the write deadline,
 // as net.Conn's Write does.
 func (s *sock) Write(p []byte) (int, error) {

@@ -360,6 +360,46 @@ func TestASGIStarlette(t *testing.T) {
 // as under Uvicorn: one that refuses the request without reading the
 // body answers while the client has sent 1 KiB of 50 MiB. The body was
 // read ahead first, so the 401 came only after the whole upload.
+// TestASGIAppRunsBeforeASmallUploadIsIn: a small body (Content-Length
+// under 64 KiB) still on its way streams too, as under Uvicorn: the app
+// refuses at once, and reads each piece as it comes (full duplex); it
+// waited for the whole body before.
+func TestASGIAppRunsBeforeASmallUploadIsIn(t *testing.T) {
+	s := start(t, serverOpts{args: []string{"-k", "asgi", "asgi_raw:app"}})
+	c := dial(t, s.address())
+	fmt.Fprintf(c, "POST /refuse HTTP/1.1\r\nHost: t\r\nContent-Length: 1000\r\n\r\nfirst")
+	c.SetReadDeadline(time.Now().Add(20 * time.Second))
+	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil {
+		t.Fatalf("no answer while the body is still to come: %v", err)
+	}
+	if body, _ := io.ReadAll(resp.Body); resp.StatusCode != 401 || string(body) != "no" {
+		t.Fatalf("%d %q; want the app's 401", resp.StatusCode, body)
+	}
+
+	d := dial(t, s.address())
+	br := bufio.NewReader(d)
+	d.SetReadDeadline(time.Now().Add(20 * time.Second))
+	fmt.Fprintf(d, "POST /duplex HTTP/1.1\r\nHost: t\r\nContent-Length: 15\r\n\r\naaaaa")
+	resp, err = http.ReadResponse(br, nil) // the head goes out with the first echo
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, piece := range []string{"aaaaa", "bbbbb", "ccccc"} {
+		if i > 0 {
+			d.Write([]byte(piece)) // only once the last piece's echo is back
+		}
+		want := "got:" + piece + ";"
+		got := make([]byte, len(want))
+		if _, err := io.ReadFull(resp.Body, got); err != nil || string(got) != want {
+			t.Fatalf("echo %q (%v); want %q", got, err, want)
+		}
+	}
+	if rest, _ := io.ReadAll(resp.Body); string(rest) != "end" {
+		t.Fatalf("the end of the exchange %q; want \"end\"", rest)
+	}
+}
+
 func TestASGIAppRunsBeforeTheUploadIsIn(t *testing.T) {
 	s := start(t, serverOpts{args: []string{"-k", "asgi", "asgi_raw:app"}})
 	c := dial(t, s.address())

@@ -143,5 +143,18 @@ async def refuse(scope, receive, send, q):
     await send({"type": "http.response.body", "body": b"no"})
 
 
-ROUTES = {"/refuse": refuse, "/gather": gather, "/body-first": body_first, "/raise-midway": raise_midway, "/send-after-done": send_after_done,
+async def duplex(scope, receive, send, q):
+    """Echoes each piece of the request body as it arrives, "got:PIECE;",
+    while the client still sends (a full-duplex exchange)."""
+    await start(send, 200, [(b"content-type", b"text/plain")])
+    while True:
+        msg = await receive()
+        if msg.get("body"):
+            await send({"type": "http.response.body", "body": b"got:" + msg["body"] + b";", "more_body": True})
+        if not msg.get("more_body"):
+            break
+    await send({"type": "http.response.body", "body": b"end"})
+
+
+ROUTES = {"/refuse": refuse, "/duplex": duplex, "/gather": gather, "/body-first": body_first, "/raise-midway": raise_midway, "/send-after-done": send_after_done,
           "/pathsend": pathsend, "/zerocopy": zerocopy, "/send-then-block": send_then_block, "/trailers": trailers, "/sleep": sleep, "/scope": scope_echo}
