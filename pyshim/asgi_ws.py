@@ -76,6 +76,10 @@ class WSCycle(Cycle):
                 # RFC 6455 §7.4: the codes an endpoint may send (websocket/frame.go ValidOnWire).
                 raise ProtocolError("websocket.close code must be 1000-1003, 1007-1014 or 3000-4999, not %r" % (code,))
             reason = msg.get("reason") or ""
+            if type(reason) is not str or len(reason.encode("utf-8")) > 123:
+                # RFC 6455 §5.5: a control frame carries at most 125 bytes, the code's two included.
+                raise ProtocolError("websocket.close reason must be a str of at most 123 bytes in UTF-8, not %s"
+                                    % (len(reason.encode("utf-8")) if type(reason) is str else type(reason).__name__,))
             self.state = WS_CLOSED
             if self.out(OUT_WS_CLOSE, int(code), None, None, 0, reason):
                 await self.room()

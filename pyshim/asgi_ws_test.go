@@ -110,8 +110,10 @@ func TestASGIConcurrentSendersResume(t *testing.T) {
 	}
 }
 
-// TestASGIWebSocketProtocolErrors: a close code no endpoint may send,
-// or a denial status that is not three digits, raises in the app's
+// TestASGIWebSocketProtocolErrors: a close code no endpoint may send, a
+// close reason too long for a Close frame (the connection was dropped
+// without one, the client saw 1006 and nothing was logged), or a denial
+// status that is not three digits, raises in the app's
 // send() (its traceback logged), instead of going to C cut to 32 bits
 // (2**32+1000 was sent as 1000).
 func TestASGIWebSocketProtocolErrors(t *testing.T) {
@@ -119,6 +121,8 @@ func TestASGIWebSocketProtocolErrors(t *testing.T) {
 	for _, tc := range []struct{ how, tb string }{
 		{"close-code", "websocket.close code must be 1000-1003, 1007-1014 or 3000-4999, not 4294968296"},
 		{"deny-status", "websocket.http.response.start status must be an int of three digits, not 4294967699"},
+		// 124 UTF-8 bytes: with the code, over a control frame's 125
+		{"close-reason", "websocket.close reason must be a str of at most 123 bytes in UTF-8, not 124"},
 	} {
 		t.Run(tc.how, func(t *testing.T) {
 			s := httpScope("/ws", "how="+tc.how)

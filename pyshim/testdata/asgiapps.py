@@ -330,6 +330,9 @@ async def ws_broken(scope, receive, send):
     if how == "how=close-code":
         await send({"type": "websocket.accept"})
         await send({"type": "websocket.close", "code": 2**32 + 1000})
+    elif how == "how=close-reason":
+        await send({"type": "websocket.accept"})
+        await send({"type": "websocket.close", "code": 1000, "reason": "é" * 62})
     elif how == "how=deny-status":
         await send({"type": "websocket.http.response.start", "status": 2**32 + 403})
 
