@@ -342,10 +342,12 @@ class HTTPCycle(Cycle):
                 raise ProtocolError("http.response.start status must be an int of three digits, not %r" % (status,))
             self.trailers = bool(msg.get("trailers", False))
             headers = header_pairs(msg.get("headers", ()))
-            self.state = STARTED
-            # self.out, inlined: a request's two usual sends
+            # self.out, inlined: a request's two usual sends. Started only
+            # once it took the headers: one it refused (str names) queued
+            # nothing, and the app may send a corrected start.
             self.owed += _c.out(self.rt.q, self.cid, OUT_START, status, headers, None,
                                 F_TRAILERS if self.trailers else 0, None)
+            self.state = STARTED
             if self.owed >= self.budget:
                 await self.room()
         elif t == "http.response.body":

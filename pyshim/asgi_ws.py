@@ -89,8 +89,9 @@ class WSCycle(Cycle):
             status = msg["status"]
             if type(status) is not int or not 100 <= status <= 999:
                 raise ProtocolError("websocket.http.response.start status must be an int of three digits, not %r" % (status,))
-            self.state = WS_DENYING
-            if self.out(OUT_START, status, header_pairs(msg.get("headers", ())), None, 0, None):
+            queued = self.out(OUT_START, status, header_pairs(msg.get("headers", ())), None, 0, None)
+            self.state = WS_DENYING  # once the headers were taken, as for HTTP
+            if queued:
                 await self.room()
         elif t == "websocket.http.response.body":
             if self.state != WS_DENYING:

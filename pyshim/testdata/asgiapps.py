@@ -92,6 +92,12 @@ async def broken(scope, receive, send):
         return
     elif how == "bad-header":
         await start(send, 200, [("content-type", "text/plain")])
+    elif how == "start-retry":
+        try:
+            await start(send, 200, [("content-type", "text/plain")])
+        except TypeError:
+            await start(send, 200, [(b"content-type", b"text/plain")])
+        await send({"type": "http.response.body", "body": b"fixed"})
     elif how == "unknown":
         await send({"type": "http.response.nonsense"})
     elif how == "mutated-header":
