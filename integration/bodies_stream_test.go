@@ -109,7 +109,7 @@ func TestTrickledStreamedBodyIsCut(t *testing.T) {
 // while the app waits longer than the grace before reading.
 func TestSlowReaderOfAStreamedBodyIsNotCut(t *testing.T) {
 	s := start(t, serverOpts{args: []string{"--body-memory-budget", "0", "--body-spill-budget", "0",
-		"--first-byte-timeout", "1", "--body-min-rate", "10000000", "bodies:app"}})
+		"--first-byte-timeout", "2", "--body-min-rate", "10000000", "bodies:app"}})
 	dir := t.TempDir()
 	gate := filepath.Join(dir, "gate")
 	c := dial(t, s.addr)
@@ -117,7 +117,7 @@ func TestSlowReaderOfAStreamedBodyIsNotCut(t *testing.T) {
 	fmt.Fprintf(c, "POST /digest?arrived=%s&gate=%s HTTP/1.1\r\nHost: t\r\nContent-Length: %d\r\n\r\n", dir, gate, len(body))
 	go c.Write(body) // as fast as the buffers take it
 	eventually(t, "the app's call", func() bool { entries, _ := os.ReadDir(dir); return len(entries) == 1 })
-	time.Sleep(2 * time.Second) // the app's own delay: twice the grace
+	time.Sleep(4 * time.Second) // the app's own delay: twice the grace
 	if err := os.WriteFile(gate, nil, 0o644); err != nil {
 		t.Fatal(err)
 	}
