@@ -46,7 +46,7 @@ var uvicornIgnored = []*setting{
 		notice: "--log-format console, json or gunicorn decides how the error log looks"},
 	{name: "uvicorn_server_header", flags: []string{"server-header", "no-server-header"}, kind: kindBool,
 		notice: "gowsgi sends Server: gowsgi unless the app sends a Server header"},
-	{name: "uvicorn_date_header", served: true, flags: []string{"date-header", "no-date-header"}, kind: kindBool,
+	{name: "uvicorn_date_header", flags: []string{"date-header", "no-date-header"}, kind: kindBool,
 		notice: "gowsgi sends a Date header unless the app sends one"},
 	{name: "uvicorn_h11_max_incomplete_event_size", served: true, flags: []string{"h11-max-incomplete-event-size"},
 		kind: kindString, help: "`BYTES`",
