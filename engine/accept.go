@@ -299,7 +299,7 @@ func (s *Server) acceptLoop(ln *listener) {
 				// (it listens no more) before this worker heard of it.
 				return
 			}
-			s.acceptFailed(&failures, err)
+			s.acceptFailed(&failures, err, "accept failed")
 			continue
 		}
 		failures.ok()
@@ -317,7 +317,7 @@ func (s *Server) acceptLoop(ln *listener) {
 }
 
 // acceptFailures is an accept loop's run of failed accepts (out of
-// descriptors or memory, mostly).
+// descriptors or memory, mostly), or the pass loop's of failed takes.
 type acceptFailures struct {
 	delay    time.Duration // the next back-off
 	unlogged int           // failures since the last line
@@ -335,16 +335,16 @@ const (
 	acceptLogEvery   = 10 * time.Second
 )
 
-// acceptFailed handles an accept that failed other than by a stop. Out
-// of descriptors, it first closes idle connections (makeRoom, the
-// cheapest first, as when --worker-connections is full) to give some
-// back: a new client then waits for a descriptor, not for an idle one's
-// --keep-alive.
-func (s *Server) acceptFailed(f *acceptFailures, err error) {
+// acceptFailed handles an accept (or a take of a passed connection)
+// that failed other than by a stop, logged as msg. Out of descriptors,
+// it first closes idle connections (makeRoom, the cheapest first, as
+// when --worker-connections is full) to give some back: a new client
+// then waits for a descriptor, not for an idle one's --keep-alive.
+func (s *Server) acceptFailed(f *acceptFailures, err error, msg string) {
 	now := time.Now()
 	f.unlogged++
 	if f.loggedAt.IsZero() || now.Sub(f.loggedAt) >= acceptLogEvery {
-		s.log.Warn().Err(err).Int("failures", f.unlogged).Msg("accept failed")
+		s.log.Warn().Err(err).Int("failures", f.unlogged).Msg(msg)
 		f.unlogged, f.loggedAt = 0, now
 	}
 	if (errors.Is(err, unix.EMFILE) || errors.Is(err, unix.ENFILE)) && s.evictPending.Load() == 0 {

@@ -300,6 +300,7 @@ func (s *Server) newPasser(ps PassSockets, siblings bool) *passer {
 func (s *Server) passLoop() {
 	defer s.wg.Done()
 	p := s.passer
+	var failures acceptFailures
 	for {
 		select {
 		case s.connSem <- struct{}{}:
@@ -314,10 +315,10 @@ func (s *Server) passLoop() {
 				s.takeLeftovers()
 				return
 			}
-			s.log.Warn().Err(err).Msg("taking a passed connection failed")
-			time.Sleep(10 * time.Millisecond) // EMFILE and friends: do not spin
+			s.acceptFailed(&failures, err, "taking a passed connection failed")
 			continue
 		}
+		failures.ok()
 		s.servePassed(fd, msg)
 	}
 }
