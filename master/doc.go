@@ -11,7 +11,9 @@
 //	INT QUIT quick stop; a second one during a graceful stop hastens it
 //	HUP      reload: re-read the configuration, boot a new generation of
 //	         workers and stop the old one only once every new worker is
-//	         ready; if the new one fails to boot, the old one serves on
+//	         ready; if the new one fails to boot, the old one serves on.
+//	         A changed bind opens the new addresses first and keeps the
+//	         sockets of those still listed (rebind.go)
 //	TTIN     one worker more
 //	TTOU     one worker less (the oldest), never fewer than one
 //	USR1     reopen the log files, in the master and the workers

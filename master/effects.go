@@ -39,6 +39,17 @@ type osEffects struct {
 	// are empty (when wait is set and workers are accepting) or after
 	// at most max.
 	quiesce func(wait bool, max time.Duration) <-chan struct{}
+	// rebind opens the listeners of cfg.Bind for the workers of
+	// generation gen (a HUP that changed the bind), keeping the sockets
+	// of addresses already bound, and returns those it opened; none on
+	// error. settleListeners closes every listener that generation gen
+	// does not use, once it serves or another has failed, and returns
+	// them.
+	rebind          func(gen int, cfg *config.Config) ([]*listener, error)
+	settleListeners func(gen int) []*listener
+	// movePidfile writes the pidfile at path instead (a HUP that changed
+	// it; "" for none), and removes the old one.
+	movePidfile func(path string) error
 	// loadConfig resolves the configuration again from the original
 	// command line and environment (HUP).
 	loadConfig func() (*config.Config, error)
@@ -185,8 +196,8 @@ func inForeground() bool {
 }
 
 // newRealOS wires the arbiter to the real world.
-func newRealOS(p *process, ls []*listener, pass *passPair, pf *pidfile, elog *errorlog.Log, events chan<- event) *osEffects {
-	zs := newZygotes(p, ls, events, elog.Logger("master"))
+func newRealOS(p *process, sets *listenerSets, pass *passPair, pf *pidfile, elog *errorlog.Log, events chan<- event) *osEffects {
+	zs := newZygotes(p, sets, events, elog.Logger("master"))
 	zs.pass = pass
 	return &osEffects{
 		spawn:  zs.spawn,
@@ -194,15 +205,20 @@ func newRealOS(p *process, ls []*listener, pass *passPair, pf *pidfile, elog *er
 		signalThread: func(pid, tid int, sig syscall.Signal) error {
 			return unix.Tgkill(pid, tid, sig)
 		},
-		reap:       func() []exit { return zs.reap(reapAll()) },
-		now:        time.Now,
-		after:      time.After,
-		quiesce:    func(wait bool, max time.Duration) <-chan struct{} { return quiesce(ls, pass.queue(), wait, max) },
-		loadConfig: p.loadConfig,
-		execMaster: func() (int, error) { return execMaster(p, ls, events) },
-		ready:      p.announceReady,
-		notify:     p.notify,
-		reopenLogs: elog.Reopen,
+		reap:  func() []exit { return zs.reap(reapAll()) },
+		now:   time.Now,
+		after: time.After,
+		quiesce: func(wait bool, max time.Duration) <-chan struct{} {
+			return quiesce(sets.all(), pass.queue(), wait, max)
+		},
+		rebind:          sets.rebind,
+		settleListeners: sets.settle,
+		movePidfile:     pf.move,
+		loadConfig:      p.loadConfig,
+		execMaster:      func() (int, error) { return execMaster(p, sets.current(), events) },
+		ready:           p.announceReady,
+		notify:          p.notify,
+		reopenLogs:      elog.Reopen,
 		promote: func() error {
 			p.promoted = true
 			return pf.promote()

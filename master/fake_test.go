@@ -41,6 +41,22 @@ type fakeOS struct {
 	foreground bool
 	reopened   int
 	promoted   int
+
+	// rebinds: the generation and bind of every rebind; rebindErr is
+	// its answer. settled: the generation of every settleListeners;
+	// closeOnSettle is what the next one reports closed. pidfiles: the
+	// path of every movePidfile; pidfileErr its answer.
+	rebinds       []rebound
+	rebindErr     error
+	settled       []int
+	closeOnSettle []*listener
+	pidfiles      []string
+	pidfileErr    error
+}
+
+type rebound struct {
+	gen  int
+	bind []string
 }
 
 type spawned struct {
@@ -100,6 +116,23 @@ func (f *fakeOS) effects() *osEffects {
 			q := quiesced{wait: wait, max: max, done: make(chan struct{})}
 			f.quiesces = append(f.quiesces, q)
 			return q.done
+		},
+		rebind: func(gen int, cfg *config.Config) ([]*listener, error) {
+			f.rebinds = append(f.rebinds, rebound{gen: gen, bind: cfg.Bind})
+			if f.rebindErr != nil {
+				return nil, f.rebindErr
+			}
+			return []*listener{{addr: cfg.Bind[0]}}, nil
+		},
+		settleListeners: func(gen int) []*listener {
+			f.settled = append(f.settled, gen)
+			closed := f.closeOnSettle
+			f.closeOnSettle = nil
+			return closed
+		},
+		movePidfile: func(path string) error {
+			f.pidfiles = append(f.pidfiles, path)
+			return f.pidfileErr
 		},
 		loadConfig: func() (*config.Config, error) {
 			if f.configErr != nil {

@@ -12,10 +12,13 @@ import (
 )
 
 // listener is one listening socket the master holds and passes to
-// workers. Immutable after start, except unlink (cleared by quiesce).
+// workers. Immutable once bound, except unlink (cleared by quiesce).
 type listener struct {
 	file *os.File // the listening socket; never nil
 	addr string   // what was bound, for logs: "127.0.0.1:8000", "unix:/run/x.sock"
+	// bind is the --bind value it was bound for; "" for sockets received
+	// from systemd or from an upgrading master.
+	bind string
 	// unlink is the socket file this server created and removes on exit;
 	// "" for TCP and for sockets received from outside (fd://, systemd).
 	unlink string
@@ -39,6 +42,7 @@ func bind(addrs []string, backlog int, reusePort bool, umask int) ([]*listener, 
 			closeListeners(ls)
 			return nil, fmt.Errorf("bind %s: %w", a, err)
 		}
+		l.bind = a
 		ls = append(ls, l)
 	}
 	return ls, nil

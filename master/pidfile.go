@@ -48,6 +48,23 @@ func writePidfile(path string, pid int, upgrading bool) (*pidfile, error) {
 	return pf, nil
 }
 
+// move writes the pidfile at path instead ("" for none), as PATH.2
+// while an upgrade's old master still runs, and removes the old file
+// (Gunicorn's reload unlinks the old pidfile and creates the new one).
+// On error nothing changes.
+func (pf *pidfile) move(path string) error {
+	if path == pf.final {
+		return nil
+	}
+	next, err := writePidfile(path, pf.pid, pf.path != pf.final)
+	if err != nil {
+		return err
+	}
+	pf.remove()
+	*pf = *next
+	return nil
+}
+
 // promote renames PIDFILE.2 over PIDFILE.
 func (pf *pidfile) promote() error {
 	if pf.final == "" || pf.path == pf.final {

@@ -1,9 +1,11 @@
 package master
 
 import (
+	"errors"
 	"slices"
 
 	"github.com/gowsgi/gowsgi/config"
+	"github.com/gowsgi/gowsgi/errorlog"
 )
 
 // Reloading (HUP, --reload) boots a complete new generation of workers
@@ -40,11 +42,15 @@ func (a *arbiter) startReload(req reloadReq) {
 				a.log.Warn().Msg(n)
 			}
 		}
+		if err := a.changeListeners(a.lastGen+1, nc); err != nil {
+			a.log.Error().Err(err).Msg("reload: cannot listen on the new addresses; keeping the current configuration and its workers")
+			return
+		}
 		if err := a.reloadHooks(nc); err != nil {
+			a.env.settleListeners(a.cur.n)
 			a.log.Error().Err(err).Msg("reload: the server hooks cannot be loaded; keeping the current configuration")
 			return
 		}
-		a.keepListeners(nc)
 		cfg, want = nc, nc.Workers
 	}
 	a.lastGen++
@@ -68,18 +74,46 @@ func (a *arbiter) startReload(req reloadReq) {
 	a.maybeCommit()
 }
 
-// keepListeners keeps what a reload cannot change, and says so.
-func (a *arbiter) keepListeners(nc *config.Config) {
+// changeListeners opens the listeners of a changed bind for generation
+// gen (Gunicorn binds the new address list on HUP); the addresses still
+// bound keep their sockets. Sockets systemd passed stay as they are.
+func (a *arbiter) changeListeners(gen int, nc *config.Config) error {
 	old := a.cur.cfg
-	if !slices.Equal(nc.Bind, old.Bind) || nc.Backlog != old.Backlog || nc.ReusePort != old.ReusePort {
-		a.log.Warn().Strs("bind", old.Bind).Strs("new_bind", nc.Bind).
-			Msg("reload: the listeners cannot change without a restart or an upgrade (USR2); keeping them")
+	if nc.Backlog != old.Backlog || nc.ReusePort != old.ReusePort {
+		a.log.Warn().Int("backlog", nc.Backlog).Bool("reuse_port", nc.ReusePort).
+			Msg("reload: backlog and reuse_port apply to the addresses a reload binds; the sockets already bound keep theirs")
 	}
-	nc.Bind, nc.Backlog, nc.ReusePort = old.Bind, old.Backlog, old.ReusePort
-	if nc.Pidfile != old.Pidfile {
-		a.log.Warn().Str("pidfile", old.Pidfile).Str("new_pidfile", nc.Pidfile).
-			Msg("reload: the pidfile cannot change without a restart; keeping it")
-		nc.Pidfile = old.Pidfile
+	if slices.Equal(nc.Bind, old.Bind) {
+		return nil
+	}
+	opened, err := a.env.rebind(gen, nc)
+	if errors.Is(err, errFixedListeners) {
+		a.log.Warn().Strs("bind", old.Bind).Strs("new_bind", nc.Bind).Err(err).Msg("reload: keeping the listeners")
+		nc.Bind = old.Bind
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	for _, l := range opened {
+		a.log.Info().Str("address", l.addr).Msg(errorlog.MsgListening)
+	}
+	return nil
+}
+
+// settleReload runs once generation g serves in place of prev: the
+// listeners only prev used close (its workers keep their copies while
+// they finish), and the pidfile moves if the setting changed.
+func (a *arbiter) settleReload(prev, g *generation) {
+	for _, l := range a.env.settleListeners(g.n) {
+		a.log.Info().Str("address", l.addr).Msg("reloaded: no longer listening; the old workers finish the connections they took")
+	}
+	if g.cfg.Pidfile == prev.cfg.Pidfile {
+		return
+	}
+	if err := a.env.movePidfile(g.cfg.Pidfile); err != nil {
+		a.log.Error().Err(err).Str("pidfile", g.cfg.Pidfile).Msg("reload: cannot write the new pidfile; keeping the old one")
+		g.cfg.Pidfile = prev.cfg.Pidfile
 	}
 }
 
@@ -90,7 +124,9 @@ func (a *arbiter) maybeCommit() {
 	if g == nil || a.count(g, isServing) < g.want {
 		return
 	}
+	prev := a.cur
 	a.cur, a.next = g, nil
+	a.settleReload(prev, g)
 	for _, w := range a.byID() {
 		if w.gen != g.n && (w.active() || w.state == replacing) {
 			a.stopWorker(w, "replaced by a reload")
@@ -125,6 +161,7 @@ func (a *arbiter) cancelReload() {
 		return
 	}
 	a.next = nil
+	a.env.settleListeners(a.cur.n)
 	for _, w := range a.byID() {
 		if w.gen == g.n && w.state != stopping {
 			a.quit(w)

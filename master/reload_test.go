@@ -85,20 +85,119 @@ func TestHUPWithConfigErrorChangesNothing(t *testing.T) {
 	}
 }
 
-func TestHUPKeepsListenersAndSaysSo(t *testing.T) {
+// hupToBind starts a reload whose re-read configuration binds bind.
+func (ta *testArbiter) hupToBind(bind ...string) {
+	nc := testConfig(1)
+	nc.Bind = bind
+	ta.os.newConfig = nc
+	ta.onSignal(syscall.SIGHUP)
+}
+
+func TestHUPRebindsAChangedBindAndClosesTheOldOnceServing(t *testing.T) {
+	ta := startArbiter(t, testConfig(1))
+	ta.readyAll()
+	ta.hupToBind("127.0.0.1:9000")
+	if len(ta.os.rebinds) != 1 || ta.os.rebinds[0].gen != 2 || ta.os.rebinds[0].bind[0] != "127.0.0.1:9000" {
+		t.Fatalf("rebinds %v; want generation 2 on 127.0.0.1:9000", ta.os.rebinds)
+	}
+	if got := ta.os.spawned[1].cfg.Bind; len(got) != 1 || got[0] != "127.0.0.1:9000" {
+		t.Fatalf("new worker got bind %v; want the new address", got)
+	}
+	if !strings.Contains(ta.log.String(), `"address":"127.0.0.1:9000"`) {
+		t.Errorf("the new address is not logged:\n%s", ta.log)
+	}
+	if len(ta.os.settled) != 0 {
+		t.Fatalf("listeners closed (%v) before the new generation served", ta.os.settled)
+	}
+	ta.os.closeOnSettle = []*listener{{addr: "127.0.0.1:8000"}}
+	ta.readyAll()
+	if !equalInts(ta.os.settled, []int{2}) {
+		t.Fatalf("settled %v once the new workers served; want generation 2's listeners kept", ta.os.settled)
+	}
+	if !strings.Contains(ta.log.String(), "no longer listening") {
+		t.Errorf("the closed address is not logged:\n%s", ta.log)
+	}
+}
+
+func TestHUPThatCannotBindKeepsEverything(t *testing.T) {
+	ta := startArbiter(t, testConfig(1))
+	ta.readyAll()
+	ta.os.rebindErr = errFake
+	ta.hupToBind("127.0.0.1:80")
+	if len(ta.os.spawned) != 1 || ta.next != nil || len(ta.os.sent) != 0 {
+		t.Fatalf("a HUP that could not bind changed the workers")
+	}
+	if !strings.Contains(ta.log.String(), "cannot listen on the new addresses") || !strings.Contains(ta.log.String(), errFake.Error()) {
+		t.Errorf("the bind error is not logged:\n%s", ta.log)
+	}
+	ta.os.rebindErr = nil
+	ta.hupToBind("127.0.0.1:8001") // the next one works
+	if len(ta.os.spawned) != 2 || ta.os.spawned[1].cfg.Bind[0] != "127.0.0.1:8001" {
+		t.Fatalf("the next HUP spawned %v; want a worker on 127.0.0.1:8001", ta.os.spawned)
+	}
+}
+
+func TestHUPWhoseWorkersFailClosesTheNewListeners(t *testing.T) {
+	ta := startArbiter(t, testConfig(1))
+	ta.readyAll()
+	ta.hupToBind("127.0.0.1:9000")
+	ta.die(ta.os.spawned[1].pid, 4)
+	if !equalInts(ta.os.settled, []int{1}) {
+		t.Fatalf("settled %v after the new generation failed; want the current one's listeners kept", ta.os.settled)
+	}
+}
+
+func TestHUPKeepsSystemdListenersAndSaysSo(t *testing.T) {
+	ta := startArbiter(t, testConfig(1))
+	ta.readyAll()
+	ta.os.rebindErr = errFixedListeners
+	ta.hupToBind("0.0.0.0:9000")
+	if got := ta.os.spawned[1].cfg.Bind; got[0] != "127.0.0.1:8000" {
+		t.Fatalf("new worker got bind %v; want systemd's listeners kept", got)
+	}
+	if !strings.Contains(ta.log.String(), "keeping the listeners") {
+		t.Errorf("no log line about the kept listeners:\n%s", ta.log)
+	}
+}
+
+func TestHUPWithSameBindDoesNotRebind(t *testing.T) {
 	ta := startArbiter(t, testConfig(1))
 	ta.readyAll()
 	nc := testConfig(1)
-	nc.Bind = []string{"0.0.0.0:9000"}
 	nc.Backlog = 10
 	ta.os.newConfig = nc
 	ta.onSignal(syscall.SIGHUP)
-	got := ta.os.spawned[1].cfg
-	if got.Bind[0] != "127.0.0.1:8000" || got.Backlog != 2048 {
-		t.Fatalf("new workers got bind %v backlog %d; want the listeners kept", got.Bind, got.Backlog)
+	if len(ta.os.rebinds) != 0 {
+		t.Fatalf("rebinds %v for an unchanged bind", ta.os.rebinds)
 	}
-	if !strings.Contains(ta.log.String(), "listeners cannot change") {
-		t.Errorf("no log line about the kept listeners:\n%s", ta.log)
+	if !strings.Contains(ta.log.String(), "sockets already bound keep theirs") {
+		t.Errorf("no log line about the backlog kept:\n%s", ta.log)
+	}
+}
+
+func TestHUPMovesThePidfileOnceServing(t *testing.T) {
+	ta := startArbiter(t, testConfig(1))
+	ta.readyAll()
+	nc := testConfig(1)
+	nc.Pidfile = "/run/new.pid"
+	ta.os.newConfig = nc
+	ta.onSignal(syscall.SIGHUP)
+	if len(ta.os.pidfiles) != 0 {
+		t.Fatalf("pidfile moved to %v before the new workers served", ta.os.pidfiles)
+	}
+	ta.os.pidfileErr = errFake
+	ta.readyAll()
+	if !equalStrings(ta.os.pidfiles, []string{"/run/new.pid"}) {
+		t.Fatalf("pidfile moves %v; want /run/new.pid", ta.os.pidfiles)
+	}
+	if !strings.Contains(ta.log.String(), "cannot write the new pidfile") {
+		t.Errorf("the pidfile error is not logged:\n%s", ta.log)
+	}
+	ta.os.pidfileErr = nil
+	ta.onSignal(syscall.SIGHUP) // still wanted: tried again
+	ta.readyAll()
+	if len(ta.os.pidfiles) != 2 {
+		t.Fatalf("pidfile moves %v; want a second try", ta.os.pidfiles)
 	}
 }
 

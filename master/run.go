@@ -61,9 +61,10 @@ func Run(cfg *config.Config, elog *errorlog.Log, args []string) int {
 		log.Error().Err(err).Msg("cannot listen")
 		return ExitBindError
 	}
-	defer closeListeners(ls)
+	sets := newListenerSets(ls)
+	defer func() { closeListeners(sets.all()) }()
 	if sd != nil && cfg.EnableBacklogMetric {
-		defer startBacklog(sd, ls)() // statsd.go; stopped before the listeners close
+		defer startBacklog(sd, sets)() // statsd.go; stopped before the listeners close
 	}
 	for _, l := range ls {
 		log.Info().Str("address", l.addr).Msg(errorlog.MsgListening)
@@ -110,7 +111,7 @@ func Run(cfg *config.Config, elog *errorlog.Log, args []string) int {
 		log.Warn().Err(err).Msg("the workers cannot pass each other connections")
 	}
 	defer pass.close()
-	env := newRealOS(p, ls, pass, pf, elog, events)
+	env := newRealOS(p, sets, pass, pf, elog, events)
 	a := newArbiter(log, env, cfg)
 	a.statsd = sd
 	a.hooks, hooks.hooks = hooks.hooks, nil
@@ -128,7 +129,7 @@ func Run(cfg *config.Config, elog *errorlog.Log, args []string) int {
 	}
 	defer a.hooks.end()
 	if !a.handedOver() {
-		removeSocketFiles(ls)
+		removeSocketFiles(sets.all())
 		pf.remove()
 	}
 	log.Info().Int("exit_code", code).Msg(errorlog.MsgStopped)
@@ -137,13 +138,13 @@ func Run(cfg *config.Config, elog *errorlog.Log, args []string) int {
 
 // openListeners inherits the listeners from an upgrading master or from
 // systemd, or else binds cfg.Bind.
-func openListeners(cfg *config.Config, p *process, log zerolog.Logger) ([]*listener, error) {
+func openListeners(cfg *config.Config, p *process, log zerolog.Logger) (ls []*listener, err error) {
 	defer func() {
 		for _, v := range inheritedVars {
 			os.Unsetenv(v)
 		}
 	}()
-	ls, err := inheritFromOldMaster(p)
+	ls, err = inheritFromOldMaster(p)
 	if err != nil || ls != nil {
 		if ls != nil {
 			log.Info().Int("listeners", len(ls)).Int("old_master_pid", p.parentPID).

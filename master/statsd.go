@@ -51,10 +51,10 @@ func (a *arbiter) gaugeWorkers() {
 const backlogEvery = time.Second
 
 // startBacklog sends gunicorn.backlog every backlogEvery, on its own
-// goroutine (the listeners are immutable), until the returned stop
-// function is called; stop waits for the goroutine, so the listeners
-// may be closed after it. Nothing is sent when no listener is TCP.
-func startBacklog(c *statsd.Client, ls []*listener) (stop func()) {
+// goroutine, until the returned stop function is called; stop waits for
+// the goroutine, so the listeners may be closed after it. Nothing is
+// sent when no listener is TCP.
+func startBacklog(c *statsd.Client, sets *listenerSets) (stop func()) {
 	done, exited := make(chan struct{}), make(chan struct{})
 	go func() {
 		defer close(exited)
@@ -65,7 +65,7 @@ func startBacklog(c *statsd.Client, ls []*listener) (stop func()) {
 			case <-done:
 				return
 			case <-t.C:
-				if n, ok := backlog(ls); ok {
+				if n, ok := backlog(sets); ok {
 					c.Histogram(statsd.Backlog, n)
 				}
 			}
@@ -79,13 +79,11 @@ func startBacklog(c *statsd.Client, ls []*listener) (stop func()) {
 // queue's length as tcpi_unacked (tcp_get_info), which is what
 // Gunicorn's TCPSocket.get_backlog reads. ok is false when no listener
 // answers TCP_INFO (unix sockets do not).
-func backlog(ls []*listener) (n int, ok bool) {
-	for _, l := range ls {
-		info, err := unix.GetsockoptTCPInfo(int(l.file.Fd()), unix.IPPROTO_TCP, unix.TCP_INFO)
-		if err != nil {
-			continue
+func backlog(sets *listenerSets) (n int, ok bool) {
+	sets.each(func(l *listener) {
+		if info, err := unix.GetsockoptTCPInfo(int(l.file.Fd()), unix.IPPROTO_TCP, unix.TCP_INFO); err == nil {
+			n, ok = n+int(info.Unacked), true
 		}
-		n, ok = n+int(info.Unacked), true
-	}
+	})
 	return n, ok
 }

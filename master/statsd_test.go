@@ -71,10 +71,10 @@ func TestBacklog(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer unixL.file.Close()
-	if _, ok := backlog([]*listener{unixL}); ok {
+	if _, ok := backlog(newListenerSets([]*listener{unixL})); ok {
 		t.Error("a unix socket reported a backlog")
 	}
-	if n, ok := backlog([]*listener{tcp, unixL}); n != 0 || !ok {
+	if n, ok := backlog(newListenerSets([]*listener{tcp, unixL})); n != 0 || !ok {
 		t.Errorf("backlog of an idle listener = %d, %v; want 0, true", n, ok)
 	}
 	for range 3 {
@@ -86,7 +86,7 @@ func TestBacklog(t *testing.T) {
 	}
 	// The server's side of a handshake completes just after the client's.
 	deadline := time.Now().Add(10 * time.Second)
-	for n, _ := backlog([]*listener{tcp, unixL}); n != 3; n, _ = backlog([]*listener{tcp, unixL}) {
+	for n, _ := backlog(newListenerSets([]*listener{tcp, unixL})); n != 3; n, _ = backlog(newListenerSets([]*listener{tcp, unixL})) {
 		if time.Now().After(deadline) {
 			t.Fatalf("backlog = %d; want 3", n)
 		}
@@ -103,7 +103,7 @@ func TestBacklog(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	stop := startBacklog(c, []*listener{tcp, unixL})
+	stop := startBacklog(c, newListenerSets([]*listener{tcp, unixL}))
 	pc.SetReadDeadline(time.Now().Add(10 * time.Second))
 	buf := make([]byte, 1500)
 	n, _, err := pc.ReadFrom(buf)

@@ -44,6 +44,9 @@ type inheritedFD struct {
 	Unlink string `json:"unlink,omitempty"`
 	Ino    uint64 `json:"ino,omitempty"`
 	Owned  bool   `json:"owned,omitempty"`
+	// Bind is the --bind value it was bound for, so that a HUP in the
+	// new master keeps it; older binaries do not send it.
+	Bind string `json:"bind,omitempty"`
 }
 
 // execMaster starts the binary on disk as a new master with the same
@@ -59,7 +62,8 @@ func execMaster(p *process, ls []*listener, events chan<- event) (int, error) {
 	var desc []inheritedFD
 	var files []*os.File
 	for i, l := range ls {
-		desc = append(desc, inheritedFD{FD: firstInheritedFD + i, Unlink: l.unlink, Ino: l.ino, Owned: l.owned})
+		desc = append(desc, inheritedFD{FD: firstInheritedFD + i, Unlink: l.unlink, Ino: l.ino,
+			Owned: l.owned, Bind: l.bind})
 		files = append(files, l.file)
 	}
 	files = append(files, readyW)
@@ -110,7 +114,7 @@ func inheritFromOldMaster(p *process) ([]*listener, error) {
 			closeListeners(ls)
 			return nil, fmt.Errorf("inheriting from the old master: %w", err)
 		}
-		l.unlink, l.ino, l.owned = d.Unlink, d.Ino, d.Owned
+		l.unlink, l.ino, l.owned, l.bind = d.Unlink, d.Ino, d.Owned, d.Bind
 		ls = append(ls, l)
 	}
 	if n, err := strconv.Atoi(os.Getenv(envReadyFD)); err == nil && n > 2 {

@@ -46,8 +46,8 @@ import (
 // --preload. Owned by the arbiter goroutine, like every effect.
 type zygotes struct {
 	p      *process
-	ls     []*listener
-	pass   *passPair // every worker's, after the listeners; nil: none
+	sets   *listenerSets // each generation's listeners
+	pass   *passPair     // every worker's, after the listeners; nil: none
 	events chan<- event
 	log    zerolog.Logger
 	kill   func(pid int, sig syscall.Signal) error
@@ -85,8 +85,8 @@ const (
 	maxZygoteMessage = 64 << 10
 )
 
-func newZygotes(p *process, ls []*listener, events chan<- event, log zerolog.Logger) *zygotes {
-	zs := &zygotes{p: p, ls: ls, events: events, log: log, kill: unix.Kill, stopSigs: make(chan os.Signal, 1)}
+func newZygotes(p *process, sets *listenerSets, events chan<- event, log zerolog.Logger) *zygotes {
+	zs := &zygotes{p: p, sets: sets, events: events, log: log, kill: unix.Kill, stopSigs: make(chan os.Signal, 1)}
 	signal.Notify(zs.stopSigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGQUIT) // the loop's channel gets them too
 	return zs
 }
@@ -95,7 +95,7 @@ func newZygotes(p *process, ls []*listener, events chan<- event, log zerolog.Log
 // zygote with --preload, re-executed otherwise.
 func (zs *zygotes) spawn(id, gen int, cfg *config.Config, attrs json.RawMessage) (int, error) {
 	if !cfg.Preload {
-		return spawnWorker(zs.p, zs.ls, zs.pass, zs.events, id, cfg, attrs)
+		return spawnWorker(zs.p, zs.sets.forGen(gen), zs.pass, zs.events, id, cfg, attrs)
 	}
 	pid, err := zs.forkFor(id, gen, cfg, attrs)
 	if errors.Is(err, errZygoteEnded) {
@@ -173,7 +173,8 @@ func (zs *zygotes) start(gen int, cfg *config.Config) (*zygote, error) {
 	}
 	defer bootR.Close()
 	files := []*os.File{bootR, theirs} // handoff.ConfigFD, handoff.ZygoteSocketFD
-	for _, l := range zs.ls {
+	ls := zs.sets.forGen(gen)
+	for _, l := range ls {
 		files = append(files, l.file)
 	}
 	cmd := &exec.Cmd{
@@ -193,7 +194,7 @@ func (zs *zygotes) start(gen int, cfg *config.Config) (*zygote, error) {
 	z := &zygote{gen: gen, cfg: cfg, pid: cmd.Process.Pid, conn: conn, started: time.Now(),
 		workers: map[int]struct{}{}}
 	cmd.Process.Release() // reaped with wait4, through zygotes.reap
-	writeBoot(bootW, &handoff.Boot{Listeners: len(zs.ls), PassSockets: zs.pass != nil, Config: cfg})
+	writeBoot(bootW, &handoff.Boot{Listeners: len(ls), PassSockets: zs.pass != nil, Config: cfg})
 	zs.all = append(zs.all, z)
 	zs.log.Info().Int("zygote_pid", z.pid).Int("generation", gen).Msg("zygote started")
 	return z, nil
@@ -307,7 +308,8 @@ func (zs *zygotes) fork(z *zygote, id int, cfg *config.Config, attrs json.RawMes
 		return 0, err
 	}
 	fds := []int{int(bootR.Fd()), int(ctlW.Fd())} // handoff.ConfigFD, handoff.ControlFD
-	for _, l := range zs.ls {
+	ls := zs.sets.forGen(z.gen)
+	for _, l := range ls {
 		fds = append(fds, int(l.file.Fd()))
 	}
 	for _, f := range zs.pass.files() {
@@ -328,7 +330,7 @@ func (zs *zygotes) fork(z *zygote, id int, cfg *config.Config, attrs json.RawMes
 		ctlR.Close()
 		return 0, fmt.Errorf("zygote %d, forking a worker: %w", z.pid, err)
 	}
-	writeBoot(bootW, &handoff.Boot{WorkerID: id, Listeners: len(zs.ls), PassSockets: zs.pass != nil, Config: cfg, HookAttrs: attrs})
+	writeBoot(bootW, &handoff.Boot{WorkerID: id, Listeners: len(ls), PassSockets: zs.pass != nil, Config: cfg, HookAttrs: attrs})
 	go readControl(pid, ctlR, zs.events)
 	return pid, nil
 }

@@ -63,7 +63,7 @@ func newZygoteRig(t *testing.T, listeners int) *zygoteRig {
 		ls = append(ls, &listener{file: r})
 	}
 	r := &zygoteRig{log: &bytes.Buffer{}, events: make(chan event, 16), fake: &fakeZygote{t: t, conn: conns[1]}}
-	r.zs = newZygotes(&process{}, ls, r.events, zerolog.New(r.log))
+	r.zs = newZygotes(&process{}, newListenerSets(ls), r.events, zerolog.New(r.log))
 	r.zs.kill = func(pid int, sig syscall.Signal) error {
 		r.sent = append(r.sent, sentSig{pid, sig})
 		return nil

@@ -1,0 +1,189 @@
+package master
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/gowsgi/gowsgi/config"
+)
+
+// listenerSets holds the master's listening sockets by generation. A
+// HUP that changes --bind opens the new addresses for the generation it
+// boots (keeping the sockets of addresses still bound, so they never
+// stop accepting), and once that generation serves the sockets nobody
+// binds any more are closed; if it fails, the new ones are. Gunicorn
+// closes every listener and binds the new list when the address list
+// changed, which cannot rebind an address its old workers still hold.
+//
+// The arbiter goroutine opens and closes; the StatsD backlog goroutine
+// reads, under mu.
+type listenerSets struct {
+	mu   sync.Mutex
+	sets []genListeners // ascending by generation; never empty
+	// fixed: the sockets came from systemd (directly or through an
+	// upgrading master), which owns the addresses; a HUP cannot change
+	// them.
+	fixed bool
+}
+
+// genListeners is the listeners of generations gen and later, until the
+// next set.
+type genListeners struct {
+	gen int
+	ls  []*listener
+}
+
+// errFixedListeners is rebind's answer when the listeners came from
+// systemd.
+var errFixedListeners = errors.New("the listening sockets came from systemd (LISTEN_FDS), which owns them; the bind setting is ignored")
+
+// firstGen is the generation number of the workers a master starts
+// with (newArbiter).
+const firstGen = 1
+
+func newListenerSets(ls []*listener) *listenerSets {
+	s := &listenerSets{sets: []genListeners{{gen: firstGen, ls: ls}}}
+	for _, l := range ls {
+		// Not ours and not bound from a --bind value: systemd's.
+		s.fixed = s.fixed || (!l.owned && l.bind == "")
+	}
+	return s
+}
+
+// forGen is the listeners the workers of generation gen get.
+func (s *listenerSets) forGen(gen int) []*listener {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	ls := s.sets[0].ls
+	for _, set := range s.sets {
+		if set.gen <= gen {
+			ls = set.ls
+		}
+	}
+	return ls
+}
+
+// current is the set of the newest generation: what a USR2 hands over.
+func (s *listenerSets) current() []*listener {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.sets[len(s.sets)-1].ls
+}
+
+// each calls f with every listener held, once each, under the lock, so
+// none is closed meanwhile.
+func (s *listenerSets) each(f func(*listener)) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	seen := map[*listener]bool{}
+	for _, set := range s.sets {
+		for _, l := range set.ls {
+			if !seen[l] {
+				seen[l] = true
+				f(l)
+			}
+		}
+	}
+}
+
+// all is every listener held, once each.
+func (s *listenerSets) all() []*listener {
+	var ls []*listener
+	s.each(func(l *listener) { ls = append(ls, l) })
+	return ls
+}
+
+// rebind opens the listeners of cfg.Bind for generation gen: an address
+// the newest set already listens on keeps its socket (its backlog and
+// SO_REUSEPORT stay as bound), any other is bound. It returns the
+// addresses it bound; on error it closes them and nothing changes.
+func (s *listenerSets) rebind(gen int, cfg *config.Config) ([]*listener, error) {
+	if s.fixed {
+		return nil, errFixedListeners
+	}
+	held := s.current()
+	v4 := ipv4Ports(cfg.Bind)
+	var ls, opened []*listener
+	for _, a := range cfg.Bind {
+		if l := findListener(held, a); l != nil {
+			ls = append(ls, l)
+			continue
+		}
+		l, err := bindOne(a, cfg.Backlog, cfg.ReusePort, cfg.Umask, v4)
+		if err != nil {
+			closeListeners(opened)
+			removeSocketFiles(opened)
+			return nil, fmt.Errorf("bind %s: %w", a, err)
+		}
+		l.bind = a
+		ls, opened = append(ls, l), append(opened, l)
+	}
+	s.mu.Lock()
+	s.sets = append(s.sets, genListeners{gen: gen, ls: ls})
+	s.mu.Unlock()
+	return opened, nil
+}
+
+// settle keeps only the listeners of generation gen's set and closes
+// the others, removing the socket files it created: at a reload's
+// commit gen is the new generation, when one fails the current one.
+// The workers of other generations keep their own copies of the
+// sockets until they exit. It returns the listeners closed.
+func (s *listenerSets) settle(gen int) []*listener {
+	keep := s.forGen(gen)
+	kept := map[*listener]bool{}
+	for _, l := range keep {
+		kept[l] = true
+	}
+	var closed []*listener
+	s.each(func(l *listener) {
+		if !kept[l] {
+			closed = append(closed, l)
+		}
+	})
+	s.mu.Lock()
+	s.sets = []genListeners{{gen: firstGen, ls: keep}}
+	closeListeners(closed)
+	s.mu.Unlock()
+	removeSocketFiles(closed)
+	return closed
+}
+
+// findListener is the listener in ls that address a (a --bind value)
+// names: bound from the same value, or listening on the address it
+// resolves to (another spelling; a socket from an upgrading master of
+// an older binary). A port 0 value matches only itself.
+func findListener(ls []*listener, a string) *listener {
+	key := addressKey(a)
+	for _, l := range ls {
+		if l.bind == a || (key != "" && l.addr == key) {
+			return l
+		}
+	}
+	return nil
+}
+
+// addressKey is the address a --bind value listens on, as sockName
+// writes it; "" when that cannot be known before binding (port 0, an
+// fd).
+func addressKey(a string) string {
+	switch {
+	case strings.HasPrefix(a, "unix:"):
+		return a
+	case strings.HasPrefix(a, "fd://"):
+		return ""
+	}
+	ta, err := net.ResolveTCPAddr("tcp", a)
+	if err != nil || ta.Port == 0 {
+		return ""
+	}
+	ip := ta.IP
+	if ip == nil {
+		ip = net.IPv4zero // bindTCP binds a bare port on IPv4's wildcard
+	}
+	return net.JoinHostPort(ip.String(), strconv.Itoa(ta.Port))
+}

@@ -1,0 +1,148 @@
+package master
+
+import (
+	"net"
+	"os"
+	"path/filepath"
+	"slices"
+	"testing"
+
+	"github.com/gowsgi/gowsgi/config"
+)
+
+func bindConfig(bind ...string) *config.Config {
+	return &config.Config{Bind: bind, Backlog: 16, Umask: 0o022}
+}
+
+// dialable reports whether a client can connect to addr now.
+func dialable(network, addr string) bool {
+	c, err := net.Dial(network, addr)
+	if err != nil {
+		return false
+	}
+	c.Close()
+	return true
+}
+
+func TestRebindKeepsBoundAddressesAndOpensNewOnes(t *testing.T) {
+	dir := t.TempDir()
+	sock := filepath.Join(dir, "a.sock")
+	first, err := bind([]string{"127.0.0.1:0", "unix:" + sock}, 16, false, 0o022)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := newListenerSets(first)
+	t.Cleanup(func() { closeListeners(s.all()) })
+	tcpAddr := first[0].addr
+	// The TCP address by its resolved name, the unix socket as bound,
+	// and a new address.
+	opened, err := s.rebind(2, bindConfig(tcpAddr, "unix:"+sock, "127.0.0.2:0"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(opened) != 1 || opened[0].bind != "127.0.0.2:0" {
+		t.Fatalf("opened %v; want only the new address", opened)
+	}
+	gen2 := s.forGen(2)
+	if len(gen2) != 3 || gen2[0] != first[0] || gen2[1] != first[1] || gen2[2] != opened[0] {
+		t.Fatalf("generation 2 gets %v; want the two kept sockets, then the new one", gen2)
+	}
+	if got := s.forGen(1); !slices.Equal(got, first) {
+		t.Fatalf("generation 1 gets %v; want its own sockets %v", got, first)
+	}
+	if !dialable("tcp", opened[0].addr) {
+		t.Fatal("the new address does not accept connections")
+	}
+
+	// Generation 3 drops the unix socket and the first port; once it
+	// serves they close and the socket file goes.
+	if _, err := s.rebind(3, bindConfig(opened[0].addr)); err != nil {
+		t.Fatal(err)
+	}
+	closed := s.settle(3)
+	if len(closed) != 2 {
+		t.Fatalf("settle closed %v; want the first port and the unix socket", closed)
+	}
+	if dialable("tcp", tcpAddr) {
+		t.Errorf("%s still accepts after it was dropped", tcpAddr)
+	}
+	if _, err := os.Stat(sock); !os.IsNotExist(err) {
+		t.Errorf("the dropped unix socket's file is still there: %v", err)
+	}
+	if got := s.all(); len(got) != 1 || got[0] != opened[0] || !dialable("tcp", opened[0].addr) {
+		t.Fatalf("held %v after settling; want only the kept address, listening", got)
+	}
+}
+
+func TestRebindFailureOpensNothing(t *testing.T) {
+	first, err := bind([]string{"127.0.0.1:0"}, 16, false, 0o022)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := newListenerSets(first)
+	t.Cleanup(func() { closeListeners(s.all()) })
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+	sock := filepath.Join(t.TempDir(), "new.sock")
+	_, err = s.rebind(2, bindConfig("unix:"+sock, busy.Addr().String()))
+	if err == nil {
+		t.Fatal("rebind onto an address in use succeeded")
+	}
+	if got := s.forGen(2); !slices.Equal(got, first) || len(s.all()) != 1 {
+		t.Fatalf("after a failed rebind generation 2 gets %v; want the old sockets only", got)
+	}
+	if _, err := os.Stat(sock); !os.IsNotExist(err) {
+		t.Errorf("the failed rebind left its unix socket file: %v", err)
+	}
+}
+
+func TestSettleOnFailureClosesTheNewListeners(t *testing.T) {
+	first, err := bind([]string{"127.0.0.1:0"}, 16, false, 0o022)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := newListenerSets(first)
+	t.Cleanup(func() { closeListeners(s.all()) })
+	opened, err := s.rebind(2, bindConfig("127.0.0.2:0"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if closed := s.settle(1); len(closed) != 1 || closed[0] != opened[0] {
+		t.Fatalf("settle(1) closed %v; want the new generation's socket", closed)
+	}
+	if !dialable("tcp", first[0].addr) || dialable("tcp", opened[0].addr) {
+		t.Fatal("want the first socket listening and the new one closed")
+	}
+}
+
+func TestSystemdListenersAreFixed(t *testing.T) {
+	first, err := bind([]string{"127.0.0.1:0"}, 16, false, 0o022)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer closeListeners(first)
+	first[0].owned, first[0].bind = false, "" // as adoptFD leaves systemd's
+	s := newListenerSets(first)
+	if _, err := s.rebind(2, bindConfig("127.0.0.1:0")); err != errFixedListeners {
+		t.Fatalf("rebind of systemd's sockets: %v; want errFixedListeners", err)
+	}
+}
+
+func TestAddressKeyMatchesSockName(t *testing.T) {
+	for in, want := range map[string]string{
+		"127.0.0.1:8000": "127.0.0.1:8000",
+		":8000":          "0.0.0.0:8000",
+		"0.0.0.0:8000":   "0.0.0.0:8000",
+		"[::1]:8000":     "[::1]:8000",
+		"unix:/run/a":    "unix:/run/a",
+		"127.0.0.1:0":    "",
+		"fd://3":         "",
+	} {
+		if got := addressKey(in); got != want {
+			t.Errorf("addressKey(%q) = %q; want %q", in, got, want)
+		}
+	}
+}
