@@ -389,11 +389,15 @@ func (st *streamer) send(bufs [][]byte, done bool) error {
 func (st *streamer) sendFile(f FileRegion) bool {
 	c := st.c
 	parked := st.park()
+	unsent := f.Len
 	err := c.flushOut()
 	if err == nil {
 		c.nc.beginWait()
-		err = c.w.sendFile(f)
+		unsent, err = c.w.sendFile(f)
 		c.nc.endWait()
+	}
+	if err != nil {
+		c.acc.produced -= unsent // counted whole before it was sent
 	}
 	if parked {
 		st.resume()

@@ -52,46 +52,48 @@ func (w *bodyWriter) sendsFile(f FileRegion) bool {
 // sendFile writes a wsgi.file_wrapper's file region in the plan's
 // framing, with sendfile(2) from the region's offset so the bytes never
 // pass through user space; a no-op for an empty region. Like the other
-// body parts it is cut at the app's Content-Length (PEP 3333).
-func (w *bodyWriter) sendFile(f FileRegion) error {
+// body parts it is cut at the app's Content-Length (PEP 3333). On error
+// unsent is how many of the region's bytes did not reach the socket, so
+// that the access log counts what the client could get.
+func (w *bodyWriter) sendFile(f FileRegion) (unsent int64, err error) {
 	n := f.Len
 	switch w.plan.Framing {
 	case wsgi.FrameNone:
-		return nil
+		return 0, nil
 	case wsgi.FrameLength:
 		n = min(n, w.remaining)
 		w.remaining -= n
 	}
 	if n <= 0 {
-		return nil
+		return 0, nil
 	}
 	if w.plan.Framing == wsgi.FrameChunked {
 		size := strconv.AppendInt(w.sizes[0][:0], n, 16)
 		if err := w.flush([][]byte{append(size, '\r', '\n')}); err != nil {
-			return err
+			return f.Len, err
 		}
 	}
-	if err := w.copyRegion(f.Fd, f.Offset, n); err != nil {
-		return err
+	if left, err := w.copyRegion(f.Fd, f.Offset, n); err != nil {
+		return f.Len - n + left, err
 	}
 	if w.plan.Framing == wsgi.FrameChunked {
-		return w.flush([][]byte{crlf})
+		return 0, w.flush([][]byte{crlf})
 	}
-	return nil
+	return 0, nil
 }
 
 // copyRegion sends n bytes of fd from off: with sendfile through the
 // socket's poller when the connection exposes its descriptor, else (and
 // with --no-sendfile, or where sendfile cannot send this file) with
-// pread and writes.
-func (w *bodyWriter) copyRegion(fd int, off, n int64) error {
+// pread and writes. On error left is how many were not sent.
+func (w *bodyWriter) copyRegion(fd int, off, n int64) (left int64, err error) {
 	sc, ok := w.nc.(syscall.Conn)
 	if !ok || w.noSendfile || encrypts(w.nc) { // tls.go: the bytes go through TLS in user space
 		return w.preadCopy(fd, off, n)
 	}
 	rc, err := sc.SyscallConn()
 	if err != nil {
-		return err
+		return n, err
 	}
 	if n >= sendfileLowatMin {
 		if _, tcp := w.nc.LocalAddr().(*net.TCPAddr); tcp {
@@ -136,10 +138,10 @@ func (w *bodyWriter) copyRegion(fd int, off, n int64) error {
 			return w.preadCopy(fd, off, n+step)
 		}
 		if err != nil {
-			return err
+			return n + step, err
 		}
 	}
-	return nil
+	return 0, nil
 }
 
 // sendfileUnable reports whether err says sendfile cannot send this
@@ -193,7 +195,7 @@ func holdUnsentLow(rc syscall.RawConn) (restore func()) {
 	return func() { set(0) }
 }
 
-func (w *bodyWriter) preadCopy(fd int, off, n int64) error {
+func (w *bodyWriter) preadCopy(fd int, off, n int64) (left int64, err error) {
 	buf := make([]byte, min(n, 64<<10))
 	for n > 0 {
 		m, err := unix.Pread(fd, buf[:min(n, int64(len(buf)))], off)
@@ -201,13 +203,13 @@ func (w *bodyWriter) preadCopy(fd int, off, n int64) error {
 			if err == nil {
 				err = errFileShrank
 			}
-			return err
+			return n, err
 		}
 		if err := w.flush([][]byte{buf[:m]}); err != nil {
-			return err
+			return n, err
 		}
 		off += int64(m)
 		n -= int64(m)
 	}
-	return nil
+	return 0, nil
 }

@@ -70,7 +70,7 @@ func TestSendFileRestoresTheUnsentCap(t *testing.T) {
 		got <- b
 	}()
 	w := bodyWriter{nc: s, plan: wsgi.Plan{Framing: wsgi.FrameLength, ContentLength: int64(len(content))}, remaining: int64(len(content))}
-	if err := w.sendFile(FileRegion{Fd: int(file.Fd()), Len: int64(len(content))}); err != nil {
+	if _, err := w.sendFile(FileRegion{Fd: int(file.Fd()), Len: int64(len(content))}); err != nil {
 		t.Fatal(err)
 	}
 	if b := <-got; !bytes.Equal(b, content) {
@@ -123,6 +123,40 @@ func TestSendsFileMatchesSendFile(t *testing.T) {
 		b, _ := io.ReadAll(peer)
 		if sent := len(b) > 0; sent != tt.want {
 			t.Errorf("%s: sendFile wrote %d bytes; sendsFile says %v", tt.name, len(b), tt.want)
+		}
+	}
+}
+
+// A client that goes away during a file gets the region cut short, and
+// sendFile says how much of it never reached the socket: the access log
+// counts what was sent, not the whole file (it said 100000000 for a
+// download the client left after 200 KB).
+func TestSendFileToAClientThatLeavesCountsTheUnsent(t *testing.T) {
+	const size = 64 << 20
+	path := filepath.Join(t.TempDir(), "f")
+	if err := os.WriteFile(path, make([]byte, size), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, noSendfile := range []bool{false, true} {
+		file, err := os.Open(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s, client := tcpSockPair(t)
+		go func() {
+			io.ReadFull(client, make([]byte, 256<<10))
+			client.Close()
+		}()
+		w := bodyWriter{nc: s, noSendfile: noSendfile,
+			plan: wsgi.Plan{Framing: wsgi.FrameLength, ContentLength: size}, remaining: size}
+		unsent, err := w.sendFile(FileRegion{Fd: int(file.Fd()), Len: size})
+		file.Close()
+		if err == nil {
+			t.Fatalf("noSendfile %v: the whole file went to a client that left", noSendfile)
+		}
+		// What the client read, plus what the kernels' buffers took.
+		if unsent < size/2 || unsent > size-256<<10 {
+			t.Fatalf("noSendfile %v: %d of %d bytes unsent; want most of them", noSendfile, unsent, size)
 		}
 	}
 }

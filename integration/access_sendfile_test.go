@@ -1,7 +1,10 @@
 package integration
 
 import (
+	"fmt"
+	"io"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strconv"
 	"testing"
@@ -26,5 +29,32 @@ func TestAccessLogCountsSendfileBytes(t *testing.T) {
 			t.Errorf("access line %q; want one of %v", l, want)
 		}
 		delete(want, l)
+	}
+}
+
+// A client that leaves during a wsgi.file_wrapper download is logged
+// with the bytes that reached its socket, not the whole file, with and
+// without sendfile.
+func TestAccessLogCountsOnlySentBytesOfAnAbandonedFile(t *testing.T) {
+	const size = 64 << 20
+	data := filepath.Join(t.TempDir(), "big.bin")
+	if err := os.WriteFile(data, make([]byte, size), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, mode := range [][]string{nil, {"--no-sendfile"}} {
+		logPath := filepath.Join(t.TempDir(), "access.log")
+		args := append([]string{"--access-logfile", logPath, "--access-logformat", "%(s)s %(B)s"}, mode...)
+		s := start(t, serverOpts{args: append(args, "pep3333:file_region")})
+		c := dialWire(t, "tcp", s.addr)
+		fmt.Fprintf(c.c, "GET /?path=%s HTTP/1.1\r\nHost: h\r\n\r\n", data)
+		if _, err := io.ReadFull(c.br, make([]byte, 256<<10)); err != nil {
+			t.Fatal(err)
+		}
+		c.c.Close()
+		lines := waitForFileLines(t, s, logPath, 1)
+		var status, sent int
+		if _, err := fmt.Sscanf(lines[0], "%d %d", &status, &sent); err != nil || status != 200 || sent >= size/2 {
+			t.Fatalf("%v: access line %q for a client that left after 256 KiB of %d; want 200 and the bytes sent", mode, lines[0], size)
+		}
 	}
 }
