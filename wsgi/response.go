@@ -220,7 +220,10 @@ func AppendHead(dst []byte, status []byte, headers [][2][]byte, x Exchange, date
 		}
 		dst = append(dst, name...)
 		dst = append(dst, ": "...)
-		dst = append(dst, value...)
+		// Without the whitespace around it (RFC 9110 §5.5: not part of
+		// the value), as Gunicorn strips it: Django writes every cookie
+		// with a leading space.
+		dst = append(dst, httpparse.TrimOWS(value)...)
 		dst = append(dst, "\r\n"...)
 	}
 	if !haveDate {

@@ -55,6 +55,13 @@ func TestAppendHeadFraming(t *testing.T) {
 		contains: []string{"Connection: close\r\n"},
 		lacks:    []string{"chunked", "timeout=5"},
 	}, {
+		// Django writes every cookie as c.output(header=""): " a=1; Path=/".
+		name: "values lose their leading and trailing whitespace, as under Gunicorn", status: "200 OK",
+		headers:     []string{"Set-Cookie", " a=1; Path=/", "X-Padded", "\t  inner  space \t", "X-Blank", "  "},
+		x:           Exchange{Minor: 1, KeepAlive: true, BodyLen: 1},
+		wantFraming: FrameLength, wantKeep: true,
+		contains: []string{"\r\nSet-Cookie: a=1; Path=/\r\n", "\r\nX-Padded: inner  space\r\n", "\r\nX-Blank: \r\n"},
+	}, {
 		name: "204 has no body and no length", status: "204 No Content", headers: []string{"Content-Length", "0"},
 		x:           Exchange{Minor: 1, KeepAlive: true, BodyLen: 0},
 		wantFraming: FrameNone, wantKeep: true,
