@@ -1,6 +1,9 @@
 package integration
 
 import (
+	"fmt"
+	"io"
+	"os"
 	"path/filepath"
 	"strconv"
 	"syscall"
@@ -209,5 +212,40 @@ func TestRetireIdleConnectionAnsweredThenClosed(t *testing.T) {
 	}
 	if n := len(s.find("worker outlived --graceful-timeout; killing it")); n != 0 {
 		t.Fatalf("%d workers killed after --graceful-timeout; want them to close their idle connections first", n)
+	}
+}
+
+// TestRetiredWorkerFinishesARequestLongerThanGracefulTimeout: a worker
+// a HUP retires finishes a request that runs past --graceful-timeout
+// (but within --timeout), as a Gunicorn worker does: the graceful
+// timeout bounds a stop of the whole server, not each recycle. It was
+// cut at --graceful-timeout (curl got nothing).
+func TestRetiredWorkerFinishesARequestLongerThanGracefulTimeout(t *testing.T) {
+	s := start(t, serverOpts{args: []string{"--graceful-timeout", "1", "--timeout", "30", "basic:slow"}})
+	first := s.workerPIDs()
+	mark := filepath.Join(t.TempDir(), "in-flight")
+	type result struct {
+		body string
+		err  error
+	}
+	done := make(chan result, 1)
+	go func() {
+		resp, err := client.Get(s.url("/?seconds=3&mark=" + mark))
+		if err != nil {
+			done <- result{err: err}
+			return
+		}
+		defer resp.Body.Close()
+		b, err := io.ReadAll(resp.Body)
+		done <- result{body: fmt.Sprintf("%d %s", resp.StatusCode, b), err: err}
+	}()
+	s.waitFor(func() bool { _, err := os.Stat(mark); return err == nil })
+	s.signal(syscall.SIGHUP)
+	if r := <-done; r.err != nil || r.body != "200 slept" {
+		t.Fatalf("the request in flight through the HUP: %q, %v; want 200 \"slept\"", r.body, r.err)
+	}
+	s.waitFor(func() bool { pids := s.workerPIDs(); return len(pids) == 1 && disjoint(pids, first) })
+	if n := len(s.find("worker outlived --graceful-timeout; killing it")); n != 0 {
+		t.Fatalf("%d workers killed at --graceful-timeout during a reload", n)
 	}
 }

@@ -164,6 +164,35 @@ func TestExitingWorkerIsNotTimed(t *testing.T) {
 	}
 }
 
+// A retired worker's request may take as long as --timeout allows any
+// request, not just --graceful-timeout (Gunicorn's sync workers are
+// bounded by --timeout alone when HUP, TTOU or --max-requests retire
+// them): with --timeout 120 and --graceful-timeout 30, a 60 s request
+// that a recycle met finishes, and the shutdown after it still gets its
+// 30 s.
+func TestRetiredWorkersLongRequestFinishes(t *testing.T) {
+	ta := servingWithTimeout(t, 2, 120*time.Second)
+	w := ta.os.spawned[0].pid
+	ta.onSignal(syscall.SIGTTOU) // retires the oldest, w
+	for age := time.Second; age <= 60*time.Second; age += time.Second {
+		ta.onEvent(event{kind: evHeartbeat, pid: w, hb: handoff.Heartbeat{CallAge: age, Method: "GET", Path: "/report"}})
+		ta.onEvent(event{kind: evHeartbeat, pid: ta.os.spawned[1].pid})
+		ta.tick(time.Second)
+	}
+	if slices.Contains(ta.os.signalled(syscall.SIGKILL), w) || slices.Contains(ta.os.signalled(handoff.AbortSignal), w) {
+		t.Fatalf("signals %v: the retired worker's 60 s request was cut", ta.os.sent)
+	}
+	ta.onEvent(event{kind: evExiting, pid: w})
+	ta.tick(29 * time.Second)
+	if slices.Contains(ta.os.signalled(syscall.SIGKILL), w) {
+		t.Fatalf("SIGKILL before the shutdown had --graceful-timeout: %v", ta.os.sent)
+	}
+	ta.tick(time.Second)
+	if !slices.Contains(ta.os.signalled(syscall.SIGKILL), w) {
+		t.Fatalf("no SIGKILL to %d at --graceful-timeout after it began exiting: %v", w, ta.os.sent)
+	}
+}
+
 // In a graceful stop of the whole server a worker's stuck call is
 // aborted at --timeout too.
 func TestStuckCallIsAbortedDuringAStop(t *testing.T) {

@@ -43,6 +43,8 @@ type workerProc struct {
 	// exiting: its requests are done and it shuts down, sending no more
 	// heartbeats (handoff.MsgExiting).
 	exiting bool
+	// retired: stopWorker stopped it, the server running on.
+	retired bool
 	// termedAt is when it said it got a TERM not from the master, until
 	// the master acts on it (onTermed).
 	termedAt time.Time
@@ -137,13 +139,19 @@ func (a *arbiter) trim(g *generation, why string) {
 	}
 }
 
-// stopWorker asks for a graceful stop: the worker stops accepting,
-// finishes its requests within --graceful-timeout and exits; SIGKILL
-// after that.
+// stopWorker retires a worker (a reload, TTOU, --max-requests, a
+// replacement): it stops accepting, finishes its requests and exits.
+// Its requests may take as long as any request may, --timeout (a call
+// that outlives it is aborted as ever), and its shutdown once they are
+// done (evExiting) --graceful-timeout; SIGKILL after that. Gunicorn bounds a retiring
+// worker's requests by --timeout alone (sync) or not at all (gthread):
+// --graceful-timeout is for a stop of the whole server, and cutting a
+// retiring worker's requests at it broke every long request a
+// --max-requests recycle met.
 func (a *arbiter) stopWorker(w *workerProc, why string) {
 	a.env.signal(w.pid, gracefulStopSignal(w))
-	w.state = stopping
-	w.killAt = a.env.now().Add(a.cur.cfg.GracefulTimeout)
+	w.state, w.retired = stopping, true
+	w.killAt = a.env.now().Add(max(a.cur.cfg.GracefulTimeout, w.timeout))
 	a.log.Info().Int("worker", w.id).Int("worker_pid", w.pid).Str("reason", why).Msg("stopping worker")
 }
 
