@@ -322,6 +322,10 @@ type acceptFailures struct {
 	delay    time.Duration // the next back-off
 	unlogged int           // failures since the last line
 	loggedAt time.Time
+	// starvedSince is when the current run of failures out of
+	// descriptors began (makeRoom finding nothing to close); zero when
+	// the last failure was not one.
+	starvedSince time.Time
 }
 
 // Failed accepts back off from minAcceptBackoff, doubling up to
@@ -333,6 +337,13 @@ const (
 	minAcceptBackoff = 5 * time.Millisecond
 	maxAcceptBackoff = time.Second
 	acceptLogEvery   = 10 * time.Second
+	// starvedRetire is how long a worker goes on out of descriptors,
+	// with no connection left that it could close for one, before it
+	// asks to be replaced: what holds them then is the app (a leak), and
+	// only a new process gets them back. Gunicorn's workers exit at the
+	// first EMFILE; a short shortage (a burst of files the app opens and
+	// closes) passes without one.
+	starvedRetire = 10 * time.Second
 )
 
 // acceptFailed handles an accept (or a take of a passed connection)
@@ -347,9 +358,11 @@ func (s *Server) acceptFailed(f *acceptFailures, err error, msg string) {
 		s.log.Warn().Err(err).Int("failures", f.unlogged).Msg(msg)
 		f.unlogged, f.loggedAt = 0, now
 	}
-	if (errors.Is(err, unix.EMFILE) || errors.Is(err, unix.ENFILE)) && s.evictPending.Load() == 0 {
-		s.makeRoom(now)
+	starved := false
+	if errors.Is(err, unix.EMFILE) || errors.Is(err, unix.ENFILE) {
+		starved = s.evictPending.Load() == 0 && s.makeRoom(now) == 0
 	}
+	s.retireIfStarved(f, starved, errors.Is(err, unix.EMFILE), now)
 	f.delay = min(max(2*f.delay, minAcceptBackoff), maxAcceptBackoff)
 	t := time.NewTimer(f.delay)
 	defer t.Stop()
@@ -360,4 +373,24 @@ func (s *Server) acceptFailed(f *acceptFailures, err error, msg string) {
 }
 
 // ok ends a run of failures: the next one backs off from the start.
-func (f *acceptFailures) ok() { f.delay = 0 }
+func (f *acceptFailures) ok() { f.delay, f.starvedSince = 0, time.Time{} }
+
+// retireIfStarved asks the master, once, to replace this worker when it
+// has been out of its own descriptors (EMFILE, perProcess) with nothing
+// to close for starvedRetire. ENFILE, the whole system's table full,
+// counts toward no retirement: a new process would not fare better.
+func (s *Server) retireIfStarved(f *acceptFailures, starved, perProcess bool, now time.Time) {
+	if !starved {
+		f.starvedSince = time.Time{}
+		return
+	}
+	if f.starvedSince.IsZero() {
+		f.starvedSince = now
+	}
+	if !perProcess || now.Sub(f.starvedSince) < starvedRetire || s.retire == nil || s.starvedRetired.Swap(true) {
+		return
+	}
+	s.log.Error().Dur("for", now.Sub(f.starvedSince)).Int64("connections", s.openConns.Load()).
+		Msg("out of file descriptors with no connection left to close: the app holds them (a leak?); replacing this worker gracefully")
+	s.retire()
+}

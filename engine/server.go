@@ -98,7 +98,9 @@ type Server struct {
 	// loops return, idle connections stop waiting.
 	stop chan struct{}
 	// retire asks the master to replace this worker; set by StartStats.
-	retire func()
+	// starvedRetired: it did, out of descriptors (retireIfStarved).
+	retire         func()
+	starvedRetired atomic.Bool
 	// handoff gives a new connection to a goroutine waiting for one;
 	// idleServers counts them, up to maxIdleServers. spareConns holds
 	// the storage of connections that ended, for newConn.

@@ -1,6 +1,7 @@
 package integration
 
 import (
+	"fmt"
 	"os/exec"
 	"strings"
 	"testing"
@@ -27,7 +28,7 @@ func startLimited(t *testing.T, limit string, args ...string) *server {
 func TestOutOfDescriptorsClosesIdleConnections(t *testing.T) {
 	s := startLimited(t, "--nofile=128:128", "--keep-alive", "60", "fdleak:app")
 	idle := dialWire(t, "tcp", s.addr)
-	if resp, body := idle.roundTrip("GET", "GET / HTTP/1.1\r\nHost: h\r\n\r\n"); resp.StatusCode != 200 || body != "ok" {
+	if resp, body := idle.roundTrip("GET", "GET / HTTP/1.1\r\nHost: h\r\n\r\n"); resp.StatusCode != 200 || !strings.HasPrefix(body, "ok ") {
 		t.Fatalf("GET / = %d %q", resp.StatusCode, body)
 	}
 	hog := dialWire(t, "tcp", s.addr)
@@ -36,11 +37,43 @@ func TestOutOfDescriptorsClosesIdleConnections(t *testing.T) {
 	}
 	// Both connections stay open and idle; the worker has no descriptor left.
 	late := dialWire(t, "tcp", s.addr) // 20 s to be answered, a third of --keep-alive
-	if resp, body := late.roundTrip("GET", "GET / HTTP/1.1\r\nHost: h\r\n\r\n"); resp.StatusCode != 200 || body != "ok" {
+	if resp, body := late.roundTrip("GET", "GET / HTTP/1.1\r\nHost: h\r\n\r\n"); resp.StatusCode != 200 || !strings.HasPrefix(body, "ok ") {
 		t.Fatalf("GET / from a new client = %d %q", resp.StatusCode, body)
 	}
 	if n := len(s.find("accept failed")); n != 1 {
 		t.Errorf("%d lines of accept failed; want the first failure logged once", n)
+	}
+}
+
+// TestWorkerOutOfDescriptorsWithNothingToCloseIsReplaced: an app that
+// holds every descriptor its worker has while its only connection is in
+// a request leaves the worker unable to accept and nothing to close for
+// one. After a while the worker asks to be replaced, as Gunicorn's
+// exits at EMFILE, and the new one serves the client that waited.
+func TestWorkerOutOfDescriptorsWithNothingToCloseIsReplaced(t *testing.T) {
+	s := startLimited(t, "--nofile=128:128", "--threads", "2", "fdleak:app")
+	first := s.workerPIDs()
+	hog := dialWire(t, "tcp", s.addr)
+	fmt.Fprint(hog.c, "GET /hog?seconds=60 HTTP/1.1\r\nHost: h\r\n\r\n")
+	// The head and the first chunk: every descriptor is taken, and the
+	// response streams on, so its connection is not idle.
+	for want := "held\r\n"; ; {
+		line, err := hog.br.ReadString('\n')
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.HasSuffix(line, want) {
+			break
+		}
+	}
+	late := dialWire(t, "tcp", s.addr) // answered once a new worker takes it
+	resp, body := late.roundTrip("GET", "GET / HTTP/1.1\r\nHost: h\r\n\r\n")
+	if resp.StatusCode != 200 || body == fmt.Sprintf("ok %d", first[0]) {
+		t.Fatalf("GET / from a new client = %d %q; want an answer from a new worker (not %d)", resp.StatusCode, body, first[0])
+	}
+	l := s.find("out of file descriptors with no connection left to close: the app holds them (a leak?); replacing this worker gracefully")
+	if len(l) != 1 || l[0].num("pid") != first[0] {
+		t.Fatalf("retire lines %v; want one from worker %d", l, first[0])
 	}
 }
 
