@@ -3,6 +3,7 @@ package integration
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 )
@@ -56,5 +57,55 @@ func TestUnfinishedRequestsGetTheirAccessLine(t *testing.T) {
 				t.Fatalf("access log %q; want %q", lines, tt.want)
 			}
 		})
+	}
+}
+
+// USR1 after a rotation that only renamed the files, with workers
+// running as --user in a log directory of root's (logrotate without
+// `create`): the master creates the new files and hands them to the
+// user, so the workers' lines go to them, not into the rotated ones.
+func TestUSR1AfterRenameWithUserReopensNewFiles(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("dropping privileges needs root")
+	}
+	dir, err := os.MkdirTemp("", "gowsgi-usr1-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	if err := os.Chmod(dir, 0o755); err != nil { // root's, as /var/log/app
+		t.Fatal(err)
+	}
+	access, errlog := filepath.Join(dir, "access.log"), filepath.Join(dir, "error.log")
+	s := start(t, serverOpts{binary: debianBinary(t), args: []string{"-u", "nobody", "-g", "nogroup",
+		"--access-logfile", access, "--access-logformat", "%(U)s", "--error-logfile", errlog, "--log-format", "json", "basic:hello"},
+		ready: -1})
+	waitForFileLine := func(path, want string) {
+		t.Helper()
+		s.waitFor(func() bool {
+			data, _ := os.ReadFile(path)
+			return strings.Contains(string(data), want)
+		})
+	}
+	waitForFileLine(errlog, "worker ready")
+	s.mu.Lock()
+	s.addr = listeningAddress(errlog)
+	s.mu.Unlock()
+	s.get("/before")
+	waitForFileLine(access, "/before")
+	for _, p := range []string{access, errlog} {
+		if err := os.Rename(p, p+".1"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s.signal(syscall.SIGUSR1)
+	waitForFileLine(errlog, `"message":"reopened the log files"`) // a worker's
+	s.get("/after")
+	waitForFileLine(access, "/after")
+	if old, _ := os.ReadFile(access + ".1"); string(old) != "/before\n" {
+		t.Fatalf("rotated access.log.1 holds %q; want /before only", old)
+	}
+	if data, _ := os.ReadFile(errlog + ".1"); strings.Contains(string(data), "cannot reopen") {
+		t.Fatalf("a worker could not reopen its files:\n%s", data)
 	}
 }

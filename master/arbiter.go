@@ -289,8 +289,8 @@ func (a *arbiter) armWake() {
 // A worker still booting has no USR1 handler yet (Go would end it), so
 // it is skipped: it opens its files afresh anyway.
 func (a *arbiter) reopenLogs() {
-	if err := a.env.reopenLogs(); err != nil {
-		a.log.Error().Err(err).Msg("cannot reopen the log file")
+	if err := a.env.reopenLogs(a.cur.cfg); err != nil {
+		a.log.Error().Err(err).Msg("cannot reopen the log files")
 	}
 	a.hooks.reopenLogs() // the master's hooks' Python logging
 	a.log.Info().Msg("log files reopened")

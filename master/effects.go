@@ -3,6 +3,7 @@ package master
 import (
 	"bufio"
 	"encoding/json"
+	"errors"
 	"os"
 	"os/exec"
 	"syscall"
@@ -62,8 +63,9 @@ type osEffects struct {
 	// notify sends a state line to systemd (READY=1, RELOADING=1,
 	// STOPPING=1, MAINPID=N) when it supervises us.
 	notify func(state string)
-	// reopenLogs reopens the master's log file (USR1).
-	reopenLogs func() error
+	// reopenLogs reopens the master's log file (USR1) and readies the
+	// files of cfg's workers for them to reopen (prepareWorkerLogs).
+	reopenLogs func(cfg *config.Config) error
 	// promote takes over the pidfile once the old master of an upgrade
 	// has exited.
 	promote func() error
@@ -218,7 +220,9 @@ func newRealOS(p *process, sets *listenerSets, pass *passPair, pf *pidfile, elog
 		execMaster:      func() (int, error) { return execMaster(p, sets.current(), events) },
 		ready:           p.announceReady,
 		notify:          p.notify,
-		reopenLogs:      elog.Reopen,
+		reopenLogs: func(cfg *config.Config) error {
+			return errors.Join(elog.Reopen(), prepareWorkerLogs(cfg))
+		},
 		promote: func() error {
 			p.promoted = true
 			return pf.promote()

@@ -148,7 +148,7 @@ func (f *fakeOS) effects() *osEffects {
 		},
 		ready:        func() { f.readies++ },
 		notify:       func(s string) { f.notified = append(f.notified, s) },
-		reopenLogs:   func() error { f.reopened++; return nil },
+		reopenLogs:   func(*config.Config) error { f.reopened++; return nil },
 		promote:      func() error { f.promoted++; return nil },
 		inForeground: func() bool { return f.foreground },
 	}
