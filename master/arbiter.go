@@ -78,6 +78,9 @@ type arbiter struct {
 	next    *generation // a reload still booting; nil when none
 	again   *reloadReq  // a reload asked for while next boots; nil when none
 	lastGen int
+	// started is the configuration the master started with: the one
+	// its own error log and StatsD client keep (noteMasterKeeps).
+	started *config.Config
 
 	workers map[int]*workerProc // by pid
 	nextID  int
@@ -131,6 +134,7 @@ func newArbiter(log zerolog.Logger, env *osEffects, cfg *config.Config) *arbiter
 		log:     log,
 		env:     env,
 		cur:     &generation{n: 1, cfg: cfg, want: cfg.Workers},
+		started: cfg,
 		lastGen: 1,
 		workers: make(map[int]*workerProc),
 

@@ -42,6 +42,7 @@ func (a *arbiter) startReload(req reloadReq) {
 				a.log.Warn().Msg(n)
 			}
 		}
+		a.noteMasterKeeps(nc)
 		if err := a.changeListeners(a.lastGen+1, nc); err != nil {
 			a.log.Error().Err(err).Msg("reload: cannot listen on the new addresses; keeping the current configuration and its workers")
 			return
@@ -99,6 +100,35 @@ func (a *arbiter) changeListeners(gen int, nc *config.Config) error {
 		a.log.Info().Str("address", l.addr).Msg(errorlog.MsgListening)
 	}
 	return nil
+}
+
+// noteMasterKeeps warns of the settings a reload changed that the
+// master opened at its start and keeps until a restart: its error log
+// and StatsD client. The new workers use the new values, so the two
+// would part silently (Gunicorn's reload changes neither).
+func (a *arbiter) noteMasterKeeps(nc *config.Config) {
+	old := a.started
+	var kept []string
+	for _, s := range []struct {
+		name    string
+		changed bool
+	}{
+		{"errorlog", nc.ErrorLog != old.ErrorLog},
+		{"loglevel", nc.LogLevel != old.LogLevel},
+		{"log_format", nc.LogFormat != old.LogFormat},
+		{"syslog", nc.Syslog != old.Syslog || nc.SyslogAddr != old.SyslogAddr ||
+			nc.SyslogPrefix != old.SyslogPrefix || nc.SyslogFacility != old.SyslogFacility},
+		{"statsd", nc.StatsdHost != old.StatsdHost || nc.StatsdPrefix != old.StatsdPrefix ||
+			nc.DogstatsdTags != old.DogstatsdTags || nc.EnableBacklogMetric != old.EnableBacklogMetric},
+	} {
+		if s.changed {
+			kept = append(kept, s.name)
+		}
+	}
+	if len(kept) > 0 {
+		a.log.Warn().Strs("settings", kept).
+			Msg("reload: the master keeps the log and StatsD settings it started with until a restart; the new workers use the new ones")
+	}
 }
 
 // settleReload runs once generation g serves in place of prev: the

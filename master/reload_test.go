@@ -292,3 +292,20 @@ func TestHUPRepeatsNoNotice(t *testing.T) {
 		t.Errorf("a notice new at a HUP logged %d times; want once", n)
 	}
 }
+
+func TestHUPSaysTheMasterKeepsItsLogSettings(t *testing.T) {
+	ta := startArbiter(t, testConfig(1))
+	ta.readyAll()
+	nc := testConfig(1)
+	nc.LogLevel, nc.StatsdHost = "debug", "127.0.0.1:8125"
+	ta.os.newConfig = nc
+	ta.onSignal(syscall.SIGHUP)
+	if !strings.Contains(ta.log.String(), `"settings":["loglevel","statsd"],"message":"reload: the master keeps the log and StatsD settings`) {
+		t.Errorf("no warning naming loglevel and statsd:\n%s", ta.log)
+	}
+	ta.readyAll()
+	ta.hupTo(1) // the start's settings again: master and workers agree
+	if n := strings.Count(ta.log.String(), "the master keeps the log and StatsD settings"); n != 1 {
+		t.Errorf("%d warnings; want one, for the HUP that parted them", n)
+	}
+}
