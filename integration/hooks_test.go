@@ -376,3 +376,25 @@ func TestHookHostTracebackShowsGowsgisLines(t *testing.T) {
 		t.Errorf("the frame of _gowsgi_logging's _apply_config does not show its call of dictConfig:\n%s", tb)
 	}
 }
+
+// TestWorkerExitRunsWhenTheAppFailsToLoad: a worker whose app import
+// raises runs worker_exit before it exits, as Gunicorn's spawn_worker
+// does in its finally; the master then stops with exit code 3.
+func TestWorkerExitRunsWhenTheAppFailsToLoad(t *testing.T) {
+	evFile := filepath.Join(t.TempDir(), "events")
+	s := start(t, serverOpts{args: []string{"-c", hookConf(t), "-w", "1", "broken_import:app"},
+		env: []string{"HOOK_EVENTS=" + evFile}, ready: -1})
+	if code := s.wait(30 * time.Second); code != 3 {
+		t.Fatalf("exit code %d; want 3 (the workers cannot boot)", code)
+	}
+	evs := readEvents(t, evFile)
+	forks := eventsNamed(evs, "post_fork")
+	if len(forks) == 0 {
+		t.Fatalf("no post_fork in %v", evs)
+	}
+	for _, f := range forks {
+		if eventIndex(evs, "worker_exit", strconv.Itoa(s.cmd.Process.Pid), strconv.Itoa(f.pid)) < 0 {
+			t.Errorf("worker %d raised at import and ran no worker_exit: %v", f.pid, evs)
+		}
+	}
+}

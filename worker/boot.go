@@ -217,6 +217,7 @@ func startPython(cfg *config.Config, log zerolog.Logger, h *hooks) int {
 		return handoff.ExitWorkerBootError
 	}
 	if h.postFork(true) != nil {
+		h.exitHolding(true)
 		return handoff.ExitWorkerBootError // Gunicorn's worker dies the same way
 	}
 	reclaimSignals(log) // signals.go
@@ -240,12 +241,14 @@ func startPython(cfg *config.Config, log zerolog.Logger, h *hooks) int {
 		// The traceback is the message, so a console log shows it as
 		// Python printed it.
 		log.Error().Str("app", cfg.App).Msg("failed to load the application:\n" + msg)
+		h.exitHolding(true)
 		return code
 	}
 	pyshim.ReleaseMain()
 	setEnvironDefaults(cfg, log)
 	takeAppKind(cfg, log)
 	if h.postWorkerInit() != nil {
+		h.exit()
 		return handoff.ExitWorkerBootError
 	}
 	reclaimSignals(log)

@@ -210,11 +210,19 @@ func (h *hooks) stop(hook string) {
 
 // exit runs worker_exit as the worker ends.
 func (h *hooks) exit() {
+	h.exitHolding(false)
+}
+
+// exitHolding runs worker_exit; held: the caller holds the GIL, as
+// startPython does when the boot fails after the hooks were loaded
+// (Gunicorn's spawn_worker runs worker_exit in a finally, for a worker
+// whose post_fork or app import raised too).
+func (h *hooks) exitHolding(held bool) {
 	if h == nil {
 		return
 	}
 	h.stopping.Store(true)
-	h.run("worker_exit", map[string]any{"server": h.server()}, nil, false)
+	h.run("worker_exit", map[string]any{"server": h.server()}, nil, held)
 }
 
 // requestHooks runs pre_request and post_request for the engine
