@@ -392,5 +392,5 @@ func (s *Server) retireIfStarved(f *acceptFailures, starved, perProcess bool, no
 	}
 	s.log.Error().Dur("for", now.Sub(f.starvedSince)).Int64("connections", s.openConns.Load()).
 		Msg("out of file descriptors with no connection left to close: the app holds them (a leak?); replacing this worker gracefully")
-	s.retire()
+	s.retire(false)
 }

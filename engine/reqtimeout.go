@@ -41,7 +41,7 @@ func (ws *stats) enforceTimeout(now time.Time) {
 			ws.srv.log.Error().Int("thread", i).Dur("elapsed", now.Sub(time.Unix(0, since))).
 				Msg("request timeout: the call did not stop (blocked outside Python); replacing this worker gracefully")
 			if ws.srv.retire != nil {
-				ws.srv.retire()
+				ws.srv.retire(true)
 			}
 		}
 	}

@@ -279,7 +279,13 @@ func TestServeRequestTimeoutInterrupts(t *testing.T) {
 	})
 	retired := make(chan struct{}, 1)
 	s, addr := serveFake(t, app, testConfig(t, "--request-timeout", "1"), 1,
-		func(s *Server) { s.StartStats(func() { retired <- struct{}{} }) })
+		func(s *Server) {
+			s.StartStats(func(stuck bool) {
+				if stuck {
+					retired <- struct{}{}
+				}
+			})
+		})
 	answer := make(chan string, 1)
 	go func() { answer <- roundTrip(t, addr, get("/stuck")) }()
 	if p := <-app.started; p != "/stuck" {
@@ -327,7 +333,7 @@ func TestServeRequestTimeoutAnswers504BeforeInterruptReturns(t *testing.T) {
 	})
 	app.interruptHolds = make(chan struct{})
 	s, addr := serveFake(t, app, testConfig(t, "--request-timeout", "1"), 1,
-		func(s *Server) { s.StartStats(func() {}) })
+		func(s *Server) { s.StartStats(func(bool) {}) })
 	answer := make(chan string, 1)
 	go func() { answer <- roundTrip(t, addr, get("/stuck")) }()
 	if p := <-app.started; p != "/stuck" {

@@ -99,7 +99,7 @@ type Server struct {
 	stop chan struct{}
 	// retire asks the master to replace this worker; set by StartStats.
 	// starvedRetired: it did, out of descriptors (retireIfStarved).
-	retire         func()
+	retire         func(stuck bool)
 	starvedRetired atomic.Bool
 	// handoff gives a new connection to a goroutine waiting for one;
 	// idleServers counts them, up to maxIdleServers. spareConns holds

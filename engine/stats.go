@@ -87,9 +87,10 @@ func (h *atomicHistogram) snapshot() handoff.Histogram {
 }
 
 // StartStats begins counting for Collect and enforcing --request-
-// timeout; retire asks the master to replace this worker (a call that
-// does not stop). Call it before Serve.
-func (s *Server) StartStats(retire func()) {
+// timeout; retire asks the master to replace this worker, stuck when a
+// call does not stop (the rest is asked to finish in time). Call it
+// before Serve.
+func (s *Server) StartStats(retire func(stuck bool)) {
 	s.stats = &stats{srv: s, slots: make([]slotExtra, len(s.allSlots))}
 	s.retire = retire
 }

@@ -11,9 +11,16 @@ import (
 const (
 	// MsgReady: the app is loaded and the worker accepts connections.
 	MsgReady = "ready"
-	// MsgRetire: the worker served its --max-requests. It keeps serving
-	// until the master, once a replacement is ready, sends it TERM.
+	// MsgRetire: the worker asks to be replaced (it served its
+	// --max-requests, a hook set worker.alive = False, it is out of
+	// descriptors). It keeps serving until the master, once a
+	// replacement is ready, sends it TERM; its requests may then take up
+	// to --timeout.
 	MsgRetire = "retire"
+	// MsgRetireStuck is MsgRetire from a worker with a call that did not
+	// stop at --request-timeout: once replaced, it gets
+	// --graceful-timeout, not --timeout, before it is killed.
+	MsgRetireStuck = "retire stuck"
 	// MsgAborted: after AbortSignal the worker logged its Python stacks;
 	// the master may SIGKILL it now rather than at the deadline.
 	MsgAborted = "aborted"

@@ -177,7 +177,7 @@ func (a *arbiter) onEvent(ev event) {
 			w.heardAt, w.hb = a.env.now(), ev.hb
 		}
 	case evRetire:
-		a.onRetire(ev.pid)
+		a.onRetire(ev.pid, ev.note == "stuck")
 	case evAborted:
 		if w := a.workers[ev.pid]; w != nil && w.state == aborting {
 			a.kill(w)

@@ -150,6 +150,8 @@ func readControl(pid int, f *os.File, events chan<- event) {
 			events <- event{kind: evReady, pid: pid}
 		case handoff.MsgRetire:
 			events <- event{kind: evRetire, pid: pid}
+		case handoff.MsgRetireStuck:
+			events <- event{kind: evRetire, pid: pid, note: "stuck"}
 		case handoff.MsgAborted:
 			events <- event{kind: evAborted, pid: pid}
 		case handoff.MsgTermed:

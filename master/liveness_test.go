@@ -255,3 +255,27 @@ func TestMasterWakingSlightlyLateJudgesAtOnce(t *testing.T) {
 		t.Fatalf("SIGABRT to %v; want the silent worker, judged at once", got)
 	}
 }
+
+// A worker that asked to be replaced because a call did not stop at
+// --request-timeout (stuck in C) gets --graceful-timeout once replaced,
+// not --timeout: its call will not finish.
+func TestStuckRetiredWorkerGetsGracefulTimeout(t *testing.T) {
+	ta := servingWithTimeout(t, 1, 120*time.Second)
+	w := ta.os.spawned[0].pid
+	ta.onEvent(event{kind: evRetire, pid: w, note: "stuck"})
+	ta.onEvent(event{kind: evReady, pid: ta.os.spawned[1].pid}) // the replacement
+	if ta.workers[w].state != stopping {
+		t.Fatalf("the stuck worker is %v once replaced; want stopping", ta.workers[w].state)
+	}
+	for range 29 {
+		ta.onEvent(event{kind: evHeartbeat, pid: w, hb: handoff.Heartbeat{CallAge: time.Second}})
+		ta.tick(time.Second)
+	}
+	if slices.Contains(ta.os.signalled(syscall.SIGKILL), w) {
+		t.Fatalf("killed before --graceful-timeout: %v", ta.os.sent)
+	}
+	ta.tick(time.Second)
+	if !slices.Contains(ta.os.signalled(syscall.SIGKILL), w) {
+		t.Fatalf("no SIGKILL at --graceful-timeout to the stuck worker: %v", ta.os.sent)
+	}
+}

@@ -43,8 +43,10 @@ type workerProc struct {
 	// exiting: its requests are done and it shuts down, sending no more
 	// heartbeats (handoff.MsgExiting).
 	exiting bool
-	// retired: stopWorker stopped it, the server running on.
-	retired bool
+	// retired: stopWorker stopped it, the server running on. stuck: it
+	// asked for that with a call that did not stop (--request-timeout),
+	// so it gets --graceful-timeout rather than --timeout to finish.
+	retired, stuck bool
 	// termedAt is when it said it got a TERM not from the master, until
 	// the master acts on it (onTermed).
 	termedAt time.Time
@@ -152,6 +154,9 @@ func (a *arbiter) stopWorker(w *workerProc, why string) {
 	a.env.signal(w.pid, gracefulStopSignal(w))
 	w.state, w.retired = stopping, true
 	w.killAt = a.env.now().Add(max(a.cur.cfg.GracefulTimeout, w.timeout))
+	if w.stuck {
+		w.killAt = a.env.now().Add(a.cur.cfg.GracefulTimeout)
+	}
 	a.log.Info().Int("worker", w.id).Int("worker_pid", w.pid).Str("reason", why).Msg("stopping worker")
 }
 
@@ -270,13 +275,17 @@ func (a *arbiter) onReady(pid int) {
 
 // onRetire: the worker served --max-requests. Its replacement starts
 // now; it serves on until the replacement is ready.
-func (a *arbiter) onRetire(pid int) {
+func (a *arbiter) onRetire(pid int, stuck bool) {
 	w := a.workers[pid]
 	if w == nil || w.state != serving {
 		return
 	}
-	w.state = replacing
-	a.log.Info().Int("worker", w.id).Int("worker_pid", w.pid).Msg("worker reached --max-requests; starting its replacement")
+	w.state, w.stuck = replacing, stuck
+	msg := "worker reached --max-requests; starting its replacement"
+	if stuck {
+		msg = "worker has a call that did not stop at --request-timeout; starting its replacement"
+	}
+	a.log.Info().Int("worker", w.id).Int("worker_pid", w.pid).Msg(msg)
 	a.fill()
 	a.releaseReplaced()
 }

@@ -14,7 +14,13 @@ import (
 // startReports begins counting in the engine, reporting to the master
 // and answering stack requests; Main calls it before run.
 func (p *process) startReports() {
-	p.srv.StartStats(func() { p.ctl.WriteString(handoff.MsgRetire + "\n") })
+	p.srv.StartStats(func(stuck bool) {
+		msg := handoff.MsgRetire
+		if stuck {
+			msg = handoff.MsgRetireStuck
+		}
+		p.ctl.WriteString(msg + "\n")
+	})
 	go p.report()
 	go p.answerStacks()
 }
