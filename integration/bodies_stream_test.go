@@ -2,6 +2,8 @@ package integration
 
 import (
 	"bufio"
+	"crypto/rand"
+	"crypto/sha256"
 	"fmt"
 	"io"
 	"net/http"
@@ -129,5 +131,30 @@ func TestSlowReaderOfAStreamedBodyIsNotCut(t *testing.T) {
 	answer, _ := io.ReadAll(resp.Body)
 	if resp.StatusCode != 200 || !strings.HasSuffix(string(answer), fmt.Sprintf(" %d stream", len(body))) {
 		t.Fatalf("%d %q; want 200 and the whole body streamed", resp.StatusCode, answer)
+	}
+}
+
+// TestHugeReadOfAStoredOrStreamedBody: read(n) with an n no body has
+// (10**12, sys.maxsize) returns the body, as it does for a body in
+// memory and under Gunicorn, also when the body was spilled to a file
+// or streams from the connection; io.BufferedReader made room for n
+// first and raised MemoryError or OverflowError.
+func TestHugeReadOfAStoredOrStreamedBody(t *testing.T) {
+	body := make([]byte, 3<<20)
+	rand.Read(body)
+	sum := sha256.Sum256(body)
+	for kind, args := range map[string][]string{
+		"memory": nil,
+		"file":   {"--body-memory-budget", "0"},
+		"stream": {"--body-memory-budget", "0", "--body-spill-budget", "0"},
+	} {
+		t.Run(kind, func(t *testing.T) {
+			s := start(t, serverOpts{args: append(args, "--max-buffered-body", "4194304", "bodies:app")})
+			code, answer := do(t, http.MethodPost, s.url("/digest?huge=1"), string(body))
+			want := fmt.Sprintf("%x %d %s", sum, len(body), kind)
+			if code != 200 || answer != want {
+				t.Fatalf("%d %q; want 200 %q", code, answer, want)
+			}
+		})
 	}
 }

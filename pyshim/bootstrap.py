@@ -442,6 +442,37 @@ def client_socket(fd):
     return sock
 
 
+class FileInput(io.BufferedReader):
+    """wsgi.input for a body spilled to a file or streamed from the
+    connection (gw_file_input). BufferedReader.read(n) makes room for n
+    bytes before it reads, so read(10**12) raised MemoryError and
+    read(sys.maxsize) OverflowError where Gunicorn (and a body in
+    memory) returns the body; a large n is read in pieces, holding what
+    the body holds."""
+
+    __slots__ = ()
+
+    def read(self, size=-1):
+        if size is None or size <= _INPUT_PIECE:  # negative: to the end
+            return super().read(size)
+        pieces = []
+        while size > 0:
+            piece = super().read(min(size, _INPUT_PIECE))
+            if not piece:
+                break
+            pieces.append(piece)
+            size -= len(piece)
+        return b"".join(pieces)
+
+
+_INPUT_PIECE = 1 << 20
+
+
+def file_input(fd):
+    """The FileInput reading fd, which it owns and closes."""
+    return FileInput(io.FileIO(fd, "rb"))
+
+
 class FileWrapper:
     """wsgi.file_wrapper (PEP 3333 "Optional Platform-Specific File Handling").
 

@@ -8,7 +8,7 @@
 #include <unistd.h>
 
 static PyObject *base_environ; /* constant wsgi.* keys, copied per request */
-static PyObject *io_open;      /* io.open */
+static PyObject *file_input;   /* _gowsgi.file_input */
 static PyObject *key_wsgi_input, *key_wsgi_errors;
 static PyObject **environ_keys; /* interned keys, id 1..n_environ_keys */
 static int n_environ_keys;
@@ -64,7 +64,7 @@ int gw_set_environ_keys(const char *const *keys, int n, char **err)
  * while an earlier one's exception is pending. */
 int gw_environ_bind(void)
 {
-	PyObject *io, *hints;
+	PyObject *hints;
 	int rc;
 
 	if ((key_wsgi_input = PyUnicode_InternFromString("wsgi.input")) == NULL ||
@@ -74,11 +74,10 @@ int gw_environ_bind(void)
 		return -1;
 	rc = PyDict_SetItemString(base_environ, "wsgi.early_hints", hints);
 	Py_DECREF(hints);
-	if (rc < 0 || (io = PyImport_ImportModule("io")) == NULL)
+	if (rc < 0)
 		return -1;
-	io_open = PyObject_GetAttrString(io, "open");
-	Py_DECREF(io);
-	return io_open != NULL ? 0 : -1;
+	file_input = PyObject_GetAttrString(gw_bootstrap, "file_input");
+	return file_input != NULL ? 0 : -1;
 }
 
 /* gw_set_base_environ sets key in the environ of the requests to come:
@@ -109,7 +108,8 @@ int gw_set_base_environ(const char *key, const char *value, size_t len, int on)
 
 /*
  * gw_file_input returns wsgi.input for a body spilled to a file, or
- * streamed through a socket: a buffered reader on a dup of body_fd,
+ * streamed through a socket: a buffered reader (_gowsgi.FileInput) on a
+ * dup of body_fd,
  * which Python then owns, so the caller may close its own descriptor.
  * A file holds exactly the body; reading starts at its beginning
  * whatever offset the writer left. A socket (ESPIPE) is read as it
@@ -127,7 +127,7 @@ PyObject *gw_file_input(int body_fd)
 			close(fd);
 		return NULL;
 	}
-	input = PyObject_CallFunction(io_open, "is", fd, "rb");
+	input = PyObject_CallFunction(file_input, "i", fd);
 	if (input == NULL)
 		close(fd);
 	return input;
