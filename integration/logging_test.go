@@ -319,6 +319,25 @@ func TestCaptureOutput(t *testing.T) {
 	}
 }
 
+// TestCaptureOutputKeepsTheLastLines: what the app writes as its worker
+// exits (atexit functions) and a last line without its newline reach the
+// error log; the worker ended before they were read, and all were lost.
+func TestCaptureOutputKeepsTheLastLines(t *testing.T) {
+	s := start(t, serverOpts{args: []string{"--capture-output", "captureexit:app"}})
+	if code, body := s.get("/x"); code != 200 || body != "ok" {
+		t.Fatalf("GET /x = %d %q", code, body)
+	}
+	s.signal(syscall.SIGTERM)
+	if code := s.wait(20 * time.Second); code != 0 {
+		t.Fatalf("exit code %d", code)
+	}
+	for _, want := range []string{"no newline from /xatexit line", "partial at exit"} {
+		if l := s.find(want); len(l) != 1 || l[0].str("stream") != "stdout" {
+			t.Errorf("captured %q: %v; want one stdout event", want, l)
+		}
+	}
+}
+
 // Every error-log line is JSON off a terminal and names its process:
 // role and pid always, worker for a worker's own lines.
 func TestEveryLogLineNamesItsProcess(t *testing.T) {

@@ -53,6 +53,7 @@ func Main() int {
 		log.Error().Err(err).Msg("cannot prepare the worker process")
 		return handoff.ExitWorkerBootError
 	}
+	defer endCapture() // capture.go: the app's last output, after atexit
 	ext.Statsd = sd
 	h := newHooks(cfg, log, boot.WorkerID, boot.HookAttrs)
 	if code := startPython(cfg, log, h); code != 0 {

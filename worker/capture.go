@@ -7,6 +7,8 @@ import (
 	"io"
 	"os"
 	"runtime/debug"
+	"sync"
+	"time"
 
 	"github.com/gowsgi/gowsgi/errorlog"
 	"github.com/gowsgi/gowsgi/pyshim"
@@ -57,9 +59,48 @@ func captureOutput(elog *errorlog.Log, log zerolog.Logger) error {
 	if _, set := os.LookupEnv("PYTHONUNBUFFERED"); !set {
 		os.Setenv("PYTHONUNBUFFERED", "1")
 	}
+	forwarding.Add(2)
 	go forwardLines(outR, log, "stdout")
 	go forwardLines(errR, log, "stderr")
+	capturing = true
 	return nil
+}
+
+// capturing is set once captureOutput has redirected fds 1 and 2;
+// forwarding counts its forwarders still reading.
+var (
+	capturing  bool
+	forwarding sync.WaitGroup
+)
+
+// endCaptureWait bounds endCapture's wait for output that a process the
+// app started, which still holds the pipes, might go on writing.
+const endCaptureWait = 500 * time.Millisecond
+
+// endCapture logs what the app wrote last, before the worker exits: its
+// atexit functions' lines and a line without its newline, which the
+// forwarders still held or had not read when the process ended (all of
+// them were lost). Pointing fds 1 and 2 at /dev/null closes this
+// process's write ends of the pipes, so the forwarders read to their
+// end.
+func endCapture() {
+	if !capturing {
+		return
+	}
+	if devnull, err := unix.Open("/dev/null", unix.O_WRONLY|unix.O_CLOEXEC, 0); err == nil {
+		unix.Dup3(devnull, 1, 0)
+		unix.Dup3(devnull, 2, 0)
+		unix.Close(devnull)
+	}
+	done := make(chan struct{})
+	go func() {
+		forwarding.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(endCaptureWait):
+	}
 }
 
 func dupFile(fd int, name string) (*os.File, error) {
@@ -88,6 +129,7 @@ func redirect(fd int) (*os.File, error) {
 // forwardLines logs each line read from r as an event with the stream's
 // name, until the process exits.
 func forwardLines(r io.Reader, log zerolog.Logger, stream string) {
+	defer forwarding.Done()
 	br := bufio.NewReaderSize(r, maxCapturedLine)
 	for {
 		line, err := br.ReadSlice('\n')
