@@ -105,6 +105,11 @@ func runPythonReader(spec, virtualenv, dir string, env []string) (*pyResult, err
 	}
 	defer r.Close()
 	cmd := exec.Command(exe, PythonConfigCommand, spec, virtualenv)
+	// This very binary, as the master's other children are, even once
+	// the file on disk was replaced (an upgrade installed before a HUP):
+	// a new build's reader may be broken, or report what this one does
+	// not read.
+	cmd.Path = "/proc/self/exe"
 	cmd.Stdout, cmd.Stderr, cmd.ExtraFiles = os.Stdout, os.Stderr, []*os.File{w}
 	cmd.Dir, cmd.Env = dir, append(env, pyReaderMarker+"=1")
 	err = cmd.Start()

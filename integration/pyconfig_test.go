@@ -299,3 +299,33 @@ workerz = 4
 }
 
 func ptr(s string) *string { return &s }
+
+// TestHUPAfterTheBinaryWasReplacedReadsTheConfig: a HUP after the binary
+// on disk was replaced (an upgrade installed, not yet started with USR2)
+// reads the config file with the running binary, as every other child
+// of the master is started: the new file here cannot run at all, and
+// the reload failed with "config reader failed".
+func TestHUPAfterTheBinaryWasReplacedReadsTheConfig(t *testing.T) {
+	dir := t.TempDir()
+	exe := filepath.Join(dir, "gowsgi")
+	data, err := os.ReadFile(binary)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(exe, data, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	conf := writeConf(t, dir, "gunicorn.conf.py", "workers = 1\n")
+	s := start(t, serverOpts{binary: exe, args: []string{"-c", conf, "confapp:app"}})
+	old := s.workerPIDs()
+	broken := filepath.Join(dir, "gowsgi.new")
+	if err := os.WriteFile(broken, []byte("#!/bin/sh\nexit 1\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(broken, exe); err != nil { // as an installer replaces it
+		t.Fatal(err)
+	}
+	writeConf(t, dir, "gunicorn.conf.py", "workers = 2\n")
+	s.signal(syscall.SIGHUP)
+	s.waitFor(func() bool { pids := s.workerPIDs(); return len(pids) == 2 && disjoint(pids, old) })
+}

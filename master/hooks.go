@@ -120,6 +120,7 @@ func startHookHost(cfg *config.Config, log zerolog.Logger) (*hookHost, error) {
 		return nil, err
 	}
 	cmd := exec.Command(exe, handoff.HookHostCommand, cfg.Virtualenv)
+	cmd.Path = "/proc/self/exe" // this binary, even if the file on disk was replaced since
 	// The master's environment as the config file, --env-file and
 	// raw_env change it: Gunicorn's arbiter runs the file and sets raw_env
 	// in its own os.environ (and Uvicorn the env file's).
