@@ -101,6 +101,10 @@ func TestHooksRunAtTheirMoment(t *testing.T) {
 	s.signal(syscall.SIGHUP)
 	s.waitFor(func() bool { return len(eventsNamed(readEvents(t, evFile), "on_reload")) == 1 })
 	s.waitFor(func() bool { pids := s.workerPIDs(); return len(pids) == 2 && disjoint(pids, three) })
+	second := s.workerPIDs()
+	s.signal(syscall.SIGHUP) // the same count: Gunicorn's nworkers_changed(2, 2)
+	s.waitFor(func() bool { return len(eventsNamed(readEvents(t, evFile), "on_reload")) == 2 })
+	s.waitFor(func() bool { pids := s.workerPIDs(); return len(pids) == 2 && disjoint(pids, second) })
 	last := s.workerPIDs()
 	s.signal(syscall.SIGINT)
 	if code := s.wait(30 * time.Second); code != 0 {
@@ -149,6 +153,12 @@ func TestHooksRunAtTheirMoment(t *testing.T) {
 	}
 	if eventIndex(evs, "nworkers_changed", master, "2", "3") < 0 {
 		t.Errorf("HUP back to the file's 2 workers ran no nworkers_changed(2, 3)")
+	}
+	if eventIndex(evs, "nworkers_changed", master, "2", "2") < 0 {
+		t.Errorf("a HUP with the same count ran no nworkers_changed(2, 2), as Gunicorn's reload does")
+	}
+	if reloads := eventsNamed(evs, "on_reload"); len(reloads) != 2 || reloads[0].fields[1] != "2" {
+		t.Errorf("on_reload events %+v; want two, the first seeing server.num_workers 2 (the new count)", reloads)
 	}
 	if evs[len(evs)-1].name != "on_exit" {
 		t.Errorf("the last hook was %s; want on_exit", evs[len(evs)-1].name)

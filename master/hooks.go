@@ -279,6 +279,9 @@ func (h *hookHost) end() {
 // serverState is what `server` shows.
 func (a *arbiter) serverState() hookServer {
 	s := hookServer{PID: os.Getpid(), NumWorkers: a.cur.want, Workers: []int{}}
+	if a.next != nil { // a reload's count, as Gunicorn's num_workers is once it re-read the config
+		s.NumWorkers = a.next.want
+	}
 	for _, w := range a.byID() {
 		s.Workers, s.WorkerAges = append(s.Workers, w.pid), append(s.WorkerAges, w.id)
 		s.WorkerAttrs = append(s.WorkerAttrs, w.hookAttrs)

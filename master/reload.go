@@ -57,12 +57,13 @@ func (a *arbiter) startReload(req reloadReq) {
 	a.lastGen++
 	a.next = &generation{n: a.lastGen, cfg: cfg, want: want}
 	if req.reread {
-		// Gunicorn's reload: the new settings (nworkers_changed), then
-		// on_reload, then the new workers.
-		if n, old := want, a.cur.want; n != old {
-			if !a.hook(hookCall{Hook: "nworkers_changed", New: &n, Old: &old}) {
-				return
-			}
+		// Gunicorn's reload: the new settings (nworkers_changed, at
+		// every HUP, as its arbiter sets num_workers again), then
+		// on_reload, then the new workers; server.num_workers is the
+		// new count in both (serverState).
+		n, old := want, a.cur.want
+		if !a.hook(hookCall{Hook: "nworkers_changed", New: &n, Old: &old}) {
+			return
 		}
 		if !a.hook(hookCall{Hook: "on_reload"}) {
 			return

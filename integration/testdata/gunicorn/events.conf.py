@@ -35,7 +35,7 @@ def when_ready(server):
 
 
 def on_reload(server):
-    _event("on_reload", server.pid)
+    _event("on_reload", server.pid, server.num_workers)
 
 
 def pre_fork(server, worker):
