@@ -355,6 +355,26 @@ func TestASGIStarlette(t *testing.T) {
 	}
 }
 
+// TestASGIStarletteUnderRootPath: Debian's Starlette (0.26) routes on
+// scope["path"] alone, without root_path, as Uvicorn before 0.26 built
+// it; with the mount point in front of path, as the spec and Uvicorn
+// 0.26+ put it, every route answered 404 under --root-path. Such a
+// Starlette gets the path as it came, and builds its URLs with the
+// prefix, as under Debian's Uvicorn.
+func TestASGIStarletteUnderRootPath(t *testing.T) {
+	s := start(t, serverOpts{args: []string{"-k", "asgi", "--root-path", "/api", "starletteapp:app"}, binary: debianBinary(t)})
+	if code, body := s.get("/users/42"); code != 200 || body != "user 42" {
+		t.Errorf("GET /users/42 under --root-path /api: %d %q", code, body)
+	}
+	want := fmt.Sprintf("/api /where http://%s/api/where http://%s/api/users/7", s.addr, s.addr)
+	if code, body := s.get("/where"); code != 200 || body != want {
+		t.Errorf("GET /where: %d %q; want %q", code, body, want)
+	}
+	if l := s.loggedContaining("routes on the path without the mount point"); len(l) != 1 {
+		t.Errorf("no notice of the path sent without root_path: %v", l)
+	}
+}
+
 // TestASGIAppRunsBeforeASmallUploadIsIn: a small body (Content-Length
 // under 64 KiB) still on its way streams too, as under Uvicorn: the app
 // refuses at once, and reads each piece as it comes (full duplex); it

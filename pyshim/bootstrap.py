@@ -18,6 +18,7 @@ import traceback
 
 app = None
 base_environ = None
+path_without_root = False
 
 
 class AppLoadError(Exception):
@@ -354,8 +355,21 @@ def take_import_loop():
     return loop
 
 
+def _routes_on_path_without_root():
+    """Whether the app's ASGI framework wants scope["path"] without
+    root_path: Starlette before 0.33 (Debian bookworm's 0.26; FastAPI
+    before 0.104) routes on path alone, as Uvicorn before 0.26 built it,
+    so with the mount point in front of path, as the spec and Uvicorn
+    0.26+ put it, no route matched under --root-path."""
+    starlette = sys.modules.get("starlette")
+    try:
+        return tuple(int(n) for n in starlette.__version__.split(".")[:2]) < (0, 33)
+    except (AttributeError, ValueError):
+        return False
+
+
 def load_app(spec, paths, multithread, asgi, errors=None, file_wrapper=None):
-    global app, base_environ, serves_asgi
+    global app, base_environ, serves_asgi, path_without_root
     for p in reversed(paths):
         if p in sys.path:
             sys.path.remove(p)
@@ -375,6 +389,7 @@ def load_app(spec, paths, multithread, asgi, errors=None, file_wrapper=None):
         asgi = ASGI if _is_async(target) else WSGI
     check_interface(spec, target, asgi)
     serves_asgi = asgi == ASGI
+    path_without_root = serves_asgi and _routes_on_path_without_root()
     if serves_asgi:
         _keep_import_loop()
     app = target

@@ -138,6 +138,7 @@ error:
 }
 
 int gw_app_is_asgi;
+int gw_asgi_path_without_root;
 
 /* bool_attr is the truth of obj.name: 1, 0, or -1 with an exception.
  * GIL held. */
@@ -204,7 +205,8 @@ int gw_load_app(const char *spec, const char *const *paths, int npaths, int mult
 		Py_DECREF(p);
 	}
 	res = PyObject_CallMethod(gw_bootstrap, "load_app", "sOii", spec, list, multithread, asgi);
-	if (res != NULL && (served_as_asgi = bool_attr(gw_bootstrap, "serves_asgi")) >= 0) {
+	if (res != NULL && (served_as_asgi = bool_attr(gw_bootstrap, "serves_asgi")) >= 0 &&
+	    (gw_asgi_path_without_root = bool_attr(gw_bootstrap, "path_without_root")) >= 0) {
 		gw_app_is_asgi = served_as_asgi;
 		rc = gw_exchange_bind();
 	}

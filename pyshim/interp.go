@@ -141,6 +141,11 @@ func LoadApp(spec string, paths []string, multithread bool, kind AppKind) (stole
 // this worker was forked from, is served as ASGI.
 func AppIsASGI() bool { return C.gw_app_is_asgi != 0 }
 
+// ASGIPathWithoutRoot reports whether the ASGI app loaded wants a scope
+// path without root_path (Starlette before 0.33), as Uvicorn before 0.26
+// built it.
+func ASGIPathWithoutRoot() bool { return C.gw_asgi_path_without_root > 0 }
+
 // PrepareImportLoop has the app LoadApp imports next see the event loop
 // an ASGI worker will serve it on, of kind (--loop), as Uvicorn imports
 // the app inside its loop: made now when create (the ASGI worker class

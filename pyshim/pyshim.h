@@ -75,6 +75,9 @@ int gw_load_app(const char *spec, const char *const *paths, int npaths,
 /* gw_app_is_asgi: 1 once gw_load_app has loaded an app served as ASGI,
  * here or in the zygote this process was forked from. */
 extern int gw_app_is_asgi;
+/* gw_asgi_path_without_root: 1 when that app's framework routes on a
+ * scope path without root_path (bootstrap._routes_on_path_without_root). */
+extern int gw_asgi_path_without_root;
 void gw_release_main(void);
 int gw_prepare_import_loop(const char *kind, int create, char **err);
 int gw_run_atexit(char **err);

@@ -30,6 +30,10 @@ type asgiApp struct {
 	// proxies, when set (--proxy-headers), are the --forwarded-allow-ips
 	// peers, whose X-Forwarded-For names the scope's client.
 	proxies *wsgi.TrustedPeers
+	// pathWithoutRoot: the app's framework routes on path alone and
+	// wants it without root_path (Starlette before 0.33): the path goes
+	// as it came, as Uvicorn before 0.26 sent it.
+	pathWithoutRoot bool
 }
 
 func (a *asgiApp) NewCaller() engine.Caller { return &asgiCaller{app: a} }
@@ -394,7 +398,7 @@ func (w *asgiCaller) scopeOf(r *engine.Request) *pyshim.Scope {
 	// A proxy that strips the mount point sent the path without it: put
 	// it back in front, as Uvicorn 0.26+ does (Starlette 0.35+ builds
 	// request.url from path alone).
-	if p, ok := wsgi.AppendMountedPath(w.mounted[0][:0], h.Path, c.ScriptName); ok {
+	if p, ok := wsgi.AppendMountedPath(w.mounted[0][:0], h.Path, c.ScriptName); ok && !w.app.pathWithoutRoot {
 		w.mounted[0] = p
 		w.mounted[1] = append(append(w.mounted[1][:0], c.ScriptName...), h.Path...)
 		s.Path, s.RawPath = w.mounted[0], w.mounted[1]

@@ -1,6 +1,8 @@
 package worker
 
 import (
+	"bytes"
+
 	"github.com/gowsgi/gowsgi/engine"
 	"github.com/gowsgi/gowsgi/pyshim"
 	"github.com/gowsgi/gowsgi/wsgi"
@@ -23,6 +25,9 @@ func (w *asgiCaller) uwsgiScopeOf(r *engine.Request) *pyshim.Scope {
 	s.Scheme = u.Scheme
 	s.Path, s.RawPath, s.Query = u.Path, u.RawPath, u.Query
 	s.RootPath = u.ScriptName
+	if w.app.pathWithoutRoot && bytes.HasPrefix(u.Path, []byte(u.ScriptName)) { // the environ's PATH_INFO: asgiapp.go
+		s.Path = u.Path[len(u.ScriptName):]
+	}
 	s.Headers = append(s.Headers[:0], u.Headers...)
 	s.Client = pyshim.Addr{Host: u.RemoteAddr, Port: atoiOr(u.RemotePort, -1)}
 	s.Server = pyshim.Addr{Host: u.ServerName, Port: atoiOr(u.ServerPort, -1)}

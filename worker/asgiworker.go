@@ -2,6 +2,7 @@ package worker
 
 import (
 	"errors"
+	"os"
 	"time"
 
 	"github.com/gowsgi/gowsgi/config"
@@ -46,7 +47,11 @@ func startASGI(cfg *config.Config, log zerolog.Logger, proxies wsgi.TrustedPeers
 	log.Info().Str("loop", loop.Name()).Str("lifespan", cfg.ASGILifespan).Msg("ASGI event loop running")
 	ws := wsLimits{maxSize: cfg.WSMaxSize, pingInterval: cfg.WSPingInterval, pingTimeout: cfg.WSPingTimeout,
 		writeTimeout: cfg.WriteTimeout}
-	app := &asgiApp{loop: loop, budget: asgiBudget(cfg), ws: ws, log: log}
+	app := &asgiApp{loop: loop, budget: asgiBudget(cfg), ws: ws, log: log, pathWithoutRoot: pyshim.ASGIPathWithoutRoot()}
+	if app.pathWithoutRoot && (cfg.RootPath != "" || os.Getenv("SCRIPT_NAME") != "") {
+		log.Info().Msg("the app's Starlette (before 0.33) routes on the path without the mount point: " +
+			"scope[\"path\"] is sent without root_path, as Uvicorn before 0.26 sent it")
+	}
 	if cfg.ProxyHeaders {
 		app.proxies = &proxies
 	}

@@ -21,6 +21,11 @@ async def echo(request):
     return JSONResponse({"you sent": data, "query": dict(request.query_params)})
 
 
+async def where(request):
+    return PlainTextResponse("%s %s %s %s" % (request.scope["root_path"], request.scope["path"], request.url,
+                                              request.url_for("user", uid=7)))
+
+
 async def user(request):
     return PlainTextResponse("user %d" % request.path_params["uid"])
 
@@ -29,7 +34,8 @@ app = Starlette(
     routes=[
         Route("/", home),
         Route("/echo", echo, methods=["POST"]),
-        Mount("/users", routes=[Route("/{uid:int}", user)]),
+        Route("/where", where),
+        Mount("/users", routes=[Route("/{uid:int}", user, name="user")]),
     ],
     lifespan=lifespan,
 )
