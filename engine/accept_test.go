@@ -198,7 +198,7 @@ func TestLaggingAppLeavesTheQueue(t *testing.T) {
 	l, ld := oneThreadListener(t)
 	var lag atomic.Int64
 	lag.Store(int64(appBehind))
-	ld.lag = func(bool) time.Duration { return time.Duration(lag.Load()) }
+	ld.lag, ld.behind = func(bool) time.Duration { return time.Duration(lag.Load()) }, appBehind
 	client, err := net.Dial("tcp", l.addr.String())
 	if err != nil {
 		t.Fatal(err)

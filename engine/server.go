@@ -275,8 +275,9 @@ func newServer(cfg *config.Config, log zerolog.Logger, lns []net.Listener, opt O
 		s.limits.TrailerBytes = httpparse.DefaultLimits.TrailerBytes
 	}
 	s.gate.conns = func() int { return len(s.connSem) }
+	s.gate.lag, s.gate.behind = opt.AppLag, soloBehind
 	if s.gate.shed {
-		s.gate.lag = opt.AppLag
+		s.gate.behind = appBehind
 	}
 	for i, ln := range lns {
 		l, err := newListener(ln, s.gate, s.gate.wake[i])

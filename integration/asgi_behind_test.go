@@ -121,6 +121,41 @@ func TestASGIBlockedLoopLeavesConnectionsToSibling(t *testing.T) {
 	}
 }
 
+// TestASGISoloWorkerBlockedUntilTimeoutLosesNoConnection: the only
+// worker's loop blocked until --timeout kills it takes no new connection
+// meanwhile, as a blocked Uvicorn worker takes none; they wait in the
+// listen queue and its replacement serves them. It took them all, and
+// they died with it (an empty reply for each).
+func TestASGISoloWorkerBlockedUntilTimeoutLosesNoConnection(t *testing.T) {
+	s := start(t, serverOpts{args: []string{"-k", "asgi", "-w", "1", "--timeout", "3", "asgi_block:app"}})
+	blocked := blockLoop(t, s)
+	time.Sleep(soloBehind) // past the lag a saturated solo loop may have
+	const clients = 5
+	answers := make(chan error, clients)
+	for range clients {
+		go func() {
+			pid, err := askPID(s.addr, 20*time.Second)
+			if err == nil && pid == blocked.pid {
+				err = fmt.Errorf("answered by the blocked worker %s", pid)
+			}
+			answers <- err
+		}()
+	}
+	for i := range clients {
+		if err := <-answers; err != nil {
+			t.Errorf("connection %d of %d opened while the only worker was blocked: %v", i+1, clients, err)
+		}
+	}
+	if l := s.find("worker timeout: a request outlived --timeout; killing the worker after it logs its Python stacks"); len(l) != 1 ||
+		strconv.Itoa(l[0].num("worker_pid")) != blocked.pid {
+		t.Errorf("timeout lines %v; want one, for the blocked worker %s", l, blocked.pid)
+	}
+}
+
+// soloBehind is engine.soloBehind: how long the only worker's loop must
+// have left an event untaken before it takes no new connection.
+const soloBehind = 100 * time.Millisecond
+
 // TestASGIConnectionWaitsForALoop: when every worker's loop is blocked,
 // a new connection waits in the listen queue and the first worker whose
 // loop is free again takes it.
