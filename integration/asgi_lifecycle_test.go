@@ -90,6 +90,7 @@ func TestASGILifespanStartupFailure(t *testing.T) {
 	}{
 		{"failed", "asgi_lifespan_fail:app", "auto", "cannot reach the database"},
 		{"raised with --lifespan on", "asgi_lifespan_fail:raising", "on", "RuntimeError: startup exploded"},
+		{"failed, then raised (Starlette)", "asgi_lifespan_fail:failed_then_raises", "auto", "Traceback: cannot open the pool"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			s := start(t, serverOpts{args: []string{"-k", "asgi", "-w", "2", "--lifespan", tc.lifespan, tc.app}, ready: -1})
@@ -98,6 +99,9 @@ func TestASGILifespanStartupFailure(t *testing.T) {
 			}
 			if len(s.loggedContaining(tc.logged)) == 0 {
 				t.Fatalf("the app's message %q is not logged", tc.logged)
+			}
+			if l := s.loggedContaining("raised after startup"); len(l) != 0 {
+				t.Errorf("a failed startup logged as an exception after startup: %v", l)
 			}
 		})
 	}

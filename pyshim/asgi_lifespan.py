@@ -11,6 +11,7 @@ class Lifespan:
         self.events = asyncio.Queue()
         self.phase = "startup"
         self.reported = False
+        self.failed = False  # what was reported is a lifespan.*.failed
         self.task = None
 
     def report(self, what, text=None):
@@ -37,10 +38,12 @@ class Lifespan:
         if t == "lifespan.startup.complete" and self.phase == "startup" and not self.reported:
             self.report(LS_STARTED)
         elif t == "lifespan.startup.failed" and self.phase == "startup" and not self.reported:
+            self.failed = True
             self.report(LS_FAILED, msg.get("message") or "lifespan.startup.failed")
         elif t == "lifespan.shutdown.complete" and self.phase == "shutdown" and not self.reported:
             self.report(LS_STOPPED)
         elif t == "lifespan.shutdown.failed" and self.phase == "shutdown" and not self.reported:
+            self.failed = True
             self.report(LS_FAILED, msg.get("message") or "lifespan.shutdown.failed")
         else:
             raise ProtocolError("unexpected lifespan message %r during %s" % (t, self.phase))
@@ -50,6 +53,10 @@ class Lifespan:
         try:
             await self.rt.app(scope, self.receive, self.send)
         except BaseException as e:
+            if self.reported and self.failed:
+                # Starlette sends startup.failed with the traceback, then
+                # raises the same exception: logged once, as the failure.
+                return
             if self.reported and self.phase == "startup":
                 # Started, then raised: reported when shutdown comes.
                 self.rt.log("the ASGI lifespan task raised after startup:\n" + _gowsgi.format_exception(e))

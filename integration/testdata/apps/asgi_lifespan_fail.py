@@ -14,3 +14,12 @@ async def raising(scope, receive, send):
         raise RuntimeError("startup exploded")
     await send({"type": "http.response.start", "status": 200, "headers": []})
     await send({"type": "http.response.body", "body": b"served anyway"})
+
+
+async def failed_then_raises(scope, receive, send):
+    # Starlette's router: startup.failed with the traceback, then the
+    # exception raised again.
+    assert scope["type"] == "lifespan"
+    await receive()
+    await send({"type": "lifespan.startup.failed", "message": "Traceback: cannot open the pool"})
+    raise RuntimeError("cannot open the pool")
