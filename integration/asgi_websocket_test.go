@@ -184,4 +184,9 @@ func TestASGIWebSocketLimits(t *testing.T) {
 	if !bytes.HasPrefix(rest, []byte{0x89, 0x00}) {
 		t.Errorf("the server sent % x; want a ping (89 00) first", rest[:min(len(rest), 8)])
 	}
+	// Then, as Uvicorn's keepalive: Close 1011 "keepalive ping timeout".
+	closing := append([]byte{0x88, 24, 0x03, 0xf3}, "keepalive ping timeout"...)
+	if !bytes.HasSuffix(rest, closing) {
+		t.Errorf("the server sent % x; want it to end with a Close 1011 (% x)", rest, closing)
+	}
 }

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"errors"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -318,6 +319,15 @@ func (s *wsSession) read(u engine.Upgraded, control chan<- []byte, done chan<- s
 				frame, _ := websocket.AppendClose(nil, ce.Code, ce.Reason)
 				control <- frame
 				s.c.Disconnect(int(ce.Code), ce.Reason)
+				return
+			}
+			if idle > 0 && errors.Is(err, os.ErrDeadlineExceeded) {
+				// Pinged and silent for --ws-ping-timeout: a Close 1011
+				// goes out before the connection does, as Uvicorn's
+				// (websockets') keepalive sends one.
+				frame, _ := websocket.AppendClose(nil, 1011, "keepalive ping timeout")
+				control <- frame
+				s.c.Disconnect(1006, "")
 				return
 			}
 			s.c.Disconnect(1006, "")
