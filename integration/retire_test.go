@@ -221,7 +221,13 @@ func TestRetireIdleConnectionAnsweredThenClosed(t *testing.T) {
 // timeout bounds a stop of the whole server, not each recycle. It was
 // cut at --graceful-timeout (curl got nothing).
 func TestRetiredWorkerFinishesARequestLongerThanGracefulTimeout(t *testing.T) {
-	s := start(t, serverOpts{args: []string{"--graceful-timeout", "1", "--timeout", "30", "basic:slow"}})
+	for _, timeout := range []string{"30", "0"} { // 0: never cut, as under Gunicorn
+		t.Run("--timeout "+timeout, func(t *testing.T) { retiredWorkerFinishes(t, timeout) })
+	}
+}
+
+func retiredWorkerFinishes(t *testing.T, timeout string) {
+	s := start(t, serverOpts{args: []string{"--graceful-timeout", "1", "--timeout", timeout, "basic:slow"}})
 	first := s.workerPIDs()
 	mark := filepath.Join(t.TempDir(), "in-flight")
 	type result struct {

@@ -187,7 +187,7 @@ func (a *arbiter) onEvent(ev event) {
 	case evExiting:
 		if w := a.workers[ev.pid]; w != nil {
 			w.exiting = true
-			if w.retired && w.state == stopping && !w.killAt.IsZero() && a.stop == running {
+			if w.retired && w.state == stopping && !w.killed && a.stop == running {
 				// A retirement's requests are done: its shutdown
 				// (worker_exit, atexit) gets --graceful-timeout.
 				w.killAt = a.env.now().Add(a.cur.cfg.GracefulTimeout)

@@ -279,3 +279,20 @@ func TestStuckRetiredWorkerGetsGracefulTimeout(t *testing.T) {
 		t.Fatalf("no SIGKILL at --graceful-timeout to the stuck worker: %v", ta.os.sent)
 	}
 }
+
+// With --timeout 0 a retired worker's requests are never cut, as under
+// Gunicorn; its shutdown once they are done has --graceful-timeout.
+func TestRetiredWorkerWithoutTimeoutFinishesItsRequests(t *testing.T) {
+	ta := servingWithTimeout(t, 2, 0)
+	w := ta.os.spawned[0].pid
+	ta.onSignal(syscall.SIGTTOU)
+	ta.tick(time.Hour)
+	if slices.Contains(ta.os.signalled(syscall.SIGKILL), w) {
+		t.Fatalf("SIGKILL to a retired worker with --timeout 0 still in its requests: %v", ta.os.sent)
+	}
+	ta.onEvent(event{kind: evExiting, pid: w})
+	ta.tick(30 * time.Second)
+	if !slices.Contains(ta.os.signalled(syscall.SIGKILL), w) {
+		t.Fatalf("no SIGKILL at --graceful-timeout after it began exiting: %v", ta.os.sent)
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"sync"
 
 	"github.com/gowsgi/gowsgi/config"
+	"golang.org/x/sys/unix"
 )
 
 // listenerSets holds the master's listening sockets by generation. A
@@ -67,11 +68,14 @@ func (s *listenerSets) forGen(gen int) []*listener {
 	return ls
 }
 
-// current is the set of the newest generation: what a USR2 hands over.
+// current is the set of the generation serving (settle leaves it first;
+// a reload's, booting, follows): what a USR2 hands over. A booting set
+// may still fail and be closed, its socket files removed under a new
+// master that took them.
 func (s *listenerSets) current() []*listener {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.sets[len(s.sets)-1].ls
+	return s.sets[0].ls
 }
 
 // each calls f with every listener held, once each, under the lock, so
@@ -105,11 +109,18 @@ func (s *listenerSets) rebind(gen int, cfg *config.Config) ([]*listener, error) 
 	if s.fixed {
 		return nil, errFixedListeners
 	}
-	held := s.current()
+	s.mu.Lock()
+	held := s.sets[len(s.sets)-1].ls
+	s.mu.Unlock()
 	v4 := ipv4Ports(cfg.Bind)
 	var ls, opened []*listener
 	for _, a := range cfg.Bind {
 		if l := findListener(held, a); l != nil {
+			if err := sameStack(l, a, v4); err != nil {
+				closeListeners(opened)
+				removeSocketFiles(opened)
+				return nil, err
+			}
 			ls = append(ls, l)
 			continue
 		}
@@ -151,6 +162,26 @@ func (s *listenerSets) settle(gen int) []*listener {
 	s.mu.Unlock()
 	removeSocketFiles(closed)
 	return closed
+}
+
+// sameStack checks that a kept "[::]:P" socket takes IPv4 clients exactly
+// when a fresh bind of a would (bindTCP): IPv6-only when the same port
+// is bound on IPv4 too, else dual-stack. A socket's IPV6_V6ONLY cannot
+// change once bound, and keeping "[::]:P" that was bound IPv6-only next
+// to "0.0.0.0:P" after the latter left the list refused IPv4 clients.
+func sameStack(l *listener, a string, ipv4Ports map[int]bool) error {
+	ta, err := net.ResolveTCPAddr("tcp", a)
+	if err != nil || !ta.IP.IsUnspecified() || ta.IP.To4() != nil {
+		return nil // only the IPv6 wildcard takes IPv4 clients
+	}
+	only, err := unix.GetsockoptInt(int(l.file.Fd()), unix.IPPROTO_IPV6, unix.IPV6_V6ONLY)
+	if err != nil || (only == 1) == ipv4Ports[ta.Port] {
+		return nil
+	}
+	if only == 1 {
+		return fmt.Errorf("bind %s: its socket takes IPv6 clients only (it was bound next to an IPv4 address on port %d); a restart binds it for IPv4 clients too", a, ta.Port)
+	}
+	return fmt.Errorf("bind %s: its socket takes IPv4 clients too, where the new list binds port %d on IPv4 as well; a restart binds them apart", a, ta.Port)
 }
 
 // findListener is the listener in ls that address a (a --bind value)

@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/gowsgi/gowsgi/config"
@@ -144,5 +145,52 @@ func TestAddressKeyMatchesSockName(t *testing.T) {
 		if got := addressKey(in); got != want {
 			t.Errorf("addressKey(%q) = %q; want %q", in, got, want)
 		}
+	}
+}
+
+// A USR2 during a reload hands over the serving generation's sockets,
+// not the booting one's, which a failed reload closes and unlinks.
+func TestCurrentIsTheServingSet(t *testing.T) {
+	first, err := bind([]string{"127.0.0.1:0"}, 16, false, 0o022)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := newListenerSets(first)
+	t.Cleanup(func() { closeListeners(s.all()) })
+	if _, err := s.rebind(2, bindConfig("127.0.0.2:0")); err != nil {
+		t.Fatal(err)
+	}
+	if got := s.current(); !slices.Equal(got, first) {
+		t.Fatalf("current() during a reload = %v; want the serving set %v", got, first)
+	}
+	s.settle(2)
+	if got := s.current(); len(got) != 1 || got[0] == first[0] {
+		t.Fatalf("current() after the commit = %v; want the new set", got)
+	}
+}
+
+// "[::]:P" bound next to "0.0.0.0:P" is IPv6-only; a list without the
+// IPv4 address would bind it for both stacks, which the kept socket
+// cannot do: the reload is refused, and says why.
+func TestRebindRefusesAStackChange(t *testing.T) {
+	v4, err := bind([]string{"127.0.0.1:0"}, 16, false, 0o022)
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := v4[0].addr[strings.LastIndexByte(v4[0].addr, ':')+1:]
+	both := []string{"0.0.0.0:" + port, "[::]:" + port}
+	closeListeners(v4)
+	ls, err := bind(both, 16, false, 0o022)
+	if err != nil {
+		t.Skipf("cannot bind %v: %v", both, err)
+	}
+	s := newListenerSets(ls)
+	t.Cleanup(func() { closeListeners(s.all()) })
+	_, err = s.rebind(2, bindConfig("[::]:"+port))
+	if err == nil || !strings.Contains(err.Error(), "a restart binds it for IPv4 clients too") {
+		t.Fatalf("rebind to the IPv6 address alone: %v; want a refusal naming the restart", err)
+	}
+	if _, err := s.rebind(2, bindConfig(both...)); err != nil {
+		t.Fatalf("rebind to the same pair: %v", err)
 	}
 }

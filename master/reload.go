@@ -192,7 +192,9 @@ func (a *arbiter) cancelReload() {
 		return
 	}
 	a.next = nil
-	a.env.settleListeners(a.cur.n)
+	for _, l := range a.env.settleListeners(a.cur.n) {
+		a.log.Info().Str("address", l.addr).Msg("the reload's new address is closed again")
+	}
 	for _, w := range a.byID() {
 		if w.gen == g.n && w.state != stopping {
 			a.quit(w)

@@ -144,8 +144,9 @@ func (a *arbiter) trim(g *generation, why string) {
 // stopWorker retires a worker (a reload, TTOU, --max-requests, a
 // replacement): it stops accepting, finishes its requests and exits.
 // Its requests may take as long as any request may, --timeout (a call
-// that outlives it is aborted as ever), and its shutdown once they are
-// done (evExiting) --graceful-timeout; SIGKILL after that. Gunicorn bounds a retiring
+// that outlives it is aborted as ever; with --timeout 0, as long as they
+// take), and its shutdown once they are done (evExiting)
+// --graceful-timeout; SIGKILL after that. Gunicorn bounds a retiring
 // worker's requests by --timeout alone (sync) or not at all (gthread):
 // --graceful-timeout is for a stop of the whole server, and cutting a
 // retiring worker's requests at it broke every long request a
@@ -153,9 +154,16 @@ func (a *arbiter) trim(g *generation, why string) {
 func (a *arbiter) stopWorker(w *workerProc, why string) {
 	a.env.signal(w.pid, gracefulStopSignal(w))
 	w.state, w.retired = stopping, true
-	w.killAt = a.env.now().Add(max(a.cur.cfg.GracefulTimeout, w.timeout))
-	if w.stuck {
-		w.killAt = a.env.now().Add(a.cur.cfg.GracefulTimeout)
+	now := a.env.now()
+	switch {
+	case w.stuck || !w.ready:
+		w.killAt = now.Add(a.cur.cfg.GracefulTimeout)
+	case w.timeout > 0:
+		w.killAt = now.Add(max(a.cur.cfg.GracefulTimeout, w.timeout))
+	default:
+		// --timeout 0: no request is ever cut, as under Gunicorn; the
+		// shutdown still has --graceful-timeout (evExiting).
+		w.killAt = time.Time{}
 	}
 	a.log.Info().Int("worker", w.id).Int("worker_pid", w.pid).Str("reason", why).Msg("stopping worker")
 }

@@ -249,7 +249,7 @@ func startPython(cfg *config.Config, log zerolog.Logger, h *hooks) int {
 	setEnvironDefaults(cfg, log)
 	takeAppKind(cfg, log)
 	if h.postWorkerInit() != nil {
-		h.exit()
+		h.exitHolding(false)
 		return handoff.ExitWorkerBootError
 	}
 	reclaimSignals(log)

@@ -210,18 +210,21 @@ func (h *hooks) stop(hook string) {
 
 // exit runs worker_exit as the worker ends.
 func (h *hooks) exit() {
+	if h != nil {
+		h.stopping.Store(true)
+	}
 	h.exitHolding(false)
 }
 
 // exitHolding runs worker_exit; held: the caller holds the GIL, as
 // startPython does when the boot fails after the hooks were loaded
 // (Gunicorn's spawn_worker runs worker_exit in a finally, for a worker
-// whose post_fork or app import raised too).
+// whose post_fork or app import raised too, with worker.alive still
+// True: only a stop sets it False).
 func (h *hooks) exitHolding(held bool) {
 	if h == nil {
 		return
 	}
-	h.stopping.Store(true)
 	h.run("worker_exit", map[string]any{"server": h.server()}, nil, held)
 }
 

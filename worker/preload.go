@@ -132,7 +132,7 @@ func adoptPython(cfg *config.Config, log zerolog.Logger, h *hooks) int {
 	setEnvironDefaults(cfg, log)
 	takeAppKind(cfg, log)
 	if h.postFork(false) != nil || h.postWorkerInit() != nil {
-		h.exit()
+		h.exitHolding(false)
 		return handoff.ExitWorkerBootError
 	}
 	reclaimSignals(log) // signals.go
