@@ -128,6 +128,11 @@ func (s *listenerSets) rebind(gen int, cfg *config.Config) ([]*listener, error) 
 		if err != nil {
 			closeListeners(opened)
 			removeSocketFiles(opened)
+			if owner := samePort(held, a); errors.Is(err, unix.EADDRINUSE) && owner != nil {
+				// 127.0.0.1:P held, 0.0.0.0:P wanted: the old socket
+				// keeps the port while its workers serve.
+				return nil, fmt.Errorf("bind %s: %w: this server listens on %s, which keeps the port until a restart", a, err, owner.addr)
+			}
 			return nil, fmt.Errorf("bind %s: %w", a, err)
 		}
 		l.bind = a
@@ -182,6 +187,20 @@ func sameStack(l *listener, a string, ipv4Ports map[int]bool) error {
 		return fmt.Errorf("bind %s: its socket takes IPv6 clients only (it was bound next to an IPv4 address on port %d); a restart binds it for IPv4 clients too", a, ta.Port)
 	}
 	return fmt.Errorf("bind %s: its socket takes IPv4 clients too, where the new list binds port %d on IPv4 as well; a restart binds them apart", a, ta.Port)
+}
+
+// samePort is the TCP listener in ls on a's port, or nil.
+func samePort(ls []*listener, a string) *listener {
+	ta, err := net.ResolveTCPAddr("tcp", a)
+	if err != nil || ta.Port == 0 || strings.HasPrefix(a, "unix:") || strings.HasPrefix(a, "fd://") {
+		return nil
+	}
+	for _, l := range ls {
+		if _, port, err := net.SplitHostPort(l.addr); err == nil && port == strconv.Itoa(ta.Port) {
+			return l
+		}
+	}
+	return nil
 }
 
 // findListener is the listener in ls that address a (a --bind value)

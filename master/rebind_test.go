@@ -100,6 +100,22 @@ func TestRebindFailureOpensNothing(t *testing.T) {
 	}
 }
 
+// A wildcard over a held specific address on the same port cannot be
+// bound while the old socket lives: the error says what holds it.
+func TestRebindOntoAHeldPortSaysWhy(t *testing.T) {
+	first, err := bind([]string{"127.0.0.1:0"}, 16, false, 0o022)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := newListenerSets(first)
+	t.Cleanup(func() { closeListeners(s.all()) })
+	port := first[0].addr[strings.LastIndexByte(first[0].addr, ':')+1:]
+	_, err = s.rebind(2, bindConfig("0.0.0.0:"+port))
+	if err == nil || !strings.Contains(err.Error(), "this server listens on "+first[0].addr+", which keeps the port until a restart") {
+		t.Fatalf("rebind of 0.0.0.0:%s over %s: %v; want the reason", port, first[0].addr, err)
+	}
+}
+
 func TestSettleOnFailureClosesTheNewListeners(t *testing.T) {
 	first, err := bind([]string{"127.0.0.1:0"}, 16, false, 0o022)
 	if err != nil {
