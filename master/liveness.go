@@ -126,7 +126,7 @@ func (a *arbiter) checkWorkers(now time.Time) {
 			if w.hb.Method != "" {
 				lg = lg.Str("method", w.hb.Method).Str("path", w.hb.Path)
 			}
-			if w.retired && !w.stuck && !w.exiting {
+			if w.retired && w.ready && !w.stuck && !w.exiting {
 				lg.Msg("retiring worker did not finish its requests within the longer of --timeout and --graceful-timeout; killing it")
 			} else {
 				lg.Msg("worker outlived --graceful-timeout; killing it")

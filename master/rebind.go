@@ -115,33 +115,40 @@ func (s *listenerSets) rebind(gen int, cfg *config.Config) ([]*listener, error) 
 	v4 := ipv4Ports(cfg.Bind)
 	var ls, opened []*listener
 	for _, a := range cfg.Bind {
-		if l := findListener(held, a); l != nil {
-			if err := sameStack(l, a, v4); err != nil {
-				closeListeners(opened)
-				removeSocketFiles(opened)
-				return nil, err
-			}
-			ls = append(ls, l)
-			continue
-		}
-		l, err := bindOne(a, cfg.Backlog, cfg.ReusePort, cfg.Umask, v4)
+		l, isNew, err := keepOrBind(held, a, cfg, v4)
 		if err != nil {
 			closeListeners(opened)
 			removeSocketFiles(opened)
-			if owner := samePort(held, a); errors.Is(err, unix.EADDRINUSE) && owner != nil {
-				// 127.0.0.1:P held, 0.0.0.0:P wanted: the old socket
-				// keeps the port while its workers serve.
-				return nil, fmt.Errorf("bind %s: %w: this server listens on %s, which keeps the port until a restart", a, err, owner.addr)
-			}
-			return nil, fmt.Errorf("bind %s: %w", a, err)
+			return nil, err
 		}
-		l.bind = a
-		ls, opened = append(ls, l), append(opened, l)
+		ls = append(ls, l)
+		if isNew {
+			opened = append(opened, l)
+		}
 	}
 	s.mu.Lock()
 	s.sets = append(s.sets, genListeners{gen: gen, ls: ls})
 	s.mu.Unlock()
 	return opened, nil
+}
+
+// keepOrBind is the held listener for address a, or a new one bound for
+// it (isNew).
+func keepOrBind(held []*listener, a string, cfg *config.Config, v4 map[int]bool) (l *listener, isNew bool, err error) {
+	if l := findListener(held, a); l != nil {
+		return l, false, sameStack(l, a, v4)
+	}
+	l, err = bindOne(a, cfg.Backlog, cfg.ReusePort, cfg.Umask, v4)
+	if err != nil {
+		if owner := samePort(held, a); errors.Is(err, unix.EADDRINUSE) && owner != nil {
+			// 127.0.0.1:P held, 0.0.0.0:P wanted: the old socket keeps
+			// the port while its workers serve.
+			return nil, false, fmt.Errorf("bind %s: %w: this server listens on %s, which keeps the port until a restart", a, err, owner.addr)
+		}
+		return nil, false, fmt.Errorf("bind %s: %w", a, err)
+	}
+	l.bind = a
+	return l, true, nil
 }
 
 // settle keeps only the listeners of generation gen's set and closes

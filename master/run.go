@@ -138,13 +138,13 @@ func Run(cfg *config.Config, elog *errorlog.Log, args []string) int {
 
 // openListeners inherits the listeners from an upgrading master or from
 // systemd, or else binds cfg.Bind.
-func openListeners(cfg *config.Config, p *process, log zerolog.Logger) (ls []*listener, err error) {
+func openListeners(cfg *config.Config, p *process, log zerolog.Logger) ([]*listener, error) {
 	defer func() {
 		for _, v := range inheritedVars {
 			os.Unsetenv(v)
 		}
 	}()
-	ls, err = inheritFromOldMaster(p)
+	ls, err := inheritFromOldMaster(p)
 	if err != nil || ls != nil {
 		if ls != nil {
 			log.Info().Int("listeners", len(ls)).Int("old_master_pid", p.parentPID).

@@ -398,10 +398,13 @@ func (w *asgiCaller) scopeOf(r *engine.Request) *pyshim.Scope {
 	// A proxy that strips the mount point sent the path without it: put
 	// it back in front, as Uvicorn 0.26+ does (Starlette 0.35+ builds
 	// request.url from path alone).
-	if p, ok := wsgi.AppendMountedPath(w.mounted[0][:0], h.Path, c.ScriptName); ok && !w.app.pathWithoutRoot {
-		w.mounted[0] = p
-		w.mounted[1] = append(append(w.mounted[1][:0], c.ScriptName...), h.Path...)
-		s.Path, s.RawPath = w.mounted[0], w.mounted[1]
+	// An app on an older Starlette gets it as it came (pathWithoutRoot).
+	if !w.app.pathWithoutRoot {
+		if p, ok := wsgi.AppendMountedPath(w.mounted[0][:0], h.Path, c.ScriptName); ok {
+			w.mounted[0] = p
+			w.mounted[1] = append(append(w.mounted[1][:0], c.ScriptName...), h.Path...)
+			s.Path, s.RawPath = w.mounted[0], w.mounted[1]
+		}
 	}
 	s.Headers = s.Headers[:0]
 	for _, f := range h.Headers {

@@ -210,9 +210,10 @@ func (h *hooks) stop(hook string) {
 
 // exit runs worker_exit as the worker ends.
 func (h *hooks) exit() {
-	if h != nil {
-		h.stopping.Store(true)
+	if h == nil {
+		return
 	}
+	h.stopping.Store(true)
 	h.exitHolding(false)
 }
 
